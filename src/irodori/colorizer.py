@@ -1,0 +1,252 @@
+"""The one colouring pipeline behind the CLI, the Python API and (later) the web server.
+
+Data flow for one image::
+
+    file/bytes/PIL/array --open_image--> PIL image (EXIF applied)
+      --split_lightness--> l_full (H, W) CIE L float32 at full resolution, alpha kept aside
+      --resize (antialiased)--> l_small (h, w), longest side <= max_side, aspect kept
+      --pad to the model's size multiple--> network --> ab_small (2, h, w)
+      --upsample (named filter: bilinear/bicubic/lanczos), in strips--> ab for each row strip
+      --merge with the untouched l_full, chroma shrunk where out of gamut--> sRGB uint8 (+ alpha)
+
+Only chroma passes through the network: chroma is low-frequency and the eye forgives its
+softness, while every line of ink lives in L, which is never resampled. The output's CIE L
+equals the input's (up to 8-bit rounding) at any size and aspect ratio.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Protocol
+
+import numpy as np
+from PIL import Image
+
+from .color import lab_to_rgb, normalize_ab, normalize_l, denormalize_ab, rgb_to_lab, rgb_to_uint8
+from .imageio import DEFAULT_MAX_PIXELS, ImageSource, open_image, split_lightness
+
+log = logging.getLogger(__name__)
+
+UPSAMPLE_FILTERS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS}
+DEFAULT_MAX_SIDE = 512
+STRIP_ROWS = 256  # rows per strip when merging chroma with full-resolution L (bounds memory)
+
+
+class Backend(Protocol):
+    """Runs the network: l (1, 1, h, w), hints (1, 3, h, w) normalised -> ab (1, 2, h, w)."""
+
+    size_multiple: int
+    max_side: int
+    name: str
+
+    def run(self, l_norm: np.ndarray, hints: np.ndarray) -> np.ndarray: ...
+
+
+class OnnxBackend:
+    def __init__(self, path: Path, *, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        meta = self.session.get_modelmeta().custom_metadata_map
+        names = [i.name for i in self.session.get_inputs()]
+        if names != ["l", "hints"] or [o.name for o in self.session.get_outputs()] != ["ab"]:
+            raise ValueError(f"{path}: not an irodori model (inputs {names}; expected l, hints -> ab)")
+        self.size_multiple = int(meta.get("irodori.size_multiple", "32"))
+        self.max_side = int(meta.get("irodori.max_side", str(DEFAULT_MAX_SIDE)))
+        self.name = meta.get("irodori.name", Path(path).stem)
+
+    def run(self, l_norm: np.ndarray, hints: np.ndarray) -> np.ndarray:
+        return self.session.run(["ab"], {"l": l_norm, "hints": hints})[0]
+
+
+class TorchBackend:
+    """A training checkpoint, run with PyTorch (needs the `train` extra)."""
+
+    def __init__(self, path: Path, *, threads: int | None = None) -> None:
+        import torch
+
+        from .checkpoint import load_generator
+
+        if threads:
+            torch.set_num_threads(threads)
+        self._torch = torch
+        self.model, meta = load_generator(path)
+        self.model.eval()
+        self.size_multiple = self.model.config.size_multiple
+        self.max_side = DEFAULT_MAX_SIDE
+        self.name = f"{Path(path).name}@{meta.get('step')}"
+
+    def run(self, l_norm: np.ndarray, hints: np.ndarray) -> np.ndarray:
+        with self._torch.inference_mode():
+            ab = self.model(self._torch.from_numpy(l_norm), self._torch.from_numpy(hints))
+        return ab.numpy()
+
+
+def load_backend(model: str | Path, *, threads: int | None = None) -> Backend:
+    """A shipped model name, an .onnx file, or a checkpoint/run directory."""
+    from .registry import MODELS, ModelNotFoundError, shipped_onnx_path
+
+    if isinstance(model, str) and model in MODELS:
+        return OnnxBackend(shipped_onnx_path(model), threads=threads)
+    path = Path(model)
+    if path.is_file() and path.suffix.lower() == ".onnx":
+        return OnnxBackend(path, threads=threads)
+    if path.is_dir():
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise ModelNotFoundError(
+                f"{path} is a training checkpoint; running it needs PyTorch (pip install 'irodori[train]'), "
+                "or export it first: irodori export CHECKPOINT -o model.onnx"
+            ) from None
+        return TorchBackend(path, threads=threads)
+    raise ModelNotFoundError(f"no such model: {model} (shipped: {', '.join(MODELS)}; or an .onnx file or checkpoint directory)")
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A user colour hint at pixel (x, y) of the input image."""
+
+    x: int
+    y: int
+    rgb: tuple[int, int, int]
+
+    @classmethod
+    def parse(cls, value: Any) -> "Hint":
+        """From a Hint, a dict {"x", "y", "color": "#rrggbb"}, or a tuple (x, y, "#rrggbb"|(r, g, b))."""
+        if isinstance(value, Hint):
+            return value
+        if isinstance(value, dict):
+            x, y, color = value.get("x"), value.get("y"), value.get("color")
+        else:
+            x, y, color = value
+        if isinstance(color, str):
+            text = color.lstrip("#")
+            if len(text) != 6:
+                raise ValueError(f"hint colour {color!r} is not #rrggbb")
+            rgb = tuple(int(text[i : i + 2], 16) for i in (0, 2, 4))
+        else:
+            rgb = tuple(int(c) for c in color)
+        if not all(isinstance(v, (int, np.integer)) for v in (x, y)):
+            raise ValueError(f"hint coordinates must be integers, got {x!r}, {y!r}")
+        return cls(int(x), int(y), rgb)  # type: ignore[arg-type]
+
+
+class Colorizer:
+    """Colour images with one loaded model. Thread-safe; holds no per-call state.
+
+    ``colorize(image)`` takes a path, bytes, a binary file, a PIL image, or a uint8 array
+    (H, W) / (H, W, 3) / (H, W, 4), and returns a PIL image of the same size: mode RGB, or RGBA
+    when the input had alpha. Its CIE L equals the input's; a colour input is re-coloured from
+    its lightness (its own colours are discarded).
+    """
+
+    def __init__(self, backend: Backend, *, max_side: int | None = None, upsample: str = "bilinear",
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> None:
+        if upsample not in UPSAMPLE_FILTERS:
+            raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE_FILTERS)}")
+        self.backend = backend
+        self.max_side = int(max_side or backend.max_side)
+        if self.max_side < backend.size_multiple:
+            raise ValueError(f"max_side must be at least {backend.size_multiple}")
+        self.upsample = upsample
+        self.max_pixels = max_pixels
+
+    @property
+    def name(self) -> str:
+        return self.backend.name
+
+    # -- the pipeline ---------------------------------------------------------------------------
+    def colorize(self, image: ImageSource, *, hints: Iterable[Any] | None = None) -> Image.Image:
+        img = open_image(image, max_pixels=self.max_pixels)
+        l_full, alpha = split_lightness(img)
+        rgb = self.colorize_lightness(l_full, hints=hints)
+        out = Image.fromarray(rgb, "RGB")
+        if alpha is not None:
+            out.putalpha(Image.fromarray(alpha, "L"))
+        return out
+
+    def colorize_lightness(self, l_full: np.ndarray, *, hints: Iterable[Any] | None = None) -> np.ndarray:
+        """l_full (H, W) float32 CIE L in [0, 100] -> sRGB uint8 (H, W, 3) with that L."""
+        ab_small = self.predict_ab(l_full, hints=hints)
+        return self.merge(l_full, ab_small)
+
+    def network_size(self, height: int, width: int) -> tuple[int, int]:
+        """(h, w) the network sees: longest side at most max_side, aspect ratio kept."""
+        scale = min(1.0, self.max_side / max(height, width))
+        return max(1, round(height * scale)), max(1, round(width * scale))
+
+    def predict_ab(self, l_full: np.ndarray, *, hints: Iterable[Any] | None = None) -> np.ndarray:
+        """l_full (H, W) -> ab_small (2, h, w) in Lab units at the network size."""
+        height, width = l_full.shape
+        h, w = self.network_size(height, width)
+        l_img = Image.fromarray(np.ascontiguousarray(l_full, dtype=np.float32), "F")
+        l_small = np.asarray(l_img.resize((w, h), Image.BILINEAR, reducing_gap=3.0)) if (h, w) != (height, width) else l_full
+        hint_map = self._hint_map(hints, (height, width), (h, w))
+        m = self.backend.size_multiple
+        pad = ((0, (-h) % m), (0, (-w) % m))
+        mode = "reflect" if min(h, w) > 1 else "edge"
+        l_in = np.pad(normalize_l(l_small.astype(np.float32)), pad, mode=mode)[None, None]
+        hint_in = np.pad(hint_map, ((0, 0),) + pad)[None]
+        ab = self.backend.run(np.ascontiguousarray(l_in, dtype=np.float32), np.ascontiguousarray(hint_in, dtype=np.float32))
+        return denormalize_ab(ab[0, :, :h, :w]).astype(np.float32)
+
+    def merge(self, l_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
+        """Upsample ab to full size with the named filter and merge with l_full, in strips of
+        rows so memory grows with the width, not with the whole image in float."""
+        height, width = l_full.shape
+        _, h, w = ab_small.shape
+        channels = [Image.fromarray(np.ascontiguousarray(c), "F") for c in ab_small]
+        resample = UPSAMPLE_FILTERS[self.upsample]
+        out = np.empty((height, width, 3), dtype=np.uint8)
+        sy = h / height
+        for y0 in range(0, height, STRIP_ROWS):
+            y1 = min(height, y0 + STRIP_ROWS)
+            box = (0.0, y0 * sy, float(w), y1 * sy)
+            ab = np.stack([np.asarray(c.resize((width, y1 - y0), resample, box=box)) for c in channels], axis=-1)
+            lab = np.concatenate([l_full[y0:y1, :, None], ab], axis=-1)
+            out[y0:y1] = rgb_to_uint8(lab_to_rgb(lab))
+        return out
+
+    def _hint_map(self, hints: Iterable[Any] | None, full: tuple[int, int], small: tuple[int, int]) -> np.ndarray:
+        """Hints in input pixels -> (3, h, w): normalised ab * mask, mask (a 1-pixel patch each)."""
+        h, w = small
+        hint_map = np.zeros((3, h, w), dtype=np.float32)
+        for raw in hints or ():
+            hint = Hint.parse(raw)
+            if not (0 <= hint.x < full[1] and 0 <= hint.y < full[0]):
+                raise ValueError(f"hint at ({hint.x}, {hint.y}) is outside the {full[1]}x{full[0]} image")
+            ab = rgb_to_lab(np.array(hint.rgb, dtype=np.uint8))[1:]
+            yi = min(h - 1, int(hint.y * h / full[0]))
+            xi = min(w - 1, int(hint.x * w / full[1]))
+            hint_map[0:2, yi, xi] = normalize_ab(ab)
+            hint_map[2, yi, xi] = 1.0
+        return hint_map
+
+
+def load_colorizer(model: str | Path = "general", *, max_side: int | None = None, upsample: str = "bilinear",
+                   threads: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Colorizer:
+    """Load a model once (shipped name, .onnx file, or checkpoint directory)."""
+    backend = load_backend(model, threads=threads)
+    return Colorizer(backend, max_side=max_side, upsample=upsample, max_pixels=max_pixels)
+
+
+_DEFAULT: Colorizer | None = None
+
+
+def colorize(image: ImageSource, *, hints: Iterable[Any] | None = None) -> Image.Image:
+    """Colour one image with the default model, loaded on first use and kept."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = load_colorizer()
+    return _DEFAULT.colorize(image, hints=hints)
+
+
+__all__ = ["Colorizer", "Hint", "OnnxBackend", "TorchBackend", "colorize", "load_colorizer"]

@@ -1,0 +1,254 @@
+"""Typed training configuration: dataclasses, YAML presets and ``--a.b=value`` overrides.
+
+A run's configuration is built in three layers: the dataclass defaults, a YAML preset
+(``presets/<name>.yaml`` in the package, or any YAML file), then dotted command-line overrides.
+Validation lives in ``__post_init__`` and names the flag a user would change. The resolved
+configuration is saved as JSON beside every checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .model import GeneratorConfig
+
+
+class ConfigError(ValueError):
+    """A configuration value, preset or override is invalid (the message names the key)."""
+
+
+@dataclass
+class DataConfig:
+    train_dirs: list[str] = field(default_factory=list)  # folders of colour images (recursive)
+    val_dirs: list[str] = field(default_factory=list)  # optional; held-out colour images
+    crop_size: int = 160  # training crops are crop_size x crop_size
+    scale_min: float = 0.5  # random crop side as a fraction of the image's short side
+    manga_prob: float = 0.0  # chance a sample is turned into a synthetic printed-manga page
+    hint_prob: float = 0.3  # chance a sample gets simulated user hints (else hints are all zero)
+    max_hints: int = 16  # at most this many hint points per sample
+    workers: int = 2  # DataLoader worker processes (0 = load in the main process)
+
+    def __post_init__(self) -> None:
+        if self.crop_size < 32 or self.crop_size % 32:
+            raise ConfigError("data.crop_size must be a multiple of 32 and at least 32")
+        if not 0.05 <= self.scale_min <= 1.0:
+            raise ConfigError("data.scale_min must be in [0.05, 1]")
+        for name in ("manga_prob", "hint_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"data.{name} must be a probability in [0, 1]")
+        if self.max_hints < 1:
+            raise ConfigError("data.max_hints must be at least 1")
+        if self.workers < 0:
+            raise ConfigError("data.workers must be >= 0")
+
+
+@dataclass
+class LossConfig:
+    """Loss weights; 0 turns a term off."""
+
+    l1: float = 1.0  # smooth L1 on ab (the regression term)
+    colorfulness: float = 0.0  # penalises predicted chroma below the ground truth's (anti-sepia)
+
+    def __post_init__(self) -> None:
+        if self.l1 < 0 or self.colorfulness < 0:
+            raise ConfigError("loss weights (loss.l1, loss.colorfulness) must be >= 0")
+        if self.l1 == 0 and self.colorfulness == 0:
+            raise ConfigError("at least one of loss.l1, loss.colorfulness must be > 0")
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 200
+    schedule: str = "cosine"  # "cosine" (to min_lr_ratio * lr) or "constant"
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 1.0  # 0 = off
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0:
+            raise ConfigError("optim.lr must be > 0")
+        if self.schedule not in ("cosine", "constant"):
+            raise ConfigError("optim.schedule must be 'cosine' or 'constant'")
+        if self.warmup_steps < 0:
+            raise ConfigError("optim.warmup_steps must be >= 0")
+
+
+@dataclass
+class TrainConfig:
+    model: GeneratorConfig = field(default_factory=GeneratorConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    steps: int = 10000
+    batch_size: int = 16  # per process
+    seed: int = 0
+    out_dir: str = "runs/irodori"
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+    log_every: int = 25
+    val_every: int = 500  # validation loss and a sample sheet every N steps (0 = off)
+    val_batches: int = 4
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
+    threads: int = 0  # torch CPU threads; 0 = leave torch's default
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "checkpoint_every", "log_every", "keep_checkpoints"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1")
+        if self.val_every < 0:
+            raise ConfigError("val_every must be >= 0")
+
+
+# ----------------------------------------------------------------------------------------------
+# Building from presets and overrides
+# ----------------------------------------------------------------------------------------------
+def preset_names() -> list[str]:
+    return sorted(
+        p.name[: -len(".yaml")]
+        for p in resources.files("irodori.presets").iterdir()
+        if p.name.endswith(".yaml")
+    )
+
+
+def _read_preset(preset: str) -> dict:
+    import yaml
+
+    if preset.endswith((".yaml", ".yml")) or Path(preset).is_file():
+        path = Path(preset)
+        if not path.is_file():
+            raise ConfigError(f"preset file not found: {preset}")
+        text = path.read_text()
+    else:
+        if preset not in preset_names():
+            raise ConfigError(f"unknown preset {preset!r}; known: {', '.join(preset_names())}")
+        text = resources.files("irodori.presets").joinpath(f"{preset}.yaml").read_text()
+    data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"preset {preset!r} must be a YAML mapping")
+    return data
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert a YAML/CLI value to the dataclass field's declared type."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Union or (origin is not None and type(None) in args):
+        inner = [a for a in args if a is not type(None)]
+        return None if value is None else _coerce(value, inner[0], key)
+    if origin in (list, tuple):
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v != ""]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        items = [_coerce(v, args[0], key) for v in value]
+        return tuple(items) if origin is tuple else items
+    if tp is bool:
+        if isinstance(value, str):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if tp in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+        if tp is int:
+            if number != int(number):
+                raise ConfigError(f"{key}: expected an integer, got {value!r}")
+            return int(number)
+        return number
+    if tp is str:
+        return str(value)
+    return value
+
+
+def _build(cls: type, data: dict, prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if key not in names:
+            raise ConfigError(f"unknown config key {full!r}; known: {', '.join(sorted(names))}")
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{full}: expected a mapping")
+            kwargs[key] = _build(tp, value, f"{full}.")
+        else:
+            kwargs[key] = _coerce(value, tp, full)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{prefix or 'config'}: {exc}") from None
+
+
+def parse_overrides(args: list[str]) -> dict:
+    """``["--data.crop_size=128", "--steps", "10"]`` -> nested dict of raw string values."""
+    out: dict = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--"):
+            raise ConfigError(f"unexpected argument {arg!r} (overrides look like --a.b=value)")
+        key, sep, value = arg[2:].partition("=")
+        if not sep:
+            if i + 1 >= len(args):
+                raise ConfigError(f"override --{key} needs a value")
+            value = args[i + 1]
+            i += 1
+        node = out
+        parts = key.replace("-", "_").split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+        i += 1
+    return out
+
+
+def merge_dicts(base: dict, extra: dict) -> dict:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_dicts(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(preset: str | None = "default", overrides: list[str] | dict | None = None) -> TrainConfig:
+    """Defaults <- preset <- overrides; returns a validated TrainConfig."""
+    data = _read_preset(preset) if preset else {}
+    if overrides:
+        extra = parse_overrides(overrides) if isinstance(overrides, list) else overrides
+        data = merge_dicts(data, extra)
+    return _build(TrainConfig, data, "")
+
+
+def config_from_dict(data: dict) -> TrainConfig:
+    return _build(TrainConfig, data, "")
+
+
+def config_to_dict(cfg: Any) -> dict:
+    def convert(value: Any) -> Any:
+        if dataclasses.is_dataclass(value):
+            return {f.name: convert(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, (list, tuple)):
+            return [convert(v) for v in value]
+        return value
+
+    return convert(cfg)

@@ -1,0 +1,243 @@
+"""Training data: colour images -> (L input, ab target, hints), self-supervised.
+
+Every sample is a pure function of ``(seed, k)``, where ``k`` is the global sample number
+(step, rank and position in the batch). That makes data order and augmentation independent of
+worker processes and lets a resumed run see exactly the samples an uninterrupted run would.
+
+The manga input mode turns a colour crop into what a printed, scanned manga page looks like:
+flat mid-tone areas become screentone (halftone dots or lines at a random pitch and angle),
+dark regions go solid black, edges get inked (XDoG-style line emphasis), and the result is
+softened as a scan would be. The target stays the original colour, so a model trained on colour
+art learns to read screentone as "some colour here".
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageFilter
+from torch.utils.data import Dataset, Sampler
+
+from .color import normalize_ab, normalize_l, rgb_to_lab
+from .config import DataConfig
+from .imageio import load_rgb
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def list_images(dirs: list[str] | list[Path]) -> list[Path]:
+    """Every image file under the given folders (recursive), sorted for reproducibility."""
+    files: list[Path] = []
+    for d in dirs:
+        root = Path(d)
+        if not root.is_dir():
+            raise FileNotFoundError(f"training folder not found: {d}")
+        files.extend(
+            p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+        )
+    return sorted(set(files))
+
+
+# ----------------------------------------------------------------------------------------------
+# Manga input mode
+# ----------------------------------------------------------------------------------------------
+def _tone_threshold(h: int, w: int, *, pitch: float, angle: float, kind: str) -> np.ndarray:
+    """Halftone threshold map in [0, 1]: a pixel is paper where its grey exceeds the map."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    c, s = math.cos(angle), math.sin(angle)
+    u = (xx * c + yy * s) * (2 * math.pi / pitch)
+    v = (-xx * s + yy * c) * (2 * math.pi / pitch)
+    if kind == "dots":
+        return (np.cos(u) * np.cos(v) + 1.0) / 2.0  # round dots whose size follows the tone
+    return (np.cos(u) + 1.0) / 2.0  # parallel lines whose width follows the tone
+
+
+def manga_effect(l: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """L (H, W) float in [0, 100] -> L of a synthetic printed manga rendering of it.
+
+    Rendered at twice the resolution and reduced with antialiasing, as a scanned page is when
+    the colorizer downsizes it, so the network sees softened dots rather than aliased ones.
+    """
+    h, w = l.shape
+    grey = Image.fromarray(np.clip(l * 2.55, 0, 255).astype(np.uint8), "L")
+    big = grey.resize((w * 2, h * 2), Image.BICUBIC)
+    g = np.asarray(big, dtype=np.float32) / 255.0
+
+    # Ink lines: difference of Gaussians (XDoG-style), thresholded to solid black strokes.
+    sigma = float(rng.uniform(0.8, 1.6))
+    blur1 = np.asarray(big.filter(ImageFilter.GaussianBlur(sigma)), dtype=np.float32) / 255.0
+    blur2 = np.asarray(big.filter(ImageFilter.GaussianBlur(sigma * 1.6)), dtype=np.float32) / 255.0
+    dog = blur1 - 0.98 * blur2
+    ink = dog < -float(rng.uniform(0.01, 0.03))
+
+    # Flat areas (low local contrast) get screentone; textured areas keep a posterised grey.
+    local = np.asarray(big.filter(ImageFilter.BoxBlur(3)), dtype=np.float32) / 255.0
+    flat = np.abs(g - local) < 0.06
+    pitch = float(rng.uniform(5.0, 12.0))  # in the 2x canvas: 2.5-6 px at training size
+    angle = math.radians(float(rng.choice([15.0, 30.0, 45.0, 60.0, 75.0]) + rng.uniform(-5, 5)))
+    kind = "dots" if rng.random() < 0.75 else "lines"
+    thr = _tone_threshold(2 * h, 2 * w, pitch=pitch, angle=angle, kind=kind)
+
+    black_level = float(rng.uniform(0.12, 0.22))
+    white_level = float(rng.uniform(0.88, 0.95))
+    out = np.where(g > white_level, 1.0, np.where(g < black_level, 0.0, g))
+    toned = (g > thr).astype(np.float32)
+    mid = (g >= black_level) & (g <= white_level)
+    out = np.where(mid & flat, toned, out)
+    out = np.where(mid & ~flat, np.round(out * 4.0) / 4.0, out)  # a few flat greys, like print
+    out[ink] = 0.0
+
+    paper = float(rng.uniform(0.92, 1.0))
+    ink_level = float(rng.uniform(0.0, 0.08))
+    out = ink_level + out * (paper - ink_level)
+    page = Image.fromarray(np.clip(out * 255.0, 0, 255).astype(np.uint8), "L")
+    page = page.resize((w, h), Image.BOX)
+    l_out = np.asarray(page, dtype=np.float32) / 2.55
+    l_out += rng.normal(0.0, float(rng.uniform(0.0, 1.5)), l_out.shape).astype(np.float32)
+    return np.clip(l_out, 0.0, 100.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Simulated hints (Zhang et al. 2017): small patches revealed from the ground-truth ab
+# ----------------------------------------------------------------------------------------------
+def simulate_hints(ab: np.ndarray, rng: np.random.Generator, *, max_hints: int) -> np.ndarray:
+    """ab (2, H, W) in Lab units -> hints (3, H, W): normalised (a, b) * mask and the mask."""
+    _, h, w = ab.shape
+    hints = np.zeros((3, h, w), dtype=np.float32)
+    n = int(min(max_hints, rng.geometric(0.125)))
+    for _ in range(n):
+        size = int(rng.integers(1, 5))
+        # Points near the centre are more common, as users click on objects, not borders.
+        y = int(np.clip(rng.normal(h / 2, h / 4), 0, h - size))
+        x = int(np.clip(rng.normal(w / 2, w / 4), 0, w - size))
+        mean_ab = ab[:, y : y + size, x : x + size].reshape(2, -1).mean(axis=1)
+        hints[0:2, y : y + size, x : x + size] = normalize_ab(mean_ab)[:, None, None]
+        hints[2, y : y + size, x : x + size] = 1.0
+    return hints
+
+
+# ----------------------------------------------------------------------------------------------
+# Dataset and sampler
+# ----------------------------------------------------------------------------------------------
+def random_crop(img: Image.Image, rng: np.random.Generator, *, size: int, scale_min: float) -> Image.Image:
+    """Random square crop (side a random fraction of the short side), resized to size, random
+    horizontal flip."""
+    w, h = img.size
+    short = min(w, h)
+    side = max(8, int(short * rng.uniform(scale_min, 1.0)))
+    x0 = int(rng.integers(0, w - side + 1))
+    y0 = int(rng.integers(0, h - side + 1))
+    crop = img.resize((size, size), Image.BILINEAR, box=(x0, y0, x0 + side, y0 + side), reducing_gap=2.0)
+    if rng.random() < 0.5:
+        crop = crop.transpose(Image.FLIP_LEFT_RIGHT)
+    return crop
+
+
+def make_sample(rgb: np.ndarray, rng: np.random.Generator, cfg: DataConfig) -> dict[str, np.ndarray]:
+    """RGB uint8 (H, W, 3) -> network tensors (numpy, float32, CHW).
+
+    l      (1, H, W)  normalised input lightness (manga-rendered when the manga mode fires)
+    ab     (2, H, W)  normalised ground-truth chroma
+    hints  (3, H, W)  simulated hints or zeros
+    l_true (1, H, W)  normalised true lightness (for sample sheets)
+    """
+    lab = rgb_to_lab(rgb)
+    l_true = lab[..., 0]
+    ab = np.ascontiguousarray(lab[..., 1:].transpose(2, 0, 1))
+    l_in = manga_effect(l_true, rng) if rng.random() < cfg.manga_prob else l_true
+    if rng.random() < cfg.hint_prob:
+        hints = simulate_hints(ab, rng, max_hints=cfg.max_hints)
+    else:
+        hints = np.zeros((3,) + l_true.shape, dtype=np.float32)
+    return {
+        "l": normalize_l(l_in)[None].astype(np.float32),
+        "ab": normalize_ab(ab).astype(np.float32),
+        "hints": hints,
+        "l_true": normalize_l(l_true)[None].astype(np.float32),
+    }
+
+
+class ColorImageDataset(Dataset):
+    """Indexed by ``(k, file_index)`` pairs from :class:`StepSampler`."""
+
+    def __init__(self, files: list[Path], cfg: DataConfig, *, seed: int) -> None:
+        if not files:
+            raise ValueError("no training images found")
+        self.files = files
+        self.cfg = cfg
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, torch.Tensor]:
+        k, index = key
+        rng = np.random.default_rng([self.seed, k])
+        img = load_rgb(self.files[index])
+        crop = random_crop(img, rng, size=self.cfg.crop_size, scale_min=self.cfg.scale_min)
+        sample = make_sample(np.asarray(crop), rng, self.cfg)
+        return {name: torch.from_numpy(value) for name, value in sample.items()}
+
+
+class StepSampler(Sampler):
+    """Infinite stream of ``(k, file_index)`` for one rank, starting at ``start_step``.
+
+    Global sample number k = (step * world + rank) * batch + i. Files are visited in a fresh
+    permutation per epoch (seeded by (seed, epoch)), so all ranks together see every file once
+    per epoch and a resumed run continues the exact sequence.
+    """
+
+    def __init__(self, n_files: int, *, batch_size: int, seed: int, rank: int = 0,
+                 world_size: int = 1, start_step: int = 0) -> None:
+        self.n = n_files
+        self.batch_size = batch_size
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.start_step = start_step
+        self._perm_epoch = -1
+        self._perm: np.ndarray | None = None
+
+    def _file_for(self, k: int) -> int:
+        epoch = k // self.n
+        if epoch != self._perm_epoch:
+            self._perm = np.random.default_rng([self.seed, 7919, epoch]).permutation(self.n)
+            self._perm_epoch = epoch
+        return int(self._perm[k % self.n])
+
+    def __iter__(self):
+        step = self.start_step
+        while True:
+            base = (step * self.world_size + self.rank) * self.batch_size
+            for i in range(self.batch_size):
+                yield (base + i, self._file_for(base + i))
+            step += 1
+
+
+class SyntheticDataset(Dataset):
+    """Procedural colour images for ``--dry-run``: smooth colour fields with shapes and lines."""
+
+    def __init__(self, cfg: DataConfig, *, seed: int, n: int = 64) -> None:
+        self.cfg = cfg
+        self.seed = seed
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, torch.Tensor]:
+        k, index = key
+        rng = np.random.default_rng([self.seed, k])
+        s = self.cfg.crop_size
+        yy, xx = np.mgrid[0:s, 0:s] / s
+        base = np.random.default_rng([self.seed, 1, index]).random((2, 3))
+        rgb = base[0] * (1 - yy[..., None]) + base[1] * yy[..., None]
+        cy, cx, r = rng.random(3) * [s, s, s / 3]
+        disk = (np.mgrid[0:s, 0:s][0] - cy) ** 2 + (np.mgrid[0:s, 0:s][1] - cx) ** 2 < r**2
+        rgb[disk] = rng.random(3)
+        rgb[:, int(xx[0, int(rng.integers(0, s))] * s)] = 0.05  # an ink line
+        sample = make_sample((rgb * 255).astype(np.uint8), rng, self.cfg)
+        return {name: torch.from_numpy(value) for name, value in sample.items()}

@@ -1,0 +1,95 @@
+"""Checkpoint -> ONNX, checked: onnx.checker, then onnxruntime against PyTorch.
+
+The exported graph has the fixed interface of :mod:`irodori.model` (inputs ``l`` and ``hints``,
+output ``ab``) with dynamic N, H and W; H and W must be multiples of ``irodori.size_multiple``
+(stored in the metadata with the inference size and the architecture). Parity is checked at a
+size other than the training crop, and the export fails if onnxruntime and PyTorch differ by
+more than ``tolerance``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__
+from .checkpoint import load_generator
+
+DEFAULT_TOLERANCE = 1e-3
+
+
+class ExportError(RuntimeError):
+    """The exported model failed its checks."""
+
+
+def export_onnx(
+    checkpoint: str | Path,
+    output: str | Path,
+    *,
+    name: str | None = None,
+    max_side: int = 512,
+    opset: int = 17,
+    check_size: tuple[int, int] | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> dict:
+    """Export and verify; returns {"max_abs_err", "check_size", "path"}."""
+    import onnx
+    import onnxruntime as ort
+
+    model, meta = load_generator(checkpoint)
+    model.eval()
+    m = model.config.size_multiple
+    example = (torch.zeros(1, 1, 2 * m, 2 * m), torch.zeros(1, 3, 2 * m, 2 * m))
+    dynamic = {"l": {0: "n", 2: "h", 3: "w"}, "hints": {0: "n", 2: "h", 3: "w"}, "ab": {0: "n", 2: "h", 3: "w"}}
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        # The TorchScript exporter is deprecated but exact, fast and identical on torch 2.11-2.13;
+        # the dynamo exporter needs onnxscript and minutes of tracing for the same graph.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, example, buf, input_names=["l", "hints"], output_names=["ab"],
+            dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True, dynamo=False,
+        )
+    proto = onnx.load_from_string(buf.getvalue())
+    metadata = {
+        "irodori.name": name or Path(output).stem,
+        "irodori.version": __version__,
+        "irodori.size_multiple": str(m),
+        "irodori.max_side": str(max_side),
+        "irodori.arch": json.dumps(meta["arch"], sort_keys=True),
+        "irodori.step": str(meta.get("step")),
+        "irodori.data_manifest_sha256": str(meta.get("data_manifest_sha256")),
+        "irodori.interface": "l=(N,1,H,W) L/50-1; hints=(N,3,H,W) (a/110*mask, b/110*mask, mask); ab=(N,2,H,W) ab/110",
+    }
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise ExportError(f"onnx.checker rejected the export: {exc}") from None
+
+    # Parity at a size unlike the square training crops, with a non-empty hint.
+    h, w = check_size or (3 * m, 5 * m)
+    rng = np.random.default_rng(0)
+    l_np = rng.uniform(-1, 1, (1, 1, h, w)).astype(np.float32)
+    hints_np = np.zeros((1, 3, h, w), dtype=np.float32)
+    hints_np[:, :, h // 2, w // 3] = (0.3, -0.2, 1.0)
+    with torch.no_grad():
+        ab_torch = model(torch.from_numpy(l_np), torch.from_numpy(hints_np)).numpy()
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    ab_ort = session.run(["ab"], {"l": l_np, "hints": hints_np})[0]
+    max_abs_err = float(np.abs(ab_ort - ab_torch).max())
+    if not max_abs_err <= tolerance:
+        raise ExportError(f"onnxruntime and PyTorch differ by {max_abs_err:.2e} (> {tolerance:.0e}) at {h}x{w}")
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_suffix(output.suffix + ".tmp")
+    tmp.write_bytes(proto.SerializeToString())
+    tmp.replace(output)
+    return {"max_abs_err": max_abs_err, "check_size": (h, w), "path": str(output)}

@@ -1,0 +1,149 @@
+"""Reading and writing images: every Pillow mode in, full-resolution lightness out.
+
+Inputs of any common mode are accepted: 1-bit, 8-bit grey, 16-bit grey, palette (with or
+without transparency), grey+alpha, RGB(A), CMYK, YCbCr. EXIF orientation is applied, alpha is
+split off and kept, and the lightness is CIE L computed from the pixels at full resolution and
+full bit depth. Outputs are written atomically (temporary file + rename) so an interrupted
+batch never leaves a truncated image that a resumed batch would then skip.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .color import gray_to_l, rgb_to_l
+
+DEFAULT_MAX_PIXELS = 64_000_000  # a 24 MP photo passes; a decompression bomb does not
+
+ImageSource = Union[str, Path, bytes, BinaryIO, Image.Image, np.ndarray]
+
+FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}
+
+
+class ImageReadError(ValueError):
+    """An input that cannot be coloured: the message says why (corrupt, not an image, too big)."""
+
+
+def open_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode an image fully, EXIF orientation applied. Raises ImageReadError with a reason."""
+    if isinstance(source, Image.Image):
+        img = source
+        _check_pixels(img.size, max_pixels)
+        return ImageOps.exif_transpose(img)
+    if isinstance(source, np.ndarray):
+        if source.ndim not in (2, 3) or source.dtype not in (np.uint8, np.uint16):
+            raise ImageReadError("arrays must be uint8/uint16 of shape (H, W), (H, W, 3) or (H, W, 4)")
+        _check_pixels((source.shape[1], source.shape[0]), max_pixels)
+        if source.dtype == np.uint16:
+            if source.ndim != 2:
+                raise ImageReadError("16-bit arrays must be greyscale (H, W)")
+            return Image.fromarray(source.astype(np.int32), "I")
+        return Image.fromarray(source)
+    fp = io.BytesIO(source) if isinstance(source, bytes) else source
+    # Pillow's own bomb guard is process-wide; ours is explicit and per call. Lift Pillow's
+    # only as far as the caller asked, and turn its warning off (we check the size ourselves).
+    if max_pixels is not None and Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(fp)
+            _check_pixels(img.size, max_pixels)
+            img.load()
+    except ImageReadError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(f"too many pixels ({exc}); raise the limit with --max-pixels") from None
+    except UnidentifiedImageError:
+        raise ImageReadError("not an image, or a format Pillow cannot read") from None
+    except FileNotFoundError:
+        raise ImageReadError("file not found") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"corrupt or truncated image ({exc})") from None
+    return ImageOps.exif_transpose(img)
+
+
+def _check_pixels(size: tuple[int, int], max_pixels: int | None) -> None:
+    w, h = size
+    if w < 1 or h < 1:
+        raise ImageReadError(f"empty image ({w}x{h})")
+    if max_pixels is not None and w * h > max_pixels:
+        raise ImageReadError(
+            f"too many pixels ({w}x{h} = {w * h:,} > limit {max_pixels:,}); "
+            "raise the limit with --max-pixels if this image is trusted"
+        )
+
+
+def split_lightness(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """-> (l_full (H, W) float32 CIE L in [0, 100], alpha (H, W) uint8 or None)."""
+    mode = img.mode
+    alpha = None
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        mode = img.mode
+    if mode in ("LA", "La", "PA", "RGBA", "RGBa"):
+        alpha = np.asarray(img.getchannel("A"), dtype=np.uint8).copy()
+        img = img.convert("L" if mode in ("LA", "La") else "RGB")
+        mode = img.mode
+    if mode == "1":
+        return gray_to_l(np.asarray(img.convert("L"))), alpha
+    if mode == "L":
+        return gray_to_l(np.asarray(img)), alpha
+    if mode.startswith("I;16") or mode == "I":
+        values = np.asarray(img, dtype=np.float64)
+        # Mode "I" carries 16-bit PNGs (0..65535); 8-bit data in "I" would be at most 255.
+        scale = 65535.0 if mode.startswith("I;16") or values.max() > 255 else 255.0
+        return gray_to_l(np.clip(values / scale, 0.0, 1.0)), alpha
+    if mode == "F":
+        values = np.asarray(img, dtype=np.float64)
+        return gray_to_l(np.clip(values / (255.0 if values.max() > 1.0 else 1.0), 0.0, 1.0)), alpha
+    if mode != "RGB":
+        img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV: Pillow's conversions
+    return rgb_to_l(np.asarray(img)), alpha
+
+
+def load_rgb(path: Path | str, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Open an image as RGB: EXIF orientation applied, alpha composited onto ``background``
+    (a transparent cut-out must not teach "transparent = black")."""
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im)
+        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            im = im.convert("RGBA")
+            canvas = Image.new("RGBA", im.size, background + (255,))
+            return Image.alpha_composite(canvas, im).convert("RGB")
+        return im.convert("RGB")
+
+
+def encode(img: Image.Image, fmt: str, *, quality: int = 95) -> bytes:
+    """Encode to bytes in ``png``, ``jpg`` or ``webp`` (JPEG has no alpha: composited on white)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown output format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if fmt == "jpg" and img.mode == "RGBA":
+        canvas = Image.new("RGB", img.size, (255, 255, 255))
+        canvas.paste(img, mask=img.getchannel("A"))
+        img = canvas
+    buf = io.BytesIO()
+    options = {"quality": quality} if fmt in ("jpg", "webp") else {"compress_level": 6}
+    img.save(buf, format=FORMATS[fmt], **options)
+    return buf.getvalue()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write bytes to ``path`` via a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,142 @@
+"""The generator: lightness L plus sparse colour hints in, ab chroma out.
+
+Interface (fixed; the exported ONNX model has the same one):
+    l      (N, 1, H, W)  float32, normalised lightness L / 50 - 1, in [-1, 1]
+    hints  (N, 3, H, W)  float32, channels (a / 110 * mask, b / 110 * mask, mask); all zeros
+                         means fully automatic colouring
+    ab     (N, 2, H, W)  float32, predicted a / 110, b / 110
+
+H and W must be multiples of ``GeneratorConfig.size_multiple`` (the inference pipeline pads).
+
+The body is a small residual U-Net that runs behind a PixelUnshuffle stem at half resolution,
+with a PixelShuffle head. CPU cost is set by FLOPs, and chroma is low-frequency (the eye is far
+less sensitive to chroma detail than to luminance detail), so half resolution costs little
+quality and quarters the work. A global-context block at the bottom (pooled features fed back
+as a per-channel bias, as Iizuka et al. 2016 fuse global features) lets the whole image vote on
+what colour things are (a sky is blue because the image is a landscape).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class GeneratorConfig:
+    """Architecture arguments; saved in every checkpoint and enough to rebuild the network."""
+
+    channels: tuple[int, ...] = (24, 48, 96, 192, 192)  # per level, at H/2, H/4, ... H/32
+    enc_blocks: tuple[int, ...] = (1, 1, 1, 2, 2)  # residual blocks per encoder level
+    dec_blocks: tuple[int, ...] = (1, 1, 1, 1)  # residual blocks per decoder level, top first
+    hint_channels: int = 3
+
+    def __post_init__(self) -> None:
+        self.channels = tuple(int(c) for c in self.channels)
+        self.enc_blocks = tuple(int(b) for b in self.enc_blocks)
+        self.dec_blocks = tuple(int(b) for b in self.dec_blocks)
+        if len(self.channels) < 2:
+            raise ValueError("model.channels needs at least two levels")
+        if len(self.enc_blocks) != len(self.channels):
+            raise ValueError("model.enc_blocks must have one entry per level in model.channels")
+        if len(self.dec_blocks) != len(self.channels) - 1:
+            raise ValueError("model.dec_blocks must have len(model.channels) - 1 entries")
+        if any(c <= 0 for c in self.channels):
+            raise ValueError("model.channels must be positive")
+
+    @property
+    def size_multiple(self) -> int:
+        """Input H and W must be divisible by this (stem /2, then one /2 per extra level)."""
+        return 2 ** len(self.channels)
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+class ResBlock(nn.Module):
+    """conv-BN-ReLU-conv-BN + identity, ReLU. BN folds into the convs on export."""
+
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(ch, ch, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(ch)
+        self.conv2 = nn.Conv2d(ch, ch, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(ch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(x + self.bn2(self.conv2(y)))
+
+
+def _conv_bn_relu(c_in: int, c_out: int, *, kernel: int = 3, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class GlobalContext(nn.Module):
+    """Mean-pooled features -> MLP -> added to every position as a channel bias."""
+
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(ch, ch), nn.ReLU(inplace=True), nn.Linear(ch, ch))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        g = self.mlp(x.mean(dim=(2, 3)))  # (N, C)
+        return F.relu(x + g[:, :, None, None])
+
+
+class Generator(nn.Module):
+    def __init__(self, config: GeneratorConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or GeneratorConfig()
+        ch = cfg.channels
+        self.stem = _conv_bn_relu((1 + cfg.hint_channels) * 4, ch[0])
+        self.down = nn.ModuleList(
+            [_conv_bn_relu(ch[i - 1], ch[i], stride=2) for i in range(1, len(ch))]
+        )
+        self.enc = nn.ModuleList(
+            [nn.Sequential(*[ResBlock(c) for _ in range(n)]) for c, n in zip(ch, cfg.enc_blocks)]
+        )
+        self.context = GlobalContext(ch[-1])
+        self.up = nn.ModuleList(
+            [_conv_bn_relu(ch[i + 1], ch[i], kernel=1) for i in range(len(ch) - 1)]
+        )
+        self.dec = nn.ModuleList(
+            [nn.Sequential(*[ResBlock(ch[i]) for _ in range(n)]) for i, n in enumerate(cfg.dec_blocks)]
+        )
+        self.head = nn.Conv2d(ch[0], 2 * 4, 3, padding=1)
+        nn.init.zeros_(self.head.weight)  # start from "grey": ab = 0 everywhere
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, l: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
+        x = F.pixel_unshuffle(torch.cat([l, hints], dim=1), 2)  # (N, 16, H/2, W/2)
+        x = self.enc[0](self.stem(x))  # (N, C0, H/2, W/2)
+        skips = [x]
+        for down, enc in zip(self.down, self.enc[1:]):
+            x = enc(down(x))  # (N, Ci, H/2^(i+1), W/2^(i+1))
+            skips.append(x)
+        x = self.context(x)
+        for i in reversed(range(len(self.dec))):
+            # Upsample with a named mode (bilinear), then add the skip: cheaper than concat.
+            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+            x = self.dec[i](self.up[i](x) + skips[i])
+        return F.pixel_shuffle(self.head(x), 2)  # (N, 2, H, W)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def build_generator(arch: dict | GeneratorConfig | None = None) -> Generator:
+    if isinstance(arch, dict):
+        arch = GeneratorConfig(**arch)
+    return Generator(arch)
+
+
+__all__ = ["Generator", "GeneratorConfig", "build_generator", "count_parameters"]

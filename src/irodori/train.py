@@ -1,0 +1,327 @@
+"""Self-supervised training: colour images -> (L, ab) pairs -> the generator.
+
+One entry point for a laptop CPU, one GPU, or many processes under ``torchrun`` (DDP: gloo on
+CPU, nccl on GPU; rank 0 alone writes checkpoints, logs and sample sheets). The loop is plain:
+sample a batch, predict ab, weighted losses, step. Everything a resumed run needs (weights,
+optimiser, step, RNG) is in the checkpoint; the data stream and the learning-rate schedule are
+pure functions of the step, so stop-and-resume reaches the same weights as one straight run.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import math
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from .checkpoint import load_generator, load_state_strict, load_train_state, resolve_checkpoint, save_checkpoint
+from .color import denormalize_ab, denormalize_l, lab_to_rgb, rgb_to_uint8
+from .config import TrainConfig, config_to_dict
+from .data import ColorImageDataset, StepSampler, SyntheticDataset, list_images
+from .model import Generator, count_parameters
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (diverged, bad data); the message says what to do."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; ``checkpoint`` is where the state was saved (rank 0)."""
+
+    def __init__(self, checkpoint: Path | None) -> None:
+        super().__init__()
+        self.checkpoint = checkpoint
+
+
+# ----------------------------------------------------------------------------------------------
+# Pieces
+# ----------------------------------------------------------------------------------------------
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Learning rate for a step: linear warm-up, then cosine (or constant). Pure in ``step``."""
+    o = cfg.optim
+    if o.warmup_steps and step < o.warmup_steps:
+        return o.lr * (step + 1) / o.warmup_steps
+    if o.schedule == "constant":
+        return o.lr
+    progress = (step - o.warmup_steps) / max(1, cfg.steps - o.warmup_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * cosine)
+
+
+def compute_losses(ab_pred: torch.Tensor, ab_true: torch.Tensor, cfg: TrainConfig) -> dict[str, torch.Tensor]:
+    """ab (N, 2, H, W) normalised. Returns the weighted total and each term (unweighted)."""
+    losses: dict[str, torch.Tensor] = {}
+    total = ab_pred.new_zeros(())
+    if cfg.loss.l1 > 0:
+        losses["loss_l1"] = F.l1_loss(ab_pred, ab_true)
+        total = total + cfg.loss.l1 * losses["loss_l1"]
+    if cfg.loss.colorfulness > 0:
+        # Regression averages plausible colours toward grey; penalise a prediction whose mean
+        # chroma falls short of the truth's (one-sided, so vivid guesses are not punished).
+        chroma_pred = ab_pred.pow(2).sum(1).add(1e-6).sqrt().mean(dim=(1, 2))
+        chroma_true = ab_true.pow(2).sum(1).add(1e-6).sqrt().mean(dim=(1, 2))
+        losses["loss_cf"] = F.relu(chroma_true - chroma_pred).mean()
+        total = total + cfg.loss.colorfulness * losses["loss_cf"]
+    losses["loss"] = total
+    return losses
+
+
+def data_fingerprint(files: list[Path], roots: list[str]) -> str:
+    """sha256 over the training file list (path relative to its root, size): the data manifest
+    hash recorded in checkpoints, so a model says exactly which data it saw."""
+    h = hashlib.sha256()
+    resolved = [Path(r).resolve() for r in roots]
+    for f in files:
+        fr = f.resolve()
+        rel = next((fr.relative_to(r) for r in resolved if fr.is_relative_to(r)), Path(f.name))
+        h.update(f"{rel.as_posix()}\t{f.stat().st_size}\n".encode())
+    return h.hexdigest()
+
+
+def resolve_device(name: str, local_rank: int) -> torch.device:
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and local_rank:
+        return torch.device(f"cuda:{local_rank}")
+    return torch.device(name)
+
+
+def _sample_sheet(batch: dict[str, torch.Tensor], ab_pred: torch.Tensor, path: Path, max_rows: int = 8) -> None:
+    """Rows of (input | ground truth | prediction), written to PNG."""
+    rows = []
+    n = min(max_rows, ab_pred.shape[0])
+    for i in range(n):
+        l_in = denormalize_l(batch["l"][i, 0].cpu().numpy())
+        l_true = denormalize_l(batch["l_true"][i, 0].cpu().numpy())
+        ab_true = denormalize_ab(batch["ab"][i].cpu().numpy()).transpose(1, 2, 0)
+        ab_hat = denormalize_ab(ab_pred[i].detach().float().cpu().numpy()).transpose(1, 2, 0)
+        grey = rgb_to_uint8(lab_to_rgb(np.dstack([l_in, np.zeros_like(ab_true)])))
+        truth = rgb_to_uint8(lab_to_rgb(np.dstack([l_true, ab_true])))
+        pred = rgb_to_uint8(lab_to_rgb(np.dstack([l_in, ab_hat])))
+        rows.append(np.hstack([grey, truth, pred]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    Image.fromarray(np.vstack(rows)).save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+class CsvLog:
+    FIELDS = ["step", "loss", "loss_l1", "loss_cf", "lr", "img_per_s", "val_l1", "elapsed_s"]
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if not path.exists():
+            with path.open("w", newline="") as f:
+                csv.writer(f).writerow(self.FIELDS)
+
+    def write(self, **row: float) -> None:
+        with self.path.open("a", newline="") as f:
+            csv.writer(f).writerow([row.get(k, "") for k in self.FIELDS])
+
+
+# ----------------------------------------------------------------------------------------------
+# The loop
+# ----------------------------------------------------------------------------------------------
+def train(
+    cfg: TrainConfig,
+    *,
+    resume: str | Path | None = None,
+    init: str | Path | None = None,
+    dry_run: bool = False,
+    stop_at_step: int | None = None,
+    progress: bool = True,
+) -> Path | None:
+    """Train; returns the last checkpoint written (None on ranks other than 0).
+
+    ``stop_at_step`` ends this invocation early (with a checkpoint) without changing the
+    schedule, which is fixed by ``cfg.steps``; a later ``resume`` continues the same run.
+    """
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = resolve_device(cfg.device, local_rank)
+    if distributed and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    is_main = rank == 0
+    run_dir = Path(cfg.out_dir)
+
+    # Data.
+    if dry_run:
+        train_set = SyntheticDataset(cfg.data, seed=cfg.seed)
+        val_set = SyntheticDataset(cfg.data, seed=cfg.seed + 1, n=16)
+        manifest_sha = "synthetic"
+    else:
+        files = list_images(cfg.data.train_dirs)
+        if not files:
+            raise TrainingError(f"no images found in {cfg.data.train_dirs}")
+        train_set = ColorImageDataset(files, cfg.data, seed=cfg.seed)
+        val_files = list_images(cfg.data.val_dirs) if cfg.data.val_dirs else []
+        val_set = ColorImageDataset(val_files, cfg.data, seed=cfg.seed + 1) if val_files else None
+        manifest_sha = data_fingerprint(files, cfg.data.train_dirs)
+
+    # Model and optimiser.
+    torch.manual_seed(cfg.seed)
+    if init is not None:
+        from .registry import resolve_init_weights
+
+        init_path = resolve_init_weights(str(init))
+        model, init_meta = load_generator(init_path)
+        cfg = replace(cfg, model=model.config)
+        if is_main:
+            log.info("initialised from %s (step %s)", init_path, init_meta.get("step"))
+    else:
+        model = Generator(cfg.model)
+    model = model.to(device)
+    if device.type == "cpu":
+        model = model.to(memory_format=torch.channels_last)  # faster convolutions on CPU
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    start_step = 0
+    if resume is not None:
+        ckpt = resolve_checkpoint(resume)
+        resumed, _ = load_generator(ckpt)
+        load_state_strict(model, resumed.state_dict(), source=str(ckpt))
+        start_step = load_train_state(ckpt, optimizer)
+        if is_main:
+            log.info("resumed from %s at step %d", ckpt, start_step)
+    ddp_model = (
+        torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        if distributed
+        else model
+    )
+    config_dict = config_to_dict(cfg)
+
+    def save(step: int, metrics: dict | None = None) -> Path | None:
+        if not is_main:
+            return None
+        return save_checkpoint(
+            run_dir, model=model, step=step, config=config_dict, optimizer=optimizer,
+            data_manifest_sha256=manifest_sha, metrics=metrics, keep=cfg.keep_checkpoints,
+            world_size=world,
+        )
+
+    sampler = StepSampler(len(train_set), batch_size=cfg.batch_size, seed=cfg.seed, rank=rank,
+                          world_size=world, start_step=start_step)
+    loader = DataLoader(
+        train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.data.workers,
+        pin_memory=device.type == "cuda", persistent_workers=False,
+        prefetch_factor=4 if cfg.data.workers else None,
+    )
+    val_batches: list[dict[str, torch.Tensor]] = []
+    if val_set is not None and cfg.val_every and is_main:
+        n_val = min(len(val_set), cfg.val_batches * cfg.batch_size)
+        keys = [(10**9 + i, i % len(val_set)) for i in range(n_val)]
+        for i in range(0, n_val, cfg.batch_size):
+            items = [val_set[k] for k in keys[i : i + cfg.batch_size]]
+            val_batches.append({name: torch.stack([it[name] for it in items]) for name in items[0]})
+
+    end_step = cfg.steps if stop_at_step is None else min(cfg.steps, stop_at_step)
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    csv_log = CsvLog(run_dir / "log.csv") if is_main else None
+    if is_main:
+        log.info("model: %d parameters; device %s; world size %d; %d training images",
+                 count_parameters(model), device, world, len(train_set))
+    bar = None
+    if is_main and progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=start_step, desc="train", unit="step", dynamic_ncols=True)
+
+    step = start_step
+    last_ckpt: Path | None = None
+    t_start = time.perf_counter()
+    t_window, n_window = time.perf_counter(), 0
+    metrics: dict[str, float] = {}
+    try:
+        model.train()
+        data_iter = iter(loader)
+        while step < end_step:
+            batch = next(data_iter)
+            l = batch["l"].to(device, non_blocking=True)
+            hints = batch["hints"].to(device, non_blocking=True)
+            ab_true = batch["ab"].to(device, non_blocking=True)
+            if device.type == "cpu":
+                l, hints = (t.contiguous(memory_format=torch.channels_last) for t in (l, hints))
+            lr = lr_at(step, cfg)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            ab_pred = ddp_model(l, hints)
+            losses = compute_losses(ab_pred, ab_true, cfg)
+            loss_value = losses["loss"].detach()
+            if distributed:
+                dist.all_reduce(loss_value)  # every rank takes the same decision below
+            if not torch.isfinite(loss_value):
+                where = f"; the last good checkpoint is {last_ckpt}" if last_ckpt else ""
+                raise TrainingError(
+                    f"loss became {loss_value.item()} at step {step}: training stopped{where}. "
+                    "Try a lower --optim.lr or check the data for broken images."
+                )
+            optimizer.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            if cfg.optim.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+            optimizer.step()
+            step += 1
+            n_window += l.shape[0] * world
+
+            if is_main:
+                row = {k: float(v.detach()) for k, v in losses.items()}
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{lr:.2e}")
+                if step % cfg.log_every == 0 or step == end_step:
+                    elapsed = time.perf_counter() - t_window
+                    csv_log.write(step=step, lr=lr, img_per_s=round(n_window / max(elapsed, 1e-9), 2),
+                                  elapsed_s=round(time.perf_counter() - t_start, 1), **row)
+                    t_window, n_window = time.perf_counter(), 0
+                if val_batches and (step % cfg.val_every == 0 or step == cfg.steps):
+                    metrics = {"val_l1": _validate(model, val_batches, device, run_dir / "samples" / f"step-{step:07d}.png")}
+                    csv_log.write(step=step, **metrics)
+                    model.train()
+            if step % cfg.checkpoint_every == 0 or step == end_step:
+                if is_main:
+                    last_ckpt = save(step, metrics)
+                if distributed:
+                    dist.barrier()
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        saved = save(step, metrics) if step > start_step else last_ckpt
+        raise TrainingInterrupted(saved) from None
+    finally:
+        if bar is not None:
+            bar.close()
+        if distributed and dist.is_initialized():
+            dist.destroy_process_group()
+    return last_ckpt
+
+
+@torch.no_grad()
+def _validate(model: torch.nn.Module, batches: list[dict[str, torch.Tensor]], device: torch.device, sheet: Path) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    for i, batch in enumerate(batches):
+        ab_pred = model(batch["l"].to(device), batch["hints"].to(device))
+        total += F.l1_loss(ab_pred, batch["ab"].to(device), reduction="sum").item()
+        count += batch["ab"].numel()
+        if i == 0:
+            _sample_sheet(batch, ab_pred, sheet)
+    return total / count

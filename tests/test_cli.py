@@ -1,0 +1,150 @@
+"""The CLI end to end: real files in, real files out, bad files reported, exit codes."""
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from irodori.cli import main
+
+
+def _run(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "irodori.cli", *args], capture_output=True, timeout=120, **kw)
+
+
+def test_help_lists_every_command_and_is_fast():
+    t0 = time.perf_counter()
+    proc = _run("--help", text=True)
+    elapsed = time.perf_counter() - t0
+    assert proc.returncode == 0
+    for command in ("colorize", "train", "export", "evaluate", "models"):
+        assert command in proc.stdout
+    assert elapsed < 5  # generous for CI; the real figure is in docs/BENCHMARKS.md
+
+
+def test_help_and_version_import_nothing_heavy():
+    code = ("import sys\nfrom irodori.cli import main\n"
+            "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('torch', 'onnxruntime', 'numpy', 'PIL') if m in sys.modules]\n"
+            "print('HEAVY:' + ','.join(heavy))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "irodori 0." in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "HEAVY:"
+
+
+def test_models_lists_the_shipped_model(capsys):
+    assert main(["models"]) == 0
+    assert "general (default)" in capsys.readouterr().out
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((40, 60)) * 255).astype(np.uint8)).save(folder / "a.png")
+    Image.fromarray((rng.random((50, 30, 3)) * 255).astype(np.uint8)).save(folder / "b.jpg")
+    Image.fromarray((rng.random((20, 20)) * 255).astype(np.uint8)).save(folder / "sub" / "c.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (folder / "notes.png").write_text("hello")
+    return folder
+
+
+def test_folder_batch_reports_bad_files_and_continues(tiny_onnx, inputs, tmp_path):
+    out = tmp_path / "out"
+    proc = _run("colorize", str(inputs), "-o", str(out), "--model", str(tiny_onnx), "-q", text=True)
+    assert proc.returncode == 1  # something failed
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+    assert "broken.png" in proc.stderr and "notes.png" in proc.stderr
+    assert "2 coloured, 0 skipped" in proc.stderr and "2 failed" in proc.stderr
+    assert Image.open(out / "a.png").size == (60, 40)
+
+
+def test_recursive_existing_outputs_and_overwrite(tiny_onnx, inputs, tmp_path):
+    out = tmp_path / "out"
+    for bad in ("broken.png", "notes.png"):
+        (inputs / bad).unlink()
+    args = ["colorize", str(inputs), "-r", "-o", str(out), "--model", str(tiny_onnx), "-q"]
+    assert _run(*args).returncode == 0
+    assert (out / "sub" / "c.png").is_file()
+    stamp = (out / "a.png").stat().st_mtime_ns
+    again = _run(*args, text=True)
+    assert again.returncode == 0 and "0 coloured, 3 skipped" in again.stderr
+    assert (out / "a.png").stat().st_mtime_ns == stamp
+    assert _run(*args, "--overwrite").returncode == 0
+    assert (out / "a.png").stat().st_mtime_ns != stamp
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_globs_formats_and_missing_inputs(tiny_onnx, inputs, tmp_path):
+    out = tmp_path / "out"
+    proc = _run("colorize", str(inputs / "*.jpg"), str(tmp_path / "missing.png"), "-o", str(out),
+                "--format", "webp", "--model", str(tiny_onnx), text=True)
+    assert proc.returncode == 1
+    assert "missing.png: no such file" in proc.stderr
+    assert Image.open(out / "b.webp").format == "WEBP"
+
+
+def test_decompression_bomb_is_refused_then_allowed(tiny_onnx, tmp_path):
+    big = tmp_path / "big.png"
+    Image.new("L", (3000, 3000), 128).save(big)
+    out = tmp_path / "out"
+    proc = _run("colorize", str(big), "-o", str(out), "--model", str(tiny_onnx), "--max-pixels", "1000000", text=True)
+    assert proc.returncode == 1 and "too many pixels" in proc.stderr and "--max-pixels" in proc.stderr
+    proc = _run("colorize", str(big), "-o", str(out), "--model", str(tiny_onnx), "--max-pixels", "10000000")
+    assert proc.returncode == 0 and (out / "big.png").is_file()
+
+
+def test_stdin_to_stdout(tiny_onnx, inputs):
+    data = (inputs / "a.png").read_bytes()
+    proc = _run("colorize", "-", "--model", str(tiny_onnx), input=data)
+    assert proc.returncode == 0
+    from io import BytesIO
+
+    assert Image.open(BytesIO(proc.stdout)).size == (60, 40)
+    bad = _run("colorize", "-", "--model", str(tiny_onnx), input=b"garbage")
+    assert bad.returncode == 1 and b"<stdin>" in bad.stderr
+
+
+def test_usage_errors(tiny_onnx, inputs, tmp_path):
+    assert _run("colorize", str(inputs)).returncode == 2  # no -o
+    proc = _run("colorize", str(inputs), "-o", str(tmp_path / "o"), "--model", "no-such-model", text=True)
+    assert proc.returncode == 2 and "unknown model" not in proc.stdout and "no such model" in proc.stderr
+
+
+def test_checkpoint_directory_as_model(tiny_run, inputs, tmp_path):
+    (inputs / "broken.png").unlink()
+    (inputs / "notes.png").unlink()
+    out = tmp_path / "out"
+    proc = _run("colorize", str(inputs / "a.png"), "-o", str(out), "--model", str(tiny_run))
+    assert proc.returncode == 0 and (out / "a.png").is_file()
+
+
+def test_train_bad_override_and_missing_folder(tmp_path):
+    proc = _run("train", "--preset", "tiny", "--data.crop_size=33", text=True)
+    assert proc.returncode == 2 and "data.crop_size" in proc.stderr
+    proc = _run("train", str(tmp_path / "nowhere"), "--preset", "tiny", "--out", str(tmp_path / "r"), "-q", text=True)
+    assert proc.returncode == 1 and "not found" in proc.stderr
+
+
+def test_train_from_a_folder_then_evaluate(colour_folder, tmp_path):
+    run = tmp_path / "run"
+    proc = _run("train", str(colour_folder), "--val", str(colour_folder), "--preset", "tiny", "--out", str(run),
+                "--steps=2", "--val_every=2", "-q", text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (run / "samples" / "step-0000002.png").is_file()
+    onnx_path = tmp_path / "m.onnx"
+    assert _run("export", str(run), "-o", str(onnx_path)).returncode == 0
+    report = tmp_path / "eval.json"
+    proc = _run("evaluate", str(onnx_path), str(colour_folder), "--json", str(report), "-q", text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "grayscale baseline" in proc.stdout
+    import json
+
+    result = json.loads(report.read_text())
+    assert result["images"] == 6
+    assert result["grayscale"]["colorfulness"] < 1.0  # grey has (almost) no colour
+    assert result["truth"]["colorfulness"] > 10

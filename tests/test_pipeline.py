@@ -1,0 +1,123 @@
+"""The colouring pipeline's contracts: L preserved, sizes, alpha, orientation, modes."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from irodori.color import rgb_to_l
+from irodori.colorizer import Colorizer, Hint, load_colorizer
+from irodori.imageio import ImageReadError, open_image, split_lightness
+
+
+@pytest.fixture(scope="module")
+def colorizer(tiny_onnx):
+    return load_colorizer(tiny_onnx, max_side=64)
+
+
+def _page(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    img = (rng.random((h, w)) * 255).astype(np.uint8)
+    img[h // 3, :] = 0  # a line of ink
+    return Image.fromarray(img, "L")
+
+
+@pytest.mark.parametrize("h,w", [(1, 1), (7, 300), (333, 17), (130, 97), (64, 64)])
+def test_output_keeps_size_and_the_inputs_lightness(colorizer, h, w):
+    page = _page(h, w)
+    out = colorizer.colorize(page)
+    assert out.size == page.size and out.mode == "RGB"
+    l_in, _ = split_lightness(page)
+    l_out = rgb_to_l(np.asarray(out))
+    assert np.abs(l_out - l_in).max() < 0.6  # 8-bit rounding only
+
+
+def test_network_never_squashes_the_aspect_ratio(colorizer):
+    assert colorizer.network_size(1200, 780) == (64, 42)
+    assert colorizer.network_size(10, 4000) == (1, 64)
+    assert colorizer.network_size(30, 20) == (30, 20)  # never upscaled
+
+
+def test_colour_input_is_recoloured_from_its_lightness(colorizer):
+    rgb = np.random.default_rng(1).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    grey = Image.fromarray(rgb).convert("L")
+    out_rgb = np.asarray(colorizer.colorize(Image.fromarray(rgb)))
+    assert np.abs(rgb_to_l(out_rgb) - rgb_to_l(rgb)).max() < 0.6
+    assert out_rgb.shape == rgb.shape
+    assert grey.size == (50, 40)
+
+
+def test_alpha_is_kept(colorizer):
+    la = Image.merge("LA", [_page(30, 40), Image.new("L", (40, 30), 77)])
+    out = colorizer.colorize(la)
+    assert out.mode == "RGBA"
+    assert np.all(np.asarray(out.getchannel("A")) == 77)
+    rgba = Image.new("RGBA", (20, 10), (10, 200, 30, 128))
+    assert colorizer.colorize(rgba).getchannel("A").getextrema() == (128, 128)
+
+
+def test_exif_orientation_is_applied(colorizer):
+    page = _page(20, 60)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    buf = io.BytesIO()
+    page.save(buf, format="JPEG", exif=exif.tobytes(), quality=100)
+    out = colorizer.colorize(buf.getvalue())
+    assert out.size == (20, 60)
+
+
+@pytest.mark.parametrize("mode", ["1", "P", "CMYK", "I;16", "LA", "PA", "RGB", "L"])
+def test_every_common_mode_is_handled(colorizer, mode):
+    base = Image.fromarray(np.random.default_rng(2).integers(0, 256, (24, 36, 3), dtype=np.uint8))
+    if mode == "I;16":
+        img = Image.fromarray(np.asarray(base.convert("L")).astype(np.uint16) * 257)
+        assert img.mode.startswith("I;16")
+    elif mode == "PA":
+        img = base.convert("P").convert("PA")
+    else:
+        img = base.convert(mode)
+    out = colorizer.colorize(img)
+    assert out.size == (36, 24)
+
+
+def test_16_bit_png_keeps_its_precision(colorizer, tmp_path):
+    ramp = np.linspace(0, 65535, 256 * 4, dtype=np.uint16).reshape(4, 256)
+    path = tmp_path / "deep.png"
+    Image.fromarray(ramp).save(path)
+    l_full, _ = split_lightness(open_image(path))
+    assert len(np.unique(l_full)) > 256  # more levels than 8 bits could hold
+
+
+def test_bad_inputs_raise_clear_errors(tmp_path):
+    with pytest.raises(ImageReadError, match="not an image"):
+        open_image(b"this is not an image")
+    png = io.BytesIO()
+    _page(64, 64).save(png, format="PNG")
+    with pytest.raises(ImageReadError, match="corrupt or truncated"):
+        open_image(png.getvalue()[:200])
+    with pytest.raises(ImageReadError, match="too many pixels"):
+        open_image(png.getvalue(), max_pixels=100)
+    with pytest.raises(ImageReadError, match="file not found"):
+        open_image(tmp_path / "missing.png")
+
+
+def test_hints_outside_the_image_are_an_error(colorizer):
+    with pytest.raises(ValueError, match="outside"):
+        colorizer.colorize(_page(20, 30), hints=[(30, 5, "#ff0000")])
+    colorizer.colorize(_page(20, 30), hints=[(29, 19, "#ff0000"), {"x": 0, "y": 0, "color": "#00ff00"}])
+    assert Hint.parse((1, 2, "#0a0b0c")).rgb == (10, 11, 12)
+
+
+def test_strip_merge_matches_a_single_strip(colorizer, monkeypatch):
+    import irodori.colorizer as mod
+
+    page = _page(700, 90)
+    l_full, _ = split_lightness(page)
+    ab_small = colorizer.predict_ab(l_full)
+    whole = Colorizer(colorizer.backend, max_side=64)
+    monkeypatch.setattr(mod, "STRIP_ROWS", 10_000)
+    one = whole.merge(l_full, ab_small)
+    monkeypatch.setattr(mod, "STRIP_ROWS", 64)
+    strips = whole.merge(l_full, ab_small)
+    assert np.abs(one.astype(int) - strips.astype(int)).max() <= 1

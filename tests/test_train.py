@@ -1,0 +1,114 @@
+"""Training: dry run, resume equivalence, divergence, Ctrl-C, fine-tuning, 2-process DDP."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from irodori.checkpoint import load_generator, read_meta  # noqa: E402
+from irodori.config import load_config  # noqa: E402
+from irodori.train import TrainingError, train  # noqa: E402
+
+
+def _cfg(out, **extra):
+    return load_config("tiny", {"out_dir": str(out), "val_every": 0, **extra})
+
+
+def _weights(path):
+    model, _ = load_generator(path)
+    return model.state_dict()
+
+
+def test_dry_run_writes_checkpoints_log_and_samples(tmp_path):
+    cfg = load_config("tiny", {"out_dir": str(tmp_path), "steps": 4, "val_every": 2, "checkpoint_every": 2})
+    last = train(cfg, dry_run=True, progress=False)
+    assert last == tmp_path / "step-0000004"
+    assert (tmp_path / "samples" / "step-0000002.png").is_file()
+    lines = (tmp_path / "log.csv").read_text().splitlines()
+    assert lines[0].startswith("step,loss")
+    assert any(line.startswith("4,") for line in lines[1:])
+    meta = read_meta(last)
+    assert meta["step"] == 4 and meta["config"]["steps"] == 4 and meta["data_manifest_sha256"] == "synthetic"
+
+
+def test_resume_reaches_the_same_weights(tmp_path):
+    straight = train(_cfg(tmp_path / "a", steps=6), dry_run=True, progress=False)
+    first = train(_cfg(tmp_path / "b", steps=6), dry_run=True, progress=False, stop_at_step=3)
+    assert read_meta(first)["step"] == 3
+    resumed = train(_cfg(tmp_path / "b", steps=6), dry_run=True, progress=False, resume=tmp_path / "b")
+    a, b = _weights(straight), _weights(resumed)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    early = _weights(first)
+    assert not all(torch.equal(a[k], early[k]) for k in a)  # the resumed half did train
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    import irodori.train as train_mod
+
+    real = train_mod.compute_losses
+    calls = {"n": 0}
+
+    def poisoned(ab_pred, ab_true, cfg):
+        calls["n"] += 1
+        losses = real(ab_pred, ab_true, cfg)
+        if calls["n"] == 4:
+            losses["loss"] = losses["loss"] * float("nan")
+        return losses
+
+    monkeypatch.setattr(train_mod, "compute_losses", poisoned)
+    with pytest.raises(TrainingError, match=r"loss became nan at step 3.*step-0000002"):
+        train(_cfg(tmp_path, steps=8, checkpoint_every=2), dry_run=True, progress=False)
+    assert (tmp_path / "latest").read_text().strip() == "step-0000002"
+    assert torch.isfinite(torch.stack([v.float().sum() for v in _weights(tmp_path).values()])).all()
+
+
+def test_init_from_a_checkpoint_starts_from_its_weights(tmp_path, tiny_run):
+    cfg = _cfg(tmp_path, steps=1, optim={"lr": 1e-12, "warmup_steps": 0})
+    last = train(cfg, dry_run=True, progress=False, init=tiny_run)
+    before, after = _weights(tiny_run), _weights(last)
+    for key in before:
+        if key.endswith("weight") and before[key].dim() == 4:
+            assert torch.allclose(before[key], after[key], atol=1e-6), key
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    cmd = [sys.executable, "-m", "irodori.cli", "train", "--dry-run", "--preset", "tiny", "--out", str(tmp_path),
+           "--steps=100000", "--checkpoint_every=100000", "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    log = tmp_path / "log.csv"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) > 2):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted; checkpoint saved" in err
+    step = read_meta(tmp_path)["step"]
+    assert step >= 2
+    assert "Traceback" not in err
+
+
+def test_two_process_ddp_on_cpu(tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "irodori.cli", "train", "--dry-run", "--preset", "tiny", "--out", str(tmp_path), "-q",
+           "--steps=4", "--checkpoint_every=2", "--val_every=2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    meta = read_meta(tmp_path)
+    assert meta["step"] == 4 and meta["world_size"] == 2
+    rows = [line for line in (tmp_path / "log.csv").read_text().splitlines()[1:] if line.split(",")[1]]
+    assert [r.split(",")[0] for r in rows] == ["1", "2", "3", "4"]  # rank 0 alone logs, once per step
+    assert (tmp_path / "samples" / "step-0000004.png").is_file()
