@@ -136,9 +136,29 @@ def parse_dep5(text: str) -> list[dict]:
 
 
 def dep5_lookup(stanzas: list[dict], rel: str) -> dict | None:
-    """Return the stanza that governs ``rel``: per DEP-5 the LAST matching one wins."""
-    return next((st for st in reversed(stanzas)
-                 if any(fnmatch.fnmatchcase(rel, pat) for pat in st["files"])), None)
+    """Return the stanza that governs ``rel``.
+
+    Per DEP-5 the LAST matching stanza wins, but packages are not always written that way:
+    Endless Sky lists ``images/land/*-sfiera*`` (CC-BY-SA-4.0, a named author) before a broad
+    public-domain list such as ``images/land/fields1*`` that also matches ``fields10-sfiera``.
+    So, conservatively: among the stanzas whose matching pattern names the file's own folder
+    (not catch-alls like ``*`` or ``images/*``), one with a licence other than public domain
+    (attribution or share-alike) wins; otherwise the last matching stanza wins.
+    """
+    folder = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
+
+    def literal_prefix(pattern: str) -> int:
+        return len(re.split(r"[*?\[]", pattern, maxsplit=1)[0])
+
+    matching, local = [], []
+    for st in stanzas:
+        hits = [pat for pat in st["files"] if fnmatch.fnmatchcase(rel, pat)]
+        if hits:
+            matching.append(st)
+            if max(literal_prefix(p) for p in hits) >= len(folder):
+                local.append(st)
+    restrictive = [st for st in local if st["license"].lower() != "public-domain"]
+    return (restrictive or matching or [None])[-1]
 
 
 # ----------------------------------------------------------------------------- sources

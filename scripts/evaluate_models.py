@@ -1,0 +1,84 @@
+"""Reproduce the evaluation figures of every shipped model card (run by `make eval`).
+
+For each shipped model: `irodori evaluate` on the corpus test split (data/corpus/test, rebuilt by
+scripts/build_corpus.py), the JSON written to docs/models/<name>-eval.json and the Markdown table
+spliced into docs/models/<name>.md between the EVAL markers. A comparison sheet of test images
+(grey input | ground truth | prediction) goes to docs/images/<name>-test-sheet.jpg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from irodori.color import lab_to_rgb, rgb_to_l, rgb_to_uint8
+from irodori.colorizer import load_colorizer
+from irodori.evaluate import evaluate_folder, format_table
+from irodori.imageio import load_rgb
+from irodori.registry import MODELS
+
+REPO = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- EVAL:BEGIN (scripts/evaluate_models.py) -->", "<!-- EVAL:END -->"
+
+
+def sheet(model: str, files: list[Path], out: Path, height: int = 160) -> None:
+    """Rows of (grey input | ground truth | prediction) at a fixed row height."""
+    colorizer = load_colorizer(model)
+    rows = []
+    for path in files:
+        truth = load_rgb(path)
+        scale = height / truth.height
+        truth = truth.resize((max(1, round(truth.width * scale)), height), Image.LANCZOS)
+        rgb = np.asarray(truth)
+        l_full = rgb_to_l(rgb)
+        grey = rgb_to_uint8(lab_to_rgb(np.dstack([l_full, np.zeros(l_full.shape + (2,), np.float32)])))
+        pred = colorizer.colorize_lightness(l_full)
+        rows.append(np.hstack([grey, rgb, pred]))
+    width = max(r.shape[1] for r in rows)
+    canvas = np.full((sum(r.shape[0] + 4 for r in rows), width, 3), 255, np.uint8)
+    y = 0
+    for r in rows:
+        canvas[y : y + r.shape[0], : r.shape[1]] = r
+        y += r.shape[0] + 4
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(canvas).save(out, quality=88)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--test-dir", default=str(REPO / "data" / "corpus" / "test"))
+    parser.add_argument("--models", nargs="*", default=list(MODELS))
+    args = parser.parse_args(argv)
+    test_dir = Path(args.test_dir)
+    if not test_dir.is_dir():
+        print(f"{test_dir} missing: run `python scripts/build_corpus.py` first", file=sys.stderr)
+        return 1
+    for name in args.models:
+        result = evaluate_folder(name, test_dir, progress=True)
+        result["folder"] = "data/corpus/test"
+        (REPO / "docs" / "models" / f"{name}-eval.json").write_text(json.dumps(result, indent=2) + "\n")
+        table = format_table(result)
+        print(table)
+        card = REPO / MODELS[name].card
+        if card.is_file():
+            text = card.read_text()
+            block = f"{BEGIN}\n{table}\n{END}"
+            text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+            card.write_text(text)
+        files = sorted(p for p in test_dir.rglob("*.jpg"))
+        by_source: dict[str, list[Path]] = {}
+        for f in files:
+            by_source.setdefault(f.parent.name, []).append(f)
+        picks = [f for group in by_source.values() for f in group[:: max(1, len(group) // 3)][:3]]
+        sheet(name, picks, REPO / "docs" / "images" / f"{name}-test-sheet.jpg")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
