@@ -54,9 +54,9 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monk
     real = train_mod.compute_losses
     calls = {"n": 0}
 
-    def poisoned(ab_pred, ab_true, cfg):
+    def poisoned(ab_pred, ab_true, cfg, **kw):
         calls["n"] += 1
-        losses = real(ab_pred, ab_true, cfg)
+        losses = real(ab_pred, ab_true, cfg, **kw)
         if calls["n"] == 4:
             losses["loss"] = losses["loss"] * float("nan")
         return losses
@@ -84,15 +84,20 @@ def _env():
     return env
 
 
-def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_interrupt_saves_a_checkpoint_and_exits_cleanly(tmp_path, how):
     cmd = [sys.executable, "-m", "irodori.cli", "train", "--dry-run", "--preset", "tiny", "--out", str(tmp_path),
-           "--steps=100000", "--checkpoint_every=100000", "-q"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+           "--steps=100000", "--checkpoint_every=100000", "--data.workers=1", "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+                            start_new_session=True)
     log = tmp_path / "log.csv"
     deadline = time.time() + 60
     while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) > 2):
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    if how == "ctrl-c":  # like a terminal: SIGINT to the whole process group, DataLoader workers included
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted; checkpoint saved" in err

@@ -159,6 +159,23 @@ def lab_to_rgb(lab: np.ndarray, *, preserve_l: bool = True, iterations: int = 12
     return np.clip(_linear_to_srgb(lin), 0.0, 1.0).astype(np.float32)
 
 
+def ab_bins(step: float = 10.0) -> np.ndarray:
+    """Centres (K, 2) of the ab grid cells (side ``step``) that touch the sRGB gamut at some L:
+    the classes of a colour-classification head (Zhang et al. 2016 use the same grid; K = 260
+    for step 10 with this gamut test). Deterministic, so a model stores ``step``, not the table."""
+    grid = np.arange(-110.0, 110.0 + 1e-9, step)
+    a, b = np.meshgrid(grid, grid, indexing="ij")
+    centres = np.stack([a.ravel(), b.ravel()], axis=-1)
+    touches = np.zeros(len(centres), dtype=bool)
+    half = step / 2.0
+    for da in (-half, 0.0, half):
+        for db in (-half, 0.0, half):
+            for l in np.linspace(1.0, 99.0, 50):
+                lin = _lab_to_linear(np.full(len(centres), l), centres[:, 0] + da, centres[:, 1] + db)
+                touches |= np.all((lin >= 0.0) & (lin <= 1.0), axis=-1)
+    return centres[touches].astype(np.float32)
+
+
 def rgb_to_uint8(rgb: np.ndarray) -> np.ndarray:
     """Float sRGB in [0, 1] -> uint8 with rounding (not truncation)."""
     return np.clip(np.rint(np.asarray(rgb) * 255.0), 0, 255).astype(np.uint8)

@@ -51,14 +51,18 @@ class DataConfig:
 class LossConfig:
     """Loss weights; 0 turns a term off."""
 
-    l1: float = 1.0  # smooth L1 on ab (the regression term)
+    l1: float = 1.0  # L1 on ab (the regression term)
     colorfulness: float = 0.0  # penalises predicted chroma below the ground truth's (anti-sepia)
+    classification: float = 0.0  # class-rebalanced ab-bin cross-entropy (needs model.head=classification)
+    rebalance_mix: float = 0.5  # uniform share in the class-rebalancing prior (Zhang et al.: 0.5)
 
     def __post_init__(self) -> None:
-        if self.l1 < 0 or self.colorfulness < 0:
-            raise ConfigError("loss weights (loss.l1, loss.colorfulness) must be >= 0")
-        if self.l1 == 0 and self.colorfulness == 0:
-            raise ConfigError("at least one of loss.l1, loss.colorfulness must be > 0")
+        if min(self.l1, self.colorfulness, self.classification) < 0:
+            raise ConfigError("loss weights (loss.l1, loss.colorfulness, loss.classification) must be >= 0")
+        if self.l1 == 0 and self.colorfulness == 0 and self.classification == 0:
+            raise ConfigError("at least one of loss.l1, loss.colorfulness, loss.classification must be > 0")
+        if not 0.0 < self.rebalance_mix <= 1.0:
+            raise ConfigError("loss.rebalance_mix must be in (0, 1]")
 
 
 @dataclass
@@ -103,6 +107,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 1")
         if self.val_every < 0:
             raise ConfigError("val_every must be >= 0")
+        if (self.model.head == "classification") != (self.loss.classification > 0):
+            raise ConfigError("model.head=classification and loss.classification > 0 go together")
 
 
 # ----------------------------------------------------------------------------------------------

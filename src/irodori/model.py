@@ -33,8 +33,18 @@ class GeneratorConfig:
     enc_blocks: tuple[int, ...] = (1, 1, 1, 2, 2)  # residual blocks per encoder level
     dec_blocks: tuple[int, ...] = (1, 1, 1, 1)  # residual blocks per decoder level, top first
     hint_channels: int = 3
+    # "regression": ab directly. "classification": logits over ab bins (Zhang et al. 2016),
+    # decoded inside the network by the annealed mean (softmax(logits / T) @ bin centres), so the
+    # exported interface stays ab either way.
+    head: str = "regression"
+    bin_step: float = 10.0  # ab grid of the classification bins
+    temperature: float = 0.38  # annealed-mean temperature: lower = more vivid, less smooth
 
     def __post_init__(self) -> None:
+        if self.head not in ("regression", "classification"):
+            raise ValueError("model.head must be 'regression' or 'classification'")
+        if not 0.0 < self.temperature <= 1.0:
+            raise ValueError("model.temperature must be in (0, 1]")
         self.channels = tuple(int(c) for c in self.channels)
         self.enc_blocks = tuple(int(b) for b in self.enc_blocks)
         self.dec_blocks = tuple(int(b) for b in self.dec_blocks)
@@ -110,11 +120,19 @@ class Generator(nn.Module):
         self.dec = nn.ModuleList(
             [nn.Sequential(*[ResBlock(ch[i]) for _ in range(n)]) for i, n in enumerate(cfg.dec_blocks)]
         )
-        self.head = nn.Conv2d(ch[0], 2 * 4, 3, padding=1)
-        nn.init.zeros_(self.head.weight)  # start from "grey": ab = 0 everywhere
+        if cfg.head == "regression":
+            self.head = nn.Conv2d(ch[0], 2 * 4, 3, padding=1)
+        else:
+            from .color import ab_bins, normalize_ab
+
+            bins = torch.from_numpy(normalize_ab(ab_bins(cfg.bin_step)))  # (K, 2), normalised ab
+            self.register_buffer("ab_bins", bins, persistent=False)
+            self.head = nn.Conv2d(ch[0], bins.shape[0], 1)
+        nn.init.zeros_(self.head.weight)  # start from "grey" (or from uniform class scores)
         nn.init.zeros_(self.head.bias)
 
-    def forward(self, l: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
+    def forward(self, l: torch.Tensor, hints: torch.Tensor, *, return_logits: bool = False):
+        """-> ab (N, 2, H, W); with ``return_logits`` -> (ab, logits (N, K, H/2, W/2) or None)."""
         x = F.pixel_unshuffle(torch.cat([l, hints], dim=1), 2)  # (N, 16, H/2, W/2)
         x = self.enc[0](self.stem(x))  # (N, C0, H/2, W/2)
         skips = [x]
@@ -126,7 +144,15 @@ class Generator(nn.Module):
             # Upsample with a named mode (bilinear), then add the skip: cheaper than concat.
             x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
             x = self.dec[i](self.up[i](x) + skips[i])
-        return F.pixel_shuffle(self.head(x), 2)  # (N, 2, H, W)
+        if self.config.head == "regression":
+            ab = F.pixel_shuffle(self.head(x), 2)  # (N, 2, H, W)
+            return (ab, None) if return_logits else ab
+        logits = self.head(x)  # (N, K, H/2, W/2)
+        probs = torch.softmax(logits / self.config.temperature, dim=1)
+        # Expectation over bin centres as a fixed 1x1 convolution: (N, K, h, w) -> (N, 2, h, w).
+        ab_half = F.conv2d(probs, self.ab_bins.t()[:, :, None, None].to(probs.dtype))
+        ab = F.interpolate(ab_half, scale_factor=2.0, mode="bilinear", align_corners=False)
+        return (ab, logits) if return_logits else ab
 
 
 def count_parameters(model: nn.Module) -> int:

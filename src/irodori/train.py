@@ -14,6 +14,8 @@ import hashlib
 import logging
 import math
 import os
+import signal
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +31,7 @@ from .checkpoint import load_generator, load_state_strict, load_train_state, res
 from .color import denormalize_ab, denormalize_l, lab_to_rgb, rgb_to_uint8
 from .config import TrainConfig, config_to_dict
 from .data import ColorImageDataset, StepSampler, SyntheticDataset, list_images
+from .losses import class_rebalance_weights, compute_losses
 from .model import Generator, count_parameters
 
 log = logging.getLogger(__name__)
@@ -59,24 +62,6 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     progress = (step - o.warmup_steps) / max(1, cfg.steps - o.warmup_steps)
     cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * cosine)
-
-
-def compute_losses(ab_pred: torch.Tensor, ab_true: torch.Tensor, cfg: TrainConfig) -> dict[str, torch.Tensor]:
-    """ab (N, 2, H, W) normalised. Returns the weighted total and each term (unweighted)."""
-    losses: dict[str, torch.Tensor] = {}
-    total = ab_pred.new_zeros(())
-    if cfg.loss.l1 > 0:
-        losses["loss_l1"] = F.l1_loss(ab_pred, ab_true)
-        total = total + cfg.loss.l1 * losses["loss_l1"]
-    if cfg.loss.colorfulness > 0:
-        # Regression averages plausible colours toward grey; penalise a prediction whose mean
-        # chroma falls short of the truth's (one-sided, so vivid guesses are not punished).
-        chroma_pred = ab_pred.pow(2).sum(1).add(1e-6).sqrt().mean(dim=(1, 2))
-        chroma_true = ab_true.pow(2).sum(1).add(1e-6).sqrt().mean(dim=(1, 2))
-        losses["loss_cf"] = F.relu(chroma_true - chroma_pred).mean()
-        total = total + cfg.loss.colorfulness * losses["loss_cf"]
-    losses["loss"] = total
-    return losses
 
 
 def data_fingerprint(files: list[Path], roots: list[str]) -> str:
@@ -119,7 +104,7 @@ def _sample_sheet(batch: dict[str, torch.Tensor], ab_pred: torch.Tensor, path: P
 
 
 class CsvLog:
-    FIELDS = ["step", "loss", "loss_l1", "loss_cf", "lr", "img_per_s", "val_l1", "elapsed_s"]
+    FIELDS = ["step", "loss", "loss_l1", "loss_cf", "loss_cls", "lr", "img_per_s", "val_l1", "elapsed_s"]
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -207,6 +192,12 @@ def train(
         else model
     )
     config_dict = config_to_dict(cfg)
+    class_weights = bins = None
+    if cfg.model.head == "classification":
+        bins = model.ab_bins
+        class_weights = torch.from_numpy(
+            estimate_class_weights(train_set, bins.cpu().numpy(), mix=cfg.loss.rebalance_mix, seed=cfg.seed)
+        ).to(device)
 
     def save(step: int, metrics: dict | None = None) -> Path | None:
         if not is_main:
@@ -222,7 +213,7 @@ def train(
     loader = DataLoader(
         train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.data.workers,
         pin_memory=device.type == "cuda", persistent_workers=False,
-        prefetch_factor=4 if cfg.data.workers else None,
+        prefetch_factor=4 if cfg.data.workers else None, worker_init_fn=_ignore_sigint,
     )
     val_batches: list[dict[str, torch.Tensor]] = []
     if val_set is not None and cfg.val_every and is_main:
@@ -245,6 +236,11 @@ def train(
 
         bar = tqdm(total=cfg.steps, initial=start_step, desc="train", unit="step", dynamic_ncols=True)
 
+    # SIGTERM (a scheduler pre-empting the job, `kill`) is treated like Ctrl-C: save, then stop.
+    previous_term = None
+    if threading.current_thread() is threading.main_thread():
+        previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+
     step = start_step
     last_ckpt: Path | None = None
     t_start = time.perf_counter()
@@ -263,8 +259,8 @@ def train(
             lr = lr_at(step, cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            ab_pred = ddp_model(l, hints)
-            losses = compute_losses(ab_pred, ab_true, cfg)
+            ab_pred, logits = ddp_model(l, hints, return_logits=True)
+            losses = compute_losses(ab_pred, ab_true, cfg, logits=logits, bins=bins, class_weights=class_weights)
             loss_value = losses["loss"].detach()
             if distributed:
                 dist.all_reduce(loss_value)  # every rank takes the same decision below
@@ -307,11 +303,35 @@ def train(
         saved = save(step, metrics) if step > start_step else last_ckpt
         raise TrainingInterrupted(saved) from None
     finally:
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
         if bar is not None:
             bar.close()
         if distributed and dist.is_initialized():
             dist.destroy_process_group()
     return last_ckpt
+
+
+def _raise_interrupt(_signum: int, _frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _ignore_sigint(_worker_id: int) -> None:
+    """Ctrl-C reaches the whole process group; workers leave it to the main process, which
+    saves a checkpoint and shuts them down."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def estimate_class_weights(dataset, bins: np.ndarray, *, mix: float, seed: int, n: int = 256) -> np.ndarray:
+    """Class-rebalancing weights from the ab histogram of ``n`` training samples (deterministic
+    in the seed, so a resumed run recomputes the same weights)."""
+    rng = np.random.default_rng([seed, 104729])
+    pixels = []
+    for i in range(min(n, 4 * len(dataset))):
+        sample = dataset[(2 * 10**9 + i, int(rng.integers(len(dataset))))]
+        ab = sample["ab"][:, ::4, ::4].reshape(2, -1).T.numpy()
+        pixels.append(ab)
+    return class_rebalance_weights(np.concatenate(pixels), bins, mix=mix)
 
 
 @torch.no_grad()

@@ -1,0 +1,74 @@
+"""Training losses. Every term has a weight in ``LossConfig``; 0 turns it off.
+
+- ``loss_l1``: L1 on normalised ab. Regression alone averages plausible colours toward a
+  brownish grey ("sepia"), the seed project's failure.
+- ``loss_cf``: one-sided colourfulness deficit (predicted mean chroma below the truth's).
+- ``loss_cls``: class-rebalanced cross-entropy over ab bins (Zhang et al. 2016) for
+  ``model.head = classification``. Targets are soft-encoded (Gaussian over the 5 nearest bins);
+  each pixel is weighted by the inverse of its colour's (smoothed) frequency mixed with a uniform
+  prior, so rare saturated colours are not drowned by common desaturated ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .color import AB_SCALE
+
+SOFT_SIGMA = 5.0 / AB_SCALE  # Gaussian width of the soft encoding, in normalised ab units
+SOFT_NEIGHBOURS = 5
+
+
+def soft_encode(ab: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
+    """ab (N, 2, h, w) normalised -> soft class targets (N, K, h, w), each pixel summing to 1."""
+    d2 = (ab[:, None] - bins[None, :, :, None, None]).pow(2).sum(2)  # (N, K, h, w)
+    near_d2, near_idx = d2.topk(SOFT_NEIGHBOURS, dim=1, largest=False)
+    weights = torch.softmax(-near_d2 / (2 * SOFT_SIGMA**2), dim=1)
+    return torch.zeros_like(d2).scatter_(1, near_idx, weights)
+
+
+def class_rebalance_weights(ab_samples: np.ndarray, bins: np.ndarray, *, mix: float = 0.5) -> np.ndarray:
+    """Per-bin weights w_k = 1 / ((1 - mix) * p_k + mix / K), normalised so E_p[w] = 1.
+
+    ab_samples (M, 2) and bins (K, 2) in normalised ab; p is the nearest-bin histogram of the
+    samples, smoothed with the soft-encoding Gaussian.
+    """
+    d2 = ((ab_samples[:, None, :] - bins[None]) ** 2).sum(-1)
+    counts = np.bincount(d2.argmin(1), minlength=len(bins)).astype(np.float64)
+    p = counts / counts.sum()
+    kernel = np.exp(-((bins[:, None, :] - bins[None]) ** 2).sum(-1) / (2 * SOFT_SIGMA**2))
+    p_smooth = kernel @ p
+    p_smooth /= p_smooth.sum()
+    w = 1.0 / ((1.0 - mix) * p_smooth + mix / len(bins))
+    w /= (p_smooth * w).sum()
+    return w.astype(np.float32)
+
+
+def compute_losses(ab_pred: torch.Tensor, ab_true: torch.Tensor, cfg, *, logits: torch.Tensor | None = None,
+                   bins: torch.Tensor | None = None, class_weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """ab (N, 2, H, W) normalised; logits (N, K, H/2, W/2) for the classification head.
+    Returns the weighted total as ``loss`` and each term unweighted."""
+    lc = cfg.loss
+    losses: dict[str, torch.Tensor] = {}
+    total = ab_pred.new_zeros(())
+    if lc.l1 > 0:
+        losses["loss_l1"] = F.l1_loss(ab_pred, ab_true)
+        total = total + lc.l1 * losses["loss_l1"]
+    if lc.colorfulness > 0:
+        chroma_pred = ab_pred.pow(2).sum(1).add(1e-6).sqrt().mean(dim=(1, 2))
+        chroma_true = ab_true.pow(2).sum(1).add(1e-6).sqrt().mean(dim=(1, 2))
+        losses["loss_cf"] = F.relu(chroma_true - chroma_pred).mean()
+        total = total + lc.colorfulness * losses["loss_cf"]
+    if lc.classification > 0:
+        if logits is None or bins is None or class_weights is None:
+            raise ValueError("loss.classification needs model.head=classification")
+        ab_half = F.avg_pool2d(ab_true, 2)
+        target = soft_encode(ab_half, bins)  # (N, K, h, w)
+        pixel_w = class_weights[target.argmax(1)]  # (N, h, w)
+        ce = -(target * F.log_softmax(logits.float(), dim=1)).sum(1)
+        losses["loss_cls"] = (pixel_w * ce).mean()
+        total = total + lc.classification * losses["loss_cls"]
+    losses["loss"] = total
+    return losses
