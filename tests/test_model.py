@@ -46,9 +46,9 @@ def test_config_validation_names_the_field(kwargs, message):
 
 
 def test_classification_head_keeps_the_interface():
-    cfg = GeneratorConfig(channels=(8, 16), enc_blocks=(1, 1), dec_blocks=(1,), head="classification")
+    cfg = GeneratorConfig(channels=(8, 16, 16), enc_blocks=(1, 1, 1), dec_blocks=(1, 1), head="classification")
     model = Generator(cfg).eval()
     ab, logits = model(torch.zeros(1, 1, 32, 48), torch.zeros(1, 3, 32, 48), return_logits=True)
     assert ab.shape == (1, 2, 32, 48)
-    assert logits.shape == (1, model.ab_bins.shape[0], 16, 24)
+    assert logits.shape == (1, model.ab_bins.shape[0], 8, 12)
     assert "ab_bins" not in model.state_dict()  # derived from the config, not stored

@@ -48,7 +48,7 @@ def class_rebalance_weights(ab_samples: np.ndarray, bins: np.ndarray, *, mix: fl
 
 def compute_losses(ab_pred: torch.Tensor, ab_true: torch.Tensor, cfg, *, logits: torch.Tensor | None = None,
                    bins: torch.Tensor | None = None, class_weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """ab (N, 2, H, W) normalised; logits (N, K, H/2, W/2) for the classification head.
+    """ab (N, 2, H, W) normalised; logits (N, K, h, w) (h = H/4) for the classification head.
     Returns the weighted total as ``loss`` and each term unweighted."""
     lc = cfg.loss
     losses: dict[str, torch.Tensor] = {}
@@ -64,8 +64,8 @@ def compute_losses(ab_pred: torch.Tensor, ab_true: torch.Tensor, cfg, *, logits:
     if lc.classification > 0:
         if logits is None or bins is None or class_weights is None:
             raise ValueError("loss.classification needs model.head=classification")
-        ab_half = F.avg_pool2d(ab_true, 2)
-        target = soft_encode(ab_half, bins)  # (N, K, h, w)
+        scale = ab_true.shape[-1] // logits.shape[-1]
+        target = soft_encode(F.avg_pool2d(ab_true, scale), bins)  # (N, K, h, w)
         pixel_w = class_weights[target.argmax(1)]  # (N, h, w)
         ce = -(target * F.log_softmax(logits.float(), dim=1)).sum(1)
         losses["loss_cls"] = (pixel_w * ce).mean()

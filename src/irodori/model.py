@@ -114,11 +114,13 @@ class Generator(nn.Module):
             [nn.Sequential(*[ResBlock(c) for _ in range(n)]) for c, n in zip(ch, cfg.enc_blocks)]
         )
         self.context = GlobalContext(ch[-1])
-        self.up = nn.ModuleList(
-            [_conv_bn_relu(ch[i + 1], ch[i], kernel=1) for i in range(len(ch) - 1)]
-        )
+        # The decoder climbs back to H/2 for regression; the classification head reads H/4
+        # (chroma classes need no finer grid, and 260 class maps at H/2 would cost 4x more).
+        self.out_level = 0 if cfg.head == "regression" else 1
+        levels = range(self.out_level, len(ch) - 1)
+        self.up = nn.ModuleList([_conv_bn_relu(ch[i + 1], ch[i], kernel=1) for i in levels])
         self.dec = nn.ModuleList(
-            [nn.Sequential(*[ResBlock(ch[i]) for _ in range(n)]) for i, n in enumerate(cfg.dec_blocks)]
+            [nn.Sequential(*[ResBlock(ch[i]) for _ in range(cfg.dec_blocks[i])]) for i in levels]
         )
         if cfg.head == "regression":
             self.head = nn.Conv2d(ch[0], 2 * 4, 3, padding=1)
@@ -127,12 +129,12 @@ class Generator(nn.Module):
 
             bins = torch.from_numpy(normalize_ab(ab_bins(cfg.bin_step)))  # (K, 2), normalised ab
             self.register_buffer("ab_bins", bins, persistent=False)
-            self.head = nn.Conv2d(ch[0], bins.shape[0], 1)
+            self.head = nn.Conv2d(ch[1], bins.shape[0], 1)
         nn.init.zeros_(self.head.weight)  # start from "grey" (or from uniform class scores)
         nn.init.zeros_(self.head.bias)
 
     def forward(self, l: torch.Tensor, hints: torch.Tensor, *, return_logits: bool = False):
-        """-> ab (N, 2, H, W); with ``return_logits`` -> (ab, logits (N, K, H/2, W/2) or None)."""
+        """-> ab (N, 2, H, W); with ``return_logits`` -> (ab, logits (N, K, H/4, W/4) or None)."""
         x = F.pixel_unshuffle(torch.cat([l, hints], dim=1), 2)  # (N, 16, H/2, W/2)
         x = self.enc[0](self.stem(x))  # (N, C0, H/2, W/2)
         skips = [x]
@@ -140,18 +142,19 @@ class Generator(nn.Module):
             x = enc(down(x))  # (N, Ci, H/2^(i+1), W/2^(i+1))
             skips.append(x)
         x = self.context(x)
-        for i in reversed(range(len(self.dec))):
+        for j in reversed(range(len(self.dec))):
+            level = self.out_level + j
             # Upsample with a named mode (bilinear), then add the skip: cheaper than concat.
             x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
-            x = self.dec[i](self.up[i](x) + skips[i])
+            x = self.dec[j](self.up[j](x) + skips[level])
         if self.config.head == "regression":
             ab = F.pixel_shuffle(self.head(x), 2)  # (N, 2, H, W)
             return (ab, None) if return_logits else ab
-        logits = self.head(x)  # (N, K, H/2, W/2)
+        logits = self.head(x)  # (N, K, H/4, W/4)
         probs = torch.softmax(logits / self.config.temperature, dim=1)
         # Expectation over bin centres as a fixed 1x1 convolution: (N, K, h, w) -> (N, 2, h, w).
-        ab_half = F.conv2d(probs, self.ab_bins.t()[:, :, None, None].to(probs.dtype))
-        ab = F.interpolate(ab_half, scale_factor=2.0, mode="bilinear", align_corners=False)
+        ab_quarter = F.conv2d(probs, self.ab_bins.t()[:, :, None, None].to(probs.dtype))
+        ab = F.interpolate(ab_quarter, scale_factor=4.0, mode="bilinear", align_corners=False)
         return (ab, logits) if return_logits else ab
 
 
