@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .color import lab_to_rgb, rgb_to_l, rgb_to_uint8
 from .imageio import load_rgb
 from .metrics import colorfulness, psnr
+
+if TYPE_CHECKING:
+    from .colorizer import Colorizer
 
 EVAL_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
@@ -24,12 +28,15 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else float("nan")
 
 
-def evaluate_folder(model: str, folder: str | Path, *, max_side: int | None = None, limit: int | None = None,
-                    progress: bool = True) -> dict:
-    """-> {"model", "images", "prediction": {...}, "grayscale": {...}, "truth": {...}, "per_image": [...]}."""
+def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: int | None = None,
+                    limit: int | None = None, progress: bool = True) -> dict:
+    """-> {"model", "images", "prediction": {...}, "grayscale": {...}, "truth": {...}, "per_image": [...]}.
+
+    ``model`` is a shipped name, an .onnx file, a checkpoint directory, or a loaded Colorizer.
+    """
     from tqdm import tqdm
 
-    from .colorizer import load_colorizer
+    from .colorizer import Colorizer, load_colorizer
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -39,7 +46,7 @@ def evaluate_folder(model: str, folder: str | Path, *, max_side: int | None = No
         files = files[:limit]
     if not files:
         raise FileNotFoundError(f"no colour images in {folder}")
-    colorizer = load_colorizer(model, max_side=max_side)
+    colorizer = model if isinstance(model, Colorizer) else load_colorizer(model, max_side=max_side)
     rows = []
     for path in tqdm(files, desc="evaluate", unit="img", disable=not progress):
         truth = np.asarray(load_rgb(path))

@@ -27,6 +27,17 @@ class ExportError(RuntimeError):
     """The exported model failed its checks."""
 
 
+class _AbOnly(torch.nn.Module):
+    """The exported graph: (l, hints) -> ab, nothing else (the tracer sees no keyword arguments)."""
+
+    def __init__(self, generator: torch.nn.Module) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, l: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
+        return self.generator(l, hints)
+
+
 def export_onnx(
     checkpoint: str | Path,
     output: str | Path,
@@ -52,7 +63,7 @@ def export_onnx(
         # the dynamo exporter needs onnxscript and minutes of tracing for the same graph.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model, example, buf, input_names=["l", "hints"], output_names=["ab"],
+            _AbOnly(model).eval(), example, buf, input_names=["l", "hints"], output_names=["ab"],
             dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True, dynamo=False,
         )
     proto = onnx.load_from_string(buf.getvalue())

@@ -1,0 +1,96 @@
+"""Package a trained checkpoint as a shipped model (maintainers; run after training).
+
+    python scripts/ship_model.py runs/general --name general --version v0.1
+
+Writes into src/irodori/models/:
+- <name>-<version>.onnx                  the exported, checked model (fp32)
+- <name>-<version>/model.safetensors     the weights for `irodori train --init <name>` (fp16 floats)
+- <name>-<version>/checkpoint.json       its architecture, config, step and data hash
+and rewrites the two sha256 values of that model in src/irodori/registry.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from irodori.checkpoint import resolve_checkpoint
+from irodori.export import export_onnx
+from irodori.registry import sha256_file
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = REPO / "src" / "irodori" / "models"
+MAX_BYTES = 25 * 1024 * 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", help="checkpoint or run directory")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--version", required=True)
+    parser.add_argument("--max-side", type=int, default=512)
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="annealed-mean temperature to bake in (chosen by scripts/tune_temperature.py)")
+    args = parser.parse_args(argv)
+
+    ckpt = resolve_checkpoint(args.checkpoint)
+    stem = f"{args.name}-{args.version}"
+    if args.temperature is not None:
+        # The temperature is an architecture argument read at every forward: copy the checkpoint
+        # with it changed, so the export and the fine-tuning weights both carry the chosen value.
+        tuned = MODELS.parent.parent.parent / "build" / f"{stem}-ckpt"
+        if tuned.exists():
+            shutil.rmtree(tuned)
+        shutil.copytree(ckpt, tuned)
+        meta = json.loads((tuned / "checkpoint.json").read_text())
+        meta["arch"]["temperature"] = args.temperature
+        (tuned / "checkpoint.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        ckpt = tuned
+    onnx_path = MODELS / f"{stem}.onnx"
+    report = export_onnx(ckpt, onnx_path, name=args.name, max_side=args.max_side)
+
+    weights_dir = MODELS / stem
+    if weights_dir.exists():
+        shutil.rmtree(weights_dir)
+    weights_dir.mkdir(parents=True)
+    state = load_file(str(ckpt / "model.safetensors"))
+    half = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
+    save_file(half, str(weights_dir / "model.safetensors"), metadata={"format": "irodori-checkpoint"})
+    meta = json.loads((ckpt / "checkpoint.json").read_text())
+    meta["shipped_as"] = {"name": args.name, "version": args.version, "weights_dtype": "float16"}
+    (weights_dir / "checkpoint.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+    for path in (onnx_path, weights_dir / "model.safetensors"):
+        if path.stat().st_size > MAX_BYTES:
+            print(f"{path.name} is {path.stat().st_size / 1e6:.1f} MB, over the 25 MB limit", file=sys.stderr)
+            return 1
+    onnx_sha, weights_sha = sha256_file(onnx_path), sha256_file(weights_dir / "model.safetensors")
+
+    registry = REPO / "src" / "irodori" / "registry.py"
+    text = registry.read_text()
+    block = re.search(rf'"{re.escape(args.name)}": ShippedModel\((.*?)\n    \),', text, flags=re.S)
+    if block is None:
+        print(f"add an entry for {args.name!r} to MODELS in {registry} first", file=sys.stderr)
+        return 1
+    body = block.group(1)
+    body = re.sub(r'onnx="[^"]*"', f'onnx="{stem}.onnx"', body)
+    body = re.sub(r'onnx_sha256="[^"]*"', f'onnx_sha256="{onnx_sha}"', body)
+    body = re.sub(r'weights_dir="[^"]*"', f'weights_dir="{stem}"', body)
+    body = re.sub(r'weights_sha256="[^"]*"', f'weights_sha256="{weights_sha}"', body)
+    registry.write_text(text[: block.start(1)] + body + text[block.end(1) :])
+    print(f"{onnx_path.relative_to(REPO)}: {onnx_path.stat().st_size / 1e6:.1f} MB, sha256 {onnx_sha}, "
+          f"parity {report['max_abs_err']:.1e}")
+    print(f"{(weights_dir / 'model.safetensors').relative_to(REPO)}: sha256 {weights_sha}")
+    return 0
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    sys.exit(main())

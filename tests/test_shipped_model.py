@@ -1,0 +1,71 @@
+"""The shipped model: hash-checked loading, a golden image, fine-tuning from it.
+
+Regenerate the golden output after shipping a new model (and look at it):
+    IRODORI_UPDATE_GOLDEN=1 pytest tests/test_shipped_model.py
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from irodori.colorizer import OnnxBackend, load_colorizer
+from irodori.metrics import colorfulness
+from irodori.registry import MODELS, ModelIntegrityError, models_dir, shipped_onnx_path, verify
+
+REPO = Path(__file__).resolve().parents[1]
+
+GOLDEN_IN = REPO / "tests" / "data" / "golden_input.png"
+GOLDEN_OUT = REPO / "tests" / "data" / "golden_general.png"
+
+
+def test_every_registered_model_is_shipped_and_hash_checked():
+    for name, info in MODELS.items():
+        path = shipped_onnx_path(name)
+        assert path.stat().st_size < 25 * 1024 * 1024
+        assert verify(models_dir() / info.weights_dir / "model.safetensors", info.weights_sha256)
+        assert (REPO / info.card).is_file()
+        assert OnnxBackend(path).name == name
+
+
+def test_a_damaged_model_file_is_refused(tmp_path):
+    info = MODELS["general"]
+    copy = tmp_path / info.onnx
+    shutil.copy(models_dir() / info.onnx, copy)
+    data = bytearray(copy.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    with pytest.raises(ModelIntegrityError, match="does not match"):
+        verify(copy, info.onnx_sha256)
+
+
+def test_golden_image(tmp_path):
+    out = np.asarray(load_colorizer("general").colorize(GOLDEN_IN)).astype(np.int16)
+    if os.environ.get("IRODORI_UPDATE_GOLDEN"):
+        Image.fromarray(out.astype(np.uint8)).save(GOLDEN_OUT)
+        pytest.skip("golden image rewritten")
+    ref = np.asarray(Image.open(GOLDEN_OUT)).astype(np.int16)
+    diff = np.abs(out - ref)
+    # onnxruntime may differ by a rounding step across CPUs; a changed model differs by far more.
+    if diff.max() > 6 or diff.mean() > 0.25:
+        Image.fromarray(out.astype(np.uint8)).save(tmp_path / "actual.png")
+        Image.fromarray(np.clip(diff * 20, 0, 255).astype(np.uint8)).save(tmp_path / "diff_x20.png")
+        pytest.fail(f"output differs from the golden image (max {diff.max()}, mean {diff.mean():.3f}); "
+                    f"see {tmp_path}/actual.png and diff_x20.png")
+    assert colorfulness(out.astype(np.uint8)) > 5  # the shipped model colours, it does not return grey
+
+
+def test_fine_tune_from_the_shipped_model(tmp_path, colour_folder):
+    pytest.importorskip("torch")
+    from irodori.cli import main
+
+    code = main(["train", str(colour_folder), "--init", "general", "--preset", "default", "--out", str(tmp_path),
+                 "--steps=1", "--val_every=0", "--data.crop_size=64", "--data.workers=0", "--batch_size=2",
+                 "--data.val_dirs=", "-q"])
+    assert code == 0
+    from irodori.checkpoint import read_meta
+
+    assert read_meta(tmp_path)["arch"] == read_meta(models_dir() / MODELS["general"].weights_dir)["arch"]
