@@ -29,7 +29,7 @@ corpus: $(PY)
 ## train-general: train the default model from scratch on the corpus (CPU: about an hour)
 train-general: $(PY)
 	$(PIP_INSTALL) -e ".[train]"
-	$(VENV)/bin/irodori train --preset default --out runs/general
+	$(VENV)/bin/irodori train data/corpus/train --val data/corpus/val --preset default --out runs/general
 
 ## eval: the test-split figures of the model card
 eval: $(PY)

@@ -162,10 +162,4 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def build_generator(arch: dict | GeneratorConfig | None = None) -> Generator:
-    if isinstance(arch, dict):
-        arch = GeneratorConfig(**arch)
-    return Generator(arch)
-
-
-__all__ = ["Generator", "GeneratorConfig", "build_generator", "count_parameters"]
+__all__ = ["Generator", "GeneratorConfig", "count_parameters"]

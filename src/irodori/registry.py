@@ -30,9 +30,9 @@ MODELS: dict[str, ShippedModel] = {
     "general": ShippedModel(
         name="general",
         onnx="general-v0.1.onnx",
-        onnx_sha256="TO-BE-FILLED",
+        onnx_sha256="fbf2dd5ee8b53d90ad2eca7727b337c10a21727132a3fdf90b7fbfdb776b6f1a",
         weights_dir="general-v0.1",
-        weights_sha256="TO-BE-FILLED",
+        weights_sha256="514f52cbff4b6e0526042aa44ea52d61f4ea39b4f18a14ee930e1ecf0827f066",
         description="Default. Photos, painted art, clip art and screentoned manga pages; "
         "trained on the open corpus (docs/DATA.md).",
         card="docs/models/general.md",

@@ -170,6 +170,11 @@ def train(
         init_path = resolve_init_weights(str(init))
         model, init_meta = load_generator(init_path)
         cfg = replace(cfg, model=model.config)
+        if (cfg.model.head == "classification") != (cfg.loss.classification > 0):
+            raise TrainingError(
+                f"{init_path} has a {cfg.model.head} head; set the matching loss "
+                "(the default preset suits the shipped models)"
+            )
         if is_main:
             log.info("initialised from %s (step %s)", init_path, init_meta.get("step"))
     else:
