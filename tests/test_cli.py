@@ -148,3 +148,14 @@ def test_train_from_a_folder_then_evaluate(colour_folder, tmp_path):
     assert result["images"] == 6
     assert result["grayscale"]["colorfulness"] < 1.0  # grey has (almost) no colour
     assert result["truth"]["colorfulness"] > 10
+
+
+def test_outputs_get_ordinary_file_permissions(tiny_onnx, inputs, tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "out"
+    _run("colorize", str(inputs / "a.png"), "-o", str(out), "--model", str(tiny_onnx))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((out / "a.png").stat().st_mode) == 0o666 & ~umask

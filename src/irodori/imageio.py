@@ -27,6 +27,9 @@ ImageSource = Union[str, Path, bytes, BinaryIO, Image.Image, np.ndarray]
 
 FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}
 
+_UMASK = os.umask(0)  # read the process umask once (os.umask can only read it by setting it)
+os.umask(_UMASK)
+
 
 class ImageReadError(ValueError):
     """An input that cannot be coloured: the message says why (corrupt, not an image, too big)."""
@@ -143,6 +146,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions of a new file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
