@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from irodori.color import lab_to_rgb, rgb_to_l, rgb_to_uint8
+from irodori.color import l_to_gray_rgb, rgb_to_l
 from irodori.colorizer import load_colorizer
 from irodori.evaluate import evaluate_folder, format_table
 from irodori.imageio import load_rgb
@@ -37,7 +37,7 @@ def sheet(model: str, files: list[Path], out: Path, height: int = 160) -> None:
         truth = truth.resize((max(1, round(truth.width * scale)), height), Image.LANCZOS)
         rgb = np.asarray(truth)
         l_full = rgb_to_l(rgb)
-        grey = rgb_to_uint8(lab_to_rgb(np.dstack([l_full, np.zeros(l_full.shape + (2,), np.float32)])))
+        grey = l_to_gray_rgb(l_full)
         pred = colorizer.colorize_lightness(l_full)
         rows.append(np.hstack([grey, rgb, pred]))
     width = max(r.shape[1] for r in rows)

@@ -66,3 +66,11 @@ def test_torch_matches_numpy_and_is_differentiable():
     assert torch.isfinite(t.grad).all()
     back = color.lab_to_rgb_torch(lab_t.detach())
     np.testing.assert_allclose(back.numpy(), rgb, atol=1e-4)
+
+
+def test_gray_rgb_from_l_is_lab_with_zero_chroma():
+    l = np.random.default_rng(6).uniform(0, 100, (7, 9)).astype(np.float32)
+    expected = color.rgb_to_uint8(color.lab_to_rgb(np.dstack([l, np.zeros((7, 9, 2), np.float32)])))
+    grey = color.l_to_gray_rgb(l)
+    assert np.abs(grey.astype(int) - expected).max() <= 1  # the matrix route rounds a hair apart
+    assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()  # exactly neutral

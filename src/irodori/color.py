@@ -123,6 +123,12 @@ def l_to_gray(l: np.ndarray) -> np.ndarray:
     return np.clip(_linear_to_srgb(y), 0.0, 1.0).astype(np.float32)
 
 
+def l_to_gray_rgb(l: np.ndarray) -> np.ndarray:
+    """CIE L (H, W) -> the grey sRGB uint8 image (H, W, 3) with that lightness and no chroma:
+    the grayscale baseline, and the "input" column of comparison sheets."""
+    return np.repeat(rgb_to_uint8(l_to_gray(l))[..., None], 3, axis=-1)
+
+
 def _lab_to_linear(l: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     fy = (l + 16.0) / 116.0
     fx = fy + a / 500.0

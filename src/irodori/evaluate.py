@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .color import lab_to_rgb, rgb_to_l, rgb_to_uint8
+from .color import l_to_gray_rgb, rgb_to_l
 from .imageio import load_rgb
 from .metrics import colorfulness, psnr
 
@@ -52,7 +52,7 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         truth = np.asarray(load_rgb(path))
         l_full = rgb_to_l(truth)
         pred = colorizer.colorize_lightness(l_full)
-        gray = rgb_to_uint8(lab_to_rgb(np.dstack([l_full, np.zeros(l_full.shape + (2,), np.float32)])))
+        gray = l_to_gray_rgb(l_full)
         rows.append({
             "image": path.relative_to(folder).as_posix(),
             "psnr": psnr(pred, truth),

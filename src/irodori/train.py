@@ -25,10 +25,11 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from PIL import Image
+from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
 from .checkpoint import load_generator, load_state_strict, load_train_state, resolve_checkpoint, save_checkpoint
-from .color import denormalize_ab, denormalize_l, lab_to_rgb, rgb_to_uint8
+from .color import denormalize_ab, denormalize_l, l_to_gray_rgb, lab_to_rgb, rgb_to_uint8
 from .config import TrainConfig, config_to_dict
 from .data import ColorImageDataset, StepSampler, SyntheticDataset, list_images
 from .losses import class_rebalance_weights, compute_losses
@@ -93,7 +94,7 @@ def _sample_sheet(batch: dict[str, torch.Tensor], ab_pred: torch.Tensor, path: P
         l_true = denormalize_l(batch["l_true"][i, 0].cpu().numpy())
         ab_true = denormalize_ab(batch["ab"][i].cpu().numpy()).transpose(1, 2, 0)
         ab_hat = denormalize_ab(ab_pred[i].detach().float().cpu().numpy()).transpose(1, 2, 0)
-        grey = rgb_to_uint8(lab_to_rgb(np.dstack([l_in, np.zeros_like(ab_true)])))
+        grey = l_to_gray_rgb(l_in)
         truth = rgb_to_uint8(lab_to_rgb(np.dstack([l_true, ab_true])))
         pred = rgb_to_uint8(lab_to_rgb(np.dstack([l_in, ab_hat])))
         rows.append(np.hstack([grey, truth, pred]))
@@ -186,8 +187,8 @@ def train(
     start_step = 0
     if resume is not None:
         ckpt = resolve_checkpoint(resume)
-        resumed, _ = load_generator(ckpt)
-        load_state_strict(model, resumed.state_dict(), source=str(ckpt))
+        weights = ckpt / "model.safetensors"
+        load_state_strict(model, load_file(str(weights), device=str(device)), source=str(weights))
         start_step = load_train_state(ckpt, optimizer)
         if is_main:
             log.info("resumed from %s at step %d", ckpt, start_step)
@@ -303,8 +304,6 @@ def train(
                 if distributed:
                     dist.barrier()
     except KeyboardInterrupt:
-        if bar is not None:
-            bar.close()
         saved = save(step, metrics) if step > start_step else last_ckpt
         raise TrainingInterrupted(saved) from None
     finally:
