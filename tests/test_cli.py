@@ -159,3 +159,14 @@ def test_outputs_get_ordinary_file_permissions(tiny_onnx, inputs, tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE((out / "a.png").stat().st_mode) == 0o666 & ~umask
+
+
+def test_an_output_folder_inside_the_input_is_not_recoloured(tiny_onnx, inputs):
+    for bad in ("broken.png", "notes.png"):
+        (inputs / bad).unlink()
+    out = inputs / "coloured"
+    args = ["colorize", str(inputs), "-r", "-o", str(out), "--model", str(tiny_onnx), "-q"]
+    assert _run(*args).returncode == 0
+    again = _run(*args, text=True)
+    assert again.returncode == 0 and "0 coloured, 3 skipped" in again.stderr
+    assert not (out / "coloured").exists()

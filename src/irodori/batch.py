@@ -32,19 +32,26 @@ class InputError(ValueError):
     """An input argument that names nothing colourable."""
 
 
-def collect_inputs(inputs: list[str], *, recursive: bool) -> tuple[list[tuple[Path, Path]], list[str]]:
+def collect_inputs(inputs: list[str], *, recursive: bool,
+                   exclude: Path | None = None) -> tuple[list[tuple[Path, Path]], list[str]]:
     """Expand files, folders and globs -> [(source, relative output stem)], [problems].
 
     A folder's images keep their path relative to the folder (so ``-r`` mirrors the tree);
-    a file given directly is named by its stem.
+    a file given directly is named by its stem. Folder walks skip everything under ``exclude``
+    (the output folder), so `colorize . -r -o out` never colours its own outputs.
     """
     found: list[tuple[Path, Path]] = []
     problems: list[str] = []
+    skip = exclude.resolve() if exclude is not None else None
     for arg in inputs:
         path = Path(arg)
         if path.is_dir():
             pattern = "**/*" if recursive else "*"
-            files = sorted(p for p in path.glob(pattern) if p.is_file() and p.suffix.lower() in INPUT_EXTENSIONS)
+            files = sorted(
+                p for p in path.glob(pattern)
+                if p.is_file() and p.suffix.lower() in INPUT_EXTENSIONS
+                and not (skip is not None and skip in p.resolve().parents)
+            )
             if not files:
                 problems.append(f"{arg}: no images found" + ("" if recursive else " (use -r for sub-folders)"))
             found.extend((f, f.relative_to(path).with_suffix("")) for f in files)
@@ -99,7 +106,7 @@ def run_colorize(args: argparse.Namespace) -> int:
     if stdin_mode:
         return _run_stdin(colorizer, args)
 
-    found, problems = collect_inputs(args.inputs, recursive=args.recursive)
+    found, problems = collect_inputs(args.inputs, recursive=args.recursive, exclude=Path(args.output))
     jobs, clashes = plan_jobs(found, Path(args.output), args.format)
     failures = problems + clashes
     for message in failures:
