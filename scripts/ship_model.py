@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.temperature is not None:
         # The temperature is an architecture argument read at every forward: copy the checkpoint
         # with it changed, so the export and the fine-tuning weights both carry the chosen value.
-        tuned = MODELS.parent.parent.parent / "build" / f"{stem}-ckpt"
+        tuned = REPO / "build" / f"{stem}-ckpt"
         if tuned.exists():
             shutil.rmtree(tuned)
         shutil.copytree(ckpt, tuned)

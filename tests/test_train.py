@@ -117,3 +117,9 @@ def test_two_process_ddp_on_cpu(tmp_path):
     rows = [line for line in (tmp_path / "log.csv").read_text().splitlines()[1:] if line.split(",")[1]]
     assert [r.split(",")[0] for r in rows] == ["1", "2", "3", "4"]  # rank 0 alone logs, once per step
     assert (tmp_path / "samples" / "step-0000004.png").is_file()
+
+
+def test_init_from_a_model_whose_head_does_not_fit_the_loss(tmp_path, tiny_run):
+    cfg = _cfg(tmp_path, steps=1, model={"head": "classification"}, loss={"l1": 0.1, "classification": 1.0})
+    with pytest.raises(TrainingError, match="has a regression head: .*go together"):
+        train(cfg, dry_run=True, progress=False, init=tiny_run)

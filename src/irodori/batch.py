@@ -28,10 +28,6 @@ class Job:
     output: Path
 
 
-class InputError(ValueError):
-    """An input argument that names nothing colourable."""
-
-
 def collect_inputs(inputs: list[str], *, recursive: bool,
                    exclude: Path | None = None) -> tuple[list[tuple[Path, Path]], list[str]]:
     """Expand files, folders and globs -> [(source, relative output stem)], [problems].

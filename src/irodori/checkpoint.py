@@ -28,6 +28,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from . import __version__
+from .imageio import write_atomic
 from .model import Generator, GeneratorConfig
 
 FORMAT = "irodori-checkpoint"
@@ -171,9 +172,7 @@ def save_checkpoint(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    latest_tmp = run_dir / ".latest.tmp"
-    latest_tmp.write_text(name + "\n")
-    os.replace(latest_tmp, run_dir / "latest")
+    write_atomic(run_dir / "latest", (name + "\n").encode())
     checkpoints = sorted(p for p in run_dir.glob("step-*") if p.is_dir())
     for old in checkpoints[:-keep]:
         shutil.rmtree(old, ignore_errors=True)

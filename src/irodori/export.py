@@ -19,6 +19,7 @@ import torch
 
 from . import __version__
 from .checkpoint import load_generator
+from .imageio import write_atomic
 
 DEFAULT_TOLERANCE = 1e-3
 
@@ -99,8 +100,5 @@ def export_onnx(
     if not max_abs_err <= tolerance:
         raise ExportError(f"onnxruntime and PyTorch differ by {max_abs_err:.2e} (> {tolerance:.0e}) at {h}x{w}")
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_suffix(output.suffix + ".tmp")
-    tmp.write_bytes(proto.SerializeToString())
-    tmp.replace(output)
+    write_atomic(output, proto.SerializeToString())
     return {"max_abs_err": max_abs_err, "check_size": (h, w), "path": str(output)}

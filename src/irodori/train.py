@@ -30,8 +30,9 @@ from torch.utils.data import DataLoader
 
 from .checkpoint import load_generator, load_state_strict, load_train_state, resolve_checkpoint, save_checkpoint
 from .color import denormalize_ab, denormalize_l, l_to_gray_rgb, lab_to_rgb, rgb_to_uint8
-from .config import TrainConfig, config_to_dict
+from .config import ConfigError, TrainConfig, config_to_dict
 from .data import ColorImageDataset, StepSampler, SyntheticDataset, list_images
+from .imageio import encode, write_atomic
 from .losses import class_rebalance_weights, compute_losses
 from .model import Generator, count_parameters
 
@@ -98,10 +99,7 @@ def _sample_sheet(batch: dict[str, torch.Tensor], ab_pred: torch.Tensor, path: P
         truth = rgb_to_uint8(lab_to_rgb(np.dstack([l_true, ab_true])))
         pred = rgb_to_uint8(lab_to_rgb(np.dstack([l_in, ab_hat])))
         rows.append(np.hstack([grey, truth, pred]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    Image.fromarray(np.vstack(rows)).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    write_atomic(path, encode(Image.fromarray(np.vstack(rows)), "png"))
 
 
 class CsvLog:
@@ -170,12 +168,10 @@ def train(
 
         init_path = resolve_init_weights(str(init))
         model, init_meta = load_generator(init_path)
-        cfg = replace(cfg, model=model.config)
-        if (cfg.model.head == "classification") != (cfg.loss.classification > 0):
-            raise TrainingError(
-                f"{init_path} has a {cfg.model.head} head; set the matching loss "
-                "(the default preset suits the shipped models)"
-            )
+        try:
+            cfg = replace(cfg, model=model.config)  # re-runs the config's own validation
+        except ConfigError as exc:
+            raise TrainingError(f"{init_path} has a {model.config.head} head: {exc}") from None
         if is_main:
             log.info("initialised from %s (step %s)", init_path, init_meta.get("step"))
     else:
