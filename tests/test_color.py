@@ -74,3 +74,33 @@ def test_gray_rgb_from_l_is_lab_with_zero_chroma():
     grey = color.l_to_gray_rgb(l)
     assert np.abs(grey.astype(int) - expected).max() <= 1  # the matrix route rounds a hair apart
     assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()  # exactly neutral
+
+
+def test_fast_srgb8_round_trips_every_in_gamut_colour_exactly():
+    rgb = np.random.default_rng(3).integers(0, 256, (200_000, 3), dtype=np.uint8)
+    lab = color.rgb_to_lab(rgb)
+    np.testing.assert_array_equal(color.lab_to_srgb8(lab[:, 0], lab[:, 1], lab[:, 2]), rgb)
+
+
+def test_fast_srgb8_keeps_lightness_and_follows_the_exact_path_out_of_gamut():
+    rng = np.random.default_rng(4)
+    l = rng.uniform(0, 100, (300, 400)).astype(np.float32)
+    a, b = (rng.uniform(-120, 120, l.shape).astype(np.float32) for _ in range(2))
+    fast = color.lab_to_srgb8(l, a, b)
+    assert fast.shape == (300, 400, 3) and fast.dtype == np.uint8
+    assert np.abs(color.rgb_to_lab(fast)[..., 0] - l).max() < 0.3  # 8-bit rounding only
+    exact = color.rgb_to_uint8(color.lab_to_rgb(np.dstack([l, a, b])))
+    diff = np.abs(fast.astype(int) - exact).max(axis=-1)
+    # Far outside the gamut (these colours are mostly unreachable) the table's interpolated limit
+    # lands a few levels from the exact search, and where a ray leaves the gamut and comes back
+    # (by the yellow cusp) the two may pick different exits.
+    assert np.mean(diff <= 1) > 0.85 and np.mean(diff <= 4) > 0.95 and diff.mean() < 1.0
+
+
+def test_shipped_gamut_table_is_what_the_builder_makes():
+    np.testing.assert_allclose(np.load(color.GAMUT_TABLE_PATH), color.build_gamut_table(), atol=1e-3)
+
+
+def test_gray8_table_matches_gray_to_l():
+    grey = np.arange(256, dtype=np.uint8)
+    np.testing.assert_array_equal(color.gray8_to_l(grey), color.gray_to_l(grey))

@@ -109,15 +109,29 @@ def test_hints_outside_the_image_are_an_error(colorizer):
     assert Hint.parse((1, 2, "#0a0b0c")).rgb == (10, 11, 12)
 
 
-def test_strip_merge_matches_a_single_strip(colorizer, monkeypatch):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_strip_merge_matches_the_whole_image_path(colorizer, monkeypatch, workers):
     import irodori.colorizer as mod
 
-    page = _page(700, 90)
+    page = _page(701, 90)  # strips of 8 rows leave a ragged last strip
     l_full, _ = split_lightness(page)
     ab_small = colorizer.predict_ab(l_full)
-    whole = Colorizer(colorizer.backend, max_side=64)
-    monkeypatch.setattr(mod, "STRIP_ROWS", 10_000)
-    one = whole.merge(l_full, ab_small)
-    monkeypatch.setattr(mod, "STRIP_ROWS", 64)
-    strips = whole.merge(l_full, ab_small)
-    assert np.abs(one.astype(int) - strips.astype(int)).max() <= 1
+    merger = Colorizer(colorizer.backend, max_side=64, workers=workers)
+    monkeypatch.setattr(mod, "STRIP_PIXELS", 10**9)
+    whole = merger.merge(l_full, ab_small)
+    monkeypatch.setattr(mod, "STRIP_PIXELS", 8 * 90)
+    strips = merger.merge(l_full, ab_small)
+    assert np.abs(whole.astype(int) - strips.astype(int)).max() <= 1
+
+
+def test_8_bit_and_float_lightness_give_the_same_colours(colorizer):
+    from irodori.imageio import Lightness, lightness_of
+
+    page = _page(300, 200)
+    eight, _ = lightness_of(page)
+    assert eight.kind == "gray8"  # kept as 8-bit pixels, L made per strip
+    as_float = Lightness.from_l(eight.full())
+    np.testing.assert_array_equal(eight.rows(10, 20), as_float.rows(10, 20))
+    rgb, _ = lightness_of(page.convert("RGB"))
+    assert rgb.kind == "rgb8"
+    np.testing.assert_allclose(rgb.rows(0, 300), eight.full(), atol=1e-3)

@@ -11,6 +11,8 @@ a and b are in about [-110, 110].
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -163,6 +165,162 @@ def lab_to_rgb(lab: np.ndarray, *, preserve_l: bool = True, iterations: int = 12
                 hi = np.where(ok, hi, mid)
             lin[bad] = _lab_to_linear(l_bad, a_bad * lo, b_bad * lo)
     return np.clip(_linear_to_srgb(lin), 0.0, 1.0).astype(np.float32)
+
+
+# Fast path for the colouring pipeline: float32, planar, and a lookup table for the sRGB curve.
+_M32 = (RGB_FROM_XYZ * WHITE_D65[None, :]).astype(np.float32)  # linear RGB from (X/Xn, Y/Yn, Z/Zn)
+_LUT_STEPS = 65535  # linear-light steps of the sRGB-encoding table: 1/20 of an 8-bit level at worst
+_SRGB8_LUT = np.clip(np.rint(_linear_to_srgb(np.arange(_LUT_STEPS + 1) / _LUT_STEPS) * 255.0), 0, 255).astype(np.uint8)
+_L8_LUT = gray_to_l(np.arange(256, dtype=np.uint8))  # CIE L of each 8-bit grey level
+
+
+def _f_inv32(t: np.ndarray) -> np.ndarray:
+    cube = t * t * t
+    return np.where(t > np.float32(6.0 / 29.0), cube, (t - np.float32(4.0 / 29.0)) * np.float32(1.0 / _KAPPA))
+
+
+# The sRGB gamut as a table of chroma limits on an (L, hue) grid: the largest chroma of the ray
+# of constant L and hue that is inside the gamut (near the yellow cusp a ray leaves the gamut and
+# comes back; the outer limit keeps saturated yellows reachable). The table ships with the
+# package (gamut_table.npy, rebuilt and compared by a test) because marching every ray takes
+# seconds. A pixel's limit is interpolated linearly in L; where the shrunk colour is still
+# outside (the cell holding a cusp, or a colour in a ray's gap), the limit is searched for that
+# pixel alone.
+_GAMUT_L_PER_UNIT = 2  # L step 0.5
+_GAMUT_HUES = 720  # hue step 0.5 degrees
+GAMUT_TABLE_PATH = Path(__file__).with_name("gamut_table.npy")
+
+
+def build_gamut_table() -> np.ndarray:
+    """(201, 720) float32: the outer chroma limit at L = i / 2 and hue = j / 2 degrees."""
+    l = np.arange(100 * _GAMUT_L_PER_UNIT + 1, dtype=np.float64) / _GAMUT_L_PER_UNIT
+    hue = np.arange(_GAMUT_HUES) * (2.0 * np.pi / _GAMUT_HUES)
+    l, hue = np.meshgrid(l, hue, indexing="ij")
+    cos, sin = np.cos(hue), np.sin(hue)
+    fy = (l + 16.0) / 116.0
+    y = _f_inv(fy)
+
+    def inside(chroma: np.ndarray) -> np.ndarray:
+        x = _f_inv(fy + chroma * cos / 500.0) * WHITE_D65[0]
+        z = _f_inv(fy - chroma * sin / 200.0) * WHITE_D65[2]
+        ok = np.ones(l.shape, dtype=bool)
+        for row in RGB_FROM_XYZ:
+            c = row[0] * x + row[1] * y + row[2] * z
+            ok &= (c >= 0.0) & (c <= 1.0)
+        return ok
+
+    step = 0.5
+    lo = np.zeros_like(l)
+    for k in range(1, int(200 / step) + 1):  # march out; keep the last chroma inside
+        lo = np.where(inside(np.full_like(l, k * step)), k * step, lo)
+    hi = lo + step
+    for _ in range(12):  # then narrow the step down: the limit to 0.5 / 2**12
+        mid = (lo + hi) / 2.0
+        ok = inside(mid)
+        lo = np.where(ok, mid, lo)
+        hi = np.where(ok, hi, mid)
+    return lo.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=None)
+def gamut_limits() -> np.ndarray:
+    """(201, 720) float32: the chroma limit at L = i / 2 over hue [j / 2, (j + 1) / 2] degrees
+    (the lesser of the two edges; within half a degree the limit varies smoothly)."""
+    table = np.load(GAMUT_TABLE_PATH)
+    return np.minimum(table, np.roll(table, -1, axis=1))
+
+
+# Overshoot of linear RGB past 0 or 1 that is clipped instead of searched: it moves L by < 0.1
+# (L is steep next to black, so the low side gets less slack; float32 rounding alone puts
+# white a few 1e-5 past 1).
+_SLACK_LOW, _SLACK_HIGH = 5e-5, 2e-3
+
+
+def _outside(lin: np.ndarray) -> np.ndarray:
+    return (lin.min(axis=0) < -_SLACK_LOW) | (lin.max(axis=0) > 1.0 + _SLACK_HIGH)
+
+
+def _gamut_scale(l: np.ndarray, a: np.ndarray, b: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+    """Chroma scale in [0, 1] from the table's limit, interpolated linearly in L."""
+    limits = gamut_limits()
+    u = np.clip(l * np.float32(_GAMUT_L_PER_UNIT), 0, limits.shape[0] - 1.001)
+    i = u.astype(np.int32)
+    u -= i
+    i *= _GAMUT_HUES
+    hue = np.arctan2(b, a)
+    hue += np.float32(2 * np.pi)
+    hue *= np.float32(_GAMUT_HUES / (2 * np.pi))
+    j = hue.astype(np.int32)
+    j %= _GAMUT_HUES
+    i += j
+    flat = limits.ravel()
+    below, above = flat[i], flat[i + _GAMUT_HUES]
+    limit = below + (above - below) * u
+    return np.minimum(np.float32(1.0), limit / np.maximum(chroma, np.float32(1e-6)))
+
+
+def _linear(fy: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """fy = (L + 16) / 116, a, b (n,) float32 -> linear sRGB (3, n) float32 (unclipped)."""
+    f = np.empty((3,) + fy.shape, dtype=np.float32)
+    np.multiply(a, np.float32(1.0 / 500.0), out=f[0])
+    f[0] += fy
+    f[1] = fy
+    np.multiply(b, np.float32(-1.0 / 200.0), out=f[2])
+    f[2] += fy
+    xyz = _f_inv32(f)
+    lin = np.empty_like(xyz)
+    tmp = np.empty_like(xyz[0])
+    for c in range(3):  # a 3x3 matrix on planes: far faster than matmul on a (3, n) array
+        np.multiply(xyz[0], _M32[c, 0], out=lin[c])
+        lin[c] += np.multiply(xyz[1], _M32[c, 1], out=tmp)
+        lin[c] += np.multiply(xyz[2], _M32[c, 2], out=tmp)
+    return lin
+
+
+def lab_to_srgb8(l: np.ndarray, a: np.ndarray, b: np.ndarray, *, iterations: int = 8) -> np.ndarray:
+    """L, a, b planes (H, W) -> sRGB uint8 (H, W, 3): the colouring pipeline's fast Lab -> sRGB.
+
+    Like ``rgb_to_uint8(lab_to_rgb(lab))``, out-of-gamut chroma is shrunk (hue and L kept)
+    rather than RGB clipped, so the output keeps L. Here the limit comes from
+    :func:`gamut_cells`, with a per-pixel search only on steep gamut edges; the maths is float32,
+    and the sRGB curve is a 64k-entry table. Colours beyond the first exit of their (L, hue) ray
+    are shrunk to it even where the ray re-enters the gamut (near the yellow cusp), so nearby
+    colours map to nearby colours. Elsewhere within a couple of 8-bit levels of the exact path.
+    Fastest on strips of some 10^4 to 10^5 pixels (cache-sized temporaries).
+    """
+    shape = np.shape(l)
+    l, a, b = (np.asarray(v, dtype=np.float32).ravel() for v in (l, a, b))
+    fy = (l + np.float32(16.0)) * np.float32(1.0 / 116.0)
+    lin = _linear(fy, a, b)
+    out = _outside(lin)
+    if out.any():  # colours inside the gamut are kept; the others shrink to the table's limit
+        fy_o, a_o, b_o = fy[out], a[out], b[out]
+        scale = _gamut_scale(l[out], a_o, b_o, np.sqrt(a_o * a_o + b_o * b_o))
+        lin_o = _linear(fy_o, a_o * scale, b_o * scale)
+        lin[:, out] = lin_o
+        over = np.zeros_like(out)
+        over[out] = _outside(lin_o)
+    else:
+        over = out
+    if over.any():  # past a cusp the interpolated limit overshoots: search those pixels
+        fy_o, a_o, b_o = fy[over], a[over], b[over]
+        lo, hi = np.zeros_like(fy_o), np.ones_like(fy_o)
+        for _ in range(iterations):
+            mid = (lo + hi) * np.float32(0.5)
+            trial = _linear(fy_o, a_o * mid, b_o * mid)
+            ok = (trial.min(axis=0) >= 0.0) & (trial.max(axis=0) <= 1.0)
+            lo = np.where(ok, mid, lo)
+            hi = np.where(ok, hi, mid)
+        lin[:, over] = _linear(fy_o, a_o * lo, b_o * lo)
+    np.clip(lin, 0.0, 1.0, out=lin)
+    lin *= np.float32(_LUT_STEPS)
+    lin += np.float32(0.5)
+    return _SRGB8_LUT[lin.astype(np.int32).T].reshape(shape + (3,))
+
+
+def gray8_to_l(gray: np.ndarray) -> np.ndarray:
+    """8-bit grey (uint8) -> CIE L float32 through a 256-entry table (same values as gray_to_l)."""
+    return _L8_LUT[gray]
 
 
 def ab_bins(step: float = 10.0) -> np.ndarray:

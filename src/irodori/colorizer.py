@@ -3,11 +3,12 @@
 Data flow for one image::
 
     file/bytes/PIL/array --open_image--> PIL image (EXIF applied)
-      --split_lightness--> l_full (H, W) CIE L float32 at full resolution, alpha kept aside
+      --lightness_of--> Lightness: the decoded 8-bit pixels (L made per strip on demand), alpha aside
       --resize (antialiased)--> l_small (h, w), longest side <= max_side, aspect kept
       --pad to the model's size multiple--> network --> ab_small (2, h, w)
-      --upsample (named filter: bilinear/bicubic/lanczos), in strips--> ab for each row strip
-      --merge with the untouched l_full, chroma shrunk where out of gamut--> sRGB uint8 (+ alpha)
+      --for each strip of rows (on a few threads): upsample ab (bilinear/bicubic/lanczos),
+        L of those rows at full resolution, Lab -> sRGB with chroma shrunk where out of gamut
+      --paste--> sRGB image (+ alpha)
 
 Only chroma passes through the network: chroma is low-frequency and the eye forgives its
 softness, while every line of ink lives in L, which is never resampled. The output's CIE L
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Protocol
@@ -25,14 +27,14 @@ from typing import Any, Iterable, Protocol
 import numpy as np
 from PIL import Image
 
-from .color import lab_to_rgb, normalize_ab, normalize_l, denormalize_ab, rgb_to_lab, rgb_to_uint8
-from .imageio import DEFAULT_MAX_PIXELS, ImageSource, open_image, split_lightness
+from .color import denormalize_ab, lab_to_srgb8, normalize_ab, normalize_l, rgb_to_lab
+from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image
 
 log = logging.getLogger(__name__)
 
 UPSAMPLE_FILTERS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS}
 DEFAULT_MAX_SIDE = 512
-STRIP_ROWS = 256  # rows per strip when merging chroma with full-resolution L (bounds memory)
+STRIP_PIXELS = 1 << 16  # pixels per strip when merging chroma with full-resolution L: cache-sized
 
 
 class Backend(Protocol):
@@ -149,7 +151,7 @@ class Colorizer:
     """
 
     def __init__(self, backend: Backend, *, max_side: int | None = None, upsample: str = "bilinear",
-                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> None:
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS, workers: int | None = None) -> None:
         if upsample not in UPSAMPLE_FILTERS:
             raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE_FILTERS)}")
         self.backend = backend
@@ -158,6 +160,7 @@ class Colorizer:
             raise ValueError(f"max_side must be at least {backend.size_multiple}")
         self.upsample = upsample
         self.max_pixels = max_pixels
+        self.workers = max(1, workers or os.cpu_count() or 1)
 
     @property
     def name(self) -> str:
@@ -166,29 +169,30 @@ class Colorizer:
     # -- the pipeline ---------------------------------------------------------------------------
     def colorize(self, image: ImageSource, *, hints: Iterable[Any] | None = None) -> Image.Image:
         img = open_image(image, max_pixels=self.max_pixels)
-        l_full, alpha = split_lightness(img)
-        rgb = self.colorize_lightness(l_full, hints=hints)
-        out = Image.fromarray(rgb, "RGB")
+        lightness, alpha = lightness_of(img)
+        del img  # the Lightness holds what is needed (8-bit pixels, not a float copy)
+        out = self.merge_image(lightness, self.predict_ab(lightness, hints=hints))
         if alpha is not None:
             out.putalpha(Image.fromarray(alpha, "L"))
         return out
 
     def colorize_lightness(self, l_full: np.ndarray, *, hints: Iterable[Any] | None = None) -> np.ndarray:
         """l_full (H, W) float32 CIE L in [0, 100] -> sRGB uint8 (H, W, 3) with that L."""
-        ab_small = self.predict_ab(l_full, hints=hints)
-        return self.merge(l_full, ab_small)
+        lightness = Lightness.from_l(l_full)
+        return np.asarray(self.merge_image(lightness, self.predict_ab(lightness, hints=hints)))
 
     def network_size(self, height: int, width: int) -> tuple[int, int]:
         """(h, w) the network sees: longest side at most max_side, aspect ratio kept."""
         scale = min(1.0, self.max_side / max(height, width))
         return max(1, round(height * scale)), max(1, round(width * scale))
 
-    def predict_ab(self, l_full: np.ndarray, *, hints: Iterable[Any] | None = None) -> np.ndarray:
-        """l_full (H, W) -> ab_small (2, h, w) in Lab units at the network size."""
-        height, width = l_full.shape
+    def predict_ab(self, lightness: Lightness | np.ndarray, *, hints: Iterable[Any] | None = None) -> np.ndarray:
+        """Lightness (or L (H, W)) -> ab_small (2, h, w) in Lab units at the network size."""
+        if not isinstance(lightness, Lightness):
+            lightness = Lightness.from_l(lightness)
+        height, width = lightness.shape
         h, w = self.network_size(height, width)
-        l_img = Image.fromarray(np.ascontiguousarray(l_full, dtype=np.float32), "F")
-        l_small = np.asarray(l_img.resize((w, h), Image.BILINEAR, reducing_gap=3.0)) if (h, w) != (height, width) else l_full
+        l_small = lightness.reduced(h, w)
         hint_map = self._hint_map(hints, (height, width), (h, w))
         m = self.backend.size_multiple
         pad = ((0, (-h) % m), (0, (-w) % m))
@@ -199,20 +203,36 @@ class Colorizer:
         return denormalize_ab(ab[0, :, :h, :w]).astype(np.float32)
 
     def merge(self, l_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
-        """Upsample ab to full size with the named filter and merge with l_full, in strips of
-        rows so memory grows with the width, not with the whole image in float."""
-        height, width = l_full.shape
+        """L (H, W) and ab_small (2, h, w) -> sRGB uint8 (H, W, 3); see :meth:`merge_image`."""
+        return np.asarray(self.merge_image(Lightness.from_l(l_full), ab_small))
+
+    def merge_image(self, lightness: Lightness, ab_small: np.ndarray) -> Image.Image:
+        """Upsample ab to full size with the named filter and merge it with the full-resolution L,
+        strip by strip: each band of rows gets its L, its upsampled ab and its sRGB, and is pasted
+        into the output, so memory beyond input and output grows with the width, not the area.
+        Strips run on ``self.workers`` threads (numpy and Pillow release the GIL)."""
+        height, width = lightness.shape
         _, h, w = ab_small.shape
         channels = [Image.fromarray(np.ascontiguousarray(c), "F") for c in ab_small]
         resample = UPSAMPLE_FILTERS[self.upsample]
-        out = np.empty((height, width, 3), dtype=np.uint8)
+        rows = max(8, min(height, STRIP_PIXELS // width))
         sy = h / height
-        for y0 in range(0, height, STRIP_ROWS):
-            y1 = min(height, y0 + STRIP_ROWS)
+
+        def strip(y0: int) -> tuple[int, Image.Image]:
+            y1 = min(height, y0 + rows)
             box = (0.0, y0 * sy, float(w), y1 * sy)
-            ab = np.stack([np.asarray(c.resize((width, y1 - y0), resample, box=box)) for c in channels], axis=-1)
-            lab = np.concatenate([l_full[y0:y1, :, None], ab], axis=-1)
-            out[y0:y1] = rgb_to_uint8(lab_to_rgb(lab))
+            a, b = (np.asarray(c.resize((width, y1 - y0), resample, box=box)) for c in channels)
+            return y0, Image.fromarray(lab_to_srgb8(lightness.rows(y0, y1), a, b), "RGB")
+
+        out = Image.new("RGB", (width, height))
+        starts = range(0, height, rows)
+        if self.workers > 1 and len(starts) > 1:
+            with ThreadPoolExecutor(self.workers) as pool:
+                for y0, band in pool.map(strip, starts):
+                    out.paste(band, (0, y0))
+        else:
+            for y0 in starts:
+                out.paste(strip(y0)[1], (0, y0))
         return out
 
     def _hint_map(self, hints: Iterable[Any] | None, full: tuple[int, int], small: tuple[int, int]) -> np.ndarray:
@@ -233,9 +253,10 @@ class Colorizer:
 
 def load_colorizer(model: str | Path = "general", *, max_side: int | None = None, upsample: str = "bilinear",
                    threads: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Colorizer:
-    """Load a model once (shipped name, .onnx file, or checkpoint directory)."""
+    """Load a model once (shipped name, .onnx file, or checkpoint directory). ``threads`` (default:
+    all cores) is used both by the network and by the full-resolution merge."""
     backend = load_backend(model, threads=threads)
-    return Colorizer(backend, max_side=max_side, upsample=upsample, max_pixels=max_pixels)
+    return Colorizer(backend, max_side=max_side, upsample=upsample, max_pixels=max_pixels, workers=threads)
 
 
 _DEFAULT: Colorizer | None = None

@@ -19,7 +19,7 @@ from typing import BinaryIO, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .color import gray_to_l, rgb_to_l
+from .color import gray8_to_l, gray_to_l, rgb_to_l
 
 DEFAULT_MAX_PIXELS = 64_000_000  # a 24 MP photo passes; a decompression bomb does not
 
@@ -85,8 +85,57 @@ def _check_pixels(size: tuple[int, int], max_pixels: int | None) -> None:
         )
 
 
-def split_lightness(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """-> (l_full (H, W) float32 CIE L in [0, 100], alpha (H, W) uint8 or None)."""
+class Lightness:
+    """The full-resolution CIE L of an image, computed on demand for a band of rows.
+
+    Pixels stay in their compact form (8-bit grey or RGB, as decoded); L is made per strip by
+    the colouring pipeline, so a 100-megapixel scan never exists as one float32 array. Other
+    modes (16-bit, float) hold L itself.
+    """
+
+    def __init__(self, pixels: np.ndarray, kind: str) -> None:
+        if kind not in ("gray8", "rgb8", "l"):
+            raise ValueError(f"unknown lightness kind {kind!r}")
+        self.pixels = pixels
+        self.kind = kind
+        self.height, self.width = pixels.shape[:2]
+
+    @classmethod
+    def from_l(cls, l: np.ndarray) -> "Lightness":
+        """From CIE L values (H, W) in [0, 100]."""
+        return cls(np.asarray(l, dtype=np.float32), "l")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.height, self.width
+
+    def rows(self, y0: int, y1: int) -> np.ndarray:
+        """CIE L of rows y0..y1, float32 (y1 - y0, W)."""
+        band = self.pixels[y0:y1]
+        if self.kind == "gray8":
+            return gray8_to_l(band)
+        if self.kind == "rgb8":
+            return rgb_to_l(band)
+        return band
+
+    def full(self) -> np.ndarray:
+        return self.rows(0, self.height)
+
+    def reduced(self, height: int, width: int) -> np.ndarray:
+        """CIE L at (height, width), antialiased; 8-bit images are resized as sRGB (as the
+        training crops are) and then converted."""
+        if (height, width) == self.shape:
+            return self.full()
+        size = (width, height)
+        if self.kind == "l":
+            img = Image.fromarray(np.ascontiguousarray(self.pixels, dtype=np.float32), "F")
+            return np.asarray(img.resize(size, Image.BILINEAR, reducing_gap=3.0))
+        small = Image.fromarray(self.pixels).resize(size, Image.BILINEAR, reducing_gap=3.0)
+        return gray8_to_l(np.asarray(small)) if self.kind == "gray8" else rgb_to_l(np.asarray(small))
+
+
+def lightness_of(img: Image.Image) -> tuple[Lightness, np.ndarray | None]:
+    """-> (its Lightness, alpha (H, W) uint8 or None), for every Pillow mode."""
     mode = img.mode
     alpha = None
     if mode == "P":
@@ -97,20 +146,26 @@ def split_lightness(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         img = img.convert("L" if mode in ("LA", "La") else "RGB")
         mode = img.mode
     if mode == "1":
-        return gray_to_l(np.asarray(img.convert("L"))), alpha
+        return Lightness(np.asarray(img.convert("L")), "gray8"), alpha
     if mode == "L":
-        return gray_to_l(np.asarray(img)), alpha
+        return Lightness(np.asarray(img), "gray8"), alpha
     if mode.startswith("I;16") or mode == "I":
         values = np.asarray(img, dtype=np.float64)
         # Mode "I" carries 16-bit PNGs (0..65535); 8-bit data in "I" would be at most 255.
         scale = 65535.0 if mode.startswith("I;16") or values.max() > 255 else 255.0
-        return gray_to_l(np.clip(values / scale, 0.0, 1.0)), alpha
+        return Lightness.from_l(gray_to_l(np.clip(values / scale, 0.0, 1.0))), alpha
     if mode == "F":
         values = np.asarray(img, dtype=np.float64)
-        return gray_to_l(np.clip(values / (255.0 if values.max() > 1.0 else 1.0), 0.0, 1.0)), alpha
+        return Lightness.from_l(gray_to_l(np.clip(values / (255.0 if values.max() > 1.0 else 1.0), 0.0, 1.0))), alpha
     if mode != "RGB":
         img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV: Pillow's conversions
-    return rgb_to_l(np.asarray(img)), alpha
+    return Lightness(np.asarray(img), "rgb8"), alpha
+
+
+def split_lightness(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """-> (l_full (H, W) float32 CIE L in [0, 100], alpha (H, W) uint8 or None)."""
+    lightness, alpha = lightness_of(img)
+    return lightness.full(), alpha
 
 
 def load_rgb(path: Path | str, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
