@@ -113,6 +113,8 @@ def test_usage_errors(tiny_onnx, inputs, tmp_path):
     assert _run("colorize", str(inputs)).returncode == 2  # no -o
     proc = _run("colorize", str(inputs), "-o", str(tmp_path / "o"), "--model", "no-such-model", text=True)
     assert proc.returncode == 2 and "unknown model" not in proc.stdout and "no such model" in proc.stderr
+    proc = _run("colorize", str(inputs), "-o", str(tmp_path / "o"), "--threads", "0", text=True)
+    assert proc.returncode == 2 and "--threads must be at least 1" in proc.stderr
 
 
 def test_checkpoint_directory_as_model(tiny_run, inputs, tmp_path):

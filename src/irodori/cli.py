@@ -39,7 +39,8 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                    help="how ab chroma is upsampled to full resolution (default bilinear)")
     p.add_argument("--max-pixels", type=int, default=None,
                    help="refuse images with more pixels than this (decompression-bomb guard; default 64000000)")
-    p.add_argument("--threads", type=int, default=None, help="inference threads (default: all cores)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="images coloured at once in a folder, and threads for one image (default: all cores)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
