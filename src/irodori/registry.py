@@ -37,6 +37,16 @@ MODELS: dict[str, ShippedModel] = {
         "trained on the open corpus (docs/DATA.md).",
         card="docs/models/general.md",
     ),
+    "general-int8": ShippedModel(
+        name="general-int8",
+        onnx="general-v0.1-int8.onnx",
+        onnx_sha256="18d0ad8edcdd1826ad9bc80359e73614e33bcafb971f2e1bfabf10721f6f6e09",
+        weights_dir="general-v0.1",  # quantised from these weights; fine-tuning starts from them
+        weights_sha256="514f52cbff4b6e0526042aa44ea52d61f4ea39b4f18a14ee930e1ecf0827f066",
+        description="`general` quantised to int8: about 4x faster network on CPU, the same colours "
+        "within measurement (PSNR +0.02 dB, colourfulness -1%). Best for big batches on a laptop.",
+        card="docs/models/general-int8.md",
+    ),
 }
 
 

@@ -318,8 +318,11 @@ def _raise_interrupt(_signum: int, _frame) -> None:
 
 def _ignore_sigint(_worker_id: int) -> None:
     """Ctrl-C reaches the whole process group; workers leave it to the main process, which
-    saves a checkpoint and shuts them down."""
+    saves a checkpoint and shuts them down. Workers also hand batches over through shared-memory
+    files rather than passed file descriptors: a worker shut down in the middle of an fd
+    hand-over prints a "connection reset" traceback from its resource-sharer thread."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.multiprocessing.set_sharing_strategy("file_system")
 
 
 def estimate_class_weights(dataset, bins: np.ndarray, *, mix: float, seed: int, n: int = 256) -> np.ndarray:

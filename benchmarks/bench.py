@@ -1,0 +1,443 @@
+"""Every figure of docs/BENCHMARKS.md, measured on this machine (run by `make bench`).
+
+Each figure is a median over repeated runs after a warm-up, except where a row says "once".
+Sections:
+
+1. Per image: `irodori colorize` as a whole process (wall time and peak RSS, start-up and model
+   load included) and in process (decode, colouring, encode + write, and their sum, with the
+   process's peak RSS), for a 256x256 image, a 780x1200 manga page, an A4 scan at 300 dpi
+   (2480x3508) and a 24-megapixel photo (6000x4000); a 100-megapixel scan once, whole process.
+   The I/O floor is decode + encode + write with no colouring at all.
+2. Folder throughput on 50 pages: the sequential loop, the threaded folder mode, the I/O floor.
+3. Start-up: `irodori --help`, loading the model, the first image of a batch.
+4. The network alone, float32 and int8, and the peer networks of Zhang et al. (ECCV16,
+   SIGGRAPH17; random weights, speed only) at the same sizes, with ratios.
+5. Training throughput (images/s) of the default recipe on the CPU, and on a GPU if one is here.
+
+Inputs are made from examples/ (public domain): the manga page resized to each page size and
+saved as 8-bit grey PNG; the hills photo resized to 6000x4000 and saved as grey JPEG (quality 90).
+Pages are written as PNG (compress level 6), photos as JPEG (quality 95), as a user would.
+
+    python benchmarks/bench.py --write docs/BENCHMARKS.md      # about 5 minutes on 2 cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+REPO = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- BENCH:BEGIN (benchmarks/bench.py) -->", "<!-- BENCH:END -->"
+PEER_SIZES = [(256, 256), (512, 352)]
+
+
+def median_ms(fn, *, warmup: int, runs: int) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+# -- inputs -------------------------------------------------------------------------------------
+def make_inputs(folder: Path) -> dict[str, tuple[Path, str]]:
+    """name -> (input file, output format)."""
+    page = Image.open(REPO / "examples" / "manga_page.png").convert("L")
+    photo = Image.open(REPO / "examples" / "photo_hills.png").convert("L")
+    made = {}
+    for name, (w, h) in {"256x256": (256, 256), "page 780x1200": (780, 1200), "A4 300 dpi 2480x3508": (2480, 3508)}.items():
+        path = folder / f"{name.split()[0]}.png"
+        ImageOps.fit(page, (w, h), Image.LANCZOS).save(path, compress_level=6)
+        made[name] = (path, "png")
+    path = folder / "photo24mp.jpg"
+    photo.resize((6000, 4000), Image.BICUBIC).save(path, quality=90)
+    made["photo 24 MP 6000x4000"] = (path, "jpg")
+    return made
+
+
+def make_pages(folder: Path, source: Path, n: int = 50) -> list[Path]:
+    page = Image.open(source)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        img = ImageOps.mirror(page) if i % 2 else page
+        path = folder / f"page_{i:03d}.png"
+        (img.rotate(180) if i % 4 >= 2 else img).save(path, compress_level=6)
+        paths.append(path)
+    return paths
+
+
+# -- 1. per image -------------------------------------------------------------------------------
+def whole_process(path: Path, fmt: str, out: Path, *, runs: int, extra: tuple[str, ...] = ()) -> tuple[float, float]:
+    """Median wall ms and max peak RSS (MB) of `irodori colorize` in a new process."""
+    cmd = [sys.executable, "-m", "irodori.cli", "colorize", str(path), "-o", str(out), "--overwrite", "-q",
+           "--format", fmt, *extra]
+    times, peaks = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        times.append(time.perf_counter() - t0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()}")
+        proc.stderr.close()
+        peaks.append(usage.ru_maxrss / 1024)
+    return 1000 * statistics.median(times), max(peaks)
+
+
+def in_process_child(path: str, fmt: str, runs: int, threads: int) -> dict:
+    """Run in a fresh process (see --child): time the stages, report the process's peak RSS."""
+    from irodori.colorizer import load_colorizer
+    from irodori.imageio import encode, open_image, write_atomic
+
+    out = Path(tempfile.mkdtemp()) / f"out.{fmt}"
+    t0 = time.perf_counter()
+    colorizer = load_colorizer("general", threads=threads)
+    load_ms = 1000 * (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    write_atomic(out, encode(colorizer.colorize(path), fmt))
+    first_ms = 1000 * (time.perf_counter() - t0)
+    stages: dict[str, list[float]] = {"decode": [], "colour": [], "encode+write": []}
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        img = open_image(path)
+        t1 = time.perf_counter()
+        coloured = colorizer.colorize(img)
+        t2 = time.perf_counter()
+        write_atomic(out, encode(coloured, fmt))
+        t3 = time.perf_counter()
+        del img, coloured
+        for key, seconds in zip(stages, (t1 - t0, t2 - t1, t3 - t2)):
+            stages[key].append(1000 * seconds)
+    totals = [sum(v) for v in zip(*stages.values())]
+    shutil.rmtree(out.parent)
+    return {
+        "load_ms": load_ms, "first_ms": first_ms,
+        **{f"{k}_ms": statistics.median(v) for k, v in stages.items()},
+        "total_ms": statistics.median(totals),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def in_process(path: Path, fmt: str, *, runs: int, threads: int) -> dict:
+    cmd = [sys.executable, __file__, "--child", str(path), "--child-format", fmt, "--child-runs", str(runs),
+           "--threads", str(threads)]
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+
+
+def per_image(inputs: dict[str, tuple[Path, str]], work: Path, threads: int) -> list[dict]:
+    rows = []
+    for name, (path, fmt) in inputs.items():
+        small = Image.open(path).width * Image.open(path).height < 4_000_000
+        runs = 10 if small else 3
+        inproc = in_process(path, fmt, runs=runs, threads=threads)
+        wall, peak = whole_process(path, fmt, work / "out", runs=5 if small else 3)
+        rows.append({"name": name, "format": fmt, "whole_ms": wall, "whole_rss_mb": peak, **inproc})
+        print(f"  {name}: {inproc['total_ms']:.0f} ms in process, {wall:.0f} ms whole process", file=sys.stderr)
+    return rows
+
+
+def huge_scan(work: Path) -> dict:
+    """A 100-megapixel grey scan, whole process, once, with the pixel limit raised."""
+    path = work / "scan100mp.jpg"
+    base = Image.open(REPO / "examples" / "manga_page.png").convert("L")
+    ImageOps.fit(base, (10000, 10000), Image.BICUBIC).save(path, quality=90)
+    wall, peak = whole_process(path, "jpg", work / "out", runs=1, extra=("--max-pixels", "100000000"))
+    path.unlink()
+    return {"whole_ms": wall, "whole_rss_mb": peak}
+
+
+# -- 2. folder throughput -----------------------------------------------------------------------
+def folder_throughput(pages: list[Path], work: Path, threads: int) -> dict:
+    from irodori.batch import Job, colorize_jobs
+    from irodori.colorizer import load_colorizer
+    from irodori.imageio import encode, open_image, write_atomic
+
+    def jobs(tag: str) -> list[Job]:
+        shutil.rmtree(work / tag, ignore_errors=True)
+        return [Job(p, work / tag / p.name) for p in pages]
+
+    result = {"pages": len(pages)}
+    sequential = load_colorizer("general", threads=threads)  # every core on one image at a time
+    sequential.colorize(pages[0])
+    todo = jobs("seq")
+    t0 = time.perf_counter()
+    colorize_jobs(sequential, todo, fmt="png", threads=1)
+    result["sequential"] = len(pages) / (time.perf_counter() - t0)
+    threaded = load_colorizer("general", threads=1)  # what the CLI does for a folder
+    threaded.workers = 1
+    threaded.colorize(pages[0])
+    todo = jobs("thr")
+    t0 = time.perf_counter()
+    colorize_jobs(threaded, todo, fmt="png", threads=threads)
+    result["threaded"] = len(pages) / (time.perf_counter() - t0)
+    floor_dir = work / "floor"
+    floor_dir.mkdir(exist_ok=True)
+    coloured = Image.open(work / "thr" / pages[0].name).convert("RGB")  # an output-like image to encode
+    t0 = time.perf_counter()
+    for p in pages:
+        open_image(p)
+        write_atomic(floor_dir / p.name, encode(coloured, "png"))
+    result["floor"] = len(pages) / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "irodori.cli", "colorize", str(pages[0].parent), "-o", str(work / "cli"),
+                    "--overwrite", "-q", "--threads", str(threads)], check=True, capture_output=True)
+    result["cli"] = len(pages) / (time.perf_counter() - t0)
+    return result
+
+
+# -- 3. start-up --------------------------------------------------------------------------------
+def help_ms() -> float:
+    def run():
+        subprocess.run([sys.executable, "-m", "irodori.cli", "--help"], check=True, capture_output=True)
+
+    return median_ms(run, warmup=1, runs=7)
+
+
+# -- 4. networks and peers ----------------------------------------------------------------------
+def network_latencies(threads: int) -> dict:
+    from irodori.colorizer import OnnxBackend
+    from irodori.registry import shipped_onnx_path
+
+    rng = np.random.default_rng(0)
+    result = {}
+    for model in ("general", "general-int8"):
+        backend = OnnxBackend(shipped_onnx_path(model), threads=threads)
+        for h, w in PEER_SIZES:
+            l = rng.uniform(-1, 1, (1, 1, h, w)).astype(np.float32)
+            hints = np.zeros((1, 3, h, w), np.float32)
+            result[f"{model} onnxruntime {h}x{w}"] = median_ms(lambda: backend.run(l, hints), warmup=5, runs=30)
+    return result
+
+
+def torch_latencies(threads: int) -> dict:
+    """irodori's network in eager PyTorch (the peers' runtime), and the peers themselves."""
+    try:
+        import torch
+
+        sys.path.insert(0, str(Path(__file__).parent))
+        from bench_peers import peer_latencies, peer_param_counts
+    except ImportError as exc:
+        print(f"  peers skipped: {exc}", file=sys.stderr)
+        return {}
+    from irodori.checkpoint import load_generator
+    from irodori.registry import resolve_init_weights
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    model, _ = load_generator(resolve_init_weights("general"))
+    model.eval()
+    result = {}
+    for h, w in PEER_SIZES:
+        l, hints = torch.zeros(1, 1, h, w), torch.zeros(1, 3, h, w)
+        with torch.inference_mode():
+            result[f"irodori torch {h}x{w}"] = median_ms(lambda: model(l, hints), warmup=3, runs=15)
+    torch.set_num_threads(previous)
+    for name, by_size in peer_latencies(PEER_SIZES, threads=threads).items():
+        for (h, w), ms in by_size.items():
+            result[f"{name} torch {h}x{w}"] = ms
+    result["params"] = {**peer_param_counts(), "irodori": sum(p.numel() for p in model.parameters())}
+    return result
+
+
+# -- 5. training --------------------------------------------------------------------------------
+def training_throughput(work: Path) -> dict:
+    """Images/s of the default recipe over 60 steps on 64 synthetic colour images (data loading
+    included), from the run's log.csv (the first window, with warm-up, is dropped)."""
+    try:
+        import torch
+    except ImportError:
+        return {}
+    rng = np.random.default_rng(0)
+    folder = work / "train-images"
+    folder.mkdir(exist_ok=True)
+    for i in range(64):
+        yy, xx = np.mgrid[0:256, 0:256]
+        rgb = np.stack([(xx * (i + 1) + yy) % 256, (yy * 2 + i * 9) % 256, (xx + yy * 3) % 256], -1)
+        rgb = (rgb * rng.uniform(0.5, 1.0, 3)).astype(np.uint8)
+        Image.fromarray(rgb).save(folder / f"img_{i:02d}.png")
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    result = {}
+    for device in devices:
+        out = work / f"train-{device}"
+        cmd = [sys.executable, "-m", "irodori.cli", "train", str(folder), "--preset", "default", "--out", str(out),
+               "-q", "--steps=60", "--log_every=15", "--val_every=100000", "--checkpoint_every=100000",
+               f"--device={device}"]
+        subprocess.run(cmd, check=True, capture_output=True)
+        import csv
+
+        with open(out / "log.csv") as f:
+            speeds = [float(r["img_per_s"]) for r in csv.DictReader(f) if r.get("img_per_s")]
+        result[device] = statistics.median(speeds[1:] or speeds)
+    return result
+
+
+# -- report -------------------------------------------------------------------------------------
+def report(data: dict) -> str:
+    import onnxruntime as ort
+    import PIL
+
+    from irodori import __version__
+
+    lines = [
+        f"Measured {data['date']} on {cpu_name()}, {data['threads']} threads ({os.cpu_count()} cores visible); "
+        f"irodori {__version__}, onnxruntime {ort.__version__}, numpy {np.__version__}, Pillow {PIL.__version__}, "
+        f"Python {platform.python_version()}{', torch ' + data['torch_version'] if data.get('torch_version') else ''}. "
+        "Medians after warm-up; default model (`general`, float32) unless a row says otherwise.",
+        "",
+        "### Per image",
+        "",
+        "| input | out | whole process | peak RSS | in process | decode | colouring | encode + write | I/O floor | colouring / floor | in-process peak RSS |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in data["per_image"]:
+        floor = r["decode_ms"] + r["encode+write_ms"]
+        lines.append(
+            f"| {r['name']} | {r['format']} | {r['whole_ms']:.0f} ms | {r['whole_rss_mb']:.0f} MB | "
+            f"**{r['total_ms']:.0f} ms** | {r['decode_ms']:.0f} ms | {r['colour_ms']:.0f} ms | "
+            f"{r['encode+write_ms']:.0f} ms | {floor:.0f} ms | {r['colour_ms'] / floor:.2f} | {r['peak_rss_mb']:.0f} MB |"
+        )
+    huge = data["huge"]
+    lines += [
+        f"| scan 100 MP 10000x10000 (once, `--max-pixels 100000000`) | jpg | {huge['whole_ms'] / 1000:.1f} s | "
+        f"{huge['whole_rss_mb']:.0f} MB | | | | | | | |",
+        "",
+        "### Folder of 50 manga pages (780x1200 PNG in, PNG out)",
+        "",
+        "| mode | pages/s | vs sequential |",
+        "|---|---:|---:|",
+    ]
+    f = data["folder"]
+    for key, label in (("sequential", "sequential loop (every thread on one image at a time)"),
+                       ("threaded", f"threaded folder mode ({data['threads']} images at once; the CLI's default)"),
+                       ("cli", "`irodori colorize DIR -o OUT` as a whole process (start-up included)"),
+                       ("floor", "I/O floor: decode + encode + write, no colouring")):
+        lines.append(f"| {label} | {f[key]:.2f} | {f[key] / f['sequential']:.2f}x |")
+    first = data["per_image"][1]
+    lines += [
+        "",
+        "### Start-up",
+        "",
+        "| what | time |",
+        "|---|---:|",
+        f"| `irodori --help` (new process) | {data['help_ms']:.0f} ms |",
+        f"| loading the model (hash check + onnxruntime session) | {first['load_ms']:.0f} ms |",
+        f"| first page of a batch (after loading; later pages: {first['total_ms']:.0f} ms) | {first['first_ms']:.0f} ms |",
+        "",
+        "### The network alone, and the peers",
+        "",
+        "| network | runtime | 256x256 | 352x512 (a page's network size) | ECCV16 / this at 256x256 | at 352x512 |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    n, t = data["networks"], data["torch"]
+    peers = {k: t.get(f"{k} torch 256x256") for k in ("ECCV16", "SIGGRAPH17")}
+
+    def ratio(peer: str, key: str, size: str) -> str:
+        value = t.get(f"{peer} torch {size}")
+        return f"{value / key:.0f}x" if value else "n/a"
+
+    for model in ("general", "general-int8"):
+        a, b = n[f"{model} onnxruntime 256x256"], n[f"{model} onnxruntime 512x352"]
+        lines.append(f"| irodori `{model}` | onnxruntime | {a:.1f} ms | {b:.1f} ms | {ratio('ECCV16', a, '256x256')} | "
+                     f"{ratio('ECCV16', b, '512x352')} |")
+    if t:
+        a, b = t["irodori torch 256x256"], t["irodori torch 512x352"]
+        lines.append(f"| irodori `general` | PyTorch eager | {a:.1f} ms | {b:.1f} ms | {ratio('ECCV16', a, '256x256')} | "
+                     f"{ratio('ECCV16', b, '512x352')} |")
+        for peer in ("ECCV16", "SIGGRAPH17"):
+            lines.append(f"| {peer} (Zhang et al., random weights) | PyTorch eager | {peers[peer]:.0f} ms | "
+                         f"{t[f'{peer} torch 512x352']:.0f} ms | | |")
+        p = t["params"]
+        lines += ["", f"Parameters: irodori {p['irodori'] / 1e6:.1f} M, ECCV16 {p['ECCV16'] / 1e6:.1f} M, "
+                  f"SIGGRAPH17 {p['SIGGRAPH17'] / 1e6:.1f} M."]
+    else:
+        lines += ["", "Peers not measured: install the `bench` extra (`pip install -e '.[bench]'`)."]
+    lines += ["", "### Training throughput (default recipe: crop 160, batch 16, classification head)", "",
+              "| device | images/s |", "|---|---:|"]
+    for device, speed in data["training"].items():
+        lines.append(f"| {device} | {speed:.1f} |")
+    if "cuda" not in data["training"]:
+        lines.append("| GPU | not measured: no GPU on this machine |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--write", default=None, help="splice the tables into this Markdown file")
+    parser.add_argument("--json", default=None, help="also write the raw figures as JSON")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child-format", default="png", help=argparse.SUPPRESS)
+    parser.add_argument("--child-runs", type=int, default=5, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(in_process_child(args.child, args.child_format, args.child_runs, args.threads)))
+        return 0
+
+    data: dict = {"date": dt.date.today().isoformat(), "threads": args.threads}
+    try:
+        import torch
+
+        data["torch_version"] = torch.__version__
+    except ImportError:
+        pass
+    with tempfile.TemporaryDirectory(prefix="irodori-bench-") as tmp:
+        work = Path(tmp)
+        print("per image...", file=sys.stderr)
+        inputs = make_inputs(work)
+        data["per_image"] = per_image(inputs, work, args.threads)
+        print("100 MP scan...", file=sys.stderr)
+        data["huge"] = huge_scan(work)
+        print("folder...", file=sys.stderr)
+        pages = make_pages(work / "pages", inputs["page 780x1200"][0])
+        data["folder"] = folder_throughput(pages, work, args.threads)
+        data["help_ms"] = help_ms()
+        print("networks and peers...", file=sys.stderr)
+        data["networks"] = network_latencies(args.threads)
+        data["torch"] = torch_latencies(args.threads)
+        print("training...", file=sys.stderr)
+        data["training"] = training_throughput(work)
+    table = report(data)
+    print(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps(data, indent=2, default=str) + "\n")
+    if args.write:
+        path = Path(args.write)
+        text = path.read_text() if path.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+        if BEGIN not in text:
+            text = re.sub(r"<!-- BENCH:BEGIN .*?-->.*?<!-- BENCH:END -->", f"{BEGIN}\n{END}", text, flags=re.S)
+        block = f"{BEGIN}\n{table}\n{END}"
+        path.write_text(re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""Make the int8 variant of a shipped model and measure what it costs and gains.
+
+Static int8 quantisation with onnxruntime (QDQ format, per-channel int8 weights, uint8
+activations), calibrated on images of the corpus validation split run at the sizes the
+pipeline runs them at. Then, on the test split, the same `irodori evaluate` figures as the
+model card for both models, and the network's median latency for both at 256x256 and at a
+manga page's network size (352x512). Writes:
+
+- src/irodori/models/<onnx stem>-int8.onnx (its sha256 goes into irodori/registry.py by hand)
+- docs/models/<name>-int8-quant.json, and the table between the QUANT markers of
+  docs/models/<name>-int8.md
+
+    python scripts/quantize_model.py --model general   # needs the train extra (onnx) and the corpus
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from irodori.color import normalize_l
+from irodori.colorizer import load_colorizer
+from irodori.evaluate import evaluate_folder
+from irodori.imageio import lightness_of, open_image
+from irodori.registry import get, models_dir, sha256_file, shipped_onnx_path
+
+REPO = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- QUANT:BEGIN (scripts/quantize_model.py) -->", "<!-- QUANT:END -->"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
+
+
+def network_inputs(files: list[Path], model: str) -> list[dict[str, np.ndarray]]:
+    """The (l, hints) the pipeline would feed the network for each file (hints empty)."""
+    colorizer = load_colorizer(model)
+    feeds = []
+    for path in files:
+        lightness, _ = lightness_of(open_image(path))
+        h, w = colorizer.network_size(*lightness.shape)
+        m = colorizer.backend.size_multiple
+        pad = ((0, (-h) % m), (0, (-w) % m))
+        l_in = np.pad(normalize_l(lightness.reduced(h, w)), pad, mode="reflect")[None, None].astype(np.float32)
+        feeds.append({"l": l_in, "hints": np.zeros((1, 3) + l_in.shape[2:], np.float32)})
+    return feeds
+
+
+def quantize(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]]) -> None:
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.feeds = iter(calibration)
+
+        def get_next(self):
+            return next(self.feeds, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = Path(tmp) / "prepared.onnx"
+        quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
+        quantize_static(str(prepared), str(dst), Reader(), quant_format=QuantFormat.QDQ,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
+    # Keep the irodori metadata (name, size multiple, max side) of the float model.
+    import onnx
+
+    float_model, int8_model = onnx.load(str(src)), onnx.load(str(dst))
+    del int8_model.metadata_props[:]
+    for prop in float_model.metadata_props:
+        entry = int8_model.metadata_props.add()
+        entry.key, entry.value = prop.key, prop.value + ("-int8" if prop.key == "irodori.name" else "")
+    onnx.save(int8_model, str(dst))
+
+
+def network_ms(path: Path, height: int, width: int, *, threads: int, runs: int = 30) -> float:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    feed = {"l": np.random.default_rng(0).uniform(-1, 1, (1, 1, height, width)).astype(np.float32),
+            "hints": np.zeros((1, 3, height, width), np.float32)}
+    for _ in range(5):
+        session.run(None, feed)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        session.run(None, feed)
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="general")
+    parser.add_argument("--corpus", default=str(REPO / "data" / "corpus"))
+    parser.add_argument("--calibration-images", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args(argv)
+
+    info = get(args.model)
+    src = shipped_onnx_path(args.model)
+    dst = models_dir() / f"{Path(info.onnx).stem}-int8.onnx"
+    corpus = Path(args.corpus)
+    val = sorted(p for p in (corpus / "val").rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not val or not (corpus / "test").is_dir():
+        print(f"no corpus at {corpus}: run scripts/build_corpus.py first", file=sys.stderr)
+        return 1
+    step = max(1, len(val) // args.calibration_images)
+    calibration = network_inputs(val[::step][: args.calibration_images], args.model)
+    quantize(src, dst, calibration)
+    print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB, sha256 {sha256_file(dst)})")
+
+    results = {}
+    for label, model in (("float32", args.model), ("int8", str(dst))):
+        scores = evaluate_folder(model, corpus / "test", progress=False)
+        results[label] = {
+            "file": Path(model).name if label == "int8" else info.onnx,
+            "size_mb": round((dst if label == "int8" else src).stat().st_size / 1e6, 2),
+            "psnr": scores["prediction"]["psnr"],
+            "colorfulness": scores["prediction"]["colorfulness"],
+            "cf_truth": scores["truth"]["colorfulness"],
+            "ms_256": network_ms(dst if label == "int8" else src, 256, 256, threads=args.threads),
+            "ms_page": network_ms(dst if label == "int8" else src, 512, 352, threads=args.threads),
+        }
+    f32, i8 = results["float32"], results["int8"]
+    results["images"] = scores["images"]
+    results["threads"] = args.threads
+    results["calibration_images"] = len(calibration)
+    (REPO / "docs" / "models" / f"{args.model}-int8-quant.json").write_text(json.dumps(results, indent=2) + "\n")
+
+    table = "\n".join([
+        f"Test split, {scores['images']} images; network latency: median of 30 runs on {args.threads} threads.",
+        "",
+        "| | size | PSNR (dB) | colourfulness CF | network 256x256 | network 352x512 |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| float32 (`{args.model}`) | {f32['size_mb']:.1f} MB | {f32['psnr']:.2f} | {f32['colorfulness']:.1f} "
+        f"| {f32['ms_256']:.1f} ms | {f32['ms_page']:.1f} ms |",
+        f"| int8 (`{args.model}-int8`) | {i8['size_mb']:.1f} MB | {i8['psnr']:.2f} | {i8['colorfulness']:.1f} "
+        f"| {i8['ms_256']:.1f} ms | {i8['ms_page']:.1f} ms |",
+        f"| change | | {i8['psnr'] - f32['psnr']:+.2f} | {i8['colorfulness'] - f32['colorfulness']:+.1f} "
+        f"| {f32['ms_256'] / i8['ms_256']:.1f}x faster | {f32['ms_page'] / i8['ms_page']:.1f}x faster |",
+    ])
+    print(table)
+    card = REPO / "docs" / "models" / f"{args.model}-int8.md"
+    if card.exists():
+        text = card.read_text()
+        block = f"{BEGIN}\n{table}\n{END}"
+        card.write_text(re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""irodori.cluster on a real Dask LocalCluster: two worker processes, real images, a corrupt one."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+distributed = pytest.importorskip("distributed")
+
+from irodori.cluster import INSTALL_HINT, colorize_archive  # noqa: E402
+from irodori.colorizer import load_colorizer  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        client.wait_for_workers(2, timeout=60)
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def _archive(root):
+    """Five small grey images (one in a sub-folder) and a corrupt bad.png."""
+    yy, xx = np.mgrid[0:56, 0:40]
+    images = {
+        "a.png": (xx * 6).astype(np.uint8),
+        "b.png": (yy * 4).astype(np.uint8),
+        "c.png": np.where((xx - 20) ** 2 + (yy - 28) ** 2 < 144, 40, 220).astype(np.uint8),
+        "d.png": ((xx + yy) * 3 % 256).astype(np.uint8),
+        "sub/e.png": np.where((xx // 8 + yy // 8) % 2 == 0, 30, 200).astype(np.uint8),
+    }
+    for name, pixels in images.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels, "L").save(path)
+    (root / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a png" * 8)
+    return [root / name for name in images]
+
+
+def test_colorize_archive_on_two_worker_processes(tmp_path, client):
+    src, out = tmp_path / "scans", tmp_path / "out"
+    sources = _archive(src)
+
+    result = colorize_archive([str(src)], out, client=client, chunk_size=1, progress=False)
+
+    assert result.done == 5 and result.skipped == 0
+    assert len(result.failed) == 1 and result.failed[0].startswith(str(src / "bad.png") + ": ")
+    # Really distributed: more than one worker process, none of them this one, one model load each.
+    worker_pids = set(client.run(os.getpid).values())
+    pids = {int(p.rsplit(":", 1)[1]) for p in result.processes}
+    assert len(pids) == 2 and pids <= worker_pids and os.getpid() not in pids
+    assert result.model_loads == len(pids)
+
+    local = load_colorizer("general", threads=1)
+    for source in sources:
+        output = out / source.relative_to(src).with_suffix(".png")
+        with Image.open(output) as got:
+            assert got.size == (40, 56)
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(local.colorize(source)))
+
+    again = colorize_archive(src, out, client=client, progress=False)  # one path, not a list: also fine
+    assert (again.done, again.skipped, again.model_loads) == (0, 5, 0)
+    assert [m.split(": ")[0] for m in again.failed] == [str(src / "bad.png")]
+
+
+def test_a_missing_input_and_a_missing_model_are_reported_not_raised(tmp_path, client):
+    src, out = tmp_path / "scans", tmp_path / "out"
+    _archive(src)
+    result = colorize_archive([str(src / "a.png"), str(tmp_path / "nope")], out, client=client,
+                              model=str(tmp_path / "missing.onnx"), progress=False)
+    assert result.done == 0
+    assert any(m.startswith(str(tmp_path / "nope")) and "no such file" in m for m in result.failed)
+    assert any(m.startswith(str(src / "a.png")) and "task failed" in m for m in result.failed)
+
+
+def test_without_distributed_the_error_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ImportError, match=r"pip install 'irodori\[cluster\]'"):
+        colorize_archive([str(tmp_path)], tmp_path / "out", client=None)
+    assert "irodori[cluster]" in INSTALL_HINT
