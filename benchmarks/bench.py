@@ -41,6 +41,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from irodori.registry import DEFAULT_MODEL
+
 REPO = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- BENCH:BEGIN (benchmarks/bench.py) -->", "<!-- BENCH:END -->"
 PEER_SIZES = [(256, 256), (512, 352)]
@@ -120,7 +122,7 @@ def in_process_child(path: str, fmt: str, runs: int, threads: int) -> dict:
 
     out = Path(tempfile.mkdtemp()) / f"out.{fmt}"
     t0 = time.perf_counter()
-    colorizer = load_colorizer("general", threads=threads)
+    colorizer = load_colorizer(DEFAULT_MODEL, threads=threads)
     load_ms = 1000 * (time.perf_counter() - t0)
     t0 = time.perf_counter()
     write_atomic(out, encode(colorizer.colorize(path), fmt))
@@ -186,13 +188,13 @@ def folder_throughput(pages: list[Path], work: Path, threads: int) -> dict:
         return [Job(p, work / tag / p.name) for p in pages]
 
     result = {"pages": len(pages)}
-    sequential = load_colorizer("general", threads=threads)  # every core on one image at a time
+    sequential = load_colorizer(DEFAULT_MODEL, threads=threads)  # every core on one image at a time
     sequential.colorize(pages[0])
     todo = jobs("seq")
     t0 = time.perf_counter()
     colorize_jobs(sequential, todo, fmt="png", threads=1)
     result["sequential"] = len(pages) / (time.perf_counter() - t0)
-    threaded = load_colorizer("general", threads=1)  # what the CLI does for a folder
+    threaded = load_colorizer(DEFAULT_MODEL, threads=1)  # what the CLI does for a folder
     threaded.workers = 1
     threaded.colorize(pages[0])
     todo = jobs("thr")
@@ -311,7 +313,7 @@ def report(data: dict) -> str:
         f"Measured {data['date']} on {cpu_name()}, {data['threads']} threads ({os.cpu_count()} cores visible); "
         f"irodori {__version__}, onnxruntime {ort.__version__}, numpy {np.__version__}, Pillow {PIL.__version__}, "
         f"Python {platform.python_version()}{', torch ' + data['torch_version'] if data.get('torch_version') else ''}. "
-        "Medians after warm-up; default model (`general`, float32) unless a row says otherwise.",
+        f"Medians after warm-up; the default model (`{DEFAULT_MODEL}`) unless a row says otherwise.",
         "",
         "### Per image",
         "",

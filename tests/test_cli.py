@@ -37,7 +37,23 @@ def test_help_and_version_import_nothing_heavy():
 
 def test_models_lists_the_shipped_model(capsys):
     assert main(["models"]) == 0
-    assert "general (default)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "general-int8 (default)" in out and out.startswith("general\n")
+
+
+def test_every_entry_point_has_the_same_default_model():
+    import inspect
+
+    import irodori
+    from irodori import cluster, colorizer
+    from irodori.cli import build_parser
+    from irodori.registry import DEFAULT_MODEL, MODELS
+
+    assert DEFAULT_MODEL in MODELS
+    colorize_args = build_parser().parse_args(["colorize", "x", "-o", "y"])
+    assert colorize_args.model == DEFAULT_MODEL
+    for fn in (irodori.load_colorizer, colorizer.load_colorizer, cluster.colorize_archive):
+        assert inspect.signature(fn).parameters["model"].default == DEFAULT_MODEL, fn
 
 
 @pytest.fixture

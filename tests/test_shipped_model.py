@@ -31,6 +31,18 @@ def test_every_registered_model_is_shipped_and_hash_checked():
         assert OnnxBackend(path).name == name
 
 
+def test_int8_default_stays_close_to_the_float_model():
+    from irodori.color import rgb_to_l
+
+    grey = np.asarray(Image.open(GOLDEN_IN).convert("L"))
+    f32 = np.asarray(load_colorizer("general").colorize(GOLDEN_IN)).astype(np.int16)
+    int8 = np.asarray(load_colorizer("general-int8").colorize(GOLDEN_IN)).astype(np.int16)
+    assert np.abs(rgb_to_l(int8.astype(np.uint8)) - rgb_to_l(np.stack([grey] * 3, -1))).max() < 0.6
+    diff = np.abs(f32 - int8)
+    assert diff.mean() < 1.5 and np.percentile(diff, 99) < 15  # quantisation noise, not other colours
+    assert np.abs(int8 - int8.mean(axis=-1, keepdims=True)).mean() > 2  # and it does colour
+
+
 def test_a_damaged_model_file_is_refused(tmp_path):
     info = MODELS["general"]
     copy = tmp_path / info.onnx

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["Colorizer", "__version__", "colorize", "load_colorizer"]
 
 
-def load_colorizer(model: str = "general", **kwargs: Any) -> "Colorizer":
+def load_colorizer(model: str = "general-int8", **kwargs: Any) -> "Colorizer":
     """Load a colorizer once; see :class:`irodori.colorizer.Colorizer` for the options."""
     from .colorizer import load_colorizer as _load
 

@@ -31,7 +31,7 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=["png", "jpg", "webp"], default="png", help="output format (default png)")
     p.add_argument("--quality", type=int, default=95, help="jpg/webp quality (default 95)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
-    p.add_argument("--model", default="general", metavar="NAME|PATH",
+    p.add_argument("--model", default="general-int8", metavar="NAME|PATH",
                    help="shipped model name (see `irodori models`), an .onnx file, or a checkpoint directory")
     p.add_argument("--max-side", type=int, default=None,
                    help="longest side the network sees (default: the model's own); colour is upsampled to full size")

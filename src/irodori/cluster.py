@@ -141,7 +141,7 @@ def colorize_archive(
     outdir: str | os.PathLike,
     *,
     client,
-    model: str | os.PathLike = "general",
+    model: str | os.PathLike = "general-int8",
     fmt: str = "png",
     overwrite: bool = False,
     recursive: bool = True,

@@ -29,6 +29,7 @@ from PIL import Image
 
 from .color import denormalize_ab, lab_to_srgb8, normalize_ab, normalize_l, rgb_to_lab
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image
+from .registry import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +252,7 @@ class Colorizer:
         return hint_map
 
 
-def load_colorizer(model: str | Path = "general", *, max_side: int | None = None, upsample: str = "bilinear",
+def load_colorizer(model: str | Path = DEFAULT_MODEL, *, max_side: int | None = None, upsample: str = "bilinear",
                    threads: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Colorizer:
     """Load a model once (shipped name, .onnx file, or checkpoint directory). ``threads`` (default:
     all cores) is used both by the network and by the full-resolution merge."""
