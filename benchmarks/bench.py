@@ -43,20 +43,12 @@ from PIL import Image, ImageOps
 
 from irodori.registry import DEFAULT_MODEL
 
+sys.path.insert(0, str(Path(__file__).parent))
+from timing import median_ms  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- BENCH:BEGIN (benchmarks/bench.py) -->", "<!-- BENCH:END -->"
 PEER_SIZES = [(256, 256), (512, 352)]
-
-
-def median_ms(fn, *, warmup: int, runs: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
 
 
 def cpu_name() -> str:
@@ -245,7 +237,6 @@ def torch_latencies(threads: int) -> dict:
     try:
         import torch
 
-        sys.path.insert(0, str(Path(__file__).parent))
         from bench_peers import peer_latencies, peer_param_counts
     except ImportError as exc:
         print(f"  peers skipped: {exc}", file=sys.stderr)

@@ -32,10 +32,11 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import statistics
 import sys
 import time
 import types
+
+from timing import median_ms  # benchmarks/timing.py: run as a script or imported by bench.py
 
 DIST_NAME = "rz-colorization"
 INSTALL_HINT = (
@@ -130,17 +131,6 @@ def peer_param_counts() -> dict[str, int]:
     return counts
 
 
-def _median_ms(fn, *, warmup: int, runs: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
-
-
 def peer_latencies(
     sizes: list[tuple[int, int]], *, threads: int, warmup: int = 2, runs: int = 5
 ) -> dict[str, dict[tuple[int, int], float]]:
@@ -175,7 +165,7 @@ def peer_latencies(
                         fn = lambda m=model, l=l, ab=ab, mask=mask: m(l, ab, mask)  # noqa: E731
                     else:
                         fn = lambda m=model, l=l: m(l)  # noqa: E731
-                    results[name][(h, w)] = _median_ms(fn, warmup=warmup, runs=runs)
+                    results[name][(h, w)] = median_ms(fn, warmup=warmup, runs=runs)
                 del model
     finally:
         torch.set_num_threads(previous_threads)

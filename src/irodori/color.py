@@ -281,11 +281,11 @@ def lab_to_srgb8(l: np.ndarray, a: np.ndarray, b: np.ndarray, *, iterations: int
     """L, a, b planes (H, W) -> sRGB uint8 (H, W, 3): the colouring pipeline's fast Lab -> sRGB.
 
     Like ``rgb_to_uint8(lab_to_rgb(lab))``, out-of-gamut chroma is shrunk (hue and L kept)
-    rather than RGB clipped, so the output keeps L. Here the limit comes from
-    :func:`gamut_cells`, with a per-pixel search only on steep gamut edges; the maths is float32,
-    and the sRGB curve is a 64k-entry table. Colours beyond the first exit of their (L, hue) ray
-    are shrunk to it even where the ray re-enters the gamut (near the yellow cusp), so nearby
-    colours map to nearby colours. Elsewhere within a couple of 8-bit levels of the exact path.
+    rather than RGB clipped, so the output keeps L; colours inside the gamut are converted as
+    they are (every 8-bit sRGB colour round-trips exactly). The limit comes from
+    :func:`gamut_limits` (interpolated in L), with a per-pixel bisection only where the shrunk
+    colour is still outside; the maths is float32 and the sRGB curve a 64k-entry table. Within a
+    level or two of the exact path for colours near the gamut; far outside it, a few levels.
     Fastest on strips of some 10^4 to 10^5 pixels (cache-sized temporaries).
     """
     shape = np.shape(l)
