@@ -83,6 +83,21 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
     return jobs, problems
 
 
+def colorize_file(colorizer, source: Path, output: Path, *, fmt: str, quality: int = 95) -> None:
+    """Colour one file and write it atomically."""
+    write_atomic(output, encode(colorizer.colorize(source), fmt, quality=quality))
+
+
+def failure_reason(exc: BaseException) -> str | None:
+    """Why a file could not be coloured (a bad or unwritable file), or None for an error that is
+    not about the file and must not be swallowed."""
+    if isinstance(exc, ImageReadError):
+        return str(exc)
+    if isinstance(exc, (OSError, ValueError, MemoryError)):
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def colorize_jobs(colorizer, jobs: list[Job], *, fmt: str, quality: int = 95, threads: int = 1,
                   on_done: Callable[[Job, str | None], None] | None = None) -> list[str]:
     """Colour and write every job; returns the failures as "path: reason" lines.
@@ -96,17 +111,15 @@ def colorize_jobs(colorizer, jobs: list[Job], *, fmt: str, quality: int = 95, th
     failures: list[str] = []
 
     def one(job: Job) -> None:
-        write_atomic(job.output, encode(colorizer.colorize(job.source), fmt, quality=quality))
+        colorize_file(colorizer, job.source, job.output, fmt=fmt, quality=quality)
 
     def finish(job: Job, exc: BaseException | None) -> None:
         error = None
-        if isinstance(exc, ImageReadError):
-            error = f"{job.source}: {exc}"
-        elif isinstance(exc, (OSError, ValueError, MemoryError)):
-            error = f"{job.source}: {type(exc).__name__}: {exc}"
-        elif exc is not None:
-            raise exc
-        if error:
+        if exc is not None:
+            reason = failure_reason(exc)
+            if reason is None:
+                raise exc
+            error = f"{job.source}: {reason}"
             failures.append(error)
         if on_done is not None:
             on_done(job, error)

@@ -53,8 +53,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .batch import collect_inputs, plan_jobs
-from .imageio import DEFAULT_MAX_PIXELS, FORMATS, ImageReadError, encode, write_atomic
+from .batch import collect_inputs, colorize_file, failure_reason, plan_jobs
+from .imageio import DEFAULT_MAX_PIXELS, FORMATS
+from .registry import DEFAULT_MODEL
 
 INSTALL_HINT = "colouring on a Dask cluster needs the cluster extra: pip install 'irodori[cluster]'"
 
@@ -118,13 +119,13 @@ def _colorize_chunk(chunk: list[tuple[str, str, str]], *, model: str, fmt: str, 
     failed: list[str] = []
     for shown, source, output in chunk:
         try:
-            image = colorizer.colorize(Path(source))
-            write_atomic(Path(output), encode(image, fmt, quality=quality))
+            colorize_file(colorizer, Path(source), Path(output), fmt=fmt, quality=quality)
             done += 1
-        except ImageReadError as exc:
-            failed.append(f"{shown}: {exc}")
-        except (OSError, ValueError, MemoryError) as exc:
-            failed.append(f"{shown}: {type(exc).__name__}: {exc}")
+        except Exception as exc:
+            reason = failure_reason(exc)
+            if reason is None:
+                raise  # not about this file: the task fails and its chunk is reported failed
+            failed.append(f"{shown}: {reason}")
     return {"done": done, "failed": failed, "process": f"{socket.gethostname()}:{os.getpid()}", "loaded": loaded}
 
 
@@ -141,7 +142,7 @@ def colorize_archive(
     outdir: str | os.PathLike,
     *,
     client,
-    model: str | os.PathLike = "general-int8",
+    model: str | os.PathLike = DEFAULT_MODEL,
     fmt: str = "png",
     overwrite: bool = False,
     recursive: bool = True,
