@@ -150,7 +150,8 @@ def in_process(path: Path, fmt: str, *, runs: int, threads: int) -> dict:
 def per_image(inputs: dict[str, tuple[Path, str]], work: Path, threads: int) -> list[dict]:
     rows = []
     for name, (path, fmt) in inputs.items():
-        small = Image.open(path).width * Image.open(path).height < 4_000_000
+        with Image.open(path) as img:
+            small = img.width * img.height < 4_000_000
         runs = 10 if small else 3
         inproc = in_process(path, fmt, runs=runs, threads=threads)
         wall, peak = whole_process(path, fmt, work / "out", runs=5 if small else 3)

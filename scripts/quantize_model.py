@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from irodori.color import normalize_l
 from irodori.colorizer import load_colorizer
 from irodori.evaluate import evaluate_folder
 from irodori.imageio import lightness_of, open_image
@@ -43,12 +42,8 @@ def network_inputs(files: list[Path], model: str) -> list[dict[str, np.ndarray]]
     colorizer = load_colorizer(model)
     feeds = []
     for path in files:
-        lightness, _ = lightness_of(open_image(path))
-        h, w = colorizer.network_size(*lightness.shape)
-        m = colorizer.backend.size_multiple
-        pad = ((0, (-h) % m), (0, (-w) % m))
-        l_in = np.pad(normalize_l(lightness.reduced(h, w)), pad, mode="reflect")[None, None].astype(np.float32)
-        feeds.append({"l": l_in, "hints": np.zeros((1, 3) + l_in.shape[2:], np.float32)})
+        l_in, hints, _ = colorizer.network_inputs(lightness_of(open_image(path))[0])
+        feeds.append({"l": l_in, "hints": hints})
     return feeds
 
 

@@ -187,10 +187,10 @@ class Colorizer:
         scale = min(1.0, self.max_side / max(height, width))
         return max(1, round(height * scale)), max(1, round(width * scale))
 
-    def predict_ab(self, lightness: Lightness | np.ndarray, *, hints: Iterable[Any] | None = None) -> np.ndarray:
-        """Lightness (or L (H, W)) -> ab_small (2, h, w) in Lab units at the network size."""
-        if not isinstance(lightness, Lightness):
-            lightness = Lightness.from_l(lightness)
+    def network_inputs(self, lightness: Lightness, *, hints: Iterable[Any] | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+        """-> (l (1, 1, H', W'), hints (1, 3, H', W'), (h, w)): exactly what the network is fed
+        (reduced, normalised, padded to the size multiple), and the unpadded size."""
         height, width = lightness.shape
         h, w = self.network_size(height, width)
         l_small = lightness.reduced(h, w)
@@ -200,7 +200,14 @@ class Colorizer:
         mode = "reflect" if min(h, w) > 1 else "edge"
         l_in = np.pad(normalize_l(l_small.astype(np.float32)), pad, mode=mode)[None, None]
         hint_in = np.pad(hint_map, ((0, 0),) + pad)[None]
-        ab = self.backend.run(np.ascontiguousarray(l_in, dtype=np.float32), np.ascontiguousarray(hint_in, dtype=np.float32))
+        return np.ascontiguousarray(l_in, dtype=np.float32), np.ascontiguousarray(hint_in, dtype=np.float32), (h, w)
+
+    def predict_ab(self, lightness: Lightness | np.ndarray, *, hints: Iterable[Any] | None = None) -> np.ndarray:
+        """Lightness (or L (H, W)) -> ab_small (2, h, w) in Lab units at the network size."""
+        if not isinstance(lightness, Lightness):
+            lightness = Lightness.from_l(lightness)
+        l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints)
+        ab = self.backend.run(l_in, hint_in)
         return denormalize_ab(ab[0, :, :h, :w]).astype(np.float32)
 
     def merge(self, l_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
