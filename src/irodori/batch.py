@@ -14,10 +14,11 @@ import logging
 import os
 import sys
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
+from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .imageio import DEFAULT_MAX_PIXELS, ImageReadError, encode, write_atomic
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ INPUT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", "
 class Job:
     source: Path
     output: Path
+    hints: tuple[Hint, ...] = ()
 
 
 def collect_inputs(inputs: list[str], *, recursive: bool,
@@ -83,15 +85,56 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
     return jobs, problems
 
 
-def colorize_file(colorizer, source: Path, output: Path, *, fmt: str, quality: int = 95) -> None:
-    """Colour one file and write it atomically."""
-    write_atomic(output, encode(colorizer.colorize(source), fmt, quality=quality))
+def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] | dict[str, list[Hint]], *,
+                 roots: list[str]) -> list[Job]:
+    """Give each job its hints: ``--hint`` ones apply to every input; a hints file is either a
+    list (every input) or {name: [hints]}, a name matching an input's path as given, its path
+    relative to the folder it was found in, or its file name. A name that matches no input is an
+    error (a typo would otherwise silently colour without the hints)."""
+    if not cli_hints and not file_hints:
+        return jobs
+    if not isinstance(file_hints, dict):
+        shared = tuple(file_hints) + tuple(cli_hints)
+        return [replace(job, hints=shared) for job in jobs]
+    unused = set(file_hints)
+    out = []
+    for job in jobs:
+        names = _names_of(job.source, roots)
+        mine: list[Hint] = []
+        for name in names:
+            if name in file_hints:
+                mine.extend(file_hints[name])
+                unused.discard(name)
+                break
+        out.append(replace(job, hints=tuple(mine) + tuple(cli_hints)))
+    if unused:
+        raise HintError(f"the hints file names {', '.join(sorted(unused))}, which matches no input image")
+    return out
+
+
+def _names_of(source: Path, roots: list[str]) -> list[str]:
+    """The names a hints file may use for an input: as given, relative to its folder, bare name."""
+    names = [source.as_posix()]
+    for root in roots:
+        try:
+            names.append(source.relative_to(root).as_posix())
+        except ValueError:
+            continue
+    names.append(source.name)
+    return names
+
+
+def colorize_file(colorizer, source: Path, output: Path, *, fmt: str, quality: int = 95,
+                  hints: tuple[Hint, ...] = (), palette: Any = None) -> None:
+    """Colour one file (with its hints and the palette, if any) and write it atomically."""
+    image = colorizer.colorize(source, hints=hints, palette=palette)
+    write_atomic(output, encode(image, fmt, quality=quality))
 
 
 def failure_reason(exc: BaseException) -> str | None:
-    """Why a file could not be coloured (a bad or unwritable file), or None for an error that is
-    not about the file and must not be swallowed."""
-    if isinstance(exc, ImageReadError):
+    """Why a file could not be coloured (a bad or unwritable file, a hint outside it), or None for
+    an error that is not about the file and must not be swallowed."""
+    if isinstance(exc, (ImageReadError, HintError)):
         return str(exc)
     if isinstance(exc, (OSError, ValueError, MemoryError)):
         return f"{type(exc).__name__}: {exc}"
@@ -99,7 +142,7 @@ def failure_reason(exc: BaseException) -> str | None:
 
 
 def colorize_jobs(colorizer, jobs: list[Job], *, fmt: str, quality: int = 95, threads: int = 1,
-                  on_done: Callable[[Job, str | None], None] | None = None) -> list[str]:
+                  palette: Any = None, on_done: Callable[[Job, str | None], None] | None = None) -> list[str]:
     """Colour and write every job; returns the failures as "path: reason" lines.
 
     With ``threads`` > 1 that many images are in flight at once, each on its own thread: while
@@ -111,7 +154,7 @@ def colorize_jobs(colorizer, jobs: list[Job], *, fmt: str, quality: int = 95, th
     failures: list[str] = []
 
     def one(job: Job) -> None:
-        colorize_file(colorizer, job.source, job.output, fmt=fmt, quality=quality)
+        colorize_file(colorizer, job.source, job.output, fmt=fmt, quality=quality, hints=job.hints, palette=palette)
 
     def finish(job: Job, exc: BaseException | None) -> None:
         error = None
@@ -172,6 +215,13 @@ def run_colorize(args: argparse.Namespace) -> int:
     if not stdin_mode and args.output in (None, "-"):
         print("irodori colorize: give an output folder with -o OUTDIR", file=sys.stderr)
         return 2
+    try:
+        cli_hints = parse_hints(args.hint)
+        file_hints = load_hints_file(args.hints) if args.hints else []
+        palette = parse_palette(args.palette)
+    except HintError as exc:
+        print(f"irodori colorize: {exc}", file=sys.stderr)
+        return 2
 
     def load(threads_per_image: int):
         try:
@@ -182,11 +232,19 @@ def run_colorize(args: argparse.Namespace) -> int:
             return None
 
     if stdin_mode:
+        if isinstance(file_hints, dict):
+            print("irodori colorize: with stdin, --hints must hold a list, not names", file=sys.stderr)
+            return 2
         colorizer = load(threads)
-        return 2 if colorizer is None else _run_stdin(colorizer, args)
+        return 2 if colorizer is None else _run_stdin(colorizer, args, hints=file_hints + cli_hints, palette=palette)
 
     found, problems = collect_inputs(args.inputs, recursive=args.recursive, exclude=Path(args.output))
     jobs, clashes = plan_jobs(found, Path(args.output), args.format)
+    try:
+        jobs = attach_hints(jobs, cli_hints, file_hints, roots=args.inputs)
+    except HintError as exc:
+        print(f"irodori colorize: {exc}", file=sys.stderr)
+        return 2
     todo = [job for job in jobs if args.overwrite or not job.output.exists()]
     skipped = len(jobs) - len(todo)
     # Several images: one thread each, that many at once (measured faster than spreading one
@@ -212,7 +270,7 @@ def run_colorize(args: argparse.Namespace) -> int:
 
     try:
         failures += colorize_jobs(colorizer, todo, fmt=args.format, quality=args.quality,
-                                  threads=workers, on_done=on_done)
+                                  threads=workers, palette=palette, on_done=on_done)
     except KeyboardInterrupt:
         bar.close()
         print(f"\ninterrupted after {bar.n} of {len(todo)} images; outputs are complete files, so running "
@@ -225,11 +283,11 @@ def run_colorize(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _run_stdin(colorizer, args: argparse.Namespace) -> int:
+def _run_stdin(colorizer, args: argparse.Namespace, *, hints: list[Hint], palette: Any) -> int:
     data = sys.stdin.buffer.read()
     try:
-        image = colorizer.colorize(data)
-    except ImageReadError as exc:
+        image = colorizer.colorize(data, hints=hints, palette=palette)
+    except (ImageReadError, HintError) as exc:
         print(f"error: <stdin>: {exc}", file=sys.stderr)
         return 1
     encoded = encode(image, args.format, quality=args.quality)

@@ -1,4 +1,4 @@
-"""Command-line interface: ``irodori colorize | train | export | evaluate | models``.
+"""Command-line interface: ``irodori colorize | train | export | evaluate | serve | models``.
 
 Imports are lazy (inside each command) so ``--help`` and ``--version`` answer at once and
 ``colorize`` never imports torch. This is the only module that calls ``sys.exit``.
@@ -41,7 +41,34 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                    help="refuse images with more pixels than this (decompression-bomb guard; default 64000000)")
     p.add_argument("--threads", type=int, default=None,
                    help="images coloured at once in a folder, and threads for one image (default: all cores)")
+    p.add_argument("--hint", action="append", default=None, metavar="X,Y,#RRGGBB",
+                   help="colour hint: the colour at pixel (X, Y) of the input (repeatable; only its chroma is used)")
+    p.add_argument("--hints", default=None, metavar="FILE.json",
+                   help='hints from a JSON file: a list of {"x", "y", "color"} for every input, '
+                   "or an object mapping image file names to such lists")
+    p.add_argument("--palette", default=None, metavar="#RRGGBB,...",
+                   help="use only these colours (and grey) for the output's chroma")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="start the local web app and HTTP API (needs the web extra)",
+        description="Serve the web page (drag in an image, place colour hints, download) and the HTTP API "
+        "(POST /api/colorize, GET /api/models, OpenAPI docs at /docs). Binds 127.0.0.1 unless told otherwise.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--model", action="append", default=None, metavar="NAME",
+                   help="shipped model to offer (repeatable; the first is the default; default: general-int8)")
+    p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest request accepted, in MB (default 20)")
+    p.add_argument("--max-pixels", type=int, default=None, help="largest image accepted, in pixels (default 40000000)")
+    p.add_argument("--max-concurrent", type=int, default=None,
+                   help="images coloured at once (default: 2); more requests wait in a queue")
+    p.add_argument("--queue", type=int, default=None, help="requests allowed to wait (default 8); beyond that: 503")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads per image (default: the cores divided by --max-concurrent)")
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -79,6 +106,10 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
     p.add_argument("--max-side", type=int, default=None, help="network input size (default: the model's)")
     p.add_argument("--limit", type=int, default=None, help="evaluate at most N images")
+    p.add_argument("--sample-hints", type=int, default=0, metavar="N",
+                   help="also colour each image with N hints revealed from its ground truth (same hints every run)")
+    p.add_argument("--sheets", default=None, metavar="DIR",
+                   help="write a side-by-side sheet per image: input | truth | prediction (| with hints)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -94,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_export(sub)
     _add_evaluate(sub)
+    _add_serve(sub)
     sub.add_parser("models", help="list the shipped models")
     return parser
 
@@ -176,7 +208,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     try:
         result = evaluate_folder(args.model, args.dir, max_side=args.max_side, limit=args.limit,
-                                 progress=not args.quiet)
+                                 hints=args.sample_hints, sheets=args.sheets, progress=not args.quiet)
     except (FileNotFoundError, ValueError) as exc:
         print(f"irodori evaluate: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -187,6 +219,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from .server import run_server
+    except ImportError as exc:
+        print(f"irodori serve needs the web extra: pip install 'irodori[web]' ({exc})", file=sys.stderr)
+        return EXIT_USAGE
+    return run_server(args)
 
 
 def cmd_models() -> int:
@@ -216,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_export(args)
     if args.command == "evaluate":
         return cmd_evaluate(args)
+    if args.command == "serve":
+        return cmd_serve(args)
     return cmd_models()
 
 

@@ -20,14 +20,14 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Protocol
 
 import numpy as np
 from PIL import Image
 
-from .color import denormalize_ab, lab_to_srgb8, normalize_ab, normalize_l, rgb_to_lab
+from .color import denormalize_ab, lab_to_srgb8, normalize_l
+from .hints import Hint, HintError, apply_palette, hint_map, parse_hints, parse_palette, propagate_hints
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image
 from .registry import DEFAULT_MODEL
 
@@ -113,35 +113,6 @@ def load_backend(model: str | Path, *, threads: int | None = None) -> Backend:
     raise ModelNotFoundError(f"no such model: {model} (shipped: {', '.join(MODELS)}; or an .onnx file or checkpoint directory)")
 
 
-@dataclass(frozen=True)
-class Hint:
-    """A user colour hint at pixel (x, y) of the input image."""
-
-    x: int
-    y: int
-    rgb: tuple[int, int, int]
-
-    @classmethod
-    def parse(cls, value: Any) -> "Hint":
-        """From a Hint, a dict {"x", "y", "color": "#rrggbb"}, or a tuple (x, y, "#rrggbb"|(r, g, b))."""
-        if isinstance(value, Hint):
-            return value
-        if isinstance(value, dict):
-            x, y, color = value.get("x"), value.get("y"), value.get("color")
-        else:
-            x, y, color = value
-        if isinstance(color, str):
-            text = color.lstrip("#")
-            if len(text) != 6:
-                raise ValueError(f"hint colour {color!r} is not #rrggbb")
-            rgb = tuple(int(text[i : i + 2], 16) for i in (0, 2, 4))
-        else:
-            rgb = tuple(int(c) for c in color)
-        if not all(isinstance(v, (int, np.integer)) for v in (x, y)):
-            raise ValueError(f"hint coordinates must be integers, got {x!r}, {y!r}")
-        return cls(int(x), int(y), rgb)  # type: ignore[arg-type]
-
-
 class Colorizer:
     """Colour images with one loaded model. Thread-safe; holds no per-call state.
 
@@ -168,11 +139,19 @@ class Colorizer:
         return self.backend.name
 
     # -- the pipeline ---------------------------------------------------------------------------
-    def colorize(self, image: ImageSource, *, hints: Iterable[Any] | None = None) -> Image.Image:
+    def colorize(self, image: ImageSource, *, hints: Iterable[Any] | None = None,
+                 palette: str | Iterable[Any] | None = None) -> Image.Image:
+        """``hints``: colour hints in input pixels (see :mod:`irodori.hints`; HintError if one is
+        malformed or outside the image). ``palette``: restrict the colours to these (and grey)."""
+        hints = parse_hints(hints)
+        palette_ab = parse_palette(palette)
         img = open_image(image, max_pixels=self.max_pixels)
         lightness, alpha = lightness_of(img)
         del img  # the Lightness holds what is needed (8-bit pixels, not a float copy)
-        out = self.merge_image(lightness, self.predict_ab(lightness, hints=hints))
+        ab_small = self.predict_ab(lightness, hints=hints)
+        if palette_ab is not None:
+            ab_small = apply_palette(ab_small, palette_ab)
+        out = self.merge_image(lightness, ab_small)
         if alpha is not None:
             out.putalpha(Image.fromarray(alpha, "L"))
         return out
@@ -194,21 +173,31 @@ class Colorizer:
         height, width = lightness.shape
         h, w = self.network_size(height, width)
         l_small = lightness.reduced(h, w)
-        hint_map = self._hint_map(hints, (height, width), (h, w))
+        hints_small = hint_map(parse_hints(hints), (height, width), (h, w))
         m = self.backend.size_multiple
         pad = ((0, (-h) % m), (0, (-w) % m))
         mode = "reflect" if min(h, w) > 1 else "edge"
         l_in = np.pad(normalize_l(l_small.astype(np.float32)), pad, mode=mode)[None, None]
-        hint_in = np.pad(hint_map, ((0, 0),) + pad)[None]
+        hint_in = np.pad(hints_small, ((0, 0),) + pad)[None]
         return np.ascontiguousarray(l_in, dtype=np.float32), np.ascontiguousarray(hint_in, dtype=np.float32), (h, w)
 
-    def predict_ab(self, lightness: Lightness | np.ndarray, *, hints: Iterable[Any] | None = None) -> np.ndarray:
-        """Lightness (or L (H, W)) -> ab_small (2, h, w) in Lab units at the network size."""
+    def predict_ab(self, lightness: Lightness | np.ndarray, *, hints: Iterable[Any] | None = None,
+                   propagate: bool = True) -> np.ndarray:
+        """Lightness (or L (H, W)) -> ab_small (2, h, w) in Lab units at the network size.
+
+        Hints go into the network and, because the network follows them only weakly, are also
+        spread over regions of similar lightness (:func:`irodori.hints.propagate_hints`; off
+        with ``propagate=False``, which measures the network alone).
+        """
         if not isinstance(lightness, Lightness):
             lightness = Lightness.from_l(lightness)
+        hints = parse_hints(hints)
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints)
-        ab = self.backend.run(l_in, hint_in)
-        return denormalize_ab(ab[0, :, :h, :w]).astype(np.float32)
+        ab = denormalize_ab(self.backend.run(l_in, hint_in)[0, :, :h, :w]).astype(np.float32)
+        if hints and propagate:
+            l_small = (l_in[0, 0, :h, :w] + 1.0) * 50.0
+            ab = propagate_hints(ab, l_small, hints, lightness.shape)
+        return ab
 
     def merge(self, l_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
         """L (H, W) and ab_small (2, h, w) -> sRGB uint8 (H, W, 3); see :meth:`merge_image`."""
@@ -243,21 +232,6 @@ class Colorizer:
                 out.paste(strip(y0)[1], (0, y0))
         return out
 
-    def _hint_map(self, hints: Iterable[Any] | None, full: tuple[int, int], small: tuple[int, int]) -> np.ndarray:
-        """Hints in input pixels -> (3, h, w): normalised ab * mask, mask (a 1-pixel patch each)."""
-        h, w = small
-        hint_map = np.zeros((3, h, w), dtype=np.float32)
-        for raw in hints or ():
-            hint = Hint.parse(raw)
-            if not (0 <= hint.x < full[1] and 0 <= hint.y < full[0]):
-                raise ValueError(f"hint at ({hint.x}, {hint.y}) is outside the {full[1]}x{full[0]} image")
-            ab = rgb_to_lab(np.array(hint.rgb, dtype=np.uint8))[1:]
-            yi = min(h - 1, int(hint.y * h / full[0]))
-            xi = min(w - 1, int(hint.x * w / full[1]))
-            hint_map[0:2, yi, xi] = normalize_ab(ab)
-            hint_map[2, yi, xi] = 1.0
-        return hint_map
-
 
 def load_colorizer(model: str | Path = DEFAULT_MODEL, *, max_side: int | None = None, upsample: str = "bilinear",
                    threads: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Colorizer:
@@ -270,12 +244,13 @@ def load_colorizer(model: str | Path = DEFAULT_MODEL, *, max_side: int | None = 
 _DEFAULT: Colorizer | None = None
 
 
-def colorize(image: ImageSource, *, hints: Iterable[Any] | None = None) -> Image.Image:
+def colorize(image: ImageSource, *, hints: Iterable[Any] | None = None,
+             palette: str | Iterable[Any] | None = None) -> Image.Image:
     """Colour one image with the default model, loaded on first use and kept."""
     global _DEFAULT
     if _DEFAULT is None:
         _DEFAULT = load_colorizer()
-    return _DEFAULT.colorize(image, hints=hints)
+    return _DEFAULT.colorize(image, hints=hints, palette=palette)
 
 
-__all__ = ["Colorizer", "Hint", "OnnxBackend", "TorchBackend", "colorize", "load_colorizer"]
+__all__ = ["Colorizer", "Hint", "HintError", "OnnxBackend", "TorchBackend", "colorize", "load_colorizer"]

@@ -1,0 +1,304 @@
+"""User colour hints and palettes: parsing, validation, and what the network is fed.
+
+A hint says "the colour at pixel (x, y) of the input is #rrggbb". Only its chroma (CIE ab) is
+used; the lightness always comes from the input. The network was trained with such hints
+simulated from the ground truth (Zhang et al. 2017), so one model colours with or without them.
+
+Accepted forms (CLI, JSON file, Python API, web API all go through :meth:`Hint.parse`)::
+
+    "120,45,#ff8800"                          # CLI --hint X,Y,#RRGGBB
+    {"x": 120, "y": 45, "color": "#ff8800"}   # JSON, web API
+    (120, 45, "#ff8800") or (120, 45, (255, 136, 0))
+
+A palette (``--palette "#ff8800,#3366cc"``) restricts the output chroma to those colours: every
+pixel's predicted ab is replaced by a soft nearest-palette-colour choice, so the layout of
+colour stays the network's and the colours become the user's. Pixels the network leaves
+near-grey (paper, ink) stay near-grey.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .color import normalize_ab, rgb_to_lab
+
+_HEX = re.compile(r"#?([0-9a-fA-F]{6})")
+# A hint covers a square of this side at the network's resolution (about 1 % of a 512-pixel
+# side): inside the 1-4 pixel patches the model saw in training at 160 pixels, a little
+# larger than one pixel so a click on a thin area still lands where the user meant.
+HINT_PATCH = 3
+MAX_HINTS = 256  # per image: far more than anyone clicks; bounds the propagation's memory and time
+# Softness of the palette snap, in ab units: colours nearer than this blend, farther ones snap.
+PALETTE_SOFTNESS = 8.0
+# Predicted chroma (ab units) below which a pixel stays grey, and above which it takes its palette
+# colour in full; linear between.
+PALETTE_GREY = (3.0, 10.0)
+
+
+class HintError(ValueError):
+    """A hint or palette that cannot be used: malformed, or outside the image."""
+
+
+def parse_color(value: Any) -> tuple[int, int, int]:
+    """'#rrggbb' / 'rrggbb' / (r, g, b) -> (r, g, b) with each in 0..255."""
+    if isinstance(value, str):
+        match = _HEX.fullmatch(value.strip())
+        if not match:
+            raise HintError(f"colour {value!r} is not #rrggbb")
+        text = match.group(1)
+        return tuple(int(text[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+    if isinstance(value, (tuple, list)) and len(value) == 3 and all(_is_int(c) and 0 <= c <= 255 for c in value):
+        return tuple(int(c) for c in value)  # type: ignore[return-value]
+    raise HintError(f"colour {value!r} is not #rrggbb or (r, g, b) in 0..255")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A user colour hint at pixel (x, y) of the input image (x right, y down, from 0)."""
+
+    x: int
+    y: int
+    rgb: tuple[int, int, int]
+
+    @classmethod
+    def parse(cls, value: Any) -> "Hint":
+        """From a Hint, "X,Y,#rrggbb", {"x", "y", "color"}, or (x, y, colour); HintError if malformed."""
+        if isinstance(value, Hint):
+            return value
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",")]
+            if len(parts) != 3 or not all(re.fullmatch(r"-?\d+", p) for p in parts[:2]):
+                raise HintError(f"hint {value!r} is not X,Y,#RRGGBB (e.g. 120,45,#ff8800)")
+            return cls(int(parts[0]), int(parts[1]), parse_color(parts[2]))
+        if isinstance(value, dict):
+            unknown = set(value) - {"x", "y", "color"}
+            if unknown or not {"x", "y", "color"} <= set(value):
+                raise HintError(f"hint {value!r} must have exactly the keys x, y, color")
+            x, y, color = value["x"], value["y"], value["color"]
+        elif isinstance(value, (tuple, list)) and len(value) == 3:
+            x, y, color = value
+        else:
+            raise HintError(f"hint {value!r} is not X,Y,#RRGGBB, a dict {{x, y, color}} or a tuple (x, y, colour)")
+        if not (_is_int(x) and _is_int(y)):
+            raise HintError(f"hint coordinates must be integers, got {x!r}, {y!r}")
+        return cls(int(x), int(y), parse_color(color))
+
+
+def parse_hints(values: Iterable[Any] | None) -> list[Hint]:
+    """Parse every hint (any accepted form); HintError names the first bad one, or too many."""
+    hints = [Hint.parse(v) for v in values or ()]
+    if len(hints) > MAX_HINTS:
+        raise HintError(f"too many hints ({len(hints)}; at most {MAX_HINTS} per image)")
+    return hints
+
+
+def check_inside(hints: Iterable[Hint], width: int, height: int) -> None:
+    """HintError if a hint lies outside a width x height image."""
+    for hint in hints:
+        if not (0 <= hint.x < width and 0 <= hint.y < height):
+            raise HintError(f"hint at ({hint.x}, {hint.y}) is outside the {width}x{height} image "
+                            f"(x must be in 0..{width - 1}, y in 0..{height - 1})")
+
+
+def load_hints_file(path: str | Path) -> list[Hint] | dict[str, list[Hint]]:
+    """A JSON file: a list of hints (for every input), or an object {image file name: [hints]}."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise HintError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HintError(f"{path}: not valid JSON: {exc}") from None
+    try:
+        if isinstance(data, list):
+            return parse_hints(data)
+        if isinstance(data, dict) and all(isinstance(v, list) for v in data.values()):
+            return {str(name): parse_hints(items) for name, items in data.items()}
+    except HintError as exc:
+        raise HintError(f"{path}: {exc}") from None
+    raise HintError(f"{path}: expected a JSON list of hints or an object mapping image names to lists")
+
+
+def hint_map(hints: Iterable[Hint], full: tuple[int, int], small: tuple[int, int], *,
+             patch: int = HINT_PATCH) -> np.ndarray:
+    """Hints in input pixels -> the network's hint input (3, h, w): normalised (a, b) * mask, mask.
+
+    ``full`` is the input's (height, width), ``small`` the network's; each hint fills a
+    ``patch``-sided square around its position (clipped at the borders). Later hints win
+    where patches overlap.
+    """
+    hints = list(hints)
+    check_inside(hints, full[1], full[0])
+    h, w = small
+    out = np.zeros((3, h, w), dtype=np.float32)
+    if not hints:
+        return out
+    ab = normalize_ab(rgb_to_lab(np.array([hint.rgb for hint in hints], dtype=np.uint8))[:, 1:])  # (n, 2)
+    for hint, (a, b) in zip(hints, ab):
+        yc = min(h - 1, int(hint.y * h / full[0]))
+        xc = min(w - 1, int(hint.x * w / full[1]))
+        y0, x0 = max(0, yc - patch // 2), max(0, xc - patch // 2)
+        y1, x1 = min(h, y0 + patch), min(w, x0 + patch)
+        out[0, y0:y1, x0:x1] = a
+        out[1, y0:y1, x0:x1] = b
+        out[2, y0:y1, x0:x1] = 1.0
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Palette
+# ----------------------------------------------------------------------------------------------
+def parse_palette(value: str | Iterable[Any] | None) -> np.ndarray | None:
+    """"#rrggbb,#rrggbb,..." or a list of colours -> their ab (k, 2) in Lab units; None if empty."""
+    if value is None:
+        return None
+    items = [p for p in value.split(",") if p.strip()] if isinstance(value, str) else list(value)
+    if not items:
+        return None
+    rgb = np.array([parse_color(c) for c in items], dtype=np.uint8)
+    return rgb_to_lab(rgb)[:, 1:].astype(np.float32)
+
+
+def apply_palette(ab: np.ndarray, palette_ab: np.ndarray, *, softness: float = PALETTE_SOFTNESS) -> np.ndarray:
+    """ab (2, h, w) -> ab (2, h, w) made of the palette's colours (and grey) only.
+
+    Each pixel takes a softmax-weighted mix of palette colours by ab distance (weights
+    exp(-d^2 / (2 softness^2))): it snaps to the nearest unless two are about equally near,
+    where it blends, so region borders do not alias. Pixels predicted near-grey stay grey
+    (faded in over ``PALETTE_GREY`` chroma), so paper and ink are not painted.
+    """
+    flat = ab.reshape(2, -1).T  # (n, 2)
+    d2 = ((flat[:, None, :] - palette_ab[None, :, :]) ** 2).sum(axis=2)  # (n, k)
+    logits = -(d2 - d2.min(axis=1, keepdims=True)) / (2.0 * softness**2)
+    weights = np.exp(logits)
+    weights /= weights.sum(axis=1, keepdims=True)
+    lo, hi = PALETTE_GREY
+    colour = np.clip((np.linalg.norm(flat, axis=1, keepdims=True) - lo) / (hi - lo), 0.0, 1.0)
+    return (colour * (weights @ palette_ab)).T.reshape(ab.shape).astype(np.float32)
+
+
+def sample_hints(truth: np.ndarray, count: int, rng: np.random.Generator, *, patch: int = 3) -> list[Hint]:
+    """``count`` hints revealed from a ground-truth image (H, W, 3) uint8, as a user would give
+    them: at uniformly random positions, each the mean colour of a ``patch``-sided square there
+    (so JPEG noise in one pixel does not decide the hint). Used to measure how well a model
+    follows hints (``irodori evaluate --hints N``)."""
+    h, w, _ = truth.shape
+    hints = []
+    for _ in range(count):
+        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+        y0, x0 = max(0, y - patch // 2), max(0, x - patch // 2)
+        mean = truth[y0 : y0 + patch, x0 : x0 + patch].reshape(-1, 3).mean(axis=0)
+        hints.append(Hint(x, y, tuple(int(round(float(c))) for c in mean)))  # type: ignore[arg-type]
+    return hints
+
+
+# ----------------------------------------------------------------------------------------------
+# Hint propagation
+# ----------------------------------------------------------------------------------------------
+# The network sees hints, but a 4.5 M-parameter model trained on a CPU budget learned to follow
+# them only weakly (docs/HINTS.md). So each hint's correction (its colour minus the network's
+# colour there) is also spread explicitly, as Levin et al. 2004 spread scribbles: along paths
+# of similar lightness. Distances are geodesic in (x, y, L): a step costs sqrt(1 + (EDGE * dL)^2)
+# pixels, so an ink line or a light/dark border is a wall, and a flat region fills.
+PROPAGATE_SIDE = 192  # distances are computed at this longest side (cheap; chroma is smooth)
+EDGE_COST = 3.0  # pixels of path per unit of L difference between neighbours
+REACH = 1.0  # a correction fades as exp(-(d / (REACH * side))^2) with geodesic distance d
+SHARPNESS = 0.04  # between hints: soft-min over distance with temperature SHARPNESS * side
+
+
+def geodesic_distances(l: np.ndarray, seeds: list[tuple[int, int]], *, edge_cost: float | None = None,
+                       sweeps: int = 2) -> np.ndarray:
+    """l (h, w) CIE L, seeds [(y, x)] -> (n, h, w) approximate geodesic distance from each seed.
+
+    Alternating directional sweeps (down, up, right, left), each vectorised across one axis and
+    every seed, each relaxing through the three neighbours of the previous line; ``sweeps``
+    rounds of four reach around a bend or two, which is what hint regions need.
+    """
+    edge_cost = EDGE_COST if edge_cost is None else edge_cost
+    h, w = l.shape
+    n = len(seeds)
+    dist = np.full((n, h, w), np.inf, dtype=np.float32)
+    for i, (y, x) in enumerate(seeds):
+        dist[i, y, x] = 0.0
+    lf = l.astype(np.float32)
+
+    def step_cost(d_l: np.ndarray, base: float) -> np.ndarray:
+        return np.sqrt(base + (edge_cost * d_l) ** 2)
+
+    # Costs between line k-1 and line k, straight and diagonal, for vertical sweeps (rows)...
+    v_straight = step_cost(np.abs(lf[1:] - lf[:-1]), 1.0)  # (h-1, w)
+    v_left = step_cost(np.abs(lf[1:, 1:] - lf[:-1, :-1]), 2.0)  # (h-1, w-1): from x-1 to x
+    v_right = step_cost(np.abs(lf[1:, :-1] - lf[:-1, 1:]), 2.0)  # from x+1 to x
+    # ... and for horizontal sweeps (columns), the same on the transpose.
+    lt = lf.T
+    h_straight = step_cost(np.abs(lt[1:] - lt[:-1]), 1.0)
+    h_left = step_cost(np.abs(lt[1:, 1:] - lt[:-1, :-1]), 2.0)
+    h_right = step_cost(np.abs(lt[1:, :-1] - lt[:-1, 1:]), 2.0)
+
+    def sweep(d: np.ndarray, straight: np.ndarray, left: np.ndarray, right: np.ndarray, reverse: bool) -> None:
+        # d (n, lines, width), relaxed in place line by line. left[j, x] joins (j, x) and
+        # (j + 1, x + 1); right[j, x] joins (j, x + 1) and (j + 1, x).
+        lines = d.shape[1]
+        order = range(lines - 2, -1, -1) if reverse else range(1, lines)
+        for k in order:
+            prev = k + 1 if reverse else k - 1
+            j = min(k, prev)  # index into the between-lines cost arrays
+            cur, src = d[:, k], d[:, prev]
+            np.minimum(cur, src + straight[j], out=cur)
+            np.minimum(cur[:, 1:], src[:, :-1] + (right[j] if reverse else left[j]), out=cur[:, 1:])
+            np.minimum(cur[:, :-1], src[:, 1:] + (left[j] if reverse else right[j]), out=cur[:, :-1])
+
+    dist_t = dist.transpose(0, 2, 1)  # a view: horizontal sweeps relax columns in place
+    for _ in range(sweeps):
+        sweep(dist, v_straight, v_left, v_right, reverse=False)
+        sweep(dist, v_straight, v_left, v_right, reverse=True)
+        sweep(dist_t, h_straight, h_left, h_right, reverse=False)
+        sweep(dist_t, h_straight, h_left, h_right, reverse=True)
+    return dist
+
+
+def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tuple[int, int], *,
+                    patch: int = HINT_PATCH) -> np.ndarray:
+    """ab (2, h, w) predicted, l (h, w) the network's lightness, hints in input pixels of a
+    ``full`` (height, width) image -> ab (2, h, w) with each hint's correction spread.
+
+    Correction i is the hint's ab minus the mean predicted ab under its patch. Each pixel takes
+    a soft-min blend of the corrections by geodesic distance (the nearest hint along similar
+    lightness wins), faded by the distance to that nearest hint.
+    """
+    if not hints:
+        return ab
+    from PIL import Image  # noqa: PLC0415 (numpy-only callers of this module need no Pillow)
+
+    h, w = l.shape
+    scale = min(1.0, PROPAGATE_SIDE / max(h, w))
+    hp, wp = max(1, round(h * scale)), max(1, round(w * scale))
+    l_p = np.asarray(Image.fromarray(l.astype(np.float32), "F").resize((wp, hp), Image.BILINEAR))
+    targets = rgb_to_lab(np.array([hint.rgb for hint in hints], dtype=np.uint8))[:, 1:]
+    seeds, deltas = [], []
+    for hint, target in zip(hints, targets):
+        yc = min(h - 1, int(hint.y * h / full[0]))
+        xc = min(w - 1, int(hint.x * w / full[1]))
+        y0, x0 = max(0, yc - patch // 2), max(0, xc - patch // 2)
+        under = ab[:, y0 : y0 + patch, x0 : x0 + patch].reshape(2, -1).mean(axis=1)
+        deltas.append(target - under)
+        seeds.append((min(hp - 1, int(yc * scale)), min(wp - 1, int(xc * scale))))
+    dist = geodesic_distances(l_p, seeds)  # (n, hp, wp)
+    side = float(max(hp, wp))
+    nearest = dist.min(axis=0)
+    share = np.exp(-(dist - nearest) / (SHARPNESS * side))
+    share /= share.sum(axis=0)
+    fade = np.exp(-((nearest / (REACH * side)) ** 2))
+    correction = np.einsum("nhw,nc->chw", share * fade, np.array(deltas, dtype=np.float32))
+    up = [np.asarray(Image.fromarray(c.astype(np.float32), "F").resize((w, h), Image.BILINEAR)) for c in correction]
+    return (ab + np.stack(up)).astype(np.float32)

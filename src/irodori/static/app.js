@@ -1,0 +1,259 @@
+// The irodori page: load an image (picker, drop, paste), place colour hints by clicking it,
+// POST it to /api/colorize, show the result over the original with a before/after slider.
+// Plain JS, no build step, nothing loaded from elsewhere.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const el = {
+  file: $("file"), model: $("model"), modelInfo: $("model-info"), limits: $("limits"),
+  color: $("color"), hints: $("hints"), clearHints: $("clear-hints"),
+  colorize: $("colorize"), download: $("download"), status: $("status"), meta: $("meta"),
+  stage: $("stage"), original: $("original"), result: $("result"), divider: $("divider"),
+  markers: $("markers"), compareRow: $("compare-row"), compare: $("compare"),
+};
+
+const state = {
+  file: null,          // the File being coloured
+  hints: [],           // [{x, y, color}] in the image's own pixels
+  originalUrl: null,   // object URLs to revoke when replaced
+  resultUrl: null,
+  inFlight: null,      // AbortController of the running request
+  maxUploadBytes: null,
+};
+
+function setStatus(text, kind = "") {
+  el.status.textContent = text;
+  el.status.className = kind;
+}
+
+// ---- models and limits ---------------------------------------------------------------------
+async function loadModels() {
+  try {
+    const models = await (await fetch("/api/models")).json();
+    for (const m of models) {
+      const option = new Option(m.default ? `${m.name} (default)` : m.name, m.name, m.default, m.default);
+      option.title = m.description;
+      el.model.add(option);
+    }
+    showModelInfo();
+  } catch (err) {
+    setStatus("Cannot reach the server for the model list.", "error");
+  }
+}
+
+function showModelInfo() {
+  const option = el.model.selectedOptions[0];
+  el.modelInfo.textContent = option ? option.title.replace(/`/g, "") : "";
+  el.modelInfo.title = el.modelInfo.textContent;
+}
+
+async function loadLimits() {
+  try {
+    const health = await (await fetch("/api/health")).json();
+    state.maxUploadBytes = health.max_upload_bytes;
+    const mb = (health.max_upload_bytes / 2 ** 20).toFixed(0);
+    const mp = (health.max_pixels / 1e6).toFixed(0);
+    el.limits.textContent = `PNG, JPEG, WebP, BMP, GIF or TIFF; up to ${mb} MB and ${mp} megapixels.`;
+  } catch (err) { /* the limits line is only informative */ }
+}
+
+// ---- loading an image ----------------------------------------------------------------------
+function loadFile(file) {
+  if (!file) return;
+  if (state.maxUploadBytes && file.size > state.maxUploadBytes) {
+    setStatus(`That file is ${(file.size / 2 ** 20).toFixed(1)} MB; this server takes at most ` +
+              `${(state.maxUploadBytes / 2 ** 20).toFixed(0)} MB.`, "error");
+    return;
+  }
+  state.file = file;
+  state.hints = [];
+  renderHints();
+  clearResult();
+  if (state.originalUrl) URL.revokeObjectURL(state.originalUrl);
+  state.originalUrl = URL.createObjectURL(file);
+  el.original.classList.remove("grey");
+  el.original.src = state.originalUrl;
+  el.stage.classList.remove("empty");
+  el.colorize.disabled = false;
+  colorize();
+}
+
+// A format the browser cannot show (TIFF, say): show the result in grey as the "original";
+// its lightness is the original's.
+el.original.addEventListener("error", () => {
+  if (state.file && el.original.src === state.originalUrl) el.original.dataset.broken = "1";
+});
+el.original.addEventListener("load", () => { renderMarkers(); });
+
+function clearResult() {
+  el.result.hidden = true;
+  el.divider.hidden = true;
+  el.compareRow.hidden = true;
+  el.result.removeAttribute("src");
+  if (state.resultUrl) URL.revokeObjectURL(state.resultUrl);
+  state.resultUrl = null;
+  el.download.removeAttribute("href");
+  el.download.setAttribute("aria-disabled", "true");
+  el.meta.textContent = "";
+  delete el.original.dataset.broken;
+}
+
+el.file.addEventListener("change", () => loadFile(el.file.files[0]));
+
+document.addEventListener("dragover", (e) => {
+  e.preventDefault();
+  document.body.classList.add("dragging");
+});
+document.addEventListener("dragleave", (e) => {
+  if (e.relatedTarget === null) document.body.classList.remove("dragging");
+});
+document.addEventListener("drop", (e) => {
+  e.preventDefault();
+  document.body.classList.remove("dragging");
+  const file = [...(e.dataTransfer?.files || [])].find((f) => f.type.startsWith("image/")) || e.dataTransfer?.files[0];
+  loadFile(file);
+});
+document.addEventListener("paste", (e) => {
+  const item = [...(e.clipboardData?.items || [])].find((i) => i.kind === "file" && i.type.startsWith("image/"));
+  if (item) {
+    e.preventDefault();
+    loadFile(item.getAsFile());
+  }
+});
+
+// ---- hints ---------------------------------------------------------------------------------
+function imageSize() {
+  const img = el.original.naturalWidth ? el.original : el.result;
+  return { width: img.naturalWidth, height: img.naturalHeight, box: img.getBoundingClientRect() };
+}
+
+el.stage.addEventListener("click", (e) => {
+  if (!state.file) return;
+  const { width, height, box } = imageSize();
+  if (!width || !box.width) return;
+  // Page coordinates -> the image's own pixels (it may be shown scaled).
+  const x = Math.floor(((e.clientX - box.left) / box.width) * width);
+  const y = Math.floor(((e.clientY - box.top) / box.height) * height);
+  if (x < 0 || y < 0 || x >= width || y >= height) return;
+  state.hints.push({ x, y, color: el.color.value });
+  renderHints();
+  setStatus(`Hint placed at (${x}, ${y}). Press Colour to apply it.`);
+});
+
+function renderHints() {
+  el.hints.replaceChildren();
+  state.hints.forEach((hint, i) => {
+    const li = document.createElement("li");
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = hint.color;
+    const text = document.createElement("span");
+    text.textContent = `${i + 1}. (${hint.x}, ${hint.y}) ${hint.color}`;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "remove";
+    remove.textContent = "×";
+    remove.setAttribute("aria-label", `Remove hint ${i + 1} at ${hint.x}, ${hint.y}`);
+    remove.addEventListener("click", () => {
+      state.hints.splice(i, 1);
+      renderHints();
+    });
+    li.append(swatch, text, remove);
+    el.hints.append(li);
+  });
+  el.clearHints.disabled = state.hints.length === 0;
+  renderMarkers();
+}
+
+function renderMarkers() {
+  el.markers.replaceChildren();
+  const { width, height } = imageSize();
+  if (!width) return;
+  state.hints.forEach((hint, i) => {
+    const dot = document.createElement("span");
+    dot.className = "marker";
+    dot.style.left = `${((hint.x + 0.5) / width) * 100}%`;
+    dot.style.top = `${((hint.y + 0.5) / height) * 100}%`;
+    dot.style.background = hint.color;
+    dot.textContent = String(i + 1);
+    el.markers.append(dot);
+  });
+}
+
+el.clearHints.addEventListener("click", () => {
+  state.hints = [];
+  renderHints();
+});
+
+// ---- colouring -----------------------------------------------------------------------------
+async function colorize() {
+  if (!state.file) return;
+  if (state.inFlight) state.inFlight.abort();
+  const controller = new AbortController();
+  state.inFlight = controller;
+  const form = new FormData();
+  form.append("image", state.file, state.file.name || "pasted.png");
+  form.append("hints", JSON.stringify(state.hints));
+  if (el.model.value) form.append("model", el.model.value);
+  setStatus("colouring…", "busy");
+  el.colorize.disabled = true;
+  try {
+    const response = await fetch("/api/colorize", { method: "POST", body: form, signal: controller.signal });
+    if (!response.ok) {
+      let message = `${response.status} ${response.statusText}`;
+      try { message = (await response.json()).error || message; } catch (err) { /* not JSON */ }
+      throw new Error(message);
+    }
+    const blob = await response.blob();
+    if (state.inFlight !== controller) return;
+    showResult(blob, response.headers);
+  } catch (err) {
+    if (err.name === "AbortError") return;
+    setStatus(err.message === "Failed to fetch" ? "Cannot reach the server." : err.message, "error");
+  } finally {
+    if (state.inFlight === controller) {
+      state.inFlight = null;
+      el.colorize.disabled = !state.file;
+    }
+  }
+}
+
+function showResult(blob, headers) {
+  if (state.resultUrl) URL.revokeObjectURL(state.resultUrl);
+  state.resultUrl = URL.createObjectURL(blob);
+  el.result.onload = () => {
+    if (el.original.dataset.broken) {
+      el.original.src = state.resultUrl;
+      el.original.classList.add("grey");
+    }
+    el.result.hidden = false;
+    el.divider.hidden = false;
+    el.compareRow.hidden = false;
+    updateCompare();
+    renderMarkers();
+    const base = (state.file.name || "image").replace(/\.[^.]+$/, "");
+    el.download.href = state.resultUrl;
+    el.download.download = `${base}-colour.png`;
+    el.download.removeAttribute("aria-disabled");
+    el.meta.textContent = `${headers.get("X-Irodori-Model") || ""} · ${headers.get("X-Irodori-Elapsed-Ms") || "?"} ms`;
+    setStatus("done", "ok");
+  };
+  el.result.src = state.resultUrl;
+}
+
+el.colorize.addEventListener("click", colorize);
+el.model.addEventListener("change", () => {
+  showModelInfo();
+  colorize();
+});
+
+// ---- before / after ------------------------------------------------------------------------
+function updateCompare() {
+  const shown = Number(el.compare.value);
+  el.result.style.clipPath = `inset(0 ${100 - shown}% 0 0)`;
+  el.divider.style.left = `${shown}%`;
+}
+el.compare.addEventListener("input", updateCompare);
+
+loadModels();
+loadLimits();

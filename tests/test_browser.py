@@ -1,0 +1,146 @@
+"""The web page end to end in a real browser: upload, colour, place a hint, re-colour.
+
+Drives the system's chromium (Debian: ``apt-get install chromium``) with Playwright's Python
+API; Playwright's own browser download is never used. Set IRODORI_SCREENSHOT=path.png to keep
+a screenshot of the page (docs/images/web-app.png is made that way).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("fastapi", reason="the web extra is not installed: pip install 'irodori[web]'")
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="playwright is not installed: pip install playwright (no browser download needed)")
+
+from irodori.color import rgb_to_lab  # noqa: E402
+from irodori.colorizer import load_colorizer  # noqa: E402
+from irodori.registry import DEFAULT_MODEL  # noqa: E402
+from irodori.server import create_app  # noqa: E402
+
+from conftest import REPO  # noqa: E402
+from live_server import live_server  # noqa: E402
+
+EXAMPLE = REPO / "examples" / "cartoon_tiger.png"
+HINT_AT = (340, 400)  # the middle of the tiger's nose bridge: a large flat mid-grey area
+WINDOW = 8  # compare colours in the (2 * WINDOW + 1)^2 pixels around the hint
+CANDIDATES = ["#00c0ff", "#ff00ff", "#00ff40", "#ffd000"]
+MARGIN = 3.0  # ab units the colour near the hint must move toward the hint's colour
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
+                 "--disable-component-update", "--disable-quic", "--disable-sync"]
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    if path is None:
+        pytest.skip("no chromium on PATH; install the system's (Debian/Ubuntu: apt-get install chromium)")
+    return path
+
+
+def _ab(hex_color: str) -> np.ndarray:
+    rgb = np.array([[int(hex_color[i : i + 2], 16) for i in (1, 3, 5)]], dtype=np.uint8)
+    return rgb_to_lab(rgb)[0, 1:]
+
+
+def _window_ab(rgb: np.ndarray, x: int, y: int) -> np.ndarray:
+    window = rgb[y - WINDOW : y + WINDOW + 1, x - WINDOW : x + WINDOW + 1].reshape(-1, 3)
+    return rgb_to_lab(window)[:, 1:].mean(axis=0)
+
+
+def _shown_pixels(page) -> np.ndarray:
+    """The pixels of the #result image as the page holds them (drawn on a canvas, read back)."""
+    data_url = page.evaluate("""() => {
+        const img = document.getElementById("result");
+        const canvas = document.createElement("canvas");
+        canvas.width = img.naturalWidth;
+        canvas.height = img.naturalHeight;
+        canvas.getContext("2d").drawImage(img, 0, 0);
+        return canvas.toDataURL("image/png");
+    }""")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("RGB"))
+
+
+def _wait_for_new_result(page, previous_src: str | None) -> None:
+    page.wait_for_function(
+        """(previous) => document.getElementById("status").textContent === "done"
+                         && document.getElementById("result").src !== previous""",
+        arg=previous_src or "", timeout=60_000)
+
+
+def test_upload_hint_recolour_download(tmp_path):
+    executable = _chromium()
+    grey = np.asarray(Image.open(EXAMPLE).convert("L")).astype(np.float32)
+    x, y = HINT_AT
+    assert grey[y - WINDOW : y + WINDOW + 1, x - WINDOW : x + WINDOW + 1].std() < 2  # flat there
+
+    colorizer = load_colorizer(DEFAULT_MODEL, threads=1)
+    app = create_app(colorizers={DEFAULT_MODEL: colorizer})
+    problems: list[str] = []
+    with live_server(app) as url, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 750})
+            page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+            page.on("pageerror", lambda exc: problems.append(str(exc)))
+            page.on("request", lambda req: req.url.startswith(url) or req.url.startswith(("blob:", "data:"))
+                    or problems.append(f"request to elsewhere: {req.url}"))
+            page.goto(url)
+            sync_api.expect(page.locator("#model option")).to_have_count(1)
+
+            # Upload: coloured at once.
+            page.set_input_files("#file", str(EXAMPLE))
+            _wait_for_new_result(page, None)
+            first_src = page.get_attribute("#result", "src")
+            before = _shown_pixels(page)
+            expected = np.asarray(colorizer.colorize(EXAMPLE))
+            assert np.abs(before.astype(int) - expected).max() <= 1  # the page shows what the server made
+
+            # A hint in a colour far from what the model chose there, placed by clicking.
+            ab_before = _window_ab(before, x, y)
+            color = max(CANDIDATES, key=lambda c: np.linalg.norm(ab_before - _ab(c)))
+            page.fill("#color", color)
+            box = page.locator("#original").bounding_box()
+            height, width = grey.shape
+            page.mouse.click(box["x"] + (x + 0.5) * box["width"] / width, box["y"] + (y + 0.5) * box["height"] / height)
+            items = page.locator("#hints li")
+            sync_api.expect(items).to_have_count(1)
+            hx, hy = map(int, re.search(r"\((\d+), (\d+)\)", items.first.inner_text()).groups())
+            assert abs(hx - x) <= 1 and abs(hy - y) <= 1 and color in items.first.inner_text()
+            sync_api.expect(page.locator("#stage .marker")).to_have_count(1)
+
+            page.click("#colorize")
+            _wait_for_new_result(page, first_src)
+            after = _shown_pixels(page)
+
+            download = page.locator("#download")
+            assert download.get_attribute("href").startswith("blob:")
+            assert download.get_attribute("download") == "cartoon_tiger-colour.png"
+
+            page.eval_on_selector("#compare", "el => { el.value = 70; el.dispatchEvent(new Event('input')); }")
+            page.screenshot(path=str(tmp_path / "web-app.png"))
+            if os.environ.get("IRODORI_SCREENSHOT"):  # for the docs: 256 colours keep it small
+                shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
+                shot.quantize(256, method=Image.Quantize.MEDIANCUT).save(os.environ["IRODORI_SCREENSHOT"], optimize=True)
+            clean_run = list(problems)  # the next step logs its 415 on the console, as it should
+
+            # A file that is not an image: the server's JSON error is shown.
+            page.set_input_files("#file", files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"notes"}])
+            sync_api.expect(page.locator("#status")).to_contain_text("not a supported image")
+        finally:
+            browser.close()
+
+    hint_ab = _ab(color)
+    dist_before = float(np.linalg.norm(ab_before - hint_ab))
+    dist_after = float(np.linalg.norm(_window_ab(after, hx, hy) - hint_ab))
+    print(f"hint {color} at ({hx}, {hy}): ab distance to the hint {dist_before:.1f} before, {dist_after:.1f} after")
+    assert not clean_run, clean_run
+    assert dist_after < dist_before - MARGIN, (dist_before, dist_after)

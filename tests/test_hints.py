@@ -1,0 +1,196 @@
+"""Colour hints and palettes: parsing, the network's hint input, the CLI flags, and that the
+shipped model follows a hint."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from irodori.color import rgb_to_lab
+from irodori.hints import (
+    Hint,
+    HintError,
+    apply_palette,
+    hint_map,
+    load_hints_file,
+    parse_palette,
+    sample_hints,
+)
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "photo_hills.png"
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "irodori.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("value", ["120,45,#ff8800", "120, 45, ff8800", {"x": 120, "y": 45, "color": "#FF8800"},
+                                   (120, 45, "#ff8800"), [120, 45, (255, 136, 0)], Hint(120, 45, (255, 136, 0))])
+def test_every_hint_form_parses_to_the_same_hint(value):
+    assert Hint.parse(value) == Hint(120, 45, (255, 136, 0))
+
+
+@pytest.mark.parametrize("value, message", [
+    ("120,45", "X,Y,#RRGGBB"),
+    ("a,45,#ff8800", "X,Y,#RRGGBB"),
+    ("1.5,45,#ff8800", "X,Y,#RRGGBB"),
+    ("1,2,#ff88", "not #rrggbb"),
+    ("1,2,#gg8800", "not #rrggbb"),
+    ({"x": 1, "y": 2}, "exactly the keys"),
+    ({"x": 1, "y": 2, "color": "#ff0000", "path": "/etc/passwd"}, "exactly the keys"),
+    ({"x": True, "y": 2, "color": "#ff0000"}, "integers"),
+    ({"x": 1.0, "y": 2, "color": "#ff0000"}, "integers"),
+    ((1, 2, (255, 0, 300)), "0..255"),
+    (42, "is not"),
+])
+def test_malformed_hints_are_a_clear_error(value, message):
+    with pytest.raises(HintError, match=message):
+        Hint.parse(value)
+
+
+def test_hint_map_places_a_clipped_patch_of_the_hint_chroma():
+    hints = [Hint(0, 0, (255, 0, 0)), Hint(99, 49, (0, 0, 255))]
+    m = hint_map(hints, (50, 100), (25, 50), patch=3)
+    assert m.shape == (3, 25, 50)
+    # A square starting at the top-left corner is shifted inside; one at the far corner is clipped.
+    assert m[2, 0:3, 0:3].sum() == 9 and m[2].sum() == 9 + 4
+    red_ab = rgb_to_lab(np.array([255, 0, 0], np.uint8))[1:] / 110
+    np.testing.assert_allclose(m[0:2, 1, 1], red_ab, atol=1e-5)
+    assert m[2, 24, 49] == 1 and m[1, 24, 49] < 0  # blue: b < 0, at the far corner
+    assert not m[:, 10:15, 10:40].any()
+
+
+def test_hints_outside_the_image_name_the_valid_range():
+    with pytest.raises(HintError, match=r"outside the 100x50 image \(x must be in 0..99, y in 0..49\)"):
+        hint_map([Hint(100, 0, (0, 0, 0))], (50, 100), (25, 50))
+    with pytest.raises(HintError, match="outside"):
+        hint_map([Hint(-1, 0, (0, 0, 0))], (50, 100), (25, 50))
+
+
+def test_hints_file_list_mapping_and_errors(tmp_path):
+    f = tmp_path / "h.json"
+    f.write_text(json.dumps([{"x": 1, "y": 2, "color": "#010203"}]))
+    assert load_hints_file(f) == [Hint(1, 2, (1, 2, 3))]
+    f.write_text(json.dumps({"page.png": [{"x": 1, "y": 2, "color": "#010203"}], "b.png": []}))
+    assert load_hints_file(f) == {"page.png": [Hint(1, 2, (1, 2, 3))], "b.png": []}
+    f.write_text("[{")
+    with pytest.raises(HintError, match="not valid JSON"):
+        load_hints_file(f)
+    f.write_text(json.dumps({"x": 1}))
+    with pytest.raises(HintError, match="expected a JSON list"):
+        load_hints_file(f)
+    f.write_text(json.dumps([{"x": 1, "y": 2, "color": "red"}]))
+    with pytest.raises(HintError, match=r"h\.json: colour 'red'"):
+        load_hints_file(f)
+    with pytest.raises(HintError, match="cannot read"):
+        load_hints_file(tmp_path / "missing.json")
+
+
+def test_sampled_hints_carry_the_truth_colour_and_are_reproducible():
+    truth = np.zeros((40, 60, 3), np.uint8)
+    truth[:, 30:] = (200, 40, 10)
+    a = sample_hints(truth, 12, np.random.default_rng(3))
+    assert a == sample_hints(truth, 12, np.random.default_rng(3)) and len(a) == 12
+    for hint in a:
+        assert 0 <= hint.x < 60 and 0 <= hint.y < 40
+        if hint.x >= 32:
+            assert hint.rgb == (200, 40, 10)
+        if hint.x <= 27:
+            assert hint.rgb == (0, 0, 0)
+
+
+def test_palette_keeps_only_its_colours_and_grey():
+    palette = parse_palette("#ff0000,#0000ff, #00ff00")
+    assert palette.shape == (3, 2)
+    with pytest.raises(HintError):
+        parse_palette("#ff0000,bogus")
+    assert parse_palette("") is None and parse_palette(None) is None
+    rng = np.random.default_rng(0)
+    ab = rng.uniform(-80, 80, (2, 30, 40)).astype(np.float32)
+    ab[:, :5] = rng.uniform(-2, 2, (2, 5, 40))  # near-grey rows
+    out = apply_palette(ab, palette).reshape(2, -1).T
+    flat = ab.reshape(2, -1).T
+    assert np.abs(out[: 5 * 40]).max() == 0  # near-grey stays grey
+    d = np.sqrt(((out[:, None] - palette[None]) ** 2).sum(-1)).min(1)
+    # Coloured pixels not at a near-tie between two palette colours land on one of them.
+    dist = np.sort(np.sqrt(((flat[:, None] - palette[None]) ** 2).sum(-1)), axis=1)
+    clear = ((dist[:, 1] - dist[:, 0]) > 20) & (np.linalg.norm(flat, axis=1) > 10)
+    assert clear.sum() > 400 and d[clear].max() < 1.0
+
+
+# ----------------------------------------------------------------------------------------------
+# With the shipped model
+# ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def shipped():
+    from irodori.colorizer import load_colorizer
+
+    return load_colorizer(threads=2)
+
+
+def _ab(rgb: np.ndarray) -> np.ndarray:
+    return rgb_to_lab(rgb)[..., 1:]
+
+
+def test_the_shipped_model_follows_a_hint(shipped):
+    """A hint of a colour the model did not choose pulls the region around it toward that colour,
+    and the output keeps the input's lightness."""
+    page = Image.open(EXAMPLE)
+    before = np.asarray(shipped.colorize(page))
+    x, y = page.width // 2, page.height // 4
+    window = (slice(y - 15, y + 16), slice(x - 15, x + 16))
+    target = np.array([255, 0, 200], np.uint8)  # magenta: far from anything in a landscape
+    after = np.asarray(shipped.colorize(page, hints=[(x, y, "#ff00c8")]))
+    d_before = np.linalg.norm(_ab(before[window]) - _ab(target), axis=-1).mean()
+    d_after = np.linalg.norm(_ab(after[window]) - _ab(target), axis=-1).mean()
+    assert d_after < 0.7 * d_before, (d_before, d_after)
+    far = (slice(page.height - 20, page.height), slice(0, 20))  # the opposite corner barely moves
+    assert np.abs(after[far].astype(int) - before[far].astype(int)).mean() < 12
+    l_in = rgb_to_lab(np.asarray(page.convert("RGB")))[..., 0]
+    assert np.abs(rgb_to_lab(after)[..., 0] - l_in).max() < 1.0
+
+
+def test_the_palette_restricts_the_output_colours(shipped):
+    page = Image.open(EXAMPLE)
+    out = np.asarray(shipped.colorize(page, palette="#2a7de1,#e0a030"))
+    ab = _ab(out).reshape(-1, 2)
+    chroma = np.linalg.norm(ab, axis=1)
+    hue = np.degrees(np.arctan2(ab[:, 1], ab[:, 0]))
+    allowed = np.degrees(np.arctan2(*_ab(np.array([[0x2a, 0x7d, 0xe1], [0xe0, 0xa0, 0x30]], np.uint8))[:, ::-1].T))
+    coloured = chroma > 8
+    off = np.min(np.abs((hue[coloured, None] - allowed[None] + 180) % 360 - 180), axis=1)
+    assert coloured.mean() > 0.2 and np.percentile(off, 95) < 20
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------------------------
+def test_cli_hints_give_what_the_api_gives(shipped, tmp_path):
+    hints_file = tmp_path / "hints.json"
+    hints_file.write_text(json.dumps({"photo_hills.png": [{"x": 300, "y": 100, "color": "#ff00c8"}]}))
+    proc = _run("colorize", str(EXAMPLE), "-o", str(tmp_path / "out"), "--hints", str(hints_file),
+                "--hint", "10,10,#00ff00", "-q")
+    assert proc.returncode == 0, proc.stderr
+    cli = np.asarray(Image.open(tmp_path / "out" / "photo_hills.png"))
+    api = np.asarray(shipped.colorize(EXAMPLE, hints=[(300, 100, "#ff00c8"), (10, 10, "#00ff00")]))
+    assert np.abs(cli.astype(int) - api.astype(int)).max() <= 1
+
+
+def test_cli_hint_errors(tmp_path):
+    out = str(tmp_path / "out")
+    proc = _run("colorize", str(EXAMPLE), "-o", out, "--hint", "10,10")
+    assert proc.returncode == 2 and "X,Y,#RRGGBB" in proc.stderr
+    w, h = Image.open(EXAMPLE).size
+    proc = _run("colorize", str(EXAMPLE), "-o", out, "--hint", f"{w},0,#ff0000")
+    assert proc.returncode == 1 and f"outside the {w}x{h} image" in proc.stderr
+    assert not (tmp_path / "out" / "photo_hills.png").exists()
+    hints_file = tmp_path / "hints.json"
+    hints_file.write_text(json.dumps({"typo.png": [{"x": 1, "y": 1, "color": "#ff0000"}]}))
+    proc = _run("colorize", str(EXAMPLE), "-o", out, "--hints", str(hints_file))
+    assert proc.returncode == 2 and "typo.png" in proc.stderr and "matches no input" in proc.stderr
+    proc = _run("colorize", str(EXAMPLE), "-o", out, "--palette", "#12345")
+    assert proc.returncode == 2 and "#rrggbb" in proc.stderr
