@@ -3,7 +3,10 @@
 On the corpus test split, as photos/art and rendered as printed manga (the manga input mode of
 training, seeded per image), each image is coloured with 0, 1, 3 and 10 hints revealed from its
 ground truth (irodori.hints.sample_hints, seeded by the image's name): once with the hints given
-to the network only, once through the whole pipeline (network + geodesic propagation). Writes
+to the network only, once through the whole pipeline (network + geodesic propagation). PSNR is
+against the truth's colours under the input's lightness (for the photos that is the truth
+itself; for the manga pages, whose lightness is screentone and ink, it is what a perfect
+colorizer could output). Writes
 docs/hints-eval.json, splices the table into docs/HINTS.md between the HINTS markers, and writes
 docs/images/hints-sheet.jpg (grey input | no hints | 10 hints, marked | ground truth) for the
 images with the largest, the median and the smallest gain.
@@ -23,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from irodori.color import l_to_gray_rgb, rgb_to_l
+from irodori.color import l_to_gray_rgb, lab_to_srgb8, rgb_to_lab, rgb_to_l
 from irodori.colorizer import load_colorizer
 from irodori.data import manga_effect
 from irodori.evaluate import EVAL_EXTENSIONS, mark_hints
@@ -65,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
             if set_name == "rendered as manga":
                 l_full = manga_effect(l_full, np.random.default_rng(zlib.crc32(name.encode())))
             given = sample_hints(truth, max(COUNTS), np.random.default_rng(zlib.crc32(name.encode())))
+            lab = rgb_to_lab(truth)
+            truth = lab_to_srgb8(l_full.astype(np.float32), lab[..., 1].astype(np.float32),
+                                 lab[..., 2].astype(np.float32))
             base = colour(colorizer, l_full, [], propagate=True)
             row = {"image": name, "psnr_gray": psnr(l_to_gray_rgb(l_full), truth), "psnr": psnr(base, truth)}
             for n in COUNTS:

@@ -34,7 +34,9 @@ EXAMPLE = REPO / "examples" / "cartoon_tiger.png"
 HINT_AT = (340, 400)  # the middle of the tiger's nose bridge: a large flat mid-grey area
 WINDOW = 8  # compare colours in the (2 * WINDOW + 1)^2 pixels around the hint
 CANDIDATES = ["#00c0ff", "#ff00ff", "#00ff40", "#ffd000"]
-MARGIN = 3.0  # ab units the colour near the hint must move toward the hint's colour
+# The colour near the hint must at least halve its ab distance to the hint's colour (measured:
+# 140 -> 30 with the shipped model and hint propagation).
+SHRINK = 0.5
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
                  "--disable-component-update", "--disable-quic", "--disable-sync"]
 
@@ -143,4 +145,4 @@ def test_upload_hint_recolour_download(tmp_path):
     dist_after = float(np.linalg.norm(_window_ab(after, hx, hy) - hint_ab))
     print(f"hint {color} at ({hx}, {hy}): ab distance to the hint {dist_before:.1f} before, {dist_after:.1f} after")
     assert not clean_run, clean_run
-    assert dist_after < dist_before - MARGIN, (dist_before, dist_after)
+    assert dist_after < SHRINK * dist_before, (dist_before, dist_after)

@@ -20,7 +20,7 @@ def test_help_lists_every_command_and_is_fast():
     proc = _run("--help", text=True)
     elapsed = time.perf_counter() - t0
     assert proc.returncode == 0
-    for command in ("colorize", "train", "export", "evaluate", "models"):
+    for command in ("colorize", "train", "export", "evaluate", "serve", "models"):
         assert command in proc.stdout
     assert elapsed < 5  # generous for CI; the real figure is in docs/BENCHMARKS.md
 
