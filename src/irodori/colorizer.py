@@ -1,11 +1,12 @@
-"""The one colouring pipeline behind the CLI, the Python API and (later) the web server.
+"""The one colouring pipeline behind the CLI, the Python API and the web server.
 
 Data flow for one image::
 
     file/bytes/PIL/array --open_image--> PIL image (EXIF applied)
       --lightness_of--> Lightness: the decoded 8-bit pixels (L made per strip on demand), alpha aside
       --resize (antialiased)--> l_small (h, w), longest side <= max_side, aspect kept
-      --pad to the model's size multiple--> network --> ab_small (2, h, w)
+      --pad to the model's size multiple--> network (with the hints' channels) --> ab_small (2, h, w)
+      --hints: each one's correction spread along similar lightness; palette: snapped to its colours
       --for each strip of rows (on a few threads): upsample ab (bilinear/bicubic/lanczos),
         L of those rows at full resolution, Lab -> sRGB with chroma shrunk where out of gamut
       --paste--> sRGB image (+ alpha)
