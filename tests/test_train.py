@@ -123,3 +123,79 @@ def test_init_from_a_model_whose_head_does_not_fit_the_loss(tmp_path, tiny_run):
     cfg = _cfg(tmp_path, steps=1, model={"head": "classification"}, loss={"l1": 0.1, "classification": 1.0})
     with pytest.raises(TrainingError, match="has a regression head: .*go together"):
         train(cfg, dry_run=True, progress=False, init=tiny_run)
+
+
+# ----------------------------------------------------------------------------------------------
+# The training switches: PatchGAN, EMA, mixed precision
+# ----------------------------------------------------------------------------------------------
+SWITCHES = {"loss": {"gan": 0.1}, "gan": {"channels": 8, "layers": 2}, "ema_decay": 0.5}
+
+
+@pytest.mark.parametrize("recipe", [
+    {"loss": {"gan": 0.1}, "gan": {"channels": 8, "layers": 2}},
+    {"ema_decay": 0.9},
+    {"amp": "bf16"},
+    {**SWITCHES, "amp": "bf16"},
+])
+def test_every_switch_dry_runs_and_checkpoints_what_it_adds(tmp_path, recipe):
+    last = train(_cfg(tmp_path, steps=2, checkpoint_every=2, val_every=2, **recipe), dry_run=True, progress=False)
+    files = {p.name for p in last.iterdir()}
+    assert ("discriminator.safetensors" in files) == ("gan" in recipe.get("loss", {}))
+    assert ("ema.safetensors" in files) == ("ema_decay" in recipe)
+    header, *rows = (tmp_path / "log.csv").read_text().splitlines()
+    columns = header.split(",")
+    first = dict(zip(columns, rows[0].split(",")))
+    if "gan" in recipe.get("loss", {}):
+        assert float(first["loss_d"]) > 0 and float(first["loss_g_gan"]) > 0
+    else:
+        assert first["loss_d"] == "" and first["loss_g_gan"] == ""
+
+
+def test_resume_with_gan_and_ema_reaches_the_same_weights(tmp_path):
+    straight = train(_cfg(tmp_path / "a", steps=6, **SWITCHES), dry_run=True, progress=False)
+    train(_cfg(tmp_path / "b", steps=6, **SWITCHES), dry_run=True, progress=False, stop_at_step=3)
+    resumed = train(_cfg(tmp_path / "b", steps=6, **SWITCHES), dry_run=True, progress=False, resume=tmp_path / "b")
+    from safetensors.torch import load_file
+
+    for name in ("model", "ema", "discriminator"):
+        a, b = (load_file(str(p / f"{name}.safetensors")) for p in (straight, resumed))
+        for key in a:
+            assert torch.equal(a[key], b[key]), (name, key)
+
+
+def test_the_moving_average_is_what_export_and_init_use(tmp_path):
+    last = train(_cfg(tmp_path, steps=3, ema_decay=0.5), dry_run=True, progress=False)
+    from safetensors.torch import load_file
+
+    best, trained = _weights(last), load_file(str(last / "model.safetensors"))
+    ema = load_file(str(last / "ema.safetensors"))
+    key = next(k for k in ema if k.endswith("weight") and ema[k].dim() == 4)
+    assert not torch.equal(ema[key], trained[key])  # an average of three steps, not the last one
+    assert torch.equal(best[key], ema[key])
+    model, _ = load_generator(last, weights="train")
+    assert torch.equal(model.state_dict()[key], trained[key])
+
+
+@pytest.mark.parametrize("switch, name", [({"ema_decay": 0.5}, "ema_decay"), ({"loss": {"gan": 0.1}}, "loss.gan")])
+def test_a_run_cannot_resume_with_a_switch_it_was_trained_without(tmp_path, switch, name):
+    train(_cfg(tmp_path, steps=2), dry_run=True, progress=False)
+    with pytest.raises(TrainingError, match=f"trained without {name}; .* --init"):
+        train(_cfg(tmp_path, steps=4, **switch), dry_run=True, progress=False, resume=tmp_path)
+
+
+def test_update_ema_blends_parameters_and_copies_buffers():
+    from irodori.model import Generator, GeneratorConfig
+    from irodori.train import update_ema
+
+    cfg = GeneratorConfig(channels=(8, 16, 16), enc_blocks=(1, 1, 1), dec_blocks=(1, 1))
+    model, ema = Generator(cfg), Generator(cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(1.0)
+        for p in ema.parameters():
+            p.fill_(0.0)
+        for b in model.buffers():
+            b.fill_(3)
+    update_ema(ema, model, 0.75)
+    assert all(torch.allclose(p, torch.full_like(p, 0.25)) for p in ema.parameters())
+    assert all(torch.equal(b, torch.full_like(b, 3)) for b in ema.buffers())

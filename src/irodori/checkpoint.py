@@ -4,6 +4,9 @@ A checkpoint is a directory::
 
     step-000500/
         model.safetensors        generator weights (float32)
+        ema.safetensors          moving average of the generator weights (when ema_decay > 0):
+                                 what export, evaluation and --init use when it is there
+        discriminator.safetensors  the PatchGAN (when loss.gan > 0; training only)
         checkpoint.json          format, architecture arguments, training config, step,
                                  data manifest hash, metrics, irodori version
         train_state.safetensors  optimiser tensors and the torch RNG state (for --resume)
@@ -89,35 +92,49 @@ def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], *,
     model.load_state_dict(state, strict=True)
 
 
-def load_generator(path: str | Path, *, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
-    """Rebuild the generator from a checkpoint's own architecture arguments and load it strictly."""
+def load_generator(path: str | Path, *, device: str | torch.device = "cpu",
+                   weights: str = "best") -> tuple[Generator, dict]:
+    """Rebuild the generator from a checkpoint's own architecture arguments and load it strictly.
+
+    ``weights``: "best" = the moving average when the run kept one, else the trained weights;
+    "train" = the trained weights (what --resume continues from).
+    """
     ckpt = resolve_checkpoint(path)
     meta = read_meta(ckpt)
     model = Generator(GeneratorConfig(**meta["arch"]))
-    state = load_file(str(ckpt / "model.safetensors"), device=str(device))
-    load_state_strict(model, state, source=str(ckpt / "model.safetensors"))
+    file = ckpt / "ema.safetensors"
+    if weights != "best" or not file.is_file():
+        file = ckpt / "model.safetensors"
+    load_module(model, file, device=device)
     return model.to(device), meta
+
+
+def load_module(module: torch.nn.Module, file: Path, *, device: str | torch.device = "cpu") -> None:
+    """Load a safetensors file into ``module``, strictly."""
+    if not file.is_file():
+        raise CheckpointError(f"{file} is missing")
+    load_state_strict(module, load_file(str(file), device=str(device)), source=str(file))
 
 
 # ----------------------------------------------------------------------------------------------
 # Optimiser state <-> flat tensors + JSON (safetensors holds tensors only)
 # ----------------------------------------------------------------------------------------------
-def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, torch.Tensor], dict]:
+def _flatten_optimizer(state_dict: dict, prefix: str = "optim") -> tuple[dict[str, torch.Tensor], dict]:
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, dict[str, Any]] = {}
     for index, param_state in state_dict["state"].items():
         for key, value in param_state.items():
             if torch.is_tensor(value):
-                tensors[f"optim.{index}.{key}"] = value.detach().cpu().contiguous()
+                tensors[f"{prefix}.{index}.{key}"] = value.detach().cpu().contiguous()
             else:
                 scalars.setdefault(str(index), {})[key] = value
     return tensors, {"param_groups": state_dict["param_groups"], "scalars": scalars}
 
 
-def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict, prefix: str = "optim") -> dict:
     state: dict[int, dict[str, Any]] = {}
     for name, value in tensors.items():
-        if name.startswith("optim."):
+        if name.startswith(prefix + "."):
             _, index, key = name.split(".", 2)
             state.setdefault(int(index), {})[key] = value
     for index, values in meta["scalars"].items():
@@ -136,6 +153,9 @@ def save_checkpoint(
     metrics: dict | None = None,
     keep: int = 3,
     world_size: int = 1,
+    ema: torch.nn.Module | None = None,
+    discriminator: torch.nn.Module | None = None,
+    optimizer_d: torch.optim.Optimizer | None = None,
 ) -> Path:
     """Write ``run_dir/step-NNNNNN`` atomically, point ``run_dir/latest`` at it, prune old ones."""
     run_dir = Path(run_dir)
@@ -143,8 +163,10 @@ def save_checkpoint(
     name = f"step-{step:07d}"
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=run_dir))
     try:
-        weights = {k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items()}
-        save_file(weights, str(tmp / "model.safetensors"), metadata={"format": FORMAT})
+        for file_stem, module in (("model", model), ("ema", ema), ("discriminator", discriminator)):
+            if module is not None:
+                weights = {k: v.detach().cpu().float().contiguous() for k, v in module.state_dict().items()}
+                save_file(weights, str(tmp / f"{file_stem}.safetensors"), metadata={"format": FORMAT})
         arch = model.config.to_dict()
         _write_json(
             tmp / "checkpoint.json",
@@ -162,9 +184,13 @@ def save_checkpoint(
         )
         if optimizer is not None:
             tensors, optim_meta = _flatten_optimizer(optimizer.state_dict())
+            state = {"optimizer": optim_meta, "step": step}
+            if optimizer_d is not None:
+                tensors_d, state["optimizer_d"] = _flatten_optimizer(optimizer_d.state_dict(), "optim_d")
+                tensors.update(tensors_d)
             tensors["rng.torch"] = torch.get_rng_state()
             save_file(tensors, str(tmp / "train_state.safetensors"))
-            _write_json(tmp / "train_state.json", {"optimizer": optim_meta, "step": step})
+            _write_json(tmp / "train_state.json", state)
         final = run_dir / name
         if final.exists():
             shutil.rmtree(final)
@@ -179,13 +205,19 @@ def save_checkpoint(
     return final
 
 
-def load_train_state(path: str | Path, optimizer: torch.optim.Optimizer) -> int:
-    """Restore optimiser state and torch RNG from a checkpoint; returns its step."""
+def load_train_state(path: str | Path, optimizer: torch.optim.Optimizer, *,
+                     optimizer_d: torch.optim.Optimizer | None = None) -> int:
+    """Restore optimiser state(s) and torch RNG from a checkpoint; returns its step."""
     ckpt = resolve_checkpoint(path)
     if not (ckpt / "train_state.safetensors").is_file():
         raise CheckpointError(f"{ckpt} has no training state; it can initialise (--init) but not resume")
     tensors = load_file(str(ckpt / "train_state.safetensors"))
     meta = json.loads((ckpt / "train_state.json").read_text())
     optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer"]))
+    if optimizer_d is not None:
+        if "optimizer_d" not in meta:
+            raise CheckpointError(f"{ckpt} was trained without a discriminator (loss.gan = 0); it cannot resume "
+                                  "with one: start a new run with --init instead")
+        optimizer_d.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer_d"], "optim_d"))
     torch.set_rng_state(tensors["rng.torch"])
     return int(meta["step"])

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .model import GeneratorConfig
+from .model import DiscriminatorConfig, GeneratorConfig
 
 
 class ConfigError(ValueError):
@@ -55,10 +55,11 @@ class LossConfig:
     colorfulness: float = 0.0  # penalises predicted chroma below the ground truth's (anti-sepia)
     classification: float = 0.0  # class-rebalanced ab-bin cross-entropy (needs model.head=classification)
     rebalance_mix: float = 0.5  # uniform share in the class-rebalancing prior (Zhang et al.: 0.5)
+    gan: float = 0.0  # adversarial term from a PatchGAN on (L, ab) (pix2pix); 0 = no discriminator
 
     def __post_init__(self) -> None:
-        if min(self.l1, self.colorfulness, self.classification) < 0:
-            raise ConfigError("loss weights (loss.l1, loss.colorfulness, loss.classification) must be >= 0")
+        if min(self.l1, self.colorfulness, self.classification, self.gan) < 0:
+            raise ConfigError("loss weights (loss.l1, loss.colorfulness, loss.classification, loss.gan) must be >= 0")
         if self.l1 == 0 and self.colorfulness == 0 and self.classification == 0:
             raise ConfigError("at least one of loss.l1, loss.colorfulness, loss.classification must be > 0")
         if not 0.0 < self.rebalance_mix <= 1.0:
@@ -84,11 +85,33 @@ class OptimConfig:
 
 
 @dataclass
+class GanConfig:
+    """The discriminator of ``loss.gan`` and its optimiser (Adam, as pix2pix)."""
+
+    channels: int = 64
+    layers: int = 3
+    lr: float = 2e-4
+    beta1: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0:
+            raise ConfigError("gan.lr must be > 0")
+        try:
+            self.discriminator()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def discriminator(self) -> DiscriminatorConfig:
+        return DiscriminatorConfig(channels=self.channels, layers=self.layers)
+
+
+@dataclass
 class TrainConfig:
     model: GeneratorConfig = field(default_factory=GeneratorConfig)
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    gan: GanConfig = field(default_factory=GanConfig)
     steps: int = 10000
     batch_size: int = 16  # per process
     seed: int = 0
@@ -100,6 +123,12 @@ class TrainConfig:
     val_batches: int = 4
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     threads: int = 0  # torch CPU threads; 0 = leave torch's default
+    # Exponential moving average of the generator's weights, kept beside them and used for
+    # validation and export (smoother than the last step's weights); 0 = off. 0.999 is typical.
+    ema_decay: float = 0.0
+    # Mixed precision: "auto" = bfloat16 autocast on CUDA, full float32 on CPU (this CPU has no
+    # bf16 units: slower there); "bf16" = always (also on CPU, e.g. to test the path); "off".
+    amp: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "checkpoint_every", "log_every", "keep_checkpoints"):
@@ -109,6 +138,10 @@ class TrainConfig:
             raise ConfigError("val_every must be >= 0")
         if (self.model.head == "classification") != (self.loss.classification > 0):
             raise ConfigError("model.head=classification and loss.classification > 0 go together")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError("ema_decay must be in [0, 1) (0 = off)")
+        if self.amp not in ("auto", "bf16", "off"):
+            raise ConfigError("amp must be 'auto', 'bf16' or 'off'")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -158,8 +158,49 @@ class Generator(nn.Module):
         return (ab, logits) if return_logits else ab
 
 
+# ----------------------------------------------------------------------------------------------
+# The adversary (training only; never exported)
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class DiscriminatorConfig:
+    """PatchGAN (pix2pix, Isola et al. 2017) on (L, ab): each output logit judges one patch."""
+
+    channels: int = 64  # first layer; doubles per stride-2 layer, capped at 8x
+    layers: int = 3  # stride-2 layers: 3 gives 70x70 patches
+
+    def __post_init__(self) -> None:
+        if self.channels < 1 or self.layers < 1:
+            raise ValueError("gan.channels and gan.layers must be at least 1")
+
+
+class PatchDiscriminator(nn.Module):
+    """(l (N,1,H,W), ab (N,2,H,W)) normalised -> logits (N, 1, ~H/2^layers, ~W/2^layers).
+
+    It sees the lightness with the colour, so it judges whether these colours are plausible for
+    this picture, not colours in general. Instance normalisation, not batch: a discriminator's
+    batch mixes real and fake, and its statistics would leak which is which.
+    """
+
+    def __init__(self, config: DiscriminatorConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or DiscriminatorConfig()
+        layers: list[nn.Module] = [nn.Conv2d(3, cfg.channels, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        c = cfg.channels
+        for i in range(1, cfg.layers + 1):
+            c_out = cfg.channels * min(2**i, 8)
+            stride = 2 if i < cfg.layers else 1
+            layers += [nn.Conv2d(c, c_out, 4, stride=stride, padding=1, bias=False),
+                       nn.InstanceNorm2d(c_out, affine=True), nn.LeakyReLU(0.2, True)]
+            c = c_out
+        layers.append(nn.Conv2d(c, 1, 4, stride=1, padding=1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, l: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([l, ab], dim=1))
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["Generator", "GeneratorConfig", "count_parameters"]
+__all__ = ["DiscriminatorConfig", "Generator", "GeneratorConfig", "PatchDiscriminator", "count_parameters"]

@@ -5,10 +5,18 @@ CPU, nccl on GPU; rank 0 alone writes checkpoints, logs and sample sheets). The 
 sample a batch, predict ab, weighted losses, step. Everything a resumed run needs (weights,
 optimiser, step, RNG) is in the checkpoint; the data stream and the learning-rate schedule are
 pure functions of the step, so stop-and-resume reaches the same weights as one straight run.
+
+Switches, each off by default except mixed precision on CUDA: ``loss.gan`` adds a PatchGAN
+(pix2pix's step order: the discriminator learns from the detached prediction, then the
+generator takes its step against the frozen discriminator); ``ema_decay`` keeps a moving
+average of the generator's weights, which validation, checkpoints' ``ema.safetensors`` and
+export use; ``amp`` runs the forward passes in bfloat16 autocast.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import csv
 import hashlib
 import logging
@@ -25,16 +33,15 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from PIL import Image
-from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
-from .checkpoint import load_generator, load_state_strict, load_train_state, resolve_checkpoint, save_checkpoint
+from .checkpoint import load_generator, load_module, load_train_state, resolve_checkpoint, save_checkpoint
 from .color import denormalize_ab, denormalize_l, l_to_gray_rgb, lab_to_rgb, rgb_to_uint8
 from .config import ConfigError, TrainConfig, config_to_dict
 from .data import ColorImageDataset, StepSampler, SyntheticDataset, list_images
 from .imageio import encode, write_atomic
 from .losses import class_rebalance_weights, compute_losses
-from .model import Generator, count_parameters
+from .model import Generator, PatchDiscriminator, count_parameters
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +110,8 @@ def _sample_sheet(batch: dict[str, torch.Tensor], ab_pred: torch.Tensor, path: P
 
 
 class CsvLog:
-    FIELDS = ["step", "loss", "loss_l1", "loss_cf", "loss_cls", "lr", "img_per_s", "val_l1", "elapsed_s"]
+    FIELDS = ["step", "loss", "loss_l1", "loss_cf", "loss_cls", "loss_g_gan", "loss_d", "lr", "img_per_s",
+              "val_l1", "elapsed_s"]
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -180,19 +188,41 @@ def train(
     if device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)  # faster convolutions on CPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    # The moving average starts as a copy of the (initial or resumed) weights.
+    ema = copy.deepcopy(model).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
+    disc = optimizer_d = None
+    if cfg.loss.gan > 0:
+        disc = PatchDiscriminator(cfg.gan.discriminator()).to(device)
+        optimizer_d = torch.optim.Adam(disc.parameters(), lr=cfg.gan.lr, betas=(cfg.gan.beta1, 0.999))
     start_step = 0
     if resume is not None:
         ckpt = resolve_checkpoint(resume)
-        weights = ckpt / "model.safetensors"
-        load_state_strict(model, load_file(str(weights), device=str(device)), source=str(weights))
-        start_step = load_train_state(ckpt, optimizer)
+        for wanted, file, switch in ((ema, "ema.safetensors", "ema_decay"), (disc, "discriminator.safetensors", "loss.gan")):
+            if wanted is not None and not (ckpt / file).is_file():
+                raise TrainingError(f"{ckpt} was trained without {switch}; it cannot resume with it on. "
+                                    f"Start a new run from it with --init {ckpt}")
+        load_module(model, ckpt / "model.safetensors", device=device)
+        if ema is not None:
+            load_module(ema, ckpt / "ema.safetensors", device=device)
+        if disc is not None:
+            load_module(disc, ckpt / "discriminator.safetensors", device=device)
+        start_step = load_train_state(ckpt, optimizer, optimizer_d=optimizer_d)
         if is_main:
             log.info("resumed from %s at step %d", ckpt, start_step)
-    ddp_model = (
-        torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-        if distributed
-        else model
-    )
+
+    def wrap(module: torch.nn.Module) -> torch.nn.Module:
+        if not distributed:
+            return module
+        return torch.nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+
+    ddp_model = wrap(model)
+    ddp_disc = wrap(disc) if disc is not None else None
+    use_bf16 = cfg.amp == "bf16" or (cfg.amp == "auto" and device.type == "cuda")
+
+    def autocast() -> contextlib.AbstractContextManager:
+        if not use_bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     config_dict = config_to_dict(cfg)
     class_weights = bins = None
     if cfg.model.head == "classification":
@@ -207,7 +237,7 @@ def train(
         return save_checkpoint(
             run_dir, model=model, step=step, config=config_dict, optimizer=optimizer,
             data_manifest_sha256=manifest_sha, metrics=metrics, keep=cfg.keep_checkpoints,
-            world_size=world,
+            world_size=world, ema=ema, discriminator=disc, optimizer_d=optimizer_d,
         )
 
     sampler = StepSampler(len(train_set), batch_size=cfg.batch_size, seed=cfg.seed, rank=rank,
@@ -232,6 +262,8 @@ def train(
     if is_main:
         log.info("model: %d parameters; device %s; world size %d; %d training images",
                  count_parameters(model), device, world, len(train_set))
+        if disc is not None:
+            log.info("PatchGAN discriminator: %d parameters, loss.gan = %g", count_parameters(disc), cfg.loss.gan)
     bar = None
     if is_main and progress:
         from tqdm import tqdm
@@ -261,8 +293,30 @@ def train(
             lr = lr_at(step, cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            ab_pred, logits = ddp_model(l, hints, return_logits=True)
-            losses = compute_losses(ab_pred, ab_true, cfg, logits=logits, bins=bins, class_weights=class_weights)
+            with autocast():
+                ab_pred, logits = ddp_model(l, hints, return_logits=True)
+            losses = compute_losses(ab_pred.float(), ab_true, cfg, logits=logits, bins=bins, class_weights=class_weights)
+            if ddp_disc is not None:
+                # pix2pix: the discriminator learns from the detached prediction first...
+                # (one forward over real and fake together: one DDP gradient sync; instance
+                # norm keeps the two halves' statistics apart).
+                disc.requires_grad_(True)
+                with autocast():
+                    d_out = ddp_disc(torch.cat([l, l]), torch.cat([ab_true, ab_pred.detach()])).float()
+                d_real, d_fake = d_out.chunk(2)
+                loss_d = 0.5 * (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+                                + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+                optimizer_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                optimizer_d.step()
+                # ...then, frozen, it scores the prediction for the generator's step (the bare
+                # module: no DDP sync is wanted for parameters that get no gradient).
+                disc.requires_grad_(False)
+                with autocast():
+                    d_pred = disc(l, ab_pred).float()
+                losses["loss_g_gan"] = F.binary_cross_entropy_with_logits(d_pred, torch.ones_like(d_pred))
+                losses["loss_d"] = loss_d.detach()
+                losses["loss"] = losses["loss"] + cfg.loss.gan * losses["loss_g_gan"]
             loss_value = losses["loss"].detach()
             if distributed:
                 dist.all_reduce(loss_value)  # every rank takes the same decision below
@@ -277,6 +331,8 @@ def train(
             if cfg.optim.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
             optimizer.step()
+            if ema is not None:
+                update_ema(ema, model, cfg.ema_decay)
             step += 1
             n_window += l.shape[0] * world
 
@@ -291,7 +347,8 @@ def train(
                                   elapsed_s=round(time.perf_counter() - t_start, 1), **row)
                     t_window, n_window = time.perf_counter(), 0
                 if val_batches and (step % cfg.val_every == 0 or step == cfg.steps):
-                    metrics = {"val_l1": _validate(model, val_batches, device, run_dir / "samples" / f"step-{step:07d}.png")}
+                    metrics = {"val_l1": _validate(ema if ema is not None else model, val_batches, device,
+                                                   run_dir / "samples" / f"step-{step:07d}.png")}
                     csv_log.write(step=step, **metrics)
                     model.train()
             if step % cfg.checkpoint_every == 0 or step == end_step:
@@ -310,6 +367,16 @@ def train(
         if distributed and dist.is_initialized():
             dist.destroy_process_group()
     return last_ckpt
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model, for parameters; buffers (BatchNorm running
+    statistics) are copied, as they are averages already."""
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p.detach(), 1.0 - decay)
+    for e, b in zip(ema.buffers(), model.buffers()):
+        e.copy_(b)
 
 
 def _raise_interrupt(_signum: int, _frame) -> None:
