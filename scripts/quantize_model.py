@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = {}
     for label, model in (("float32", args.model), ("int8", str(dst))):
-        scores = evaluate_folder(model, corpus / "test", progress=False)
+        scores = evaluate_folder(model, corpus / "test", fd=False, progress=False)
         results[label] = {
             "file": Path(model).name if label == "int8" else info.onnx,
             "size_mb": round((dst if label == "int8" else src).stat().st_size / 1e6, 2),

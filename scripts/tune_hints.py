@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for edge, reach, sharp in itertools.product((0.0, 0.3, 1.0, 3.0, 6.0), (0.35, 0.6, 1.0, 1.6), (0.04,)):
         hints_mod.EDGE_COST, hints_mod.REACH, hints_mod.SHARPNESS = edge, reach, sharp
-        result = evaluate_folder(colorizer, args.val_dir, hints=args.hints, progress=False)
+        result = evaluate_folder(colorizer, args.val_dir, hints=args.hints, fd=False, progress=False)
         rows.append((result["with_hints"]["psnr"], edge, reach, sharp, result["prediction"]["psnr"]))
         print(f"edge {edge} reach {reach} sharpness {sharp}: {rows[-1][0]:.2f} dB", file=sys.stderr)
     rows.sort(reverse=True)

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
              "| T | PSNR (dB) | grayscale PSNR | CF | CF / truth |", "|---:|---:|---:|---:|---:|"]
     for t in args.temperatures:
         backend.model.config.temperature = t  # read at every forward; no weights change
-        result = evaluate_folder(Colorizer(backend), args.val, progress=False)
+        result = evaluate_folder(Colorizer(backend), args.val, fd=False, progress=False)
         p, g = result["prediction"], result["grayscale"]
         lines.append(f"| {t:.2f} | {p['psnr']:.2f} | {g['psnr']:.2f} | {p['colorfulness']:.1f} | {p['colorfulness_ratio']:.0%} |")
         print(lines[-1], flush=True)

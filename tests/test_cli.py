@@ -168,6 +168,12 @@ def test_train_from_a_folder_then_evaluate(colour_folder, tmp_path):
     assert result["truth"]["colorfulness"] > 10
 
 
+def test_evaluate_no_fd_skips_the_frechet_distance(tiny_onnx, colour_folder, capsys):
+    assert main(["evaluate", str(tiny_onnx), str(colour_folder), "--no-fd", "--limit", "2", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "| SSIM | CF | CF / truth | ΔCF | FD |" in out and "FD not computed (switched off)." in out
+
+
 def test_outputs_get_ordinary_file_permissions(tiny_onnx, inputs, tmp_path):
     import os
     import stat

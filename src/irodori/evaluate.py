@@ -4,6 +4,12 @@ For each colour image in a folder: take its CIE L (the model sees nothing else),
 compare with the original. The grayscale baseline (the same L with zero chroma, i.e. doing
 nothing) is scored on the same images, so every figure has its "beats doing nothing" reference.
 
+Figures (:mod:`irodori.metrics`): PSNR and SSIM against the truth, per image then averaged;
+colourfulness CF (Hasler-Suesstrunk, signed formula), its ratio to the truth's and
+ΔCF = |mean CF - mean CF of the truth|; and the Fréchet distance FD between the set's
+EfficientNet-Lite0 features and the truth's (:mod:`irodori.features`; not Inception FID), for the
+prediction and for the baseline. FD needs the eval extra and at least two images.
+
 With ``hints=N`` each image is also coloured with N hints revealed from its ground truth
 (:func:`irodori.hints.sample_hints`, seeded by the image's name, so the same hints every run):
 the measure of how well a model follows a user's hints. ``sheets`` writes one side-by-side
@@ -22,14 +28,19 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .color import l_to_gray_rgb, rgb_to_l
+from .features import DESCRIPTION as FD_FEATURES
+from .features import features_available, load_feature_extractor
 from .hints import Hint, sample_hints
 from .imageio import load_rgb
-from .metrics import colorfulness, psnr
+from .metrics import colorfulness, delta_cf, feature_statistics, frechet_distance, psnr, ssim
 
 if TYPE_CHECKING:
     from .colorizer import Colorizer
 
 EVAL_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+FOOTNOTE = ("CF: Hasler–Süsstrunk colourfulness, signed opponent formula. FD: Fréchet distance of "
+            "EfficientNet-Lite0 (ImageNet) pooled features, not Inception FID; comparable only within "
+            "this table's image set.")
 
 
 def _mean(values: list[float]) -> float:
@@ -37,13 +48,25 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else float("nan")
 
 
+def _fd(features: dict[str, list[np.ndarray]], side: str) -> float:
+    """FD between the features of ``side`` ("pred" or "gray") and of the truth; NaN below 2 images."""
+    if len(features["truth"]) < 2:
+        return float("nan")
+    return frechet_distance(*feature_statistics(np.stack(features[side])),
+                            *feature_statistics(np.stack(features["truth"])))
+
+
 def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: int | None = None,
                     limit: int | None = None, hints: int = 0, sheets: str | Path | None = None,
-                    progress: bool = True) -> dict:
-    """-> {"model", "images", "prediction": {...}, "grayscale": {...}, "truth": {...}, "per_image": [...]}
-    (+ "with_hints": {...} when ``hints`` > 0).
+                    fd: bool | None = None, progress: bool = True) -> dict:
+    """-> {"model", "images", "prediction": {...}, "grayscale": {...}, "truth": {...}, "per_image": [...],
+    "fd_features", "notes"} (+ "with_hints": {...} when ``hints`` > 0).
 
     ``model`` is a shipped name, an .onnx file, a checkpoint directory, or a loaded Colorizer.
+    ``prediction`` and ``grayscale`` hold the means of psnr, ssim, colorfulness, colorfulness_ratio,
+    and delta_cf and fd over the set. ``fd``: None computes FD when the feature packages are
+    installed, True insists (:class:`irodori.features.FeaturesUnavailable` when they are not),
+    False skips it; a skipped FD is None, an undefined one (fewer than 2 images) NaN, with a note.
     """
     if hints < 0:
         raise ValueError("hints must be 0 or more")
@@ -59,6 +82,17 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         files = files[:limit]
     if not files:
         raise FileNotFoundError(f"no colour images in {folder}")
+    notes: list[str] = []
+    if fd is None:
+        fd = features_available()
+        if not fd:
+            notes.append("FD not computed: the EfficientNet-Lite0 packages are not installed.")
+    elif fd is False:
+        notes.append("FD not computed (switched off).")
+    extractor = load_feature_extractor() if fd else None  # FeaturesUnavailable when asked for and missing
+    if fd and len(files) < 2:
+        notes.append("FD undefined: it needs at least 2 images.")
+    features: dict[str, list[np.ndarray]] = {"pred": [], "gray": [], "truth": []}
     colorizer = model if isinstance(model, Colorizer) else load_colorizer(model, max_side=max_side)
     sheet_dir = Path(sheets) if sheets is not None else None
     if sheet_dir is not None:
@@ -74,6 +108,8 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
             "image": name,
             "psnr": psnr(pred, truth),
             "psnr_gray": psnr(gray, truth),
+            "ssim": ssim(pred, truth),
+            "ssim_gray": ssim(gray, truth),
             "cf": colorfulness(pred),
             "cf_gray": colorfulness(gray),
             "cf_truth": colorfulness(truth),
@@ -83,30 +119,37 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
             given = sample_hints(truth, hints, np.random.default_rng(zlib.crc32(name.encode())))
             pred_hints = colorizer.colorize_lightness(l_full, hints=given)
             row["psnr_hints"] = psnr(pred_hints, truth)
+            row["ssim_hints"] = ssim(pred_hints, truth)
             row["cf_hints"] = colorfulness(pred_hints)
             panels.append(mark_hints(pred_hints, given))
+        if extractor is not None:
+            for side, vec in zip(("pred", "gray", "truth"), extractor.features([pred, gray, truth])):
+                features[side].append(vec)  # (1280,) only: the images themselves are not kept
         if sheet_dir is not None:
             write_sheet(panels, sheet_dir / (name.replace("/", "__").rsplit(".", 1)[0] + ".jpg"))
         rows.append(row)
     cf_truth = _mean([r["cf_truth"] for r in rows])
-    cf_pred = _mean([r["cf"] for r in rows])
+
+    def summary(suffix: str) -> dict:
+        cf = _mean([r["cf" + suffix] for r in rows])
+        return {"psnr": _mean([r["psnr" + suffix] for r in rows]), "ssim": _mean([r["ssim" + suffix] for r in rows]),
+                "colorfulness": cf, "colorfulness_ratio": cf / cf_truth if cf_truth else float("nan"),
+                "delta_cf": delta_cf(cf, cf_truth)}
+
     result = {
         "model": colorizer.name,
         "folder": str(folder),
         "images": len(rows),
         "max_side": colorizer.max_side,
-        "prediction": {"psnr": _mean([r["psnr"] for r in rows]), "colorfulness": cf_pred,
-                       "colorfulness_ratio": cf_pred / cf_truth if cf_truth else float("nan")},
-        "grayscale": {"psnr": _mean([r["psnr_gray"] for r in rows]),
-                      "colorfulness": _mean([r["cf_gray"] for r in rows])},
+        "prediction": {**summary(""), "fd": _fd(features, "pred") if extractor else None},
+        "grayscale": {**summary("_gray"), "fd": _fd(features, "gray") if extractor else None},
         "truth": {"colorfulness": cf_truth},
+        "fd_features": FD_FEATURES if extractor else None,
+        "notes": notes,
         "per_image": rows,
     }
     if hints:
-        cf_hints = _mean([r["cf_hints"] for r in rows])
-        result["with_hints"] = {"hints": hints, "psnr": _mean([r["psnr_hints"] for r in rows]),
-                                "colorfulness": cf_hints,
-                                "colorfulness_ratio": cf_hints / cf_truth if cf_truth else float("nan")}
+        result["with_hints"] = {"hints": hints, **summary("_hints")}
     return result
 
 
@@ -133,22 +176,36 @@ def write_sheet(panels: list[np.ndarray], path: Path, *, height: int = 256) -> N
     Image.fromarray(row).save(path, quality=88)
 
 
+def _cell(value: float | None, spec: str) -> str:
+    """A table cell: blank for a figure that was not computed, n/a for an undefined (NaN) one."""
+    if value is None:
+        return ""
+    return format(value, spec) if math.isfinite(value) else "n/a"
+
+
 def format_table(result: dict) -> str:
-    """A Markdown table of the means, prediction beside the grayscale baseline."""
+    """A Markdown table of the means, prediction beside the grayscale baseline, and its footnote."""
     p, g, t = result["prediction"], result["grayscale"], result["truth"]
+
+    def line(label: str, s: dict) -> str:
+        cells = [_cell(s["psnr"], ".2f"), _cell(s["ssim"], ".3f"), _cell(s["colorfulness"], ".1f"),
+                 _cell(s["colorfulness_ratio"], ".0%"), _cell(s["delta_cf"], ".1f"), _cell(s.get("fd"), ".2f")]
+        return f"| {label} | " + " | ".join(cells) + " |"
+
     lines = [
         f"model `{result['model']}` on {result['images']} images of `{result['folder']}` (network side {result['max_side']})",
         "",
-        "| | PSNR (dB) | colourfulness CF | CF / ground truth |",
-        "|---|---:|---:|---:|",
-        f"| irodori | {p['psnr']:.2f} | {p['colorfulness']:.1f} | {p['colorfulness_ratio']:.0%} |",
+        "| | PSNR (dB) | SSIM | CF | CF / truth | ΔCF | FD |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        line("irodori", p),
     ]
     if "with_hints" in result:
-        hh = result["with_hints"]
-        lines.append(f"| irodori + {hh['hints']} hints from the truth | {hh['psnr']:.2f} | {hh['colorfulness']:.1f} "
-                     f"| {hh['colorfulness_ratio']:.0%} |")
+        lines.append(line(f"irodori + {result['with_hints']['hints']} hints from the truth", result["with_hints"]))
     lines += [
-        f"| grayscale baseline | {g['psnr']:.2f} | {g['colorfulness']:.1f} | {g['colorfulness'] / t['colorfulness']:.0%} |",
-        f"| ground truth | | {t['colorfulness']:.1f} | 100% |",
+        line("grayscale baseline", g),
+        f"| ground truth | | | {t['colorfulness']:.1f} | 100% | | |",
+        "",
+        FOOTNOTE,
     ]
+    lines += result.get("notes", [])
     return "\n".join(lines)

@@ -14,6 +14,15 @@ less sensitive to chroma detail than to luminance detail), so half resolution co
 quality and quarters the work. A global-context block at the bottom (pooled features fed back
 as a per-channel bias, as Iizuka et al. 2016 fuse global features) lets the whole image vote on
 what colour things are (a sky is blue because the image is a landscape).
+
+``encoder="efficientnet-lite0"`` swaps the encoder for EfficientNet-Lite0's (Tan and Le 2019;
+Lite: ReLU6, no squeeze-excitation), which training can start from ImageNet weights
+(``TrainConfig.encoder_init``): semantic priors, the reason DeOldify and DDColor know skies are
+blue and grass green. Its five feature levels (16, 24, 40, 112, 320 channels at H/2 .. H/32)
+are projected by 1x1 convolutions to ``channels`` and enter the same decoder. The ImageNet
+network takes RGB in [-1, 1]; a grey image is R = G = B, so its three stem input channels are
+summed into one that reads the normalised L, and the hints get their own zero-initialised
+stem channels.
 """
 
 from __future__ import annotations
@@ -39,10 +48,16 @@ class GeneratorConfig:
     head: str = "regression"
     bin_step: float = 10.0  # ab grid of the classification bins
     temperature: float = 0.38  # annealed-mean temperature: lower = more vivid, less smooth
+    encoder: str = "unet"  # "unet" (the residual encoder above) or "efficientnet-lite0"
 
     def __post_init__(self) -> None:
         if self.head not in ("regression", "classification"):
             raise ValueError("model.head must be 'regression' or 'classification'")
+        if self.encoder not in ("unet", "efficientnet-lite0"):
+            raise ValueError("model.encoder must be 'unet' or 'efficientnet-lite0'")
+        if self.encoder == "efficientnet-lite0" and len(self.channels) != len(LITE0_LEVELS):
+            raise ValueError(f"model.encoder=efficientnet-lite0 has {len(LITE0_LEVELS)} levels: "
+                             f"model.channels needs {len(LITE0_LEVELS)} entries")
         if not 0.0 < self.temperature <= 1.0:
             raise ValueError("model.temperature must be in (0, 1]")
         self.channels = tuple(int(c) for c in self.channels)
@@ -89,6 +104,81 @@ def _conv_bn_relu(c_in: int, c_out: int, *, kernel: int = 3, stride: int = 1) ->
     )
 
 
+# EfficientNet-Lite0: (expand ratio, kernel, stride, output channels, repeats) per stage, and the
+# block after which each feature level (H/2, H/4, H/8, H/16, H/32) is taken.
+LITE0_STAGES = [(1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
+                (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1)]
+LITE0_LEVELS = {0: 16, 2: 24, 4: 40, 10: 112, 15: 320}  # block index -> channels
+LITE0_BN_EPS = 1e-3  # as the ImageNet weights were trained
+
+
+def _conv_bn(c_in: int, c_out: int, kernel: int, *, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, groups=groups,
+                                         bias=False), nn.BatchNorm2d(c_out, eps=LITE0_BN_EPS)]
+    if act:
+        layers.append(nn.ReLU6(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class MBConv(nn.Module):
+    """Inverted residual: 1x1 expand, kxk depthwise (stride), 1x1 project; identity when shapes allow."""
+
+    def __init__(self, c_in: int, c_out: int, *, expand: int, kernel: int, stride: int) -> None:
+        super().__init__()
+        mid = c_in * expand
+        self.expand = _conv_bn(c_in, mid, 1) if expand != 1 else nn.Identity()
+        self.depthwise = _conv_bn(mid, mid, kernel, stride=stride, groups=mid)
+        self.project = _conv_bn(mid, c_out, 1, act=False)
+        self.residual = stride == 1 and c_in == c_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.project(self.depthwise(self.expand(x)))
+        return x + y if self.residual else y
+
+
+class LiteEncoder(nn.Module):
+    """EfficientNet-Lite0's feature extractor (no head): (l, hints) -> five feature levels."""
+
+    def __init__(self, hint_channels: int) -> None:
+        super().__init__()
+        self.stem = _conv_bn(1 + hint_channels, 32, 3, stride=2)
+        blocks: list[nn.Module] = []
+        c = 32
+        for expand, kernel, stride, c_out, repeats in LITE0_STAGES:
+            for r in range(repeats):
+                blocks.append(MBConv(c, c_out, expand=expand, kernel=kernel, stride=stride if r == 0 else 1))
+                c = c_out
+        self.blocks = nn.ModuleList(blocks)
+
+    def forward(self, l: torch.Tensor, hints: torch.Tensor) -> list[torch.Tensor]:
+        x = self.stem(torch.cat([l, hints], dim=1))
+        levels = []
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i in LITE0_LEVELS:
+                levels.append(x)
+        return levels
+
+
+def lite0_state_from_imagenet(imagenet: dict[str, torch.Tensor], hint_channels: int) -> dict[str, torch.Tensor]:
+    """The ImageNet EfficientNet-Lite0 state dict (efficientnet-lite-pytorch's key names) ->
+    LiteEncoder's. The RGB stem's weights are summed over colour (a grey input has R = G = B);
+    the hint inputs start at zero. The classifier head (1280-channel conv, fc) is dropped."""
+    out: dict[str, torch.Tensor] = {}
+    stem = imagenet["_conv_stem.weight"]  # (32, 3, 3, 3)
+    hint_w = torch.zeros(stem.shape[0], hint_channels, *stem.shape[2:], dtype=stem.dtype)
+    out["stem.0.weight"] = torch.cat([stem.sum(dim=1, keepdim=True), hint_w], dim=1)
+    names = {"_expand_conv": "expand.0", "_bn0": "expand.1", "_depthwise_conv": "depthwise.0",
+             "_bn1": "depthwise.1", "_project_conv": "project.0", "_bn2": "project.1"}
+    for key, value in imagenet.items():
+        if key.startswith("_bn0."):
+            out["stem.1." + key[len("_bn0."):]] = value
+        elif key.startswith("_blocks."):
+            _, index, module, param = key.split(".", 3)
+            out[f"blocks.{index}.{names[module]}.{param}"] = value
+    return out
+
+
 class GlobalContext(nn.Module):
     """Mean-pooled features -> MLP -> added to every position as a channel bias."""
 
@@ -106,13 +196,18 @@ class Generator(nn.Module):
         super().__init__()
         self.config = cfg = config or GeneratorConfig()
         ch = cfg.channels
-        self.stem = _conv_bn_relu((1 + cfg.hint_channels) * 4, ch[0])
-        self.down = nn.ModuleList(
-            [_conv_bn_relu(ch[i - 1], ch[i], stride=2) for i in range(1, len(ch))]
-        )
-        self.enc = nn.ModuleList(
-            [nn.Sequential(*[ResBlock(c) for _ in range(n)]) for c, n in zip(ch, cfg.enc_blocks)]
-        )
+        if cfg.encoder == "efficientnet-lite0":
+            self.encoder = LiteEncoder(cfg.hint_channels)
+            self.lateral = nn.ModuleList([_conv_bn_relu(c_in, c, kernel=1)
+                                          for c_in, c in zip(LITE0_LEVELS.values(), ch)])
+        else:
+            self.stem = _conv_bn_relu((1 + cfg.hint_channels) * 4, ch[0])
+            self.down = nn.ModuleList(
+                [_conv_bn_relu(ch[i - 1], ch[i], stride=2) for i in range(1, len(ch))]
+            )
+            self.enc = nn.ModuleList(
+                [nn.Sequential(*[ResBlock(c) for _ in range(n)]) for c, n in zip(ch, cfg.enc_blocks)]
+            )
         self.context = GlobalContext(ch[-1])
         # The decoder climbs back to H/2 for regression; the classification head reads H/4
         # (chroma classes need no finer grid, and 260 class maps at H/2 would cost 4x more).
@@ -133,15 +228,22 @@ class Generator(nn.Module):
         nn.init.zeros_(self.head.weight)  # start from "grey" (or from uniform class scores)
         nn.init.zeros_(self.head.bias)
 
-    def forward(self, l: torch.Tensor, hints: torch.Tensor, *, return_logits: bool = False):
-        """-> ab (N, 2, H, W); with ``return_logits`` -> (ab, logits (N, K, H/4, W/4) or None)."""
+    def encode(self, l: torch.Tensor, hints: torch.Tensor) -> list[torch.Tensor]:
+        """(l, hints) -> the encoder's feature levels, (N, channels[i], H/2^(i+1), W/2^(i+1))."""
+        if self.config.encoder == "efficientnet-lite0":
+            return [lateral(f) for lateral, f in zip(self.lateral, self.encoder(l, hints))]
         x = F.pixel_unshuffle(torch.cat([l, hints], dim=1), 2)  # (N, 16, H/2, W/2)
         x = self.enc[0](self.stem(x))  # (N, C0, H/2, W/2)
         skips = [x]
         for down, enc in zip(self.down, self.enc[1:]):
-            x = enc(down(x))  # (N, Ci, H/2^(i+1), W/2^(i+1))
+            x = enc(down(x))
             skips.append(x)
-        x = self.context(x)
+        return skips
+
+    def forward(self, l: torch.Tensor, hints: torch.Tensor, *, return_logits: bool = False):
+        """-> ab (N, 2, H, W); with ``return_logits`` -> (ab, logits (N, K, H/4, W/4) or None)."""
+        skips = self.encode(l, hints)  # [(N, Ci, H/2^(i+1), W/2^(i+1))]
+        x = self.context(skips[-1])
         for j in reversed(range(len(self.dec))):
             level = self.out_level + j
             # Upsample with a named mode (bilinear), then add the skip: cheaper than concat.

@@ -184,6 +184,13 @@ def train(
             log.info("initialised from %s (step %s)", init_path, init_meta.get("step"))
     else:
         model = Generator(cfg.model)
+        if cfg.model.encoder == "efficientnet-lite0" and cfg.encoder_init != "scratch":
+            from .features import imagenet_lite0_state
+            from .model import lite0_state_from_imagenet
+
+            model.encoder.load_state_dict(lite0_state_from_imagenet(imagenet_lite0_state(), cfg.model.hint_channels))
+            if is_main:
+                log.info("encoder initialised from ImageNet EfficientNet-Lite0")
     model = model.to(device)
     if device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)  # faster convolutions on CPU

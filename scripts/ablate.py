@@ -1,0 +1,123 @@
+"""Training ablations at equal budget: each upgrade of issue "vivid colours" against the 0.1 recipe.
+
+Every recipe is the `default` preset (the shipped 0.1 recipe) plus a few overrides, trained for the
+same number of steps on the same data with the same seed, then scored by `irodori evaluate` on
+the same held-out folder (PSNR, SSIM, colourfulness, and FD when the feature packages are
+installed). Results go to OUT/results.json as each recipe finishes, so the script can be run
+again to continue (a GPU lease cuts commands at 10 minutes): finished recipes are skipped,
+unfinished ones resume from their last checkpoint.
+
+    python scripts/ablate.py --train data/corpus/train --val data/corpus/val --steps 3000 \\
+        --out runs/ablate --write docs/ABLATIONS.md
+    python scripts/ablate.py ... --recipes base gan      # only some
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+# name -> (what it tests, overrides on the default preset)
+RECIPES: dict[str, tuple[str, dict]] = {
+    "base": ("the 0.1 recipe: residual U-Net, class-rebalanced classification", {}),
+    "lite0-imagenet": ("EfficientNet-Lite0 encoder from ImageNet weights",
+                       {"model": {"encoder": "efficientnet-lite0"}, "encoder_init": "imagenet"}),
+    "lite0-scratch": ("the same encoder from scratch (isolates the pretraining)",
+                      {"model": {"encoder": "efficientnet-lite0"}, "encoder_init": "scratch"}),
+    "gan": ("+ PatchGAN on (L, ab), weight 0.05", {"loss": {"gan": 0.05}}),
+    "ema": ("+ EMA of the generator, decay 0.999", {"ema_decay": 0.999}),
+    "no-rebalance": ("classification without class rebalancing (mix 1 = uniform weights)",
+                     {"loss": {"rebalance_mix": 1.0}}),
+    "regression-cf": ("L1 regression + colourfulness term (the DDColor-style anti-desaturation)",
+                      {"model": {"head": "regression"}, "loss": {"l1": 1.0, "classification": 0.0,
+                                                                  "colorfulness": 0.5}}),
+}
+
+
+def run_recipe(name: str, args: argparse.Namespace) -> dict:
+    from irodori.checkpoint import read_meta
+    from irodori.config import load_config, merge_dicts
+    from irodori.evaluate import evaluate_folder
+    from irodori.train import train
+
+    _, overrides = RECIPES[name]
+    run_dir = Path(args.out) / name
+    base = {"out_dir": str(run_dir), "steps": args.steps, "seed": args.seed,
+            "data": {"train_dirs": args.train, "val_dirs": [args.val], "workers": args.workers},
+            "checkpoint_every": max(1, args.steps // 4)}
+    if args.batch_size:
+        base["batch_size"] = args.batch_size
+    cfg = load_config(args.preset, merge_dicts(base, overrides))
+    resume = run_dir if (run_dir / "latest").is_file() else None
+    t0 = time.perf_counter()
+    last = train(cfg, resume=resume, progress=not args.quiet)
+    wall = time.perf_counter() - t0
+    result = evaluate_folder(str(last), args.val, limit=args.limit, progress=not args.quiet)
+    result.pop("per_image", None)
+    return {"recipe": name, "what": RECIPES[name][0], "overrides": overrides, "steps": read_meta(last)["step"],
+            "train_wall_s_this_call": round(wall, 1), "eval": result}
+
+
+def format_table(results: dict) -> str:
+    lines = ["| recipe | what | PSNR | SSIM | CF / truth | ΔCF | FD |", "|---|---|---:|---:|---:|---:|---:|"]
+    for name, r in results.items():
+        p = r["eval"]["prediction"]
+
+        def cell(key: str, fmt: str) -> str:
+            value = p.get(key)
+            return format(value, fmt) if isinstance(value, (int, float)) else "–"
+
+        lines.append(f"| `{name}` | {r['what']} | {cell('psnr', '.2f')} | {cell('ssim', '.3f')} | "
+                     f"{cell('colorfulness_ratio', '.0%')} | {cell('delta_cf', '.1f')} | {cell('fd', '.1f')} |")
+    g = next(iter(results.values()))["eval"]["grayscale"] if results else {}
+    if g:
+        lines.append(f"| grayscale baseline | doing nothing | {g.get('psnr', float('nan')):.2f} | "
+                     f"{g.get('ssim', float('nan')):.3f} | 0% | – | {g.get('fd', float('nan')):.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", nargs="+", required=True, help="training folders")
+    parser.add_argument("--val", required=True, help="held-out folder the recipes are scored on")
+    parser.add_argument("--steps", type=int, default=3000, help="the equal budget, in steps")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--preset", default="default")
+    parser.add_argument("--recipes", nargs="*", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--out", default="runs/ablate")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=None, help="score at most N images")
+    parser.add_argument("--write", default=None, metavar="FILE.md", help="write the table (and the JSON beside it)")
+    parser.add_argument("-q", "--quiet", action="store_true")
+    args = parser.parse_args(argv)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results_file = out / "results.json"
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    for name in args.recipes:
+        if name in results and results[name]["steps"] >= args.steps:
+            print(f"{name}: done already", file=sys.stderr)
+            continue
+        results[name] = run_recipe(name, args)
+        results_file.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"{name}: {results[name]['eval']['prediction']}", file=sys.stderr)
+    table = format_table({name: results[name] for name in RECIPES if name in results})
+    print(table)
+    if args.write:
+        Path(args.write).write_text(
+            "# Training ablations\n\n"
+            f"Each recipe trained {args.steps} steps from the same seed on `{' '.join(args.train)}`, scored on "
+            f"`{args.val}` by `irodori evaluate`. Reproduce: `python scripts/ablate.py --train "
+            f"{' '.join(args.train)} --val {args.val} --steps {args.steps} --write {args.write}`.\n\n"
+            + table + "\n")
+        Path(args.write).with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

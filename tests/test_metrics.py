@@ -1,0 +1,209 @@
+"""Evaluation metrics: PSNR, SSIM, colourfulness, ΔCF, Fréchet distance, EfficientNet-Lite0 features."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from irodori.metrics import colorfulness, delta_cf, feature_statistics, frechet_distance, psnr, ssim
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    h, w = 48, 40
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb = np.stack([255 * yy / h, 255 * xx / w, 128 + 60 * np.sin(xx / 5.0)], axis=-1)
+    return np.clip(rgb + rng.normal(0, 8, rgb.shape), 0, 255).astype(np.uint8)
+
+
+def _noisy(rgb: np.ndarray, sigma: float, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(rgb + rng.normal(0, sigma, rgb.shape), 0, 255).astype(np.uint8)
+
+
+# ---- PSNR, colourfulness, ΔCF ----------------------------------------------------------------
+def test_psnr_identical_is_inf_and_shape_mismatch_raises(photo):
+    assert psnr(photo, photo) == math.inf
+    assert 20 < psnr(_noisy(photo, 10), photo) < 35
+    with pytest.raises(ValueError, match="shape"):
+        psnr(photo, photo[:-1])
+
+
+def test_colorfulness_of_grey_is_zero_and_of_colour_positive(photo):
+    grey = np.repeat(photo[..., :1], 3, axis=-1)
+    assert colorfulness(grey) == 0.0
+    assert colorfulness(photo) > 10
+    with pytest.raises(ValueError):
+        colorfulness(photo[..., 0])
+
+
+def test_colorfulness_uses_the_signed_opponent_channels():
+    # Uniform colours: no spread, so CF = 0.3 * |(mean rg, mean yb)|; the signed yb of pure blue is -255.
+    blue = np.zeros((4, 4, 3), np.uint8)
+    blue[..., 2] = 255
+    assert colorfulness(blue) == pytest.approx(0.3 * 255)
+    red = np.zeros((4, 4, 3), np.uint8)
+    red[..., 0] = 255
+    assert colorfulness(red) == pytest.approx(0.3 * math.hypot(255, 127.5))
+
+
+def test_delta_cf_is_symmetric_and_zero_on_equal_means():
+    assert delta_cf(30.0, 30.0) == 0.0
+    assert delta_cf(20.0, 30.0) == delta_cf(40.0, 30.0) == 10.0
+
+
+# ---- SSIM ------------------------------------------------------------------------------------
+def test_ssim_identical_images_is_one(photo):
+    assert ssim(photo, photo) == pytest.approx(1.0, abs=1e-12)
+    assert ssim(photo[..., 0], photo[..., 0]) == pytest.approx(1.0, abs=1e-12)  # 2-D grey images too
+
+
+def test_ssim_of_grey_images():
+    flat = np.full((32, 32, 3), 100, np.uint8)
+    assert ssim(flat, flat) == pytest.approx(1.0)
+    # Two flat greys: only the luminance term remains, (2 a b + C1) / (a^2 + b^2 + C1).
+    other = np.full((32, 32, 3), 140, np.uint8)
+    c1 = (0.01 * 255) ** 2
+    assert ssim(flat, other) == pytest.approx((2 * 100 * 140 + c1) / (100**2 + 140**2 + c1))
+
+
+def test_ssim_falls_with_noise(photo):
+    light, heavy = ssim(_noisy(photo, 5), photo), ssim(_noisy(photo, 40), photo)
+    assert 0 < heavy < light < 1
+
+
+def test_ssim_matches_scikit_image(photo):
+    metrics = pytest.importorskip("skimage.metrics")
+    kw = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255)
+    noisy = _noisy(photo, 25)
+    ref = metrics.structural_similarity(noisy, photo, channel_axis=-1, **kw)
+    assert ssim(noisy, photo) == pytest.approx(ref, abs=1e-3)
+    ref_grey = metrics.structural_similarity(noisy[..., 1], photo[..., 1], **kw)
+    assert ssim(noisy[..., 1], photo[..., 1]) == pytest.approx(ref_grey, abs=1e-3)
+
+
+def test_ssim_rejects_shape_mismatch_and_tiny_images(photo):
+    with pytest.raises(ValueError, match="shape"):
+        ssim(photo, photo[:, :-1])
+    with pytest.raises(ValueError, match="11x11"):
+        ssim(photo[:10], photo[:10])
+
+
+# ---- Fréchet distance ------------------------------------------------------------------------
+def test_frechet_distance_of_identical_statistics_is_zero():
+    feats = np.random.default_rng(0).normal(size=(40, 16))
+    mu, sigma = feature_statistics(feats)
+    assert frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-8)
+    # fewer samples than dimensions: a singular covariance is fine
+    mu, sigma = feature_statistics(feats[:5])
+    assert frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_frechet_distance_closed_forms():
+    # 1-D: (mu1 - mu2)^2 + s1 + s2 - 2 sqrt(s1 s2)
+    assert frechet_distance([1.0], [[4.0]], [3.0], [[9.0]]) == pytest.approx(4 + 4 + 9 - 2 * 6)
+    # diagonal: the sum over dimensions
+    mu1, mu2 = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 0.0])
+    s1, s2 = np.array([1.0, 2.0, 0.5]), np.array([4.0, 2.0, 0.0])
+    expected = np.sum((mu1 - mu2) ** 2 + s1 + s2 - 2 * np.sqrt(s1 * s2))
+    assert frechet_distance(mu1, np.diag(s1), mu2, np.diag(s2)) == pytest.approx(expected)
+    # a rotation of both Gaussians changes nothing
+    q, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))
+    rotated = frechet_distance(q @ mu1, q @ np.diag(s1) @ q.T, q @ mu2, q @ np.diag(s2) @ q.T)
+    assert rotated == pytest.approx(expected)
+
+
+def test_frechet_distance_rejects_mismatched_shapes():
+    with pytest.raises(ValueError):
+        frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
+    with pytest.raises(ValueError):
+        frechet_distance(np.zeros(3), np.eye(2), np.zeros(3), np.eye(3))
+    with pytest.raises(ValueError):
+        feature_statistics(np.zeros((1, 8)))  # one sample has no covariance
+
+
+# ---- EfficientNet-Lite0 features -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def extractor():
+    from irodori.features import features_available, load_feature_extractor
+
+    if not features_available():
+        pytest.skip("EfficientNet-Lite0 packages not installed (the eval extra)")
+    return load_feature_extractor()
+
+
+def test_the_feature_network_knows_a_cat(extractor):
+    data = pytest.importorskip("skimage.data")
+    logits = extractor.logits([data.chelsea(), data.coffee()])
+    assert 281 <= int(np.argmax(logits[0])) <= 285  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+    assert int(np.argmax(logits[1])) == 967  # espresso
+
+
+def test_fd_of_a_set_with_itself_is_zero_and_with_its_grey_versions_is_not(extractor, photo):
+    from irodori.color import l_to_gray_rgb, rgb_to_l
+
+    rng = np.random.default_rng(2)
+    images = [photo, _noisy(photo, 20)] + [rng.integers(0, 256, (40, 56, 3), dtype=np.uint8) for _ in range(2)]
+    feats = extractor.features(images)
+    assert feats.shape == (4, 1280) and np.isfinite(feats).all()
+    greys = extractor.features([l_to_gray_rgb(rgb_to_l(im)) for im in images])
+    stats, stats_grey = feature_statistics(feats), feature_statistics(greys)
+    assert frechet_distance(*stats, *stats) == pytest.approx(0.0, abs=1e-6)
+    assert frechet_distance(*stats, *stats_grey) > 1.0
+
+
+def test_features_are_refused_when_the_weights_are_not_ours(monkeypatch):
+    from irodori import features
+
+    if not features.features_available():
+        pytest.skip("EfficientNet-Lite0 packages not installed (the eval extra)")
+    monkeypatch.setattr(features, "WEIGHTS_SHA256", "0" * 64)
+    with pytest.raises(features.FeaturesUnavailable, match="sha256"):
+        features.FeatureExtractor()
+
+
+# ---- evaluate_folder -------------------------------------------------------------------------
+def test_evaluate_folder_reports_every_metric_beside_the_baseline(tiny_onnx, colour_folder):
+    from irodori.evaluate import FOOTNOTE, evaluate_folder, format_table
+    from irodori.features import features_available
+
+    result = evaluate_folder(str(tiny_onnx), colour_folder, hints=2, progress=False)
+    for side in ("prediction", "grayscale"):
+        for key in ("psnr", "ssim", "colorfulness", "colorfulness_ratio", "delta_cf", "fd"):
+            assert key in result[side], (side, key)
+        assert -1 <= result[side]["ssim"] <= 1
+    assert result["grayscale"]["delta_cf"] == pytest.approx(result["truth"]["colorfulness"])
+    assert {"ssim", "ssim_gray", "ssim_hints"} <= set(result["per_image"][0])
+    assert "ssim" in result["with_hints"]
+    if features_available():
+        assert result["prediction"]["fd"] >= 0 and result["grayscale"]["fd"] > 0
+    table = format_table(result)
+    assert "| | PSNR (dB) | SSIM | CF | CF / truth | ΔCF | FD |" in table
+    assert "grayscale baseline" in table and "hints from the truth" in table and FOOTNOTE in table
+
+
+def test_evaluate_folder_fd_switches(tiny_onnx, colour_folder):
+    from irodori.evaluate import evaluate_folder, format_table
+    from irodori.features import features_available
+
+    off = evaluate_folder(str(tiny_onnx), colour_folder, limit=2, fd=False, progress=False)
+    assert off["prediction"]["fd"] is None and off["notes"] and off["notes"][0] in format_table(off)
+    if not features_available():
+        return
+    one = evaluate_folder(str(tiny_onnx), colour_folder, limit=1, fd=True, progress=False)
+    assert math.isnan(one["prediction"]["fd"]) and "at least 2 images" in " ".join(one["notes"])
+    assert "| n/a |" in format_table(one)
+
+
+def test_fd_without_the_packages_is_skipped_or_refused(tiny_onnx, colour_folder, monkeypatch):
+    from irodori import evaluate, features
+
+    monkeypatch.setattr(features, "_PACKAGES", ("irodori_no_such_package",))
+    monkeypatch.setattr(evaluate, "load_feature_extractor", features.FeatureExtractor)  # bypass the cache
+    auto = evaluate.evaluate_folder(str(tiny_onnx), colour_folder, limit=2, progress=False)
+    assert auto["prediction"]["fd"] is None and "not installed" in auto["notes"][0]
+    with pytest.raises(features.FeaturesUnavailable, match="pip install --no-deps efficientnet-lite-pytorch"):
+        evaluate.evaluate_folder(str(tiny_onnx), colour_folder, limit=2, fd=True, progress=False)
