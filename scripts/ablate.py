@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -57,12 +58,16 @@ def run_recipe(name: str, args: argparse.Namespace) -> dict:
     wall = time.perf_counter() - t0
     result = evaluate_folder(str(last), args.val, limit=args.limit, progress=not args.quiet)
     result.pop("per_image", None)
+    import torch
+
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU, {os.cpu_count()} cores"
     return {"recipe": name, "what": RECIPES[name][0], "overrides": overrides, "steps": read_meta(last)["step"],
-            "train_wall_s_this_call": round(wall, 1), "eval": result}
+            "train_wall_s_this_call": round(wall, 1), "device": device, "eval": result}
 
 
 def format_table(results: dict) -> str:
-    lines = ["| recipe | what | PSNR | SSIM | CF / truth | ΔCF | FD |", "|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["| recipe | what | PSNR | SSIM | CF / truth | ΔCF | FD | train wall (s) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for name, r in results.items():
         p = r["eval"]["prediction"]
 
@@ -71,11 +76,13 @@ def format_table(results: dict) -> str:
             return format(value, fmt) if isinstance(value, (int, float)) else "–"
 
         lines.append(f"| `{name}` | {r['what']} | {cell('psnr', '.2f')} | {cell('ssim', '.3f')} | "
-                     f"{cell('colorfulness_ratio', '.0%')} | {cell('delta_cf', '.1f')} | {cell('fd', '.1f')} |")
+                     f"{cell('colorfulness_ratio', '.0%')} | {cell('delta_cf', '.1f')} | {cell('fd', '.1f')} | "
+                     f"{r['train_wall_s_this_call']:.0f} |")
     g = next(iter(results.values()))["eval"]["grayscale"] if results else {}
     if g:
         lines.append(f"| grayscale baseline | doing nothing | {g.get('psnr', float('nan')):.2f} | "
-                     f"{g.get('ssim', float('nan')):.3f} | 0% | – | {g.get('fd', float('nan')):.1f} |")
+                     f"{g.get('ssim', float('nan')):.3f} | 0% | {g.get('delta_cf', float('nan')):.1f} | "
+                     f"{g.get('fd', float('nan')):.1f} | |")
     return "\n".join(lines)
 
 
@@ -111,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         Path(args.write).write_text(
             "# Training ablations\n\n"
-            f"Each recipe trained {args.steps} steps from the same seed on `{' '.join(args.train)}`, scored on "
+            f"Each recipe trained {args.steps} steps from the same seed on `{' '.join(args.train)}`"
+            f" ({next(iter(results.values()), {}).get('device', 'see results')}), scored on "
             f"`{args.val}` by `irodori evaluate`. Reproduce: `python scripts/ablate.py --train "
             f"{' '.join(args.train)} --val {args.val} --steps {args.steps} --write {args.write}`.\n\n"
             + table + "\n")

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from irodori.color import l_to_gray_rgb, lab_to_srgb8, rgb_to_lab, rgb_to_l
 from irodori.colorizer import load_colorizer
 from irodori.data import manga_effect
-from irodori.evaluate import EVAL_EXTENSIONS, mark_hints
+from irodori.evaluate import EVAL_EXTENSIONS, mark_hints, sheet_row, stack_rows
 from irodori.hints import sample_hints
 from irodori.imageio import Lightness, load_rgb
 from irodori.metrics import psnr
@@ -116,21 +116,10 @@ def write_sheet(rows: list, out: Path, *, height: int = 200) -> None:
     rows = sorted(rows, key=lambda r: r[0], reverse=True)
     mid = len(rows) // 2
     picks = [rows[0], rows[1], rows[mid], rows[mid + 1], rows[-1]]
-    strips = []
-    for _gain, l_full, base, full, truth, given in picks:
-        panels = [l_to_gray_rgb(l_full), base, mark_hints(full, given), truth]
-        scaled = [np.asarray(Image.fromarray(p).resize((max(1, round(p.shape[1] * height / p.shape[0])), height),
-                                                       Image.LANCZOS)) for p in panels]
-        gutter = np.full((height, 4, 3), 255, np.uint8)
-        strips.append(np.hstack([x for p in scaled for x in (p, gutter)][:-1]))
-    width = max(s.shape[1] for s in strips)
-    canvas = np.full((sum(s.shape[0] + 4 for s in strips), width, 3), 255, np.uint8)
-    y = 0
-    for s in strips:
-        canvas[y : y + s.shape[0], : s.shape[1]] = s
-        y += s.shape[0] + 4
+    strips = [sheet_row([l_to_gray_rgb(l_full), base, mark_hints(full, given), truth], height=height)
+              for _gain, l_full, base, full, truth, given in picks]
     out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(canvas).save(out, quality=85)
+    Image.fromarray(stack_rows(strips)).save(out, quality=85)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from PIL import Image
 
 from irodori.color import l_to_gray_rgb, rgb_to_l
 from irodori.colorizer import load_colorizer
-from irodori.evaluate import evaluate_folder, format_table
+from irodori.evaluate import evaluate_folder, format_table, stack_rows
 from irodori.imageio import load_rgb
 from irodori.registry import MODELS
 
@@ -37,17 +37,9 @@ def sheet(model: str, files: list[Path], out: Path, height: int = 160) -> None:
         truth = truth.resize((max(1, round(truth.width * scale)), height), Image.LANCZOS)
         rgb = np.asarray(truth)
         l_full = rgb_to_l(rgb)
-        grey = l_to_gray_rgb(l_full)
-        pred = colorizer.colorize_lightness(l_full)
-        rows.append(np.hstack([grey, rgb, pred]))
-    width = max(r.shape[1] for r in rows)
-    canvas = np.full((sum(r.shape[0] + 4 for r in rows), width, 3), 255, np.uint8)
-    y = 0
-    for r in rows:
-        canvas[y : y + r.shape[0], : r.shape[1]] = r
-        y += r.shape[0] + 4
+        rows.append(np.hstack([l_to_gray_rgb(l_full), rgb, colorizer.colorize_lightness(l_full)]))
     out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(canvas).save(out, quality=88)
+    Image.fromarray(stack_rows(rows)).save(out, quality=88)
 
 
 def main(argv: list[str] | None = None) -> int:

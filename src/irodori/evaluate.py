@@ -164,16 +164,30 @@ def mark_hints(rgb: np.ndarray, hints: list[Hint]) -> np.ndarray:
     return np.asarray(img)
 
 
-def write_sheet(panels: list[np.ndarray], path: Path, *, height: int = 256) -> None:
-    """Panels (H, W, 3) side by side at a fixed height with a white gutter, saved as JPEG."""
+def sheet_row(panels: list[np.ndarray], *, height: int = 256) -> np.ndarray:
+    """Panels (H, W, 3) side by side at a fixed height, with a white gutter -> (height, W', 3)."""
     scaled = []
     for panel in panels:
         h, w, _ = panel.shape
         width = max(1, round(w * height / h))
         scaled.append(np.asarray(Image.fromarray(panel).resize((width, height), Image.LANCZOS)))
     gutter = np.full((height, 4, 3), 255, np.uint8)
-    row = np.hstack([part for panel in scaled for part in (panel, gutter)][:-1])
-    Image.fromarray(row).save(path, quality=88)
+    return np.hstack([part for panel in scaled for part in (panel, gutter)][:-1])
+
+
+def stack_rows(rows: list[np.ndarray]) -> np.ndarray:
+    """Rows (h_i, w_i, 3) one under another, left-aligned on white, with a gutter."""
+    canvas = np.full((sum(r.shape[0] + 4 for r in rows) - 4, max(r.shape[1] for r in rows), 3), 255, np.uint8)
+    y = 0
+    for r in rows:
+        canvas[y : y + r.shape[0], : r.shape[1]] = r
+        y += r.shape[0] + 4
+    return canvas
+
+
+def write_sheet(panels: list[np.ndarray], path: Path, *, height: int = 256) -> None:
+    """One row of panels (see :func:`sheet_row`), saved as JPEG."""
+    Image.fromarray(sheet_row(panels, height=height)).save(path, quality=88)
 
 
 def _cell(value: float | None, spec: str) -> str:
