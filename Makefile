@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # Every install goes through constraints.txt: it pins torch so pip takes the CPU wheel.
 PIP_INSTALL := $(PIP) install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test corpus train-general ship-general eval bench clean
+.PHONY: demo test corpus corpus-full pack train-general ship-general eval bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,16 @@ test: $(PY)
 ## corpus: rebuild the open training corpus into data/corpus (downloads Debian/PyPI packages)
 corpus: $(PY)
 	$(PY) scripts/build_corpus.py --out data/corpus --card docs/DATA.md
+
+## corpus-full: every source into data/corpus-full, its card and the evaluation sets data/eval (needs cairosvg)
+corpus-full: $(PY)
+	$(PIP_INSTALL) -e ".[train,corpus]"
+	$(PY) scripts/build_corpus.py --sources full --out data/corpus-full --card docs/DATA-full.md --eval data/eval
+
+## pack: the full corpus and the evaluation sets as <= 60 MB tar shards, to carry to a GPU machine
+pack: $(PY)
+	$(PY) scripts/build_corpus.py --out data/corpus-full --no-build --pack data/packed/corpus-full
+	$(PY) scripts/build_corpus.py --out data/eval --no-build --pack data/packed/eval
 
 ## train-general: train the default model from scratch on the corpus (CPU: about an hour)
 train-general: $(PY)
