@@ -1,36 +1,42 @@
-"""Fast checks of scripts/build_corpus.py that need no network and no packages: the fixed split,
-which copy the near-duplicate filter keeps, the Qt .rcc reader, the GCompris README parser,
-normal-map detection and the pack/unpack round trip."""
+"""Fast checks of scripts/build_corpus.py and its package scripts/corpus/ that need no network
+and no packages: the fixed split, which copy the near-duplicate filter keeps, the Qt .rcc reader,
+the GCompris README parser, normal-map detection and the pack/unpack round trip."""
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import importlib
 import io
 import json
 import struct
 import sys
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "build_corpus.py"
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+MODULES = ("build_corpus", "corpus.common", "corpus.sources", "corpus.images", "corpus.rcc",
+           "corpus.licences", "corpus.build", "corpus.pack")
 
 
 @pytest.fixture(scope="module")
 def bc():
-    """scripts/build_corpus.py loaded as a module (it is a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location("build_corpus", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
+    """The command line scripts/build_corpus.py and the modules of its package scripts/corpus/,
+    by short name (``bc.images``, ``bc.build_corpus``). They are scripts, not part of the installed
+    package, so scripts/ goes on sys.path for this test module only."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(SCRIPTS))
+        try:
+            yield SimpleNamespace(**{name.rsplit(".", 1)[-1]: importlib.import_module(name)
+                                     for name in MODULES})
+        finally:
+            for name in [n for n in sys.modules
+                         if n in ("build_corpus", "corpus") or n.startswith("corpus.")]:
+                del sys.modules[name]
 
 
 def photo_like(seed: int, size: int = 224) -> Image.Image:
@@ -49,25 +55,27 @@ def photo_like(seed: int, size: int = 224) -> Image.Image:
 # ----------------------------------------------------------------------------- split
 
 def test_split_is_fixed_by_source_and_path(bc):
+    split_of = bc.common.split_of
     # Files of the v0.1 corpus (data/corpus/manifest.jsonl): their split must never change.
-    assert bc.split_of("endless-sky", "images/land/badlands8.jpg") == "test"
-    assert bc.split_of("endless-sky", "images/land/badlands1.jpg") == "val"
-    assert bc.split_of("endless-sky", "images/land/badlands0.jpg") == "train"
-    assert bc.split_of("openclipart", "animals/birds/cigno_di_notte_nella_pa_01.png") == "test"
-    assert bc.split_of("openclipart", "animals/birds/baby_tux_01.png") == "val"
-    assert bc.split_of("openclipart", "animals/2_dead_frogs_lumen_desig_01.png") == "train"
+    assert split_of("endless-sky", "images/land/badlands8.jpg") == "test"
+    assert split_of("endless-sky", "images/land/badlands1.jpg") == "val"
+    assert split_of("endless-sky", "images/land/badlands0.jpg") == "train"
+    assert split_of("openclipart", "animals/birds/cigno_di_notte_nella_pa_01.png") == "test"
+    assert split_of("openclipart", "animals/birds/baby_tux_01.png") == "val"
+    assert split_of("openclipart", "animals/2_dead_frogs_lumen_desig_01.png") == "train"
     # The rule itself: the first 32 bits of sha256("source/rel") mod 100.
     h = int(hashlib.sha256(b"some-source/a/b.png").hexdigest()[:8], 16) % 100
     expected = "test" if h < 6 else "val" if h < 12 else "train"
-    assert bc.split_of("some-source", "a/b.png") == expected
+    assert split_of("some-source", "a/b.png") == expected
 
 
 def test_default_sources_are_v01_and_full_adds_the_rest(bc):
-    assert bc.V01_SOURCES == ["endless-sky", "wesnoth", "openclipart", "skimage"]
-    assert bc.parse_sources("v0.1") == bc.V01_SOURCES
-    full = bc.parse_sources("full")
-    assert full[:4] == bc.V01_SOURCES and len(full) > 4  # v0.1 first: they win near-duplicates
-    assert bc.parse_sources("naev,flare") == ["naev", "flare"]
+    v01, parse_sources = bc.sources.V01_SOURCES, bc.sources.parse_sources
+    assert v01 == ["endless-sky", "wesnoth", "openclipart", "skimage"]
+    assert parse_sources("v0.1") == v01
+    full = parse_sources("full")
+    assert full[:4] == v01 and len(full) > 4  # v0.1 first: they win near-duplicates
+    assert parse_sources("naev,flare") == ["naev", "flare"]
 
 
 # ----------------------------------------------------------------------------- near-duplicates
@@ -75,8 +83,8 @@ def test_default_sources_are_v01_and_full_adds_the_rest(bc):
 def fake_source(bc, name: str, images: dict[str, Image.Image]):
     """A source whose candidates are in-memory images (CC0 photos)."""
     def fetch(cache):
-        return [bc.Candidate(name, rel, None, rel, "test-pkg", "1", "CC0-1.0", "photo",
-                             load=(lambda im=im: im.copy())) for rel, im in images.items()]
+        return [bc.common.Candidate(name, rel, None, rel, "test-pkg", "1", "CC0-1.0", "photo",
+                                    load=(lambda im=im: im.copy())) for rel, im in images.items()]
     return fetch
 
 
@@ -89,14 +97,17 @@ def test_near_duplicate_across_sources_keeps_the_earlier_source(bc, tmp_path, mo
     Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=80)
     copy = Image.open(io.BytesIO(buf.getvalue()))
     sources = {
-        "first": bc.SourceSpec(fake_source(bc, "first", {"a.png": original})),
-        "second": bc.SourceSpec(fake_source(bc, "second", {"copy.png": copy,
-                                                           "other.png": photo_like(2)})),
+        "first": bc.sources.SourceSpec(fake_source(bc, "first", {"a.png": original})),
+        "second": bc.sources.SourceSpec(fake_source(bc, "second", {"copy.png": copy,
+                                                                   "other.png": photo_like(2)})),
     }
-    monkeypatch.setattr(bc, "SOURCES", sources)
+    # SOURCES is looked up by the pipeline (corpus.build) and by the command line's name check.
+    monkeypatch.setattr(bc.build, "SOURCES", sources)
+    monkeypatch.setattr(bc.build_corpus, "SOURCES", sources)
     out = tmp_path / "corpus"
     # Listed in the other order on the command line: the order of SOURCES decides.
-    assert bc.main(["--sources", "second,first", "--out", str(out), "--cache", str(tmp_path)]) == 0
+    argv = ["--sources", "second,first", "--out", str(out), "--cache", str(tmp_path)]
+    assert bc.build_corpus.main(argv) == 0
     kept = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
     assert sorted(r["source"] + "/" + r["original_path"] for r in kept) == [
         "first/a.png", "second/other.png"]
@@ -106,13 +117,13 @@ def test_near_duplicate_across_sources_keeps_the_earlier_source(bc, tmp_path, mo
 
 
 def test_near_duplicate_index_separates_copies_from_other_pictures(bc):
-    index = bc.HashIndex()
+    index, fingerprint = bc.images.HashIndex(), bc.images.fingerprint
     a = photo_like(3)
-    index.add(bc.fingerprint(a), "a")
+    index.add(fingerprint(a), "a")
     buf = io.BytesIO()
     a.resize((200, 200)).save(buf, "JPEG", quality=70)
-    assert index.find(bc.fingerprint(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))) == "a"
-    assert index.find(bc.fingerprint(photo_like(4))) is None
+    assert index.find(fingerprint(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))) == "a"
+    assert index.find(fingerprint(photo_like(4))) is None
 
 
 # ----------------------------------------------------------------------------- .rcc reader
@@ -166,13 +177,13 @@ def test_rcc_reader_returns_plain_and_zlib_entries(bc, version):
     files = {"gcompris/src/a/README": (b"Copyright: x\nLicense: CC0-1.0\nFiles: b.webp\n", True),
              "gcompris/src/a/b.webp": (b"RIFF-not-really-webp" * 20, False),
              "gcompris/top.txt": ("ünïcode".encode(), True)}
-    got = bc.read_rcc(make_rcc(files, version))
+    got = bc.rcc.read_rcc(make_rcc(files, version))
     assert got == {path: blob for path, (blob, _) in files.items()}
 
 
 def test_rcc_reader_rejects_other_files(bc):
     with pytest.raises(ValueError):
-        bc.read_rcc(b"PK\x03\x04" + bytes(40))
+        bc.rcc.read_rcc(b"PK\x03\x04" + bytes(40))
 
 
 def test_gcompris_readme_licences_per_file(bc):
@@ -180,7 +191,7 @@ def test_gcompris_readme_licences_per_file(bc):
             "Copyright: Daniel Schwen\nLicense: Public Domain\n"
             "Source: https://commons.wikimedia.org/wiki/File:X.jpg\nFiles:\nwonders/x.webp\n\n"
             "Copyright: aussiegall\nLicense: CC-BY-2.0\nComments: cropping\nFiles: bee.webp\n")
-    got = bc.parse_gcompris_readme(text)
+    got = bc.licences.parse_gcompris_readme(text)
     assert got["key.svg"]["license"] == "CC-BY-SA-4.0"
     assert got["wonders/x.webp"]["license"] == "public-domain"
     assert got["wonders/x.webp"]["source"].endswith("X.jpg")
@@ -197,13 +208,13 @@ def test_normal_maps_are_detected_and_skies_are_not(bc):
     n /= np.linalg.norm(n, axis=-1, keepdims=True)
     bumpy = Image.fromarray(np.rint(127.5 * (n + 1)).astype(np.uint8), "RGB").convert("RGBA")
     flat = Image.new("RGBA", (64, 64), (128, 128, 255, 255))
-    assert bc.is_normal_map(bumpy) and bc.is_normal_map(flat)
+    assert bc.images.is_normal_map(bumpy) and bc.images.is_normal_map(flat)
     t = np.linspace(0, 1, 128)[:, None, None]
     sky = np.broadcast_to(t * [70, 50, 25] + [90, 150, 230], (128, 128, 3))
-    assert not bc.is_normal_map(Image.fromarray(sky.astype(np.uint8), "RGB").convert("RGBA"))
-    assert not bc.is_normal_map(photo_like(5).convert("RGBA"))
+    assert not bc.images.is_normal_map(Image.fromarray(sky.astype(np.uint8), "RGB").convert("RGBA"))
+    assert not bc.images.is_normal_map(photo_like(5).convert("RGBA"))
     lavender = Image.new("RGBA", (64, 64), (200, 180, 250, 255))
-    assert not bc.is_normal_map(lavender)
+    assert not bc.images.is_normal_map(lavender)
 
 
 # ----------------------------------------------------------------------------- pack / unpack
@@ -221,16 +232,16 @@ def test_pack_unpack_round_trip_is_byte_identical(bc, tmp_path):
     (corpus / "manifest.sha256").write_text(
         hashlib.sha256((corpus / "manifest.jsonl").read_bytes()).hexdigest() + "\n")
     packed = tmp_path / "packed"
-    index = bc.pack(corpus, packed, shard_bytes=50_000)
+    index = bc.pack.pack(corpus, packed, shard_bytes=50_000)
     assert len(index["shards"]) > 1
     assert all((packed / s["file"]).stat().st_size <= 50_000 for s in index["shards"])
     restored = tmp_path / "restored"
-    assert bc.unpack(packed, restored) == index["files"] == 11
+    assert bc.pack.unpack(packed, restored) == index["files"] == 11
     before = {p.relative_to(corpus): p.read_bytes() for p in corpus.rglob("*") if p.is_file()}
     after = {p.relative_to(restored): p.read_bytes() for p in restored.rglob("*") if p.is_file()}
     assert before == after
 
-    only = bc.pack(corpus, tmp_path / "train-only", splits=["train"])
+    only = bc.pack.pack(corpus, tmp_path / "train-only", splits=["train"])
     paths = [m["path"] for s in only["shards"] for m in s["members"]]
     assert all(p.startswith("train/") or "/" not in p for p in paths) and "manifest.jsonl" in paths
 
@@ -239,4 +250,4 @@ def test_pack_unpack_round_trip_is_byte_identical(bc, tmp_path):
     data[600] ^= 0xFF                                     # a damaged copy is refused
     shard.write_bytes(bytes(data))
     with pytest.raises(ValueError):
-        bc.unpack(packed, tmp_path / "again")
+        bc.pack.unpack(packed, tmp_path / "again")
