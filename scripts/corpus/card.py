@@ -114,7 +114,7 @@ What is dropped:
 - tiny images, icons and sprites: shorter side after trimming below 128 px (160 for openclipart,
   96 for the 136x128 Noto glyphs); mostly transparent cut-outs;
 - per source, listed folders and names: icons, signs, flags, logos, puzzle pieces, UI art, masks,
-  skin-tone variants (see the `src_*` functions and constants in the script);
+  skin-tone variants (see the `src_*` functions and constants in `scripts/corpus/sources_*.py`);
 - for the sources added after v0.1 only: images without a per-file licence; flat colour fills
   (grey standard deviation below {detail}); tangent-space normal maps (flat blue-purple, blue
   predicted by red and green); **near-duplicates** (recoloured or slightly edited copies, the same

@@ -4,6 +4,12 @@ For each colour image in a folder: take its CIE L (the model sees nothing else),
 compare with the original. The grayscale baseline (the same L with zero chroma, i.e. doing
 nothing) is scored on the same images, so every figure has its "beats doing nothing" reference.
 
+A folder with ``input/`` and ``truth/`` sub-folders is a paired set (the evaluation sets of
+``scripts/build_corpus.py --eval``: grey photos, synthetic manga pages): each input, matched to
+its truth by file stem, is coloured as it is, and the reference is the truth's colours under the
+input's lightness (what a perfect colorizer could output, since the lightness is kept; for a
+grey photo that is the truth itself).
+
 Figures (:mod:`irodori.metrics`): PSNR and SSIM against the truth, per image then averaged;
 colourfulness CF (Hasler-Suesstrunk, signed formula), its ratio to the truth's and
 ΔCF = |mean CF - mean CF of the truth|; and the Fréchet distance FD between the set's
@@ -27,7 +33,7 @@ import numpy as np
 
 from PIL import Image, ImageDraw
 
-from .color import l_to_gray_rgb, rgb_to_l
+from .color import l_to_gray_rgb, lab_to_srgb8, rgb_to_l, rgb_to_lab
 from .features import DESCRIPTION as FD_FEATURES
 from .features import features_available, load_feature_extractor
 from .hints import Hint, sample_hints
@@ -56,6 +62,21 @@ def _fd(features: dict[str, list[np.ndarray]], side: str) -> float:
                             *feature_statistics(np.stack(features["truth"])))
 
 
+def list_pairs(folder: Path) -> list[tuple[str, Path | None, Path]]:
+    """-> [(name, input or None, truth)], sorted: a paired set (input/ + truth/) or colour images."""
+    if (folder / "input").is_dir() and (folder / "truth").is_dir():
+        def by_stem(sub: str) -> dict[str, Path]:
+            return {p.stem: p for p in (folder / sub).iterdir() if p.is_file() and p.suffix.lower() in EVAL_EXTENSIONS}
+
+        inputs, truths = by_stem("input"), by_stem("truth")
+        unmatched = sorted(set(inputs) ^ set(truths))
+        if unmatched:
+            raise FileNotFoundError(f"{folder}: input/ and truth/ do not pair up: {', '.join(unmatched[:5])}")
+        return [(stem, inputs[stem], truths[stem]) for stem in sorted(truths)]
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in EVAL_EXTENSIONS)
+    return [(p.relative_to(folder).as_posix(), None, p) for p in files]
+
+
 def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: int | None = None,
                     limit: int | None = None, hints: int = 0, sheets: str | Path | None = None,
                     fd: bool | None = None, progress: bool = True) -> dict:
@@ -77,7 +98,7 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"not a folder: {folder}")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in EVAL_EXTENSIONS)
+    files = list_pairs(folder)
     if limit:
         files = files[:limit]
     if not files:
@@ -98,10 +119,18 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
     if sheet_dir is not None:
         sheet_dir.mkdir(parents=True, exist_ok=True)
     rows = []
-    for path in tqdm(files, desc="evaluate", unit="img", disable=not progress):
-        name = path.relative_to(folder).as_posix()
-        truth = np.asarray(load_rgb(path))
-        l_full = rgb_to_l(truth)
+    for name, input_path, truth_path in tqdm(files, desc="evaluate", unit="img", disable=not progress):
+        truth = np.asarray(load_rgb(truth_path))
+        hint_source = truth
+        if input_path is None:
+            l_full = rgb_to_l(truth)
+        else:
+            l_full = rgb_to_l(np.asarray(load_rgb(input_path)))
+            if l_full.shape != truth.shape[:2]:
+                raise ValueError(f"{name}: input {l_full.shape[::-1]} and truth {truth.shape[1::-1]} differ in size")
+            lab = rgb_to_lab(truth)  # the reference: the truth's colours under the input's lightness
+            truth = lab_to_srgb8(l_full.astype(np.float32), lab[..., 1].astype(np.float32),
+                                 lab[..., 2].astype(np.float32))
         pred = colorizer.colorize_lightness(l_full)
         gray = l_to_gray_rgb(l_full)
         row = {
@@ -116,7 +145,7 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         }
         panels = [gray, truth, pred]
         if hints:
-            given = sample_hints(truth, hints, np.random.default_rng(zlib.crc32(name.encode())))
+            given = sample_hints(hint_source, hints, np.random.default_rng(zlib.crc32(name.encode())))
             pred_hints = colorizer.colorize_lightness(l_full, hints=given)
             row["psnr_hints"] = psnr(pred_hints, truth)
             row["ssim_hints"] = ssim(pred_hints, truth)
