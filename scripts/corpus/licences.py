@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from pathlib import Path
 
 
 def parse_dep5(text: str) -> list[dict]:
@@ -29,6 +30,11 @@ def parse_dep5(text: str) -> list[dict]:
             stanzas.append({"files": fields["files"].split(), "license": lic[0] if lic else "",
                             "copyright": " ".join(fields.get("copyright", "").split())})
     return stanzas
+
+
+def deb_copyright(root: Path, pkg: str) -> list[dict]:
+    """The DEP-5 stanzas of an unpacked Debian package's copyright file."""
+    return parse_dep5((root / f"usr/share/doc/{pkg}/copyright").read_text(encoding="utf-8"))
 
 
 def dep5_lookup(stanzas: list[dict], rel: str) -> dict | None:

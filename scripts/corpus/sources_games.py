@@ -13,7 +13,7 @@ from PIL import Image
 
 from .common import WHITE, Candidate, white_or_pastel
 from .fetch import fetch_deb
-from .licences import dep5_lookup, norm_license, parse_dep5
+from .licences import deb_copyright, dep5_lookup, norm_license
 from .sources_v01 import WESNOTH_GPL
 
 # SuperTuxKart texture names that are not colour pictures: normal/gloss/specular/AO maps, masks,
@@ -31,7 +31,7 @@ def src_supertuxkart(cache: Path) -> list[Candidate]:
     by name here and by content in process()."""
     pkg = "supertuxkart-data"
     root, version = fetch_deb(pkg, cache)
-    stanzas = parse_dep5((root / f"usr/share/doc/{pkg}/copyright").read_text(encoding="utf-8"))
+    stanzas = deb_copyright(root, pkg)
     base = root / "usr/share/games/supertuxkart"
     files = [f for pat in ("data/textures/*", "data/tracks/*/*") for f in sorted(base.glob(pat))
              if f.suffix.lower() in (".png", ".jpg", ".jpeg") and not STK_SKIP.search(f.stem)]
@@ -78,7 +78,7 @@ def src_naev(cache: Path) -> list[Candidate]:
     (PD / CC-BY / CC-BY-SA / GPL) from the DEP-5 stanzas, which name files as ``./dat/...``."""
     pkg = "naev-data"
     root, version = fetch_deb(pkg, cache)
-    stanzas = parse_dep5((root / f"usr/share/doc/{pkg}/copyright").read_text(encoding="utf-8"))
+    stanzas = deb_copyright(root, pkg)
     base = root / "usr/share/naev"
     files = sorted(base.glob("dat/gfx/portraits/**/*.png")) + sorted(
         base.glob("dat/gfx/planet/exterior/*.png"))
@@ -98,7 +98,7 @@ def src_flare(cache: Path) -> list[Candidate]:
     """Painted portraits (320x320, alpha) and cutscene art of Flare (CC-BY-SA-3.0+, DEP-5 ``*``)."""
     pkg = "flare-game"
     root, version = fetch_deb(pkg, cache)
-    stanzas = parse_dep5((root / f"usr/share/doc/{pkg}/copyright").read_text(encoding="utf-8"))
+    stanzas = deb_copyright(root, pkg)
     base = root / "usr/share/games/flare"
     files = sorted(base.glob("mods/*/images/portraits/*.png")) + sorted(
         base.glob("mods/*/images/cutscenes/*.png"))
@@ -132,8 +132,7 @@ def _zero_ad(cache: Path, name: str, prefixes: tuple[str, ...], *, kind: str,
     package's ``Files: *`` stanza; copyright Wildfire Games)."""
     pkg = "0ad-data"
     root, version = fetch_deb(pkg, cache)
-    st = dep5_lookup(parse_dep5((root / f"usr/share/doc/{pkg}/copyright").read_text(
-        encoding="utf-8")), "binaries/data/mods/public/art")
+    st = dep5_lookup(deb_copyright(root, pkg), "binaries/data/mods/public/art")
     archive = root / "usr/share/games/0ad/mods/public/public.zip"
     inside = archive.relative_to(root).as_posix()
     out = []

@@ -16,10 +16,10 @@ from pathlib import Path
 from .common import WHITE, Candidate
 from .fetch import fetch_deb, fetch_wheel
 from .licences import (
+    deb_copyright,
     dep5_lookup,
     dep5_specific,
     norm_license,
-    parse_dep5,
     parse_gcompris_readme,
 )
 from .rcc import read_rcc
@@ -55,7 +55,7 @@ def gcompris_images(cache: Path) -> tuple[str, list[tuple[str, str, bytes, dict]
     """
     pkg = "gcompris-qt-data"
     root, version = fetch_deb(pkg, cache)
-    stanzas = parse_dep5((root / f"usr/share/doc/{pkg}/copyright").read_text(encoding="utf-8"))
+    stanzas = deb_copyright(root, pkg)
     out = []
     for rcc in sorted((root / "usr/share/gcompris-qt/rcc").glob("*.rcc")):
         files = read_rcc(rcc.read_bytes())
@@ -118,7 +118,7 @@ def src_wallpapers(cache: Path) -> list[Candidate]:
     out = []
     pkg = "lomiri-wallpapers-16.04"
     root, version = fetch_deb(pkg, cache)
-    stanzas = parse_dep5((root / f"usr/share/doc/{pkg}/copyright").read_text(encoding="utf-8"))
+    stanzas = deb_copyright(root, pkg)
     for f in sorted((root / "usr/share/backgrounds").glob("*.jpg")):
         if f.name not in LOMIRI_NOT_PHOTOS:
             st = dep5_specific(stanzas, f"16.04/{f.name}") or {"license": "", "copyright": ""}
@@ -127,7 +127,7 @@ def src_wallpapers(cache: Path) -> list[Candidate]:
                                  "photo", st["copyright"]))
     pkg = "mate-backgrounds"
     root, version = fetch_deb(pkg, cache)
-    stanzas = parse_dep5((root / f"usr/share/doc/{pkg}/copyright").read_text(encoding="utf-8"))
+    stanzas = deb_copyright(root, pkg)
     for f in sorted((root / "usr/share/backgrounds/mate/nature").glob("*.jpg")):
         st = dep5_specific(stanzas, f"nature/{f.name}") or {"license": "", "copyright": ""}
         out.append(Candidate("wallpapers", f"mate/nature/{f.name}", f,
@@ -135,7 +135,7 @@ def src_wallpapers(cache: Path) -> list[Candidate]:
                              st["copyright"]))
     pkg = "plasma-workspace-wallpapers"
     root, version = fetch_deb(pkg, cache)
-    stanzas = parse_dep5((root / f"usr/share/doc/{pkg}/copyright").read_text(encoding="utf-8"))
+    stanzas = deb_copyright(root, pkg)
     for name in PLASMA_PHOTOS:
         d = root / "usr/share/wallpapers" / name
         sizes = {f: [int(x) for x in re.findall(r"\d+", f.stem)]       # "5120x2880.png"
@@ -154,7 +154,7 @@ def src_tuxpaint(cache: Path) -> list[Candidate]:
     """The 19 photo templates of Tux Paint (GPL-2+; photos by Bill Kendrick per AUTHORS.txt)."""
     pkg = "tuxpaint-data"
     root, version = fetch_deb(pkg, cache)
-    stanzas = parse_dep5((root / f"usr/share/doc/{pkg}/copyright").read_text(encoding="utf-8"))
+    stanzas = deb_copyright(root, pkg)
     base = root / "usr/share/tuxpaint"
     return [Candidate("tuxpaint", f.relative_to(base).as_posix(), f, f.relative_to(root).as_posix(),
                       pkg, version, dep5_lookup(stanzas, f"templates/{f.name}")["license"], "photo",

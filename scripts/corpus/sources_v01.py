@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .common import WHITE, Candidate, name_hash, pastel
 from .fetch import fetch_deb, fetch_wheel
-from .licences import dep5_lookup, parse_dep5
+from .licences import deb_copyright, dep5_lookup
 
 OC_SKIP_DIRS = {"shapes", "signs_and_symbols", "buttons", "logos", "special", "icons", "folders",
                 "roadsigns", "cards", "smilies", "stickmen", "diagrams", "connectors"}
@@ -38,7 +38,7 @@ def src_endless_sky(cache: Path) -> list[Candidate]:
     pkg = "endless-sky-data"
     root, version = fetch_deb(pkg, cache)
     base = root / "usr/share/games/endless-sky"
-    stanzas = parse_dep5((root / f"usr/share/doc/{pkg}/copyright").read_text(encoding="utf-8"))
+    stanzas = deb_copyright(root, pkg)
     out = []
     for f in sorted((base / "images/land").glob("*.jpg")):
         rel = f.relative_to(base).as_posix()
