@@ -3,7 +3,8 @@
 Every recipe is the `default` preset (the shipped 0.1 recipe) plus a few overrides, trained for the
 same number of steps on the same data with the same seed, then scored by `irodori evaluate` on
 the same held-out folder (PSNR, SSIM, colourfulness, and FD when the feature packages are
-installed). Results go to OUT/results.json as each recipe finishes, so the script can be run
+installed). Results go to OUT/results.json as each recipe finishes (and, with --write, the table
+into that Markdown file between the ABLATIONS markers), so the script can be run
 again to continue (a GPU lease cuts commands at 10 minutes): finished recipes are skipped,
 unfinished ones resume from their last checkpoint.
 
@@ -21,6 +22,9 @@ import sys
 import time
 from pathlib import Path
 
+from docsplice import splice
+
+BEGIN, END = "<!-- ABLATIONS:BEGIN (scripts/ablate.py) -->", "<!-- ABLATIONS:END -->"
 # name -> (what it tests, overrides on the default preset)
 RECIPES: dict[str, tuple[str, dict]] = {
     "base": ("the 0.1 recipe: residual U-Net, class-rebalanced classification", {}),
@@ -116,14 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     table = format_table({name: results[name] for name in RECIPES if name in results})
     print(table)
     if args.write:
-        Path(args.write).write_text(
-            "# Training ablations\n\n"
-            f"Each recipe trained {args.steps} steps from the same seed on `{' '.join(args.train)}`"
-            f" ({next(iter(results.values()), {}).get('device', 'see results')}), scored on "
-            f"`{args.val}` by `irodori evaluate`. Reproduce: `python scripts/ablate.py --train "
-            f"{' '.join(args.train)} --val {args.val} --steps {args.steps} --write {args.write}`.\n\n"
-            + table + "\n")
-        Path(args.write).with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+        doc = Path(args.write)
+        device = next(iter(results.values()), {}).get("device", "see the JSON")
+        if not doc.is_file():
+            doc.write_text(f"# Training ablations\n\n{BEGIN}\n{END}\n")
+        splice(doc, BEGIN, END, f"Each recipe trained {args.steps} steps from seed {args.seed} on "
+               f"`{' '.join(args.train)}` ({device}), scored on `{args.val}` by `irodori evaluate`.\n\n{table}")
+        doc.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
 

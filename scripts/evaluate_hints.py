@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
+from docsplice import splice
 from tqdm import tqdm
 
-from irodori.color import l_to_gray_rgb, lab_to_srgb8, rgb_to_lab, rgb_to_l
+from irodori.color import l_to_gray_rgb, lab_to_srgb8, rgb_to_l, rgb_to_lab
 from irodori.colorizer import load_colorizer
 from irodori.data import manga_effect
 from irodori.evaluate import EVAL_EXTENSIONS, mark_hints, sheet_row, stack_rows
@@ -86,11 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     table = format_table(results)
     print(table)
     (REPO / "docs" / "hints-eval.json").write_text(json.dumps(results, indent=1) + "\n")
-    doc = REPO / "docs" / "HINTS.md"
-    if doc.is_file():
-        text = doc.read_text()
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: f"{BEGIN}\n{table}\n{END}", text, flags=re.S)
-        doc.write_text(text)
+    splice(REPO / "docs" / "HINTS.md", BEGIN, END, table)
     write_sheet(sheet_rows, REPO / "docs" / "images" / "hints-sheet.jpg")
     return 0
 

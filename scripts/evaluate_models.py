@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
 import numpy as np
+from docsplice import splice
 from PIL import Image
 
 from irodori.color import l_to_gray_rgb, rgb_to_l
@@ -31,14 +31,6 @@ REPO = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- EVAL:BEGIN (scripts/evaluate_models.py) -->", "<!-- EVAL:END -->"
 SETS_BEGIN, SETS_END = "<!-- EVALSETS:BEGIN (scripts/evaluate_models.py) -->", "<!-- EVALSETS:END -->"
 EVAL_SETS = ("photos", "manga")
-
-
-def splice(card: Path, begin: str, end: str, body: str) -> None:
-    """Replace the text between two markers of a card (the card is left alone if it lacks them)."""
-    if card.is_file():
-        text = card.read_text()
-        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{body}\n{end}", text, flags=re.S)
-        card.write_text(text)
 
 
 def sheet(model: str, files: list[Path], out: Path, height: int = 160) -> None:
@@ -73,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         table = format_table(result)
         print(table)
         card = REPO / MODELS[name].card
-        splice(card, BEGIN, END, table)
+        if card.is_file():
+            splice(card, BEGIN, END, table)
         files = sorted(p for p in test_dir.rglob("*.jpg"))
         by_source: dict[str, list[Path]] = {}
         for f in files:
@@ -93,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             tables.append(f"**{set_name}**: {format_table(result)}")
         (REPO / "docs" / "models" / f"{name}-evalsets.json").write_text(json.dumps(results, indent=2) + "\n")
         print("\n\n".join(tables))
-        splice(card, SETS_BEGIN, SETS_END, "\n\n".join(tables))
+        if card.is_file():
+            splice(card, SETS_BEGIN, SETS_END, "\n\n".join(tables))
     return 0
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from docsplice import splice
 
 from irodori.colorizer import load_colorizer
 from irodori.evaluate import evaluate_folder
@@ -48,7 +48,12 @@ def network_inputs(files: list[Path], model: str) -> list[dict[str, np.ndarray]]
 
 
 def quantize(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]]) -> None:
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Reader(CalibrationDataReader):
@@ -146,9 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     card = REPO / "docs" / "models" / f"{args.model}-int8.md"
     if card.exists():
-        text = card.read_text()
-        block = f"{BEGIN}\n{table}\n{END}"
-        card.write_text(re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S))
+        splice(card, BEGIN, END, table)
     return 0
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import re
 import sys
 from pathlib import Path
+
+from docsplice import splice
 
 from irodori import hints as hints_mod
 from irodori.colorizer import load_colorizer
@@ -45,10 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join(lines)
     print(table)
     if args.write:
-        doc = Path(args.write)
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: f"{BEGIN}\n{table}\n{END}",
-                      doc.read_text(), flags=re.S)
-        doc.write_text(text)
+        splice(args.write, BEGIN, END, table)
     return 0
 
 
