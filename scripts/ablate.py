@@ -90,6 +90,27 @@ def format_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def write_samples_figure(results: dict, out: Path, steps: int, path: Path, *, rows: int = 6) -> None:
+    """The validation crops every run drew at its last step (train.py's sample sheets: input |
+    truth | prediction, 160 px rows), side by side: input, truth, then each recipe's prediction."""
+    import numpy as np
+    from PIL import Image
+
+    sheets = {name: np.asarray(Image.open(out / name / "samples" / f"step-{steps:07d}.png").convert("RGB"))
+              for name in results if (out / name / "samples" / f"step-{steps:07d}.png").is_file()}
+    if not sheets:
+        return
+    first = next(iter(sheets.values()))
+    side = first.shape[1] // 3  # square crops: a row is three of them
+    gutter = np.full((rows * side, 4, 3), 255, np.uint8)
+    columns = [first[: rows * side, :side], first[: rows * side, side : 2 * side]]
+    columns += [sheet[: rows * side, 2 * side :] for sheet in sheets.values()]
+    figure = np.hstack([part for column in columns for part in (column, gutter)][:-1])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(figure).save(path, quality=85)
+    print(f"samples figure: {path} (columns: input, truth, {', '.join(sheets)})", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", nargs="+", required=True, help="training folders")
@@ -127,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         splice(doc, BEGIN, END, f"Each recipe trained {args.steps} steps from seed {args.seed} on "
                f"`{' '.join(args.train)}` ({device}), scored on `{args.val}` by `irodori evaluate`.\n\n{table}")
         doc.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+        write_samples_figure(results, Path(args.out), args.steps, doc.parent / "images" / "ablation-samples.jpg")
     return 0
 
 
