@@ -90,6 +90,23 @@ def test_hints_file_list_mapping_and_errors(tmp_path):
         load_hints_file(tmp_path / "missing.json")
 
 
+def test_geodesic_distances_go_around_ink_lines():
+    from irodori.hints import geodesic_distances
+
+    flat = np.full((60, 80), 90.0, np.float32)
+    d = geodesic_distances(flat, [(10, 20)])[0]
+    for y, x in [(10, 60), (50, 70), (59, 0)]:
+        euclid = np.hypot(y - 10, x - 20)
+        assert euclid - 1e-3 <= d[y, x] <= 1.09 * euclid  # 8-neighbour paths: within 8 % of straight
+    walled = flat.copy()
+    walled[:50, 40] = 5.0  # an ink line with a gap at the bottom
+    d = geodesic_distances(walled, [(10, 20)])[0]
+    around = (50 - 10) + (50 - 10) + 10  # down to the gap, through it, and back up (roughly)
+    assert d[10, 60] > 0.9 * around and d[10, 30] == pytest.approx(10.0)
+    two = geodesic_distances(flat, [(0, 0), (59, 79)])
+    assert two.shape == (2, 60, 80) and two[0, 0, 0] == 0 and two[1, 59, 79] == 0
+
+
 def test_sampled_hints_carry_the_truth_colour_and_are_reproducible():
     truth = np.zeros((40, 60, 3), np.uint8)
     truth[:, 30:] = (200, 40, 10)
