@@ -183,6 +183,15 @@ def test_a_run_cannot_resume_with_a_switch_it_was_trained_without(tmp_path, swit
         train(_cfg(tmp_path, steps=4, **switch), dry_run=True, progress=False, resume=tmp_path)
 
 
+def test_ema_decay_warms_up_then_holds():
+    from irodori.train import ema_decay_at
+
+    assert ema_decay_at(0, 0.999) == pytest.approx(0.1)
+    assert ema_decay_at(90, 0.999) == pytest.approx(0.91)
+    assert ema_decay_at(10**6, 0.999) == 0.999
+    assert all(ema_decay_at(s, 0.999) <= ema_decay_at(s + 1, 0.999) for s in range(2000))
+
+
 def test_update_ema_blends_parameters_and_copies_buffers():
     from irodori.model import Generator, GeneratorConfig
     from irodori.train import update_ema

@@ -124,7 +124,8 @@ class TrainConfig:
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     threads: int = 0  # torch CPU threads; 0 = leave torch's default
     # Exponential moving average of the generator's weights, kept beside them and used for
-    # validation and export (smoother than the last step's weights); 0 = off. 0.999 is typical.
+    # validation and export (smoother than the last step's weights); 0 = off. 0.999 is typical;
+    # it is warmed up over the first steps (train.ema_decay_at).
     ema_decay: float = 0.0
     # Mixed precision: "auto" = bfloat16 autocast on CUDA, full float32 on CPU (this CPU has no
     # bf16 units: slower there); "bf16" = always (also on CPU, e.g. to test the path); "off".

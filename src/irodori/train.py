@@ -339,7 +339,7 @@ def train(
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
             optimizer.step()
             if ema is not None:
-                update_ema(ema, model, cfg.ema_decay)
+                update_ema(ema, model, ema_decay_at(step, cfg.ema_decay))
             step += 1
             n_window += l.shape[0] * world
 
@@ -374,6 +374,13 @@ def train(
         if distributed and dist.is_initialized():
             dist.destroy_process_group()
     return last_ckpt
+
+
+def ema_decay_at(step: int, decay: float) -> float:
+    """The averaging weight after ``step`` updates: ``decay``, warmed up as (1 + step) / (10 + step)
+    so early averages are not dominated by the initial weights (with 0.999 and no warm-up, a
+    1,000-step run would still be 37 % its random start)."""
+    return min(decay, (1.0 + step) / (10.0 + step))
 
 
 @torch.no_grad()
