@@ -142,13 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     if args.write:
         doc = Path(args.write)
-        device = next(iter(results.values()), {}).get("device", "see the JSON")
+        device = next((r["device"] for r in results.values() if "device" in r), "see the JSON")
         if not doc.is_file():
             doc.write_text(f"# Training ablations\n\n{BEGIN}\n{END}\n")
         splice(doc, BEGIN, END, f"Each recipe trained {args.steps} steps from seed {args.seed} on "
                f"`{' '.join(args.train)}` ({device}), scored on `{args.val}` by `irodori evaluate`.\n\n{table}")
         doc.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
-        write_samples_figure(results, Path(args.out), args.steps, doc.parent / "images" / "ablation-samples.jpg")
+        ordered = {name: results[name] for name in RECIPES if name in results}
+        write_samples_figure(ordered, Path(args.out), args.steps, doc.parent / "images" / "ablation-samples.jpg")
     return 0
 
 
