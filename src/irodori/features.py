@@ -19,13 +19,14 @@ changed aspect ratio, which is the same for prediction and truth -- then scaled 
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from .registry import sha256_file
 
 INPUT_SIDE = 224
 FEATURE_DIM = 1280
@@ -57,14 +58,6 @@ def preprocess(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def imagenet_lite0_state() -> dict:
     """The ImageNet EfficientNet-Lite0 weights (a state dict of torch tensors, the
     ``efficientnet-lite-pytorch`` key names), checked against WEIGHTS_SHA256 and loaded with
@@ -80,7 +73,7 @@ def imagenet_lite0_state() -> dict:
     weights = Path(EfficientnetLite0ModelFile.get_model_file_path())
     if not weights.is_file():
         raise FeaturesUnavailable(f"weights file missing: {weights}. {INSTALL_HINT}")
-    digest = _sha256(weights)
+    digest = sha256_file(weights)
     if digest != WEIGHTS_SHA256:
         raise FeaturesUnavailable(f"{weights} has sha256 {digest}, expected {WEIGHTS_SHA256}: "
                                   "not the EfficientNet-Lite0 checkpoint irodori was made with")
