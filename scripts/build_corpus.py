@@ -12,6 +12,8 @@ it); ``--sources full`` builds every source. Examples::
     python scripts/build_corpus.py --out data/corpus --card docs/DATA.md
     python scripts/build_corpus.py --sources full --out data/corpus-full --card docs/DATA-full.md \\
         --eval data/eval
+    python scripts/build_corpus.py --sources full --out data/corpus-full --no-build \
+        --eval data/eval-val --eval-split val
     python scripts/build_corpus.py --out data/corpus-full --no-build --pack data/packed/corpus-full
     python scripts/build_corpus.py --unpack data/packed/corpus-full --out data/corpus-full
 
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="use OUT as it is (for --card, --eval, --pack)")
     ap.add_argument("--eval", type=Path, metavar="DIR",
                     help="write the evaluation sets (photos/, manga/) from OUT's test split here")
+    ap.add_argument("--eval-split", default="test", choices=("test", "val"),
+                    help="the split --eval draws from (val: for tuning, never for reported figures)")
     ap.add_argument("--pack", type=Path, metavar="DIR",
                     help="write OUT as tar shards + index.json into DIR (DIR is replaced)")
     ap.add_argument("--pack-splits", type=lambda s: s.split(","),
@@ -82,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     for src, _, why in skips:
         skipped[src][why.split(" of ")[0]] += 1
     if args.eval:
-        counts = build_eval(args.out, args.eval)
+        counts = build_eval(args.out, args.eval, args.eval_split)
         print("eval sets: " + "; ".join(f"{k}: {dict(v)}" for k, v in counts.items()))
     if args.card:
         if sorted({r["source"] for r in records}) == sorted(V01_SOURCES):

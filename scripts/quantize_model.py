@@ -1,16 +1,17 @@
 """Make the int8 variant of a shipped model and measure what it costs and gains.
 
 Static int8 quantisation with onnxruntime (QDQ format, per-channel int8 weights, uint8
-activations), calibrated on images of the corpus validation split run at the sizes the
-pipeline runs them at. Then, on the test split, the same `irodori evaluate` figures as the
-model card for both models, and the network's median latency for both at 256x256 and at a
-manga page's network size (352x512). Writes:
+activations), calibrated on the inputs of the validation evaluation sets (data/eval-val: grey
+photos and manga pages, `scripts/build_corpus.py --eval-split val`) run at the sizes the
+pipeline runs them at: `general` on both kinds, `manga` on manga pages. Then, on the model's
+held-out evaluation set(s), the `irodori evaluate` figures for both models, and the network's
+median latency for both at 256x256 and at a manga page's network size (352x512). Writes:
 
 - src/irodori/models/<onnx stem>-int8.onnx (its sha256 goes into irodori/registry.py by hand)
 - docs/models/<name>-int8-quant.json, and the table between the QUANT markers of
   docs/models/<name>-int8.md
 
-    python scripts/quantize_model.py --model general   # needs the train extra (onnx) and the corpus
+    python scripts/quantize_model.py --model general   # needs the train extra (onnx) and data/eval*
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from irodori.registry import get, models_dir, sha256_file, shipped_onnx_path
 REPO = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- QUANT:BEGIN (scripts/quantize_model.py) -->", "<!-- QUANT:END -->"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
+# Per model: the evaluation sets its int8 copy is calibrated on (from data/eval-val) and scored on
+# (from data/eval).
+SETS = {"general": ("photos", "manga"), "manga": ("manga",)}
 
 
 def network_inputs(files: list[Path], model: str) -> list[dict[str, np.ndarray]]:
@@ -100,7 +104,8 @@ def network_ms(path: Path, height: int, width: int, *, threads: int, runs: int =
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="general")
-    parser.add_argument("--corpus", default=str(REPO / "data" / "corpus"))
+    parser.add_argument("--eval-dir", default=str(REPO / "data" / "eval"))
+    parser.add_argument("--val-dir", default=str(REPO / "data" / "eval-val"))
     parser.add_argument("--calibration-images", type=int, default=32)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args(argv)
@@ -108,46 +113,45 @@ def main(argv: list[str] | None = None) -> int:
     info = get(args.model)
     src = shipped_onnx_path(args.model)
     dst = models_dir() / f"{Path(info.onnx).stem}-int8.onnx"
-    corpus = Path(args.corpus)
-    val = sorted(p for p in (corpus / "val").rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not val or not (corpus / "test").is_dir():
-        print(f"no corpus at {corpus}: run scripts/build_corpus.py first", file=sys.stderr)
+    sets = SETS.get(args.model, ("photos", "manga"))
+    eval_dir, val_dir = Path(args.eval_dir), Path(args.val_dir)
+    if not all((eval_dir / s).is_dir() and (val_dir / s).is_dir() for s in sets):
+        print(f"no evaluation sets in {eval_dir} and {val_dir}: run `make corpus-full` and "
+              "`scripts/build_corpus.py --eval-split val` first", file=sys.stderr)
         return 1
-    step = max(1, len(val) // args.calibration_images)
-    calibration = network_inputs(val[::step][: args.calibration_images], args.model)
+    per_set = args.calibration_images // len(sets)
+    calibration_files = []
+    for set_name in sets:
+        files = sorted((val_dir / set_name / "input").iterdir())
+        calibration_files += files[:: max(1, len(files) // per_set)][:per_set]
+    calibration = network_inputs(calibration_files, args.model)
     quantize(src, dst, calibration)
     print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB, sha256 {sha256_file(dst)})")
 
-    results = {}
-    for label, model in (("float32", args.model), ("int8", str(dst))):
-        scores = evaluate_folder(model, corpus / "test", fd=False, progress=False)
-        results[label] = {
-            "file": Path(model).name if label == "int8" else info.onnx,
-            "size_mb": round((dst if label == "int8" else src).stat().st_size / 1e6, 2),
-            "psnr": scores["prediction"]["psnr"],
-            "colorfulness": scores["prediction"]["colorfulness"],
-            "cf_truth": scores["truth"]["colorfulness"],
-            "ms_256": network_ms(dst if label == "int8" else src, 256, 256, threads=args.threads),
-            "ms_page": network_ms(dst if label == "int8" else src, 512, 352, threads=args.threads),
-        }
+    results = {"threads": args.threads, "calibration_images": len(calibration), "sets": {}}
+    for label, model, path in (("float32", args.model, src), ("int8", str(dst), dst)):
+        results[label] = {"file": path.name, "size_mb": round(path.stat().st_size / 1e6, 2),
+                          "ms_256": network_ms(path, 256, 256, threads=args.threads),
+                          "ms_page": network_ms(path, 512, 352, threads=args.threads)}
+        for set_name in sets:
+            scores = evaluate_folder(model, eval_dir / set_name, fd=False, progress=False)
+            results["sets"].setdefault(set_name, {"images": scores["images"]})[label] = {
+                "psnr": scores["prediction"]["psnr"], "colorfulness": scores["prediction"]["colorfulness"],
+                "cf_truth": scores["truth"]["colorfulness"]}
     f32, i8 = results["float32"], results["int8"]
-    results["images"] = scores["images"]
-    results["threads"] = args.threads
-    results["calibration_images"] = len(calibration)
     (REPO / "docs" / "models" / f"{args.model}-int8-quant.json").write_text(json.dumps(results, indent=2) + "\n")
 
-    table = "\n".join([
-        f"Test split, {scores['images']} images; network latency: median of 30 runs on {args.threads} threads.",
-        "",
-        "| | size | PSNR (dB) | colourfulness CF | network 256x256 | network 352x512 |",
-        "|---|---:|---:|---:|---:|---:|",
-        f"| float32 (`{args.model}`) | {f32['size_mb']:.1f} MB | {f32['psnr']:.2f} | {f32['colorfulness']:.1f} "
-        f"| {f32['ms_256']:.1f} ms | {f32['ms_page']:.1f} ms |",
-        f"| int8 (`{args.model}-int8`) | {i8['size_mb']:.1f} MB | {i8['psnr']:.2f} | {i8['colorfulness']:.1f} "
-        f"| {i8['ms_256']:.1f} ms | {i8['ms_page']:.1f} ms |",
-        f"| change | | {i8['psnr'] - f32['psnr']:+.2f} | {i8['colorfulness'] - f32['colorfulness']:+.1f} "
-        f"| {f32['ms_256'] / i8['ms_256']:.1f}x faster | {f32['ms_page'] / i8['ms_page']:.1f}x faster |",
-    ])
+    lines = [f"Network latency: median of 30 runs on {args.threads} threads; quality on the held-out "
+             "evaluation set(s) (`data/eval`).", "",
+             "| | size | network 256x256 | network 352x512 |", "|---|---:|---:|---:|",
+             f"| float32 (`{args.model}`) | {f32['size_mb']:.1f} MB | {f32['ms_256']:.1f} ms | {f32['ms_page']:.1f} ms |",
+             f"| int8 (`{args.model}-int8`) | {i8['size_mb']:.1f} MB | {i8['ms_256']:.1f} ms | {i8['ms_page']:.1f} ms |",
+             f"| change | | {f32['ms_256'] / i8['ms_256']:.1f}x faster | {f32['ms_page'] / i8['ms_page']:.1f}x faster |",
+             "", "| set | images | PSNR float32 | PSNR int8 | CF float32 | CF int8 |", "|---|---:|---:|---:|---:|---:|"]
+    for set_name, r in results["sets"].items():
+        lines.append(f"| {set_name} | {r['images']} | {r['float32']['psnr']:.2f} | {r['int8']['psnr']:.2f} "
+                     f"| {r['float32']['colorfulness']:.1f} | {r['int8']['colorfulness']:.1f} |")
+    table = "\n".join(lines)
     print(table)
     card = REPO / "docs" / "models" / f"{args.model}-int8.md"
     if card.exists():

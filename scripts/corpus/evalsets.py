@@ -1,5 +1,6 @@
 """The evaluation sets (``--eval``): grey photos and manga pages made from the corpus's TEST split,
-minus near-duplicates of anything in train or val.
+minus near-duplicates of anything in train or val; the same from the VAL split (``--eval-split
+val``) for choosing settings such as the annealed-mean temperature without touching the test.
 
 irodori itself (and so torch) is imported only when the sets are built.
 """
@@ -18,8 +19,8 @@ from .images import HashIndex, file_fingerprint
 from .sources import SOURCES
 
 
-def build_eval(corpus: Path, dest: Path) -> dict[str, Counter]:
-    """Write the evaluation sets from the TEST split of ``corpus`` into ``dest``.
+def build_eval(corpus: Path, dest: Path, split: str = "test") -> dict[str, Counter]:
+    """Write the evaluation sets from the TEST (or another) split of ``corpus`` into ``dest``.
 
     - ``photos/``: test photos of the photo sources; ``input/NAME.png`` is the grey version (8-bit,
       same CIE L), ``truth/NAME.jpg`` the corpus JPEG (byte copy).
@@ -29,7 +30,7 @@ def build_eval(corpus: Path, dest: Path) -> dict[str, Counter]:
       ``truth/NAME.jpg``; the inked GCompris cartoons of the test split also as plain grey
       (``NAME__grey``).
 
-    Test images that are near-duplicates of a train or val image (``HashIndex``) are left out,
+    Images that are near-duplicates of an image of another split (``HashIndex``) are left out,
     so nothing here was seen in training. Each set gets ``manifest.jsonl``; ``excluded.tsv`` lists
     what was left out. Returns the counts per set and mode.
     """
@@ -40,14 +41,14 @@ def build_eval(corpus: Path, dest: Path) -> dict[str, Counter]:
     records = [json.loads(x) for x in lines]
     seen = HashIndex()
     for r in records:
-        if r["split"] != "test":
+        if r["split"] != split:
             seen.add(file_fingerprint(corpus / r["path"]), r["path"])
     for sub in ("photos", "manga"):
         shutil.rmtree(dest / sub, ignore_errors=True)
         for part in ("input", "truth"):
             (dest / sub / part).mkdir(parents=True)
     manifests, skipped, counts = defaultdict(list), [], defaultdict(Counter)
-    for r in sorted((r for r in records if r["split"] == "test"), key=lambda r: r["path"]):
+    for r in sorted((r for r in records if r["split"] == split), key=lambda r: r["path"]):
         spec = SOURCES.get(r["source"])
         role = spec.eval if spec else None
         if role is None or (role == "photos") != (r["kind"] == "photo"):

@@ -77,6 +77,12 @@ def list_pairs(folder: Path) -> list[tuple[str, Path | None, Path]]:
     return [(p.relative_to(folder).as_posix(), None, p) for p in files]
 
 
+def under_lightness(truth: np.ndarray, l_full: np.ndarray) -> np.ndarray:
+    """The reference of a paired set: the truth's colours (ab) under the input's lightness."""
+    lab = rgb_to_lab(truth)
+    return lab_to_srgb8(l_full.astype(np.float32), lab[..., 1].astype(np.float32), lab[..., 2].astype(np.float32))
+
+
 def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: int | None = None,
                     limit: int | None = None, hints: int = 0, sheets: str | Path | None = None,
                     fd: bool | None = None, progress: bool = True) -> dict:
@@ -128,9 +134,7 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
             l_full = rgb_to_l(np.asarray(load_rgb(input_path)))
             if l_full.shape != truth.shape[:2]:
                 raise ValueError(f"{name}: input {l_full.shape[::-1]} and truth {truth.shape[1::-1]} differ in size")
-            lab = rgb_to_lab(truth)  # the reference: the truth's colours under the input's lightness
-            truth = lab_to_srgb8(l_full.astype(np.float32), lab[..., 1].astype(np.float32),
-                                 lab[..., 2].astype(np.float32))
+            truth = under_lightness(truth, l_full)
         pred = colorizer.colorize_lightness(l_full)
         gray = l_to_gray_rgb(l_full)
         row = {

@@ -177,7 +177,9 @@ def train(
         init_path = resolve_init_weights(str(init))
         model, init_meta = load_generator(init_path)
         try:
-            cfg = replace(cfg, model=model.config)  # re-runs the config's own validation
+            # The architecture is the init model's (its weights need it); where an encoder starts
+            # is moot. replace() re-runs the config's own validation (the loss must fit the head).
+            cfg = replace(cfg, model=model.config, encoder_init="auto")
         except ConfigError as exc:
             raise TrainingError(f"{init_path} has a {model.config.head} head: {exc}") from None
         if is_main:
