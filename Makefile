@@ -5,8 +5,10 @@ PIP := $(VENV)/bin/pip
 PY := $(VENV)/bin/python
 # Every install goes through constraints.txt: it pins torch so pip takes the CPU wheel.
 PIP_INSTALL := $(PIP) install --quiet --disable-pip-version-check -c constraints.txt
+# The art sources of the full corpus (docs/DATA-full.md): what the manga model trains on.
+MANGA_SOURCES := wesnoth wesnoth-campaigns openclipart gcompris-cartoons naev flare 0ad-portraits
 
-.PHONY: demo test corpus corpus-full pack train-general ship-general eval bench clean
+.PHONY: demo test corpus corpus-full pack train-general train-manga finetune-demo eval bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,20 +28,32 @@ test: $(PY)
 corpus: $(PY)
 	$(PY) scripts/build_corpus.py --out data/corpus --card docs/DATA.md
 
-## corpus-full: every source into data/corpus-full, its card and the evaluation sets data/eval (needs cairosvg)
+## corpus-full: every source into data/corpus-full, its card, the evaluation sets data/eval (test split) and data/eval-val (val split, for tuning); needs cairosvg
 corpus-full: $(PY)
 	$(PIP_INSTALL) -e ".[train,corpus]"
 	$(PY) scripts/build_corpus.py --sources full --out data/corpus-full --card docs/DATA-full.md --eval data/eval
+	$(PY) scripts/build_corpus.py --sources full --out data/corpus-full --no-build --eval data/eval-val --eval-split val
 
 ## pack: the full corpus and the evaluation sets as <= 60 MB tar shards, to carry to a GPU machine
 pack: $(PY)
 	$(PY) scripts/build_corpus.py --out data/corpus-full --no-build --pack data/packed/corpus-full
 	$(PY) scripts/build_corpus.py --out data/eval --no-build --pack data/packed/eval
 
-## train-general: train the default model from scratch on the corpus (CPU: about an hour)
+## train-general: train the default model on the full corpus (make corpus-full first; 2-core CPU: about 50 min)
 train-general: $(PY)
 	$(PIP_INSTALL) -e ".[train]"
-	$(VENV)/bin/irodori train data/corpus/train --val data/corpus/val --preset default --out runs/general
+	$(VENV)/bin/irodori train data/corpus-full/train --val data/corpus-full/val --preset default --out runs/general
+
+## train-manga: the manga model: general's weights, trained on the corpus's art rendered as manga pages
+train-manga: $(PY)
+	$(PIP_INSTALL) -e ".[train]"
+	$(VENV)/bin/irodori train $(addprefix data/corpus-full/train/,$(MANGA_SOURCES)) \
+		--val data/corpus-full/val --init runs/general --preset manga --out runs/manga
+
+## finetune-demo: fine-tune manga on one art style and score that style's held-out pages (docs/FINETUNE.md)
+finetune-demo: $(PY)
+	$(PIP_INSTALL) -e ".[train,eval]"
+	$(PY) scripts/finetune_demo.py --source openmoji --steps 300 --write docs/FINETUNE.md
 
 ## eval: every figure of the model cards (test split; evaluation sets, rebuilt with the full corpus if missing)
 eval: $(PY)

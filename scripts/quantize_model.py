@@ -101,6 +101,22 @@ def network_ms(path: Path, height: int, width: int, *, threads: int, runs: int =
     return 1000 * statistics.median(times)
 
 
+def quant_table(results: dict, model: str) -> str:
+    """The card's table from the results JSON (docs/models/<model>-int8-quant.json)."""
+    f32, i8 = results["float32"], results["int8"]
+    lines = [f"Network latency: median of 30 runs on {results['threads']} threads; quality on the held-out "
+             "evaluation set(s) (`data/eval`).", "",
+             "| | size | network 256x256 | network 352x512 |", "|---|---:|---:|---:|",
+             f"| float32 (`{model}`) | {f32['size_mb']:.1f} MB | {f32['ms_256']:.1f} ms | {f32['ms_page']:.1f} ms |",
+             f"| int8 (`{model}-int8`) | {i8['size_mb']:.1f} MB | {i8['ms_256']:.1f} ms | {i8['ms_page']:.1f} ms |",
+             f"| change | | {f32['ms_256'] / i8['ms_256']:.1f}x faster | {f32['ms_page'] / i8['ms_page']:.1f}x faster |",
+             "", "| set | images | PSNR float32 | PSNR int8 | CF float32 | CF int8 |", "|---|---:|---:|---:|---:|---:|"]
+    for set_name, r in results["sets"].items():
+        lines.append(f"| {set_name} | {r['images']} | {r['float32']['psnr']:.2f} | {r['int8']['psnr']:.2f} "
+                     f"| {r['float32']['colorfulness']:.1f} | {r['int8']['colorfulness']:.1f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="general")
@@ -138,20 +154,9 @@ def main(argv: list[str] | None = None) -> int:
             results["sets"].setdefault(set_name, {"images": scores["images"]})[label] = {
                 "psnr": scores["prediction"]["psnr"], "colorfulness": scores["prediction"]["colorfulness"],
                 "cf_truth": scores["truth"]["colorfulness"]}
-    f32, i8 = results["float32"], results["int8"]
     (REPO / "docs" / "models" / f"{args.model}-int8-quant.json").write_text(json.dumps(results, indent=2) + "\n")
 
-    lines = [f"Network latency: median of 30 runs on {args.threads} threads; quality on the held-out "
-             "evaluation set(s) (`data/eval`).", "",
-             "| | size | network 256x256 | network 352x512 |", "|---|---:|---:|---:|",
-             f"| float32 (`{args.model}`) | {f32['size_mb']:.1f} MB | {f32['ms_256']:.1f} ms | {f32['ms_page']:.1f} ms |",
-             f"| int8 (`{args.model}-int8`) | {i8['size_mb']:.1f} MB | {i8['ms_256']:.1f} ms | {i8['ms_page']:.1f} ms |",
-             f"| change | | {f32['ms_256'] / i8['ms_256']:.1f}x faster | {f32['ms_page'] / i8['ms_page']:.1f}x faster |",
-             "", "| set | images | PSNR float32 | PSNR int8 | CF float32 | CF int8 |", "|---|---:|---:|---:|---:|---:|"]
-    for set_name, r in results["sets"].items():
-        lines.append(f"| {set_name} | {r['images']} | {r['float32']['psnr']:.2f} | {r['int8']['psnr']:.2f} "
-                     f"| {r['float32']['colorfulness']:.1f} | {r['int8']['colorfulness']:.1f} |")
-    table = "\n".join(lines)
+    table = quant_table(results, args.model)
     print(table)
     card = REPO / "docs" / "models" / f"{args.model}-int8.md"
     if card.exists():

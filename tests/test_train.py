@@ -225,3 +225,20 @@ def test_a_lite0_encoder_trains_exports_and_starts_from_imagenet(tmp_path, init)
     assert meta["arch"]["encoder"] == "efficientnet-lite0"
     report = export_onnx(last, tmp_path / "lite.onnx", name="lite", max_side=128)
     assert report["max_abs_err"] < 1e-3
+
+
+@pytest.mark.parametrize("preset", ["default", "manga"])
+def test_the_shipped_recipes_dry_run(tmp_path, preset):
+    """The recipes of the shipped models (presets default = general, manga) run end to end."""
+    from importlib import resources
+
+    import yaml
+
+    from irodori.cli import main
+
+    assert main(["train", "--dry-run", "--preset", preset, "--out", str(tmp_path), "-q"]) == 0
+    recipe = yaml.safe_load(resources.files("irodori").joinpath("presets", f"{preset}.yaml").read_text())
+    meta = read_meta(tmp_path)
+    assert meta["step"] == 4
+    assert meta["arch"]["encoder"] == recipe["model"]["encoder"] and meta["arch"]["head"] == recipe["model"]["head"]
+    assert meta["config"]["data"]["manga_prob"] == recipe["data"]["manga_prob"]

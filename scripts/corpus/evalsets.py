@@ -19,6 +19,15 @@ from .images import HashIndex, file_fingerprint
 from .sources import SOURCES
 
 
+def manga_page(l_full: np.ndarray, name: str) -> tuple[np.ndarray, int]:
+    """A colour image's lightness rendered as a printed manga page, seeded by its name
+    (``zlib.crc32``) so the page is the same on every build -> (page lightness, seed)."""
+    from irodori.data import manga_effect  # imports torch
+
+    seed = zlib.crc32(name.encode())
+    return manga_effect(l_full, np.random.default_rng(seed)), seed
+
+
 def build_eval(corpus: Path, dest: Path, split: str = "test") -> dict[str, Counter]:
     """Write the evaluation sets from the TEST (or another) split of ``corpus`` into ``dest``.
 
@@ -35,7 +44,6 @@ def build_eval(corpus: Path, dest: Path, split: str = "test") -> dict[str, Count
     what was left out. Returns the counts per set and mode.
     """
     from irodori.color import l_to_gray, rgb_to_l, rgb_to_uint8
-    from irodori.data import manga_effect  # imports torch
 
     lines = (corpus / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(x) for x in lines]
@@ -66,8 +74,7 @@ def build_eval(corpus: Path, dest: Path, split: str = "test") -> dict[str, Count
         if role == "photos":
             jobs = [("photos", name, "grey", l_full, None)]
         else:
-            seed = zlib.crc32(name.encode())
-            l_page = manga_effect(l_full, np.random.default_rng(seed))
+            l_page, seed = manga_page(l_full, name)
             jobs = [("manga", name, "manga", l_page, seed)]
             if role == "cartoons":
                 jobs.append(("manga", f"{name}__grey", "grey", l_full, None))

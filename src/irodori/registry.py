@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-DEFAULT_MODEL = "general-int8"  # general quantised: 3.5-4x faster network, same colours (its card)
+DEFAULT_MODEL = "general-int8"  # general quantised: 3.5x faster network, same colours (its card)
 
 
 @dataclass(frozen=True)
@@ -29,23 +29,43 @@ class ShippedModel:
 MODELS: dict[str, ShippedModel] = {
     "general": ShippedModel(
         name="general",
-        onnx="general-v0.1.onnx",
-        onnx_sha256="fbf2dd5ee8b53d90ad2eca7727b337c10a21727132a3fdf90b7fbfdb776b6f1a",
-        weights_dir="general-v0.1",
-        weights_sha256="514f52cbff4b6e0526042aa44ea52d61f4ea39b4f18a14ee930e1ecf0827f066",
-        description="Photos, painted art, clip art and screentoned manga pages; trained on the open "
-        "corpus (docs/DATA.md). Float32: the reference the default is measured against.",
+        onnx="general-v0.2.onnx",
+        onnx_sha256="127c3b4ed8be6202d3a61f403d497d7da663c5e9c64847d67f178c565a2693f5",
+        weights_dir="general-v0.2",
+        weights_sha256="11dceeb3a740d4ff49c16b8a4fa93a9cb781d5f0c8fdd3acd87b669ff7101d10",
+        description="Photos and art of every kind (painted, flat, line art), and manga pages; trained "
+        "on the full open corpus (docs/DATA-full.md). Float32: the reference of general-int8.",
         card="docs/models/general.md",
     ),
     "general-int8": ShippedModel(
         name="general-int8",
-        onnx="general-v0.1-int8.onnx",
-        onnx_sha256="18d0ad8edcdd1826ad9bc80359e73614e33bcafb971f2e1bfabf10721f6f6e09",
-        weights_dir="general-v0.1",  # quantised from these weights; fine-tuning starts from them
-        weights_sha256="514f52cbff4b6e0526042aa44ea52d61f4ea39b4f18a14ee930e1ecf0827f066",
-        description="`general` quantised to int8: 3.5-4x faster network on CPU, the same "
-        "colours within measurement (test split: PSNR +0.02 dB, colourfulness -1%).",
+        onnx="general-v0.2-int8.onnx",
+        onnx_sha256="679e1ed6d2704904911ec3fb928669930263e21b11cb24220d13c29d3264c8b6",
+        weights_dir="general-v0.2",  # quantised from these weights; fine-tuning starts from them
+        weights_sha256="11dceeb3a740d4ff49c16b8a4fa93a9cb781d5f0c8fdd3acd87b669ff7101d10",
+        description="`general` quantised to int8: 3.5x faster network on CPU, the same colours "
+        "within measurement (held-out photos: PSNR +0.00 dB; manga pages: +0.16 dB).",
         card="docs/models/general-int8.md",
+    ),
+    "manga": ShippedModel(
+        name="manga",
+        onnx="manga-v0.2.onnx",
+        onnx_sha256="c9bdc1a72eabc13c04e40576cbf8ce46c84a54367539e950b7ed2f2f566a4aea",
+        weights_dir="manga-v0.2",
+        weights_sha256="3f35f1fa842d7eb5b897ba085b6a11623b97795a092b8476880b516b349c326d",
+        description="Printed manga and comic pages (screentone, inked lines, grey scans): `general` "
+        "trained further on the corpus's art rendered as manga pages. Float32.",
+        card="docs/models/manga.md",
+    ),
+    "manga-int8": ShippedModel(
+        name="manga-int8",
+        onnx="manga-v0.2-int8.onnx",
+        onnx_sha256="65f65794dc23ba152b8b5052863c0581d911e7e4f51473ceeb5fb8439fd870ec",
+        weights_dir="manga-v0.2",  # quantised from these weights; fine-tuning starts from them
+        weights_sha256="3f35f1fa842d7eb5b897ba085b6a11623b97795a092b8476880b516b349c326d",
+        description="`manga` quantised to int8: 3.6x faster network on CPU, the same colours "
+        "within measurement (held-out manga pages: PSNR +0.00 dB).",
+        card="docs/models/manga-int8.md",
     ),
 }
 
