@@ -84,3 +84,14 @@ def test_fine_tune_from_the_shipped_model(tmp_path, colour_folder):
 
     shipped = GeneratorConfig(**read_meta(models_dir() / MODELS["general"].weights_dir)["arch"])
     assert read_meta(tmp_path)["arch"] == shipped.to_dict()  # fields added since it shipped take their defaults
+
+
+def test_the_manga_model_colours_with_its_own_weights():
+    from irodori.color import rgb_to_l
+
+    grey = np.stack([np.asarray(Image.open(GOLDEN_IN).convert("L"))] * 3, -1)
+    general = np.asarray(load_colorizer("general").colorize(GOLDEN_IN)).astype(np.int16)
+    manga = np.asarray(load_colorizer("manga").colorize(GOLDEN_IN))
+    assert np.abs(rgb_to_l(manga) - rgb_to_l(grey)).max() < 0.6  # the input's lightness, kept
+    assert colorfulness(manga) > 5
+    assert np.abs(manga.astype(np.int16) - general).mean() > 1  # not the general model under another name
