@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         line("grayscale baseline", before["grayscale"]), "",
         f"PSNR rose on {sum(a['psnr'] > b['psnr'] for b, a in zip(before['per_image'], after['per_image']))} "
         f"of the {n_eval} pages.", "",
-        "The commands it ran:", "", "```",
+        "The commands it ran, and how the result is then used:", "", "```",
         *(shlex.join(["irodori"] + c[3:]) for c in [
             irodori + ["train", rel(train_dir), "--init", args.model, "--preset", "manga", f"--steps={args.steps}",
                        "--out", rel(run_dir)],
