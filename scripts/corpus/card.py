@@ -161,7 +161,10 @@ corpus path, licence, attribution).
   screentone, flat greys, scan softening), seeded with `zlib.crc32(NAME)` as
   `scripts/evaluate_hints.py` does.
 - `manga/`, mode `grey` (`NAME__grey`): the inked GCompris cartoons of the test split as plain grey,
-  the closest thing to a real black-and-white comic page with a colour original."""
+  the closest thing to a real black-and-white comic page with a colour original.
+- The same two sets made from the **validation** split (`--eval data/eval-val --eval-split val`,
+  also run by `make corpus-full`) are for choosing settings: the shipped models' annealed-mean
+  temperature and their int8 calibration. They are never used for reported figures."""
 
 
 def _short_list(items: list[str], n: int = 6) -> str:
