@@ -26,10 +26,10 @@ import numpy as np
 from docsplice import splice
 from tqdm import tqdm
 
-from irodori.color import l_to_gray_rgb, lab_to_srgb8, rgb_to_l, rgb_to_lab
+from irodori.color import l_to_gray_rgb, rgb_to_l
 from irodori.colorizer import load_colorizer
 from irodori.data import manga_effect
-from irodori.evaluate import EVAL_EXTENSIONS, mark_hints, sheet_row, stack_rows
+from irodori.evaluate import EVAL_EXTENSIONS, mark_hints, sheet_row, stack_rows, under_lightness
 from irodori.hints import sample_hints
 from irodori.imageio import Lightness, load_rgb
 from irodori.metrics import psnr
@@ -68,9 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             if set_name == "rendered as manga":
                 l_full = manga_effect(l_full, np.random.default_rng(zlib.crc32(name.encode())))
             given = sample_hints(truth, max(COUNTS), np.random.default_rng(zlib.crc32(name.encode())))
-            lab = rgb_to_lab(truth)
-            truth = lab_to_srgb8(l_full.astype(np.float32), lab[..., 1].astype(np.float32),
-                                 lab[..., 2].astype(np.float32))
+            truth = under_lightness(truth, l_full)
             base = colour(colorizer, l_full, [], propagate=True)
             row = {"image": name, "psnr_gray": psnr(l_to_gray_rgb(l_full), truth), "psnr": psnr(base, truth)}
             for n in COUNTS:

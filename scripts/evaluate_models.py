@@ -61,16 +61,18 @@ def sheet(model: str, files: list[Path], out: Path, height: int = 160) -> None:
     Image.fromarray(stack_rows(rows)).save(out, quality=88)
 
 
-def pair_sheet(model: str, folder: Path, names: list[str], out: Path, height: int = 192) -> None:
-    """Rows of (input | truth under the input's lightness | prediction) for pairs of a paired set."""
-    colorizer = load_colorizer(model)
+def pair_sheet(models: list[str], folder: Path, names: list[str], out: Path, height: int = 192) -> None:
+    """Rows of (input | truth under the input's lightness | each model's prediction) for pairs of
+    a paired set."""
+    colorizers = [load_colorizer(m) for m in models]
     pairs = {name: (inp, truth) for name, inp, truth in list_pairs(folder)}
     rows = []
     for name in names:
         inp, truth_path = pairs[name]
         l_full = rgb_to_l(np.asarray(load_rgb(inp)))
         truth = under_lightness(np.asarray(load_rgb(truth_path)), l_full)
-        rows.append(sheet_row([l_to_gray_rgb(l_full), truth, colorizer.colorize_lightness(l_full)], height=height))
+        panels = [l_to_gray_rgb(l_full), truth] + [c.colorize_lightness(l_full) for c in colorizers]
+        rows.append(sheet_row(panels, height=height))
     out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(stack_rows(rows)).save(out, quality=88)
 
@@ -172,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         if home and not name.endswith("-int8"):  # sheets of the float model only: int8 colours the same
             best, worst = best_and_worst(results[home])
             for label, names in (("best", best), ("worst", worst)):
-                pair_sheet(name, eval_dir / home, names, REPO / "docs" / "images" / f"{name}-{home}-{label}.jpg")
+                pair_sheet([name], eval_dir / home, names, REPO / "docs" / "images" / f"{name}-{home}-{label}.jpg")
         (REPO / "docs" / "models" / f"{name}-evalsets.json").write_text(json.dumps(results, indent=2) + "\n")
         print("\n\n".join(tables))
         if targets:

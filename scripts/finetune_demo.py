@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 from docsplice import splice
+from evaluate_models import pair_sheet
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,38 +55,18 @@ def eval_subset(eval_set: Path, corpus: Path, source: str, dest: Path) -> int:
         shutil.copyfile(eval_set / r["input"], dest / r["input"])
         shutil.copyfile(eval_set / r["truth"], dest / r["truth"])
     if not rows:
-        sys.path.insert(0, str(REPO / "scripts"))
-        from corpus.evalsets import manga_page
-        from irodori.color import l_to_gray, rgb_to_l, rgb_to_uint8
+        from corpus.evalsets import manga_page, write_pair
+        from irodori.color import rgb_to_l
 
         records = [json.loads(x) for x in (corpus / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
         for r in sorted((r for r in records if r["source"] == source and r["split"] == "test"), key=lambda r: r["path"]):
             stem = f"{source}__{Path(r['path']).stem}"
             l_page, seed = manga_page(rgb_to_l(np.asarray(Image.open(corpus / r["path"]).convert("RGB"))), stem)
-            Image.fromarray(rgb_to_uint8(l_to_gray(l_page)), "L").save(dest / "input" / f"{stem}.png")
-            shutil.copyfile(corpus / r["path"], dest / "truth" / f"{stem}.jpg")
+            write_pair(dest, stem, l_page, corpus / r["path"])
             rows.append({"name": stem, "input": f"input/{stem}.png", "truth": f"truth/{stem}.jpg", "mode": "manga",
                          "seed": seed, "source": source, "corpus_path": r["path"], "license": r["license"]})
     (dest / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return len(rows)
-
-
-def sheet(models: list[str], folder: Path, names: list[str], out: Path, height: int = 192) -> None:
-    """Rows of (manga input | truth | each model's colours) for the given pairs of ``folder``."""
-    from irodori.color import l_to_gray_rgb, rgb_to_l
-    from irodori.colorizer import load_colorizer
-    from irodori.evaluate import sheet_row, stack_rows, under_lightness
-    from irodori.imageio import load_rgb
-
-    colorizers = [load_colorizer(m) for m in models]
-    rows = []
-    for name in names:
-        l_full = rgb_to_l(np.asarray(load_rgb(folder / "input" / f"{name}.png")))
-        truth = under_lightness(np.asarray(load_rgb(folder / "truth" / f"{name}.jpg")), l_full)
-        panels = [l_to_gray_rgb(l_full), truth] + [c.colorize_lightness(l_full) for c in colorizers]
-        rows.append(sheet_row(panels, height=height))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(stack_rows(rows)).save(out, quality=88)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     run(irodori + ["export", rel(run_dir), "-o", rel(onnx), "--name", f"{args.model}-{args.source}"])
     run(irodori + ["evaluate", rel(onnx), rel(eval_dir), "--json", rel(after_json), "-q"])
     before, after = json.loads(before_json.read_text()), json.loads(after_json.read_text())
+    gains = [a["psnr"] - b["psnr"] for b, a in zip(before["per_image"], after["per_image"])]  # same sorted pairs
 
     def line(label: str, side: dict) -> str:
         return (f"| {label} | {side['psnr']:.2f} | {side['ssim']:.3f} | {side['colorfulness_ratio']:.0%} "
@@ -136,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         line(f"`{args.model}` as shipped", before["prediction"]),
         line(f"`{args.model}` fine-tuned", after["prediction"]),
         line("grayscale baseline", before["grayscale"]), "",
-        f"PSNR rose on {sum(a['psnr'] > b['psnr'] for b, a in zip(before['per_image'], after['per_image']))} "
-        f"of the {n_eval} pages.", "",
+        f"PSNR rose on {sum(g > 0 for g in gains)} of the {n_eval} pages.", "",
         "The commands it ran, and how the result is then used:", "", "```",
         *(shlex.join(["irodori"] + c[3:]) for c in [
             irodori + ["train", rel(train_dir), "--init", args.model, "--preset", "manga", f"--steps={args.steps}",
@@ -149,13 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         splice(Path(args.write), BEGIN, END, table)
         names = [b["image"] for b in before["per_image"]][:: max(1, n_eval // 4)][:4]  # spread, not picked by score
-        gains = [a["psnr"] - b["psnr"] for b, a in zip(before["per_image"], after["per_image"])]
         record = {"source": args.source, "steps": args.steps, "train_images": n_train, "eval_images": n_eval,
                   "train_wall_s": round(wall, 1), "images_improved": sum(g > 0 for g in gains),
                   "before": {k: v for k, v in before.items() if k != "per_image"},
                   "after": {k: v for k, v in after.items() if k != "per_image"}, "psnr_gain_per_image": gains}
         (REPO / "docs" / "finetune-eval.json").write_text(json.dumps(record, indent=2) + "\n")
-        sheet([args.model, str(onnx)], eval_dir, names, REPO / "docs" / "images" / "finetune-sheet.jpg")
+        pair_sheet([args.model, str(onnx)], eval_dir, names, REPO / "docs" / "images" / "finetune-sheet.jpg")
     return 0
 
 

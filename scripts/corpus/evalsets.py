@@ -28,6 +28,16 @@ def manga_page(l_full: np.ndarray, name: str) -> tuple[np.ndarray, int]:
     return manga_effect(l_full, np.random.default_rng(seed)), seed
 
 
+def write_pair(dest: Path, stem: str, l_in: np.ndarray, truth_src: Path) -> None:
+    """One pair of a paired set: ``input/STEM.png`` (8-bit grey of ``l_in``) and
+    ``truth/STEM.jpg`` (a byte copy of the corpus JPEG)."""
+    from irodori.color import l_to_gray, rgb_to_uint8
+
+    grey = Image.fromarray(rgb_to_uint8(l_to_gray(l_in)), "L")
+    grey.save(dest / "input" / f"{stem}.png", optimize=True)
+    shutil.copyfile(truth_src, dest / "truth" / f"{stem}.jpg")
+
+
 def build_eval(corpus: Path, dest: Path, split: str = "test") -> dict[str, Counter]:
     """Write the evaluation sets from the TEST (or another) split of ``corpus`` into ``dest``.
 
@@ -43,7 +53,7 @@ def build_eval(corpus: Path, dest: Path, split: str = "test") -> dict[str, Count
     so nothing here was seen in training. Each set gets ``manifest.jsonl``; ``excluded.tsv`` lists
     what was left out. Returns the counts per set and mode.
     """
-    from irodori.color import l_to_gray, rgb_to_l, rgb_to_uint8
+    from irodori.color import rgb_to_l
 
     lines = (corpus / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(x) for x in lines]
@@ -79,9 +89,7 @@ def build_eval(corpus: Path, dest: Path, split: str = "test") -> dict[str, Count
             if role == "cartoons":
                 jobs.append(("manga", f"{name}__grey", "grey", l_full, None))
         for sub, stem, mode, l_in, seed in jobs:
-            grey = Image.fromarray(rgb_to_uint8(l_to_gray(l_in)), "L")
-            grey.save(dest / sub / "input" / f"{stem}.png", optimize=True)
-            shutil.copyfile(src, dest / sub / "truth" / f"{stem}.jpg")
+            write_pair(dest / sub, stem, l_in, src)
             manifests[sub].append({"name": stem, "input": f"input/{stem}.png",
                                    "truth": f"truth/{stem}.jpg", "mode": mode, "seed": seed,
                                    **about})
