@@ -39,10 +39,12 @@ pack: $(PY)
 	$(PY) scripts/build_corpus.py --out data/corpus-full --no-build --pack data/packed/corpus-full
 	$(PY) scripts/build_corpus.py --out data/eval --no-build --pack data/packed/eval
 
-## train-general: train the default model on the full corpus (make corpus-full first; 2-core CPU: about 50 min)
+## train-general: train the default model on the full corpus in two stages (make corpus-full first; 2-core CPU: about 50 + 30 min)
 train-general: $(PY)
 	$(PIP_INSTALL) -e ".[train]"
-	$(VENV)/bin/irodori train data/corpus-full/train --val data/corpus-full/val --preset default --out runs/general
+	$(VENV)/bin/irodori train data/corpus-full/train --val data/corpus-full/val --preset default --out runs/general-stage1
+	$(VENV)/bin/irodori train data/corpus-full/train --val data/corpus-full/val --init runs/general-stage1 \
+		--preset general-refine --out runs/general
 
 ## train-manga: the manga model: general's weights, trained on the corpus's art rendered as manga pages
 train-manga: $(PY)

@@ -227,9 +227,9 @@ def test_a_lite0_encoder_trains_exports_and_starts_from_imagenet(tmp_path, init)
     assert report["max_abs_err"] < 1e-3
 
 
-@pytest.mark.parametrize("preset", ["default", "manga"])
+@pytest.mark.parametrize("preset", ["default", "general-refine", "manga"])
 def test_the_shipped_recipes_dry_run(tmp_path, preset):
-    """The recipes of the shipped models (presets default = general, manga) run end to end."""
+    """The recipes of the shipped models (general: default then general-refine; manga) run end to end."""
     from importlib import resources
 
     import yaml
@@ -242,3 +242,4 @@ def test_the_shipped_recipes_dry_run(tmp_path, preset):
     assert meta["step"] == 4
     assert meta["arch"]["encoder"] == recipe["model"]["encoder"] and meta["arch"]["head"] == recipe["model"]["head"]
     assert meta["config"]["data"]["manga_prob"] == recipe["data"]["manga_prob"]
+    assert meta["config"]["loss"]["rebalance_mix"] == recipe["loss"].get("rebalance_mix", 0.5)

@@ -29,42 +29,42 @@ class ShippedModel:
 MODELS: dict[str, ShippedModel] = {
     "general": ShippedModel(
         name="general",
-        onnx="general-v0.2.onnx",
-        onnx_sha256="127c3b4ed8be6202d3a61f403d497d7da663c5e9c64847d67f178c565a2693f5",
-        weights_dir="general-v0.2",
-        weights_sha256="11dceeb3a740d4ff49c16b8a4fa93a9cb781d5f0c8fdd3acd87b669ff7101d10",
+        onnx="general-v0.3.onnx",
+        onnx_sha256="3e4bf016e412ad0c64927b38f278620f57480fffacff759b97638a7297a85723",
+        weights_dir="general-v0.3",
+        weights_sha256="4458349aec747d7b6846623de30169359e765b1f23ed408d555f2689e521bba8",
         description="Photos and art of every kind (painted, flat, line art), and manga pages; trained "
         "on the full open corpus (docs/DATA-full.md). Float32: the reference of general-int8.",
         card="docs/models/general.md",
     ),
     "general-int8": ShippedModel(
         name="general-int8",
-        onnx="general-v0.2-int8.onnx",
-        onnx_sha256="679e1ed6d2704904911ec3fb928669930263e21b11cb24220d13c29d3264c8b6",
-        weights_dir="general-v0.2",  # quantised from these weights; fine-tuning starts from them
-        weights_sha256="11dceeb3a740d4ff49c16b8a4fa93a9cb781d5f0c8fdd3acd87b669ff7101d10",
-        description="`general` quantised to int8: 3.5x faster network on CPU, the same colours "
-        "within measurement (held-out photos: PSNR +0.00 dB; manga pages: +0.16 dB).",
+        onnx="general-v0.3-int8.onnx",
+        onnx_sha256="ae2b5037cfa21c06e0ddd82579fab784c1e89bcc73a9660a8115df1f9997a7df",
+        weights_dir="general-v0.3",  # quantised from these weights; fine-tuning starts from them
+        weights_sha256="4458349aec747d7b6846623de30169359e765b1f23ed408d555f2689e521bba8",
+        description="`general` quantised to int8: about 3x faster network on CPU, nearly the same "
+        "colours (held-out photos: PSNR +0.06 dB; manga pages: +0.10 dB).",
         card="docs/models/general-int8.md",
     ),
     "manga": ShippedModel(
         name="manga",
-        onnx="manga-v0.2.onnx",
-        onnx_sha256="c9bdc1a72eabc13c04e40576cbf8ce46c84a54367539e950b7ed2f2f566a4aea",
-        weights_dir="manga-v0.2",
-        weights_sha256="3f35f1fa842d7eb5b897ba085b6a11623b97795a092b8476880b516b349c326d",
+        onnx="manga-v0.3.onnx",
+        onnx_sha256="f8628ee68df2810bd903206412a596929c51ead82d9cb4898359ba8af370d163",
+        weights_dir="manga-v0.3",
+        weights_sha256="1a928120ebdd9bc33b96225528c139d71fded697d2e5385411fc00807e774886",
         description="Printed manga and comic pages (screentone, inked lines, grey scans): `general` "
         "trained further on the corpus's art rendered as manga pages. Float32.",
         card="docs/models/manga.md",
     ),
     "manga-int8": ShippedModel(
         name="manga-int8",
-        onnx="manga-v0.2-int8.onnx",
-        onnx_sha256="65f65794dc23ba152b8b5052863c0581d911e7e4f51473ceeb5fb8439fd870ec",
-        weights_dir="manga-v0.2",  # quantised from these weights; fine-tuning starts from them
-        weights_sha256="3f35f1fa842d7eb5b897ba085b6a11623b97795a092b8476880b516b349c326d",
-        description="`manga` quantised to int8: 3.6x faster network on CPU, the same colours "
-        "within measurement (held-out manga pages: PSNR +0.00 dB).",
+        onnx="manga-v0.3-int8.onnx",
+        onnx_sha256="cdbb0d8cec01bd2228a241310c5d6ad4082ae6c63758b85b76b5fc0d8455f865",
+        weights_dir="manga-v0.3",  # quantised from these weights; fine-tuning starts from them
+        weights_sha256="1a928120ebdd9bc33b96225528c139d71fded697d2e5385411fc00807e774886",
+        description="`manga` quantised to int8: 3.5x faster network on CPU, the same colours "
+        "within measurement (held-out manga pages: PSNR +0.01 dB).",
         card="docs/models/manga-int8.md",
     ),
 }
