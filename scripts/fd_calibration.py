@@ -9,7 +9,7 @@ Beside them: the shipped model for that set, and two halves of the truth against
 FD gives for two different sets of images of the same kind, so not a paired comparison).
 Writes docs/fd-calibration.json and splices the table into docs/FD.md between the FDCAL markers.
 
-    python scripts/fd_calibration.py            # about 2 minutes on 2 cores
+    python scripts/fd_calibration.py            # about a minute on 2 cores
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def change(rgb: np.ndarray, scale: float, rotate: float, blur: float) -> np.ndar
 
 
 def _blur(channel: np.ndarray, radius: float) -> np.ndarray:
-    """Gaussian blur of a float channel in [-128, 128) through 8 bits with Pillow (0.5 ab unit steps)."""
+    """Gaussian blur of an ab channel with Pillow, through 8 bits (steps of 2 ab units over ±256)."""
     u8 = np.clip(np.round(channel * 0.5 + 128), 0, 255).astype(np.uint8)
     out = np.asarray(Image.fromarray(u8).filter(ImageFilter.GaussianBlur(radius)), np.float32)
     return (out - 128) * 2.0
