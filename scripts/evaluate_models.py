@@ -30,7 +30,7 @@ from PIL import Image
 
 from irodori.color import l_to_gray_rgb, rgb_to_l
 from irodori.colorizer import load_colorizer
-from irodori.evaluate import evaluate_folder, format_table, list_pairs, sheet_row, stack_rows, under_lightness
+from irodori.evaluate import evaluate_folder, format_table, list_pairs, load_pair, sheet_row, stack_rows
 from irodori.imageio import load_rgb
 from irodori.registry import MODELS, sha256_file
 
@@ -68,9 +68,7 @@ def pair_sheet(models: list[str], folder: Path, names: list[str], out: Path, hei
     pairs = {name: (inp, truth) for name, inp, truth in list_pairs(folder)}
     rows = []
     for name in names:
-        inp, truth_path = pairs[name]
-        l_full = rgb_to_l(np.asarray(load_rgb(inp)))
-        truth = under_lightness(np.asarray(load_rgb(truth_path)), l_full)
+        _, l_full, truth = load_pair(name, *pairs[name])
         panels = [l_to_gray_rgb(l_full), truth] + [c.colorize_lightness(l_full) for c in colorizers]
         rows.append(sheet_row(panels, height=height))
     out.parent.mkdir(parents=True, exist_ok=True)

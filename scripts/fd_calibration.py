@@ -23,11 +23,10 @@ import numpy as np
 from docsplice import splice
 from PIL import Image, ImageFilter
 
-from irodori.color import l_to_gray_rgb, lab_to_srgb8, rgb_to_l, rgb_to_lab
+from irodori.color import l_to_gray_rgb, lab_to_srgb8, rgb_to_lab
 from irodori.colorizer import load_colorizer
-from irodori.evaluate import list_pairs, under_lightness
+from irodori.evaluate import list_pairs, load_pair
 from irodori.features import load_feature_extractor
-from irodori.imageio import load_rgb
 from irodori.metrics import feature_statistics, frechet_distance
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,10 +66,9 @@ def fd(extractor, images: list[np.ndarray], reference: np.ndarray) -> float:
 def calibrate(folder: Path, model: str, extractor, *, halves: int = 10) -> dict:
     colorizer = load_colorizer(model)
     refs, grays, preds = [], [], []
-    for _name, input_path, truth_path in list_pairs(folder):
-        truth = np.asarray(load_rgb(truth_path))
-        l_full = rgb_to_l(np.asarray(load_rgb(input_path)) if input_path else truth)
-        refs.append(truth if input_path is None else under_lightness(truth, l_full))
+    for pair in list_pairs(folder):
+        _, l_full, reference = load_pair(*pair)
+        refs.append(reference)
         grays.append(l_to_gray_rgb(l_full))
         preds.append(colorizer.colorize_lightness(l_full))
     ref_features = extractor.features(refs)

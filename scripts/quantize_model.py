@@ -7,7 +7,7 @@ pipeline runs them at: `general` on both kinds, `manga` on manga pages. Then, on
 held-out evaluation set(s), the `irodori evaluate` figures for both models, and the network's
 median latency for both at 256x256 and at a manga page's network size (352x512). Writes:
 
-- src/irodori/models/<onnx stem>-int8.onnx (its sha256 goes into irodori/registry.py by hand)
+- src/irodori/models/<onnx stem>-int8.onnx, and its sha256 into irodori/registry.py
 - docs/models/<name>-int8-quant.json, and the table between the QUANT markers of
   docs/models/<name>-int8.md
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -117,6 +118,18 @@ def quant_table(results: dict, model: str) -> str:
     return "\n".join(lines)
 
 
+def record_sha256(model: str, sha: str) -> bool:
+    """Write the int8 copy's sha256 into irodori/registry.py (``_int8_copy(_<MODEL>, onnx_sha256=...)``);
+    False when the registry has no int8 copy of ``model``."""
+    registry = REPO / "src" / "irodori" / "registry.py"
+    pattern = rf'(_int8_copy\(\s*_{re.escape(model.upper())},\s*onnx_sha256=")[0-9a-f]*(")'
+    text, count = re.subn(pattern, rf"\g<1>{sha}\g<2>", registry.read_text())
+    if count != 1:
+        return False
+    registry.write_text(text)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="general")
@@ -142,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         calibration_files += files[:: max(1, len(files) // per_set)][:per_set]
     calibration = network_inputs(calibration_files, args.model)
     quantize(src, dst, calibration)
-    print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB, sha256 {sha256_file(dst)})")
+    sha = sha256_file(dst)
+    print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB, sha256 {sha})")
+    if not record_sha256(args.model, sha):
+        print(f"no _int8_copy of {args.model!r} in irodori/registry.py: add one with this sha256", file=sys.stderr)
 
     results = {"threads": args.threads, "calibration_images": len(calibration), "sets": {}}
     for label, model, path in (("float32", args.model, src), ("int8", str(dst), dst)):

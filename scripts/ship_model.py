@@ -75,9 +75,9 @@ def main(argv: list[str] | None = None) -> int:
 
     registry = REPO / "src" / "irodori" / "registry.py"
     text = registry.read_text()
-    block = re.search(rf'"{re.escape(args.name)}": ShippedModel\((.*?)\n    \),', text, flags=re.S)
+    block = re.search(rf'= ShippedModel\(\n    name="{re.escape(args.name)}",(.*?)\n\)', text, flags=re.S)
     if block is None:
-        print(f"add an entry for {args.name!r} to MODELS in {registry} first", file=sys.stderr)
+        print(f"add a ShippedModel(name={args.name!r}, ...) for MODELS to {registry} first", file=sys.stderr)
         return 1
     body = block.group(1)
     body = re.sub(r'onnx="[^"]*"', f'onnx="{stem}.onnx"', body)

@@ -83,6 +83,21 @@ def under_lightness(truth: np.ndarray, l_full: np.ndarray) -> np.ndarray:
     return lab_to_srgb8(l_full.astype(np.float32), lab[..., 1].astype(np.float32), lab[..., 2].astype(np.float32))
 
 
+def load_pair(name: str, input_path: Path | None, truth_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One item of :func:`list_pairs` -> (truth as stored, the lightness to colour, the reference).
+
+    Without an input the lightness is the truth's own and the reference is the truth; with one
+    (a grey photo, a manga page) it is the input's, and the reference is the truth's colours under
+    it (:func:`under_lightness`). Input and truth must be the same size."""
+    truth = np.asarray(load_rgb(truth_path))
+    if input_path is None:
+        return truth, rgb_to_l(truth), truth
+    l_full = rgb_to_l(np.asarray(load_rgb(input_path)))
+    if l_full.shape != truth.shape[:2]:
+        raise ValueError(f"{name}: input {l_full.shape[::-1]} and truth {truth.shape[1::-1]} differ in size")
+    return truth, l_full, under_lightness(truth, l_full)
+
+
 def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: int | None = None,
                     limit: int | None = None, hints: int = 0, sheets: str | Path | None = None,
                     fd: bool | None = None, progress: bool = True) -> dict:
@@ -126,15 +141,7 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         sheet_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for name, input_path, truth_path in tqdm(files, desc="evaluate", unit="img", disable=not progress):
-        truth = np.asarray(load_rgb(truth_path))
-        hint_source = truth
-        if input_path is None:
-            l_full = rgb_to_l(truth)
-        else:
-            l_full = rgb_to_l(np.asarray(load_rgb(input_path)))
-            if l_full.shape != truth.shape[:2]:
-                raise ValueError(f"{name}: input {l_full.shape[::-1]} and truth {truth.shape[1::-1]} differ in size")
-            truth = under_lightness(truth, l_full)
+        hint_source, l_full, truth = load_pair(name, input_path, truth_path)
         pred = colorizer.colorize_lightness(l_full)
         gray = l_to_gray_rgb(l_full)
         row = {
