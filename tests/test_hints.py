@@ -107,6 +107,30 @@ def test_geodesic_distances_go_around_ink_lines():
     assert two.shape == (2, 60, 80) and two[0, 0, 0] == 0 and two[1, 59, 79] == 0
 
 
+def test_smoothing_lets_screentone_through_but_keeps_ink_lines(monkeypatch):
+    from irodori import hints as hints_mod
+
+    tone = np.where((np.add.outer(np.arange(96), np.arange(128)) // 2) % 2 == 0, 30.0, 90.0)  # fine checker
+    page = np.full((96, 128), 95.0, np.float32)
+    page[:, 64:] = tone[:, 64:]  # right half screentone, left half paper
+    page[:, 19:21] = 5.0  # a full-height ink line
+    smooth = hints_mod.gaussian_smooth(page, 2.0)
+    assert smooth[:, 80:].std() < 0.1 * tone[:, 80:].std()  # the tone averages to its mean grey
+    assert smooth[:, 20].mean() < smooth[:, 10].mean() - 10  # the ink line is still darker than the paper
+    assert hints_mod.gaussian_smooth(page, 0.0) is page  # off means untouched
+
+    ab = np.zeros((2, 96, 128), np.float32)
+    in_tone, on_paper = [hints_mod.Hint(90, 10, (220, 60, 40))], [hints_mod.Hint(40, 10, (220, 60, 40))]
+    far_tone, behind_line, paper = {}, {}, {}
+    for sigma in (0.0, 2.0):
+        monkeypatch.setattr(hints_mod, "SMOOTH", sigma)
+        far_tone[sigma] = np.abs(hints_mod.propagate_hints(ab, page, in_tone, (96, 128))[:, 60:, 100:]).mean()
+        out = hints_mod.propagate_hints(ab, page, on_paper, (96, 128))
+        behind_line[sigma], paper[sigma] = np.abs(out[:, :, :15]).mean(), np.abs(out[:, 60:, 25:60]).mean()
+    assert far_tone[0.0] < 1.0 < 20.0 < far_tone[2.0]  # a hint fills its toned region only when smoothed
+    assert paper[2.0] > 30.0 and behind_line[2.0] < 0.3 * paper[2.0]  # and still stops at the ink line
+
+
 def test_sampled_hints_carry_the_truth_colour_and_are_reproducible():
     truth = np.zeros((40, 60, 3), np.uint8)
     truth[:, 30:] = (200, 40, 10)

@@ -211,9 +211,25 @@ def sample_hints(truth: np.ndarray, count: int, rng: np.random.Generator, *, pat
 # of similar lightness. Distances are geodesic in (x, y, L): a step costs sqrt(1 + (EDGE * dL)^2)
 # pixels, so an ink line or a light/dark border is a wall, and a flat region fills.
 PROPAGATE_SIDE = 192  # distances are computed at this longest side (cheap; chroma is smooth)
-EDGE_COST = 3.0  # pixels of path per unit of L difference between neighbours
-REACH = 1.0  # a correction fades as exp(-(d / (REACH * side))^2) with geodesic distance d
+EDGE_COST = 10.0  # pixels of path per unit of L difference between neighbours
+REACH = 2.5  # a correction fades as exp(-(d / (REACH * side))^2) with geodesic distance d
 SHARPNESS = 0.04  # between hints: soft-min over distance with temperature SHARPNESS * side
+SMOOTH = 2.0  # Gaussian sigma (pixels at PROPAGATE_SIDE) of the lightness the distances see: screentone is not a wall
+
+
+def gaussian_smooth(image: np.ndarray, sigma: float) -> np.ndarray:
+    """(h, w) float -> the same blurred by a separable Gaussian of ``sigma`` pixels (edges repeated)."""
+    if sigma <= 0:
+        return image
+    radius = max(1, int(round(3 * sigma)))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    out = image.astype(np.float32)
+    for axis in (0, 1):
+        padded = np.pad(out, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
+        n = out.shape[axis]
+        out = sum(w * np.take(padded, np.arange(k, k + n), axis=axis) for k, w in enumerate(taps))
+    return out.astype(np.float32)
 
 
 def geodesic_distances(l: np.ndarray, seeds: list[tuple[int, int]], *, edge_cost: float | None = None,
@@ -284,6 +300,7 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     scale = min(1.0, PROPAGATE_SIDE / max(h, w))
     hp, wp = max(1, round(h * scale)), max(1, round(w * scale))
     l_p = np.asarray(Image.fromarray(l.astype(np.float32), "F").resize((wp, hp), Image.BILINEAR))
+    l_p = gaussian_smooth(l_p, SMOOTH)
     targets = rgb_to_lab(np.array([hint.rgb for hint in hints], dtype=np.uint8))[:, 1:]
     seeds, deltas = [], []
     for hint, target in zip(hints, targets):
