@@ -34,7 +34,7 @@ from irodori.metrics import psnr
 REPO = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- TUNING:BEGIN (scripts/tune_hints.py) -->", "<!-- TUNING:END -->"
 SETS = ("photos and art", "rendered as manga")
-GRID = {"edge": (3.0, 6.0, 10.0), "reach": (1.0, 1.6, 2.5), "smooth": (0.0, 1.0, 2.0, 3.0)}
+GRID = {"edge": (3.0, 6.0, 10.0), "reach": (1.0, 1.6, 2.5), "smooth": (0.0, 1.5, 3.0, 4.5)}
 
 
 def network_cases(colorizer, files: list[Path], root: Path, count: int) -> dict[str, list]:

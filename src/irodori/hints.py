@@ -214,7 +214,7 @@ PROPAGATE_SIDE = 192  # distances are computed at this longest side (cheap; chro
 EDGE_COST = 10.0  # pixels of path per unit of L difference between neighbours
 REACH = 2.5  # a correction fades as exp(-(d / (REACH * side))^2) with geodesic distance d
 SHARPNESS = 0.04  # between hints: soft-min over distance with temperature SHARPNESS * side
-SMOOTH = 2.0  # Gaussian sigma (pixels at PROPAGATE_SIDE) of the lightness the distances see: screentone is not a wall
+SMOOTH = 3.0  # Gaussian sigma, in input pixels, of the lightness the distances see: screentone is not a wall
 
 
 def gaussian_smooth(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -300,7 +300,9 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     scale = min(1.0, PROPAGATE_SIDE / max(h, w))
     hp, wp = max(1, round(h * scale)), max(1, round(w * scale))
     l_p = np.asarray(Image.fromarray(l.astype(np.float32), "F").resize((wp, hp), Image.BILINEAR))
-    l_p = gaussian_smooth(l_p, SMOOTH)
+    # Screentone's pitch and an ink line's width are properties of the print, so the blur is set
+    # in input pixels: on a large page the downsizing has already averaged the tone away.
+    l_p = gaussian_smooth(l_p, SMOOTH * max(hp, wp) / max(full))
     targets = rgb_to_lab(np.array([hint.rgb for hint in hints], dtype=np.uint8))[:, 1:]
     seeds, deltas = [], []
     for hint, target in zip(hints, targets):
