@@ -8,7 +8,7 @@ repeated. The rule, fixed before any test figure: the highest mean of the two se
 a Markdown table, best first, and with --write splices it into docs/HINTS.md between the TUNING
 markers.
 
-    python scripts/tune_hints.py --write docs/HINTS.md      # about 5 minutes on 2 cores
+    python scripts/tune_hints.py --write docs/HINTS.md      # about 3 minutes on 2 cores
 """
 
 from __future__ import annotations

@@ -128,11 +128,11 @@ def test_smoothing_lets_screentone_through_but_keeps_ink_lines(monkeypatch):
         out = hints_mod.propagate_hints(ab, page, on_paper, (96, 128))
         behind_line[sigma], paper[sigma] = np.abs(out[:, :, :15]).mean(), np.abs(out[:, 60:, 25:60]).mean()
     assert far_tone[0.0] < 1.0 < 20.0 < far_tone[2.0]  # a hint fills its toned region only when smoothed
-    # SMOOTH is in input pixels: the same network-size lightness from a 10x larger input (where a
-    # 2-pixel tone would have been averaged by the downsizing already) is barely blurred.
+    assert paper[2.0] > 30.0 and behind_line[2.0] < 0.3 * paper[2.0]  # and still stops at the ink line
+    # SMOOTH (still 2) is in input pixels: the same network-size lightness from a 10x larger input,
+    # where the downsizing would already have averaged such a tone, is barely blurred.
     big = [hints_mod.Hint(900, 100, (220, 60, 40))]
     assert np.abs(hints_mod.propagate_hints(ab, page, big, (960, 1280))[:, 60:, 100:]).mean() < 1.0
-    assert paper[2.0] > 30.0 and behind_line[2.0] < 0.3 * paper[2.0]  # and still stops at the ink line
 
 
 def test_sampled_hints_carry_the_truth_colour_and_are_reproducible():
