@@ -39,6 +39,9 @@ def test_models_lists_the_shipped_model(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "general-int8 (default)" in out and out.startswith("general\n")
+    from irodori.registry import MODELS
+
+    assert all(f"file: {info.onnx}\n" in out for info in MODELS.values())  # the file names carry the version
 
 
 def test_every_entry_point_has_the_same_default_model():

@@ -239,7 +239,7 @@ def cmd_models() -> int:
 
     for name, info in MODELS.items():
         mark = " (default)" if name == DEFAULT_MODEL else ""
-        print(f"{name}{mark}\n    {info.description}\n    card: {info.card}")
+        print(f"{name}{mark}\n    {info.description}\n    file: {info.onnx}\n    card: {info.card}")
     return EXIT_OK
 
 
