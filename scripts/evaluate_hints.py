@@ -36,6 +36,7 @@ from irodori.metrics import psnr
 
 REPO = Path(__file__).resolve().parents[1]
 COUNTS = (1, 3, 10)
+SETS = ("photos and art", "rendered as manga")
 BEGIN, END = "<!-- HINTS:BEGIN (scripts/evaluate_hints.py) -->", "<!-- HINTS:END -->"
 
 
@@ -43,6 +44,19 @@ def colour(colorizer, l_full: np.ndarray, hints, *, propagate: bool) -> np.ndarr
     lightness = Lightness.from_l(l_full)
     ab = colorizer.predict_ab(lightness, hints=hints, propagate=propagate)
     return np.asarray(colorizer.merge_image(lightness, ab))
+
+
+def hint_case(path: Path, root: Path, set_name: str, count: int) -> tuple[str, np.ndarray, list, np.ndarray]:
+    """One test image of one set -> (name, the lightness to colour, ``count`` hints revealed from
+    the truth, the reference: the truth's colours under that lightness). Seeded by the name, so
+    every script and every run sees the same page rendering and the same hints."""
+    name = path.relative_to(root).as_posix()
+    truth = np.asarray(load_rgb(path))
+    l_full = rgb_to_l(truth)
+    if set_name == "rendered as manga":
+        l_full = manga_effect(l_full, np.random.default_rng(zlib.crc32(name.encode())))
+    given = sample_hints(truth, count, np.random.default_rng(zlib.crc32(name.encode())))
+    return name, l_full, given, under_lightness(truth, l_full)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,16 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     colorizer = load_colorizer(args.model)
     results: dict = {"model": colorizer.name, "folder": "data/corpus/test", "images": len(files), "sets": {}}
     sheet_rows = []
-    for set_name in ("photos and art", "rendered as manga"):
+    for set_name in SETS:
         per_image = []
         for path in tqdm(files, desc=set_name, unit="img"):
-            name = path.relative_to(test_dir).as_posix()
-            truth = np.asarray(load_rgb(path))
-            l_full = rgb_to_l(truth)
-            if set_name == "rendered as manga":
-                l_full = manga_effect(l_full, np.random.default_rng(zlib.crc32(name.encode())))
-            given = sample_hints(truth, max(COUNTS), np.random.default_rng(zlib.crc32(name.encode())))
-            truth = under_lightness(truth, l_full)
+            name, l_full, given, truth = hint_case(path, test_dir, set_name, max(COUNTS))
             base = colour(colorizer, l_full, [], propagate=True)
             row = {"image": name, "psnr_gray": psnr(l_to_gray_rgb(l_full), truth), "psnr": psnr(base, truth)}
             for n in COUNTS:

@@ -16,24 +16,21 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
 from docsplice import splice
+from evaluate_hints import SETS, hint_case
 from tqdm import tqdm
 
 from irodori import hints as hints_mod
 from irodori.colorizer import load_colorizer
-from irodori.color import denormalize_ab, rgb_to_l
-from irodori.data import manga_effect
-from irodori.evaluate import EVAL_EXTENSIONS, under_lightness
-from irodori.imageio import Lightness, load_rgb
+from irodori.evaluate import EVAL_EXTENSIONS
+from irodori.imageio import Lightness
 from irodori.metrics import psnr
 
 REPO = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- TUNING:BEGIN (scripts/tune_hints.py) -->", "<!-- TUNING:END -->"
-SETS = ("photos and art", "rendered as manga")
 GRID = {"edge": (3.0, 6.0, 10.0), "reach": (1.0, 1.6, 2.5), "smooth": (0.0, 1.5, 3.0, 4.5)}
 
 
@@ -41,18 +38,10 @@ def network_cases(colorizer, files: list[Path], root: Path, count: int) -> dict[
     """Per set: (lightness, network ab with the hints, network L, hints, reference) per image."""
     cases: dict[str, list] = {name: [] for name in SETS}
     for path in tqdm(files, desc="network", unit="img"):
-        name = path.relative_to(root).as_posix()
-        truth = np.asarray(load_rgb(path))
-        given = hints_mod.sample_hints(truth, count, np.random.default_rng(zlib.crc32(name.encode())))
         for set_name in SETS:
-            l_full = rgb_to_l(truth)
-            if set_name == "rendered as manga":
-                l_full = manga_effect(l_full, np.random.default_rng(zlib.crc32(name.encode())))
+            _, l_full, given, reference = hint_case(path, root, set_name, count)
             lightness = Lightness.from_l(l_full)
-            l_in, hint_in, (h, w) = colorizer.network_inputs(lightness, hints=given)
-            ab = denormalize_ab(colorizer.backend.run(l_in, hint_in)[0, :, :h, :w]).astype(np.float32)
-            cases[set_name].append((lightness, ab, (l_in[0, 0, :h, :w] + 1.0) * 50.0, given,
-                                    under_lightness(truth, l_full)))
+            cases[set_name].append((lightness, *colorizer.network_ab(lightness, given), given, reference))
     return cases
 
 

@@ -193,12 +193,16 @@ class Colorizer:
         if not isinstance(lightness, Lightness):
             lightness = Lightness.from_l(lightness)
         hints = parse_hints(hints)
-        l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints)
-        ab = denormalize_ab(self.backend.run(l_in, hint_in)[0, :, :h, :w]).astype(np.float32)
+        ab, l_small = self.network_ab(lightness, hints)
         if hints and propagate:
-            l_small = (l_in[0, 0, :h, :w] + 1.0) * 50.0
             ab = propagate_hints(ab, l_small, hints, lightness.shape)
         return ab
+
+    def network_ab(self, lightness: Lightness, hints: list[Hint]) -> tuple[np.ndarray, np.ndarray]:
+        """The network alone: parsed hints -> (ab_small (2, h, w) in Lab units, the L (h, w) it saw)."""
+        l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints)
+        ab = denormalize_ab(self.backend.run(l_in, hint_in)[0, :, :h, :w]).astype(np.float32)
+        return ab, (l_in[0, 0, :h, :w] + 1.0) * 50.0
 
     def merge(self, l_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
         """L (H, W) and ab_small (2, h, w) -> sRGB uint8 (H, W, 3); see :meth:`merge_image`."""
