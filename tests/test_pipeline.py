@@ -124,6 +124,16 @@ def test_strip_merge_matches_the_whole_image_path(colorizer, monkeypatch, worker
     assert np.abs(whole.astype(int) - strips.astype(int)).max() <= 1
 
 
+def test_merge_takes_ab_of_any_float_dtype(colorizer):
+    # Pillow's "F" mode reads raw float32: a float64 ab must be converted, not reinterpreted
+    page = _page(40, 60)
+    l_full, _ = split_lightness(page)
+    ab_small = colorizer.predict_ab(l_full) * 0.5  # float32 stays float32
+    as32 = colorizer.merge(l_full, ab_small)
+    as64 = colorizer.merge(l_full, ab_small.astype(np.float64) * np.float64(1.0))
+    np.testing.assert_array_equal(as32, as64)
+
+
 def test_8_bit_and_float_lightness_give_the_same_colours(colorizer):
     from irodori.imageio import Lightness, lightness_of
 

@@ -215,7 +215,7 @@ class Colorizer:
         Strips run on ``self.workers`` threads (numpy and Pillow release the GIL)."""
         height, width = lightness.shape
         _, h, w = ab_small.shape
-        channels = [Image.fromarray(np.ascontiguousarray(c), "F") for c in ab_small]
+        channels = [Image.fromarray(np.ascontiguousarray(c, dtype=np.float32), "F") for c in ab_small]
         resample = UPSAMPLE_FILTERS[self.upsample]
         rows = max(8, min(height, STRIP_PIXELS // width))
         sy = h / height
