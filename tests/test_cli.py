@@ -197,3 +197,60 @@ def test_an_output_folder_inside_the_input_is_not_recoloured(tiny_onnx, inputs):
     again = _run(*args, text=True)
     assert again.returncode == 0 and "0 coloured, 3 skipped" in again.stderr
     assert not (out / "coloured").exists()
+
+
+def test_an_input_is_never_overwritten(tiny_onnx, inputs, tmp_path, capsys):
+    page = inputs / "a.png"
+    before = page.read_bytes()
+    assert main(["colorize", str(page), "-o", str(inputs), "--overwrite", "--model", str(tiny_onnx), "-q"]) == 1
+    assert "would replace an input image" in capsys.readouterr().err
+    assert page.read_bytes() == before
+    # b.jpg's output would be an input given in the same command: neither is touched
+    (inputs / "b.png").write_bytes(before)
+    args = [str(inputs / "b.jpg"), str(inputs / "b.png"), "-o", str(inputs), "--overwrite"]
+    assert main(["colorize", *args, "--model", str(tiny_onnx), "-q"]) == 1
+    assert (inputs / "b.png").read_bytes() == before
+
+
+def test_long_names_and_the_multi_frame_note(tiny_onnx, tmp_path, caplog):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    name = "頁" * 80 + ".png"  # 240 bytes of UTF-8: a valid name, with no room for a longer temporary one
+    Image.new("L", (8, 8), 90).save(folder / name)
+    frames = [Image.new("L", (8, 8), v) for v in (30, 200)]
+    frames[0].save(folder / "anim.gif", save_all=True, append_images=frames[1:])
+    assert main(["colorize", str(folder), "-o", str(tmp_path / "out"), "--model", str(tiny_onnx), "-q"]) == 0
+    assert (tmp_path / "out" / name).is_file()
+    assert "anim.gif: only the first of its 2 frames is coloured" in caplog.text
+
+
+def test_an_output_format_too_small_for_the_image_fails_first(tiny_onnx, tmp_path, capsys):
+    Image.new("L", (17000, 2), 128).save(tmp_path / "strip.png")
+    code = main(["colorize", str(tmp_path / "strip.png"), "-o", str(tmp_path / "out"), "--format", "webp",
+                 "--model", str(tiny_onnx), "-q"])
+    assert code == 1 and "too large for webp (at most 16,383 px a side); use --format png" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_stdin_to_a_folder_keeps_an_existing_output(tiny_onnx, inputs, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "stdin.png").write_bytes(b"mine")
+    data = (inputs / "a.png").read_bytes()
+    proc = _run("colorize", "-", "-o", str(out), "--model", str(tiny_onnx), input=data)
+    assert proc.returncode == 1 and b"exists (--overwrite to replace it)" in proc.stderr
+    assert (out / "stdin.png").read_bytes() == b"mine"
+    assert _run("colorize", "-", "-o", str(out), "--overwrite", "--model", str(tiny_onnx), input=data).returncode == 0
+    assert Image.open(out / "stdin.png").size == (60, 40)
+
+
+def test_bad_options_and_a_damaged_model_are_usage_errors(inputs, tmp_path, capsys):
+    out = str(tmp_path / "out")
+    for option, value, message in [("--quality", "101", "must be 1 to 100"), ("--max-pixels", "-1", "at least 1")]:
+        with pytest.raises(SystemExit) as exit_:
+            main(["colorize", str(inputs), "-o", out, option, value])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+    damaged = tmp_path / "damaged.onnx"
+    damaged.write_bytes(b"not a model")
+    assert main(["colorize", str(inputs), "-o", out, "--model", str(damaged)]) == 2
+    assert "not a readable ONNX model" in capsys.readouterr().err

@@ -102,6 +102,50 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
         open_image(tmp_path / "missing.png")
 
 
+def test_colour_key_and_premultiplied_transparency_are_kept(colorizer, tmp_path):
+    grey = np.asarray(_page(12, 16))
+    grey = np.where(grey == 0, 1, grey).astype(np.uint8)  # 0 only where we put it
+    grey[:, :4] = 0
+    path = tmp_path / "keyed.png"
+    Image.fromarray(grey).save(path, transparency=0)  # a PNG tRNS colour key, no alpha channel
+    out = colorizer.colorize(path)
+    assert out.mode == "RGBA"
+    assert np.array_equal(np.asarray(out.getchannel("A")) == 0, grey == 0)
+    deep = np.full((6, 8), 5000, np.uint16)
+    deep[0, 0] = 7
+    Image.fromarray(deep).save(tmp_path / "deep.png", transparency=7)
+    assert np.asarray(colorizer.colorize(tmp_path / "deep.png").getchannel("A"))[0, :2].tolist() == [0, 255]
+    la = Image.merge("LA", [_page(10, 10), Image.new("L", (10, 10), 200)]).convert("La")
+    assert colorizer.colorize(la).getchannel("A").getextrema() == (200, 200)
+
+
+def test_arrays_and_deep_pixels_keep_their_lightness(colorizer):
+    dark = np.full((8, 8), 200, np.uint16)  # 200 / 65535: nearly black, whatever its largest value
+    l_out = rgb_to_l(np.asarray(colorizer.colorize(dark)))
+    assert np.abs(l_out - rgb_to_l(np.zeros((1, 1, 3), np.uint8))).max() < 0.6
+    column = np.asarray(_page(9, 7))[:, :, None]  # (H, W, 1)
+    l_col = rgb_to_l(np.asarray(colorizer.colorize(column)))
+    assert np.abs(l_col - split_lightness(_page(9, 7))[0]).max() < 0.6
+    png = io.BytesIO()
+    _page(5, 6).save(png, format="PNG")
+    assert colorizer.colorize(bytearray(png.getvalue())).size == (6, 5)
+    assert colorizer.colorize(memoryview(png.getvalue())).size == (6, 5)
+    with pytest.raises(TypeError, match="cannot read an image from NoneType"):
+        colorizer.colorize(None)
+    with pytest.raises(ImageReadError, match=r"shape \(3, 5, 6\)"):
+        colorizer.colorize(np.zeros((3, 5, 6), np.uint8))
+    wide = np.full((4, 4), 65535.0, np.float32)  # a float image holding 16-bit values: white
+    assert rgb_to_l(np.asarray(colorizer.colorize(Image.fromarray(wide, "F")))).min() > 99.0
+
+
+def test_not_a_number_pixels_are_a_clear_error(colorizer, tmp_path):
+    values = np.full((5, 5), 0.5, np.float32)
+    values[2, 2] = np.nan
+    Image.fromarray(values, "F").save(tmp_path / "nan.tif")
+    with pytest.raises(ImageReadError, match="1 pixels are not numbers"):
+        colorizer.colorize(tmp_path / "nan.tif")
+
+
 def test_hints_outside_the_image_are_an_error(colorizer):
     with pytest.raises(ValueError, match="outside"):
         colorizer.colorize(_page(20, 30), hints=[(30, 5, "#ff0000")])

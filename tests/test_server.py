@@ -216,7 +216,7 @@ def test_the_page_is_served_and_loads_nothing_from_elsewhere(client):
 
 
 def test_serve_flags_are_checked_before_anything_loads(capsys):
-    for argv in [["--port", "0"], ["--port", "70000"], ["--max-upload-mb", "0"], ["--queue", "-1"],
+    for argv in [["--port", "0"], ["--port", "70000"], ["--max-upload-mb", "0"], ["--max-upload-mb", "inf"], ["--queue", "-1"],
                  ["--max-concurrent", "0"], ["--max-pixels", "0"], ["--threads", "0"], ["--model", "nope"]]:
         assert main(["serve", *argv]) == 2, argv
     assert "unknown model 'nope'" in capsys.readouterr().err

@@ -18,8 +18,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from PIL import Image
+
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
-from .imageio import DEFAULT_MAX_PIXELS, ImageReadError, encode, write_atomic
+from .imageio import DEFAULT_MAX_PIXELS, ImageReadError, check_output_size, encode, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +71,19 @@ def collect_inputs(inputs: list[str], *, recursive: bool,
 
 
 def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[list[Job], list[str]]:
-    """Map sources to outputs; two sources wanting the same output is an error for the second."""
+    """Map sources to outputs; two sources wanting the same output is an error for the second, and
+    an output that is one of the inputs is an error (an input is never overwritten)."""
     jobs: list[Job] = []
     problems: list[str] = []
     seen: dict[Path, Path] = {}
+    sources = {source.resolve() for source, _ in found}
     for source, stem in found:
         output = outdir / stem.with_name(f"{stem.name}.{fmt}")
         key = output.resolve()
+        if key in sources:
+            problems.append(f"{source}: its output {output} would replace an input image; skipped "
+                            "(choose another -o folder or --format)")
+            continue
         if key in seen:
             if seen[key].resolve() != source.resolve():
                 problems.append(f"{source}: its output {output} would overwrite the output of {seen[key]}; skipped")
@@ -127,6 +135,15 @@ def _names_of(source: Path, roots: list[str]) -> list[str]:
 def colorize_file(colorizer, source: Path, output: Path, *, fmt: str, quality: int = 95,
                   hints: tuple[Hint, ...] = (), palette: Any = None) -> None:
     """Colour one file (with its hints and the palette, if any) and write it atomically."""
+    try:  # the header alone: a size the output format cannot hold fails before the work, not after
+        with Image.open(source) as header:
+            size, frames = header.size, getattr(header, "n_frames", 1)
+    except (OSError, ValueError):
+        size, frames = None, 1  # unreadable: colorize() says why
+    if size is not None:
+        check_output_size(size, fmt)  # its largest side, which EXIF rotation does not change
+    if frames > 1:
+        log.warning("%s: only the first of its %d frames is coloured", source, frames)
     image = colorizer.colorize(source, hints=hints, palette=palette)
     write_atomic(output, encode(image, fmt, quality=quality))
 
@@ -287,13 +304,21 @@ def _run_stdin(colorizer, args: argparse.Namespace, *, hints: list[Hint], palett
     data = sys.stdin.buffer.read()
     try:
         image = colorizer.colorize(data, hints=hints, palette=palette)
-    except (ImageReadError, HintError) as exc:
+        encoded = encode(image, args.format, quality=args.quality)
+    except (ImageReadError, HintError, ValueError) as exc:
         print(f"error: <stdin>: {exc}", file=sys.stderr)
         return 1
-    encoded = encode(image, args.format, quality=args.quality)
     if args.output in (None, "-"):
         sys.stdout.buffer.write(encoded)
         sys.stdout.buffer.flush()
     else:
-        write_atomic(Path(args.output) / f"stdin.{args.format}", encoded)
+        target = Path(args.output) / f"stdin.{args.format}"
+        if target.exists() and not args.overwrite:
+            print(f"error: <stdin>: {target} exists (--overwrite to replace it)", file=sys.stderr)
+            return 1
+        try:
+            write_atomic(target, encoded)
+        except OSError as exc:
+            print(f"error: <stdin>: cannot write {target} ({exc})", file=sys.stderr)
+            return 1
     return 0

@@ -17,6 +17,23 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 log = logging.getLogger("irodori")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _quality(text: str) -> int:
+    value = _positive_int(text)
+    if value > 100:
+        raise argparse.ArgumentTypeError(f"must be 1 to 100, not {value}")
+    return value
+
+
 def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "colorize",
@@ -29,7 +46,7 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                    help="output folder (created); omit or use - with a stdin input to write to stdout")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders (kept in the output)")
     p.add_argument("--format", choices=["png", "jpg", "webp"], default="png", help="output format (default png)")
-    p.add_argument("--quality", type=int, default=95, help="jpg/webp quality (default 95)")
+    p.add_argument("--quality", type=_quality, default=95, help="jpg/webp quality, 1-100 (default 95)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
     p.add_argument("--model", default="general-int8", metavar="NAME|PATH",
                    help="shipped model name (see `irodori models`), an .onnx file, or a checkpoint directory")
@@ -37,7 +54,7 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                    help="longest side the network sees (default: the model's own); colour is upsampled to full size")
     p.add_argument("--upsample", choices=["bilinear", "bicubic", "lanczos"], default="bilinear",
                    help="how ab chroma is upsampled to full resolution (default bilinear)")
-    p.add_argument("--max-pixels", type=int, default=None,
+    p.add_argument("--max-pixels", type=_positive_int, default=None,
                    help="refuse images with more pixels than this (decompression-bomb guard; default 64000000)")
     p.add_argument("--threads", type=int, default=None,
                    help="images coloured at once in a folder, and threads for one image (default: all cores)")

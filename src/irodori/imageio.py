@@ -1,10 +1,10 @@
 """Reading and writing images: every Pillow mode in, full-resolution lightness out.
 
-Inputs of any common mode are accepted: 1-bit, 8-bit grey, 16-bit grey, palette (with or
-without transparency), grey+alpha, RGB(A), CMYK, YCbCr. EXIF orientation is applied, alpha is
-split off and kept, and the lightness is CIE L computed from the pixels at full resolution and
-full bit depth. Outputs are written atomically (temporary file + rename) so an interrupted
-batch never leaves a truncated image that a resumed batch would then skip.
+Inputs of any common mode are accepted: 1-bit, 8-bit grey, 16-bit grey, float grey, palette,
+grey+alpha, RGB(A), CMYK, YCbCr; transparency as alpha or as a colour key. EXIF orientation is
+applied, alpha is split off and kept, and the lightness is CIE L computed from the pixels at full
+resolution and full bit depth. Outputs are written atomically (temporary file + rename) so an
+interrupted batch never leaves a truncated image that a resumed batch would then skip.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ DEFAULT_MAX_PIXELS = 64_000_000  # a 24 MP photo passes; a decompression bomb do
 ImageSource = Union[str, Path, bytes, BinaryIO, Image.Image, np.ndarray]
 
 FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}
+MAX_OUTPUT_SIDE = {"jpg": 65_535, "webp": 16_383}  # the formats' own limits
 
 _UMASK = os.umask(0)  # read the process umask once (os.umask can only read it by setting it)
 os.umask(_UMASK)
@@ -42,15 +43,14 @@ def open_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
         _check_pixels(img.size, max_pixels)
         return ImageOps.exif_transpose(img)
     if isinstance(source, np.ndarray):
-        if source.ndim not in (2, 3) or source.dtype not in (np.uint8, np.uint16):
-            raise ImageReadError("arrays must be uint8/uint16 of shape (H, W), (H, W, 3) or (H, W, 4)")
-        _check_pixels((source.shape[1], source.shape[0]), max_pixels)
-        if source.dtype == np.uint16:
-            if source.ndim != 2:
-                raise ImageReadError("16-bit arrays must be greyscale (H, W)")
-            return Image.fromarray(source.astype(np.int32), "I")
-        return Image.fromarray(source)
-    fp = io.BytesIO(source) if isinstance(source, bytes) else source
+        return _array_image(source, max_pixels)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        fp: BinaryIO | str | Path = io.BytesIO(bytes(source))
+    elif isinstance(source, (str, Path)) or hasattr(source, "read"):
+        fp = source
+    else:
+        raise TypeError(f"cannot read an image from {type(source).__name__}: give a path, bytes, a binary "
+                        "file, a PIL image or a numpy array")
     # Pillow's own bomb guard is process-wide; ours is explicit and per call. Lift Pillow's
     # only as far as the caller asked, and turn its warning off (we check the size ourselves).
     if max_pixels is not None and Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
@@ -72,6 +72,19 @@ def open_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"corrupt or truncated image ({exc})") from None
     return ImageOps.exif_transpose(img)
+
+
+def _array_image(array: np.ndarray, max_pixels: int | None) -> Image.Image:
+    """A uint8 (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array, or a uint16 (H, W) one, as an image."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    shape_ok = array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))
+    if not shape_ok or array.dtype not in (np.uint8, np.uint16) or (array.dtype == np.uint16 and array.ndim != 2):
+        raise ImageReadError(f"cannot colour a {array.dtype} array of shape {array.shape}: arrays must be uint8 "
+                             "(H, W), (H, W, 1), (H, W, 3) or (H, W, 4), or uint16 (H, W)")
+    _check_pixels((array.shape[1], array.shape[0]), max_pixels)
+    # uint16 becomes mode I;16, read as 0..65535 whatever its values (never guessed from them)
+    return Image.fromarray(np.ascontiguousarray(array))
 
 
 def _check_pixels(size: tuple[int, int], max_pixels: int | None) -> None:
@@ -138,25 +151,37 @@ def lightness_of(img: Image.Image) -> tuple[Lightness, np.ndarray | None]:
     """-> (its Lightness, alpha (H, W) uint8 or None), for every Pillow mode."""
     mode = img.mode
     alpha = None
+    key = img.info.get("transparency")  # a colour key (PNG tRNS, GIF): pixels of this value are transparent
     if mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-        mode = img.mode
-    if mode in ("LA", "La", "PA", "RGBA", "RGBa"):
+        img = img.convert("RGBA" if key is not None else "RGB")
+    elif mode in ("1", "L", "RGB") and key is not None:
+        img = img.convert("RGBA" if mode == "RGB" else "LA")
+    elif mode in ("La", "RGBa"):  # premultiplied alpha
+        img = img.convert("LA" if mode == "La" else "RGBA")
+    mode = img.mode
+    if mode in ("LA", "PA", "RGBA"):
         alpha = np.asarray(img.getchannel("A"), dtype=np.uint8).copy()
-        img = img.convert("L" if mode in ("LA", "La") else "RGB")
+        img = img.convert("L" if mode == "LA" else "RGB")
         mode = img.mode
     if mode == "1":
         return Lightness(np.asarray(img.convert("L")), "gray8"), alpha
     if mode == "L":
         return Lightness(np.asarray(img), "gray8"), alpha
-    if mode.startswith("I;16") or mode == "I":
+    if mode.startswith("I;16") or mode in ("I", "F"):
         values = np.asarray(img, dtype=np.float64)
-        # Mode "I" carries 16-bit PNGs (0..65535); 8-bit data in "I" would be at most 255.
-        scale = 65535.0 if mode.startswith("I;16") or values.max() > 255 else 255.0
+        finite = np.isfinite(values)
+        if not finite.all():
+            raise ImageReadError(f"{int((~finite).sum()):,} pixels are not numbers (NaN or infinite)")
+        if isinstance(key, (int, float)) and mode != "F":
+            alpha = np.where(values == key, 0, 255).astype(np.uint8)
+        top = values.max()
+        if mode.startswith("I;16"):
+            scale = 65535.0
+        elif mode == "F" and top <= 1.0:
+            scale = 1.0  # float images in 0..1
+        else:  # mode I or F holding 8- or 16-bit values: the smaller range that holds them
+            scale = 255.0 if top <= 255 else 65535.0
         return Lightness.from_l(gray_to_l(np.clip(values / scale, 0.0, 1.0))), alpha
-    if mode == "F":
-        values = np.asarray(img, dtype=np.float64)
-        return Lightness.from_l(gray_to_l(np.clip(values / (255.0 if values.max() > 1.0 else 1.0), 0.0, 1.0))), alpha
     if mode != "RGB":
         img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV: Pillow's conversions
     return Lightness(np.asarray(img), "rgb8"), alpha
@@ -180,10 +205,20 @@ def load_rgb(path: Path | str, background: tuple[int, int, int] = (255, 255, 255
         return im.convert("RGB")
 
 
-def encode(img: Image.Image, fmt: str, *, quality: int = 95) -> bytes:
-    """Encode to bytes in ``png``, ``jpg`` or ``webp`` (JPEG has no alpha: composited on white)."""
+def check_output_size(size: tuple[int, int], fmt: str) -> None:
+    """ValueError if an image of ``size`` (w, h) cannot be stored as ``fmt`` (JPEG and WebP have
+    a largest side; PNG has none)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown output format {fmt!r}; choose from {', '.join(FORMATS)}")
+    limit = MAX_OUTPUT_SIDE.get(fmt)
+    if limit is not None and max(size) > limit:
+        raise ValueError(f"{size[0]}x{size[1]} is too large for {fmt} (at most {limit:,} px a side); "
+                         "use --format png")
+
+
+def encode(img: Image.Image, fmt: str, *, quality: int = 95) -> bytes:
+    """Encode to bytes in ``png``, ``jpg`` or ``webp`` (JPEG has no alpha: composited on white)."""
+    check_output_size(img.size, fmt)
     if fmt == "jpg" and img.mode == "RGBA":
         canvas = Image.new("RGB", img.size, (255, 255, 255))
         canvas.paste(img, mask=img.getchannel("A"))
@@ -197,7 +232,7 @@ def encode(img: Image.Image, fmt: str, *, quality: int = 95) -> bytes:
 def write_atomic(path: Path, data: bytes) -> None:
     """Write bytes to ``path`` via a temporary file in the same folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".irodori-", suffix=".tmp", dir=path.parent)  # short: any valid name stays valid
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -310,8 +310,8 @@ def is_loopback(host: str) -> bool:
 def _usage_problem(args: argparse.Namespace) -> str | None:
     if not 1 <= args.port <= 65535:
         return f"--port must be in 1..65535, got {args.port}"
-    if not args.max_upload_mb > 0:
-        return f"--max-upload-mb must be positive, got {args.max_upload_mb}"
+    if not 0 < args.max_upload_mb < 1e6:  # also refuses nan and inf
+        return f"--max-upload-mb must be a size in MB above 0, got {args.max_upload_mb}"
     for flag, value, least in [("--max-pixels", args.max_pixels, 1), ("--max-concurrent", args.max_concurrent, 1),
                                ("--queue", args.queue, 0), ("--threads", args.threads, 1)]:
         if value is not None and value < least:
