@@ -57,13 +57,14 @@ finetune-demo: $(PY)
 	$(PIP_INSTALL) -e ".[train,eval]"
 	$(PY) scripts/finetune_demo.py --source openmoji --steps 300 --write docs/FINETUNE.md
 
-## eval: every figure of the model cards and docs/FD.md (test split; evaluation sets, rebuilt with the full corpus if missing)
+## eval: every figure of the model cards, docs/FD.md and docs/HINTS.md's test table (test split; evaluation sets, rebuilt with the full corpus if missing)
 eval: $(PY)
 	$(PIP_INSTALL) -e ".[train,dev,eval]"
 	test -d data/corpus/test || $(PY) scripts/build_corpus.py --out data/corpus --card docs/DATA.md
 	test -d data/eval/manga || $(MAKE) corpus-full
 	$(PY) scripts/evaluate_models.py
 	$(PY) scripts/fd_calibration.py
+	$(PY) scripts/evaluate_hints.py
 
 ## bench: every figure of docs/BENCHMARKS.md (speed, memory, folder throughput, peers, training)
 bench: $(PY)

@@ -11,7 +11,7 @@ docs/hints-eval.json, splices the table into docs/HINTS.md between the HINTS mar
 docs/images/hints-sheet.jpg (grey input | no hints | 10 hints, marked | ground truth) for the
 images with the largest, the median and the smallest gain.
 
-    python scripts/evaluate_hints.py            # about 3 minutes on 2 cores
+    python scripts/evaluate_hints.py            # about a minute on 2 cores; `make eval` runs it
 """
 
 from __future__ import annotations
