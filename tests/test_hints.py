@@ -214,7 +214,7 @@ def test_the_palette_restricts_the_output_colours(shipped):
 # ----------------------------------------------------------------------------------------------
 # CLI
 # ----------------------------------------------------------------------------------------------
-def test_cli_hints_give_what_the_api_gives(shipped, tmp_path):
+def test_cli_hints_and_palette_give_what_the_api_gives(shipped, tmp_path):
     hints_file = tmp_path / "hints.json"
     hints_file.write_text(json.dumps({"photo_hills.png": [{"x": 300, "y": 100, "color": "#ff00c8"}]}))
     proc = _run("colorize", str(EXAMPLE), "-o", str(tmp_path / "out"), "--hints", str(hints_file),
@@ -222,6 +222,12 @@ def test_cli_hints_give_what_the_api_gives(shipped, tmp_path):
     assert proc.returncode == 0, proc.stderr
     cli = np.asarray(Image.open(tmp_path / "out" / "photo_hills.png"))
     api = np.asarray(shipped.colorize(EXAMPLE, hints=[(300, 100, "#ff00c8"), (10, 10, "#00ff00")]))
+    assert np.abs(cli.astype(int) - api.astype(int)).max() <= 1
+    palette = "#2a7de1,#e0a030"
+    proc = _run("colorize", str(EXAMPLE), "-o", str(tmp_path / "pal"), "--palette", palette, "-q")
+    assert proc.returncode == 0, proc.stderr
+    cli = np.asarray(Image.open(tmp_path / "pal" / "photo_hills.png"))
+    api = np.asarray(shipped.colorize(EXAMPLE, palette=palette))
     assert np.abs(cli.astype(int) - api.astype(int)).max() <= 1
 
 

@@ -235,7 +235,8 @@ def run_colorize(args: argparse.Namespace) -> int:
     try:
         cli_hints = parse_hints(args.hint)
         file_hints = load_hints_file(args.hints) if args.hints else []
-        palette = parse_palette(args.palette)
+        parse_palette(args.palette)  # checked here, once, for a usage error; parsed again per image
+        palette = args.palette
     except HintError as exc:
         print(f"irodori colorize: {exc}", file=sys.stderr)
         return 2
