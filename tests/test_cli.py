@@ -107,6 +107,16 @@ def test_globs_formats_and_missing_inputs(tiny_onnx, inputs, tmp_path):
     assert Image.open(out / "b.webp").format == "WEBP"
 
 
+def test_a_glob_mirrors_the_folders_below_its_first_wildcard(tiny_onnx, tmp_path, capsys):
+    for volume in ("vol1", "vol2"):
+        (tmp_path / volume).mkdir()
+        Image.new("L", (8, 6), 100).save(tmp_path / volume / "p001.png")
+    pattern = str(tmp_path / "vol*" / "p*.png")
+    assert main(["colorize", pattern, "-o", str(tmp_path / "out"), "--model", str(tiny_onnx), "-q"]) == 0
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png")) == [
+        "vol1/p001.png", "vol2/p001.png"]
+
+
 def test_decompression_bomb_is_refused_then_allowed(tiny_onnx, tmp_path):
     big = tmp_path / "big.png"
     Image.new("L", (3000, 3000), 128).save(big)
@@ -254,3 +264,17 @@ def test_bad_options_and_a_damaged_model_are_usage_errors(inputs, tmp_path, caps
     damaged.write_bytes(b"not a model")
     assert main(["colorize", str(inputs), "-o", out, "--model", str(damaged)]) == 2
     assert "not a readable ONNX model" in capsys.readouterr().err
+
+
+def test_resume_alone_continues_the_run_in_its_own_folder(colour_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", str(colour_folder), "--preset", "tiny", "--out", str(run), "--steps=2", "--data.crop_size=96", "-q"]
+    assert main(args) == 0
+    assert main(["train", "--resume", str(run), "--steps=4", "-q"]) == 0
+    assert (run / "latest").read_text().strip() == "step-0000004"
+    import json
+
+    config = json.loads((run / "step-0000004" / "checkpoint.json").read_text())["config"]
+    assert config["data"]["crop_size"] == 96 and config["data"]["train_dirs"] == [str(colour_folder)]
+    assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "not a checkpoint or run directory" in capsys.readouterr().err

@@ -33,8 +33,9 @@ duplicates (same 64-bit dHash within a source, e.g. recoloured variants) are dro
 fixed by `sha256(source/relative_path)` (6 % test, 6 % val, 88 % train), so adding sources never
 moves an image."""
 CARD_V01_NOTE = """\
-This is the v0.1 corpus (`data/corpus`), which the shipped model was trained and evaluated on. The
-complete corpus, built from every usable source, is `data/corpus-full`: see
+This is the v0.1 corpus (`data/corpus`), which the 0.1 model was trained and evaluated on; its
+test split is still scored in every model card ("On the 0.1 test split"). The shipped models are
+trained on the complete corpus, built from every usable source, `data/corpus-full`: see
 [DATA-full.md](DATA-full.md)."""
 CARD_LICENCES = """\
 - **public-domain / CC0-1.0 / no-known-copyright-restrictions**: no conditions.

@@ -39,8 +39,8 @@ def collect_inputs(inputs: list[str], *, recursive: bool,
                    exclude: Path | None = None) -> tuple[list[tuple[Path, Path]], list[str]]:
     """Expand files, folders and globs -> [(source, relative output stem)], [problems].
 
-    A folder's images keep their path relative to the folder (so ``-r`` mirrors the tree);
-    a file given directly is named by its stem. Folder walks skip everything under ``exclude``
+    A folder's images keep their path relative to the folder (so ``-r`` mirrors the tree), a
+    glob's matches their path below its first wildcard; a file given directly is named by its stem. Folder walks skip everything under ``exclude``
     (the output folder), so `colorize . -r -o out` never colours its own outputs.
     """
     found: list[tuple[Path, Path]] = []
@@ -64,10 +64,19 @@ def collect_inputs(inputs: list[str], *, recursive: bool,
             matches = sorted(Path(m) for m in glob.glob(arg, recursive=recursive) if Path(m).is_file())
             if not matches:
                 problems.append(f"{arg}: the pattern matches no files")
-            found.extend((m, Path(m.stem)) for m in matches)
+            base = _glob_base(arg)
+            found.extend((m, m.relative_to(base).with_suffix("")) for m in matches)
         else:
             problems.append(f"{arg}: no such file or folder")
     return found, problems
+
+
+def _glob_base(pattern: str) -> Path:
+    """The folder a glob starts from (its parts before the first wildcard): outputs mirror the
+    matches' paths below it, so "vol*/p001.png" gives out/vol1/p001.png and out/vol2/p001.png."""
+    parts = Path(pattern).parts
+    fixed = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts) - 1)
+    return Path(*parts[:fixed]) if fixed else Path(".")
 
 
 def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[list[Job], list[str]]:
@@ -137,13 +146,11 @@ def colorize_file(colorizer, source: Path, output: Path, *, fmt: str, quality: i
     """Colour one file (with its hints and the palette, if any) and write it atomically."""
     try:  # the header alone: a size the output format cannot hold fails before the work, not after
         with Image.open(source) as header:
-            size, frames = header.size, getattr(header, "n_frames", 1)
+            size = header.size
     except (OSError, ValueError):
-        size, frames = None, 1  # unreadable: colorize() says why
+        size = None  # unreadable: colorize() says why
     if size is not None:
         check_output_size(size, fmt)  # its largest side, which EXIF rotation does not change
-    if frames > 1:
-        log.warning("%s: only the first of its %d frames is coloured", source, frames)
     image = colorizer.colorize(source, hints=hints, palette=palette)
     write_atomic(output, encode(image, fmt, quality=quality))
 

@@ -97,10 +97,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "--optim.lr=1e-3 --steps=2000. Runs under torchrun for multi-process DDP.",
     )
     p.add_argument("dirs", nargs="*", help="folders of colour images (override data.train_dirs)")
-    p.add_argument("--preset", default="default", help="preset name (see irodori/presets) or a YAML file")
+    p.add_argument("--preset", default=None,
+                   help="preset name (see irodori/presets) or a YAML file (default: default; with --resume: the run's own config)")
     p.add_argument("--out", default=None, help="run directory (overrides out_dir)")
     p.add_argument("--val", action="append", default=None, metavar="DIR", help="validation folder (repeatable)")
-    p.add_argument("--resume", default=None, metavar="DIR", help="continue a run from its latest (or a given) checkpoint")
+    p.add_argument("--resume", default=None, metavar="DIR",
+                   help="continue a run from its latest (or a given) checkpoint, with the config it was started "
+                   "with (folders and overrides given here change it, e.g. --steps=N to train longer)")
     p.add_argument("--init", default=None, metavar="MODEL",
                    help="start from a shipped model name or a checkpoint (fine-tuning)")
     p.add_argument("--dry-run", action="store_true", help="a few steps on synthetic images, in seconds")
@@ -156,6 +159,26 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     return run_colorize(args)
 
 
+def _resumed_config(resume: str, preset: str | None) -> tuple[dict, str | None]:
+    """-> (the config the run was started with, None): --resume alone continues the same run, in
+    its own directory. A preset given with --resume replaces the stored config (as does a
+    checkpoint without one); folders, --out and overrides apply on top either way."""
+    from pathlib import Path
+
+    from .checkpoint import CheckpointError, read_meta
+    from .config import ConfigError, merge_dicts
+
+    try:
+        meta = read_meta(resume)
+    except CheckpointError as exc:
+        raise ConfigError(str(exc)) from None
+    path = Path(resume)
+    run_dir = {"out_dir": str(path.parent if (path / "checkpoint.json").is_file() else path)}
+    if preset is not None or not meta.get("config"):
+        return run_dir, preset or "default"
+    return merge_dicts(meta["config"], run_dir), None
+
+
 def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
     try:
         import torch  # noqa: F401
@@ -178,7 +201,10 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
                              "log_every": 1, "val_batches": 1, "out_dir": args.out or "runs/dry-run",
                              "data": {"crop_size": 64, "workers": 0}}, extra)
     try:
-        cfg = load_config(args.preset, merge_dicts(extra, parse_overrides(overrides)))
+        base, preset = {}, args.preset or "default"
+        if args.resume is not None:
+            base, preset = _resumed_config(args.resume, args.preset)
+        cfg = load_config(preset, merge_dicts(base, merge_dicts(extra, parse_overrides(overrides))))
     except ConfigError as exc:
         print(f"irodori train: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -194,7 +220,7 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         last = train(cfg, resume=args.resume, init=args.init, dry_run=args.dry_run, progress=not args.quiet)
     except TrainingInterrupted as exc:
         where = f"; checkpoint saved to {exc.checkpoint}" if exc.checkpoint else ""
-        print(f"\ninterrupted{where}. Continue with: irodori train --resume {cfg.out_dir} ...", file=sys.stderr)
+        print(f"\ninterrupted{where}. Continue with: irodori train --resume {cfg.out_dir}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (TrainingError, FileNotFoundError, ValueError) as exc:
         print(f"irodori train: {exc}", file=sys.stderr)

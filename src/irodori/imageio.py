@@ -10,6 +10,7 @@ interrupted batch never leaves a truncated image that a resumed batch would then
 from __future__ import annotations
 
 import io
+import logging
 import os
 import tempfile
 import warnings
@@ -20,6 +21,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .color import gray8_to_l, gray_to_l, rgb_to_l
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PIXELS = 64_000_000  # a 24 MP photo passes; a decompression bomb does not
 
@@ -71,6 +74,10 @@ def open_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
         raise ImageReadError("file not found") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"corrupt or truncated image ({exc})") from None
+    frames = getattr(img, "n_frames", 1)
+    if frames > 1:  # an animated GIF, a multi-page TIFF
+        where = f"{source}: " if isinstance(source, (str, Path)) else ""
+        log.warning("%sonly the first of its %d frames is coloured", where, frames)
     return ImageOps.exif_transpose(img)
 
 
