@@ -1,6 +1,7 @@
 """The colouring pipeline's contracts: L preserved, sizes, alpha, orientation, modes."""
 
 import io
+import struct
 
 import numpy as np
 import pytest
@@ -144,6 +145,50 @@ def test_not_a_number_pixels_are_a_clear_error(colorizer, tmp_path):
     Image.fromarray(values, "F").save(tmp_path / "nan.tif")
     with pytest.raises(ImageReadError, match="1 pixels are not numbers"):
         colorizer.colorize(tmp_path / "nan.tif")
+
+
+def _gray_profile(gamma: float, name: str = "linear grey") -> bytes:
+    """A minimal ICC v2 monitor profile: greyscale with a pure gamma tone curve, D50 white."""
+    def s15(v):
+        return struct.pack(">i", round(v * 65536))
+
+    def xyz(x, y, z):
+        return b"XYZ " + b"\0" * 4 + s15(x) + s15(y) + s15(z)
+
+    text = name.encode("ascii") + b"\0"
+    desc = b"desc" + b"\0" * 4 + struct.pack(">I", len(text)) + text + b"\0" * 8 + b"\0" * 3 + b"\0" * 67
+    curve = b"curv" + b"\0" * 4 + struct.pack(">IH", 1, round(gamma * 256)) + b"\0\0"
+    tags = [(b"desc", desc), (b"wtpt", xyz(0.9642, 1.0, 0.8249)), (b"kTRC", curve)]
+    offset = 128 + 4 + 12 * len(tags)
+    table, data = struct.pack(">I", len(tags)), b""
+    for sig, body in tags:
+        body += b"\0" * (-len(body) % 4)
+        table += sig + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    size = offset + len(data)
+    header = (struct.pack(">I", size) + b"\0" * 4 + struct.pack(">I", 0x02100000) + b"mntrGRAYXYZ "
+              + b"\0" * 12 + b"acsp" + b"\0" * 24 + struct.pack(">I", 0) + s15(0.9642) + s15(1.0) + s15(0.8249)
+              + b"\0" * 48)
+    assert len(header) == 128, len(header)
+    return header + table + data
+
+
+def test_an_embedded_colour_profile_defines_the_lightness(colorizer, tmp_path, caplog):
+    from PIL import ImageCms
+
+    linear = tmp_path / "linear.png"  # grey 128 in a linear-light profile is L 76, not sRGB's 53.6
+    Image.new("L", (6, 4), 128).save(linear, icc_profile=_gray_profile(1.0))
+    out = np.asarray(colorizer.colorize(linear))
+    assert np.abs(rgb_to_l(out) - 76.1).max() < 0.7
+    rgb = np.random.default_rng(3).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(rgb).save(tmp_path / "srgb.png", icc_profile=srgb)  # sRGB-tagged: taken as it is
+    l_tagged, _ = split_lightness(Image.open(tmp_path / "srgb.png"))
+    np.testing.assert_array_equal(l_tagged, split_lightness(Image.fromarray(rgb))[0])
+    Image.fromarray(rgb).save(tmp_path / "junk.png", icc_profile=b"not a profile")
+    l_junk, _ = split_lightness(Image.open(tmp_path / "junk.png"))
+    np.testing.assert_array_equal(l_junk, l_tagged)
+    assert "ignoring an unusable colour profile" in caplog.text
 
 
 def test_hints_outside_the_image_are_an_error(colorizer):

@@ -9,6 +9,7 @@ interrupted batch never leaves a truncated image that a resumed batch would then
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
@@ -170,6 +171,9 @@ def lightness_of(img: Image.Image) -> tuple[Lightness, np.ndarray | None]:
         alpha = np.asarray(img.getchannel("A"), dtype=np.uint8).copy()
         img = img.convert("L" if mode == "LA" else "RGB")
         mode = img.mode
+    if mode in ("L", "RGB", "CMYK") and img.info.get("icc_profile"):
+        img = to_srgb(img)
+        mode = img.mode
     if mode == "1":
         return Lightness(np.asarray(img.convert("L")), "gray8"), alpha
     if mode == "L":
@@ -192,6 +196,30 @@ def lightness_of(img: Image.Image) -> tuple[Lightness, np.ndarray | None]:
     if mode != "RGB":
         img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV: Pillow's conversions
     return Lightness(np.asarray(img), "rgb8"), alpha
+
+
+def to_srgb(img: Image.Image) -> Image.Image:
+    """An L, RGB or CMYK image with an embedded colour profile -> its colours in sRGB (mode RGB),
+    so its lightness is what a colour-managed viewer shows (a scan tagged "Dot Gain 20%", an
+    Adobe RGB or Display P3 photo). sRGB-tagged images are returned as they are; a profile that
+    cannot be used is ignored with a warning (the pixels are then taken as sRGB)."""
+    from PIL import ImageCms
+
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(img.info["icc_profile"]))
+        if "srgb" in ImageCms.getProfileDescription(profile).lower():
+            return img
+        return ImageCms.profileToProfile(img, profile, _srgb_profile(), outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
+        log.warning("ignoring an unusable colour profile (%s); the pixels are taken as sRGB", exc)
+        return img
+
+
+@functools.lru_cache(maxsize=1)
+def _srgb_profile():
+    from PIL import ImageCms
+
+    return ImageCms.createProfile("sRGB")
 
 
 def split_lightness(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
