@@ -278,3 +278,34 @@ def test_resume_alone_continues_the_run_in_its_own_folder(colour_folder, tmp_pat
     assert config["data"]["crop_size"] == 96 and config["data"]["train_dirs"] == [str(colour_folder)]
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     assert "not a checkpoint or run directory" in capsys.readouterr().err
+
+
+def test_train_skips_unusable_images_and_will_not_mix_two_runs(colour_folder, tmp_path, caplog, capsys):
+    import shutil
+
+    folder = tmp_path / "mixed"
+    shutil.copytree(colour_folder, folder)
+    (folder / "zero.png").write_bytes(b"")
+    Image.new("RGB", (1, 500), (200, 30, 30)).save(folder / "thin.png")
+    deep = (np.linspace(0, 1, 64 * 64).reshape(64, 64) * 65535).astype(np.uint16)
+    Image.fromarray(deep).save(folder / "deep.png")  # 16-bit grey: read as mid-grey, not clipped to white
+    from irodori.imageio import load_rgb
+
+    assert abs(np.asarray(load_rgb(folder / "deep.png")).mean() - 127.5) < 1
+    run = tmp_path / "run"
+    args = ["train", str(folder), "--preset", "tiny", "--out", str(run), "--steps=2", "-q"]
+    assert main(args) == 0
+    assert "2 training images skipped" in caplog.text and "zero.png" in caplog.text and "1x500" in caplog.text
+    assert main(args) == 1  # the same --out again, without --resume
+    assert "already holds a run" in capsys.readouterr().err and (run / "latest").read_text().strip() == "step-0000002"
+
+
+def test_export_and_evaluate_check_their_output_paths_first(tiny_run, tiny_onnx, colour_folder, tmp_path, capsys):
+    assert main(["export", str(tiny_run), "-o", str(tmp_path)]) == 2
+    assert "is a folder; give a file name" in capsys.readouterr().err
+    assert main(["evaluate", str(tiny_onnx), str(colour_folder), "--json", str(tmp_path), "--no-fd", "-q"]) == 2
+    with pytest.raises(SystemExit):
+        main(["evaluate", str(tiny_onnx), str(colour_folder), "--limit", "0"])
+    report = tmp_path / "new" / "eval.json"  # a missing folder is created
+    assert main(["evaluate", str(tiny_onnx), str(colour_folder), "--json", str(report), "--no-fd", "--limit", "2", "-q"]) == 0
+    assert report.is_file()

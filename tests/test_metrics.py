@@ -242,5 +242,8 @@ def test_a_paired_set_is_scored_against_the_truths_colours_under_the_inputs_ligh
     with pytest.raises(FileNotFoundError, match="do not pair up"):
         evaluate_folder(str(tiny_onnx), pairs, fd=False, progress=False)
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(pairs / "input" / f"{truths[1].stem}.png")
-    with pytest.raises(ValueError, match="differ in size"):
-        evaluate_folder(str(tiny_onnx), pairs, fd=False, progress=False)
+    (pairs / "input" / f"{truths[2].stem}.png").write_bytes(b"not an image")
+    result = evaluate_folder(str(tiny_onnx), pairs, fd=False, progress=False)  # both skipped, the rest scored
+    assert result["images"] == len(truths) - 2
+    notes = " ".join(result["notes"])
+    assert "2 images skipped" in notes and "differ in size" in notes and "cannot identify image file" in notes

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from . import __version__
 
@@ -116,7 +117,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", help="checkpoint or run directory")
     p.add_argument("-o", "--output", required=True, help="output .onnx file")
     p.add_argument("--name", default=None, help="model name stored in the ONNX metadata")
-    p.add_argument("--max-side", type=int, default=512, help="default inference size stored in the metadata")
+    p.add_argument("--max-side", type=_positive_int, default=512, help="default inference size stored in the metadata")
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -124,8 +125,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="shipped model name, .onnx file or checkpoint directory")
     p.add_argument("dir", help="folder of colour images (ground truth; searched recursively)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
-    p.add_argument("--max-side", type=int, default=None, help="network input size (default: the model's)")
-    p.add_argument("--limit", type=int, default=None, help="evaluate at most N images")
+    p.add_argument("--max-side", type=_positive_int, default=None, help="network input size (default: the model's)")
+    p.add_argument("--limit", type=_positive_int, default=None, help="evaluate at most N images")
     p.add_argument("--sample-hints", type=int, default=0, metavar="N",
                    help="also colour each image with N hints revealed from its ground truth (same hints every run)")
     p.add_argument("--sheets", default=None, metavar="DIR",
@@ -163,8 +164,6 @@ def _resumed_config(resume: str, preset: str | None) -> tuple[dict, str | None]:
     """-> (the config the run was started with, None): --resume alone continues the same run, in
     its own directory. A preset given with --resume replaces the stored config (as does a
     checkpoint without one); folders, --out and overrides apply on top either way."""
-    from pathlib import Path
-
     from .checkpoint import CheckpointError, read_meta
     from .config import ConfigError, merge_dicts
 
@@ -230,6 +229,18 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
     return EXIT_OK
 
 
+def _unwritable(path: str) -> str | None:
+    """Why a file cannot be written at ``path`` (a folder is there, or a file is where a parent
+    folder must be), or None. Missing parent folders are fine: they are created."""
+    target = Path(path)
+    if target.is_dir():
+        return f"{path} is a folder; give a file name"
+    for parent in target.parents:
+        if parent.exists():
+            return None if parent.is_dir() else f"{parent} is a file, not a folder"
+    return None
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     try:
         from .export import ExportError, export_onnx
@@ -238,9 +249,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from .checkpoint import CheckpointError
 
+    problem = _unwritable(args.output)
+    if problem:
+        print(f"irodori export: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         report = export_onnx(args.checkpoint, args.output, name=args.name, max_side=args.max_side)
-    except (ExportError, CheckpointError) as exc:
+    except (ExportError, CheckpointError, OSError) as exc:
         print(f"irodori export: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(f"wrote {args.output}: onnx.checker ok; max |onnxruntime - torch| = {report['max_abs_err']:.2e} "
@@ -252,6 +267,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_folder, format_table
     from .features import FeaturesUnavailable
 
+    problem = (_unwritable(args.json) if args.json else None) or (
+        f"--sheets {args.sheets} is a file, not a folder" if args.sheets and Path(args.sheets).is_file() else None)
+    if problem:  # found before the work, not after it
+        print(f"irodori evaluate: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         result = evaluate_folder(args.model, args.dir, max_side=args.max_side, limit=args.limit,
                                  hints=args.sample_hints, sheets=args.sheets, fd=False if args.no_fd else None,
@@ -262,8 +282,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(format_table(result))
     if args.json:
         import json
-        from pathlib import Path
 
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return EXIT_OK
 

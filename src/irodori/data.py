@@ -13,6 +13,7 @@ art learns to read screentone as "some colour here".
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -25,7 +26,10 @@ from .color import normalize_ab, normalize_l, rgb_to_lab
 from .config import DataConfig
 from .imageio import load_rgb
 
+log = logging.getLogger(__name__)
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+MIN_SIDE = 8  # the smallest random crop
 
 
 def list_images(dirs: list[str] | list[Path]) -> list[Path]:
@@ -34,11 +38,30 @@ def list_images(dirs: list[str] | list[Path]) -> list[Path]:
     for d in dirs:
         root = Path(d)
         if not root.is_dir():
-            raise FileNotFoundError(f"training folder not found: {d}")
+            raise FileNotFoundError(f"image folder not found: {d}")
         files.extend(
             p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
         )
     return sorted(set(files))
+
+
+def usable_images(files: list[Path]) -> tuple[list[Path], list[str]]:
+    """-> (the files whose header Pillow reads and whose shorter side is at least MIN_SIDE px,
+    "path (why)" for the others). Headers only: a few thousand files take about a second."""
+    kept: list[Path] = []
+    problems: list[str] = []
+    for path in files:
+        try:
+            with Image.open(path) as img:
+                size = img.size
+        except (OSError, ValueError, SyntaxError) as exc:
+            problems.append(f"{path} (not a readable image: {exc})")
+            continue
+        if min(size) < MIN_SIDE:
+            problems.append(f"{path} ({size[0]}x{size[1]}: a side under {MIN_SIDE} px)")
+            continue
+        kept.append(path)
+    return kept, problems
 
 
 # ----------------------------------------------------------------------------------------------
@@ -176,10 +199,23 @@ class ColorImageDataset(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> dict[str, torch.Tensor]:
         k, index = key
         rng = np.random.default_rng([self.seed, k])
-        img = load_rgb(self.files[index])
+        img = self._load(index)
         crop = random_crop(img, rng, size=self.cfg.crop_size, scale_min=self.cfg.scale_min)
         sample = make_sample(np.asarray(crop), rng, self.cfg)
         return {name: torch.from_numpy(value) for name, value in sample.items()}
+
+
+    def _load(self, index: int) -> Image.Image:
+        """The image at ``index``; one whose header read but whose pixels do not (a truncated
+        file) is replaced by the next readable one, the same one every time (so runs stay
+        reproducible), with a warning."""
+        for offset in range(len(self.files)):
+            path = self.files[(index + offset) % len(self.files)]
+            try:
+                return load_rgb(path)
+            except (OSError, ValueError, SyntaxError) as exc:
+                log.warning("skipping %s: %s", path, exc)
+        raise ValueError("no training image could be read")
 
 
 class StepSampler(Sampler):

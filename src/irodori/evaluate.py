@@ -38,7 +38,7 @@ from .features import DESCRIPTION as FD_FEATURES
 from .features import features_available, load_feature_extractor
 from .hints import Hint, sample_hints
 from .imageio import load_rgb
-from .metrics import colorfulness, delta_cf, feature_statistics, frechet_distance, psnr, ssim
+from .metrics import SSIM_RADIUS, colorfulness, delta_cf, feature_statistics, frechet_distance, psnr, ssim
 
 if TYPE_CHECKING:
     from .colorizer import Colorizer
@@ -47,6 +47,13 @@ EVAL_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 FOOTNOTE = ("CF: Hasler–Süsstrunk colourfulness, signed opponent formula. FD: Fréchet distance of "
             "EfficientNet-Lite0 (ImageNet) pooled features, not Inception FID; comparable only within "
             "this table's image set.")
+
+
+SSIM_MIN_SIDE = 2 * SSIM_RADIUS + 1  # SSIM's window
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _mean(values: list[float]) -> float:
@@ -140,8 +147,15 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
     if sheet_dir is not None:
         sheet_dir.mkdir(parents=True, exist_ok=True)
     rows = []
+    skipped: list[str] = []
     for name, input_path, truth_path in tqdm(files, desc="evaluate", unit="img", disable=not progress):
-        hint_source, l_full, truth = load_pair(name, input_path, truth_path)
+        try:
+            hint_source, l_full, truth = load_pair(name, input_path, truth_path)
+            if min(l_full.shape) < SSIM_MIN_SIDE:
+                raise ValueError(f"{l_full.shape[1]}x{l_full.shape[0]} is smaller than SSIM's {SSIM_MIN_SIDE}-px window")
+        except (OSError, ValueError, SyntaxError) as exc:  # unreadable, sizes differ, too small
+            skipped.append(f"{name} ({exc})" if name not in str(exc) else str(exc))
+            continue
         pred = colorizer.colorize_lightness(l_full)
         gray = l_to_gray_rgb(l_full)
         row = {
@@ -168,11 +182,22 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         if sheet_dir is not None:
             write_sheet(panels, sheet_dir / (name.replace("/", "__").rsplit(".", 1)[0] + ".jpg"))
         rows.append(row)
+    if skipped:
+        notes.append(f"{_count(len(skipped), 'image')} skipped: " + "; ".join(skipped))
+    if not rows:
+        raise ValueError(f"no image in {folder} could be evaluated: " + "; ".join(skipped))
     cf_truth = _mean([r["cf_truth"] for r in rows])
+    # An exact match (a grey truth against the grayscale baseline) has infinite PSNR. Every PSNR
+    # mean leaves out the same images, so the model and the baseline are compared on one set.
+    psnr_keys = [k for k in rows[0] if k.startswith("psnr")]
+    psnr_rows = [r for r in rows if all(math.isfinite(r[k]) for k in psnr_keys)]
+    if len(psnr_rows) < len(rows):
+        notes.append(f"PSNR means leave out {_count(len(rows) - len(psnr_rows), 'image')} with an exact match "
+                     "(infinite PSNR).")
 
     def summary(suffix: str) -> dict:
         cf = _mean([r["cf" + suffix] for r in rows])
-        return {"psnr": _mean([r["psnr" + suffix] for r in rows]), "ssim": _mean([r["ssim" + suffix] for r in rows]),
+        return {"psnr": _mean([r["psnr" + suffix] for r in psnr_rows]), "ssim": _mean([r["ssim" + suffix] for r in rows]),
                 "colorfulness": cf, "colorfulness_ratio": cf / cf_truth if cf_truth else float("nan"),
                 "delta_cf": delta_cf(cf, cf_truth)}
 

@@ -185,17 +185,20 @@ def lightness_of(img: Image.Image) -> tuple[Lightness, np.ndarray | None]:
             raise ImageReadError(f"{int((~finite).sum()):,} pixels are not numbers (NaN or infinite)")
         if isinstance(key, (int, float)) and mode != "F":
             alpha = np.where(values == key, 0, 255).astype(np.uint8)
-        top = values.max()
-        if mode.startswith("I;16"):
-            scale = 65535.0
-        elif mode == "F" and top <= 1.0:
-            scale = 1.0  # float images in 0..1
-        else:  # mode I or F holding 8- or 16-bit values: the smaller range that holds them
-            scale = 255.0 if top <= 255 else 65535.0
-        return Lightness.from_l(gray_to_l(np.clip(values / scale, 0.0, 1.0))), alpha
+        return Lightness.from_l(gray_to_l(np.clip(values / _grey_range(mode, values), 0.0, 1.0))), alpha
     if mode != "RGB":
         img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV: Pillow's conversions
     return Lightness(np.asarray(img), "rgb8"), alpha
+
+
+def _grey_range(mode: str, values: np.ndarray) -> float:
+    """The value of white for a deep grey mode (I;16, I, F)."""
+    top = values.max()
+    if mode.startswith("I;16"):
+        return 65535.0
+    if mode == "F" and top <= 1.0:
+        return 1.0  # float images in 0..1
+    return 255.0 if top <= 255 else 65535.0  # mode I or F holding 8- or 16-bit values
 
 
 def to_srgb(img: Image.Image) -> Image.Image:
@@ -233,6 +236,10 @@ def load_rgb(path: Path | str, background: tuple[int, int, int] = (255, 255, 255
     (a transparent cut-out must not teach "transparent = black")."""
     with Image.open(path) as im:
         im = ImageOps.exif_transpose(im)
+        if im.mode.startswith("I;16") or im.mode in ("I", "F"):  # Pillow's convert("RGB") would clip
+            values = np.nan_to_num(np.asarray(im, dtype=np.float64))
+            grey = np.clip(values / _grey_range(im.mode, values), 0.0, 1.0) * 255.0
+            return Image.fromarray(np.round(grey).astype(np.uint8), "L").convert("RGB")
         if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
             im = im.convert("RGBA")
             canvas = Image.new("RGBA", im.size, background + (255,))

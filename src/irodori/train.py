@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader
 from .checkpoint import load_generator, load_module, load_train_state, resolve_checkpoint, save_checkpoint
 from .color import denormalize_ab, denormalize_l, l_to_gray_rgb, lab_to_rgb, rgb_to_uint8
 from .config import ConfigError, TrainConfig, config_to_dict
-from .data import ColorImageDataset, StepSampler, SyntheticDataset, list_images
+from .data import ColorImageDataset, StepSampler, SyntheticDataset, list_images, usable_images
 from .imageio import encode, write_atomic
 from .losses import class_rebalance_weights, compute_losses
 from .model import Generator, PatchDiscriminator, count_parameters
@@ -127,6 +127,14 @@ class CsvLog:
 # ----------------------------------------------------------------------------------------------
 # The loop
 # ----------------------------------------------------------------------------------------------
+def _usable(files: list[Path], what: str, is_main: bool) -> list[Path]:
+    kept, problems = usable_images(files)
+    if problems and is_main:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        log.warning("%d %s images skipped: %s", len(problems), what, shown)
+    return kept
+
+
 def train(
     cfg: TrainConfig,
     *,
@@ -154,6 +162,11 @@ def train(
         torch.set_num_threads(cfg.threads)
     is_main = rank == 0
     run_dir = Path(cfg.out_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise TrainingError(f"--out {run_dir} is a file, not a folder")
+    if resume is None and not dry_run and (run_dir / "latest").is_file():
+        raise TrainingError(f"{run_dir} already holds a run (latest: {(run_dir / 'latest').read_text().strip()}); "
+                            f"continue it with --resume {run_dir}, or choose another --out")
 
     # Data.
     if dry_run:
@@ -161,11 +174,13 @@ def train(
         val_set = SyntheticDataset(cfg.data, seed=cfg.seed + 1, n=16)
         manifest_sha = "synthetic"
     else:
-        files = list_images(cfg.data.train_dirs)
+        files = _usable(list_images(cfg.data.train_dirs), "training", is_main)
         if not files:
-            raise TrainingError(f"no images found in {cfg.data.train_dirs}")
+            raise TrainingError(f"no usable images found in {cfg.data.train_dirs}")
         train_set = ColorImageDataset(files, cfg.data, seed=cfg.seed)
-        val_files = list_images(cfg.data.val_dirs) if cfg.data.val_dirs else []
+        val_files = _usable(list_images(cfg.data.val_dirs), "validation", is_main) if cfg.data.val_dirs else []
+        if cfg.data.val_dirs and not val_files:
+            raise TrainingError(f"no usable images found in the validation folders {cfg.data.val_dirs}")
         val_set = ColorImageDataset(val_files, cfg.data, seed=cfg.seed + 1) if val_files else None
         manifest_sha = data_fingerprint(files, cfg.data.train_dirs)
 
