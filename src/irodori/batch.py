@@ -40,8 +40,9 @@ def collect_inputs(inputs: list[str], *, recursive: bool,
     """Expand files, folders and globs -> [(source, relative output stem)], [problems].
 
     A folder's images keep their path relative to the folder (so ``-r`` mirrors the tree), a
-    glob's matches their path below its first wildcard; a file given directly is named by its stem. Folder walks skip everything under ``exclude``
-    (the output folder), so `colorize . -r -o out` never colours its own outputs.
+    glob's matches their path below its first wildcard; a file given directly is named by its
+    stem. Folder walks skip everything under ``exclude`` (the output folder), so
+    `colorize . -r -o out` never colours its own outputs.
     """
     found: list[tuple[Path, Path]] = []
     problems: list[str] = []

@@ -204,7 +204,6 @@ class ColorImageDataset(Dataset):
         sample = make_sample(np.asarray(crop), rng, self.cfg)
         return {name: torch.from_numpy(value) for name, value in sample.items()}
 
-
     def _load(self, index: int) -> Image.Image:
         """The image at ``index``; one whose header read but whose pixels do not (a truncated
         file) is replaced by the next readable one, the same one every time (so runs stay
