@@ -21,7 +21,7 @@ from typing import Any, Callable
 from PIL import Image
 
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
-from .imageio import DEFAULT_MAX_PIXELS, ImageReadError, check_output_size, encode, write_atomic
+from .imageio import DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, check_output_size, encode, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -145,13 +145,14 @@ def _names_of(source: Path, roots: list[str]) -> list[str]:
 def colorize_file(colorizer, source: Path, output: Path, *, fmt: str, quality: int = 95,
                   hints: tuple[Hint, ...] = (), palette: Any = None) -> None:
     """Colour one file (with its hints and the palette, if any) and write it atomically."""
-    try:  # the header alone: a size the output format cannot hold fails before the work, not after
-        with Image.open(source) as header:
-            size = header.size
-    except (OSError, ValueError):
-        size = None  # unreadable: colorize() says why
-    if size is not None:
-        check_output_size(size, fmt)  # its largest side, which EXIF rotation does not change
+    if fmt in MAX_OUTPUT_SIDE:  # a size the format cannot hold fails before the work, not after
+        try:
+            with Image.open(source) as header:  # the header alone
+                size = header.size
+        except (OSError, ValueError):
+            size = None  # unreadable: colorize() says why
+        if size is not None:
+            check_output_size(size, fmt)  # its largest side, which EXIF rotation does not change
     image = colorizer.colorize(source, hints=hints, palette=palette)
     write_atomic(output, encode(image, fmt, quality=quality))
 
