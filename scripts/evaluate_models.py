@@ -30,7 +30,7 @@ from PIL import Image
 
 from irodori.color import l_to_gray_rgb, rgb_to_l
 from irodori.colorizer import load_colorizer
-from irodori.evaluate import evaluate_folder, format_table, list_pairs, load_pair, sheet_row, stack_rows
+from irodori.evaluate import evaluate_folder, format_table, list_pairs, load_pair, result_json, sheet_row, stack_rows
 from irodori.imageio import load_rgb
 from irodori.registry import MODELS, sha256_file
 
@@ -97,7 +97,7 @@ def v01_figures(eval_dir: Path) -> dict | None:
             result.update(model="general-v0.1", folder=f"data/eval/{set_name}")
             result.pop("per_image")
             results[set_name] = result
-        V01_RECORD.write_text(json.dumps(results, indent=2) + "\n")
+        V01_RECORD.write_text(result_json(results))
         return results
     print(f"the 0.1 model is not in this checkout's history ({V01_COMMIT[:12]}); using {V01_RECORD.name}",
           file=sys.stderr)
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.models:
         result = evaluate_folder(name, test_dir, progress=True)
         result["folder"] = "data/corpus/test"
-        (REPO / "docs" / "models" / f"{name}-eval.json").write_text(json.dumps(result, indent=2) + "\n")
+        (REPO / "docs" / "models" / f"{name}-eval.json").write_text(result_json(result))
         table = format_table(result)
         print(table)
         card = REPO / MODELS[name].card
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             best, worst = best_and_worst(results[home])
             for label, names in (("best", best), ("worst", worst)):
                 pair_sheet([name], eval_dir / home, names, REPO / "docs" / "images" / f"{name}-{home}-{label}.jpg")
-        (REPO / "docs" / "models" / f"{name}-evalsets.json").write_text(json.dumps(results, indent=2) + "\n")
+        (REPO / "docs" / "models" / f"{name}-evalsets.json").write_text(result_json(results))
         print("\n\n".join(tables))
         if targets:
             print(targets)

@@ -278,6 +278,16 @@ def test_resume_alone_continues_the_run_in_its_own_folder(colour_folder, tmp_pat
     assert config["data"]["crop_size"] == 96 and config["data"]["train_dirs"] == [str(colour_folder)]
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     assert "not a checkpoint or run directory" in capsys.readouterr().err
+    # --init starts a new run with the init model's architecture: it cannot be combined with
+    # --resume, and a --model.* override (which it would ignore) is refused, before any work.
+    assert main(["train", "--resume", str(run), "--init", str(run), "-q"]) == 2
+    assert "give one of them" in capsys.readouterr().err
+    fine = ["train", str(colour_folder), "--init", str(run), "--preset", "tiny", "--out", str(tmp_path / "ft"),
+            "--steps=1", "-q"]
+    assert main(fine + ["--model.enc_blocks=[2,2,2]"]) == 2
+    assert "--model.enc_blocks: with --init the architecture is the init model's" in capsys.readouterr().err
+    assert not (tmp_path / "ft").exists()
+    assert main(fine + ["--data.crop_size=96"]) == 0
 
 
 def test_train_skips_unusable_images_and_will_not_mix_two_runs(colour_folder, tmp_path, caplog, capsys):

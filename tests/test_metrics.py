@@ -198,6 +198,30 @@ def test_evaluate_folder_fd_switches(tiny_onnx, colour_folder):
     assert "| n/a |" in format_table(one)
 
 
+def test_evaluate_writes_strict_json_and_one_sheet_per_image_even_when_stems_repeat(tiny_onnx, colour_folder,
+                                                                                    tmp_path):
+    import json
+
+    from PIL import Image
+
+    from irodori.evaluate import evaluate_folder, result_json
+
+    folder = tmp_path / "set"
+    folder.mkdir()
+    rgb = np.asarray(Image.open(colour_folder / "img0.png"))
+    Image.fromarray(rgb).save(folder / "a.png")
+    Image.fromarray(rgb[::-1]).save(folder / "a.bmp")
+    Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(folder / "grey.png")  # exact match: PSNR inf
+    result = evaluate_folder(str(tiny_onnx), folder, fd=True, limit=1, progress=False)
+    assert math.isnan(result["prediction"]["fd"])  # one image: FD undefined
+    strict = json.loads(result_json(result), parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+    assert strict["prediction"]["fd"] is None and strict["images"] == 1
+    result = evaluate_folder(str(tiny_onnx), folder, sheets=tmp_path / "sheets", fd=False, progress=False)
+    assert math.isinf(result["per_image"][2]["psnr_gray"])
+    assert json.loads(result_json(result))["per_image"][2]["psnr_gray"] is None
+    assert sorted(p.name for p in (tmp_path / "sheets").iterdir()) == ["a_bmp.jpg", "a_png.jpg", "grey.jpg"]
+
+
 def test_fd_without_the_packages_is_skipped_or_refused(tiny_onnx, colour_folder, monkeypatch):
     from irodori import evaluate, features
 

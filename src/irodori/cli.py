@@ -106,7 +106,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="continue a run from its latest (or a given) checkpoint, with the config it was started "
                    "with (folders and overrides given here change it, e.g. --steps=N to train longer)")
     p.add_argument("--init", default=None, metavar="MODEL",
-                   help="start from a shipped model name or a checkpoint (fine-tuning)")
+                   help="start a new run from a shipped model name or a checkpoint (fine-tuning; its architecture is kept)")
     p.add_argument("--dry-run", action="store_true", help="a few steps on synthetic images, in seconds")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -200,10 +200,17 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
                              "log_every": 1, "val_batches": 1, "out_dir": args.out or "runs/dry-run",
                              "data": {"crop_size": 64, "workers": 0}}, extra)
     try:
+        cli_overrides = parse_overrides(overrides)
+        if args.init is not None and args.resume is not None:
+            raise ConfigError("--init starts a new run from a model's weights and --resume continues a run; "
+                              "give one of them")
+        if args.init is not None and cli_overrides.get("model"):
+            names = ", ".join(f"--model.{k}" for k in cli_overrides["model"])
+            raise ConfigError(f"{names}: with --init the architecture is the init model's and cannot change")
         base, preset = {}, args.preset or "default"
         if args.resume is not None:
             base, preset = _resumed_config(args.resume, args.preset)
-        cfg = load_config(preset, merge_dicts(base, merge_dicts(extra, parse_overrides(overrides))))
+        cfg = load_config(preset, merge_dicts(base, merge_dicts(extra, cli_overrides)))
     except ConfigError as exc:
         print(f"irodori train: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -264,7 +271,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_folder, format_table
+    from .evaluate import evaluate_folder, format_table, result_json
     from .features import FeaturesUnavailable
 
     problem = (_unwritable(args.json) if args.json else None) or (
@@ -281,10 +288,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print(format_table(result))
     if args.json:
-        import json
-
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        Path(args.json).write_text(result_json(result))
     return EXIT_OK
 
 

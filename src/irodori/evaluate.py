@@ -24,6 +24,7 @@ sheet per image: grey input | ground truth | prediction (| prediction with hints
 
 from __future__ import annotations
 
+import json
 import math
 import zlib
 from pathlib import Path
@@ -67,6 +68,30 @@ def _fd(features: dict[str, list[np.ndarray]], side: str) -> float:
         return float("nan")
     return frechet_distance(*feature_statistics(np.stack(features[side])),
                             *feature_statistics(np.stack(features["truth"])))
+
+
+def _sheet_names(names: list[str]) -> dict[str, str]:
+    """image name -> its sheet's file name: "vol1/p01.png" -> "vol1__p01.jpg". Where two images
+    share a stem ("a.png", "a.jpg"), each keeps its extension ("a_png.jpg", "a_jpg.jpg")."""
+    stems = {name: name.replace("/", "__").rsplit(".", 1)[0] for name in names}
+    shared = {stem for stem in stems.values() if list(stems.values()).count(stem) > 1}
+    return {name: (name.replace("/", "__").replace(".", "_") if stem in shared else stem) + ".jpg"
+            for name, stem in stems.items()}
+
+
+def result_json(result: dict) -> str:
+    """The result of :func:`evaluate_folder` as strict JSON: a figure that is not a number (FD of
+    one image, a ratio to a grey truth) or infinite (an exact match's PSNR) is written as null."""
+    def finite(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: finite(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [finite(v) for v in x]
+        return x
+
+    return json.dumps(finite(result), indent=2, allow_nan=False) + "\n"
 
 
 def list_pairs(folder: Path) -> list[tuple[str, Path | None, Path]]:
@@ -148,6 +173,7 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         sheet_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     skipped: list[str] = []
+    sheet_names = _sheet_names([name for name, _, _ in files])
     for name, input_path, truth_path in tqdm(files, desc="evaluate", unit="img", disable=not progress):
         try:
             hint_source, l_full, truth = load_pair(name, input_path, truth_path)
@@ -180,7 +206,7 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
             for side, vec in zip(("pred", "gray", "truth"), extractor.features([pred, gray, truth])):
                 features[side].append(vec)  # (1280,) only: the images themselves are not kept
         if sheet_dir is not None:
-            write_sheet(panels, sheet_dir / (name.replace("/", "__").rsplit(".", 1)[0] + ".jpg"))
+            write_sheet(panels, sheet_dir / sheet_names[name])
         rows.append(row)
     if skipped:
         notes.append(f"{_count(len(skipped), 'image')} skipped: " + "; ".join(skipped))

@@ -161,6 +161,8 @@ def train(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     is_main = rank == 0
+    if resume is not None and init is not None:
+        raise TrainingError("give resume (continue a run) or init (start a new run from weights), not both")
     run_dir = Path(cfg.out_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise TrainingError(f"--out {run_dir} is a file, not a folder")
