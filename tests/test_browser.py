@@ -146,3 +146,61 @@ def test_upload_hint_recolour_download(tmp_path):
     print(f"hint {color} at ({hx}, {hy}): ab distance to the hint {dist_before:.1f} before, {dist_after:.1f} after")
     assert not clean_run, clean_run
     assert dist_after < SHRINK * dist_before, (dist_before, dist_after)
+
+
+def test_turned_webp_same_file_again_keyboard_download_and_limits(tmp_path):
+    """Page bugs found by QA: a WebP with an EXIF orientation was shown unturned under its turned
+    result (hints landed outside it); choosing the same file again after a paste did nothing; the
+    download link claimed to be a button (Space did nothing); --max-upload-mb 0.5 read "1 MB"."""
+    executable = _chromium()
+    grey = Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 60), dtype=np.uint8), "L")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn 90 degrees: the server reads it as 40 x 60; chromium shows it 60 x 40
+    grey.convert("RGB").save(tmp_path / "turned.webp", exif=exif)
+    grey.save(tmp_path / "plain.png")
+    pasted = list((tmp_path / "plain.png").read_bytes())
+
+    app = create_app(colorizers={DEFAULT_MODEL: load_colorizer(DEFAULT_MODEL, threads=1)},
+                     max_upload_bytes=2**19, max_pixels=150_000)
+    with live_server(app) as url, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(accept_downloads=True)
+            page.goto(url)
+            sync_api.expect(page.locator("#limits")).to_contain_text("up to 0.5 MB and 0.15 megapixels")
+            page.set_input_files("#file", files=[{"name": "big.png", "mimeType": "image/png", "buffer": bytes(600_000)}])
+            sync_api.expect(page.locator("#status")).to_have_text("That file is 0.6 MB; this server takes at most 0.5 MB.")
+            page.set_input_files("#file", str(tmp_path / "turned.webp"))
+            _wait_for_new_result(page, None)
+            sizes = page.evaluate("['original', 'result'].map((id) => { const img = document.getElementById(id);"
+                                  " return [img.naturalWidth, img.naturalHeight]; })")
+            assert sizes == [[40, 60], [40, 60]]
+            box = page.locator("#original").bounding_box()
+            page.mouse.click(box["x"] + 36.5 * box["width"] / 40, box["y"] + 6.5 * box["height"] / 60)
+            sync_api.expect(page.locator("#hints li")).to_have_count(1)
+            hx, hy = map(int, re.search(r"\((\d+), (\d+)\)", page.locator("#hints li").inner_text()).groups())
+            assert abs(hx - 36) <= 1 and abs(hy - 6) <= 1, (hx, hy)  # the page's clientX is whole pixels
+            first_src = page.get_attribute("#result", "src")
+            page.click("#colorize")
+            _wait_for_new_result(page, first_src)  # not "hint at (54, 4) is outside the 40x60 image"
+
+            page.set_input_files("#file", str(tmp_path / "plain.png"))
+            sync_api.expect(page.locator("#download")).to_have_attribute("download", "plain-colour.png")
+            page.evaluate("""(bytes) => {
+                const data = new DataTransfer();
+                data.items.add(new File([new Uint8Array(bytes)], "image.png", {type: "image/png"}));
+                document.dispatchEvent(new ClipboardEvent("paste", {clipboardData: data}));
+            }""", pasted)
+            sync_api.expect(page.locator("#download")).to_have_attribute("download", "image-colour.png")
+            page.set_input_files("#file", str(tmp_path / "plain.png"))
+            sync_api.expect(page.locator("#download")).to_have_attribute("download", "plain-colour.png")
+
+            assert page.get_attribute("#download", "role") is None  # a link: Enter follows it
+            page.focus("#download")
+            with page.expect_download() as download:
+                page.keyboard.press("Enter")
+            saved = Image.open(download.value.path())
+            assert download.value.suggested_filename == "plain-colour.png" and saved.size == (60, 40)
+        finally:
+            browser.close()
+

@@ -109,6 +109,10 @@ def test_hints_are_accepted(client):
     ('[{"x": 5, "y": 5, "colour": "#ff0000"}]', "keys"),
     ('[{"x": 5, "y": 5', "not valid JSON"),
     ('{"x": 5, "y": 5, "color": "#ff0000"}', "JSON list"),
+    # These two were 500s: Python's recursion limit, and its limit on an int's digits (3.10.7+;
+    # older Pythons read the number and find it outside the image).
+    ("[" * 100_000, "nested too deeply"),
+    ('[{"x": %s, "y": 5, "color": "#ff0000"}]' % ("9" * 5000), "hint"),
 ])
 def test_bad_hints_are_a_400_that_says_why(client, hints, expected):
     assert expected in _json_error(_post(client, _png(), hints=hints), 400)
@@ -208,6 +212,8 @@ def test_the_page_is_served_and_loads_nothing_from_elsewhere(client):
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "default-src 'self'" in page.headers["content-security-policy"]
+    head = client.head("/")  # `curl -I`, link checkers and uptime monitors ask with HEAD
+    assert head.status_code == 200 and head.headers["content-type"] == page.headers["content-type"]
     for name in ["app.js", "style.css"]:
         assert client.get(f"/static/{name}").status_code == 200
     for path in STATIC_DIR.iterdir():

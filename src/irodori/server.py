@@ -102,6 +102,8 @@ def parse_hints_field(text: str | None) -> list[Hint]:
         items = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ApiError(400, f"hints is not valid JSON: {exc}") from None
+    except (RecursionError, ValueError):  # '[[[[...' thousands deep, or a number of 5000 digits
+        raise ApiError(400, "hints is nested too deeply or holds too long a number to be a list of hints") from None
     if not isinstance(items, list):
         raise ApiError(400, 'hints must be a JSON list of {"x": int, "y": int, "color": "#rrggbb"}')
     if len(items) > MAX_HINTS:
@@ -288,7 +290,7 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
                 "max_upload_bytes": max_upload_bytes, "max_pixels": max_pixels,
                 "max_concurrent": max_concurrent, "queue": queue}
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={
             "Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})

@@ -21,6 +21,9 @@ const state = {
   maxUploadBytes: null,
 };
 
+// A limit for people: 20, 0.5, 1.25 (toFixed(0) made --max-upload-mb 0.5 read "1 MB").
+const shortNumber = (value) => Number(value.toPrecision(3));
+
 function setStatus(text, kind = "") {
   el.status.textContent = text;
   el.status.className = kind;
@@ -51,8 +54,8 @@ async function loadLimits() {
   try {
     const health = await (await fetch("/api/health")).json();
     state.maxUploadBytes = health.max_upload_bytes;
-    const mb = (health.max_upload_bytes / 2 ** 20).toFixed(0);
-    const mp = (health.max_pixels / 1e6).toFixed(0);
+    const mb = shortNumber(health.max_upload_bytes / 2 ** 20);
+    const mp = shortNumber(health.max_pixels / 1e6);
     el.limits.textContent = `PNG, JPEG, WebP, BMP, GIF or TIFF; up to ${mb} MB and ${mp} megapixels.`;
   } catch (err) { /* the limits line is only informative */ }
 }
@@ -62,7 +65,7 @@ function loadFile(file) {
   if (!file) return;
   if (state.maxUploadBytes && file.size > state.maxUploadBytes) {
     setStatus(`That file is ${(file.size / 2 ** 20).toFixed(1)} MB; this server takes at most ` +
-              `${(state.maxUploadBytes / 2 ** 20).toFixed(0)} MB.`, "error");
+              `${shortNumber(state.maxUploadBytes / 2 ** 20)} MB.`, "error");
     return;
   }
   state.file = file;
@@ -98,7 +101,10 @@ function clearResult() {
   delete el.original.dataset.broken;
 }
 
-el.file.addEventListener("change", () => loadFile(el.file.files[0]));
+el.file.addEventListener("change", () => {
+  loadFile(el.file.files[0]);
+  el.file.value = "";  // so that choosing the same file again (after a paste, say) loads it again
+});
 
 document.addEventListener("dragover", (e) => {
   e.preventDefault();
@@ -222,6 +228,13 @@ function showResult(blob, headers) {
   if (state.resultUrl) URL.revokeObjectURL(state.resultUrl);
   state.resultUrl = URL.createObjectURL(blob);
   el.result.onload = () => {
+    // The browser shows the original turned otherwise than the server read it (it ignores the
+    // EXIF orientation of a WebP): show the result in grey as the original too, so the two
+    // line up and clicks land on the result's pixels.
+    if (el.original.naturalWidth && (el.original.naturalWidth !== el.result.naturalWidth
+                                     || el.original.naturalHeight !== el.result.naturalHeight)) {
+      el.original.dataset.broken = "1";
+    }
     if (el.original.dataset.broken) {
       el.original.src = state.resultUrl;
       el.original.classList.add("grey");
