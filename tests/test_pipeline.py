@@ -68,6 +68,30 @@ def test_exif_orientation_is_applied(colorizer):
     assert out.size == (20, 60)
 
 
+def test_a_tiffs_orientation_is_applied_alike_from_its_path_and_its_bytes(colorizer, tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    _page(40, 60).save(tmp_path / "turned.tif", exif=exif)  # 60 wide, 40 high; shown 40 x 60
+    assert colorizer.colorize(tmp_path / "turned.tif").size == (40, 60)
+    assert colorizer.colorize((tmp_path / "turned.tif").read_bytes()).size == (40, 60)
+
+
+def test_a_damaged_tiff_directory_is_a_read_error(colorizer, tmp_path):
+    import struct
+
+    from irodori.imageio import ImageReadError
+
+    buf = io.BytesIO()
+    Image.new("L", (32, 24), 128).save(buf, "TIFF")
+    data = bytearray(buf.getvalue())
+    entries = struct.unpack("<H", data[8:10])[0]
+    data[10 + 12 * entries:14 + 12 * entries] = struct.pack("<I", 10)  # "next page" points into the header
+    (tmp_path / "bad.tif").write_bytes(bytes(data))
+    for source in (tmp_path / "bad.tif", bytes(data)):
+        with pytest.raises(ImageReadError, match="corrupt"):
+            colorizer.colorize(source)
+
+
 @pytest.mark.parametrize("mode", ["1", "P", "CMYK", "I;16", "LA", "PA", "RGB", "L"])
 def test_every_common_mode_is_handled(colorizer, mode):
     base = Image.fromarray(np.random.default_rng(2).integers(0, 256, (24, 36, 3), dtype=np.uint8))

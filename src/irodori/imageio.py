@@ -9,6 +9,7 @@ interrupted batch never leaves a truncated image that a resumed batch would then
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import logging
@@ -60,11 +61,18 @@ def open_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
     if max_pixels is not None and Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
         Image.MAX_IMAGE_PIXELS = max_pixels
     try:
-        with warnings.catch_warnings():
+        # A path is opened here, not by Pillow: Pillow closes a file it opened once the pixels are
+        # loaded, and a TIFF's orientation tag, read after that, was then lost (the same TIFF came
+        # out turned from bytes and unturned from its path).
+        with contextlib.ExitStack() as stack, warnings.catch_warnings():
+            if isinstance(fp, (str, Path)):
+                fp = stack.enter_context(open(fp, "rb"))
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(fp)
             _check_pixels(img.size, max_pixels)
             img.load()
+            frames = getattr(img, "n_frames", 1)
+            upright = ImageOps.exif_transpose(img)
     except ImageReadError:
         raise
     except Image.DecompressionBombError as exc:
@@ -73,13 +81,12 @@ def open_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
         raise ImageReadError("not an image, or a format Pillow cannot read") from None
     except FileNotFoundError:
         raise ImageReadError("file not found") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, TypeError) as exc:  # TypeError: a damaged TIFF directory
         raise ImageReadError(f"corrupt or truncated image ({exc})") from None
-    frames = getattr(img, "n_frames", 1)
     if frames > 1:  # an animated GIF, a multi-page TIFF
         where = f"{source}: " if isinstance(source, (str, Path)) else ""
         log.warning("%sonly the first of its %d frames is coloured", where, frames)
-    return ImageOps.exif_transpose(img)
+    return upright
 
 
 def _array_image(array: np.ndarray, max_pixels: int | None) -> Image.Image:
