@@ -171,6 +171,7 @@ def test_a_missing_image_field_is_a_422_json_error(client):
 
 def test_an_unknown_model_is_a_400(client):
     assert "unknown model" in _json_error(_post(client, _png(), model="../../etc/passwd"), 400)
+    assert len(_json_error(_post(client, _png(), model="x" * 100_000), 400)) < 300  # not echoed back whole
 
 
 def test_an_unexpected_exception_is_a_plain_500():

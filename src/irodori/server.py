@@ -253,7 +253,8 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
         """Colour one image; answers the PNG (RGBA if the input had alpha)."""
         name = model or default
         if name not in loaded:
-            raise ApiError(400, f"unknown model {name!r}; this server offers: {', '.join(loaded)}")
+            shown = name if len(name) <= 80 else name[:80] + "..."  # a name is not echoed back at any length
+            raise ApiError(400, f"unknown model {shown!r}; this server offers: {', '.join(loaded)}")
         hint_list = parse_hints_field(hints)
         data = await image.read()
         if not data:
