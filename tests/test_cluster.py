@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -50,10 +52,13 @@ def _archive(root):
 def test_colorize_archive_on_two_worker_processes(tmp_path, client):
     src, out = tmp_path / "scans", tmp_path / "out"
     sources = _archive(src)
+    with zipfile.ZipFile(src / "ch.cbz", "w") as chapter:  # a comic book archive goes through as one file
+        chapter.write(sources[0], "p1.png")
+        chapter.write(sources[1], "p2.png")
 
     result = colorize_archive([str(src)], out, client=client, chunk_size=1, progress=False)
 
-    assert result.done == 5 and result.skipped == 0
+    assert result.done == 6 and result.skipped == 0
     assert len(result.failed) == 1 and result.failed[0].startswith(str(src / "bad.png") + ": ")
     # Really distributed: more than one worker process, none of them this one, one model load each.
     worker_pids = set(client.run(os.getpid).values())
@@ -67,9 +72,13 @@ def test_colorize_archive_on_two_worker_processes(tmp_path, client):
         with Image.open(output) as got:
             assert got.size == (40, 56)
             np.testing.assert_array_equal(np.asarray(got), np.asarray(local.colorize(source)))
+    with zipfile.ZipFile(out / "ch.cbz") as chapter:
+        assert chapter.namelist() == ["p1.png", "p2.png"]
+        np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(chapter.read("p2.png")))),
+                                      np.asarray(local.colorize(sources[1])))
 
     again = colorize_archive(src, out, client=client, progress=False)  # one path, not a list: also fine
-    assert (again.done, again.skipped, again.model_loads) == (0, 5, 0)
+    assert (again.done, again.skipped, again.model_loads) == (0, 6, 0)
     assert [m.split(": ")[0] for m in again.failed] == [str(src / "bad.png")]
 
 

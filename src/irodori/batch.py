@@ -20,12 +20,13 @@ from typing import Any, Callable
 
 from PIL import Image
 
+from .cbz import ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages, is_archive
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .imageio import DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, check_output_size, encode, write_atomic
 
 log = logging.getLogger(__name__)
 
-INPUT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+INPUT_EXTENSIONS = PAGE_EXTENSIONS + ARCHIVE_EXTENSIONS  # images, and comic book archives (irodori.cbz)
 
 
 @dataclass(frozen=True)
@@ -81,14 +82,16 @@ def _glob_base(pattern: str) -> Path:
 
 
 def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[list[Job], list[str]]:
-    """Map sources to outputs; two sources wanting the same output is an error for the second, and
-    an output that is one of the inputs is an error (an input is never overwritten)."""
+    """Map sources to outputs (an image to STEM.fmt, an archive to STEM.cbz or STEM.zip); two
+    sources wanting the same output is an error for the second, and an output that is one of the
+    inputs is an error (an input is never overwritten)."""
     jobs: list[Job] = []
     problems: list[str] = []
     seen: dict[Path, Path] = {}
     sources = {source.resolve() for source, _ in found}
     for source, stem in found:
-        output = outdir / stem.with_name(f"{stem.name}.{fmt}")
+        suffix = source.suffix.lower() if is_archive(source) else f".{fmt}"
+        output = outdir / stem.with_name(stem.name + suffix)
         key = output.resolve()
         if key in sources:
             problems.append(f"{source}: its output {output} would replace an input image; skipped "
@@ -143,8 +146,14 @@ def _names_of(source: Path, roots: list[str]) -> list[str]:
 
 
 def colorize_file(colorizer, source: Path, output: Path, *, fmt: str, quality: int = 95,
-                  hints: tuple[Hint, ...] = (), palette: Any = None) -> None:
-    """Colour one file (with its hints and the palette, if any) and write it atomically."""
+                  hints: tuple[Hint, ...] = (), palette: Any = None, threads: int = 1,
+                  on_page: Callable[[], None] | None = None) -> list[str]:
+    """Colour one file (with its hints and the palette, if any) and write it atomically. An archive
+    is coloured page by page, ``threads`` pages at a time (:mod:`irodori.cbz`); the returned list
+    names its pages copied uncoloured (always empty for an image)."""
+    if is_archive(source):
+        return colorize_cbz(colorizer, source, output, fmt=fmt, quality=quality, hints=hints, palette=palette,
+                            threads=threads, on_page=on_page)
     if fmt in MAX_OUTPUT_SIDE:  # a size the format cannot hold fails before the work, not after
         try:
             with Image.open(source) as header:  # the header alone
@@ -155,6 +164,7 @@ def colorize_file(colorizer, source: Path, output: Path, *, fmt: str, quality: i
             check_output_size(size, fmt)  # its largest side, which EXIF rotation does not change
     image = colorizer.colorize(source, hints=hints, palette=palette)
     write_atomic(output, encode(image, fmt, quality=quality))
+    return []
 
 
 def failure_reason(exc: BaseException) -> str | None:
@@ -274,10 +284,13 @@ def run_colorize(args: argparse.Namespace) -> int:
         return 2
     todo = [job for job in jobs if args.overwrite or not job.output.exists()]
     skipped = len(jobs) - len(todo)
+    images = [job for job in todo if not is_archive(job.source)]
+    archives = [job for job in todo if is_archive(job.source)]
+    units = len(images) + sum(count_pages(job.source) for job in archives)  # what the progress bar counts
     # Several images: one thread each, that many at once (measured faster than spreading one
     # image over every core: decoding, merging and encoding overlap the network). One image:
-    # every thread on it.
-    workers = max(1, min(threads, len(todo)))
+    # every thread on it. An archive's pages count as images; archives are done one at a time.
+    workers = max(1, min(threads, units))
     colorizer = load(1 if workers > 1 else threads)
     if colorizer is None:
         return 2
@@ -287,7 +300,7 @@ def run_colorize(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    bar = tqdm(total=len(todo), desc="colorize", unit="img", disable=args.quiet or len(todo) < 2,
+    bar = tqdm(total=units, desc="colorize", unit="img", disable=args.quiet or units < 2,
                file=sys.stderr, dynamic_ncols=True)
 
     def on_done(job: Job, error: str | None) -> None:
@@ -295,19 +308,38 @@ def run_colorize(args: argparse.Namespace) -> int:
             bar.write(f"error: {error}", file=sys.stderr)
         bar.update()
 
+    failed_jobs: list[str] = []
+    uncoloured: list[str] = []  # pages of archives copied through
     try:
-        failures += colorize_jobs(colorizer, todo, fmt=args.format, quality=args.quality,
-                                  threads=workers, palette=palette, on_done=on_done)
+        failed_jobs += colorize_jobs(colorizer, images, fmt=args.format, quality=args.quality,
+                                     threads=workers, palette=palette, on_done=on_done)
+        for job in archives:
+            try:
+                pages = colorize_file(colorizer, job.source, job.output, fmt=args.format, quality=args.quality,
+                                      hints=job.hints, palette=palette, threads=workers, on_page=bar.update)
+            except Exception as exc:
+                reason = failure_reason(exc)
+                if reason is None:
+                    raise
+                failed_jobs.append(f"{job.source}: {reason}")
+                bar.write(f"error: {failed_jobs[-1]}", file=sys.stderr)
+                continue
+            for page in pages:
+                uncoloured.append(f"{job.source}: {page}")
+                bar.write(f"error: {uncoloured[-1]}", file=sys.stderr)
     except KeyboardInterrupt:
         bar.close()
-        print(f"\ninterrupted after {bar.n} of {len(todo)} images; outputs are complete files, so running "
+        print(f"\ninterrupted after {bar.n} of {units} images; outputs are complete files, so running "
               "the same command again continues where it stopped", file=sys.stderr)
         return 130
     bar.close()
-    done = len(todo) - (len(failures) - len(problems) - len(clashes))
-    summary = f"{done} coloured, {skipped} skipped (output exists; --overwrite to redo), {len(failures)} failed"
+    failures += failed_jobs
+    summary = (f"{len(todo) - len(failed_jobs)} coloured, {skipped} skipped (output exists; --overwrite to redo), "
+               f"{len(failures)} failed")
+    if uncoloured:
+        summary += f"; {len(uncoloured)} page{'' if len(uncoloured) == 1 else 's'} of archives copied uncoloured"
     print(summary, file=sys.stderr)
-    return 1 if failures else 0
+    return 1 if failures or uncoloured else 0
 
 
 def _run_stdin(colorizer, args: argparse.Namespace, *, hints: list[Hint], palette: Any) -> int:

@@ -42,7 +42,8 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
         description="Colour black-and-white images. The output keeps each input's own full-resolution "
         "lightness; only the colour comes from the network. A colour input is re-coloured from its lightness.",
     )
-    p.add_argument("inputs", nargs="+", metavar="IN", help="image files, folders, globs, or - for stdin")
+    p.add_argument("inputs", nargs="+", metavar="IN",
+                   help="image files, .cbz/.zip comic archives, folders, globs, or - for stdin")
     p.add_argument("-o", "--output", default=None, metavar="OUTDIR",
                    help="output folder (created); omit or use - with a stdin input to write to stdout")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders (kept in the output)")

@@ -119,7 +119,8 @@ def _colorize_chunk(chunk: list[tuple[str, str, str]], *, model: str, fmt: str, 
     failed: list[str] = []
     for shown, source, output in chunk:
         try:
-            colorize_file(colorizer, Path(source), Path(output), fmt=fmt, quality=quality)
+            pages = colorize_file(colorizer, Path(source), Path(output), fmt=fmt, quality=quality)
+            failed.extend(f"{shown}: {page}" for page in pages)  # an archive's pages copied uncoloured
             done += 1
         except Exception as exc:
             reason = failure_reason(exc)
