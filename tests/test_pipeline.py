@@ -76,6 +76,7 @@ def test_a_tiffs_orientation_is_applied_alike_from_its_path_and_its_bytes(colori
     assert colorizer.colorize((tmp_path / "turned.tif").read_bytes()).size == (40, 60)
 
 
+@pytest.mark.filterwarnings("ignore:.*(Tag data|EXIF):UserWarning")  # Pillow's, on the damaged directory
 def test_a_damaged_tiff_directory_is_a_read_error(colorizer, tmp_path):
     import struct
 
