@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,7 +75,7 @@ def _sheet_names(names: list[str]) -> dict[str, str]:
     """image name -> its sheet's file name: "vol1/p01.png" -> "vol1__p01.jpg". Where two images
     share a stem ("a.png", "a.jpg"), each keeps its extension ("a_png.jpg", "a_jpg.jpg")."""
     stems = {name: name.replace("/", "__").rsplit(".", 1)[0] for name in names}
-    shared = {stem for stem in stems.values() if list(stems.values()).count(stem) > 1}
+    shared = {stem for stem, n in Counter(stems.values()).items() if n > 1}  # one pass: sets can be large
     return {name: (name.replace("/", "__").replace(".", "_") if stem in shared else stem) + ".jpg"
             for name, stem in stems.items()}
 
