@@ -243,3 +243,19 @@ def test_the_shipped_recipes_dry_run(tmp_path, preset):
     assert meta["arch"]["encoder"] == recipe["model"]["encoder"] and meta["arch"]["head"] == recipe["model"]["head"]
     assert meta["config"]["data"]["manga_prob"] == recipe["data"]["manga_prob"]
     assert meta["config"]["loss"]["rebalance_mix"] == recipe["loss"].get("rebalance_mix", 0.5)
+
+
+def test_a_fine_tune_shorter_than_its_warm_up_still_reaches_its_learning_rate():
+    from irodori.train import lr_at
+
+    short = load_config("default", {"steps": 100, "optim": {"lr": 5e-4, "warmup_steps": 200}})
+    rates = [lr_at(step, short) for step in range(short.steps)]
+    assert max(rates) == pytest.approx(5e-4)  # the warm-up is cut to half the run: step 49
+    assert rates.index(max(rates)) == 49 and rates[-1] < rates[50]  # then it decays
+    long = load_config("default", {"steps": 8000, "optim": {"lr": 5e-4, "warmup_steps": 200}})
+    assert lr_at(198, long) < 5e-4 and lr_at(199, long) == pytest.approx(5e-4)  # long runs: unchanged
+
+
+def test_a_shortened_warm_up_is_logged(tmp_path, caplog):
+    train(_cfg(tmp_path, steps=4, optim={"warmup_steps": 100}), dry_run=True, progress=False)
+    assert "optim.warmup_steps=100 is more than half of this 4-step run: warming up over 2 steps" in caplog.text

@@ -61,14 +61,25 @@ class TrainingInterrupted(KeyboardInterrupt):
 # ----------------------------------------------------------------------------------------------
 # Pieces
 # ----------------------------------------------------------------------------------------------
+MAX_WARMUP_FRACTION = 0.5  # of the run: a preset's warm-up is shortened to fit a short fine-tune
+
+
+def warmup_steps_for(cfg: TrainConfig) -> int:
+    """The warm-up actually used: ``optim.warmup_steps``, but at most half of ``cfg.steps``, so a
+    fine-tune shorter than its preset's warm-up still reaches ``optim.lr`` (and spends steps there)."""
+    return min(cfg.optim.warmup_steps, int(cfg.steps * MAX_WARMUP_FRACTION))
+
+
 def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Learning rate for a step: linear warm-up, then cosine (or constant). Pure in ``step``."""
+    """Learning rate for a step: linear warm-up (:func:`warmup_steps_for`), then cosine (or
+    constant). Pure in ``step``."""
     o = cfg.optim
-    if o.warmup_steps and step < o.warmup_steps:
-        return o.lr * (step + 1) / o.warmup_steps
+    warmup = warmup_steps_for(cfg)
+    if warmup and step < warmup:
+        return o.lr * (step + 1) / warmup
     if o.schedule == "constant":
         return o.lr
-    progress = (step - o.warmup_steps) / max(1, cfg.steps - o.warmup_steps)
+    progress = (step - warmup) / max(1, cfg.steps - warmup)
     cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * cosine)
 
@@ -284,6 +295,10 @@ def train(
     end_step = cfg.steps if stop_at_step is None else min(cfg.steps, stop_at_step)
     if is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        if warmup_steps_for(cfg) < cfg.optim.warmup_steps:
+            log.warning("optim.warmup_steps=%d is more than half of this %d-step run: warming up over %d steps "
+                        "instead, so the run reaches its learning rate", cfg.optim.warmup_steps, cfg.steps,
+                        warmup_steps_for(cfg))
     csv_log = CsvLog(run_dir / "log.csv") if is_main else None
     if is_main:
         log.info("model: %d parameters; device %s; world size %d; %d training images",
