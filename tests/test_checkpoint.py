@@ -46,6 +46,9 @@ def test_only_the_newest_are_kept_and_no_temporaries_remain(tmp_path):
 
 def test_strict_load_names_the_keys_that_differ(tmp_path):
     _, path = _save(tmp_path)
+    meta = json.loads((path / "checkpoint.json").read_text())
+    del meta["sha256"]  # as checkpoints written before the digests: the weights are edited below
+    (path / "checkpoint.json").write_text(json.dumps(meta))
     state = load_file(str(path / "model.safetensors"))
     state.pop("head.bias")
     state["extra.weight"] = torch.zeros(1)
@@ -68,3 +71,132 @@ def test_not_a_checkpoint(tmp_path):
     (path / "checkpoint.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="not an irodori checkpoint"):
         read_meta(path)
+
+
+# ----------------------------------------------------------------------------------------------
+# Damaged or hostile checkpoints: one line naming the file and the problem, wherever they are used
+# ----------------------------------------------------------------------------------------------
+def _edit_json(file, change):
+    data = json.loads(file.read_text())
+    file.write_text(json.dumps(change(data)))
+
+
+def _flip_byte(file, offset_from_end=100):
+    data = bytearray(file.read_bytes())
+    data[-offset_from_end] ^= 0x40
+    file.write_bytes(bytes(data))
+
+
+def _truncate(file):
+    file.write_bytes(file.read_bytes()[: file.stat().st_size // 2])
+
+
+def _without_digest(checkpoint):
+    _edit_json(checkpoint / "checkpoint.json", lambda m: {k: v for k, v in m.items() if k != "sha256"})
+    return checkpoint
+
+
+DAMAGES = {  # name -> (damage(run_dir, checkpoint_dir), file the message must name, what it must say)
+    "weights cut in half": (lambda run, ck: _truncate(ck / "model.safetensors"), "model.safetensors",
+                            "does not match the"),
+    # Checkpoints from before the digests: the file itself is found damaged.
+    "old weights cut in half": (lambda run, ck: _truncate(_without_digest(ck) / "model.safetensors"),
+                                "model.safetensors", "not a readable safetensors file"),
+    "old weights header not JSON": (lambda run, ck: (_without_digest(ck) / "model.safetensors").write_bytes(
+        (ck / "model.safetensors").read_bytes()[:8] + b"\xff\xfe{not json" + b"\0" * 64), "model.safetensors",
+        "not a readable safetensors file"),
+    "a flipped weight byte": (lambda run, ck: _flip_byte(ck / "model.safetensors"), "model.safetensors",
+                              "recorded in checkpoint.json"),
+    "checkpoint.json a list": (lambda run, ck: (ck / "checkpoint.json").write_text("[1, 2]"), "checkpoint.json",
+                               "holds a JSON list"),
+    "checkpoint.json not JSON": (lambda run, ck: (ck / "checkpoint.json").write_bytes(b"\x00\xff{"),
+                                 "checkpoint.json", "not valid JSON"),
+    "checkpoint.json without arch": (lambda run, ck: _edit_json(ck / "checkpoint.json",
+                                     lambda m: {k: v for k, v in m.items() if k != "arch"}), "checkpoint.json",
+                                     "no architecture"),
+    "unknown architecture keys": (lambda run, ck: _edit_json(ck / "checkpoint.json",
+                                  lambda m: {**m, "arch": {**m["arch"], "wings": 2}}), "checkpoint.json",
+                                  "unknown architecture keys wings"),
+    "a binary latest": (lambda run, ck: (run / "latest").write_bytes(b"\x89\xff\x00step"), "latest",
+                        "not the name of a checkpoint"),
+    "latest naming a folder outside": (lambda run, ck: (run / "latest").write_text("../elsewhere\n"), "latest",
+                                       "not the name of a checkpoint"),
+}
+
+
+@pytest.fixture(scope="module")
+def pristine_run(tmp_path_factory):
+    from irodori.config import load_config
+    from irodori.train import train
+
+    out = tmp_path_factory.mktemp("pristine")
+    train(load_config("tiny", {"out_dir": str(out), "steps": 2, "val_every": 0, "checkpoint_every": 2}),
+          dry_run=True, progress=False)
+    return out
+
+
+def _damaged_copy(pristine_run, tmp_path, damage):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(pristine_run, run)
+    damage(run, run / "step-0000002")
+    return run
+
+
+def _one_line_error(capsys, code, file_name, says):
+    err = capsys.readouterr().err
+    assert code in (1, 2) and "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert file_name in last and says in last, err
+    return last
+
+
+@pytest.mark.parametrize("name", DAMAGES)
+def test_a_damaged_checkpoint_is_one_clear_line_in_colorize_export_and_resume(pristine_run, tmp_path, capsys, name):
+    from PIL import Image
+
+    from irodori.cli import main
+
+    damage, file_name, says = DAMAGES[name]
+    run = _damaged_copy(pristine_run, tmp_path, damage)
+    with pytest.raises(CheckpointError, match=says):  # the library's own error, at load time
+        load_generator(run)
+    Image.new("L", (16, 16), 128).save(tmp_path / "page.png")
+    code = main(["colorize", str(tmp_path / "page.png"), "--model", str(run), "-o", str(tmp_path / "out"), "-q"])
+    _one_line_error(capsys, code, file_name, says)
+    _one_line_error(capsys, main(["export", str(run), "-o", str(tmp_path / "m.onnx")]), file_name, says)
+    _one_line_error(capsys, main(["train", "--resume", str(run), "--dry-run", "-q"]), file_name, says)
+    assert not (tmp_path / "out" / "page.png").exists() and not (tmp_path / "m.onnx").exists()
+
+
+def test_a_training_state_without_optimizer_cannot_resume_but_still_colours(pristine_run, tmp_path, capsys):
+    from irodori.cli import main
+
+    run = _damaged_copy(pristine_run, tmp_path, lambda run, ck: _edit_json(
+        ck / "train_state.json", lambda s: {k: v for k, v in s.items() if k != "optimizer"}))
+    load_generator(run)  # the weights are fine
+    last = _one_line_error(capsys, main(["train", "--resume", str(run), "--dry-run", "-q"]), "train_state.json",
+                           "no optimizer state")
+    assert "--init" in last
+
+
+def test_checkpoints_record_the_digest_of_each_tensor_file_and_old_ones_still_load(tmp_path):
+    from irodori.registry import sha256_file
+
+    _, path = _save(tmp_path)
+    digests = read_meta(path)["sha256"]
+    assert digests == {f.name: sha256_file(f) for f in path.glob("*.safetensors")}
+    assert set(digests) == {"model.safetensors", "train_state.safetensors"}
+    load_generator(_without_digest(path))  # written before digests: loads, unchecked
+
+
+def test_non_finite_weights_or_statistics_are_refused_at_load(tmp_path):
+    model, path = _save(tmp_path)
+    _without_digest(path)
+    state = load_file(str(path / "model.safetensors"))
+    name = next(k for k in state if k.endswith("running_var"))
+    state[name][0] = float("inf")
+    save_file(state, str(path / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=rf"model.safetensors: 1 tensors hold NaN or inf \(e.g. {name}\)"):
+        load_generator(path)

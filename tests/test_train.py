@@ -259,3 +259,18 @@ def test_a_fine_tune_shorter_than_its_warm_up_still_reaches_its_learning_rate():
 def test_a_shortened_warm_up_is_logged(tmp_path, caplog):
     train(_cfg(tmp_path, steps=4, optim={"warmup_steps": 100}), dry_run=True, progress=False)
     assert "optim.warmup_steps=100 is more than half of this 4-step run: warming up over 2 steps" in caplog.text
+
+
+def test_the_last_good_checkpoint_has_finite_weights_and_statistics(tmp_path):
+    """An extreme learning rate puts inf into batch-norm running statistics while the loss is still
+    finite: that checkpoint is not saved, and the error names the newest finite one."""
+    from irodori.checkpoint import non_finite_keys
+
+    cfg = _cfg(tmp_path, steps=8, checkpoint_every=1, optim={"lr": 1e6, "grad_clip": 0.0})
+    with pytest.raises(TrainingError, match=r"hold NaN or inf at step \d.*the last good checkpoint is") as err:
+        train(cfg, dry_run=True, progress=False)
+    latest = tmp_path / (tmp_path / "latest").read_text().strip()
+    assert str(latest) in str(err.value)
+    for checkpoint in tmp_path.glob("step-*"):
+        model, _ = load_generator(checkpoint)
+        assert non_finite_keys(model.state_dict()) == [], checkpoint

@@ -8,18 +8,23 @@ A checkpoint is a directory::
                                  what export, evaluation and --init use when it is there
         discriminator.safetensors  the PatchGAN (when loss.gan > 0; training only)
         checkpoint.json          format, architecture arguments, training config, step,
-                                 data manifest hash, metrics, irodori version
+                                 data manifest hash, metrics, irodori version, and the sha256
+                                 of every .safetensors file beside it (checked on loading)
         train_state.safetensors  optimiser tensors and the torch RNG state (for --resume)
         train_state.json         optimiser hyper-parameters and per-parameter scalars
 
 A run directory holds several ``step-*`` checkpoints and a ``latest`` file naming the newest.
 Checkpoints are written into a temporary directory and renamed into place, so a crash never
 leaves a half-written checkpoint behind. No pickle anywhere: a checkpoint from a stranger can be
-loaded without running their code.
+loaded without running their code. Loading checks what it reads (JSON shapes, architecture keys,
+sha256 digests where recorded, finite values) and raises :class:`CheckpointError` naming the
+file and the problem, never a traceback from deeper down. Checkpoints written before the
+digests existed load without that check.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -33,13 +38,14 @@ from safetensors.torch import load_file, save_file
 from . import __version__
 from .imageio import write_atomic
 from .model import Generator, GeneratorConfig
+from .registry import ModelError, sha256_file
 
 FORMAT = "irodori-checkpoint"
 FORMAT_VERSION = 1
 
 
-class CheckpointError(ValueError):
-    """A checkpoint is missing, malformed, or does not match the model."""
+class CheckpointError(ModelError):
+    """A checkpoint is missing, malformed, damaged, or does not match the model."""
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -47,29 +53,106 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint directory, or a run directory (-> its latest checkpoint)."""
+    """A checkpoint directory, or a run directory (-> its latest checkpoint). CheckpointError if
+    neither, or if ``latest`` is not the name of a checkpoint folder beside it."""
     path = Path(path)
     if (path / "checkpoint.json").is_file():
         return path
     latest = path / "latest"
     if latest.is_file():
-        target = path / latest.read_text().strip()
+        try:
+            name = latest.read_bytes()[:256].decode("utf-8").strip()
+        except UnicodeDecodeError:
+            name = ""
+        if not name or name in (".", "..") or "/" in name or "\\" in name or not name.isprintable():
+            raise CheckpointError(f"{latest}: not the name of a checkpoint folder (damaged pointer file)")
+        target = path / name
         if (target / "checkpoint.json").is_file():
             return target
+        raise CheckpointError(f"{latest} names {name}, which is not a checkpoint in {path}")
     raise CheckpointError(f"{path} is not a checkpoint or run directory (no checkpoint.json)")
 
 
+def _read_json_object(file: Path) -> dict:
+    """A JSON file holding an object -> dict; CheckpointError naming the file otherwise."""
+    try:
+        data = json.loads(file.read_bytes())
+    except FileNotFoundError:
+        raise CheckpointError(f"{file} is missing") from None
+    except (OSError, ValueError, RecursionError) as exc:  # unreadable, not UTF-8, not JSON
+        raise CheckpointError(f"{file}: not valid JSON ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{file}: holds a JSON {type(data).__name__}, not an object")
+    return data
+
+
 def read_meta(path: str | Path) -> dict:
+    """checkpoint.json of a checkpoint (or of a run's latest), checked: an irodori checkpoint of a
+    format this version reads, with an architecture that builds. CheckpointError otherwise."""
     ckpt = resolve_checkpoint(path)
-    meta = json.loads((ckpt / "checkpoint.json").read_text())
+    file = ckpt / "checkpoint.json"
+    meta = _read_json_object(file)
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{ckpt}: not an irodori checkpoint (format={meta.get('format')!r})")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{file}: not an irodori checkpoint (format={meta.get('format')!r})")
+    version = meta.get("format_version", 0)
+    if not isinstance(version, int):
+        raise CheckpointError(f"{file}: format_version {version!r} is not a whole number")
+    if version > FORMAT_VERSION:
         raise CheckpointError(
-            f"{ckpt}: checkpoint format {meta['format_version']} is newer than this irodori "
-            f"({__version__}) understands; upgrade irodori"
+            f"{file}: checkpoint format {version} is newer than this irodori ({__version__}) understands; "
+            "upgrade irodori"
         )
+    for key in ("config", "sha256", "metrics"):
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            raise CheckpointError(f"{file}: {key!r} is a {type(meta[key]).__name__}, not an object")
+    generator_config(meta, file)  # refused here, before any weights are read
     return meta
+
+
+def generator_config(meta: dict, file: Path) -> GeneratorConfig:
+    """The architecture stored in checkpoint.json -> GeneratorConfig; CheckpointError if it is
+    missing, has keys this irodori does not know, or values the config refuses."""
+    arch = meta.get("arch")
+    if not isinstance(arch, dict):
+        raise CheckpointError(f"{file}: no architecture ('arch' is {type(arch).__name__}, not an object)")
+    unknown = sorted(set(arch) - {f.name for f in dataclasses.fields(GeneratorConfig)})
+    if unknown:
+        raise CheckpointError(f"{file}: unknown architecture keys {', '.join(map(str, unknown))} "
+                              "(written by a newer irodori, or edited)")
+    try:
+        return GeneratorConfig(**arch)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{file}: invalid architecture: {exc}") from None
+
+
+def non_finite_keys(state: dict[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors holding NaN or inf (weights, batch-norm statistics)."""
+    return [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
+
+def _check_digest(file: Path) -> None:
+    """Compare ``file`` with the sha256 its checkpoint.json recorded (if it recorded one)."""
+    meta_file = file.parent / "checkpoint.json"
+    if not meta_file.is_file():
+        return
+    expected = _read_json_object(meta_file).get("sha256") or {}
+    if not isinstance(expected, dict) or file.name not in expected:
+        return  # written before digests were recorded
+    actual = sha256_file(file)
+    if actual != expected[file.name]:
+        raise CheckpointError(f"{file}: sha256 {actual[:16]}... does not match the {str(expected[file.name])[:16]}... "
+                              "recorded in checkpoint.json; the file is damaged or was replaced")
+
+
+def _load_tensors(file: Path, *, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """A safetensors file -> its tensors, digest-checked; CheckpointError if missing or damaged."""
+    if not file.is_file():
+        raise CheckpointError(f"{file} is missing")
+    _check_digest(file)
+    try:
+        return load_file(str(file), device=str(device))
+    except Exception as exc:  # safetensors raises its own SafetensorError (truncated, bad header), OSError
+        raise CheckpointError(f"{file}: not a readable safetensors file ({exc})") from None
 
 
 def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:
@@ -101,7 +184,7 @@ def load_generator(path: str | Path, *, device: str | torch.device = "cpu",
     """
     ckpt = resolve_checkpoint(path)
     meta = read_meta(ckpt)
-    model = Generator(GeneratorConfig(**meta["arch"]))
+    model = Generator(generator_config(meta, ckpt / "checkpoint.json"))
     file = ckpt / "ema.safetensors"
     if weights != "best" or not file.is_file():
         file = ckpt / "model.safetensors"
@@ -110,10 +193,15 @@ def load_generator(path: str | Path, *, device: str | torch.device = "cpu",
 
 
 def load_module(module: torch.nn.Module, file: Path, *, device: str | torch.device = "cpu") -> None:
-    """Load a safetensors file into ``module``, strictly."""
-    if not file.is_file():
-        raise CheckpointError(f"{file} is missing")
-    load_state_strict(module, load_file(str(file), device=str(device)), source=str(file))
+    """Load a safetensors file into ``module``, strictly. CheckpointError if the file is missing,
+    damaged (unreadable, or not the sha256 its checkpoint.json recorded), holds NaN or inf, or
+    does not match the module."""
+    state = _load_tensors(file, device=device)
+    bad = non_finite_keys(state)
+    if bad:
+        raise CheckpointError(f"{file}: {len(bad)} tensors hold NaN or inf (e.g. {', '.join(bad[:3])}); "
+                              "the run had diverged when it was saved")
+    load_state_strict(module, state, source=str(file))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -167,7 +255,18 @@ def save_checkpoint(
             if module is not None:
                 weights = {k: v.detach().cpu().float().contiguous() for k, v in module.state_dict().items()}
                 save_file(weights, str(tmp / f"{file_stem}.safetensors"), metadata={"format": FORMAT})
+        if optimizer is not None:
+            tensors, optim_meta = _flatten_optimizer(optimizer.state_dict())
+            state = {"optimizer": optim_meta, "step": step}
+            if optimizer_d is not None:
+                tensors_d, state["optimizer_d"] = _flatten_optimizer(optimizer_d.state_dict(), "optim_d")
+                tensors.update(tensors_d)
+            tensors["rng.torch"] = torch.get_rng_state()
+            save_file(tensors, str(tmp / "train_state.safetensors"))
+            _write_json(tmp / "train_state.json", state)
         arch = model.config.to_dict()
+        # Written last: the digest of every tensor file, so a damaged byte is caught on loading.
+        digests = {f.name: sha256_file(f) for f in sorted(tmp.glob("*.safetensors"))}
         _write_json(
             tmp / "checkpoint.json",
             {
@@ -180,17 +279,9 @@ def save_checkpoint(
                 "data_manifest_sha256": data_manifest_sha256,
                 "metrics": metrics or {},
                 "world_size": world_size,
+                "sha256": digests,
             },
         )
-        if optimizer is not None:
-            tensors, optim_meta = _flatten_optimizer(optimizer.state_dict())
-            state = {"optimizer": optim_meta, "step": step}
-            if optimizer_d is not None:
-                tensors_d, state["optimizer_d"] = _flatten_optimizer(optimizer_d.state_dict(), "optim_d")
-                tensors.update(tensors_d)
-            tensors["rng.torch"] = torch.get_rng_state()
-            save_file(tensors, str(tmp / "train_state.safetensors"))
-            _write_json(tmp / "train_state.json", state)
         final = run_dir / name
         if final.exists():
             shutil.rmtree(final)
@@ -211,13 +302,21 @@ def load_train_state(path: str | Path, optimizer: torch.optim.Optimizer, *,
     ckpt = resolve_checkpoint(path)
     if not (ckpt / "train_state.safetensors").is_file():
         raise CheckpointError(f"{ckpt} has no training state; it can initialise (--init) but not resume")
-    tensors = load_file(str(ckpt / "train_state.safetensors"))
-    meta = json.loads((ckpt / "train_state.json").read_text())
-    optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer"]))
-    if optimizer_d is not None:
-        if "optimizer_d" not in meta:
-            raise CheckpointError(f"{ckpt} was trained without a discriminator (loss.gan = 0); it cannot resume "
-                                  "with one: start a new run with --init instead")
-        optimizer_d.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer_d"], "optim_d"))
-    torch.set_rng_state(tensors["rng.torch"])
-    return int(meta["step"])
+    tensors = _load_tensors(ckpt / "train_state.safetensors")
+    file = ckpt / "train_state.json"
+    meta = _read_json_object(file)
+    if not isinstance(meta.get("optimizer"), dict) or not isinstance(meta.get("step"), int):
+        raise CheckpointError(f"{file}: no optimizer state or step; this checkpoint can initialise a run "
+                              "(--init) but not resume one")
+    if optimizer_d is not None and "optimizer_d" not in meta:
+        raise CheckpointError(f"{ckpt} was trained without a discriminator (loss.gan = 0); it cannot resume "
+                              "with one: start a new run with --init instead")
+    try:
+        optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer"]))
+        if optimizer_d is not None:
+            optimizer_d.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer_d"], "optim_d"))
+        torch.set_rng_state(tensors["rng.torch"])
+    except (KeyError, ValueError, TypeError, AttributeError, RuntimeError) as exc:
+        raise CheckpointError(f"{file}: the training state does not fit this run's optimiser "
+                              f"({type(exc).__name__}: {exc})") from None
+    return meta["step"]

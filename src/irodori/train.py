@@ -35,7 +35,14 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from .checkpoint import load_generator, load_module, load_train_state, resolve_checkpoint, save_checkpoint
+from .checkpoint import (
+    load_generator,
+    load_module,
+    load_train_state,
+    non_finite_keys,
+    resolve_checkpoint,
+    save_checkpoint,
+)
 from .color import denormalize_ab, denormalize_l, l_to_gray_rgb, lab_to_rgb, rgb_to_uint8
 from .config import ConfigError, TrainConfig, config_to_dict
 from .data import ColorImageDataset, StepSampler, SyntheticDataset, list_images, usable_images
@@ -268,7 +275,21 @@ def train(
             estimate_class_weights(train_set, bins.cpu().numpy(), mix=cfg.loss.rebalance_mix, seed=cfg.seed)
         ).to(device)
 
+    def check_finite(step: int) -> None:
+        # A finite loss is not enough: batch-norm statistics can already hold inf (an extreme
+        # learning rate), and such a checkpoint colours nothing. Only finite ones are "good".
+        # Every rank holds the same weights, so every rank takes the same decision.
+        for what, module in (("weights", model), ("moving average", ema)):
+            bad = non_finite_keys(module.state_dict()) if module is not None else []
+            if bad:
+                where = f"; the last good checkpoint is {last_ckpt}" if last_ckpt else ""
+                raise TrainingError(
+                    f"the {what} hold NaN or inf at step {step} ({len(bad)} tensors, e.g. {bad[0]}): training "
+                    f"stopped without saving them{where}. Try a lower --optim.lr or check the data for broken images."
+                )
+
     def save(step: int, metrics: dict | None = None) -> Path | None:
+        check_finite(step)
         if not is_main:
             return None
         return save_checkpoint(
@@ -393,6 +414,7 @@ def train(
                     csv_log.write(step=step, **metrics)
                     model.train()
             if step % cfg.checkpoint_every == 0 or step == end_step:
+                check_finite(step)
                 if is_main:
                     last_ckpt = save(step, metrics)
                 if distributed:
