@@ -319,3 +319,34 @@ def test_export_and_evaluate_check_their_output_paths_first(tiny_run, tiny_onnx,
     report = tmp_path / "new" / "eval.json"  # a missing folder is created
     assert main(["evaluate", str(tiny_onnx), str(colour_folder), "--json", str(report), "--no-fd", "--limit", "2", "-q"]) == 0
     assert report.is_file()
+
+
+def test_colouring_writes_nothing_under_the_users_cache(inputs, tmp_path):
+    """onnxruntime 1.2x keeps a device id and an event database under ~/.cache on import;
+    irodori turns its telemetry off first (ORT_DISABLE_TELEMETRY), so a colouring leaves no trace."""
+    import os
+
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME")}
+    env["HOME"] = str(home)
+    proc = _run("colorize", str(inputs / "a.png"), "-o", str(tmp_path / "out"), "-q", env=env, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "a.png").is_file()
+    assert not list(home.rglob("*")), sorted(map(str, home.rglob("*")))
+
+
+def test_version_names_the_package_and_its_models_and_is_not_behind_them(capsys):
+    import re
+
+    import irodori
+    from irodori.registry import MODELS
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    out = capsys.readouterr().out.strip()
+    assert exit_.value.code == 0 and out.startswith(f"irodori {irodori.__version__} (models: ")
+    package = tuple(map(int, irodori.__version__.split(".")[:2]))
+    for info in MODELS.values():
+        model = tuple(map(int, re.search(r"-v(\d+)\.(\d+)", info.weights_dir).groups()))
+        assert info.weights_dir in out and package >= model, (irodori.__version__, info.weights_dir)

@@ -22,13 +22,14 @@ from irodori.cli import main  # noqa: E402
 from irodori.color import rgb_to_l  # noqa: E402
 from irodori.colorizer import load_colorizer  # noqa: E402
 from irodori.imageio import open_image, split_lightness  # noqa: E402
-from irodori.registry import DEFAULT_MODEL  # noqa: E402
+from irodori.registry import DEFAULT_MODEL, MODELS  # noqa: E402
 from irodori.server import STATIC_DIR, create_app, sniff_format  # noqa: E402
 
 from conftest import REPO  # noqa: E402
 from live_server import live_server  # noqa: E402
 
 EXAMPLE = REPO / "examples" / "photo_city.png"
+LOCAL = "http://127.0.0.1:8000"  # TestClient's own "testserver" is not a name the server answers to
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def colorizers():
 
 @pytest.fixture(scope="module")
 def client(colorizers):
-    with TestClient(create_app(colorizers=colorizers, max_upload_bytes=2 * 2**20)) as c:
+    with TestClient(create_app(colorizers=colorizers, max_upload_bytes=2 * 2**20), base_url=LOCAL) as c:
         yield c
 
 
@@ -138,7 +139,7 @@ def test_an_oversize_chunked_body_is_refused_while_it_streams(client):
 
 
 def test_the_pixel_cap_is_a_413_naming_the_limit(colorizers):
-    with TestClient(create_app(colorizers=colorizers, max_pixels=1000)) as small:
+    with TestClient(create_app(colorizers=colorizers, max_pixels=1000), base_url=LOCAL) as small:
         assert "1,000" in _json_error(_post(small, _png((48, 32))), 413)
         assert _post(small, _png((40, 25))).status_code == 200
 
@@ -179,18 +180,51 @@ def test_an_unexpected_exception_is_a_plain_500():
         def colorize(self, *args, **kwargs):
             raise RuntimeError("secret detail")
 
-    with TestClient(create_app(colorizers={"broken": Broken()}), raise_server_exceptions=False) as c:
+    with TestClient(create_app(colorizers={"broken": Broken()}), base_url=LOCAL, raise_server_exceptions=False) as c:
         assert _json_error(_post(c, _png()), 500) == "internal error"
 
 
 # -- the rest of the surface ------------------------------------------------------------------
 def test_models_health_and_openapi(client):
     models = client.get("/api/models").json()
-    assert [m["name"] for m in models] == [DEFAULT_MODEL] and models[0]["default"] is True
-    assert models[0]["description"]
+    assert [m["name"] for m in models] == [DEFAULT_MODEL, *(name for name in MODELS if name != DEFAULT_MODEL)]
+    assert [m["default"] for m in models] == [True] + [False] * (len(MODELS) - 1)
+    assert all(m["description"] for m in models)
     assert client.get("/api/health").json()["status"] == "ok"
     schema = client.get("/openapi.json").json()
     assert "/api/colorize" in schema["paths"] and "/api/models" in schema["paths"]
+
+
+def test_no_docs_page_that_loads_from_a_cdn(client):
+    for path in ["/docs", "/redoc", "/docs/oauth2-redirect"]:
+        _json_error(client.get(path), 404)
+    assert client.get("/").text.count("/openapi.json") == 1  # the page links the schema instead
+
+
+# -- DNS rebinding: the Host header -------------------------------------------------------------
+@pytest.mark.parametrize("kwargs,base_url,status", [
+    ({}, "http://127.0.0.1:8000", 200),
+    ({}, "http://localhost:8000", 200),
+    ({}, "http://LocalHost.", 200),
+    ({}, "http://[::1]:8000", 200),
+    ({}, "http://evil.example:8000", 400),  # a name its owner pointed at 127.0.0.1
+    ({}, "http://127.0.0.1.evil.example", 400),
+    ({}, "http://localhost.evil.example:8000", 400),
+    ({}, "http://192.168.1.5:8000", 400),
+    ({"host": "192.168.1.5"}, "http://192.168.1.5:8000", 200),  # the --host value
+    ({"host": "::"}, "http://[fe80::1]:8000", 200),  # bound everywhere: any address, no rebindable name
+    ({"host": "0.0.0.0"}, "http://10.1.2.3:8000", 200),
+    ({"host": "0.0.0.0"}, "http://evil.example:8000", 400),
+    ({"allowed_hosts": ["studio.lan"]}, "http://studio.lan:8000", 200),
+    ({"allowed_hosts": ["studio.lan"]}, "http://studio.lan.evil.example", 400),
+    ({"allowed_hosts": ["*"]}, "http://anything.example", 200),
+])
+def test_only_the_bound_host_names_are_answered(colorizers, kwargs, base_url, status):
+    with TestClient(create_app(colorizers=colorizers, **kwargs), base_url=base_url) as c:
+        for response in [c.get("/"), c.get("/api/models"), c.get("/static/app.js"), _post(c, _png())]:
+            assert response.status_code == status, (response.request.url, response.text)
+            if status == 400:
+                assert "--allow-host" in _json_error(response, 400)
 
 
 def test_unknown_paths_are_json_errors(client):
@@ -295,3 +329,114 @@ def test_a_live_server_refuses_a_huge_chunked_upload(colorizers):
         assert response.request.headers["transfer-encoding"] == "chunked"
         assert "limit" in _json_error(response, 413)
         assert httpx.post(f"{url}/api/colorize", files={"image": ("a.png", _png())}, timeout=30).status_code == 200
+
+
+def _partial_upload(url: str, image: bytes, *, sent: int) -> tuple:
+    """A raw POST /api/colorize announcing the whole multipart body and sending only its first
+    ``sent`` bytes (an upload still in progress) -> (socket, the rest of the body)."""
+    import socket
+
+    body = (b'--b\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
+            b"Content-Type: image/png\r\n\r\n" + image + b"\r\n--b--\r\n")
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(b"POST /api/colorize HTTP/1.1\r\nHost: %s\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                 b"Content-Length: %d\r\n\r\n" % (url.removeprefix("http://").encode(), len(body)) + body[:sent])
+    return sock, body[sent:]
+
+
+def _read_response(sock) -> tuple[int, dict[str, str], bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536) or b"!"  # "!": closed; the split below then fails loudly
+    head, rest = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    while len(rest) < int(headers.get("content-length", 0)):
+        rest += sock.recv(65536)
+    return int(lines[0].split()[1]), headers, rest
+
+
+def test_a_full_queue_refuses_an_upload_before_reading_its_body(colorizers):
+    """--queue bounds uploads too: with one slot and a queue of one, two uploads in progress fill
+    the server, and a third gets its 503 while most of its body is still unsent."""
+    httpx = pytest.importorskip("httpx")
+    image = _png((64, 48))
+    with live_server(create_app(colorizers=colorizers, max_concurrent=1, queue=1)) as url:
+        uploading = [_partial_upload(url, image, sent=200) for _ in range(2)]
+        deadline = time.monotonic() + 10
+        while httpx.get(f"{url}/api/health").json()["busy"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert httpx.get(f"{url}/api/health").json()["busy"] == 2
+
+        sock, _ = _partial_upload(url, image, sent=200)
+        start = time.monotonic()
+        status, headers, body = _read_response(sock)  # old code: waited for the body that never came
+        assert status == 503 and time.monotonic() - start < 2
+        assert json.loads(body)["error"].startswith("busy") and int(headers["retry-after"]) > 0
+        sock.close()
+
+        for sock, rest in uploading:  # the admitted uploads finish and are coloured
+            sock.sendall(rest)
+        for sock, _ in uploading:
+            status, headers, body = _read_response(sock)
+            assert status == 200 and Image.open(io.BytesIO(body)).size == (64, 48)
+            sock.close()
+        assert httpx.get(f"{url}/api/health").json()["busy"] == 0
+        assert httpx.post(f"{url}/api/colorize", files={"image": ("a.png", image)}, timeout=30).status_code == 200
+
+
+# -- the models offered: every shipped one, and the user's own, each loaded on first use ---------
+def test_every_shipped_model_is_offered_and_each_loads_on_first_use():
+    with TestClient(create_app(threads=1), base_url=LOCAL) as c:
+        models = c.get("/api/models").json()
+        assert {m["name"] for m in models} == set(MODELS) and models[0]["name"] == DEFAULT_MODEL
+        assert not any(m["loaded"] for m in models)  # nothing loaded at start-up
+        response = _post(c, _png(), model="manga-int8")
+        assert response.status_code == 200 and response.headers["x-irodori-model"] == "manga-int8"
+        assert [m["name"] for m in c.get("/api/models").json() if m["loaded"]] == ["manga-int8"]
+        assert _post(c, _png()).headers["x-irodori-model"] == DEFAULT_MODEL
+
+
+def test_concurrent_first_requests_load_a_model_once():
+    from irodori.server import ModelPool
+
+    pool = ModelPool({"manga-int8": "manga-int8"}, threads=1, max_pixels=10**6)
+    with ThreadPoolExecutor(8) as threads:
+        loaded = list(threads.map(lambda _: pool.get("manga-int8"), range(8)))
+    assert len({id(colorizer) for colorizer in loaded}) == 1
+
+
+def test_a_fine_tuned_model_is_offered_by_name_never_by_path(tiny_run, tiny_onnx, tmp_path):
+    twin = tmp_path / "tiny.onnx"  # a second file of the same name gets a name of its own
+    twin.write_bytes(tiny_onnx.read_bytes())
+    app = create_app(models=[str(tiny_onnx), str(tiny_run), str(twin)], threads=1)
+    with TestClient(app, base_url=LOCAL) as c:
+        models = c.get("/api/models").json()
+        names = [m["name"] for m in models]
+        assert names[:3] == ["tiny", tiny_run.name, "tiny-2"] and set(names[3:]) == set(MODELS)
+        assert models[0]["default"] and models[0]["description"] == "tiny.onnx, given to irodori serve --model"
+        assert str(tmp_path) not in json.dumps(models)  # no path of the server's disk is shown
+        for name in ["tiny", tiny_run.name, "tiny-2"]:
+            response = _post(c, _png(), **({} if name == "tiny" else {"model": name}))
+            assert response.status_code == 200 and response.headers["x-irodori-model"] == name
+            assert Image.open(io.BytesIO(response.content)).size == (48, 32)
+        for path in [str(tiny_onnx), str(tiny_run), "general-int8.onnx"]:  # a path is never opened from a request
+            assert "unknown model" in _json_error(_post(c, _png(), model=path), 400)
+
+
+def test_serve_checks_model_paths_before_it_starts(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.txt").write_text("hello")
+    for model, message in [(tmp_path / "nowhere.onnx", "unknown model"), (tmp_path / "empty", "no checkpoint.json"),
+                           (tmp_path / "notes.txt", "unknown model")]:
+        assert main(["serve", "--model", str(model)]) == 2
+        assert message in capsys.readouterr().err, model
+
+
+def test_a_model_that_cannot_be_loaded_is_a_500_naming_it_and_the_rest_work(tmp_path):
+    damaged = tmp_path / "damaged.onnx"
+    damaged.write_bytes(b"not a model")
+    with TestClient(create_app(models=[DEFAULT_MODEL, str(damaged)], threads=1), base_url=LOCAL) as c:
+        assert "'damaged' cannot be loaded" in _json_error(_post(c, _png(), model="damaged"), 500)
+        assert _post(c, _png()).status_code == 200

@@ -10,9 +10,17 @@ Importing the package is cheap: heavy modules load on first use.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+# The package's version, and only here (pyproject.toml reads it). 0.4: the package that ships the
+# v0.3 models; the model files carry their own version (`irodori --version` names both).
+__version__ = "0.4.0"
+
+# onnxruntime (1.2x+) otherwise keeps a device id and an event database under
+# ~/.cache/Microsoft/DeveloperTools as soon as it is imported; it must be set before that import.
+# ORT_DISABLE_TELEMETRY=0 in the environment keeps onnxruntime's own default.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 if TYPE_CHECKING:
     from .colorizer import Colorizer

@@ -75,17 +75,24 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         "serve",
         help="start the local web app and HTTP API (needs the web extra)",
         description="Serve the web page (drag in an image, place colour hints, download) and the HTTP API "
-        "(POST /api/colorize, GET /api/models, OpenAPI docs at /docs). Binds 127.0.0.1 unless told otherwise.",
+        "(POST /api/colorize, GET /api/models, the OpenAPI schema at /openapi.json). Every shipped model is "
+        "offered, and each loads on first use. Binds 127.0.0.1 unless told otherwise.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--allow-host", action="append", default=None, metavar="NAME",
+                   help="also answer requests for this host name (repeatable; * for any). By default only "
+                   "localhost, 127.0.0.1, [::1] and --host are, against DNS rebinding")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--model", action="append", default=None, metavar="NAME",
-                   help="shipped model to offer (repeatable; the first is the default; default: general-int8)")
+    p.add_argument("--model", action="append", default=None, metavar="NAME|PATH",
+                   help="the default model (first given; default general-int8), and more to offer beside the "
+                   "shipped ones: an .onnx file or a checkpoint directory, offered under its file or folder "
+                   "name (repeatable)")
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest request accepted, in MB (default 20)")
     p.add_argument("--max-pixels", type=int, default=None, help="largest image accepted, in pixels (default 40000000)")
     p.add_argument("--max-concurrent", type=int, default=None,
                    help="images coloured at once (default: 2); more requests wait in a queue")
-    p.add_argument("--queue", type=int, default=None, help="requests allowed to wait (default 8); beyond that: 503")
+    p.add_argument("--queue", type=int, default=None,
+                   help="requests allowed to upload or wait beyond --max-concurrent (default 8); beyond that: 503")
     p.add_argument("--threads", type=int, default=None,
                    help="threads per image (default: the cores divided by --max-concurrent)")
 
@@ -137,13 +144,21 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+def _version_text() -> str:
+    """The package's version and the shipped models' own (their checkpoint names: general-v0.3)."""
+    from .registry import MODELS
+
+    models = ", ".join(dict.fromkeys(info.weights_dir for info in MODELS.values()))
+    return f"irodori {__version__} (models: {models})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="irodori",
         description="Colour black-and-white manga pages and photographs with a small neural network.",
     )
-    parser.add_argument("--version", action="version", version=f"irodori {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=_version_text())
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging of irodori's steps")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_colorize(sub)
     _add_train(sub)

@@ -3,30 +3,35 @@
 One page (``static/``: plain HTML, JS and CSS, no build step, nothing fetched from elsewhere)
 and three endpoints: ``POST /api/colorize`` (multipart: ``image``, optional ``hints`` JSON,
 optional ``model``) answering a PNG, ``GET /api/models`` and ``GET /api/health``; FastAPI's
-OpenAPI schema at ``/openapi.json`` and its docs at ``/docs``.
+OpenAPI schema at ``/openapi.json`` (its ``/docs`` and ``/redoc`` pages load scripts from a CDN,
+so they are not served).
 
 The server is meant for one machine (rembg's server is the cautionary tale: URL fetching,
-CORS ``*``, request JSON passed into constructors). So: it binds 127.0.0.1 by default; the only
-inputs are the uploaded bytes, the hints and a model name checked against an allow-list;
-models are loaded once at start-up; request bodies are capped while they stream in, images
-are sniffed from their magic bytes and capped in pixels before they are decoded; at most
-``max_concurrent`` images are coloured at once and ``queue`` more may wait (beyond: 503);
-there is no CORS middleware (the page is same-origin); every error is ``{"error": message}``.
+CORS ``*``, request JSON passed into constructors). So: it binds 127.0.0.1 by default and
+answers only to the host names it is bound to (DNS rebinding); the only inputs are the uploaded
+bytes, the hints and a model name checked against an allow-list (every shipped model and those
+the server was started with, each loaded once, on first use); request bodies are capped while
+they stream in, images are sniffed from their magic bytes and capped in pixels before they are
+decoded; at most ``max_concurrent`` images are coloured at once and ``queue`` more requests may
+be uploading or waiting (beyond: 503 before the body is read); there is no CORS middleware (the
+page is same-origin); every error is ``{"error": message}``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import ipaddress
 import json
 import logging
 import os
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Callable, Iterable
 
 import anyio
 import anyio.to_thread
@@ -51,8 +56,9 @@ DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_CONCURRENT = 2
 DEFAULT_QUEUE = 8
 RETRY_AFTER_S = 2
-# The page may load only what this server serves (it is meant to work offline); /docs is left
-# alone, since FastAPI's Swagger UI comes from a CDN.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # binding one of these listens on every interface
+# The page may load only what this server serves (it is meant to work offline).
 PAGE_CSP = ("default-src 'self'; img-src 'self' blob: data:; script-src 'self'; style-src 'self'; "
             "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
@@ -115,25 +121,89 @@ def parse_hints_field(text: str | None) -> list[Hint]:
 
 
 class InferenceGate:
-    """At most ``max_concurrent`` colourings at once on worker threads, at most ``queue`` more
-    waiting (FIFO); a request beyond that is refused at once with 503 instead of piling up."""
+    """At most ``max_concurrent`` colourings at once on worker threads (FIFO), and at most
+    ``max_concurrent + queue`` colouring requests admitted at all, counted from their first byte
+    (:class:`AdmissionMiddleware`): one beyond that is refused with 503 before its body is read,
+    instead of piling up in memory."""
 
     def __init__(self, max_concurrent: int, queue: int) -> None:
         self.max_concurrent, self.capacity = max_concurrent, max_concurrent + queue
-        self.admitted = 0  # running + waiting; touched only on the event loop, so no lock
+        self.admitted = 0  # uploading + waiting + running; touched only on the event loop, so no lock
         self._limiter: anyio.CapacityLimiter | None = None  # made on the server's event loop
 
+    def busy(self) -> ApiError:
+        return ApiError(503, f"busy: {self.capacity} images are being uploaded, coloured or waiting; retry shortly",
+                        headers={"Retry-After": str(RETRY_AFTER_S)})
+
     async def run(self, func: Callable[[], Any]) -> Any:
-        if self.admitted >= self.capacity:
-            raise ApiError(503, f"busy: {self.capacity} images are being coloured or waiting; retry shortly",
-                           headers={"Retry-After": str(RETRY_AFTER_S)})
+        """Run ``func`` on a worker thread once one of the ``max_concurrent`` slots is free."""
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.max_concurrent)
-        self.admitted += 1
+        return await anyio.to_thread.run_sync(func, limiter=self._limiter)
+
+
+class AdmissionMiddleware:
+    """Admit ``POST path`` requests through ``gate`` from their first byte: when the gate is full
+    the answer is 503 at once, and the body is never read (uvicorn discards what still arrives)."""
+
+    def __init__(self, app: Any, *, gate: InferenceGate, path: str) -> None:
+        self.app, self.gate, self.path = app, gate, path
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        if self.gate.admitted >= self.gate.capacity:
+            busy = self.gate.busy()
+            await _json_error(busy.status, busy.message, busy.headers)(scope, receive, send)
+            return
+        self.gate.admitted += 1
         try:
-            return await anyio.to_thread.run_sync(func, limiter=self._limiter)
+            await self.app(scope, receive, send)
         finally:
-            self.admitted -= 1
+            self.gate.admitted -= 1
+
+
+def host_name(header: str) -> str:
+    """The host in a Host header, lower-case, without its port, IPv6 brackets or a final dot."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else ""
+    if header.count(":") == 1:
+        header = header.split(":", 1)[0]
+    return header.rstrip(".")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class HostCheckMiddleware:
+    """Answer 400 to a request whose Host header names a host this server was not told about.
+
+    DNS rebinding: a web page on a name its owner then points at 127.0.0.1 is, for the browser,
+    same-origin with this server, and could use its API; its requests carry that name as Host.
+    Accepted: ``allowed`` (names or IP addresses; ``"*"`` turns the check off), and any IP
+    address when ``any_ip`` (a server bound to every interface; an address cannot be rebound)."""
+
+    def __init__(self, app: Any, *, allowed: Iterable[str], any_ip: bool = False) -> None:
+        self.app, self.any_ip = app, any_ip
+        self.allowed = {host_name(name) for name in allowed}
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http" and "*" not in self.allowed:
+            host = host_name(dict(scope["headers"]).get(b"host", b"").decode("latin-1"))
+            if host not in self.allowed and not (self.any_ip and _is_ip(host)):
+                shown = host if len(host) <= 80 else host[:80] + "..."
+                names = ", ".join(f"[{n}]" if ":" in n else n for n in sorted(self.allowed))
+                await _json_error(400, f"this server answers to {names}, not to the host {shown!r} "
+                                       "(start it with --allow-host NAME to add a name)")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _json_error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -208,31 +278,103 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _json_error(500, "internal error")
 
 
+def offered_models(models: Iterable[str] = (), *, shipped: bool = True) -> dict[str, str]:
+    """Name -> source of the models a server offers: ``models`` first, in order (shipped names,
+    .onnx files, checkpoint directories; a path is offered under its file or folder name, made
+    unique with -2, -3...), then every other shipped model when ``shipped``. Requests choose by
+    name only, so a path never comes from a request."""
+    offered: dict[str, str] = {}
+    for model in models:
+        if model in MODELS:
+            offered.setdefault(model, model)
+            continue
+        path = Path(model).resolve()
+        if str(path) in offered.values():
+            continue
+        base = path.stem if path.suffix.lower() == ".onnx" else path.name
+        name, n = base, 1
+        while name in offered or name in MODELS:
+            n += 1
+            name = f"{base}-{n}"
+        offered[name] = str(path)
+    for name in MODELS if shipped else ():
+        offered.setdefault(name, name)
+    return offered
+
+
+class ModelPool:
+    """The models a server offers ({name: shipped name or path}), each loaded on first use and
+    only once: a lock per model, so requests arriving together for a model not yet loaded wait
+    for one load. Thread-safe (loads run on the worker threads, never on the event loop)."""
+
+    def __init__(self, sources: dict[str, str], *, threads: int, max_pixels: int,
+                 loaded: dict[str, Colorizer] | None = None) -> None:
+        self.sources, self.threads, self.max_pixels = sources, threads, max_pixels
+        self._loaded: dict[str, Colorizer] = dict(loaded or {})
+        self._locks = {name: threading.Lock() for name in sources}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.sources
+
+    def names(self) -> list[str]:
+        return list(self.sources)
+
+    def is_loaded(self, name: str) -> bool:
+        return name in self._loaded
+
+    def describe(self, name: str) -> str:
+        source = self.sources[name]
+        return MODELS[source].description if source in MODELS else (
+            f"{Path(source).name}, given to irodori serve --model" if source != name else "")
+
+    def get(self, name: str) -> Colorizer:
+        """The loaded model (ApiError 500 if it cannot be loaded; the reason goes to the log)."""
+        colorizer = self._loaded.get(name)
+        if colorizer is not None:
+            return colorizer
+        with self._locks[name]:
+            if name not in self._loaded:
+                start = time.perf_counter()
+                try:
+                    self._loaded[name] = load_colorizer(self.sources[name], threads=self.threads,
+                                                        max_pixels=self.max_pixels)
+                except (OSError, ValueError, ImportError) as exc:
+                    log.error("cannot load model %s from %s: %s", name, self.sources[name], exc)
+                    raise ApiError(500, f"model {name!r} cannot be loaded (the server's log says why)") from None
+                log.info("loaded model %s in %.1f s", name, time.perf_counter() - start)
+            return self._loaded[name]
+
+
 def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
                max_pixels: int = DEFAULT_MAX_PIXELS, max_concurrent: int = DEFAULT_MAX_CONCURRENT,
                queue: int = DEFAULT_QUEUE, threads: int | None = None,
-               colorizers: dict[str, Colorizer] | None = None) -> FastAPI:
-    """The app serving ``models`` (shipped names; the first is the default). Each model is
-    loaded here, once; ``colorizers`` ({name: Colorizer}) supplies already-loaded ones."""
-    names = list(dict.fromkeys(models or (list(colorizers) if colorizers else [DEFAULT_MODEL])))
+               colorizers: dict[str, Colorizer] | None = None, shipped: bool = True,
+               host: str = "127.0.0.1", allowed_hosts: Iterable[str] = ()) -> FastAPI:
+    """The app offering ``colorizers`` ({name: already-loaded Colorizer}), then ``models``
+    (shipped names, .onnx files, checkpoint directories; see :func:`offered_models`), then every
+    other shipped model unless ``shipped=False``; the first is the default (without any:
+    the default shipped model). Nothing is loaded here: each model loads on first use.
+    Requests must name ``host`` (the bound address), a loopback name or one of ``allowed_hosts``
+    in their Host header."""
+    preloaded = dict(colorizers or {})
+    sources = {name: name for name in preloaded}
+    given = models or ([] if preloaded else [DEFAULT_MODEL])
+    for name, source in offered_models(given, shipped=shipped).items():
+        sources.setdefault(name, source)
+    default = next(iter(sources))
     # Each of the max_concurrent images in flight gets its share of the cores, not all of them.
     threads = threads or max(1, (os.cpu_count() or 1) // max_concurrent)
-    loaded: dict[str, Colorizer] = {}
-    for name in names:
-        if colorizers and name in colorizers:
-            loaded[name] = colorizers[name]
-        elif name in MODELS:
-            loaded[name] = load_colorizer(name, threads=threads, max_pixels=max_pixels)
-        else:
-            raise ValueError(f"unknown model {name!r}; shipped models: {', '.join(MODELS)}")
-    default = names[0]
+    pool = ModelPool(sources, threads=threads, max_pixels=max_pixels, loaded=preloaded)
     if max_pixels > (Image.MAX_IMAGE_PIXELS or max_pixels):
         Image.MAX_IMAGE_PIXELS = max_pixels  # as imageio.open_image does: our cap is the one that counts
     gate = InferenceGate(max_concurrent, queue)
 
-    app = FastAPI(title="irodori", version=__version__,
+    app = FastAPI(title="irodori", version=__version__, docs_url=None, redoc_url=None,
                   description="Colour black-and-white images, with optional colour hints. Local use only.")
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_upload_bytes)
+    app.add_middleware(AdmissionMiddleware, gate=gate, path="/api/colorize")
+    app.add_middleware(HostCheckMiddleware, allowed=[*LOOPBACK_NAMES, host, *allowed_hosts],
+                       any_ip=host in WILDCARD_HOSTS)
     _install_error_handlers(app)
     error_responses: dict[int | str, dict[str, Any]] = {
         code: {"description": text, "content": {"application/json": {"example": {"error": "message"}}}}
@@ -252,9 +394,9 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
     ) -> Response:
         """Colour one image; answers the PNG (RGBA if the input had alpha)."""
         name = model or default
-        if name not in loaded:
+        if name not in pool:
             shown = name if len(name) <= 80 else name[:80] + "..."  # a name is not echoed back at any length
-            raise ApiError(400, f"unknown model {shown!r}; this server offers: {', '.join(loaded)}")
+            raise ApiError(400, f"unknown model {shown!r}; this server offers: {', '.join(pool.names())}")
         hint_list = parse_hints_field(hints)
         data = await image.read()
         if not data:
@@ -265,8 +407,9 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
         check_pixels(data, fmt, max_pixels)
 
         def work() -> tuple[bytes, float]:
+            colorizer = pool.get(name)  # loaded on first use, on this worker thread
             start = time.perf_counter()
-            png = encode(loaded[name].colorize(data, hints=hint_list), "png")
+            png = encode(colorizer.colorize(data, hints=hint_list), "png")
             return png, (time.perf_counter() - start) * 1000.0
 
         try:
@@ -280,14 +423,15 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
 
     @app.get("/api/models")
     async def list_models() -> list[dict[str, Any]]:
-        """The models this server offers; ``default`` marks the one used when none is named."""
-        return [{"name": name, "description": MODELS[name].description if name in MODELS else "",
-                 "default": name == default} for name in loaded]
+        """The models this server offers; ``default`` marks the one used when none is named,
+        ``loaded`` those already in memory (the others load on first use)."""
+        return [{"name": name, "description": pool.describe(name), "default": name == default,
+                 "loaded": pool.is_loaded(name)} for name in pool.names()]
 
     @app.get("/api/health")
     async def health() -> dict[str, Any]:
         """Liveness, the limits, and how many images are being coloured or waiting."""
-        return {"status": "ok", "version": __version__, "models": list(loaded), "busy": gate.admitted,
+        return {"status": "ok", "version": __version__, "models": pool.names(), "busy": gate.admitted,
                 "max_upload_bytes": max_upload_bytes, "max_pixels": max_pixels,
                 "max_concurrent": max_concurrent, "queue": queue}
 
@@ -319,35 +463,48 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
                                ("--queue", args.queue, 0), ("--threads", args.threads, 1)]:
         if value is not None and value < least:
             return f"{flag} must be at least {least}, got {value}"
-    unknown = [name for name in args.model or [] if name not in MODELS]
-    if unknown:
-        return f"unknown model {unknown[0]!r}; shipped models: {', '.join(MODELS)} (see `irodori models`)"
+    for model in args.model or []:
+        problem = _model_problem(model)
+        if problem:
+            return problem
     return None
 
 
+def _model_problem(model: str) -> str | None:
+    """Why ``--model`` cannot be offered (checked at start; the model itself loads on first use)."""
+    path = Path(model)
+    if model in MODELS or (path.is_file() and path.suffix.lower() == ".onnx"):
+        return None
+    if path.is_dir():
+        if not any((path / name).is_file() for name in ("checkpoint.json", "latest")):
+            return f"--model {model}: not a checkpoint or run directory (no checkpoint.json)"
+        if importlib.util.find_spec("torch") is None:
+            return f"--model {model}: a checkpoint needs PyTorch (pip install 'irodori[train]'); or export it to ONNX"
+        return None
+    return (f"unknown model {model!r}: not a shipped model ({', '.join(MODELS)}; see `irodori models`), "
+            "an .onnx file or a checkpoint directory")
+
+
 def run_server(args: argparse.Namespace) -> int:
-    """``irodori serve``: check the flags (exit 2), load the models, serve until Ctrl+C."""
+    """``irodori serve``: check the flags and models (exit 2), serve until Ctrl+C."""
     import uvicorn
 
     problem = _usage_problem(args)
     if problem:
         print(f"irodori serve: {problem}", file=sys.stderr)
         return 2
-    names = args.model or [DEFAULT_MODEL]
-    try:
-        app = create_app(models=names, max_upload_bytes=int(args.max_upload_mb * 2**20),
-                         max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
-                         max_concurrent=args.max_concurrent or DEFAULT_MAX_CONCURRENT,
-                         queue=DEFAULT_QUEUE if args.queue is None else args.queue, threads=args.threads)
-    except (OSError, ValueError) as exc:  # a missing or damaged model file
-        print(f"irodori serve: cannot load the models: {exc}", file=sys.stderr)
-        return 1
+    app = create_app(models=args.model or [DEFAULT_MODEL], max_upload_bytes=int(args.max_upload_mb * 2**20),
+                     max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+                     max_concurrent=args.max_concurrent or DEFAULT_MAX_CONCURRENT,
+                     queue=DEFAULT_QUEUE if args.queue is None else args.queue, threads=args.threads,
+                     host=args.host, allowed_hosts=args.allow_host or ())
+    names = list(offered_models(args.model or [DEFAULT_MODEL]))
     if not is_loopback(args.host):
         print(f"irodori serve: WARNING: listening on {args.host}, reachable from other machines. This server has "
               "no authentication; put it behind a reverse proxy with auth and TLS before exposing it.", file=sys.stderr)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"irodori: serving {', '.join(dict.fromkeys(names))} at http://{host}:{args.port}/  (Ctrl+C to stop)",
-          flush=True)
+    print(f"irodori: serving {', '.join(names)} (the first is the default; each loads on first use) "
+          f"at http://{host}:{args.port}/  (Ctrl+C to stop)", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="info"))
     try:
         server.run()
