@@ -259,3 +259,91 @@ def test_8_bit_and_float_lightness_give_the_same_colours(colorizer):
     rgb, _ = lightness_of(page.convert("RGB"))
     assert rgb.kind == "rgb8"
     np.testing.assert_allclose(rgb.rows(0, 300), eight.full(), atol=1e-3)
+
+
+# ----------------------------------------------------------------------------------------------
+# Broken models: refused at load where possible, naming the file; otherwise the model's error
+# (ModelError), never each image's
+# ----------------------------------------------------------------------------------------------
+def _onnx_model(path, ab_nodes, *, metadata=None, channels=2):
+    """An ONNX model with irodori's inputs (l, hints) whose output ``ab`` is made by ``ab_nodes``
+    (a list of (op, inputs, outputs, attrs), ending in "ab"), written to ``path``."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    def value(name, c):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["n", c, "h", "w"])
+
+    nodes = [helper.make_node(op, inputs, outputs, **attrs) for op, inputs, outputs, attrs in ab_nodes]
+    graph = helper.make_graph(nodes, "broken", [value("l", 1), value("hints", 3)], [value("ab", channels)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    for key, text in (metadata or {}).items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, text
+    onnx.save(model, str(path))
+    return path
+
+
+def _const(name, value):
+    from onnx import numpy_helper
+
+    return ("Constant", [], [name], {"value": numpy_helper.from_array(np.array(value, np.float32), name)})
+
+
+GREY = [("Concat", ["l", "l"], ["ab"], {"axis": 1})]  # a valid model: ab = (l, l)
+NAN = [_const("nan", float("nan")), ("Concat", ["l", "l"], ["two"], {"axis": 1}), ("Mul", ["two", "nan"], ["ab"], {})]
+INF = [_const("zero", 0.0), ("Concat", ["l", "l"], ["two"], {"axis": 1}), ("Div", ["two", "zero"], ["ab"], {})]
+ONE_CHANNEL = [("Identity", ["l"], ["ab"], {})]
+# Finite for dark pages (and the blank probe), NaN where L > 55: found only while colouring.
+NAN_WHEN_BRIGHT = [_const("c", 0.1), ("Sub", ["c", "l"], ["d"], {}), ("Concat", ["d", "d"], ["two"], {"axis": 1}),
+                   ("Sqrt", ["two"], ["ab"], {})]
+
+
+@pytest.mark.parametrize("nodes, metadata, channels, says", [
+    (GREY, {"irodori.size_multiple": "0"}, 2, "metadata irodori.size_multiple is '0', not a whole number"),
+    (GREY, {"irodori.size_multiple": "-32"}, 2, "irodori.size_multiple is '-32'"),
+    (GREY, {"irodori.size_multiple": "thirty-two"}, 2, "irodori.size_multiple is 'thirty-two'"),
+    (GREY, {"irodori.size_multiple": "4096"}, 2, "from 1 to 1024"),
+    (GREY, {"irodori.max_side": "0.5"}, 2, "irodori.max_side is '0.5'"),
+    (ONE_CHANNEL, {}, 1, r"output has shape \(1, 1, 32, 32\) where \(1, 2, 32, 32\) was expected"),
+    (NAN, {}, 2, "output holds NaN or inf"),
+    (INF, {}, 2, "output holds NaN or inf"),
+])
+def test_a_broken_onnx_model_is_refused_at_load_naming_the_file(tmp_path, nodes, metadata, channels, says):
+    from irodori.registry import ModelError
+
+    path = _onnx_model(tmp_path / "broken.onnx", nodes, metadata=metadata, channels=channels)
+    with pytest.raises(ModelError, match=says) as err:
+        load_colorizer(path)
+    assert str(path) in str(err.value)
+
+
+def test_a_valid_model_of_the_same_making_loads(tmp_path):
+    colorizer = load_colorizer(_onnx_model(tmp_path / "grey.onnx", GREY, metadata={"irodori.size_multiple": "8"}))
+    assert colorizer.backend.size_multiple == 8 and colorizer.colorize(_page(16, 24)).size == (24, 16)
+
+
+def test_non_finite_colour_while_colouring_is_the_models_error_not_the_images(tmp_path, capsys):
+    from irodori.cli import main
+    from irodori.registry import ModelError
+
+    path = _onnx_model(tmp_path / "nan_when_bright.onnx", NAN_WHEN_BRIGHT)
+    colorizer = load_colorizer(path)  # the blank probe is finite
+    colorizer.colorize(Image.new("L", (40, 30), 20))  # so is a dark page
+    with pytest.raises(ModelError, match=f"model {path}: its output holds NaN or inf"):
+        colorizer.colorize(Image.new("L", (40, 30), 230))
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for i in range(3):
+        Image.new("L", (40, 30), 230).save(pages / f"p{i}.png")
+    assert main(["colorize", str(pages), "-o", str(tmp_path / "out"), "--model", str(path), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "error: " not in err  # not blamed on each image
+    assert err.strip().splitlines() == [f"irodori colorize: model {path}: its output holds NaN or inf; the model is "
+                                        "broken (a diverged training run or a damaged export)"]
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    Image.new("RGB", (40, 40), (200, 230, 240)).save(truth / "sky.png")
+    assert main(["evaluate", str(path), str(truth), "--no-fd", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith(f"irodori evaluate: model {path}: its output")

@@ -22,6 +22,7 @@ from PIL import Image
 
 from .cbz import ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages, is_archive
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
+from .registry import ModelError
 from .imageio import DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, check_output_size, encode, write_atomic
 
 log = logging.getLogger(__name__)
@@ -169,7 +170,9 @@ def colorize_file(colorizer, source: Path, output: Path, *, fmt: str, quality: i
 
 def failure_reason(exc: BaseException) -> str | None:
     """Why a file could not be coloured (a bad or unwritable file, a hint outside it), or None for
-    an error that is not about the file and must not be swallowed."""
+    an error that is not about the file and must not be swallowed (a broken model among them)."""
+    if isinstance(exc, ModelError):
+        return None
     if isinstance(exc, (ImageReadError, HintError)):
         return str(exc)
     if isinstance(exc, (OSError, ValueError, MemoryError)):
@@ -327,6 +330,10 @@ def run_colorize(args: argparse.Namespace) -> int:
             for page in pages:
                 uncoloured.append(f"{job.source}: {page}")
                 bar.write(f"error: {uncoloured[-1]}", file=sys.stderr)
+    except ModelError as exc:  # the model's fault, the same for every image: one line, then stop
+        bar.close()
+        print(f"irodori colorize: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         bar.close()
         print(f"\ninterrupted after {bar.n} of {units} images; outputs are complete files, so running "

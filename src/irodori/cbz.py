@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from .hints import Hint, HintError
 from .imageio import ImageReadError, atomic_file, encode
+from .registry import ModelError
 
 ARCHIVE_EXTENSIONS = (".cbz", ".zip")
 PAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
@@ -108,6 +109,8 @@ def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str,
                     info, data, future = pending.popleft()
                     try:
                         coloured = future.result()
+                    except ModelError:  # a broken model stops the archive
+                        raise
                     except (ImageReadError, HintError, ValueError, OSError, MemoryError) as exc:
                         problems.append(f"{info.filename}: {exc}; copied uncoloured")
                         _write(out, info, info.filename, data, info.compress_type)

@@ -30,7 +30,7 @@ from PIL import Image
 from .color import denormalize_ab, lab_to_srgb8, normalize_l
 from .hints import Hint, HintError, apply_palette, hint_map, parse_hints, parse_palette, propagate_hints
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image
-from .registry import DEFAULT_MODEL
+from .registry import DEFAULT_MODEL, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,29 @@ class Backend(Protocol):
     def run(self, l_norm: np.ndarray, hints: np.ndarray) -> np.ndarray: ...
 
 
+def _metadata_int(meta: dict[str, str], key: str, default: int, *, path: Path, most: int) -> int:
+    """A whole-number metadata entry of an ONNX model, 1 to ``most`` (ModelError otherwise)."""
+    text = meta.get(key, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= most:
+        raise ModelError(f"{path}: metadata {key} is {text[:40]!r}, not a whole number from 1 to {most}")
+    return value
+
+
+def check_network_output(ab: np.ndarray, shape: tuple[int, ...], *, model: str | Path) -> None:
+    """ModelError unless the network's ab has ``shape`` (N, 2, H, W) and is finite: NaN, inf or
+    the wrong number of channels is the model's fault, whatever the image."""
+    if tuple(ab.shape) != tuple(shape):
+        raise ModelError(f"model {model}: its output has shape {tuple(ab.shape)} where {tuple(shape)} was expected "
+                         "(ab: 2 channels at the input's size); not an irodori model")
+    if not np.isfinite(ab).all():
+        raise ModelError(f"model {model}: its output holds NaN or inf; the model is broken (a diverged "
+                         "training run or a damaged export)")
+
+
 class OnnxBackend:
     def __init__(self, path: Path, *, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -60,14 +83,26 @@ class OnnxBackend:
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own types (InvalidProtobuf, Fail, ...)
-            raise ValueError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
+            raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         names = [i.name for i in self.session.get_inputs()]
         if names != ["l", "hints"] or [o.name for o in self.session.get_outputs()] != ["ab"]:
             raise ValueError(f"{path}: not an irodori model (inputs {names}; expected l, hints -> ab)")
-        self.size_multiple = int(meta.get("irodori.size_multiple", "32"))
-        self.max_side = int(meta.get("irodori.max_side", str(DEFAULT_MAX_SIDE)))
+        self.size_multiple = _metadata_int(meta, "irodori.size_multiple", 32, path=path, most=1024)
+        self.max_side = _metadata_int(meta, "irodori.max_side", DEFAULT_MAX_SIDE, path=path, most=1 << 16)
         self.name = meta.get("irodori.name", Path(path).stem)
+        self.path = Path(path)
+        self._probe()
+
+    def _probe(self) -> None:
+        """One run on a blank input of the smallest size, so that a model whose output has the
+        wrong shape or is not finite is refused at load, naming the file, not on every image."""
+        m = self.size_multiple
+        try:
+            ab = self.run(np.zeros((1, 1, m, m), np.float32), np.zeros((1, 3, m, m), np.float32))
+        except Exception as exc:  # onnxruntime's own types
+            raise ModelError(f"{self.path}: fails on a blank {m}x{m} input ({type(exc).__name__}: {exc})") from None
+        check_network_output(ab, (1, 2, m, m), model=self.path)
 
     def run(self, l_norm: np.ndarray, hints: np.ndarray) -> np.ndarray:
         return self.session.run(["ab"], {"l": l_norm, "hints": hints})[0]
@@ -89,6 +124,7 @@ class TorchBackend:
         self.size_multiple = self.model.config.size_multiple
         self.max_side = DEFAULT_MAX_SIDE
         self.name = f"{Path(path).name}@{meta.get('step')}"
+        self.path = Path(path)
 
     def run(self, l_norm: np.ndarray, hints: np.ndarray) -> np.ndarray:
         with self._torch.inference_mode():
@@ -204,7 +240,9 @@ class Colorizer:
     def network_ab(self, lightness: Lightness, hints: list[Hint]) -> tuple[np.ndarray, np.ndarray]:
         """The network alone: parsed hints -> (ab_small (2, h, w) in Lab units, the L (h, w) it saw)."""
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints)
-        ab = denormalize_ab(self.backend.run(l_in, hint_in)[0, :, :h, :w]).astype(np.float32)
+        ab_net = self.backend.run(l_in, hint_in)
+        check_network_output(ab_net, (1, 2, *l_in.shape[2:]), model=getattr(self.backend, "path", self.name))
+        ab = denormalize_ab(ab_net[0, :, :h, :w]).astype(np.float32)
         return ab, (l_in[0, 0, :h, :w] + 1.0) * 50.0
 
     def merge(self, l_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
