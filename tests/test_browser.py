@@ -24,7 +24,7 @@ sync_api = pytest.importorskip("playwright.sync_api",
 
 from irodori.color import rgb_to_lab  # noqa: E402
 from irodori.colorizer import load_colorizer  # noqa: E402
-from irodori.registry import DEFAULT_MODEL  # noqa: E402
+from irodori.registry import DEFAULT_MODEL, MODELS  # noqa: E402
 from irodori.server import create_app  # noqa: E402
 
 from conftest import REPO  # noqa: E402
@@ -96,7 +96,7 @@ def test_upload_hint_recolour_download(tmp_path):
             page.on("request", lambda req: req.url.startswith(url) or req.url.startswith(("blob:", "data:"))
                     or problems.append(f"request to elsewhere: {req.url}"))
             page.goto(url)
-            sync_api.expect(page.locator("#model option")).to_have_count(1)
+            sync_api.expect(page.locator("#model option")).to_have_count(len(MODELS))  # every shipped one
 
             # Upload: coloured at once.
             page.set_input_files("#file", str(EXAMPLE))
@@ -127,14 +127,14 @@ def test_upload_hint_recolour_download(tmp_path):
             assert download.get_attribute("href").startswith("blob:")
             assert download.get_attribute("download") == "cartoon_tiger-colour.png"
 
-            page.eval_on_selector("#compare", "el => { el.value = 70; el.dispatchEvent(new Event('input')); }")
+            page.eval_on_selector("#compare", "el => { el.value = 35; el.dispatchEvent(new Event('input')); }")
             page.screenshot(path=str(tmp_path / "web-app.png"))
             if os.environ.get("IRODORI_SCREENSHOT"):  # for the docs: 256 colours keep it small
                 shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
                 shot.quantize(256, method=Image.Quantize.MEDIANCUT).save(os.environ["IRODORI_SCREENSHOT"], optimize=True)
             clean_run = list(problems)  # the next step logs its 415 on the console, as it should
 
-            # A file that is not an image: the server's JSON error is shown.
+            # A file that is not an image: refused, and said so.
             page.set_input_files("#file", files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"notes"}])
             sync_api.expect(page.locator("#status")).to_contain_text("not a supported image")
         finally:
@@ -204,3 +204,92 @@ def test_turned_webp_same_file_again_keyboard_download_and_limits(tmp_path):
         finally:
             browser.close()
 
+
+
+def _page_state(page) -> dict:
+    """What a refused file must leave alone: the image (shown, not broken), result, hints, link."""
+    return page.evaluate("""() => {
+        const img = (id) => document.getElementById(id);
+        return {original: img("original").src, shown: img("original").complete && img("original").naturalWidth,
+                result: img("result").src, resultHidden: img("result").hidden,
+                hints: [...document.querySelectorAll("#hints li")].map((li) => li.textContent),
+                markers: document.querySelectorAll("#stage .marker").length,
+                download: img("download").getAttribute("href"), empty: img("stage").classList.contains("empty")};
+    }""")
+
+
+def test_a_refused_file_keeps_the_image_its_result_and_hints(tmp_path):
+    """Choosing a file of the wrong type (or one the server cannot read) used to throw away the
+    image, the result and the hints and leave a broken-image icon; now it only says why."""
+    executable = _chromium()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (40, 60), dtype=np.uint8), "L").save(tmp_path / "page.png")
+    refused = [  # (name, bytes, words of the message)
+        ("notes.png", b"just some notes", "not a supported image"),
+        ("scan.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "not a supported image"),
+        ("empty.jpg", b"", "not a supported image"),
+        ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg"/>', "not a supported image"),
+        ("cut.png", (tmp_path / "page.png").read_bytes()[:60], "corrupt or truncated"),  # the server says so
+    ]
+    app = create_app(colorizers={DEFAULT_MODEL: load_colorizer(DEFAULT_MODEL, threads=1)})
+    with live_server(app) as url, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            for name, data, words in refused[:2]:  # before any image: nothing to keep, nothing broken
+                page.set_input_files("#file", files=[{"name": name, "mimeType": "image/png", "buffer": data}])
+                sync_api.expect(page.locator("#status")).to_contain_text(words)
+                assert _page_state(page)["empty"]
+
+            page.set_input_files("#file", str(tmp_path / "page.png"))
+            _wait_for_new_result(page, None)
+            box = page.locator("#original").bounding_box()
+            page.mouse.click(box["x"] + 10.5 * box["width"] / 60, box["y"] + 20.5 * box["height"] / 40)
+            sync_api.expect(page.locator("#hints li")).to_have_count(1)
+            before = _page_state(page)
+            assert before["shown"] == 60 and not before["resultHidden"] and before["download"].startswith("blob:")
+
+            for name, data, words in refused:
+                page.set_input_files("#file", files=[{"name": name, "mimeType": "image/png", "buffer": data}])
+                sync_api.expect(page.locator("#status")).to_contain_text(words)
+                sync_api.expect(page.locator("#status")).to_contain_text("The current image is kept")
+                assert _page_state(page) == before, name
+
+            page.click("#colorize")  # the kept hint still colours the kept image
+            _wait_for_new_result(page, before["result"])
+            assert _page_state(page)["hints"] == before["hints"]
+            page.set_input_files("#file", str(EXAMPLE))  # a good file still replaces it all
+            _wait_for_new_result(page, page.get_attribute("#result", "src"))
+            after = _page_state(page)
+            assert after["shown"] == 683 and after["hints"] == [] and after["original"] != before["original"]
+        finally:
+            browser.close()
+
+
+def test_the_slider_labels_name_the_halves_beside_them():
+    """The slider read "Original - Coloured" while the coloured half was on the left."""
+    executable = _chromium()
+    app = create_app(colorizers={DEFAULT_MODEL: load_colorizer(DEFAULT_MODEL, threads=1)})
+    with live_server(app) as url, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.goto(url)
+            page.set_input_files("#file", str(EXAMPLE))
+            _wait_for_new_result(page, None)
+            labels = sorted(page.locator(".compare span").all(), key=lambda span: span.bounding_box()["x"])
+            left_label, right_label = (label.inner_text().strip() for label in labels)
+            for value in (30, 50, 80):
+                page.eval_on_selector("#compare", f"el => {{ el.value = {value}; el.dispatchEvent(new Event('input')); }}")
+                shot = np.asarray(Image.open(io.BytesIO(page.locator("#stage").screenshot())).convert("RGB"))
+                width = shot.shape[1]
+                at = round(width * value / 100)
+                chroma = [float(np.hypot(*rgb_to_lab(half.reshape(-1, 3))[:, 1:].T).mean())
+                          for half in (shot[:, : at - 3], shot[:, at + 3 :])]
+                coloured_side = "left" if chroma[0] > chroma[1] else "right"
+                assert min(chroma) < 1.0 < max(chroma), chroma  # one half grey, the other coloured
+                assert {"left": left_label, "right": right_label}[coloured_side] == "Coloured", (value, chroma)
+                assert {"left": right_label, "right": left_label}[coloured_side] == "Original"
+        finally:
+            browser.close()

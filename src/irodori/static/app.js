@@ -13,7 +13,8 @@ const el = {
 };
 
 const state = {
-  file: null,          // the File being coloured
+  file: null,          // the File shown and coloured
+  pending: null,       // a new File being coloured; it replaces `file` only once it is
   hints: [],           // [{x, y, color}] in the image's own pixels
   originalUrl: null,   // object URLs to revoke when replaced
   resultUrl: null,
@@ -61,24 +62,52 @@ async function loadLimits() {
 }
 
 // ---- loading an image ----------------------------------------------------------------------
-function loadFile(file) {
+// The types the server takes, by their first bytes (as server.py sniffs them; the name and the
+// type the browser guesses are not trusted). RIFF....WEBP is checked apart.
+const SIGNATURES = [[0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], [0xff, 0xd8, 0xff],
+  [0x47, 0x49, 0x46, 0x38, 0x37, 0x61], [0x47, 0x49, 0x46, 0x38, 0x39, 0x61], [0x42, 0x4d],
+  [0x49, 0x49, 0x2a, 0x00], [0x4d, 0x4d, 0x00, 0x2a]];
+
+async function isSupportedImage(file) {
+  const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());
+  const has = (bytes, at = 0) => bytes.every((byte, i) => head[at + i] === byte);
+  return SIGNATURES.some((bytes) => has(bytes)) || (has([0x52, 0x49, 0x46, 0x46]) && has([0x57, 0x45, 0x42, 0x50], 8));
+}
+
+// A new file is only coloured here; it replaces the current image (and its result and hints)
+// once the server has coloured it, so a file that is refused costs nothing.
+async function loadFile(file) {
   if (!file) return;
+  const kept = state.file ? " The current image is kept." : "";
   if (state.maxUploadBytes && file.size > state.maxUploadBytes) {
     setStatus(`That file is ${(file.size / 2 ** 20).toFixed(1)} MB; this server takes at most ` +
-              `${shortNumber(state.maxUploadBytes / 2 ** 20)} MB.`, "error");
+              `${shortNumber(state.maxUploadBytes / 2 ** 20)} MB.${kept}`, "error");
     return;
   }
+  if (!(await isSupportedImage(file))) {
+    setStatus(`${file.name || "That file"} is not a supported image: choose a PNG, JPEG, WebP, BMP, GIF or TIFF.${kept}`,
+              "error");
+    return;
+  }
+  colorize(file);
+}
+
+// The coloured new file becomes the current one: shown as the original, no hints yet.
+async function adopt(file) {
   state.file = file;
   state.hints = [];
-  renderHints();
   clearResult();
   if (state.originalUrl) URL.revokeObjectURL(state.originalUrl);
   state.originalUrl = URL.createObjectURL(file);
   el.original.classList.remove("grey");
   el.original.src = state.originalUrl;
   el.stage.classList.remove("empty");
-  el.colorize.disabled = false;
-  colorize();
+  try {
+    await el.original.decode();
+  } catch (err) {
+    el.original.dataset.broken = "1";  // the browser cannot show it (TIFF, say): see showResult
+  }
+  renderHints();
 }
 
 // A format the browser cannot show (TIFF, say): show the result in grey as the "original";
@@ -192,14 +221,17 @@ el.clearHints.addEventListener("click", () => {
 });
 
 // ---- colouring -----------------------------------------------------------------------------
-async function colorize() {
-  if (!state.file) return;
+// Colour `newFile`, else the file still waiting to replace the current one, else the current one.
+async function colorize(newFile = null) {
+  const file = newFile || state.pending || state.file;
+  if (!file) return;
   if (state.inFlight) state.inFlight.abort();
   const controller = new AbortController();
   state.inFlight = controller;
+  state.pending = file === state.file ? null : file;
   const form = new FormData();
-  form.append("image", state.file, state.file.name || "pasted.png");
-  form.append("hints", JSON.stringify(state.hints));
+  form.append("image", file, file.name || "pasted.png");
+  form.append("hints", JSON.stringify(state.pending ? [] : state.hints));
   if (el.model.value) form.append("model", el.model.value);
   setStatus("colouring…", "busy");
   el.colorize.disabled = true;
@@ -212,13 +244,16 @@ async function colorize() {
     }
     const blob = await response.blob();
     if (state.inFlight !== controller) return;
+    if (state.pending) await adopt(state.pending);
     showResult(blob, response.headers);
   } catch (err) {
     if (err.name === "AbortError") return;
-    setStatus(err.message === "Failed to fetch" ? "Cannot reach the server." : err.message, "error");
+    const kept = state.pending && state.file ? " The current image is kept." : "";
+    setStatus((err.message === "Failed to fetch" ? "Cannot reach the server." : err.message) + kept, "error");
   } finally {
     if (state.inFlight === controller) {
       state.inFlight = null;
+      state.pending = null;
       el.colorize.disabled = !state.file;
     }
   }
@@ -254,17 +289,19 @@ function showResult(blob, headers) {
   el.result.src = state.resultUrl;
 }
 
-el.colorize.addEventListener("click", colorize);
+el.colorize.addEventListener("click", () => colorize());
 el.model.addEventListener("change", () => {
   showModelInfo();
   colorize();
 });
 
 // ---- before / after ------------------------------------------------------------------------
+// The divider stands at the slider's value: the original to its left and the coloured image to
+// its right, as the labels at the slider's two ends say.
 function updateCompare() {
-  const shown = Number(el.compare.value);
-  el.result.style.clipPath = `inset(0 ${100 - shown}% 0 0)`;
-  el.divider.style.left = `${shown}%`;
+  const at = Number(el.compare.value);
+  el.result.style.clipPath = `inset(0 0 0 ${at}%)`;
+  el.divider.style.left = `${at}%`;
 }
 el.compare.addEventListener("input", updateCompare);
 
