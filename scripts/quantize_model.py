@@ -68,20 +68,64 @@ def quantize(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]]) -> 
         def get_next(self):
             return next(self.feeds, None)
 
+    import onnx
+
     with tempfile.TemporaryDirectory() as tmp:
-        prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
+        # The optional temperature input is made a constant for the quantiser (which would treat
+        # it as a weight), then exposed again after the quantised softmax input: expose_temperature.
+        fixed, prepared = Path(tmp) / "fixed.onnx", Path(tmp) / "prepared.onnx"
+        model = onnx.load(str(src))
+        inputs = [i for i in model.graph.input if i.name != "temperature"]
+        del model.graph.input[:]
+        model.graph.input.extend(inputs)
+        onnx.save(model, str(fixed))
+        quant_pre_process(str(fixed), str(prepared), skip_symbolic_shape=True)
         quantize_static(str(prepared), str(dst), Reader(), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
     # Keep the irodori metadata (name, size multiple, max side) of the float model.
-    import onnx
-
-    float_model, int8_model = onnx.load(str(src)), onnx.load(str(dst))
+    float_model, int8_model = onnx.load(str(src)), expose_temperature(onnx.load(str(dst)))
     del int8_model.metadata_props[:]
     for prop in float_model.metadata_props:
         entry = int8_model.metadata_props.add()
         entry.key, entry.value = prop.key, prop.value + ("-int8" if prop.key == "irodori.name" else "")
     onnx.save(int8_model, str(dst))
+
+
+def expose_temperature(model):
+    """An int8 classification model whose annealed mean divides the logits by a constant T0 ->
+    the same model with the optional scalar input ``temperature`` (default T0; metadata
+    ``irodori.temperature``), applied after the quantised softmax input as a factor T0 / T, so
+    its range (calibrated at T0) never clips and the output at T0 is the same to the bit. A
+    model without that softmax (regression head) is returned unchanged."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    softmax = next((n for n in graph.node if n.op_type == "Softmax"), None)
+    div, name = None, softmax.input[0] if softmax is not None else None
+    for _ in range(3):  # Softmax <- DequantizeLinear <- QuantizeLinear <- Div(logits, T0)
+        node = producer.get(name)
+        if node is None or node.op_type == "Div":
+            div = node
+            break
+        name = node.input[0]
+    if div is None or div.input[1] not in constants or "temperature" in constants:
+        return model
+    t0 = float(constants[div.input[1]].reshape(()))
+    graph.initializer.extend([numpy_helper.from_array(np.array(t0, np.float32), "temperature"),
+                              numpy_helper.from_array(np.array(t0, np.float32), "temperature_default")])
+    graph.input.append(helper.make_tensor_value_info("temperature", onnx.TensorProto.FLOAT, []))
+    ratio, scaled = "temperature_ratio", softmax.input[0] + "_at_temperature"
+    index = list(graph.node).index(softmax)
+    graph.node.insert(index, helper.make_node("Mul", [softmax.input[0], ratio], [scaled], name="temperature_scale"))
+    graph.node.insert(index, helper.make_node("Div", ["temperature_default", "temperature"], [ratio],
+                                              name="temperature_ratio"))
+    softmax.input[0] = scaled
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "irodori.temperature", str(t0)
+    return model
 
 
 def network_ms(path: Path, height: int, width: int, *, threads: int, runs: int = 30) -> float:

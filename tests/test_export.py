@@ -46,3 +46,48 @@ def test_cli_export_reports_the_error(tiny_run, tmp_path, capsys):
     assert out.is_file()
     assert main(["export", str(tmp_path), "-o", str(tmp_path / "x.onnx")]) == 1
     assert "not a checkpoint" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def classification_run(tmp_path_factory):
+    from irodori.config import load_config
+    from irodori.train import train
+
+    out = tmp_path_factory.mktemp("cls-run")
+    train(load_config("tiny", {"out_dir": str(out), "steps": 2, "val_every": 0, "model": {"head": "classification"},
+                               "loss": {"classification": 1.0}}), dry_run=True, progress=False)
+    return out
+
+
+def test_the_annealed_mean_temperature_is_an_optional_input(classification_run, tmp_path):
+    import torch
+
+    from irodori.checkpoint import load_generator
+    from irodori.export import export_onnx
+
+    path = tmp_path / "cls.onnx"
+    export_onnx(classification_run, path, max_side=128)
+    model, _ = load_generator(classification_run)
+    model.eval()
+    session = ort.InferenceSession(str(path))
+    assert [i.name for i in session.get_inputs()] == ["l", "hints"]  # old callers feed only these
+    assert [(i.name, i.shape) for i in session.get_overridable_initializers()] == [("temperature", [])]
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert float(meta["irodori.temperature"]) == pytest.approx(model.config.temperature)
+    rng = np.random.default_rng(1)
+    l = rng.uniform(-1, 1, (1, 1, 24, 40)).astype(np.float32)
+    hints = np.zeros((1, 3, 24, 40), np.float32)
+    for t in (None, 0.1, 0.3, 1.0):
+        feed = {"l": l, "hints": hints} if t is None else {"l": l, "hints": hints, "temperature": np.array(t, np.float32)}
+        with torch.no_grad():
+            ref = model(torch.from_numpy(l), torch.from_numpy(hints), temperature=t).numpy()
+        assert np.abs(session.run(["ab"], feed)[0] - ref).max() < 1e-3, t
+    low, high = (session.run(["ab"], {"l": l, "hints": hints, "temperature": np.array(t, np.float32)})[0]
+                 for t in (0.1, 1.0))
+    assert np.abs(low - high).max() > 1e-3  # the input is used
+
+
+def test_a_regression_head_has_no_temperature_input(tiny_onnx):
+    session = ort.InferenceSession(str(tiny_onnx))
+    assert session.get_overridable_initializers() == []
+    assert "irodori.temperature" not in {p.key for p in onnx.load(str(tiny_onnx)).metadata_props}

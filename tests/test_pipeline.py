@@ -347,3 +347,60 @@ def test_non_finite_colour_while_colouring_is_the_models_error_not_the_images(tm
     assert main(["evaluate", str(path), str(truth), "--no-fd", "-q"]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith(f"irodori evaluate: model {path}: its output")
+
+
+# ----------------------------------------------------------------------------------------------
+# More or less colour: the annealed-mean temperature
+# ----------------------------------------------------------------------------------------------
+def _chroma(rgb):
+    from irodori.color import rgb_to_lab
+
+    lab = rgb_to_lab(np.asarray(rgb, np.float64) / 255.0)
+    return float(np.hypot(lab[..., 1], lab[..., 2]).mean())
+
+
+def test_the_shipped_models_take_a_temperature(tmp_path, capsys):
+    from irodori.cli import main
+    from irodori.colorizer import colorize
+    from irodori.registry import MODELS
+
+    from pathlib import Path
+
+    page = Image.open(Path(__file__).resolve().parents[1] / "examples" / "photo_hills.png").convert("L").resize((160, 120))
+    for name in ("general-int8", "manga"):  # the default (an int8 copy, exposed after quantising) and a float one
+        colorizer = load_colorizer(name, threads=1)
+        t0 = colorizer.backend.temperature
+        assert t0 == pytest.approx(0.45)
+        default = np.asarray(colorizer.colorize(page))
+        assert np.array_equal(np.asarray(colorizer.colorize(page, temperature=t0)), default)
+        calm, vivid = (_chroma(colorizer.colorize(page, temperature=t)) for t in (1.0, 0.2))
+        assert calm < _chroma(default) < vivid, name  # T = 1: the plain mean, greyer; low T: more colour
+    assert np.array_equal(np.asarray(colorize(page, temperature=1.0)),
+                          np.asarray(load_colorizer(threads=1).colorize(page, temperature=1.0)))
+    page.save(tmp_path / "hills.png")
+    out = tmp_path / "out"
+    assert main(["colorize", str(tmp_path / "hills.png"), "-o", str(out), "--temperature", "1.0", "-q"]) == 0
+    assert _chroma(Image.open(out / "hills.png")) == pytest.approx(_chroma(colorize(page, temperature=1.0)), abs=0.01)
+
+
+def test_a_temperature_outside_the_range_or_for_a_model_without_one_is_refused(colorizer, tiny_onnx, tmp_path, capsys):
+    from irodori.cli import main
+
+    with pytest.raises(ValueError, match="has no temperature input"):  # a regression head (as old exports)
+        colorizer.colorize(_page(16, 16), temperature=0.5)
+    with pytest.raises(ValueError, match="has no temperature input"):
+        load_colorizer(tiny_onnx, temperature=0.5)
+    shipped = load_colorizer("general-int8", threads=1)
+    for bad in (0.05, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="temperature must be from 0.1 to 1.0"):
+            shipped.colorize(_page(16, 16), temperature=bad)
+    _page(16, 16).save(tmp_path / "p.png")
+    base = ["colorize", str(tmp_path / "p.png"), "-o", str(tmp_path / "out"), "-q", "--temperature"]
+    for value in ("2", "warm"):
+        with pytest.raises(SystemExit) as exit_:
+            main(base + [value])
+        assert exit_.value.code == 2 and "argument --temperature: " in capsys.readouterr().err
+    assert main(base + ["0.5", "--model", str(tiny_onnx)]) == 2
+    err = capsys.readouterr().err
+    assert "has no temperature input" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "p.png").exists()

@@ -28,6 +28,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _temperature(text: str) -> float:
+    from .colorizer import TEMPERATURE_RANGE  # numpy and Pillow, no torch; only when the flag is given
+
+    low, high = TEMPERATURE_RANGE
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {text}")
+    return value
+
+
 def _quality(text: str) -> int:
     value = _positive_int(text)
     if value > 100:
@@ -56,6 +69,9 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                    help="longest side the network sees (default: the model's own); colour is upsampled to full size")
     p.add_argument("--upsample", choices=["bilinear", "bicubic", "lanczos"], default="bilinear",
                    help="how ab chroma is upsampled to full resolution (default bilinear)")
+    p.add_argument("--temperature", type=_temperature, default=None, metavar="T",
+                   help="more or less colour: the annealed-mean temperature, 0.1 to 1.0; lower is more vivid "
+                   "(and blotchier), higher calmer and greyer (default: the model's own, 0.45 for the shipped ones)")
     p.add_argument("--max-pixels", type=_positive_int, default=None,
                    help="refuse images with more pixels than this (decompression-bomb guard; default 64000000)")
     p.add_argument("--threads", type=int, default=None,

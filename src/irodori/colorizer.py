@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 UPSAMPLE_FILTERS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS}
 DEFAULT_MAX_SIDE = 512
 STRIP_PIXELS = 1 << 16  # pixels per strip when merging chroma with full-resolution L: cache-sized
+# The annealed mean's temperature T a caller may ask for (Zhang et al. 2016): softmax(logits / T)
+# over the colour bins, then their mean. Lower = more vivid (towards the most likely colour, with
+# blotches below 0.2), higher = calmer (1.0: the plain mean, greyish). Models have their own default.
+TEMPERATURE_RANGE = (0.1, 1.0)
 
 
 class Backend(Protocol):
@@ -46,7 +50,9 @@ class Backend(Protocol):
     max_side: int
     name: str
 
-    def run(self, l_norm: np.ndarray, hints: np.ndarray) -> np.ndarray: ...
+    temperature: float | None  # the annealed mean's default T; None: the model takes none
+
+    def run(self, l_norm: np.ndarray, hints: np.ndarray, temperature: float | None = None) -> np.ndarray: ...
 
 
 def _metadata_int(meta: dict[str, str], key: str, default: int, *, path: Path, most: int) -> int:
@@ -72,6 +78,21 @@ def check_network_output(ab: np.ndarray, shape: tuple[int, ...], *, model: str |
                          "training run or a damaged export)")
 
 
+def _temperature_default(session: Any, meta: dict[str, str], path: Path) -> float | None:
+    """The default T of a model exported with the optional scalar input ``temperature``, from
+    its metadata; None for a model without it (a regression head, or exported before it existed)."""
+    if "temperature" not in {i.name for i in session.get_overridable_initializers()}:
+        return None
+    text = meta.get("irodori.temperature", "")
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value <= 1.0:
+        raise ModelError(f"{path}: metadata irodori.temperature is {text[:40]!r}, not a number in (0, 1]")
+    return value
+
+
 class OnnxBackend:
     def __init__(self, path: Path, *, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -80,6 +101,7 @@ class OnnxBackend:
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # errors: the optional temperature input draws a warning at every load
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own types (InvalidProtobuf, Fail, ...)
@@ -92,6 +114,7 @@ class OnnxBackend:
         self.max_side = _metadata_int(meta, "irodori.max_side", DEFAULT_MAX_SIDE, path=path, most=1 << 16)
         self.name = meta.get("irodori.name", Path(path).stem)
         self.path = Path(path)
+        self.temperature = _temperature_default(self.session, meta, self.path)
         self._probe()
 
     def _probe(self) -> None:
@@ -104,8 +127,11 @@ class OnnxBackend:
             raise ModelError(f"{self.path}: fails on a blank {m}x{m} input ({type(exc).__name__}: {exc})") from None
         check_network_output(ab, (1, 2, m, m), model=self.path)
 
-    def run(self, l_norm: np.ndarray, hints: np.ndarray) -> np.ndarray:
-        return self.session.run(["ab"], {"l": l_norm, "hints": hints})[0]
+    def run(self, l_norm: np.ndarray, hints: np.ndarray, temperature: float | None = None) -> np.ndarray:
+        feed = {"l": l_norm, "hints": hints}
+        if temperature is not None:  # else the graph's own default
+            feed["temperature"] = np.array(temperature, dtype=np.float32)
+        return self.session.run(["ab"], feed)[0]
 
 
 class TorchBackend:
@@ -125,10 +151,11 @@ class TorchBackend:
         self.max_side = DEFAULT_MAX_SIDE
         self.name = f"{Path(path).name}@{meta.get('step')}"
         self.path = Path(path)
+        self.temperature = self.model.config.temperature if self.model.config.head == "classification" else None
 
-    def run(self, l_norm: np.ndarray, hints: np.ndarray) -> np.ndarray:
+    def run(self, l_norm: np.ndarray, hints: np.ndarray, temperature: float | None = None) -> np.ndarray:
         with self._torch.inference_mode():
-            ab = self.model(self._torch.from_numpy(l_norm), self._torch.from_numpy(hints))
+            ab = self.model(self._torch.from_numpy(l_norm), self._torch.from_numpy(hints), temperature=temperature)
         return ab.numpy()
 
 
@@ -163,7 +190,8 @@ class Colorizer:
     """
 
     def __init__(self, backend: Backend, *, max_side: int | None = None, upsample: str = "bilinear",
-                 max_pixels: int | None = DEFAULT_MAX_PIXELS, workers: int | None = None) -> None:
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS, workers: int | None = None,
+                 temperature: float | None = None) -> None:
         if upsample not in UPSAMPLE_FILTERS:
             raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE_FILTERS)}")
         self.backend = backend
@@ -173,6 +201,21 @@ class Colorizer:
         self.upsample = upsample
         self.max_pixels = max_pixels
         self.workers = max(1, workers or os.cpu_count() or 1)
+        self.temperature = self.check_temperature(temperature)  # None: the model's own
+
+    def check_temperature(self, temperature: float | None) -> float | None:
+        """A requested annealed-mean T, checked: ValueError outside TEMPERATURE_RANGE, or when the
+        model takes none (a regression head, or an ONNX file exported before the input existed:
+        re-export it). None stays None (the model's own T)."""
+        if temperature is None:
+            return None
+        if self.backend.temperature is None:
+            raise ValueError(f"model {self.name} has no temperature input (a regression head, or exported "
+                             "before irodori had it: re-export it with irodori export); leave --temperature out")
+        low, high = TEMPERATURE_RANGE
+        if not low <= temperature <= high:  # also refuses nan
+            raise ValueError(f"temperature must be from {low} to {high}, not {temperature}")
+        return float(temperature)
 
     @property
     def name(self) -> str:
@@ -180,15 +223,17 @@ class Colorizer:
 
     # -- the pipeline ---------------------------------------------------------------------------
     def colorize(self, image: ImageSource, *, hints: Iterable[Any] | None = None,
-                 palette: str | Iterable[Any] | None = None) -> Image.Image:
+                 palette: str | Iterable[Any] | None = None, temperature: float | None = None) -> Image.Image:
         """``hints``: colour hints in input pixels (see :mod:`irodori.hints`; HintError if one is
-        malformed or outside the image). ``palette``: restrict the colours to these (and grey)."""
+        malformed or outside the image). ``palette``: restrict the colours to these (and grey).
+        ``temperature``: the annealed mean's T for this image, in TEMPERATURE_RANGE (lower = more
+        vivid; default: this Colorizer's, else the model's own; ValueError if the model has none)."""
         hints = parse_hints(hints)
         palette_ab = parse_palette(palette)
         img = open_image(image, max_pixels=self.max_pixels)
         lightness, alpha = lightness_of(img)
         del img  # the Lightness holds what is needed (8-bit pixels, not a float copy)
-        ab_small = self.predict_ab(lightness, hints=hints)
+        ab_small = self.predict_ab(lightness, hints=hints, temperature=temperature)
         if palette_ab is not None:
             ab_small = apply_palette(ab_small, palette_ab)
         out = self.merge_image(lightness, ab_small)
@@ -222,7 +267,7 @@ class Colorizer:
         return np.ascontiguousarray(l_in, dtype=np.float32), np.ascontiguousarray(hint_in, dtype=np.float32), (h, w)
 
     def predict_ab(self, lightness: Lightness | np.ndarray, *, hints: Iterable[Any] | None = None,
-                   propagate: bool = True) -> np.ndarray:
+                   propagate: bool = True, temperature: float | None = None) -> np.ndarray:
         """Lightness (or L (H, W)) -> ab_small (2, h, w) in Lab units at the network size.
 
         Hints go into the network and, because the network follows them only weakly, are also
@@ -232,15 +277,17 @@ class Colorizer:
         if not isinstance(lightness, Lightness):
             lightness = Lightness.from_l(lightness)
         hints = parse_hints(hints)
-        ab, l_small = self.network_ab(lightness, hints)
+        ab, l_small = self.network_ab(lightness, hints, temperature=temperature)
         if hints and propagate:
             ab = propagate_hints(ab, l_small, hints, lightness.shape)
         return ab
 
-    def network_ab(self, lightness: Lightness, hints: list[Hint]) -> tuple[np.ndarray, np.ndarray]:
+    def network_ab(self, lightness: Lightness, hints: list[Hint], *,
+                   temperature: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The network alone: parsed hints -> (ab_small (2, h, w) in Lab units, the L (h, w) it saw)."""
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints)
-        ab_net = self.backend.run(l_in, hint_in)
+        t = self.temperature if temperature is None else self.check_temperature(temperature)
+        ab_net = self.backend.run(l_in, hint_in) if t is None else self.backend.run(l_in, hint_in, temperature=t)
         check_network_output(ab_net, (1, 2, *l_in.shape[2:]), model=getattr(self.backend, "path", self.name))
         ab = denormalize_ab(ab_net[0, :, :h, :w]).astype(np.float32)
         return ab, (l_in[0, 0, :h, :w] + 1.0) * 50.0
@@ -280,23 +327,27 @@ class Colorizer:
 
 
 def load_colorizer(model: str | Path = DEFAULT_MODEL, *, max_side: int | None = None, upsample: str = "bilinear",
-                   threads: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Colorizer:
+                   threads: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                   temperature: float | None = None) -> Colorizer:
     """Load a model once (shipped name, .onnx file, or checkpoint directory). ``threads`` (default:
-    all cores) is used both by the network and by the full-resolution merge."""
+    all cores) is used both by the network and by the full-resolution merge. ``temperature``: the
+    annealed mean's T for every image (see :meth:`Colorizer.colorize`; default: the model's own)."""
     backend = load_backend(model, threads=threads)
-    return Colorizer(backend, max_side=max_side, upsample=upsample, max_pixels=max_pixels, workers=threads)
+    return Colorizer(backend, max_side=max_side, upsample=upsample, max_pixels=max_pixels, workers=threads,
+                           temperature=temperature)
 
 
 _DEFAULT: Colorizer | None = None
 
 
 def colorize(image: ImageSource, *, hints: Iterable[Any] | None = None,
-             palette: str | Iterable[Any] | None = None) -> Image.Image:
-    """Colour one image with the default model, loaded on first use and kept."""
+             palette: str | Iterable[Any] | None = None, temperature: float | None = None) -> Image.Image:
+    """Colour one image with the default model, loaded on first use and kept (``temperature``:
+    see :meth:`Colorizer.colorize`)."""
     global _DEFAULT
     if _DEFAULT is None:
         _DEFAULT = load_colorizer()
-    return _DEFAULT.colorize(image, hints=hints, palette=palette)
+    return _DEFAULT.colorize(image, hints=hints, palette=palette, temperature=temperature)
 
 
 __all__ = ["Colorizer", "Hint", "HintError", "OnnxBackend", "TorchBackend", "colorize", "load_colorizer"]

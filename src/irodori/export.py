@@ -35,8 +35,27 @@ class _AbOnly(torch.nn.Module):
         super().__init__()
         self.generator = generator
 
-    def forward(self, l: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
-        return self.generator(l, hints)
+    def forward(self, l: torch.Tensor, hints: torch.Tensor, temperature: torch.Tensor | None = None) -> torch.Tensor:
+        return self.generator(l, hints, temperature=temperature)
+
+
+def _make_optional(proto, name: str, default: float) -> None:
+    """Give the scalar graph input ``name`` an initializer holding ``default``: onnxruntime then
+    uses the default when a caller does not feed the input (an overridable initializer), so
+    callers that know only l and hints run the model as before."""
+    from onnx import numpy_helper
+
+    proto.graph.initializer.append(numpy_helper.from_array(np.array(default, dtype=np.float32), name))
+
+
+def _temperature_parity(model: torch.nn.Module, session, l_np: np.ndarray, hints_np: np.ndarray,
+                        default: float) -> float:
+    """max |onnxruntime - torch| of ab with the temperature input fed a value other than ``default``."""
+    t = 1.0 if default < 1.0 else 0.5
+    with torch.no_grad():
+        ab_torch = model(torch.from_numpy(l_np), torch.from_numpy(hints_np), temperature=t).numpy()
+    feed = {"l": l_np, "hints": hints_np, "temperature": np.array(t, dtype=np.float32)}
+    return float(np.abs(session.run(["ab"], feed)[0] - ab_torch).max())
 
 
 def export_onnx(
@@ -57,6 +76,10 @@ def export_onnx(
     model.eval()
     m = model.config.size_multiple
     example = (torch.zeros(1, 1, 2 * m, 2 * m), torch.zeros(1, 3, 2 * m, 2 * m))
+    temperature = model.config.temperature if model.config.head == "classification" else None
+    if temperature is not None:  # the annealed mean's T: an optional scalar input (see _make_optional)
+        example = example + (torch.tensor(temperature),)
+    input_names = ["l", "hints"] + (["temperature"] if temperature is not None else [])
     dynamic = {"l": {0: "n", 2: "h", 3: "w"}, "hints": {0: "n", 2: "h", 3: "w"}, "ab": {0: "n", 2: "h", 3: "w"}}
     buf = io.BytesIO()
     with warnings.catch_warnings():
@@ -64,10 +87,12 @@ def export_onnx(
         # the dynamo exporter needs onnxscript and minutes of tracing for the same graph.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _AbOnly(model).eval(), example, buf, input_names=["l", "hints"], output_names=["ab"],
+            _AbOnly(model).eval(), example, buf, input_names=input_names, output_names=["ab"],
             dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True, dynamo=False,
         )
     proto = onnx.load_from_string(buf.getvalue())
+    if temperature is not None:
+        _make_optional(proto, "temperature", temperature)
     metadata = {
         "irodori.name": name or Path(output).stem,
         "irodori.version": __version__,
@@ -75,6 +100,7 @@ def export_onnx(
         "irodori.max_side": str(max_side),
         "irodori.arch": json.dumps(meta["arch"], sort_keys=True),
         "irodori.step": str(meta.get("step")),
+        **({"irodori.temperature": str(temperature)} if temperature is not None else {}),
         "irodori.data_manifest_sha256": str(meta.get("data_manifest_sha256")),
         "irodori.interface": "l=(N,1,H,W) L/50-1; hints=(N,3,H,W) (a/110*mask, b/110*mask, mask); ab=(N,2,H,W) ab/110",
     }
@@ -99,6 +125,10 @@ def export_onnx(
     max_abs_err = float(np.abs(ab_ort - ab_torch).max())
     if not max_abs_err <= tolerance:
         raise ExportError(f"onnxruntime and PyTorch differ by {max_abs_err:.2e} (> {tolerance:.0e}) at {h}x{w}")
+    if temperature is not None:  # the optional input, given: parity at another T
+        max_abs_err = max(max_abs_err, _temperature_parity(model, session, l_np, hints_np, temperature))
+        if not max_abs_err <= tolerance:
+            raise ExportError(f"with a temperature given, onnxruntime and PyTorch differ by {max_abs_err:.2e}")
     output = Path(output)
     write_atomic(output, proto.SerializeToString())
     return {"max_abs_err": max_abs_err, "check_size": (h, w), "path": str(output)}

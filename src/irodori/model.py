@@ -240,8 +240,11 @@ class Generator(nn.Module):
             skips.append(x)
         return skips
 
-    def forward(self, l: torch.Tensor, hints: torch.Tensor, *, return_logits: bool = False):
-        """-> ab (N, 2, H, W); with ``return_logits`` -> (ab, logits (N, K, H/4, W/4) or None)."""
+    def forward(self, l: torch.Tensor, hints: torch.Tensor, *, return_logits: bool = False,
+                temperature: torch.Tensor | float | None = None):
+        """-> ab (N, 2, H, W); with ``return_logits`` -> (ab, logits (N, K, H/4, W/4) or None).
+        ``temperature``: the annealed mean's T for this call (classification head; a scalar,
+        default ``config.temperature``; lower = more vivid)."""
         skips = self.encode(l, hints)  # [(N, Ci, H/2^(i+1), W/2^(i+1))]
         x = self.context(skips[-1])
         for j in reversed(range(len(self.dec))):
@@ -253,7 +256,8 @@ class Generator(nn.Module):
             ab = F.pixel_shuffle(self.head(x), 2)  # (N, 2, H, W)
             return (ab, None) if return_logits else ab
         logits = self.head(x)  # (N, K, H/4, W/4)
-        probs = torch.softmax(logits / self.config.temperature, dim=1)
+        t = self.config.temperature if temperature is None else temperature
+        probs = torch.softmax(logits / t, dim=1)
         # Expectation over bin centres as a fixed 1x1 convolution: (N, K, h, w) -> (N, 2, h, w).
         ab_quarter = F.conv2d(probs, self.ab_bins.t()[:, :, None, None].to(probs.dtype))
         ab = F.interpolate(ab_quarter, scale_factor=4.0, mode="bilinear", align_corners=False)

@@ -45,7 +45,7 @@ def _int8_copy(model: ShippedModel, *, onnx_sha256: str, description: str) -> Sh
 _GENERAL = ShippedModel(
     name="general",
     onnx="general-v0.3.onnx",
-    onnx_sha256="3e4bf016e412ad0c64927b38f278620f57480fffacff759b97638a7297a85723",
+    onnx_sha256="38ebfca34348b12947275c58da24ea1c9b04f6c10233c23fa7ea37eeed5d04f4",
     weights_dir="general-v0.3",
     weights_sha256="4458349aec747d7b6846623de30169359e765b1f23ed408d555f2689e521bba8",
     description="Photos and art of every kind (painted, flat, line art), and manga pages; trained "
@@ -55,7 +55,7 @@ _GENERAL = ShippedModel(
 _MANGA = ShippedModel(
     name="manga",
     onnx="manga-v0.3.onnx",
-    onnx_sha256="f8628ee68df2810bd903206412a596929c51ead82d9cb4898359ba8af370d163",
+    onnx_sha256="0a51514789dbd6df494a3bef59747a7bf71cc82893dc7452857c340f888238ee",
     weights_dir="manga-v0.3",
     weights_sha256="1a928120ebdd9bc33b96225528c139d71fded697d2e5385411fc00807e774886",
     description="Printed manga and comic pages (screentone, inked lines, grey scans): `general` "
@@ -68,14 +68,14 @@ MODELS: dict[str, ShippedModel] = {
         _GENERAL,
         _int8_copy(
             _GENERAL,
-            onnx_sha256="ae2b5037cfa21c06e0ddd82579fab784c1e89bcc73a9660a8115df1f9997a7df",
+            onnx_sha256="f81221e17832aea05793c90d57422c7eabc404e7f4514e3cf91a1fa311cf02e3",
             description="`general` quantised to int8: about 3x faster network on CPU, nearly the same "
             "colours (held-out photos: PSNR +0.06 dB; manga pages: +0.10 dB).",
         ),
         _MANGA,
         _int8_copy(
             _MANGA,
-            onnx_sha256="cdbb0d8cec01bd2228a241310c5d6ad4082ae6c63758b85b76b5fc0d8455f865",
+            onnx_sha256="4bae942ed883fcf0a19afbf5478912da7b3efe9a5615a37224f534797b484feb",
             description="`manga` quantised to int8: 3.5x faster network on CPU, the same colours "
             "within measurement (held-out manga pages: PSNR +0.01 dB).",
         ),
