@@ -440,3 +440,24 @@ def test_a_model_that_cannot_be_loaded_is_a_500_naming_it_and_the_rest_work(tmp_
     with TestClient(create_app(models=[DEFAULT_MODEL, str(damaged)], threads=1), base_url=LOCAL) as c:
         assert "'damaged' cannot be loaded" in _json_error(_post(c, _png(), model="damaged"), 500)
         assert _post(c, _png()).status_code == 200
+
+
+def test_a_temperature_asks_for_more_or_less_colour(client, tiny_onnx):
+    from irodori.color import rgb_to_lab
+
+    def chroma(response):
+        assert response.status_code == 200, response.text
+        lab = rgb_to_lab(np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"), np.float64) / 255.0)
+        return float(np.hypot(lab[..., 1], lab[..., 2]).mean())
+
+    page = _png((64, 48), seed=3)
+    calm, default, vivid = (chroma(_post(client, page, **fields)) for fields in
+                            ({"temperature": "1.0"}, {}, {"temperature": "0.2"}))
+    assert calm < default < vivid
+    for bad in ("5", "0", "nan", "warm"):
+        response = _post(client, page, temperature=bad)
+        assert response.status_code in (400, 422) and "temperature" in response.json()["error"], bad
+    tiny = {"tiny": load_colorizer(tiny_onnx, threads=1)}  # a regression head: no temperature input
+    with TestClient(create_app(colorizers=tiny, shipped=False), base_url=LOCAL) as other:
+        assert "has no temperature input" in _json_error(_post(other, page, temperature="0.5"), 400)
+        assert _post(other, page).status_code == 200

@@ -46,7 +46,7 @@ from . import __version__
 from .colorizer import Colorizer, load_colorizer
 from .hints import MAX_HINTS, Hint, HintError, parse_hints
 from .imageio import ImageReadError, encode
-from .registry import DEFAULT_MODEL, MODELS
+from .registry import DEFAULT_MODEL, MODELS, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -391,6 +391,8 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
         hints: Annotated[str | None, Form(description='JSON list of {"x": int, "y": int, "color": "#rrggbb"} '
                                                       "in input pixels")] = None,
         model: Annotated[str | None, Form(description="one of GET /api/models; default: the first")] = None,
+        temperature: Annotated[float | None, Form(description="the annealed-mean temperature, 0.1 to 1.0: lower "
+                                                              "is more vivid; default: the model's own")] = None,
     ) -> Response:
         """Colour one image; answers the PNG (RGBA if the input had alpha)."""
         name = model or default
@@ -408,8 +410,14 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
 
         def work() -> tuple[bytes, float]:
             colorizer = pool.get(name)  # loaded on first use, on this worker thread
+            extra = {}
+            if temperature is not None:
+                try:
+                    extra["temperature"] = colorizer.check_temperature(temperature)  # in range, and the model takes one
+                except ValueError as exc:
+                    raise ApiError(400, str(exc)) from None
             start = time.perf_counter()
-            png = encode(colorizer.colorize(data, hints=hint_list), "png")
+            png = encode(colorizer.colorize(data, hints=hint_list, **extra), "png")
             return png, (time.perf_counter() - start) * 1000.0
 
         try:
@@ -418,6 +426,9 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
             raise ApiError(400, str(exc)) from None
         except ImageReadError as exc:
             raise ApiError(400, f"cannot read the image: {exc}") from None
+        except ModelError as exc:  # the model's fault (NaN colour): the server's error, said plainly
+            log.error("model %s failed: %s", name, exc)
+            raise ApiError(500, f"model {name!r} failed: its output is not usable (the server's log says why)") from None
         return Response(png, media_type="image/png", headers={
             "X-Irodori-Model": name, "X-Irodori-Elapsed-Ms": f"{elapsed_ms:.0f}", "Cache-Control": "no-store"})
 

@@ -12,7 +12,12 @@ const el = {
   markers: $("markers"), compareRow: $("compare-row"), compare: $("compare"),
 };
 
+el.temperature = $("temperature");
+el.temperatureValue = $("temperature-value");
+el.temperatureReset = $("temperature-reset");
+
 const state = {
+  temperature: null,   // the annealed-mean T asked for (0.1 vivid .. 1 calm); null: the model's own
   file: null,          // the File shown and coloured
   pending: null,       // a new File being coloured; it replaces `file` only once it is
   hints: [],           // [{x, y, color}] in the image's own pixels
@@ -233,6 +238,7 @@ async function colorize(newFile = null) {
   form.append("image", file, file.name || "pasted.png");
   form.append("hints", JSON.stringify(state.pending ? [] : state.hints));
   if (el.model.value) form.append("model", el.model.value);
+  if (state.temperature !== null) form.append("temperature", String(state.temperature));
   setStatus("colouring…", "busy");
   el.colorize.disabled = true;
   try {
@@ -290,6 +296,22 @@ function showResult(blob, headers) {
 }
 
 el.colorize.addEventListener("click", () => colorize());
+// ---- more or less colour: the slider runs from calm (T = 1) on the left to vivid (T = 0.1) ----
+function showTemperature() {
+  const t = state.temperature;
+  el.temperatureValue.textContent = t === null ? "model default" : `temperature ${t.toFixed(2)}`;
+  el.temperatureReset.disabled = t === null;
+}
+el.temperature.addEventListener("input", () => {
+  state.temperature = Number(el.temperature.value);
+  showTemperature();
+});
+el.temperatureReset.addEventListener("click", () => {
+  state.temperature = null;
+  el.temperature.value = "0.45";
+  showTemperature();
+});
+
 el.model.addEventListener("change", () => {
   showModelInfo();
   colorize();
