@@ -1,5 +1,8 @@
 """The threaded folder mode: the same outputs as the sequential loop, failures still per file."""
 
+import io
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +11,8 @@ from PIL import Image
 
 from irodori.batch import Job, colorize_jobs
 from irodori.colorizer import load_colorizer
+from irodori import imageio
+from irodori.imageio import atomic_file, encode
 
 
 @pytest.fixture
@@ -54,3 +59,154 @@ def test_unexpected_errors_are_not_swallowed(tiny_onnx, folder, tmp_path):
 
     with pytest.raises(RuntimeError, match="callback failed"):
         colorize_jobs(colorizer, _jobs(folder, tmp_path / "o"), fmt="png", threads=2, on_done=boom)
+
+
+# -- what the written files keep: print resolution, sRGB -------------------------------------------
+def _scan(path: Path, **save) -> None:
+    grey = (np.random.default_rng(3).random((24, 32)) * 255).astype(np.uint8)
+    Image.fromarray(grey).save(path, **save)
+
+
+def _jfif_in_centimetres(path: Path) -> None:
+    """A JPEG whose JFIF density is 118 dots per centimetre (299.72 dpi), as some scanners write."""
+    _scan(path, dpi=(300, 300))
+    data = bytearray(path.read_bytes())
+    at = data.index(b"JFIF\x00") + 7
+    data[at:at + 5] = b"\x02" + (118).to_bytes(2, "big") * 2
+    path.write_bytes(bytes(data))
+
+
+def _exif_resolution(dpi: float, unit: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x011A], exif[0x011B], exif[0x0128] = dpi, dpi, unit
+    return exif.tobytes()
+
+
+SCANS = {  # name -> (how it is written, the dpi it declares)
+    "inch.tif": (lambda p: _scan(p, dpi=(600, 600)), 600.0),
+    "cm.tif": (lambda p: _scan(p, resolution_unit=3, x_resolution=80, y_resolution=40), (203.2, 101.6)),
+    "jfif-cm.jpg": (_jfif_in_centimetres, 299.72),
+    "exif-only.jpg": (lambda p: _scan(p, exif=_exif_resolution(350.0, 2)), 350.0),  # JFIF gives no unit
+    "phys.png": (lambda p: _scan(p, dpi=(1200, 1200)), 1200.0),
+    "exif.webp": (lambda p: _scan(p, exif=_exif_resolution(100.0, 3), lossless=True), 254.0),
+    "bmp.bmp": (lambda p: _scan(p, dpi=(72, 72)), 72.0),
+}
+
+
+def _dpi_of(path: Path) -> tuple[float, float] | None:
+    with Image.open(path) as img:
+        if "dpi" in img.info:
+            return tuple(float(v) for v in img.info["dpi"])
+        exif = img.getexif()
+        return (float(exif[0x011A]), float(exif[0x011B])) if 0x011A in exif and exif.get(0x0128) == 2 else None
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpg", "webp"])
+def test_the_print_resolution_is_kept(tiny_onnx, tmp_path, fmt):
+    from irodori.cli import main
+
+    src = tmp_path / "scans"
+    src.mkdir()
+    for name, (write, _) in SCANS.items():
+        write(src / name)
+    _scan(src / "none.png")  # declares nothing: gets nothing
+    _scan(src / "aspect.jpg")  # JFIF with unit 0 (an aspect ratio only): gets nothing
+    out = tmp_path / "out"
+    assert main(["colorize", str(src), "-o", str(out), "--model", str(tiny_onnx), "--format", fmt, "-q"]) == 0
+    for name, (_, dpi) in SCANS.items():
+        want = dpi if isinstance(dpi, tuple) else (dpi, dpi)
+        got = _dpi_of(out / f"{Path(name).stem}.{fmt}")
+        assert got is not None, name
+        tolerance = 0.51 if fmt == "jpg" else 0.01  # JFIF holds whole dots per inch; pHYs dots per metre
+        assert np.allclose(got, want, atol=tolerance), (name, got, want)
+    assert _dpi_of(out / f"none.{fmt}") is None and _dpi_of(out / f"aspect.{fmt}") is None
+
+
+def test_the_field_case_600dpi_scan_keeps_600dpi(tiny_onnx, tmp_path):
+    scan = Path(__file__).resolve().parents[2] / "shared" / "field-cases" / "scan600dpi.tif"
+    if not scan.exists():
+        pytest.skip("field cases not present")
+    image = load_colorizer(tiny_onnx, threads=1).colorize(scan)
+    assert image.info["dpi"] == (600.0, 600.0)
+    with Image.open(io.BytesIO(encode(image, "jpg"))) as jpg:
+        assert jpg.info["dpi"] == (600, 600)
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpg", "webp"])
+def test_outputs_say_they_are_srgb(fmt):
+    from PIL import ImageCms
+
+    img = Image.new("RGB", (8, 8), (200, 30, 40))
+    img.info["icc_profile"] = b"an input's profile must not be carried over"
+    with Image.open(io.BytesIO(encode(img, fmt))) as out:
+        if fmt == "png":
+            assert out.info.get("srgb") == 0 and "icc_profile" not in out.info
+        else:
+            profile = ImageCms.ImageCmsProfile(io.BytesIO(out.info["icc_profile"]))
+            assert "srgb" in ImageCms.getProfileDescription(profile).lower()
+
+
+def test_png_compression_levels_change_size_and_time_not_pixels():
+    rng = np.random.default_rng(0)
+    img = Image.fromarray(np.repeat((rng.random((64, 64, 3)) * 8).astype(np.uint8) * 30, 4, axis=1))
+    sizes = {level: encode(img, "png", compression=level) for level in (0, 1, 9)}
+    assert len(sizes[0]) > len(sizes[1]) >= len(sizes[9])
+    for data in sizes.values():
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), np.asarray(img))
+    assert encode(img, "png") == encode(img, "png", compression=imageio.DEFAULT_PNG_COMPRESSION)
+    for bad in (-1, 10, 2.5):
+        with pytest.raises(ValueError, match="0 to 9"):
+            encode(img, "png", compression=bad)
+
+
+# -- leftovers of killed runs, and failures that leave nothing -------------------------------------
+def test_stale_temporaries_of_a_killed_batch_are_removed_on_the_next_run(tiny_onnx, folder, tmp_path):
+    from irodori.cli import main
+
+    out = tmp_path / "out"
+    (out / "deep").mkdir(parents=True)
+    old = time.time() - 2 * 3600
+    stale = [out / ".irodori-k2x9_q1a.tmp", out / "deep" / ".irodori-00000000.tmp"]
+    fresh = out / ".irodori-abcdefgh.tmp"  # another run may be writing it right now
+    others = [out / ".irodori-toolong12.tmp", out / "irodori-abcdefgh.tmp", out / "mine.tmp"]
+    folder_named_like_one = out / ".irodori-dir00000.tmp"
+    folder_named_like_one.mkdir()
+    for path in stale + [fresh] + others:
+        path.write_bytes(b"half a page")
+    for path in stale + others + [folder_named_like_one]:
+        os.utime(path, (old, old))
+    (folder / "deep").mkdir()
+    Image.open(folder / "p0.png").save(folder / "deep" / "q.png")
+    main(["colorize", str(folder), "-r", "-o", str(out), "--model", str(tiny_onnx), "-q"])
+    assert not any(p.exists() for p in stale)
+    assert fresh.exists() and all(p.exists() for p in others) and folder_named_like_one.is_dir()
+
+
+def test_a_failed_write_leaves_no_folder_it_made(tmp_path):
+    target = tmp_path / "out" / "vol1" / "p.png"
+    (tmp_path / "out").mkdir()
+    with pytest.raises(RuntimeError):
+        with atomic_file(target) as f:
+            f.write(b"part")
+            raise RuntimeError("encoder failed")
+    assert list((tmp_path / "out").iterdir()) == []  # vol1 made for it, and removed
+
+
+def test_a_failed_archive_leaves_no_output_folder(tiny_onnx, folder, tmp_path, capsys):
+    from irodori.cli import main
+
+    import zipfile
+
+    (tmp_path / "chapters" / "vol1").mkdir(parents=True)
+    (tmp_path / "chapters" / "vol1" / "junk.cbz").write_bytes(b"PK not a zip")  # fails on opening
+    damaged = tmp_path / "chapters" / "vol1" / "ch.cbz"  # fails half-way: its second entry is damaged
+    with zipfile.ZipFile(damaged, "w") as archive:
+        archive.write(folder / "p0.png", "001.png")
+        archive.writestr("002.png", b"\x89PNG\r\n\x1a\n" + bytes(200))
+    data = damaged.read_bytes()
+    damaged.write_bytes(data.replace(bytes(200), b"\xff" * 200))  # no longer what its CRC says
+    out = tmp_path / "out"
+    assert main(["colorize", str(tmp_path / "chapters"), "-r", "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "not a readable zip archive" in err and "002.png is damaged" in err
+    assert not out.exists()

@@ -1,12 +1,18 @@
 """Comic book archives: a .cbz in, a .cbz out with every page coloured, in order, nothing lost."""
 
+import gc
 import io
+import stat
+import struct
+import tracemalloc
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from irodori import cbz
 from irodori.cbz import colorize_cbz
 from irodori.cli import main
 from irodori.color import rgb_to_l
@@ -15,6 +21,7 @@ from irodori.imageio import ImageReadError
 
 COMIC_INFO = b"<?xml version='1.0'?><ComicInfo><Title>Chapter 1</Title></ComicInfo>"
 BROKEN = b"\x89PNG\r\n\x1a\n not really"
+FIELD_CASES = Path(__file__).resolve().parents[2] / "shared" / "field-cases"
 
 
 def _page(h: int, w: int, fmt: str, seed: int) -> bytes:
@@ -108,3 +115,209 @@ def test_a_page_renamed_onto_another_entry_keeps_its_old_extension(tiny_onnx, tm
                             fmt="png", threads=3)
     with zipfile.ZipFile(tmp_path / "o.cbz") as result:
         assert problems == [] and result.namelist() == ["1.jpg.png", "1.png"]
+
+
+# -- names, flags and modes kept; new names unique; unsafe names refused ------------------------
+def _central(data: bytes) -> list[tuple[bytes, int, int, bytes]]:
+    """(name bytes, UTF-8 flag, unix mode, local header's name bytes) of every central directory
+    record, parsed from the raw archive."""
+    end = data.rindex(b"PK\x05\x06")
+    count, _, at = struct.unpack_from("<HII", data, end + 10)
+    records = []
+    for _ in range(count):
+        assert data[at:at + 4] == b"PK\x01\x02"
+        flags = struct.unpack_from("<H", data, at + 8)[0]
+        n, m, k = struct.unpack_from("<HHH", data, at + 28)
+        attr, local = struct.unpack_from("<II", data, at + 38)
+        local_n = struct.unpack_from("<H", data, local + 26)[0]
+        records.append((data[at + 46:at + 46 + n], flags & 0x800, attr >> 16, data[local + 30:local + 30 + local_n]))
+        at += 46 + n + m + k
+    return records
+
+
+def _with_raw_names(path, entries: list[tuple[bytes | str, bytes]]) -> None:
+    """A zip whose bytes names are written as they are without the UTF-8 flag (as Windows zip
+    tools write Shift-JIS names: under ASCII stand-ins of the same length, then patched), and whose
+    str names are written by zipfile (as UTF-8, flagged, when they are not ASCII)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for i, (raw, data) in enumerate(entries):
+            archive.writestr(raw if isinstance(raw, str) else f"~{i:03d}".ljust(len(raw), "~"), data)
+    blob = path.read_bytes()
+    for i, (raw, _) in enumerate(entries):
+        if isinstance(raw, str):
+            continue
+        stand_in = f"~{i:03d}".ljust(len(raw), "~").encode()
+        assert blob.count(stand_in) == 2  # local header and central directory
+        blob = blob.replace(stand_in, raw)
+    path.write_bytes(blob)
+
+
+def test_entry_names_are_kept_byte_for_byte_with_their_flags(tiny_onnx, tmp_path):
+    hyoshi = "表紙/表.jpg".encode("shift_jis")  # 表 is 0x95 0x5C: a backslash as its second byte
+    assert b"\\" in hyoshi
+    memo = "メモ.txt".encode("shift_jis")
+    source = tmp_path / "sjis.cbz"
+    _with_raw_names(source, [(hyoshi, _page(24, 20, "JPEG", 1)), (memo, b"notes"),
+                             ("ページ2.png".encode("shift_jis"), _page(20, 28, "PNG", 2)),
+                             ("ページ3.png", _page(20, 20, "PNG", 3))])  # and a UTF-8 name, flagged
+    out = tmp_path / "o.cbz"
+    assert colorize_cbz(load_colorizer(tiny_onnx, threads=1), source, out, fmt="png", threads=2) == []
+    got = _central(out.read_bytes())
+    want = [(name[:-4] + b".png" if name.endswith(b".jpg") else name, flag, mode, name[:-4] + b".png"
+             if name.endswith(b".jpg") else name) for name, flag, mode, _ in _central(source.read_bytes())]
+    assert got == want
+    assert [flag for _, flag, _, _ in got] == [0, 0, 0, 0x800]
+    with zipfile.ZipFile(out) as result:
+        assert result.read(result.infolist()[1]) == b"notes"
+
+
+def test_the_field_case_sjis_archive_keeps_its_names(tiny_onnx, tmp_path):
+    source = FIELD_CASES / "sjis_names.cbz"
+    if not source.exists():
+        pytest.skip("field cases not present")
+    out = tmp_path / "o.cbz"
+    assert colorize_cbz(load_colorizer(tiny_onnx, threads=1), source, out, fmt="webp") == []
+    assert [r[0] for r in _central(out.read_bytes())] == [r[0][:-4] + b".webp" for r in _central(source.read_bytes())]
+
+
+@pytest.mark.parametrize("names", [["x.jpg", "x.jpeg", "x.jpeg.png"],
+                                   ["x.jpg", "x.jpeg", "x.jpeg.png", "x.jpeg-2.png", "x.jpg.png"],
+                                   ["X.PNG", "x.jpg", "X.JPG.png"]])  # unpacked ignoring case on Windows, macOS
+def test_renamed_pages_never_collide(tiny_onnx, tmp_path, names):
+    source = tmp_path / "c.cbz"
+    with zipfile.ZipFile(source, "w") as archive:
+        for i, name in enumerate(names):
+            archive.writestr(name, _page(16 + 2 * i, 20, "JPEG" if "jp" in name.lower()[-5:] else "PNG", i))
+    out = tmp_path / "o.cbz"
+    assert colorize_cbz(load_colorizer(tiny_onnx, threads=1), source, out, fmt="png") == []
+    with zipfile.ZipFile(out) as result:
+        new = result.namelist()
+        assert len({n.casefold() for n in new}) == len(names) and all(n.lower().endswith(".png") for n in new)
+        heights = sorted(Image.open(io.BytesIO(result.read(n))).size[1] for n in new)
+    assert heights == [16 + 2 * i for i in range(len(names))]  # every page is there, once
+
+
+def test_the_field_case_collision_archive_keeps_every_page(tiny_onnx, tmp_path):
+    source = FIELD_CASES / "cbz_rename_collision.cbz"
+    if not source.exists():
+        pytest.skip("field cases not present")
+    out = tmp_path / "o.cbz"
+    colorize_cbz(load_colorizer(tiny_onnx, threads=1), source, out, fmt="png")
+    with zipfile.ZipFile(out) as result:
+        assert len(set(result.namelist())) == 3
+
+
+@pytest.mark.parametrize("name", ["../../x.png", "/abs/x.png", "pages/../../x.png", "C:/x.png", "..\\x.png",
+                                  "pages/..", "\\\\server\\x.png"])
+def test_an_archive_with_a_name_that_unpacks_outside_is_refused(tiny_onnx, tmp_path, capsys, name):
+    source = tmp_path / "in" / "evil.cbz"
+    source.parent.mkdir()
+    with zipfile.ZipFile(source, "w") as archive:
+        archive.writestr("001.png", _page(20, 20, "PNG", 0))
+        archive.writestr(zipfile.ZipInfo(name), _page(20, 20, "PNG", 1))
+    out = tmp_path / "out"
+    assert main(["colorize", str(source), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 1
+    assert "outside the archive's folder" in capsys.readouterr().err
+    assert not out.exists()  # nothing written, not even an empty folder
+
+
+def test_links_are_copied_as_links_and_coloured_pages_are_regular_files(tiny_onnx, tmp_path):
+    source = tmp_path / "c.cbz"
+    with zipfile.ZipFile(source, "w") as archive:
+        page = zipfile.ZipInfo("001.jpg")
+        page.external_attr = (stat.S_IFREG | 0o640) << 16
+        archive.writestr(page, _page(20, 20, "JPEG", 0))
+        link = zipfile.ZipInfo("cover.jpg")  # a symbolic link: its data is the target's path
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(link, b"001.jpg")
+        odd = zipfile.ZipInfo("002.jpg")  # a page that claims to be a device file
+        odd.external_attr = (stat.S_IFCHR | 0o600) << 16
+        archive.writestr(odd, _page(20, 20, "JPEG", 2))
+    out = tmp_path / "o.cbz"
+    assert colorize_cbz(load_colorizer(tiny_onnx, threads=1), source, out, fmt="png") == []
+    with zipfile.ZipFile(out) as result:
+        modes = {i.filename: i.external_attr >> 16 for i in result.infolist()}
+        assert result.read("cover.jpg") == b"001.jpg"
+    assert modes == {"001.png": stat.S_IFREG | 0o640, "cover.jpg": stat.S_IFLNK | 0o777,
+                     "002.png": stat.S_IFREG | 0o600}
+
+
+# -- what is inflated is bounded, whatever the headers claim ------------------------------------
+def _lying(path, method: int, inflated: bytes, claimed: int) -> None:
+    """A zip with one page whose headers claim ``claimed`` bytes while it inflates to ``inflated``."""
+    with zipfile.ZipFile(path, "w", method) as archive:
+        archive.writestr("001.png", inflated)
+    data = bytearray(path.read_bytes())
+    local, central = data.index(b"PK\x03\x04"), data.index(b"PK\x01\x02")
+    struct.pack_into("<I", data, local + 22, claimed)
+    struct.pack_into("<I", data, central + 24, claimed)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_a_page_whose_header_understates_its_size_inflates_no_further(tiny_onnx, tmp_path, method):
+    bomb = tmp_path / "bomb.cbz"
+    _lying(bomb, method, b"\x89PNG\r\n\x1a\n" + bytes(48 << 20), claimed=100)
+    assert bomb.stat().st_size < 200_000
+    colorizer = load_colorizer(tiny_onnx, threads=1)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImageReadError, match="inflates past its declared size of 100 bytes"):
+            colorize_cbz(colorizer, bomb, tmp_path / "o.cbz", fmt="png")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20  # one chunk (1 MiB) and change, not the 48 MiB it inflates to
+    assert not (tmp_path / "o.cbz").exists()
+
+
+def test_the_page_cap_counts_what_is_inflated(tiny_onnx, tmp_path, monkeypatch):
+    monkeypatch.setattr(cbz, "MAX_PAGE_BYTES", 3000)
+    source = tmp_path / "c.cbz"
+    big = _page(64, 64, "PNG", 0)
+    assert len(big) > 3000
+    with zipfile.ZipFile(source, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("001.png", big)
+        archive.writestr("002.png", _page(8, 8, "PNG", 1))
+    problems = colorize_cbz(load_colorizer(tiny_onnx, threads=1), source, tmp_path / "o.cbz", fmt="png")
+    assert problems == [f"001.png: {len(big)} bytes, over the 0 MB a page may have; copied uncoloured"]
+    _lying(source, zipfile.ZIP_DEFLATED, big, claimed=2000)  # under the cap by its header only
+    with pytest.raises(ImageReadError, match="inflates past its declared size"):
+        colorize_cbz(load_colorizer(tiny_onnx, threads=1), source, tmp_path / "o.cbz", fmt="png")
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_pages_of_every_zip_method_are_read(tiny_onnx, tmp_path, method):
+    source = tmp_path / "c.cbz"
+    page = _page(30, 20, "PNG", 5)
+    with zipfile.ZipFile(source, "w", method) as archive:
+        archive.writestr("001.png", page)
+        archive.writestr("ComicInfo.xml", COMIC_INFO)
+    colorizer = load_colorizer(tiny_onnx, threads=1)
+    assert colorize_cbz(colorizer, source, tmp_path / "o.cbz", fmt="png") == []
+    with zipfile.ZipFile(tmp_path / "o.cbz") as result:
+        assert result.read("ComicInfo.xml") == COMIC_INFO
+        assert result.getinfo("ComicInfo.xml").compress_type == method
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(result.read("001.png")))),
+                              np.asarray(colorizer.colorize(page)))
+
+
+def test_failed_pages_are_freed_without_the_cycle_collector(tiny_onnx, tmp_path):
+    source = tmp_path / "c.cbz"
+    rng = np.random.default_rng(0)
+    with zipfile.ZipFile(source, "w") as archive:  # stored: 8 damaged pages of 2 MB
+        for i in range(8):
+            archive.writestr(f"{i:03d}.png", b"\x89PNG\r\n\x1a\n" + rng.bytes(2 << 20))
+        archive.writestr("999.png", _page(20, 20, "PNG", 0))
+    colorizer = load_colorizer(tiny_onnx, threads=1)
+    gc.collect()
+    gc.disable()  # what only the cycle collector could free stays allocated
+    tracemalloc.start()
+    try:
+        problems = colorize_cbz(colorizer, source, tmp_path / "o.cbz", fmt="png", threads=2)
+        left = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    assert len(problems) == 8
+    assert left < 2 << 20  # not one 2 MB page is still held

@@ -200,3 +200,26 @@ def test_non_finite_weights_or_statistics_are_refused_at_load(tmp_path):
     save_file(state, str(path / "model.safetensors"))
     with pytest.raises(CheckpointError, match=rf"model.safetensors: 1 tensors hold NaN or inf \(e.g. {name}\)"):
         load_generator(path)
+
+
+def test_a_save_removes_the_staging_folders_of_a_killed_save(tmp_path):
+    import os
+    import time
+
+    old = time.time() - 3600
+    killed = tmp_path / ".step-0000002.k2x9_q1a"  # what save_checkpoint stages in, left by kill -9
+    killed.mkdir()
+    (killed / "model.safetensors").write_bytes(b"half")
+    writing = tmp_path / ".step-0000002.abcdefgh"  # another writer's, still being written
+    writing.mkdir()
+    (writing / "model.safetensors").write_bytes(b"half")
+    users = tmp_path / ".step-notes"
+    users.mkdir()
+    stale_latest = tmp_path / ".irodori-0a1b2c3d.tmp"  # a killed write of `latest`
+    stale_latest.write_bytes(b"step-")
+    for path in (killed / "model.safetensors", killed, users, stale_latest):
+        os.utime(path, (old, old))
+    os.utime(writing, (old, old))  # an old folder with a fresh file is still being written
+    _save(tmp_path, step=3)
+    assert not killed.exists() and not stale_latest.exists()
+    assert writing.is_dir() and users.is_dir() and (tmp_path / "step-0000003").is_dir()

@@ -1,5 +1,6 @@
 """The CLI end to end: real files in, real files out, bad files reported, exit codes."""
 
+import os
 import subprocess
 import sys
 import time
@@ -350,3 +351,96 @@ def test_version_names_the_package_and_its_models_and_is_not_behind_them(capsys)
     for info in MODELS.values():
         model = tuple(map(int, re.search(r"-v(\d+)\.(\d+)", info.weights_dir).groups()))
         assert info.weights_dir in out and package >= model, (irodori.__version__, info.weights_dir)
+
+
+# -- binary output, closed pipes, output folders, Ctrl-C ------------------------------------------
+def test_image_data_is_not_written_to_a_terminal(inputs):
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "irodori.cli", "colorize", "-"], stdin=open(inputs / "a.png", "rb"),
+                              stdout=follower, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 2
+    assert b"refusing to write PNG data to a terminal" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", [["models"], ["--help"], ["colorize", "-"]])
+def test_a_closed_pipe_ends_quietly(tiny_onnx, inputs, command):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `| head -1` does once it has its line
+    args = command + (["--model", str(tiny_onnx)] if command[0] == "colorize" else [])
+    try:
+        proc = subprocess.run([sys.executable, "-m", "irodori.cli", *args], stdin=open(inputs / "a.png", "rb"),
+                              stdout=write_end, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write_end)
+    assert not any(word in proc.stderr for word in (b"Traceback", b"BrokenPipe", b"Exception ignored"))
+    assert proc.returncode == (0 if command == ["--help"] else 141)  # 141: as if killed by SIGPIPE, as other tools
+
+
+def test_an_output_folder_that_cannot_be_written_is_a_usage_error_before_any_work(tiny_onnx, inputs, tmp_path):
+    a_file = tmp_path / "taken.png"
+    a_file.write_bytes(b"x")
+    for output in (a_file, a_file / "sub"):
+        t0 = time.perf_counter()
+        proc = _run("colorize", str(inputs), "-o", str(output), "--model", str(tiny_onnx), text=True)
+        assert proc.returncode == 2 and f"{a_file} is a file, not a folder" in proc.stderr, proc.stderr
+        assert "coloured" not in proc.stderr and time.perf_counter() - t0 < 30
+    proc = _run("colorize", "-", "-o", str(a_file), "--model", str(tiny_onnx), input=b"", text=False)
+    assert proc.returncode == 2 and b"is a file, not a folder" in proc.stderr
+    assert a_file.read_bytes() == b"x"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_output_folder_is_a_usage_error(tiny_onnx, inputs, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        for output in (locked, locked / "new"):
+            proc = _run("colorize", str(inputs), "-o", str(output), "--model", str(tiny_onnx), text=True)
+            assert proc.returncode == 2 and f"cannot write into {locked}" in proc.stderr
+    finally:
+        locked.chmod(0o755)
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_ctrl_c_with_quiet_counts_what_was_written(tiny_onnx, tmp_path, threads):
+    import signal
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(400):
+        Image.fromarray((rng.random((24, 24)) * 255).astype(np.uint8)).save(src / f"p{i:03d}.png")
+    proc = subprocess.Popen([sys.executable, "-m", "irodori.cli", "colorize", str(src), "-o", str(out), "-q",
+                             "--model", str(tiny_onnx), "--threads", threads], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(out.glob("*.png"))) < 5:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130, err
+    written = len(list(out.glob("*.png")))
+    assert 5 <= written < 400 and f"interrupted: {written} of 400 outputs written" in err
+
+
+def test_png_compression_is_a_flag(tiny_onnx, inputs, tmp_path):
+    from irodori.cli import PNG_COMPRESSION
+    from irodori.imageio import DEFAULT_PNG_COMPRESSION
+
+    assert PNG_COMPRESSION == DEFAULT_PNG_COMPRESSION  # the CLI's default is the library's
+    page = np.full((60, 80), 235, np.uint8)  # paper and ink compress; noise would not
+    page[20:24, :] = page[:, 30:33] = 10
+    Image.fromarray(page).save(tmp_path / "a.png")
+    for level in ("0", "9"):
+        assert main(["colorize", str(tmp_path / "a.png"), "-o", str(tmp_path / level), "--model", str(tiny_onnx),
+                     "--png-compression", level, "-q"]) == 0
+    fast, small = tmp_path / "0" / "a.png", tmp_path / "9" / "a.png"
+    assert fast.stat().st_size > small.stat().st_size
+    assert np.array_equal(np.asarray(Image.open(fast)), np.asarray(Image.open(small)))
+    assert _run("colorize", str(inputs), "-o", str(tmp_path / "x"), "--png-compression", "10").returncode == 2

@@ -9,10 +9,12 @@ outputs are written atomically so a skipped output is always a complete one.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import logging
 import os
 import sys
+import tempfile
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,7 +25,8 @@ from PIL import Image
 from .cbz import ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages, is_archive
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .registry import ModelError
-from .imageio import DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, check_output_size, encode, write_atomic
+from .imageio import (DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, check_output_size, encode,
+                      remove_stale_temporaries, write_atomic)
 
 log = logging.getLogger(__name__)
 
@@ -147,14 +150,15 @@ def _names_of(source: Path, roots: list[str]) -> list[str]:
 
 
 def colorize_file(colorizer, source: Path, output: Path, *, fmt: str, quality: int = 95,
-                  hints: tuple[Hint, ...] = (), palette: Any = None, threads: int = 1,
-                  on_page: Callable[[], None] | None = None) -> list[str]:
-    """Colour one file (with its hints and the palette, if any) and write it atomically. An archive
-    is coloured page by page, ``threads`` pages at a time (:mod:`irodori.cbz`); the returned list
-    names its pages copied uncoloured (always empty for an image)."""
+                  compression: int | None = None, hints: tuple[Hint, ...] = (), palette: Any = None,
+                  threads: int = 1, on_page: Callable[[], None] | None = None) -> list[str]:
+    """Colour one file (with its hints and the palette, if any) and write it atomically
+    (``quality``, ``compression``: :func:`irodori.imageio.encode`'s). An archive is coloured page
+    by page, ``threads`` pages at a time (:mod:`irodori.cbz`); the returned list names its pages
+    copied uncoloured (always empty for an image)."""
     if is_archive(source):
-        return colorize_cbz(colorizer, source, output, fmt=fmt, quality=quality, hints=hints, palette=palette,
-                            threads=threads, on_page=on_page)
+        return colorize_cbz(colorizer, source, output, fmt=fmt, quality=quality, compression=compression,
+                            hints=hints, palette=palette, threads=threads, on_page=on_page)
     if fmt in MAX_OUTPUT_SIDE:  # a size the format cannot hold fails before the work, not after
         try:
             with Image.open(source) as header:  # the header alone
@@ -164,8 +168,27 @@ def colorize_file(colorizer, source: Path, output: Path, *, fmt: str, quality: i
         if size is not None:
             check_output_size(size, fmt)  # its largest side, which EXIF rotation does not change
     image = colorizer.colorize(source, hints=hints, palette=palette)
-    write_atomic(output, encode(image, fmt, quality=quality))
+    write_atomic(output, encode(image, fmt, quality=quality, compression=compression))
     return []
+
+
+def output_folder_problem(folder: Path) -> str | None:
+    """Why outputs cannot be written into ``folder`` (a file is there, or where a parent folder
+    must be; the folder, or the nearest existing parent it would be made in, refuses a new file),
+    or None. Nothing is left behind: the probe is a temporary file, removed at once."""
+    for place in (folder, *folder.parents):
+        if not place.exists():
+            continue
+        if not place.is_dir():
+            return f"{place} is a file, not a folder"
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".irodori-", suffix=".tmp", dir=place)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            return f"cannot write into {place} ({exc.strerror or exc})"
+        return None
+    return None
 
 
 def failure_reason(exc: BaseException) -> str | None:
@@ -180,8 +203,9 @@ def failure_reason(exc: BaseException) -> str | None:
     return None
 
 
-def colorize_jobs(colorizer, jobs: list[Job], *, fmt: str, quality: int = 95, threads: int = 1,
-                  palette: Any = None, on_done: Callable[[Job, str | None], None] | None = None) -> list[str]:
+def colorize_jobs(colorizer, jobs: list[Job], *, fmt: str, quality: int = 95, compression: int | None = None,
+                  threads: int = 1, palette: Any = None,
+                  on_done: Callable[[Job, str | None], None] | None = None) -> list[str]:
     """Colour and write every job; returns the failures as "path: reason" lines.
 
     With ``threads`` > 1 that many images are in flight at once, each on its own thread: while
@@ -193,7 +217,8 @@ def colorize_jobs(colorizer, jobs: list[Job], *, fmt: str, quality: int = 95, th
     failures: list[str] = []
 
     def one(job: Job) -> None:
-        colorize_file(colorizer, job.source, job.output, fmt=fmt, quality=quality, hints=job.hints, palette=palette)
+        colorize_file(colorizer, job.source, job.output, fmt=fmt, quality=quality, compression=compression,
+                      hints=job.hints, palette=palette)
 
     def finish(job: Job, exc: BaseException | None) -> None:
         error = None
@@ -234,6 +259,10 @@ def colorize_jobs(colorizer, jobs: list[Job], *, fmt: str, quality: int = 95, th
         except BaseException:
             for future in pending:
                 future.cancel()
+            for future, job in pending.items():  # the images already in the network finish: report them
+                if not future.cancelled():
+                    with contextlib.suppress(BaseException):
+                        finish(job, future.exception())
             raise
     return failures
 
@@ -253,6 +282,14 @@ def run_colorize(args: argparse.Namespace) -> int:
         return 2
     if not stdin_mode and args.output in (None, "-"):
         print("irodori colorize: give an output folder with -o OUTDIR", file=sys.stderr)
+        return 2
+    if stdin_mode and args.output in (None, "-") and sys.stdout.isatty():  # as gzip and zstd refuse
+        print(f"irodori colorize: refusing to write {args.format.upper()} data to a terminal; redirect it "
+              "(irodori colorize - < in.png > out.png) or give -o OUTDIR", file=sys.stderr)
+        return 2
+    problem = None if args.output in (None, "-") else output_folder_problem(Path(args.output))
+    if problem:  # found before any image is coloured, not after every one
+        print(f"irodori colorize: -o {args.output}: {problem}", file=sys.stderr)
         return 2
     try:
         cli_hints = parse_hints(args.hint)
@@ -285,6 +322,8 @@ def run_colorize(args: argparse.Namespace) -> int:
     except HintError as exc:
         print(f"irodori colorize: {exc}", file=sys.stderr)
         return 2
+    for folder in {job.output.parent for job in jobs}:
+        remove_stale_temporaries(folder)  # what a killed run left; fresh ones may be another run's
     todo = [job for job in jobs if args.overwrite or not job.output.exists()]
     skipped = len(jobs) - len(todo)
     images = [job for job in todo if not is_archive(job.source)]
@@ -306,20 +345,26 @@ def run_colorize(args: argparse.Namespace) -> int:
     bar = tqdm(total=units, desc="colorize", unit="img", disable=args.quiet or units < 2,
                file=sys.stderr, dynamic_ncols=True)
 
+    written = 0  # counted here: a disabled bar (-q) counts nothing
+
     def on_done(job: Job, error: str | None) -> None:
+        nonlocal written
         if error:
             bar.write(f"error: {error}", file=sys.stderr)
+        else:
+            written += 1
         bar.update()
 
     failed_jobs: list[str] = []
     uncoloured: list[str] = []  # pages of archives copied through
+    encoding = {"fmt": args.format, "quality": args.quality, "compression": args.png_compression}
     try:
-        failed_jobs += colorize_jobs(colorizer, images, fmt=args.format, quality=args.quality,
-                                     threads=workers, palette=palette, on_done=on_done)
+        failed_jobs += colorize_jobs(colorizer, images, **encoding, threads=workers, palette=palette,
+                                     on_done=on_done)
         for job in archives:
             try:
-                pages = colorize_file(colorizer, job.source, job.output, fmt=args.format, quality=args.quality,
-                                      hints=job.hints, palette=palette, threads=workers, on_page=bar.update)
+                pages = colorize_file(colorizer, job.source, job.output, **encoding, hints=job.hints,
+                                      palette=palette, threads=workers, on_page=bar.update)
             except Exception as exc:
                 reason = failure_reason(exc)
                 if reason is None:
@@ -327,6 +372,7 @@ def run_colorize(args: argparse.Namespace) -> int:
                 failed_jobs.append(f"{job.source}: {reason}")
                 bar.write(f"error: {failed_jobs[-1]}", file=sys.stderr)
                 continue
+            written += 1
             for page in pages:
                 uncoloured.append(f"{job.source}: {page}")
                 bar.write(f"error: {uncoloured[-1]}", file=sys.stderr)
@@ -336,8 +382,8 @@ def run_colorize(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         bar.close()
-        print(f"\ninterrupted after {bar.n} of {units} images; outputs are complete files, so running "
-              "the same command again continues where it stopped", file=sys.stderr)
+        print(f"\ninterrupted: {written} of {len(todo)} output{'' if len(todo) == 1 else 's'} written; outputs "
+              "are complete files, so running the same command again continues where it stopped", file=sys.stderr)
         return 130
     bar.close()
     failures += failed_jobs
@@ -353,7 +399,7 @@ def _run_stdin(colorizer, args: argparse.Namespace, *, hints: list[Hint], palett
     data = sys.stdin.buffer.read()
     try:
         image = colorizer.colorize(data, hints=hints, palette=palette)
-        encoded = encode(image, args.format, quality=args.quality)
+        encoded = encode(image, args.format, quality=args.quality, compression=args.png_compression)
     except (ImageReadError, HintError, ValueError) as exc:
         print(f"error: <stdin>: {exc}", file=sys.stderr)
         return 1
@@ -362,6 +408,7 @@ def _run_stdin(colorizer, args: argparse.Namespace, *, hints: list[Hint], palett
         sys.stdout.buffer.flush()
     else:
         target = Path(args.output) / f"stdin.{args.format}"
+        remove_stale_temporaries(target.parent)
         if target.exists() and not args.overwrite:
             print(f"error: <stdin>: {target} exists (--overwrite to replace it)", file=sys.stderr)
             return 1

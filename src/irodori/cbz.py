@@ -14,13 +14,18 @@ existing output is always a complete one, which is what lets a batch skip it.
 
 from __future__ import annotations
 
-import shutil
+import bz2
+import itertools
+import lzma
+import re
+import stat
+import struct
 import zipfile
 import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable, Iterator
 
 from .hints import Hint, HintError
 from .imageio import ImageReadError, atomic_file, encode
@@ -28,8 +33,13 @@ from .registry import ModelError
 
 ARCHIVE_EXTENSIONS = (".cbz", ".zip")
 PAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
-DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)  # bad CRC or data, an unknown method
+# bad CRC, size or data, an unknown method, a short read
+DAMAGED = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, struct.error, OSError)
 MAX_PAGE_BYTES = 256 << 20  # a bigger entry is not read into memory as a page (a zip bomb); it is copied
+CHUNK = 1 << 20  # entries are inflated this much at a time, whatever their header claims
+_UTF8 = 0x800  # general purpose flag 11: the name is UTF-8 (else CP437, or in practice any legacy code page)
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, 22 bytes, name length, extra field length
+_UNSAFE_NAME = re.compile(r"^([/\\]|[A-Za-z]:)|(^|[/\\])\.\.([/\\]|$)")  # absolute, a drive, or a ".." part
 
 
 def is_archive(path: Path) -> bool:
@@ -38,15 +48,20 @@ def is_archive(path: Path) -> bool:
 
 def _is_page(info: zipfile.ZipInfo) -> bool:
     name = PurePosixPath(info.filename)
-    return (not info.is_dir() and name.suffix.lower() in PAGE_EXTENSIONS
+    return (not info.is_dir() and name.suffix.lower() in PAGE_EXTENSIONS and not _is_link(info)
             and "__MACOSX" not in name.parts and not name.name.startswith("._"))  # macOS resource forks
+
+
+def _is_link(info: zipfile.ZipInfo) -> bool:
+    """A symbolic link (its data is the target's path, not an image): copied as it is."""
+    return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
 
 
 def _open(source: Path) -> zipfile.ZipFile:
     try:
         archive = zipfile.ZipFile(source)
     except FileNotFoundError:
-        raise ImageReadError("file not found") from None
+        raise ImageReadError(f"file not found: {source}") from None
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise ImageReadError(f"not a readable zip archive ({exc})") from None
     if any(info.flag_bits & 0x1 for info in archive.infolist()):
@@ -64,108 +79,262 @@ def count_pages(source: Path) -> int:
         return 0
 
 
-def _output_names(infos: list[zipfile.ZipInfo], fmt: str) -> dict[str, str]:
-    """Page entry name -> its name in the new archive: the format's extension ("012.jpg" ->
-    "012.png"), unless that is another entry's name ("1.jpg" beside "1.png": "1.jpg.png")."""
+def _output_names(infos: list[zipfile.ZipInfo], fmt: str) -> dict[int, str]:
+    """Position of each page entry -> its name in the new archive: only the extension changes, to
+    the format's ("012.jpg" -> "012.png"). When that is taken by another entry (compared ignoring
+    case, as Windows and macOS unpack), "012.jpg.png", then "012.jpg-2.png", and so on: the new
+    names never collide. Names are the archive's own strings (see :class:`_Entry`)."""
     def renamed(name: str) -> str:
-        path = PurePosixPath(name)
-        return name if path.suffix.lower() == f".{fmt}" else str(path.with_suffix(f".{fmt}"))
+        suffix = PurePosixPath(name).suffix
+        return name if suffix.lower() == f".{fmt}" else f"{name[:-len(suffix)]}.{fmt}"
 
-    pages = [info.filename for info in infos if _is_page(info)]
-    taken = {info.filename for info in infos if not _is_page(info)} | {n for n in pages if renamed(n) == n}
-    names = {}
-    for name in pages:
-        new = renamed(name)
-        if new != name:
-            new = new if new not in taken else f"{name}.{fmt}"
-            taken.add(new)
-        names[name] = new
+    pages = [i for i, info in enumerate(infos) if _is_page(info)]
+    names = {i: infos[i].orig_filename for i in pages if renamed(infos[i].orig_filename) == infos[i].orig_filename}
+    taken = {info.orig_filename.casefold() for i, info in enumerate(infos) if i not in pages or i in names}
+    for i in pages:
+        if i in names:
+            continue
+        name = infos[i].orig_filename
+        candidates = itertools.chain((renamed(name), f"{name}.{fmt}"), (f"{name}-{n}.{fmt}" for n in itertools.count(2)))
+        names[i] = next(new for new in candidates if new.casefold() not in taken)
+        taken.add(names[i].casefold())
     return names
 
 
+def _check_names(infos: list[zipfile.ZipInfo]) -> None:
+    """ImageReadError if an entry would unpack outside the folder it is unpacked in (an absolute
+    name, a drive, a ".." part; "/" and "\\" both count as separators, as unzip tools differ):
+    such an archive is refused, since the new one would carry the same names to whoever unpacks it."""
+    for info in infos:
+        if _UNSAFE_NAME.search(info.orig_filename):
+            raise ImageReadError(f"entry {info.orig_filename[:200]!r} would unpack outside the archive's folder "
+                                 "(an absolute path or ..); refusing the archive")
+
+
 def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str, quality: int = 95,
-                 hints: tuple[Hint, ...] = (), palette: Any = None, threads: int = 1,
-                 on_page: Callable[[], None] | None = None) -> list[str]:
+                 compression: int | None = None, hints: tuple[Hint, ...] = (), palette: Any = None,
+                 threads: int = 1, on_page: Callable[[], None] | None = None) -> list[str]:
     """Colour every page of ``source`` into the archive ``output``; returns one "page: reason"
     line per page copied through uncoloured. ``hints`` and ``palette`` apply to every page;
-    ``on_page()`` is called after each page. Raises ImageReadError for an unusable archive."""
+    ``quality``/``compression`` are :func:`irodori.imageio.encode`'s; ``on_page()`` is called
+    after each page. Raises ImageReadError for an unusable archive (unreadable, encrypted, no page,
+    a name that unpacks outside its folder, damaged data), and nothing is written then."""
     source, output = Path(source), Path(output)
-    with _open(source) as archive:
+    with _open(source) as archive, open(source, "rb") as fp:
         infos = archive.infolist()
+        _check_names(infos)
         names = _output_names(infos, fmt)
         if not names:
             raise ImageReadError("no page images inside the archive")
         problems: list[str] = []
 
         def colour(data: bytes) -> bytes:
-            return encode(colorizer.colorize(data, hints=hints, palette=palette), fmt, quality=quality)
+            image = colorizer.colorize(data, hints=hints, palette=palette)
+            return encode(image, fmt, quality=quality, compression=compression)
 
         with atomic_file(output) as raw, zipfile.ZipFile(raw, "w") as out, \
                 ThreadPoolExecutor(max(1, threads), thread_name_prefix="irodori-page") as pool:
-            pending: deque[tuple[zipfile.ZipInfo, bytes, Future]] = deque()
+            pending: deque[tuple[zipfile.ZipInfo, bytes, str, Future]] = deque()
 
             def write_pages(keep: int) -> None:  # the oldest pages, in order, until `keep` are left
                 while len(pending) > keep:
-                    info, data, future = pending.popleft()
-                    try:
-                        coloured = future.result()
-                    except ModelError:  # a broken model stops the archive
-                        raise
-                    except (ImageReadError, HintError, ValueError, OSError, MemoryError) as exc:
-                        problems.append(f"{info.filename}: {exc}; copied uncoloured")
-                        _write(out, info, info.filename, data, info.compress_type)
+                    info, data, name, future = pending.popleft()
+                    # exception(), not result(): a raised one would tie this frame (and the page)
+                    # to its traceback in a cycle, kept in memory until the cycle collector runs
+                    error = future.exception()
+                    if error is None:
+                        _write(out, info, name, future.result(), coloured=True)
+                    elif (isinstance(error, (ImageReadError, HintError, ValueError, OSError, MemoryError))
+                          and not isinstance(error, ModelError)):  # a broken model stops the archive
+                        problems.append(f"{info.filename}: {error}; copied uncoloured")
+                        _write(out, info, info.orig_filename, data, info.compress_type)
                     else:
-                        _write(out, info, names[info.filename], coloured, zipfile.ZIP_STORED)
+                        raise error
+                    del info, data, future, error
                     if on_page is not None:
                         on_page()
 
             try:
-                for info in infos:
-                    if info.filename in names and info.file_size <= MAX_PAGE_BYTES:
-                        data = _read(archive, info)
-                        pending.append((info, data, pool.submit(colour, data)))
+                for index, info in enumerate(infos):
+                    if index in names and info.file_size <= MAX_PAGE_BYTES:
+                        data = _read(fp, info)
+                        pending.append((info, data, names[index], pool.submit(colour, data)))
+                        del data
                         write_pages(2 * max(1, threads) - 1)
                         continue
                     write_pages(0)  # entries keep their order
-                    if info.filename in names:
+                    if index in names:
                         problems.append(f"{info.filename}: {info.file_size} bytes, over the "
                                         f"{MAX_PAGE_BYTES >> 20} MB a page may have; copied uncoloured")
                         if on_page is not None:
                             on_page()
-                    _copy(archive, info, out)
+                    _copy(fp, info, out)
                 write_pages(0)
             except BaseException:
-                for _, _, future in pending:
+                for *_, future in pending:
                     future.cancel()  # an interrupt waits for the pages in the network, not the rest
                 raise
     return problems
 
 
-def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+def _read(fp: BinaryIO, info: zipfile.ZipInfo) -> bytes:
+    """An entry's bytes; ImageReadError if it is damaged (or inflates past its declared size)."""
     try:
-        return archive.read(info)
+        return b"".join(_inflate(fp, info))
     except DAMAGED as exc:
         raise ImageReadError(f"{info.filename} is damaged ({exc})") from None
 
 
-def _copy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, out: zipfile.ZipFile) -> None:
+def _copy(fp: BinaryIO, info: zipfile.ZipInfo, out: zipfile.ZipFile) -> None:
     """Copy an entry as it is, streamed (it may be large)."""
     try:
-        with archive.open(info) as src, out.open(_entry(info, info.filename, info.compress_type), "w",
-                                                 force_zip64=info.file_size > 2**31) as dst:
-            shutil.copyfileobj(src, dst)
+        with out.open(_entry(info, info.orig_filename, info.compress_type), "w",
+                      force_zip64=info.file_size > 2**31) as dst:
+            for chunk in _inflate(fp, info):
+                dst.write(chunk)
     except DAMAGED as exc:
         raise ImageReadError(f"{info.filename} is damaged ({exc})") from None
 
 
-def _entry(info: zipfile.ZipInfo, name: str, compress_type: int) -> zipfile.ZipInfo:
-    """A new entry for ``name`` with the old one's date, permissions and comment."""
-    entry = zipfile.ZipInfo(name, date_time=info.date_time)
+def _inflate(fp: BinaryIO, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """An entry's bytes, in chunks of at most CHUNK, from the archive file ``fp``. What is inflated
+    is counted as it comes: an entry that inflates past the size its header declares (a zip bomb
+    claiming 100 bytes) stops within one chunk of it. zipfile's own reader inflates one read
+    (up to 1 GiB for deflate, unbounded for bzip2 and LZMA) before it compares sizes.
+    Raises zipfile.BadZipFile (wrong size or CRC), NotImplementedError (an unknown method), or
+    the decompressor's error."""
+    inflater = _inflater(info.compress_type, info.file_size)
+    size = crc = 0
+    for piece in _raw(fp, info):
+        while True:
+            out = piece if inflater is None else inflater.decompress(piece, CHUNK)
+            piece = b""
+            size += len(out)
+            if size > info.file_size:
+                raise zipfile.BadZipFile(f"inflates past its declared size of {info.file_size:,} bytes")
+            crc = zlib.crc32(out, crc)
+            if out:
+                yield out
+            if inflater is None or inflater.eof or inflater.needs_input:
+                break
+    if size != info.file_size or crc != info.CRC:
+        raise zipfile.BadZipFile(f"its data does not match its header ({size:,} bytes, CRC {crc:08x})")
+
+
+def _raw(fp: BinaryIO, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """The entry's stored (compressed) bytes, in chunks of at most CHUNK."""
+    fp.seek(info.header_offset)
+    signature, name_length, extra_length = _LOCAL_HEADER.unpack(fp.read(_LOCAL_HEADER.size))
+    if signature != b"PK\x03\x04":
+        raise zipfile.BadZipFile("no local header where the central directory points")
+    fp.seek(name_length + extra_length, 1)
+    left = info.compress_size
+    while left > 0:
+        piece = fp.read(min(CHUNK, left))
+        if not piece:
+            raise zipfile.BadZipFile("the data is cut short")
+        left -= len(piece)
+        yield piece
+
+
+class _Deflate:
+    """zlib's raw inflater with bz2's and lzma's interface (``decompress(data, max_length)``,
+    ``needs_input``, ``eof``)."""
+
+    def __init__(self) -> None:
+        self._zlib = zlib.decompressobj(-15)
+        self.needs_input, self.eof = True, False
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        out = self._zlib.decompress(self._zlib.unconsumed_tail + data, max_length)
+        self.needs_input, self.eof = not self._zlib.unconsumed_tail, self._zlib.eof
+        return out
+
+
+class _Lzma:
+    """LZMA as zip stores it: a 4-byte header (version, properties size), 5 bytes of properties
+    (lc/lp/pb, dictionary size), then a raw LZMA1 stream. The dictionary is allocated at once and
+    need not be larger than the entry (the header may say 4 GiB): at most ``size`` bytes."""
+
+    def __init__(self, size: int) -> None:
+        self._size = max(4096, size)
+        self._head = b""
+        self._lzma: lzma.LZMADecompressor | None = None
+        self.needs_input, self.eof = True, False
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        if self._lzma is None:
+            self._head += data
+            if len(self._head) < 9:
+                return b""
+            size = int.from_bytes(self._head[2:4], "little")
+            props, data = self._head[4:4 + size], self._head[4 + size:]
+            lc_lp_pb, dict_size = props[0], min(self._size, int.from_bytes(props[1:5], "little"))
+            self._lzma = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[{
+                "id": lzma.FILTER_LZMA1, "dict_size": dict_size,
+                "lc": lc_lp_pb % 9, "lp": lc_lp_pb // 9 % 5, "pb": lc_lp_pb // 45}])
+        out = self._lzma.decompress(data, max_length)
+        self.needs_input, self.eof = self._lzma.needs_input, self._lzma.eof
+        return out
+
+
+def _inflater(method: int, size: int):
+    if method == zipfile.ZIP_STORED:
+        return None
+    if method == zipfile.ZIP_DEFLATED:
+        return _Deflate()
+    if method == zipfile.ZIP_BZIP2:
+        return bz2.BZ2Decompressor()
+    if method == zipfile.ZIP_LZMA:
+        return _Lzma(size)
+    raise NotImplementedError(f"compression method {method} is not supported")
+
+
+class _Entry(zipfile.ZipInfo):
+    """A ZipInfo written with the name bytes and UTF-8 flag of the entry it comes from. zipfile
+    reads a name without the UTF-8 flag as CP437 and would write it back as UTF-8 with the flag
+    set, garbling the Shift-JIS (or other code page) names that zip tools on Windows write."""
+
+    __slots__ = ("raw_name", "utf8")
+
+    def _encodeFilenameFlags(self) -> tuple[bytes, int]:  # zipfile's hook for the name in both headers
+        return self.raw_name, (self.flag_bits & ~_UTF8) | (_UTF8 if self.utf8 else 0)
+
+
+def _entry(info: zipfile.ZipInfo, name: str, compress_type: int, *, coloured: bool = False) -> zipfile.ZipInfo:
+    """A new entry for ``name`` (the old name, or the old name with a new extension) with the old
+    one's name encoding and flag, date, permissions, comment and extra fields. A coloured page is
+    a regular file whatever its entry was; a renamed one drops the old name's Unicode path field."""
+    utf8 = bool(info.flag_bits & _UTF8)
+    entry = _Entry(name, date_time=info.date_time)
+    entry.raw_name, entry.utf8 = name.encode("utf-8" if utf8 else "cp437"), utf8
     entry.compress_type = compress_type
-    entry.external_attr = info.external_attr
+    entry.create_system, entry.external_attr = info.create_system, info.external_attr
     entry.comment = info.comment
+    renamed = name != info.orig_filename
+    entry.extra = _extra_fields(info.extra, drop={0x0001, 0x7075} if renamed else {0x0001})  # zip64: zipfile's own
+    if coloured:
+        mode = info.external_attr >> 16
+        if stat.S_IFMT(mode) and not stat.S_ISREG(mode):
+            entry.external_attr = (stat.S_IFREG | stat.S_IMODE(mode)) << 16 | (info.external_attr & 0xFFFF)
+    else:
+        entry.internal_attr = info.internal_attr
     return entry
 
 
-def _write(out: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, data: bytes, compress_type: int) -> None:
-    out.writestr(_entry(info, name, compress_type), data)
+def _extra_fields(extra: bytes, *, drop: set[int]) -> bytes:
+    """The extra field without the records whose id is in ``drop`` (a malformed tail is dropped)."""
+    kept, at = [], 0
+    while at + 4 <= len(extra):
+        record_id, size = struct.unpack_from("<HH", extra, at)
+        if at + 4 + size > len(extra):
+            break
+        if record_id not in drop:
+            kept.append(extra[at:at + 4 + size])
+        at += 4 + size
+    return b"".join(kept)
+
+
+def _write(out: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, data: bytes,
+           compress_type: int = zipfile.ZIP_STORED, *, coloured: bool = False) -> None:
+    out.writestr(_entry(info, name, compress_type, coloured=coloured), data)

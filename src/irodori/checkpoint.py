@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -36,12 +37,15 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from . import __version__
-from .imageio import write_atomic
+from .imageio import remove_stale_temporaries, write_atomic
 from .model import Generator, GeneratorConfig
 from .registry import ModelError, sha256_file
 
 FORMAT = "irodori-checkpoint"
 FORMAT_VERSION = 1
+STAGING_NAME = re.compile(r"\.step-\d+\.[a-z0-9_]{8}")  # save_checkpoint's mkdtemp, before its rename
+STAGING_STALE_S = 600.0  # a checkpoint being written touches its folder far more often than this
+
 
 
 class CheckpointError(ModelError):
@@ -293,6 +297,8 @@ def save_checkpoint(
     checkpoints = sorted(p for p in run_dir.glob("step-*") if p.is_dir())
     for old in checkpoints[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
+    remove_stale_temporaries(run_dir, pattern=STAGING_NAME, folders=True, older_than=STAGING_STALE_S)
+    remove_stale_temporaries(run_dir)  # and a killed write of `latest`
     return final
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
 from . import __version__
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
+PNG_COMPRESSION = 6  # imageio.DEFAULT_PNG_COMPRESSION (a test keeps them equal; imageio is not imported for --help)
 
 log = logging.getLogger("irodori")
 
@@ -48,6 +50,16 @@ def _quality(text: str) -> int:
     return value
 
 
+def _png_level(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"must be 0 to 9, not {value}")
+    return value
+
+
 def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "colorize",
@@ -62,6 +74,9 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders (kept in the output)")
     p.add_argument("--format", choices=["png", "jpg", "webp"], default="png", help="output format (default png)")
     p.add_argument("--quality", type=_quality, default=95, help="jpg/webp quality, 1-100 (default 95)")
+    p.add_argument("--png-compression", type=_png_level, default=PNG_COMPRESSION, metavar="0-9",
+                   help="png zlib level: 0 fastest and largest, 9 smallest and slowest "
+                   "(default %(default)s; measured in docs/BENCHMARKS.md)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
     p.add_argument("--model", default="general-int8", metavar="NAME|PATH",
                    help="shipped model name (see `irodori models`), an .onnx file, or a checkpoint directory")
@@ -344,6 +359,20 @@ def cmd_models() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; -> its exit status. Output into a closed pipe (`irodori models | head -1`)
+    ends quietly with 141, as a program killed by SIGPIPE does."""
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # here, where a closed pipe can be caught, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit must not fail again
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,

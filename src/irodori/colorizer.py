@@ -29,7 +29,7 @@ from PIL import Image
 
 from .color import denormalize_ab, lab_to_srgb8, normalize_l
 from .hints import Hint, HintError, apply_palette, hint_map, parse_hints, parse_palette, propagate_hints
-from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image
+from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image, print_resolution
 from .registry import DEFAULT_MODEL, ModelError
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,8 @@ class Colorizer:
     ``colorize(image)`` takes a path, bytes, a binary file, a PIL image, or a uint8 array
     (H, W) / (H, W, 3) / (H, W, 4), and returns a PIL image of the same size: mode RGB, or RGBA
     when the input had alpha. Its CIE L equals the input's; a colour input is re-coloured from
-    its lightness (its own colours are discarded).
+    its lightness (its own colours are discarded). Its ``info["dpi"]`` is the input's print
+    resolution when the input declares one.
     """
 
     def __init__(self, backend: Backend, *, max_side: int | None = None, upsample: str = "bilinear",
@@ -232,6 +233,7 @@ class Colorizer:
         palette_ab = parse_palette(palette)
         img = open_image(image, max_pixels=self.max_pixels)
         lightness, alpha = lightness_of(img)
+        dpi = print_resolution(img)
         del img  # the Lightness holds what is needed (8-bit pixels, not a float copy)
         ab_small = self.predict_ab(lightness, hints=hints, temperature=temperature)
         if palette_ab is not None:
@@ -239,6 +241,8 @@ class Colorizer:
         out = self.merge_image(lightness, ab_small)
         if alpha is not None:
             out.putalpha(Image.fromarray(alpha, "L"))
+        if dpi is not None:
+            out.info["dpi"] = dpi  # the print size stays the input's (imageio.encode writes it)
         return out
 
     def colorize_lightness(self, l_full: np.ndarray, *, hints: Iterable[Any] | None = None) -> np.ndarray:

@@ -14,13 +14,16 @@ import functools
 import io
 import logging
 import os
+import re
+import shutil
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import BinaryIO, Iterator, Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .color import gray8_to_l, gray_to_l, rgb_to_l
 
@@ -32,6 +35,7 @@ ImageSource = Union[str, Path, bytes, BinaryIO, Image.Image, np.ndarray]
 
 FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}
 MAX_OUTPUT_SIDE = {"jpg": 65_535, "webp": 16_383}  # the formats' own limits
+DEFAULT_PNG_COMPRESSION = 6  # zlib level; chosen by measurement, see docs/BENCHMARKS.md
 
 _UMASK = os.umask(0)  # read the process umask once (os.umask can only read it by setting it)
 os.umask(_UMASK)
@@ -265,25 +269,80 @@ def check_output_size(size: tuple[int, int], fmt: str) -> None:
                          "use --format png")
 
 
-def encode(img: Image.Image, fmt: str, *, quality: int = 95) -> bytes:
-    """Encode to bytes in ``png``, ``jpg`` or ``webp`` (JPEG has no alpha: composited on white)."""
+def print_resolution(img: Image.Image) -> tuple[float, float] | None:
+    """An image's print resolution, (x, y) dots per inch, as its file declares it: JPEG (JFIF or
+    EXIF), PNG (pHYs), TIFF and BMP as Pillow reads them (dots per centimetre converted), else the
+    EXIF resolution tags (WebP). None when none is declared, or only an aspect ratio (no unit)."""
+    dpi = img.info.get("dpi")
+    if dpi is None:
+        try:
+            exif = img.getexif()
+            x, y, unit = exif.get(0x011A), exif.get(0x011B), exif.get(0x0128, 2)
+            dpi = None if x is None or unit not in (2, 3) else (
+                float(x) * (2.54 if unit == 3 else 1.0), float(y if y is not None else x) * (2.54 if unit == 3 else 1.0))
+        except Exception:  # a damaged EXIF costs its resolution only; Pillow's EXIF reader raises many kinds
+            return None
+    try:
+        x, y = float(dpi[0]), float(dpi[1])
+    except (TypeError, ValueError, IndexError):
+        return None
+    return (x, y) if all(0 < v < 1e6 for v in (x, y)) else None
+
+
+def encode(img: Image.Image, fmt: str, *, quality: int = 95, compression: int | None = None) -> bytes:
+    """Encode to bytes in ``png``, ``jpg`` or ``webp`` (JPEG has no alpha: composited on white).
+
+    ``quality`` (1-100) is JPEG's and WebP's; ``compression`` is PNG's zlib level, 0 (none,
+    fastest) to 9 (smallest, slowest), default :data:`DEFAULT_PNG_COMPRESSION`. The output is
+    tagged as sRGB (PNG's sRGB chunk, JPEG's and WebP's sRGB profile) and keeps the print
+    resolution in ``img.info["dpi"]`` (which :meth:`Colorizer.colorize` copies from its input):
+    PNG pHYs, JPEG JFIF, WebP EXIF. Nothing else of the input's metadata is written.
+    Raises ValueError for an unknown format, a size the format cannot hold, or a bad level."""
     check_output_size(img.size, fmt)
+    level = DEFAULT_PNG_COMPRESSION if compression is None else compression
+    if not (isinstance(level, int) and 0 <= level <= 9):
+        raise ValueError(f"PNG compression must be a whole number from 0 to 9, not {level!r}")
     if fmt == "jpg" and img.mode == "RGBA":
         canvas = Image.new("RGB", img.size, (255, 255, 255))
         canvas.paste(img, mask=img.getchannel("A"))
+        canvas.info = dict(img.info)  # its dpi
         img = canvas
+    dpi = print_resolution(img)
+    if fmt == "png":
+        srgb = PngImagePlugin.PngInfo()
+        srgb.add(b"sRGB", b"\x00")  # rendering intent: perceptual
+        options: dict = {"compress_level": level, "pnginfo": srgb, "icc_profile": None}  # not img.info's
+    else:
+        options = {"quality": quality, "icc_profile": _srgb_icc()}
+    if dpi is not None and fmt == "webp":  # WebP has no resolution field of its own
+        exif = Image.Exif()
+        exif[0x011A], exif[0x011B], exif[0x0128] = dpi[0], dpi[1], 2  # X/YResolution, inches
+        options["exif"] = exif.tobytes()
+    elif dpi is not None:
+        options["dpi"] = dpi
     buf = io.BytesIO()
-    options = {"quality": quality} if fmt in ("jpg", "webp") else {"compress_level": 6}
     img.save(buf, format=FORMATS[fmt], **options)
     return buf.getvalue()
+
+
+@functools.lru_cache(maxsize=1)
+def _srgb_icc() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(_srgb_profile()).tobytes()
 
 
 @contextlib.contextmanager
 def atomic_file(path: Path) -> Iterator[BinaryIO]:
     """A binary file that becomes ``path`` only when the block ends without an error: a temporary
-    file in the same folder, then a rename. On an error nothing is left behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".irodori-", suffix=".tmp", dir=path.parent)  # short: any valid name stays valid
+    file (``.irodori-XXXXXXXX.tmp``) in the same folder, then a rename. On an error nothing is
+    left behind: neither the temporary file nor the folders made for it."""
+    created = _make_folders(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".irodori-", suffix=".tmp", dir=path.parent)  # short: any valid name stays valid
+    except FileNotFoundError:  # another thread's failure removed the folder it had just made
+        _make_folders(path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=".irodori-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
@@ -291,7 +350,68 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        remove_empty_folders(created)
         raise
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Make ``folder`` and its missing parents; -> the folders made, outermost first."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove these folders (outermost first, as :func:`_make_folders` lists them), innermost
+    first, while they are empty: a failed write leaves no empty folder it made."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another output is in it), or gone
+            return
+
+
+TEMPORARY_NAME = re.compile(r"\.irodori-[a-z0-9_]{8}\.tmp")  # what atomic_file's mkstemp makes
+STALE_AFTER_S = 3600.0  # a temporary file untouched this long belongs to a run that was killed
+
+
+def remove_stale_temporaries(folder: Path, *, pattern: re.Pattern = TEMPORARY_NAME, folders: bool = False,
+                             older_than: float = STALE_AFTER_S) -> list[Path]:
+    """Delete what killed runs left in ``folder``: files (or, with ``folders``, folders) whose
+    whole name matches ``pattern`` (by default atomic_file's temporary files) and that nothing has
+    written to for ``older_than`` seconds (a file being written, by this or another run, is newer;
+    a folder counts its newest file). Only ``folder`` itself is looked at, links are left alone;
+    -> the paths removed. Errors are logged, not raised."""
+    removed: list[Path] = []
+    try:
+        with os.scandir(folder) as listing:
+            entries = [e for e in listing if pattern.fullmatch(e.name)]
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        try:
+            kind_ok = entry.is_dir(follow_symlinks=False) if folders else entry.is_file(follow_symlinks=False)
+            if not kind_ok or now - _newest_mtime(entry) < older_than:
+                continue
+            if folders:
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except OSError as exc:
+            log.warning("could not remove the stale temporary %s (%s)", entry.path, exc)
+            continue
+        log.info("removed %s, left by an interrupted run", entry.path)
+        removed.append(Path(entry.path))
+    return removed
+
+
+def _newest_mtime(entry: os.DirEntry) -> float:
+    times = [entry.stat(follow_symlinks=False).st_mtime]
+    if entry.is_dir(follow_symlinks=False):
+        with os.scandir(entry.path) as listing:
+            times += [e.stat(follow_symlinks=False).st_mtime for e in listing]
+    return max(times)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
