@@ -25,7 +25,7 @@ from PIL import Image
 from .cbz import ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages, is_archive
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .registry import ModelError
-from .imageio import (DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, check_output_size, encode,
+from .imageio import (DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, check_output_size, encode, is_junk,
                       remove_stale_temporaries, write_atomic)
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,9 @@ def collect_inputs(inputs: list[str], *, recursive: bool,
 
     A folder's images keep their path relative to the folder (so ``-r`` mirrors the tree), a
     glob's matches their path below its first wildcard; a file given directly is named by its
-    stem. Folder walks skip everything under ``exclude`` (the output folder), so
+    stem. Folder walks and globs skip operating-system clutter (``._name`` resource forks,
+    ``__MACOSX/``, ``Thumbs.db``: :func:`irodori.imageio.is_junk`, as archives do); a file named
+    directly is always tried. Folder walks skip everything under ``exclude`` (the output folder), so
     `colorize . -r -o out` never colours its own outputs.
     """
     found: list[tuple[Path, Path]] = []
@@ -58,7 +60,7 @@ def collect_inputs(inputs: list[str], *, recursive: bool,
             pattern = "**/*" if recursive else "*"
             files = sorted(
                 p for p in path.glob(pattern)
-                if p.is_file() and p.suffix.lower() in INPUT_EXTENSIONS
+                if p.is_file() and p.suffix.lower() in INPUT_EXTENSIONS and not is_junk(p.relative_to(path))
                 and not (skip is not None and skip in p.resolve().parents)
             )
             if not files:
@@ -67,10 +69,11 @@ def collect_inputs(inputs: list[str], *, recursive: bool,
         elif path.is_file():
             found.append((path, Path(path.stem)))
         elif glob.has_magic(arg):
-            matches = sorted(Path(m) for m in glob.glob(arg, recursive=recursive) if Path(m).is_file())
+            base = _glob_base(arg)
+            matches = sorted(Path(m) for m in glob.glob(arg, recursive=recursive)
+                             if Path(m).is_file() and not is_junk(Path(m).relative_to(base)))
             if not matches:
                 problems.append(f"{arg}: the pattern matches no files")
-            base = _glob_base(arg)
             found.extend((m, m.relative_to(base).with_suffix("")) for m in matches)
         else:
             problems.append(f"{arg}: no such file or folder")
@@ -163,7 +166,7 @@ def colorize_file(colorizer, source: Path, output: Path, *, fmt: str, quality: i
         try:
             with Image.open(source) as header:  # the header alone
                 size = header.size
-        except (OSError, ValueError):
+        except Exception:  # Pillow raises many types on a damaged header (struct.error, ...)
             size = None  # unreadable: colorize() says why
         if size is not None:
             check_output_size(size, fmt)  # its largest side, which EXIF rotation does not change

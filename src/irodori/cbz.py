@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Callable, Iterator
 
 from .hints import Hint, HintError
-from .imageio import ImageReadError, atomic_file, encode
+from .imageio import ImageReadError, atomic_file, encode, is_junk
 from .registry import ModelError
 
 ARCHIVE_EXTENSIONS = (".cbz", ".zip")
@@ -49,7 +49,7 @@ def is_archive(path: Path) -> bool:
 def _is_page(info: zipfile.ZipInfo) -> bool:
     name = PurePosixPath(info.filename)
     return (not info.is_dir() and name.suffix.lower() in PAGE_EXTENSIONS and not _is_link(info)
-            and "__MACOSX" not in name.parts and not name.name.startswith("._"))  # macOS resource forks
+            and not is_junk(name))  # resource forks, __MACOSX/: copied as they are
 
 
 def _is_link(info: zipfile.ZipInfo) -> bool:

@@ -16,16 +16,17 @@ import logging
 import os
 import re
 import shutil
+import struct
 import tempfile
 import time
 import warnings
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import BinaryIO, Iterator, Union
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from .color import gray8_to_l, gray_to_l, rgb_to_l
+from .color import gray8_to_l, gray_to_l, l_to_gray, rgb_to_l
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +42,45 @@ _UMASK = os.umask(0)  # read the process umask once (os.umask can only read it b
 os.umask(_UMASK)
 
 
+# Operating-system clutter that sits beside pages: never an image, never reported as one.
+JUNK_FILES = frozenset({".ds_store", "thumbs.db", "ehthumbs.db", "ehthumbs_vista.db", "desktop.ini", ".directory"})
+JUNK_FOLDERS = frozenset({"__macosx", ".appledouble", ".spotlight-v100", ".trashes", ".fseventsd",
+                          ".temporaryitems", "@eadir", "$recycle.bin"})
+
+
+def is_junk(path: str | PurePath) -> bool:
+    """Whether a file is clutter that operating systems leave beside pages, never a page: macOS
+    resource forks (``._page01.png``, written on FAT drives, network shares and in zips) and
+    metadata (``.DS_Store``, ``__MACOSX/``, ``.Spotlight-V100/``, ...), Windows' ``Thumbs.db``
+    and ``desktop.ini``, a NAS's ``@eaDir/``. The one rule for folder walks, globs and archives.
+    ``path``: relative to what is walked (a folder, a glob's base) or an archive entry's name;
+    case is ignored."""
+    parts = [part.lower() for part in PurePath(path).parts]
+    if not parts:
+        return False
+    return parts[-1].startswith("._") or parts[-1] in JUNK_FILES or any(part in JUNK_FOLDERS for part in parts[:-1])
+
+
 class ImageReadError(ValueError):
     """An input that cannot be coloured: the message says why (corrupt, not an image, too big)."""
 
 
 def open_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Decode an image fully, EXIF orientation applied. Raises ImageReadError with a reason."""
+    """Decode an image fully, EXIF orientation applied.
+
+    Raises ImageReadError with a reason for anything that cannot be decoded, whatever Pillow
+    raised (see _read_errors), so one bad file never stops a batch. A damaged EXIF costs only the
+    orientation (with a warning); a JPEG whose scan is complete but whose end-of-image marker is
+    missing is read whole (with a warning).
+    """
+    name = f"{source}: " if isinstance(source, (str, Path)) else ""
     if isinstance(source, Image.Image):
-        img = source
-        _check_pixels(img.size, max_pixels)
-        return ImageOps.exif_transpose(img)
+        _check_pixels(source.size, max_pixels)
+        with _read_errors():
+            source.load()  # a lazily opened image decodes here
+            upright = _upright(source, name)
+        _keep_declared_white(source, upright)
+        return upright
     if isinstance(source, np.ndarray):
         return _array_image(source, max_pixels)
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -64,32 +94,201 @@ def open_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
     # only as far as the caller asked, and turn its warning off (we check the size ourselves).
     if max_pixels is not None and Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
         Image.MAX_IMAGE_PIXELS = max_pixels
+    # A path is opened here, not by Pillow: Pillow closes a file it opened once the pixels are
+    # loaded, and a TIFF's orientation tag, read after that, was then lost (the same TIFF came
+    # out turned from bytes and unturned from its path).
+    with _read_errors(), contextlib.ExitStack() as stack, warnings.catch_warnings():
+        if isinstance(fp, (str, Path)):
+            fp = stack.enter_context(_open_path(fp))
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        img = _decode(fp, max_pixels, name)
+        upright = _upright(img, name)
+        _keep_declared_white(img, upright)
+        frames = getattr(img, "n_frames", 1)
+    if frames > 1:  # an animated GIF, a multi-page TIFF
+        log.warning("%sonly the first of its %d frames is coloured", name, frames)
+    return upright
+
+
+@contextlib.contextmanager
+def _read_errors() -> Iterator[None]:
+    """Turn whatever decoding raises into ImageReadError with a reason. Pillow's decoders and
+    parsers raise many types on damaged data (OSError and SyntaxError, but also struct.error,
+    IndexError, TypeError, KeyError, ...): each means this file cannot be read, never that the
+    program is broken. MemoryError passes (it is about the machine, not the file)."""
     try:
-        # A path is opened here, not by Pillow: Pillow closes a file it opened once the pixels are
-        # loaded, and a TIFF's orientation tag, read after that, was then lost (the same TIFF came
-        # out turned from bytes and unturned from its path).
-        with contextlib.ExitStack() as stack, warnings.catch_warnings():
-            if isinstance(fp, (str, Path)):
-                fp = stack.enter_context(open(fp, "rb"))
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(fp)
-            _check_pixels(img.size, max_pixels)
-            img.load()
-            frames = getattr(img, "n_frames", 1)
-            upright = ImageOps.exif_transpose(img)
-    except ImageReadError:
+        yield
+    except (ImageReadError, MemoryError):
         raise
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"too many pixels ({exc}); raise the limit with --max-pixels") from None
     except UnidentifiedImageError:
         raise ImageReadError("not an image, or a format Pillow cannot read") from None
-    except FileNotFoundError:
-        raise ImageReadError("file not found") from None
-    except (OSError, SyntaxError, ValueError, TypeError) as exc:  # TypeError: a damaged TIFF directory
+    except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"corrupt or truncated image ({exc})") from None
-    if frames > 1:  # an animated GIF, a multi-page TIFF
-        where = f"{source}: " if isinstance(source, (str, Path)) else ""
-        log.warning("%sonly the first of its %d frames is coloured", where, frames)
+    except Exception as exc:
+        raise ImageReadError(f"corrupt or truncated image ({_describe(exc)})") from None
+
+
+def _describe(exc: BaseException) -> str:
+    """'struct.error: unpack requires ...': the exception's type, named where it is not a builtin."""
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    return f"{name}: {exc}"
+
+
+def _open_path(path: str | Path) -> BinaryIO:
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise ImageReadError(f"file not found: {path}") from None
+    except OSError as exc:  # a folder, no permission
+        raise ImageReadError(f"cannot open {path} ({exc.strerror or exc})") from None
+
+
+def _decode(fp: BinaryIO, max_pixels: int | None, name: str) -> Image.Image:
+    """Open and decode; a JPEG missing only its end marker is decoded again (_complete_jpeg)."""
+    start = fp.tell() if fp.seekable() else None
+    img = Image.open(fp)
+    _check_pixels(img.size, max_pixels)
+    try:
+        img.load()
+    except OSError:
+        if img.format != "JPEG" or start is None:
+            raise
+        fp.seek(start)
+        complete = _complete_jpeg(fp.read())
+        if complete is None:
+            raise
+        log.warning("%sthe JPEG lacks its end-of-image marker, but its scan is complete: read whole", name)
+        return complete
+    return img
+
+
+JPEG_EOI = b"\xff\xd9"
+# Bit patterns unlike each other (no 0xFF, so no marker): opposite bits, and two fixed
+# pseudo-random runs, so that no cut scan decodes them all alike.
+_FILLERS = (b"\x55" * 64, b"\xaa" * 64) + tuple(np.random.default_rng(1).integers(0, 255, (2, 64), dtype=np.uint8))
+
+
+def _complete_jpeg(data: bytes) -> Image.Image | None:
+    """A JPEG that ends after its last complete scan, missing only its end-of-image marker -> the
+    image; None when scan data is missing (a real truncation).
+
+    Its scans must code every coefficient of every component to full precision (one scan for a
+    plain JPEG; a progressive one's scan script must have run to its end), with every restart
+    marker of the last scan present. That the last scan itself is complete is asked of the
+    decoder: libjpeg cannot tell the end of the data from a pause in it, so the marker is added,
+    after filler bits of unlike patterns. A complete scan ignores the filler (it comes after its
+    last block) and gives the same pixels each time; a cut scan decodes it as its missing blocks,
+    and its pixels differ. (Pillow's LOAD_TRUNCATED_IMAGES is process-wide, and accepts real
+    truncation too.)"""
+    data = data.rstrip(b"\xff")  # a marker cut after its first byte
+    structure = _jpeg_structure(data)
+    if structure is None or not _scans_complete(*structure):
+        return None
+    try:
+        decoded = [Image.open(io.BytesIO(data + bytes(filler) + JPEG_EOI)) for filler in _FILLERS]
+        for img in decoded:
+            img.load()
+    except (OSError, SyntaxError, ValueError):
+        return None
+    pixels = decoded[0].tobytes()
+    return decoded[0] if all(img.tobytes() == pixels for img in decoded[1:]) else None
+
+
+_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # not a stuffed 0xFF, a restart marker or fill
+
+
+def _jpeg_structure(data: bytes) -> tuple[tuple, list[tuple]] | None:
+    """A Huffman-coded JPEG (sequential or progressive) -> (frame, scans); None for any other
+    or a header that cannot be walked. frame: (height, width, {component: (h, v) sampling});
+    a scan: (components, Ss, Se, Al, restart interval, its entropy-coded bytes)."""
+    pos, interval, frame, scans = 2, 0, None, []
+    while pos + 4 <= len(data):
+        marker = data[pos + 1]
+        if data[pos] != 0xFF or marker == 0xD9:
+            return None
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        body = data[pos + 4:pos + 2 + length]
+        if marker in (0xC0, 0xC1, 0xC2) and len(body) >= 6:
+            height, width, count = struct.unpack(">HHB", body[1:6])
+            frame = (height, width, {body[i]: (body[i + 1] >> 4, body[i + 1] & 15) for i in range(6, 6 + 3 * count, 3)})
+        elif 0xC3 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return None  # lossless, hierarchical or arithmetic-coded
+        elif marker == 0xDD and len(body) >= 2:
+            (interval,) = struct.unpack(">H", body[:2])
+        elif marker == 0xDA and body:
+            count = body[0]
+            if frame is None or len(body) < 4 + 2 * count:
+                return None
+            found = _NEXT_MARKER.search(data, pos + 2 + length)
+            end = found.start() if found else len(data)
+            ss, se, approx = body[1 + 2 * count:4 + 2 * count]
+            scans.append((tuple(body[1:1 + 2 * count:2]), ss, se, approx & 15, interval, data[pos + 2 + length:end]))
+            pos = end
+            continue
+        pos += 2 + length
+    return (frame, scans) if frame is not None and scans else None
+
+
+def _scans_complete(frame: tuple, scans: list[tuple]) -> bool:
+    """Whether the scans code all 64 coefficients of every component to full precision
+    (successive approximation down to Al = 0), and the last scan holds all its restart markers."""
+    height, width, sampling = frame
+    precision = {component: np.full(64, 99) for component in sampling}
+    for components, ss, se, al, _, _ in scans:
+        for component in components:
+            if component not in precision:
+                return False
+            band = precision[component][ss:se + 1]
+            np.minimum(band, al, out=band)
+    if any(p.any() for p in precision.values()):
+        return False
+    components, _, _, _, interval, entropy = scans[-1]
+    mcus = _mcu_count(height, width, sampling, components)
+    return not interval or len(re.findall(rb"\xff[\xd0-\xd7]", entropy)) >= -(-mcus // interval) - 1
+
+
+def _mcu_count(height: int, width: int, sampling: dict[int, tuple[int, int]], components: tuple) -> int:
+    """The MCUs of a scan (JPEG T.81 A.2): a scan of one component codes its blocks one by one."""
+    def ceil(a: int, b: int) -> int:
+        return -(-a // b)
+
+    h_max, v_max = max(h for h, _ in sampling.values()), max(v for _, v in sampling.values())
+    if len(components) == 1:
+        h, v = sampling[components[0]]
+        return ceil(ceil(width * h, h_max), 8) * ceil(ceil(height * v, v_max), 8)
+    return ceil(width, 8 * h_max) * ceil(height, 8 * v_max)
+
+
+_ORIENTATIONS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+                 4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270,
+                 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}  # EXIF Orientation -> turn
+
+
+def _upright(img: Image.Image, name: str) -> Image.Image:
+    """A decoded image turned by its EXIF orientation. Pillow rewrites the EXIF without the
+    orientation tag, which fails on a damaged EXIF (a tag of the wrong type, a directory cut
+    short): the page then costs only its EXIF, which is dropped with a warning, and its
+    orientation is still applied when that tag itself can be read."""
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception as exc:  # struct.error, TypeError, ... from Pillow's EXIF reader and writer
+        reason = _describe(exc)
+    try:
+        orientation = img.getexif().get(0x0112)
+    except Exception:
+        orientation = None
+    turn = _ORIENTATIONS.get(orientation) if isinstance(orientation, int) else None
+    upright = img.transpose(turn) if turn is not None else img.copy()
+    upright.info.pop("exif", None)  # damaged, and an orientation applied must not be applied again
+    log.warning("%sdamaged EXIF (%s): %s", name, reason,
+                f"its orientation ({orientation}) is applied, the rest dropped" if turn is not None
+                else "dropped, with its orientation")
     return upright
 
 
@@ -120,13 +319,13 @@ def _check_pixels(size: tuple[int, int], max_pixels: int | None) -> None:
 class Lightness:
     """The full-resolution CIE L of an image, computed on demand for a band of rows.
 
-    Pixels stay in their compact form (8-bit grey or RGB, as decoded); L is made per strip by
-    the colouring pipeline, so a 100-megapixel scan never exists as one float32 array. Other
-    modes (16-bit, float) hold L itself.
+    Pixels stay in a compact form (8-bit grey or RGB as decoded, 16-bit grey as sRGB-encoded
+    uint16); L is made per strip by the colouring pipeline, so a 100-megapixel scan never exists
+    as one float32 array. ``from_l`` holds L itself (float32, for callers that have it).
     """
 
     def __init__(self, pixels: np.ndarray, kind: str) -> None:
-        if kind not in ("gray8", "rgb8", "l"):
+        if kind not in ("gray8", "rgb8", "gray16", "l"):
             raise ValueError(f"unknown lightness kind {kind!r}")
         self.pixels = pixels
         self.kind = kind
@@ -146,6 +345,8 @@ class Lightness:
         band = self.pixels[y0:y1]
         if self.kind == "gray8":
             return gray8_to_l(band)
+        if self.kind == "gray16":
+            return _gray16_l()[band]
         if self.kind == "rgb8":
             return rgb_to_l(band)
         return band
@@ -154,23 +355,38 @@ class Lightness:
         return self.rows(0, self.height)
 
     def reduced(self, height: int, width: int) -> np.ndarray:
-        """CIE L at (height, width), antialiased; 8-bit images are resized as sRGB (as the
-        training crops are) and then converted."""
+        """CIE L at (height, width), antialiased; 8- and 16-bit images are resized as sRGB (as
+        the training crops are) and then converted."""
         if (height, width) == self.shape:
             return self.full()
         size = (width, height)
         if self.kind == "l":
             img = Image.fromarray(np.ascontiguousarray(self.pixels, dtype=np.float32), "F")
             return np.asarray(img.resize(size, Image.BILINEAR, reducing_gap=3.0))
-        small = Image.fromarray(self.pixels).resize(size, Image.BILINEAR, reducing_gap=3.0)
-        return gray8_to_l(np.asarray(small)) if self.kind == "gray8" else rgb_to_l(np.asarray(small))
+        gap = None if self.kind == "gray16" else 3.0  # Pillow cannot reduce() 16-bit images
+        small = np.asarray(Image.fromarray(self.pixels).resize(size, Image.BILINEAR, reducing_gap=gap))
+        return Lightness(small, self.kind).full()
+
+
+@functools.lru_cache(maxsize=1)
+def _gray16_l() -> np.ndarray:
+    """CIE L (float32) of each of the 65536 sRGB-encoded 16-bit grey levels."""
+    return gray_to_l(np.arange(65536) / 65535.0)
 
 
 def lightness_of(img: Image.Image) -> tuple[Lightness, np.ndarray | None]:
-    """-> (its Lightness, alpha (H, W) uint8 or None), for every Pillow mode."""
+    """-> (its Lightness, alpha (H, W) uint8 or None), for every Pillow mode.
+
+    Every depth takes the same path: the colour profile is applied (8-bit: to_srgb; 16-bit and
+    float grey: grey16_table), the value of white is the depth the file declares (grey_white),
+    and the pixels are kept compact, with L made per strip. Raises ImageReadError for pixels
+    that are not numbers."""
     mode = img.mode
     alpha = None
     key = img.info.get("transparency")  # a colour key (PNG tRNS, GIF): pixels of this value are transparent
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        grey16, alpha = _deep_grey(img, key)
+        return Lightness(grey16, "gray16"), alpha
     if mode == "P":
         img = img.convert("RGBA" if key is not None else "RGB")
     elif mode in ("1", "L", "RGB") and key is not None:
@@ -189,27 +405,112 @@ def lightness_of(img: Image.Image) -> tuple[Lightness, np.ndarray | None]:
         return Lightness(np.asarray(img.convert("L")), "gray8"), alpha
     if mode == "L":
         return Lightness(np.asarray(img), "gray8"), alpha
-    if mode.startswith("I;16") or mode in ("I", "F"):
-        values = np.asarray(img, dtype=np.float64)
-        finite = np.isfinite(values)
-        if not finite.all():
-            raise ImageReadError(f"{int((~finite).sum()):,} pixels are not numbers (NaN or infinite)")
-        if isinstance(key, (int, float)) and mode != "F":
-            alpha = np.where(values == key, 0, 255).astype(np.uint8)
-        return Lightness.from_l(gray_to_l(np.clip(values / _grey_range(mode, values), 0.0, 1.0))), alpha
     if mode != "RGB":
         img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV: Pillow's conversions
     return Lightness(np.asarray(img), "rgb8"), alpha
 
 
-def _grey_range(mode: str, values: np.ndarray) -> float:
-    """The value of white for a deep grey mode (I;16, I, F)."""
-    top = values.max()
-    if mode.startswith("I;16"):
+STRIP_PIXELS = 1 << 16  # pixels converted at a time: memory grows with the width, not the area
+
+WHITE_KEY = "irodori.white"  # img.info: the value of white that a deep grey file declares (open_image)
+
+
+def _deep_grey(img: Image.Image, key: object) -> tuple[np.ndarray, np.ndarray | None]:
+    """A 16-bit, 32-bit integer or float grey image -> (sRGB-encoded grey uint16 (H, W), alpha
+    from a colour key (H, W) uint8 or None), a strip of rows at a time (no whole-image float
+    copy): values scaled by the file's white (grey_white), then through its colour profile."""
+    width, height = img.size
+    white = grey_white(img)
+    table = grey16_table(img.info["icc_profile"]) if img.info.get("icc_profile") else None
+    grey16 = np.empty((height, width), np.uint16)
+    alpha = np.empty((height, width), np.uint8) if isinstance(key, (int, float)) and img.mode != "F" else None
+    not_numbers = 0
+    step = max(1, STRIP_PIXELS // width)
+    for y0 in range(0, height, step):
+        y1 = min(height, y0 + step)
+        values = np.asarray(img.crop((0, y0, width, y1)))
+        if alpha is not None:
+            alpha[y0:y1] = np.where(values == key, 0, 255)
+        if values.dtype.kind == "f":
+            finite = np.isfinite(values)
+            not_numbers += int(values.size - np.count_nonzero(finite))
+            values = np.where(finite, values, 0.0)
+        if white != 65535.0 or values.dtype != np.uint16:
+            values = np.clip(np.rint(values.astype(np.float32) * np.float32(65535.0 / white)), 0, 65535)
+        grey16[y0:y1] = values if table is None else table[values.astype(np.uint16)]
+    if not_numbers:
+        raise ImageReadError(f"{not_numbers:,} pixels are not numbers (NaN or infinite)")
+    return grey16, alpha
+
+
+def grey_white(img: Image.Image) -> float:
+    """The value of white of a deep grey image (I;16, I, F): the depth its file declares (a
+    TIFF's BitsPerSample; 16-bit PNG and PGM, which Pillow scales from any maxval to 16 bits;
+    kept by open_image as info["irodori.white"]), never guessed from the pixels when declared.
+    Otherwise (an I or F image made in memory): 65535 for I;16, 1.0 for floats within 0..1,
+    else 255 or 65535 by the largest value."""
+    declared = img.info.get(WHITE_KEY) or _declared_white(img)
+    if declared:
+        return float(declared)
+    if img.mode.startswith("I;16"):
         return 65535.0
-    if mode == "F" and top <= 1.0:
-        return 1.0  # float images in 0..1
-    return 255.0 if top <= 255 else 65535.0  # mode I or F holding 8- or 16-bit values
+    low, top = img.getextrema()
+    if img.mode == "F" and top <= 1.0:
+        return 1.0
+    return 255.0 if top <= 255 else 65535.0
+
+
+def _keep_declared_white(opened: Image.Image, upright: Image.Image) -> None:
+    """Note the white an opened file declares on its turned copy, which has lost the format and
+    the tags it was read from."""
+    white = _declared_white(opened)
+    if white is not None:
+        upright.info[WHITE_KEY] = white
+
+
+def _declared_white(img: Image.Image) -> float | None:
+    """The value of white an opened file declares for its deep grey pixels, or None."""
+    if img.format == "TIFF" and img.mode != "F":
+        bits = getattr(img, "tag_v2", {}).get(258)
+        bits = bits[0] if isinstance(bits, tuple) and bits else bits
+        if isinstance(bits, int) and 1 <= bits <= 16:
+            return float(2**bits - 1)
+    if img.format in ("PNG", "PPM") and img.mode in ("I", "I;16"):
+        return 65535.0
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def grey16_table(icc: bytes) -> np.ndarray | None:
+    """A grey colour profile -> the table (65536,) uint16 from a 16-bit value to the sRGB-encoded
+    16-bit grey of the same CIE L, as to_srgb does for 8 bits; None for an sRGB profile, or (with
+    a warning) one that cannot be used.
+
+    LittleCMS (through Pillow) turns 16-bit grey into 8-bit sRGB only, a staircase. The table is
+    made smooth again from where each step is crossed: between the last input of one 8-bit level
+    and the first of the next, the exact value is half-way between the two levels."""
+    from PIL import ImageCms
+
+    ramp = Image.frombytes("I;16", (256, 256), np.arange(65536, dtype="<u2").tobytes())
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in ImageCms.getProfileDescription(profile).lower():
+            return None
+        rgb8 = np.asarray(ImageCms.profileToProfile(ramp, profile, _srgb_profile(), outputMode="RGB"))
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
+        log.warning("ignoring an unusable colour profile (%s); the pixels are taken as sRGB", exc)
+        return None
+    rgb = np.stack([_unstep(channel) for channel in rgb8.reshape(-1, 3).T], axis=-1) / 255.0
+    return np.rint(l_to_gray(rgb_to_l(rgb)) * 65535.0).astype(np.uint16)
+
+
+def _unstep(levels: np.ndarray) -> np.ndarray:
+    """A staircase of 8-bit levels over inputs 0..n-1 -> the smooth curve (float64) through the
+    middle of each riser (and the end levels)."""
+    risers = np.flatnonzero(np.diff(levels.astype(np.int32)))
+    x = np.concatenate([[0.0], risers + 0.5, [len(levels) - 1.0]])
+    y = np.concatenate([[levels[0]], (levels[risers].astype(np.float64) + levels[risers + 1]) / 2, [levels[-1]]])
+    return np.interp(np.arange(len(levels)), x, y)
 
 
 def to_srgb(img: Image.Image) -> Image.Image:
@@ -245,12 +546,12 @@ def split_lightness(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
 def load_rgb(path: Path | str, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
     """Open an image as RGB: EXIF orientation applied, alpha composited onto ``background``
     (a transparent cut-out must not teach "transparent = black")."""
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
+    with Image.open(path) as opened:
+        im = ImageOps.exif_transpose(opened)
         if im.mode.startswith("I;16") or im.mode in ("I", "F"):  # Pillow's convert("RGB") would clip
-            values = np.nan_to_num(np.asarray(im, dtype=np.float64))
-            grey = np.clip(values / _grey_range(im.mode, values), 0.0, 1.0) * 255.0
-            return Image.fromarray(np.round(grey).astype(np.uint8), "L").convert("RGB")
+            _keep_declared_white(opened, im)
+            grey16, _ = _deep_grey(im, None)  # its declared depth and colour profile, as colouring reads it
+            return Image.fromarray(((grey16.astype(np.uint32) + 128) // 257).astype(np.uint8), "L").convert("RGB")
         if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
             im = im.convert("RGBA")
             canvas = Image.new("RGBA", im.size, background + (255,))
