@@ -1,9 +1,11 @@
 """The CLI end to end: real files in, real files out, bad files reported, exit codes."""
 
 import os
+import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -244,12 +246,15 @@ def test_an_output_format_too_small_for_the_image_fails_first(tiny_onnx, tmp_pat
 
 
 def test_stdin_to_a_folder_keeps_an_existing_output(tiny_onnx, inputs, tmp_path):
+    """A second stdin run into the same folder skips its existing output, as a batch does (it
+    failed with exit 1 while a batch's skipped files are exit 0)."""
     out = tmp_path / "out"
     out.mkdir()
     (out / "stdin.png").write_bytes(b"mine")
     data = (inputs / "a.png").read_bytes()
-    proc = _run("colorize", "-", "-o", str(out), "--model", str(tiny_onnx), input=data)
-    assert proc.returncode == 1 and b"exists (--overwrite to replace it)" in proc.stderr
+    proc = _run("colorize", "-", "-o", str(out), "--model", str(tiny_onnx), input=data, text=False)
+    assert proc.returncode == 0, proc.stderr
+    assert b"0 coloured, 1 skipped (" in proc.stderr and b"--overwrite to redo), 0 failed" in proc.stderr
     assert (out / "stdin.png").read_bytes() == b"mine"
     assert _run("colorize", "-", "-o", str(out), "--overwrite", "--model", str(tiny_onnx), input=data).returncode == 0
     assert Image.open(out / "stdin.png").size == (60, 40)
@@ -444,3 +449,82 @@ def test_png_compression_is_a_flag(tiny_onnx, inputs, tmp_path):
     assert fast.stat().st_size > small.stat().st_size
     assert np.array_equal(np.asarray(Image.open(fast)), np.asarray(Image.open(small)))
     assert _run("colorize", str(inputs), "-o", str(tmp_path / "x"), "--png-compression", "10").returncode == 2
+
+
+# -- a new user's walk ---------------------------------------------------------------------------
+def test_verbose_logs_the_model_sizes_and_timings_and_quiet_logs_none(tiny_onnx, inputs, tmp_path):
+    args = ["colorize", str(inputs / "a.png"), str(inputs / "b.jpg"), "-o", str(tmp_path / "out"),
+            "--model", str(tiny_onnx), "-q"]
+    verbose = _run("-v", *args, text=True)
+    assert verbose.returncode == 0, verbose.stderr
+    debug = [line for line in verbose.stderr.splitlines() if line.startswith("DEBUG ")]
+    text = "\n".join(debug)
+    assert "DEBUG irodori.colorizer: model tiny" in text and "loaded in" in text  # the model
+    assert "input 60x40, mode L" in text and "input 30x50, mode RGB" in text  # sizes and modes
+    assert "network on 60x40" in text and re.search(r"merged 60x40 .* in \d+ ms", text)  # timings
+    assert "DEBUG irodori.batch: 2 inputs: 2 to colour" in text and "a.png -> " in text
+    assert all(line.startswith("DEBUG irodori.") for line in debug), debug  # not Pillow's chunk chatter
+    plain = _run(*args, "--overwrite", text=True)
+    assert plain.returncode == 0 and "DEBUG" not in plain.stderr
+
+
+def test_the_batch_summary_mentions_overwrite_only_when_something_was_skipped(tiny_onnx, inputs, tmp_path, capsys):
+    args = ["colorize", str(inputs / "a.png"), "-o", str(tmp_path / "out"), "--model", str(tiny_onnx), "-q"]
+    assert main(args) == 0
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "1 coloured, 0 skipped, 0 failed"
+    assert main(args) == 0
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "0 coloured, 1 skipped (output exists; --overwrite to redo), 0 failed")
+
+
+def test_a_missing_file_is_named_by_the_python_api(tmp_path):
+    import irodori
+    from irodori.cbz import colorize_cbz
+    from irodori.colorizer import load_colorizer
+    from irodori.imageio import ImageReadError
+
+    for source in ["nosuch.png", tmp_path / "gone" / "page.jpg"]:
+        with pytest.raises(ImageReadError, match=re.escape(str(source))):
+            irodori.colorize(source)
+    with pytest.raises(ImageReadError, match="chapter.cbz"):
+        colorize_cbz(load_colorizer(threads=1), tmp_path / "chapter.cbz", tmp_path / "out.cbz", fmt="png")
+
+
+def test_max_side_zero_or_below_the_size_multiple_is_an_error_not_the_default(inputs, tmp_path, capsys):
+    from irodori.colorizer import load_colorizer
+
+    out = str(tmp_path / "out")
+    for value in ["0", "-5"]:
+        with pytest.raises(SystemExit) as exit_:
+            main(["colorize", str(inputs / "a.png"), "-o", out, "--max-side", value])
+        assert exit_.value.code == 2 and "--max-side" in capsys.readouterr().err
+    assert main(["colorize", str(inputs / "a.png"), "-o", out, "--max-side", "8"]) == 2
+    assert "max_side must be at least 32" in capsys.readouterr().err
+    for value in [0, 16]:
+        with pytest.raises(ValueError, match="at least 32"):
+            load_colorizer(max_side=value)
+    assert load_colorizer(max_side=None).max_side == 512
+
+
+def test_models_prints_only_card_paths_that_exist(capsys, tmp_path, monkeypatch):
+    from irodori.cli import card_location
+    from irodori.registry import MODELS
+
+    monkeypatch.chdir(tmp_path)  # a path printed must exist wherever the user stands
+    assert main(["models"]) == 0
+    cards = re.findall(r"card: (.*)", capsys.readouterr().out)
+    assert len(cards) == len(MODELS) and all(Path(card).is_file() for card in cards), cards  # this checkout
+    installed = card_location("docs/models/general.md", root=tmp_path)  # after pip install: no docs/
+    assert installed == "docs/models/general.md in irodori's source repository (not installed with the package)"
+
+
+def test_one_training_image_is_not_images(tmp_path, caplog):
+    pytest.importorskip("torch")
+    folder = tmp_path / "one"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)).save(folder / "only.png")
+    with caplog.at_level("INFO", logger="irodori"):
+        assert main(["train", str(folder), "--preset", "tiny", "--out", str(tmp_path / "run"), "--steps=1",
+                     "--val_every=0", "-q"]) == 0
+    assert re.search(r"world size \d+; 1 training image$", caplog.text, re.MULTILINE), caplog.text

@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -220,8 +221,10 @@ def colorize_jobs(colorizer, jobs: list[Job], *, fmt: str, quality: int = 95, co
     failures: list[str] = []
 
     def one(job: Job) -> None:
+        start = time.perf_counter()
         colorize_file(colorizer, job.source, job.output, fmt=fmt, quality=quality, compression=compression,
                       hints=job.hints, palette=palette)
+        log.debug("%s -> %s in %.0f ms", job.source, job.output, (time.perf_counter() - start) * 1000)
 
     def finish(job: Job, exc: BaseException | None) -> None:
         error = None
@@ -336,6 +339,8 @@ def run_colorize(args: argparse.Namespace) -> int:
     # image over every core: decoding, merging and encoding overlap the network). One image:
     # every thread on it. An archive's pages count as images; archives are done one at a time.
     workers = max(1, min(threads, units))
+    log.debug("%d inputs: %d to colour (%d images, %d archives, %d pages and images in all), %d skipped; "
+              "%d at once", len(jobs), len(todo), len(images), len(archives), units, skipped, workers)
     colorizer = load(1 if workers > 1 else threads)
     if colorizer is None:
         return 2
@@ -390,8 +395,8 @@ def run_colorize(args: argparse.Namespace) -> int:
         return 130
     bar.close()
     failures += failed_jobs
-    summary = (f"{len(todo) - len(failed_jobs)} coloured, {skipped} skipped (output exists; --overwrite to redo), "
-               f"{len(failures)} failed")
+    why_skipped = " (output exists; --overwrite to redo)" if skipped else ""
+    summary = f"{len(todo) - len(failed_jobs)} coloured, {skipped} skipped{why_skipped}, {len(failures)} failed"
     if uncoloured:
         summary += f"; {len(uncoloured)} page{'' if len(uncoloured) == 1 else 's'} of archives copied uncoloured"
     print(summary, file=sys.stderr)
@@ -399,7 +404,11 @@ def run_colorize(args: argparse.Namespace) -> int:
 
 
 def _run_stdin(colorizer, args: argparse.Namespace, *, hints: list[Hint], palette: Any) -> int:
-    data = sys.stdin.buffer.read()
+    data = sys.stdin.buffer.read()  # read whole even when skipped: the writer of the pipe must not fail
+    target = None if args.output in (None, "-") else Path(args.output) / f"stdin.{args.format}"
+    if target is not None and target.exists() and not args.overwrite:  # skipped, as in a batch: not a failure
+        print(f"0 coloured, 1 skipped ({target} exists; --overwrite to redo), 0 failed", file=sys.stderr)
+        return 0
     try:
         image = colorizer.colorize(data, hints=hints, palette=palette)
         encoded = encode(image, args.format, quality=args.quality, compression=args.png_compression)
@@ -412,9 +421,6 @@ def _run_stdin(colorizer, args: argparse.Namespace, *, hints: list[Hint], palett
     else:
         target = Path(args.output) / f"stdin.{args.format}"
         remove_stale_temporaries(target.parent)
-        if target.exists() and not args.overwrite:
-            print(f"error: <stdin>: {target} exists (--overwrite to replace it)", file=sys.stderr)
-            return 1
         try:
             write_atomic(target, encoded)
         except OSError as exc:

@@ -80,8 +80,9 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
     p.add_argument("--model", default="general-int8", metavar="NAME|PATH",
                    help="shipped model name (see `irodori models`), an .onnx file, or a checkpoint directory")
-    p.add_argument("--max-side", type=int, default=None,
-                   help="longest side the network sees (default: the model's own); colour is upsampled to full size")
+    p.add_argument("--max-side", type=_positive_int, default=None,
+                   help="longest side the network sees (default: the model's own; at least its size multiple, "
+                   "32); colour is upsampled to full size")
     p.add_argument("--upsample", choices=["bilinear", "bicubic", "lanczos"], default="bilinear",
                    help="how ab chroma is upsampled to full resolution (default bilinear)")
     p.add_argument("--temperature", type=_temperature, default=None, metavar="T",
@@ -349,12 +350,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return run_server(args)
 
 
+def card_location(card: str, *, root: Path | None = None) -> str:
+    """Where to read a model card (``docs/models/NAME.md``): the file itself when ``root`` (default:
+    this source checkout, for an editable install) has it; else, since a wheel holds no docs, the
+    path in irodori's source repository, said as such."""
+    path = (root or Path(__file__).resolve().parents[2]) / card
+    return str(path) if path.is_file() else f"{card} in irodori's source repository (not installed with the package)"
+
+
 def cmd_models() -> int:
     from .registry import DEFAULT_MODEL, MODELS
 
     for name, info in MODELS.items():
         mark = " (default)" if name == DEFAULT_MODEL else ""
-        print(f"{name}{mark}\n    {info.description}\n    file: {info.onnx}\n    card: {info.card}")
+        print(f"{name}{mark}\n    {info.description}\n    file: {info.onnx}\n    card: {card_location(info.card)}")
     return EXIT_OK
 
 
@@ -375,8 +384,9 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose:  # irodori's own steps (model, sizes, timings), not every library's chatter (Pillow's chunks)
+        log.setLevel(logging.DEBUG)
     if args.command != "train" and extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Protocol
@@ -196,7 +197,7 @@ class Colorizer:
         if upsample not in UPSAMPLE_FILTERS:
             raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE_FILTERS)}")
         self.backend = backend
-        self.max_side = int(max_side or backend.max_side)
+        self.max_side = int(backend.max_side if max_side is None else max_side)  # 0 is an error, not the default
         if self.max_side < backend.size_multiple:
             raise ValueError(f"max_side must be at least {backend.size_multiple}")
         self.upsample = upsample
@@ -232,6 +233,7 @@ class Colorizer:
         hints = parse_hints(hints)
         palette_ab = parse_palette(palette)
         img = open_image(image, max_pixels=self.max_pixels)
+        log.debug("%s: input %dx%d, mode %s, %d hints", self.name, *img.size, img.mode, len(hints))
         lightness, alpha = lightness_of(img)
         dpi = print_resolution(img)
         del img  # the Lightness holds what is needed (8-bit pixels, not a float copy)
@@ -291,7 +293,10 @@ class Colorizer:
         """The network alone: parsed hints -> (ab_small (2, h, w) in Lab units, the L (h, w) it saw)."""
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints)
         t = self.temperature if temperature is None else self.check_temperature(temperature)
+        start = time.perf_counter()
         ab_net = self.backend.run(l_in, hint_in) if t is None else self.backend.run(l_in, hint_in, temperature=t)
+        log.debug("%s: network on %dx%d (padded %dx%d) in %.0f ms", self.name, w, h, l_in.shape[3], l_in.shape[2],
+                  (time.perf_counter() - start) * 1000)
         check_network_output(ab_net, (1, 2, *l_in.shape[2:]), model=getattr(self.backend, "path", self.name))
         ab = denormalize_ab(ab_net[0, :, :h, :w]).astype(np.float32)
         return ab, (l_in[0, 0, :h, :w] + 1.0) * 50.0
@@ -320,6 +325,7 @@ class Colorizer:
 
         out = Image.new("RGB", (width, height))
         starts = range(0, height, rows)
+        start = time.perf_counter()
         if self.workers > 1 and len(starts) > 1:
             with ThreadPoolExecutor(self.workers) as pool:
                 for y0, band in pool.map(strip, starts):
@@ -327,6 +333,8 @@ class Colorizer:
         else:
             for y0 in starts:
                 out.paste(strip(y0)[1], (0, y0))
+        log.debug("%s: merged %dx%d (%s chroma from %dx%d) in %d strips on %d threads in %.0f ms", self.name, width,
+                  height, self.upsample, w, h, len(starts), self.workers, (time.perf_counter() - start) * 1000)
         return out
 
 
@@ -336,9 +344,14 @@ def load_colorizer(model: str | Path = DEFAULT_MODEL, *, max_side: int | None = 
     """Load a model once (shipped name, .onnx file, or checkpoint directory). ``threads`` (default:
     all cores) is used both by the network and by the full-resolution merge. ``temperature``: the
     annealed mean's T for every image (see :meth:`Colorizer.colorize`; default: the model's own)."""
+    start = time.perf_counter()
     backend = load_backend(model, threads=threads)
-    return Colorizer(backend, max_side=max_side, upsample=upsample, max_pixels=max_pixels, workers=threads,
-                           temperature=temperature)
+    colorizer = Colorizer(backend, max_side=max_side, upsample=upsample, max_pixels=max_pixels, workers=threads,
+                          temperature=temperature)
+    log.debug("model %s (%s) loaded in %.0f ms: %s backend, network side at most %d, size multiple %d, %d threads",
+              colorizer.name, model, (time.perf_counter() - start) * 1000, type(backend).__name__,
+              colorizer.max_side, backend.size_multiple, colorizer.workers)
+    return colorizer
 
 
 _DEFAULT: Colorizer | None = None

@@ -49,7 +49,7 @@ _GENERAL = ShippedModel(
     weights_dir="general-v0.3",
     weights_sha256="4458349aec747d7b6846623de30169359e765b1f23ed408d555f2689e521bba8",
     description="Photos and art of every kind (painted, flat, line art), and manga pages; trained "
-    "on the full open corpus (docs/DATA-full.md). Float32: the reference of general-int8.",
+    "on the full open corpus (its card tells which). Float32: the reference of general-int8.",
     card="docs/models/general.md",
 )
 _MANGA = ShippedModel(

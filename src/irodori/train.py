@@ -322,8 +322,8 @@ def train(
                         warmup_steps_for(cfg))
     csv_log = CsvLog(run_dir / "log.csv") if is_main else None
     if is_main:
-        log.info("model: %d parameters; device %s; world size %d; %d training images",
-                 count_parameters(model), device, world, len(train_set))
+        log.info("model: %d parameters; device %s; world size %d; %d training image%s",
+                 count_parameters(model), device, world, len(train_set), "" if len(train_set) == 1 else "s")
         if disc is not None:
             log.info("PatchGAN discriminator: %d parameters, loss.gan = %g", count_parameters(disc), cfg.loss.gan)
     bar = None
