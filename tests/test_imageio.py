@@ -113,7 +113,8 @@ def test_anything_the_decoder_raises_is_a_read_error_naming_the_reason(colorizer
 def test_a_batch_goes_on_past_a_damaged_exif_and_a_decoder_failure(tiny_onnx, tmp_path, capsys):
     folder = tmp_path / "in"
     folder.mkdir()
-    (folder / "a_exif.jpg").write_bytes(_save(_grey(30, 44), "JPEG", exif=_exif(ORIENT_6, WRONG_TYPED["resolution unit as text"])))
+    bad_exif = _exif(ORIENT_6, WRONG_TYPED["resolution unit as text"])
+    (folder / "a_exif.jpg").write_bytes(_save(_grey(30, 44), "JPEG", exif=bad_exif))
     (folder / "b_broken.gif").write_bytes(_broken_gif())
     _grey(seed=3).save(folder / "c_fine.png")
     out = tmp_path / "out"
@@ -127,7 +128,8 @@ def test_an_archive_holding_such_pages_is_written_with_the_broken_one_copied(tin
     chapter = tmp_path / "ch.cbz"
     broken = _broken_gif()
     with zipfile.ZipFile(chapter, "w") as archive:
-        archive.writestr("01.jpg", _save(_grey(30, 44), "JPEG", exif=_exif(ORIENT_6, WRONG_TYPED["software as a number"])))
+        bad_exif = _exif(ORIENT_6, WRONG_TYPED["resolution unit as text"])
+        archive.writestr("01.jpg", _save(_grey(30, 44), "JPEG", exif=bad_exif))
         archive.writestr("02.gif", broken)
     out = tmp_path / "out"
     assert main(["colorize", str(chapter), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 1
