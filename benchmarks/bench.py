@@ -13,6 +13,8 @@ Sections:
 4. The network alone, float32 and int8, and the peer networks of Zhang et al. (ECCV16,
    SIGGRAPH17; random weights, speed only) at the same sizes, with ratios.
 5. Training throughput (images/s) of the default recipe on the CPU, and on a GPU if one is here.
+6. PNG encoding: time and bytes per zlib level (and other encoders when installed), on the
+   examples and their colourings; `--only png` runs this section alone.
 
 Inputs are made from examples/ (public domain): the manga page resized to each page size and
 saved as 8-bit grey PNG; the hills photo resized to 6000x4000 and saved as grey JPEG (quality 90).
@@ -303,6 +305,73 @@ def training_throughput(work: Path) -> dict:
     return result
 
 
+# -- PNG encoding (the floor of a folder of pages) -------------------------------------------------
+def png_pages() -> list[tuple[str, np.ndarray]]:
+    """Real-looking pages as PNG sees them: each example image as it is (grey or colour), and its
+    colouring by the default model (RGB, what `irodori colorize` writes)."""
+    from irodori.colorizer import load_colorizer
+
+    colorizer = load_colorizer(DEFAULT_MODEL, threads=1)
+    pages = []
+    for path in sorted((REPO / "examples").glob("*.png")):
+        with Image.open(path) as img:
+            img.load()
+            pages += [(f"{path.stem} (input)", img.copy()), (f"{path.stem} (coloured)", colorizer.colorize(img))]
+    return pages
+
+
+def png_encoding(runs: int = 5) -> dict:
+    """Per PNG encoder and level: the summed median encode time (ms) and bytes of the coloured pages
+    and of the inputs. irodori's encode (Pillow, zlib levels 0-9) always; imagecodecs (libpng,
+    libspng) and fpng only when installed: none is a dependency."""
+    from irodori.imageio import encode
+
+    pages = png_pages()
+    encoders = {f"Pillow (irodori) level {level}": (lambda img, level=level: encode(img, "png", compression=level))
+                for level in range(10)}
+    try:
+        import imagecodecs
+
+        for level in (1, 6):
+            encoders[f"imagecodecs {imagecodecs.__version__} libpng level {level}"] = (
+                lambda img, level=level: imagecodecs.png_encode(np.asarray(img), level=level))
+            encoders[f"imagecodecs {imagecodecs.__version__} libspng level {level}"] = (
+                lambda img, level=level: imagecodecs.spng_encode(np.asarray(img), level=level))
+    except ImportError:
+        pass
+    try:
+        import fpng
+
+        encoders[f"fpng {fpng.__version__} (RGB only: grey sent as RGB)"] = (
+            lambda img: fpng.from_ndarray(np.asarray(img if img.mode in ("RGB", "RGBA") else img.convert("RGB"))))
+    except ImportError:
+        pass
+    rows = {}
+    for name, fn in encoders.items():
+        row = {}
+        for kind in ("coloured", "input"):
+            chosen = [img for title, img in pages if title.endswith(f"({kind})")]
+            row[f"{kind}_ms"] = sum(median_ms(lambda img=img: fn(img), warmup=1, runs=runs) for img in chosen)
+            row[f"{kind}_bytes"] = sum(len(fn(img)) for img in chosen)
+        rows[name] = row
+    sizes = ", ".join(f"{title} {img.size[0]}x{img.size[1]} {img.mode}" for title, img in pages)
+    return {"pages": sizes, "rows": rows}
+
+
+def report_png(png: dict) -> list[str]:
+    base = png["rows"]["Pillow (irodori) level 6"]
+    lines = ["", "### PNG encoding: time and bytes per compress level", "",
+             f"Summed over the examples as they are and coloured by the default model ({png['pages']}); "
+             "median of 5 encodes each, one thread. Pixels are identical at every level.", "",
+             "| encoder | coloured: time | coloured: bytes | vs level 6 | inputs: time | inputs: bytes | vs level 6 |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, r in png["rows"].items():
+        lines.append(f"| {name} | {r['coloured_ms']:.0f} ms | {r['coloured_bytes'] / 1e6:.2f} MB | "
+                     f"{r['coloured_bytes'] / base['coloured_bytes']:.2f} | {r['input_ms']:.0f} ms | "
+                     f"{r['input_bytes'] / 1e6:.2f} MB | {r['input_bytes'] / base['input_bytes']:.2f} |")
+    return lines
+
+
 # -- report -------------------------------------------------------------------------------------
 def report(data: dict) -> str:
     import onnxruntime as ort
@@ -390,6 +459,7 @@ def report(data: dict) -> str:
         lines.append(f"| {device} | {speed:.1f} |")
     if "cuda" not in data["training"]:
         lines.append("| GPU | not measured: no GPU on this machine |")
+    lines += report_png(data["png"])
     return "\n".join(lines)
 
 
@@ -398,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--write", default=None, help="splice the tables into this Markdown file")
     parser.add_argument("--json", default=None, help="also write the raw figures as JSON")
+    parser.add_argument("--only", choices=["png"], default=None,
+                        help="measure one section and print its table (png: encode time and bytes per level)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child-format", default="png", help=argparse.SUPPRESS)
     parser.add_argument("--child-runs", type=int, default=5, help=argparse.SUPPRESS)
@@ -406,6 +478,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(in_process_child(args.child, args.child_format, args.child_runs, args.threads)))
         return 0
 
+    if args.only == "png":
+        print(f"Measured {dt.date.today().isoformat()} on {cpu_name()} by `python benchmarks/bench.py --only png`.")
+        print("\n".join(report_png(png_encoding())))
+        return 0
     data: dict = {"date": dt.date.today().isoformat(), "threads": args.threads}
     try:
         import torch
@@ -429,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
         data["torch"] = torch_latencies(args.threads)
         print("training...", file=sys.stderr)
         data["training"] = training_throughput(work)
+        print("PNG encoding...", file=sys.stderr)
+        data["png"] = png_encoding()
     table = report(data)
     print(table)
     if args.json:

@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
-PNG_COMPRESSION = 6  # imageio.DEFAULT_PNG_COMPRESSION (a test keeps them equal; imageio is not imported for --help)
+PNG_COMPRESSION = 1  # imageio.DEFAULT_PNG_COMPRESSION (a test keeps them equal; imageio is not imported for --help)
 
 log = logging.getLogger("irodori")
 
