@@ -33,6 +33,24 @@ def tiny_onnx(tiny_run, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_paint_onnx(tmp_path_factory) -> Path:
+    """A tiny paint model (model.paint: it also predicts l_paint), a few steps on synthetic
+    images rendered as B&W pages, exported to ONNX."""
+    pytest.importorskip("torch")
+    from irodori.config import load_config
+    from irodori.export import export_onnx
+    from irodori.train import train
+
+    out = tmp_path_factory.mktemp("tiny-paint-run")
+    cfg = load_config("tiny", {"out_dir": str(out), "steps": 4, "val_every": 0, "model": {"paint": True},
+                               "data": {"paint_prob": 0.8}, "loss": {"paint_l1": 1.0}})
+    train(cfg, dry_run=True, progress=False)
+    path = tmp_path_factory.mktemp("onnx") / "tiny-paint.onnx"
+    export_onnx(out, path, name="tiny-paint", max_side=128)
+    return path
+
+
 @pytest.fixture
 def colour_folder(tmp_path) -> Path:
     """A folder of small colour images with real structure (gradients, disks)."""
@@ -48,3 +66,17 @@ def colour_folder(tmp_path) -> Path:
         rgb[disk] = rng.integers(0, 256, 3)
         Image.fromarray(rgb).save(folder / f"img{i}.png")
     return folder
+
+
+def bw_page_image(h: int = 120, w: int = 160, *, pitch: int = 5) -> np.ndarray:
+    """A synthetic black-and-white page (uint8 grey): white paper, a closed ink box, a band of
+    round screentone dots (about 20 % ink) and a solid black corner."""
+    page = np.full((h, w), 255, np.uint8)
+    page[10:12, 10:80] = page[60:62, 10:80] = 0  # a box of ink lines
+    page[10:62, 10:12] = page[10:62, 78:80] = 0
+    yy, xx = np.mgrid[0:h, 0:w]
+    dots = (np.cos(xx * 2 * np.pi / pitch) * np.cos(yy * 2 * np.pi / pitch) + 1) / 2 > 0.8
+    band = (yy >= 75) & (yy < 110) & (xx >= 10) & (xx < 150)
+    page[band & dots] = 0
+    page[h - 12:, w - 20:] = 0
+    return page

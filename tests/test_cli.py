@@ -53,13 +53,13 @@ def test_every_entry_point_has_the_same_default_model():
     import irodori
     from irodori import cluster, colorizer
     from irodori.cli import build_parser
-    from irodori.registry import DEFAULT_MODEL, MODELS
+    from irodori.registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, MODELS
 
-    assert DEFAULT_MODEL in MODELS
+    assert DEFAULT_MODEL in MODELS and DEFAULT_PAINT_MODEL in MODELS and AUTO_MODEL not in MODELS
     colorize_args = build_parser().parse_args(["colorize", "x", "-o", "y"])
-    assert colorize_args.model == DEFAULT_MODEL
+    assert colorize_args.model == AUTO_MODEL
     for fn in (irodori.load_colorizer, colorizer.load_colorizer, cluster.colorize_archive):
-        assert inspect.signature(fn).parameters["model"].default == DEFAULT_MODEL, fn
+        assert inspect.signature(fn).parameters["model"].default == AUTO_MODEL, fn
 
 
 @pytest.fixture

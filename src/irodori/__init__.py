@@ -1,8 +1,8 @@
 """irodori: colour black-and-white manga pages and photographs, keeping every line of ink.
 
     >>> from irodori import load_colorizer, colorize
-    >>> colorizer = load_colorizer()            # the default shipped model, loaded once
-    >>> out = colorizer.colorize("page.png")    # PIL.Image, same size as the input
+    >>> colorizer = load_colorizer()            # the default shipped models, loaded once
+    >>> out = colorizer.colorize("page.png")    # PIL.Image, same size; B&W pages painted, photos tinted
     >>> out = colorize("page.png")              # one-off convenience (caches the default model)
 
 Importing the package is cheap: heavy modules load on first use.
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["Colorizer", "__version__", "colorize", "load_colorizer"]
 
 
-def load_colorizer(model: str = "general-int8", **kwargs: Any) -> "Colorizer":
-    """Load a colorizer once; see :class:`irodori.colorizer.Colorizer` for the options."""
+def load_colorizer(model: str = "auto", **kwargs: Any) -> "Colorizer":
+    """Load a colorizer once; see :func:`irodori.colorizer.load_colorizer` for the options
+    ("auto": general-int8 tints photos and grey art, manga paints B&W pages, per image)."""
     from .colorizer import load_colorizer as _load
 
     return _load(model, **kwargs)

@@ -308,8 +308,9 @@ def run_colorize(args: argparse.Namespace) -> int:
 
     def load(threads_per_image: int):
         try:
-            return load_colorizer(args.model, max_side=args.max_side, upsample=args.upsample,
-                                  threads=threads_per_image, max_pixels=max_pixels, temperature=args.temperature)
+            return load_colorizer(args.model, mode=args.mode, tone=args.tone, max_side=args.max_side,
+                                  upsample=args.upsample, threads=threads_per_image, max_pixels=max_pixels,
+                                  temperature=args.temperature)
         except (ModelNotFoundError, ModelIntegrityError, ValueError) as exc:
             print(f"irodori colorize: {exc}", file=sys.stderr)
             return None

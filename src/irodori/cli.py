@@ -78,8 +78,16 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                    help="png zlib level: 0 fastest and largest, 9 smallest and slowest "
                    "(default %(default)s; measured in docs/BENCHMARKS.md)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
-    p.add_argument("--model", default="general-int8", metavar="NAME|PATH",
-                   help="shipped model name (see `irodori models`), an .onnx file, or a checkpoint directory")
+    p.add_argument("--model", default="auto", metavar="NAME|PATH",
+                   help="shipped model name (see `irodori models`), an .onnx file, or a checkpoint directory "
+                   "(default auto: general-int8 tints photos and grey art, manga paints B&W pages, per image)")
+    p.add_argument("--mode", choices=["auto", "tint", "paint"], default="auto",
+                   help="tint: keep each input's lightness, colour only (photos, grey art); paint: keep the ink, "
+                   "give paper and screentone colour (B&W pages, line art; needs a paint model); auto (default): "
+                   "decided per image from its ink, paper and tone, and logged")
+    p.add_argument("--tone", choices=["flat", "keep"], default="flat",
+                   help="paint mode: flat (default) turns screentone into smooth colour, keep leaves the dots "
+                   "as a printed texture over it")
     p.add_argument("--max-side", type=_positive_int, default=None,
                    help="longest side the network sees (default: the model's own; at least its size multiple, "
                    "32); colour is upsampled to full size")
@@ -252,9 +260,10 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         if args.init is not None and args.resume is not None:
             raise ConfigError("--init starts a new run from a model's weights and --resume continues a run; "
                               "give one of them")
-        if args.init is not None and cli_overrides.get("model"):
+        if args.init is not None and set(cli_overrides.get("model") or {}) - {"paint"}:
             names = ", ".join(f"--model.{k}" for k in cli_overrides["model"])
-            raise ConfigError(f"{names}: with --init the architecture is the init model's and cannot change")
+            raise ConfigError(f"{names}: with --init the architecture is the init model's and cannot change "
+                              "(except --model.paint=true, which grows a paint head on it)")
         base, preset = {}, args.preset or "default"
         if args.resume is not None:
             base, preset = _resumed_config(args.resume, args.preset)

@@ -55,7 +55,7 @@ from typing import Any, Iterable
 
 from .batch import collect_inputs, colorize_file, failure_reason, plan_jobs
 from .imageio import DEFAULT_MAX_PIXELS, FORMATS
-from .registry import DEFAULT_MODEL
+from .registry import AUTO_MODEL
 
 INSTALL_HINT = "colouring on a Dask cluster needs the cluster extra: pip install 'irodori[cluster]'"
 
@@ -143,7 +143,7 @@ def colorize_archive(
     outdir: str | os.PathLike,
     *,
     client,
-    model: str | os.PathLike = DEFAULT_MODEL,
+    model: str | os.PathLike = AUTO_MODEL,
     fmt: str = "png",
     overwrite: bool = False,
     recursive: bool = True,

@@ -28,10 +28,11 @@ from typing import Any, Iterable, Protocol
 import numpy as np
 from PIL import Image
 
-from .color import denormalize_ab, lab_to_srgb8, normalize_l
+from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_lab
 from .hints import Hint, HintError, apply_palette, hint_map, parse_hints, parse_palette, propagate_hints
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image, print_resolution
-from .registry import DEFAULT_MODEL, ModelError
+from .paint import MODES, TONES, Contract, choose_mode, composite, ink_layer, page_stats, tone_length
+from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +46,21 @@ TEMPERATURE_RANGE = (0.1, 1.0)
 
 
 class Backend(Protocol):
-    """Runs the network: l (1, 1, h, w), hints (1, 3, h, w) normalised -> ab (1, 2, h, w)."""
+    """Runs the network: l (1, 1, h, w), hints (1, 3, h, w) normalised -> ab (1, 2, h, w).
+    A paint model (``paints``) also gives its page lightness: ``run_paint`` -> (ab, l_paint
+    (1, 1, h, w) normalised)."""
 
     size_multiple: int
     max_side: int
     name: str
+    paints: bool
 
     temperature: float | None  # the annealed mean's default T; None: the model takes none
 
     def run(self, l_norm: np.ndarray, hints: np.ndarray, temperature: float | None = None) -> np.ndarray: ...
+
+    def run_paint(self, l_norm: np.ndarray, hints: np.ndarray, temperature: float | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def _metadata_int(meta: dict[str, str], key: str, default: int, *, path: Path, most: int) -> int:
@@ -109,8 +116,11 @@ class OnnxBackend:
             raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         names = [i.name for i in self.session.get_inputs()]
-        if names != ["l", "hints"] or [o.name for o in self.session.get_outputs()] != ["ab"]:
-            raise ValueError(f"{path}: not an irodori model (inputs {names}; expected l, hints -> ab)")
+        outputs = [o.name for o in self.session.get_outputs()]
+        if names != ["l", "hints"] or outputs not in (["ab"], ["ab", "l_paint"]):
+            raise ValueError(f"{path}: not an irodori model (inputs {names}, outputs {outputs}; "
+                             "expected l, hints -> ab or ab, l_paint)")
+        self.paints = outputs == ["ab", "l_paint"]
         self.size_multiple = _metadata_int(meta, "irodori.size_multiple", 32, path=path, most=1024)
         self.max_side = _metadata_int(meta, "irodori.max_side", DEFAULT_MAX_SIDE, path=path, most=1 << 16)
         self.name = meta.get("irodori.name", Path(path).stem)
@@ -134,6 +144,14 @@ class OnnxBackend:
             feed["temperature"] = np.array(temperature, dtype=np.float32)
         return self.session.run(["ab"], feed)[0]
 
+    def run_paint(self, l_norm: np.ndarray, hints: np.ndarray, temperature: float | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        feed = {"l": l_norm, "hints": hints}
+        if temperature is not None:
+            feed["temperature"] = np.array(temperature, dtype=np.float32)
+        ab, l_paint = self.session.run(["ab", "l_paint"], feed)
+        return ab, l_paint
+
 
 class TorchBackend:
     """A training checkpoint, run with PyTorch (needs the `train` extra)."""
@@ -153,11 +171,19 @@ class TorchBackend:
         self.name = f"{Path(path).name}@{meta.get('step')}"
         self.path = Path(path)
         self.temperature = self.model.config.temperature if self.model.config.head == "classification" else None
+        self.paints = bool(self.model.config.paint)
 
     def run(self, l_norm: np.ndarray, hints: np.ndarray, temperature: float | None = None) -> np.ndarray:
         with self._torch.inference_mode():
             ab = self.model(self._torch.from_numpy(l_norm), self._torch.from_numpy(hints), temperature=temperature)
         return ab.numpy()
+
+    def run_paint(self, l_norm: np.ndarray, hints: np.ndarray, temperature: float | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        with self._torch.inference_mode():
+            ab, l_paint = self.model(self._torch.from_numpy(l_norm), self._torch.from_numpy(hints), return_l=True,
+                                     temperature=temperature)
+        return ab.numpy(), l_paint.numpy()
 
 
 def load_backend(model: str | Path, *, threads: int | None = None) -> Backend:
@@ -186,20 +212,37 @@ class Colorizer:
 
     ``colorize(image)`` takes a path, bytes, a binary file, a PIL image, or a uint8 array
     (H, W) / (H, W, 3) / (H, W, 4), and returns a PIL image of the same size: mode RGB, or RGBA
-    when the input had alpha. Its CIE L equals the input's; a colour input is re-coloured from
-    its lightness (its own colours are discarded). Its ``info["dpi"]`` is the input's print
-    resolution when the input declares one.
+    when the input had alpha. A colour input is re-coloured from its lightness (its own colours
+    are discarded). Its ``info["dpi"]`` is the input's print resolution when the input declares
+    one, and ``info["irodori.mode"]`` the contract it was coloured under.
+
+    Two contracts (:class:`irodori.paint.Contract`, chosen once per image by
+    :meth:`contract_for`): **tint** keeps the input's CIE L exactly (photos, grey art); **paint**
+    keeps the input's ink and gives paper and screentone the predicted colour, lightness
+    included (B&W pages, line art, 1-bit scans; needs a paint model). ``mode="auto"`` lets the
+    detector (:func:`irodori.paint.choose_mode`) decide per image. ``backend`` tints (and paints
+    if it is a paint model); ``paint_backend``, when given, paints.
     """
 
-    def __init__(self, backend: Backend, *, max_side: int | None = None, upsample: str = "bilinear",
+    def __init__(self, backend: Backend, *, paint_backend: Backend | None = None, mode: str = "auto",
+                 tone: str = "flat", max_side: int | None = None, upsample: str = "bilinear",
                  max_pixels: int | None = DEFAULT_MAX_PIXELS, workers: int | None = None,
                  temperature: float | None = None) -> None:
         if upsample not in UPSAMPLE_FILTERS:
             raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE_FILTERS)}")
+        if mode not in ("auto", *MODES) or tone not in TONES:
+            raise ValueError(f"mode must be auto, {' or '.join(MODES)}; tone {' or '.join(TONES)}")
         self.backend = backend
+        self.paint_backend = paint_backend if paint_backend is not None else (backend if backend.paints else None)
+        if self.paint_backend is not None and not self.paint_backend.paints:
+            raise ValueError(f"{self.paint_backend.name} is not a paint model (it predicts no l_paint)")
+        if mode == "paint" and self.paint_backend is None:
+            raise ValueError(f"mode paint needs a paint model; {backend.name} only tints (try --model manga)")
+        self.mode, self.tone = mode, tone
         self.max_side = int(backend.max_side if max_side is None else max_side)  # 0 is an error, not the default
-        if self.max_side < backend.size_multiple:
-            raise ValueError(f"max_side must be at least {backend.size_multiple}")
+        multiple = max(b.size_multiple for b in (backend, self.paint_backend) if b is not None)
+        if self.max_side < multiple:
+            raise ValueError(f"max_side must be at least {multiple}")
         self.upsample = upsample
         self.max_pixels = max_pixels
         self.workers = max(1, workers or os.cpu_count() or 1)
@@ -221,15 +264,40 @@ class Colorizer:
 
     @property
     def name(self) -> str:
+        if self.paint_backend is not None and self.paint_backend is not self.backend:
+            return f"{self.backend.name}+{self.paint_backend.name}"
         return self.backend.name
+
+    # -- the contract ---------------------------------------------------------------------------
+    def contract_for(self, lightness: Lightness, *, mode: str | None = None, tone: str | None = None) -> Contract:
+        """The contract for one image: ``mode`` "auto" (default: this colorizer's), "tint" or
+        "paint". Auto measures the page (:func:`irodori.paint.page_stats`) and paints ink on
+        paper when a paint model is loaded. ValueError for paint without a paint model."""
+        mode, tone = mode or self.mode, tone or self.tone
+        if mode not in ("auto", *MODES) or tone not in TONES:
+            raise ValueError(f"mode must be auto, {' or '.join(MODES)}; tone {' or '.join(TONES)}")
+        height, width = lightness.shape
+        stats = page_stats(sample_rows(lightness), chroma=mean_chroma(lightness))
+        reason = "asked" if mode != "auto" else stats.describe()
+        if mode == "auto":
+            mode = choose_mode(stats)
+            if mode == "paint" and self.paint_backend is None:
+                mode, reason = "tint", f"{reason}; looks like ink on paper, but {self.backend.name} cannot paint"
+        if mode == "paint" and self.paint_backend is None:
+            raise ValueError(f"mode paint needs a paint model; {self.backend.name} only tints (try --model manga)")
+        return Contract(mode, tone, paper_l=stats.paper_l, length=tone_length(height, width), reason=reason)
 
     # -- the pipeline ---------------------------------------------------------------------------
     def colorize(self, image: ImageSource, *, hints: Iterable[Any] | None = None,
-                 palette: str | Iterable[Any] | None = None, temperature: float | None = None) -> Image.Image:
+                 palette: str | Iterable[Any] | None = None, temperature: float | None = None,
+                 mode: str | None = None, tone: str | None = None) -> Image.Image:
         """``hints``: colour hints in input pixels (see :mod:`irodori.hints`; HintError if one is
-        malformed or outside the image). ``palette``: restrict the colours to these (and grey).
+        malformed or outside the image); in paint mode a hint fills its region (bounded by ink)
+        at the hint's own lightness. ``palette``: restrict the colours to these (and grey).
         ``temperature``: the annealed mean's T for this image, in TEMPERATURE_RANGE (lower = more
-        vivid; default: this Colorizer's, else the model's own; ValueError if the model has none)."""
+        vivid; default: this Colorizer's, else the model's own; ValueError if the model has none).
+        ``mode`` ("auto", "tint", "paint") and ``tone`` ("flat", "keep") override this
+        colorizer's for this image (ValueError: paint without a paint model)."""
         hints = parse_hints(hints)
         palette_ab = parse_palette(palette)
         img = open_image(image, max_pixels=self.max_pixels)
@@ -237,14 +305,23 @@ class Colorizer:
         lightness, alpha = lightness_of(img)
         dpi = print_resolution(img)
         del img  # the Lightness holds what is needed (8-bit pixels, not a float copy)
-        ab_small = self.predict_ab(lightness, hints=hints, temperature=temperature)
-        if palette_ab is not None:
-            ab_small = apply_palette(ab_small, palette_ab)
-        out = self.merge_image(lightness, ab_small)
+        contract = self.contract_for(lightness, mode=mode, tone=tone)
+        log.info("%s: %s (%s)", _source_name(image), contract.mode, contract.reason)
+        if contract.mode == "paint":
+            lab_small = self.predict_paint(lightness, hints=hints, temperature=temperature)
+            if palette_ab is not None:
+                lab_small[1:] = apply_palette(lab_small[1:], palette_ab)
+            out = self.merge_image(lightness, lab_small[1:], l_paint=lab_small[0], contract=contract)
+        else:
+            ab_small = self.predict_ab(lightness, hints=hints, temperature=temperature)
+            if palette_ab is not None:
+                ab_small = apply_palette(ab_small, palette_ab)
+            out = self.merge_image(lightness, ab_small)
         if alpha is not None:
             out.putalpha(Image.fromarray(alpha, "L"))
         if dpi is not None:
             out.info["dpi"] = dpi  # the print size stays the input's (imageio.encode writes it)
+        out.info["irodori.mode"] = contract.mode
         return out
 
     def colorize_lightness(self, l_full: np.ndarray, *, hints: Iterable[Any] | None = None) -> np.ndarray:
@@ -257,15 +334,15 @@ class Colorizer:
         scale = min(1.0, self.max_side / max(height, width))
         return max(1, round(height * scale)), max(1, round(width * scale))
 
-    def network_inputs(self, lightness: Lightness, *, hints: Iterable[Any] | None = None
-                       ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    def network_inputs(self, lightness: Lightness, *, hints: Iterable[Any] | None = None,
+                       backend: Backend | None = None) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         """-> (l (1, 1, H', W'), hints (1, 3, H', W'), (h, w)): exactly what the network is fed
         (reduced, normalised, padded to the size multiple), and the unpadded size."""
         height, width = lightness.shape
         h, w = self.network_size(height, width)
         l_small = lightness.reduced(h, w)
         hints_small = hint_map(parse_hints(hints), (height, width), (h, w))
-        m = self.backend.size_multiple
+        m = (backend or self.backend).size_multiple
         pad = ((0, (-h) % m), (0, (-w) % m))
         mode = "reflect" if min(h, w) > 1 else "edge"
         l_in = np.pad(normalize_l(l_small.astype(np.float32)), pad, mode=mode)[None, None]
@@ -292,8 +369,8 @@ class Colorizer:
                    temperature: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The network alone: parsed hints -> (ab_small (2, h, w) in Lab units, the L (h, w) it saw)."""
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints)
-        t = self.temperature if temperature is None else self.check_temperature(temperature)
         start = time.perf_counter()
+        t = self.temperature if temperature is None else self.check_temperature(temperature)
         ab_net = self.backend.run(l_in, hint_in) if t is None else self.backend.run(l_in, hint_in, temperature=t)
         log.debug("%s: network on %dx%d (padded %dx%d) in %.0f ms", self.name, w, h, l_in.shape[3], l_in.shape[2],
                   (time.perf_counter() - start) * 1000)
@@ -301,18 +378,51 @@ class Colorizer:
         ab = denormalize_ab(ab_net[0, :, :h, :w]).astype(np.float32)
         return ab, (l_in[0, 0, :h, :w] + 1.0) * 50.0
 
+    def predict_paint(self, lightness: Lightness, *, hints: Iterable[Any] | None = None,
+                      propagate: bool = True, temperature: float | None = None) -> np.ndarray:
+        """Lightness -> lab_small (3, h, w) float32: the paint model's page lightness l_paint and
+        its ab, in Lab units at the network size. Hints are spread as in :meth:`predict_ab`, their
+        lightness too, so a hint on white paper fills its region at its own colour. ValueError
+        without a paint model."""
+        hints = parse_hints(hints)
+        backend = self.paint_backend
+        if backend is None:
+            raise ValueError(f"{self.backend.name} cannot paint (it predicts no l_paint)")
+        l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints, backend=backend)
+        start = time.perf_counter()
+        t = self.temperature if temperature is None else self.check_temperature(temperature)
+        ab_net, l_net = backend.run_paint(l_in, hint_in, temperature=t)
+        log.debug("%s: paint network on %dx%d in %.0f ms", backend.name, w, h, (time.perf_counter() - start) * 1000)
+        model = getattr(backend, "path", backend.name)
+        check_network_output(ab_net, (1, 2, *l_in.shape[2:]), model=model)
+        check_network_output(np.concatenate([l_net, l_net], axis=1), (1, 2, *l_in.shape[2:]), model=model)
+        lab = np.concatenate([denormalize_l(l_net[0, :, :h, :w]), denormalize_ab(ab_net[0, :, :h, :w])])
+        lab = lab.astype(np.float32)
+        if hints and propagate:
+            lab = propagate_hints(lab, (l_in[0, 0, :h, :w] + 1.0) * 50.0, hints, lightness.shape)
+            lab[0] = np.clip(lab[0], 0.0, 100.0)
+        return lab
+
     def merge(self, l_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
         """L (H, W) and ab_small (2, h, w) -> sRGB uint8 (H, W, 3); see :meth:`merge_image`."""
         return np.asarray(self.merge_image(Lightness.from_l(l_full), ab_small))
 
-    def merge_image(self, lightness: Lightness, ab_small: np.ndarray) -> Image.Image:
+    def merge_image(self, lightness: Lightness, ab_small: np.ndarray, *, l_paint: np.ndarray | None = None,
+                    contract: Contract | None = None) -> Image.Image:
         """Upsample ab to full size with the named filter and merge it with the full-resolution L,
         strip by strip: each band of rows gets its L, its upsampled ab and its sRGB, and is pasted
         into the output, so memory beyond input and output grows with the width, not the area.
-        Strips run on ``self.workers`` threads (numpy and Pillow release the GIL)."""
+        Strips run on ``self.workers`` threads (numpy and Pillow release the GIL).
+
+        Paint (``contract.mode == "paint"``, with ``l_paint`` (h, w) the predicted page
+        lightness): each band's L is its ink layer (:func:`irodori.paint.ink_layer`, read with a
+        few rows of context for the tone filter) composited over the upsampled colour
+        (:func:`irodori.paint.composite`)."""
         height, width = lightness.shape
         _, h, w = ab_small.shape
-        channels = [Image.fromarray(np.ascontiguousarray(c, dtype=np.float32), "F") for c in ab_small]
+        painting = contract is not None and contract.mode == "paint"
+        planes = [*ab_small, l_paint] if painting else list(ab_small)
+        channels = [Image.fromarray(np.ascontiguousarray(c, dtype=np.float32), "F") for c in planes]
         resample = UPSAMPLE_FILTERS[self.upsample]
         rows = max(8, min(height, STRIP_PIXELS // width))
         sy = h / height
@@ -320,8 +430,14 @@ class Colorizer:
         def strip(y0: int) -> tuple[int, Image.Image]:
             y1 = min(height, y0 + rows)
             box = (0.0, y0 * sy, float(w), y1 * sy)
-            a, b = (np.asarray(c.resize((width, y1 - y0), resample, box=box)) for c in channels)
-            return y0, Image.fromarray(lab_to_srgb8(lightness.rows(y0, y1), a, b), "RGB")
+            up = [np.asarray(c.resize((width, y1 - y0), resample, box=box)) for c in channels]
+            if not painting:
+                return y0, Image.fromarray(lab_to_srgb8(lightness.rows(y0, y1), up[0], up[1]), "RGB")
+            top, bottom = max(0, y0 - contract.halo), min(height, y1 + contract.halo)
+            l_ink = ink_layer(lightness.rows(top, bottom), paper_l=contract.paper_l, tone=contract.tone,
+                              length=contract.length)[y0 - top:y1 - top]
+            l_out, a, b = composite(np.clip(up[2], 0.0, 100.0), up[0], up[1], l_ink)
+            return y0, Image.fromarray(lab_to_srgb8(l_out, a, b), "RGB")
 
         out = Image.new("RGB", (width, height))
         starts = range(0, height, rows)
@@ -338,16 +454,29 @@ class Colorizer:
         return out
 
 
-def load_colorizer(model: str | Path = DEFAULT_MODEL, *, max_side: int | None = None, upsample: str = "bilinear",
-                   threads: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-                   temperature: float | None = None) -> Colorizer:
+def load_colorizer(model: str | Path | None = AUTO_MODEL, *, mode: str = "auto", tone: str = "flat",
+                   max_side: int | None = None, upsample: str = "bilinear", threads: int | None = None,
+                   max_pixels: int | None = DEFAULT_MAX_PIXELS, temperature: float | None = None) -> Colorizer:
     """Load a model once (shipped name, .onnx file, or checkpoint directory). ``threads`` (default:
     all cores) is used both by the network and by the full-resolution merge. ``temperature``: the
-    annealed mean's T for every image (see :meth:`Colorizer.colorize`; default: the model's own)."""
+    annealed mean's T for every image (see :meth:`Colorizer.colorize`; default: the model's own).
+
+    With ``model="auto"`` (the default; None too), two shipped models are loaded: ``general-int8`` tints photos
+    and grey art, and ``manga`` paints ink on paper, chosen per image by the detector
+    (``mode="auto"``; "tint" or "paint" forces one). A named model does what it can: a tint
+    model only tints (ValueError with ``mode="paint"``), a paint model both."""
     start = time.perf_counter()
-    backend = load_backend(model, threads=threads)
-    colorizer = Colorizer(backend, max_side=max_side, upsample=upsample, max_pixels=max_pixels, workers=threads,
-                          temperature=temperature)
+    paint_backend = None
+    if model is None or model == AUTO_MODEL:
+        backend = load_backend(DEFAULT_MODEL, threads=threads)
+        if mode != "tint":
+            paint_backend = load_backend(DEFAULT_PAINT_MODEL, threads=threads)
+            if not paint_backend.paints:  # the shipped manga model predates paint mode
+                paint_backend = None
+    else:
+        backend = load_backend(model, threads=threads)
+    colorizer = Colorizer(backend, paint_backend=paint_backend, mode=mode, tone=tone, max_side=max_side,
+                          upsample=upsample, max_pixels=max_pixels, workers=threads, temperature=temperature)
     log.debug("model %s (%s) loaded in %.0f ms: %s backend, network side at most %d, size multiple %d, %d threads",
               colorizer.name, model, (time.perf_counter() - start) * 1000, type(backend).__name__,
               colorizer.max_side, backend.size_multiple, colorizer.workers)
@@ -358,13 +487,37 @@ _DEFAULT: Colorizer | None = None
 
 
 def colorize(image: ImageSource, *, hints: Iterable[Any] | None = None,
-             palette: str | Iterable[Any] | None = None, temperature: float | None = None) -> Image.Image:
-    """Colour one image with the default model, loaded on first use and kept (``temperature``:
-    see :meth:`Colorizer.colorize`)."""
+             palette: str | Iterable[Any] | None = None, temperature: float | None = None,
+             mode: str | None = None, tone: str | None = None) -> Image.Image:
+    """Colour one image with the default models (tint and paint, chosen per image), loaded on
+    first use and kept (the keywords: see :meth:`Colorizer.colorize`)."""
     global _DEFAULT
     if _DEFAULT is None:
         _DEFAULT = load_colorizer()
-    return _DEFAULT.colorize(image, hints=hints, palette=palette, temperature=temperature)
+    return _DEFAULT.colorize(image, hints=hints, palette=palette, temperature=temperature, mode=mode, tone=tone)
 
 
 __all__ = ["Colorizer", "Hint", "HintError", "OnnxBackend", "TorchBackend", "colorize", "load_colorizer"]
+
+
+def sample_rows(lightness: Lightness, *, budget: int = 1 << 18) -> np.ndarray:
+    """Whole rows of CIE L spread evenly over the image, about ``budget`` pixels in all: the
+    detector's sample (real horizontal neighbours, no resampling, which would blur dots into
+    grey) -> l_rows (R, W) float32."""
+    height, width = lightness.shape
+    step = max(1, (height * width) // budget)
+    return np.concatenate([lightness.rows(y, y + 1) for y in range(0, height, step)])
+
+
+def mean_chroma(lightness: Lightness, *, budget: int = 1 << 14) -> float:
+    """The mean CIE chroma of a colour input, from about ``budget`` pixels; 0 for grey kinds."""
+    if lightness.kind != "rgb8":
+        return 0.0
+    height, width = lightness.shape
+    step = max(1, int(np.sqrt(height * width / budget)))
+    lab = rgb_to_lab(np.ascontiguousarray(lightness.pixels[::step, ::step]))
+    return float(np.hypot(lab[..., 1], lab[..., 2]).mean())
+
+
+def _source_name(image: ImageSource) -> str:
+    return Path(image).name if isinstance(image, (str, Path)) else "image"

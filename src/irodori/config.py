@@ -29,6 +29,8 @@ class DataConfig:
     crop_size: int = 160  # training crops are crop_size x crop_size
     scale_min: float = 0.5  # random crop side as a fraction of the image's short side
     manga_prob: float = 0.0  # chance a sample is turned into a synthetic printed-manga page
+    paint_prob: float = 0.0  # chance a sample is rendered as a B&W page for paint mode (data.bw_page)
+    lineart_share: float = 0.25  # of those, the share drawn as line art alone (outlines on white)
     hint_prob: float = 0.3  # chance a sample gets simulated user hints (else hints are all zero)
     max_hints: int = 16  # at most this many hint points per sample
     workers: int = 2  # DataLoader worker processes (0 = load in the main process)
@@ -38,7 +40,7 @@ class DataConfig:
             raise ConfigError("data.crop_size must be a multiple of 32 and at least 32")
         if not 0.05 <= self.scale_min <= 1.0:
             raise ConfigError("data.scale_min must be in [0.05, 1]")
-        for name in ("manga_prob", "hint_prob"):
+        for name in ("manga_prob", "paint_prob", "lineart_share", "hint_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"data.{name} must be a probability in [0, 1]")
         if self.max_hints < 1:
@@ -56,10 +58,12 @@ class LossConfig:
     classification: float = 0.0  # class-rebalanced ab-bin cross-entropy (needs model.head=classification)
     rebalance_mix: float = 0.5  # uniform share in the class-rebalancing prior (Zhang et al.: 0.5)
     gan: float = 0.0  # adversarial term from a PatchGAN on (L, ab) (pix2pix); 0 = no discriminator
+    paint_l1: float = 0.0  # L1 on the paint composite's lightness (needs model.paint)
 
     def __post_init__(self) -> None:
-        if min(self.l1, self.colorfulness, self.classification, self.gan) < 0:
-            raise ConfigError("loss weights (loss.l1, loss.colorfulness, loss.classification, loss.gan) must be >= 0")
+        if min(self.l1, self.colorfulness, self.classification, self.gan, self.paint_l1) < 0:
+            raise ConfigError("loss weights (loss.l1, loss.colorfulness, loss.classification, loss.gan, "
+                              "loss.paint_l1) must be >= 0")
         if self.l1 == 0 and self.colorfulness == 0 and self.classification == 0:
             raise ConfigError("at least one of loss.l1, loss.colorfulness, loss.classification must be > 0")
         if not 0.0 < self.rebalance_mix <= 1.0:
@@ -150,6 +154,10 @@ class TrainConfig:
             raise ConfigError("encoder_init must be 'auto', 'imagenet' or 'scratch'")
         if self.encoder_init == "imagenet" and self.model.encoder != "efficientnet-lite0":
             raise ConfigError("encoder_init=imagenet needs model.encoder=efficientnet-lite0")
+        if self.loss.paint_l1 > 0 and not self.model.paint:
+            raise ConfigError("loss.paint_l1 > 0 needs model.paint=true (a paint head to train)")
+        if self.data.paint_prob > 0 and not self.model.paint:
+            raise ConfigError("data.paint_prob > 0 needs model.paint=true: a tint model cannot learn to paint")
 
 
 # ----------------------------------------------------------------------------------------------

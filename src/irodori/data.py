@@ -25,6 +25,7 @@ from torch.utils.data import Dataset, Sampler
 from .color import normalize_ab, normalize_l, rgb_to_lab
 from .config import DataConfig
 from .imageio import load_rgb
+from .paint import ink_layer
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,72 @@ def manga_effect(l: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------
+# Black-and-white page renderer (paint mode): what printing does to colour art
+# ----------------------------------------------------------------------------------------------
+TRAIN_TONE_LENGTH = 5  # flatten_tone's stroke length at training size (dots there are 1-4 px)
+
+
+def _xdog_ink(big: Image.Image, rng: np.random.Generator) -> np.ndarray:
+    """Ink lines of a grey canvas: a difference of Gaussians (XDoG-style) thresholded to
+    strokes -> bool (H, W)."""
+    sigma = float(rng.uniform(0.8, 1.6))
+    blur1 = np.asarray(big.filter(ImageFilter.GaussianBlur(sigma)), dtype=np.float32) / 255.0
+    blur2 = np.asarray(big.filter(ImageFilter.GaussianBlur(sigma * 1.6)), dtype=np.float32) / 255.0
+    return (blur1 - 0.98 * blur2) < -float(rng.uniform(0.008, 0.03))
+
+
+def bw_page(l: np.ndarray, rng: np.random.Generator, *, lineart: bool = False) -> np.ndarray:
+    """L (H, W) float in [0, 100] of colour art -> L of the black-and-white page a printer would
+    make of it (the paint-mode training input; the target is the colour art itself).
+
+    Rendered at 2x and reduced, as :func:`manga_effect`. Light areas (skin, sky, most clothes)
+    become white paper, mid-tones screentone (dots or lines, random pitch and angle), dark areas
+    solid ink, and the art's edges are inked; ``lineart`` draws the outlines alone on white
+    (with solid blacks half the time). Then, at random: a 1-bit page (thresholded after
+    reduction), scan softening, a grey or yellowed paper and noise.
+    """
+    h, w = l.shape
+    grey = Image.fromarray(np.clip(l * 2.55, 0, 255).astype(np.uint8), "L")
+    big = grey.resize((w * 2, h * 2), Image.BICUBIC)
+    g = np.asarray(big, dtype=np.float32) / 255.0
+    ink = _xdog_ink(big, rng)
+    black_level = float(rng.uniform(0.08, 0.25))
+    if lineart:
+        out = np.ones_like(g)
+        if rng.random() < 0.5:
+            out[g < black_level] = 0.0
+    else:
+        paper_level = float(rng.uniform(0.55, 0.85))
+        pitch = float(rng.uniform(4.0, 12.0))  # in the 2x canvas
+        angle = math.radians(float(rng.choice([15.0, 30.0, 45.0, 60.0, 75.0]) + rng.uniform(-5, 5)))
+        thr = _tone_threshold(2 * h, 2 * w, pitch=pitch, angle=angle,
+                              kind="dots" if rng.random() < 0.8 else "lines")
+        # The tone's grey: mid-tones mapped onto the printable range (a few tone sheets: posterised).
+        levels = int(rng.integers(2, 5))
+        span = (g - black_level) / max(paper_level - black_level, 1e-3)
+        tone_grey = 0.25 + 0.6 * np.round(np.clip(span, 0, 1) * levels) / levels
+        out = np.where(g >= paper_level, 1.0, np.where(g < black_level, 0.0, (tone_grey > thr).astype(np.float32)))
+    out[ink] = 0.0
+    page = Image.fromarray(np.clip(out * 255.0, 0, 255).astype(np.uint8), "L").resize((w, h), Image.BOX)
+    if rng.random() < 0.3:
+        page = page.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 0.8))))  # scan softening
+    values = np.asarray(page, dtype=np.float32) / 255.0
+    if rng.random() < 0.15:
+        values = (values > 0.5).astype(np.float32)  # a 1-bit scan
+    paper, ink_level = float(rng.uniform(0.85, 1.0)), float(rng.uniform(0.0, 0.1))
+    l_out = (ink_level + values * (paper - ink_level)) * 100.0
+    l_out += rng.normal(0.0, float(rng.uniform(0.0, 1.0)), l_out.shape).astype(np.float32)
+    return np.clip(l_out, 0.0, 100.0).astype(np.float32)
+
+
+def paint_ink(l_page: np.ndarray) -> np.ndarray:
+    """The ink layer the paint composite uses at training size (``tone="flat"``), from the
+    rendered page's L (H, W) -> L_ink (H, W) float32, paper levelled to 100."""
+    paper_l = float(np.clip(np.percentile(l_page, 97.0), 30.0, 100.0))
+    return ink_layer(l_page.astype(np.float32), paper_l=paper_l, tone="flat", length=TRAIN_TONE_LENGTH)
+
+
+# ----------------------------------------------------------------------------------------------
 # Simulated hints (Zhang et al. 2017): small patches revealed from the ground-truth ab
 # ----------------------------------------------------------------------------------------------
 def simulate_hints(ab: np.ndarray, rng: np.random.Generator, *, max_hints: int) -> np.ndarray:
@@ -165,12 +232,20 @@ def make_sample(rgb: np.ndarray, rng: np.random.Generator, cfg: DataConfig) -> d
     l      (1, H, W)  normalised input lightness (manga-rendered when the manga mode fires)
     ab     (2, H, W)  normalised ground-truth chroma
     hints  (3, H, W)  simulated hints or zeros
-    l_true (1, H, W)  normalised true lightness (for sample sheets)
+    l_true (1, H, W)  normalised true lightness (the paint target; sample sheets)
+    l_ink  (1, H, W)  normalised ink layer of the input (paint samples: the B&W page with its
+                      tone flattened, paper levelled; others: the input itself), so the paint
+                      loss scores the composite min(l_paint, l_ink) the user sees
     """
     lab = rgb_to_lab(rgb)
     l_true = lab[..., 0]
     ab = np.ascontiguousarray(lab[..., 1:].transpose(2, 0, 1))
-    l_in = manga_effect(l_true, rng) if rng.random() < cfg.manga_prob else l_true
+    if cfg.paint_prob and rng.random() < cfg.paint_prob:
+        l_in = bw_page(l_true, rng, lineart=rng.random() < cfg.lineart_share)
+        l_ink = paint_ink(l_in)
+    else:
+        l_in = manga_effect(l_true, rng) if rng.random() < cfg.manga_prob else l_true
+        l_ink = l_in
     if rng.random() < cfg.hint_prob:
         hints = simulate_hints(ab, rng, max_hints=cfg.max_hints)
     else:
@@ -180,6 +255,7 @@ def make_sample(rgb: np.ndarray, rng: np.random.Generator, cfg: DataConfig) -> d
         "ab": normalize_ab(ab).astype(np.float32),
         "hints": hints,
         "l_true": normalize_l(l_true)[None].astype(np.float32),
+        "l_ink": normalize_l(l_ink)[None].astype(np.float32),
     }
 
 

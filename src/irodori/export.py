@@ -29,14 +29,22 @@ class ExportError(RuntimeError):
 
 
 class _AbOnly(torch.nn.Module):
-    """The exported graph: (l, hints) -> ab, nothing else (the tracer sees no keyword arguments)."""
+    """The exported graph: (l, hints) -> ab, and l_paint for a paint model (the tracer sees no
+    keyword arguments)."""
 
     def __init__(self, generator: torch.nn.Module) -> None:
         super().__init__()
         self.generator = generator
 
-    def forward(self, l: torch.Tensor, hints: torch.Tensor, temperature: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, l: torch.Tensor, hints: torch.Tensor, temperature: torch.Tensor | None = None):
+        if self.generator.config.paint:
+            return self.generator(l, hints, return_l=True, temperature=temperature)
         return self.generator(l, hints, temperature=temperature)
+
+
+def output_names(model: torch.nn.Module) -> list[str]:
+    """The exported graph's outputs: ab, plus l_paint for a paint model."""
+    return ["ab", "l_paint"] if model.config.paint else ["ab"]
 
 
 def _make_optional(proto, name: str, default: float) -> None:
@@ -80,14 +88,15 @@ def export_onnx(
     if temperature is not None:  # the annealed mean's T: an optional scalar input (see _make_optional)
         example = example + (torch.tensor(temperature),)
     input_names = ["l", "hints"] + (["temperature"] if temperature is not None else [])
-    dynamic = {"l": {0: "n", 2: "h", 3: "w"}, "hints": {0: "n", 2: "h", 3: "w"}, "ab": {0: "n", 2: "h", 3: "w"}}
+    outputs = output_names(model)
+    dynamic = {name: {0: "n", 2: "h", 3: "w"} for name in ["l", "hints", *outputs]}
     buf = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter is deprecated but exact, fast and identical on torch 2.11-2.13;
         # the dynamo exporter needs onnxscript and minutes of tracing for the same graph.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _AbOnly(model).eval(), example, buf, input_names=input_names, output_names=["ab"],
+            _AbOnly(model).eval(), example, buf, input_names=input_names, output_names=outputs,
             dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True, dynamo=False,
         )
     proto = onnx.load_from_string(buf.getvalue())
@@ -102,7 +111,10 @@ def export_onnx(
         "irodori.step": str(meta.get("step")),
         **({"irodori.temperature": str(temperature)} if temperature is not None else {}),
         "irodori.data_manifest_sha256": str(meta.get("data_manifest_sha256")),
-        "irodori.interface": "l=(N,1,H,W) L/50-1; hints=(N,3,H,W) (a/110*mask, b/110*mask, mask); ab=(N,2,H,W) ab/110",
+        "irodori.interface": "l=(N,1,H,W) L/50-1; hints=(N,3,H,W) (a/110*mask, b/110*mask, mask); ab=(N,2,H,W) ab/110"
+                             + ("; l_paint=(N,1,H,W) L/50-1" if model.config.paint else ""),
+        # The contracts the model serves: tint (keep the input's L) and, with l_paint, paint.
+        "irodori.contracts": "tint,paint" if model.config.paint else "tint",
     }
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
@@ -119,10 +131,11 @@ def export_onnx(
     hints_np = np.zeros((1, 3, h, w), dtype=np.float32)
     hints_np[:, :, h // 2, w // 3] = (0.3, -0.2, 1.0)
     with torch.no_grad():
-        ab_torch = model(torch.from_numpy(l_np), torch.from_numpy(hints_np)).numpy()
+        torch_out = _AbOnly(model).eval()(torch.from_numpy(l_np), torch.from_numpy(hints_np))
+    torch_out = [t.numpy() for t in (torch_out if isinstance(torch_out, tuple) else (torch_out,))]
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    ab_ort = session.run(["ab"], {"l": l_np, "hints": hints_np})[0]
-    max_abs_err = float(np.abs(ab_ort - ab_torch).max())
+    ort_out = session.run(outputs, {"l": l_np, "hints": hints_np})
+    max_abs_err = max(float(np.abs(a - b).max()) for a, b in zip(ort_out, torch_out))
     if not max_abs_err <= tolerance:
         raise ExportError(f"onnxruntime and PyTorch differ by {max_abs_err:.2e} (> {tolerance:.0e}) at {h}x{w}")
     if temperature is not None:  # the optional input, given: parity at another T

@@ -286,9 +286,11 @@ def geodesic_distances(l: np.ndarray, seeds: list[tuple[int, int]], *, edge_cost
 def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tuple[int, int], *,
                     patch: int = HINT_PATCH) -> np.ndarray:
     """ab (2, h, w) predicted, l (h, w) the network's lightness, hints in input pixels of a
-    ``full`` (height, width) image -> ab (2, h, w) with each hint's correction spread.
+    ``full`` (height, width) image -> ab (2, h, w) with each hint's correction spread. Paint
+    mode passes (L, a, b) (3, h, w), the page lightness first: then the hint's lightness is
+    spread too, so a hint on white paper fills its region at its own colour.
 
-    Correction i is the hint's ab minus the mean predicted ab under its patch. Each pixel takes
+    Correction i is the hint's ab (or Lab) minus the mean prediction under its patch. Each pixel takes
     a soft-min blend of the corrections by geodesic distance (the nearest hint along similar
     lightness wins), faded by the distance to that nearest hint.
     """
@@ -303,13 +305,14 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     # Screentone's pitch and an ink line's width are properties of the print, so the blur is set
     # in input pixels: on a large page the downsizing has already averaged the tone away.
     l_p = gaussian_smooth(l_p, SMOOTH * max(hp, wp) / max(full))
-    targets = rgb_to_lab(np.array([hint.rgb for hint in hints], dtype=np.uint8))[:, 1:]
+    channels = ab.shape[0]
+    targets = rgb_to_lab(np.array([hint.rgb for hint in hints], dtype=np.uint8))[:, 3 - channels:]
     seeds, deltas = [], []
     for hint, target in zip(hints, targets):
         yc = min(h - 1, int(hint.y * h / full[0]))
         xc = min(w - 1, int(hint.x * w / full[1]))
         y0, x0 = max(0, yc - patch // 2), max(0, xc - patch // 2)
-        under = ab[:, y0 : y0 + patch, x0 : x0 + patch].reshape(2, -1).mean(axis=1)
+        under = ab[:, y0 : y0 + patch, x0 : x0 + patch].reshape(channels, -1).mean(axis=1)
         deltas.append(target - under)
         seeds.append((min(hp - 1, int(yc * scale)), min(wp - 1, int(xc * scale))))
     dist = geodesic_distances(l_p, seeds)  # (n, hp, wp)

@@ -47,8 +47,11 @@ def class_rebalance_weights(ab_samples: np.ndarray, bins: np.ndarray, *, mix: fl
 
 
 def compute_losses(ab_pred: torch.Tensor, ab_true: torch.Tensor, cfg, *, logits: torch.Tensor | None = None,
-                   bins: torch.Tensor | None = None, class_weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """ab (N, 2, H, W) normalised; logits (N, K, h, w) (h = H/4) for the classification head.
+                   bins: torch.Tensor | None = None, class_weights: torch.Tensor | None = None,
+                   paint: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """ab (N, 2, H, W) normalised; logits (N, K, h, w) (h = H/4) for the classification head;
+    ``paint`` = (l_paint, l_ink, l_true), each (N, 1, H, W) normalised, for a paint model: the
+    paint term scores the composite the user sees, min(l_paint, l_ink), against the true L.
     Returns the weighted total as ``loss`` and each term unweighted."""
     lc = cfg.loss
     losses: dict[str, torch.Tensor] = {}
@@ -70,5 +73,11 @@ def compute_losses(ab_pred: torch.Tensor, ab_true: torch.Tensor, cfg, *, logits:
         ce = -(target * F.log_softmax(logits.float(), dim=1)).sum(1)
         losses["loss_cls"] = (pixel_w * ce).mean()
         total = total + lc.classification * losses["loss_cls"]
+    if lc.paint_l1 > 0:
+        if paint is None or paint[0] is None:
+            raise ValueError("loss.paint_l1 needs a paint model (model.paint=true)")
+        l_paint, l_ink, l_true = paint
+        losses["loss_paint"] = F.l1_loss(torch.minimum(l_paint.float(), l_ink), l_true)
+        total = total + lc.paint_l1 * losses["loss_paint"]
     losses["loss"] = total
     return losses

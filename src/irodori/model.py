@@ -5,6 +5,13 @@ Interface (fixed; the exported ONNX model has the same one):
     hints  (N, 3, H, W)  float32, channels (a / 110 * mask, b / 110 * mask, mask); all zeros
                          means fully automatic colouring
     ab     (N, 2, H, W)  float32, predicted a / 110, b / 110
+    l_paint (N, 1, H, W) float32, paint models only (``GeneratorConfig.paint``): the predicted
+                         lightness of the colour page under the ink (flats and shading), L / 50 - 1
+
+A tint model's output L is the input's own; a paint model also predicts the page's lightness, so
+white paper and screentone can take colour (``irodori.paint``). Its L head starts from the input
+itself (the lightness averaged at H/4, plus a zero-initialised correction), so a new paint head
+begins as the tint model it grew from.
 
 H and W must be multiples of ``GeneratorConfig.size_multiple`` (the inference pipeline pads).
 
@@ -49,6 +56,7 @@ class GeneratorConfig:
     bin_step: float = 10.0  # ab grid of the classification bins
     temperature: float = 0.38  # annealed-mean temperature: lower = more vivid, less smooth
     encoder: str = "unet"  # "unet" (the residual encoder above) or "efficientnet-lite0"
+    paint: bool = False  # also predict the page's lightness (l_paint) for paint mode
 
     def __post_init__(self) -> None:
         if self.head not in ("regression", "classification"):
@@ -227,6 +235,10 @@ class Generator(nn.Module):
             self.head = nn.Conv2d(ch[1], bins.shape[0], 1)
         nn.init.zeros_(self.head.weight)  # start from "grey" (or from uniform class scores)
         nn.init.zeros_(self.head.bias)
+        if cfg.paint:
+            self.l_head = nn.Conv2d(ch[self.out_level], 1, 3, padding=1)
+            nn.init.zeros_(self.l_head.weight)  # start as "keep the input's lightness"
+            nn.init.zeros_(self.l_head.bias)
 
     def encode(self, l: torch.Tensor, hints: torch.Tensor) -> list[torch.Tensor]:
         """(l, hints) -> the encoder's feature levels, (N, channels[i], H/2^(i+1), W/2^(i+1))."""
@@ -241,10 +253,12 @@ class Generator(nn.Module):
         return skips
 
     def forward(self, l: torch.Tensor, hints: torch.Tensor, *, return_logits: bool = False,
-                temperature: torch.Tensor | float | None = None):
-        """-> ab (N, 2, H, W); with ``return_logits`` -> (ab, logits (N, K, H/4, W/4) or None).
+                return_l: bool = False, temperature: torch.Tensor | float | None = None):
+        """-> ab (N, 2, H, W); with ``return_logits`` -> (ab, logits (N, K, H/4, W/4) or None);
         ``temperature``: the annealed mean's T for this call (classification head; a scalar,
-        default ``config.temperature``; lower = more vivid)."""
+        default ``config.temperature``; lower = more vivid);
+        with ``return_l`` the paint lightness l_paint (N, 1, H, W) (None for a tint model) is
+        appended to the result."""
         skips = self.encode(l, hints)  # [(N, Ci, H/2^(i+1), W/2^(i+1))]
         x = self.context(skips[-1])
         for j in reversed(range(len(self.dec))):
@@ -252,16 +266,31 @@ class Generator(nn.Module):
             # Upsample with a named mode (bilinear), then add the skip: cheaper than concat.
             x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
             x = self.dec[j](self.up[j](x) + skips[level])
+        logits = None
         if self.config.head == "regression":
             ab = F.pixel_shuffle(self.head(x), 2)  # (N, 2, H, W)
-            return (ab, None) if return_logits else ab
-        logits = self.head(x)  # (N, K, H/4, W/4)
-        t = self.config.temperature if temperature is None else temperature
-        probs = torch.softmax(logits / t, dim=1)
-        # Expectation over bin centres as a fixed 1x1 convolution: (N, K, h, w) -> (N, 2, h, w).
-        ab_quarter = F.conv2d(probs, self.ab_bins.t()[:, :, None, None].to(probs.dtype))
-        ab = F.interpolate(ab_quarter, scale_factor=4.0, mode="bilinear", align_corners=False)
-        return (ab, logits) if return_logits else ab
+        else:
+            logits = self.head(x)  # (N, K, H/4, W/4)
+            t = self.config.temperature if temperature is None else temperature
+            probs = torch.softmax(logits / t, dim=1)
+            # Expectation over bin centres as a fixed 1x1 convolution: (N, K, h, w) -> (N, 2, h, w).
+            ab_quarter = F.conv2d(probs, self.ab_bins.t()[:, :, None, None].to(probs.dtype))
+            ab = F.interpolate(ab_quarter, scale_factor=4.0, mode="bilinear", align_corners=False)
+        out: tuple = (ab, logits) if return_logits else (ab,)
+        if return_l:
+            out = out + (self.paint_lightness(l, x),)
+        return out if len(out) > 1 else ab
+
+    def paint_lightness(self, l: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
+        """l (N, 1, H, W), decoder features x at H/f -> l_paint (N, 1, H, W) in [-1, 1]: the
+        input's lightness averaged over f x f cells (screentone read as its grey) plus the head's
+        correction, upsampled bilinearly. None for a tint model."""
+        if not self.config.paint:
+            return None
+        factor = l.shape[-1] // x.shape[-1]
+        base = F.avg_pool2d(l, factor)
+        l_small = torch.clamp(base + self.l_head(x), -1.0, 1.0)
+        return F.interpolate(l_small, scale_factor=float(factor), mode="bilinear", align_corners=False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -305,8 +334,21 @@ class PatchDiscriminator(nn.Module):
         return self.net(torch.cat([l, ab], dim=1))
 
 
+def grow_paint_head(model: Generator) -> Generator:
+    """A tint generator -> the same network with a new paint head (``GeneratorConfig.paint``),
+    which starts as "keep the input's lightness"; every other weight is copied."""
+    from dataclasses import replace
+
+    grown = Generator(replace(model.config, paint=True))
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(not key.startswith("l_head.") for key in missing):
+        raise ValueError(f"cannot grow a paint head: missing {missing}, unexpected {unexpected}")
+    return grown
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["DiscriminatorConfig", "Generator", "GeneratorConfig", "PatchDiscriminator", "count_parameters"]
+__all__ = ["DiscriminatorConfig", "Generator", "GeneratorConfig", "PatchDiscriminator", "count_parameters",
+           "grow_paint_head"]

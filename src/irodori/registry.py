@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+AUTO_MODEL = "auto"  # the default choice: DEFAULT_MODEL tints, DEFAULT_PAINT_MODEL paints, per image
+DEFAULT_PAINT_MODEL = "manga"  # paints B&W pages when the detector sees ink on paper (paint mode)
 DEFAULT_MODEL = "general-int8"  # general quantised: about 3x faster network, nearly the same colours (its card)
 
 

@@ -48,7 +48,8 @@ from .config import ConfigError, TrainConfig, config_to_dict
 from .data import ColorImageDataset, StepSampler, SyntheticDataset, list_images, usable_images
 from .imageio import encode, write_atomic
 from .losses import class_rebalance_weights, compute_losses
-from .model import Generator, PatchDiscriminator, count_parameters
+from .paint import composite
+from .model import Generator, PatchDiscriminator, count_parameters, grow_paint_head
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +112,10 @@ def resolve_device(name: str, local_rank: int) -> torch.device:
     return torch.device(name)
 
 
-def _sample_sheet(batch: dict[str, torch.Tensor], ab_pred: torch.Tensor, path: Path, max_rows: int = 8) -> None:
-    """Rows of (input | ground truth | prediction), written to PNG."""
+def _sample_sheet(batch: dict[str, torch.Tensor], ab_pred: torch.Tensor, path: Path, max_rows: int = 8, *,
+                  l_paint: torch.Tensor | None = None) -> None:
+    """Rows of (input | ground truth | prediction), written to PNG; a paint model's prediction is
+    its composite min(l_paint, l_ink) with the predicted chroma."""
     rows = []
     n = min(max_rows, ab_pred.shape[0])
     for i in range(n):
@@ -122,13 +125,18 @@ def _sample_sheet(batch: dict[str, torch.Tensor], ab_pred: torch.Tensor, path: P
         ab_hat = denormalize_ab(ab_pred[i].detach().float().cpu().numpy()).transpose(1, 2, 0)
         grey = l_to_gray_rgb(l_in)
         truth = rgb_to_uint8(lab_to_rgb(np.dstack([l_true, ab_true])))
-        pred = rgb_to_uint8(lab_to_rgb(np.dstack([l_in, ab_hat])))
+        l_out = l_in
+        if l_paint is not None:
+            l_ink = denormalize_l(batch["l_ink"][i, 0].cpu().numpy())
+            l_out, a, b = composite(denormalize_l(l_paint[i, 0].float().cpu().numpy()), ab_hat[..., 0], ab_hat[..., 1], l_ink)
+            ab_hat = np.dstack([a, b])
+        pred = rgb_to_uint8(lab_to_rgb(np.dstack([l_out, ab_hat])))
         rows.append(np.hstack([grey, truth, pred]))
     write_atomic(path, encode(Image.fromarray(np.vstack(rows)), "png"))
 
 
 class CsvLog:
-    FIELDS = ["step", "loss", "loss_l1", "loss_cf", "loss_cls", "loss_g_gan", "loss_d", "lr", "img_per_s",
+    FIELDS = ["step", "loss", "loss_l1", "loss_cf", "loss_cls", "loss_paint", "loss_g_gan", "loss_d", "lr", "img_per_s",
               "val_l1", "elapsed_s"]
 
     def __init__(self, path: Path) -> None:
@@ -211,6 +219,10 @@ def train(
 
         init_path = resolve_init_weights(str(init))
         model, init_meta = load_generator(init_path)
+        if cfg.model.paint and not model.config.paint:
+            model = grow_paint_head(model)
+            if is_main:
+                log.info("grew a paint head (l_paint) on %s", init_path)
         try:
             # The architecture is the init model's (its weights need it); where an encoder starts
             # is moot. replace() re-runs the config's own validation (the loss must fit the head).
@@ -356,8 +368,12 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             with autocast():
-                ab_pred, logits = ddp_model(l, hints, return_logits=True)
-            losses = compute_losses(ab_pred.float(), ab_true, cfg, logits=logits, bins=bins, class_weights=class_weights)
+                ab_pred, logits, l_paint = ddp_model(l, hints, return_logits=True, return_l=True)
+            paint = None
+            if l_paint is not None:
+                paint = (l_paint, batch["l_ink"].to(device, non_blocking=True), batch["l_true"].to(device, non_blocking=True))
+            losses = compute_losses(ab_pred.float(), ab_true, cfg, logits=logits, bins=bins, class_weights=class_weights,
+                                    paint=paint)
             if ddp_disc is not None:
                 # pix2pix: the discriminator learns from the detached prediction first...
                 # (one forward over real and fake together: one DDP gradient sync; instance
@@ -479,9 +495,9 @@ def _validate(model: torch.nn.Module, batches: list[dict[str, torch.Tensor]], de
     model.eval()
     total, count = 0.0, 0
     for i, batch in enumerate(batches):
-        ab_pred = model(batch["l"].to(device), batch["hints"].to(device))
+        ab_pred, l_paint = model(batch["l"].to(device), batch["hints"].to(device), return_l=True)
         total += F.l1_loss(ab_pred, batch["ab"].to(device), reduction="sum").item()
         count += batch["ab"].numel()
         if i == 0:
-            _sample_sheet(batch, ab_pred, sheet)
+            _sample_sheet(batch, ab_pred, sheet, l_paint=l_paint)
     return total / count

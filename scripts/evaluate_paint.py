@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Paint mode against its baselines on the paint evaluation sets (docs/MANGA_MODE.md).
+
+For each set of black-and-white inputs with colour truths (scripts/build_paint_evalsets.py:
+``pages``, ``openmoji``, ``cartoons``), every image is scored on full RGB against the truth
+(paint changes lightness, so not under the input's lightness) for:
+
+- ``B&W input``: the input as it is (grey);
+- ``tint``: today's default, the tint model keeping the input's lightness (``general-int8``);
+- ``paint``: the paint model (``--model``, default the shipped ``manga``) in paint mode;
+- ``paint + 5 hints``: the same with 5 hints sampled from the truth (seeded per image).
+
+Metrics: PSNR and SSIM (mean over images), colourfulness as a share of the truth's (Hasler and
+Susstrunk) and the Frechet distance of EfficientNet-Lite0 features (docs/FD.md; needs the eval
+extra). Writes JSON (``--json``), the table into a Markdown file between markers (``--write``),
+and best/worst sheets (input | truth | tint | paint) per set (``--sheets DIR``)::
+
+    python scripts/evaluate_paint.py --sets data/eval-paint --model manga \\
+        --json docs/models/paint-eval.json --write docs/MANGA_MODE.md --sheets docs/images
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+SETS = ("pages", "openmoji", "cartoons")
+METHODS = ("B&W input", "tint", "paint", "paint + 5 hints")
+BEGIN, END = "<!-- paint-eval:begin -->", "<!-- paint-eval:end -->"
+
+
+def _rgb(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def score_set(folder: Path, tint, paint, *, limit: int | None, extractor) -> tuple[dict, list]:
+    """-> (metrics per method, per-image rows (name, psnr per method, images))."""
+    from irodori.hints import sample_hints
+    from irodori.metrics import colorfulness, feature_statistics, frechet_distance, psnr, ssim
+
+    inputs = sorted((folder / "input").glob("*.png"))[:limit]
+    per: dict[str, dict[str, list]] = {m: {"psnr": [], "ssim": [], "cf": [], "feat": []} for m in METHODS}
+    truth_cf, truth_feat, rows = [], [], []
+    for path in inputs:
+        truth = _rgb(folder / "truth" / path.name)
+        grey = np.repeat(np.asarray(Image.open(path).convert("L"))[..., None], 3, axis=2)
+        rng = np.random.default_rng(zlib.crc32(path.name.encode()))
+        outs = {
+            "B&W input": grey,
+            "tint": np.asarray(tint.colorize(path, mode="tint").convert("RGB")),
+            "paint": np.asarray(paint.colorize(path, mode="paint").convert("RGB")),
+            "paint + 5 hints": np.asarray(paint.colorize(path, mode="paint", hints=sample_hints(truth, 5, rng))
+                                          .convert("RGB")),
+        }
+        truth_cf.append(colorfulness(truth))
+        if extractor is not None:
+            truth_feat.append(extractor(truth))
+        for method, out in outs.items():
+            per[method]["psnr"].append(psnr(out, truth))
+            per[method]["ssim"].append(ssim(out, truth))
+            per[method]["cf"].append(colorfulness(out))
+            if extractor is not None:
+                per[method]["feat"].append(extractor(out))
+        rows.append((path.name, {m: per[m]["psnr"][-1] for m in METHODS}, (grey, truth, outs["tint"], outs["paint"])))
+    result = {"n": len(inputs)}
+    cf_truth = float(np.mean(truth_cf)) if truth_cf else float("nan")
+    for method in METHODS:
+        m = per[method]
+        finite = [v for v in m["psnr"] if np.isfinite(v)]
+        entry = {"psnr": float(np.mean(finite)) if finite else None, "ssim": float(np.mean(m["ssim"])),
+                 "cf_share": float(np.mean(m["cf"]) / cf_truth) if cf_truth else None, "fd": None}
+        if extractor is not None and len(m["feat"]) > 1:
+            entry["fd"] = frechet_distance(*feature_statistics(np.stack(m["feat"])),
+                                           *feature_statistics(np.stack(truth_feat)))
+        result[method] = entry
+    return result, rows
+
+
+def table(report: dict) -> str:
+    lines = ["| set | images | method | PSNR (dB) | SSIM | colourfulness / truth | FD |",
+             "|---|---:|---|---:|---:|---:|---:|"]
+    for name, r in report["sets"].items():
+        for method in METHODS:
+            e = r[method]
+            fd = "" if e["fd"] is None else f"{e['fd']:.1f}"
+            bold = "**" if method == "paint" else ""
+            lines.append(f"| {name} | {r['n']} | {bold}{method}{bold} | {bold}{e['psnr']:.2f}{bold} | {e['ssim']:.3f} | "
+                         f"{e['cf_share']:.0%} | {fd} |")
+    return "\n".join(lines)
+
+
+def write_sheets(rows: list, name: str, dest: Path, *, k: int = 4) -> None:
+    from irodori.evaluate import sheet_row, stack_rows
+
+    order = sorted(rows, key=lambda r: r[1]["paint"] - r[1]["B&W input"])
+    for label, picked in (("worst", order[:k]), ("best", order[::-1][:k])):
+        sheet = stack_rows([sheet_row(list(r[2]), height=192) for r in picked])
+        Image.fromarray(sheet).save(dest / f"paint-{name}-{label}.jpg", quality=88)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sets", type=Path, default=Path("data/eval-paint"))
+    ap.add_argument("--model", default="manga", help="the paint model (shipped name, .onnx or checkpoint)")
+    ap.add_argument("--tint-model", default="general-int8")
+    ap.add_argument("--limit", type=int, default=None, help="at most this many images per set")
+    ap.add_argument("--no-fd", action="store_true")
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--write", type=Path)
+    ap.add_argument("--sheets", type=Path)
+    args = ap.parse_args(argv)
+    from irodori.colorizer import load_colorizer
+
+    tint = load_colorizer(args.tint_model, mode="tint")
+    paint = load_colorizer(args.model, mode="paint")
+    extractor = None
+    if not args.no_fd:
+        from irodori.features import load_feature_extractor
+
+        features = load_feature_extractor().features
+        extractor = lambda rgb: features([rgb])[0]  # noqa: E731
+    report = {"model": args.model, "tint_model": args.tint_model, "sets": {}}
+    for name in SETS:
+        folder = args.sets / name
+        if not (folder / "input").is_dir():
+            continue
+        report["sets"][name], rows = score_set(folder, tint, paint, limit=args.limit, extractor=extractor)
+        if args.sheets:
+            args.sheets.mkdir(parents=True, exist_ok=True)
+            write_sheets(rows, name, args.sheets)
+        print(f"{name}: done", file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(table(report))
+    if args.write:
+        doc = args.write.read_text(encoding="utf-8")
+        head, rest = doc.split(BEGIN, 1)
+        args.write.write_text(head + BEGIN + "\n" + table(report) + "\n" + END + rest.split(END, 1)[1], encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

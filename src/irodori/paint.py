@@ -1,0 +1,188 @@
+"""Paint mode: ink on paper becomes a colour page (numpy only; no torch).
+
+A printed or scanned black-and-white page is ink on paper: skin, sky and clothes are white
+paper, mid-tones are screentone dots, shadows solid ink. Keeping its lightness (tint) can only
+tint it. A colourist instead lays the line art over colour flats and shading on a Multiply
+layer. Paint mode does the same with a paint model's predicted lightness ``l_paint`` (flats and
+shading, from :mod:`irodori.model`) and chroma:
+
+    L_out = min(l_paint, L_ink)        ab_out = ab * L_out / l_paint
+
+``L_ink`` is the input's own lightness at full resolution, levelled so that its paper is white
+(L 100). Where the page is paper, the colour shows; where it is ink, the ink is kept exactly as
+dark and as sharp as printed (a darken composite: unlike a plain multiply it never makes a line
+darker than it was) and loses its chroma in proportion. With ``tone="keep"`` the screentone
+dots are part of the ink layer and stay as a printed texture over the colour; with
+``tone="flat"`` (the default, as a colour edition looks) :func:`flatten_tone` removes dots from
+the ink layer first, so toned regions take the network's smooth colour (its ``l_paint`` has
+already read the tone as a grey).
+
+:func:`page_stats` and :func:`choose_mode` are the detector that decides, once per image,
+whether an image is ink on paper (paint) or a photograph or grey painting (tint).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MODES = ("tint", "paint")
+TONES = ("flat", "keep")
+PAPER_PERCENTILE = 97.0  # the paper's lightness: the 97th percentile of the page's L
+# Directions of the line openings (dy, dx): a stroke is kept if it is long in one of them.
+_DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1))
+
+
+def tone_length(height: int, width: int) -> int:
+    """The shortest ink stroke kept by ``tone="flat"``, in input pixels: 7 px on a 1200 px page
+    (screentone dots there are 2-5 px across), growing with the page (a 600-dpi scan's dots are
+    larger in pixels), at most 15."""
+    return int(np.clip(round(7 * max(height, width) / 1200), 5, 15))
+
+
+def flatten_tone(dark: np.ndarray, length: int) -> np.ndarray:
+    """Remove screentone dots from an ink layer, keeping lines and solid blacks.
+
+    ``dark`` (H, W) uint8 ink darkness (0 paper .. 255 solid ink) -> the same with every dark
+    feature shorter than ``length`` px in all four directions (0, 90, 45, 135 degrees) removed:
+    the maximum over directions of a grey-level opening by a line segment. A dot is short in every
+    direction; a stroke is long along itself; solid black is long everywhere. Dense tones whose
+    dots merge into a dark mesh are long too, and stay as texture.
+    """
+    h, w = dark.shape
+    m = length
+    out = np.zeros_like(dark)
+    pad = np.pad(dark, m)
+    for dy, dx in _DIRECTIONS:
+        n = length if dy == 0 or dx == 0 else max(3, round(length / np.sqrt(2)))
+        offsets = [k - n // 2 for k in range(n)]
+        eroded = pad[m:m + h, m:m + w].copy()
+        for k in offsets:
+            if k:
+                np.minimum(eroded, pad[m + k * dy:m + k * dy + h, m + k * dx:m + k * dx + w], out=eroded)
+        epad = np.pad(eroded, m)
+        opened = eroded.copy()
+        for k in offsets:
+            if k:
+                np.maximum(opened, epad[m - k * dy:m - k * dy + h, m - k * dx:m - k * dx + w], out=opened)
+        np.maximum(out, opened, out=out)
+    return out
+
+
+def ink_layer(l_rows: np.ndarray, *, paper_l: float, tone: str, length: int, halo: int = 0) -> np.ndarray:
+    """The ink layer of a band of rows: l_rows (R, W) float32 CIE L in [0, 100] (with ``halo``
+    extra rows above and below for the tone filter) -> L_ink (R - 2 halo, W) float32, levelled so
+    the paper is L 100; with ``tone="flat"`` screentone dots removed (:func:`flatten_tone`).
+    Raises ValueError for an unknown tone."""
+    if tone not in TONES:
+        raise ValueError(f"tone must be one of {', '.join(TONES)}")
+    levelled = np.clip(l_rows * (100.0 / max(paper_l, 1.0)), 0.0, 100.0)
+    if tone == "flat":
+        dark = np.round((100.0 - levelled) * 2.55).astype(np.uint8)
+        levelled = 100.0 - flatten_tone(dark, length).astype(np.float32) / 2.55
+    if halo:
+        levelled = levelled[halo:levelled.shape[0] - halo]
+    return levelled.astype(np.float32)
+
+
+def composite(l_paint: np.ndarray, a: np.ndarray, b: np.ndarray, l_ink: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Colour under ink: (l_paint, a, b) the predicted colour page and l_ink the ink layer, all
+    (R, W) float32 Lab -> (L, a, b) of the output: L = min(l_paint, l_ink) (ink never lighter or
+    darker than printed), chroma scaled by L / l_paint (ink is black, not dark colour)."""
+    l_out = np.minimum(l_paint, l_ink)
+    scale = l_out / np.maximum(l_paint, 1e-3)
+    return l_out, a * scale, b * scale
+
+
+@dataclass(frozen=True)
+class PageStats:
+    """What the detector measures on an image, its L levelled so its paper is 100: ``paper``
+    (L >= 95) and ``ink`` (L < 25), fractions of the sampled pixels; ``texture``, the median
+    absolute second difference of L along rows at the mid-tone pixels (screentone dots and
+    hatching: tens of L; the smooth greys of photos and paintings: a few); ``paper_l``; and
+    ``chroma``, the mean CIE chroma of a colour input (0 for grey)."""
+
+    paper_l: float
+    paper: float
+    ink: float
+    texture: float
+    chroma: float
+
+    @property
+    def mid(self) -> float:
+        return max(0.0, 1.0 - self.paper - self.ink)
+
+    def describe(self) -> str:
+        return (f"paper {self.paper:.0%}, ink {self.ink:.0%}, mid-tones {self.mid:.0%}, "
+                f"mid-tone texture {self.texture:.1f}, chroma {self.chroma:.1f}")
+
+
+def page_stats(l_rows: np.ndarray, *, chroma: float = 0.0) -> PageStats:
+    """l_rows (R, W) float32 CIE L of rows sampled from the full-resolution image (whole rows,
+    so horizontal neighbours are real neighbours; no resampling, which would blur dots into grey)
+    -> PageStats."""
+    if l_rows.size == 0:
+        return PageStats(100.0, 1.0, 0.0, 0.0, chroma)
+    paper_l = float(np.clip(np.percentile(l_rows, PAPER_PERCENTILE), 30.0, 100.0))
+    levelled = np.clip(l_rows * (100.0 / paper_l), 0.0, 100.0)
+    texture = 0.0
+    if levelled.shape[1] > 2:
+        centre = levelled[:, 1:-1]
+        second = np.abs(levelled[:, 2:] - 2.0 * centre + levelled[:, :-2])
+        mid = (centre >= 25.0) & (centre < 95.0)
+        texture = float(np.median(second[mid])) if mid.any() else 0.0
+    return PageStats(paper_l=paper_l, paper=float((levelled >= 95.0).mean()), ink=float((levelled < 25.0).mean()),
+                     texture=texture, chroma=float(chroma))
+
+
+# The rule, chosen on the validation sets (scripts/evaluate_detector.py; docs/MANGA_MODE.md): ink
+# on paper has almost no mid-tones (line art, 1-bit scans), or its mid-tones are a fine texture
+# of dots and lines (screentone); photographs and paintings have smooth mid-tones. A colour
+# input is tinted (its own colours are discarded, as always).
+MAX_CHROMA = 8.0
+MAX_MID = 0.05
+MIN_TEXTURE = 9.0
+
+
+def choose_mode(stats: PageStats) -> str:
+    """PageStats -> "paint" (a B&W page, line art, a 1-bit scan) or "tint" (a photograph, grey
+    art, a colour image)."""
+    if stats.chroma > MAX_CHROMA:
+        return "tint"
+    if stats.mid <= MAX_MID or stats.texture >= MIN_TEXTURE:
+        return "paint"
+    return "tint"
+
+
+@dataclass(frozen=True)
+class Contract:
+    """How one image is coloured, chosen once per image (:meth:`irodori.Colorizer.contract_for`)
+    and carried through the pipeline instead of flags.
+
+    ``mode``: "tint" (the output's L is the input's; photos, grey art) or "paint" (ink kept,
+    paper and tone take the predicted colour); ``tone``: "flat" or "keep" (paint only);
+    ``paper_l``: the page's paper lightness, levelled to 100 in paint mode; ``length``: the
+    tone filter's stroke length in input pixels; ``reason``: why (for the log)."""
+
+    mode: str
+    tone: str = "flat"
+    paper_l: float = 100.0
+    length: int = 7
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        if self.tone not in TONES:
+            raise ValueError(f"tone must be one of {', '.join(TONES)}")
+
+    @property
+    def halo(self) -> int:
+        """Rows of context a strip needs above and below for the tone filter."""
+        return self.length if self.mode == "paint" and self.tone == "flat" else 0
+
+
+__all__ = ["MODES", "TONES", "Contract", "PageStats", "choose_mode", "composite", "flatten_tone", "ink_layer",
+           "page_stats", "tone_length"]

@@ -1,0 +1,187 @@
+"""Paint mode: ink kept, paper and screentone take colour; the detector; the contract object."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import bw_page_image
+from irodori.color import rgb_to_lab
+from irodori.paint import Contract, choose_mode, composite, flatten_tone, ink_layer, page_stats
+
+
+def _l(rgb: np.ndarray) -> np.ndarray:
+    return rgb_to_lab(np.asarray(rgb)[..., :3])[..., 0]
+
+
+def _dot_energy(l: np.ndarray, pitch: int) -> float:
+    """Spectral energy of L at the dot screen's frequencies (and their first harmonics)."""
+    spec = np.abs(np.fft.rfft2(l - l.mean())) ** 2
+    h, w = l.shape
+    fy, fx = round(h / pitch), round(w / pitch)
+    total = 0.0
+    for ky, kx in ((fy, fx), (fy, 0), (0, fx), (2 * fy, 2 * fx)):
+        for sy in (ky, h - ky) if ky else (0,):
+            total += spec[max(0, sy - 1):sy + 2, max(0, kx - 1):kx + 2].sum()
+    return float(total)
+
+
+# -- the pieces ----------------------------------------------------------------------------------
+def test_flatten_tone_removes_dots_and_keeps_lines_and_solids():
+    page = bw_page_image()
+    dark = 255 - page
+    flat = flatten_tone(dark, 7)
+    band = (slice(75, 110), slice(12, 148))
+    assert (dark[band] > 128).mean() > 0.1 and (flat[band] > 128).mean() < 0.01
+    np.testing.assert_array_equal(flat[10:12, 10:80], 255)  # ink lines stay
+    np.testing.assert_array_equal(flat[-12:, -20:], 255)  # a solid black stays
+
+
+def test_composite_keeps_ink_exactly_and_never_darkens_it():
+    l_paint = np.array([[60.0, 60.0, 10.0]], np.float32)
+    l_ink = np.array([[100.0, 15.0, 15.0]], np.float32)  # paper, ink, ink on a dark colour
+    a = np.full_like(l_paint, 40.0)
+    l_out, a_out, _ = composite(l_paint, a, a, l_ink)
+    np.testing.assert_allclose(l_out, [[60.0, 15.0, 10.0]])
+    assert a_out[0, 0] == 40.0 and a_out[0, 1] == pytest.approx(10.0)  # ink loses its chroma in proportion
+
+
+def test_ink_layer_levels_grey_paper_to_white():
+    rows = np.full((4, 8), 90.0, np.float32)
+    rows[:, 4] = 20.0
+    out = ink_layer(rows, paper_l=90.0, tone="keep", length=7)
+    assert out[0, 0] == pytest.approx(100.0) and out[0, 4] == pytest.approx(20.0 * 100 / 90, rel=1e-5)
+    with pytest.raises(ValueError, match="tone"):
+        ink_layer(rows, paper_l=90.0, tone="soft", length=7)
+
+
+def test_contract_refuses_unknown_modes():
+    with pytest.raises(ValueError, match="mode"):
+        Contract("sepia")
+    assert Contract("paint", "flat", length=9).halo == 9
+    assert Contract("tint").halo == 0
+
+
+# -- the detector --------------------------------------------------------------------------------
+def _photo_like(h=120, w=160) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    smooth = 40 + 120 * (yy / h) + 40 * np.sin(xx / 17.0)
+    return np.clip(smooth + np.random.default_rng(1).normal(0, 2, (h, w)), 0, 255).astype(np.uint8)
+
+
+def _detect(grey: np.ndarray) -> str:
+    from irodori.colorizer import sample_rows
+    from irodori.imageio import Lightness
+
+    return choose_mode(page_stats(sample_rows(Lightness(grey, "gray8"))))
+
+
+def test_the_detector_paints_ink_on_paper_and_tints_photographs():
+    page = bw_page_image()
+    line_art = np.full((120, 160), 255, np.uint8)
+    line_art[30:32, 10:150] = line_art[10:110, 80:82] = 0
+    one_bit = np.asarray(Image.fromarray(page).convert("1").convert("L"))
+    grey_painting = np.asarray(Image.fromarray(_photo_like()).resize((160, 120), Image.BICUBIC))
+    assert _detect(page) == "paint"
+    assert _detect(line_art) == "paint"
+    assert _detect(one_bit) == "paint"
+    assert _detect(_photo_like()) == "tint"
+    assert _detect(grey_painting) == "tint"
+    assert choose_mode(page_stats(_l(np.repeat(page[..., None], 3, 2)), chroma=30.0)) == "tint"  # a colour input
+
+
+# -- the pipeline, with a real (tiny) paint model in onnxruntime -----------------------------------
+@pytest.fixture(scope="module")
+def painter(tiny_paint_onnx):
+    from irodori import load_colorizer
+
+    return load_colorizer(tiny_paint_onnx, threads=2)
+
+
+def test_paint_keeps_ink_within_3_l_and_tint_keeps_the_lightness(painter):
+    page = bw_page_image()
+    l_in = _l(np.repeat(page[..., None], 3, 2))
+    ink = l_in < 20
+    kept = painter.colorize(page, mode="paint", tone="keep")  # every dot is ink too
+    assert kept.size == (160, 120) and kept.info["irodori.mode"] == "paint"
+    assert ink.any() and np.abs(_l(kept)[ink] - l_in[ink]).max() <= 3.0
+    flat = _l(painter.colorize(page, mode="paint"))  # dots become colour; lines and solids stay
+    lines = ink.copy()
+    lines[75:110, 10:150] = False
+    assert np.abs(flat[lines] - l_in[lines]).max() <= 3.0
+    tinted = painter.colorize(page, mode="tint")
+    assert np.abs(_l(tinted) - l_in).max() < 1.0
+
+
+def test_a_hint_on_white_paper_fills_its_region_with_its_colour(painter):
+    page = bw_page_image()
+    red = (208, 32, 32)
+    out = np.asarray(painter.colorize(page, mode="paint", hints=[(45, 36, "#d02020")]))
+    lab_out, lab_red = rgb_to_lab(out[33:40, 42:49]).reshape(-1, 3).mean(0), rgb_to_lab(np.array([[red]], np.uint8))[0, 0]
+    assert np.linalg.norm(lab_out - lab_red) < 10.0
+    outside = rgb_to_lab(out[20:50, 100:140]).reshape(-1, 3)  # paper outside the inked box: not red
+    assert np.linalg.norm(outside.mean(0) - lab_red) > 30.0
+
+
+def test_tone_flat_removes_the_dot_screens_periodic_energy(painter):
+    h, w, pitch = 160, 160, 5
+    yy, xx = np.mgrid[0:h, 0:w]
+    screen = np.where((np.cos(xx * 2 * np.pi / pitch) * np.cos(yy * 2 * np.pi / pitch) + 1) / 2 > 0.75, 0, 255)
+    screen = screen.astype(np.uint8)
+    l_in = _l(np.repeat(screen[..., None], 3, 2))
+    flat = _l(painter.colorize(screen, mode="paint", tone="flat"))
+    kept = _l(painter.colorize(screen, mode="paint", tone="keep"))
+    assert _dot_energy(flat, pitch) <= 0.1 * _dot_energy(l_in, pitch)
+    assert _dot_energy(kept, pitch) >= 0.5 * _dot_energy(l_in, pitch)
+
+
+def test_paint_keeps_alpha_and_exif_orientation(painter):
+    page = bw_page_image()
+    rgba = Image.fromarray(page).convert("RGBA")
+    alpha = np.full(page.shape, 255, np.uint8)
+    alpha[:, :20] = 0
+    rgba.putalpha(Image.fromarray(alpha))
+    out = painter.colorize(rgba, mode="paint")
+    assert out.mode == "RGBA" and np.array_equal(np.asarray(out)[..., 3], alpha)
+    buf = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    Image.fromarray(page).save(buf, "JPEG", exif=exif, quality=95)
+    turned = painter.colorize(buf.getvalue(), mode="paint")
+    assert turned.size == (120, 160)
+
+
+def test_paint_needs_a_paint_model_and_auto_falls_back_to_tint(tiny_onnx, caplog):
+    from irodori import load_colorizer
+
+    with pytest.raises(ValueError, match="paint model"):
+        load_colorizer(tiny_onnx, mode="paint")
+    tinter = load_colorizer(tiny_onnx)
+    with caplog.at_level("INFO", logger="irodori.colorizer"):
+        out = tinter.colorize(bw_page_image())
+    assert out.info["irodori.mode"] == "tint" and "cannot paint" in caplog.text
+
+
+def test_auto_decides_per_image_and_logs_why(painter, caplog):
+    with caplog.at_level("INFO", logger="irodori.colorizer"):
+        page = painter.colorize(bw_page_image())
+        photo = painter.colorize(_photo_like())
+    assert page.info["irodori.mode"] == "paint" and photo.info["irodori.mode"] == "tint"
+    assert "paint (paper" in caplog.text and "tint (paper" in caplog.text
+
+
+def test_cli_mode_flags(tiny_paint_onnx, tiny_onnx, tmp_path):
+    from irodori.cli import main
+
+    Image.fromarray(bw_page_image()).save(tmp_path / "page.png")
+    out = tmp_path / "out"
+    assert main(["colorize", str(tmp_path / "page.png"), "-o", str(out), "--model", str(tiny_paint_onnx),
+                 "--mode", "paint", "--tone", "keep", "-q"]) == 0
+    assert Image.open(out / "page.png").size == (160, 120)
+    assert main(["colorize", str(tmp_path / "page.png"), "-o", str(tmp_path / "o2"), "--model", str(tiny_onnx),
+                 "--mode", "paint", "-q"]) == 2
+    with pytest.raises(SystemExit):
+        main(["colorize", str(tmp_path / "page.png"), "--mode", "sepia"])
