@@ -293,3 +293,32 @@ def test_the_slider_labels_name_the_halves_beside_them():
                 assert {"left": right_label, "right": left_label}[coloured_side] == "Original"
         finally:
             browser.close()
+
+
+def test_the_mode_choice_paints_or_tints_the_page(tmp_path, tiny_paint_onnx):
+    """Automatic paints a B&W page with a paint model; choosing Tint re-colours it keeping its
+    lightness; the result line says which contract was used."""
+    from conftest import bw_page_image
+
+    executable = _chromium()
+    page_file = tmp_path / "page.png"
+    Image.fromarray(bw_page_image()).save(page_file)
+    l_in = rgb_to_lab(np.repeat(bw_page_image()[..., None], 3, 2))[..., 0]
+    app = create_app(colorizers={"tiny-paint": load_colorizer(tiny_paint_onnx, threads=1)}, shipped=False)
+    with live_server(app) as url, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 750})
+            page.goto(url)
+            sync_api.expect(page.locator("#mode")).to_have_value("auto")
+            page.set_input_files("#file", str(page_file))
+            _wait_for_new_result(page, None)
+            sync_api.expect(page.locator("#meta")).to_contain_text("painted")
+            first_src = page.get_attribute("#result", "src")
+            page.select_option("#mode", "tint")
+            _wait_for_new_result(page, first_src)
+            sync_api.expect(page.locator("#meta")).to_contain_text("tinted")
+            tinted = _shown_pixels(page)
+        finally:
+            browser.close()
+    assert np.abs(rgb_to_lab(tinted)[..., 0] - l_in).max() < 1.0

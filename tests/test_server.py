@@ -22,7 +22,7 @@ from irodori.cli import main  # noqa: E402
 from irodori.color import rgb_to_l  # noqa: E402
 from irodori.colorizer import load_colorizer  # noqa: E402
 from irodori.imageio import open_image, split_lightness  # noqa: E402
-from irodori.registry import DEFAULT_MODEL, MODELS  # noqa: E402
+from irodori.registry import AUTO_MODEL, DEFAULT_MODEL, MODELS  # noqa: E402
 from irodori.server import STATIC_DIR, create_app, sniff_format  # noqa: E402
 
 from conftest import REPO  # noqa: E402
@@ -390,12 +390,28 @@ def test_a_full_queue_refuses_an_upload_before_reading_its_body(colorizers):
 def test_every_shipped_model_is_offered_and_each_loads_on_first_use():
     with TestClient(create_app(threads=1), base_url=LOCAL) as c:
         models = c.get("/api/models").json()
-        assert {m["name"] for m in models} == set(MODELS) and models[0]["name"] == DEFAULT_MODEL
+        # The automatic choice first (tint or paint per image), then every shipped model.
+        assert {m["name"] for m in models} == {AUTO_MODEL, *MODELS} and models[0]["name"] == AUTO_MODEL
         assert not any(m["loaded"] for m in models)  # nothing loaded at start-up
         response = _post(c, _png(), model="manga-int8")
         assert response.status_code == 200 and response.headers["x-irodori-model"] == "manga-int8"
         assert [m["name"] for m in c.get("/api/models").json() if m["loaded"]] == ["manga-int8"]
-        assert _post(c, _png()).headers["x-irodori-model"] == DEFAULT_MODEL
+        assert _post(c, _png()).headers["x-irodori-model"] == AUTO_MODEL
+
+
+def test_the_mode_field_paints_or_tints_and_is_checked(tiny_paint_onnx, tiny_onnx):
+    from conftest import bw_page_image
+
+    page = io.BytesIO()
+    Image.fromarray(bw_page_image()).save(page, "PNG")
+    app = create_app(models=[str(tiny_paint_onnx), str(tiny_onnx)], shipped=False, threads=1)
+    with TestClient(app, base_url=LOCAL) as c:
+        auto = _post(c, page.getvalue())
+        assert auto.status_code == 200 and auto.headers["x-irodori-mode"] == "paint"
+        assert _post(c, page.getvalue(), mode="tint", tone="keep").headers["x-irodori-mode"] == "tint"
+        assert _post(c, page.getvalue(), mode="sepia").status_code == 400
+        refused = _post(c, page.getvalue(), mode="paint", model="tiny")
+        assert refused.status_code == 400 and "paint model" in refused.json()["error"]
 
 
 def test_concurrent_first_requests_load_a_model_once():

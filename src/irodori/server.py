@@ -46,7 +46,7 @@ from . import __version__
 from .colorizer import Colorizer, load_colorizer
 from .hints import MAX_HINTS, Hint, HintError, parse_hints
 from .imageio import ImageReadError, encode
-from .registry import DEFAULT_MODEL, MODELS, ModelError
+from .registry import AUTO_MODEL, MODELS, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +285,7 @@ def offered_models(models: Iterable[str] = (), *, shipped: bool = True) -> dict[
     name only, so a path never comes from a request."""
     offered: dict[str, str] = {}
     for model in models:
-        if model in MODELS:
+        if model in MODELS or model == AUTO_MODEL:
             offered.setdefault(model, model)
             continue
         path = Path(model).resolve()
@@ -324,6 +324,9 @@ class ModelPool:
 
     def describe(self, name: str) -> str:
         source = self.sources[name]
+        if source == AUTO_MODEL:
+            return ("automatic: general-int8 tints photos and grey art, manga paints black-and-white pages "
+                    "and line art, decided per image")
         return MODELS[source].description if source in MODELS else (
             f"{Path(source).name}, given to irodori serve --model" if source != name else "")
 
@@ -358,7 +361,7 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
     in their Host header."""
     preloaded = dict(colorizers or {})
     sources = {name: name for name in preloaded}
-    given = models or ([] if preloaded else [DEFAULT_MODEL])
+    given = models or ([] if preloaded else [AUTO_MODEL])
     for name, source in offered_models(given, shipped=shipped).items():
         sources.setdefault(name, source)
     default = next(iter(sources))
@@ -393,9 +396,15 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
         model: Annotated[str | None, Form(description="one of GET /api/models; default: the first")] = None,
         temperature: Annotated[float | None, Form(description="the annealed-mean temperature, 0.1 to 1.0: lower "
                                                               "is more vivid; default: the model's own")] = None,
+        mode: Annotated[str | None, Form(description="auto (default: decided per image), tint (keep the "
+                                                      "lightness) or paint (keep the ink; needs a paint model)")] = None,
+        tone: Annotated[str | None, Form(description="paint mode's screentone: flat (default) or keep")] = None,
     ) -> Response:
-        """Colour one image; answers the PNG (RGBA if the input had alpha)."""
+        """Colour one image; answers the PNG (RGBA if the input had alpha); the header
+        X-Irodori-Mode says whether it was tinted or painted."""
         name = model or default
+        if mode not in (None, "auto", "tint", "paint") or tone not in (None, "flat", "keep"):
+            raise ApiError(400, "mode must be auto, tint or paint; tone flat or keep")
         if name not in pool:
             shown = name if len(name) <= 80 else name[:80] + "..."  # a name is not echoed back at any length
             raise ApiError(400, f"unknown model {shown!r}; this server offers: {', '.join(pool.names())}")
@@ -417,11 +426,16 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
                 except ValueError as exc:
                     raise ApiError(400, str(exc)) from None
             start = time.perf_counter()
-            png = encode(colorizer.colorize(data, hints=hint_list, **extra), "png")
-            return png, (time.perf_counter() - start) * 1000.0
+            try:
+                out = colorizer.colorize(data, hints=hint_list, mode=mode, tone=tone, **extra)
+            except (HintError, ImageReadError, ModelError):
+                raise
+            except ValueError as exc:  # paint asked of a model that only tints
+                raise ApiError(400, str(exc)) from None
+            return encode(out, "png"), out.info.get("irodori.mode", "tint"), (time.perf_counter() - start) * 1000.0
 
         try:
-            png, elapsed_ms = await gate.run(work)
+            png, used_mode, elapsed_ms = await gate.run(work)
         except HintError as exc:
             raise ApiError(400, str(exc)) from None
         except ImageReadError as exc:
@@ -430,7 +444,8 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
             log.error("model %s failed: %s", name, exc)
             raise ApiError(500, f"model {name!r} failed: its output is not usable (the server's log says why)") from None
         return Response(png, media_type="image/png", headers={
-            "X-Irodori-Model": name, "X-Irodori-Elapsed-Ms": f"{elapsed_ms:.0f}", "Cache-Control": "no-store"})
+            "X-Irodori-Model": name, "X-Irodori-Mode": used_mode, "X-Irodori-Elapsed-Ms": f"{elapsed_ms:.0f}",
+            "Cache-Control": "no-store"})
 
     @app.get("/api/models")
     async def list_models() -> list[dict[str, Any]]:
@@ -504,12 +519,12 @@ def run_server(args: argparse.Namespace) -> int:
     if problem:
         print(f"irodori serve: {problem}", file=sys.stderr)
         return 2
-    app = create_app(models=args.model or [DEFAULT_MODEL], max_upload_bytes=int(args.max_upload_mb * 2**20),
+    app = create_app(models=args.model or [AUTO_MODEL], max_upload_bytes=int(args.max_upload_mb * 2**20),
                      max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
                      max_concurrent=args.max_concurrent or DEFAULT_MAX_CONCURRENT,
                      queue=DEFAULT_QUEUE if args.queue is None else args.queue, threads=args.threads,
                      host=args.host, allowed_hosts=args.allow_host or ())
-    names = list(offered_models(args.model or [DEFAULT_MODEL]))
+    names = list(offered_models(args.model or [AUTO_MODEL]))
     if not is_loopback(args.host):
         print(f"irodori serve: WARNING: listening on {args.host}, reachable from other machines. This server has "
               "no authentication; put it behind a reverse proxy with auth and TLS before exposing it.", file=sys.stderr)

@@ -12,6 +12,8 @@ const el = {
   markers: $("markers"), compareRow: $("compare-row"), compare: $("compare"),
 };
 
+el.mode = $("mode");
+el.tone = $("tone");
 el.temperature = $("temperature");
 el.temperatureValue = $("temperature-value");
 el.temperatureReset = $("temperature-reset");
@@ -239,6 +241,8 @@ async function colorize(newFile = null) {
   form.append("hints", JSON.stringify(state.pending ? [] : state.hints));
   if (el.model.value) form.append("model", el.model.value);
   if (state.temperature !== null) form.append("temperature", String(state.temperature));
+  form.append("mode", el.mode.value);
+  form.append("tone", el.tone.value);
   setStatus("colouring…", "busy");
   el.colorize.disabled = true;
   try {
@@ -289,7 +293,9 @@ function showResult(blob, headers) {
     el.download.href = state.resultUrl;
     el.download.download = `${base}-colour.png`;
     el.download.removeAttribute("aria-disabled");
-    el.meta.textContent = `${headers.get("X-Irodori-Model") || ""} · ${headers.get("X-Irodori-Elapsed-Ms") || "?"} ms`;
+    const mode = headers.get("X-Irodori-Mode");
+    el.meta.textContent = `${headers.get("X-Irodori-Model") || ""}${mode ? ` · ${mode}ed` : ""} · `
+      + `${headers.get("X-Irodori-Elapsed-Ms") || "?"} ms`;
     setStatus("done", "ok");
   };
   el.result.src = state.resultUrl;
@@ -316,6 +322,8 @@ el.model.addEventListener("change", () => {
   showModelInfo();
   colorize();
 });
+el.mode.addEventListener("change", () => colorize());
+el.tone.addEventListener("change", () => colorize());
 
 // ---- before / after ------------------------------------------------------------------------
 // The divider stands at the slider's value: the original to its left and the coloured image to
