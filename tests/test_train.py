@@ -274,3 +274,26 @@ def test_the_last_good_checkpoint_has_finite_weights_and_statistics(tmp_path):
     for checkpoint in tmp_path.glob("step-*"):
         model, _ = load_generator(checkpoint)
         assert non_finite_keys(model.state_dict()) == [], checkpoint
+
+
+def test_a_time_budget_ends_the_run_with_a_checkpoint_and_keeps_the_schedule(tmp_path, caplog):
+    caplog.set_level("INFO", logger="irodori.train")
+    last = train(_cfg(tmp_path, steps=50, time_budget_s=1e-3), dry_run=True, progress=False)
+    assert last == tmp_path / "step-0000001"  # set-up alone outlasts the budget: one step, saved
+    assert read_meta(last)["config"]["steps"] == 50
+    assert (tmp_path / "log.csv").read_text().splitlines()[-1].startswith("1,")
+    assert "time budget of 0.001 s spent at step 1 of 50" in caplog.text
+
+
+def test_checkpoints_by_time_as_well_as_by_step(tmp_path):
+    train(_cfg(tmp_path, steps=3, checkpoint_every=1000, checkpoint_every_s=1e-6, keep_checkpoints=5),
+          dry_run=True, progress=False)
+    assert sorted(p.name for p in tmp_path.glob("step-*")) == ["step-0000001", "step-0000002", "step-0000003"]
+
+
+@pytest.mark.parametrize("key", ["time_budget_s", "checkpoint_every_s"])
+def test_wall_clock_limits_are_not_negative(key):
+    from irodori.config import ConfigError
+
+    with pytest.raises(ConfigError, match=key):
+        load_config("tiny", {key: -1})

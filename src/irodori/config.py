@@ -121,6 +121,12 @@ class TrainConfig:
     seed: int = 0
     out_dir: str = "runs/irodori"
     checkpoint_every: int = 1000
+    # Wall-clock limits of one invocation (0 = off), for slots of machine time that end at a
+    # fixed hour: also checkpoint whenever this many seconds passed since the last checkpoint,
+    # and stop (logged, checkpointed) once the invocation has run time_budget_s. The schedule
+    # stays that of `steps`: a run stopped early ends before its learning rate has decayed.
+    checkpoint_every_s: float = 0.0
+    time_budget_s: float = 0.0
     keep_checkpoints: int = 3
     log_every: int = 25
     val_every: int = 500  # validation loss and a sample sheet every N steps (0 = off)
@@ -144,6 +150,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 1")
         if self.val_every < 0:
             raise ConfigError("val_every must be >= 0")
+        if not (self.checkpoint_every_s >= 0 and self.time_budget_s >= 0):
+            raise ConfigError("checkpoint_every_s and time_budget_s must be >= 0 seconds (0 = off)")
         if (self.model.head == "classification") != (self.loss.classification > 0):
             raise ConfigError("model.head=classification and loss.classification > 0 go together")
         if not 0.0 <= self.ema_decay < 1.0:

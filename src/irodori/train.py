@@ -135,6 +135,32 @@ def _sample_sheet(batch: dict[str, torch.Tensor], ab_pred: torch.Tensor, path: P
     write_atomic(path, encode(Image.fromarray(np.vstack(rows)), "png"))
 
 
+class WallClock:
+    """The wall-clock limits of one invocation (``cfg.time_budget_s``, ``cfg.checkpoint_every_s``;
+    0 = off). Under DDP rank 0's clock decides for every rank (a broadcast), so all ranks stop
+    and save at the same step."""
+
+    def __init__(self, cfg: TrainConfig, *, distributed: bool, device: torch.device) -> None:
+        self.budget_s, self.every_s = cfg.time_budget_s, cfg.checkpoint_every_s
+        self.distributed, self.device = distributed, device
+        self.t_start = self.t_saved = time.perf_counter()
+
+    def poll(self) -> tuple[bool, bool]:
+        """-> (the budget is spent: stop now, a checkpoint is due by time)."""
+        if not (self.budget_s or self.every_s):
+            return False, False
+        now = time.perf_counter()
+        flags = torch.tensor([bool(self.budget_s) and now - self.t_start >= self.budget_s,
+                              bool(self.every_s) and now - self.t_saved >= self.every_s], dtype=torch.float32)
+        if self.distributed:
+            flags = flags.to(self.device)
+            dist.broadcast(flags, 0)
+        return bool(flags[0]), bool(flags[1])
+
+    def saved(self) -> None:
+        self.t_saved = time.perf_counter()
+
+
 class CsvLog:
     FIELDS = ["step", "loss", "loss_l1", "loss_cf", "loss_cls", "loss_paint", "loss_g_gan", "loss_d", "lr", "img_per_s",
               "val_l1", "elapsed_s"]
@@ -174,12 +200,15 @@ def train(
 
     ``stop_at_step`` ends this invocation early (with a checkpoint) without changing the
     schedule, which is fixed by ``cfg.steps``; a later ``resume`` continues the same run.
+    ``cfg.time_budget_s`` does the same once this invocation has run that long (set-up included),
+    and ``cfg.checkpoint_every_s`` adds checkpoints by time (:class:`WallClock`).
     """
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     rank = int(os.environ.get("RANK", "0"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = resolve_device(cfg.device, local_rank)
+    clock = WallClock(cfg, distributed=distributed, device=device)
     if distributed and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cuda":
@@ -413,6 +442,11 @@ def train(
                 update_ema(ema, model, ema_decay_at(step, cfg.ema_decay))
             step += 1
             n_window += l.shape[0] * world
+            out_of_time, checkpoint_due = clock.poll()
+            if out_of_time:
+                end_step = step  # log, checkpoint and end at this step, as stop_at_step would
+                if is_main:
+                    log.info("time budget of %g s spent at step %d of %d: stopping", cfg.time_budget_s, step, cfg.steps)
 
             if is_main:
                 row = {k: float(v.detach()) for k, v in losses.items()}
@@ -429,10 +463,11 @@ def train(
                                                    run_dir / "samples" / f"step-{step:07d}.png")}
                     csv_log.write(step=step, **metrics)
                     model.train()
-            if step % cfg.checkpoint_every == 0 or step == end_step:
+            if step % cfg.checkpoint_every == 0 or step == end_step or checkpoint_due:
                 check_finite(step)
                 if is_main:
                     last_ckpt = save(step, metrics)
+                clock.saved()
                 if distributed:
                     dist.barrier()
     except KeyboardInterrupt:
