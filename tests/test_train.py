@@ -313,3 +313,13 @@ def test_a_resumed_lite0_run_does_not_load_imagenet_weights(tmp_path, caplog):
     caplog.clear()
     last = train(_cfg(tmp_path, steps=2, **lite), dry_run=True, progress=False, resume=tmp_path)
     assert read_meta(last)["step"] == 2 and "ImageNet" not in caplog.text
+
+
+@pytest.mark.parametrize(("name", "rank", "expected"), [("cuda", 0, "cuda:0"), ("cuda", 1, "cuda:1"),
+                                                        ("cuda:1", 0, "cuda:1"), ("cpu", 0, "cpu")])
+def test_device_cuda_names_the_process_gpu_by_index(name, rank, expected):
+    """--device=cuda on one GPU gave torch.device("cuda"), which torch.cuda.set_device refuses
+    ("Expected a torch.device with a specified index")."""
+    from irodori.train import resolve_device
+
+    assert resolve_device(name, rank) == torch.device(expected)

@@ -105,9 +105,11 @@ def data_fingerprint(files: list[Path], roots: list[str]) -> str:
 
 
 def resolve_device(name: str, local_rank: int) -> torch.device:
+    """The config's device name -> a torch.device; "auto" and "cuda" name the process's own GPU
+    (``cuda:LOCAL_RANK``): torch.cuda.set_device refuses a device without an index."""
     if name == "auto":
         return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and local_rank:
+    if name == "cuda":
         return torch.device(f"cuda:{local_rank}")
     return torch.device(name)
 
