@@ -8,7 +8,7 @@ PIP_INSTALL := $(PIP) install --quiet --disable-pip-version-check -c constraints
 # The art sources of the full corpus (docs/DATA-full.md): what the manga model trains on.
 MANGA_SOURCES := wesnoth wesnoth-campaigns openclipart gcompris-cartoons naev flare 0ad-portraits
 
-.PHONY: demo test corpus corpus-full pack train-general train-manga finetune-demo eval bench clean
+.PHONY: demo test corpus corpus-full pack pack-gpu train-gpu train-general train-manga finetune-demo eval bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ corpus-full: $(PY)
 pack: $(PY)
 	$(PY) scripts/build_corpus.py --out data/corpus-full --no-build --pack data/packed/corpus-full
 	$(PY) scripts/build_corpus.py --out data/eval --no-build --pack data/packed/eval
+
+## pack-gpu: as much of data/corpus-art as fits beside the code in a GPU call's 64 MiB tree, into data/gpu (docs/GPU.md)
+pack-gpu: $(PY)
+	$(PY) scripts/train_gpu.py --pack
+
+## train-gpu: on the lent GPU machine (carry data/gpu): train paint for 8.5 min, export, results into $$OUT (docs/GPU.md)
+train-gpu:
+	PYTHONUNBUFFERED=1 PYTHONPATH=src $(PYTHON) scripts/train_gpu.py --out "$${OUT:-runs/gpu-out}"
 
 ## train-general: train the default model on the full corpus in two stages (make corpus-full first; 2-core CPU: about 50 + 30 min)
 train-general: $(PY)
