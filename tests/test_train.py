@@ -109,11 +109,13 @@ def test_interrupt_saves_a_checkpoint_and_exits_cleanly(tmp_path, how):
 def test_two_process_ddp_on_cpu(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "irodori.cli", "train", "--dry-run", "--preset", "tiny", "--out", str(tmp_path), "-q",
-           "--steps=4", "--checkpoint_every=2", "--val_every=2"]
+           "--steps=4", "--checkpoint_every=2", "--val_every=2", "--checkpoint_every_s=1e-9"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     meta = read_meta(tmp_path)
     assert meta["step"] == 4 and meta["world_size"] == 2
+    # checkpoints by time every step: the ranks take the decision through a broadcast of rank 0's clock
+    assert sorted(p.name for p in tmp_path.glob("step-*")) == ["step-0000002", "step-0000003", "step-0000004"]
     rows = [line for line in (tmp_path / "log.csv").read_text().splitlines()[1:] if line.split(",")[1]]
     assert [r.split(",")[0] for r in rows] == ["1", "2", "3", "4"]  # rank 0 alone logs, once per step
     assert (tmp_path / "samples" / "step-0000004.png").is_file()
