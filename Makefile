@@ -7,8 +7,12 @@ PY := $(VENV)/bin/python
 PIP_INSTALL := $(PIP) install --quiet --disable-pip-version-check -c constraints.txt
 # The art sources of the full corpus (docs/DATA-full.md): what the manga model trains on.
 MANGA_SOURCES := wesnoth wesnoth-campaigns openclipart gcompris-cartoons naev flare 0ad-portraits
+# The art sources of the paint model (docs/MANGA_MODE.md): the manga sources but 0ad (a 1.4 GB package), plus openmoji.
+ART_SOURCES := wesnoth openclipart gcompris-cartoons naev flare openmoji wesnoth-campaigns
+comma := ,
+space := $(empty) $(empty)
 
-.PHONY: demo test corpus corpus-full pack pack-gpu train-gpu train-general train-manga finetune-demo eval bench clean
+.PHONY: demo test corpus corpus-full corpus-art pack pack-gpu train-gpu train-general train-manga train-paint finetune-demo eval bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -60,12 +64,34 @@ train-manga: $(PY)
 	$(VENV)/bin/irodori train $(addprefix data/corpus-full/train/,$(MANGA_SOURCES)) \
 		--val data/corpus-full/val --init runs/general --preset manga --out runs/manga
 
+## corpus-art: the art sources (data/corpus-art), photos (data/corpus-photos), the paint evaluation sets (data/eval-paint, -val) and the OpenMoji line-art training pairs (data/pairs); needs cairosvg
+corpus-art: $(PY)
+	$(PIP_INSTALL) -e ".[train,corpus]"
+	$(PY) scripts/build_corpus.py --sources $(subst $(space),$(comma),$(ART_SOURCES)) --out data/corpus-art
+	$(PY) scripts/build_corpus.py --sources endless-sky,skimage,pypi-samples --out data/corpus-photos
+	$(PY) scripts/build_paint_evalsets.py --split test
+	$(PY) scripts/build_paint_evalsets.py --split val
+	$(PY) scripts/build_paint_evalsets.py --split train
+
+## train-paint: the paint-mode manga model in three stages from manga (docs/models/manga.md; 2-core CPU: about 30 + 17 + 30 min)
+train-paint: $(PY)
+	$(PIP_INSTALL) -e ".[train]"
+	test -d data/pairs/openmoji || $(MAKE) corpus-art
+	$(VENV)/bin/irodori train data/corpus-art/train --val data/corpus-art/val --preset paint --init manga \
+		--out runs/paint --steps=1200 --threads=1
+	$(VENV)/bin/irodori train data/corpus-art/train --val data/corpus-art/val --preset paint --init runs/paint \
+		--out runs/paint2 --steps=1800 --stop-at-step 750 --threads=1 --data.lineart_share=0.35 \
+		--optim.lr=0.0003 --optim.warmup_steps=50
+	$(VENV)/bin/irodori train data/corpus-art/train --pairs data/pairs/openmoji --val data/corpus-art/val \
+		--preset paint --init runs/paint2 --out runs/paint3 --steps=1500 --threads=1 --data.lineart_share=0.3 \
+		--optim.lr=0.0003 --optim.warmup_steps=50
+
 ## finetune-demo: fine-tune manga on one art style and score that style's held-out pages (docs/FINETUNE.md)
 finetune-demo: $(PY)
 	$(PIP_INSTALL) -e ".[train,eval]"
 	$(PY) scripts/finetune_demo.py --source openmoji --steps 300 --write docs/FINETUNE.md
 
-## eval: every figure of the model cards, docs/FD.md and docs/HINTS.md's test table (test split; evaluation sets, rebuilt with the full corpus if missing)
+## eval: every figure of the model cards, docs/FD.md, docs/HINTS.md's test table and docs/MANGA_MODE.md's paint tables (test split; evaluation sets, rebuilt with the full corpus if missing)
 eval: $(PY)
 	$(PIP_INSTALL) -e ".[train,dev,eval]"
 	test -d data/corpus/test || $(PY) scripts/build_corpus.py --out data/corpus --card docs/DATA.md
@@ -73,6 +99,10 @@ eval: $(PY)
 	$(PY) scripts/evaluate_models.py
 	$(PY) scripts/fd_calibration.py
 	$(PY) scripts/evaluate_hints.py
+	test -d data/eval-paint/pages || $(MAKE) corpus-art
+	$(PY) scripts/evaluate_detector.py --sets data/eval-paint --write docs/MANGA_MODE.md --json docs/detector-eval.json
+	$(PY) scripts/evaluate_paint.py --sets data/eval-paint --json docs/models/manga-paint-eval.json \
+		--write docs/MANGA_MODE.md --sheets docs/images
 
 ## bench: every figure of docs/BENCHMARKS.md (speed, memory, folder throughput, peers, training)
 bench: $(PY)

@@ -124,10 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--art", type=Path, default=Path("data/corpus-art"), help="corpus with the art sources")
     ap.add_argument("--photos", type=Path, default=Path("data/corpus-photos"), help="corpus with photo sources")
     ap.add_argument("--cache", type=Path, default=Path("data/cache"))
-    ap.add_argument("--split", choices=("test", "val"), default="test")
+    ap.add_argument("--split", choices=("test", "val", "train"), default="test",
+                    help="train: only the OpenMoji line-art pairs, for paint training (irodori train --pairs)")
     ap.add_argument("--out", type=Path, default=None, help="default: data/eval-paint (test), data/eval-paint-val")
     args = ap.parse_args(argv)
-    out = args.out or Path("data/eval-paint" if args.split == "test" else "data/eval-paint-val")
+    out = args.out or Path({"test": "data/eval-paint", "val": "data/eval-paint-val", "train": "data/pairs"}[args.split])
+    if args.split == "train":
+        print(json.dumps({"split": "train", "out": str(out),
+                          "counts": {"openmoji": openmoji_pairs(args.cache, out / "openmoji", "train")}}))
+        return 0
     counts = {
         "pages": rendered(args.art, out / "pages", args.split, PAGE_SOURCES, lineart=False),
         "openmoji": openmoji_pairs(args.cache, out / "openmoji", args.split),

@@ -185,3 +185,33 @@ def test_cli_mode_flags(tiny_paint_onnx, tiny_onnx, tmp_path):
                  "--mode", "paint", "-q"]) == 2
     with pytest.raises(SystemExit):
         main(["colorize", str(tmp_path / "page.png"), "--mode", "sepia"])
+
+
+def test_paired_line_art_is_cropped_with_its_colour_image(tmp_path):
+    pytest.importorskip("torch")
+    from irodori.config import DataConfig
+    from irodori.data import ColorImageDataset, list_pairs
+
+    root = tmp_path / "pairs"
+    (root / "input").mkdir(parents=True)
+    (root / "truth").mkdir()
+    truth = np.zeros((96, 128, 3), np.uint8)
+    truth[:, :64] = (220, 30, 30)  # red left, blue right
+    truth[:, 64:] = (30, 30, 220)
+    line = np.full((96, 128), 255, np.uint8)
+    line[:, :64] = 0  # the B&W version: black where red
+    Image.fromarray(truth).save(root / "truth" / "a.png")
+    Image.fromarray(line).save(root / "input" / "a.png")
+    Image.fromarray(truth).save(root / "truth" / "orphan.png")  # no input: left out
+    pairs = list_pairs([root])
+    assert list(pairs) == [root / "truth" / "a.png"]
+    ds = ColorImageDataset(list(pairs), DataConfig(crop_size=32, scale_min=0.5, hint_prob=0.0), seed=0, pairs=pairs)
+    for k in range(6):
+        sample = ds[(k, 0)]
+        b = sample["ab"][1].numpy()  # b: red > 0, blue < 0
+        l_in = sample["l"][0].numpy()
+        sure = np.abs(b) > 0.3  # away from the red/blue border
+        assert ((l_in[sure] < 0) == (b[sure] > 0)).all()  # black exactly where red, in every crop and flip
+        np.testing.assert_allclose(sample["l_ink"].numpy(), sample["l"].numpy(), atol=0.05)
+    with pytest.raises(FileNotFoundError, match="input/ and truth/"):
+        list_pairs([tmp_path])

@@ -150,6 +150,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="preset name (see irodori/presets) or a YAML file (default: default; with --resume: the run's own config)")
     p.add_argument("--out", default=None, help="run directory (overrides out_dir)")
     p.add_argument("--val", action="append", default=None, metavar="DIR", help="validation folder (repeatable)")
+    p.add_argument("--stop-at-step", type=_positive_int, default=None, metavar="N",
+                   help="end this invocation after step N with a checkpoint, keeping the schedule of --steps "
+                   "(a later --resume continues the same run)")
+    p.add_argument("--pairs", action="append", default=None, metavar="DIR",
+                   help="paired folder (input/ black-and-white, truth/ colour, same names): real B&W versions "
+                   "such as line art, used as the paint input of their colour images (repeatable)")
     p.add_argument("--resume", default=None, metavar="DIR",
                    help="continue a run from its latest (or a given) checkpoint, with the config it was started "
                    "with (folders and overrides given here change it, e.g. --steps=N to train longer)")
@@ -248,6 +254,8 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         extra.setdefault("data", {})["train_dirs"] = args.dirs
     if args.val is not None:
         extra.setdefault("data", {})["val_dirs"] = args.val
+    if args.pairs is not None:
+        extra.setdefault("data", {})["pair_dirs"] = args.pairs
     if args.out:
         extra["out_dir"] = args.out
     if args.dry_run:
@@ -276,11 +284,12 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
 
         print(json.dumps(config_to_dict(cfg), indent=2))
         return EXIT_OK
-    if not args.dry_run and not cfg.data.train_dirs:
+    if not args.dry_run and not cfg.data.train_dirs and not cfg.data.pair_dirs:
         print("irodori train: give at least one folder of colour images", file=sys.stderr)
         return EXIT_USAGE
     try:
-        last = train(cfg, resume=args.resume, init=args.init, dry_run=args.dry_run, progress=not args.quiet)
+        last = train(cfg, resume=args.resume, init=args.init, dry_run=args.dry_run, progress=not args.quiet,
+                     stop_at_step=args.stop_at_step)
     except TrainingInterrupted as exc:
         where = f"; checkpoint saved to {exc.checkpoint}" if exc.checkpoint else ""
         print(f"\ninterrupted{where}. Continue with: irodori train --resume {cfg.out_dir}", file=sys.stderr)

@@ -31,6 +31,7 @@ class DataConfig:
     manga_prob: float = 0.0  # chance a sample is turned into a synthetic printed-manga page
     paint_prob: float = 0.0  # chance a sample is rendered as a B&W page for paint mode (data.bw_page)
     lineart_share: float = 0.25  # of those, the share drawn as line art alone (outlines on white)
+    pair_dirs: list[str] = field(default_factory=list)  # input/ + truth/ folders: real B&W -> colour pairs
     hint_prob: float = 0.3  # chance a sample gets simulated user hints (else hints are all zero)
     max_hints: int = 16  # at most this many hint points per sample
     workers: int = 2  # DataLoader worker processes (0 = load in the main process)

@@ -13,6 +13,7 @@ art learns to read screentone as "some colour here".
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from pathlib import Path
@@ -24,6 +25,7 @@ from torch.utils.data import Dataset, Sampler
 
 from .color import normalize_ab, normalize_l, rgb_to_lab
 from .config import DataConfig
+from .color import gray8_to_l
 from .imageio import load_rgb
 from .paint import ink_layer
 
@@ -44,6 +46,22 @@ def list_images(dirs: list[str] | list[Path]) -> list[Path]:
             p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
         )
     return sorted(set(files))
+
+
+def list_pairs(dirs: list[str] | list[Path]) -> dict[Path, Path]:
+    """Paired folders (``input/`` black-and-white, ``truth/`` colour, same file names; the
+    layout of the evaluation sets) -> {truth file: input file}, sorted; a truth without its
+    input is left out."""
+    pairs: dict[Path, Path] = {}
+    for d in dirs:
+        root = Path(d)
+        if not (root / "input").is_dir() or not (root / "truth").is_dir():
+            raise FileNotFoundError(f"paired folder needs input/ and truth/: {d}")
+        for truth in list_images([root / "truth"]):
+            bw = root / "input" / truth.name
+            if bw.is_file():
+                pairs[truth] = bw
+    return dict(sorted(pairs.items()))
 
 
 def usable_images(files: list[Path]) -> tuple[list[Path], list[str]]:
@@ -226,8 +244,10 @@ def random_crop(img: Image.Image, rng: np.random.Generator, *, size: int, scale_
     return crop
 
 
-def make_sample(rgb: np.ndarray, rng: np.random.Generator, cfg: DataConfig) -> dict[str, np.ndarray]:
-    """RGB uint8 (H, W, 3) -> network tensors (numpy, float32, CHW).
+def make_sample(rgb: np.ndarray, rng: np.random.Generator, cfg: DataConfig, *,
+                l_given: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """RGB uint8 (H, W, 3) -> network tensors (numpy, float32, CHW). ``l_given`` (H, W), the L
+    of a real black-and-white version of the image (a paired line art), is its paint input.
 
     l      (1, H, W)  normalised input lightness (manga-rendered when the manga mode fires)
     ab     (2, H, W)  normalised ground-truth chroma
@@ -240,7 +260,10 @@ def make_sample(rgb: np.ndarray, rng: np.random.Generator, cfg: DataConfig) -> d
     lab = rgb_to_lab(rgb)
     l_true = lab[..., 0]
     ab = np.ascontiguousarray(lab[..., 1:].transpose(2, 0, 1))
-    if cfg.paint_prob and rng.random() < cfg.paint_prob:
+    if l_given is not None:
+        l_in = l_given
+        l_ink = paint_ink(l_in)
+    elif cfg.paint_prob and rng.random() < cfg.paint_prob:
         l_in = bw_page(l_true, rng, lineart=rng.random() < cfg.lineart_share)
         l_ink = paint_ink(l_in)
     else:
@@ -260,14 +283,18 @@ def make_sample(rgb: np.ndarray, rng: np.random.Generator, cfg: DataConfig) -> d
 
 
 class ColorImageDataset(Dataset):
-    """Indexed by ``(k, file_index)`` pairs from :class:`StepSampler`."""
+    """Indexed by ``(k, file_index)`` pairs from :class:`StepSampler`. ``pairs`` maps a colour
+    file to its real black-and-white version (:func:`list_pairs`): both are cropped alike and
+    the B&W one is the input (paint training on real line art)."""
 
-    def __init__(self, files: list[Path], cfg: DataConfig, *, seed: int) -> None:
+    def __init__(self, files: list[Path], cfg: DataConfig, *, seed: int,
+                 pairs: dict[Path, Path] | None = None) -> None:
         if not files:
             raise ValueError("no training images found")
         self.files = files
         self.cfg = cfg
         self.seed = seed
+        self.pairs = pairs or {}
 
     def __len__(self) -> int:
         return len(self.files)
@@ -276,8 +303,15 @@ class ColorImageDataset(Dataset):
         k, index = key
         rng = np.random.default_rng([self.seed, k])
         img = self._load(index)
+        bw = self.pairs.get(self.files[index])
+        l_given = None
+        if bw is not None:  # crop both alike: the same random draws for the B&W version
+            grey = Image.open(bw).convert("L").resize(img.size, Image.LANCZOS)
+            twin = copy.deepcopy(rng)
+            bw_crop = random_crop(grey, twin, size=self.cfg.crop_size, scale_min=self.cfg.scale_min)
+            l_given = gray8_to_l(np.asarray(bw_crop))
         crop = random_crop(img, rng, size=self.cfg.crop_size, scale_min=self.cfg.scale_min)
-        sample = make_sample(np.asarray(crop), rng, self.cfg)
+        sample = make_sample(np.asarray(crop), rng, self.cfg, l_given=l_given)
         return {name: torch.from_numpy(value) for name, value in sample.items()}
 
     def _load(self, index: int) -> Image.Image:

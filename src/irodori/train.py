@@ -45,7 +45,7 @@ from .checkpoint import (
 )
 from .color import denormalize_ab, denormalize_l, l_to_gray_rgb, lab_to_rgb, rgb_to_uint8
 from .config import ConfigError, TrainConfig, config_to_dict
-from .data import ColorImageDataset, StepSampler, SyntheticDataset, list_images, usable_images
+from .data import ColorImageDataset, StepSampler, SyntheticDataset, list_images, list_pairs, usable_images
 from .imageio import encode, write_atomic
 from .losses import class_rebalance_weights, compute_losses
 from .paint import composite
@@ -233,10 +233,12 @@ def train(
         val_set = SyntheticDataset(cfg.data, seed=cfg.seed + 1, n=16)
         manifest_sha = "synthetic"
     else:
-        files = _usable(list_images(cfg.data.train_dirs), "training", is_main)
+        files = _usable(list_images(cfg.data.train_dirs), "training", is_main) if cfg.data.train_dirs else []
+        pairs = list_pairs(cfg.data.pair_dirs)
+        files = sorted(set(files) | set(_usable(list(pairs), "paired", is_main)))
         if not files:
             raise TrainingError(f"no usable images found in {cfg.data.train_dirs}")
-        train_set = ColorImageDataset(files, cfg.data, seed=cfg.seed)
+        train_set = ColorImageDataset(files, cfg.data, seed=cfg.seed, pairs=pairs)
         val_files = _usable(list_images(cfg.data.val_dirs), "validation", is_main) if cfg.data.val_dirs else []
         if cfg.data.val_dirs and not val_files:
             raise TrainingError(f"no usable images found in the validation folders {cfg.data.val_dirs}")
