@@ -110,14 +110,15 @@ def whole_process(path: Path, fmt: str, out: Path, *, runs: int, extra: tuple[st
     return 1000 * statistics.median(times), max(peaks)
 
 
-def in_process_child(path: str, fmt: str, runs: int, threads: int) -> dict:
+def in_process_child(path: str, fmt: str, runs: int, threads: int, *, model: str = DEFAULT_MODEL,
+                     mode: str = "tint") -> dict:
     """Run in a fresh process (see --child): time the stages, report the process's peak RSS."""
     from irodori.colorizer import load_colorizer
     from irodori.imageio import encode, open_image, write_atomic
 
     out = Path(tempfile.mkdtemp()) / f"out.{fmt}"
     t0 = time.perf_counter()
-    colorizer = load_colorizer(DEFAULT_MODEL, threads=threads)
+    colorizer = load_colorizer(model, threads=threads, mode=mode)
     load_ms = 1000 * (time.perf_counter() - t0)
     t0 = time.perf_counter()
     write_atomic(out, encode(colorizer.colorize(path), fmt))
@@ -144,9 +145,10 @@ def in_process_child(path: str, fmt: str, runs: int, threads: int) -> dict:
     }
 
 
-def in_process(path: Path, fmt: str, *, runs: int, threads: int) -> dict:
+def in_process(path: Path, fmt: str, *, runs: int, threads: int, model: str = DEFAULT_MODEL,
+               mode: str = "tint") -> dict:
     cmd = [sys.executable, __file__, "--child", str(path), "--child-format", fmt, "--child-runs", str(runs),
-           "--threads", str(threads)]
+           "--threads", str(threads), "--child-model", model, "--child-mode", mode]
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 
 
@@ -305,6 +307,30 @@ def training_throughput(work: Path) -> dict:
     return result
 
 
+# -- paint mode: a B&W page painted end to end -------------------------------------------------
+def paint_rows(work: Path, threads: int) -> list[dict]:
+    """The example page at 780x1200 as a B&W page: tinted by the default model and painted by
+    the paint model (tone flat and keep), each in a fresh process, against the I/O floor."""
+    from irodori.registry import DEFAULT_PAINT_MODEL
+
+    path, fmt = make_inputs(work)["page 780x1200"]
+    rows = []
+    for label, model, mode, in (("tint", DEFAULT_MODEL, "tint"), ("paint", DEFAULT_PAINT_MODEL, "paint")):
+        rows.append({"label": f"{label} ({model})", **in_process(path, fmt, runs=10, threads=threads, model=model,
+                                                                  mode=mode)})
+    return rows
+
+
+def report_paint(rows: list[dict]) -> list[str]:
+    lines = ["| 780x1200 page | decode | colouring | encode + write | end to end | I/O floor | end to end / floor |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        floor = r["decode_ms"] + r["encode+write_ms"]
+        lines.append(f"| {r['label']} | {r['decode_ms']:.0f} ms | {r['colour_ms']:.0f} ms | {r['encode+write_ms']:.0f} ms | "
+                     f"{r['total_ms']:.0f} ms | {floor:.0f} ms | {r['total_ms'] / floor:.2f} |")
+    return lines
+
+
 # -- PNG encoding (the floor of a folder of pages) -------------------------------------------------
 def png_pages() -> list[tuple[str, np.ndarray]]:
     """Real-looking pages as PNG sees them: each example image as it is (grey or colour), and its
@@ -460,6 +486,11 @@ def report(data: dict) -> str:
     if "cuda" not in data["training"]:
         lines.append("| GPU | not measured: no GPU on this machine |")
     lines += report_png(data["png"])
+    if data.get("paint"):
+        lines += ["", "### Paint mode: a 780x1200 B&W page painted end to end", "",
+                  "In process, each in a fresh process (`python benchmarks/bench.py --only paint` measures this "
+                  "section alone); the target is end to end within 2x the I/O floor.", "",
+                  *report_paint(data["paint"])]
     return "\n".join(lines)
 
 
@@ -468,16 +499,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--write", default=None, help="splice the tables into this Markdown file")
     parser.add_argument("--json", default=None, help="also write the raw figures as JSON")
-    parser.add_argument("--only", choices=["png"], default=None,
-                        help="measure one section and print its table (png: encode time and bytes per level)")
+    parser.add_argument("--only", choices=["png", "paint"], default=None,
+                        help="measure one section and print its table (png: encode time and bytes per level; "
+                        "paint: a 780x1200 B&W page painted, against its I/O floor)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child-format", default="png", help=argparse.SUPPRESS)
     parser.add_argument("--child-runs", type=int, default=5, help=argparse.SUPPRESS)
+    parser.add_argument("--child-model", default=DEFAULT_MODEL, help=argparse.SUPPRESS)
+    parser.add_argument("--child-mode", default="tint", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(in_process_child(args.child, args.child_format, args.child_runs, args.threads)))
+        print(json.dumps(in_process_child(args.child, args.child_format, args.child_runs, args.threads,
+                                          model=args.child_model, mode=args.child_mode)))
         return 0
 
+    if args.only == "paint":
+        with tempfile.TemporaryDirectory(prefix="irodori-bench-") as tmp:
+            rows = paint_rows(Path(tmp), args.threads)
+        print(f"Measured {dt.date.today().isoformat()} on {cpu_name()} by `python benchmarks/bench.py --only paint`.")
+        print("\n".join(report_paint(rows)))
+        return 0
     if args.only == "png":
         print(f"Measured {dt.date.today().isoformat()} on {cpu_name()} by `python benchmarks/bench.py --only png`.")
         print("\n".join(report_png(png_encoding())))
@@ -507,6 +548,8 @@ def main(argv: list[str] | None = None) -> int:
         data["training"] = training_throughput(work)
         print("PNG encoding...", file=sys.stderr)
         data["png"] = png_encoding()
+        print("paint mode...", file=sys.stderr)
+        data["paint"] = paint_rows(work, args.threads)
     table = report(data)
     print(table)
     if args.json:
