@@ -91,7 +91,29 @@ def test_the_manga_model_colours_with_its_own_weights():
 
     grey = np.stack([np.asarray(Image.open(GOLDEN_IN).convert("L"))] * 3, -1)
     general = np.asarray(load_colorizer("general").colorize(GOLDEN_IN)).astype(np.int16)
-    manga = np.asarray(load_colorizer("manga").colorize(GOLDEN_IN))
+    manga = np.asarray(load_colorizer("manga", mode="tint").colorize(GOLDEN_IN))
     assert np.abs(rgb_to_l(manga) - rgb_to_l(grey)).max() < 0.6  # the input's lightness, kept
     assert colorfulness(manga) > 5
     assert np.abs(manga.astype(np.int16) - general).mean() > 1  # not the general model under another name
+
+
+def test_the_default_paints_1_bit_line_art_and_keeps_its_ink():
+    """Line art on white, 1-bit: automatic mode paints it with the shipped paint model (white paper
+    takes colour), and the ink stays ink; a red hint on paper turns its region red."""
+    from irodori.color import rgb_to_lab
+
+    art = np.full((240, 320), 255, np.uint8)
+    art[40:44, 30:290] = art[196:200, 30:290] = 0  # a closed box...
+    art[40:200, 30:34] = art[40:200, 286:290] = 0
+    art[40:200, 158:162] = 0  # ...split in two rooms
+    art = np.asarray(Image.fromarray(art).convert("1").convert("L"))
+    colorizer = load_colorizer()
+    out = colorizer.colorize(art)
+    assert out.info["irodori.mode"] == "paint"
+    lab = rgb_to_lab(np.asarray(out))
+    ink = art == 0
+    assert np.abs(lab[..., 0][ink] - 0.0).max() <= 3.0  # ink kept
+    hinted = rgb_to_lab(np.asarray(colorizer.colorize(art, hints=[(90, 120, "#d02020")])))
+    red = rgb_to_lab(np.array([[[208, 32, 32]]], np.uint8))[0, 0]
+    assert np.linalg.norm(hinted[110:130, 80:100].reshape(-1, 3).mean(0) - red) < 10.0
+    assert np.linalg.norm(hinted[110:130, 220:240].reshape(-1, 3).mean(0) - red) > 20.0  # the other room
