@@ -27,6 +27,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -189,6 +190,116 @@ def _usable(files: list[Path], what: str, is_main: bool) -> list[Path]:
     return kept
 
 
+def _datasets(cfg: TrainConfig, *, dry_run: bool, is_main: bool) -> tuple[Any, Any, str]:
+    """-> (training set, validation set or None, the data manifest hash for checkpoints):
+    synthetic images for a dry run, else the configured folders (colour images, and paired
+    folders whose B&W inputs are real, :func:`irodori.data.list_pairs`)."""
+    if dry_run:
+        return SyntheticDataset(cfg.data, seed=cfg.seed), SyntheticDataset(cfg.data, seed=cfg.seed + 1, n=16), "synthetic"
+    files = _usable(list_images(cfg.data.train_dirs), "training", is_main) if cfg.data.train_dirs else []
+    pairs = list_pairs(cfg.data.pair_dirs)
+    files = sorted(set(files) | set(_usable(list(pairs), "paired", is_main)))
+    if not files:
+        raise TrainingError(f"no usable images found in {cfg.data.train_dirs}")
+    train_set = ColorImageDataset(files, cfg.data, seed=cfg.seed, pairs=pairs)
+    val_files = _usable(list_images(cfg.data.val_dirs), "validation", is_main) if cfg.data.val_dirs else []
+    if cfg.data.val_dirs and not val_files:
+        raise TrainingError(f"no usable images found in the validation folders {cfg.data.val_dirs}")
+    val_set = ColorImageDataset(val_files, cfg.data, seed=cfg.seed + 1) if val_files else None
+    return train_set, val_set, data_fingerprint(files, cfg.data.train_dirs)
+
+
+def _generator(cfg: TrainConfig, *, init: str | Path | None, resume: str | Path | None,
+               is_main: bool) -> tuple[Generator, TrainConfig]:
+    """The generator to train and the config it implies: the ``init`` model's weights and
+    architecture (growing a paint head when ``model.paint`` asks for one), else a new network,
+    its Lite0 encoder from ImageNet unless resuming (the checkpoint brings the weights)."""
+    torch.manual_seed(cfg.seed)
+    if init is not None:
+        from .registry import resolve_init_weights
+
+        init_path = resolve_init_weights(str(init))
+        model, init_meta = load_generator(init_path)
+        if cfg.model.paint and not model.config.paint:
+            model = grow_paint_head(model)
+            if is_main:
+                log.info("grew a paint head (l_paint) on %s", init_path)
+        try:
+            # The architecture is the init model's (its weights need it); where an encoder starts
+            # is moot. replace() re-runs the config's own validation (the loss must fit the head).
+            cfg = replace(cfg, model=model.config, encoder_init="auto")
+        except ConfigError as exc:
+            raise TrainingError(f"{init_path} has a {model.config.head} head: {exc}") from None
+        if is_main:
+            log.info("initialised from %s (step %s)", init_path, init_meta.get("step"))
+    else:
+        model = Generator(cfg.model)
+        # A resumed run's weights come from its checkpoint: no ImageNet weights (nor their package) needed.
+        if cfg.model.encoder == "efficientnet-lite0" and cfg.encoder_init != "scratch" and resume is None:
+            from .features import imagenet_lite0_state
+            from .model import lite0_state_from_imagenet
+
+            model.encoder.load_state_dict(lite0_state_from_imagenet(imagenet_lite0_state(), cfg.model.hint_channels))
+            if is_main:
+                log.info("encoder initialised from ImageNet EfficientNet-Lite0")
+    return model, cfg
+
+
+def _val_batches(val_set: Any, cfg: TrainConfig) -> list[dict[str, torch.Tensor]]:
+    """The fixed validation batches (sample numbers far beyond any training step's)."""
+    n_val = min(len(val_set), cfg.val_batches * cfg.batch_size)
+    keys = [(10**9 + i, i % len(val_set)) for i in range(n_val)]
+    batches = []
+    for i in range(0, n_val, cfg.batch_size):
+        items = [val_set[k] for k in keys[i : i + cfg.batch_size]]
+        batches.append({name: torch.stack([it[name] for it in items]) for name in items[0]})
+    return batches
+
+
+def _forward_losses(model: torch.nn.Module, batch: dict[str, torch.Tensor], cfg: TrainConfig, *,
+                    device: torch.device, autocast: Any, bins: torch.Tensor | None,
+                    class_weights: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+    """One batch through the generator -> (l, ab_true, ab_pred, the weighted losses); a paint
+    model's loss scores its composite with the batch's ink layer."""
+    l = batch["l"].to(device, non_blocking=True)
+    hints = batch["hints"].to(device, non_blocking=True)
+    ab_true = batch["ab"].to(device, non_blocking=True)
+    if device.type == "cpu":
+        l, hints = (t.contiguous(memory_format=torch.channels_last) for t in (l, hints))
+    with autocast():
+        ab_pred, logits, l_paint = model(l, hints, return_logits=True, return_l=True)
+    paint = None
+    if l_paint is not None:
+        paint = (l_paint, batch["l_ink"].to(device, non_blocking=True), batch["l_true"].to(device, non_blocking=True))
+    losses = compute_losses(ab_pred.float(), ab_true, cfg, logits=logits, bins=bins, class_weights=class_weights,
+                            paint=paint)
+    return l, ab_true, ab_pred, losses
+
+
+def _gan_step(disc: torch.nn.Module, ddp_disc: torch.nn.Module, optimizer_d: torch.optim.Optimizer,
+              l: torch.Tensor, ab_true: torch.Tensor, ab_pred: torch.Tensor, losses: dict, cfg: TrainConfig, *,
+              autocast: Any) -> None:
+    """pix2pix's order: the discriminator learns from the detached prediction first (one forward
+    over real and fake together: one DDP gradient sync; instance norm keeps the two halves'
+    statistics apart); then, frozen, it scores the prediction for the generator's step (the bare
+    module: no DDP sync is wanted for parameters that get no gradient). Adds the terms to ``losses``."""
+    disc.requires_grad_(True)
+    with autocast():
+        d_out = ddp_disc(torch.cat([l, l]), torch.cat([ab_true, ab_pred.detach()])).float()
+    d_real, d_fake = d_out.chunk(2)
+    loss_d = 0.5 * (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+                    + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+    optimizer_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    optimizer_d.step()
+    disc.requires_grad_(False)
+    with autocast():
+        d_pred = disc(l, ab_pred).float()
+    losses["loss_g_gan"] = F.binary_cross_entropy_with_logits(d_pred, torch.ones_like(d_pred))
+    losses["loss_d"] = loss_d.detach()
+    losses["loss"] = losses["loss"] + cfg.loss.gan * losses["loss_g_gan"]
+
+
 def train(
     cfg: TrainConfig,
     *,
@@ -227,53 +338,10 @@ def train(
         raise TrainingError(f"{run_dir} already holds a run (latest: {(run_dir / 'latest').read_text().strip()}); "
                             f"continue it with --resume {run_dir}, or choose another --out")
 
-    # Data.
-    if dry_run:
-        train_set = SyntheticDataset(cfg.data, seed=cfg.seed)
-        val_set = SyntheticDataset(cfg.data, seed=cfg.seed + 1, n=16)
-        manifest_sha = "synthetic"
-    else:
-        files = _usable(list_images(cfg.data.train_dirs), "training", is_main) if cfg.data.train_dirs else []
-        pairs = list_pairs(cfg.data.pair_dirs)
-        files = sorted(set(files) | set(_usable(list(pairs), "paired", is_main)))
-        if not files:
-            raise TrainingError(f"no usable images found in {cfg.data.train_dirs}")
-        train_set = ColorImageDataset(files, cfg.data, seed=cfg.seed, pairs=pairs)
-        val_files = _usable(list_images(cfg.data.val_dirs), "validation", is_main) if cfg.data.val_dirs else []
-        if cfg.data.val_dirs and not val_files:
-            raise TrainingError(f"no usable images found in the validation folders {cfg.data.val_dirs}")
-        val_set = ColorImageDataset(val_files, cfg.data, seed=cfg.seed + 1) if val_files else None
-        manifest_sha = data_fingerprint(files, cfg.data.train_dirs)
+    train_set, val_set, manifest_sha = _datasets(cfg, dry_run=dry_run, is_main=is_main)
 
     # Model and optimiser.
-    torch.manual_seed(cfg.seed)
-    if init is not None:
-        from .registry import resolve_init_weights
-
-        init_path = resolve_init_weights(str(init))
-        model, init_meta = load_generator(init_path)
-        if cfg.model.paint and not model.config.paint:
-            model = grow_paint_head(model)
-            if is_main:
-                log.info("grew a paint head (l_paint) on %s", init_path)
-        try:
-            # The architecture is the init model's (its weights need it); where an encoder starts
-            # is moot. replace() re-runs the config's own validation (the loss must fit the head).
-            cfg = replace(cfg, model=model.config, encoder_init="auto")
-        except ConfigError as exc:
-            raise TrainingError(f"{init_path} has a {model.config.head} head: {exc}") from None
-        if is_main:
-            log.info("initialised from %s (step %s)", init_path, init_meta.get("step"))
-    else:
-        model = Generator(cfg.model)
-        # A resumed run's weights come from its checkpoint: no ImageNet weights (nor their package) needed.
-        if cfg.model.encoder == "efficientnet-lite0" and cfg.encoder_init != "scratch" and resume is None:
-            from .features import imagenet_lite0_state
-            from .model import lite0_state_from_imagenet
-
-            model.encoder.load_state_dict(lite0_state_from_imagenet(imagenet_lite0_state(), cfg.model.hint_channels))
-            if is_main:
-                log.info("encoder initialised from ImageNet EfficientNet-Lite0")
+    model, cfg = _generator(cfg, init=init, resume=resume, is_main=is_main)
     model = model.to(device)
     if device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)  # faster convolutions on CPU
@@ -351,13 +419,7 @@ def train(
         pin_memory=device.type == "cuda", persistent_workers=False,
         prefetch_factor=4 if cfg.data.workers else None, worker_init_fn=_ignore_sigint,
     )
-    val_batches: list[dict[str, torch.Tensor]] = []
-    if val_set is not None and cfg.val_every and is_main:
-        n_val = min(len(val_set), cfg.val_batches * cfg.batch_size)
-        keys = [(10**9 + i, i % len(val_set)) for i in range(n_val)]
-        for i in range(0, n_val, cfg.batch_size):
-            items = [val_set[k] for k in keys[i : i + cfg.batch_size]]
-            val_batches.append({name: torch.stack([it[name] for it in items]) for name in items[0]})
+    val_batches = _val_batches(val_set, cfg) if val_set is not None and cfg.val_every and is_main else []
 
     end_step = cfg.steps if stop_at_step is None else min(cfg.steps, stop_at_step)
     if is_main:
@@ -392,43 +454,13 @@ def train(
         model.train()
         data_iter = iter(loader)
         while step < end_step:
-            batch = next(data_iter)
-            l = batch["l"].to(device, non_blocking=True)
-            hints = batch["hints"].to(device, non_blocking=True)
-            ab_true = batch["ab"].to(device, non_blocking=True)
-            if device.type == "cpu":
-                l, hints = (t.contiguous(memory_format=torch.channels_last) for t in (l, hints))
             lr = lr_at(step, cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            with autocast():
-                ab_pred, logits, l_paint = ddp_model(l, hints, return_logits=True, return_l=True)
-            paint = None
-            if l_paint is not None:
-                paint = (l_paint, batch["l_ink"].to(device, non_blocking=True), batch["l_true"].to(device, non_blocking=True))
-            losses = compute_losses(ab_pred.float(), ab_true, cfg, logits=logits, bins=bins, class_weights=class_weights,
-                                    paint=paint)
+            l, ab_true, ab_pred, losses = _forward_losses(ddp_model, next(data_iter), cfg, device=device,
+                                                          autocast=autocast, bins=bins, class_weights=class_weights)
             if ddp_disc is not None:
-                # pix2pix: the discriminator learns from the detached prediction first...
-                # (one forward over real and fake together: one DDP gradient sync; instance
-                # norm keeps the two halves' statistics apart).
-                disc.requires_grad_(True)
-                with autocast():
-                    d_out = ddp_disc(torch.cat([l, l]), torch.cat([ab_true, ab_pred.detach()])).float()
-                d_real, d_fake = d_out.chunk(2)
-                loss_d = 0.5 * (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                                + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-                optimizer_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                optimizer_d.step()
-                # ...then, frozen, it scores the prediction for the generator's step (the bare
-                # module: no DDP sync is wanted for parameters that get no gradient).
-                disc.requires_grad_(False)
-                with autocast():
-                    d_pred = disc(l, ab_pred).float()
-                losses["loss_g_gan"] = F.binary_cross_entropy_with_logits(d_pred, torch.ones_like(d_pred))
-                losses["loss_d"] = loss_d.detach()
-                losses["loss"] = losses["loss"] + cfg.loss.gan * losses["loss_g_gan"]
+                _gan_step(disc, ddp_disc, optimizer_d, l, ab_true, ab_pred, losses, cfg, autocast=autocast)
             loss_value = losses["loss"].detach()
             if distributed:
                 dist.all_reduce(loss_value)  # every rank takes the same decision below
