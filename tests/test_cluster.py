@@ -15,7 +15,7 @@ distributed = pytest.importorskip("distributed")
 
 from irodori.cluster import INSTALL_HINT, colorize_archive  # noqa: E402
 from irodori.colorizer import load_colorizer  # noqa: E402
-from irodori.registry import DEFAULT_MODEL  # noqa: E402
+from irodori.registry import AUTO_MODEL  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_colorize_archive_on_two_worker_processes(tmp_path, client):
     assert len(pids) == 2 and pids <= worker_pids and os.getpid() not in pids
     assert result.model_loads == len(pids)
 
-    local = load_colorizer(DEFAULT_MODEL, threads=1)  # what colorize_archive uses by default
+    local = load_colorizer(AUTO_MODEL, threads=1)  # what colorize_archive uses by default
     for source in sources:
         output = out / source.relative_to(src).with_suffix(".png")
         with Image.open(output) as got:

@@ -30,7 +30,7 @@ __all__ = ["Colorizer", "__version__", "colorize", "load_colorizer"]
 
 def load_colorizer(model: str = "auto", **kwargs: Any) -> "Colorizer":
     """Load a colorizer once; see :func:`irodori.colorizer.load_colorizer` for the options
-    ("auto": general-int8 tints photos and grey art, manga paints B&W pages, per image)."""
+    ("auto": general-int8 tints photos and grey art, manga-int8 paints B&W pages, per image)."""
     from .colorizer import load_colorizer as _load
 
     return _load(model, **kwargs)

@@ -80,7 +80,7 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
     p.add_argument("--model", default="auto", metavar="NAME|PATH",
                    help="shipped model name (see `irodori models`), an .onnx file, or a checkpoint directory "
-                   "(default auto: general-int8 tints photos and grey art, manga paints B&W pages, per image)")
+                   "(default auto: general-int8 tints photos and grey art, manga-int8 paints B&W pages, per image)")
     p.add_argument("--mode", choices=["auto", "tint", "paint"], default="auto",
                    help="tint: keep each input's lightness, colour only (photos, grey art); paint: keep the ink, "
                    "give paper and screentone colour (B&W pages, line art; needs a paint model); auto (default): "
@@ -107,7 +107,8 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                    "or an object mapping image file names to such lists")
     p.add_argument("--palette", default=None, metavar="#RRGGBB,...",
                    help="use only these colours (and grey) for the output's chroma")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar, and no line per image saying whether it was tinted or painted")
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
@@ -405,6 +406,8 @@ def _main(argv: list[str] | None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.verbose:  # irodori's own steps (model, sizes, timings), not every library's chatter (Pillow's chunks)
         log.setLevel(logging.DEBUG)
+    elif getattr(args, "quiet", False) and args.command == "colorize":
+        log.setLevel(logging.WARNING)  # -q: no progress bar and no line per image (tint or paint); errors still
     if args.command != "train" and extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:

@@ -325,7 +325,7 @@ class ModelPool:
     def describe(self, name: str) -> str:
         source = self.sources[name]
         if source == AUTO_MODEL:
-            return ("automatic: general-int8 tints photos and grey art, manga paints black-and-white pages "
+            return ("automatic: general-int8 tints photos and grey art, manga-int8 paints black-and-white pages "
                     "and line art, decided per image")
         return MODELS[source].description if source in MODELS else (
             f"{Path(source).name}, given to irodori serve --model" if source != name else "")
