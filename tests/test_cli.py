@@ -413,6 +413,14 @@ def test_a_read_only_output_folder_is_a_usage_error(tiny_onnx, inputs, tmp_path)
         locked.chmod(0o755)
 
 
+def _default_sigint() -> None:
+    """A shell running the suite in the background leaves SIGINT ignored in its children, and a
+    Python started that way keeps ignoring it: give the child the default, as a terminal would."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("threads", ["1", "3"])
 def test_ctrl_c_with_quiet_counts_what_was_written(tiny_onnx, tmp_path, threads):
     import signal
@@ -423,7 +431,8 @@ def test_ctrl_c_with_quiet_counts_what_was_written(tiny_onnx, tmp_path, threads)
     for i in range(400):
         Image.fromarray((rng.random((24, 24)) * 255).astype(np.uint8)).save(src / f"p{i:03d}.png")
     proc = subprocess.Popen([sys.executable, "-m", "irodori.cli", "colorize", str(src), "-o", str(out), "-q",
-                             "--model", str(tiny_onnx), "--threads", threads], stderr=subprocess.PIPE, text=True)
+                             "--model", str(tiny_onnx), "--threads", threads], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(out.glob("*.png"))) < 5:
         time.sleep(0.05)

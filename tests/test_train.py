@@ -84,12 +84,18 @@ def _env():
     return env
 
 
+def _default_sigint() -> None:
+    """A shell running the suite in the background leaves SIGINT ignored in its children, and a
+    Python started that way keeps ignoring it: give the child the default, as a terminal would."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_interrupt_saves_a_checkpoint_and_exits_cleanly(tmp_path, how):
     cmd = [sys.executable, "-m", "irodori.cli", "train", "--dry-run", "--preset", "tiny", "--out", str(tmp_path),
            "--steps=100000", "--checkpoint_every=100000", "--data.workers=1", "-q"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_default_sigint)
     log = tmp_path / "log.csv"
     deadline = time.time() + 60
     while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) > 2):
