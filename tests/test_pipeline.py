@@ -362,7 +362,6 @@ def _chroma(rgb):
 def test_the_shipped_models_take_a_temperature(tmp_path, capsys):
     from irodori.cli import main
     from irodori.colorizer import colorize
-    from irodori.registry import MODELS
 
     from pathlib import Path
 
