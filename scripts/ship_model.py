@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     save_file(half, str(weights_dir / "model.safetensors"), metadata={"format": "irodori-checkpoint"})
     meta = json.loads((ckpt / "checkpoint.json").read_text())
     meta["shipped_as"] = {"name": args.name, "version": args.version, "weights_dtype": "float16"}
+    # The run's digests are of its float32 weights and training state: record the shipped file's.
+    meta["sha256"] = {"model.safetensors": sha256_file(weights_dir / "model.safetensors")}
     (weights_dir / "checkpoint.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
     for path in (onnx_path, weights_dir / "model.safetensors"):

@@ -70,11 +70,12 @@ def test_golden_image(tmp_path):
     assert colorfulness(out.astype(np.uint8)) > 5  # the shipped model colours, it does not return grey
 
 
-def test_fine_tune_from_the_shipped_model(tmp_path, colour_folder):
+@pytest.mark.parametrize("name, preset", [("general", "default"), ("manga", "paint")])
+def test_fine_tune_from_the_shipped_model(tmp_path, colour_folder, name, preset):
     pytest.importorskip("torch")
     from irodori.cli import main
 
-    code = main(["train", str(colour_folder), "--init", "general", "--preset", "default", "--out", str(tmp_path),
+    code = main(["train", str(colour_folder), "--init", name, "--preset", preset, "--out", str(tmp_path),
                  "--steps=1", "--val_every=0", "--data.crop_size=64", "--data.workers=0", "--batch_size=2",
                  "--data.val_dirs=", "-q"])
     assert code == 0
@@ -82,7 +83,7 @@ def test_fine_tune_from_the_shipped_model(tmp_path, colour_folder):
 
     from irodori.model import GeneratorConfig
 
-    shipped = GeneratorConfig(**read_meta(models_dir() / MODELS["general"].weights_dir)["arch"])
+    shipped = GeneratorConfig(**read_meta(models_dir() / MODELS[name].weights_dir)["arch"])
     assert read_meta(tmp_path)["arch"] == shipped.to_dict()  # fields added since it shipped take their defaults
 
 
