@@ -307,13 +307,15 @@ class Colorizer:
         lightness, alpha = lightness_of(img)
         dpi = print_resolution(img)
         del img  # the Lightness holds what is needed (8-bit pixels, not a float copy)
-        contract = self.contract_for(lightness, mode=mode, tone=tone)
+        # Line art on a transparent sheet is ink on paper: what shows through is paper (white).
+        on_paper = over_white(lightness, alpha) if alpha is not None and (alpha < 255).any() else lightness
+        contract = self.contract_for(on_paper, mode=mode, tone=tone)
         log.info("%s: %s (%s)", _source_name(image), contract.mode, contract.reason)
         if contract.mode == "paint":
-            lab_small = self.predict_paint(lightness, hints=hints, temperature=temperature)
+            lab_small = self.predict_paint(on_paper, hints=hints, temperature=temperature)
             if palette_ab is not None:
                 lab_small[1:] = apply_palette(lab_small[1:], palette_ab)
-            out = self.merge_image(lightness, lab_small[1:], l_paint=lab_small[0], contract=contract)
+            out = self.merge_image(on_paper, lab_small[1:], l_paint=lab_small[0], contract=contract)
         else:
             ab_small = self.predict_ab(lightness, hints=hints, temperature=temperature)
             if palette_ab is not None:
@@ -398,6 +400,11 @@ class Colorizer:
         model = getattr(backend, "path", backend.name)
         check_network_output(ab_net, (1, 2, *l_in.shape[2:]), model=model)
         check_network_output(np.concatenate([l_net, l_net], axis=1), (1, 2, *l_in.shape[2:]), model=model)
+        if hints and propagate:
+            # A fill, not a spot: the network answers a hint with a blob of its colour, so spreading
+            # the hint's difference from that blob would move the rest of the region hardly at all.
+            # The difference is taken from the prediction without hints and spread over it.
+            ab_net, l_net = backend.run_paint(l_in, np.zeros_like(hint_in), temperature=t)
         lab = np.concatenate([denormalize_l(l_net[0, :, :h, :w]), denormalize_ab(ab_net[0, :, :h, :w])])
         lab = lab.astype(np.float32)
         if hints and propagate:
@@ -519,6 +526,18 @@ def mean_chroma(lightness: Lightness, *, budget: int = 1 << 14) -> float:
     step = max(1, int(np.sqrt(height * width / budget)))
     lab = rgb_to_lab(np.ascontiguousarray(lightness.pixels[::step, ::step]))
     return float(np.hypot(lab[..., 1], lab[..., 2]).mean())
+
+
+def over_white(lightness: Lightness, alpha: np.ndarray) -> Lightness:
+    """The image composited over white paper by its alpha (H, W) uint8 -> a new Lightness of the
+    same kind: the sheet a transparent drawing is printed on."""
+    a = alpha.astype(np.float32) / 255.0
+    pixels, kind = lightness.pixels, lightness.kind
+    white = {"gray8": 255.0, "rgb8": 255.0, "gray16": 65535.0, "l": 100.0}[kind]
+    if pixels.ndim == 3:
+        a = a[..., None]
+    mixed = pixels.astype(np.float32) * a + white * (1.0 - a)
+    return Lightness(np.round(mixed).astype(pixels.dtype) if pixels.dtype != np.float32 else mixed, kind)
 
 
 def _source_name(image: ImageSource) -> str:

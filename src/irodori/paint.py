@@ -41,14 +41,30 @@ def tone_length(height: int, width: int) -> int:
     return int(np.clip(round(7 * max(height, width) / 1200), 5, 15))
 
 
-def flatten_tone(dark: np.ndarray, length: int) -> np.ndarray:
-    """Remove screentone dots from an ink layer, keeping lines and solid blacks.
+TONE_DENSITY = 0.1  # a pixel is in a toned region when this share of its neighbourhood is dots
 
-    ``dark`` (H, W) uint8 ink darkness (0 paper .. 255 solid ink) -> the same with every dark
-    feature shorter than ``length`` px in all four directions (0, 90, 45, 135 degrees) removed:
-    the maximum over directions of a grey-level opening by a line segment. A dot is short in every
-    direction; a stroke is long along itself; solid black is long everywhere. Dense tones whose
-    dots merge into a dark mesh are long too, and stay as texture.
+
+def _box_mean(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Mean of a bool (H, W) over (2 radius + 1)^2 windows (clipped at the edges), by an
+    integral image."""
+    h, w = mask.shape
+    integral = np.pad(mask.astype(np.int32).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    y0, y1 = np.clip(np.arange(h) - radius, 0, h), np.clip(np.arange(h) + radius + 1, 0, h)
+    x0, x1 = np.clip(np.arange(w) - radius, 0, w), np.clip(np.arange(w) + radius + 1, 0, w)
+    total = (integral[y1][:, x1] - integral[y0][:, x1] - integral[y1][:, x0] + integral[y0][:, x0])
+    return total / ((y1 - y0)[:, None] * (x1 - x0)[None, :])
+
+
+def flatten_tone(dark: np.ndarray, length: int) -> np.ndarray:
+    """Remove screentone dots from an ink layer, keeping lines, lettering and solid blacks.
+
+    ``dark`` (H, W) uint8 ink darkness (0 paper .. 255 solid ink) -> the same with the dots of
+    toned regions removed. A dot is a dark feature shorter than ``length`` px in all four
+    directions (0, 90, 45, 135 degrees): what the maximum over directions of a grey-level opening
+    by a line segment takes away (a stroke is long along itself, solid black everywhere). Only
+    where such features cover at least ``TONE_DENSITY`` of the surrounding 4 ``length`` square
+    (a screen of dots) is the opening used; a letter, a full stop or a short stroke on paper
+    stays. Dense tones whose dots merge into a dark mesh are long too, and stay as texture.
     """
     h, w = dark.shape
     m = length
@@ -67,7 +83,8 @@ def flatten_tone(dark: np.ndarray, length: int) -> np.ndarray:
             if k:
                 np.maximum(opened, epad[m - k * dy:m - k * dy + h, m - k * dx:m - k * dx + w], out=opened)
         np.maximum(out, opened, out=out)
-    return out
+    toned = _box_mean((dark.astype(np.int16) - out) > 64, 2 * length) >= TONE_DENSITY
+    return np.where(toned, out, dark)
 
 
 def ink_layer(l_rows: np.ndarray, *, paper_l: float, tone: str, length: int, halo: int = 0) -> np.ndarray:
@@ -180,8 +197,9 @@ class Contract:
 
     @property
     def halo(self) -> int:
-        """Rows of context a strip needs above and below for the tone filter."""
-        return self.length if self.mode == "paint" and self.tone == "flat" else 0
+        """Rows of context a strip needs above and below for the tone filter (its openings and
+        its density window)."""
+        return 3 * self.length if self.mode == "paint" and self.tone == "flat" else 0
 
 
 __all__ = ["MODES", "TONES", "Contract", "PageStats", "choose_mode", "composite", "flatten_tone", "ink_layer",
