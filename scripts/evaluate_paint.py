@@ -99,8 +99,8 @@ def write_sheets(rows: list, name: str, dest: Path, *, k: int = 4) -> None:
 
     order = sorted(rows, key=lambda r: r[1]["paint"] - r[1]["B&W input"])
     for label, picked in (("worst", order[:k]), ("best", order[::-1][:k])):
-        sheet = stack_rows([sheet_row(list(r[2]), height=192) for r in picked])
-        Image.fromarray(sheet).save(dest / f"paint-{name}-{label}.jpg", quality=88)
+        sheet = stack_rows([sheet_row(list(r[2]), height=160) for r in picked])
+        Image.fromarray(sheet).save(dest / f"paint-{name}-{label}.jpg", quality=80)  # small: the repo travels
 
 
 def main(argv: list[str] | None = None) -> int:
