@@ -315,7 +315,7 @@ def paint_rows(work: Path, threads: int) -> list[dict]:
 
     path, fmt = make_inputs(work)["page 780x1200"]
     rows = []
-    for label, model, mode, in (("tint", DEFAULT_MODEL, "tint"), ("paint", DEFAULT_PAINT_MODEL, "paint")):
+    for label, model, mode in (("tint", DEFAULT_MODEL, "tint"), ("paint", DEFAULT_PAINT_MODEL, "paint")):
         rows.append({"label": f"{label} ({model})", **in_process(path, fmt, runs=10, threads=threads, model=model,
                                                                   mode=mode)})
     return rows

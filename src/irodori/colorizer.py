@@ -75,12 +75,14 @@ def _metadata_int(meta: dict[str, str], key: str, default: int, *, path: Path, m
     return value
 
 
-def check_network_output(ab: np.ndarray, shape: tuple[int, ...], *, model: str | Path) -> None:
-    """ModelError unless the network's ab has ``shape`` (N, 2, H, W) and is finite: NaN, inf or
-    the wrong number of channels is the model's fault, whatever the image."""
+def check_network_output(ab: np.ndarray, shape: tuple[int, ...], *, model: str | Path, name: str = "ab") -> None:
+    """ModelError unless the network's output ``name`` (ab, or a paint model's l_paint) has
+    ``shape`` (N, C, H, W) and is finite: NaN, inf or the wrong number of channels is the model's
+    fault, whatever the image."""
     if tuple(ab.shape) != tuple(shape):
         raise ModelError(f"model {model}: its output has shape {tuple(ab.shape)} where {tuple(shape)} was expected "
-                         "(ab: 2 channels at the input's size); not an irodori model")
+                         f"({name}: {shape[1]} channel{'s' if shape[1] != 1 else ''} at the input's size); "
+                         "not an irodori model")
     if not np.isfinite(ab).all():
         raise ModelError(f"model {model}: its output holds NaN or inf; the model is broken (a diverged "
                          "training run or a damaged export)")
@@ -308,7 +310,8 @@ class Colorizer:
         dpi = print_resolution(img)
         del img  # the Lightness holds what is needed (8-bit pixels, not a float copy)
         # Line art on a transparent sheet is ink on paper: what shows through is paper (white).
-        on_paper = over_white(lightness, alpha) if alpha is not None and (alpha < 255).any() else lightness
+        transparent = alpha is not None and (mode or self.mode) != "tint" and (alpha < 255).any()
+        on_paper = over_white(lightness, alpha) if transparent else lightness
         contract = self.contract_for(on_paper, mode=mode, tone=tone)
         log.info("%s: %s (%s)", _source_name(image), contract.mode, contract.reason)
         if contract.mode == "paint":
@@ -393,18 +396,18 @@ class Colorizer:
         if backend is None:
             raise ValueError(f"{self.backend.name} cannot paint (it predicts no l_paint)")
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints, backend=backend)
+        if hints and propagate:
+            # A fill, not a spot: the network answers a hint with a blob of its colour, so spreading
+            # the hint's difference from that blob would move the rest of the region hardly at all.
+            # The network runs without the hints, and the difference is spread over its prediction.
+            hint_in = np.zeros_like(hint_in)
         start = time.perf_counter()
         t = self.temperature if temperature is None else self.check_temperature(temperature)
         ab_net, l_net = backend.run_paint(l_in, hint_in, temperature=t)
         log.debug("%s: paint network on %dx%d in %.0f ms", backend.name, w, h, (time.perf_counter() - start) * 1000)
         model = getattr(backend, "path", backend.name)
         check_network_output(ab_net, (1, 2, *l_in.shape[2:]), model=model)
-        check_network_output(np.concatenate([l_net, l_net], axis=1), (1, 2, *l_in.shape[2:]), model=model)
-        if hints and propagate:
-            # A fill, not a spot: the network answers a hint with a blob of its colour, so spreading
-            # the hint's difference from that blob would move the rest of the region hardly at all.
-            # The difference is taken from the prediction without hints and spread over it.
-            ab_net, l_net = backend.run_paint(l_in, np.zeros_like(hint_in), temperature=t)
+        check_network_output(l_net, (1, 1, *l_in.shape[2:]), model=model, name="l_paint")
         lab = np.concatenate([denormalize_l(l_net[0, :, :h, :w]), denormalize_ab(ab_net[0, :, :h, :w])])
         lab = lab.astype(np.float32)
         if hints and propagate:

@@ -27,7 +27,7 @@ from .color import normalize_ab, normalize_l, rgb_to_lab
 from .config import DataConfig
 from .color import gray8_to_l
 from .imageio import load_rgb
-from .paint import ink_layer
+from .paint import ink_layer, paper_level
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +204,7 @@ def bw_page(l: np.ndarray, rng: np.random.Generator, *, lineart: bool = False) -
 def paint_ink(l_page: np.ndarray) -> np.ndarray:
     """The ink layer the paint composite uses at training size (``tone="flat"``), from the
     rendered page's L (H, W) -> L_ink (H, W) float32, paper levelled to 100."""
-    paper_l = float(np.clip(np.percentile(l_page, 97.0), 30.0, 100.0))
-    return ink_layer(l_page.astype(np.float32), paper_l=paper_l, tone="flat", length=TRAIN_TONE_LENGTH)
+    return ink_layer(l_page.astype(np.float32), paper_l=paper_level(l_page), tone="flat", length=TRAIN_TONE_LENGTH)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -136,13 +136,19 @@ class PageStats:
                 f"mid-tone texture {self.texture:.1f}, chroma {self.chroma:.1f}")
 
 
+def paper_level(l: np.ndarray) -> float:
+    """The paper's CIE L of a page (any shape, L in [0, 100]): its 97th percentile, at least 30
+    (a page that is nearly all ink still has paper somewhere)."""
+    return float(np.clip(np.percentile(l, PAPER_PERCENTILE), 30.0, 100.0))
+
+
 def page_stats(l_rows: np.ndarray, *, chroma: float = 0.0) -> PageStats:
     """l_rows (R, W) float32 CIE L of rows sampled from the full-resolution image (whole rows,
     so horizontal neighbours are real neighbours; no resampling, which would blur dots into grey)
     -> PageStats."""
     if l_rows.size == 0:
         return PageStats(100.0, 1.0, 0.0, 0.0, chroma)
-    paper_l = float(np.clip(np.percentile(l_rows, PAPER_PERCENTILE), 30.0, 100.0))
+    paper_l = paper_level(l_rows)
     levelled = np.clip(l_rows * (100.0 / paper_l), 0.0, 100.0)
     texture = 0.0
     if levelled.shape[1] > 2:
@@ -203,4 +209,4 @@ class Contract:
 
 
 __all__ = ["MODES", "TONES", "Contract", "PageStats", "choose_mode", "composite", "flatten_tone", "ink_layer",
-           "page_stats", "tone_length"]
+           "page_stats", "paper_level", "tone_length"]
