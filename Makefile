@@ -91,7 +91,7 @@ finetune-demo: $(PY)
 	$(PIP_INSTALL) -e ".[train,eval]"
 	$(PY) scripts/finetune_demo.py --source openmoji --steps 300 --write docs/FINETUNE.md
 
-## eval: every figure of the model cards, docs/FD.md, docs/HINTS.md's test table and docs/MANGA_MODE.md's paint tables (test split; evaluation sets, rebuilt with the full corpus if missing)
+## eval: every figure of the model cards, docs/FD.md, docs/HINTS.md's test table, docs/MANGA_MODE.md's paint tables and docs/REFERENCE.md's table (test split; evaluation sets, rebuilt with the full corpus if missing)
 eval: $(PY)
 	$(PIP_INSTALL) -e ".[train,dev,eval]"
 	test -d data/corpus/test || $(PY) scripts/build_corpus.py --out data/corpus --card docs/DATA.md
@@ -103,6 +103,9 @@ eval: $(PY)
 	$(PY) scripts/evaluate_detector.py --sets data/eval-paint --write docs/MANGA_MODE.md --json docs/detector-eval.json
 	$(PY) scripts/evaluate_paint.py --sets data/eval-paint --json docs/models/manga-paint-eval.json \
 		--write docs/MANGA_MODE.md --sheets docs/images
+	test -d data/eval-reference/panels-tint || $(PY) scripts/build_reference_evalsets.py --split test
+	$(PY) scripts/evaluate_reference.py --split test --json docs/reference-eval.json --write docs/REFERENCE.md \
+		--sheet docs/images/reference-sheet.jpg
 
 ## bench: every figure of docs/BENCHMARKS.md (speed, memory, folder throughput, peers, training)
 bench: $(PY)
