@@ -107,6 +107,9 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                    "or an object mapping image file names to such lists")
     p.add_argument("--palette", default=None, metavar="#RRGGBB,...",
                    help="use only these colours (and grey) for the output's chroma")
+    p.add_argument("--reference", action="append", default=None, metavar="IMAGE|FOLDER",
+                   help="a colour page, cover or character sheet of the same series (repeatable; a folder stands "
+                   "for its images; at most 8): where a page matches it, its colours are used (docs/REFERENCE.md)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar, and no line per image saying whether it was tinted or painted")
 

@@ -18,6 +18,7 @@ equals the input's (up to 8-bit rounding) at any size and aspect ratio.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import time
@@ -29,9 +30,10 @@ import numpy as np
 from PIL import Image
 
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_lab
-from .hints import Hint, HintError, apply_palette, hint_map, parse_hints, parse_palette, propagate_hints
+from .hints import MAX_HINTS, Hint, HintError, apply_palette, hint_map, parse_hints, parse_palette, propagate_hints
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image, print_resolution
 from .paint import MODES, TONES, Contract, choose_mode, composite, ink_layer, page_stats, tone_length
+from .reference import MAX_REFERENCE_HINTS, Reference, ReferenceMatcher, analyse_references, load_matcher
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
 
 log = logging.getLogger(__name__)
@@ -229,7 +231,7 @@ class Colorizer:
     def __init__(self, backend: Backend, *, paint_backend: Backend | None = None, mode: str = "auto",
                  tone: str = "flat", max_side: int | None = None, upsample: str = "bilinear",
                  max_pixels: int | None = DEFAULT_MAX_PIXELS, workers: int | None = None,
-                 temperature: float | None = None) -> None:
+                 temperature: float | None = None, references: Iterable[Reference] = ()) -> None:
         if upsample not in UPSAMPLE_FILTERS:
             raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE_FILTERS)}")
         if mode not in ("auto", *MODES) or tone not in TONES:
@@ -249,6 +251,7 @@ class Colorizer:
         self.max_pixels = max_pixels
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.temperature = self.check_temperature(temperature)  # None: the model's own
+        self.references = tuple(references)  # analysed (with_references); used when a call gives none
 
     def check_temperature(self, temperature: float | None) -> float | None:
         """A requested annealed-mean T, checked: ValueError outside TEMPERATURE_RANGE, or when the
@@ -294,15 +297,22 @@ class Colorizer:
     # -- the pipeline ---------------------------------------------------------------------------
     def colorize(self, image: ImageSource, *, hints: Iterable[Any] | None = None,
                  palette: str | Iterable[Any] | None = None, temperature: float | None = None,
-                 mode: str | None = None, tone: str | None = None) -> Image.Image:
+                 mode: str | None = None, tone: str | None = None,
+                 reference: Iterable[Any] | None = None) -> Image.Image:
         """``hints``: colour hints in input pixels (see :mod:`irodori.hints`; HintError if one is
         malformed or outside the image); in paint mode a hint fills its region (bounded by ink)
         at the hint's own lightness. ``palette``: restrict the colours to these (and grey).
         ``temperature``: the annealed mean's T for this image, in TEMPERATURE_RANGE (lower = more
         vivid; default: this Colorizer's, else the model's own; ValueError if the model has none).
         ``mode`` ("auto", "tint", "paint") and ``tone`` ("flat", "keep") override this
-        colorizer's for this image (ValueError: paint without a paint model)."""
+        colorizer's for this image (ValueError: paint without a paint model). ``reference``: colour
+        images of the same series (paths, folders, bytes, PIL images, arrays, or :class:`Reference`
+        objects from :meth:`analyse_references`; default: this colorizer's, see
+        :meth:`with_references`, which a batch uses to analyse them once);
+        where the page matches them, their colours become hints (:mod:`irodori.reference`;
+        ReferenceError when one cannot be used)."""
         hints = parse_hints(hints)
+        references = self.references if reference is None else self.analyse_references(reference)
         palette_ab = parse_palette(palette)
         img = open_image(image, max_pixels=self.max_pixels)
         log.debug("%s: input %dx%d, mode %s, %d hints", self.name, *img.size, img.mode, len(hints))
@@ -314,6 +324,9 @@ class Colorizer:
         on_paper = over_white(lightness, alpha) if transparent else lightness
         contract = self.contract_for(on_paper, mode=mode, tone=tone)
         log.info("%s: %s (%s)", _source_name(image), contract.mode, contract.reason)
+        if references:
+            page = on_paper if contract.mode == "paint" else lightness
+            hints = self.reference_hints(page, references, hints, paint=contract.mode == "paint")
         if contract.mode == "paint":
             lab_small = self.predict_paint(on_paper, hints=hints, temperature=temperature)
             if palette_ab is not None:
@@ -330,6 +343,39 @@ class Colorizer:
             out.info["dpi"] = dpi  # the print size stays the input's (imageio.encode writes it)
         out.info["irodori.mode"] = contract.mode
         return out
+
+    # -- references -----------------------------------------------------------------------------
+    @property
+    def matcher(self) -> ReferenceMatcher:
+        """The reference feature network, loaded on first use (shared by every colorizer)."""
+        return load_matcher()
+
+    def analyse_references(self, sources: Iterable[Any]) -> list[Reference]:
+        """Reference images -> analysed once (:func:`irodori.reference.analyse_references`), for
+        every page of a batch; ReferenceError names a bad one."""
+        sources = list(sources)
+        if not sources:
+            return []
+        return analyse_references(sources, matcher=None if all(isinstance(s, Reference) for s in sources)
+                                  else self.matcher, max_pixels=self.max_pixels)
+
+    def with_references(self, sources: Iterable[Any]) -> "Colorizer":
+        """A colorizer like this one that colours every image after these references (analysed
+        here, once: a folder or archive then reuses them for every page). ReferenceError names a
+        bad one."""
+        other = copy.copy(self)
+        other.references = tuple(self.analyse_references(sources))
+        return other
+
+    def reference_hints(self, lightness: Lightness, references: list[Reference], hints: list[Hint], *,
+                        paint: bool) -> list[Hint]:
+        """The user's hints with the references' hints added before them (a user's hint wins where
+        they meet; reference hints within a few pixels of one are dropped), at most MAX_HINTS."""
+        limit = min(MAX_REFERENCE_HINTS, MAX_HINTS - len(hints))
+        found = self.matcher.hints(lightness, references, paint=paint, limit=limit)
+        near = max(lightness.shape) / 48
+        kept = [r for r in found if all(abs(r.x - h.x) > near or abs(r.y - h.y) > near for h in hints)]
+        return kept + hints
 
     def colorize_lightness(self, l_full: np.ndarray, *, hints: Iterable[Any] | None = None) -> np.ndarray:
         """l_full (H, W) float32 CIE L in [0, 100] -> sRGB uint8 (H, W, 3) with that L."""
@@ -500,13 +546,14 @@ _DEFAULT: Colorizer | None = None
 
 def colorize(image: ImageSource, *, hints: Iterable[Any] | None = None,
              palette: str | Iterable[Any] | None = None, temperature: float | None = None,
-             mode: str | None = None, tone: str | None = None) -> Image.Image:
+             mode: str | None = None, tone: str | None = None, reference: Iterable[Any] | None = None) -> Image.Image:
     """Colour one image with the default models (tint and paint, chosen per image), loaded on
     first use and kept (the keywords: see :meth:`Colorizer.colorize`)."""
     global _DEFAULT
     if _DEFAULT is None:
         _DEFAULT = load_colorizer()
-    return _DEFAULT.colorize(image, hints=hints, palette=palette, temperature=temperature, mode=mode, tone=tone)
+    return _DEFAULT.colorize(image, hints=hints, palette=palette, temperature=temperature, mode=mode, tone=tone,
+                             reference=reference)
 
 
 __all__ = ["Colorizer", "Hint", "HintError", "OnnxBackend", "TorchBackend", "colorize", "load_colorizer"]

@@ -44,7 +44,7 @@ def tone_length(height: int, width: int) -> int:
 TONE_DENSITY = 0.1  # a pixel is in a toned region when this share of its neighbourhood is dots
 
 
-def _box_mean(mask: np.ndarray, radius: int) -> np.ndarray:
+def box_mean(mask: np.ndarray, radius: int) -> np.ndarray:
     """Mean of a bool (H, W) over (2 radius + 1)^2 windows (clipped at the edges), by an
     integral image."""
     h, w = mask.shape
@@ -83,7 +83,7 @@ def flatten_tone(dark: np.ndarray, length: int) -> np.ndarray:
             if k:
                 np.maximum(opened, epad[m - k * dy:m - k * dy + h, m - k * dx:m - k * dx + w], out=opened)
         np.maximum(out, opened, out=out)
-    toned = _box_mean((dark.astype(np.int16) - out) > 64, 2 * length) >= TONE_DENSITY
+    toned = box_mean((dark.astype(np.int16) - out) > 64, 2 * length) >= TONE_DENSITY
     return np.where(toned, out, dark)
 
 

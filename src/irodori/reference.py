@@ -1,0 +1,390 @@
+"""Reference pages: colour a page after colour images of the same series (docs/REFERENCE.md).
+
+A CPU-sized version of exemplar-based colorization (He et al. 2018, "Deep Exemplar-based
+Colorization"; Xu et al. 2020, "Stylization-Based Architecture for Fast Deep Exemplar
+Colorization"), with no network trained for it:
+
+1. **Features.** The page's lightness and each reference's lightness (its grey version) go
+   through the same ImageNet network, the first eleven MBConv blocks of EfficientNet-Lite0
+   (``reference-lite0.onnx``, exported by ``scripts/export_reference_features.py``), so both are
+   seen the same way whatever colour model runs. A cell of the 1/8-scale grid is described by
+   the stride-8 and the (upsampled) stride-16 features, each unit-normalised.
+2. **Correspondence.** Every page cell is compared (cosine similarity) with every cell of every
+   reference, at two scales and mirrored (a character sheet shows her larger than a panel does,
+   and facing the other way). A page cell's **guide** colour is the soft-max-weighted mean CIE
+   Lab of its best-matching reference cells; its **confidence** grows with the similarity and
+   is zero unless the match is mutual (the reference cell's own best match on the page lies
+   within ``CYCLE_CELLS``), the cycle-consistency check that lets an unrelated reference
+   change nothing.
+3. **Hints.** The most confident cells, spread over the page, become colour hints
+   (:class:`irodori.hints.Hint`), which the pipeline already feeds to the network and spreads
+   along similar lightness (:func:`irodori.hints.propagate_hints`). In tint mode a hint keeps
+   the page's lightness (only its chroma is used); in paint mode it carries the reference's
+   lightness too, so paper takes the reference's flat colour.
+
+The reference analysis (features and cell colours) is done once by :meth:`ReferenceMatcher.analyse`
+and reused for every page of a batch.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .color import l_to_gray, lab_to_rgb, rgb_to_lab, rgb_to_uint8
+from .hints import Hint
+from .imageio import DEFAULT_MAX_PIXELS, ImageReadError, ImageSource, Lightness, is_junk, open_image, to_srgb
+from .paint import box_mean
+from .registry import ModelError, models_dir, verify
+
+log = logging.getLogger(__name__)
+
+FEATURES_ONNX = "reference-lite0.onnx"
+FEATURES_SHA256 = "21afca430504359ca8371975cd80de65976e5883d27944523d5cee6c86e4780c"  # scripts/export_reference_features.py prints it
+STRIDE8_BLOCK, LAST_BLOCK = 4, 10  # EfficientNet-Lite0 blocks: end of stage 3 (40 ch, 1/8), of stage 5 (112 ch, 1/16)
+CELL = 16  # pixels of the feature network's input per grid cell (stride-8 features pooled 2x2)
+FEATURE_SIDE = 384  # the longest side the feature network sees (page and reference alike)
+REFERENCE_SCALES = (1.0, 0.5)  # a reference is analysed at these sizes (relative to FEATURE_SIDE)
+MAX_REFERENCES = 8  # per call; each adds matching time to every page
+W8, W16 = 0.5, 1.0  # weights of the stride-8 and stride-16 features in a cell's descriptor
+TEMPERATURE = 0.02  # soft-max temperature over cosine similarities (He et al. 2018 use 0.01 on VGG)
+TOP_K = 4  # best matches averaged into a guide colour
+CYCLE_CELLS = 2  # a match is mutual when the way back lands within this many cells (Chebyshev)
+GATE = "both"
+SUPPORT_RADIUS = 2
+MIN_SUPPORT = 0.25
+AMBIGUITY_RANK = 16
+MARGIN_FULL = 0.1
+MIN_COHERENCE = 0.5  # share of neighbours whose matches move along
+COHERENCE_CELLS = 2
+SIMILARITY_FLOOR, SIMILARITY_FULL = 0.7, 0.9  # confidence 0 at or below, 1 at or above
+MIN_CONFIDENCE = 0.3  # cells below this give no hint
+MAX_REFERENCE_HINTS = 96  # per page (the pipeline takes at most hints.MAX_HINTS in all)
+MIN_REFERENCE_CHROMA = 5.0  # a reference whose most colourful spot (64x64 view) is greyer than this is refused
+DARK_SHARE = 0.25  # a cell's colour is the mean of its pixels above this lightness quantile (ink excluded)
+
+
+class ReferenceError(ValueError):
+    """A reference that cannot be used: missing, not an image, too large, too many, not colour."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One analysed reference image: what matching needs, computed once.
+
+    ``features`` (n, C) float32, unit rows: one descriptor per grid cell, over every scale and
+    mirror; ``lab`` (n, 3) float32 CIE Lab of each cell (L 0..100, a/b about -110..110);
+    ``where`` (n, 3) int32: the cell's view (scale and mirror, numbered), row and column.
+    """
+
+    name: str
+    features: np.ndarray
+    lab: np.ndarray
+    where: np.ndarray
+
+    @property
+    def cells(self) -> int:
+        return int(self.features.shape[0])
+
+
+@dataclass(frozen=True)
+class Guide:
+    """The colour the references suggest for each page cell: ``lab`` (gh, gw, 3) float32 CIE
+    Lab, ``confidence`` (gh, gw) float32 in [0, 1]; the page is ``shape`` (H, W) pixels."""
+
+    lab: np.ndarray
+    confidence: np.ndarray
+    shape: tuple[int, int]
+
+    @property
+    def coverage(self) -> float:
+        """Share of the page's cells with a usable match (confidence at least MIN_CONFIDENCE)."""
+        return float((self.confidence >= MIN_CONFIDENCE).mean())
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading references
+# ----------------------------------------------------------------------------------------------
+def reference_files(sources: Iterable[str | Path], *, limit: int = MAX_REFERENCES) -> list[Path]:
+    """Paths given on the command line -> image files: a file as is, a folder's images (sorted,
+    not recursive, junk such as ``._x`` and ``Thumbs.db`` skipped). ReferenceError for a missing
+    path, an empty folder or more than ``limit`` files."""
+    files: list[Path] = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and not is_junk(p) and not p.name.startswith("."))
+            if not found:
+                raise ReferenceError(f"reference folder {path} has no files")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ReferenceError(f"reference {path} does not exist")
+    if len(files) > limit:
+        raise ReferenceError(f"too many references ({len(files)}; at most {limit}: each one is matched "
+                             "against every page)")
+    return files
+
+
+def reference_rgb(source: ImageSource, *, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """A reference image -> sRGB uint8 (H, W, 3), transparency over white. ReferenceError when
+    it cannot be read or is too large (the same limits as a page) or has no colour at all."""
+    try:
+        img = open_image(source, max_pixels=max_pixels)
+    except ImageReadError as exc:
+        raise ReferenceError(f"reference {name}: {exc}") from None
+    if img.info.get("icc_profile"):
+        img = to_srgb(img)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    rgb = np.asarray(img.convert("RGB"))
+    if rgb.shape[0] < CELL * 2 or rgb.shape[1] < CELL * 2:
+        raise ReferenceError(f"reference {name} is {rgb.shape[1]}x{rgb.shape[0]}: too small to match "
+                             f"(at least {CELL * 2}x{CELL * 2})")
+    small = np.asarray(Image.fromarray(rgb).resize((64, 64), Image.BOX))
+    if np.hypot(*rgb_to_lab(small)[..., 1:].transpose(2, 0, 1)).max() < MIN_REFERENCE_CHROMA:
+        raise ReferenceError(f"reference {name} has no colour (a grey or black-and-white image): "
+                             "a reference shows the colours to use")
+    return rgb
+
+
+# ----------------------------------------------------------------------------------------------
+# Features and matching
+# ----------------------------------------------------------------------------------------------
+def feature_size(height: int, width: int, side: int = FEATURE_SIDE) -> tuple[int, int]:
+    """(h, w) the feature network sees: longest side about ``side``, both multiples of 16."""
+    scale = side / max(height, width)
+    return (max(16, int(round(height * scale / 16)) * 16), max(16, int(round(width * scale / 16)) * 16))
+
+
+def grey_input(l: np.ndarray) -> np.ndarray:
+    """CIE L (h, w) -> the network's input (1, 1, h, w) float32: sRGB grey levels 0..255."""
+    return (l_to_gray(l) * 255.0).astype(np.float32)[None, None]
+
+
+def descriptors(f8: np.ndarray, f16: np.ndarray) -> np.ndarray:
+    """The network's outputs (40, h, w) and (112, h/2, w/2) -> (cells, 152) float32 unit rows on
+    the CELL grid: at CELL 16, f8 is averaged over 2x2; at CELL 8, f16 is repeated 2x2."""
+    if CELL == 16:
+        c, h, w = f8.shape
+        f8 = f8[:, : h // 2 * 2, : w // 2 * 2].reshape(c, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+        coarse = f16[:, : f8.shape[1], : f8.shape[2]]
+    else:
+        coarse = f16.repeat(2, axis=1).repeat(2, axis=2)[:, : f8.shape[1], : f8.shape[2]]
+    parts = []
+    for f, weight in ((f8, W8), (coarse, W16)):
+        flat = f.reshape(f.shape[0], -1).T
+        parts.append(weight * flat / (np.linalg.norm(flat, axis=1, keepdims=True) + 1e-6))
+    out = np.concatenate(parts, axis=1)
+    return (out / np.sqrt(W8 ** 2 + W16 ** 2)).astype(np.float32)
+
+
+def cell_lab(rgb: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """sRGB uint8 (H, W, 3) -> (gh * gw, 3) float32 CIE Lab per grid cell: the mean of the
+    cell's pixels above its DARK_SHARE lightness quantile (ink lines excluded), measured on
+    the image resized to the grid times CELL."""
+    gh, gw = grid
+    small = np.asarray(Image.fromarray(rgb).resize((gw * CELL, gh * CELL), Image.BOX))
+    lab = rgb_to_lab(small).astype(np.float32).reshape(gh, CELL, gw, CELL, 3).transpose(0, 2, 1, 3, 4)
+    lab = lab.reshape(gh * gw, CELL * CELL, 3)
+    floor = np.quantile(lab[..., 0], DARK_SHARE, axis=1)[:, None]
+    keep = (lab[..., 0] >= floor)[..., None]
+    return ((lab * keep).sum(axis=1) / keep.sum(axis=1)).astype(np.float32)
+
+
+def match(page: np.ndarray, grid: tuple[int, int], references: Sequence[Reference]) -> tuple[np.ndarray, np.ndarray]:
+    """Page descriptors (n, C) on a ``grid`` -> (guide Lab (n, 3), confidence (n,)), both float32.
+
+    Similarity is the cosine of descriptors; the guide is the soft-max (TEMPERATURE) mean of the
+    TOP_K best reference cells; confidence ramps from SIMILARITY_FLOOR to SIMILARITY_FULL and is
+    zero where the best match is not mutual (cycle-consistency, CYCLE_CELLS).
+    """
+    bank = np.concatenate([r.features for r in references])
+    colours = np.concatenate([r.lab for r in references])
+    views = [r.where + [[offset, 0, 0]] for offset, r in zip(np.cumsum([0] + [int(r.where[:, 0].max()) + 1
+                                                                              for r in references]), references)]
+    where = np.concatenate(views)
+    sim = page @ bank.T  # (n, m)
+    rank = min(AMBIGUITY_RANK, sim.shape[1])
+    near = np.argpartition(sim, sim.shape[1] - rank, axis=1)[:, -rank:]  # the `rank` best, unordered
+    near_sim = np.take_along_axis(sim, near, axis=1)
+    order = np.argsort(-near_sim, axis=1)
+    top = np.take_along_axis(near, order[:, :TOP_K], axis=1)
+    top_sim = np.take_along_axis(near_sim, order[:, :TOP_K], axis=1)
+    best, runner_up = top_sim[:, 0], near_sim.min(axis=1)
+    weights = np.exp((top_sim - best[:, None]) / TEMPERATURE)
+    weights /= weights.sum(axis=1, keepdims=True)
+    guide = np.einsum("nk,nkc->nc", weights, colours[top])
+    back = sim.argmax(axis=0)[top[:, 0]]  # page cell -> its best ref cell -> that cell's best page cell
+    gw = grid[1]
+    here = np.arange(page.shape[0])
+    mutual = np.maximum(abs(back // gw - here // gw), abs(back % gw - here % gw)) <= CYCLE_CELLS
+    coherent = coherence(where[top[:, 0]], grid) >= MIN_COHERENCE
+    gate = {"mutual": mutual, "coherent": coherent, "both": mutual & coherent, "either": mutual | coherent,
+            "none": np.ones_like(mutual)}[GATE]
+    distinct = np.clip((best - runner_up) / MARGIN_FULL, 0.0, 1.0)
+    confidence = np.clip((best - SIMILARITY_FLOOR) / (SIMILARITY_FULL - SIMILARITY_FLOOR), 0.0, 1.0) * gate * distinct
+    if SUPPORT_RADIUS:
+        support = box_mean((confidence >= MIN_CONFIDENCE).reshape(grid), SUPPORT_RADIUS).reshape(-1)
+        confidence = confidence * (support >= MIN_SUPPORT)
+    return guide.astype(np.float32), confidence.astype(np.float32)
+
+
+def coherence(matched: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Where each page cell's best match lies, (n, 3) (view, row, col), on a page ``grid`` ->
+    (n,) float32: the share of its 8 neighbours whose matches lie in the same view within
+    COHERENCE_CELLS of its own (a true correspondence moves the neighbourhood along; chance
+    matches of an unrelated image scatter)."""
+    gh, gw = grid
+    m = matched.reshape(gh, gw, 3)
+    pad = np.pad(m, ((1, 1), (1, 1), (0, 0)), mode="constant", constant_values=-10_000)
+    agree = np.zeros((gh, gw), dtype=np.float32)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy == dx == 0:
+                continue
+            other = pad[1 + dy : 1 + dy + gh, 1 + dx : 1 + dx + gw]
+            near = np.abs(other[..., 1:] - m[..., 1:]).max(axis=-1) <= COHERENCE_CELLS
+            agree += (other[..., 0] == m[..., 0]) & near
+    return (agree / 8.0).reshape(-1)
+
+
+def spread_cells(confidence: np.ndarray, *, limit: int = MAX_REFERENCE_HINTS,
+                 floor: float = MIN_CONFIDENCE) -> list[tuple[int, int]]:
+    """confidence (gh, gw) -> up to ``limit`` cells (row, col) spread over the page: the grid is
+    cut into about ``limit`` square blocks, each gives its most confident cell, and cells below
+    ``floor`` give none; the most confident come first."""
+    gh, gw = confidence.shape
+    side = max(1, int(np.ceil(np.sqrt(gh * gw / max(1, limit)))))
+    cells: list[tuple[float, int, int]] = []
+    for y0 in range(0, gh, side):
+        for x0 in range(0, gw, side):
+            block = confidence[y0 : y0 + side, x0 : x0 + side]
+            y, x = np.unravel_index(int(np.argmax(block)), block.shape)
+            if block[y, x] >= floor:
+                cells.append((-float(block[y, x]), y0 + int(y), x0 + int(x)))
+    cells.sort()
+    return [(y, x) for _, y, x in cells[:limit]]
+
+
+class ReferenceMatcher:
+    """The feature network (onnxruntime) and the matching; thread-safe, load once.
+
+    ``analyse(image)`` -> :class:`Reference`; ``guide(lightness, refs)`` -> :class:`Guide`;
+    ``hints(lightness, refs, paint=...)`` -> colour hints for the pipeline.
+    """
+
+    def __init__(self, path: Path | None = None, *, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        if path is None:
+            path = verify(models_dir() / FEATURES_ONNX, FEATURES_SHA256)
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"{path}: cannot load the reference feature network: {exc}") from None
+        self._lock = threading.Lock()
+
+    def features(self, l: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """CIE L (h', w') float32 -> descriptors (h/8 * w/8, C) of it resized to ``size`` (h, w)."""
+        if l.shape != size:
+            l = np.asarray(Image.fromarray(l.astype(np.float32), "F").resize(size[::-1], Image.BILINEAR))
+        f8, f16 = self.session.run(None, {"grey": grey_input(l)})
+        return descriptors(f8[0], f16[0])
+
+    def analyse(self, source: ImageSource | np.ndarray, *, name: str = "reference",
+                max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Reference:
+        """A colour image (anything :func:`irodori.imageio.open_image` takes, or sRGB uint8
+        (H, W, 3)) -> its :class:`Reference`, at REFERENCE_SCALES and mirrored. ReferenceError when
+        it cannot be read."""
+        rgb = source if isinstance(source, np.ndarray) else reference_rgb(source, name=name, max_pixels=max_pixels)
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ReferenceError(f"reference {name}: expected sRGB uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
+        feats, labs, where = [], [], []
+        for scale in REFERENCE_SCALES:
+            size = feature_size(*rgb.shape[:2], side=max(32, int(FEATURE_SIDE * scale)))
+            grid = (size[0] // CELL, size[1] // CELL)
+            lab = cell_lab(rgb, grid)
+            l_small = rgb_to_lab(np.asarray(Image.fromarray(rgb).resize(size[::-1], Image.BOX)))[..., 0]
+            for mirror in (False, True):
+                l_in = l_small[:, ::-1] if mirror else l_small
+                feats.append(self.features(np.ascontiguousarray(l_in, dtype=np.float32), size))
+                labs.append(lab.reshape(*grid, 3)[:, ::-1].reshape(-1, 3) if mirror else lab)
+                rows, cols = np.indices(grid).reshape(2, -1)
+                where.append(np.stack([np.full_like(rows, len(where)), rows, cols], axis=1))
+        return Reference(name, np.concatenate(feats), np.concatenate(labs), np.concatenate(where).astype(np.int32))
+
+    def guide(self, lightness: Lightness, references: Sequence[Reference]) -> Guide:
+        """The references' colour for each cell of the page (its lightness), with confidence."""
+        size = feature_size(*lightness.shape)
+        page = self.features(lightness.reduced(*size), size)
+        grid = (size[0] // CELL, size[1] // CELL)
+        lab, confidence = match(page, grid, references)
+        return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape)
+
+    def hints(self, lightness: Lightness, references: Sequence[Reference], *, paint: bool,
+              limit: int = MAX_REFERENCE_HINTS) -> list[Hint]:
+        """Colour hints from the references' confident matches, in input pixels. Tint: the hint
+        has the page's lightness at that cell (only its chroma counts); paint: the reference's."""
+        if not references or limit <= 0:
+            return []
+        guide = self.guide(lightness, references)
+        cells = spread_cells(guide.confidence, limit=limit)
+        log.debug("references: %d hints, %.0f%% of the page matched", len(cells), 100 * guide.coverage)
+        if not cells:
+            return []
+        height, width = lightness.shape
+        gh, gw = guide.confidence.shape
+        lab = np.array([guide.lab[y, x] for y, x in cells], dtype=np.float64)
+        if not paint:
+            page_l = lightness.reduced(gh, gw)
+            lab[:, 0] = [page_l[y, x] for y, x in cells]
+        rgb = rgb_to_uint8(lab_to_rgb(lab[None])[0])
+        return [Hint(min(width - 1, int((x + 0.5) * width / gw)), min(height - 1, int((y + 0.5) * height / gh)),
+                     tuple(int(c) for c in colour)) for (y, x), colour in zip(cells, rgb)]
+
+
+@functools.lru_cache(maxsize=1)
+def load_matcher() -> ReferenceMatcher:
+    """The shared matcher, loaded on first use and kept (the network is a few MB)."""
+    return ReferenceMatcher()
+
+
+def analyse_references(sources: Iterable[Any], *, matcher: ReferenceMatcher | None = None,
+                       max_pixels: int | None = DEFAULT_MAX_PIXELS) -> list[Reference]:
+    """References in any form -> analysed: a :class:`Reference` is kept as is; a path, bytes, a
+    file, a PIL image or an sRGB array is read and analysed. A folder path stands for its
+    images. ReferenceError: missing, unreadable, too large, more than MAX_REFERENCES."""
+    items: list[Any] = []
+    for source in sources:
+        if isinstance(source, (str, Path)):
+            items.extend(reference_files([source], limit=MAX_REFERENCES))
+        else:
+            items.append(source)
+    if len(items) > MAX_REFERENCES:
+        raise ReferenceError(f"too many references ({len(items)}; at most {MAX_REFERENCES})")
+    if all(isinstance(item, Reference) for item in items):
+        return list(items)
+    matcher = matcher or load_matcher()
+    out = []
+    for index, item in enumerate(items):
+        if isinstance(item, Reference):
+            out.append(item)
+            continue
+        name = item.name if isinstance(item, Path) else f"reference {index + 1}"
+        out.append(matcher.analyse(item, name=name, max_pixels=max_pixels))
+    return out

@@ -1,0 +1,183 @@
+"""Reference pages: colour images of the same series guide the colours (irodori.reference)."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from irodori.cli import main
+from irodori.color import rgb_to_lab
+from irodori.colorizer import load_colorizer
+from irodori.reference import (
+    MAX_REFERENCES,
+    Reference,
+    ReferenceError,
+    ReferenceMatcher,
+    analyse_references,
+    coherence,
+    spread_cells,
+)
+
+HUES = [(220, 40, 40), (40, 160, 60), (40, 80, 220), (240, 200, 30), (160, 60, 200), (30, 190, 200)]
+
+
+def cartoon(seed: int = 0, size: tuple[int, int] = (320, 256)) -> np.ndarray:
+    """A colour cartoon: outlined shapes of distinct hues, with stripes and dots inside, on a pale
+    background; sRGB uint8 (H, W, 3)."""
+    rng = np.random.default_rng(seed)
+    img = Image.new("RGB", size, (245, 240, 225))
+    draw = ImageDraw.Draw(img)
+    for i, hue in enumerate(HUES):
+        x, y = int(rng.integers(10, size[0] - 90)), int(rng.integers(10, size[1] - 90))
+        r = int(rng.integers(30, 45))
+        box = (x, y, x + 2 * r, y + 2 * r)
+        (draw.ellipse if i % 2 else draw.rectangle)(box, fill=hue, outline=(0, 0, 0), width=3)
+        for k in range(3):  # texture the feature network can hold on to
+            draw.line((x + 8, y + 12 + 14 * k, x + 2 * r - 8, y + 8 + 14 * k), fill=(0, 0, 0), width=2)
+    return np.asarray(img)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+
+def _grey(rgb: np.ndarray) -> np.ndarray:
+    return np.asarray(Image.fromarray(rgb).convert("L"))
+
+
+@pytest.fixture(scope="module")
+def colorizer():
+    return load_colorizer("general-int8", mode="tint", threads=1)
+
+
+@pytest.fixture(scope="module")
+def matcher():
+    return ReferenceMatcher(threads=1)
+
+
+# -- matching ------------------------------------------------------------------------------------
+def test_a_page_coloured_after_itself_takes_its_own_colours(colorizer):
+    truth = cartoon(1)
+    grey = _grey(truth)
+    without = np.asarray(colorizer.colorize(grey))
+    with_ref = np.asarray(colorizer.colorize(grey, reference=[truth]))
+    assert _psnr(with_ref, truth) > _psnr(without, truth) + 3.0
+    # the output keeps the input's lightness: references change colour, never the ink
+    np.testing.assert_allclose(rgb_to_lab(with_ref)[..., 0], rgb_to_lab(np.stack([grey] * 3, -1))[..., 0], atol=1.0)
+
+
+def test_an_unrelated_reference_changes_little(colorizer, tmp_path):
+    page = _grey(cartoon(2))
+    noise = np.random.default_rng(3).integers(0, 256, (64, 48, 3), dtype=np.uint8)  # no structure to match
+    photo = np.asarray(Image.fromarray(noise).resize((384, 288), Image.NEAREST))
+    without = np.asarray(colorizer.colorize(page))
+    with_ref = np.asarray(colorizer.colorize(page, reference=[photo]))
+    assert _psnr(with_ref, without) > 35.0
+
+
+def test_guide_is_confident_on_the_same_image_and_not_on_noise(matcher):
+    truth = cartoon(4)
+    from irodori.imageio import Lightness
+
+    page = Lightness.from_l(rgb_to_lab(truth)[..., 0].astype(np.float32))
+    same = matcher.guide(page, [matcher.analyse(truth)])
+    noise = np.random.default_rng(5).integers(0, 256, truth.shape, dtype=np.uint8)
+    other = matcher.guide(page, [matcher.analyse(noise)])
+    assert same.coverage > 0.1 and other.coverage == 0.0
+    confident = same.confidence >= 0.5
+    # where it is confident, the guide's colour is the page's own (cells are 16 px of a 384-px view)
+    small = rgb_to_lab(np.asarray(Image.fromarray(truth).resize(same.confidence.shape[::-1], Image.BOX)))
+    error = np.hypot(*(same.lab[..., 1:] - small[..., 1:]).transpose(2, 0, 1))[confident]
+    assert np.median(error) < 12.0
+
+
+def test_spread_cells_covers_the_page_most_confident_first():
+    confidence = np.ones((12, 12), np.float32)
+    confidence[0, 0] = 0.99
+    cells = spread_cells(confidence, limit=16, floor=0.3)
+    assert len(cells) == 16
+    rows = [y for y, _ in cells]
+    assert min(rows) < 3 and max(rows) > 8  # over the whole page, not the top rows
+    assert spread_cells(np.full((4, 4), 0.1, np.float32), limit=8, floor=0.3) == []
+
+
+def test_coherence_tells_moving_neighbourhoods_from_scatter():
+    rows, cols = np.indices((6, 6))
+    shifted = np.stack([np.zeros_like(rows), rows + 3, cols + 1], -1).reshape(-1, 3)
+    assert coherence(shifted, (6, 6)).reshape(6, 6)[1:-1, 1:-1].min() == 1.0
+    scattered = np.random.default_rng(0).integers(0, 40, (36, 3))
+    assert coherence(scattered, (6, 6)).mean() < 0.2
+
+
+# -- what bad references get ------------------------------------------------------------------
+def test_bad_references_get_clear_errors(tmp_path, matcher):
+    with pytest.raises(ReferenceError, match="does not exist"):
+        analyse_references([tmp_path / "missing.png"], matcher=matcher)
+    (tmp_path / "notes.txt").write_text("not an image")
+    with pytest.raises(ReferenceError, match="notes.txt: not an image"):
+        analyse_references([tmp_path / "notes.txt"], matcher=matcher)
+    Image.fromarray(_grey(cartoon(0))).save(tmp_path / "grey.png")
+    with pytest.raises(ReferenceError, match="no colour"):
+        analyse_references([tmp_path / "grey.png"], matcher=matcher)
+    Image.fromarray(cartoon(0)).save(tmp_path / "big.png")
+    with pytest.raises(ReferenceError, match="big.png"):
+        analyse_references([tmp_path / "big.png"], matcher=matcher, max_pixels=1000)
+    with pytest.raises(ReferenceError, match="too many references"):
+        analyse_references([cartoon(0)] * (MAX_REFERENCES + 1), matcher=matcher)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ReferenceError, match="has no files"):
+        analyse_references([tmp_path / "empty"], matcher=matcher)
+
+
+def test_a_folder_stands_for_its_images_and_analysed_references_pass_through(tmp_path, matcher):
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(cartoon(i)).save(folder / f"{i}.png")
+    (folder / "._0.png").write_bytes(b"\0" * 10)  # macOS junk is skipped, not an error
+    refs = analyse_references([folder], matcher=matcher)
+    assert [r.name for r in refs] == ["0.png", "1.png"] and all(isinstance(r, Reference) for r in refs)
+    assert refs[0].features.shape[0] == refs[0].lab.shape[0] == refs[0].where.shape[0]
+    assert analyse_references(refs) == refs
+
+
+# -- the CLI: analysed once per run, for images and archive pages alike ------------------------
+def test_cli_analyses_references_once_for_a_folder_and_a_cbz(tmp_path, monkeypatch):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for i in range(3):
+        Image.fromarray(_grey(cartoon(10 + i))).save(inputs / f"p{i}.png")
+    with zipfile.ZipFile(inputs / "ch01.cbz", "w") as archive:
+        for i in range(2):
+            path = tmp_path / f"page{i}.png"
+            Image.fromarray(_grey(cartoon(20 + i))).save(path)
+            archive.write(path, f"{i:03d}.png")
+    ref = tmp_path / "cover.png"
+    Image.fromarray(cartoon(10)).save(ref)
+    calls = []
+    original = ReferenceMatcher.analyse
+    monkeypatch.setattr(ReferenceMatcher, "analyse", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    out = tmp_path / "out"
+    assert main(["colorize", str(inputs), "-o", str(out), "--reference", str(ref), "--model", "general-int8",
+                 "-q", "--threads", "2"]) == 0
+    assert len(calls) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["ch01.cbz", "p0.png", "p1.png", "p2.png"]
+    coloured = np.asarray(Image.open(out / "p0.png"))
+    plain = tmp_path / "plain"
+    assert main(["colorize", str(inputs / "p0.png"), "-o", str(plain), "--model", "general-int8", "-q"]) == 0
+    assert _psnr(coloured, cartoon(10)) > _psnr(np.asarray(Image.open(plain / "p0.png")), cartoon(10)) + 2.0
+
+
+def test_cli_refuses_bad_references_before_any_work(tmp_path, capsys):
+    page = tmp_path / "page.png"
+    Image.fromarray(_grey(cartoon(0))).save(page)
+    out = tmp_path / "out"
+    assert main(["colorize", str(page), "-o", str(out), "--reference", str(tmp_path / "nope.png"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "reference" in err and "nope.png does not exist" in err
+    assert not out.exists() or not any(out.iterdir())
