@@ -53,6 +53,7 @@ PANEL_SOURCES = ("wesnoth", "wesnoth-campaigns", "naev", "flare", "openclipart")
 UNRELATED_ART = ("wesnoth", "wesnoth-campaigns", "naev", "flare")  # painted art; photos join them
 SERIES = {"wesnoth-campaigns": "wesnoth"}  # sources of one series: never each other's unrelated reference
 OPENMOJI_SIDE = 384
+BUSY_STD = 40.0  # a crop whose RGB values spread less than this (0..255) is mostly one flat colour
 RENPY = "renpy-thequestion"
 RENPY_LICENCE = "Expat"  # debian/copyright of renpy-thequestion 8.0.3+dfsg-1: "Files: *", no other stanza for game/images
 KINDS = ("panels", "characters", "openmoji")
@@ -94,10 +95,20 @@ def load(path: Path, side: int = SIDE) -> np.ndarray:
         return np.asarray(fit(img, side))
 
 
-def _crop(rgb: np.ndarray, ch: int, cw: int, rng: np.random.Generator) -> np.ndarray:
-    y = int(rng.integers(0, rgb.shape[0] - ch + 1))
-    x = int(rng.integers(0, rgb.shape[1] - cw + 1))
-    return rgb[y : y + ch, x : x + cw]
+def _crop(rgb: np.ndarray, ch: int, cw: int, rng: np.random.Generator, *, tries: int = 8) -> np.ndarray:
+    """A ch x cw crop at a random place, the busiest of a few tries: clip art on white would
+    otherwise give blank panels (nothing to colour, nothing to match)."""
+    best, best_std = rgb[:ch, :cw], -1.0
+    for _ in range(tries):
+        y = int(rng.integers(0, rgb.shape[0] - ch + 1))
+        x = int(rng.integers(0, rgb.shape[1] - cw + 1))
+        crop = rgb[y : y + ch, x : x + cw]
+        std = float(crop.std())
+        if std > BUSY_STD:
+            return crop
+        if std > best_std:
+            best, best_std = crop, std
+    return best
 
 
 def panel_page(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -339,7 +350,11 @@ def build(args: argparse.Namespace) -> dict:
         items["characters"] = cap(found, args.max_per_set, key=lambda it: it.stem)
     if "openmoji" in kinds:
         items["openmoji"] = openmoji_families(args.cache, args.split, pool, args.max_per_set)
+    summary_path = args.out / "manifest.json"
     summary = {"split": args.split, "sets": {}}
+    if summary_path.is_file():  # a build of some kinds keeps the other kinds' entries
+        previous = json.loads(summary_path.read_text(encoding="utf-8"))
+        summary["sets"] = previous["sets"] if previous.get("split") == args.split else {}
     for name, (kind, mode) in SETS.items():
         if items.get(kind):
             n = write_set(args.out / name, items[kind], kind=kind, mode=mode)
@@ -347,7 +362,7 @@ def build(args: argparse.Namespace) -> dict:
             for it in items[kind]:
                 counts[it.kind] = counts.get(it.kind, 0) + 1
             summary["sets"][name] = {"kind": kind, "mode": mode, "n": n, "sources": counts}
-    (args.out / "manifest.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 
 
