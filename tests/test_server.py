@@ -23,10 +23,12 @@ from irodori.color import rgb_to_l  # noqa: E402
 from irodori.colorizer import load_colorizer  # noqa: E402
 from irodori.imageio import open_image, split_lightness  # noqa: E402
 from irodori.registry import AUTO_MODEL, DEFAULT_MODEL, MODELS  # noqa: E402
-from irodori.server import STATIC_DIR, create_app, sniff_format  # noqa: E402
+from irodori.reference import MAX_REFERENCES  # noqa: E402
+from irodori.server import STATIC_DIR, body_limit, create_app, sniff_format  # noqa: E402
 
 from conftest import REPO  # noqa: E402
 from live_server import live_server  # noqa: E402
+from test_reference import cartoon  # noqa: E402
 
 EXAMPLE = REPO / "examples" / "photo_city.png"
 LOCAL = "http://127.0.0.1:8000"  # TestClient's own "testserver" is not a name the server answers to
@@ -121,13 +123,20 @@ def test_bad_hints_are_a_400_that_says_why(client, hints, expected):
 
 # -- limits and malformed input -----------------------------------------------------------------
 def test_an_oversize_body_is_refused_by_its_content_length(client):
-    response = _post(client, b"\x89PNG\r\n\x1a\n" + bytes(3 * 2**20))
+    response = _post(client, b"\x89PNG\r\n\x1a\n" + bytes(body_limit(2 * 2**20)))
     assert "limit" in _json_error(response, 413)
+
+
+def test_an_oversize_file_in_a_body_under_the_cap_is_refused_naming_the_limit(client):
+    """The body has room for the image and MAX_REFERENCES references; each file alone is capped."""
+    assert body_limit(2 * 2**20) >= 2 * 2**20 * (1 + MAX_REFERENCES)
+    error = _json_error(_post(client, b"\x89PNG\r\n\x1a\n" + bytes(3 * 2**20)), 413)
+    assert "image is" in error and "2,097,152 bytes per file" in error
 
 
 def test_an_oversize_chunked_body_is_refused_while_it_streams(client):
     body = (b'--b\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n'
-            + bytes(3 * 2**20) + b"\r\n--b--\r\n")
+            + bytes(body_limit(2 * 2**20)) + b"\r\n--b--\r\n")
     def chunks():
         for i in range(0, len(body), 1 << 16):
             yield body[i : i + (1 << 16)]
@@ -319,7 +328,7 @@ def test_a_live_server_refuses_a_huge_chunked_upload(colorizers):
 
     def chunks():
         yield head
-        for _ in range(160):  # 10 MB, never announced
+        for _ in range(body_limit(2**20) // (1 << 16) + 1):  # over the cap, never announced
             yield bytes(1 << 16)
         yield b"\r\n--b--\r\n"
 
@@ -477,3 +486,98 @@ def test_a_temperature_asks_for_more_or_less_colour(client, tiny_onnx):
     with TestClient(create_app(colorizers=tiny, shipped=False), base_url=LOCAL) as other:
         assert "has no temperature input" in _json_error(_post(other, page, temperature="0.5"), 400)
         assert _post(other, page).status_code == 200
+
+
+# -- reference pages: repeated `reference` file fields ---------------------------------------------
+def _encoded(rgb: np.ndarray, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255.0**2 / np.mean((a.astype(float) - b.astype(float)) ** 2)))
+
+
+@pytest.fixture(scope="module")
+def reference_server(colorizers):
+    """A live uvicorn server (2 MB per file) and the page it colours: a colour cartoon and its grey."""
+    pytest.importorskip("httpx")
+    truth = cartoon(1)
+    with live_server(create_app(colorizers=colorizers, max_upload_bytes=2 * 2**20)) as url:
+        yield url, truth, _encoded(np.asarray(Image.fromarray(truth).convert("L")))
+
+
+def _post_references(url: str, page: bytes, references: list[tuple[str, bytes]], **fields):
+    import httpx
+
+    files = [("image", ("page.png", page, "image/png"))] + [("reference", (name, data, "image/png"))
+                                                            for name, data in references]
+    return httpx.post(f"{url}/api/colorize", files=files, data=fields, timeout=120)
+
+
+def test_a_matching_reference_colours_the_page_after_it(reference_server):
+    url, truth, page = reference_server
+    without = _post_references(url, page, [])
+    assert without.status_code == 200 and without.headers["x-irodori-references"] == "0"
+    used = _post_references(url, page, [("cover.png", _encoded(truth))])
+    assert used.status_code == 200, used.text
+    assert used.headers["x-irodori-references"] == "1" and used.headers["x-irodori-mode"] == "tint"
+    rgb_without, rgb_with = (np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB")) for r in (without, used))
+    assert rgb_with.shape == truth.shape
+    assert _psnr(rgb_with, truth) > _psnr(rgb_without, truth) + 3.0  # measured: 13.4 -> 18.4 dB
+    l_page = rgb_to_l(np.repeat(np.asarray(Image.open(io.BytesIO(page)))[..., None], 3, axis=2))
+    assert np.abs(rgb_to_l(rgb_with) - l_page).max() < 0.6  # references change colour, not lightness
+
+
+def test_several_references_with_hints_and_mode(reference_server):
+    url, truth, page = reference_server
+    references = [("cover.jpg", _encoded(truth, "JPEG")), ("other.png", _encoded(cartoon(7))),
+                  ("mirrored.webp", _encoded(truth[:, ::-1].copy(), "WEBP"))]
+    hints = json.dumps([{"x": 5, "y": 5, "color": "#3366cc"}])
+    response = _post_references(url, page, references, hints=hints, mode="tint", tone="flat")
+    assert response.status_code == 200, response.text
+    assert response.headers["x-irodori-references"] == "3"
+    out = np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"))
+    without = np.asarray(Image.open(io.BytesIO(_post_references(url, page, [], hints=hints).content)).convert("RGB"))
+    assert _psnr(out, truth) > _psnr(without, truth) + 2.0
+    full = _post_references(url, page, [(f"{i}.png", _encoded(cartoon(i))) for i in range(MAX_REFERENCES)])
+    assert full.status_code == 200 and full.headers["x-irodori-references"] == str(MAX_REFERENCES)
+
+
+@pytest.mark.parametrize("name,data,status,expected", [
+    ("notes.png", b"just some notes", 415, "reference 'notes.png' is not a supported image"),
+    ("grey.png", _encoded(np.asarray(Image.fromarray(cartoon(1)).convert("L"))), 400,
+     "reference 'grey.png' has no colour"),
+    ("tiny.png", _encoded(cartoon(1)[:20, :20].copy()), 400, "reference 'tiny.png' is 20x20: too small"),
+    ("cut.png", _encoded(cartoon(1))[:60], 400, "reference 'cut.png': corrupt or truncated"),
+    ("empty.png", b"", 400, "reference 'empty.png' is an empty file"),
+    ("bomb.png", _png_header_only(100_000, 100_000), 413, "reference 'bomb.png' has too many pixels"),
+    ("huge.png", _png_header_only(6000, 7000), 413, "reference 'huge.png' is 6000x7000"),
+    ("big.png", b"\x89PNG\r\n\x1a\n" + bytes(3 * 2**20), 413, "reference 'big.png' is 3,145,736 bytes"),
+    ("x" * 500 + ".png", b"notes", 415, "reference 'xxx"),
+], ids=lambda value: value[:12] if isinstance(value, str) else None)
+def test_a_bad_reference_is_refused_naming_it_and_the_server_carries_on(reference_server, name, data, status, expected):
+    url, truth, page = reference_server
+    response = _post_references(url, page, [("good.png", _encoded(truth)), (name, data)])
+    error = _json_error(response, status)
+    assert error.startswith(expected), error
+    assert len(error) < 300  # a long file name is not echoed back whole
+    assert _post_references(url, page, [("good.png", _encoded(truth))]).status_code == 200
+
+
+def test_too_many_references_are_a_400_before_any_is_analysed(reference_server):
+    url, truth, page = reference_server
+    references = [(f"{i}.png", b"not even an image") for i in range(MAX_REFERENCES + 1)]
+    error = _json_error(_post_references(url, page, references), 400)
+    assert f"too many references ({MAX_REFERENCES + 1}; at most {MAX_REFERENCES}" in error
+
+
+def test_the_body_cap_has_room_for_every_reference_and_health_says_so(client):
+    health = client.get("/api/health").json()
+    assert health["max_references"] == MAX_REFERENCES
+    assert health["max_body_bytes"] == body_limit(health["max_upload_bytes"]) > 9 * health["max_upload_bytes"]
+    schema = client.get("/openapi.json").json()
+    ref = schema["paths"]["/api/colorize"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
+    fields = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
+    assert "reference" in fields and "image" in fields

@@ -131,7 +131,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                    help="the default model (first given; default general-int8), and more to offer beside the "
                    "shipped ones: an .onnx file or a checkpoint directory, offered under its file or folder "
                    "name (repeatable)")
-    p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest request accepted, in MB (default 20)")
+    p.add_argument("--max-upload-mb", type=float, default=20.0,
+                   help="largest file accepted (the image, each reference), in MB (default 20); a request "
+                   "may hold the image and 8 references")
     p.add_argument("--max-pixels", type=int, default=None, help="largest image accepted, in pixels (default 40000000)")
     p.add_argument("--max-concurrent", type=int, default=None,
                    help="images coloured at once (default: 2); more requests wait in a queue")

@@ -1,20 +1,22 @@
 """The local web app and HTTP API behind ``irodori serve`` (needs the ``web`` extra).
 
 One page (``static/``: plain HTML, JS and CSS, no build step, nothing fetched from elsewhere)
-and three endpoints: ``POST /api/colorize`` (multipart: ``image``, optional ``hints`` JSON,
-optional ``model``) answering a PNG, ``GET /api/models`` and ``GET /api/health``; FastAPI's
-OpenAPI schema at ``/openapi.json`` (its ``/docs`` and ``/redoc`` pages load scripts from a CDN,
-so they are not served).
+and three endpoints: ``POST /api/colorize`` (multipart: ``image``; optional ``hints`` JSON,
+``model``, ``mode``, ``tone``, ``temperature``, and up to MAX_REFERENCES ``reference`` files)
+answering a PNG, ``GET /api/models`` and ``GET /api/health``; FastAPI's OpenAPI schema at
+``/openapi.json`` (its ``/docs`` and ``/redoc`` pages load scripts from a CDN, so they are not
+served).
 
 The server is meant for one machine (rembg's server is the cautionary tale: URL fetching,
 CORS ``*``, request JSON passed into constructors). So: it binds 127.0.0.1 by default and
 answers only to the host names it is bound to (DNS rebinding); the only inputs are the uploaded
 bytes, the hints and a model name checked against an allow-list (every shipped model and those
 the server was started with, each loaded once, on first use); request bodies are capped while
-they stream in, images are sniffed from their magic bytes and capped in pixels before they are
-decoded; at most ``max_concurrent`` images are coloured at once and ``queue`` more requests may
-be uploading or waiting (beyond: 503 before the body is read); there is no CORS middleware (the
-page is same-origin); every error is ``{"error": message}``.
+they stream in (room for the image and MAX_REFERENCES references: :func:`body_limit`), each file
+is capped in bytes, and images and references are sniffed from their magic bytes and capped in
+pixels before they are decoded; at most ``max_concurrent`` images are coloured at once and
+``queue`` more requests may be uploading or waiting (beyond: 503 before the body is read);
+there is no CORS middleware (the page is same-origin); every error is ``{"error": message}``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from . import __version__
 from .colorizer import Colorizer, load_colorizer
 from .hints import MAX_HINTS, Hint, HintError, parse_hints
 from .imageio import ImageReadError, encode
+from .reference import MAX_REFERENCES, Reference, ReferenceError, load_matcher
 from .registry import AUTO_MODEL, MODELS, ModelError
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ DEFAULT_MAX_UPLOAD_BYTES = 20 * 2**20
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_CONCURRENT = 2
 DEFAULT_QUEUE = 8
+FORM_FIELDS_BYTES = 2**20  # room in a body for the form fields beside the files (hints: at most 256)
 RETRY_AFTER_S = 2
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # binding one of these listens on every interface
@@ -83,21 +87,75 @@ def sniff_format(data: bytes) -> str | None:
     return next((fmt for magic, fmt in SIGNATURES if data.startswith(magic)), None)
 
 
-def check_pixels(data: bytes, fmt: str, max_pixels: int) -> tuple[int, int]:
-    """Read only the header (decoding nothing) and refuse images over ``max_pixels`` -> (w, h)."""
+def body_limit(max_upload_bytes: int) -> int:
+    """The largest request body: room for the image and MAX_REFERENCES references of at most
+    ``max_upload_bytes`` each, and FORM_FIELDS_BYTES for the other fields. Each file is also
+    checked against ``max_upload_bytes`` on its own (:func:`read_upload`)."""
+    return max_upload_bytes * (1 + MAX_REFERENCES) + FORM_FIELDS_BYTES
+
+
+def check_pixels(data: bytes, fmt: str, max_pixels: int, *, what: str = "image") -> tuple[int, int]:
+    """Read only the header (decoding nothing) and refuse images over ``max_pixels`` -> (w, h);
+    ``what`` names the file in the messages ("image", "reference 'cover.png'")."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=[fmt]) as img:
                 width, height = img.size
     except Image.DecompressionBombError:
-        raise ApiError(413, f"image has too many pixels (this server's limit is {max_pixels:,})") from None
+        raise ApiError(413, f"{what} has too many pixels (this server's limit is {max_pixels:,})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
-        raise ApiError(400, f"corrupt or truncated {fmt} image") from None
+        prefix = "" if what == "image" else f"{what}: "
+        raise ApiError(400, f"{prefix}corrupt or truncated {fmt} image") from None
     if width * height > max_pixels:
-        raise ApiError(413, f"image is {width}x{height} = {width * height:,} pixels; "
+        raise ApiError(413, f"{what} is {width}x{height} = {width * height:,} pixels; "
                             f"this server's limit is {max_pixels:,} pixels (--max-pixels)")
     return width, height
+
+
+def upload_label(upload: UploadFile, index: int) -> str:
+    """How messages name reference number ``index`` (from 1): its file name, quoted and cut to
+    80 characters (a name is not echoed back at any length), else its place."""
+    name = (upload.filename or "").strip()
+    if not name:
+        return f"reference {index}"
+    return f"reference {(name if len(name) <= 80 else name[:80] + '...')!r}"
+
+
+async def read_upload(upload: UploadFile, *, what: str, max_bytes: int, max_pixels: int) -> bytes:
+    """An uploaded file -> its bytes, checked as every image is: at most ``max_bytes`` (413;
+    the size is known before it is read), not empty (400), a PNG, JPEG, WebP, BMP, GIF or TIFF
+    by its first bytes (415), at most ``max_pixels`` by its header (413)."""
+    if upload.size is not None and upload.size > max_bytes:
+        raise ApiError(413, f"{what} is {upload.size:,} bytes; this server's limit is {max_bytes:,} bytes "
+                            "per file (--max-upload-mb)")
+    data = await upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ApiError(413, f"{what} is over this server's limit of {max_bytes:,} bytes per file (--max-upload-mb)")
+    if not data:
+        raise ApiError(400, "the uploaded file is empty" if what == "image" else f"{what} is an empty file")
+    fmt = sniff_format(data)
+    if fmt is None:
+        noun = "not a supported image" if what == "image" else f"{what} is not a supported image"
+        raise ApiError(415, f"{noun}: send a PNG, JPEG, WebP, BMP, GIF or TIFF")
+    check_pixels(data, fmt, max_pixels, what=what)
+    return data
+
+
+def analyse_uploads(uploads: list[tuple[str, bytes]], *, max_pixels: int) -> list[Reference]:
+    """Checked reference files [(label, bytes)] -> analysed, once per request (on a worker
+    thread); ApiError 400 naming the one that cannot be used (grey, too small, unreadable)."""
+    if not uploads:
+        return []
+    try:
+        matcher = load_matcher()
+        return [matcher.analyse(data, name=label.removeprefix("reference "), max_pixels=max_pixels)
+                for label, data in uploads]
+    except ReferenceError as exc:
+        raise ApiError(400, str(exc)) from None
+    except ModelError as exc:
+        log.error("the reference feature network failed: %s", exc)
+        raise ApiError(500, "references cannot be used: the feature network failed (the server's log says why)") from None
 
 
 def parse_hints_field(text: str | None) -> list[Hint]:
@@ -223,7 +281,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         too_large = _json_error(413, f"request body over this server's limit of {self.max_bytes:,} bytes "
-                                     "(--max-upload-mb)")
+                                     f"(room for the image and {MAX_REFERENCES} references of --max-upload-mb each)")
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             await too_large(scope, receive, send)
@@ -374,15 +432,16 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
 
     app = FastAPI(title="irodori", version=__version__, docs_url=None, redoc_url=None,
                   description="Colour black-and-white images, with optional colour hints. Local use only.")
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_upload_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit(max_upload_bytes))
     app.add_middleware(AdmissionMiddleware, gate=gate, path="/api/colorize")
     app.add_middleware(HostCheckMiddleware, allowed=[*LOOPBACK_NAMES, host, *allowed_hosts],
                        any_ip=host in WILDCARD_HOSTS)
     _install_error_handlers(app)
     error_responses: dict[int | str, dict[str, Any]] = {
         code: {"description": text, "content": {"application/json": {"example": {"error": "message"}}}}
-        for code, text in [(400, "bad hints, corrupt image or unknown model"), (413, "body or pixels over the limit"),
-                           (415, "not a PNG, JPEG, WebP, BMP, GIF or TIFF"), (422, "missing image field"),
+        for code, text in [(400, "bad hints, corrupt image, unusable or too many references, or unknown model"),
+                           (413, "body, file or pixels over the limit"),
+                           (415, "image or reference not a PNG, JPEG, WebP, BMP, GIF or TIFF"), (422, "missing image field"),
                            (503, "busy; see Retry-After")]
     }
 
@@ -399,9 +458,13 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
         mode: Annotated[str | None, Form(description="auto (default: decided per image), tint (keep the "
                                                       "lightness) or paint (keep the ink; needs a paint model)")] = None,
         tone: Annotated[str | None, Form(description="paint mode's screentone: flat (default) or keep")] = None,
+        reference: Annotated[list[UploadFile] | None, File(description=(
+            f"colour images of the same series (repeat the field, at most {MAX_REFERENCES}); where the "
+            "image matches them, their colours guide it"))] = None,
     ) -> Response:
         """Colour one image; answers the PNG (RGBA if the input had alpha); the header
-        X-Irodori-Mode says whether it was tinted or painted."""
+        X-Irodori-Mode says whether it was tinted or painted, X-Irodori-References how many
+        references coloured it."""
         name = model or default
         if mode not in (None, "auto", "tint", "paint") or tone not in (None, "flat", "keep"):
             raise ApiError(400, "mode must be auto, tint or paint; tone flat or keep")
@@ -409,33 +472,39 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
             shown = name if len(name) <= 80 else name[:80] + "..."  # a name is not echoed back at any length
             raise ApiError(400, f"unknown model {shown!r}; this server offers: {', '.join(pool.names())}")
         hint_list = parse_hints_field(hints)
-        data = await image.read()
-        if not data:
-            raise ApiError(400, "the uploaded file is empty")
-        fmt = sniff_format(data)
-        if fmt is None:
-            raise ApiError(415, "not a supported image: send a PNG, JPEG, WebP, BMP, GIF or TIFF")
-        check_pixels(data, fmt, max_pixels)
+        if len(reference or []) > MAX_REFERENCES:
+            raise ApiError(400, f"too many references ({len(reference)}; at most {MAX_REFERENCES}: each one "
+                                "is matched against the image)")
+        data = await read_upload(image, what="image", max_bytes=max_upload_bytes, max_pixels=max_pixels)
+        uploads = []
+        for index, upload in enumerate(reference or [], start=1):
+            label = upload_label(upload, index)
+            uploads.append((label, await read_upload(upload, what=label, max_bytes=max_upload_bytes,
+                                                     max_pixels=max_pixels)))
 
-        def work() -> tuple[bytes, float]:
+        def work() -> tuple[bytes, str, float, int]:
             colorizer = pool.get(name)  # loaded on first use, on this worker thread
-            extra = {}
+            extra: dict[str, Any] = {}
             if temperature is not None:
                 try:
                     extra["temperature"] = colorizer.check_temperature(temperature)  # in range, and the model takes one
                 except ValueError as exc:
                     raise ApiError(400, str(exc)) from None
             start = time.perf_counter()
+            references = analyse_uploads(uploads, max_pixels=max_pixels)
+            if references:
+                extra["reference"] = references
             try:
                 out = colorizer.colorize(data, hints=hint_list, mode=mode, tone=tone, **extra)
             except (HintError, ImageReadError, ModelError):
                 raise
             except ValueError as exc:  # paint asked of a model that only tints
                 raise ApiError(400, str(exc)) from None
-            return encode(out, "png"), out.info.get("irodori.mode", "tint"), (time.perf_counter() - start) * 1000.0
+            elapsed_ms = (time.perf_counter() - start) * 1000.0
+            return encode(out, "png"), out.info.get("irodori.mode", "tint"), elapsed_ms, len(references)
 
         try:
-            png, used_mode, elapsed_ms = await gate.run(work)
+            png, used_mode, elapsed_ms, used_references = await gate.run(work)
         except HintError as exc:
             raise ApiError(400, str(exc)) from None
         except ImageReadError as exc:
@@ -444,8 +513,8 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
             log.error("model %s failed: %s", name, exc)
             raise ApiError(500, f"model {name!r} failed: its output is not usable (the server's log says why)") from None
         return Response(png, media_type="image/png", headers={
-            "X-Irodori-Model": name, "X-Irodori-Mode": used_mode, "X-Irodori-Elapsed-Ms": f"{elapsed_ms:.0f}",
-            "Cache-Control": "no-store"})
+            "X-Irodori-Model": name, "X-Irodori-Mode": used_mode, "X-Irodori-References": str(used_references),
+            "X-Irodori-Elapsed-Ms": f"{elapsed_ms:.0f}", "Cache-Control": "no-store"})
 
     @app.get("/api/models")
     async def list_models() -> list[dict[str, Any]]:
@@ -458,7 +527,8 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
     async def health() -> dict[str, Any]:
         """Liveness, the limits, and how many images are being coloured or waiting."""
         return {"status": "ok", "version": __version__, "models": pool.names(), "busy": gate.admitted,
-                "max_upload_bytes": max_upload_bytes, "max_pixels": max_pixels,
+                "max_upload_bytes": max_upload_bytes, "max_body_bytes": body_limit(max_upload_bytes),
+                "max_pixels": max_pixels, "max_references": MAX_REFERENCES,
                 "max_concurrent": max_concurrent, "queue": queue}
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
