@@ -322,3 +322,83 @@ def test_the_mode_choice_paints_or_tints_the_page(tmp_path, tiny_paint_onnx):
         finally:
             browser.close()
     assert np.abs(rgb_to_lab(tinted)[..., 0] - l_in).max() < 1.0
+
+
+def test_reference_pages_colour_the_image_after_them(tmp_path):
+    """References added with the picker (before the image) and by dropping them on their zone
+    (after) are sent with the image; the result takes their colours; removing one by keyboard
+    and clearing them all colours again; a file that is not an image is not added."""
+    from test_reference import cartoon
+
+    executable = _chromium()
+    truth = cartoon(1)
+    Image.fromarray(truth).save(tmp_path / "cover.png")
+    Image.fromarray(truth).convert("L").save(tmp_path / "page.png")
+    other = list(_png_bytes(cartoon(7)))
+    colorizer = load_colorizer(DEFAULT_MODEL, threads=1)
+    without = np.asarray(colorizer.colorize(tmp_path / "page.png"))
+    problems: list[str] = []
+    with live_server(create_app(colorizers={DEFAULT_MODEL: colorizer})) as url, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+            page.on("pageerror", lambda exc: problems.append(str(exc)))
+            page.goto(url)
+            sync_api.expect(page.get_by_label("Reference pages", exact=True)).to_have_count(1)  # the list, named
+            page.set_input_files("#references-file", str(tmp_path / "cover.png"))
+            thumbs = page.locator("#references li")
+            sync_api.expect(thumbs).to_have_count(1)
+            sync_api.expect(page.locator("#status")).to_contain_text("1 reference page ready")
+            sync_api.expect(thumbs.first.locator("img")).to_have_attribute("alt", "Reference 1: cover.png")
+
+            page.set_input_files("#file", str(tmp_path / "page.png"))
+            _wait_for_new_result(page, None)
+            sync_api.expect(page.locator("#meta")).to_contain_text("1 reference ·")
+            with_ref = _shown_pixels(page)
+            original = page.get_attribute("#original", "src")
+
+            page.set_input_files("#references-file", files=[{"name": "notes.png", "mimeType": "image/png",
+                                                             "buffer": b"notes"}])
+            sync_api.expect(page.locator("#status")).to_contain_text("Reference not added: notes.png is not")
+            sync_api.expect(thumbs).to_have_count(1)
+
+            src = page.get_attribute("#result", "src")
+            page.evaluate("""(bytes) => {
+                const data = new DataTransfer();
+                data.items.add(new File([new Uint8Array(bytes)], "other.png", {type: "image/png"}));
+                document.getElementById("references-drop").dispatchEvent(
+                    new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+            }""", other)
+            _wait_for_new_result(page, src)
+            sync_api.expect(thumbs).to_have_count(2)
+            sync_api.expect(page.locator("#meta")).to_contain_text("2 references")
+            assert page.get_attribute("#original", "src") == original  # a reference, not a new image
+
+            src = page.get_attribute("#result", "src")
+            page.get_by_role("button", name="Remove reference 1, cover.png").focus()
+            page.keyboard.press("Enter")
+            _wait_for_new_result(page, src)
+            sync_api.expect(thumbs).to_have_count(1)
+            sync_api.expect(thumbs.first.locator("img")).to_have_attribute("alt", "Reference 1: other.png")
+            assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Remove reference 1, other.png"
+
+            src = page.get_attribute("#result", "src")
+            page.click("#clear-references")
+            _wait_for_new_result(page, src)
+            sync_api.expect(thumbs).to_have_count(0)
+            sync_api.expect(page.locator("#meta")).not_to_contain_text("reference")
+            cleared = _shown_pixels(page)
+        finally:
+            browser.close()
+    assert not problems, problems
+    psnr = lambda a: float(10 * np.log10(255.0**2 / np.mean((a.astype(float) - truth.astype(float)) ** 2)))
+    print(f"PSNR to the colour original: {psnr(without):.1f} dB without, {psnr(with_ref):.1f} dB with it as reference")
+    assert psnr(with_ref) > psnr(without) + 3.0
+    assert np.abs(cleared.astype(int) - without).max() <= 1  # no reference left: as without
+
+
+def _png_bytes(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue()

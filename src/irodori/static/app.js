@@ -1,5 +1,5 @@
-// The irodori page: load an image (picker, drop, paste), place colour hints by clicking it,
-// POST it to /api/colorize, show the result over the original with a before/after slider.
+// The irodori page: load an image (picker, drop, paste), place colour hints by clicking it, add
+// colour reference pages beside it, POST them to /api/colorize, show the result over the original with a before/after slider.
 // Plain JS, no build step, nothing loaded from elsewhere.
 "use strict";
 
@@ -17,6 +17,11 @@ el.tone = $("tone");
 el.temperature = $("temperature");
 el.temperatureValue = $("temperature-value");
 el.temperatureReset = $("temperature-reset");
+el.referencesFile = $("references-file");
+el.referencesDrop = $("references-drop");
+el.references = $("references");
+el.referencesMax = $("references-max");
+el.clearReferences = $("clear-references");
 
 const state = {
   temperature: null,   // the annealed-mean T asked for (0.1 vivid .. 1 calm); null: the model's own
@@ -27,6 +32,8 @@ const state = {
   resultUrl: null,
   inFlight: null,      // AbortController of the running request
   maxUploadBytes: null,
+  references: [],      // [{file, url}]: colour references sent with every image, with their thumbnails' URLs
+  maxReferences: 8,    // the server's limit (GET /api/health says)
 };
 
 // A limit for people: 20, 0.5, 1.25 (toFixed(0) made --max-upload-mb 0.5 read "1 MB").
@@ -62,6 +69,8 @@ async function loadLimits() {
   try {
     const health = await (await fetch("/api/health")).json();
     state.maxUploadBytes = health.max_upload_bytes;
+    if (health.max_references) state.maxReferences = health.max_references;
+    el.referencesMax.textContent = String(state.maxReferences);
     const mb = shortNumber(health.max_upload_bytes / 2 ** 20);
     const mp = shortNumber(health.max_pixels / 1e6);
     el.limits.textContent = `PNG, JPEG, WebP, BMP, GIF or TIFF; up to ${mb} MB and ${mp} megapixels.`;
@@ -81,19 +90,26 @@ async function isSupportedImage(file) {
   return SIGNATURES.some((bytes) => has(bytes)) || (has([0x52, 0x49, 0x46, 0x46]) && has([0x57, 0x45, 0x42, 0x50], 8));
 }
 
+// Why the server would refuse this file before it is sent (too large, not an image), or null.
+async function fileProblem(file) {
+  if (state.maxUploadBytes && file.size > state.maxUploadBytes) {
+    return `That file is ${(file.size / 2 ** 20).toFixed(1)} MB; this server takes at most ` +
+           `${shortNumber(state.maxUploadBytes / 2 ** 20)} MB.`;
+  }
+  if (!(await isSupportedImage(file))) {
+    return `${file.name || "That file"} is not a supported image: choose a PNG, JPEG, WebP, BMP, GIF or TIFF.`;
+  }
+  return null;
+}
+
 // A new file is only coloured here; it replaces the current image (and its result and hints)
 // once the server has coloured it, so a file that is refused costs nothing.
 async function loadFile(file) {
   if (!file) return;
   const kept = state.file ? " The current image is kept." : "";
-  if (state.maxUploadBytes && file.size > state.maxUploadBytes) {
-    setStatus(`That file is ${(file.size / 2 ** 20).toFixed(1)} MB; this server takes at most ` +
-              `${shortNumber(state.maxUploadBytes / 2 ** 20)} MB.${kept}`, "error");
-    return;
-  }
-  if (!(await isSupportedImage(file))) {
-    setStatus(`${file.name || "That file"} is not a supported image: choose a PNG, JPEG, WebP, BMP, GIF or TIFF.${kept}`,
-              "error");
+  const problem = await fileProblem(file);
+  if (problem) {
+    setStatus(problem + kept, "error");
     return;
   }
   colorize(file);
@@ -161,6 +177,89 @@ document.addEventListener("paste", (e) => {
     e.preventDefault();
     loadFile(item.getAsFile());
   }
+});
+
+// ---- reference pages -------------------------------------------------------------------------
+// Colour images of the same series, sent with the image as repeated `reference` fields; adding or
+// removing one colours the current image again.
+async function addReferences(files) {
+  const added = [];
+  for (const file of files) {
+    if (state.references.length + added.length >= state.maxReferences) {
+      setStatus(`At most ${state.maxReferences} reference pages: remove one to add another.`, "error");
+      break;
+    }
+    const problem = await fileProblem(file);
+    if (problem) {
+      setStatus(`Reference not added: ${problem}`, "error");
+      continue;
+    }
+    added.push({ file, url: URL.createObjectURL(file) });
+  }
+  if (!added.length) return;
+  state.references.push(...added);
+  renderReferences();
+  if (state.file) colorize();
+  else setStatus(`${state.references.length} reference page${state.references.length > 1 ? "s" : ""} ready: ` +
+                 "now load the image to colour.");
+}
+
+function removeReference(i) {
+  URL.revokeObjectURL(state.references[i].url);
+  state.references.splice(i, 1);
+  renderReferences();
+  // Keep the keyboard where it was: on the next remove button, else the previous, else the picker.
+  const buttons = el.references.querySelectorAll("button.remove");
+  (buttons[Math.min(i, buttons.length - 1)] || el.referencesFile).focus();
+  if (state.file) colorize();
+}
+
+function renderReferences() {
+  el.references.replaceChildren();
+  state.references.forEach((ref, i) => {
+    const name = ref.file.name || `reference ${i + 1}`;
+    const li = document.createElement("li");
+    const thumb = document.createElement("img");
+    thumb.src = ref.url;
+    thumb.alt = `Reference ${i + 1}: ${name}`;
+    const text = document.createElement("span");
+    text.textContent = name;
+    text.title = name;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "remove";
+    remove.textContent = "×";
+    remove.setAttribute("aria-label", `Remove reference ${i + 1}, ${name}`);
+    remove.addEventListener("click", () => removeReference(i));
+    li.append(thumb, text, remove);
+    el.references.append(li);
+  });
+  el.clearReferences.disabled = state.references.length === 0;
+}
+
+el.referencesFile.addEventListener("change", () => {
+  addReferences([...el.referencesFile.files]);
+  el.referencesFile.value = "";  // the same file may be chosen again after its removal
+});
+el.clearReferences.addEventListener("click", () => {
+  state.references.forEach((ref) => URL.revokeObjectURL(ref.url));
+  state.references = [];
+  renderReferences();
+  el.referencesFile.focus();
+  if (state.file) colorize();
+});
+// Dropped on the reference zone, files are references, not the image (the page-wide drop).
+el.referencesDrop.addEventListener("dragover", (e) => {
+  e.preventDefault();
+  el.referencesDrop.classList.add("over");
+});
+el.referencesDrop.addEventListener("dragleave", () => el.referencesDrop.classList.remove("over"));
+el.referencesDrop.addEventListener("drop", (e) => {
+  e.preventDefault();
+  e.stopPropagation();
+  el.referencesDrop.classList.remove("over");
+  document.body.classList.remove("dragging");
+  addReferences([...(e.dataTransfer?.files || [])]);
 });
 
 // ---- hints ---------------------------------------------------------------------------------
@@ -243,6 +342,7 @@ async function colorize(newFile = null) {
   if (state.temperature !== null) form.append("temperature", String(state.temperature));
   form.append("mode", el.mode.value);
   form.append("tone", el.tone.value);
+  for (const ref of state.references) form.append("reference", ref.file, ref.file.name || "reference.png");
   setStatus("colouring…", "busy");
   el.colorize.disabled = true;
   try {
@@ -294,8 +394,9 @@ function showResult(blob, headers) {
     el.download.download = `${base}-colour.png`;
     el.download.removeAttribute("aria-disabled");
     const mode = headers.get("X-Irodori-Mode");
-    el.meta.textContent = `${headers.get("X-Irodori-Model") || ""}${mode ? ` · ${mode}ed` : ""} · `
-      + `${headers.get("X-Irodori-Elapsed-Ms") || "?"} ms`;
+    const refs = Number(headers.get("X-Irodori-References") || 0);
+    el.meta.textContent = `${headers.get("X-Irodori-Model") || ""}${mode ? ` · ${mode}ed` : ""}`
+      + `${refs ? ` · ${refs} reference${refs > 1 ? "s" : ""}` : ""} · ${headers.get("X-Irodori-Elapsed-Ms") || "?"} ms`;
     setStatus("done", "ok");
   };
   el.result.src = state.resultUrl;
