@@ -167,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     picked = []
     for folder in folders:
         report["sets"][folder.name], items = score_set(colorizer, folder, limit=args.limit)
+        report["sets"][folder.name]["targets_psnr"] = {stem: psnrs for stem, psnrs, _ in items}
         picked += sheet_rows(items)
         print(f"{folder.name}: {report['sets'][folder.name]['n']} targets", file=sys.stderr)
     print(table(report))
