@@ -7,30 +7,33 @@ Colorization"), with no network trained for it:
 1. **Features.** The page's lightness and each reference's lightness (its grey version) go
    through the same ImageNet network, the first eleven MBConv blocks of EfficientNet-Lite0
    (``reference-lite0.onnx``, exported by ``scripts/export_reference_features.py``), so both are
-   seen the same way whatever colour model runs. A cell of the 1/8-scale grid is described by
-   the stride-8 and the (upsampled) stride-16 features, each unit-normalised.
-2. **Correspondence.** Every page cell is compared (cosine similarity) with every cell of every
-   reference, at two scales and mirrored (a character sheet shows her larger than a panel does,
-   and facing the other way). A page cell's **guide** colour is the soft-max-weighted mean CIE
-   Lab of its best-matching reference cells; its **confidence** grows with the similarity and
-   is zero unless the match is mutual (the reference cell's own best match on the page lies
-   within ``CYCLE_CELLS``), the cycle-consistency check that lets an unrelated reference
-   change nothing.
+   seen the same way whatever colour model runs. The input is a 384-px view, mirrored outwards
+   by BORDER pixels (zero padding would make every image's edge alike). A cell of the
+   1/16-scale grid is described by the stride-8 (pooled 2x2) and the stride-16 features, each
+   unit-normalised, and by its mean lightness.
+2. **Correspondence.** Every page cell is compared (cosine similarity, less a penalty for a
+   different mean lightness) with every cell of every reference, at two scales and mirrored (a
+   character sheet shows her larger than a panel does, and facing the other way). A page
+   cell's **guide** colour is the soft-max-weighted mean CIE Lab of its best-matching
+   reference cells. Its **confidence** ramps with the similarity and is zero unless the match
+   is mutual (cycle consistency), coherent (the neighbours' matches move along), distinct
+   (clearly better than the 16th best), not the reference's coloured backdrop, and supported
+   by confident neighbours: chance matches of an unrelated image fail these, so it changes
+   (nearly) nothing.
 3. **Hints.** The most confident cells, spread over the page, become colour hints
    (:class:`irodori.hints.Hint`), which the pipeline already feeds to the network and spreads
    along similar lightness (:func:`irodori.hints.propagate_hints`). In tint mode a hint keeps
    the page's lightness (only its chroma is used); in paint mode it carries the reference's
-   lightness too, so paper takes the reference's flat colour.
+   lightness too (at least PAINT_MIN_L), so paper takes the reference's flat colour.
 
 The reference analysis (features and cell colours) is done once by :meth:`ReferenceMatcher.analyse`
-and reused for every page of a batch.
+and reused for every page of a batch (:meth:`irodori.colorizer.Colorizer.with_references`).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,25 +53,29 @@ log = logging.getLogger(__name__)
 FEATURES_ONNX = "reference-lite0.onnx"
 FEATURES_SHA256 = "21afca430504359ca8371975cd80de65976e5883d27944523d5cee6c86e4780c"  # scripts/export_reference_features.py prints it
 STRIDE8_BLOCK, LAST_BLOCK = 4, 10  # EfficientNet-Lite0 blocks: end of stage 3 (40 ch, 1/8), of stage 5 (112 ch, 1/16)
+BORDER = 32  # pixels mirrored around the feature network's input (a multiple of 16)
 CELL = 16  # pixels of the feature network's input per grid cell (stride-8 features pooled 2x2)
 FEATURE_SIDE = 384  # the longest side the feature network sees (page and reference alike)
 REFERENCE_SCALES = (1.0, 0.5)  # a reference is analysed at these sizes (relative to FEATURE_SIDE)
 MAX_REFERENCES = 8  # per call; each adds matching time to every page
+TONE_WEIGHT = 0.5  # similarity lost per 100 L of difference between two cells' mean lightness
 W8, W16 = 0.5, 1.0  # weights of the stride-8 and stride-16 features in a cell's descriptor
 TEMPERATURE = 0.02  # soft-max temperature over cosine similarities (He et al. 2018 use 0.01 on VGG)
 TOP_K = 4  # best matches averaged into a guide colour
 CYCLE_CELLS = 2  # a match is mutual when the way back lands within this many cells (Chebyshev)
-GATE = "both"
-SUPPORT_RADIUS = 2
-MIN_SUPPORT = 0.25
-AMBIGUITY_RANK = 16
-MARGIN_FULL = 0.1
-MIN_COHERENCE = 0.5  # share of neighbours whose matches move along
-COHERENCE_CELLS = 2
-SIMILARITY_FLOOR, SIMILARITY_FULL = 0.7, 0.9  # confidence 0 at or below, 1 at or above
+MIN_COHERENCE = 0.5  # share of the 8 neighbours whose matches move along with a cell's
+COHERENCE_CELLS = 2  # ... landing within this many cells of its own match
+AMBIGUITY_RANK = 16  # a match is distinct when clearly better than the 16th best ...
+MARGIN_FULL = 0.1  # ... fully so at this similarity margin
+SUPPORT_RADIUS = 2  # a confident cell needs confident company in its (2r+1)^2 window ...
+MIN_SUPPORT = 0.15  # ... at least this share of it
+SIMILARITY_FLOOR, SIMILARITY_FULL = 0.5, 0.8  # tuned on the val sets (docs/REFERENCE.md)  # confidence 0 at or below, 1 at or above
 MIN_CONFIDENCE = 0.3  # cells below this give no hint
 MAX_REFERENCE_HINTS = 96  # per page (the pipeline takes at most hints.MAX_HINTS in all)
 MIN_REFERENCE_CHROMA = 5.0  # a reference whose most colourful spot (64x64 view) is greyer than this is refused
+BACKGROUND_DE = 8.0  # CIE76 distance to the border colour within which a reference cell is backdrop
+BACKDROP_CHROMA = 6.0  # a grey or white backdrop is kept (white paper is a good hint for paper)
+PAINT_MIN_L = 40.0  # a painted hint is at least this light: a flat over paper, never a black wash
 DARK_SHARE = 0.25  # a cell's colour is the mean of its pixels above this lightness quantile (ink excluded)
 
 
@@ -81,18 +88,20 @@ class Reference:
     """One analysed reference image: what matching needs, computed once.
 
     ``features`` (n, C) float32, unit rows: one descriptor per grid cell, over every scale and
-    mirror; ``lab`` (n, 3) float32 CIE Lab of each cell (L 0..100, a/b about -110..110);
-    ``where`` (n, 3) int32: the cell's view (scale and mirror, numbered), row and column.
+    mirror, of the reference's grey version; ``lab`` (n, 3) float32 CIE Lab of each cell (L 0..100, a/b about
+    -110..110); ``where`` (n, 3) int32: the cell's view (scale and mirror, numbered), row and column.
     """
 
     name: str
     features: np.ndarray
     lab: np.ndarray
     where: np.ndarray
+    tones: np.ndarray
 
     @property
     def cells(self) -> int:
         return int(self.features.shape[0])
+
 
 
 @dataclass(frozen=True)
@@ -190,6 +199,12 @@ def descriptors(f8: np.ndarray, f16: np.ndarray) -> np.ndarray:
     return (out / np.sqrt(W8 ** 2 + W16 ** 2)).astype(np.float32)
 
 
+def cell_means(l: np.ndarray) -> np.ndarray:
+    """(h, w) with h, w multiples of CELL -> (h/CELL * w/CELL,) float32 mean of each cell."""
+    h, w = l.shape
+    return l.reshape(h // CELL, CELL, w // CELL, CELL).mean(axis=(1, 3)).reshape(-1).astype(np.float32)
+
+
 def cell_lab(rgb: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """sRGB uint8 (H, W, 3) -> (gh * gw, 3) float32 CIE Lab per grid cell: the mean of the
     cell's pixels above its DARK_SHARE lightness quantile (ink lines excluded), measured on
@@ -203,19 +218,28 @@ def cell_lab(rgb: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     return ((lab * keep).sum(axis=1) / keep.sum(axis=1)).astype(np.float32)
 
 
-def match(page: np.ndarray, grid: tuple[int, int], references: Sequence[Reference]) -> tuple[np.ndarray, np.ndarray]:
-    """Page descriptors (n, C) on a ``grid`` -> (guide Lab (n, 3), confidence (n,)), both float32.
+def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int],
+          references: Sequence[Reference]) -> tuple[np.ndarray, np.ndarray]:
+    """Page descriptors (n, C) and mean lightness (n,) of the cells of a ``grid`` -> (guide Lab
+    (n, 3), confidence (n,)), both float32.
 
-    Similarity is the cosine of descriptors; the guide is the soft-max (TEMPERATURE) mean of the
-    TOP_K best reference cells; confidence ramps from SIMILARITY_FLOOR to SIMILARITY_FULL and is
-    zero where the best match is not mutual (cycle-consistency, CYCLE_CELLS).
+    Similarity is the cosine of descriptors less TONE_WEIGHT per 100 L of difference in the
+    cells' mean lightness (features of flat areas hardly tell white from black); the guide is
+    the soft-max (TEMPERATURE) mean of the TOP_K best reference cells. Confidence ramps from
+    SIMILARITY_FLOOR to SIMILARITY_FULL and is zero unless the best match is mutual
+    (cycle-consistency, CYCLE_CELLS), coherent with its neighbours' (:func:`coherence`),
+    distinct (clearly better than the AMBIGUITY_RANK-th best), not backdrop, and supported by
+    confident cells around it (SUPPORT_RADIUS, MIN_SUPPORT).
     """
     bank = np.concatenate([r.features for r in references])
+    bank_tone = np.concatenate([r.tones for r in references])
     colours = np.concatenate([r.lab for r in references])
-    views = [r.where + [[offset, 0, 0]] for offset, r in zip(np.cumsum([0] + [int(r.where[:, 0].max()) + 1
+    views = [r.where + [[offset, 0, 0, 0]] for offset, r in zip(np.cumsum([0] + [int(r.where[:, 0].max()) + 1
                                                                               for r in references]), references)]
     where = np.concatenate(views)
     sim = page @ bank.T  # (n, m)
+    if TONE_WEIGHT:
+        sim -= (TONE_WEIGHT / 100.0) * np.abs(page_tone[:, None] - bank_tone[None, :])
     rank = min(AMBIGUITY_RANK, sim.shape[1])
     near = np.argpartition(sim, sim.shape[1] - rank, axis=1)[:, -rank:]  # the `rank` best, unordered
     near_sim = np.take_along_axis(sim, near, axis=1)
@@ -230,14 +254,11 @@ def match(page: np.ndarray, grid: tuple[int, int], references: Sequence[Referenc
     gw = grid[1]
     here = np.arange(page.shape[0])
     mutual = np.maximum(abs(back // gw - here // gw), abs(back % gw - here % gw)) <= CYCLE_CELLS
-    coherent = coherence(where[top[:, 0]], grid) >= MIN_COHERENCE
-    gate = {"mutual": mutual, "coherent": coherent, "both": mutual & coherent, "either": mutual | coherent,
-            "none": np.ones_like(mutual)}[GATE]
-    distinct = np.clip((best - runner_up) / MARGIN_FULL, 0.0, 1.0)
+    gate = mutual & (coherence(where[top[:, 0], :3], grid) >= MIN_COHERENCE)
+    distinct = np.clip((best - runner_up) / MARGIN_FULL, 0.0, 1.0) * (where[top[:, 0], 3] == 0)
     confidence = np.clip((best - SIMILARITY_FLOOR) / (SIMILARITY_FULL - SIMILARITY_FLOOR), 0.0, 1.0) * gate * distinct
-    if SUPPORT_RADIUS:
-        support = box_mean((confidence >= MIN_CONFIDENCE).reshape(grid), SUPPORT_RADIUS).reshape(-1)
-        confidence = confidence * (support >= MIN_SUPPORT)
+    support = box_mean((confidence >= MIN_CONFIDENCE).reshape(grid), SUPPORT_RADIUS).reshape(-1)
+    confidence = confidence * (support >= MIN_SUPPORT)
     return guide.astype(np.float32), confidence.astype(np.float32)
 
 
@@ -258,6 +279,23 @@ def coherence(matched: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
             near = np.abs(other[..., 1:] - m[..., 1:]).max(axis=-1) <= COHERENCE_CELLS
             agree += (other[..., 0] == m[..., 0]) & near
     return (agree / 8.0).reshape(-1)
+
+
+def background_cells(lab: np.ndarray) -> np.ndarray:
+    """Cell colours (gh, gw, 3) CIE Lab -> bool (gh, gw): the reference's background, cells
+    within BACKGROUND_DE of the median colour of the grid's outer ring. A backdrop (a sky, a
+    lilac studio wall, white) belongs to that picture, not to the character: a page cell that
+    matches it takes no hint (its own paper would otherwise take the reference's backdrop),
+    while the match itself stays, so paper still finds paper rather than the next-best colour.
+    Nothing is background when the ring has no dominant colour (its cells spread wider than
+    BACKGROUND_DE around their median, in more than half of them), or when that colour is
+    near-grey (chroma below BACKDROP_CHROMA): white paper for white paper is a good hint, and it
+    keeps a painted page's paper clean."""
+    ring = np.concatenate([lab[0], lab[-1], lab[1:-1, 0], lab[1:-1, -1]])
+    centre = np.median(ring, axis=0)
+    if (np.linalg.norm(ring - centre, axis=1) <= BACKGROUND_DE).mean() < 0.5 or np.hypot(*centre[1:]) < BACKDROP_CHROMA:
+        return np.zeros(lab.shape[:2], dtype=bool)
+    return np.linalg.norm(lab - centre, axis=-1) <= BACKGROUND_DE
 
 
 def spread_cells(confidence: np.ndarray, *, limit: int = MAX_REFERENCE_HINTS,
@@ -297,14 +335,17 @@ class ReferenceMatcher:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"{path}: cannot load the reference feature network: {exc}") from None
-        self._lock = threading.Lock()
 
     def features(self, l: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """CIE L (h', w') float32 -> descriptors (h/8 * w/8, C) of it resized to ``size`` (h, w)."""
+        """CIE L (h', w') float32 -> descriptors (h/CELL * w/CELL, C) of it resized to ``size``
+        (h, w). The input is mirrored outwards by BORDER pixels first and the features of that
+        margin dropped: the network's zero padding otherwise makes every image's edge look alike,
+        and an unrelated picture's border would match the page's."""
         if l.shape != size:
             l = np.asarray(Image.fromarray(l.astype(np.float32), "F").resize(size[::-1], Image.BILINEAR))
-        f8, f16 = self.session.run(None, {"grey": grey_input(l)})
-        return descriptors(f8[0], f16[0])
+        f8, f16 = self.session.run(None, {"grey": grey_input(np.pad(l, BORDER, mode="symmetric"))})
+        m8, m16 = BORDER // 8, BORDER // 16
+        return descriptors(f8[0][:, m8:-m8, m8:-m8], f16[0][:, m16:-m16, m16:-m16])
 
     def analyse(self, source: ImageSource | np.ndarray, *, name: str = "reference",
                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Reference:
@@ -314,7 +355,7 @@ class ReferenceMatcher:
         rgb = source if isinstance(source, np.ndarray) else reference_rgb(source, name=name, max_pixels=max_pixels)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ReferenceError(f"reference {name}: expected sRGB uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
-        feats, labs, where = [], [], []
+        feats, labs, where, tones = [], [], [], []
         for scale in REFERENCE_SCALES:
             size = feature_size(*rgb.shape[:2], side=max(32, int(FEATURE_SIDE * scale)))
             grid = (size[0] // CELL, size[1] // CELL)
@@ -322,18 +363,23 @@ class ReferenceMatcher:
             l_small = rgb_to_lab(np.asarray(Image.fromarray(rgb).resize(size[::-1], Image.BOX)))[..., 0]
             for mirror in (False, True):
                 l_in = l_small[:, ::-1] if mirror else l_small
-                feats.append(self.features(np.ascontiguousarray(l_in, dtype=np.float32), size))
-                labs.append(lab.reshape(*grid, 3)[:, ::-1].reshape(-1, 3) if mirror else lab)
+                l_in = np.ascontiguousarray(l_in, dtype=np.float32)
+                cells = lab.reshape(*grid, 3)[:, ::-1].reshape(-1, 3) if mirror else lab
+                backdrop = background_cells(cells.reshape(*grid, 3)).reshape(-1)
                 rows, cols = np.indices(grid).reshape(2, -1)
-                where.append(np.stack([np.full_like(rows, len(where)), rows, cols], axis=1))
-        return Reference(name, np.concatenate(feats), np.concatenate(labs), np.concatenate(where).astype(np.int32))
+                feats.append(self.features(l_in, size))
+                tones.append(cell_means(l_in))
+                labs.append(cells)
+                where.append(np.stack([np.full_like(rows, len(where)), rows, cols, backdrop], axis=1))
+        return Reference(name, np.concatenate(feats), np.concatenate(labs),
+                         np.concatenate(where).astype(np.int32), np.concatenate(tones).astype(np.float32))
 
     def guide(self, lightness: Lightness, references: Sequence[Reference]) -> Guide:
         """The references' colour for each cell of the page (its lightness), with confidence."""
         size = feature_size(*lightness.shape)
-        page = self.features(lightness.reduced(*size), size)
+        l_small = lightness.reduced(*size)
         grid = (size[0] // CELL, size[1] // CELL)
-        lab, confidence = match(page, grid, references)
+        lab, confidence = match(self.features(l_small, size), cell_means(l_small), grid, references)
         return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape)
 
     def hints(self, lightness: Lightness, references: Sequence[Reference], *, paint: bool,
@@ -350,7 +396,9 @@ class ReferenceMatcher:
         height, width = lightness.shape
         gh, gw = guide.confidence.shape
         lab = np.array([guide.lab[y, x] for y, x in cells], dtype=np.float64)
-        if not paint:
+        if paint:
+            lab[:, 0] = np.clip(lab[:, 0], PAINT_MIN_L, 100.0)
+        else:
             page_l = lightness.reduced(gh, gw)
             lab[:, 0] = [page_l[y, x] for y, x in cells]
         rgb = rgb_to_uint8(lab_to_rgb(lab[None])[0])
