@@ -21,12 +21,32 @@ SOFT_SIGMA = 5.0 / AB_SCALE  # Gaussian width of the soft encoding, in normalise
 SOFT_NEIGHBOURS = 5
 
 
-def soft_encode(ab: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
-    """ab (N, 2, h, w) normalised -> soft class targets (N, K, h, w), each pixel summing to 1."""
-    d2 = (ab[:, None] - bins[None, :, :, None, None]).pow(2).sum(2)  # (N, K, h, w)
-    near_d2, near_idx = d2.topk(SOFT_NEIGHBOURS, dim=1, largest=False)
+def soft_encode_sparse(ab: torch.Tensor, bins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """ab (N, 2, h, w) normalised, bins (K, 2) -> (indices (N, 5, h, w) int64 of each pixel's
+    SOFT_NEIGHBOURS nearest bins, nearest first; their Gaussian weights (N, 5, h, w), summing to 1).
+
+    The squared distances come from one (P, 2) @ (2, K) product, |a|^2 - 2 a.b + |b|^2, with the
+    bins on the last axis: a fifth of the work of broadcasting (N, K, 2, h, w) differences, which
+    took about a fifth of a CPU training step."""
+    n, _, h, w = ab.shape
+    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)  # (P, 2)
+    d2 = flat.pow(2).sum(1, keepdim=True) - 2.0 * (flat @ bins.t()) + bins.pow(2).sum(1)  # (P, K)
+    near_idx = d2.topk(SOFT_NEIGHBOURS, dim=1, largest=False).indices
+    # The five distances again, exactly (a - b)^2, nearest first: the expansion rounds differently.
+    near_d2 = (flat[:, None] - bins[near_idx]).pow(2).sum(-1)  # (P, 5)
+    near_d2, order = near_d2.sort(dim=1)
+    near_idx = near_idx.gather(1, order)
     weights = torch.softmax(-near_d2 / (2 * SOFT_SIGMA**2), dim=1)
-    return torch.zeros_like(d2).scatter_(1, near_idx, weights)
+    unflat = lambda t: t.reshape(n, h, w, SOFT_NEIGHBOURS).permute(0, 3, 1, 2)
+    return unflat(near_idx), unflat(weights)
+
+
+def soft_encode(ab: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
+    """ab (N, 2, h, w) normalised -> soft class targets (N, K, h, w), each pixel summing to 1
+    (the dense form of :func:`soft_encode_sparse`)."""
+    idx, weights = soft_encode_sparse(ab, bins)
+    n, _, h, w = ab.shape
+    return ab.new_zeros((n, bins.shape[0], h, w)).scatter_(1, idx, weights)
 
 
 def class_rebalance_weights(ab_samples: np.ndarray, bins: np.ndarray, *, mix: float = 0.5) -> np.ndarray:
@@ -68,9 +88,11 @@ def compute_losses(ab_pred: torch.Tensor, ab_true: torch.Tensor, cfg, *, logits:
         if logits is None or bins is None or class_weights is None:
             raise ValueError("loss.classification needs model.head=classification")
         scale = ab_true.shape[-1] // logits.shape[-1]
-        target = soft_encode(F.avg_pool2d(ab_true, scale), bins)  # (N, K, h, w)
-        pixel_w = class_weights[target.argmax(1)]  # (N, h, w)
-        ce = -(target * F.log_softmax(logits.float(), dim=1)).sum(1)
+        # Only the 5 nearest bins have target mass: gather their log-probabilities rather than
+        # multiply a dense (N, K, h, w) target; the pixel's weight is its nearest bin's.
+        near_idx, near_w = soft_encode_sparse(F.avg_pool2d(ab_true, scale), bins)  # (N, 5, h, w)
+        pixel_w = class_weights[near_idx[:, 0]]  # (N, h, w)
+        ce = -(near_w * F.log_softmax(logits.float(), dim=1).gather(1, near_idx)).sum(1)
         losses["loss_cls"] = (pixel_w * ce).mean()
         total = total + lc.classification * losses["loss_cls"]
     if lc.paint_l1 > 0:
