@@ -12,7 +12,8 @@ Sections:
 3. Start-up: `irodori --help`, loading the model, the first image of a batch.
 4. The network alone, float32 and int8, and the peer networks of Zhang et al. (ECCV16,
    SIGGRAPH17; random weights, speed only) at the same sizes, with ratios.
-5. Training throughput (images/s) of the default recipe on the CPU, and on a GPU if one is here.
+5. Training throughput (images/s) of the default recipe on the CPU, before and now side by side
+   (`--only training` runs this section alone), and on a GPU if one is here.
 6. PNG encoding: time and bytes per zlib level (and other encoders when installed), on the
    examples and their colourings; `--only png` runs this section alone.
 
@@ -276,13 +277,26 @@ def torch_latencies(threads: int) -> dict:
 
 
 # -- 5. training --------------------------------------------------------------------------------
-def training_throughput(work: Path) -> dict:
-    """Images/s of the default recipe over 60 steps on 64 synthetic colour images (data loading
-    included), from the run's log.csv (the first window, with warm-up, is dropped)."""
+# The recipe as trained before issue 18 (every sample decoded from its file, float32 on every CPU,
+# torch's thread per core) against today's defaults (images decoded once and cached reduced, bf16
+# autocast on CPUs with bf16 units with depthwise convolutions kept float32, torch threads on the
+# cores the data worker leaves); both have the cheaper soft-encoding loss.
+# Before, torch took a thread per core beside the data worker.
+TRAINING_VARIANTS = {"before (data.cache_mb=0, amp=off, a thread per core)":
+                     ["--data.cache_mb=0", "--amp=off", f"--threads={os.cpu_count()}"], "now (defaults)": []}
+
+
+def training_throughput(work: Path, *, rounds: int = 2, steps: int = 40) -> dict:
+    """Images/s of the default recipe on 64 synthetic colour images (data loading included), from
+    each run's log.csv (the first window, with warm-up, dropped): on the CPU each of
+    TRAINING_VARIANTS, run alternately ``rounds`` times so a busy machine slows both alike, the
+    median of their windows; on a GPU, today's defaults once -> {device or "cpu: VARIANT": img/s}."""
     try:
         import torch
     except ImportError:
         return {}
+    import csv
+
     rng = np.random.default_rng(0)
     folder = work / "train-images"
     folder.mkdir(exist_ok=True)
@@ -291,20 +305,33 @@ def training_throughput(work: Path) -> dict:
         rgb = np.stack([(xx * (i + 1) + yy) % 256, (yy * 2 + i * 9) % 256, (xx + yy * 3) % 256], -1)
         rgb = (rgb * rng.uniform(0.5, 1.0, 3)).astype(np.uint8)
         Image.fromarray(rgb).save(folder / f"img_{i:02d}.png")
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    result = {}
-    for device in devices:
-        out = work / f"train-{device}"
+    runs = [(f"cpu: {name}", "cpu", extra) for _ in range(rounds) for name, extra in TRAINING_VARIANTS.items()]
+    if torch.cuda.is_available():
+        runs.append(("cuda", "cuda", []))
+    speeds: dict[str, list[float]] = {}
+    for n, (label, device, extra) in enumerate(runs):
+        out = work / f"train-{n}"
         cmd = [sys.executable, "-m", "irodori.cli", "train", str(folder), "--preset", "default", "--out", str(out),
-               "-q", "--steps=60", "--log_every=15", "--val_every=100000", "--checkpoint_every=100000",
-               f"--device={device}"]
+               "-q", f"--steps={steps}", "--log_every=10", "--val_every=100000", "--checkpoint_every=100000",
+               f"--device={device}", *extra]
         subprocess.run(cmd, check=True, capture_output=True)
-        import csv
-
         with open(out / "log.csv") as f:
-            speeds = [float(r["img_per_s"]) for r in csv.DictReader(f) if r.get("img_per_s")]
-        result[device] = statistics.median(speeds[1:] or speeds)
-    return result
+            window = [float(r["img_per_s"]) for r in csv.DictReader(f) if r.get("img_per_s")]
+        speeds.setdefault(label, []).extend(window[1:] or window)
+    return {label: statistics.median(v) for label, v in speeds.items()}
+
+
+def report_training(training: dict) -> list[str]:
+    lines = ["", "### Training throughput (default recipe: crop 160, batch 16, classification head)", "",
+             "Each CPU variant run twice, alternately, in the same bench run (`python benchmarks/bench.py --only "
+             "training` measures this section alone).", "", "| device | images/s | vs before |", "|---|---:|---:|"]
+    before = next((v for k, v in training.items() if k.startswith("cpu: before")), None)
+    for device, speed in training.items():
+        ratio = f"{speed / before:.2f}x" if before and device.startswith("cpu") else ""
+        lines.append(f"| {device} | {speed:.1f} | {ratio} |")
+    if "cuda" not in training:
+        lines.append("| GPU | not measured: no GPU on this machine | |")
+    return lines
 
 
 # -- paint mode: a B&W page painted end to end -------------------------------------------------
@@ -479,12 +506,7 @@ def report(data: dict) -> str:
                   f"SIGGRAPH17 {p['SIGGRAPH17'] / 1e6:.1f} M."]
     else:
         lines += ["", "Peers not measured: install the `bench` extra (`pip install -e '.[bench]'`)."]
-    lines += ["", "### Training throughput (default recipe: crop 160, batch 16, classification head)", "",
-              "| device | images/s |", "|---|---:|"]
-    for device, speed in data["training"].items():
-        lines.append(f"| {device} | {speed:.1f} |")
-    if "cuda" not in data["training"]:
-        lines.append("| GPU | not measured: no GPU on this machine |")
+    lines += report_training(data["training"])
     lines += report_png(data["png"])
     if data.get("paint"):
         lines += ["", "### Paint mode: a 780x1200 B&W page painted end to end", "",
@@ -499,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--write", default=None, help="splice the tables into this Markdown file")
     parser.add_argument("--json", default=None, help="also write the raw figures as JSON")
-    parser.add_argument("--only", choices=["png", "paint"], default=None,
+    parser.add_argument("--only", choices=["png", "paint", "training"], default=None,
                         help="measure one section and print its table (png: encode time and bytes per level; "
                         "paint: a 780x1200 B&W page painted, against its I/O floor)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -518,6 +540,12 @@ def main(argv: list[str] | None = None) -> int:
             rows = paint_rows(Path(tmp), args.threads)
         print(f"Measured {dt.date.today().isoformat()} on {cpu_name()} by `python benchmarks/bench.py --only paint`.")
         print("\n".join(report_paint(rows)))
+        return 0
+    if args.only == "training":
+        with tempfile.TemporaryDirectory(prefix="irodori-bench-") as tmp:
+            training = training_throughput(Path(tmp))
+        print(f"Measured {dt.date.today().isoformat()} on {cpu_name()} by `python benchmarks/bench.py --only training`.")
+        print("\n".join(report_training(training)))
         return 0
     if args.only == "png":
         print(f"Measured {dt.date.today().isoformat()} on {cpu_name()} by `python benchmarks/bench.py --only png`.")

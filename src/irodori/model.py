@@ -120,9 +120,22 @@ LITE0_LEVELS = {0: 16, 2: 24, 4: 40, 10: 112, 15: 320}  # block index -> channel
 LITE0_BN_EPS = 1e-3  # as the ImageNet weights were trained
 
 
+class DepthwiseConv2d(nn.Conv2d):
+    """A grouped convolution that stays float32 under CPU bfloat16 autocast: oneDNN's bfloat16
+    depthwise backward ran 1.6x slower than float32 on an AMX Xeon, while every other layer ran
+    faster in bfloat16. Same parameters and state keys as ``nn.Conv2d``; elsewhere unchanged."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            with torch.autocast("cpu", enabled=False):
+                return super().forward(x.float())
+        return super().forward(x)
+
+
 def _conv_bn(c_in: int, c_out: int, kernel: int, *, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, groups=groups,
-                                         bias=False), nn.BatchNorm2d(c_out, eps=LITE0_BN_EPS)]
+    conv = DepthwiseConv2d if groups > 1 else nn.Conv2d
+    layers: list[nn.Module] = [conv(c_in, c_out, kernel, stride=stride, padding=kernel // 2, groups=groups,
+                                    bias=False), nn.BatchNorm2d(c_out, eps=LITE0_BN_EPS)]
     if act:
         layers.append(nn.ReLU6(inplace=True))
     return nn.Sequential(*layers)
