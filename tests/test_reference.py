@@ -181,3 +181,16 @@ def test_cli_refuses_bad_references_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "reference" in err and "nope.png does not exist" in err
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_bw_page_painted_after_its_colour_original_takes_its_colours():
+    """Paint mode: the B&W print (ink on white) of a coloured cartoon, with the colour cartoon as
+    the reference, comes out closer to it than without; the ink stays exactly."""
+    truth = cartoon(6)
+    ink = np.where(rgb_to_lab(truth)[..., 0] < 25, 0, 255).astype(np.uint8)
+    painter = load_colorizer("auto", mode="paint", threads=1)
+    without = np.asarray(painter.colorize(ink))
+    with_ref = np.asarray(painter.colorize(ink, reference=[truth]))
+    assert _psnr(with_ref, truth) > _psnr(without, truth) + 1.0
+    inked = ink == 0
+    assert rgb_to_lab(with_ref)[..., 0][inked].max() < 30

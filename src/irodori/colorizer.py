@@ -324,16 +324,13 @@ class Colorizer:
         on_paper = over_white(lightness, alpha) if transparent else lightness
         contract = self.contract_for(on_paper, mode=mode, tone=tone)
         log.info("%s: %s (%s)", _source_name(image), contract.mode, contract.reason)
-        if references:
-            page = on_paper if contract.mode == "paint" else lightness
-            hints = self.reference_hints(page, references, hints, paint=contract.mode == "paint")
         if contract.mode == "paint":
-            lab_small = self.predict_paint(on_paper, hints=hints, temperature=temperature)
+            lab_small = self.predict_paint(on_paper, hints=hints, references=references, temperature=temperature)
             if palette_ab is not None:
                 lab_small[1:] = apply_palette(lab_small[1:], palette_ab)
             out = self.merge_image(on_paper, lab_small[1:], l_paint=lab_small[0], contract=contract)
         else:
-            ab_small = self.predict_ab(lightness, hints=hints, temperature=temperature)
+            ab_small = self.predict_ab(lightness, hints=hints, references=references, temperature=temperature)
             if palette_ab is not None:
                 ab_small = apply_palette(ab_small, palette_ab)
             out = self.merge_image(lightness, ab_small)
@@ -370,11 +367,11 @@ class Colorizer:
     def reference_hints(self, lightness: Lightness, references: list[Reference], hints: list[Hint], *,
                         paint: bool) -> list[Hint]:
         """The user's hints with the references' hints added before them (a user's hint wins where
-        they meet; reference hints within a few pixels of one are dropped), at most MAX_HINTS."""
+        they meet; reference hints within a 48th of the page of one are dropped), at most MAX_HINTS."""
         limit = min(MAX_REFERENCE_HINTS, MAX_HINTS - len(hints))
         found = self.matcher.hints(lightness, references, paint=paint, limit=limit)
         near = max(lightness.shape) / 48
-        kept = [r for r in found if all(abs(r.x - h.x) > near or abs(r.y - h.y) > near for h in hints)]
+        kept = [r for r in found if all(abs(r.x - u.x) > near or abs(r.y - u.y) > near for u in hints)]
         return kept + hints
 
     def colorize_lightness(self, l_full: np.ndarray, *, hints: Iterable[Any] | None = None) -> np.ndarray:
@@ -403,16 +400,20 @@ class Colorizer:
         return np.ascontiguousarray(l_in, dtype=np.float32), np.ascontiguousarray(hint_in, dtype=np.float32), (h, w)
 
     def predict_ab(self, lightness: Lightness | np.ndarray, *, hints: Iterable[Any] | None = None,
-                   propagate: bool = True, temperature: float | None = None) -> np.ndarray:
+                   references: Iterable[Reference] = (), propagate: bool = True,
+                   temperature: float | None = None) -> np.ndarray:
         """Lightness (or L (H, W)) -> ab_small (2, h, w) in Lab units at the network size.
 
         Hints go into the network and, because the network follows them only weakly, are also
         spread over regions of similar lightness (:func:`irodori.hints.propagate_hints`; off
-        with ``propagate=False``, which measures the network alone).
+        with ``propagate=False``, which measures the network alone). Analysed ``references``
+        add hints where the page matches them (:meth:`reference_hints`).
         """
         if not isinstance(lightness, Lightness):
             lightness = Lightness.from_l(lightness)
         hints = parse_hints(hints)
+        if references:
+            hints = self.reference_hints(lightness, list(references), hints, paint=False)
         ab, l_small = self.network_ab(lightness, hints, temperature=temperature)
         if hints and propagate:
             ab = propagate_hints(ab, l_small, hints, lightness.shape)
@@ -432,15 +433,19 @@ class Colorizer:
         return ab, (l_in[0, 0, :h, :w] + 1.0) * 50.0
 
     def predict_paint(self, lightness: Lightness, *, hints: Iterable[Any] | None = None,
-                      propagate: bool = True, temperature: float | None = None) -> np.ndarray:
+                      references: Iterable[Reference] = (), propagate: bool = True,
+                      temperature: float | None = None) -> np.ndarray:
         """Lightness -> lab_small (3, h, w) float32: the paint model's page lightness l_paint and
         its ab, in Lab units at the network size. Hints are spread as in :meth:`predict_ab`, their
-        lightness too, so a hint on white paper fills its region at its own colour. ValueError
-        without a paint model."""
+        lightness too, so a hint on white paper fills its region at its own colour. Analysed
+        ``references`` add hints where the page matches them (in the ink view), spread the same
+        way. ValueError without a paint model."""
         hints = parse_hints(hints)
         backend = self.paint_backend
         if backend is None:
             raise ValueError(f"{self.backend.name} cannot paint (it predicts no l_paint)")
+        if references:
+            hints = self.reference_hints(lightness, list(references), hints, paint=True)
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints, backend=backend)
         if hints and propagate:
             # A fill, not a spot: the network answers a hint with a blob of its colour, so spreading
