@@ -111,9 +111,21 @@ def whole_process(path: Path, fmt: str, out: Path, *, runs: int, extra: tuple[st
     return 1000 * statistics.median(times), max(peaks)
 
 
+def bench_references(colorizer, path: str, count: int) -> list:
+    """``count`` colour references for the page at ``path``: the page coloured by the colorizer,
+    mirrored, and its top and bottom halves (the same art, another layout), up to 4."""
+    from PIL import ImageOps
+
+    page = colorizer.colorize(path)
+    half = page.height // 2
+    return [page, ImageOps.mirror(page), page.crop((0, 0, page.width, half)),
+            page.crop((0, half, page.width, page.height))][:count]
+
+
 def in_process_child(path: str, fmt: str, runs: int, threads: int, *, model: str = DEFAULT_MODEL,
-                     mode: str = "tint") -> dict:
-    """Run in a fresh process (see --child): time the stages, report the process's peak RSS."""
+                     mode: str = "tint", references: int = 0) -> dict:
+    """Run in a fresh process (see --child): time the stages, report the process's peak RSS.
+    ``references``: colour every run after that many references, analysed once beforehand."""
     from irodori.colorizer import load_colorizer
     from irodori.imageio import encode, open_image, write_atomic
 
@@ -121,6 +133,12 @@ def in_process_child(path: str, fmt: str, runs: int, threads: int, *, model: str
     t0 = time.perf_counter()
     colorizer = load_colorizer(model, threads=threads, mode=mode)
     load_ms = 1000 * (time.perf_counter() - t0)
+    analyse_ms = 0.0
+    if references:
+        refs = bench_references(colorizer, path, references)
+        t0 = time.perf_counter()
+        colorizer = colorizer.with_references(refs)
+        analyse_ms = 1000 * (time.perf_counter() - t0)
     t0 = time.perf_counter()
     write_atomic(out, encode(colorizer.colorize(path), fmt))
     first_ms = 1000 * (time.perf_counter() - t0)
@@ -139,7 +157,7 @@ def in_process_child(path: str, fmt: str, runs: int, threads: int, *, model: str
     totals = [sum(v) for v in zip(*stages.values())]
     shutil.rmtree(out.parent)
     return {
-        "load_ms": load_ms, "first_ms": first_ms,
+        "load_ms": load_ms, "first_ms": first_ms, "analyse_ms": analyse_ms,
         **{f"{k}_ms": statistics.median(v) for k, v in stages.items()},
         "total_ms": statistics.median(totals),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -147,9 +165,10 @@ def in_process_child(path: str, fmt: str, runs: int, threads: int, *, model: str
 
 
 def in_process(path: Path, fmt: str, *, runs: int, threads: int, model: str = DEFAULT_MODEL,
-               mode: str = "tint") -> dict:
+               mode: str = "tint", references: int = 0) -> dict:
     cmd = [sys.executable, __file__, "--child", str(path), "--child-format", fmt, "--child-runs", str(runs),
-           "--threads", str(threads), "--child-model", model, "--child-mode", mode]
+           "--threads", str(threads), "--child-model", model, "--child-mode", mode,
+           "--child-references", str(references)]
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 
 
@@ -286,7 +305,7 @@ TRAINING_VARIANTS = {"before (data.cache_mb=0, amp=off, a thread per core)":
                      ["--data.cache_mb=0", "--amp=off", f"--threads={os.cpu_count()}"], "now (defaults)": []}
 
 
-def training_throughput(work: Path, *, rounds: int = 2, steps: int = 40) -> dict:
+def training_throughput(work: Path, *, rounds: int = 2, steps: int = 30) -> dict:
     """Images/s of the default recipe on 64 synthetic colour images (data loading included), from
     each run's log.csv (the first window, with warm-up, dropped): on the CPU each of
     TRAINING_VARIANTS, run alternately ``rounds`` times so a busy machine slows both alike, the
@@ -337,24 +356,35 @@ def report_training(training: dict) -> list[str]:
 # -- paint mode: a B&W page painted end to end -------------------------------------------------
 def paint_rows(work: Path, threads: int) -> list[dict]:
     """The example page at 780x1200 as a B&W page: tinted by the default model and painted by
-    the paint model (tone flat and keep), each in a fresh process, against the I/O floor."""
+    the paint model, each in a fresh process, against the I/O floor; and each again after 4
+    colour references (docs/REFERENCE.md), analysed once before the timed runs."""
     from irodori.registry import DEFAULT_PAINT_MODEL
 
     path, fmt = make_inputs(work)["page 780x1200"]
     rows = []
     for label, model, mode in (("tint", DEFAULT_MODEL, "tint"), ("paint", DEFAULT_PAINT_MODEL, "paint")):
-        rows.append({"label": f"{label} ({model})", **in_process(path, fmt, runs=10, threads=threads, model=model,
-                                                                  mode=mode)})
+        for refs in (0, 4):
+            name = f"{label} ({model})" + (f", {refs} references" if refs else "")
+            rows.append({"label": name, **in_process(path, fmt, runs=10, threads=threads, model=model, mode=mode,
+                                                      references=refs)})
     return rows
 
 
 def report_paint(rows: list[dict]) -> list[str]:
-    lines = ["| 780x1200 page | decode | colouring | encode + write | end to end | I/O floor | end to end / floor |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| 780x1200 page | decode | colouring | encode + write | end to end | I/O floor | end to end / floor "
+             "| references: once per run / added per page |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    plain: dict[str, float] = {}
     for r in rows:
         floor = r["decode_ms"] + r["encode+write_ms"]
+        base = r["label"].split(",")[0]
+        refs = "—"
+        if "references" in r["label"]:
+            refs = f"{r['analyse_ms']:.0f} ms / +{100 * (r['total_ms'] / plain[base] - 1):.0f} %"
+        else:
+            plain[base] = r["total_ms"]
         lines.append(f"| {r['label']} | {r['decode_ms']:.0f} ms | {r['colour_ms']:.0f} ms | {r['encode+write_ms']:.0f} ms | "
-                     f"{r['total_ms']:.0f} ms | {floor:.0f} ms | {r['total_ms'] / floor:.2f} |")
+                     f"{r['total_ms']:.0f} ms | {floor:.0f} ms | {r['total_ms'] / floor:.2f} | {refs} |")
     return lines
 
 
@@ -529,10 +559,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child-runs", type=int, default=5, help=argparse.SUPPRESS)
     parser.add_argument("--child-model", default=DEFAULT_MODEL, help=argparse.SUPPRESS)
     parser.add_argument("--child-mode", default="tint", help=argparse.SUPPRESS)
+    parser.add_argument("--child-references", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(in_process_child(args.child, args.child_format, args.child_runs, args.threads,
-                                          model=args.child_model, mode=args.child_mode)))
+                                          model=args.child_model, mode=args.child_mode,
+                                          references=args.child_references)))
         return 0
 
     if args.only == "paint":

@@ -76,7 +76,7 @@ SUPPORT_RADIUS = 2  # a confident cell needs confident company in its (2r+1)^2 w
 MIN_SUPPORT = 0.15  # ... at least this share of it
 SIMILARITY_FLOOR, SIMILARITY_FULL = 0.5, 0.8  # tuned on the val sets (docs/REFERENCE.md)  # confidence 0 at or below, 1 at or above
 MIN_CONFIDENCE = 0.3  # cells below this give no hint
-MAX_REFERENCE_HINTS = 96  # per page (the pipeline takes at most hints.MAX_HINTS in all)
+MAX_REFERENCE_HINTS = 48  # per page (the pipeline takes at most hints.MAX_HINTS in all)
 MIN_REFERENCE_CHROMA = 5.0  # a reference whose most colourful spot (64x64 view) is greyer than this is refused
 BACKGROUND_DE = 8.0  # CIE76 distance to the border colour within which a reference cell is backdrop
 BACKDROP_CHROMA = 6.0  # a grey or white backdrop is kept (white paper is a good hint for paper)
@@ -234,9 +234,10 @@ def cell_lab(rgb: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 
 
 def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int],
-          references: Sequence[Reference], *, ink: bool = False) -> tuple[np.ndarray, np.ndarray]:
+          references: Sequence[Reference], *, ink: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Page descriptors (n, C) and mean lightness (n,) of the cells of a ``grid`` -> (guide Lab
-    (n, 3), confidence (n,)), both float32.
+    (n, 3), confidence (n,), both float32, and the index of the reference each cell's best match
+    is in (n,)); ``ink``: the references' ink-view descriptors.
 
     Similarity is the cosine of descriptors less TONE_WEIGHT per 100 L of difference in the
     cells' mean lightness (features of flat areas hardly tell white from black); the guide is
@@ -274,7 +275,8 @@ def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int],
     confidence = np.clip((best - SIMILARITY_FLOOR) / (SIMILARITY_FULL - SIMILARITY_FLOOR), 0.0, 1.0) * gate * distinct
     support = box_mean((confidence >= MIN_CONFIDENCE).reshape(grid), SUPPORT_RADIUS).reshape(-1)
     confidence = confidence * (support >= MIN_SUPPORT)
-    return guide.astype(np.float32), confidence.astype(np.float32)
+    owner = np.repeat(np.arange(len(references)), [r.cells for r in references])
+    return guide.astype(np.float32), confidence.astype(np.float32), owner[top[:, 0]]
 
 
 def coherence(matched: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -351,16 +353,16 @@ class ReferenceMatcher:
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"{path}: cannot load the reference feature network: {exc}") from None
 
-    def features(self, l: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """CIE L (h', w') float32 -> descriptors (h/CELL * w/CELL, C) of it resized to ``size``
-        (h, w). The input is mirrored outwards by BORDER pixels first and the features of that
-        margin dropped: the network's zero padding otherwise makes every image's edge look alike,
-        and an unrelated picture's border would match the page's."""
-        if l.shape != size:
-            l = np.asarray(Image.fromarray(l.astype(np.float32), "F").resize(size[::-1], Image.BILINEAR))
-        f8, f16 = self.session.run(None, {"grey": grey_input(np.pad(l, BORDER, mode="symmetric"))})
+    def features(self, *views: np.ndarray) -> list[np.ndarray]:
+        """CIE L views (h, w) float32 of one size, multiples of CELL -> their descriptors
+        (h/CELL * w/CELL, C) each, in one run of the network. Each view is mirrored outwards by
+        BORDER pixels first and the features of that margin dropped: the network's zero padding
+        otherwise makes every image's edge look alike, and an unrelated picture's border would
+        match the page's."""
+        batch = np.concatenate([grey_input(np.pad(view, BORDER, mode="symmetric")) for view in views])
+        f8, f16 = self.session.run(None, {"grey": batch})
         m8, m16 = BORDER // 8, BORDER // 16
-        return descriptors(f8[0][:, m8:-m8, m8:-m8], f16[0][:, m16:-m16, m16:-m16])
+        return [descriptors(a[:, m8:-m8, m8:-m8], b[:, m16:-m16, m16:-m16]) for a, b in zip(f8, f16)]
 
     def analyse(self, source: ImageSource | np.ndarray, *, name: str = "reference",
                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Reference:
@@ -382,9 +384,10 @@ class ReferenceMatcher:
                 cells = lab.reshape(*grid, 3)[:, ::-1].reshape(-1, 3) if mirror else lab
                 backdrop = background_cells(cells.reshape(*grid, 3)).reshape(-1)
                 rows, cols = np.indices(grid).reshape(2, -1)
-                feats.append(self.features(l_in, size))
+                grey, ink = self.features(l_in, ink_view(l_in))
+                feats.append(grey)
+                inks.append(ink)
                 tones.append(cell_means(l_in))
-                inks.append(self.features(ink_view(l_in), size))
                 ink_tones.append(cell_means(ink_view(l_in)))
                 labs.append(cells)
                 where.append(np.stack([np.full_like(rows, len(where)), rows, cols, backdrop], axis=1))
@@ -403,16 +406,18 @@ class ReferenceMatcher:
         size = feature_size(*lightness.shape)
         l_small = lightness.reduced(*size)
         grid = (size[0] // CELL, size[1] // CELL)
-        if ink:
-            grey = self.features(l_small, size), cell_means(l_small)
-            related = [r for r in references
-                       if (match(*grey, grid, [r])[1] >= MIN_CONFIDENCE).mean() >= MIN_RELATED]
-            log.debug("references: %d of %d related to the page", len(related), len(references))
-            if not related:
-                return Guide(np.zeros((*grid, 3), np.float32), np.zeros(grid, np.float32), lightness.shape)
-            references = related
-        seen = ink_view(l_small) if ink else l_small
-        lab, confidence = match(self.features(seen, size), cell_means(seen), grid, references, ink=ink)
+        if not ink:
+            lab, confidence, _ = match(self.features(l_small)[0], cell_means(l_small), grid, references)
+            return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape)
+        inked = ink_view(l_small)
+        grey_features, ink_features = self.features(l_small, inked)
+        _, grey_confidence, source = match(grey_features, cell_means(l_small), grid, references)
+        matched = grey_confidence >= MIN_CONFIDENCE
+        related = [r for i, r in enumerate(references) if (matched & (source == i)).mean() >= MIN_RELATED]
+        log.debug("references: %d of %d related to the page", len(related), len(references))
+        if not related:
+            return Guide(np.zeros((*grid, 3), np.float32), np.zeros(grid, np.float32), lightness.shape)
+        lab, confidence, _ = match(ink_features, cell_means(inked), grid, related, ink=True)
         return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape)
 
     def hints(self, lightness: Lightness, references: Sequence[Reference], *, paint: bool,
