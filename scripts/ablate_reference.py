@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""The reference-matching ablation of docs/REFERENCE.md, on the VAL reference sets (never test).
+
+Each variant changes constants of :mod:`irodori.reference` (or the paint view) and scores every
+val set with ``scripts/evaluate_reference.py``'s scorer: mean PSNR gain with the matching and
+with the unrelated reference. Prints a Markdown table; ``--json`` keeps the figures::
+
+    python scripts/build_reference_evalsets.py --split val   # once
+    python scripts/ablate_reference.py --limit 20 --json docs/reference-ablation.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import irodori.reference as R  # noqa: E402
+from evaluate_reference import score_set, set_folders  # noqa: E402
+
+# name -> (what it changes, constants of irodori.reference)
+VARIANTS = {
+    "shipped": ("the shipped settings", {}),
+    "strict similarity": ("similarity ramp 0.7-0.9 (the first cut)", {"SIMILARITY_FLOOR": 0.7, "SIMILARITY_FULL": 0.9}),
+    "no support check": ("a confident cell needs no confident neighbours", {"MIN_SUPPORT": 0.0}),
+    "no distinctness check": ("the best match need not beat the 16th", {"MARGIN_FULL": 1e-6}),
+    "no lightness penalty": ("similarity of features alone", {"TONE_WEIGHT": 0.0}),
+    "96 hints": ("96 reference hints a page instead of 48", {"MAX_REFERENCE_HINTS": 96}),
+    "paint: grey view": ("a page to paint matched in the grey view, like a tinted one", {"_paint_view": "grey"}),
+    "paint: ink view alone": ("ink view without the grey-view relatedness check", {"MIN_RELATED": 0.0}),
+}
+
+
+@contextmanager
+def variant(changes: dict):
+    """Set the constants (and, for "_paint_view": "grey", match painted pages in the grey view)."""
+    saved = {k: getattr(R, k) for k in changes if not k.startswith("_")}
+    guide = R.ReferenceMatcher.guide
+    try:
+        for key, value in changes.items():
+            if not key.startswith("_"):
+                setattr(R, key, value)
+        if changes.get("_paint_view") == "grey":
+            R.ReferenceMatcher.guide = lambda self, lightness, refs, ink=False: guide(self, lightness, refs)
+        yield
+    finally:
+        for key, value in saved.items():
+            setattr(R, key, value)
+        R.ReferenceMatcher.guide = guide
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sets", type=Path, default=ROOT / "data" / "eval-reference-val")
+    ap.add_argument("--limit", type=int, default=20, help="targets per set")
+    ap.add_argument("--only", action="append", help="variants to run (default: all)")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    from irodori.colorizer import load_colorizer
+
+    colorizer = load_colorizer("auto", threads=1)
+    folders = set_folders(args.sets, None)
+    if not folders:
+        raise SystemExit(f"no sets under {args.sets}: python scripts/build_reference_evalsets.py --split val")
+    results: dict = {}
+    for name, (what, changes) in VARIANTS.items():
+        if args.only and name not in args.only:
+            continue
+        with variant(changes):
+            results[name] = {"what": what, "sets": {}}
+            for folder in folders:
+                summary, _ = score_set(colorizer, folder, limit=args.limit)
+                results[name]["sets"][folder.name] = {c: summary[c]["delta_db"] for c in ("matching", "unrelated")}
+        print(f"{name}: {results[name]['sets']}", file=sys.stderr, flush=True)
+    names = [f.name for f in folders]
+    lines = ["| variant | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for name, r in results.items():
+        cells = [f"{r['sets'][n]['matching']:+.2f} / {r['sets'][n]['unrelated']:+.2f}" for n in names]
+        lines.append(f"| {name}: {r['what']} | " + " | ".join(cells) + " |")
+    print("\n".join(lines))
+    if args.json:
+        args.json.write_text(json.dumps({"split": "val", "limit": args.limit, "variants": results}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
