@@ -57,7 +57,7 @@ FEATURES_ONNX = "reference-lite0.onnx"
 FEATURES_SHA256 = "21afca430504359ca8371975cd80de65976e5883d27944523d5cee6c86e4780c"  # scripts/export_reference_features.py prints it
 STRIDE8_BLOCK, LAST_BLOCK = 4, 10  # EfficientNet-Lite0 blocks: end of stage 3 (40 ch, 1/8), of stage 5 (112 ch, 1/16)
 BORDER = 32  # pixels mirrored around the feature network's input (a multiple of 16)
-CELL = 16  # pixels of the feature network's input per grid cell (stride-8 features pooled 2x2)
+CELL = 16  # pixels of the feature network's input per grid cell (its stride-16 grid)
 FEATURE_SIDE = 384  # the longest side the feature network sees (page and reference alike)
 REFERENCE_SCALES = (1.0, 0.5)  # a reference is analysed at these sizes (relative to FEATURE_SIDE)
 MAX_REFERENCES = 8  # per call; each adds matching time to every page
@@ -74,7 +74,7 @@ AMBIGUITY_RANK = 16  # a match is distinct when clearly better than the 16th bes
 MARGIN_FULL = 0.1  # ... fully so at this similarity margin
 SUPPORT_RADIUS = 2  # a confident cell needs confident company in its (2r+1)^2 window ...
 MIN_SUPPORT = 0.15  # ... at least this share of it
-SIMILARITY_FLOOR, SIMILARITY_FULL = 0.5, 0.8  # tuned on the val sets (docs/REFERENCE.md)  # confidence 0 at or below, 1 at or above
+SIMILARITY_FLOOR, SIMILARITY_FULL = 0.5, 0.8  # confidence 0 at or below, 1 at or above (val sets: docs/REFERENCE.md)
 MIN_CONFIDENCE = 0.3  # cells below this give no hint
 MAX_REFERENCE_HINTS = 48  # per page (the pipeline takes at most hints.MAX_HINTS in all)
 MIN_REFERENCE_CHROMA = 5.0  # a reference whose most colourful spot (64x64 view) is greyer than this is refused
@@ -90,11 +90,15 @@ class ReferenceError(ValueError):
 
 @dataclass(frozen=True)
 class Reference:
-    """One analysed reference image: what matching needs, computed once.
+    """One analysed reference image: what matching needs, computed once (n cells over every
+    scale and mirror).
 
-    ``features`` (n, C) float32, unit rows: one descriptor per grid cell, over every scale and
-    mirror, of the reference's grey version; ``lab`` (n, 3) float32 CIE Lab of each cell (L 0..100, a/b about
-    -110..110); ``where`` (n, 3) int32: the cell's view (scale and mirror, numbered), row and column.
+    ``features`` (n, C) float32, unit rows: each cell's descriptor in the grey view (the
+    reference's lightness), ``ink_features`` (n, C) in the ink view (:func:`ink_view`);
+    ``lab`` (n, 3) float32 CIE Lab of each cell (L 0..100, a/b about -110..110); ``where`` (n, 4)
+    int32: the cell's view (scale and mirror, numbered), row, column, and 1 where it is backdrop
+    (:func:`background_cells`: matched, but never a hint); ``tones`` and ``ink_tones`` (n,)
+    float32: each cell's mean L in either view.
     """
 
     name: str
@@ -108,7 +112,6 @@ class Reference:
     @property
     def cells(self) -> int:
         return int(self.features.shape[0])
-
 
 
 @dataclass(frozen=True)
@@ -198,16 +201,13 @@ def ink_view(l: np.ndarray) -> np.ndarray:
 
 
 def descriptors(f8: np.ndarray, f16: np.ndarray) -> np.ndarray:
-    """The network's outputs (40, h, w) and (112, h/2, w/2) -> (cells, 152) float32 unit rows on
-    the CELL grid: at CELL 16, f8 is averaged over 2x2; at CELL 8, f16 is repeated 2x2."""
-    if CELL == 16:
-        c, h, w = f8.shape
-        f8 = f8[:, : h // 2 * 2, : w // 2 * 2].reshape(c, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
-        coarse = f16[:, : f8.shape[1], : f8.shape[2]]
-    else:
-        coarse = f16.repeat(2, axis=1).repeat(2, axis=2)[:, : f8.shape[1], : f8.shape[2]]
+    """The network's outputs (40, h, w) and (112, h/2, w/2) -> (h/2 * w/2, 152) float32 unit rows,
+    one per cell of the CELL (16-px) grid: f8 averaged over 2x2, f16 as it is, each
+    unit-normalised and weighted by W8 and W16."""
+    c, h, w = f8.shape
+    f8 = f8[:, : h // 2 * 2, : w // 2 * 2].reshape(c, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
     parts = []
-    for f, weight in ((f8, W8), (coarse, W16)):
+    for f, weight in ((f8, W8), (f16[:, : f8.shape[1], : f8.shape[2]], W16)):
         flat = f.reshape(f.shape[0], -1).T
         parts.append(weight * flat / (np.linalg.norm(flat, axis=1, keepdims=True) + 1e-6))
     out = np.concatenate(parts, axis=1)
