@@ -1,0 +1,61 @@
+"""The few-page workflow end to end: fine-tune the shipped manga model with the `finetune` preset,
+then colour with the run folder through the CLI, the Python API and the web server."""
+
+import io
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from PIL import Image  # noqa: E402
+
+from irodori.cli import main  # noqa: E402
+from irodori.colorizer import load_colorizer  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def finetuned(tmp_path_factory):
+    """A run folder: `manga` fine-tuned for 2 steps on six small colour pages (tiny crops)."""
+    root = tmp_path_factory.mktemp("finetune")
+    pages = root / "pages"
+    pages.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        rgb = np.repeat(np.linspace(0, 255, 96, dtype=np.uint8)[None, :, None], 80, 0) * rng.uniform(0.3, 1, 3)
+        rgb[20:50, 30:60] = rng.integers(0, 256, 3)
+        Image.fromarray(rgb.astype(np.uint8)).save(pages / f"page{i}.png")
+    run = root / "run"
+    code = main(["train", str(pages), "--init", "manga", "--preset", "finetune", "--out", str(run), "--steps=2",
+                 "--val_every=0", "--data.crop_size=64", "--data.workers=0", "--batch_size=2", "-q"])
+    assert code == 0
+    return run
+
+
+def _grey_page(path):
+    Image.fromarray(np.tile(np.arange(0, 240, 4, dtype=np.uint8), (40, 1))).save(path)
+    return path
+
+
+def test_the_run_colours_through_the_cli_and_the_api(finetuned, tmp_path):
+    page = _grey_page(tmp_path / "in.png")
+    assert main(["colorize", str(page), "-o", str(tmp_path / "out"), "--model", str(finetuned), "-q"]) == 0
+    assert [Image.open(p).size for p in (tmp_path / "out").iterdir()] == [(60, 40)]
+    out = load_colorizer(str(finetuned)).colorize(str(page))
+    assert out.size == (60, 40) and out.mode == "RGB"
+
+
+def test_the_run_is_served_by_irodori_serve(finetuned):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("multipart")
+    from fastapi.testclient import TestClient
+
+    from irodori.server import create_app
+
+    buf = io.BytesIO()
+    Image.fromarray(np.tile(np.arange(0, 240, 5, dtype=np.uint8), (32, 1))).save(buf, "PNG")
+    app = create_app(models=[str(finetuned)], threads=1)
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        response = client.post("/api/colorize", files={"image": ("page.png", buf.getvalue(), "image/png")})
+    assert response.status_code == 200 and response.headers["x-irodori-model"] == finetuned.name
+    assert Image.open(io.BytesIO(response.content)).size == (48, 32)
