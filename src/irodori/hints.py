@@ -274,12 +274,15 @@ def geodesic_distances(l: np.ndarray, seeds: list[tuple[int, int]], *, edge_cost
             np.minimum(cur[:, 1:], src[:, :-1] + (right[j] if reverse else left[j]), out=cur[:, 1:])
             np.minimum(cur[:, :-1], src[:, 1:] + (left[j] if reverse else right[j]), out=cur[:, :-1])
 
-    dist_t = dist.transpose(0, 2, 1)  # a view: horizontal sweeps relax columns in place
     for _ in range(sweeps):
         sweep(dist, v_straight, v_left, v_right, reverse=False)
         sweep(dist, v_straight, v_left, v_right, reverse=True)
+        # Columns are relaxed in a transposed copy: each line is then contiguous in memory (on a
+        # strided view the same sweeps took several times longer with many seeds).
+        dist_t = np.ascontiguousarray(dist.transpose(0, 2, 1))
         sweep(dist_t, h_straight, h_left, h_right, reverse=False)
         sweep(dist_t, h_straight, h_left, h_right, reverse=True)
+        dist = np.ascontiguousarray(dist_t.transpose(0, 2, 1))
     return dist
 
 
