@@ -6,7 +6,10 @@ val set with ``scripts/evaluate_reference.py``'s scorer: mean PSNR gain with the
 with the unrelated reference. Prints a Markdown table; ``--json`` keeps the figures::
 
     python scripts/build_reference_evalsets.py --split val   # once
-    python scripts/ablate_reference.py --limit 20 --json docs/reference-ablation.json
+    python scripts/ablate_reference.py --limit 20 --json docs/reference-ablation.json --write docs/REFERENCE.md
+
+``--only NAME`` runs some variants; with ``--merge FILE.json`` the others are taken from an
+earlier run.
 """
 from __future__ import annotations
 
@@ -21,18 +24,25 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import irodori.reference as R  # noqa: E402
+from docsplice import splice  # noqa: E402
 from evaluate_reference import score_set, set_folders  # noqa: E402
+
+BEGIN, END = "<!-- REFERENCE-ABLATION:BEGIN (scripts/ablate_reference.py) -->", "<!-- REFERENCE-ABLATION:END -->"
 
 # name -> (what it changes, constants of irodori.reference)
 VARIANTS = {
-    "shipped": ("the shipped settings", {}),
-    "strict similarity": ("similarity ramp 0.7-0.9 (the first cut)", {"SIMILARITY_FLOOR": 0.7, "SIMILARITY_FULL": 0.9}),
-    "no support check": ("a confident cell needs no confident neighbours", {"MIN_SUPPORT": 0.0}),
-    "no distinctness check": ("the best match need not beat the 16th", {"MARGIN_FULL": 1e-6}),
-    "no lightness penalty": ("similarity of features alone", {"TONE_WEIGHT": 0.0}),
-    "96 hints": ("96 reference hints a page instead of 48", {"MAX_REFERENCE_HINTS": 96}),
-    "paint: grey view": ("a page to paint matched in the grey view, like a tinted one", {"_paint_view": "grey"}),
-    "paint: ink view alone": ("ink view without the grey-view relatedness check", {"MIN_RELATED": 0.0}),
+    "shipped": ("the shipped settings (96 hints)", {}),
+    "48 hints": ("48 reference hints a page; the base of the rows below", {"MAX_REFERENCE_HINTS": 48}),
+    "strict similarity": ("similarity ramp 0.7-0.9 (the first cut)",
+                          {"MAX_REFERENCE_HINTS": 48, "SIMILARITY_FLOOR": 0.7, "SIMILARITY_FULL": 0.9}),
+    "no support check": ("a confident cell needs no confident neighbours",
+                         {"MAX_REFERENCE_HINTS": 48, "MIN_SUPPORT": 0.0}),
+    "no distinctness check": ("the best match need not beat the 16th", {"MAX_REFERENCE_HINTS": 48, "MARGIN_FULL": 1e-6}),
+    "no lightness penalty": ("similarity of features alone", {"MAX_REFERENCE_HINTS": 48, "TONE_WEIGHT": 0.0}),
+    "paint: grey view": ("a page to paint matched in the grey view, like a tinted one",
+                         {"MAX_REFERENCE_HINTS": 48, "_paint_view": "grey"}),
+    "paint: ink view alone": ("ink view without the grey-view relatedness check",
+                              {"MAX_REFERENCE_HINTS": 48, "MIN_RELATED": 0.0}),
 }
 
 
@@ -54,12 +64,23 @@ def variant(changes: dict):
         R.ReferenceMatcher.guide = guide
 
 
+def table(results: dict, names: list[str]) -> str:
+    """Variant -> set -> (matching, unrelated) gains -> a Markdown table."""
+    lines = ["| variant | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for name, r in results.items():
+        cells = [f"{r['sets'][n]['matching']:+.2f} / {r['sets'][n]['unrelated']:+.2f}" for n in names]
+        lines.append(f"| {name}: {r['what']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sets", type=Path, default=ROOT / "data" / "eval-reference-val")
     ap.add_argument("--limit", type=int, default=20, help="targets per set")
     ap.add_argument("--only", action="append", help="variants to run (default: all)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--merge", type=Path, help="an earlier --json: variants not run now are taken from it")
+    ap.add_argument("--write", type=Path, help="Markdown file with the REFERENCE-ABLATION markers")
     args = ap.parse_args(argv)
     from irodori.colorizer import load_colorizer
 
@@ -67,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     folders = set_folders(args.sets, None)
     if not folders:
         raise SystemExit(f"no sets under {args.sets}: python scripts/build_reference_evalsets.py --split val")
-    results: dict = {}
+    results: dict = json.loads(args.merge.read_text())["variants"] if args.merge else {}
     for name, (what, changes) in VARIANTS.items():
         if args.only and name not in args.only:
             continue
@@ -77,12 +98,11 @@ def main(argv: list[str] | None = None) -> int:
                 summary, _ = score_set(colorizer, folder, limit=args.limit)
                 results[name]["sets"][folder.name] = {c: summary[c]["delta_db"] for c in ("matching", "unrelated")}
         print(f"{name}: {results[name]['sets']}", file=sys.stderr, flush=True)
-    names = [f.name for f in folders]
-    lines = ["| variant | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    for name, r in results.items():
-        cells = [f"{r['sets'][n]['matching']:+.2f} / {r['sets'][n]['unrelated']:+.2f}" for n in names]
-        lines.append(f"| {name}: {r['what']} | " + " | ".join(cells) + " |")
-    print("\n".join(lines))
+    results = {name: results[name] for name in VARIANTS if name in results}
+    text = table(results, [f.name for f in folders])
+    print(text)
+    if args.write:
+        splice(args.write, BEGIN, END, text)
     if args.json:
         args.json.write_text(json.dumps({"split": "val", "limit": args.limit, "variants": results}, indent=1) + "\n")
     return 0

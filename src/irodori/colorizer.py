@@ -33,7 +33,7 @@ from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb
 from .hints import MAX_HINTS, Hint, HintError, apply_palette, hint_map, parse_hints, parse_palette, propagate_hints
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image, print_resolution
 from .paint import MODES, TONES, Contract, choose_mode, composite, ink_layer, page_stats, tone_length
-from .reference import MAX_REFERENCE_HINTS, Reference, ReferenceMatcher, analyse_references, load_matcher
+from .reference import Reference, ReferenceMatcher, analyse_references, load_matcher
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
 
 log = logging.getLogger(__name__)
@@ -368,8 +368,7 @@ class Colorizer:
                         paint: bool) -> list[Hint]:
         """The user's hints with the references' hints added before them (a user's hint wins where
         they meet; reference hints within a 48th of the page of one are dropped), at most MAX_HINTS."""
-        limit = min(MAX_REFERENCE_HINTS, MAX_HINTS - len(hints))
-        found = self.matcher.hints(lightness, references, paint=paint, limit=limit)
+        found = self.matcher.hints(lightness, references, paint=paint, limit=MAX_HINTS - len(hints))
         near = max(lightness.shape) / 48
         kept = [r for r in found if all(abs(r.x - u.x) > near or abs(r.y - u.y) > near for u in hints)]
         return kept + hints

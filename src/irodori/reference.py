@@ -76,7 +76,7 @@ SUPPORT_RADIUS = 2  # a confident cell needs confident company in its (2r+1)^2 w
 MIN_SUPPORT = 0.15  # ... at least this share of it
 SIMILARITY_FLOOR, SIMILARITY_FULL = 0.5, 0.8  # confidence 0 at or below, 1 at or above (val sets: docs/REFERENCE.md)
 MIN_CONFIDENCE = 0.3  # cells below this give no hint
-MAX_REFERENCE_HINTS = 48  # per page (the pipeline takes at most hints.MAX_HINTS in all)
+MAX_REFERENCE_HINTS = 96  # per page (the pipeline takes at most hints.MAX_HINTS in all)
 MIN_REFERENCE_CHROMA = 5.0  # a reference whose most colourful spot (64x64 view) is greyer than this is refused
 BACKGROUND_DE = 8.0  # CIE76 distance to the border colour within which a reference cell is backdrop
 BACKDROP_CHROMA = 6.0  # a grey or white backdrop is kept (white paper is a good hint for paper)
@@ -421,9 +421,11 @@ class ReferenceMatcher:
         return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape)
 
     def hints(self, lightness: Lightness, references: Sequence[Reference], *, paint: bool,
-              limit: int = MAX_REFERENCE_HINTS) -> list[Hint]:
+              limit: int | None = None) -> list[Hint]:
         """Colour hints from the references' confident matches, in input pixels. Tint: the hint
-        has the page's lightness at that cell (only its chroma counts); paint: the reference's."""
+        has the page's lightness at that cell (only its chroma counts); paint: the reference's.
+        At most MAX_REFERENCE_HINTS, and at most ``limit``."""
+        limit = MAX_REFERENCE_HINTS if limit is None else min(limit, MAX_REFERENCE_HINTS)
         if not references or limit <= 0:
             return []
         guide = self.guide(lightness, references, ink=paint)
