@@ -344,8 +344,9 @@ class Colorizer:
     # -- references -----------------------------------------------------------------------------
     @property
     def matcher(self) -> ReferenceMatcher:
-        """The reference feature network, loaded on first use (shared by every colorizer)."""
-        return load_matcher()
+        """The reference feature network, loaded on first use, on this colorizer's threads (shared
+        by every colorizer with as many)."""
+        return load_matcher(self.workers)
 
     def analyse_references(self, sources: Iterable[Any]) -> list[Reference]:
         """Reference images -> analysed once (:func:`irodori.reference.analyse_references`), for

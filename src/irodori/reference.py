@@ -446,10 +446,11 @@ class ReferenceMatcher:
                      tuple(int(c) for c in colour)) for (y, x), colour in zip(cells, rgb)]
 
 
-@functools.lru_cache(maxsize=1)
-def load_matcher() -> ReferenceMatcher:
-    """The shared matcher, loaded on first use and kept (the network is a few MB)."""
-    return ReferenceMatcher()
+@functools.lru_cache(maxsize=4)
+def load_matcher(threads: int | None = None) -> ReferenceMatcher:
+    """The shared matcher for ``threads`` onnxruntime threads (None: its default, every core),
+    loaded on first use and kept (the network is a few MB)."""
+    return ReferenceMatcher(threads=threads)
 
 
 def analyse_references(sources: Iterable[Any], *, matcher: ReferenceMatcher | None = None,
