@@ -130,6 +130,7 @@ def test_upload_hint_recolour_download(tmp_path):
             page.eval_on_selector("#compare", "el => { el.value = 35; el.dispatchEvent(new Event('input')); }")
             page.screenshot(path=str(tmp_path / "web-app.png"))
             if os.environ.get("IRODORI_SCREENSHOT"):  # for the docs: 256 colours keep it small
+                page.evaluate("window.scrollTo(0, 0)")  # the top of the page, whatever the clicks scrolled
                 shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
                 shot.quantize(256, method=Image.Quantize.MEDIANCUT).save(os.environ["IRODORI_SCREENSHOT"], optimize=True)
             clean_run = list(problems)  # the next step logs its 415 on the console, as it should
