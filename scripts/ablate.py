@@ -30,6 +30,8 @@ RECIPES: dict[str, tuple[str, dict]] = {
     "base": ("the 0.1 recipe: residual U-Net, class-rebalanced classification", {}),
     "lite0-imagenet": ("EfficientNet-Lite0 encoder from ImageNet weights",
                        {"model": {"encoder": "efficientnet-lite0"}, "encoder_init": "imagenet"}),
+    "lite1-imagenet": ("EfficientNet-Lite1 encoder (Lite0's widths, deeper stages) from ImageNet weights",
+                       {"model": {"encoder": "efficientnet-lite1"}, "encoder_init": "imagenet"}),
     "lite0-scratch": ("the same encoder from scratch (isolates the pretraining)",
                       {"model": {"encoder": "efficientnet-lite0"}, "encoder_init": "scratch"}),
     "gan": ("+ PatchGAN on (L, ab), weight 0.05", {"loss": {"gan": 0.05}}),
@@ -55,6 +57,8 @@ def run_recipe(name: str, args: argparse.Namespace) -> dict:
             "checkpoint_every": max(1, args.steps // 4)}
     if args.batch_size:
         base["batch_size"] = args.batch_size
+    if args.time_budget_s:
+        base.update(time_budget_s=args.time_budget_s, threads=args.threads)
     cfg = load_config(args.preset, merge_dicts(base, overrides))
     resume = run_dir if (run_dir / "latest").is_file() else None
     t0 = time.perf_counter()
@@ -66,12 +70,34 @@ def run_recipe(name: str, args: argparse.Namespace) -> dict:
 
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU, {os.cpu_count()} cores"
     return {"recipe": name, "what": RECIPES[name][0], "overrides": overrides, "steps": read_meta(last)["step"],
+            "schedule_steps": args.steps, "time_budget_s": args.time_budget_s,
+            "train_img_per_s": train_rate(run_dir / "log.csv"),
             "train_wall_s_this_call": round(wall, 1), "device": device, "eval": result}
 
 
+def train_rate(log_csv: Path) -> float | None:
+    """Training images per second over the run: the mean of log.csv's img_per_s column."""
+    import csv
+
+    if not log_csv.is_file():
+        return None
+    rates = [float(row["img_per_s"]) for row in csv.DictReader(log_csv.open()) if row.get("img_per_s")]
+    return round(sum(rates) / len(rates), 2) if rates else None
+
+
+def save_result(results_file: Path, name: str, result: dict) -> dict:
+    """Add one recipe's result to results_file, re-read first: several ablate.py processes can
+    share one --out (each running its own --recipes, e.g. side by side at an equal time budget)."""
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    results[name] = result
+    results_file.write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
 def format_table(results: dict) -> str:
-    lines = ["| recipe | what | PSNR | SSIM | CF / truth | ΔCF | FD | train wall (s) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    timed = any(r.get("time_budget_s") for r in results.values())
+    lines = ["| recipe | what | PSNR | SSIM | CF / truth | ΔCF | FD | train wall (s) |"
+             + (" steps reached / schedule | img/s |" if timed else ""), "|---|---|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if timed else "")]
     for name, r in results.items():
         p = r["eval"]["prediction"]
 
@@ -81,12 +107,14 @@ def format_table(results: dict) -> str:
 
         lines.append(f"| `{name}` | {r['what']} | {cell('psnr', '.2f')} | {cell('ssim', '.3f')} | "
                      f"{cell('colorfulness_ratio', '.0%')} | {cell('delta_cf', '.1f')} | {cell('fd', '.1f')} | "
-                     f"{r['train_wall_s_this_call']:.0f} |")
+                     f"{r['train_wall_s_this_call']:.0f} |"
+                     + (f" {r['steps']} / {r.get('schedule_steps', '–')} | {r.get('train_img_per_s') or '–'} |"
+                        if timed else ""))
     g = next(iter(results.values()))["eval"]["grayscale"] if results else {}
     if g:
         lines.append(f"| grayscale baseline | doing nothing | {g.get('psnr', float('nan')):.2f} | "
                      f"{g.get('ssim', float('nan')):.3f} | 0% | {g.get('delta_cf', float('nan')):.1f} | "
-                     f"{g.get('fd', float('nan')):.1f} | |")
+                     f"{g.get('fd', float('nan')):.1f} | |" + (" | |" if timed else ""))
     return "\n".join(lines)
 
 
@@ -116,6 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", nargs="+", required=True, help="training folders")
     parser.add_argument("--val", required=True, help="held-out folder the recipes are scored on")
     parser.add_argument("--steps", type=int, default=3000, help="the equal budget, in steps")
+    parser.add_argument("--time-budget-s", type=float, default=0.0,
+                        help="equal wall time instead: each recipe stops after this many seconds (set-up "
+                             "included; --steps is then the schedule's length, set it a little beyond reach)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads of a --time-budget-s run")
+    parser.add_argument("--section", default=None,
+                        help="with --write: the table goes between ABLATIONS-SECTION markers, the JSON "
+                             "into FILE-SECTION.json (other tables of FILE.md are kept)")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--preset", default="default")
     parser.add_argument("--recipes", nargs="*", default=list(RECIPES), choices=list(RECIPES))
@@ -132,23 +167,37 @@ def main(argv: list[str] | None = None) -> int:
     results_file = out / "results.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
     for name in args.recipes:
-        if name in results and results[name]["steps"] >= args.steps:
+        done = name in results and (results[name]["steps"] >= args.steps or (
+            args.time_budget_s and results[name].get("time_budget_s") == args.time_budget_s))
+        if done:
             print(f"{name}: done already", file=sys.stderr)
             continue
-        results[name] = run_recipe(name, args)
-        results_file.write_text(json.dumps(results, indent=2) + "\n")
+        results = save_result(results_file, name, run_recipe(name, args))
         print(f"{name}: {results[name]['eval']['prediction']}", file=sys.stderr)
     table = format_table({name: results[name] for name in RECIPES if name in results})
     print(table)
     if args.write:
-        doc = Path(args.write)
-        device = next((r["device"] for r in results.values() if "device" in r), "see the JSON")
-        if not doc.is_file():
-            doc.write_text(f"# Training ablations\n\n{BEGIN}\n{END}\n")
-        splice(doc, BEGIN, END, f"Each recipe trained {args.steps} steps from seed {args.seed} on "
-               f"`{' '.join(args.train)}` ({device}), scored on `{args.val}` by `irodori evaluate`.\n\n{table}")
-        doc.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
-        ordered = {name: results[name] for name in RECIPES if name in results}
+        write_doc(Path(args.write), results, args)
+    return 0
+
+
+def write_doc(doc: Path, results: dict, args: argparse.Namespace) -> None:
+    """The table into doc between its markers (per --section), the results into the JSON beside it."""
+    begin, end = BEGIN, END
+    if args.section:
+        begin = BEGIN.replace("ABLATIONS:", f"ABLATIONS-{args.section}:")
+        end = END.replace("ABLATIONS:", f"ABLATIONS-{args.section}:")
+    device = next((r["device"] for r in results.values() if "device" in r), "see the JSON")
+    if not doc.is_file():
+        doc.write_text(f"# Training ablations\n\n{begin}\n{end}\n")
+    budget = (f"for {args.time_budget_s:g} s of wall time each (set-up included; {args.threads} torch "
+              "thread; the schedule's length in the table)" if args.time_budget_s else f"{args.steps} steps")
+    ordered = {name: results[name] for name in RECIPES if name in results}
+    splice(doc, begin, end, f"Each recipe trained {budget} from seed {args.seed} on `{' '.join(args.train)}` "
+           f"({device}), scored on `{args.val}` by `irodori evaluate`.\n\n{format_table(ordered)}")
+    stem = f"{doc.stem}-{args.section}" if args.section else doc.stem
+    doc.with_name(stem + ".json").write_text(json.dumps(results, indent=2) + "\n")
+    if not args.time_budget_s:  # runs cut by time stop at different steps: no common sample sheet
         write_samples_figure(ordered, Path(args.out), args.steps, doc.parent / "images" / "ablation-samples.jpg")
     return 0
 

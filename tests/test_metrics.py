@@ -160,7 +160,8 @@ def test_features_are_refused_when_the_weights_are_not_ours(monkeypatch):
 
     if not features.features_available():
         pytest.skip("EfficientNet-Lite0 packages not installed (the eval extra)")
-    monkeypatch.setattr(features, "WEIGHTS_SHA256", "0" * 64)
+    package, file_class, _ = features.IMAGENET_WEIGHTS["efficientnet-lite0"]
+    monkeypatch.setitem(features.IMAGENET_WEIGHTS, "efficientnet-lite0", (package, file_class, "0" * 64))
     with pytest.raises(features.FeaturesUnavailable, match="sha256"):
         features.FeatureExtractor()
 

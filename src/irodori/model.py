@@ -22,7 +22,8 @@ quality and quarters the work. A global-context block at the bottom (pooled feat
 as a per-channel bias, as Iizuka et al. 2016 fuse global features) lets the whole image vote on
 what colour things are (a sky is blue because the image is a landscape).
 
-``encoder="efficientnet-lite0"`` swaps the encoder for EfficientNet-Lite0's (Tan and Le 2019;
+``encoder="efficientnet-lite0"`` (or ``"efficientnet-lite1"``, the same widths, deeper stages)
+swaps the encoder for EfficientNet-Lite's (Tan and Le 2019;
 Lite: ReLU6, no squeeze-excitation), which training can start from ImageNet weights
 (``TrainConfig.encoder_init``): semantic priors, the reason DeOldify and DDColor know skies are
 blue and grass green. Its five feature levels (16, 24, 40, 112, 320 channels at H/2 .. H/32)
@@ -34,6 +35,7 @@ stem channels.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 
 import torch
@@ -55,17 +57,17 @@ class GeneratorConfig:
     head: str = "regression"
     bin_step: float = 10.0  # ab grid of the classification bins
     temperature: float = 0.38  # annealed-mean temperature: lower = more vivid, less smooth
-    encoder: str = "unet"  # "unet" (the residual encoder above) or "efficientnet-lite0"
+    encoder: str = "unet"  # "unet" (the residual encoder above), "efficientnet-lite0" or "efficientnet-lite1"
     paint: bool = False  # also predict the page's lightness (l_paint) for paint mode
 
     def __post_init__(self) -> None:
         if self.head not in ("regression", "classification"):
             raise ValueError("model.head must be 'regression' or 'classification'")
-        if self.encoder not in ("unet", "efficientnet-lite0"):
-            raise ValueError("model.encoder must be 'unet' or 'efficientnet-lite0'")
-        if self.encoder == "efficientnet-lite0" and len(self.channels) != len(LITE0_LEVELS):
-            raise ValueError(f"model.encoder=efficientnet-lite0 has {len(LITE0_LEVELS)} levels: "
-                             f"model.channels needs {len(LITE0_LEVELS)} entries")
+        if self.encoder not in ("unet", *LITE_REPEATS):
+            raise ValueError(f"model.encoder must be one of {', '.join(('unet', *LITE_REPEATS))}")
+        if self.encoder in LITE_REPEATS and len(self.channels) != len(LITE_LEVEL_STAGES):
+            raise ValueError(f"model.encoder={self.encoder} has {len(LITE_LEVEL_STAGES)} levels: "
+                             f"model.channels needs {len(LITE_LEVEL_STAGES)} entries")
         if not 0.0 < self.temperature <= 1.0:
             raise ValueError("model.temperature must be in (0, 1]")
         self.channels = tuple(int(c) for c in self.channels)
@@ -112,12 +114,24 @@ def _conv_bn_relu(c_in: int, c_out: int, *, kernel: int = 3, stride: int = 1) ->
     )
 
 
-# EfficientNet-Lite0: (expand ratio, kernel, stride, output channels, repeats) per stage, and the
-# block after which each feature level (H/2, H/4, H/8, H/16, H/32) is taken.
-LITE0_STAGES = [(1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
-                (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1)]
-LITE0_LEVELS = {0: 16, 2: 24, 4: 40, 10: 112, 15: 320}  # block index -> channels
-LITE0_BN_EPS = 1e-3  # as the ImageNet weights were trained
+# EfficientNet-Lite's stages: (expand ratio, kernel, stride, output channels). The variants share
+# them (Lite1 keeps Lite0's widths; Lite2 and up widen them and are not supported) and differ in
+# the repeats per stage (the depth multiplier: 1.0 for Lite0, 1.1 for Lite1, rounded up per stage),
+# which are the block counts of the ImageNet checkpoints (efficientnet-lite-pytorch).
+LITE_STAGES = [(1, 3, 1, 16), (6, 3, 2, 24), (6, 5, 2, 40), (6, 3, 2, 80), (6, 5, 1, 112), (6, 5, 2, 192),
+               (6, 3, 1, 320)]
+LITE_REPEATS = {"efficientnet-lite0": (1, 2, 2, 3, 3, 4, 1), "efficientnet-lite1": (1, 3, 3, 4, 4, 5, 1)}
+LITE_LEVEL_STAGES = (0, 1, 2, 4, 6)  # the stages whose last block gives a feature level, H/2 .. H/32
+
+
+def lite_levels(encoder: str) -> dict[int, int]:
+    """The block index after which each feature level is taken -> its channels, for a variant
+    (efficientnet-lite0: {0: 16, 2: 24, 4: 40, 10: 112, 15: 320})."""
+    ends = list(itertools.accumulate(LITE_REPEATS[encoder]))
+    return {ends[s] - 1: LITE_STAGES[s][3] for s in LITE_LEVEL_STAGES}
+
+
+LITE_BN_EPS = 1e-3  # as the ImageNet weights were trained
 
 
 class DepthwiseConv2d(nn.Conv2d):
@@ -135,7 +149,7 @@ class DepthwiseConv2d(nn.Conv2d):
 def _conv_bn(c_in: int, c_out: int, kernel: int, *, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
     conv = DepthwiseConv2d if groups > 1 else nn.Conv2d
     layers: list[nn.Module] = [conv(c_in, c_out, kernel, stride=stride, padding=kernel // 2, groups=groups,
-                                    bias=False), nn.BatchNorm2d(c_out, eps=LITE0_BN_EPS)]
+                                    bias=False), nn.BatchNorm2d(c_out, eps=LITE_BN_EPS)]
     if act:
         layers.append(nn.ReLU6(inplace=True))
     return nn.Sequential(*layers)
@@ -158,14 +172,15 @@ class MBConv(nn.Module):
 
 
 class LiteEncoder(nn.Module):
-    """EfficientNet-Lite0's feature extractor (no head): (l, hints) -> five feature levels."""
+    """An EfficientNet-Lite feature extractor (no head): (l, hints) -> five feature levels."""
 
-    def __init__(self, hint_channels: int) -> None:
+    def __init__(self, hint_channels: int, encoder: str = "efficientnet-lite0") -> None:
         super().__init__()
+        self.levels = lite_levels(encoder)
         self.stem = _conv_bn(1 + hint_channels, 32, 3, stride=2)
         blocks: list[nn.Module] = []
         c = 32
-        for expand, kernel, stride, c_out, repeats in LITE0_STAGES:
+        for (expand, kernel, stride, c_out), repeats in zip(LITE_STAGES, LITE_REPEATS[encoder]):
             for r in range(repeats):
                 blocks.append(MBConv(c, c_out, expand=expand, kernel=kernel, stride=stride if r == 0 else 1))
                 c = c_out
@@ -176,15 +191,15 @@ class LiteEncoder(nn.Module):
         levels = []
         for i, block in enumerate(self.blocks):
             x = block(x)
-            if i in LITE0_LEVELS:
+            if i in self.levels:
                 levels.append(x)
         return levels
 
 
-def lite0_state_from_imagenet(imagenet: dict[str, torch.Tensor], hint_channels: int) -> dict[str, torch.Tensor]:
-    """The ImageNet EfficientNet-Lite0 state dict (efficientnet-lite-pytorch's key names) ->
-    LiteEncoder's. The RGB stem's weights are summed over colour (a grey input has R = G = B);
-    the hint inputs start at zero. The classifier head (1280-channel conv, fc) is dropped."""
+def lite_state_from_imagenet(imagenet: dict[str, torch.Tensor], hint_channels: int) -> dict[str, torch.Tensor]:
+    """An ImageNet EfficientNet-Lite state dict (efficientnet-lite-pytorch's key names, any
+    variant) -> LiteEncoder's. The RGB stem's weights are summed over colour (a grey input has
+    R = G = B); the hint inputs start at zero. The classifier head (1280-channel conv, fc) is dropped."""
     out: dict[str, torch.Tensor] = {}
     stem = imagenet["_conv_stem.weight"]  # (32, 3, 3, 3)
     hint_w = torch.zeros(stem.shape[0], hint_channels, *stem.shape[2:], dtype=stem.dtype)
@@ -217,10 +232,10 @@ class Generator(nn.Module):
         super().__init__()
         self.config = cfg = config or GeneratorConfig()
         ch = cfg.channels
-        if cfg.encoder == "efficientnet-lite0":
-            self.encoder = LiteEncoder(cfg.hint_channels)
+        if cfg.encoder in LITE_REPEATS:
+            self.encoder = LiteEncoder(cfg.hint_channels, cfg.encoder)
             self.lateral = nn.ModuleList([_conv_bn_relu(c_in, c, kernel=1)
-                                          for c_in, c in zip(LITE0_LEVELS.values(), ch)])
+                                          for c_in, c in zip(self.encoder.levels.values(), ch)])
         else:
             self.stem = _conv_bn_relu((1 + cfg.hint_channels) * 4, ch[0])
             self.down = nn.ModuleList(
@@ -255,7 +270,7 @@ class Generator(nn.Module):
 
     def encode(self, l: torch.Tensor, hints: torch.Tensor) -> list[torch.Tensor]:
         """(l, hints) -> the encoder's feature levels, (N, channels[i], H/2^(i+1), W/2^(i+1))."""
-        if self.config.encoder == "efficientnet-lite0":
+        if self.config.encoder in LITE_REPEATS:
             return [lateral(f) for lateral, f in zip(self.lateral, self.encoder(l, hints))]
         x = F.pixel_unshuffle(torch.cat([l, hints], dim=1), 2)  # (N, 16, H/2, W/2)
         x = self.enc[0](self.stem(x))  # (N, C0, H/2, W/2)

@@ -238,7 +238,7 @@ def _generator(cfg: TrainConfig, *, init: str | Path | None, resume: str | Path 
                is_main: bool) -> tuple[Generator, TrainConfig]:
     """The generator to train and the config it implies: the ``init`` model's weights and
     architecture (growing a paint head when ``model.paint`` asks for one), else a new network,
-    its Lite0 encoder from ImageNet unless resuming (the checkpoint brings the weights)."""
+    its EfficientNet-Lite encoder from ImageNet unless resuming (the checkpoint brings the weights)."""
     torch.manual_seed(cfg.seed)
     if init is not None:
         from .registry import resolve_init_weights
@@ -260,13 +260,14 @@ def _generator(cfg: TrainConfig, *, init: str | Path | None, resume: str | Path 
     else:
         model = Generator(cfg.model)
         # A resumed run's weights come from its checkpoint: no ImageNet weights (nor their package) needed.
-        if cfg.model.encoder == "efficientnet-lite0" and cfg.encoder_init != "scratch" and resume is None:
-            from .features import imagenet_lite0_state
-            from .model import lite0_state_from_imagenet
+        if cfg.model.encoder != "unet" and cfg.encoder_init != "scratch" and resume is None:
+            from .features import imagenet_lite_state
+            from .model import lite_state_from_imagenet
 
-            model.encoder.load_state_dict(lite0_state_from_imagenet(imagenet_lite0_state(), cfg.model.hint_channels))
+            imagenet = imagenet_lite_state(cfg.model.encoder)
+            model.encoder.load_state_dict(lite_state_from_imagenet(imagenet, cfg.model.hint_channels))  # strict
             if is_main:
-                log.info("encoder initialised from ImageNet EfficientNet-Lite0")
+                log.info("encoder initialised from ImageNet %s", cfg.model.encoder)
     return model, cfg
 
 
