@@ -211,9 +211,11 @@ def sample_hints(truth: np.ndarray, count: int, rng: np.random.Generator, *, pat
 # of similar lightness. Distances are geodesic in (x, y, L): a step costs sqrt(1 + (EDGE * dL)^2)
 # pixels, so an ink line or a light/dark border is a wall, and a flat region fills.
 PROPAGATE_SIDE = 192  # distances are computed at this longest side (cheap; chroma is smooth)
+PROPAGATE_SIDE_MANY = 128  # ... and at this one for more than FEW_HINTS hints
 EDGE_COST = 10.0  # pixels of path per unit of L difference between neighbours
 REACH = 2.5  # a correction fades as exp(-(d / (REACH * side))^2) with geodesic distance d
 SHARPNESS = 0.04  # between hints: soft-min over distance with temperature SHARPNESS * side
+FEW_HINTS = 16  # up to this many hints, the distances take two rounds of sweeps; more, one
 SMOOTH = 3.0  # Gaussian sigma, in input pixels, of the lightness the distances see: screentone is not a wall
 
 
@@ -302,7 +304,8 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     from PIL import Image  # noqa: PLC0415 (numpy-only callers of this module need no Pillow)
 
     h, w = l.shape
-    scale = min(1.0, PROPAGATE_SIDE / max(h, w))
+    many = len(hints) > FEW_HINTS
+    scale = min(1.0, (PROPAGATE_SIDE_MANY if many else PROPAGATE_SIDE) / max(h, w))
     hp, wp = max(1, round(h * scale)), max(1, round(w * scale))
     l_p = np.asarray(Image.fromarray(l.astype(np.float32), "F").resize((wp, hp), Image.BILINEAR))
     # Screentone's pitch and an ink line's width are properties of the print, so the blur is set
@@ -318,7 +321,10 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
         under = ab[:, y0 : y0 + patch, x0 : x0 + patch].reshape(channels, -1).mean(axis=1)
         deltas.append(target - under)
         seeds.append((min(hp - 1, int(yc * scale)), min(wp - 1, int(xc * scale))))
-    dist = geodesic_distances(l_p, seeds)  # (n, hp, wp)
+    # Many hints (reference pages give up to 96) lie close together: their regions are small,
+    # reached in one round of sweeps at a coarser grid; a few hand-placed ones get two rounds
+    # at PROPAGATE_SIDE, to reach around bends.
+    dist = geodesic_distances(l_p, seeds, sweeps=1 if many else 2)  # (n, hp, wp)
     side = float(max(hp, wp))
     nearest = dist.min(axis=0)
     share = np.exp(-(dist - nearest) / (SHARPNESS * side))
