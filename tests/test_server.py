@@ -552,7 +552,8 @@ def test_several_references_with_hints_and_mode(reference_server):
     ("tiny.png", _encoded(cartoon(1)[:20, :20].copy()), 400, "reference 'tiny.png' is 20x20: too small"),
     ("cut.png", _encoded(cartoon(1))[:60], 400, "reference 'cut.png': corrupt or truncated"),
     ("empty.png", b"", 400, "reference 'empty.png' is an empty file"),
-    ("bomb.png", _png_header_only(100_000, 100_000), 413, "reference 'bomb.png' has too many pixels"),
+    # Pillow's bomb check or ours, whichever sees it first (another test may have moved Pillow's limit)
+    ("bomb.png", _png_header_only(100_000, 100_000), 413, "reference 'bomb.png'"),
     ("huge.png", _png_header_only(6000, 7000), 413, "reference 'huge.png' is 6000x7000"),
     ("big.png", b"\x89PNG\r\n\x1a\n" + bytes(3 * 2**20), 413, "reference 'big.png' is 3,145,736 bytes"),
     ("x" * 500 + ".png", b"notes", 415, "reference 'xxx"),
@@ -562,6 +563,7 @@ def test_a_bad_reference_is_refused_naming_it_and_the_server_carries_on(referenc
     response = _post_references(url, page, [("good.png", _encoded(truth)), (name, data)])
     error = _json_error(response, status)
     assert error.startswith(expected), error
+    assert status != 413 or "pixels" in error or "bytes" in error, error  # says which limit
     assert len(error) < 300  # a long file name is not echoed back whole
     assert _post_references(url, page, [("good.png", _encoded(truth))]).status_code == 200
 
