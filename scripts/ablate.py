@@ -190,8 +190,9 @@ def write_doc(doc: Path, results: dict, args: argparse.Namespace) -> None:
     device = next((r["device"] for r in results.values() if "device" in r), "see the JSON")
     if not doc.is_file():
         doc.write_text(f"# Training ablations\n\n{begin}\n{end}\n")
-    budget = (f"for {args.time_budget_s:g} s of wall time each (set-up included; {args.threads} torch "
-              "thread; the schedule's length in the table)" if args.time_budget_s else f"{args.steps} steps")
+    budget = (f"until its schedule ended or {args.time_budget_s:g} s of wall time had passed (set-up included; "
+              f"{args.threads} torch thread; steps and wall time in the table)" if args.time_budget_s
+              else f"{args.steps} steps")
     ordered = {name: results[name] for name in RECIPES if name in results}
     splice(doc, begin, end, f"Each recipe trained {budget} from seed {args.seed} on `{' '.join(args.train)}` "
            f"({device}), scored on `{args.val}` by `irodori evaluate`.\n\n{format_table(ordered)}")
