@@ -298,9 +298,8 @@ def torch_latencies(threads: int) -> dict:
 # -- 5. training --------------------------------------------------------------------------------
 # The recipe as trained before issue 18 (every sample decoded from its file, float32 on every CPU,
 # torch's thread per core) against today's defaults (images decoded once and cached reduced, bf16
-# autocast on CPUs with bf16 units with depthwise convolutions kept float32, torch threads on the
-# cores the data worker leaves); both have the cheaper soft-encoding loss.
-# Before, torch took a thread per core beside the data worker.
+# autocast on CPUs with bf16 units with depthwise convolutions kept float32); both have the
+# cheaper soft-encoding loss and torch's thread per core.
 TRAINING_VARIANTS = {"before (data.cache_mb=0, amp=off, a thread per core)":
                      ["--data.cache_mb=0", "--amp=off", f"--threads={os.cpu_count()}"], "now (defaults)": []}
 

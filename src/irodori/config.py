@@ -142,7 +142,7 @@ class TrainConfig:
     val_every: int = 500  # validation loss and a sample sheet every N steps (0 = off)
     val_batches: int = 4
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
-    threads: int = 0  # torch CPU threads; 0 = OMP_NUM_THREADS if set, else the cores not taken by data workers
+    threads: int = 0  # torch CPU threads; 0 = torch's own (OMP_NUM_THREADS if set, else one per core)
     # Exponential moving average of the generator's weights, kept beside them and used for
     # validation and export (smoother than the last step's weights); 0 = off. 0.999 is typical;
     # it is warmed up over the first steps (train.ema_decay_at).
