@@ -249,34 +249,45 @@ def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int],
     """
     bank = np.concatenate([r.ink_features if ink else r.features for r in references])
     bank_tone = np.concatenate([r.ink_tones if ink else r.tones for r in references])
-    colours = np.concatenate([r.lab for r in references])
-    views = [r.where + [[offset, 0, 0, 0]] for offset, r in zip(np.cumsum([0] + [int(r.where[:, 0].max()) + 1
-                                                                              for r in references]), references)]
-    where = np.concatenate(views)
+    offsets = np.cumsum([0] + [int(r.where[:, 0].max()) + 1 for r in references])
+    where = np.concatenate([r.where + [[offset, 0, 0, 0]] for offset, r in zip(offsets, references)])
     sim = page @ bank.T  # (n, m)
     if TONE_WEIGHT:
         sim -= (TONE_WEIGHT / 100.0) * np.abs(page_tone[:, None] - bank_tone[None, :])
+    top, top_sim, runner_up = best_matches(sim)
+    weights = np.exp((top_sim - top_sim[:, :1]) / TEMPERATURE)
+    weights /= weights.sum(axis=1, keepdims=True)
+    guide = np.einsum("nk,nkc->nc", weights, np.concatenate([r.lab for r in references])[top])
+    confidence = match_confidence(sim, top[:, 0], top_sim[:, 0], runner_up, where, grid)
+    owner = np.repeat(np.arange(len(references)), [r.cells for r in references])
+    return guide.astype(np.float32), confidence.astype(np.float32), owner[top[:, 0]]
+
+
+def best_matches(sim: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Similarities (n, m) -> (the TOP_K best columns of each row (n, k), best first, their
+    similarities (n, k), and the AMBIGUITY_RANK-th best similarity (n,))."""
     rank = min(AMBIGUITY_RANK, sim.shape[1])
     near = np.argpartition(sim, sim.shape[1] - rank, axis=1)[:, -rank:]  # the `rank` best, unordered
     near_sim = np.take_along_axis(sim, near, axis=1)
-    order = np.argsort(-near_sim, axis=1)
-    top = np.take_along_axis(near, order[:, :TOP_K], axis=1)
-    top_sim = np.take_along_axis(near_sim, order[:, :TOP_K], axis=1)
-    best, runner_up = top_sim[:, 0], near_sim.min(axis=1)
-    weights = np.exp((top_sim - best[:, None]) / TEMPERATURE)
-    weights /= weights.sum(axis=1, keepdims=True)
-    guide = np.einsum("nk,nkc->nc", weights, colours[top])
-    back = sim.argmax(axis=0)[top[:, 0]]  # page cell -> its best ref cell -> that cell's best page cell
-    gw = grid[1]
-    here = np.arange(page.shape[0])
+    order = np.argsort(-near_sim, axis=1)[:, :TOP_K]
+    return np.take_along_axis(near, order, axis=1), np.take_along_axis(near_sim, order, axis=1), near_sim.min(axis=1)
+
+
+def match_confidence(sim: np.ndarray, best: np.ndarray, best_sim: np.ndarray, runner_up: np.ndarray,
+                     where: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Each page cell's confidence (n,) in its best match (column ``best`` of ``sim``, of
+    similarity ``best_sim``; ``where`` (m, 4) places the reference cells): the similarity ramp,
+    times mutual, coherent, distinct from ``runner_up`` and not backdrop, then kept only where
+    supported by confident neighbours. See :func:`match`."""
+    back = sim.argmax(axis=0)[best]  # page cell -> its best reference cell -> that cell's best page cell
+    here, gw = np.arange(sim.shape[0]), grid[1]
     mutual = np.maximum(abs(back // gw - here // gw), abs(back % gw - here % gw)) <= CYCLE_CELLS
-    gate = mutual & (coherence(where[top[:, 0], :3], grid) >= MIN_COHERENCE)
-    distinct = np.clip((best - runner_up) / MARGIN_FULL, 0.0, 1.0) * (where[top[:, 0], 3] == 0)
-    confidence = np.clip((best - SIMILARITY_FLOOR) / (SIMILARITY_FULL - SIMILARITY_FLOOR), 0.0, 1.0) * gate * distinct
+    gate = mutual & (coherence(where[best, :3], grid) >= MIN_COHERENCE) & (where[best, 3] == 0)
+    distinct = np.clip((best_sim - runner_up) / MARGIN_FULL, 0.0, 1.0)
+    ramp = np.clip((best_sim - SIMILARITY_FLOOR) / (SIMILARITY_FULL - SIMILARITY_FLOOR), 0.0, 1.0)
+    confidence = ramp * gate * distinct
     support = box_mean((confidence >= MIN_CONFIDENCE).reshape(grid), SUPPORT_RADIUS).reshape(-1)
-    confidence = confidence * (support >= MIN_SUPPORT)
-    owner = np.repeat(np.arange(len(references)), [r.cells for r in references])
-    return guide.astype(np.float32), confidence.astype(np.float32), owner[top[:, 0]]
+    return confidence * (support >= MIN_SUPPORT)
 
 
 def coherence(matched: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
