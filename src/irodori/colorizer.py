@@ -4,6 +4,8 @@ Data flow for one image::
 
     file/bytes/PIL/array --open_image--> PIL image (EXIF applied)
       --lightness_of--> Lightness: the decoded 8-bit pixels (L made per strip on demand), alpha aside
+      --contract_for--> Contract: tint (keep L) or paint (keep the ink, colour paper and tone)
+      --references (if any): confident matches with them become hints (irodori.reference)
       --resize (antialiased)--> l_small (h, w), longest side <= max_side, aspect kept
       --pad to the model's size multiple--> network (with the hints' channels) --> ab_small (2, h, w)
       --hints: each one's correction spread along similar lightness; palette: snapped to its colours
@@ -11,9 +13,10 @@ Data flow for one image::
         L of those rows at full resolution, Lab -> sRGB with chroma shrunk where out of gamut
       --paste--> sRGB image (+ alpha)
 
-Only chroma passes through the network: chroma is low-frequency and the eye forgives its
-softness, while every line of ink lives in L, which is never resampled. The output's CIE L
-equals the input's (up to 8-bit rounding) at any size and aspect ratio.
+In tint, only chroma passes through the network: chroma is low-frequency and the eye forgives
+its softness, while every line of ink lives in L, which is never resampled, so the output's CIE L
+equals the input's (up to 8-bit rounding) at any size and aspect ratio. In paint, the network's
+page lightness lies under the input's ink, kept exactly (irodori.paint).
 """
 
 from __future__ import annotations
