@@ -142,13 +142,14 @@ async def read_upload(upload: UploadFile, *, what: str, max_bytes: int, max_pixe
     return data
 
 
-def analyse_uploads(uploads: list[tuple[str, bytes]], *, max_pixels: int) -> list[Reference]:
+def analyse_uploads(uploads: list[tuple[str, bytes]], *, max_pixels: int, threads: int | None = None) -> list[Reference]:
     """Checked reference files [(label, bytes)] -> analysed, once per request (on a worker
-    thread); ApiError 400 naming the one that cannot be used (grey, too small, unreadable)."""
+    thread, with ``threads`` onnxruntime threads, the colouring's); ApiError 400 naming the one
+    that cannot be used (grey, too small, unreadable)."""
     if not uploads:
         return []
     try:
-        matcher = load_matcher()
+        matcher = load_matcher(threads)
         return [matcher.analyse(data, name=label.removeprefix("reference "), max_pixels=max_pixels)
                 for label, data in uploads]
     except ReferenceError as exc:
@@ -491,7 +492,7 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
                 except ValueError as exc:
                     raise ApiError(400, str(exc)) from None
             start = time.perf_counter()
-            references = analyse_uploads(uploads, max_pixels=max_pixels)
+            references = analyse_uploads(uploads, max_pixels=max_pixels, threads=colorizer.workers)
             if references:
                 extra["reference"] = references
             try:
