@@ -492,7 +492,7 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
                 except ValueError as exc:
                     raise ApiError(400, str(exc)) from None
             start = time.perf_counter()
-            references = analyse_uploads(uploads, max_pixels=max_pixels, threads=colorizer.workers)
+            references = analyse_uploads(uploads, max_pixels=max_pixels, threads=colorizer.workers) if uploads else []
             if references:
                 extra["reference"] = references
             try:
