@@ -80,10 +80,9 @@ class Item:
 # -- images ------------------------------------------------------------------------------------
 def fit(img: Image.Image, side: int = SIDE) -> Image.Image:
     """RGB(A) image -> RGB on white, longest side at most ``side`` (Lanczos)."""
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    img = img.convert("RGB")
+    from irodori.imageio import rgb_over
+
+    img = rgb_over(img)
     scale = side / max(img.size)
     if scale < 1:
         img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.LANCZOS)

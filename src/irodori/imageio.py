@@ -552,11 +552,16 @@ def load_rgb(path: Path | str, background: tuple[int, int, int] = (255, 255, 255
             _keep_declared_white(opened, im)
             grey16, _ = _deep_grey(im, None)  # its declared depth and colour profile, as colouring reads it
             return Image.fromarray(((grey16.astype(np.uint32) + 128) // 257).astype(np.uint8), "L").convert("RGB")
-        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-            im = im.convert("RGBA")
-            canvas = Image.new("RGBA", im.size, background + (255,))
-            return Image.alpha_composite(canvas, im).convert("RGB")
-        return im.convert("RGB")
+        return rgb_over(im, background)
+
+
+def rgb_over(img: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Any 8-bit PIL image -> mode RGB, its transparency (alpha, or a palette's transparent
+    index) composited onto ``background``."""
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, background + (255,)), rgba).convert("RGB")
+    return img.convert("RGB")
 
 
 def check_output_size(size: tuple[int, int], fmt: str) -> None:

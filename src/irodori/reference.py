@@ -47,7 +47,8 @@ from PIL import Image
 
 from .color import l_to_gray, lab_to_rgb, rgb_to_lab, rgb_to_uint8
 from .hints import Hint
-from .imageio import DEFAULT_MAX_PIXELS, ImageReadError, ImageSource, Lightness, is_junk, open_image, to_srgb
+from .imageio import (DEFAULT_MAX_PIXELS, ImageReadError, ImageSource, Lightness, is_junk, open_image, rgb_over,
+                      to_srgb)
 from .paint import box_mean
 from .registry import ModelError, models_dir, verify
 
@@ -163,11 +164,7 @@ def reference_rgb(source: ImageSource, *, name: str, max_pixels: int | None = DE
         raise ReferenceError(f"reference {name}: {exc}") from None
     if img.info.get("icc_profile"):
         img = to_srgb(img)
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(white, rgba)
-    rgb = np.asarray(img.convert("RGB"))
+    rgb = np.asarray(rgb_over(img))
     if rgb.shape[0] < CELL * 2 or rgb.shape[1] < CELL * 2:
         raise ReferenceError(f"reference {name} is {rgb.shape[1]}x{rgb.shape[0]}: too small to match "
                              f"(at least {CELL * 2}x{CELL * 2})")
@@ -395,11 +392,12 @@ class ReferenceMatcher:
                 cells = lab.reshape(*grid, 3)[:, ::-1].reshape(-1, 3) if mirror else lab
                 backdrop = background_cells(cells.reshape(*grid, 3)).reshape(-1)
                 rows, cols = np.indices(grid).reshape(2, -1)
-                grey, ink = self.features(l_in, ink_view(l_in))
+                inked = ink_view(l_in)
+                grey, ink = self.features(l_in, inked)
                 feats.append(grey)
                 inks.append(ink)
                 tones.append(cell_means(l_in))
-                ink_tones.append(cell_means(ink_view(l_in)))
+                ink_tones.append(cell_means(inked))
                 labs.append(cells)
                 where.append(np.stack([np.full_like(rows, len(where)), rows, cols, backdrop], axis=1))
         return Reference(name, np.concatenate(feats), np.concatenate(inks), np.concatenate(labs),
