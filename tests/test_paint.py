@@ -10,7 +10,9 @@ from PIL import Image
 
 from conftest import bw_page_image
 from irodori.color import rgb_to_lab
-from irodori.paint import Contract, choose_mode, composite, flatten_tone, ink_layer, page_stats
+from irodori.imageio import Lightness
+from irodori.paint import (Contract, PageStats, background_mask, choose_background, choose_mode, composite,
+                           flatten_tone, ink_layer, page_stats)
 
 
 def _l(rgb: np.ndarray) -> np.ndarray:
@@ -241,3 +243,79 @@ def test_line_art_on_a_transparent_sheet_is_painted_as_ink_on_paper(painter):
     rgb = np.asarray(out)[..., :3]
     assert _l(rgb)[alpha == 0].mean() > 50  # the sheet is paper, not the black under the transparency
     assert _l(rgb)[alpha == 255].max() <= 3.0  # and the strokes are ink
+
+
+def _line_art(h: int = 120, w: int = 160) -> np.ndarray:
+    """A ring drawn 2 px wide on white paper, anti-aliased as a drawing program would (a few
+    grey pixels at its edges): the blank sheet is outside it, the figure inside."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.hypot(yy - h / 2, xx - w / 2)
+    ink = np.clip(np.abs(r - 40) - 0.5, 0.0, 1.0)  # 0 on the line, 1 away from it, a ramp between
+    return (255 * ink).astype(np.uint8)
+
+
+def test_darkest_keeps_a_one_pixel_line_that_an_average_would_fade():
+    page = np.full((40, 50), 100.0, np.float32)
+    page[17, :] = 0.0  # one row of ink
+    darkest = Lightness.from_l(page).darkest(4)
+    assert darkest.shape == (10, 13)  # ceil(40 / 4), ceil(50 / 4)
+    assert (darkest[4] == 0.0).all() and (np.delete(darkest, 4, axis=0) == 100.0).all()
+    assert np.allclose(Lightness.from_l(page).darkest(1), page)
+
+
+def test_background_mask_finds_the_sheet_a_path_reaches_without_crossing_a_line():
+    l = np.full((30, 40), 100.0, np.float32)
+    l[5:25, 5] = l[5:25, 30] = l[5, 5:31] = l[24, 5:31] = 0.0  # a closed box
+    l[10:20, 15] = 0.0  # a wall inside it: still inside
+    sheet = background_mask(l)
+    assert sheet[0].all() and sheet[:, 35].all() and not sheet[10:20, 6:30].any()
+    l[15, 30] = 100.0  # a one-cell gap in the box's right side: the inside is sheet too
+    assert background_mask(l)[10:20, 6:30][l[10:20, 6:30] == 100].all()
+    # A corridor with bends (a path the whole-run fills must follow turn by turn) is reached.
+    maze = np.zeros((21, 21), np.float32)
+    maze[1, 0:20] = maze[1:20, 19] = maze[19, 2:20] = maze[3:20, 2] = maze[3, 2:17] = 100.0
+    reached = background_mask(maze)
+    assert reached[3, 16] and reached[19, 2] and not reached[10, 10]
+    d = np.full((10, 10), 100.0, np.float32)  # a diagonal line one cell wide is a wall
+    d[np.arange(10), np.arange(10)] = 0.0
+    d[0, :] = d[:, -1] = 0.0  # close the upper-right triangle's border side
+    assert not background_mask(d)[1:8, 2:9][np.triu(np.ones((7, 7), bool))].any()
+
+
+def test_choose_background_keeps_line_arts_sheet_and_paints_pages():
+    assert choose_background(page_stats(_l(np.repeat(_line_art()[..., None], 3, 2)))) == "paper"
+    assert choose_background(page_stats(_l(np.repeat(bw_page_image()[..., None], 3, 2)))) == "paint"
+    blank = PageStats(paper_l=100.0, paper=1.0, ink=0.0, texture=0.0, chroma=0.0)
+    solid = PageStats(paper_l=100.0, paper=0.6, ink=0.4, texture=0.0, chroma=0.0)  # 1-bit art with solid blacks
+    assert choose_background(blank) == choose_background(solid) == "paint"
+    with pytest.raises(ValueError, match="background"):
+        Contract("paint", background="sky")
+
+
+def test_line_arts_sheet_stays_white_and_its_figure_takes_colour(painter, caplog):
+    art = _line_art()
+    r = np.hypot(*(np.mgrid[0:120, 0:160] - np.array([60, 80])[:, None, None]))
+    outside, inside = r > 46, r < 34
+    with caplog.at_level("INFO", logger="irodori.colorizer"):
+        out = np.asarray(painter.colorize(art))
+    assert "line art: its sheet stays paper" in caplog.text
+    assert (out[outside] == 255).all()  # paper, exactly: no wash
+    painted = np.asarray(painter.colorize(art, background="paint"))
+    assert np.array_equal(painted[inside], out[inside])  # the figure is painted the same either way
+    assert not (painted[outside] == 255).all()  # (the tiny model washes the sheet when asked to paint it)
+    blue = np.asarray(painter.colorize(art, hints=[(5, 5, "#2040d0")]))  # a coloured hint on the sheet paints it
+    lab = rgb_to_lab(blue[outside]).mean(0)
+    assert lab[2] < -20.0
+
+
+def test_cli_and_server_take_background(tiny_paint_onnx, tmp_path):
+    from irodori.cli import main
+
+    Image.fromarray(_line_art()).save(tmp_path / "art.png")
+    for background, white in (("auto", True), ("paint", False)):
+        out = tmp_path / background
+        assert main(["colorize", str(tmp_path / "art.png"), "-o", str(out), "--model", str(tiny_paint_onnx),
+                     "--background", background, "-q"]) == 0
+        assert (np.asarray(Image.open(out / "art.png").convert("RGB"))[:5, :5] == 255).all() == white
+    with pytest.raises(SystemExit):
+        main(["colorize", str(tmp_path / "art.png"), "--background", "sky"])

@@ -88,6 +88,10 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tone", choices=["flat", "keep"], default="flat",
                    help="paint mode: flat (default) turns screentone into smooth colour, keep leaves the dots "
                    "as a printed texture over it")
+    p.add_argument("--background", choices=["auto", "paper", "paint"], default="auto",
+                   help="paint mode: paper keeps the blank sheet around line art white (the paper a path can "
+                   "reach from the image's edge without crossing a line), paint colours it too; auto (default): "
+                   "paper for line art (lines only: no solid blacks, no screentone), paint for pages")
     p.add_argument("--max-side", type=_positive_int, default=None,
                    help="longest side the network sees (default: the model's own; at least its size multiple, "
                    "32); colour is upsampled to full size")

@@ -35,7 +35,8 @@ from PIL import Image
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_lab
 from .hints import MAX_HINTS, Hint, HintError, apply_palette, hint_map, parse_hints, parse_palette, propagate_hints
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image, print_resolution
-from .paint import MODES, TONES, Contract, choose_mode, composite, ink_layer, page_stats, tone_length
+from .paint import (BACKGROUNDS, MODES, TONES, Contract, background_mask, choose_background, choose_mode, composite,
+                    ink_layer, page_stats, tone_length)
 from .reference import Reference, ReferenceMatcher, analyse_references, load_matcher
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
 
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 UPSAMPLE_FILTERS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS}
 DEFAULT_MAX_SIDE = 512
+SHEET_SIDE = 256  # blank-sheet cells along an image's longest side (Colorizer.blank_sheet)
 STRIP_PIXELS = 1 << 16  # pixels per strip when merging chroma with full-resolution L: cache-sized
 # The annealed mean's temperature T a caller may ask for (Zhang et al. 2016): softmax(logits / T)
 # over the colour bins, then their mean. Lower = more vivid (towards the most likely colour, with
@@ -232,20 +234,19 @@ class Colorizer:
     """
 
     def __init__(self, backend: Backend, *, paint_backend: Backend | None = None, mode: str = "auto",
-                 tone: str = "flat", max_side: int | None = None, upsample: str = "bilinear",
+                 tone: str = "flat", background: str = "auto", max_side: int | None = None, upsample: str = "bilinear",
                  max_pixels: int | None = DEFAULT_MAX_PIXELS, workers: int | None = None,
                  temperature: float | None = None, references: Iterable[Reference] = ()) -> None:
         if upsample not in UPSAMPLE_FILTERS:
             raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE_FILTERS)}")
-        if mode not in ("auto", *MODES) or tone not in TONES:
-            raise ValueError(f"mode must be auto, {' or '.join(MODES)}; tone {' or '.join(TONES)}")
+        check_choices(mode, tone, background)
         self.backend = backend
         self.paint_backend = paint_backend if paint_backend is not None else (backend if backend.paints else None)
         if self.paint_backend is not None and not self.paint_backend.paints:
             raise ValueError(f"{self.paint_backend.name} is not a paint model (it predicts no l_paint)")
         if mode == "paint" and self.paint_backend is None:
             raise ValueError(f"mode paint needs a paint model; {backend.name} only tints (try --model manga)")
-        self.mode, self.tone = mode, tone
+        self.mode, self.tone, self.background = mode, tone, background
         self.max_side = int(backend.max_side if max_side is None else max_side)  # 0 is an error, not the default
         multiple = max(b.size_multiple for b in (backend, self.paint_backend) if b is not None)
         if self.max_side < multiple:
@@ -277,13 +278,16 @@ class Colorizer:
         return self.backend.name
 
     # -- the contract ---------------------------------------------------------------------------
-    def contract_for(self, lightness: Lightness, *, mode: str | None = None, tone: str | None = None) -> Contract:
+    def contract_for(self, lightness: Lightness, *, mode: str | None = None, tone: str | None = None,
+                     background: str | None = None) -> Contract:
         """The contract for one image: ``mode`` "auto" (default: this colorizer's), "tint" or
         "paint". Auto measures the page (:func:`irodori.paint.page_stats`) and paints ink on
-        paper when a paint model is loaded. ValueError for paint without a paint model."""
-        mode, tone = mode or self.mode, tone or self.tone
-        if mode not in ("auto", *MODES) or tone not in TONES:
-            raise ValueError(f"mode must be auto, {' or '.join(MODES)}; tone {' or '.join(TONES)}")
+        paper when a paint model is loaded. ``background`` "auto" (default: this colorizer's),
+        "paint" or "paper": whether a painted image's blank sheet takes colour; auto keeps line
+        art's sheet paper (:func:`irodori.paint.choose_background`). ValueError for paint without
+        a paint model."""
+        mode, tone, background = mode or self.mode, tone or self.tone, background or self.background
+        check_choices(mode, tone, background)
         if mode == "tint":  # asked: nothing to measure (the detector costs ~10 ms a page)
             return Contract("tint", tone, reason="asked")
         height, width = lightness.shape
@@ -295,20 +299,25 @@ class Colorizer:
                 mode, reason = "tint", f"{reason}; looks like ink on paper, but {self.backend.name} cannot paint"
         if mode == "paint" and self.paint_backend is None:
             raise ValueError(f"mode paint needs a paint model; {self.backend.name} only tints (try --model manga)")
-        return Contract(mode, tone, paper_l=stats.paper_l, length=tone_length(height, width), reason=reason)
+        if mode == "paint" and background == "auto":
+            background = choose_background(stats)
+            reason = f"{reason}; line art: its sheet stays paper" if background == "paper" else reason
+        return Contract(mode, tone, paper_l=stats.paper_l, length=tone_length(height, width),
+                        background="paint" if mode == "tint" else background, reason=reason)
 
     # -- the pipeline ---------------------------------------------------------------------------
     def colorize(self, image: ImageSource, *, hints: Iterable[Any] | None = None,
                  palette: str | Iterable[Any] | None = None, temperature: float | None = None,
-                 mode: str | None = None, tone: str | None = None,
+                 mode: str | None = None, tone: str | None = None, background: str | None = None,
                  reference: Iterable[Any] | None = None) -> Image.Image:
         """``hints``: colour hints in input pixels (see :mod:`irodori.hints`; HintError if one is
         malformed or outside the image); in paint mode a hint fills its region (bounded by ink)
         at the hint's own lightness. ``palette``: restrict the colours to these (and grey).
         ``temperature``: the annealed mean's T for this image, in TEMPERATURE_RANGE (lower = more
         vivid; default: this Colorizer's, else the model's own; ValueError if the model has none).
-        ``mode`` ("auto", "tint", "paint") and ``tone`` ("flat", "keep") override this
-        colorizer's for this image (ValueError: paint without a paint model). ``reference``: colour
+        ``mode`` ("auto", "tint", "paint"), ``tone`` ("flat", "keep") and ``background`` ("auto",
+        "paint", "paper"; see :meth:`contract_for`) override this colorizer's for this image
+        (ValueError: paint without a paint model). ``reference``: colour
         images of the same series (paths, folders, bytes, PIL images, arrays, or :class:`Reference`
         objects from :meth:`analyse_references`; default: this colorizer's, see
         :meth:`with_references`, which a batch uses to analyse them once);
@@ -325,10 +334,11 @@ class Colorizer:
         # Line art on a transparent sheet is ink on paper: what shows through is paper (white).
         transparent = alpha is not None and (mode or self.mode) != "tint" and (alpha < 255).any()
         on_paper = over_white(lightness, alpha) if transparent else lightness
-        contract = self.contract_for(on_paper, mode=mode, tone=tone)
+        contract = self.contract_for(on_paper, mode=mode, tone=tone, background=background)
         log.info("%s: %s (%s)", _source_name(image), contract.mode, contract.reason)
         if contract.mode == "paint":
-            lab_small = self.predict_paint(on_paper, hints=hints, references=references, temperature=temperature)
+            lab_small = self.predict_paint(on_paper, hints=hints, references=references, temperature=temperature,
+                                           contract=contract)
             if palette_ab is not None:
                 lab_small[1:] = apply_palette(lab_small[1:], palette_ab)
             out = self.merge_image(on_paper, lab_small[1:], l_paint=lab_small[0], contract=contract)
@@ -437,12 +447,14 @@ class Colorizer:
 
     def predict_paint(self, lightness: Lightness, *, hints: Iterable[Any] | None = None,
                       references: Iterable[Reference] = (), propagate: bool = True,
-                      temperature: float | None = None) -> np.ndarray:
+                      temperature: float | None = None, contract: Contract | None = None) -> np.ndarray:
         """Lightness -> lab_small (3, h, w) float32: the paint model's page lightness l_paint and
         its ab, in Lab units at the network size. Hints are spread as in :meth:`predict_ab`, their
         lightness too, so a hint on white paper fills its region at its own colour. Analysed
         ``references`` add hints where the page matches them (in the ink view), spread the same
-        way. ValueError without a paint model."""
+        way. A ``contract`` whose background is "paper" turns the blank sheet white before the
+        hints spread (:meth:`blank_sheet`), so a coloured hint there still paints it.
+        ValueError without a paint model."""
         hints = parse_hints(hints)
         backend = self.paint_backend
         if backend is None:
@@ -464,10 +476,30 @@ class Colorizer:
         check_network_output(l_net, (1, 1, *l_in.shape[2:]), model=model, name="l_paint")
         lab = np.concatenate([denormalize_l(l_net[0, :, :h, :w]), denormalize_ab(ab_net[0, :, :h, :w])])
         lab = lab.astype(np.float32)
+        if contract is not None and contract.background == "paper":
+            sheet = self.blank_sheet(lightness, contract, (h, w))
+            lab *= 1.0 - sheet
+            lab[0] += 100.0 * sheet
         if hints and propagate:
             lab = propagate_hints(lab, (l_in[0, 0, :h, :w] + 1.0) * 50.0, hints, lightness.shape)
             lab[0] = np.clip(lab[0], 0.0, 100.0)
         return lab
+
+    def blank_sheet(self, lightness: Lightness, contract: Contract, size: tuple[int, int]) -> np.ndarray:
+        """The blank sheet around line art (:func:`irodori.paint.background_mask` on the page's
+        darkest L per cell, levelled to its paper, at most SHEET_SIDE cells a side), grown by one
+        cell over the lines that wall it, so no predicted colour fringes them -> float32 (h, w)
+        in [0, 1] at ``size`` (h, w), bilinear."""
+        height, width = lightness.shape
+        darkest = lightness.darkest(-(-max(height, width) // SHEET_SIDE)) * (100.0 / contract.paper_l)
+        sheet = background_mask(darkest)
+        grown = sheet.copy()
+        grown[1:] |= sheet[:-1]
+        grown[:-1] |= sheet[1:]
+        grown[:, 1:] |= sheet[:, :-1]
+        grown[:, :-1] |= sheet[:, 1:]
+        img = Image.fromarray(grown.astype(np.float32), "F").resize(size[::-1], Image.BILINEAR)
+        return np.clip(np.asarray(img), 0.0, 1.0)
 
     def merge(self, l_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
         """L (H, W) and ab_small (2, h, w) -> sRGB uint8 (H, W, 3); see :meth:`merge_image`."""
@@ -520,12 +552,20 @@ class Colorizer:
         return out
 
 
+def check_choices(mode: str, tone: str, background: str) -> None:
+    """ValueError unless mode, tone and background are each one of their choices (or auto)."""
+    if mode not in ("auto", *MODES) or tone not in TONES or background not in ("auto", *BACKGROUNDS):
+        raise ValueError(f"mode must be auto, {' or '.join(MODES)}; tone {' or '.join(TONES)}; "
+                         f"background auto, {' or '.join(BACKGROUNDS)}")
+
+
 def load_colorizer(model: str | Path | None = AUTO_MODEL, *, mode: str = "auto", tone: str = "flat",
-                   max_side: int | None = None, upsample: str = "bilinear", threads: int | None = None,
+                   background: str = "auto", max_side: int | None = None, upsample: str = "bilinear", threads: int | None = None,
                    max_pixels: int | None = DEFAULT_MAX_PIXELS, temperature: float | None = None) -> Colorizer:
     """Load a model once (shipped name, .onnx file, or checkpoint directory). ``threads`` (default:
     all cores) is used both by the network and by the full-resolution merge. ``temperature``: the
     annealed mean's T for every image (see :meth:`Colorizer.colorize`; default: the model's own).
+    ``mode``, ``tone`` and ``background`` are every image's defaults (see :meth:`Colorizer.contract_for`).
 
     With ``model="auto"`` (the default; None too), two shipped models are loaded: ``general-int8`` tints photos
     and grey art, and ``manga`` paints ink on paper, chosen per image by the detector
@@ -541,7 +581,8 @@ def load_colorizer(model: str | Path | None = AUTO_MODEL, *, mode: str = "auto",
                 paint_backend = None
     else:
         backend = load_backend(model, threads=threads)
-    colorizer = Colorizer(backend, paint_backend=paint_backend, mode=mode, tone=tone, max_side=max_side,
+    colorizer = Colorizer(backend, paint_backend=paint_backend, mode=mode, tone=tone, background=background,
+                          max_side=max_side,
                           upsample=upsample, max_pixels=max_pixels, workers=threads, temperature=temperature)
     log.debug("model %s (%s) loaded in %.0f ms: %s backend, network side at most %d, size multiple %d, %d threads",
               colorizer.name, model, (time.perf_counter() - start) * 1000, type(backend).__name__,
@@ -554,14 +595,15 @@ _DEFAULT: Colorizer | None = None
 
 def colorize(image: ImageSource, *, hints: Iterable[Any] | None = None,
              palette: str | Iterable[Any] | None = None, temperature: float | None = None,
-             mode: str | None = None, tone: str | None = None, reference: Iterable[Any] | None = None) -> Image.Image:
+             mode: str | None = None, tone: str | None = None, background: str | None = None,
+             reference: Iterable[Any] | None = None) -> Image.Image:
     """Colour one image with the default models (tint and paint, chosen per image), loaded on
     first use and kept (the keywords: see :meth:`Colorizer.colorize`)."""
     global _DEFAULT
     if _DEFAULT is None:
         _DEFAULT = load_colorizer()
     return _DEFAULT.colorize(image, hints=hints, palette=palette, temperature=temperature, mode=mode, tone=tone,
-                             reference=reference)
+                             background=background, reference=reference)
 
 
 __all__ = ["Colorizer", "Hint", "HintError", "OnnxBackend", "TorchBackend", "colorize", "load_colorizer"]

@@ -368,6 +368,21 @@ class Lightness:
         return Lightness(small, self.kind).full()
 
 
+    def darkest(self, factor: int, *, band: int = 64) -> np.ndarray:
+        """The darkest CIE L of each factor x factor block -> float32 (ceil(H / factor),
+        ceil(W / factor)): a reduction that keeps every line, however thin (an average would fade
+        a one-pixel line to a light grey). Read ``band`` blocks' rows at a time."""
+        f = max(1, int(factor))
+        height, width = self.shape
+        out = np.empty((-(-height // f), -(-width // f)), dtype=np.float32)
+        for i, y0 in enumerate(range(0, height, f * band)):
+            rows = self.rows(y0, min(height, y0 + f * band))
+            pad = ((0, -rows.shape[0] % f), (0, -width % f))
+            rows = np.pad(rows, pad, mode="edge") if any(p for _, p in pad) else rows
+            blocks = rows.reshape(rows.shape[0] // f, f, rows.shape[1] // f, f).min(axis=(1, 3))
+            out[i * band:i * band + blocks.shape[0]] = blocks
+        return out
+
 @functools.lru_cache(maxsize=1)
 def _gray16_l() -> np.ndarray:
     """CIE L (float32) of each of the 65536 sRGB-encoded 16-bit grey levels."""

@@ -19,6 +19,11 @@ already read the tone as a grey).
 
 :func:`page_stats` and :func:`choose_mode` are the detector that decides, once per image,
 whether an image is ink on paper (paint) or a photograph or grey painting (tint).
+
+Line art (an emoji, a colouring page, a character on a blank sheet) is painted as a colourist
+flats it: the figure gets colour and the blank sheet around it stays paper.
+:func:`choose_background` decides that per image, and :func:`background_mask` finds the sheet:
+the paper reachable from the image's border without crossing a line.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import numpy as np
 
 MODES = ("tint", "paint")
 TONES = ("flat", "keep")
+BACKGROUNDS = ("paint", "paper")
 PAPER_PERCENTILE = 97.0  # the paper's lightness: the 97th percentile of the page's L
 # Directions of the line openings (dy, dx): a stroke is kept if it is long in one of them.
 _DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1))
@@ -113,19 +119,64 @@ def composite(l_paint: np.ndarray, a: np.ndarray, b: np.ndarray, l_ink: np.ndarr
     return l_out, a * scale, b * scale
 
 
+SHEET_MIN_L = 80.0  # levelled L: a cell at least this light is blank paper (barriers are anything darker)
+SHEET_ROUNDS = 24  # alternating row and column fills; a sheet reached by none after that stays painted
+
+
+def _run_ids(open_: np.ndarray) -> np.ndarray:
+    """open_ (h, w) bool -> int (h, w): an id per horizontal run of True cells (runs end at a
+    False cell and at each row's end); False cells get id 0."""
+    h, w = open_.shape
+    starts = open_.copy()
+    starts[:, 1:] &= ~open_[:, :-1]
+    return np.where(open_, np.cumsum(starts.ravel()).reshape(h, w), 0)
+
+
+def background_mask(l_darkest: np.ndarray) -> np.ndarray:
+    """l_darkest (h, w) float32: each cell's darkest levelled CIE L (paper 100; so a line one
+    pixel wide still walls its cell, :meth:`irodori.imageio.Lightness.darkest`) -> bool (h, w):
+    the blank sheet, the cells of paper (L >= SHEET_MIN_L) that a 4-connected path of paper joins
+    to the image's border (a diagonal line one cell wide is a wall).
+
+    A flood fill made of whole-run steps: a run of paper cells along a row (or a column) that
+    touches a reached cell is reached in full; rows and columns alternate until nothing changes,
+    at most SHEET_ROUNDS times (any shape whose path bends fewer times is found exactly)."""
+    paper = l_darkest >= SHEET_MIN_L
+    rows_id = _run_ids(paper)
+    cols_id = _run_ids(np.ascontiguousarray(paper.T)).T
+    reach = np.zeros_like(paper)
+    reach[[0, -1], :] = paper[[0, -1], :]
+    reach[:, [0, -1]] = paper[:, [0, -1]]
+    count = int(reach.sum())
+    for _ in range(SHEET_ROUNDS):
+        for ids in (rows_id, cols_id):
+            hit = np.zeros(int(ids.max()) + 1, dtype=bool)
+            hit[ids[reach]] = True
+            hit[0] = False
+            reach = hit[ids]
+        now = int(reach.sum())
+        if now == count:
+            break
+        count = now
+    return reach
+
+
 @dataclass(frozen=True)
 class PageStats:
     """What the detector measures on an image, its L levelled so its paper is 100: ``paper``
     (L >= 95) and ``ink`` (L < 25), fractions of the sampled pixels; ``texture``, the median
     absolute second difference of L along rows at the mid-tone pixels (screentone dots and
-    hatching: tens of L; the smooth greys of photos and paintings: a few); ``paper_l``; and
-    ``chroma``, the mean CIE chroma of a colour input (0 for grey)."""
+    hatching: tens of L; the smooth greys of photos and paintings: a few); ``paper_l``;
+    ``chroma``, the mean CIE chroma of a colour input (0 for grey); and ``gaps``, the narrow
+    gaps of paper between ink along a row (at most GAP_PX wide) per 1000 pixels: a dot screen,
+    even one printed in pure black and white, has tens; line art a few at most."""
 
     paper_l: float
     paper: float
     ink: float
     texture: float
     chroma: float
+    gaps: float = 0.0
 
     @property
     def mid(self) -> float:
@@ -140,6 +191,20 @@ def paper_level(l: np.ndarray) -> float:
     """The paper's CIE L of a page (any shape, L in [0, 100]): its 97th percentile, at least 30
     (a page that is nearly all ink still has paper somewhere)."""
     return float(np.clip(np.percentile(l, PAPER_PERCENTILE), 30.0, 100.0))
+
+
+GAP_PX = 4
+
+
+def narrow_gaps(ink: np.ndarray) -> float:
+    """ink (R, W) bool, whole rows -> the gaps of at most GAP_PX non-ink pixels between two ink
+    runs of the same row, per 1000 pixels."""
+    if ink.size == 0:
+        return 0.0
+    margin = np.zeros((ink.shape[0], GAP_PX + 1), dtype=np.int8)  # no gap spans two rows
+    edges = np.diff(np.concatenate([margin, ink.astype(np.int8), margin], axis=1).ravel())
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return float((starts[1:] - ends[:-1] <= GAP_PX).sum()) * 1000.0 / ink.size
 
 
 def page_stats(l_rows: np.ndarray, *, chroma: float = 0.0) -> PageStats:
@@ -157,6 +222,7 @@ def page_stats(l_rows: np.ndarray, *, chroma: float = 0.0) -> PageStats:
         mid = (centre >= 25.0) & (centre < 95.0)
         texture = float(np.median(second[mid])) if mid.any() else 0.0
     return PageStats(paper_l=paper_l, paper=float((levelled >= 95.0).mean()), ink=float((levelled < 25.0).mean()),
+                     gaps=narrow_gaps(levelled < 50.0),
                      texture=texture, chroma=float(chroma))
 
 
@@ -167,6 +233,23 @@ def page_stats(l_rows: np.ndarray, *, chroma: float = 0.0) -> PageStats:
 MAX_CHROMA = 8.0
 MAX_MID = 0.05
 MIN_TEXTURE = 9.0
+# Line art, whose surrounding sheet stays paper (chosen on the validation sets; docs/MANGA_MODE.md):
+# almost no mid-tones (anti-aliased line edges at most), a little ink, all of it lines, and few
+# narrow gaps. Solid blacks (more ink) or screentone (more mid-tones, or in a 1-bit print many
+# narrow gaps between dots) make a page, whose open areas are sky, walls or skin, and are
+# painted; a blank sheet (no ink) has nothing to stand out from.
+LINE_ART_MAX_MID = 0.08
+LINE_ART_INK = (0.01, 0.15)
+LINE_ART_MAX_GAPS = 10.0  # narrow gaps per 1000 px (PageStats.gaps): more is a dot screen, 1-bit or not
+
+
+def choose_background(stats: PageStats) -> str:
+    """PageStats of an image to be painted -> "paper" (line art: the sheet around the figure
+    stays white) or "paint" (a page: every open area takes colour)."""
+    low, high = LINE_ART_INK
+    if stats.mid <= LINE_ART_MAX_MID and low < stats.ink <= high and stats.gaps <= LINE_ART_MAX_GAPS:
+        return "paper"
+    return "paint"
 
 
 def choose_mode(stats: PageStats) -> str:
@@ -187,12 +270,15 @@ class Contract:
     ``mode``: "tint" (the output's L is the input's; photos, grey art) or "paint" (ink kept,
     paper and tone take the predicted colour); ``tone``: "flat" or "keep" (paint only);
     ``paper_l``: the page's paper lightness, levelled to 100 in paint mode; ``length``: the
-    tone filter's stroke length in input pixels; ``reason``: why (for the log)."""
+    tone filter's stroke length in input pixels; ``background``: "paint" (every open area takes
+    colour) or "paper" (line art: the blank sheet around the figure stays white; paint only);
+    ``reason``: why (for the log)."""
 
     mode: str
     tone: str = "flat"
     paper_l: float = 100.0
     length: int = 7
+    background: str = "paint"
     reason: str = ""
 
     def __post_init__(self) -> None:
@@ -200,6 +286,8 @@ class Contract:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         if self.tone not in TONES:
             raise ValueError(f"tone must be one of {', '.join(TONES)}")
+        if self.background not in BACKGROUNDS:
+            raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)}")
 
     @property
     def halo(self) -> int:
@@ -208,5 +296,6 @@ class Contract:
         return 3 * self.length if self.mode == "paint" and self.tone == "flat" else 0
 
 
-__all__ = ["MODES", "TONES", "Contract", "PageStats", "choose_mode", "composite", "flatten_tone", "ink_layer",
+__all__ = ["BACKGROUNDS", "MODES", "TONES", "Contract", "PageStats", "background_mask", "choose_background",
+           "choose_mode", "composite", "flatten_tone", "ink_layer",
            "page_stats", "paper_level", "tone_length"]

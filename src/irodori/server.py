@@ -2,7 +2,7 @@
 
 One page (``static/``: plain HTML, JS and CSS, no build step, nothing fetched from elsewhere)
 and three endpoints: ``POST /api/colorize`` (multipart: ``image``; optional ``hints`` JSON,
-``model``, ``mode``, ``tone``, ``temperature``, and up to MAX_REFERENCES ``reference`` files)
+``model``, ``mode``, ``tone``, ``background``, ``temperature``, and up to MAX_REFERENCES ``reference`` files)
 answering a PNG, ``GET /api/models`` and ``GET /api/health``; FastAPI's OpenAPI schema at
 ``/openapi.json`` (its ``/docs`` and ``/redoc`` pages load scripts from a CDN, so they are not
 served).
@@ -459,6 +459,8 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
         mode: Annotated[str | None, Form(description="auto (default: decided per image), tint (keep the "
                                                       "lightness) or paint (keep the ink; needs a paint model)")] = None,
         tone: Annotated[str | None, Form(description="paint mode's screentone: flat (default) or keep")] = None,
+        background: Annotated[str | None, Form(description="paint mode's blank sheet around line art: auto "
+                                                            "(default), paper (stays white) or paint")] = None,
         reference: Annotated[list[UploadFile] | None, File(description=(
             f"colour images of the same series (repeat the field, at most {MAX_REFERENCES}); where the "
             "image matches them, their colours guide it"))] = None,
@@ -467,8 +469,9 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
         X-Irodori-Mode says whether it was tinted or painted, X-Irodori-References how many
         references coloured it."""
         name = model or default
-        if mode not in (None, "auto", "tint", "paint") or tone not in (None, "flat", "keep"):
-            raise ApiError(400, "mode must be auto, tint or paint; tone flat or keep")
+        if (mode not in (None, "auto", "tint", "paint") or tone not in (None, "flat", "keep")
+                or background not in (None, "auto", "paper", "paint")):
+            raise ApiError(400, "mode must be auto, tint or paint; tone flat or keep; background auto, paper or paint")
         if name not in pool:
             shown = name if len(name) <= 80 else name[:80] + "..."  # a name is not echoed back at any length
             raise ApiError(400, f"unknown model {shown!r}; this server offers: {', '.join(pool.names())}")
@@ -496,7 +499,7 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
             if references:
                 extra["reference"] = references
             try:
-                out = colorizer.colorize(data, hints=hint_list, mode=mode, tone=tone, **extra)
+                out = colorizer.colorize(data, hints=hint_list, mode=mode, tone=tone, background=background, **extra)
             except (HintError, ImageReadError, ModelError):
                 raise
             except ValueError as exc:  # paint asked of a model that only tints

@@ -14,6 +14,7 @@ const el = {
 
 el.mode = $("mode");
 el.tone = $("tone");
+el.background = $("background");
 el.temperature = $("temperature");
 el.temperatureValue = $("temperature-value");
 el.temperatureReset = $("temperature-reset");
@@ -342,6 +343,7 @@ async function colorize(newFile = null) {
   if (state.temperature !== null) form.append("temperature", String(state.temperature));
   form.append("mode", el.mode.value);
   form.append("tone", el.tone.value);
+  form.append("background", el.background.value);
   for (const ref of state.references) form.append("reference", ref.file, ref.file.name || "reference.png");
   setStatus("colouring…", "busy");
   el.colorize.disabled = true;
@@ -425,6 +427,7 @@ el.model.addEventListener("change", () => {
 });
 el.mode.addEventListener("change", () => colorize());
 el.tone.addEventListener("change", () => colorize());
+el.background.addEventListener("change", () => colorize());
 
 // ---- before / after ------------------------------------------------------------------------
 // The divider stands at the slider's value: the original to its left and the coloured image to
