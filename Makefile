@@ -102,7 +102,9 @@ eval: $(PY)
 	test -d data/eval-paint/pages || $(MAKE) corpus-art
 	$(PY) scripts/evaluate_detector.py --sets data/eval-paint --write docs/MANGA_MODE.md --json docs/detector-eval.json
 	$(PY) scripts/evaluate_paint.py --sets data/eval-paint --json docs/models/manga-paint-eval.json \
-		--write docs/MANGA_MODE.md --sheets docs/images
+		--write docs/MANGA_MODE.md --write docs/models/manga.md --sheets docs/images
+	$(PY) scripts/evaluate_paint.py --sets data/eval-paint --model manga-int8 \
+		--json docs/models/manga-int8-paint-eval.json --write docs/models/manga-int8.md
 	test -d data/eval-reference/panels-tint || $(PY) scripts/build_reference_evalsets.py --split test
 	$(PY) scripts/evaluate_reference.py --split test --json docs/reference-eval.json --write docs/REFERENCE.md \
 		--sheet docs/images/reference-sheet.jpg

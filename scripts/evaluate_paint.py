@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="at most this many images per set")
     ap.add_argument("--no-fd", action="store_true")
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--write", type=Path)
+    ap.add_argument("--write", type=Path, action="append", default=[],
+                    help="a Markdown file whose paint-eval markers get the table (repeatable)")
     ap.add_argument("--sheets", type=Path)
     args = ap.parse_args(argv)
     from irodori.colorizer import load_colorizer
@@ -137,10 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(table(report))
-    if args.write:
-        doc = args.write.read_text(encoding="utf-8")
-        head, rest = doc.split(BEGIN, 1)
-        args.write.write_text(head + BEGIN + "\n" + table(report) + "\n" + END + rest.split(END, 1)[1], encoding="utf-8")
+    for path in args.write:
+        head, rest = path.read_text(encoding="utf-8").split(BEGIN, 1)
+        path.write_text(head + BEGIN + "\n" + table(report) + "\n" + END + rest.split(END, 1)[1], encoding="utf-8")
     return 0
 
 

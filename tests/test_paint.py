@@ -267,19 +267,24 @@ def test_background_mask_finds_the_sheet_a_path_reaches_without_crossing_a_line(
     l = np.full((30, 40), 100.0, np.float32)
     l[5:25, 5] = l[5:25, 30] = l[5, 5:31] = l[24, 5:31] = 0.0  # a closed box
     l[10:20, 15] = 0.0  # a wall inside it: still inside
-    sheet = background_mask(l)
-    assert sheet[0].all() and sheet[:, 35].all() and not sheet[10:20, 6:30].any()
-    l[15, 30] = 100.0  # a one-cell gap in the box's right side: the inside is sheet too
-    assert background_mask(l)[10:20, 6:30][l[10:20, 6:30] == 100].all()
+    for close in (0, 1):
+        sheet = background_mask(l, close=close)
+        assert sheet[0].all() and sheet[:, 35].all() and not sheet[10:20, 6:30].any()
+    inside = (slice(10, 20), slice(6, 30))
+    l[14:16, 30] = 100.0  # a two-cell gap in the box's right side: the inside is sheet ...
+    assert background_mask(l, close=0)[inside][l[inside] == 100].all()
+    assert not background_mask(l, close=1)[inside].any()  # ... unless the fill closes such gaps
+    l[12:18, 30] = 100.0  # a wider gap is an opening, closed or not
+    assert background_mask(l, close=1)[inside][l[inside] == 100].all()
     # A corridor with bends (a path the whole-run fills must follow turn by turn) is reached.
     maze = np.zeros((21, 21), np.float32)
     maze[1, 0:20] = maze[1:20, 19] = maze[19, 2:20] = maze[3:20, 2] = maze[3, 2:17] = 100.0
-    reached = background_mask(maze)
+    reached = background_mask(maze, close=0)
     assert reached[3, 16] and reached[19, 2] and not reached[10, 10]
     d = np.full((10, 10), 100.0, np.float32)  # a diagonal line one cell wide is a wall
     d[np.arange(10), np.arange(10)] = 0.0
     d[0, :] = d[:, -1] = 0.0  # close the upper-right triangle's border side
-    assert not background_mask(d)[1:8, 2:9][np.triu(np.ones((7, 7), bool))].any()
+    assert not background_mask(d, close=0)[1:8, 2:9][np.triu(np.ones((7, 7), bool))].any()
 
 
 def test_choose_background_keeps_line_arts_sheet_and_paints_pages():

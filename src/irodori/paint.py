@@ -120,6 +120,7 @@ def composite(l_paint: np.ndarray, a: np.ndarray, b: np.ndarray, l_ink: np.ndarr
 
 
 SHEET_MIN_L = 80.0  # levelled L: a cell at least this light is blank paper (barriers are anything darker)
+SHEET_CLOSE = 1  # cells each line grows by while the sheet is filled (background_mask)
 SHEET_ROUNDS = 24  # alternating row and column fills; a sheet reached by none after that stays painted
 
 
@@ -132,16 +133,34 @@ def _run_ids(open_: np.ndarray) -> np.ndarray:
     return np.where(open_, np.cumsum(starts.ravel()).reshape(h, w), 0)
 
 
-def background_mask(l_darkest: np.ndarray) -> np.ndarray:
+def grow(mask: np.ndarray, cells: int = 1) -> np.ndarray:
+    """mask (h, w) bool grown by ``cells`` cells in the 8 directions (a binary dilation by a
+    square)."""
+    out = mask.copy()
+    for _ in range(cells):
+        step = out.copy()
+        step[1:] |= out[:-1]
+        step[:-1] |= out[1:]
+        step[:, 1:] |= step[:, :-1].copy()
+        step[:, :-1] |= step[:, 1:].copy()
+        out = step
+    return out
+
+
+def background_mask(l_darkest: np.ndarray, *, close: int = SHEET_CLOSE) -> np.ndarray:
     """l_darkest (h, w) float32: each cell's darkest levelled CIE L (paper 100; so a line one
     pixel wide still walls its cell, :meth:`irodori.imageio.Lightness.darkest`) -> bool (h, w):
     the blank sheet, the cells of paper (L >= SHEET_MIN_L) that a 4-connected path of paper joins
-    to the image's border (a diagonal line one cell wide is a wall).
+    to the image's border (a diagonal line one cell wide is a wall). Gaps in a sketchy line up
+    to 2 * ``close`` cells wide are closed: the fill runs with the lines grown by ``close`` cells,
+    and the sheet it finds is grown back as far over paper (a gap-closing fill, as paint programs
+    offer).
 
     A flood fill made of whole-run steps: a run of paper cells along a row (or a column) that
     touches a reached cell is reached in full; rows and columns alternate until nothing changes,
     at most SHEET_ROUNDS times (any shape whose path bends fewer times is found exactly)."""
-    paper = l_darkest >= SHEET_MIN_L
+    open_paper = l_darkest >= SHEET_MIN_L
+    paper = open_paper & ~grow(~open_paper, close) if close > 0 else open_paper
     rows_id = _run_ids(paper)
     cols_id = _run_ids(np.ascontiguousarray(paper.T)).T
     reach = np.zeros_like(paper)
@@ -158,7 +177,7 @@ def background_mask(l_darkest: np.ndarray) -> np.ndarray:
         if now == count:
             break
         count = now
-    return reach
+    return grow(reach, close) & open_paper if close > 0 else reach
 
 
 @dataclass(frozen=True)
