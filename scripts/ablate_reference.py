@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import irodori.hints as H  # noqa: E402
 import irodori.reference as R  # noqa: E402
 from docsplice import splice  # noqa: E402
 from evaluate_reference import score_set, set_folders  # noqa: E402
@@ -43,24 +44,28 @@ VARIANTS = {
                          {"MAX_REFERENCE_HINTS": 48, "_paint_view": "grey"}),
     "paint: ink view alone": ("ink view without the grey-view relatedness check",
                               {"MAX_REFERENCE_HINTS": 48, "MIN_RELATED": 0.0}),
+    "no hint groups": ("each reference hint spread with its own distance map (before grouping hints that ask "
+                       "corrections within 4 Lab units)", {"hints.GROUP_TOLERANCE": 0.0}),
 }
 
 
 @contextmanager
 def variant(changes: dict):
-    """Set the constants (and, for "_paint_view": "grey", match painted pages in the grey view)."""
-    saved = {k: getattr(R, k) for k in changes if not k.startswith("_")}
+    """Set the constants (``hints.NAME``: a constant of irodori.hints; and, for "_paint_view":
+    "grey", match painted pages in the grey view)."""
+    modules = {k: (H, k[len("hints."):]) if k.startswith("hints.") else (R, k) for k in changes if not k.startswith("_")}
+    saved = {k: getattr(*modules[k]) for k in modules}
     guide = R.ReferenceMatcher.guide
     try:
         for key, value in changes.items():
-            if not key.startswith("_"):
-                setattr(R, key, value)
+            if key in modules:
+                setattr(*modules[key], value)
         if changes.get("_paint_view") == "grey":
             R.ReferenceMatcher.guide = lambda self, lightness, refs, ink=False: guide(self, lightness, refs)
         yield
     finally:
         for key, value in saved.items():
-            setattr(R, key, value)
+            setattr(*modules[key], value)
         R.ReferenceMatcher.guide = guide
 
 

@@ -107,6 +107,30 @@ def test_geodesic_distances_go_around_ink_lines():
     assert two.shape == (2, 60, 80) and two[0, 0, 0] == 0 and two[1, 59, 79] == 0
 
 
+def test_many_hints_asking_the_same_correction_share_a_distance_map():
+    from irodori.hints import geodesic_distances, group_seeds, propagate_hints
+
+    flat = np.full((40, 50), 90.0, np.float32)
+    both = geodesic_distances(flat, [[(0, 0), (39, 49)]])[0]  # one seed of two points: the nearer counts
+    apart = geodesic_distances(flat, [(0, 0), (39, 49)])
+    assert np.allclose(both, apart.min(axis=0))
+    seeds = [(0, 0), (5, 5), (30, 40), (35, 45)]
+    deltas = [np.array([10.0, 0.0]), np.array([12.0, 1.0]), np.array([-20.0, 5.0]), np.array([10.5, 0.5])]
+    groups, means = group_seeds(seeds, deltas, tolerance=4.0)
+    assert groups == [[(0, 0), (5, 5), (35, 45)], [(30, 40)]]
+    assert np.allclose(means[0], [32.5 / 3, 1.5 / 3]) and np.allclose(means[1], [-20.0, 5.0])
+    # Many hints of two colours, on two sides of an ink line: each side takes its own colour.
+    page = np.full((64, 96), 90.0, np.float32)
+    page[:, 47:49] = 5.0
+    red, blue = (200, 40, 40), (40, 60, 200)
+    hints = [Hint(x, y, red if x < 48 else blue) for y in range(4, 64, 12) for x in (8, 20, 32, 64, 76, 88)]
+    assert len(hints) > 16  # the grouped path
+    ab = propagate_hints(np.zeros((2, 64, 96), np.float32), page, hints, (64, 96))
+    lab_red, lab_blue = (rgb_to_lab(np.array([[c]], np.uint8))[0, 0, 1:] for c in (red, blue))
+    assert np.abs(ab[:, :, 10:40].mean(axis=(1, 2)) - lab_red).max() < 8.0
+    assert np.abs(ab[:, :, 56:90].mean(axis=(1, 2)) - lab_blue).max() < 8.0
+
+
 def test_smoothing_lets_screentone_through_but_keeps_ink_lines(monkeypatch):
     from irodori import hints as hints_mod
 

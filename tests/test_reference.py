@@ -194,3 +194,24 @@ def test_a_bw_page_painted_after_its_colour_original_takes_its_colours():
     assert _psnr(with_ref, truth) > _psnr(without, truth) + 1.0
     inked = ink == 0
     assert rgb_to_lab(with_ref)[..., 0][inked].max() < 30
+
+
+def test_only_a_closely_related_reference_colours_line_arts_blank_sheet(matcher, monkeypatch):
+    """Paint: on the blank sheet around line art, reference colour is taken only from references
+    related to the page on at least MIN_RELATED_SHEET of it; elsewhere as before."""
+    import irodori.reference as R
+    from irodori.imageio import Lightness
+
+    truth = cartoon(7)
+    page = Lightness.from_l(np.where(rgb_to_lab(truth)[..., 0] < 25, 0.0, 100.0).astype(np.float32))
+    refs = [matcher.analyse(truth)]
+    sheet = np.zeros(truth.shape[:2], np.float32)
+    sheet[:, : truth.shape[1] // 2] = 1.0  # call the left half the sheet
+    free = matcher.guide(page, refs, ink=True)
+    kept = matcher.guide(page, refs, ink=True, sheet=sheet)  # the page's own colours: closely related
+    np.testing.assert_array_equal(kept.confidence, free.confidence)
+    monkeypatch.setattr(R, "MIN_RELATED_SHEET", 1.01)  # no reference is related enough
+    strict = matcher.guide(page, refs, ink=True, sheet=sheet)
+    half = free.confidence.shape[1] // 2
+    assert free.confidence[:, :half].max() > 0.3 and strict.confidence[:, :half].max() == 0.0
+    np.testing.assert_array_equal(strict.confidence[:, half + 1:], free.confidence[:, half + 1:])

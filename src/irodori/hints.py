@@ -216,6 +216,7 @@ EDGE_COST = 10.0  # pixels of path per unit of L difference between neighbours
 REACH = 2.5  # a correction fades as exp(-(d / (REACH * side))^2) with geodesic distance d
 SHARPNESS = 0.04  # between hints: soft-min over distance with temperature SHARPNESS * side
 FEW_HINTS = 16  # up to this many hints, the distances take two rounds of sweeps; more, one
+GROUP_TOLERANCE = 4.0  # more hints than FEW_HINTS: those asking corrections this close share a distance map
 SMOOTH = 3.0  # Gaussian sigma, in input pixels, of the lightness the distances see: screentone is not a wall
 
 
@@ -234,9 +235,10 @@ def gaussian_smooth(image: np.ndarray, sigma: float) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def geodesic_distances(l: np.ndarray, seeds: list[tuple[int, int]], *, edge_cost: float | None = None,
+def geodesic_distances(l: np.ndarray, seeds: list, *, edge_cost: float | None = None,
                        sweeps: int = 2) -> np.ndarray:
-    """l (h, w) CIE L, seeds [(y, x)] -> (n, h, w) approximate geodesic distance from each seed.
+    """l (h, w) CIE L, seeds [(y, x)] -> (n, h, w) approximate geodesic distance from each seed
+    (a seed may also be a list of points [(y, x), ...]: the distance to the nearest of them).
 
     Alternating directional sweeps (down, up, right, left), each vectorised across one axis and
     every seed, each relaxing through the three neighbours of the previous line; ``sweeps``
@@ -246,8 +248,9 @@ def geodesic_distances(l: np.ndarray, seeds: list[tuple[int, int]], *, edge_cost
     h, w = l.shape
     n = len(seeds)
     dist = np.full((n, h, w), np.inf, dtype=np.float32)
-    for i, (y, x) in enumerate(seeds):
-        dist[i, y, x] = 0.0
+    for i, seed in enumerate(seeds):
+        points = np.asarray(seed, dtype=np.intp).reshape(-1, 2)
+        dist[i, points[:, 0], points[:, 1]] = 0.0
     lf = l.astype(np.float32)
 
     def step_cost(d_l: np.ndarray, base: float) -> np.ndarray:
@@ -288,6 +291,24 @@ def geodesic_distances(l: np.ndarray, seeds: list[tuple[int, int]], *, edge_cost
     return dist
 
 
+def group_seeds(seeds: list[tuple[int, int]], deltas: list[np.ndarray], *, tolerance: float | None = None
+                ) -> tuple[list[list[tuple[int, int]]], list[np.ndarray]]:
+    """Seeds and their corrections -> groups of seeds whose corrections lie within ``tolerance``
+    (Lab units, Euclidean; default GROUP_TOLERANCE) of the group's first, each with its members'
+    mean correction. Greedy, in the given order."""
+    tolerance = GROUP_TOLERANCE if tolerance is None else tolerance
+    groups: list[list[int]] = []
+    for i, delta in enumerate(deltas):
+        for members in groups:
+            if np.linalg.norm(delta - deltas[members[0]]) <= tolerance:
+                members.append(i)
+                break
+        else:
+            groups.append([i])
+    return ([[seeds[i] for i in members] for members in groups],
+            [np.mean([deltas[i] for i in members], axis=0) for members in groups])
+
+
 def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tuple[int, int], *,
                     patch: int = HINT_PATCH) -> np.ndarray:
     """ab (2, h, w) predicted, l (h, w) the network's lightness, hints in input pixels of a
@@ -322,8 +343,11 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
         deltas.append(target - under)
         seeds.append((min(hp - 1, int(yc * scale)), min(wp - 1, int(xc * scale))))
     # Many hints (reference pages give up to 96) lie close together: their regions are small,
-    # reached in one round of sweeps at a coarser grid; a few hand-placed ones get two rounds
-    # at PROPAGATE_SIDE, to reach around bends.
+    # reached in one round of sweeps at a coarser grid, and hints that ask nearly the same
+    # correction share one distance map; a few hand-placed ones get two rounds at
+    # PROPAGATE_SIDE, to reach around bends.
+    if many:
+        seeds, deltas = group_seeds(seeds, deltas)
     dist = geodesic_distances(l_p, seeds, sweeps=1 if many else 2)  # (n, hp, wp)
     side = float(max(hp, wp))
     nearest = dist.min(axis=0)

@@ -64,6 +64,10 @@ REFERENCE_SCALES = (1.0, 0.5)  # a reference is analysed at these sizes (relativ
 MAX_REFERENCES = 8  # per call; each adds matching time to every page
 INK_LOW, INK_HIGH = 25.0, 50.0  # the ink view's ramp, CIE L
 MIN_RELATED = 0.03  # paint: a reference counts when this share of the page matches it in the grey view
+# ... and may colour line art's blank sheet (paint.background_mask) only from this share: on the val
+# sets matching OpenMoji references were related on 5-61 % of the page, other emoji up to 14 %, and
+# an unrelated reference's colour on the sheet cost 0.7 dB there.
+MIN_RELATED_SHEET = 0.15
 TONE_WEIGHT = 0.5  # similarity lost per 100 L of difference between two cells' mean lightness
 W8, W16 = 0.5, 1.0  # weights of the stride-8 and stride-16 features in a cell's descriptor
 TEMPERATURE = 0.02  # soft-max temperature over cosine similarities (He et al. 2018 use 0.01 on VGG)
@@ -354,6 +358,7 @@ class ReferenceMatcher:
         if path is None:
             path = verify(models_dir() / FEATURES_ONNX, FEATURES_SHA256)
         options = ort.SessionOptions()
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as OnnxBackend's
         if threads:
             options.intra_op_num_threads = threads
         try:
@@ -404,14 +409,17 @@ class ReferenceMatcher:
                          np.concatenate(where).astype(np.int32), np.concatenate(tones).astype(np.float32),
                          np.concatenate(ink_tones).astype(np.float32))
 
-    def guide(self, lightness: Lightness, references: Sequence[Reference], *, ink: bool = False) -> Guide:
+    def guide(self, lightness: Lightness, references: Sequence[Reference], *, ink: bool = False,
+              sheet: np.ndarray | None = None) -> Guide:
         """The references' colour for each cell of the page (its lightness), with confidence.
 
         ``ink`` (a page to be painted): matched in the ink view (:func:`ink_view`), which finds
         more of a B&W page in a coloured reference, but also finds white paper in any bright
         area of an unrelated picture; so only references that also match in the grey view, on
         at least MIN_RELATED of the page, take part (measured on the val sets: an unrelated
-        reference lost up to 2 dB in the ink view alone, none with this check)."""
+        reference lost up to 2 dB in the ink view alone, none with this check). ``sheet`` (h, w)
+        in [0, 1], line art's blank sheet at any size: only references related on at least
+        MIN_RELATED_SHEET of the page colour it."""
         size = feature_size(*lightness.shape)
         l_small = lightness.reduced(*size)
         grid = (size[0] // CELL, size[1] // CELL)
@@ -422,22 +430,27 @@ class ReferenceMatcher:
         grey_features, ink_features = self.features(l_small, inked)
         _, grey_confidence, source = match(grey_features, cell_means(l_small), grid, references)
         matched = grey_confidence >= MIN_CONFIDENCE
-        related = [r for i, r in enumerate(references) if (matched & (source == i)).mean() >= MIN_RELATED]
+        shares = np.array([(matched & (source == i)).mean() for i in range(len(references))])
+        related = [r for r, share in zip(references, shares) if share >= MIN_RELATED]
         log.debug("references: %d of %d related to the page", len(related), len(references))
         if not related:
             return Guide(np.zeros((*grid, 3), np.float32), np.zeros(grid, np.float32), lightness.shape)
-        lab, confidence, _ = match(ink_features, cell_means(inked), grid, related, ink=True)
+        lab, confidence, owner = match(ink_features, cell_means(inked), grid, related, ink=True)
+        if sheet is not None:
+            on_sheet = np.asarray(Image.fromarray(sheet.astype(np.float32), "F").resize(grid[::-1], Image.BOX)) > 0.5
+            weak = shares[shares >= MIN_RELATED] < MIN_RELATED_SHEET
+            confidence[on_sheet.reshape(-1) & weak[owner]] = 0.0
         return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape)
 
     def hints(self, lightness: Lightness, references: Sequence[Reference], *, paint: bool,
-              limit: int | None = None) -> list[Hint]:
+              limit: int | None = None, sheet: np.ndarray | None = None) -> list[Hint]:
         """Colour hints from the references' confident matches, in input pixels. Tint: the hint
         has the page's lightness at that cell (only its chroma counts); paint: the reference's.
-        At most MAX_REFERENCE_HINTS, and at most ``limit``."""
+        At most MAX_REFERENCE_HINTS, and at most ``limit``. ``sheet``: see :meth:`guide`."""
         limit = MAX_REFERENCE_HINTS if limit is None else min(limit, MAX_REFERENCE_HINTS)
         if not references or limit <= 0:
             return []
-        guide = self.guide(lightness, references, ink=paint)
+        guide = self.guide(lightness, references, ink=paint, sheet=sheet)
         cells = spread_cells(guide.confidence, limit=limit)
         log.debug("references: %d hints, %.0f%% of the page matched", len(cells), 100 * guide.coverage)
         if not cells:
