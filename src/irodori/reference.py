@@ -253,8 +253,11 @@ def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int],
     offsets = np.cumsum([0] + [int(r.where[:, 0].max()) + 1 for r in references])
     where = np.concatenate([r.where + [[offset, 0, 0, 0]] for offset, r in zip(offsets, references)])
     sim = page @ bank.T  # (n, m)
-    if TONE_WEIGHT:
-        sim -= (TONE_WEIGHT / 100.0) * np.abs(page_tone[:, None] - bank_tone[None, :])
+    if TONE_WEIGHT:  # in place: the (n, m) matrices are the largest arrays of a page's matching
+        penalty = np.subtract.outer(page_tone, bank_tone)
+        np.abs(penalty, out=penalty)
+        penalty *= TONE_WEIGHT / 100.0
+        sim -= penalty
     top, top_sim, runner_up = best_matches(sim)
     weights = np.exp((top_sim - top_sim[:, :1]) / TEMPERATURE)
     weights /= weights.sum(axis=1, keepdims=True)
