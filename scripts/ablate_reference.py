@@ -61,7 +61,7 @@ def variant(changes: dict):
             if key in modules:
                 setattr(*modules[key], value)
         if changes.get("_paint_view") == "grey":
-            R.ReferenceMatcher.guide = lambda self, lightness, refs, ink=False: guide(self, lightness, refs)
+            R.ReferenceMatcher.guide = lambda self, lightness, refs, ink=False, sheet=None: guide(self, lightness, refs)
         yield
     finally:
         for key, value in saved.items():
