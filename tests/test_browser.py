@@ -325,6 +325,31 @@ def test_the_mode_choice_paints_or_tints_the_page(tmp_path, tiny_paint_onnx):
     assert np.abs(rgb_to_lab(tinted)[..., 0] - l_in).max() < 1.0
 
 
+def test_the_background_choice_paints_line_arts_sheet_or_keeps_it_white(tmp_path, tiny_paint_onnx):
+    """Line art's blank sheet stays white by default; choosing Painted colours it again."""
+    executable = _chromium()
+    yy, xx = np.mgrid[0:120, 0:160]
+    ring = (255 * np.clip(np.abs(np.hypot(yy - 60, xx - 80) - 40) - 0.5, 0, 1)).astype(np.uint8)
+    Image.fromarray(ring).save(tmp_path / "art.png")
+    app = create_app(colorizers={"tiny-paint": load_colorizer(tiny_paint_onnx, threads=1)}, shipped=False)
+    with live_server(app) as url, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 750})
+            page.goto(url)
+            sync_api.expect(page.locator("#background")).to_have_value("auto")
+            page.set_input_files("#file", str(tmp_path / "art.png"))
+            _wait_for_new_result(page, None)
+            white = _shown_pixels(page)
+            first_src = page.get_attribute("#result", "src")
+            page.select_option("#background", "paint")
+            _wait_for_new_result(page, first_src)
+            painted = _shown_pixels(page)
+        finally:
+            browser.close()
+    assert (white[:8, :8] == 255).all() and not (painted[:8, :8] == 255).all()
+
+
 def test_reference_pages_colour_the_image_after_them(tmp_path):
     """References added with the picker (before the image) and by dropping them on their zone
     (after) are sent with the image; the result takes their colours; removing one by keyboard

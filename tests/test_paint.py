@@ -12,7 +12,7 @@ from conftest import bw_page_image
 from irodori.color import rgb_to_lab
 from irodori.imageio import Lightness
 from irodori.paint import (Contract, PageStats, background_mask, choose_background, choose_mode, composite,
-                           flatten_tone, ink_layer, page_stats)
+                           flatten_tone, grow, ink_layer, page_stats)
 
 
 def _l(rgb: np.ndarray) -> np.ndarray:
@@ -261,6 +261,14 @@ def test_darkest_keeps_a_one_pixel_line_that_an_average_would_fade():
     assert darkest.shape == (10, 13)  # ceil(40 / 4), ceil(50 / 4)
     assert (darkest[4] == 0.0).all() and (np.delete(darkest, 4, axis=0) == 100.0).all()
     assert np.allclose(Lightness.from_l(page).darkest(1), page)
+
+
+def test_grow_dilates_by_a_square_or_a_cross():
+    dot = np.zeros((7, 7), bool)
+    dot[3, 3] = True
+    assert grow(dot).sum() == 9 and grow(dot, 2).sum() == 25
+    cross = grow(dot, square=False)
+    assert cross.sum() == 5 and cross[2, 3] and cross[3, 2] and not cross[2, 2]
 
 
 def test_background_mask_finds_the_sheet_a_path_reaches_without_crossing_a_line():

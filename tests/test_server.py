@@ -419,8 +419,25 @@ def test_the_mode_field_paints_or_tints_and_is_checked(tiny_paint_onnx, tiny_onn
         assert auto.status_code == 200 and auto.headers["x-irodori-mode"] == "paint"
         assert _post(c, page.getvalue(), mode="tint", tone="keep").headers["x-irodori-mode"] == "tint"
         assert _post(c, page.getvalue(), mode="sepia").status_code == 400
+        assert _post(c, page.getvalue(), background="sky").status_code == 400
         refused = _post(c, page.getvalue(), mode="paint", model="tiny")
         assert refused.status_code == 400 and "paint model" in refused.json()["error"]
+
+
+def test_the_background_field_keeps_line_arts_sheet_white_or_paints_it(tiny_paint_onnx):
+    yy, xx = np.mgrid[0:120, 0:160]
+    ring = (255 * np.clip(np.abs(np.hypot(yy - 60, xx - 80) - 40) - 0.5, 0, 1)).astype(np.uint8)  # line art
+    art = io.BytesIO()
+    Image.fromarray(ring).save(art, "PNG")
+    app = create_app(models=[str(tiny_paint_onnx)], shipped=False, threads=1)
+    with TestClient(app, base_url=LOCAL) as c:
+        corners = {}
+        for background in ("auto", "paper", "paint"):
+            response = _post(c, art.getvalue(), background=background)
+            assert response.status_code == 200 and response.headers["x-irodori-mode"] == "paint"
+            corners[background] = np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"))[:8, :8]
+    assert (corners["auto"] == 255).all() and (corners["paper"] == 255).all()
+    assert not (corners["paint"] == 255).all()
 
 
 def test_concurrent_first_requests_load_a_model_once():

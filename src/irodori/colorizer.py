@@ -36,7 +36,7 @@ from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb
 from .hints import MAX_HINTS, Hint, HintError, apply_palette, hint_map, parse_hints, parse_palette, propagate_hints
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image, print_resolution
 from .paint import (BACKGROUNDS, MODES, TONES, Contract, background_mask, choose_background, choose_mode, composite,
-                    ink_layer, page_stats, tone_length)
+                    grow, ink_layer, page_stats, tone_length)
 from .reference import Reference, ReferenceMatcher, analyse_references, load_matcher
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
 
@@ -238,8 +238,8 @@ class Colorizer:
     """
 
     def __init__(self, backend: Backend, *, paint_backend: Backend | None = None, mode: str = "auto",
-                 tone: str = "flat", background: str = "auto", max_side: int | None = None, upsample: str = "bilinear",
-                 max_pixels: int | None = DEFAULT_MAX_PIXELS, workers: int | None = None,
+                 tone: str = "flat", background: str = "auto", max_side: int | None = None,
+                 upsample: str = "bilinear", max_pixels: int | None = DEFAULT_MAX_PIXELS, workers: int | None = None,
                  temperature: float | None = None, references: Iterable[Reference] = ()) -> None:
         if upsample not in UPSAMPLE_FILTERS:
             raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE_FILTERS)}")
@@ -500,12 +500,7 @@ class Colorizer:
         in [0, 1] at ``size`` (h, w), bilinear."""
         height, width = lightness.shape
         darkest = lightness.darkest(-(-max(height, width) // SHEET_SIDE)) * (100.0 / contract.paper_l)
-        sheet = background_mask(darkest)
-        grown = sheet.copy()
-        grown[1:] |= sheet[:-1]
-        grown[:-1] |= sheet[1:]
-        grown[:, 1:] |= sheet[:, :-1]
-        grown[:, :-1] |= sheet[:, 1:]
+        grown = grow(background_mask(darkest), square=False)
         img = Image.fromarray(grown.astype(np.float32), "F").resize(size[::-1], Image.BILINEAR)
         return np.clip(np.asarray(img), 0.0, 1.0)
 
@@ -568,8 +563,8 @@ def check_choices(mode: str, tone: str, background: str) -> None:
 
 
 def load_colorizer(model: str | Path | None = AUTO_MODEL, *, mode: str = "auto", tone: str = "flat",
-                   background: str = "auto", max_side: int | None = None, upsample: str = "bilinear", threads: int | None = None,
-                   max_pixels: int | None = DEFAULT_MAX_PIXELS, temperature: float | None = None) -> Colorizer:
+                   background: str = "auto", max_side: int | None = None, upsample: str = "bilinear",
+                   threads: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS, temperature: float | None = None) -> Colorizer:
     """Load a model once (shipped name, .onnx file, or checkpoint directory). ``threads`` (default:
     all cores) is used both by the network and by the full-resolution merge. ``temperature``: the
     annealed mean's T for every image (see :meth:`Colorizer.colorize`; default: the model's own).
@@ -590,8 +585,8 @@ def load_colorizer(model: str | Path | None = AUTO_MODEL, *, mode: str = "auto",
     else:
         backend = load_backend(model, threads=threads)
     colorizer = Colorizer(backend, paint_backend=paint_backend, mode=mode, tone=tone, background=background,
-                          max_side=max_side,
-                          upsample=upsample, max_pixels=max_pixels, workers=threads, temperature=temperature)
+                          max_side=max_side, upsample=upsample, max_pixels=max_pixels, workers=threads,
+                          temperature=temperature)
     log.debug("model %s (%s) loaded in %.0f ms: %s backend, network side at most %d, size multiple %d, %d threads",
               colorizer.name, model, (time.perf_counter() - start) * 1000, type(backend).__name__,
               colorizer.max_side, backend.size_multiple, colorizer.workers)

@@ -367,7 +367,6 @@ class Lightness:
         small = np.asarray(Image.fromarray(self.pixels).resize(size, Image.BILINEAR, reducing_gap=gap))
         return Lightness(small, self.kind).full()
 
-
     def darkest(self, factor: int, *, band: int = 64) -> np.ndarray:
         """The darkest CIE L of each factor x factor block -> float32 (ceil(H / factor),
         ceil(W / factor)): a reduction that keeps every line, however thin (an average would fade
@@ -382,6 +381,7 @@ class Lightness:
             blocks = rows.reshape(rows.shape[0] // f, f, rows.shape[1] // f, f).min(axis=(1, 3))
             out[i * band:i * band + blocks.shape[0]] = blocks
         return out
+
 
 @functools.lru_cache(maxsize=1)
 def _gray16_l() -> np.ndarray:

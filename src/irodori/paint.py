@@ -133,16 +133,17 @@ def _run_ids(open_: np.ndarray) -> np.ndarray:
     return np.where(open_, np.cumsum(starts.ravel()).reshape(h, w), 0)
 
 
-def grow(mask: np.ndarray, cells: int = 1) -> np.ndarray:
-    """mask (h, w) bool grown by ``cells`` cells in the 8 directions (a binary dilation by a
-    square)."""
+def grow(mask: np.ndarray, cells: int = 1, *, square: bool = True) -> np.ndarray:
+    """mask (h, w) bool grown by ``cells`` cells (a binary dilation): in the 8 directions (by a
+    square), or with ``square=False`` in the 4 straight ones (by a cross)."""
     out = mask.copy()
     for _ in range(cells):
         step = out.copy()
         step[1:] |= out[:-1]
         step[:-1] |= out[1:]
-        step[:, 1:] |= step[:, :-1].copy()
-        step[:, :-1] |= step[:, 1:].copy()
+        across = step if square else out  # rows first, then columns of the result: a square
+        step[:, 1:] |= across[:, :-1].copy()
+        step[:, :-1] |= across[:, 1:].copy()
         out = step
     return out
 
@@ -212,7 +213,7 @@ def paper_level(l: np.ndarray) -> float:
     return float(np.clip(np.percentile(l, PAPER_PERCENTILE), 30.0, 100.0))
 
 
-GAP_PX = 4
+GAP_PX = 4  # PageStats.gaps: a gap of paper at most this wide between two ink runs is narrow
 
 
 def narrow_gaps(ink: np.ndarray) -> float:
@@ -241,8 +242,7 @@ def page_stats(l_rows: np.ndarray, *, chroma: float = 0.0) -> PageStats:
         mid = (centre >= 25.0) & (centre < 95.0)
         texture = float(np.median(second[mid])) if mid.any() else 0.0
     return PageStats(paper_l=paper_l, paper=float((levelled >= 95.0).mean()), ink=float((levelled < 25.0).mean()),
-                     gaps=narrow_gaps(levelled < 50.0),
-                     texture=texture, chroma=float(chroma))
+                     texture=texture, chroma=float(chroma), gaps=narrow_gaps(levelled < 50.0))
 
 
 # The rule, chosen on the validation sets (scripts/evaluate_detector.py; docs/MANGA_MODE.md): ink
@@ -316,5 +316,4 @@ class Contract:
 
 
 __all__ = ["BACKGROUNDS", "MODES", "TONES", "Contract", "PageStats", "background_mask", "choose_background",
-           "choose_mode", "composite", "flatten_tone", "ink_layer",
-           "page_stats", "paper_level", "tone_length"]
+           "choose_mode", "composite", "flatten_tone", "grow", "ink_layer", "page_stats", "paper_level", "tone_length"]
