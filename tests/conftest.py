@@ -80,3 +80,11 @@ def bw_page_image(h: int = 120, w: int = 160, *, pitch: int = 5) -> np.ndarray:
     page[band & dots] = 0
     page[h - 12:, w - 20:] = 0
     return page
+
+
+def line_art_image(h: int = 120, w: int = 160) -> np.ndarray:
+    """Line art (uint8 grey): a ring drawn 2 px wide on white paper, anti-aliased as a drawing
+    program would (a few grey pixels at its edges); its blank sheet is outside the ring."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.hypot(yy - h / 2, xx - w / 2)
+    return (255 * np.clip(np.abs(r - 40) - 0.5, 0.0, 1.0)).astype(np.uint8)

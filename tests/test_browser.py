@@ -327,10 +327,10 @@ def test_the_mode_choice_paints_or_tints_the_page(tmp_path, tiny_paint_onnx):
 
 def test_the_background_choice_paints_line_arts_sheet_or_keeps_it_white(tmp_path, tiny_paint_onnx):
     """Line art's blank sheet stays white by default; choosing Painted colours it again."""
+    from conftest import line_art_image
+
     executable = _chromium()
-    yy, xx = np.mgrid[0:120, 0:160]
-    ring = (255 * np.clip(np.abs(np.hypot(yy - 60, xx - 80) - 40) - 0.5, 0, 1)).astype(np.uint8)
-    Image.fromarray(ring).save(tmp_path / "art.png")
+    Image.fromarray(line_art_image()).save(tmp_path / "art.png")
     app = create_app(colorizers={"tiny-paint": load_colorizer(tiny_paint_onnx, threads=1)}, shipped=False)
     with live_server(app) as url, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import bw_page_image
+from conftest import bw_page_image, line_art_image as _line_art
 from irodori.color import rgb_to_lab
 from irodori.imageio import Lightness
 from irodori.paint import (Contract, PageStats, background_mask, choose_background, choose_mode, composite,
@@ -243,15 +243,6 @@ def test_line_art_on_a_transparent_sheet_is_painted_as_ink_on_paper(painter):
     rgb = np.asarray(out)[..., :3]
     assert _l(rgb)[alpha == 0].mean() > 50  # the sheet is paper, not the black under the transparency
     assert _l(rgb)[alpha == 255].max() <= 3.0  # and the strokes are ink
-
-
-def _line_art(h: int = 120, w: int = 160) -> np.ndarray:
-    """A ring drawn 2 px wide on white paper, anti-aliased as a drawing program would (a few
-    grey pixels at its edges): the blank sheet is outside it, the figure inside."""
-    yy, xx = np.mgrid[0:h, 0:w]
-    r = np.hypot(yy - h / 2, xx - w / 2)
-    ink = np.clip(np.abs(r - 40) - 0.5, 0.0, 1.0)  # 0 on the line, 1 away from it, a ramp between
-    return (255 * ink).astype(np.uint8)
 
 
 def test_darkest_keeps_a_one_pixel_line_that_an_average_would_fade():

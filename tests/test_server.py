@@ -425,10 +425,10 @@ def test_the_mode_field_paints_or_tints_and_is_checked(tiny_paint_onnx, tiny_onn
 
 
 def test_the_background_field_keeps_line_arts_sheet_white_or_paints_it(tiny_paint_onnx):
-    yy, xx = np.mgrid[0:120, 0:160]
-    ring = (255 * np.clip(np.abs(np.hypot(yy - 60, xx - 80) - 40) - 0.5, 0, 1)).astype(np.uint8)  # line art
+    from conftest import line_art_image
+
     art = io.BytesIO()
-    Image.fromarray(ring).save(art, "PNG")
+    Image.fromarray(line_art_image()).save(art, "PNG")
     app = create_app(models=[str(tiny_paint_onnx)], shipped=False, threads=1)
     with TestClient(app, base_url=LOCAL) as c:
         corners = {}
