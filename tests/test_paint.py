@@ -288,6 +288,8 @@ def test_background_mask_finds_the_sheet_a_path_reaches_without_crossing_a_line(
 
 def test_choose_background_keeps_line_arts_sheet_and_paints_pages():
     assert choose_background(page_stats(_l(np.repeat(_line_art()[..., None], 3, 2)))) == "paper"
+    sparse = page_stats(_l(np.repeat(_line_art(300, 300)[..., None], 3, 2)))  # one thin ring on a large sheet
+    assert sparse.ink < 0.01 and choose_background(sparse) == "paper"
     assert choose_background(page_stats(_l(np.repeat(bw_page_image()[..., None], 3, 2)))) == "paint"
     blank = PageStats(paper_l=100.0, paper=1.0, ink=0.0, texture=0.0, chroma=0.0)
     solid = PageStats(paper_l=100.0, paper=0.6, ink=0.4, texture=0.0, chroma=0.0)  # 1-bit art with solid blacks
@@ -310,6 +312,9 @@ def test_line_arts_sheet_stays_white_and_its_figure_takes_colour(painter, caplog
     blue = np.asarray(painter.colorize(art, hints=[(5, 5, "#2040d0")]))  # a coloured hint on the sheet paints it
     lab = rgb_to_lab(blue[outside]).mean(0)
     assert lab[2] < -20.0
+    inside_hint = np.asarray(painter.colorize(art, hints=[(80, 60, "#2040d0")]))  # a hint in the figure ...
+    assert rgb_to_lab(inside_hint[inside]).mean(0)[2] < -20.0
+    assert (inside_hint[outside] == 255).all()  # ... does not tint the sheet across the line
 
 
 def test_cli_and_server_take_background(tiny_paint_onnx, tmp_path):

@@ -486,11 +486,16 @@ class Colorizer:
         lab = np.concatenate([denormalize_l(l_net[0, :, :h, :w]), denormalize_ab(ab_net[0, :, :h, :w])])
         lab = lab.astype(np.float32)
         if sheet is not None:
-            lab *= 1.0 - sheet
-            lab[0] += 100.0 * sheet
+            lab = on_paper_sheet(lab, sheet)
         if hints and propagate:
             lab = propagate_hints(lab, (l_in[0, 0, :h, :w] + 1.0) * 50.0, hints, lightness.shape)
             lab[0] = np.clip(lab[0], 0.0, 100.0)
+            (height, width), at = lightness.shape, lambda hint: (min(h - 1, hint.y * h // height),
+                                                                  min(w - 1, hint.x * w // width))
+            if sheet is not None and all(sheet[at(hint)] < 0.5 for hint in hints):
+                # Hints inside the figure only: what their corrections spread across a thin line
+                # onto the sheet is taken back (a hint on the sheet is asked for: it stays).
+                lab = on_paper_sheet(lab, sheet)
         return lab
 
     def blank_sheet(self, lightness: Lightness, contract: Contract, size: tuple[int, int]) -> np.ndarray:
@@ -553,6 +558,14 @@ class Colorizer:
         log.debug("%s: merged %dx%d (%s chroma from %dx%d) in %d strips on %d threads in %.0f ms", self.name, width,
                   height, self.upsample, w, h, len(starts), self.workers, (time.perf_counter() - start) * 1000)
         return out
+
+
+def on_paper_sheet(lab: np.ndarray, sheet: np.ndarray) -> np.ndarray:
+    """lab (3, h, w) float32 and a blank sheet (h, w) in [0, 1] -> lab with the sheet blended to
+    white paper (L 100, no chroma)."""
+    out = lab * (1.0 - sheet)
+    out[0] += 100.0 * sheet
+    return out.astype(np.float32)
 
 
 def check_choices(mode: str, tone: str, background: str) -> None:

@@ -258,7 +258,7 @@ MIN_TEXTURE = 9.0
 # narrow gaps between dots) make a page, whose open areas are sky, walls or skin, and are
 # painted; a blank sheet (no ink) has nothing to stand out from.
 LINE_ART_MAX_MID = 0.08
-LINE_ART_INK = (0.01, 0.15)
+LINE_ART_INK = (0.002, 0.15)  # (more than, at most): 1 % missed one thin ring on a 300 px sheet
 LINE_ART_MAX_GAPS = 10.0  # narrow gaps per 1000 px (PageStats.gaps): more is a dot screen, 1-bit or not
 
 
