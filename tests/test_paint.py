@@ -305,6 +305,9 @@ def test_line_arts_sheet_stays_white_and_its_figure_takes_colour(painter, caplog
     with caplog.at_level("INFO", logger="irodori.colorizer"):
         out = np.asarray(painter.colorize(art))
     assert "line art: its sheet stays paper" in caplog.text
+    with caplog.at_level("INFO", logger="irodori.colorizer"):
+        painter.colorize(bw_page_image(), background="paper")
+    assert "its sheet stays paper (asked)" in caplog.text
     assert (out[outside] == 255).all()  # paper, exactly: no wash
     painted = np.asarray(painter.colorize(art, background="paint"))
     assert np.array_equal(painted[inside], out[inside])  # the figure is painted the same either way

@@ -306,6 +306,8 @@ class Colorizer:
         if mode == "paint" and background == "auto":
             background = choose_background(stats)
             reason = f"{reason}; line art: its sheet stays paper" if background == "paper" else reason
+        elif mode == "paint" and background == "paper":
+            reason = f"{reason}; its sheet stays paper (asked)"
         return Contract(mode, tone, paper_l=stats.paper_l, length=tone_length(height, width),
                         background="paint" if mode == "tint" else background, reason=reason)
 
