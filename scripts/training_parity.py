@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         splice(args.write, BEGIN, END, text)
     if args.json:
-        args.json.write_text(json.dumps({"steps": args.steps, "train": [str(p) for p in args.train],
+        train = [str(p.resolve().relative_to(ROOT)) if p.resolve().is_relative_to(ROOT) else p.name for p in args.train]
+        args.json.write_text(json.dumps({"steps": args.steps, "train": train,
                                          "results": results}, indent=1) + "\n")
     return 0
 
