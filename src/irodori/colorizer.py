@@ -492,9 +492,7 @@ class Colorizer:
         if hints and propagate:
             lab = propagate_hints(lab, (l_in[0, 0, :h, :w] + 1.0) * 50.0, hints, lightness.shape)
             lab[0] = np.clip(lab[0], 0.0, 100.0)
-            (height, width), at = lightness.shape, lambda hint: (min(h - 1, hint.y * h // height),
-                                                                  min(w - 1, hint.x * w // width))
-            if sheet is not None and all(sheet[at(hint)] < 0.5 for hint in hints):
+            if sheet is not None and all(sheet[hint.cell(lightness.shape, (h, w))] < 0.5 for hint in hints):
                 # Hints inside the figure only: what their corrections spread across a thin line
                 # onto the sheet is taken back (a hint on the sheet is asked for: it stays).
                 lab = on_paper_sheet(lab, sheet)

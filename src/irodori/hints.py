@@ -70,6 +70,12 @@ class Hint:
     y: int
     rgb: tuple[int, int, int]
 
+    def cell(self, full: tuple[int, int], small: tuple[int, int]) -> tuple[int, int]:
+        """(row, col) of this hint on an (h, w) = ``small`` grid over an image of ``full``
+        (height, width)."""
+        (height, width), (h, w) = full, small
+        return min(h - 1, int(self.y * h / height)), min(w - 1, int(self.x * w / width))
+
     @classmethod
     def parse(cls, value: Any) -> "Hint":
         """From a Hint, "X,Y,#rrggbb", {"x", "y", "color"}, or (x, y, colour); HintError if malformed."""
@@ -145,8 +151,7 @@ def hint_map(hints: Iterable[Hint], full: tuple[int, int], small: tuple[int, int
         return out
     ab = normalize_ab(rgb_to_lab(np.array([hint.rgb for hint in hints], dtype=np.uint8))[:, 1:])  # (n, 2)
     for hint, (a, b) in zip(hints, ab):
-        yc = min(h - 1, int(hint.y * h / full[0]))
-        xc = min(w - 1, int(hint.x * w / full[1]))
+        yc, xc = hint.cell(full, small)
         y0, x0 = max(0, yc - patch // 2), max(0, xc - patch // 2)
         y1, x1 = min(h, y0 + patch), min(w, x0 + patch)
         out[0, y0:y1, x0:x1] = a
@@ -336,8 +341,7 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     targets = rgb_to_lab(np.array([hint.rgb for hint in hints], dtype=np.uint8))[:, 3 - channels:]
     seeds, deltas = [], []
     for hint, target in zip(hints, targets):
-        yc = min(h - 1, int(hint.y * h / full[0]))
-        xc = min(w - 1, int(hint.x * w / full[1]))
+        yc, xc = hint.cell(full, (h, w))
         y0, x0 = max(0, yc - patch // 2), max(0, xc - patch // 2)
         under = ab[:, y0 : y0 + patch, x0 : x0 + patch].reshape(channels, -1).mean(axis=1)
         deltas.append(target - under)
