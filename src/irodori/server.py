@@ -45,7 +45,7 @@ from PIL import Image, UnidentifiedImageError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
-from .colorizer import Colorizer, load_colorizer
+from .colorizer import Colorizer, check_choices, load_colorizer
 from .hints import MAX_HINTS, Hint, HintError, parse_hints
 from .imageio import ImageReadError, encode
 from .reference import MAX_REFERENCES, Reference, ReferenceError, load_matcher
@@ -469,9 +469,11 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
         X-Irodori-Mode says whether it was tinted or painted, X-Irodori-References how many
         references coloured it."""
         name = model or default
-        if (mode not in (None, "auto", "tint", "paint") or tone not in (None, "flat", "keep")
-                or background not in (None, "auto", "paper", "paint")):
-            raise ApiError(400, "mode must be auto, tint or paint; tone flat or keep; background auto, paper or paint")
+        try:
+            check_choices("auto" if mode is None else mode, "flat" if tone is None else tone,
+                          "auto" if background is None else background)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
         if name not in pool:
             shown = name if len(name) <= 80 else name[:80] + "..."  # a name is not echoed back at any length
             raise ApiError(400, f"unknown model {shown!r}; this server offers: {', '.join(pool.names())}")
