@@ -8,6 +8,7 @@ a screenshot of the page (docs/images/web-app.png is made that way).
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import os
 import re
@@ -296,32 +297,39 @@ def test_the_slider_labels_name_the_halves_beside_them():
             browser.close()
 
 
-def test_the_mode_choice_paints_or_tints_the_page(tmp_path, tiny_paint_onnx):
-    """Automatic paints a B&W page with a paint model; choosing Tint re-colours it keeping its
-    lightness; the result line says which contract was used."""
-    from conftest import bw_page_image
-
+@contextlib.contextmanager
+def _paint_model_page(model_path: Path):
+    """The web page, in headless chromium, served with one tiny paint model loaded."""
     executable = _chromium()
-    page_file = tmp_path / "page.png"
-    Image.fromarray(bw_page_image()).save(page_file)
-    l_in = rgb_to_lab(np.repeat(bw_page_image()[..., None], 3, 2))[..., 0]
-    app = create_app(colorizers={"tiny-paint": load_colorizer(tiny_paint_onnx, threads=1)}, shipped=False)
+    app = create_app(colorizers={"tiny-paint": load_colorizer(model_path, threads=1)}, shipped=False)
     with live_server(app) as url, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 750})
             page.goto(url)
-            sync_api.expect(page.locator("#mode")).to_have_value("auto")
-            page.set_input_files("#file", str(page_file))
-            _wait_for_new_result(page, None)
-            sync_api.expect(page.locator("#meta")).to_contain_text("painted")
-            first_src = page.get_attribute("#result", "src")
-            page.select_option("#mode", "tint")
-            _wait_for_new_result(page, first_src)
-            sync_api.expect(page.locator("#meta")).to_contain_text("tinted")
-            tinted = _shown_pixels(page)
+            yield page
         finally:
             browser.close()
+
+
+def test_the_mode_choice_paints_or_tints_the_page(tmp_path, tiny_paint_onnx):
+    """Automatic paints a B&W page with a paint model; choosing Tint re-colours it keeping its
+    lightness; the result line says which contract was used."""
+    from conftest import bw_page_image
+
+    page_file = tmp_path / "page.png"
+    Image.fromarray(bw_page_image()).save(page_file)
+    l_in = rgb_to_lab(np.repeat(bw_page_image()[..., None], 3, 2))[..., 0]
+    with _paint_model_page(tiny_paint_onnx) as page:
+        sync_api.expect(page.locator("#mode")).to_have_value("auto")
+        page.set_input_files("#file", str(page_file))
+        _wait_for_new_result(page, None)
+        sync_api.expect(page.locator("#meta")).to_contain_text("painted")
+        first_src = page.get_attribute("#result", "src")
+        page.select_option("#mode", "tint")
+        _wait_for_new_result(page, first_src)
+        sync_api.expect(page.locator("#meta")).to_contain_text("tinted")
+        tinted = _shown_pixels(page)
     assert np.abs(rgb_to_lab(tinted)[..., 0] - l_in).max() < 1.0
 
 
@@ -329,24 +337,16 @@ def test_the_background_choice_paints_line_arts_sheet_or_keeps_it_white(tmp_path
     """Line art's blank sheet stays white by default; choosing Painted colours it again."""
     from conftest import line_art_image
 
-    executable = _chromium()
     Image.fromarray(line_art_image()).save(tmp_path / "art.png")
-    app = create_app(colorizers={"tiny-paint": load_colorizer(tiny_paint_onnx, threads=1)}, shipped=False)
-    with live_server(app) as url, sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 750})
-            page.goto(url)
-            sync_api.expect(page.locator("#background")).to_have_value("auto")
-            page.set_input_files("#file", str(tmp_path / "art.png"))
-            _wait_for_new_result(page, None)
-            white = _shown_pixels(page)
-            first_src = page.get_attribute("#result", "src")
-            page.select_option("#background", "paint")
-            _wait_for_new_result(page, first_src)
-            painted = _shown_pixels(page)
-        finally:
-            browser.close()
+    with _paint_model_page(tiny_paint_onnx) as page:
+        sync_api.expect(page.locator("#background")).to_have_value("auto")
+        page.set_input_files("#file", str(tmp_path / "art.png"))
+        _wait_for_new_result(page, None)
+        white = _shown_pixels(page)
+        first_src = page.get_attribute("#result", "src")
+        page.select_option("#background", "paint")
+        _wait_for_new_result(page, first_src)
+        painted = _shown_pixels(page)
     assert (white[:8, :8] == 255).all() and not (painted[:8, :8] == 255).all()
 
 
