@@ -51,7 +51,8 @@ def read_log(path: Path) -> dict:
 def train(out: Path, variant: str, seed: int, args: argparse.Namespace) -> dict:
     """Train one run (unless it finished before) -> its figures."""
     run = run_dir(out, variant, seed)
-    if not (run / "log.csv").exists() or read_log(run)["steps"] < args.steps or read_log(run)["val_l1"] is None:
+    done = read_log(run) if (run / "log.csv").exists() else None
+    if done is None or done["steps"] < args.steps or done["val_l1"] is None:
         cmd = [sys.executable, "-m", "irodori.cli", "train", *map(str, args.train), "--val", str(args.val),
                "--preset", "default", "--out", str(run), "-q", f"--steps={args.steps}", f"--seed={seed}",
                f"--val_every={args.steps}", f"--checkpoint_every={args.steps}", "--log_every=50", *VARIANTS[variant]]
@@ -92,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         splice(args.write, BEGIN, END, text)
     if args.json:
-        train = [str(p.resolve().relative_to(ROOT)) if p.resolve().is_relative_to(ROOT) else p.name for p in args.train]
-        args.json.write_text(json.dumps({"steps": args.steps, "train": train,
+        folders = [str(p.resolve().relative_to(ROOT)) if p.resolve().is_relative_to(ROOT) else p.name for p in args.train]
+        args.json.write_text(json.dumps({"steps": args.steps, "train": folders,
                                          "results": results}, indent=1) + "\n")
     return 0
 
