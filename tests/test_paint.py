@@ -11,8 +11,8 @@ from PIL import Image
 from conftest import bw_page_image, line_art_image as _line_art
 from irodori.color import rgb_to_lab
 from irodori.imageio import Lightness
-from irodori.paint import (Contract, PageStats, background_mask, choose_background, choose_mode, composite,
-                           flatten_tone, grow, ink_layer, page_stats)
+from irodori.paint import (BlankSheet, Contract, PageStats, background_mask, choose_background, choose_mode, composite,
+                           flatten_tone, flats_to_lines, grow, ink_layer, page_stats)
 
 
 def _l(rgb: np.ndarray) -> np.ndarray:
@@ -254,6 +254,26 @@ def test_darkest_keeps_a_one_pixel_line_that_an_average_would_fade():
     assert np.allclose(Lightness.from_l(page).darkest(1), page)
 
 
+def test_flats_run_up_to_and_under_the_lines_without_crossing_them():
+    l = np.full((20, 40), 100.0, np.float32)
+    l[:, 20] = 0.0  # a line between a red region and a blue one
+    lab = np.zeros((3, 20, 40), np.float32)
+    lab[0], lab[1, :, :20], lab[2, :, 21:] = 90.0, 60.0, -50.0
+    fade = np.linspace(1.0, 0.0, 6)  # the network's colour fading to grey towards the line, both sides
+    lab[1, :, 15:21] *= fade
+    lab[2, :, 20:26] *= fade[::-1]
+    out = flats_to_lines(lab, l)
+    assert np.allclose(out[1, :, :20], 60.0) and np.allclose(out[2, :, :20], 0.0)  # red up to the line
+    assert np.allclose(out[2, :, 21:], -50.0) and np.allclose(out[1, :, 21:], 0.0)  # blue beyond it
+    assert np.allclose(out[1, :, 20], 30.0)  # under the line: both sides' mean
+    assert np.array_equal(flats_to_lines(lab, np.full_like(l, 100.0)), lab)  # no line: unchanged
+    ring = np.full((20, 40), 100.0, np.float32)  # a ring's inside narrower than the shadow keeps its colour
+    ring[4:11, 10], ring[4:11, 14], ring[4, 10:15], ring[10, 10:15] = 0.0, 0.0, 0.0, 0.0
+    inner = lab.copy()
+    inner[1, 5:10, 11:14] = 7.0
+    assert np.allclose(flats_to_lines(inner, ring)[1, 5:10, 11:14], 7.0)
+
+
 def test_grow_dilates_by_a_square_or_a_cross():
     dot = np.zeros((7, 7), bool)
     dot[3, 3] = True
@@ -286,6 +306,18 @@ def test_background_mask_finds_the_sheet_a_path_reaches_without_crossing_a_line(
     assert not background_mask(d, close=0)[1:8, 2:9][np.triu(np.ones((7, 7), bool))].any()
 
 
+def test_the_blank_sheets_edge_is_found_pixel_by_pixel_not_by_cell():
+    art = _line_art(400, 480)  # a 2-px ring of radius 40 on cells of 8 px: its edge cuts through cells
+    lightness = Lightness.from_l(_l(np.repeat(art[..., None], 3, 2)))
+    sheet = BlankSheet.find(lightness.darkest(8), factor=8, paper_l=100.0)
+    r = np.hypot(*(np.mgrid[0:400, 0:480] - np.array([200, 240])[:, None, None]))
+    assert sheet.walls.any() and not sheet.cells[r[4::8, 4::8] < 44].any()  # the ring and figure: no sheet cell
+    pixels = sheet.pixels(lightness, band=5)  # bands of 5 cells: a band's edge crosses the ring
+    assert pixels[r >= 41.5].all()  # the sheet reaches the line's outer edge (and its anti-aliasing) ...
+    assert not pixels[r <= 38.5].any()  # ... and no further: nothing inside the figure
+    assert sheet.holds(0, 0) and not sheet.holds(240, 200)
+
+
 def test_choose_background_keeps_line_arts_sheet_and_paints_pages():
     assert choose_background(page_stats(_l(np.repeat(_line_art()[..., None], 3, 2)))) == "paper"
     sparse = page_stats(_l(np.repeat(_line_art(300, 300)[..., None], 3, 2)))  # one thin ring on a large sheet
@@ -308,9 +340,9 @@ def test_line_arts_sheet_stays_white_and_its_figure_takes_colour(painter, caplog
     with caplog.at_level("INFO", logger="irodori.colorizer"):
         painter.colorize(bw_page_image(), background="paper")
     assert "its sheet stays paper (asked)" in caplog.text
-    assert (out[outside] == 255).all()  # paper, exactly: no wash
+    assert (out[r > 41.5] == 255).all()  # paper, exactly, up to the line: no wash, no fringe
     painted = np.asarray(painter.colorize(art, background="paint"))
-    assert np.array_equal(painted[inside], out[inside])  # the figure is painted the same either way
+    assert np.array_equal(painted[r < 38.5], out[r < 38.5])  # the figure is painted the same either way
     assert not (painted[outside] == 255).all()  # (the tiny model washes the sheet when asked to paint it)
     blue = np.asarray(painter.colorize(art, hints=[(5, 5, "#2040d0")]))  # a coloured hint on the sheet paints it
     lab = rgb_to_lab(blue[outside]).mean(0)

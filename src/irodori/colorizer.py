@@ -35,8 +35,8 @@ from PIL import Image
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_lab
 from .hints import MAX_HINTS, Hint, HintError, apply_palette, hint_map, parse_hints, parse_palette, propagate_hints
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image, print_resolution
-from .paint import (BACKGROUNDS, MODES, TONES, Contract, background_mask, choose_background, choose_mode, composite,
-                    grow, ink_layer, page_stats, tone_length)
+from .paint import (BACKGROUNDS, MODES, TONES, BlankSheet, Contract, choose_background, choose_mode, composite,
+                    flats_to_lines, ink_layer, page_stats, tone_length)
 from .reference import Reference, ReferenceMatcher, analyse_references, load_matcher
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
 
@@ -343,11 +343,11 @@ class Colorizer:
         contract = self.contract_for(on_paper, mode=mode, tone=tone, background=background)
         log.info("%s: %s (%s)", _source_name(image), contract.mode, contract.reason)
         if contract.mode == "paint":
-            lab_small = self.predict_paint(on_paper, hints=hints, references=references, temperature=temperature,
-                                           contract=contract)
+            lab_small, sheet = self.predict_paint(on_paper, hints=hints, references=references,
+                                                  temperature=temperature, contract=contract)
             if palette_ab is not None:
                 lab_small[1:] = apply_palette(lab_small[1:], palette_ab)
-            out = self.merge_image(on_paper, lab_small[1:], l_paint=lab_small[0], contract=contract)
+            out = self.merge_image(on_paper, lab_small[1:], l_paint=lab_small[0], contract=contract, sheet=sheet)
         else:
             ab_small = self.predict_ab(lightness, hints=hints, references=references, temperature=temperature)
             if palette_ab is not None:
@@ -455,21 +455,25 @@ class Colorizer:
 
     def predict_paint(self, lightness: Lightness, *, hints: Iterable[Any] | None = None,
                       references: Iterable[Reference] = (), propagate: bool = True,
-                      temperature: float | None = None, contract: Contract | None = None) -> np.ndarray:
-        """Lightness -> lab_small (3, h, w) float32: the paint model's page lightness l_paint and
-        its ab, in Lab units at the network size. Hints are spread as in :meth:`predict_ab`, their
-        lightness too, so a hint on white paper fills its region at its own colour. Analysed
+                      temperature: float | None = None, contract: Contract | None = None
+                      ) -> tuple[np.ndarray, BlankSheet | None]:
+        """Lightness -> (lab_small (3, h, w) float32: the paint model's page lightness l_paint and
+        its ab, in Lab units at the network size; the blank sheet that stays paper, for
+        :meth:`merge_image` to whiten at full resolution, or None). Hints are spread as in
+        :meth:`predict_ab`, their lightness too, so a hint on white paper fills its region at its
+        own colour. Analysed
         ``references`` add hints where the page matches them (in the ink view), spread the same
         way. A ``contract`` whose background is "paper" turns the blank sheet white before the
         hints spread (:meth:`blank_sheet`), so a coloured hint of the user's there still paints
-        it (a reference's only when the reference is closely related to the page).
-        ValueError without a paint model."""
+        it (a reference's only when the reference is closely related to the page); then the
+        sheet is returned only when no hint lies on it. ValueError without a paint model."""
         hints = parse_hints(hints)
         backend = self.paint_backend
         if backend is None:
             raise ValueError(f"{self.backend.name} cannot paint (it predicts no l_paint)")
         paper = contract is not None and contract.background == "paper"
-        sheet = self.blank_sheet(lightness, contract, self.network_size(*lightness.shape)) if paper else None
+        blank = self.blank_sheet(lightness, contract) if paper else None
+        sheet = blank.at(self.network_size(*lightness.shape)) if blank is not None else None
         if references:
             hints = self.reference_hints(lightness, list(references), hints, paint=True, sheet=sheet)
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints, backend=backend)
@@ -486,35 +490,33 @@ class Colorizer:
         check_network_output(ab_net, (1, 2, *l_in.shape[2:]), model=model)
         check_network_output(l_net, (1, 1, *l_in.shape[2:]), model=model, name="l_paint")
         lab = np.concatenate([denormalize_l(l_net[0, :, :h, :w]), denormalize_ab(ab_net[0, :, :h, :w])])
-        lab = lab.astype(np.float32)
+        l_small = (l_in[0, 0, :h, :w] + 1.0) * 50.0
+        lab = flats_to_lines(lab.astype(np.float32), l_small)
         if sheet is not None:
             lab = on_paper_sheet(lab, sheet)
         if hints and propagate:
-            lab = propagate_hints(lab, (l_in[0, 0, :h, :w] + 1.0) * 50.0, hints, lightness.shape)
+            lab = propagate_hints(lab, l_small, hints, lightness.shape)
             lab[0] = np.clip(lab[0], 0.0, 100.0)
-            if sheet is not None and all(sheet[hint.cell(lightness.shape, (h, w))] < 0.5 for hint in hints):
-                # Hints inside the figure only: what their corrections spread across a thin line
-                # onto the sheet is taken back (a hint on the sheet is asked for: it stays).
-                lab = on_paper_sheet(lab, sheet)
-        return lab
+        if blank is None or any(blank.holds(hint.x, hint.y) for hint in hints):
+            return lab, None  # a hint on the sheet is asked for: the sheet takes its colour
+        if hints and propagate:
+            # Hints inside the figure only: what their corrections spread across a thin line onto
+            # the sheet is taken back, here on the network's grid and in merge_image pixel by pixel.
+            lab = on_paper_sheet(lab, sheet)
+        return lab, blank
 
-    def blank_sheet(self, lightness: Lightness, contract: Contract, size: tuple[int, int]) -> np.ndarray:
-        """The blank sheet around line art (:func:`irodori.paint.background_mask` on the page's
-        darkest L per cell, levelled to its paper, at most SHEET_SIDE cells a side), grown by one
-        cell over the lines that wall it, so no predicted colour fringes them -> float32 (h, w)
-        in [0, 1] at ``size`` (h, w), bilinear."""
-        height, width = lightness.shape
-        darkest = lightness.darkest(-(-max(height, width) // SHEET_SIDE)) * (100.0 / contract.paper_l)
-        grown = grow(background_mask(darkest), square=False)
-        img = Image.fromarray(grown.astype(np.float32), "F").resize(size[::-1], Image.BILINEAR)
-        return np.clip(np.asarray(img), 0.0, 1.0)
+    def blank_sheet(self, lightness: Lightness, contract: Contract) -> BlankSheet:
+        """The blank sheet around line art (:class:`irodori.paint.BlankSheet` on the page's
+        darkest L per cell, at most SHEET_SIDE cells a side, levelled to the contract's paper)."""
+        factor = -(-max(lightness.shape) // SHEET_SIDE)
+        return BlankSheet.find(lightness.darkest(factor), factor=factor, paper_l=contract.paper_l)
 
     def merge(self, l_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
         """L (H, W) and ab_small (2, h, w) -> sRGB uint8 (H, W, 3); see :meth:`merge_image`."""
         return np.asarray(self.merge_image(Lightness.from_l(l_full), ab_small))
 
     def merge_image(self, lightness: Lightness, ab_small: np.ndarray, *, l_paint: np.ndarray | None = None,
-                    contract: Contract | None = None) -> Image.Image:
+                    contract: Contract | None = None, sheet: BlankSheet | None = None) -> Image.Image:
         """Upsample ab to full size with the named filter and merge it with the full-resolution L,
         strip by strip: each band of rows gets its L, its upsampled ab and its sRGB, and is pasted
         into the output, so memory beyond input and output grows with the width, not the area.
@@ -523,7 +525,8 @@ class Colorizer:
         Paint (``contract.mode == "paint"``, with ``l_paint`` (h, w) the predicted page
         lightness): each band's L is its ink layer (:func:`irodori.paint.ink_layer`, read with a
         few rows of context for the tone filter) composited over the upsampled colour
-        (:func:`irodori.paint.composite`)."""
+        (:func:`irodori.paint.composite`); where line art's blank ``sheet`` is (found pixel by
+        pixel, :meth:`irodori.paint.BlankSheet.pixels`) the colour is white paper."""
         height, width = lightness.shape
         _, h, w = ab_small.shape
         painting = contract is not None and contract.mode == "paint"
@@ -532,6 +535,7 @@ class Colorizer:
         resample = UPSAMPLE_FILTERS[self.upsample]
         rows = max(8, min(height, STRIP_PIXELS // width))
         sy = h / height
+        on_sheet = sheet.pixels(lightness) if painting and sheet is not None else None
 
         def strip(y0: int) -> tuple[int, Image.Image]:
             y1 = min(height, y0 + rows)
@@ -542,7 +546,11 @@ class Colorizer:
             top, bottom = max(0, y0 - contract.halo), min(height, y1 + contract.halo)
             l_ink = ink_layer(lightness.rows(top, bottom), paper_l=contract.paper_l, tone=contract.tone,
                               length=contract.length)[y0 - top:y1 - top]
-            l_out, a, b = composite(np.clip(up[2], 0.0, 100.0), up[0], up[1], l_ink)
+            l_paint, a, b = np.clip(up[2], 0.0, 100.0), up[0], up[1]
+            if on_sheet is not None:
+                paper = on_sheet[y0:y1]
+                l_paint, a, b = np.where(paper, 100.0, l_paint), np.where(paper, 0.0, a), np.where(paper, 0.0, b)
+            l_out, a, b = composite(l_paint, a, b, l_ink)
             return y0, Image.fromarray(lab_to_srgb8(l_out, a, b), "RGB")
 
         out = Image.new("RGB", (width, height))

@@ -29,8 +29,13 @@ the paper reachable from the image's border without crossing a line.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image
+
+if TYPE_CHECKING:
+    from irodori.imageio import Lightness
 
 MODES = ("tint", "paint")
 TONES = ("flat", "keep")
@@ -119,6 +124,50 @@ def composite(l_paint: np.ndarray, a: np.ndarray, b: np.ndarray, l_ink: np.ndarr
     return l_out, a * scale, b * scale
 
 
+LINE_L = 25.0  # CIE L on the network's grid: darker is a line (or solid ink) whose colour the network cannot know
+LINE_SHADOW = 4  # grid pixels beside a line where the network's colour fades towards the line's grey
+
+
+def flats_to_lines(lab: np.ndarray, l_small: np.ndarray, *, shadow: int = LINE_SHADOW) -> np.ndarray:
+    """lab (3, h, w) float32, the paint model's colour on its grid, and l_small (h, w) the
+    input's CIE L on the same grid -> lab with each region's colour carried up to and under its
+    lines, as a colourist's flats run under the line art.
+
+    The network learns that ink has no chroma, and its colour fades towards grey over a few
+    pixels before each line, a pale halo inside every outline. Here the pixels within ``shadow``
+    of a line (l_small < LINE_L) and the lines themselves take, ring by ring, the mean colour of
+    their 4-neighbours already settled; a ring grows only over paper, so a region's colour does
+    not cross its line, and then under the line, at most 2 * ``shadow`` rings deep (solid blacks
+    keep the network's colour inside)."""
+    line = l_small < LINE_L
+    if not line.any():
+        return lab
+    out = lab.copy()
+    settled = ~grow(line, shadow)
+    for _ in range(shadow):
+        settled = _settle_ring(out, settled, ~line)
+    settled |= ~line  # a region narrower than the shadow keeps the network's colour
+    for _ in range(2 * shadow):
+        settled = _settle_ring(out, settled, line)
+    return out
+
+
+def _settle_ring(lab: np.ndarray, settled: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """One ring of :func:`flats_to_lines`: each pixel of ``where`` not yet settled but beside a
+    settled one takes the mean of its settled 4-neighbours (``lab`` is written in place) ->
+    the settled pixels after it."""
+    h, w = settled.shape
+    weight = np.zeros((h, w), dtype=np.float32)
+    total = np.zeros_like(lab)
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        src = (slice(max(0, -dy), h - max(0, dy)), slice(max(0, -dx), w - max(0, dx)))
+        dst = (slice(max(0, dy), h - max(0, -dy)), slice(max(0, dx), w - max(0, -dx)))
+        weight[dst] += settled[src]
+        total[:, dst[0], dst[1]] += lab[:, src[0], src[1]] * settled[src]
+    now = where & ~settled & (weight > 0)
+    lab[:, now] = total[:, now] / weight[now]
+    return settled | now
+
 SHEET_MIN_L = 80.0  # levelled L: a cell at least this light is blank paper (barriers are anything darker)
 SHEET_CLOSE = 1  # cells each line grows by while the sheet is filled (background_mask)
 SHEET_ROUNDS = 24  # alternating row and column fills; a sheet reached by none after that stays painted
@@ -179,6 +228,96 @@ def background_mask(l_darkest: np.ndarray, *, close: int = SHEET_CLOSE) -> np.nd
             break
         count = now
     return grow(reach, close) & open_paper if close > 0 else reach
+
+
+SHEET_EDGE_ROUNDS = 3  # row, column, row fills that carry the sheet from its cells to the lines, pixel by pixel
+SHEET_RAMP_L = 30.0  # levelled L: a line's anti-aliased edge lighter than this, beside the sheet, is on white
+
+
+@dataclass(frozen=True)
+class BlankSheet:
+    """Line art's blank sheet (:func:`background_mask`), found on a grid of cells and carried to
+    full resolution where it meets the lines.
+
+    ``cells``: bool (h, w), the sheet's cells, each ``factor`` x ``factor`` input pixels (all of
+    them paper); ``walls``: bool (h, w), the cells beside the sheet that hold a line, where the
+    sheet's edge is found pixel by pixel (:meth:`pixels`); ``paper_l``: the L levelled to 100."""
+
+    cells: np.ndarray
+    walls: np.ndarray
+    factor: int
+    paper_l: float
+
+    @classmethod
+    def find(cls, l_darkest: np.ndarray, *, factor: int, paper_l: float) -> "BlankSheet":
+        """l_darkest (h, w) float32: each cell's darkest CIE L, not levelled, the cells
+        ``factor`` input pixels a side (:meth:`irodori.imageio.Lightness.darkest`); ``paper_l``:
+        the page's paper L."""
+        levelled = l_darkest * (100.0 / max(paper_l, 1.0))
+        cells = background_mask(levelled)
+        walls = grow(cells, 1) & (levelled < SHEET_MIN_L)
+        return cls(cells=cells, walls=walls, factor=int(factor), paper_l=float(paper_l))
+
+    def at(self, size: tuple[int, int]) -> np.ndarray:
+        """-> float32 (h, w) in [0, 1]: the sheet's cells at ``size`` (h, w), bilinear (the
+        network's grid), but those next to a cell that is not sheet: a cell's blend must not reach
+        a figure whose line runs along the cell's edge. Those cells, and the sheet's edge in the
+        lines' cells, are :meth:`pixels`' to whiten."""
+        inner = self.cells & ~grow(~self.cells, 1)
+        img = Image.fromarray(inner.astype(np.float32), "F").resize(size[::-1], Image.BILINEAR)
+        return np.clip(np.asarray(img), 0.0, 1.0)
+
+    def holds(self, x: int, y: int) -> bool:
+        """Whether input pixel (x, y) lies in a cell of the sheet."""
+        return bool(self.cells[min(y // self.factor, self.cells.shape[0] - 1),
+                               min(x // self.factor, self.cells.shape[1] - 1)])
+
+    def pixels(self, lightness: "Lightness", *, band: int = 16) -> np.ndarray:
+        """-> bool (H, W): the sheet in input pixels. A sheet cell is sheet; in a wall cell, the
+        paper pixels (levelled L >= SHEET_MIN_L) that a fill from the sheet's cells reaches
+        without crossing ink (SHEET_EDGE_ROUNDS row and column run fills), and the anti-aliased
+        outer edge of the lines (:func:`_edge_fill`: ink on white, not on colour). Read ``band`` cell
+        rows at a time, with one cell of context above and below."""
+        height, width = lightness.shape
+        f = self.factor
+        out = np.empty((height, width), dtype=bool)
+        cols = np.arange(width) // f
+        for c0 in range(0, self.cells.shape[0], band):
+            y0, y1 = c0 * f, min(height, (c0 + band) * f)
+            top, bottom = max(0, y0 - f), min(height, y1 + f)
+            rows = np.arange(top, bottom) // f
+            seed = self.cells[rows][:, cols]
+            wall = self.walls[rows][:, cols]
+            if wall.any():
+                levelled = lightness.rows(top, bottom) * (100.0 / max(self.paper_l, 1.0))
+                seed = _edge_fill(seed, wall, levelled)
+            out[y0:y1] = seed[y0 - top:y1 - top]
+        return out
+
+
+def _run_fill(reach: np.ndarray, open_: np.ndarray, rounds: int) -> np.ndarray:
+    """reach, open_ (R, W) bool -> reach carried along every run of open_ it touches, in
+    ``rounds`` alternating row and column fills (reach outside open_ is kept)."""
+    for i in range(rounds):
+        grid = np.ascontiguousarray(open_.T) if i % 2 else open_
+        ids = _run_ids(grid)
+        hit = np.zeros(int(ids.max()) + 1, dtype=bool)
+        hit[ids[reach.T if i % 2 else reach]] = True
+        hit[0] = False
+        reach = reach | (hit[ids].T if i % 2 else hit[ids])
+    return reach
+
+
+def _edge_fill(seed: np.ndarray, wall: np.ndarray, levelled: np.ndarray) -> np.ndarray:
+    """seed (sheet cells), wall (line cells beside them) (R, W) bool and levelled L (R, W) ->
+    the sheet's pixels: the paper of the wall cells that the seed reaches (SHEET_EDGE_ROUNDS
+    fills), then the light side of the lines' anti-aliasing (SHEET_RAMP_L <= L < SHEET_MIN_L)
+    reached from there without crossing paper that is not sheet, and one pixel into the ink."""
+    paper = levelled >= SHEET_MIN_L
+    reach = _run_fill(seed, (seed | wall) & paper, SHEET_EDGE_ROUNDS)
+    ramp = wall & ~paper & (levelled >= SHEET_RAMP_L)
+    reach = _run_fill(reach, reach | ramp, 2)
+    return reach | (grow(reach, 1) & ~paper)
 
 
 @dataclass(frozen=True)
@@ -315,5 +454,5 @@ class Contract:
         return 3 * self.length if self.mode == "paint" and self.tone == "flat" else 0
 
 
-__all__ = ["BACKGROUNDS", "MODES", "TONES", "Contract", "PageStats", "background_mask", "choose_background",
-           "choose_mode", "composite", "flatten_tone", "grow", "ink_layer", "page_stats", "paper_level", "tone_length"]
+__all__ = ["BACKGROUNDS", "MODES", "TONES", "BlankSheet", "Contract", "PageStats", "background_mask", "choose_background",
+           "choose_mode", "composite", "flatten_tone", "flats_to_lines", "grow", "ink_layer", "page_stats", "paper_level", "tone_length"]
