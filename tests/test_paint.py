@@ -232,7 +232,8 @@ def test_paired_line_art_is_cropped_with_its_colour_image(tmp_path):
 
 def test_line_art_on_a_transparent_sheet_is_painted_as_ink_on_paper(painter):
     """Black strokes on a transparent background (an LA drawing): what shows through is paper, so
-    it is detected as ink on paper and painted; its alpha is kept."""
+    it is detected as ink on paper and painted; with no shape to fill, all of it is sheet, and
+    its alpha is kept."""
     grey = np.zeros((120, 160), np.uint8)  # black everywhere; only the strokes are opaque
     alpha = np.zeros((120, 160), np.uint8)
     alpha[10:12, 10:150] = alpha[20:110, 80:82] = 255
@@ -243,6 +244,23 @@ def test_line_art_on_a_transparent_sheet_is_painted_as_ink_on_paper(painter):
     rgb = np.asarray(out)[..., :3]
     assert _l(rgb)[alpha == 0].mean() > 50  # the sheet is paper, not the black under the transparency
     assert _l(rgb)[alpha == 255].max() <= 3.0  # and the strokes are ink
+
+
+def test_transparent_line_art_gets_opaque_flats_and_keeps_its_transparent_sheet(painter):
+    """A ring drawn on a transparent layer (a drawing program's line layer): the paint inside it
+    is opaque, as a flats layer under the lines would be, and the sheet stays transparent."""
+    art = _line_art()
+    alpha = (255 - art).astype(np.uint8)  # the strokes opaque, their anti-aliasing partly
+    la = Image.merge("LA", (Image.fromarray(np.zeros_like(art)), Image.fromarray(alpha)))
+    out = np.asarray(painter.colorize(la))
+    r = np.hypot(*(np.mgrid[0:120, 0:160] - np.array([60, 80])[:, None, None]))
+    assert (out[..., 3][r < 38.5] == 255).all() and (out[..., 3][r > 42] == 0).all()
+    on_white = np.asarray(painter.colorize(art))  # the same drawing on white paper: the same figure
+    assert np.abs(out[..., :3][r < 38.5].astype(int) - on_white[r < 38.5]).max() <= 2
+    blue = np.asarray(painter.colorize(la, hints=[(5, 5, "#2040d0")]))
+    assert (blue[..., 3] == 255).all()  # a hint painted the sheet: nothing left transparent
+    painted = np.asarray(painter.colorize(la, background="paint"))
+    assert np.array_equal(painted[..., 3], alpha)  # a page painted whole keeps its alpha, as tint does
 
 
 def test_darkest_keeps_a_one_pixel_line_that_an_average_would_fade():

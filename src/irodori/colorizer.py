@@ -347,7 +347,11 @@ class Colorizer:
                                                   temperature=temperature, contract=contract)
             if palette_ab is not None:
                 lab_small[1:] = apply_palette(lab_small[1:], palette_ab)
-            out = self.merge_image(on_paper, lab_small[1:], l_paint=lab_small[0], contract=contract, sheet=sheet)
+            on_sheet = sheet.pixels(on_paper) if sheet is not None else None
+            out = self.merge_image(on_paper, lab_small[1:], l_paint=lab_small[0], contract=contract,
+                                   on_sheet=on_sheet)
+            if transparent and contract.background == "paper":
+                alpha = painted_alpha(alpha, on_sheet)
         else:
             ab_small = self.predict_ab(lightness, hints=hints, references=references, temperature=temperature)
             if palette_ab is not None:
@@ -516,7 +520,7 @@ class Colorizer:
         return np.asarray(self.merge_image(Lightness.from_l(l_full), ab_small))
 
     def merge_image(self, lightness: Lightness, ab_small: np.ndarray, *, l_paint: np.ndarray | None = None,
-                    contract: Contract | None = None, sheet: BlankSheet | None = None) -> Image.Image:
+                    contract: Contract | None = None, on_sheet: np.ndarray | None = None) -> Image.Image:
         """Upsample ab to full size with the named filter and merge it with the full-resolution L,
         strip by strip: each band of rows gets its L, its upsampled ab and its sRGB, and is pasted
         into the output, so memory beyond input and output grows with the width, not the area.
@@ -525,8 +529,8 @@ class Colorizer:
         Paint (``contract.mode == "paint"``, with ``l_paint`` (h, w) the predicted page
         lightness): each band's L is its ink layer (:func:`irodori.paint.ink_layer`, read with a
         few rows of context for the tone filter) composited over the upsampled colour
-        (:func:`irodori.paint.composite`); where line art's blank ``sheet`` is (found pixel by
-        pixel, :meth:`irodori.paint.BlankSheet.pixels`) the colour is white paper."""
+        (:func:`irodori.paint.composite`); where ``on_sheet`` (H, W) bool is set, line art's
+        blank sheet (:meth:`irodori.paint.BlankSheet.pixels`), the colour is white paper."""
         height, width = lightness.shape
         _, h, w = ab_small.shape
         painting = contract is not None and contract.mode == "paint"
@@ -535,7 +539,6 @@ class Colorizer:
         resample = UPSAMPLE_FILTERS[self.upsample]
         rows = max(8, min(height, STRIP_PIXELS // width))
         sy = h / height
-        on_sheet = sheet.pixels(lightness) if painting and sheet is not None else None
 
         def strip(y0: int) -> tuple[int, Image.Image]:
             y1 = min(height, y0 + rows)
@@ -566,6 +569,17 @@ class Colorizer:
         log.debug("%s: merged %dx%d (%s chroma from %dx%d) in %d strips on %d threads in %.0f ms", self.name, width,
                   height, self.upsample, w, h, len(starts), self.workers, (time.perf_counter() - start) * 1000)
         return out
+
+
+def painted_alpha(alpha: np.ndarray, on_sheet: np.ndarray | None) -> np.ndarray:
+    """The alpha (H, W) uint8 of transparent line art (a drawing program's line layer) once
+    painted with its sheet kept paper: the flats under the figure are opaque (with the input's
+    alpha the colour would not show), the blank sheet keeps the input's alpha (``on_sheet``
+    (H, W) bool; None: a hint painted the sheet, so all of it is opaque). A page painted whole
+    (background "paint") keeps its alpha, as a tinted image does."""
+    if on_sheet is None:
+        return np.full_like(alpha, 255)
+    return np.where(on_sheet, alpha, np.uint8(255)).astype(np.uint8)
 
 
 def on_paper_sheet(lab: np.ndarray, sheet: np.ndarray) -> np.ndarray:
