@@ -111,9 +111,15 @@ def expose_temperature(model):
             div = node
             break
         name = node.input[0]
-    if div is None or div.input[1] not in constants or "temperature" in constants:
+    if div is None or div.input[1] not in constants or "temperature" in {i.name for i in graph.input}:
         return model
     t0 = float(constants[div.input[1]].reshape(()))
+    if "temperature" in constants:  # the float model's own input, kept as a constant: renamed
+        for init in graph.initializer:
+            if init.name == "temperature":
+                init.name = "temperature_calibrated"
+        for node in graph.node:
+            node.input[:] = ["temperature_calibrated" if i == "temperature" else i for i in node.input]
     graph.initializer.extend([numpy_helper.from_array(np.array(t0, np.float32), "temperature"),
                               numpy_helper.from_array(np.array(t0, np.float32), "temperature_default")])
     graph.input.append(helper.make_tensor_value_info("temperature", onnx.TensorProto.FLOAT, []))
