@@ -142,31 +142,39 @@ def flats_to_lines(lab: np.ndarray, l_small: np.ndarray, *, shadow: int = LINE_S
     line = l_small < LINE_L
     if not line.any():
         return lab
-    out = lab.copy()
-    settled = ~grow(line, shadow)
+    h, w = line.shape
+    out = np.ascontiguousarray(lab, dtype=np.float32).reshape(3, -1).copy()
+    settled = ~grow(line, shadow).ravel()
+    todo = np.flatnonzero(~settled & ~line.ravel())
     for _ in range(shadow):
-        settled = _settle_ring(out, settled, ~line)
-    settled |= ~line  # a region narrower than the shadow keeps the network's colour
+        todo = _settle_ring(out, settled, todo, w)
+    settled |= ~line.ravel()  # a region narrower than the shadow keeps the network's colour
+    todo = np.flatnonzero(~settled)
     for _ in range(2 * shadow):
-        settled = _settle_ring(out, settled, line)
-    return out
+        todo = _settle_ring(out, settled, todo, w)
+    return out.reshape(lab.shape)
 
 
-def _settle_ring(lab: np.ndarray, settled: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """One ring of :func:`flats_to_lines`: each pixel of ``where`` not yet settled but beside a
-    settled one takes the mean of its settled 4-neighbours (``lab`` is written in place) ->
-    the settled pixels after it."""
-    h, w = settled.shape
-    weight = np.zeros((h, w), dtype=np.float32)
-    total = np.zeros_like(lab)
-    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-        src = (slice(max(0, -dy), h - max(0, dy)), slice(max(0, -dx), w - max(0, dx)))
-        dst = (slice(max(0, dy), h - max(0, -dy)), slice(max(0, dx), w - max(0, -dx)))
-        weight[dst] += settled[src]
-        total[:, dst[0], dst[1]] += lab[:, src[0], src[1]] * settled[src]
-    now = where & ~settled & (weight > 0)
-    lab[:, now] = total[:, now] / weight[now]
-    return settled | now
+def _settle_ring(lab: np.ndarray, settled: np.ndarray, todo: np.ndarray, width: int) -> np.ndarray:
+    """One ring of :func:`flats_to_lines` on flat pixel indices: each pixel of ``todo`` beside a
+    settled one takes the mean of its settled 4-neighbours (``lab`` (3, n) and ``settled`` (n,)
+    are written in place) -> the pixels of ``todo`` still waiting."""
+    if todo.size == 0:
+        return todo
+    col = todo % width
+    weight = np.zeros(todo.size, dtype=np.float32)
+    total = np.zeros((lab.shape[0], todo.size), dtype=np.float32)
+    for step, inside in ((-width, todo >= width), (width, todo < settled.size - width),
+                         (-1, col > 0), (1, col < width - 1)):
+        near = np.where(inside, todo + step, todo)  # off the image: the pixel itself, never settled
+        taken = settled[near]
+        weight += taken
+        total += lab[:, near] * taken
+    now = weight > 0
+    done = todo[now]
+    lab[:, done] = total[:, now] / weight[now]
+    settled[done] = True
+    return todo[~now]
 
 SHEET_MIN_L = 80.0  # levelled L: a cell at least this light is blank paper (barriers are anything darker)
 SHEET_CLOSE = 1  # cells each line grows by while the sheet is filled (background_mask)
