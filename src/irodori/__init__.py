@@ -14,7 +14,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 # The package's version, and only here (pyproject.toml reads it). 0.4: the package that ships the
-# v0.3 and v0.4 models; the model files carry their own version (`irodori --version` names both).
+# general v0.3 and manga v0.5 models; the model files carry their own version (`irodori --version`
+# names both).
 __version__ = "0.4.0"
 
 # onnxruntime (1.2x+) otherwise keeps a device id and an event database under
