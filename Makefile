@@ -73,7 +73,7 @@ corpus-art: $(PY)
 	$(PY) scripts/build_paint_evalsets.py --split val
 	$(PY) scripts/build_paint_evalsets.py --split train
 
-## train-paint: the paint-mode manga model in three stages from manga (docs/models/manga.md; 2-core CPU: about 30 + 17 + 30 min)
+## train-paint: the paint-mode manga model in four stages from manga (docs/models/manga.md; 2-core CPU: about 30 + 17 + 31 + 32 min)
 train-paint: $(PY)
 	$(PIP_INSTALL) -e ".[train]"
 	test -d data/pairs/openmoji || $(MAKE) corpus-art
@@ -85,6 +85,9 @@ train-paint: $(PY)
 	$(VENV)/bin/irodori train data/corpus-art/train --pairs data/pairs/openmoji --val data/corpus-art/val \
 		--preset paint --init runs/paint2 --out runs/paint3 --steps=1500 --threads=1 --data.lineart_share=0.3 \
 		--optim.lr=0.0003 --optim.warmup_steps=50
+	$(VENV)/bin/irodori train data/corpus-art/train --pairs data/pairs/openmoji --val data/corpus-art/val \
+		--preset paint --init runs/paint3 --out runs/paint4 --steps=2000 --threads=1 --data.lineart_share=0.3 \
+		--optim.lr=0.0002 --optim.warmup_steps=50
 
 ## finetune-demo: fine-tune manga on one art style and score that style's held-out pages (docs/FINETUNE.md)
 finetune-demo: $(PY)
