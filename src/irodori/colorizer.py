@@ -343,11 +343,10 @@ class Colorizer:
         contract = self.contract_for(on_paper, mode=mode, tone=tone, background=background)
         log.info("%s: %s (%s)", _source_name(image), contract.mode, contract.reason)
         if contract.mode == "paint":
-            lab_small, sheet = self.predict_paint(on_paper, hints=hints, references=references,
-                                                  temperature=temperature, contract=contract)
+            lab_small, on_sheet = self.predict_paint(on_paper, hints=hints, references=references,
+                                                     temperature=temperature, contract=contract)
             if palette_ab is not None:
                 lab_small[1:] = apply_palette(lab_small[1:], palette_ab)
-            on_sheet = sheet.pixels(on_paper) if sheet is not None else None
             out = self.merge_image(on_paper, lab_small[1:], l_paint=lab_small[0], contract=contract,
                                    on_sheet=on_sheet)
             if transparent and contract.background == "paper":
@@ -460,24 +459,25 @@ class Colorizer:
     def predict_paint(self, lightness: Lightness, *, hints: Iterable[Any] | None = None,
                       references: Iterable[Reference] = (), propagate: bool = True,
                       temperature: float | None = None, contract: Contract | None = None
-                      ) -> tuple[np.ndarray, BlankSheet | None]:
+                      ) -> tuple[np.ndarray, np.ndarray | None]:
         """Lightness -> (lab_small (3, h, w) float32: the paint model's page lightness l_paint and
-        its ab, in Lab units at the network size; the blank sheet that stays paper, for
-        :meth:`merge_image` to whiten at full resolution, or None). Hints are spread as in
+        its ab, in Lab units at the network size; line art's blank sheet in input pixels (H, W)
+        bool, for :meth:`merge_image` to keep paper, or None). Hints are spread as in
         :meth:`predict_ab`, their lightness too, so a hint on white paper fills its region at its
-        own colour. Analysed
-        ``references`` add hints where the page matches them (in the ink view), spread the same
-        way. A ``contract`` whose background is "paper" turns the blank sheet white before the
-        hints spread (:meth:`blank_sheet`), so a coloured hint of the user's there still paints
-        it (a reference's only when the reference is closely related to the page); then the
-        sheet is returned only when no hint lies on it. ValueError without a paint model."""
+        own colour. Analysed ``references`` add hints where the page matches them (in the ink
+        view), spread the same way. A ``contract`` whose background is "paper" keeps the blank
+        sheet (:meth:`blank_sheet`) paper: it is returned, unless a hint lies on it; then the
+        sheet is made white before the hints spread, so that hint paints it (a reference's hint
+        only when the reference is closely related to the page). ValueError without a paint
+        model."""
         hints = parse_hints(hints)
         backend = self.paint_backend
         if backend is None:
             raise ValueError(f"{self.backend.name} cannot paint (it predicts no l_paint)")
         paper = contract is not None and contract.background == "paper"
-        blank = self.blank_sheet(lightness, contract) if paper else None
-        sheet = blank.at(self.network_size(*lightness.shape)) if blank is not None else None
+        on_sheet = self.blank_sheet(lightness, contract).pixels(lightness) if paper else None
+        size = self.network_size(*lightness.shape)
+        sheet = coverage(on_sheet, size) if on_sheet is not None else None
         if references:
             hints = self.reference_hints(lightness, list(references), hints, paint=True, sheet=sheet)
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints, backend=backend)
@@ -496,18 +496,13 @@ class Colorizer:
         lab = np.concatenate([denormalize_l(l_net[0, :, :h, :w]), denormalize_ab(ab_net[0, :, :h, :w])])
         l_small = (l_in[0, 0, :h, :w] + 1.0) * 50.0
         lab = flats_to_lines(lab.astype(np.float32), l_small)
-        if sheet is not None:
-            lab = on_paper_sheet(lab, sheet)
+        painted = on_sheet is not None and any(on_sheet[hint.y, hint.x] for hint in hints)
+        if painted:
+            lab = on_paper_sheet(lab, sheet)  # white, for the hint there to paint
         if hints and propagate:
             lab = propagate_hints(lab, l_small, hints, lightness.shape)
             lab[0] = np.clip(lab[0], 0.0, 100.0)
-        if blank is None or any(blank.holds(hint.x, hint.y) for hint in hints):
-            return lab, None  # a hint on the sheet is asked for: the sheet takes its colour
-        if hints and propagate:
-            # Hints inside the figure only: what their corrections spread across a thin line onto
-            # the sheet is taken back, here on the network's grid and in merge_image pixel by pixel.
-            lab = on_paper_sheet(lab, sheet)
-        return lab, blank
+        return lab, None if painted else on_sheet
 
     def blank_sheet(self, lightness: Lightness, contract: Contract) -> BlankSheet:
         """The blank sheet around line art (:class:`irodori.paint.BlankSheet` on the page's
@@ -580,6 +575,13 @@ def painted_alpha(alpha: np.ndarray, on_sheet: np.ndarray | None) -> np.ndarray:
     if on_sheet is None:
         return np.full_like(alpha, 255)
     return np.where(on_sheet, alpha, np.uint8(255)).astype(np.uint8)
+
+
+def coverage(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """mask (H, W) bool -> float32 (h, w) in [0, 1]: the share of each cell of an (h, w) =
+    ``size`` grid that the mask covers (a box filter)."""
+    img = Image.fromarray(mask.astype(np.uint8) * 255, "L").resize(size[::-1], Image.BOX)
+    return np.asarray(img, dtype=np.float32) / 255.0
 
 
 def on_paper_sheet(lab: np.ndarray, sheet: np.ndarray) -> np.ndarray:

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 
 if TYPE_CHECKING:
     from irodori.imageio import Lightness
@@ -265,20 +264,6 @@ class BlankSheet:
         cells = background_mask(levelled)
         walls = grow(cells, 1) & (levelled < SHEET_MIN_L)
         return cls(cells=cells, walls=walls, factor=int(factor), paper_l=float(paper_l))
-
-    def at(self, size: tuple[int, int]) -> np.ndarray:
-        """-> float32 (h, w) in [0, 1]: the sheet's cells at ``size`` (h, w), bilinear (the
-        network's grid), but those next to a cell that is not sheet: a cell's blend must not reach
-        a figure whose line runs along the cell's edge. Those cells, and the sheet's edge in the
-        lines' cells, are :meth:`pixels`' to whiten."""
-        inner = self.cells & ~grow(~self.cells, 1)
-        img = Image.fromarray(inner.astype(np.float32), "F").resize(size[::-1], Image.BILINEAR)
-        return np.clip(np.asarray(img), 0.0, 1.0)
-
-    def holds(self, x: int, y: int) -> bool:
-        """Whether input pixel (x, y) lies in a cell of the sheet."""
-        return bool(self.cells[min(y // self.factor, self.cells.shape[0] - 1),
-                               min(x // self.factor, self.cells.shape[1] - 1)])
 
     def pixels(self, lightness: "Lightness", *, band: int = 16) -> np.ndarray:
         """-> bool (H, W): the sheet in input pixels. A sheet cell is sheet; in a wall cell, the
