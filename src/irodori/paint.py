@@ -143,37 +143,47 @@ def flats_to_lines(lab: np.ndarray, l_small: np.ndarray, *, shadow: int = LINE_S
         return lab
     h, w = line.shape
     out = np.ascontiguousarray(lab, dtype=np.float32).reshape(3, -1).copy()
-    settled = ~grow(line, shadow).ravel()
-    todo = np.flatnonzero(~settled & ~line.ravel())
-    for _ in range(shadow):
-        todo = _settle_ring(out, settled, todo, w)
-    settled |= ~line.ravel()  # a region narrower than the shadow keeps the network's colour
-    todo = np.flatnonzero(~settled)
-    for _ in range(2 * shadow):
-        todo = _settle_ring(out, settled, todo, w)
+    line = line.ravel()
+    settled = ~grow(line.reshape(h, w), shadow).ravel()
+    _settle_rings(out, settled, ~line, w, shadow)
+    settled |= ~line  # a region narrower than the shadow keeps the network's colour
+    _settle_rings(out, settled, line, w, 2 * shadow)
     return out.reshape(lab.shape)
 
 
-def _settle_ring(lab: np.ndarray, settled: np.ndarray, todo: np.ndarray, width: int) -> np.ndarray:
-    """One ring of :func:`flats_to_lines` on flat pixel indices: each pixel of ``todo`` beside a
-    settled one takes the mean of its settled 4-neighbours (``lab`` (3, n) and ``settled`` (n,)
-    are written in place) -> the pixels of ``todo`` still waiting."""
-    if todo.size == 0:
-        return todo
-    col = todo % width
-    weight = np.zeros(todo.size, dtype=np.float32)
-    total = np.zeros((lab.shape[0], todo.size), dtype=np.float32)
-    for step, inside in ((-width, todo >= width), (width, todo < settled.size - width),
-                         (-1, col > 0), (1, col < width - 1)):
-        near = np.where(inside, todo + step, todo)  # off the image: the pixel itself, never settled
-        taken = settled[near]
-        weight += taken
-        total += lab[:, near] * taken
-    now = weight > 0
-    done = todo[now]
-    lab[:, done] = total[:, now] / weight[now]
-    settled[done] = True
-    return todo[~now]
+def _neighbours(pixels: np.ndarray, size: int, width: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Flat pixel indices -> their 4-neighbours as (indices, inside the image) pairs (a
+    neighbour off the image is given as the pixel itself)."""
+    col = pixels % width
+    return [(np.where(inside, pixels + step, pixels), inside)
+            for step, inside in ((-width, pixels >= width), (width, pixels < size - width),
+                                 (-1, col > 0), (1, col < width - 1))]
+
+
+def _settle_rings(lab: np.ndarray, settled: np.ndarray, where: np.ndarray, width: int, rings: int) -> None:
+    """``rings`` rings of :func:`flats_to_lines` on flat pixels (``lab`` (3, n), ``settled`` (n,)
+    bool, both written in place): each ring, every pixel of ``where`` not yet settled but beside
+    a settled one takes the mean of its settled 4-neighbours. Only the ring's front is visited:
+    the waiting pixels beside a settled one, then the neighbours of those just settled."""
+    waiting = np.flatnonzero(where & ~settled)
+    front = waiting[np.any([settled[near] & inside for near, inside in _neighbours(waiting, settled.size, width)],
+                           axis=0)] if waiting.size else waiting
+    for _ in range(rings):
+        if front.size == 0:
+            return
+        weight = np.zeros(front.size, dtype=np.float32)
+        total = np.zeros((lab.shape[0], front.size), dtype=np.float32)
+        near_all = _neighbours(front, settled.size, width)
+        for near, inside in near_all:
+            taken = settled[near] & inside
+            weight += taken
+            total += lab[:, near] * taken
+        lab[:, front] = total / weight
+        settled[front] = True
+        beside = np.zeros(settled.size, dtype=bool)
+        for near, inside in near_all:
+            beside[near[inside]] = True
+        front = np.flatnonzero(beside & where & ~settled)
 
 SHEET_MIN_L = 80.0  # levelled L: a cell at least this light is blank paper (barriers are anything darker)
 SHEET_CLOSE = 1  # cells each line grows by while the sheet is filled (background_mask)
