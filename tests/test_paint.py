@@ -255,6 +255,8 @@ def test_transparent_line_art_gets_opaque_flats_and_keeps_its_transparent_sheet(
     out = np.asarray(painter.colorize(la))
     r = np.hypot(*(np.mgrid[0:120, 0:160] - np.array([60, 80])[:, None, None]))
     assert (out[..., 3][r < 38.5] == 255).all() and (out[..., 3][r > 42] == 0).all()
+    edge = (out[..., 3] > 0) & (out[..., 3] < 255)  # the strokes' anti-aliased outer edge, partly clear:
+    assert edge.sum() > 100 and (out[..., :3][edge] <= 1).all()  # black at its alpha, not grey over white
     on_white = np.asarray(painter.colorize(art))  # the same drawing on white paper: the same figure
     assert np.abs(out[..., :3][r < 38.5].astype(int) - on_white[r < 38.5]).max() <= 2
     blue = np.asarray(painter.colorize(la, hints=[(5, 5, "#2040d0")]))

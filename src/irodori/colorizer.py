@@ -349,8 +349,10 @@ class Colorizer:
                 lab_small[1:] = apply_palette(lab_small[1:], palette_ab)
             out = self.merge_image(on_paper, lab_small[1:], l_paint=lab_small[0], contract=contract,
                                    on_sheet=on_sheet)
-            if transparent and contract.background == "paper":
-                alpha = painted_alpha(alpha, on_sheet)
+            if transparent:
+                if contract.background == "paper":
+                    alpha = painted_alpha(alpha, on_sheet)
+                out = own_colour_where_transparent(out, lightness, alpha)
         else:
             ab_small = self.predict_ab(lightness, hints=hints, references=references, temperature=temperature)
             if palette_ab is not None:
@@ -575,6 +577,23 @@ def painted_alpha(alpha: np.ndarray, on_sheet: np.ndarray | None) -> np.ndarray:
     if on_sheet is None:
         return np.full_like(alpha, 255)
     return np.where(on_sheet, alpha, np.uint8(255)).astype(np.uint8)
+
+
+def own_colour_where_transparent(out: Image.Image, lightness: Lightness, alpha: np.ndarray) -> Image.Image:
+    """A painted transparent drawing's RGB output -> the same, but where the output stays partly
+    transparent (``alpha`` (H, W) uint8 between 0 and 255) the pixel keeps the input's own grey,
+    not its grey over the white paper it was painted on: the anti-aliased edge of a black line on
+    a transparent layer stays black at its alpha, so it shows no light fringe when laid over a
+    dark picture. Wholly transparent pixels stay paper (white for a viewer that drops alpha)."""
+    clear = (alpha > 0) & (alpha < 255)
+    if not clear.any():
+        return out
+    rgb = np.array(out)
+    l_own = np.concatenate([lightness.rows(y0, min(lightness.shape[0], y0 + 256))[clear[y0:y0 + 256]]
+                            for y0 in range(0, lightness.shape[0], 256)])
+    zero = np.zeros_like(l_own)
+    rgb[clear] = lab_to_srgb8(l_own[None], zero[None], zero[None])[0]
+    return Image.fromarray(rgb, "RGB")
 
 
 def coverage(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
