@@ -361,7 +361,9 @@ def test_line_arts_sheet_stays_white_and_its_figure_takes_colour(painter, caplog
     assert "its sheet stays paper (asked)" in caplog.text
     assert (out[r > 41.5] == 255).all()  # paper, exactly, up to the line: no wash, no fringe
     painted = np.asarray(painter.colorize(art, background="paint"))
-    assert np.array_equal(painted[r < 38.5], out[r < 38.5])  # the figure is painted the same either way
+    # The figure is painted the same either way, but near its line: line art's lines are read at
+    # their darkest per grid cell (Lightness.darkest_at), a page's as the network sees them.
+    assert np.array_equal(painted[r < 30], out[r < 30])
     assert not (painted[outside] == 255).all()  # (the tiny model washes the sheet when asked to paint it)
     blue = np.asarray(painter.colorize(art, hints=[(5, 5, "#2040d0")]))  # a coloured hint on the sheet paints it
     lab = rgb_to_lab(blue[outside]).mean(0)
@@ -369,6 +371,19 @@ def test_line_arts_sheet_stays_white_and_its_figure_takes_colour(painter, caplog
     inside_hint = np.asarray(painter.colorize(art, hints=[(80, 60, "#2040d0")]))  # a hint in the figure ...
     assert rgb_to_lab(inside_hint[inside]).mean(0)[2] < -20.0
     assert (inside_hint[outside] == 255).all()  # ... does not tint the sheet across the line
+
+
+def test_a_hint_in_line_art_fills_its_shape_and_not_the_one_beside_it_across_a_thin_line(painter):
+    """1-px outlines on a page larger than the network's grid: reduced bilinearly they fade to a
+    light grey no wall, and a hint inside one ring coloured the ring beside it too."""
+    yy, xx = np.mgrid[0:240, 0:480]
+    left, right = np.hypot(yy - 120, xx - 120), np.hypot(yy - 120, xx - 360)
+    art = np.full((240, 480), 255, np.uint8)
+    art[(np.abs(left - 90) < 0.5) | (np.abs(right - 90) < 0.5)] = 0
+    plain = rgb_to_lab(np.asarray(painter.colorize(art)))
+    hinted = rgb_to_lab(np.asarray(painter.colorize(art, hints=[(120, 120, "#2040d0")])))
+    assert hinted[left < 80][:, 2].mean() < -20.0  # the hinted ring is blue
+    assert np.abs(hinted[right < 80] - plain[right < 80]).max() < 1.0  # the other ring is as it was
 
 
 def test_cli_and_server_take_background(tiny_paint_onnx, tmp_path):

@@ -33,7 +33,8 @@ import numpy as np
 from PIL import Image
 
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_lab
-from .hints import MAX_HINTS, Hint, HintError, apply_palette, hint_map, parse_hints, parse_palette, propagate_hints
+from .hints import (MAX_HINTS, Hint, HintError, apply_palette, hint_map, parse_hints, parse_palette, propagate_hints,
+                    propagation_grid)
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image, print_resolution
 from .paint import (BACKGROUNDS, MODES, TONES, BlankSheet, Contract, choose_background, choose_mode, composite,
                     flats_to_lines, ink_layer, page_stats, tone_length)
@@ -497,12 +498,17 @@ class Colorizer:
         check_network_output(l_net, (1, 1, *l_in.shape[2:]), model=model, name="l_paint")
         lab = np.concatenate([denormalize_l(l_net[0, :, :h, :w]), denormalize_ab(ab_net[0, :, :h, :w])])
         l_small = (l_in[0, 0, :h, :w] + 1.0) * 50.0
-        lab = flats_to_lines(lab.astype(np.float32), l_small)
-        painted = on_sheet is not None and any(on_sheet[hint.y, hint.x] for hint in hints)
+        # Line art's lines are its only walls: read at their darkest per cell, so that a line
+        # thinner than a cell of the grid still bounds the flats and the hints (a page's
+        # screentone, read so, would become walls too).
+        line_art = on_sheet is not None
+        lab = flats_to_lines(lab.astype(np.float32), lightness.darkest_at((h, w)) if line_art else l_small)
+        painted = line_art and any(on_sheet[hint.y, hint.x] for hint in hints)
         if painted:
             lab = on_paper_sheet(lab, sheet)  # white, for the hint there to paint
         if hints and propagate:
-            lab = propagate_hints(lab, l_small, hints, lightness.shape)
+            walls = lightness.darkest_at(propagation_grid((h, w), len(hints))) if line_art else None
+            lab = propagate_hints(lab, l_small, hints, lightness.shape, walls=walls)
             lab[0] = np.clip(lab[0], 0.0, 100.0)
         return lab, None if painted else on_sheet
 

@@ -314,12 +314,27 @@ def group_seeds(seeds: list[tuple[int, int]], deltas: list[np.ndarray], *, toler
             [np.mean([deltas[i] for i in members], axis=0) for members in groups])
 
 
+def propagation_grid(shape: tuple[int, int], count: int) -> tuple[int, int]:
+    """(h, w) of the network's grid and the number of hints -> (hp, wp), the grid on which
+    :func:`propagate_hints` measures distances (longest side PROPAGATE_SIDE, or
+    PROPAGATE_SIDE_MANY for more than FEW_HINTS hints; never larger than the network's)."""
+    h, w = shape
+    scale = min(1.0, (PROPAGATE_SIDE_MANY if count > FEW_HINTS else PROPAGATE_SIDE) / max(h, w))
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
 def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tuple[int, int], *,
-                    patch: int = HINT_PATCH) -> np.ndarray:
+                    patch: int = HINT_PATCH, walls: np.ndarray | None = None) -> np.ndarray:
     """ab (2, h, w) predicted, l (h, w) the network's lightness, hints in input pixels of a
     ``full`` (height, width) image -> ab (2, h, w) with each hint's correction spread. Paint
     mode passes (L, a, b) (3, h, w), the page lightness first: then the hint's lightness is
     spread too, so a hint on white paper fills its region at its own colour.
+
+    ``walls`` (hp, wp) at :func:`propagation_grid`, if given, is the lightness the distances see
+    (smoothed as ``l`` is) instead of ``l`` reduced: line art passes its darkest L per cell, so
+    a line thinner than a cell of the grid is still a wall (a bilinear reduction fades it, and a
+    hint inside one shape coloured the shapes beside it; a page's screentone would become walls
+    too).
 
     Correction i is the hint's ab (or Lab) minus the mean prediction under its patch. Each pixel takes
     a soft-min blend of the corrections by geodesic distance (the nearest hint along similar
@@ -331,9 +346,14 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
 
     h, w = l.shape
     many = len(hints) > FEW_HINTS
+    hp, wp = propagation_grid((h, w), len(hints))
     scale = min(1.0, (PROPAGATE_SIDE_MANY if many else PROPAGATE_SIDE) / max(h, w))
-    hp, wp = max(1, round(h * scale)), max(1, round(w * scale))
-    l_p = np.asarray(Image.fromarray(l.astype(np.float32), "F").resize((wp, hp), Image.BILINEAR))
+    if walls is not None:
+        if walls.shape != (hp, wp):
+            raise ValueError(f"walls must be {(hp, wp)} (propagation_grid), not {walls.shape}")
+        l_p = walls.astype(np.float32)
+    else:
+        l_p = np.asarray(Image.fromarray(l.astype(np.float32), "F").resize((wp, hp), Image.BILINEAR))
     # Screentone's pitch and an ink line's width are properties of the print, so the blur is set
     # in input pixels: on a large page the downsizing has already averaged the tone away.
     l_p = gaussian_smooth(l_p, SMOOTH * max(hp, wp) / max(full))

@@ -382,6 +382,16 @@ class Lightness:
             out[i * band:i * band + blocks.shape[0]] = blocks
         return out
 
+    def darkest_at(self, size: tuple[int, int]) -> np.ndarray:
+        """The darkest CIE L over an (h, w) = ``size`` grid laid on the image -> float32 (h, w):
+        :meth:`darkest` by ceil(longest side / grid's longest side), then nearest up to
+        ``size``, so a line thinner than a grid cell is still as dark as it is."""
+        factor = -(-max(self.shape) // max(size))
+        blocks = self.darkest(factor)
+        if blocks.shape == tuple(size):
+            return blocks
+        return np.asarray(Image.fromarray(blocks, "F").resize(size[::-1], Image.NEAREST))
+
 
 @functools.lru_cache(maxsize=1)
 def _gray16_l() -> np.ndarray:
