@@ -359,6 +359,9 @@ def test_line_arts_sheet_stays_white_and_its_figure_takes_colour(painter, caplog
     with caplog.at_level("INFO", logger="irodori.colorizer"):
         painter.colorize(bw_page_image(), background="paper")
     assert "its sheet stays paper (asked)" in caplog.text
+    with caplog.at_level("INFO", logger="irodori.colorizer"):
+        painter.colorize(art, mode="tint", background="paper")
+    assert "tint (asked; the background choice is for paint only)" in caplog.text
     assert (out[r > 41.5] == 255).all()  # paper, exactly, up to the line: no wash, no fringe
     painted = np.asarray(painter.colorize(art, background="paint"))
     # The figure is painted the same either way, but near its line: line art's lines are read at

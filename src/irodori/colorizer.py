@@ -294,7 +294,8 @@ class Colorizer:
         mode, tone, background = mode or self.mode, tone or self.tone, background or self.background
         check_choices(mode, tone, background)
         if mode == "tint":  # asked: nothing to measure (the detector costs ~10 ms a page)
-            return Contract("tint", tone, reason="asked")
+            unused = "; the background choice is for paint only" if background != "auto" else ""
+            return Contract("tint", tone, reason=f"asked{unused}")
         height, width = lightness.shape
         stats = page_stats(sample_rows(lightness), chroma=mean_chroma(lightness))
         reason = "asked" if mode != "auto" else stats.describe()
@@ -309,6 +310,8 @@ class Colorizer:
             reason = f"{reason}; line art: its sheet stays paper" if background == "paper" else reason
         elif mode == "paint" and background == "paper":
             reason = f"{reason}; its sheet stays paper (asked)"
+        if mode == "tint" and background != "auto":
+            reason = f"{reason}; the background choice is for paint only"
         return Contract(mode, tone, paper_l=stats.paper_l, length=tone_length(height, width),
                         background="paint" if mode == "tint" else background, reason=reason)
 
