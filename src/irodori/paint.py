@@ -185,6 +185,7 @@ def _settle_rings(lab: np.ndarray, settled: np.ndarray, where: np.ndarray, width
             beside[near[inside]] = True
         front = np.flatnonzero(beside & where & ~settled)
 
+
 SHEET_MIN_L = 80.0  # levelled L: a cell at least this light is blank paper (barriers are anything darker)
 SHEET_CLOSE = 1  # cells each line grows by while the sheet is filled (background_mask)
 SHEET_ROUNDS = 24  # alternating row and column fills; a sheet reached by none after that stays painted
@@ -279,8 +280,8 @@ class BlankSheet:
         """-> bool (H, W): the sheet in input pixels. A sheet cell is sheet; in a wall cell, the
         paper pixels (levelled L >= SHEET_MIN_L) that a fill from the sheet's cells reaches
         without crossing ink (SHEET_EDGE_ROUNDS row and column run fills), and the anti-aliased
-        outer edge of the lines (:func:`_edge_fill`: ink on white, not on colour). Read ``band`` cell
-        rows at a time, with one cell of context above and below."""
+        outer edge of the lines (:func:`_edge_fill`: ink on white, not on colour). Read ``band``
+        cell rows at a time, with one cell of context above and below."""
         height, width = lightness.shape
         f = self.factor
         out = np.empty((height, width), dtype=bool)
@@ -457,5 +458,6 @@ class Contract:
         return 3 * self.length if self.mode == "paint" and self.tone == "flat" else 0
 
 
-__all__ = ["BACKGROUNDS", "MODES", "TONES", "BlankSheet", "Contract", "PageStats", "background_mask", "choose_background",
-           "choose_mode", "composite", "flatten_tone", "flats_to_lines", "grow", "ink_layer", "page_stats", "paper_level", "tone_length"]
+__all__ = ["BACKGROUNDS", "MODES", "TONES", "BlankSheet", "Contract", "PageStats", "background_mask",
+           "choose_background", "choose_mode", "composite", "flatten_tone", "flats_to_lines", "grow", "ink_layer",
+           "page_stats", "paper_level", "tone_length"]
