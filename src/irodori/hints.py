@@ -319,8 +319,12 @@ def propagation_grid(shape: tuple[int, int], count: int) -> tuple[int, int]:
     :func:`propagate_hints` measures distances (longest side PROPAGATE_SIDE, or
     PROPAGATE_SIDE_MANY for more than FEW_HINTS hints; never larger than the network's)."""
     h, w = shape
-    scale = min(1.0, (PROPAGATE_SIDE_MANY if count > FEW_HINTS else PROPAGATE_SIDE) / max(h, w))
+    scale = _propagation_scale(shape, count)
     return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def _propagation_scale(shape: tuple[int, int], count: int) -> float:
+    return min(1.0, (PROPAGATE_SIDE_MANY if count > FEW_HINTS else PROPAGATE_SIDE) / max(shape))
 
 
 def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tuple[int, int], *,
@@ -347,7 +351,7 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     h, w = l.shape
     many = len(hints) > FEW_HINTS
     hp, wp = propagation_grid((h, w), len(hints))
-    scale = min(1.0, (PROPAGATE_SIDE_MANY if many else PROPAGATE_SIDE) / max(h, w))
+    scale = _propagation_scale((h, w), len(hints))
     if walls is not None:
         if walls.shape != (hp, wp):
             raise ValueError(f"walls must be {(hp, wp)} (propagation_grid), not {walls.shape}")
