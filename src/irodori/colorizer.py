@@ -36,8 +36,8 @@ from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb
 from .hints import (MAX_HINTS, Hint, HintError, apply_palette, hint_map, parse_hints, parse_palette, propagate_hints,
                     propagation_grid)
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image, print_resolution
-from .paint import (BACKGROUNDS, MODES, TONES, BlankSheet, Contract, choose_background, choose_mode, composite,
-                    flats_to_lines, ink_layer, page_stats, tone_length)
+from .paint import (BACKGROUNDS, MODES, TONES, BlankSheet, Contract, SheetFill, choose_background, choose_mode,
+                    composite, flats_to_lines, ink_layer, page_stats, tone_length)
 from .reference import Reference, ReferenceMatcher, analyse_references, load_matcher
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
 
@@ -347,15 +347,14 @@ class Colorizer:
         contract = self.contract_for(on_paper, mode=mode, tone=tone, background=background)
         log.info("%s: %s (%s)", _source_name(image), contract.mode, contract.reason)
         if contract.mode == "paint":
-            lab_small, on_sheet = self.predict_paint(on_paper, hints=hints, references=references,
-                                                     temperature=temperature, contract=contract)
+            lab_small, sheet = self.predict_paint(on_paper, hints=hints, references=references,
+                                                  temperature=temperature, contract=contract)
             if palette_ab is not None:
                 lab_small[1:] = apply_palette(lab_small[1:], palette_ab)
-            out = self.merge_image(on_paper, lab_small[1:], l_paint=lab_small[0], contract=contract,
-                                   on_sheet=on_sheet)
+            out = self.merge_image(on_paper, lab_small[1:], l_paint=lab_small[0], contract=contract, sheet=sheet)
             if transparent:
                 if contract.background == "paper":
-                    alpha = painted_alpha(alpha, on_sheet)
+                    alpha = painted_alpha(alpha, sheet)
                 out = own_colour_where_transparent(out, lightness, alpha)
         else:
             ab_small = self.predict_ab(lightness, hints=hints, references=references, temperature=temperature)
@@ -465,17 +464,17 @@ class Colorizer:
     def predict_paint(self, lightness: Lightness, *, hints: Iterable[Any] | None = None,
                       references: Iterable[Reference] = (), propagate: bool = True,
                       temperature: float | None = None, contract: Contract | None = None
-                      ) -> tuple[np.ndarray, np.ndarray | None]:
+                      ) -> tuple[np.ndarray, SheetFill | None]:
         """Lightness -> (lab_small (3, h, w) float32: the paint model's page lightness l_paint and
-        its ab, in Lab units at the network size; line art's blank sheet in input pixels (H, W)
-        bool, for :meth:`merge_image` to keep paper, or None). Hints are spread as in
+        its ab, in Lab units at the network size; what :meth:`merge_image` does with line art's
+        blank sheet, or None). Hints are spread as in
         :meth:`predict_ab`, their lightness too, so a hint on white paper fills its region at its
         own colour. Analysed ``references`` add hints where the page matches them (in the ink
         view), spread the same way. A ``contract`` whose background is "paper" keeps the blank
-        sheet (:meth:`blank_sheet`) paper: it is returned, unless a hint lies on it; then the
-        sheet is made white before the hints spread, so that hint paints it (a reference's hint
-        only when the reference is closely related to the page). ValueError without a paint
-        model."""
+        sheet (:meth:`blank_sheet`) paper; hints on it of one colour fill it flat with that
+        colour (:class:`irodori.paint.SheetFill`), hints of several colours spread across it from
+        white (a reference's hints reach it only when the reference is closely related to the
+        page). ValueError without a paint model."""
         hints = parse_hints(hints)
         backend = self.paint_backend
         if backend is None:
@@ -483,9 +482,9 @@ class Colorizer:
         paper = contract is not None and contract.background == "paper"
         on_sheet = self.blank_sheet(lightness, contract).pixels(lightness) if paper else None
         size = self.network_size(*lightness.shape)
-        sheet = coverage(on_sheet, size) if on_sheet is not None else None
+        share = coverage(on_sheet, size) if on_sheet is not None else None
         if references:
-            hints = self.reference_hints(lightness, list(references), hints, paint=True, sheet=sheet)
+            hints = self.reference_hints(lightness, list(references), hints, paint=True, sheet=share)
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints, backend=backend)
         if hints and propagate:
             # A fill, not a spot: the network answers a hint with a blob of its colour, so spreading
@@ -506,14 +505,17 @@ class Colorizer:
         # screentone, read so, would become walls too).
         line_art = on_sheet is not None
         lab = flats_to_lines(lab.astype(np.float32), lightness.darkest_at((h, w)) if line_art else l_small)
-        painted = line_art and any(on_sheet[hint.y, hint.x] for hint in hints)
-        if painted:
-            lab = on_paper_sheet(lab, sheet)  # white, for the hint there to paint
+        fill = None
+        if line_art:
+            on = [hint.rgb for hint in hints if on_sheet[hint.y, hint.x]]
+            fill = SheetFill.from_hints(on_sheet, rgb_to_lab(np.array(on, dtype=np.uint8).reshape(-1, 3)))
+            if fill is None or fill.painted:
+                lab = on_paper_sheet(lab, share)  # white, for the hints there to paint it
         if hints and propagate:
             walls = lightness.darkest_at(propagation_grid((h, w), len(hints))) if line_art else None
             lab = propagate_hints(lab, l_small, hints, lightness.shape, walls=walls)
             lab[0] = np.clip(lab[0], 0.0, 100.0)
-        return lab, None if painted else on_sheet
+        return lab, fill
 
     def blank_sheet(self, lightness: Lightness, contract: Contract) -> BlankSheet:
         """The blank sheet around line art (:class:`irodori.paint.BlankSheet` on the page's
@@ -526,7 +528,7 @@ class Colorizer:
         return np.asarray(self.merge_image(Lightness.from_l(l_full), ab_small))
 
     def merge_image(self, lightness: Lightness, ab_small: np.ndarray, *, l_paint: np.ndarray | None = None,
-                    contract: Contract | None = None, on_sheet: np.ndarray | None = None) -> Image.Image:
+                    contract: Contract | None = None, sheet: SheetFill | None = None) -> Image.Image:
         """Upsample ab to full size with the named filter and merge it with the full-resolution L,
         strip by strip: each band of rows gets its L, its upsampled ab and its sRGB, and is pasted
         into the output, so memory beyond input and output grows with the width, not the area.
@@ -535,8 +537,8 @@ class Colorizer:
         Paint (``contract.mode == "paint"``, with ``l_paint`` (h, w) the predicted page
         lightness): each band's L is its ink layer (:func:`irodori.paint.ink_layer`, read with a
         few rows of context for the tone filter) composited over the upsampled colour
-        (:func:`irodori.paint.composite`); where ``on_sheet`` (H, W) bool is set, line art's
-        blank sheet (:meth:`irodori.paint.BlankSheet.pixels`), the colour is white paper."""
+        (:func:`irodori.paint.composite`); line art's blank ``sheet`` takes its flat colour
+        (white paper, or the colour a hint fills it with: :class:`irodori.paint.SheetFill`)."""
         height, width = lightness.shape
         _, h, w = ab_small.shape
         painting = contract is not None and contract.mode == "paint"
@@ -556,9 +558,9 @@ class Colorizer:
             l_ink = ink_layer(lightness.rows(top, bottom), paper_l=contract.paper_l, tone=contract.tone,
                               length=contract.length)[y0 - top:y1 - top]
             l_paint, a, b = np.clip(up[2], 0.0, 100.0), up[0], up[1]
-            if on_sheet is not None:
-                paper = on_sheet[y0:y1]
-                l_paint, a, b = np.where(paper, 100.0, l_paint), np.where(paper, 0.0, a), np.where(paper, 0.0, b)
+            if sheet is not None:
+                on = sheet.mask[y0:y1]
+                l_paint, a, b = (np.where(on, value, plane) for value, plane in zip(sheet.lab, (l_paint, a, b)))
             l_out, a, b = composite(l_paint, a, b, l_ink)
             return y0, Image.fromarray(lab_to_srgb8(l_out, a, b), "RGB")
 
@@ -577,15 +579,15 @@ class Colorizer:
         return out
 
 
-def painted_alpha(alpha: np.ndarray, on_sheet: np.ndarray | None) -> np.ndarray:
+def painted_alpha(alpha: np.ndarray, sheet: SheetFill | None) -> np.ndarray:
     """The alpha (H, W) uint8 of transparent line art (a drawing program's line layer) once
     painted with its sheet kept paper: the flats under the figure are opaque (with the input's
-    alpha the colour would not show), the blank sheet keeps the input's alpha (``on_sheet``
-    (H, W) bool; None: a hint painted the sheet, so all of it is opaque). A page painted whole
-    (background "paint") keeps its alpha, as a tinted image does."""
-    if on_sheet is None:
+    alpha the colour would not show), the blank sheet keeps the input's alpha, unless hints
+    painted it (then all of it is opaque). A page painted whole (background "paint") keeps its
+    alpha, as a tinted image does."""
+    if sheet is None or sheet.painted:
         return np.full_like(alpha, 255)
-    return np.where(on_sheet, alpha, np.uint8(255)).astype(np.uint8)
+    return np.where(sheet.mask, alpha, np.uint8(255)).astype(np.uint8)
 
 
 def own_colour_where_transparent(out: Image.Image, lightness: Lightness, alpha: np.ndarray) -> Image.Image:

@@ -299,6 +299,32 @@ class BlankSheet:
         return out
 
 
+SHEET_FILL_DE = 6.0  # hints on the sheet whose colours lie within this of their mean fill it flat
+
+
+@dataclass(frozen=True)
+class SheetFill:
+    """What becomes of line art's blank sheet in the output: ``mask`` (H, W) bool, the sheet in
+    input pixels (:meth:`BlankSheet.pixels`), takes the flat colour ``lab`` (CIE L, a, b): white
+    paper, or the colour of the hints placed on it (``painted``), as a paint bucket fills it."""
+
+    mask: np.ndarray
+    lab: tuple[float, float, float] = (100.0, 0.0, 0.0)
+    painted: bool = False
+
+    @classmethod
+    def from_hints(cls, mask: np.ndarray, colours: np.ndarray) -> "SheetFill | None":
+        """colours (n, 3) Lab of the hints on the sheet -> a paper sheet (none), a flat fill (all
+        within SHEET_FILL_DE of their mean), or None: hints of several colours, which the hint
+        propagation blends across it."""
+        if len(colours) == 0:
+            return cls(mask)
+        mean = colours.mean(axis=0)
+        if np.linalg.norm(colours - mean, axis=1).max() > SHEET_FILL_DE:
+            return None
+        return cls(mask, (float(mean[0]), float(mean[1]), float(mean[2])), painted=True)
+
+
 def _run_fill(reach: np.ndarray, open_: np.ndarray, rounds: int) -> np.ndarray:
     """reach, open_ (R, W) bool -> reach carried along every run of open_ it touches, in
     ``rounds`` alternating row and column fills (reach outside open_ is kept)."""
@@ -458,6 +484,6 @@ class Contract:
         return 3 * self.length if self.mode == "paint" and self.tone == "flat" else 0
 
 
-__all__ = ["BACKGROUNDS", "MODES", "TONES", "BlankSheet", "Contract", "PageStats", "background_mask",
+__all__ = ["BACKGROUNDS", "MODES", "TONES", "BlankSheet", "Contract", "PageStats", "SheetFill", "background_mask",
            "choose_background", "choose_mode", "composite", "flatten_tone", "flats_to_lines", "grow", "ink_layer",
            "page_stats", "paper_level", "tone_length"]
