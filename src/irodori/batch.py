@@ -369,6 +369,7 @@ def run_colorize(args: argparse.Namespace) -> int:
     failed_jobs: list[str] = []
     uncoloured: list[str] = []  # pages of archives copied through
     encoding = {"fmt": args.format, "quality": args.quality, "compression": args.png_compression}
+    started = time.time() - 0.05  # file times come from a coarser clock, a few ms behind
     try:
         failed_jobs += colorize_jobs(colorizer, images, **encoding, threads=workers, palette=palette,
                                      on_done=on_done)
@@ -393,6 +394,9 @@ def run_colorize(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         bar.close()
+        # Ctrl-C can land after an output is moved into place and before it is counted: count
+        # what is on disk, written by this run.
+        written = sum(_written_since(job.output, started) for job in todo)
         print(f"\ninterrupted: {written} of {len(todo)} output{'' if len(todo) == 1 else 's'} written; outputs "
               "are complete files, so running the same command again continues where it stopped", file=sys.stderr)
         return 130
@@ -404,6 +408,14 @@ def run_colorize(args: argparse.Namespace) -> int:
         summary += f"; {len(uncoloured)} page{'' if len(uncoloured) == 1 else 's'} of archives copied uncoloured"
     print(summary, file=sys.stderr)
     return 1 if failures or uncoloured else 0
+
+
+def _written_since(path: Path, since: float) -> bool:
+    """Whether ``path`` exists and was written at or after ``since`` (time.time() seconds)."""
+    try:
+        return path.stat().st_mtime >= since
+    except OSError:
+        return False
 
 
 def _run_stdin(colorizer, args: argparse.Namespace, *, hints: list[Hint], palette: Any) -> int:
