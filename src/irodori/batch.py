@@ -309,8 +309,8 @@ def run_colorize(args: argparse.Namespace) -> int:
     def load(threads_per_image: int):
         try:
             colorizer = load_colorizer(args.model, mode=args.mode, tone=args.tone, background=args.background,
-                                       max_side=args.max_side, upsample=args.upsample, threads=threads_per_image, max_pixels=max_pixels,
-                                       temperature=args.temperature)
+                                       max_side=args.max_side, upsample=args.upsample, threads=threads_per_image,
+                                       max_pixels=max_pixels, temperature=args.temperature)
             # The references are analysed once, here, for every image and page of the run.
             return colorizer.with_references(args.reference) if args.reference else colorizer
         except (ModelNotFoundError, ModelIntegrityError, ValueError) as exc:  # ReferenceError among them

@@ -293,8 +293,8 @@ class Colorizer:
         a paint model."""
         mode, tone, background = mode or self.mode, tone or self.tone, background or self.background
         check_choices(mode, tone, background)
+        unused = "; the background choice is for paint only" if background != "auto" else ""
         if mode == "tint":  # asked: nothing to measure (the detector costs ~10 ms a page)
-            unused = "; the background choice is for paint only" if background != "auto" else ""
             return Contract("tint", tone, reason=f"asked{unused}")
         height, width = lightness.shape
         stats = page_stats(sample_rows(lightness), chroma=mean_chroma(lightness))
@@ -310,8 +310,8 @@ class Colorizer:
             reason = f"{reason}; line art: its sheet stays paper" if background == "paper" else reason
         elif mode == "paint" and background == "paper":
             reason = f"{reason}; its sheet stays paper (asked)"
-        if mode == "tint" and background != "auto":
-            reason = f"{reason}; the background choice is for paint only"
+        if mode == "tint":
+            reason = f"{reason}{unused}"
         return Contract(mode, tone, paper_l=stats.paper_l, length=tone_length(height, width),
                         background="paint" if mode == "tint" else background, reason=reason)
 
@@ -631,7 +631,8 @@ def check_choices(mode: str, tone: str, background: str) -> None:
 
 def load_colorizer(model: str | Path | None = AUTO_MODEL, *, mode: str = "auto", tone: str = "flat",
                    background: str = "auto", max_side: int | None = None, upsample: str = "bilinear",
-                   threads: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS, temperature: float | None = None) -> Colorizer:
+                   threads: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                   temperature: float | None = None) -> Colorizer:
     """Load a model once (shipped name, .onnx file, or checkpoint directory). ``threads`` (default:
     all cores) is used both by the network and by the full-resolution merge. ``temperature``: the
     annealed mean's T for every image (see :meth:`Colorizer.colorize`; default: the model's own).
