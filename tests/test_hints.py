@@ -131,6 +131,32 @@ def test_many_hints_asking_the_same_correction_share_a_distance_map():
     assert np.abs(ab[:, :, 56:90].mean(axis=(1, 2)) - lab_blue).max() < 8.0
 
 
+def test_a_fill_hint_paints_its_shape_one_flat_colour_where_a_correction_keeps_the_network_uneven():
+    from irodori.hints import propagate_hints
+
+    # Line art: a box outlined in ink; the network painted its left half yellow and left its
+    # right half white. A hint in the white half asks for red.
+    page = np.full((64, 96), 95.0, np.float32)
+    page[10, 10:60] = page[50, 10:60] = page[10:51, 10] = page[10:51, 59] = 5.0
+    lab = np.zeros((3, 64, 96), np.float32)
+    lab[0] = 95.0
+    lab[:, 11:50, 11:35] = np.array([90.0, -5.0, 80.0], np.float32)[:, None, None]  # yellow
+    red = (200, 40, 40)
+    hints = [Hint(500, 300, red)]  # in the pixels of a 960 px drawing, whose lines are 10 px wide
+    target = rgb_to_lab(np.array([[red]], np.uint8))[0, 0]
+    inside = (slice(None), slice(14, 47), slice(14, 56))
+    filled = propagate_hints(lab, page, hints, (640, 960), walls=page, fill=True)
+    corrected = propagate_hints(lab, page, hints, (640, 960), walls=page)
+    def halves(out: np.ndarray) -> float:  # the largest Lab difference between the two halves' means
+        return float(np.abs(out[:, 14:47, 14:30].mean(axis=(1, 2)) - out[:, 14:47, 40:56].mean(axis=(1, 2))).max())
+
+    assert np.abs(filled[inside] - target[:, None, None]).mean() < 4.0  # the hint's colour ...
+    assert halves(filled) < 8.0  # ... over the whole shape
+    assert halves(corrected) > 40.0  # a correction shifted both halves alike: still two colours
+    outside = (slice(None), slice(54, 64), slice(None))
+    assert np.abs(filled[outside] - lab[outside]).max() < 5.0  # the ink line holds the fill in
+
+
 def test_smoothing_lets_screentone_through_but_keeps_ink_lines(monkeypatch):
     from irodori import hints as hints_mod
 

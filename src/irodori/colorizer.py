@@ -513,7 +513,7 @@ class Colorizer:
                 lab = on_paper_sheet(lab, share)  # white, for the hints there to paint it
         if hints and propagate:
             walls = lightness.darkest_at(propagation_grid((h, w), len(hints))) if line_art else None
-            lab = propagate_hints(lab, l_small, hints, lightness.shape, walls=walls)
+            lab = propagate_hints(lab, l_small, hints, lightness.shape, walls=walls, fill=line_art)
             lab[0] = np.clip(lab[0], 0.0, 100.0)
         return lab, fill
 

@@ -298,9 +298,9 @@ def geodesic_distances(l: np.ndarray, seeds: list, *, edge_cost: float | None = 
 
 def group_seeds(seeds: list[tuple[int, int]], deltas: list[np.ndarray], *, tolerance: float | None = None
                 ) -> tuple[list[list[tuple[int, int]]], list[np.ndarray]]:
-    """Seeds and their corrections -> groups of seeds whose corrections lie within ``tolerance``
+    """Seeds and what they ask (corrections, or colours) -> groups of seeds asking within ``tolerance``
     (Lab units, Euclidean; default GROUP_TOLERANCE) of the group's first, each with its members'
-    mean correction. Greedy, in the given order."""
+    mean. Greedy, in the given order."""
     tolerance = GROUP_TOLERANCE if tolerance is None else tolerance
     groups: list[list[int]] = []
     for i, delta in enumerate(deltas):
@@ -328,7 +328,7 @@ def _propagation_scale(shape: tuple[int, int], count: int) -> float:
 
 
 def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tuple[int, int], *,
-                    patch: int = HINT_PATCH, walls: np.ndarray | None = None) -> np.ndarray:
+                    patch: int = HINT_PATCH, walls: np.ndarray | None = None, fill: bool = False) -> np.ndarray:
     """ab (2, h, w) predicted, l (h, w) the network's lightness, hints in input pixels of a
     ``full`` (height, width) image -> ab (2, h, w) with each hint's correction spread. Paint
     mode passes (L, a, b) (3, h, w), the page lightness first: then the hint's lightness is
@@ -343,6 +343,12 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     Correction i is the hint's ab (or Lab) minus the mean prediction under its patch. Each pixel takes
     a soft-min blend of the corrections by geodesic distance (the nearest hint along similar
     lightness wins), faded by the distance to that nearest hint.
+
+    ``fill=True`` (line art's flats) spreads the hints' own colours instead of corrections: each
+    pixel moves from the prediction to the blend of the colours by the same weights, so a hint
+    fills the shape it is in with one flat colour, as a paint bucket does, where a correction
+    would keep the network's uneven colour under it (a shape half yellow, half white stays two
+    colours). Hints that ask nearly the same colour then share a distance map.
     """
     if not hints:
         return ab
@@ -374,14 +380,19 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     # reached in one round of sweeps at a coarser grid, and hints that ask nearly the same
     # correction share one distance map; a few hand-placed ones get two rounds at
     # PROPAGATE_SIDE, to reach around bends.
+    asked = list(targets) if fill else deltas
     if many:
-        seeds, deltas = group_seeds(seeds, deltas)
+        seeds, asked = group_seeds(seeds, asked)
     dist = geodesic_distances(l_p, seeds, sweeps=1 if many else 2)  # (n, hp, wp)
     side = float(max(hp, wp))
     nearest = dist.min(axis=0)
     share = np.exp(-(dist - nearest) / (SHARPNESS * side))
     share /= share.sum(axis=0)
-    fade = np.exp(-((nearest / (REACH * side)) ** 2))
-    correction = np.einsum("nhw,nc->chw", share * fade, np.array(deltas, dtype=np.float32))
-    up = [np.asarray(Image.fromarray(c.astype(np.float32), "F").resize((w, h), Image.BILINEAR)) for c in correction]
-    return (ab + np.stack(up)).astype(np.float32)
+    weight = share * np.exp(-((nearest / (REACH * side)) ** 2))  # (n, hp, wp), summing to at most 1
+    spread = np.einsum("nhw,nc->chw", weight, np.array(asked, dtype=np.float32))
+    planes = [*spread, weight.sum(axis=0)] if fill else list(spread)
+    up = np.stack([np.asarray(Image.fromarray(c.astype(np.float32), "F").resize((w, h), Image.BILINEAR))
+                   for c in planes])
+    if fill:
+        return (ab * (1.0 - up[-1]) + up[:-1]).astype(np.float32)
+    return (ab + up).astype(np.float32)
