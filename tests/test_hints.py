@@ -145,7 +145,7 @@ def test_a_fill_hint_paints_its_shape_one_flat_colour_where_a_correction_keeps_t
     hints = [Hint(500, 300, red)]  # in the pixels of a 960 px drawing, whose lines are 10 px wide
     target = rgb_to_lab(np.array([[red]], np.uint8))[0, 0]
     inside = (slice(None), slice(14, 47), slice(14, 56))
-    filled = propagate_hints(lab, page, hints, (640, 960), walls=page, fill=True)
+    filled = propagate_hints(lab, page, hints, (640, 960), walls=page, fill="colour")
     corrected = propagate_hints(lab, page, hints, (640, 960), walls=page)
     def halves(out: np.ndarray) -> float:  # the largest Lab difference between the two halves' means
         return float(np.abs(out[:, 14:47, 14:30].mean(axis=(1, 2)) - out[:, 14:47, 40:56].mean(axis=(1, 2))).max())
@@ -155,6 +155,12 @@ def test_a_fill_hint_paints_its_shape_one_flat_colour_where_a_correction_keeps_t
     assert halves(corrected) > 40.0  # a correction shifted both halves alike: still two colours
     outside = (slice(None), slice(54, 64), slice(None))
     assert np.abs(filled[outside] - lab[outside]).max() < 5.0  # the ink line holds the fill in
+    # A page's fill: the hint's chroma over the shape, the network's lightness (its shading) corrected.
+    chroma = propagate_hints(lab, page, hints, (640, 960), walls=page, fill="chroma")
+    assert halves(chroma[1:]) < 8.0 and np.abs(chroma[1:, 14:47, 14:56] - target[1:, None, None]).mean() < 4.0
+    assert np.allclose(chroma[0], corrected[0])  # L: still the yellow half lighter than the white half
+    with pytest.raises(ValueError, match="fill must be one of"):
+        propagate_hints(lab, page, hints, (640, 960), fill="flat")
 
 
 def test_smoothing_lets_screentone_through_but_keeps_ink_lines(monkeypatch):

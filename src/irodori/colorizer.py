@@ -483,8 +483,9 @@ class Colorizer:
         on_sheet = self.blank_sheet(lightness, contract).pixels(lightness) if paper else None
         size = self.network_size(*lightness.shape)
         share = coverage(on_sheet, size) if on_sheet is not None else None
+        references = list(references)
         if references:
-            hints = self.reference_hints(lightness, list(references), hints, paint=True, sheet=share)
+            hints = self.reference_hints(lightness, references, hints, paint=True, sheet=share)
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints, backend=backend)
         if hints and propagate:
             # A fill, not a spot: the network answers a hint with a blob of its colour, so spreading
@@ -513,7 +514,7 @@ class Colorizer:
                 lab = on_paper_sheet(lab, share)  # white, for the hints there to paint it
         if hints and propagate:
             walls = lightness.darkest_at(propagation_grid((h, w), len(hints))) if line_art else None
-            lab = propagate_hints(lab, l_small, hints, lightness.shape, walls=walls, fill=line_art)
+            lab = propagate_hints(lab, l_small, hints, lightness.shape, walls=walls, fill=paint_fill(line_art, bool(references)))
             lab[0] = np.clip(lab[0], 0.0, 100.0)
         return lab, fill
 
@@ -577,6 +578,18 @@ class Colorizer:
         log.debug("%s: merged %dx%d (%s chroma from %dx%d) in %d strips on %d threads in %.0f ms", self.name, width,
                   height, self.upsample, w, h, len(starts), self.workers, (time.perf_counter() - start) * 1000)
         return out
+
+
+def paint_fill(line_art: bool, referenced: bool) -> str | None:
+    """How paint mode spreads its hints (:func:`irodori.hints.propagate_hints`'s ``fill``): line
+    art's flats take the hints' colours; a page's regions take the hints' chroma, its lightness
+    (the shading) corrected; with ``referenced`` (a reference's hints among them) a page's hints
+    stay corrections, since the blend of many references' colours washed the chroma out (on the
+    validation sets, colourfulness 64 -> 60 % of the truth's on characters, 85 -> 81 % on
+    panels, for +0.05 dB)."""
+    if line_art:
+        return "colour"
+    return None if referenced else "chroma"
 
 
 def painted_alpha(alpha: np.ndarray, sheet: SheetFill | None) -> np.ndarray:

@@ -327,8 +327,11 @@ def _propagation_scale(shape: tuple[int, int], count: int) -> float:
     return min(1.0, (PROPAGATE_SIDE_MANY if count > FEW_HINTS else PROPAGATE_SIDE) / max(shape))
 
 
+FILLS = {None: 0, "chroma": 2, "colour": 3}  # propagate_hints(fill=): how many trailing channels take the hints' colours
+
+
 def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tuple[int, int], *,
-                    patch: int = HINT_PATCH, walls: np.ndarray | None = None, fill: bool = False) -> np.ndarray:
+                    patch: int = HINT_PATCH, walls: np.ndarray | None = None, fill: str | None = None) -> np.ndarray:
     """ab (2, h, w) predicted, l (h, w) the network's lightness, hints in input pixels of a
     ``full`` (height, width) image -> ab (2, h, w) with each hint's correction spread. Paint
     mode passes (L, a, b) (3, h, w), the page lightness first: then the hint's lightness is
@@ -344,12 +347,16 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     a soft-min blend of the corrections by geodesic distance (the nearest hint along similar
     lightness wins), faded by the distance to that nearest hint.
 
-    ``fill=True`` (line art's flats) spreads the hints' own colours instead of corrections: each
-    pixel moves from the prediction to the blend of the colours by the same weights, so a hint
-    fills the shape it is in with one flat colour, as a paint bucket does, where a correction
-    would keep the network's uneven colour under it (a shape half yellow, half white stays two
-    colours). Hints that ask nearly the same colour then share a distance map.
+    ``fill`` spreads the hints' own colours instead of corrections in some channels: each pixel
+    moves from the prediction towards the blend of the colours by the same weights, so a hint
+    fills its region with one flat colour, as a paint bucket does, where a correction keeps the
+    network's uneven colour under it (a shape half yellow, half white stays two colours).
+    ``fill="colour"`` (line art's flats): every channel; ``fill="chroma"`` (a page, whose
+    lightness carries its shading): a and b, the lightness still corrected. Hints that ask
+    nearly the same then share a distance map. ValueError for any other ``fill``.
     """
+    if fill not in FILLS:
+        raise ValueError(f"fill must be one of {', '.join(map(str, FILLS))}")
     if not hints:
         return ab
     from PIL import Image  # noqa: PLC0415 (numpy-only callers of this module need no Pillow)
@@ -380,7 +387,8 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     # reached in one round of sweeps at a coarser grid, and hints that ask nearly the same
     # correction share one distance map; a few hand-placed ones get two rounds at
     # PROPAGATE_SIDE, to reach around bends.
-    asked = list(targets) if fill else deltas
+    filled = np.arange(channels) >= channels - FILLS[fill]  # (channels,) bool: spread as colours, not corrections
+    asked = [np.where(filled, target, delta) for target, delta in zip(targets, deltas)]
     if many:
         seeds, asked = group_seeds(seeds, asked)
     dist = geodesic_distances(l_p, seeds, sweeps=1 if many else 2)  # (n, hp, wp)
@@ -390,9 +398,8 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     share /= share.sum(axis=0)
     weight = share * np.exp(-((nearest / (REACH * side)) ** 2))  # (n, hp, wp), summing to at most 1
     spread = np.einsum("nhw,nc->chw", weight, np.array(asked, dtype=np.float32))
-    planes = [*spread, weight.sum(axis=0)] if fill else list(spread)
+    planes = [*spread, weight.sum(axis=0)]
     up = np.stack([np.asarray(Image.fromarray(c.astype(np.float32), "F").resize((w, h), Image.BILINEAR))
                    for c in planes])
-    if fill:
-        return (ab * (1.0 - up[-1]) + up[:-1]).astype(np.float32)
-    return (ab + up).astype(np.float32)
+    kept = np.where(filled[:, None, None], 1.0 - up[-1], 1.0)  # a filled channel gives way to the colours
+    return (ab * kept + up[:-1]).astype(np.float32)
