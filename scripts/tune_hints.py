@@ -45,10 +45,11 @@ def network_cases(colorizer, files: list[Path], root: Path, count: int) -> dict[
     return cases
 
 
-def score(colorizer, cases: list) -> float:
-    """Mean PSNR of the full pipeline under the module's current constants."""
+def score(colorizer, cases: list, fill: str | None) -> float:
+    """Mean PSNR of the full pipeline under the module's current constants, the hints spread
+    as ``fill`` says (:func:`irodori.hints.propagate_hints`)."""
     return float(np.mean([psnr(np.asarray(colorizer.merge_image(
-        lightness, hints_mod.propagate_hints(ab, l_small, given, lightness.shape))), reference)
+        lightness, hints_mod.propagate_hints(ab, l_small, given, lightness.shape, fill=fill))), reference)
         for lightness, ab, l_small, given, reference in cases]))
 
 
@@ -58,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-dir", default=str(REPO / "data" / "corpus" / "val"))
     parser.add_argument("--hints", type=int, default=10)
     parser.add_argument("--write", default=None, metavar="FILE.md", help="splice the table into this file")
+    parser.add_argument("--fill", choices=["chroma", "none"], default="chroma",
+                        help="spread the hints' chroma (the pipeline's tint mode: colorizer.hint_fill) "
+                             "or their corrections (before)")
     args = parser.parse_args(argv)
+    fill = None if args.fill == "none" else args.fill
     root = Path(args.val_dir)
     if not root.is_dir():
         print(f"{root} missing: run `python scripts/build_corpus.py` first", file=sys.stderr)
@@ -70,10 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = list(itertools.product(*GRID.values()))
     for edge, reach, smooth in tqdm(settings, desc="settings", unit="setting"):
         hints_mod.EDGE_COST, hints_mod.REACH, hints_mod.SMOOTH = edge, reach, smooth
-        plain, manga = (score(colorizer, cases[set_name]) for set_name in SETS)
+        plain, manga = (score(colorizer, cases[set_name], fill) for set_name in SETS)
         rows.append(((plain + manga) / 2, plain, manga, edge, reach, smooth))
     rows.sort(reverse=True)
-    lines = [f"model `{colorizer.name}`, {len(files)} validation images, {args.hints} hints; PSNR in dB", "",
+    spread = "their chroma filling regions" if fill else "their corrections spread"
+    lines = [f"model `{colorizer.name}`, {len(files)} validation images, {args.hints} hints ({spread}); PSNR in dB", "",
              "| EDGE_COST | REACH | SMOOTH | photos and art | rendered as manga | mean |",
              "|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {edge} | {reach} | {smooth} | {plain:.2f} | {manga:.2f} | {mean:.2f} |"

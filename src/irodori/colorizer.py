@@ -441,11 +441,13 @@ class Colorizer:
         if not isinstance(lightness, Lightness):
             lightness = Lightness.from_l(lightness)
         hints = parse_hints(hints)
+        references = list(references)
         if references:
-            hints = self.reference_hints(lightness, list(references), hints, paint=False)
+            hints = self.reference_hints(lightness, references, hints, paint=False)
         ab, l_small = self.network_ab(lightness, hints, temperature=temperature)
         if hints and propagate:
-            ab = propagate_hints(ab, l_small, hints, lightness.shape)
+            ab = propagate_hints(ab, l_small, hints, lightness.shape,
+                                 fill=hint_fill(line_art=False, referenced=bool(references)))
         return ab
 
     def network_ab(self, lightness: Lightness, hints: list[Hint], *,
@@ -514,7 +516,8 @@ class Colorizer:
                 lab = on_paper_sheet(lab, share)  # white, for the hints there to paint it
         if hints and propagate:
             walls = lightness.darkest_at(propagation_grid((h, w), len(hints))) if line_art else None
-            lab = propagate_hints(lab, l_small, hints, lightness.shape, walls=walls, fill=paint_fill(line_art, bool(references)))
+            lab = propagate_hints(lab, l_small, hints, lightness.shape, walls=walls,
+                                  fill=hint_fill(line_art=line_art, referenced=bool(references)))
             lab[0] = np.clip(lab[0], 0.0, 100.0)
         return lab, fill
 
@@ -580,13 +583,13 @@ class Colorizer:
         return out
 
 
-def paint_fill(line_art: bool, referenced: bool) -> str | None:
-    """How paint mode spreads its hints (:func:`irodori.hints.propagate_hints`'s ``fill``): line
-    art's flats take the hints' colours; a page's regions take the hints' chroma, its lightness
-    (the shading) corrected; with ``referenced`` (a reference's hints among them) a page's hints
-    stay corrections, since the blend of many references' colours washed the chroma out (on the
-    validation sets, colourfulness 64 -> 60 % of the truth's on characters, 85 -> 81 % on
-    panels, for +0.05 dB)."""
+def hint_fill(*, line_art: bool, referenced: bool) -> str | None:
+    """How hints spread (:func:`irodori.hints.propagate_hints`'s ``fill``), tinted or painted:
+    line art's flats take the hints' colours; a page's or a photograph's regions take the hints'
+    chroma, the lightness (a page's shading) corrected when painting; with ``referenced`` (a
+    reference's hints among them) the hints stay corrections, since the blend of many
+    references' colours washed the chroma out (painted, on the validation sets: colourfulness
+    64 -> 60 % of the truth's on characters, 85 -> 81 % on panels, for +0.05 dB)."""
     if line_art:
         return "colour"
     return None if referenced else "chroma"
