@@ -31,7 +31,7 @@ from irodori.metrics import psnr
 
 REPO = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- TUNING:BEGIN (scripts/tune_hints.py) -->", "<!-- TUNING:END -->"
-GRID = {"edge": (3.0, 6.0, 10.0), "reach": (1.0, 1.6, 2.5), "smooth": (0.0, 1.5, 3.0, 4.5)}
+GRID = {"edge": (3.0, 6.0, 10.0), "reach": (1.0, 1.6, 2.5, 4.0), "smooth": (0.0, 1.5, 3.0, 4.5)}
 
 
 def network_cases(colorizer, files: list[Path], root: Path, count: int) -> dict[str, list]:
