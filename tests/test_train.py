@@ -112,10 +112,18 @@ def test_interrupt_saves_a_checkpoint_and_exits_cleanly(tmp_path, how):
     assert "Traceback" not in err
 
 
-def test_two_process_ddp_on_cpu(tmp_path):
+# The default recipe's network (EfficientNet-Lite0, classification head: its H/2 projection gets no
+# gradient, which DDP refuses unless told) at the tiny preset's size.
+LITE_CLASSIFICATION = ["--model.encoder=efficientnet-lite0", "--model.head=classification",
+                       "--model.channels=[8,16,16,16,16]", "--model.enc_blocks=[1,1,1,1,1]",
+                       "--model.dec_blocks=[1,1,1,1]", "--loss.l1=0.1", "--loss.classification=1.0"]
+
+
+@pytest.mark.parametrize("network", [[], LITE_CLASSIFICATION], ids=["tiny", "lite0-classification"])
+def test_two_process_ddp_on_cpu(tmp_path, network):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "irodori.cli", "train", "--dry-run", "--preset", "tiny", "--out", str(tmp_path), "-q",
-           "--steps=4", "--checkpoint_every=2", "--val_every=2", "--checkpoint_every_s=1e-9"]
+           "--steps=4", "--checkpoint_every=2", "--val_every=2", "--checkpoint_every_s=1e-9", *network]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     meta = read_meta(tmp_path)

@@ -216,8 +216,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         inner = [a for a in args if a is not type(None)]
         return None if value is None else _coerce(value, inner[0], key)
     if origin in (list, tuple):
-        if isinstance(value, str):
-            value = [v for v in value.split(",") if v != ""]
+        if isinstance(value, str):  # "8,16,32", or as YAML writes it, "[8, 16, 32]"
+            text = value.strip()
+            if text[:1] + text[-1:] in ("[]", "()"):
+                text = text[1:-1]
+            value = [v.strip() for v in text.split(",") if v.strip() != ""]
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
         items = [_coerce(v, args[0], key) for v in value]

@@ -268,6 +268,13 @@ class Generator(nn.Module):
             nn.init.zeros_(self.l_head.weight)  # start as "keep the input's lightness"
             nn.init.zeros_(self.l_head.bias)
 
+    @property
+    def has_unused_parameters(self) -> bool:
+        """True when some parameters get no gradient: a classification head reads the decoder
+        at H/4, so an EfficientNet-Lite encoder's projection of its H/2 level (``lateral.0``) is
+        unused (kept so that checkpoints keep their keys). DistributedDataParallel must be told."""
+        return self.out_level > 0 and self.config.encoder in LITE_REPEATS
+
     def encode(self, l: torch.Tensor, hints: torch.Tensor) -> list[torch.Tensor]:
         """(l, hints) -> the encoder's feature levels, (N, channels[i], H/2^(i+1), W/2^(i+1))."""
         if self.config.encoder in LITE_REPEATS:

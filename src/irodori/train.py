@@ -389,7 +389,9 @@ def train(
     def wrap(module: torch.nn.Module) -> torch.nn.Module:
         if not distributed:
             return module
-        return torch.nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+        return torch.nn.parallel.DistributedDataParallel(
+            module, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=getattr(module, "has_unused_parameters", False))
 
     ddp_model = wrap(model)
     ddp_disc = wrap(disc) if disc is not None else None
