@@ -296,22 +296,22 @@ def geodesic_distances(l: np.ndarray, seeds: list, *, edge_cost: float | None = 
     return dist
 
 
-def group_seeds(seeds: list[tuple[int, int]], deltas: list[np.ndarray], *, tolerance: float | None = None
+def group_seeds(seeds: list[tuple[int, int]], asked: list[np.ndarray], *, tolerance: float | None = None
                 ) -> tuple[list[list[tuple[int, int]]], list[np.ndarray]]:
     """Seeds and what they ask (corrections, or colours) -> groups of seeds asking within ``tolerance``
     (Lab units, Euclidean; default GROUP_TOLERANCE) of the group's first, each with its members'
     mean. Greedy, in the given order."""
     tolerance = GROUP_TOLERANCE if tolerance is None else tolerance
     groups: list[list[int]] = []
-    for i, delta in enumerate(deltas):
+    for i, value in enumerate(asked):
         for members in groups:
-            if np.linalg.norm(delta - deltas[members[0]]) <= tolerance:
+            if np.linalg.norm(value - asked[members[0]]) <= tolerance:
                 members.append(i)
                 break
         else:
             groups.append([i])
     return ([[seeds[i] for i in members] for members in groups],
-            [np.mean([deltas[i] for i in members], axis=0) for members in groups])
+            [np.mean([asked[i] for i in members], axis=0) for members in groups])
 
 
 def propagation_grid(shape: tuple[int, int], count: int) -> tuple[int, int]:
@@ -333,7 +333,8 @@ FILLS = {None: 0, "chroma": 2, "colour": 3}  # propagate_hints(fill=): how many 
 def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tuple[int, int], *,
                     patch: int = HINT_PATCH, walls: np.ndarray | None = None, fill: str | None = None) -> np.ndarray:
     """ab (2, h, w) predicted, l (h, w) the network's lightness, hints in input pixels of a
-    ``full`` (height, width) image -> ab (2, h, w) with each hint's correction spread. Paint
+    ``full`` (height, width) image -> ab (2, h, w) with each hint spread (its correction, or
+    with ``fill`` its colour). Paint
     mode passes (L, a, b) (3, h, w), the page lightness first: then the hint's lightness is
     spread too, so a hint on white paper fills its region at its own colour.
 
@@ -385,7 +386,7 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
         seeds.append((min(hp - 1, int(yc * scale)), min(wp - 1, int(xc * scale))))
     # Many hints (reference pages give up to 96) lie close together: their regions are small,
     # reached in one round of sweeps at a coarser grid, and hints that ask nearly the same
-    # correction share one distance map; a few hand-placed ones get two rounds at
+    # (correction or colour) share one distance map; a few hand-placed ones get two rounds at
     # PROPAGATE_SIDE, to reach around bends.
     filled = np.arange(channels) >= channels - FILLS[fill]  # (channels,) bool: spread as colours, not corrections
     asked = [np.where(filled, target, delta) for target, delta in zip(targets, deltas)]
