@@ -390,6 +390,23 @@ def test_a_hint_in_line_art_fills_its_shape_and_not_the_one_beside_it_across_a_t
     assert np.abs(hinted[right < 80] - plain[right < 80]).max() < 1.0  # the other ring is as it was
 
 
+def test_a_hint_fills_a_line_art_shape_with_its_own_colour_up_to_the_outline(painter):
+    """A paint bucket: the whole shape takes the hint's colour, also the band along its outline,
+    where the hint's spread fades (the distances grow beside a line) and the network's colour
+    showed through before the fills were carried up to the lines."""
+    art = np.full((256, 256), 255, np.uint8)
+    art[60:64, 40:216] = art[192:196, 40:216] = art[60:196, 40:44] = art[60:196, 212:216] = 0  # a box, 4-px lines
+    blue = "#2050d0"
+    out = rgb_to_lab(np.asarray(painter.colorize(art, hints=[(128, 128, blue)], mode="paint")))
+    target = rgb_to_lab(np.array([[[0x20, 0x50, 0xd0]]], np.uint8))[0, 0]
+    inside = out[65:191, 45:211]
+    delta_e = np.linalg.norm(inside - target, axis=-1)
+    assert np.mean(delta_e < 10) > 0.97  # one colour, the hint's, over the shape ...
+    band = np.concatenate([delta_e[:6].ravel(), delta_e[-6:].ravel(), delta_e[:, :6].ravel(), delta_e[:, -6:].ravel()])
+    assert np.mean(band < 10) > 0.9  # ... up to its outline
+    assert (out[60:64, 40:216, 0] < 10).all()  # the ink stays ink
+
+
 def test_cli_and_server_take_background(tiny_paint_onnx, tmp_path):
     from irodori.cli import main
 

@@ -519,6 +519,8 @@ class Colorizer:
             lab = propagate_hints(lab, l_small, hints, lightness.shape, walls=walls,
                                   fill=hint_fill(line_art=line_art, referenced=bool(references)))
             lab[0] = np.clip(lab[0], 0.0, 100.0)
+            if line_art:  # the fills too run up to the lines (the distances grow, and the fill fades, beside them)
+                lab = flats_to_lines(lab, lightness.darkest_at((h, w)))
         return lab, fill
 
     def blank_sheet(self, lightness: Lightness, contract: Contract) -> BlankSheet:
