@@ -161,6 +161,11 @@ def test_a_fill_hint_paints_its_shape_one_flat_colour_where_a_correction_keeps_t
     assert np.allclose(chroma[0], corrected[0])  # L: still the yellow half lighter than the white half
     with pytest.raises(ValueError, match="fill must be one of"):
         propagate_hints(lab, page, hints, (640, 960), fill="flat")
+    # Hints that do not fill (a reference's, beside the user's) spread their corrections.
+    assert np.allclose(propagate_hints(lab, page, hints, (640, 960), walls=page, fill="colour", filling=[False]),
+                       corrected)
+    with pytest.raises(ValueError, match="one value per hint"):
+        propagate_hints(lab, page, hints, (640, 960), fill="colour", filling=[True, False])
 
 
 def test_smoothing_lets_screentone_through_but_keeps_ink_lines(monkeypatch):

@@ -78,6 +78,11 @@ def test_an_unrelated_reference_changes_little(colorizer, tmp_path):
     without = np.asarray(colorizer.colorize(page))
     with_ref = np.asarray(colorizer.colorize(page, reference=[photo]))
     assert _psnr(with_ref, without) > 35.0
+    # the user's own hints fill their regions as they do without a reference (found by a helper:
+    # any reference turned them back into corrections)
+    hints = [(60, 60, "#20a0e0"), (200, 150, "#e04020")]
+    assert _psnr(np.asarray(colorizer.colorize(page, hints=hints, reference=[photo])),
+                 np.asarray(colorizer.colorize(page, hints=hints))) > 35.0
 
 
 def test_guide_is_confident_on_the_same_image_and_not_on_noise(matcher):

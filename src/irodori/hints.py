@@ -22,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -328,10 +328,12 @@ def _propagation_scale(shape: tuple[int, int], count: int) -> float:
 
 
 FILLS = {None: 0, "chroma": 2, "colour": 3}  # propagate_hints(fill=): how many trailing channels take the hints' colours
+FILL_APART = 1e4  # group_seeds never puts a hint that fills with one that corrects
 
 
 def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tuple[int, int], *,
-                    patch: int = HINT_PATCH, walls: np.ndarray | None = None, fill: str | None = None) -> np.ndarray:
+                    patch: int = HINT_PATCH, walls: np.ndarray | None = None, fill: str | None = None,
+                    filling: Sequence[bool] | None = None) -> np.ndarray:
     """ab (2, h, w) predicted, l (h, w) the network's lightness, hints in input pixels of a
     ``full`` (height, width) image -> ab (2, h, w) with each hint spread (its correction, or
     with ``fill`` its colour). Paint
@@ -354,10 +356,15 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     network's uneven colour under it (a shape half yellow, half white stays two colours).
     ``fill="colour"`` (line art's flats): every channel; ``fill="chroma"`` (a page, whose
     lightness carries its shading): a and b, the lightness still corrected. Hints that ask
-    nearly the same then share a distance map. ValueError for any other ``fill``.
+    nearly the same then share a distance map. ``filling`` (one bool per hint; default all)
+    says which hints fill; the others spread their corrections (a reference's many hints beside
+    the user's own). ValueError for any other ``fill``, or a ``filling`` of another length.
     """
     if fill not in FILLS:
         raise ValueError(f"fill must be one of {', '.join(map(str, FILLS))}")
+    filling = np.ones(len(hints), dtype=bool) if filling is None else np.asarray(filling, dtype=bool)
+    if filling.shape != (len(hints),):
+        raise ValueError(f"filling needs one value per hint ({len(hints)}), not {filling.shape}")
     if not hints:
         return ab
     from PIL import Image  # noqa: PLC0415 (numpy-only callers of this module need no Pillow)
@@ -389,17 +396,22 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     # (correction or colour) share one distance map; a few hand-placed ones get two rounds at
     # PROPAGATE_SIDE, to reach around bends.
     filled = np.arange(channels) >= channels - FILLS[fill]  # (channels,) bool: spread as colours, not corrections
-    asked = [np.where(filled, target, delta) for target, delta in zip(targets, deltas)]
+    # What each hint asks, and last whether it fills: FILL_APART keeps fills and corrections in
+    # separate groups.
+    asked = [np.append(np.where(filled & fills, target, delta), FILL_APART * fills)
+             for target, delta, fills in zip(targets, deltas, filling)]
     if many:
         seeds, asked = group_seeds(seeds, asked)
+    asked = np.array(asked, dtype=np.float32)
+    fills = asked[:, -1] > 0
     dist = geodesic_distances(l_p, seeds, sweeps=1 if many else 2)  # (n, hp, wp)
     side = float(max(hp, wp))
     nearest = dist.min(axis=0)
     share = np.exp(-(dist - nearest) / (SHARPNESS * side))
     share /= share.sum(axis=0)
     weight = share * np.exp(-((nearest / (REACH * side)) ** 2))  # (n, hp, wp), summing to at most 1
-    spread = np.einsum("nhw,nc->chw", weight, np.array(asked, dtype=np.float32))
-    planes = [*spread, weight.sum(axis=0)]
+    spread = np.einsum("nhw,nc->chw", weight, asked[:, :-1])
+    planes = [*spread, weight[fills].sum(axis=0)]
     up = np.stack([np.asarray(Image.fromarray(c.astype(np.float32), "F").resize((w, h), Image.BILINEAR))
                    for c in planes])
     kept = np.where(filled[:, None, None], 1.0 - up[-1], 1.0)  # a filled channel gives way to the colours
