@@ -407,6 +407,21 @@ def test_a_hint_fills_a_line_art_shape_with_its_own_colour_up_to_the_outline(pai
     assert (out[60:64, 40:216, 0] < 10).all()  # the ink stays ink
 
 
+def test_a_hint_poured_into_a_shape_cut_by_the_frame_fills_that_shape_and_not_the_sheet(painter):
+    """The sheet is all the paper the edge reaches, a shape that runs off the edge too; a hint
+    there filled the whole sheet (found by a helper). A paint bucket fills the area it is poured in."""
+    art = np.full((256, 256), 255, np.uint8)
+    art[180:184, 180:] = art[180:, 180:184] = 0  # a box cut by the bottom right corner
+    art[40:44, 40:120] = art[100:104, 40:120] = art[40:104, 40:44] = art[40:104, 116:120] = 0  # and one inside
+    yellow = (240, 192, 32)
+    out = np.asarray(painter.colorize(art, hints=[(220, 220, "#f0c020")], mode="paint"))
+    assert np.abs(out[190:250, 190:250].astype(int) - yellow).max() <= 2  # the cut box: flat, the hint's colour
+    assert (out[5:30, 5:250] == 255).all() and (out[120:170, 5:170] == 255).all()  # the sheet: paper
+    bucket = np.asarray(painter.colorize(art, hints=[(10, 10, "#f0c020")], mode="paint"))
+    assert np.abs(bucket[120:170, 5:170].astype(int) - yellow).max() <= 2  # poured on the sheet: all of it ...
+    assert (bucket[190:250, 190:250] == 255).all()  # ... but not the cut box, an area of its own
+
+
 def test_cli_and_server_take_background(tiny_paint_onnx, tmp_path):
     from irodori.cli import main
 

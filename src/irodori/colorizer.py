@@ -481,7 +481,8 @@ class Colorizer:
         if backend is None:
             raise ValueError(f"{self.backend.name} cannot paint (it predicts no l_paint)")
         paper = contract is not None and contract.background == "paper"
-        on_sheet = self.blank_sheet(lightness, contract).pixels(lightness) if paper else None
+        blank = self.blank_sheet(lightness, contract) if paper else None
+        on_sheet = blank.pixels(lightness) if blank is not None else None
         size = self.network_size(*lightness.shape)
         share = coverage(on_sheet, size) if on_sheet is not None else None
         own = hints
@@ -509,8 +510,10 @@ class Colorizer:
         lab = flats_to_lines(lab.astype(np.float32), lightness.darkest_at((h, w)) if line_art else l_small)
         fill = None
         if line_art:
-            on = [hint.rgb for hint in hints if on_sheet[hint.y, hint.x]]
-            fill = SheetFill.from_hints(on_sheet, rgb_to_lab(np.array(on, dtype=np.uint8).reshape(-1, 3)))
+            on = [hint for hint in hints if on_sheet[hint.y, hint.x]]
+            area = blank.part([(hint.y, hint.x) for hint in on], on_sheet) if on else None
+            fill = SheetFill.from_hints(on_sheet, rgb_to_lab(np.array([hint.rgb for hint in on], dtype=np.uint8)
+                                                             .reshape(-1, 3)), area=area)
             if fill is None or fill.painted:
                 lab = on_paper_sheet(lab, share)  # white, for the hints there to paint it
         if hints and propagate:
@@ -564,8 +567,7 @@ class Colorizer:
                               length=contract.length)[y0 - top:y1 - top]
             l_paint, a, b = np.clip(up[2], 0.0, 100.0), up[0], up[1]
             if sheet is not None:
-                on = sheet.mask[y0:y1]
-                l_paint, a, b = (np.where(on, value, plane) for value, plane in zip(sheet.lab, (l_paint, a, b)))
+                l_paint, a, b = sheet.planes(y0, y1, l_paint, a, b)
             l_out, a, b = composite(l_paint, a, b, l_ink)
             return y0, Image.fromarray(lab_to_srgb8(l_out, a, b), "RGB")
 
@@ -604,9 +606,10 @@ def painted_alpha(alpha: np.ndarray, sheet: SheetFill | None) -> np.ndarray:
     alpha the colour would not show), the blank sheet keeps the input's alpha, unless hints
     painted it (then all of it is opaque). A page painted whole (background "paint") keeps its
     alpha, as a tinted image does."""
-    if sheet is None or sheet.painted:
+    if sheet is None or (sheet.painted and sheet.area is None):
         return np.full_like(alpha, 255)
-    return np.where(sheet.mask, alpha, np.uint8(255)).astype(np.uint8)
+    paper = sheet.mask if not sheet.painted else sheet.mask & ~sheet.area
+    return np.where(paper, alpha, np.uint8(255)).astype(np.uint8)
 
 
 def own_colour_where_transparent(out: Image.Image, lightness: Lightness, alpha: np.ndarray) -> Image.Image:

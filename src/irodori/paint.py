@@ -229,14 +229,22 @@ def background_mask(l_darkest: np.ndarray, *, close: int = SHEET_CLOSE) -> np.nd
     at most SHEET_ROUNDS times (any shape whose path bends fewer times is found exactly)."""
     open_paper = l_darkest >= SHEET_MIN_L
     paper = open_paper & ~grow(~open_paper, close) if close > 0 else open_paper
-    rows_id = _run_ids(paper)
-    cols_id = _run_ids(np.ascontiguousarray(paper.T)).T
     reach = np.zeros_like(paper)
     reach[[0, -1], :] = paper[[0, -1], :]
     reach[:, [0, -1]] = paper[:, [0, -1]]
+    reach = _flood(reach, paper)
+    return grow(reach, close) & open_paper if close > 0 else reach
+
+
+def _flood(reach: np.ndarray, open_: np.ndarray) -> np.ndarray:
+    """reach (h, w) bool carried over the cells of open_ (h, w) bool that a 4-connected path
+    joins to it: whole row and column runs (:func:`_run_ids`) that touch it, alternately, until
+    nothing changes or SHEET_ROUNDS times."""
+    runs = (_run_ids(open_), _run_ids(np.ascontiguousarray(open_.T)).T)
+    reach = reach & open_
     count = int(reach.sum())
     for _ in range(SHEET_ROUNDS):
-        for ids in (rows_id, cols_id):
+        for ids in runs:
             hit = np.zeros(int(ids.max()) + 1, dtype=bool)
             hit[ids[reach]] = True
             hit[0] = False
@@ -245,7 +253,7 @@ def background_mask(l_darkest: np.ndarray, *, close: int = SHEET_CLOSE) -> np.nd
         if now == count:
             break
         count = now
-    return grow(reach, close) & open_paper if close > 0 else reach
+    return reach
 
 
 SHEET_EDGE_ROUNDS = 3  # row, column, row fills that carry the sheet from its cells to the lines, pixel by pixel
@@ -275,6 +283,27 @@ class BlankSheet:
         cells = background_mask(levelled)
         walls = grow(cells, 1) & (levelled < SHEET_MIN_L)
         return cls(cells=cells, walls=walls, factor=int(factor), paper_l=float(paper_l))
+
+    def part(self, points: list[tuple[int, int]], sheet: np.ndarray) -> np.ndarray | None:
+        """The areas of the sheet that ``points`` (y, x) in input pixels lie on, as a paint
+        bucket pours into one area: ``sheet`` (H, W) bool (:meth:`pixels`) -> bool (H, W), or None
+        when that is the whole sheet. The sheet is every area of paper the image's edge reaches,
+        also a shape the frame cuts, which a hint poured into must fill alone. A point in a cell
+        that holds a line starts from the sheet cells beside it."""
+        f = self.factor
+        seed = np.zeros_like(self.cells)
+        for y, x in points:
+            cy, cx = y // f, x // f
+            if self.cells[cy, cx]:
+                seed[cy, cx] = True
+            else:
+                seed[max(0, cy - 1):cy + 2, max(0, cx - 1):cx + 2] = True
+        area = _flood(seed, self.cells)
+        if area.sum() == self.cells.sum():
+            return None
+        height, width = sheet.shape
+        grown = grow(area, 1)  # with the cells that hold its edge
+        return sheet & grown[np.arange(height) // f][:, np.arange(width) // f]
 
     def pixels(self, lightness: "Lightness", *, band: int = 16) -> np.ndarray:
         """-> bool (H, W): the sheet in input pixels. A sheet cell is sheet; in a wall cell, the
@@ -306,23 +335,36 @@ SHEET_FILL_DE = 6.0  # hints on the sheet whose colours lie within this of their
 class SheetFill:
     """What becomes of line art's blank sheet in the output: ``mask`` (H, W) bool, the sheet in
     input pixels (:meth:`BlankSheet.pixels`), takes the flat colour ``lab`` (CIE L, a, b): white
-    paper, or the colour of the hints placed on it (``painted``), as a paint bucket fills it."""
+    paper, or the colour of the hints placed on it (``painted``), as a paint bucket fills it;
+    ``area`` (H, W) bool, if given, is the part of the sheet the hints were poured into (the
+    rest stays paper, :meth:`BlankSheet.part`)."""
 
     mask: np.ndarray
     lab: tuple[float, float, float] = (100.0, 0.0, 0.0)
     painted: bool = False
+    area: np.ndarray | None = None
 
     @classmethod
-    def from_hints(cls, mask: np.ndarray, colours: np.ndarray) -> "SheetFill | None":
-        """colours (n, 3) Lab of the hints on the sheet -> a paper sheet (none), a flat fill (all
-        within SHEET_FILL_DE of their mean), or None: hints of several colours, which the hint
-        propagation blends across it."""
+    def from_hints(cls, mask: np.ndarray, colours: np.ndarray, area: np.ndarray | None = None) -> "SheetFill | None":
+        """colours (n, 3) Lab of the hints on the sheet, poured into ``area`` (None: all of it)
+        -> a paper sheet (no hints), a flat fill (all within SHEET_FILL_DE of their mean), or
+        None: hints of several colours, which the hint propagation blends across it."""
         if len(colours) == 0:
             return cls(mask)
         mean = colours.mean(axis=0)
         if np.linalg.norm(colours - mean, axis=1).max() > SHEET_FILL_DE:
             return None
-        return cls(mask, (float(mean[0]), float(mean[1]), float(mean[2])), painted=True)
+        return cls(mask, (float(mean[0]), float(mean[1]), float(mean[2])), painted=True, area=area)
+
+    def planes(self, y0: int, y1: int, l_paint: np.ndarray, a: np.ndarray, b: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows y0..y1 of the painted page (L, a, b) -> the same with the sheet's colours: its
+        fill where the hints were poured, paper on the rest of it."""
+        on = self.mask[y0:y1]
+        flat = on if self.area is None else self.area[y0:y1]
+        paper = on & ~flat
+        return tuple(np.where(flat, value, np.where(paper, white, plane))
+                     for value, white, plane in zip(self.lab, (100.0, 0.0, 0.0), (l_paint, a, b)))
 
 
 def _run_fill(reach: np.ndarray, open_: np.ndarray, rounds: int) -> np.ndarray:
