@@ -105,7 +105,8 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="images coloured at once in a folder, and threads for one image (default: all cores)")
     p.add_argument("--hint", action="append", default=None, metavar="X,Y,#RRGGBB",
-                   help="colour hint: the colour at pixel (X, Y) of the input (repeatable; only its chroma is used)")
+                   help="colour hint: the colour at pixel (X, Y) of the input, filling the region it is in "
+                        "(repeatable; tinted, only its chroma is used)")
     p.add_argument("--hints", default=None, metavar="FILE.json",
                    help='hints from a JSON file: a list of {"x", "y", "color"} for every input, '
                    "or an object mapping image file names to such lists")
