@@ -223,6 +223,17 @@ def test_hints_outside_the_image_are_an_error(colorizer):
     assert Hint.parse((1, 2, "#0a0b0c")).rgb == (10, 11, 12)
 
 
+def test_a_tinted_hint_on_white_paper_is_named_in_the_log(colorizer, caplog):
+    page = np.full((40, 60), 255, np.uint8)
+    page[10:30, 10:30] = 120
+    with caplog.at_level("WARNING", logger="irodori"):
+        colorizer.colorize(page, hints=[(20, 20, "#ff0000")], mode="tint")  # on the grey square
+    assert "white paper" not in caplog.text
+    with caplog.at_level("WARNING", logger="irodori"):
+        colorizer.colorize(page, hints=[(50, 5, "#ff0000"), (55, 35, "#00ff00")], mode="tint")
+    assert "2 hints on white paper, which tinting keeps white" in caplog.text and "--mode paint" in caplog.text
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_strip_merge_matches_the_whole_image_path(colorizer, monkeypatch, workers):
     import irodori.colorizer as mod

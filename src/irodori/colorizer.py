@@ -47,6 +47,7 @@ UPSAMPLE_FILTERS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "lancz
 DEFAULT_MAX_SIDE = 512
 SHEET_SIDE = 256  # blank-sheet cells along an image's longest side (Colorizer.blank_sheet)
 STRIP_PIXELS = 1 << 16  # pixels per strip when merging chroma with full-resolution L: cache-sized
+WHITE_L = 98.0  # CIE L: a hint this light, tinted, can add no colour (the sRGB gamut has hardly any chroma there)
 # The annealed mean's temperature T a caller may ask for (Zhang et al. 2016): softmax(logits / T)
 # over the colour bins, then their mean. Lower = more vivid (towards the most likely colour, with
 # blotches below 0.2), higher = calmer (1.0: the plain mean, greyish). Models have their own default.
@@ -357,6 +358,11 @@ class Colorizer:
                     alpha = painted_alpha(alpha, sheet)
                 out = own_colour_where_transparent(out, lightness, alpha)
         else:
+            on_white = [hint for hint in hints if lightness.rows(hint.y, hint.y + 1)[0, hint.x] >= WHITE_L]
+            if on_white:
+                log.warning("%s: %d hint%s on white paper, which tinting keeps white (the lightness is the input's); "
+                            "--mode paint colours paper", _source_name(image), len(on_white),
+                            "" if len(on_white) == 1 else "s")
             ab_small = self.predict_ab(lightness, hints=hints, references=references, temperature=temperature)
             if palette_ab is not None:
                 ab_small = apply_palette(ab_small, palette_ab)
