@@ -33,8 +33,8 @@ import numpy as np
 from PIL import Image
 
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_lab
-from .hints import (MAX_HINTS, Hint, HintError, apply_palette, hint_map, parse_hints, parse_palette, propagate_hints,
-                    propagation_grid)
+from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hint_map, parse_hints, parse_palette,
+                    propagate_hints, propagation_grid)
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image, print_resolution
 from .paint import (BACKGROUNDS, MODES, TONES, BlankSheet, Contract, SheetFill, choose_background, choose_mode,
                     composite, flats_to_lines, ink_layer, page_stats, tone_length)
@@ -358,6 +358,7 @@ class Colorizer:
                     alpha = painted_alpha(alpha, sheet)
                 out = own_colour_where_transparent(out, lightness, alpha)
         else:
+            check_inside(hints, lightness.shape[1], lightness.shape[0])
             on_white = [hint for hint in hints if lightness.rows(hint.y, hint.y + 1)[0, hint.x] >= WHITE_L]
             if on_white:
                 log.warning("%s: %d hint%s on white paper, which tinting keeps white (the lightness is the input's); "
