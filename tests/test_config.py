@@ -19,7 +19,8 @@ def test_overrides_are_typed():
     assert cfg.data.crop_size == 96 and isinstance(cfg.data.crop_size, int)
     assert cfg.optim.lr == 0.01
     assert cfg.model.channels == (8, 16)
-    written_as_yaml = load_config("tiny", ["--model.channels=[8, 16]", "--model.enc_blocks=[1,1]", "--model.dec_blocks=[1]"])
+    written_as_yaml = load_config("tiny", ["--model.channels=[8, 16]", "--model.enc_blocks=[1,1]",
+                                           "--model.dec_blocks=[1]"])
     assert written_as_yaml.model.channels == (8, 16) and written_as_yaml.model.dec_blocks == (1,)
 
 

@@ -327,7 +327,7 @@ def _propagation_scale(shape: tuple[int, int], count: int) -> float:
     return min(1.0, (PROPAGATE_SIDE_MANY if count > FEW_HINTS else PROPAGATE_SIDE) / max(shape))
 
 
-FILLS = {None: 0, "chroma": 2, "colour": 3}  # propagate_hints(fill=): how many trailing channels take the hints' colours
+FILLS = {None: 0, "chroma": 2, "colour": 3}  # propagate_hints(fill=): trailing channels that take the hints' colours
 FILL_APART = 1e4  # group_seeds never puts a hint that fills with one that corrects
 
 
