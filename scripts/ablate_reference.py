@@ -32,7 +32,9 @@ BEGIN, END = "<!-- REFERENCE-ABLATION:BEGIN (scripts/ablate_reference.py) -->", 
 
 # name -> (what it changes, constants of irodori.reference)
 VARIANTS = {
-    "shipped": ("the shipped settings (96 hints)", {}),
+    "shipped": ("the shipped settings (160 hints)", {}),
+    "96 hints": ("96 reference hints a page (the cap before line art's hints filled their shapes)",
+                 {"MAX_REFERENCE_HINTS": 96}),
     "48 hints": ("48 reference hints a page; the base of the rows below", {"MAX_REFERENCE_HINTS": 48}),
     "strict similarity": ("similarity ramp 0.7-0.9 (the first cut)",
                           {"MAX_REFERENCE_HINTS": 48, "SIMILARITY_FLOOR": 0.7, "SIMILARITY_FULL": 0.9}),

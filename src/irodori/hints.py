@@ -391,7 +391,7 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
         under = ab[:, y0 : y0 + patch, x0 : x0 + patch].reshape(channels, -1).mean(axis=1)
         deltas.append(target - under)
         seeds.append((min(hp - 1, int(yc * scale)), min(wp - 1, int(xc * scale))))
-    # Many hints (reference pages give up to 96) lie close together: their regions are small,
+    # Many hints (reference pages give up to 160) lie close together: their regions are small,
     # reached in one round of sweeps at a coarser grid, and hints that ask nearly the same
     # (correction or colour) share one distance map; a few hand-placed ones get two rounds at
     # PROPAGATE_SIDE, to reach around bends.
