@@ -422,6 +422,23 @@ def test_a_hint_poured_into_a_shape_cut_by_the_frame_fills_that_shape_and_not_th
     assert (bucket[190:250, 190:250] == 255).all()  # ... but not the cut box, an area of its own
 
 
+def test_a_references_dark_colour_never_reaches_line_arts_blank_sheet(painter, monkeypatch):
+    """White paper matched a green chalkboard on a reference (a test emoji, 21.4 -> 4.1 dB): a
+    reference's hint on the sheet darker than SHEET_HINT_L is dropped; a light one may colour it."""
+    from irodori.hints import Hint
+
+    art = np.full((256, 256), 255, np.uint8)
+    art[60:64, 40:216] = art[192:196, 40:216] = art[60:196, 40:44] = art[60:196, 212:216] = 0
+    lightness = Lightness.from_l(np.where(art < 128, 0.0, 100.0).astype(np.float32))
+    contract = painter.contract_for(lightness, mode="paint")
+    assert contract.background == "paper"
+    for colour, painted in (((78, 101, 60), False), ((200, 230, 250), True)):  # L 40, L 90
+        monkeypatch.setattr(type(painter), "reference_hints",
+                            lambda self, lt, refs, hints, colour=colour, **kw: [Hint(10, 10, colour)] + hints)
+        _, sheet = painter.predict_paint(lightness, references=["a reference"], contract=contract)
+        assert (sheet is None or sheet.painted) == painted
+
+
 def test_cli_and_server_take_background(tiny_paint_onnx, tmp_path):
     from irodori.cli import main
 

@@ -203,7 +203,8 @@ def test_a_bw_page_painted_after_its_colour_original_takes_its_colours():
 
 def test_only_a_closely_related_reference_colours_line_arts_blank_sheet(matcher, monkeypatch):
     """Paint: on the blank sheet around line art, reference colour is taken only from references
-    related to the page on at least MIN_RELATED_SHEET of it; elsewhere as before."""
+    related to the page on at least MIN_RELATED_SHEET of it, and only if paper-light (at least
+    SHEET_HINT_L); elsewhere as before."""
     import irodori.reference as R
     from irodori.imageio import Lightness
 
@@ -214,7 +215,11 @@ def test_only_a_closely_related_reference_colours_line_arts_blank_sheet(matcher,
     sheet[:, : truth.shape[1] // 2] = 1.0  # call the left half the sheet
     free = matcher.guide(page, refs, ink=True)
     kept = matcher.guide(page, refs, ink=True, sheet=sheet)  # the page's own colours: closely related
-    np.testing.assert_array_equal(kept.confidence, free.confidence)
+    on_sheet = np.zeros(free.confidence.shape, bool)
+    on_sheet[:, : free.confidence.shape[1] // 2] = True
+    dark = on_sheet & (free.lab[..., 0] < R.SHEET_HINT_L)
+    np.testing.assert_array_equal(kept.confidence[~dark], free.confidence[~dark])
+    assert free.confidence[dark].max() > 0.3 and kept.confidence[dark].max() == 0.0  # no dark wash on paper
     monkeypatch.setattr(R, "MIN_RELATED_SHEET", 1.01)  # no reference is related enough
     strict = matcher.guide(page, refs, ink=True, sheet=sheet)
     half = free.confidence.shape[1] // 2
