@@ -479,10 +479,10 @@ class Colorizer:
         :meth:`predict_ab`, their lightness too, so a hint on white paper fills its region at its
         own colour. Analysed ``references`` add hints where the page matches them (in the ink
         view), spread the same way. A ``contract`` whose background is "paper" keeps the blank
-        sheet (:meth:`blank_sheet`) paper; hints on it of one colour fill it flat with that
-        colour (:class:`irodori.paint.SheetFill`), hints of several colours spread across it from
-        white (a reference's hints reach it only when the reference is closely related to the
-        page). ValueError without a paint model."""
+        sheet (:meth:`blank_sheet`) paper; the user's hints on it of one colour fill the area they
+        are in flat with that colour (:class:`irodori.paint.SheetFill`), hints of several colours
+        spread across it from white, as a reference's do (only from a reference closely related to
+        the page, and only paper-light colours). ValueError without a paint model."""
         hints = parse_hints(hints)
         backend = self.paint_backend
         if backend is None:
@@ -615,7 +615,8 @@ def hint_fill(hints: list[Hint], own: int, *, line_art: bool, sheet: np.ndarray 
     tinted, panels 97 -> 88 %)."""
     first_own = len(hints) - own
     if line_art:
-        return "colour", [i >= first_own or sheet is None or not sheet[hint.y, hint.x] for i, hint in enumerate(hints)]
+        return "colour", [i >= first_own or sheet is None or not sheet[hint.y, hint.x]
+                          for i, hint in enumerate(hints)]
     return "chroma", [i >= first_own for i in range(len(hints))]
 
 
