@@ -32,7 +32,7 @@ from typing import Any, Iterable, Protocol
 import numpy as np
 from PIL import Image
 
-from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_lab
+from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_l, rgb_to_lab
 from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hint_map, parse_hints, parse_palette,
                     propagate_hints, propagation_grid)
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image, print_resolution
@@ -493,13 +493,14 @@ class Colorizer:
         size = self.network_size(*lightness.shape)
         share = coverage(on_sheet, size) if on_sheet is not None else None
         own = hints
+        found: list[Hint] = []  # the references' hints
         if references:
             hints = self.reference_hints(lightness, list(references), own, paint=True, sheet=share)
+            found = hints[:len(hints) - len(own)]
             if on_sheet is not None:  # a reference gives the blank sheet paper-light colours only
-                found = hints[:len(hints) - len(own)]
-                light = rgb_to_lab(np.array([hint.rgb for hint in found], dtype=np.uint8).reshape(-1, 1, 3))[:, 0, 0]
-                hints = [hint for hint, l in zip(found, light)
-                         if l >= SHEET_HINT_L or not on_sheet[hint.y, hint.x]] + own
+                light = rgb_to_l(np.array([hint.rgb for hint in found], dtype=np.uint8).reshape(-1, 3))
+                found = [hint for hint, l in zip(found, light) if l >= SHEET_HINT_L or not on_sheet[hint.y, hint.x]]
+            hints = found + own
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints, backend=backend)
         if hints and propagate:
             # A fill, not a spot: the network answers a hint with a blob of its colour, so spreading
@@ -519,7 +520,8 @@ class Colorizer:
         # thinner than a cell of the grid still bounds the flats and the hints (a page's
         # screentone, read so, would become walls too).
         line_art = on_sheet is not None
-        lab = flats_to_lines(lab.astype(np.float32), lightness.darkest_at((h, w)) if line_art else l_small)
+        darkest = lightness.darkest_at((h, w)) if line_art else None
+        lab = flats_to_lines(lab.astype(np.float32), darkest if line_art else l_small)
         fill = None
         if line_art:
             # The user's hints on the sheet pour a paint bucket into it; a reference's are spread
@@ -528,7 +530,7 @@ class Colorizer:
             area = blank.part([(hint.y, hint.x) for hint in poured], on_sheet) if poured else None
             fill = SheetFill.from_hints(on_sheet, rgb_to_lab(np.array([hint.rgb for hint in poured], dtype=np.uint8)
                                                              .reshape(-1, 3)), area=area)
-            if not poured and any(on_sheet[hint.y, hint.x] for hint in hints[:len(hints) - len(own)]):
+            if not poured and any(on_sheet[hint.y, hint.x] for hint in found):
                 fill = None
             if fill is None or fill.painted:
                 lab = on_paper_sheet(lab, share)  # white, for the hints there to paint it
@@ -538,7 +540,7 @@ class Colorizer:
             lab = propagate_hints(lab, l_small, hints, lightness.shape, walls=walls, fill=colours, filling=filling)
             lab[0] = np.clip(lab[0], 0.0, 100.0)
             if line_art:  # the fills too run up to the lines (the distances grow, and the fill fades, beside them)
-                lab = flats_to_lines(lab, lightness.darkest_at((h, w)))
+                lab = flats_to_lines(lab, darkest)
         return lab, fill
 
     def blank_sheet(self, lightness: Lightness, contract: Contract) -> BlankSheet:
