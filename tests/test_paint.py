@@ -12,7 +12,7 @@ from conftest import bw_page_image, line_art_image as _line_art
 from irodori.color import rgb_to_lab
 from irodori.imageio import Lightness
 from irodori.paint import (BlankSheet, Contract, PageStats, background_mask, choose_background, choose_mode, composite,
-                           flatten_tone, flats_to_lines, grow, ink_layer, page_stats)
+                           flatten_tone, flats_to_lines, grow, gutters, ink_layer, page_stats)
 
 
 def _l(rgb: np.ndarray) -> np.ndarray:
@@ -341,10 +341,10 @@ def test_choose_background_keeps_line_arts_sheet_and_paints_pages():
     assert choose_background(page_stats(_l(np.repeat(_line_art()[..., None], 3, 2)))) == "paper"
     sparse = page_stats(_l(np.repeat(_line_art(300, 300)[..., None], 3, 2)))  # one thin ring on a large sheet
     assert sparse.ink < 0.01 and choose_background(sparse) == "paper"
-    assert choose_background(page_stats(_l(np.repeat(bw_page_image()[..., None], 3, 2)))) == "paint"
+    assert choose_background(page_stats(_l(np.repeat(bw_page_image()[..., None], 3, 2)))) == "gutters"
     blank = PageStats(paper_l=100.0, paper=1.0, ink=0.0, texture=0.0, chroma=0.0)
     solid = PageStats(paper_l=100.0, paper=0.6, ink=0.4, texture=0.0, chroma=0.0)  # 1-bit art with solid blacks
-    assert choose_background(blank) == choose_background(solid) == "paint"
+    assert choose_background(blank) == choose_background(solid) == "gutters"
     with pytest.raises(ValueError, match="background"):
         Contract("paint", background="sky")
 
@@ -450,3 +450,58 @@ def test_cli_and_server_take_background(tiny_paint_onnx, tmp_path):
         assert (np.asarray(Image.open(out / "art.png").convert("RGB"))[:5, :5] == 255).all() == white
     with pytest.raises(SystemExit):
         main(["colorize", str(tmp_path / "art.png"), "--background", "sky"])
+
+
+# -- a page's gutters and margins ----------------------------------------------------------------
+PANELS = ((8, 8, 74, 112), (82, 8, 152, 54), (82, 62, 152, 112))  # (y0, x0, y1, x1) of a 160 x 120 page
+
+
+def _panel_page(panels=PANELS, h: int = 160, w: int = 120) -> np.ndarray:
+    """A B&W manga page (uint8 grey): panels framed by 2 px of ink on white paper, 8 px gutters
+    and margins; in each panel a band of screentone dots and an inked ring on the panel's paper."""
+    page = np.full((h, w), 255, np.uint8)
+    yy, xx = np.mgrid[0:h, 0:w]
+    dots = (np.cos(xx * 2 * np.pi / 5) * np.cos(yy * 2 * np.pi / 5) + 1) / 2 > 0.8
+    for y0, x0, y1, x1 in panels:
+        inside = (yy >= y0) & (yy < y1) & (xx >= x0) & (xx < x1)
+        page[inside & (yy >= (y0 + y1) // 2) & dots] = 0
+        cy, cx = (3 * y0 + y1) // 4, (x0 + x1) // 2
+        page[inside & (np.abs(np.hypot(yy - cy, xx - cx) - 8) < 1)] = 0
+        page[inside & ~((yy >= y0 + 2) & (yy < y1 - 2) & (xx >= x0 + 2) & (xx < x1 - 2))] = 0
+    return page
+
+
+def _sheet_cells(page: np.ndarray) -> np.ndarray:
+    return background_mask(_l(np.repeat(page[..., None], 3, 2)))
+
+
+def test_gutters_are_thin_strips_of_sheet_around_rectangular_panels_on_every_edge():
+    assert gutters(_sheet_cells(_panel_page()))
+    assert not gutters(_sheet_cells(bw_page_image()))  # a drawing's open background is wide
+    bleed = ((8, 8, 74, 120), (82, 8, 152, 54), (82, 62, 152, 120))  # panels run off the right edge
+    assert not gutters(_sheet_cells(_panel_page(bleed)))
+    ring = _sheet_cells(_line_art(160, 120))  # a figure's outline, on a sheet that is thin in places
+    assert not gutters(ring)
+    wide = _panel_page(((8, 8, 74, 112), (82, 8, 152, 54), (112, 62, 152, 112)))  # a wide empty corner
+    assert not gutters(_sheet_cells(wide))
+    assert not gutters(np.zeros((40, 40), bool))
+
+
+def test_a_pages_gutters_and_margins_stay_white_and_its_panels_take_colour(painter, caplog):
+    page = _panel_page()
+    sheet = _sheet_cells(page)
+    with caplog.at_level("INFO", logger="irodori.colorizer"):
+        out = np.asarray(painter.colorize(page))
+    assert "gutters and margins found" in caplog.text
+    assert (out[sheet] == 255).all()  # white paper, exactly
+    painted = np.asarray(painter.colorize(page, background="paint"))
+    assert not (painted[sheet] == 255).all()  # (the tiny model washes the gutters when asked to paint them)
+    y0, x0, y1, x1 = PANELS[0]
+    assert np.array_equal(out[y0 + 4:y1 - 4, x0 + 4:x1 - 4], painted[y0 + 4:y1 - 4, x0 + 4:x1 - 4])
+    caplog.clear()
+    with caplog.at_level("INFO", logger="irodori.colorizer"):
+        painter.colorize(bw_page_image())  # no panels: the page is painted whole, as before
+        painter.colorize(page, background="gutters")
+    assert caplog.text.count("gutters and margins found") == 1 and "its gutters stay paper (asked)" in caplog.text
+    red = np.asarray(painter.colorize(page, hints=[(3, 3, "#d02020")]))  # a hint poured into the gutters fills them
+    assert rgb_to_lab(red[sheet]).mean(0)[1] > 40.0

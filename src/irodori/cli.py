@@ -88,10 +88,11 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tone", choices=["flat", "keep"], default="flat",
                    help="paint mode: flat (default) turns screentone into smooth colour, keep leaves the dots "
                    "as a printed texture over it")
-    p.add_argument("--background", choices=["auto", "paper", "paint"], default="auto",
+    p.add_argument("--background", choices=["auto", "paper", "gutters", "paint"], default="auto",
                    help="paint mode: paper keeps the blank sheet around line art white (the paper a path can "
-                   "reach from the image's edge without crossing a line), paint colours it too; auto (default): "
-                   "paper for line art (lines only: no solid blacks, no screentone), paint for pages")
+                   "reach from the image's edge without crossing a line), gutters keeps it white only where it "
+                   "is a page's gutters and margins around panels, paint colours it too; auto (default): paper "
+                   "for line art (lines only: no solid blacks, no screentone), gutters for pages")
     p.add_argument("--max-side", type=_positive_int, default=None,
                    help="longest side the network sees (default: the model's own; at least its size multiple, "
                    "32); colour is upsampled to full size")
@@ -279,10 +280,11 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         if args.init is not None and args.resume is not None:
             raise ConfigError("--init starts a new run from a model's weights and --resume continues a run; "
                               "give one of them")
-        if args.init is not None and set(cli_overrides.get("model") or {}) - {"paint"}:
+        if args.init is not None and set(cli_overrides.get("model") or {}) - {"paint", "paint_branch"}:
             names = ", ".join(f"--model.{k}" for k in cli_overrides["model"])
             raise ConfigError(f"{names}: with --init the architecture is the init model's and cannot change "
-                              "(except --model.paint=true, which grows a paint head on it)")
+                              "(except --model.paint=true and --model.paint_branch=N, which grow a paint "
+                              "head and its branch on it)")
         base, preset = {}, args.preset or "default"
         if args.resume is not None:
             base, preset = _resumed_config(args.resume, args.preset)

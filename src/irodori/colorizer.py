@@ -37,6 +37,7 @@ from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hin
                     propagate_hints, propagation_grid)
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image, print_resolution
 from .paint import (BACKGROUNDS, MODES, TONES, BlankSheet, Contract, SheetFill, choose_background, choose_mode,
+                    gutters,
                     composite, flats_to_lines, ink_layer, page_stats, tone_length)
 from .reference import SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, load_matcher
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
@@ -309,8 +310,8 @@ class Colorizer:
         if mode == "paint" and background == "auto":
             background = choose_background(stats)
             reason = f"{reason}; line art: its sheet stays paper" if background == "paper" else reason
-        elif mode == "paint" and background == "paper":
-            reason = f"{reason}; its sheet stays paper (asked)"
+        elif mode == "paint" and background in ("paper", "gutters"):
+            reason = f"{reason}; {'its sheet stays' if background == 'paper' else 'its gutters stay'} paper (asked)"
         if mode == "tint":
             reason = f"{reason}{unused}"
         return Contract(mode, tone, paper_l=stats.paper_l, length=tone_length(height, width),
@@ -479,7 +480,8 @@ class Colorizer:
         :meth:`predict_ab`, their lightness too, so a hint on white paper fills its region at its
         own colour. Analysed ``references`` add hints where the page matches them (in the ink
         view), spread the same way. A ``contract`` whose background is "paper" keeps the blank
-        sheet (:meth:`blank_sheet`) paper; the user's hints on it of one colour fill the area they
+        sheet (:meth:`blank_sheet`) paper, one whose background is "gutters" keeps it paper where
+        it is a page's gutters and margins; the user's hints on it of one colour fill the area they
         are in flat with that colour (:class:`irodori.paint.SheetFill`), hints of several colours
         spread across it from white, as a reference's do (only from a reference closely related to
         the page, and only paper-light colours). ValueError without a paint model."""
@@ -487,8 +489,8 @@ class Colorizer:
         backend = self.paint_backend
         if backend is None:
             raise ValueError(f"{self.backend.name} cannot paint (it predicts no l_paint)")
-        paper = contract is not None and contract.background == "paper"
-        blank = self.blank_sheet(lightness, contract) if paper else None
+        line_art = contract is not None and contract.background == "paper"
+        blank = self.blank_sheet(lightness, contract) if contract is not None else None
         on_sheet = blank.pixels(lightness) if blank is not None else None
         size = self.network_size(*lightness.shape)
         share = coverage(on_sheet, size) if on_sheet is not None else None
@@ -519,11 +521,10 @@ class Colorizer:
         # Line art's lines are its only walls: read at their darkest per cell, so that a line
         # thinner than a cell of the grid still bounds the flats and the hints (a page's
         # screentone, read so, would become walls too).
-        line_art = on_sheet is not None
         darkest = lightness.darkest_at((h, w)) if line_art else None
         lab = flats_to_lines(lab.astype(np.float32), darkest if line_art else l_small)
         fill = None
-        if line_art:
+        if blank is not None:
             # The user's hints on the sheet pour a paint bucket into it; a reference's are spread
             # from white like corrections (one doubtful match must not flood the whole sheet).
             poured = [hint for hint in own if on_sheet[hint.y, hint.x]]
@@ -543,11 +544,21 @@ class Colorizer:
                 lab = flats_to_lines(lab, darkest)
         return lab, fill
 
-    def blank_sheet(self, lightness: Lightness, contract: Contract) -> BlankSheet:
-        """The blank sheet around line art (:class:`irodori.paint.BlankSheet` on the page's
-        darkest L per cell, at most SHEET_SIDE cells a side, levelled to the contract's paper)."""
+    def blank_sheet(self, lightness: Lightness, contract: Contract) -> BlankSheet | None:
+        """The blank sheet that stays paper under ``contract``: around line art (background
+        "paper"), or a page's gutters and margins (background "gutters", when
+        :func:`irodori.paint.gutters` finds them), else None. A :class:`irodori.paint.BlankSheet`
+        on the page's darkest L per cell, at most SHEET_SIDE cells a side, levelled to the
+        contract's paper."""
+        if contract.mode != "paint" or contract.background == "paint":
+            return None
         factor = -(-max(lightness.shape) // SHEET_SIDE)
-        return BlankSheet.find(lightness.darkest(factor), factor=factor, paper_l=contract.paper_l)
+        sheet = BlankSheet.find(lightness.darkest(factor), factor=factor, paper_l=contract.paper_l)
+        if contract.background == "gutters" and not gutters(sheet.cells):
+            return None
+        if contract.background == "gutters":
+            log.info("gutters and margins found: they stay paper (%.0f%% of the page)", 100 * sheet.cells.mean())
+        return sheet
 
     def merge(self, l_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
         """L (H, W) and ab_small (2, h, w) -> sRGB uint8 (H, W, 3); see :meth:`merge_image`."""

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 MODES = ("tint", "paint")
 TONES = ("flat", "keep")
-BACKGROUNDS = ("paint", "paper")
+BACKGROUNDS = ("paint", "paper", "gutters")
 PAPER_PERCENTILE = 97.0  # the paper's lightness: the 97th percentile of the page's L
 # Directions of the line openings (dy, dx): a stroke is kept if it is long in one of them.
 _DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1))
@@ -254,6 +254,46 @@ def _flood(reach: np.ndarray, open_: np.ndarray) -> np.ndarray:
             break
         count = now
     return reach
+
+
+GUTTER_WIDTH = 0.045  # of the grid's longest side: a gutter or a margin is a strip at most twice this wide
+GUTTER_CORE = 0.02  # share of the sheet that may be wider than that
+PANEL_MIN = 0.01  # of the grid's cells: a smaller area inside the sheet (a page number, a speck) is no panel
+PANEL_FILL = 0.85  # the panels fill at least this share of their bounding boxes (rectangles, or nearly)
+PANEL_COUNT = 64  # areas examined at most: a sheet around more is no page of panels
+MARGIN_SHARE = 0.5  # of each of the image's four edges, at least, is sheet: margins frame the page
+
+
+def gutters(cells: np.ndarray) -> bool:
+    """cells (h, w) bool: a page's blank sheet (:func:`background_mask`) -> True when it is the
+    page's gutters and margins, which a colourist leaves white: margins along every edge (at
+    least MARGIN_SHARE of each), strips at most 2 GUTTER_WIDTH of the longest side wide (all but
+    GUTTER_CORE of the sheet; the image's edge bounds a margin), around panels that fill their
+    bounding boxes (PANEL_FILL of them, together). A sheet that is the open background of a
+    drawing is wide, or wraps a figure, not rectangles: False."""
+    edges = (cells[0], cells[-1], cells[:, 0], cells[:, -1])
+    if min(edge.mean() for edge in edges) < MARGIN_SHARE:
+        return False
+    k = max(1, round(GUTTER_WIDTH * max(cells.shape)))
+    core = ~grow(~np.pad(cells, 1), k)
+    if core.sum() > GUTTER_CORE * cells.sum():
+        return False
+    rest = ~cells
+    seeds = ~grow(cells, 2) & rest  # an area's inside, two cells from the sheet: lettering and specks vanish
+    area = box = 0
+    for _ in range(PANEL_COUNT):
+        if not seeds.any():
+            break
+        seed = np.zeros_like(seeds)
+        seed.flat[np.flatnonzero(seeds)[0]] = True
+        part = _flood(seed, rest)
+        seeds &= ~part
+        if part.sum() < PANEL_MIN * cells.size:
+            continue
+        rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
+        area += int(part.sum())
+        box += (rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1)
+    return not seeds.any() and area > 0 and area >= PANEL_FILL * box
 
 
 SHEET_EDGE_ROUNDS = 3  # row, column, row fills that carry the sheet from its cells to the lines, pixel by pixel
@@ -475,11 +515,12 @@ LINE_ART_MAX_GAPS = 10.0  # narrow gaps per 1000 px (PageStats.gaps): more is a 
 
 def choose_background(stats: PageStats) -> str:
     """PageStats of an image to be painted -> "paper" (line art: the sheet around the figure
-    stays white) or "paint" (a page: every open area takes colour)."""
+    stays white) or "gutters" (a page: every open area takes colour but its gutters and margins,
+    if it has panels)."""
     low, high = LINE_ART_INK
     if stats.mid <= LINE_ART_MAX_MID and low < stats.ink <= high and stats.gaps <= LINE_ART_MAX_GAPS:
         return "paper"
-    return "paint"
+    return "gutters"
 
 
 def choose_mode(stats: PageStats) -> str:
@@ -501,7 +542,9 @@ class Contract:
     paper and tone take the predicted colour); ``tone``: "flat" or "keep" (paint only);
     ``paper_l``: the page's paper lightness, levelled to 100 in paint mode; ``length``: the
     tone filter's stroke length in input pixels; ``background``: "paint" (every open area takes
-    colour) or "paper" (line art: the blank sheet around the figure stays white; paint only);
+    colour), "paper" (line art: the blank sheet around the figure stays white) or "gutters" (a
+    page: its blank sheet stays white where it is the gutters and margins around panels,
+    :func:`gutters`; else painted) (paint only);
     ``reason``: why (for the log)."""
 
     mode: str
@@ -527,5 +570,5 @@ class Contract:
 
 
 __all__ = ["BACKGROUNDS", "MODES", "TONES", "BlankSheet", "Contract", "PageStats", "SheetFill", "background_mask",
-           "choose_background", "choose_mode", "composite", "flatten_tone", "flats_to_lines", "grow", "ink_layer",
+           "choose_background", "choose_mode", "composite", "flatten_tone", "flats_to_lines", "grow", "gutters", "ink_layer",
            "page_stats", "paper_level", "tone_length"]

@@ -459,8 +459,9 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
         mode: Annotated[str | None, Form(description="auto (default: decided per image), tint (keep the "
                                                       "lightness) or paint (keep the ink; needs a paint model)")] = None,
         tone: Annotated[str | None, Form(description="paint mode's screentone: flat (default) or keep")] = None,
-        background: Annotated[str | None, Form(description="paint mode's blank sheet around line art: auto "
-                                                            "(default), paper (stays white) or paint")] = None,
+        background: Annotated[str | None, Form(description="paint mode's blank sheet: auto (default), paper "
+                                                            "(stays white), gutters (a page's gutters and margins "
+                                                            "stay white) or paint")] = None,
         reference: Annotated[list[UploadFile] | None, File(description=(
             f"colour images of the same series (repeat the field, at most {MAX_REFERENCES}); where the "
             "image matches them, their colours guide it"))] = None,
