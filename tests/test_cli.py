@@ -294,11 +294,6 @@ def test_resume_alone_continues_the_run_in_its_own_folder(colour_folder, tmp_pat
     assert "--model.enc_blocks: with --init the architecture is the init model's" in capsys.readouterr().err
     assert not (tmp_path / "ft").exists()
     assert main(fine + ["--data.crop_size=96"]) == 0
-    # ... but a paint head and its branch may be grown on it.
-    grown = fine[:fine.index("--out") + 1] + [str(tmp_path / "grown"), "--steps=1", "-q"]
-    assert main(grown + ["--model.paint=true", "--model.paint_branch=4"]) == 0
-    config = json.loads((tmp_path / "grown" / "step-0000001" / "checkpoint.json").read_text())["config"]
-    assert config["model"]["paint"] is True and config["model"]["paint_branch"] == 4
 
 
 def test_train_skips_unusable_images_and_will_not_mix_two_runs(colour_folder, tmp_path, caplog, capsys):

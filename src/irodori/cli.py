@@ -280,11 +280,10 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         if args.init is not None and args.resume is not None:
             raise ConfigError("--init starts a new run from a model's weights and --resume continues a run; "
                               "give one of them")
-        if args.init is not None and set(cli_overrides.get("model") or {}) - {"paint", "paint_branch"}:
+        if args.init is not None and set(cli_overrides.get("model") or {}) - {"paint"}:
             names = ", ".join(f"--model.{k}" for k in cli_overrides["model"])
             raise ConfigError(f"{names}: with --init the architecture is the init model's and cannot change "
-                              "(except --model.paint=true and --model.paint_branch=N, which grow a paint "
-                              "head and its branch on it)")
+                              "(except --model.paint=true, which grows a paint head on it)")
         base, preset = {}, args.preset or "default"
         if args.resume is not None:
             base, preset = _resumed_config(args.resume, args.preset)

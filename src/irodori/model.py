@@ -59,9 +59,6 @@ class GeneratorConfig:
     temperature: float = 0.38  # annealed-mean temperature: lower = more vivid, less smooth
     encoder: str = "unet"  # "unet" (the residual encoder above), "efficientnet-lite0" or "efficientnet-lite1"
     paint: bool = False  # also predict the page's lightness (l_paint) for paint mode
-    # Channels of a second, non-linear path to l_paint beside the paint head's single convolution
-    # (conv 3x3, ReLU, conv 3x3, its output added); 0: none (models up to manga v0.5).
-    paint_branch: int = 0
 
     def __post_init__(self) -> None:
         if self.head not in ("regression", "classification"):
@@ -84,9 +81,6 @@ class GeneratorConfig:
             raise ValueError("model.dec_blocks must have len(model.channels) - 1 entries")
         if any(c <= 0 for c in self.channels):
             raise ValueError("model.channels must be positive")
-        self.paint_branch = int(self.paint_branch)
-        if self.paint_branch < 0 or (self.paint_branch and not self.paint):
-            raise ValueError("model.paint_branch must be 0, or positive with model.paint")
 
     @property
     def size_multiple(self) -> int:
@@ -273,12 +267,6 @@ class Generator(nn.Module):
             self.l_head = nn.Conv2d(ch[self.out_level], 1, 3, padding=1)
             nn.init.zeros_(self.l_head.weight)  # start as "keep the input's lightness"
             nn.init.zeros_(self.l_head.bias)
-        if cfg.paint_branch:
-            k = cfg.paint_branch
-            self.l_branch = nn.Sequential(nn.Conv2d(ch[self.out_level], k, 3, padding=1), nn.ReLU(inplace=True),
-                                          nn.Conv2d(k, 1, 3, padding=1))
-            nn.init.zeros_(self.l_branch[2].weight)  # adds nothing at first: a grown model starts as it was
-            nn.init.zeros_(self.l_branch[2].bias)
 
     @property
     def has_unused_parameters(self) -> bool:
@@ -331,15 +319,12 @@ class Generator(nn.Module):
     def paint_lightness(self, l: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
         """l (N, 1, H, W), decoder features x at H/f -> l_paint (N, 1, H, W) in [-1, 1]: the
         input's lightness averaged over f x f cells (screentone read as its grey) plus the head's
-        correction (and the branch's, ``config.paint_branch``), upsampled bilinearly. None for a
-        tint model."""
+        correction, upsampled bilinearly. None for a tint model."""
         if not self.config.paint:
             return None
         factor = l.shape[-1] // x.shape[-1]
-        correction = self.l_head(x)
-        if self.config.paint_branch:
-            correction = correction + self.l_branch(x)
-        l_small = torch.clamp(F.avg_pool2d(l, factor) + correction, -1.0, 1.0)
+        base = F.avg_pool2d(l, factor)
+        l_small = torch.clamp(base + self.l_head(x), -1.0, 1.0)
         return F.interpolate(l_small, scale_factor=float(factor), mode="bilinear", align_corners=False)
 
 
@@ -384,16 +369,14 @@ class PatchDiscriminator(nn.Module):
         return self.net(torch.cat([l, ab], dim=1))
 
 
-def grow_paint_head(model: Generator, *, branch: int = 0) -> Generator:
-    """A generator -> the same network with a paint head (``GeneratorConfig.paint``) and, with
-    ``branch``, the l_paint branch of that many channels (``paint_branch``). What it grows starts
-    as adding nothing ("keep the input's lightness", or the head's own lightness); every other
-    weight is copied. Raises ValueError if the model has other weights than the grown one expects."""
+def grow_paint_head(model: Generator) -> Generator:
+    """A tint generator -> the same network with a new paint head (``GeneratorConfig.paint``),
+    which starts as "keep the input's lightness"; every other weight is copied."""
     from dataclasses import replace
 
-    grown = Generator(replace(model.config, paint=True, paint_branch=branch or model.config.paint_branch))
+    grown = Generator(replace(model.config, paint=True))
     missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
-    if unexpected or any(not key.startswith(("l_head.", "l_branch.")) for key in missing):
+    if unexpected or any(not key.startswith("l_head.") for key in missing):
         raise ValueError(f"cannot grow a paint head: missing {missing}, unexpected {unexpected}")
     return grown
 

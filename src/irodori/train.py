@@ -234,11 +234,10 @@ def _generator(cfg: TrainConfig, *, init: str | Path | None, resume: str | Path 
 
         init_path = resolve_init_weights(str(init))
         model, init_meta = load_generator(init_path)
-        if cfg.model.paint and (not model.config.paint or cfg.model.paint_branch > model.config.paint_branch):
-            model = grow_paint_head(model, branch=cfg.model.paint_branch)
+        if cfg.model.paint and not model.config.paint:
+            model = grow_paint_head(model)
             if is_main:
-                log.info("grew a paint head (l_paint%s) on %s", f", a {cfg.model.paint_branch}-channel branch"
-                         if cfg.model.paint_branch else "", init_path)
+                log.info("grew a paint head (l_paint) on %s", init_path)
         try:
             # The architecture is the init model's (its weights need it); where an encoder starts
             # is moot. replace() re-runs the config's own validation (the loss must fit the head).
