@@ -45,12 +45,10 @@ _DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1))
 
 
 def tone_length(height: int, width: int) -> int:
-    """The shortest ink stroke kept by ``tone="flat"``, in input pixels: 7 px on a page up to
-    1200 px (screentone dots there are 2-5 px across), growing with larger pages (a 600-dpi
-    scan's dots are larger in pixels), at most 15. Smaller pages keep 7 px, as dots keep their
-    size on a smaller scan: on the validation pages (about 300 px) 7 px scored 15.63 dB where
-    5 px scored 15.52."""
-    return int(np.clip(round(7 * max(height, width) / 1200), 7, 15))
+    """The shortest ink stroke kept by ``tone="flat"``, in input pixels: 7 px on a 1200 px page
+    (screentone dots there are 2-5 px across), growing with the page (a 600-dpi scan's dots are
+    larger in pixels), at most 15."""
+    return int(np.clip(round(7 * max(height, width) / 1200), 5, 15))
 
 
 TONE_DENSITY = 0.1  # a pixel is in a toned region when this share of its neighbourhood is dots
