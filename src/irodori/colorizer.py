@@ -37,8 +37,7 @@ from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hin
                     propagate_hints, propagation_grid)
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image, print_resolution
 from .paint import (BACKGROUNDS, MODES, TONES, BlankSheet, Contract, SheetFill, choose_background, choose_mode,
-                    gutters,
-                    composite, flats_to_lines, ink_layer, page_stats, tone_length)
+                    composite, flats_to_lines, gutters, ink_layer, page_stats, tone_length)
 from .reference import SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, load_matcher
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
 
@@ -554,9 +553,9 @@ class Colorizer:
             return None
         factor = -(-max(lightness.shape) // SHEET_SIDE)
         sheet = BlankSheet.find(lightness.darkest(factor), factor=factor, paper_l=contract.paper_l)
-        if contract.background == "gutters" and not gutters(sheet.cells):
-            return None
         if contract.background == "gutters":
+            if not gutters(sheet.cells):
+                return None
             log.info("gutters and margins found: they stay paper (%.0f%% of the page)", 100 * sheet.cells.mean())
         return sheet
 

@@ -570,5 +570,5 @@ class Contract:
 
 
 __all__ = ["BACKGROUNDS", "MODES", "TONES", "BlankSheet", "Contract", "PageStats", "SheetFill", "background_mask",
-           "choose_background", "choose_mode", "composite", "flatten_tone", "flats_to_lines", "grow", "gutters", "ink_layer",
-           "page_stats", "paper_level", "tone_length"]
+           "choose_background", "choose_mode", "composite", "flatten_tone", "flats_to_lines", "grow", "gutters",
+           "ink_layer", "page_stats", "paper_level", "tone_length"]
