@@ -485,6 +485,7 @@ def test_gutters_are_thin_strips_of_sheet_around_rectangular_panels_on_every_edg
     wide = _panel_page(((8, 8, 74, 112), (82, 8, 152, 54), (112, 62, 152, 112)))  # a wide empty corner
     assert not gutters(_sheet_cells(wide))
     assert not gutters(np.zeros((40, 40), bool))
+    assert not gutters(_sheet_cells(_panel_page(((8, 8, 152, 112),))))  # one rectangle in a border: a picture
 
 
 def test_a_pages_gutters_and_margins_stay_white_and_its_panels_take_colour(painter, caplog):
@@ -504,4 +505,15 @@ def test_a_pages_gutters_and_margins_stay_white_and_its_panels_take_colour(paint
         painter.colorize(page, background="gutters")
     assert caplog.text.count("gutters and margins found") == 1 and "its gutters stay paper (asked)" in caplog.text
     red = np.asarray(painter.colorize(page, hints=[(3, 3, "#d02020")]))  # a hint poured into the gutters fills them
-    assert rgb_to_lab(red[sheet]).mean(0)[1] > 40.0
+    assert (red[sheet] == red[3, 3]).all() and rgb_to_lab(red[3:4, 3])[0, 1] > 40.0
+    inside = ~grow(sheet, 3)
+    assert np.array_equal(red[inside], out[inside])  # ... and nothing else
+
+
+def test_gutters_a_hundredth_of_a_large_page_wide_stay_white(painter):
+    # 1100 px tall, 14 px gutters and 30 px margins (the README's example page): on the 256-cell
+    # grid of line art's sheet these gutters closed up and were painted while the margins stayed white.
+    panels = ((30, 30, 400, 750), (414, 30, 750, 380), (414, 394, 750, 750), (764, 30, 1070, 750))
+    out = np.asarray(painter.colorize(_panel_page(panels, h=1100, w=780)))
+    assert (out[404:410, 40:740] == 255).all() and (out[420:740, 384:390] == 255).all()  # between panels
+    assert (out[:26] == 255).all() and (out[:, -26:] == 255).all()  # the margins

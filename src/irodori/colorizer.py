@@ -45,7 +45,10 @@ log = logging.getLogger(__name__)
 
 UPSAMPLE_FILTERS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS}
 DEFAULT_MAX_SIDE = 512
-SHEET_SIDE = 256  # blank-sheet cells along an image's longest side (Colorizer.blank_sheet)
+SHEET_SIDE = 256  # blank-sheet cells along an image's longest side (Colorizer.blank_sheet) ...
+# ... and a page's, looking for its gutters: finer, so that a gutter 1.1 % of the page wide (12 px
+# on a 1100 px page) stays open when the sheet's gap closing grows the frames by a cell
+GUTTER_SIDE = 512
 STRIP_PIXELS = 1 << 16  # pixels per strip when merging chroma with full-resolution L: cache-sized
 WHITE_L = 98.0  # CIE L: a hint this light, tinted, can add no colour (the sRGB gamut has hardly any chroma there)
 # The annealed mean's temperature T a caller may ask for (Zhang et al. 2016): softmax(logits / T)
@@ -289,9 +292,10 @@ class Colorizer:
         """The contract for one image: ``mode`` "auto" (default: this colorizer's), "tint" or
         "paint". Auto measures the page (:func:`irodori.paint.page_stats`) and paints ink on
         paper when a paint model is loaded. ``background`` "auto" (default: this colorizer's),
-        "paint" or "paper": whether a painted image's blank sheet takes colour; auto keeps line
-        art's sheet paper (:func:`irodori.paint.choose_background`). ValueError for paint without
-        a paint model."""
+        "paint", "paper" or "gutters": whether a painted image's blank sheet takes colour; auto
+        keeps line art's sheet paper, and a page's gutters and margins
+        (:func:`irodori.paint.choose_background`, :meth:`blank_sheet`). ValueError for paint
+        without a paint model."""
         mode, tone, background = mode or self.mode, tone or self.tone, background or self.background
         check_choices(mode, tone, background)
         unused = "; the background choice is for paint only" if background != "auto" else ""
@@ -327,7 +331,7 @@ class Colorizer:
         ``temperature``: the annealed mean's T for this image, in TEMPERATURE_RANGE (lower = more
         vivid; default: this Colorizer's, else the model's own; ValueError if the model has none).
         ``mode`` ("auto", "tint", "paint"), ``tone`` ("flat", "keep") and ``background`` ("auto",
-        "paint", "paper"; see :meth:`contract_for`) override this colorizer's for this image
+        "paint", "paper", "gutters"; see :meth:`contract_for`) override this colorizer's for this image
         (ValueError: paint without a paint model). ``reference``: colour
         images of the same series (paths, folders, bytes, PIL images, arrays, or :class:`Reference`
         objects from :meth:`analyse_references`; default: this colorizer's, see
@@ -530,8 +534,14 @@ class Colorizer:
             area = blank.part([(hint.y, hint.x) for hint in poured], on_sheet) if poured else None
             fill = SheetFill.from_hints(on_sheet, rgb_to_lab(np.array([hint.rgb for hint in poured], dtype=np.uint8)
                                                              .reshape(-1, 3)), area=area)
-            if not poured and any(on_sheet[hint.y, hint.x] for hint in found):
+            if line_art and not poured and any(on_sheet[hint.y, hint.x] for hint in found):
                 fill = None
+            elif not line_art:
+                # A page's gutters: the user's hints there fill them (paper, if they are of several
+                # colours) and nothing else; a reference's are dropped (its gutters are paper too).
+                fill = fill or SheetFill(on_sheet)
+                own = [hint for hint in own if not on_sheet[hint.y, hint.x]]
+                hints = [hint for hint in found if not on_sheet[hint.y, hint.x]] + own
             if fill is None or fill.painted:
                 lab = on_paper_sheet(lab, share)  # white, for the hints there to paint it
         if hints and propagate:
@@ -547,15 +557,18 @@ class Colorizer:
         """The blank sheet that stays paper under ``contract``: around line art (background
         "paper"), or a page's gutters and margins (background "gutters", when
         :func:`irodori.paint.gutters` finds them), else None. A :class:`irodori.paint.BlankSheet`
-        on the page's darkest L per cell, at most SHEET_SIDE cells a side, levelled to the
-        contract's paper."""
+        on the page's darkest L per cell, at most SHEET_SIDE (a page's: GUTTER_SIDE) cells a side,
+        levelled to the contract's paper."""
         if contract.mode != "paint" or contract.background == "paint":
             return None
-        factor = -(-max(lightness.shape) // SHEET_SIDE)
+        page = contract.background == "gutters"
+        factor = -(-max(lightness.shape) // (GUTTER_SIDE if page else SHEET_SIDE))
         sheet = BlankSheet.find(lightness.darkest(factor), factor=factor, paper_l=contract.paper_l)
-        if contract.background == "gutters":
-            if not gutters(sheet.cells):
-                return None
+        if page and not gutters(sheet.cells):
+            (log.info if contract.reason.endswith("(asked)") else log.debug)(
+                "no gutters and margins around panels found: the whole page is painted")
+            return None
+        if page:
             log.info("gutters and margins found: they stay paper (%.0f%% of the page)", 100 * sheet.cells.mean())
         return sheet
 

@@ -261,6 +261,7 @@ GUTTER_CORE = 0.02  # share of the sheet that may be wider than that
 PANEL_MIN = 0.01  # of the grid's cells: a smaller area inside the sheet (a page number, a speck) is no panel
 PANEL_FILL = 0.85  # the panels fill at least this share of their bounding boxes (rectangles, or nearly)
 PANEL_COUNT = 64  # areas examined at most: a sheet around more is no page of panels
+PANELS_MIN = 2  # panels at least: one rectangle in a thin border is as often a picture with a light edge
 MARGIN_SHARE = 0.5  # of each of the image's four edges, at least, is sheet: margins frame the page
 
 
@@ -269,8 +270,8 @@ def gutters(cells: np.ndarray) -> bool:
     page's gutters and margins, which a colourist leaves white: margins along every edge (at
     least MARGIN_SHARE of each), strips at most 2 GUTTER_WIDTH of the longest side wide (all but
     GUTTER_CORE of the sheet; the image's edge bounds a margin), around panels that fill their
-    bounding boxes (PANEL_FILL of them, together). A sheet that is the open background of a
-    drawing is wide, or wraps a figure, not rectangles: False."""
+    bounding boxes (PANEL_FILL of them, together), at least PANELS_MIN of them. A sheet that is
+    the open background of a drawing is wide, or wraps a figure, not rectangles: False."""
     edges = (cells[0], cells[-1], cells[:, 0], cells[:, -1])
     if min(edge.mean() for edge in edges) < MARGIN_SHARE:
         return False
@@ -280,7 +281,7 @@ def gutters(cells: np.ndarray) -> bool:
         return False
     rest = ~cells
     seeds = ~grow(cells, 2) & rest  # an area's inside, two cells from the sheet: lettering and specks vanish
-    area = box = 0
+    area = box = panels = 0
     for _ in range(PANEL_COUNT):
         if not seeds.any():
             break
@@ -293,7 +294,8 @@ def gutters(cells: np.ndarray) -> bool:
         rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
         area += int(part.sum())
         box += (rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1)
-    return not seeds.any() and area > 0 and area >= PANEL_FILL * box
+        panels += 1
+    return not seeds.any() and panels >= PANELS_MIN and area >= PANEL_FILL * box
 
 
 SHEET_EDGE_ROUNDS = 3  # row, column, row fills that carry the sheet from its cells to the lines, pixel by pixel
