@@ -139,6 +139,24 @@ def test_a_hint_on_white_paper_fills_its_region_with_its_colour(painter):
     assert np.linalg.norm(outside.mean(0) - lab_red) > 30.0
 
 
+def test_a_hint_on_a_large_page_stays_on_its_side_of_a_thin_line(painter):
+    # 960 px wide: the network (and the hints' grid) see it 7x smaller, where a 2 px line is a
+    # faint grey; the hints' walls read the ink itself, so the line still bounds the fill.
+    h, w = 480, 960
+    yy, xx = np.mgrid[0:h, 0:w]
+    page = np.full((h, w), 255, np.uint8)
+    page[40:42, 40:920] = page[300:302, 40:920] = page[40:302, 40:42] = page[40:302, 918:920] = 0  # a box ...
+    page[40:302, 479:481] = 0  # ... halved by a thin line
+    dots = (np.cos(xx * 2 * np.pi / 5) * np.cos(yy * 2 * np.pi / 5) + 1) / 2 > 0.8
+    page[(yy >= 340) & (yy < 460) & (xx >= 40) & (xx < 920) & dots] = 0  # a band of screentone: a page
+    page[420:, 900:] = 0
+    out = np.asarray(painter.colorize(page, hints=[(200, 170, "#d02020")]))
+    plain = np.asarray(painter.colorize(page))
+    a_left, a_right = (rgb_to_lab(out[60:280, x0:x0 + 300]).reshape(-1, 3).mean(0)[1] for x0 in (100, 560))
+    assert a_left > 40.0  # the hint's half is red ...
+    assert abs(a_right - rgb_to_lab(plain[60:280, 560:860]).reshape(-1, 3).mean(0)[1]) < 8.0  # ... the other is not
+
+
 def test_tone_flat_removes_the_dot_screens_periodic_energy(painter):
     h, w, pitch = 160, 160, 5
     yy, xx = np.mgrid[0:h, 0:w]

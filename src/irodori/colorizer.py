@@ -545,7 +545,9 @@ class Colorizer:
             if fill is None or fill.painted:
                 lab = on_paper_sheet(lab, share)  # white, for the hints there to paint it
         if hints and propagate:
-            walls = lightness.darkest_at(propagation_grid((h, w), len(hints))) if line_art else None
+            grid = propagation_grid((h, w), len(hints))
+            walls = (lightness.darkest_at(grid) if line_art
+                     else page_walls(lightness, contract, grid, l_small) if own and contract is not None else None)
             colours, filling = hint_fill(hints, len(own), line_art=line_art, sheet=on_sheet)
             lab = propagate_hints(lab, l_small, hints, lightness.shape, walls=walls, fill=colours, filling=filling)
             lab[0] = np.clip(lab[0], 0.0, 100.0)
@@ -625,6 +627,26 @@ class Colorizer:
         log.debug("%s: merged %dx%d (%s chroma from %dx%d) in %d strips on %d threads in %.0f ms", self.name, width,
                   height, self.upsample, w, h, len(starts), self.workers, (time.perf_counter() - start) * 1000)
         return out
+
+
+INK_WALLS = 0.5  # page_walls: the share of the ink layer's darkest per cell in the walls, the rest the page's grey
+
+
+def page_walls(lightness: Lightness, contract: Contract, grid: tuple[int, int], l_small: np.ndarray) -> np.ndarray:
+    """The lightness a page's hints spread over (:func:`irodori.hints.propagate_hints`'s
+    ``walls``), (hp, wp) = ``grid`` float32: INK_WALLS of the ink layer without its screentone
+    (:func:`irodori.paint.ink_layer`) read at its darkest per cell, so that a line thinner than a
+    cell still walls a hint in, and the rest ``l_small`` (h, w), the page as the network sees it,
+    reduced. Read whole: a full-resolution float32 copy of the page while it is made.
+
+    On the page's grey alone a line fades when reduced and a toned area is one grey: a hint on
+    a tree coloured the sky, the hill and the other tree of the README's example page. With the
+    ink alone, 5 random hints on the first 30 validation pages scored 0.20 dB less (16.97 →
+    16.77 dB); half and half, 0.05 dB less (16.92), and the tree alone takes the colour."""
+    ink = ink_layer(lightness.full(), paper_l=contract.paper_l, tone="flat", length=contract.length)
+    hp, wp = grid
+    grey = np.asarray(Image.fromarray(l_small.astype(np.float32), "F").resize((wp, hp), Image.BILINEAR))
+    return (INK_WALLS * Lightness.from_l(ink).darkest_at(grid) + (1.0 - INK_WALLS) * grey).astype(np.float32)
 
 
 def hint_fill(hints: list[Hint], own: int, *, line_art: bool, sheet: np.ndarray | None = None
