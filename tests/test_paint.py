@@ -157,6 +157,20 @@ def test_a_hint_on_a_large_page_stays_on_its_side_of_a_thin_line(painter):
     assert abs(a_right - rgb_to_lab(plain[60:280, 560:860]).reshape(-1, 3).mean(0)[1]) < 8.0  # ... the other is not
 
 
+def test_the_hints_ink_walls_are_read_band_by_band_as_the_whole_page_would_give_them():
+    from irodori.colorizer import InkRows
+
+    page = np.tile(bw_page_image(), (3, 2))  # 360 x 320: screentone bands, boxes, solid corners
+    lightness = Lightness(page, "gray8")
+    contract = Contract("paint", paper_l=100.0, length=5)
+    whole = Lightness.from_l(ink_layer(lightness.full(), paper_l=100.0, tone="flat", length=5))
+    for band in (1, 3, 64):  # cells of 4 rows: each band is filtered with 15 rows of context
+        assert np.array_equal(InkRows(lightness, contract).darkest(4, band=band), whole.darkest(4))
+    assert InkRows(lightness, contract).darkest(4).min() == 0.0  # the lines and solid blacks are there ...
+    assert lightness.darkest(4)[20:26, 5:30].max() < 50.0  # the dots' cells (rows 75-110, columns 10-150)
+    assert InkRows(lightness, contract).darkest(4)[20:26, 5:30].min() > 90.0  # ... the screentone is not
+
+
 def test_tone_flat_removes_the_dot_screens_periodic_energy(painter):
     h, w, pitch = 160, 160, 5
     yy, xx = np.mgrid[0:h, 0:w]

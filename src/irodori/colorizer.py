@@ -571,7 +571,8 @@ class Colorizer:
                 "no gutters and margins around panels found: the whole page is painted")
             return None
         if page:
-            log.info("gutters and margins found: they stay paper (%.0f%% of the page)", 100 * sheet.cells.mean())
+            log.info("gutters and margins found (%.0f%% of the page): they stay paper, or take the colour of a hint "
+                     "placed in them", 100 * sheet.cells.mean())
         return sheet
 
     def merge(self, l_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
@@ -629,24 +630,48 @@ class Colorizer:
         return out
 
 
+INK_BAND_PIXELS = 1 << 20  # InkRows.darkest: pixels of a band, about 40 MB of the tone filter's temporaries
 INK_WALLS = 0.5  # page_walls: the share of the ink layer's darkest per cell in the walls, the rest the page's grey
+
+
+class InkRows(Lightness):
+    """A page's ink layer without its screentone (:func:`irodori.paint.ink_layer`, tone "flat"),
+    read band by band as :class:`Lightness` reads L, so that :meth:`Lightness.darkest_at` works
+    on it: each band is filtered with 3 x the tone length of rows of context above and below (as
+    :meth:`Colorizer.merge_image` reads it), and the whole layer never exists at once."""
+
+    def __init__(self, lightness: Lightness, contract: Contract) -> None:
+        self.source, self.contract, self.kind, self.pixels = lightness, contract, "ink", None
+        self.height, self.width = lightness.shape
+
+    def rows(self, y0: int, y1: int) -> np.ndarray:
+        halo = 3 * self.contract.length
+        top, bottom = max(0, y0 - halo), min(self.height, y1 + halo)
+        ink = ink_layer(self.source.rows(top, bottom), paper_l=self.contract.paper_l, tone="flat",
+                        length=self.contract.length)
+        return ink[y0 - top:y1 - top]
+
+    def darkest(self, factor: int, *, band: int | None = None) -> np.ndarray:
+        """:meth:`Lightness.darkest` of the ink, read in bands of about INK_BAND_PIXELS (the tone
+        filter's temporaries are tens of bytes a pixel)."""
+        f = max(1, int(factor))
+        return super().darkest(f, band=band or max(1, INK_BAND_PIXELS // (self.width * f)))
 
 
 def page_walls(lightness: Lightness, contract: Contract, grid: tuple[int, int], l_small: np.ndarray) -> np.ndarray:
     """The lightness a page's hints spread over (:func:`irodori.hints.propagate_hints`'s
     ``walls``), (hp, wp) = ``grid`` float32: INK_WALLS of the ink layer without its screentone
-    (:func:`irodori.paint.ink_layer`) read at its darkest per cell, so that a line thinner than a
-    cell still walls a hint in, and the rest ``l_small`` (h, w), the page as the network sees it,
-    reduced. Read whole: a full-resolution float32 copy of the page while it is made.
+    (:class:`InkRows`) read at its darkest per cell, so that a line thinner than a cell still
+    walls a hint in, and the rest ``l_small`` (h, w), the page as the network sees it, reduced.
 
     On the page's grey alone a line fades when reduced and a toned area is one grey: a hint on
-    a tree coloured the sky, the hill and the other tree of the README's example page. With the
+    a tree of the README's example page coloured its sky, hill and other tree about as strongly
+    as the tree (a shift of 40 to 63 in a and b); now they shift 10 to 15, the tree 72. With the
     ink alone, 5 random hints on the first 30 validation pages scored 0.20 dB less (16.97 →
-    16.77 dB); half and half, 0.05 dB less (16.92), and the tree alone takes the colour."""
-    ink = ink_layer(lightness.full(), paper_l=contract.paper_l, tone="flat", length=contract.length)
+    16.77 dB); half and half, 0.05 dB less (16.92)."""
     hp, wp = grid
     grey = np.asarray(Image.fromarray(l_small.astype(np.float32), "F").resize((wp, hp), Image.BILINEAR))
-    return (INK_WALLS * Lightness.from_l(ink).darkest_at(grid) + (1.0 - INK_WALLS) * grey).astype(np.float32)
+    return (INK_WALLS * InkRows(lightness, contract).darkest_at(grid) + (1.0 - INK_WALLS) * grey).astype(np.float32)
 
 
 def hint_fill(hints: list[Hint], own: int, *, line_art: bool, sheet: np.ndarray | None = None
