@@ -306,3 +306,15 @@ def test_cli_hint_errors(tmp_path):
     assert proc.returncode == 2 and "typo.png" in proc.stderr and "matches no input" in proc.stderr
     proc = _run("colorize", str(EXAMPLE), "-o", out, "--palette", "#12345")
     assert proc.returncode == 2 and "#rrggbb" in proc.stderr
+
+
+def test_a_hint_clicked_beside_a_line_starts_from_the_cell_on_its_own_side():
+    from irodori.hints import start_cell
+
+    walls = np.full((5, 6), 100.0, np.float32)
+    walls[:, 3] = 20.0  # a line fills column 3's cells
+    assert start_cell(walls, (2, 3), (2.5, 3.2), 100.0) == (2, 2)  # paper, left part of the line's cell: left
+    assert start_cell(walls, (2, 3), (2.5, 3.8), 100.0) == (2, 4)  # ... right part: right
+    assert start_cell(walls, (2, 3), (2.5, 3.5), 22.0) == (2, 3)  # clicked on the line itself: stays
+    assert start_cell(walls, (2, 1), (2.5, 1.5), 100.0) == (2, 1)  # on paper already: stays
+    assert start_cell(walls, (2, 3), (2.5, 3.2), float("nan")) == (2, 3)  # no lightness given: stays

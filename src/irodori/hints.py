@@ -327,13 +327,30 @@ def _propagation_scale(shape: tuple[int, int], count: int) -> float:
     return min(1.0, (PROPAGATE_SIDE_MANY if count > FEW_HINTS else PROPAGATE_SIDE) / max(shape))
 
 
+START_DL = 15.0  # propagate_hints(hint_l=): a hint's cell this much darker or lighter than its pixel holds a line
+
+
+def start_cell(l_p: np.ndarray, seed: tuple[int, int], point: tuple[float, float], l_at: float) -> tuple[int, int]:
+    """l_p (hp, wp) the walls' lightness, ``seed`` (y, x) the cell a hint falls in, ``point`` its
+    position in cells (fractional), ``l_at`` the L of the pixel it was placed on -> the cell it
+    starts from: the seed, unless its L differs from ``l_at`` by more than START_DL; then the one
+    of the seed's 3 x 3 neighbours nearest ``l_at`` in L (ties to the nearest to ``point``)."""
+    y, x = seed
+    if not abs(float(l_p[y, x]) - l_at) > START_DL:  # (NaN: where it is)
+        return seed
+    hp, wp = l_p.shape
+    cells = [(cy, cx) for cy in range(max(0, y - 1), min(hp, y + 2)) for cx in range(max(0, x - 1), min(wp, x + 2))]
+    return min(cells, key=lambda c: (round(abs(float(l_p[c]) - l_at) / START_DL),
+                                     (c[0] + 0.5 - point[0]) ** 2 + (c[1] + 0.5 - point[1]) ** 2))
+
+
 FILLS = {None: 0, "chroma": 2, "colour": 3}  # propagate_hints(fill=): trailing channels that take the hints' colours
 FILL_APART = 1e4  # group_seeds never puts a hint that fills with one that corrects
 
 
 def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tuple[int, int], *,
                     patch: int = HINT_PATCH, walls: np.ndarray | None = None, fill: str | None = None,
-                    filling: Sequence[bool] | None = None) -> np.ndarray:
+                    filling: Sequence[bool] | None = None, hint_l: Sequence[float] | None = None) -> np.ndarray:
     """ab (2, h, w) predicted, l (h, w) the network's lightness, hints in input pixels of a
     ``full`` (height, width) image -> ab (2, h, w) with each hint spread (its correction, or
     with ``fill`` its colour). Paint
@@ -359,6 +376,12 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     nearly the same then share a distance map. ``filling`` (one bool per hint; default all)
     says which hints fill; the others spread their corrections (a reference's many hints beside
     the user's own). ValueError for any other ``fill``, or a ``filling`` of another length.
+
+    ``hint_l`` (one CIE L per hint, NaN to leave one where it is, or None), with ``walls``: the
+    lightness of the pixel each hint was placed on. A hint whose cell of the walls' grid is darker or lighter than that by more
+    than START_DL (a click on paper beside a line, whose cell holds the line) starts from the
+    cell of its 3 x 3 neighbours nearest it in lightness, then in position, so it fills its own
+    side of the line rather than both weakly.
     """
     if fill not in FILLS:
         raise ValueError(f"fill must be one of {', '.join(map(str, FILLS))}")
@@ -391,6 +414,9 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
         under = ab[:, y0 : y0 + patch, x0 : x0 + patch].reshape(channels, -1).mean(axis=1)
         deltas.append(target - under)
         seeds.append((min(hp - 1, int(yc * scale)), min(wp - 1, int(xc * scale))))
+    if hint_l is not None and walls is not None:
+        points = [(hint.y * hp / full[0], hint.x * wp / full[1]) for hint in hints]
+        seeds = [start_cell(l_p, seed, point, float(l_at)) for seed, point, l_at in zip(seeds, points, hint_l)]
     # Many hints (reference pages give up to 160) lie close together: their regions are small,
     # reached in one round of sweeps at a coarser grid, and hints that ask nearly the same
     # (correction or colour) share one distance map; a few hand-placed ones get two rounds at
