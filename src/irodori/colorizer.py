@@ -550,9 +550,8 @@ class Colorizer:
                      else page_walls(lightness, contract, grid, l_small) if own and contract is not None else None)
             colours, filling = hint_fill(hints, len(own), line_art=line_art, sheet=on_sheet)
             # The user's clicks start on their own side of a line (a reference's hints stay where they are).
-            hint_l = [float(lightness.rows(hint.y, hint.y + 1)[0, hint.x]) * 100.0 / max(contract.paper_l, 1.0)
-                      if i >= len(hints) - len(own) else float("nan")
-                      for i, hint in enumerate(hints)] if walls is not None and contract is not None else None
+            hint_l = [float(lightness.rows(hint.y, hint.y + 1)[0, hint.x]) if i >= len(hints) - len(own)
+                      else float("nan") for i, hint in enumerate(hints)] if walls is not None else None
             lab = propagate_hints(lab, l_small, hints, lightness.shape, walls=walls, fill=colours, filling=filling,
                                   hint_l=hint_l)
             lab[0] = np.clip(lab[0], 0.0, 100.0)

@@ -378,10 +378,11 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     the user's own). ValueError for any other ``fill``, or a ``filling`` of another length.
 
     ``hint_l`` (one CIE L per hint, NaN to leave one where it is, or None), with ``walls``: the
-    lightness of the pixel each hint was placed on. A hint whose cell of the walls' grid is darker or lighter than that by more
-    than START_DL (a click on paper beside a line, whose cell holds the line) starts from the
-    cell of its 3 x 3 neighbours nearest it in lightness, then in position, so it fills its own
-    side of the line rather than both weakly.
+    lightness of the pixel each hint was placed on. A hint whose cell of the walls' grid is
+    darker or lighter than that by more than START_DL (a click on paper beside a line, whose
+    cell holds the line) starts from the cell of its 3 x 3 neighbours nearest it in lightness,
+    then in position (:func:`start_cell`), so it fills its own side of the line rather than
+    both weakly.
     """
     if fill not in FILLS:
         raise ValueError(f"fill must be one of {', '.join(map(str, FILLS))}")
