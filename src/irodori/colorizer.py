@@ -363,7 +363,7 @@ class Colorizer:
                 out = own_colour_where_transparent(out, lightness, alpha)
         else:
             check_inside(hints, lightness.shape[1], lightness.shape[0])
-            on_white = [hint for hint in hints if lightness.rows(hint.y, hint.y + 1)[0, hint.x] >= WHITE_L]
+            on_white = [hint for hint in hints if lightness.at(hint.y, hint.x) >= WHITE_L]
             if on_white:
                 log.warning("%s: %d hint%s on white paper, which tinting keeps white (the lightness is the input's); "
                             "--mode paint colours paper", _source_name(image), len(on_white),
@@ -550,8 +550,8 @@ class Colorizer:
                      else page_walls(lightness, contract, grid, l_small) if own and contract is not None else None)
             colours, filling = hint_fill(hints, len(own), line_art=line_art, sheet=on_sheet)
             # The user's clicks start on their own side of a line (a reference's hints stay where they are).
-            hint_l = [float(lightness.rows(hint.y, hint.y + 1)[0, hint.x]) if i >= len(hints) - len(own)
-                      else float("nan") for i, hint in enumerate(hints)] if walls is not None else None
+            hint_l = [lightness.at(hint.y, hint.x) if i >= len(hints) - len(own) else float("nan")
+                      for i, hint in enumerate(hints)] if walls is not None else None
             lab = propagate_hints(lab, l_small, hints, lightness.shape, walls=walls, fill=colours, filling=filling,
                                   hint_l=hint_l)
             lab[0] = np.clip(lab[0], 0.0, 100.0)

@@ -354,6 +354,10 @@ class Lightness:
     def full(self) -> np.ndarray:
         return self.rows(0, self.height)
 
+    def at(self, y: int, x: int) -> float:
+        """CIE L of the pixel at row y, column x."""
+        return float(self.rows(y, y + 1)[0, x])
+
     def reduced(self, height: int, width: int) -> np.ndarray:
         """CIE L at (height, width), antialiased; 8- and 16-bit images are resized as sRGB (as
         the training crops are) and then converted."""
