@@ -43,6 +43,15 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _check_number(name: str, value: object, low: float, high: float, *, integer: bool = False) -> None:
+    """ValueError unless ``value`` is a number (an int where ``integer``; not a bool or a string)
+    in [low, high]: checkpoint.json and the command line may hold anything."""
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"{name} must be {kind} in [{low:g}, {high:g}], not {value!r}")
+
+
 @dataclass
 class GeneratorConfig:
     """Architecture arguments; saved in every checkpoint and enough to rebuild the network."""
@@ -61,6 +70,11 @@ class GeneratorConfig:
     paint: bool = False  # also predict the page's lightness (l_paint) for paint mode
 
     def __post_init__(self) -> None:
+        _check_number("model.hint_channels", self.hint_channels, 0, 16, integer=True)
+        _check_number("model.bin_step", self.bin_step, 2.0, 50.0)
+        _check_number("model.temperature", self.temperature, 0.0, 1.0)
+        if not isinstance(self.paint, bool):
+            raise ValueError(f"model.paint must be true or false, not {self.paint!r}")
         if self.head not in ("regression", "classification"):
             raise ValueError("model.head must be 'regression' or 'classification'")
         if self.encoder not in ("unet", *LITE_REPEATS):
@@ -68,7 +82,7 @@ class GeneratorConfig:
         if self.encoder in LITE_REPEATS and len(self.channels) != len(LITE_LEVEL_STAGES):
             raise ValueError(f"model.encoder={self.encoder} has {len(LITE_LEVEL_STAGES)} levels: "
                              f"model.channels needs {len(LITE_LEVEL_STAGES)} entries")
-        if not 0.0 < self.temperature <= 1.0:
+        if self.temperature <= 0.0:
             raise ValueError("model.temperature must be in (0, 1]")
         self.channels = tuple(int(c) for c in self.channels)
         self.enc_blocks = tuple(int(b) for b in self.enc_blocks)
