@@ -182,7 +182,8 @@ def test_the_field_case_sjis_archive_keeps_its_names(tiny_onnx, tmp_path):
 
 @pytest.mark.parametrize("names", [["x.jpg", "x.jpeg", "x.jpeg.png"],
                                    ["x.jpg", "x.jpeg", "x.jpeg.png", "x.jpeg-2.png", "x.jpg.png"],
-                                   ["X.PNG", "x.jpg", "X.JPG.png"]])  # unpacked ignoring case on Windows, macOS
+                                   ["X.PNG", "x.jpg", "X.JPG.png"],  # unpacked ignoring case on Windows, macOS
+                                   ["x.jpg", "x.png/001.png"], ["x.jpg", "X.PNG\\001.png"]])  # a folder's name
 def test_renamed_pages_never_collide(tiny_onnx, tmp_path, names):
     source = tmp_path / "c.cbz"
     with zipfile.ZipFile(source, "w") as archive:
@@ -193,6 +194,8 @@ def test_renamed_pages_never_collide(tiny_onnx, tmp_path, names):
     with zipfile.ZipFile(out) as result:
         new = result.namelist()
         assert len({n.casefold() for n in new}) == len(names) and all(n.lower().endswith(".png") for n in new)
+        folders = {f.casefold() for n in new for f in (n.replace("\\", "/").rsplit("/", 1)[0],) if f != n}
+        assert not folders & {n.casefold() for n in new}  # unzip: "x.png exists but is not directory"
         heights = sorted(Image.open(io.BytesIO(result.read(n))).size[1] for n in new)
     assert heights == [16 + 2 * i for i in range(len(names))]  # every page is there, once
 
@@ -240,6 +243,54 @@ def test_links_are_copied_as_links_and_coloured_pages_are_regular_files(tiny_onn
         assert result.read("cover.jpg") == b"001.jpg"
     assert modes == {"001.png": stat.S_IFREG | 0o640, "cover.jpg": stat.S_IFLNK | 0o777,
                      "002.png": stat.S_IFREG | 0o600}
+
+
+@pytest.mark.parametrize("target", ["../../../../etc", "/etc", "sub/../../../etc", "C:\\Windows", "..\\.."])
+def test_an_archive_with_a_link_pointing_outside_is_refused(tiny_onnx, tmp_path, capsys, target):
+    source = tmp_path / "in" / "evil.cbz"
+    source.parent.mkdir()
+    with zipfile.ZipFile(source, "w") as archive:
+        archive.writestr("001.png", _page(20, 20, "PNG", 0))
+        link = zipfile.ZipInfo("pages/link")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(link, target.encode())
+        archive.writestr("pages/link/passwd.png", _page(20, 20, "PNG", 1))  # unpacked through the link
+    out = tmp_path / "out"
+    assert main(["colorize", str(source), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 1
+    assert "'pages/link' is a link pointing outside the archive's folder" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_pages_of_every_format_pillow_reads_are_coloured_in_folders_and_archives(tiny_onnx, tmp_path, capsys):
+    """PGM/PPM scans and .jfif pages were skipped in folders (a folder of them: "no images found")
+    and copied uncoloured, unreported, from archives, though named alone they were coloured."""
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    formats = {"a.pgm": "PPM", "b.ppm": "PPM", "c.jfif": "JPEG", "d.PNM": "PPM", "e.pbm": "PPM"}
+    with zipfile.ZipFile(folder / "ch.cbz", "w") as archive:
+        for i, (name, fmt) in enumerate(formats.items()):
+            page = Image.open(io.BytesIO(_page(20 + i, 24, "PNG", i)))
+            page = page.convert("1") if name.endswith(".pbm") else page
+            page.save(folder / name, fmt)
+            archive.write(folder / name, name)
+    out = tmp_path / "out"
+    assert main(["colorize", str(folder), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 0
+    assert "6 coloured" in capsys.readouterr().err  # five pages and the archive
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.png", "ch.cbz", "d.png", "e.png"]
+    with zipfile.ZipFile(out / "ch.cbz") as result:
+        assert result.namelist() == ["a.png", "b.png", "c.png", "d.png", "e.png"]
+        assert [Image.open(io.BytesIO(result.read(n))).size[1] for n in result.namelist()] == [20, 21, 22, 23, 24]
+
+
+def test_resource_forks_named_with_backslashes_are_junk_not_failed_pages(tiny_onnx, tmp_path, capsys):
+    source = tmp_path / "in" / "c.cbz"
+    source.parent.mkdir()
+    with zipfile.ZipFile(source, "w") as archive:
+        archive.writestr("001.png", _page(20, 20, "PNG", 0))
+        archive.writestr("__MACOSX\\._001.png", b"\x00\x05\x16\x07 resource fork")
+        archive.writestr("sub\\._002.png", b"\x00\x05\x16\x07 resource fork")
+    assert main(["colorize", str(source), "-o", str(tmp_path / "out"), "--model", str(tiny_onnx), "-q"]) == 0
+    assert "copied uncoloured" not in capsys.readouterr().err
 
 
 # -- what is inflated is bounded, whatever the headers claim ------------------------------------

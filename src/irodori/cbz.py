@@ -28,11 +28,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Callable, Iterator
 
 from .hints import Hint, HintError
-from .imageio import ImageReadError, atomic_file, encode, is_junk
+from .imageio import IMAGE_EXTENSIONS, ImageReadError, atomic_file, encode, is_junk
 from .registry import ModelError
 
 ARCHIVE_EXTENSIONS = (".cbz", ".zip")
-PAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+PAGE_EXTENSIONS = IMAGE_EXTENSIONS
 # bad CRC, size or data, an unknown method, a short read
 DAMAGED = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, struct.error, OSError)
 MAX_PAGE_BYTES = 256 << 20  # a bigger entry is not read into memory as a page (a zip bomb); it is copied
@@ -46,10 +46,17 @@ def is_archive(path: Path) -> bool:
     return path.suffix.lower() in ARCHIVE_EXTENSIONS
 
 
+def _parts(name: str) -> list[str]:
+    """An entry's name split at "/" and at "\\" (Windows zip tools write either; unzip tools
+    differ in which they follow)."""
+    return [part for part in re.split(r"[/\\]", name) if part]
+
+
 def _is_page(info: zipfile.ZipInfo) -> bool:
-    name = PurePosixPath(info.filename)
-    return (not info.is_dir() and name.suffix.lower() in PAGE_EXTENSIONS and not _is_link(info)
-            and not is_junk(name))  # resource forks, __MACOSX/: copied as they are
+    # The suffix of the whole name: in a Shift-JIS name read as CP437, "\\" is half a character.
+    return (not info.is_dir() and PurePosixPath(info.filename).suffix.lower() in PAGE_EXTENSIONS
+            and not _is_link(info) and not is_junk(PurePosixPath(*_parts(info.filename) or ["_"])))
+    # resource forks, __MACOSX/ (either separator): copied as they are
 
 
 def _is_link(info: zipfile.ZipInfo) -> bool:
@@ -91,6 +98,9 @@ def _output_names(infos: list[zipfile.ZipInfo], fmt: str) -> dict[int, str]:
     pages = [i for i, info in enumerate(infos) if _is_page(info)]
     names = {i: infos[i].orig_filename for i in pages if renamed(infos[i].orig_filename) == infos[i].orig_filename}
     taken = {info.orig_filename.casefold() for i, info in enumerate(infos) if i not in pages or i in names}
+    for info in infos:  # folders too: "x.png" beside "x.png/001.png" cannot be unpacked
+        parts = _parts(info.orig_filename.casefold())
+        taken.update("/".join(parts[:k]) for k in range(1, len(parts)))
     for i in pages:
         if i in names:
             continue
@@ -101,14 +111,45 @@ def _output_names(infos: list[zipfile.ZipInfo], fmt: str) -> dict[int, str]:
     return names
 
 
-def _check_names(infos: list[zipfile.ZipInfo]) -> None:
+def _check_names(archive: zipfile.ZipFile) -> None:
     """ImageReadError if an entry would unpack outside the folder it is unpacked in (an absolute
-    name, a drive, a ".." part; "/" and "\\" both count as separators, as unzip tools differ):
-    such an archive is refused, since the new one would carry the same names to whoever unpacks it."""
-    for info in infos:
+    name, a drive, a ".." part; "/" and "\\" both count as separators, as unzip tools differ), or
+    is a symbolic link pointing outside it (an absolute target, or one that climbs above the
+    archive's top: a later entry "link/x.png" would be written through it): such an archive is
+    refused, since the new one would carry the same names and links to whoever unpacks it."""
+    for info in archive.infolist():
         if _UNSAFE_NAME.search(info.orig_filename):
             raise ImageReadError(f"entry {info.orig_filename[:200]!r} would unpack outside the archive's folder "
                                  "(an absolute path or ..); refusing the archive")
+        if _is_link(info) and _link_escapes(info.orig_filename, _read_link(archive, info)):
+            raise ImageReadError(f"entry {info.orig_filename[:200]!r} is a link pointing outside the archive's "
+                                 "folder; refusing the archive")
+
+
+MAX_LINK_BYTES = 4096  # a link's target path (PATH_MAX); a longer one is no link a system makes
+
+
+def _read_link(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+    """A link entry's target path (its data), decoded as its name is; "/" if unreadable or longer
+    than MAX_LINK_BYTES, which :func:`_link_escapes` refuses."""
+    try:
+        with archive.open(info) as entry:
+            data = entry.read(MAX_LINK_BYTES + 1)
+    except DAMAGED:
+        return "/"
+    return "/" if len(data) > MAX_LINK_BYTES else data.decode("utf-8", "replace")
+
+
+def _link_escapes(name: str, target: str) -> bool:
+    """Whether a link entry ``name`` pointing at ``target`` leads outside the archive's top."""
+    if _UNSAFE_NAME.match(target):  # absolute, or a drive
+        return True
+    depth = len(_parts(name)) - 1  # the link's own folder
+    for part in _parts(target):
+        depth += -1 if part == ".." else 0 if part == "." else 1
+        if depth < 0:
+            return True
+    return False
 
 
 def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str, quality: int = 95,
@@ -122,7 +163,7 @@ def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str,
     source, output = Path(source), Path(output)
     with _open(source) as archive, open(source, "rb") as fp:
         infos = archive.infolist()
-        _check_names(infos)
+        _check_names(archive)
         names = _output_names(infos, fmt)
         if not names:
             raise ImageReadError("no page images inside the archive")

@@ -26,12 +26,11 @@ from torch.utils.data import Dataset, Sampler
 from .color import normalize_ab, normalize_l, rgb_to_lab
 from .config import DataConfig
 from .color import gray8_to_l
-from .imageio import load_rgb
+from .imageio import IMAGE_EXTENSIONS, load_rgb
 from .paint import ink_layer, paper_level
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 MIN_SIDE = 8  # the smallest random crop
 
 

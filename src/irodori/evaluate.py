@@ -39,13 +39,13 @@ from .color import l_to_gray_rgb, lab_to_srgb8, rgb_to_l, rgb_to_lab
 from .features import DESCRIPTION as FD_FEATURES
 from .features import features_available, load_feature_extractor
 from .hints import Hint, sample_hints
-from .imageio import load_rgb
+from .imageio import IMAGE_EXTENSIONS, load_rgb
 from .metrics import SSIM_RADIUS, colorfulness, delta_cf, feature_statistics, frechet_distance, psnr, ssim
 
 if TYPE_CHECKING:
     from .colorizer import Colorizer
 
-EVAL_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+EVAL_EXTENSIONS = IMAGE_EXTENSIONS
 FOOTNOTE = ("CF: Hasler–Süsstrunk colourfulness, signed opponent formula. FD: Fréchet distance of "
             "EfficientNet-Lite0 (ImageNet) pooled features, not Inception FID; comparable only within "
             "this table's image set.")

@@ -34,6 +34,11 @@ DEFAULT_MAX_PIXELS = 64_000_000  # a 24 MP photo passes; a decompression bomb do
 
 ImageSource = Union[str, Path, bytes, BinaryIO, Image.Image, np.ndarray]
 
+# Files read as images in folders and archives (and for training and evaluation): every still
+# format Pillow reads that scans and pages come in, PGM/PPM/PBM included (named on the command line
+# any file Pillow opens is read).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".bmp", ".tif", ".tiff", ".gif",
+                    ".pgm", ".ppm", ".pbm", ".pnm")
 FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}
 MAX_OUTPUT_SIDE = {"jpg": 65_535, "webp": 16_383}  # the formats' own limits
 DEFAULT_PNG_COMPRESSION = 1  # zlib level: about half the time of 6 for 4 % more bytes (docs/BENCHMARKS.md)
