@@ -90,7 +90,24 @@ SCANS = {  # name -> (how it is written, the dpi it declares)
     "phys.png": (lambda p: _scan(p, dpi=(1200, 1200)), 1200.0),
     "exif.webp": (lambda p: _scan(p, exif=_exif_resolution(100.0, 3), lossless=True), 254.0),
     "bmp.bmp": (lambda p: _scan(p, dpi=(72, 72)), 72.0),
+    # on its side (EXIF Orientation 6): the pixels are turned upright, and x and y with them
+    "turned.jpg": (lambda p: _scan(p, dpi=(300, 600), exif=_orientation(6)), (600.0, 300.0)),
 }
+
+
+def _orientation(value: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = value
+    return exif.tobytes()
+
+
+def _damaged_exif_resolution(path: Path) -> None:
+    """EXIF resolution as text, no JFIF unit: Pillow reads 72 dpi, which the file never declared."""
+    exif = _exif_resolution(300.0, 2)
+    for tag in (b"\x01\x1a", b"\x01\x1b"):  # X/YResolution (big-endian): RATIONAL -> ASCII "abc"
+        at = exif.index(tag + b"\x00\x05")
+        exif = exif[:at] + tag + b"\x00\x02\x00\x00\x00\x04abc\x00" + exif[at + 12:]
+    _scan(path, exif=exif)
 
 
 def _dpi_of(path: Path) -> tuple[float, float] | None:
@@ -111,6 +128,7 @@ def test_the_print_resolution_is_kept(tiny_onnx, tmp_path, fmt):
         write(src / name)
     _scan(src / "none.png")  # declares nothing: gets nothing
     _scan(src / "aspect.jpg")  # JFIF with unit 0 (an aspect ratio only): gets nothing
+    _damaged_exif_resolution(src / "damaged.jpg")  # gets nothing, not Pillow's 72
     out = tmp_path / "out"
     assert main(["colorize", str(src), "-o", str(out), "--model", str(tiny_onnx), "--format", fmt, "-q"]) == 0
     for name, (_, dpi) in SCANS.items():
@@ -120,6 +138,16 @@ def test_the_print_resolution_is_kept(tiny_onnx, tmp_path, fmt):
         tolerance = 0.51 if fmt == "jpg" else 0.01  # JFIF holds whole dots per inch; pHYs dots per metre
         assert np.allclose(got, want, atol=tolerance), (name, got, want)
     assert _dpi_of(out / f"none.{fmt}") is None and _dpi_of(out / f"aspect.{fmt}") is None
+    assert _dpi_of(out / f"damaged.{fmt}") is None
+
+
+def test_a_resolution_jpeg_cannot_hold_is_left_out_not_wrapped(tiny_onnx):
+    image = load_colorizer(tiny_onnx, threads=1).colorize(Image.new("L", (16, 16), 128))
+    image.info["dpi"] = (100_000.0, 100_000.0)  # JFIF's density is 16-bit: it wrapped to 34464
+    with Image.open(io.BytesIO(encode(image, "jpg"))) as jpg:
+        assert jpg.info.get("dpi") in (None, (1, 1))  # no unit: an aspect ratio
+    with Image.open(io.BytesIO(encode(image, "png"))) as png:
+        assert np.allclose(png.info["dpi"], 100_000.0, rtol=1e-4)
 
 
 def test_the_field_case_600dpi_scan_keeps_600dpi(tiny_onnx, tmp_path):

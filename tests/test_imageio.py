@@ -95,6 +95,20 @@ def test_a_damaged_exif_costs_only_the_exif_and_the_page_is_read_turned(fmt, dam
         assert "orientation (6) is applied" in caplog.text
 
 
+def test_a_jpeg_whose_exif_pillow_cannot_open_it_with_is_read_without_it(caplog):
+    """An empty text resolution with a unit: Pillow's JPEG reader raises IndexError while
+    opening (reading the resolution), so the page was "not an image"."""
+    exif = _exif(ORIENT_6, (0x011A, 2, b"\x00"), (0x0128, 3, b"\x00\x02"))
+    data = _save(_grey(30, 44), "JPEG", exif=exif)
+    with pytest.raises(Exception):
+        Image.open(io.BytesIO(data))
+    with caplog.at_level(logging.WARNING, logger="irodori.imageio"):
+        img = open_image(data)
+    plain = Image.open(io.BytesIO(_save(_grey(30, 44), "JPEG"))).transpose(Image.Transpose.ROTATE_270)
+    assert img.size == (30, 44) and img.tobytes() == plain.tobytes()  # its orientation still applied
+    assert "dropped but its orientation" in caplog.text
+
+
 def test_an_exif_cut_short_costs_at_most_the_orientation():
     exif = _exif(ORIENT_6, WRONG_TYPED["x resolution as text"])
     for cut in range(12, len(exif)):
@@ -187,6 +201,14 @@ def test_a_jpeg_missing_only_its_end_marker_is_read_whole(kind, caplog):
         assert "lacks its end-of-image marker" in caplog.text
 
 
+def test_a_lazily_opened_jpeg_missing_its_end_marker_is_read_whole_too(tmp_path):
+    """``Image.open(path)`` given to the API failed where the path itself was read whole."""
+    data = _jpegs()["4:2:0"]
+    path = tmp_path / "page.jpg"
+    path.write_bytes(data[:-2])
+    assert open_image(Image.open(path)).tobytes() == Image.open(io.BytesIO(data)).tobytes()
+
+
 @pytest.mark.parametrize("kind", sorted(_jpegs()))
 def test_a_jpeg_cut_inside_its_scan_data_is_still_refused(kind):
     data = _jpegs()[kind]
@@ -227,6 +249,20 @@ def test_a_nearly_black_deep_grey_file_stays_nearly_black(source):
         data = _save(Image.fromarray(value), "PNG" if source == "png 16-bit" else "TIFF")
     l_full = lightness_of(open_image(data))[0].full()
     assert np.allclose(l_full, gray_to_l(np.array(200 / 65535)), atol=0.05)  # about 0.2 L, not mid-grey
+
+
+def test_a_32_bit_integer_tiff_is_read_at_its_declared_depth_whatever_its_values():
+    """Two 32-bit TIFFs a pixel apart (largest value 255 and 256) came out mid-grey and black:
+    their depth was guessed from the pixels."""
+    lightness = []
+    for top in (255, 256):
+        value = np.full((6, 9), 100, np.int32)
+        value[0, 0] = top
+        data = _save(Image.fromarray(value, "I"), "TIFF")
+        with Image.open(io.BytesIO(data)) as img:
+            assert img.mode == "I" and img.tag_v2[258] in (32, (32,))
+        lightness.append(lightness_of(open_image(data))[0].full())
+    assert np.array_equal(lightness[0][1:], lightness[1][1:])
 
 
 def test_16_bit_grey_takes_the_strip_wise_path(colorizer):

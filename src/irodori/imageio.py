@@ -81,8 +81,17 @@ def open_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
     name = f"{source}: " if isinstance(source, (str, Path)) else ""
     if isinstance(source, Image.Image):
         _check_pixels(source.size, max_pixels)
+        try:
+            with _read_errors():
+                source.load()  # a lazily opened image decodes here
+        except ImageReadError:
+            filename = getattr(source, "filename", "")
+            if not filename or not Path(filename).is_file():
+                raise
+            # Opened lazily from a file: read that file as a path is read, which completes what
+            # Pillow's lazy decoder could not (a JPEG missing only its end-of-image marker).
+            return open_image(Path(filename), max_pixels=max_pixels)
         with _read_errors():
-            source.load()  # a lazily opened image decodes here
             upright = _upright(source, name)
         _keep_declared_white(source, upright)
         return upright
@@ -152,9 +161,31 @@ def _open_path(path: str | Path) -> BinaryIO:
 
 
 def _decode(fp: BinaryIO, max_pixels: int | None, name: str) -> Image.Image:
-    """Open and decode; a JPEG missing only its end marker is decoded again (_complete_jpeg)."""
+    """Open and decode; a JPEG missing only its end marker is decoded again (_complete_jpeg), and
+    one whose EXIF stops Pillow from opening it at all is opened without it (_without_exif)."""
     start = fp.tell() if fp.seekable() else None
-    img = Image.open(fp)
+    try:
+        img = Image.open(fp)
+    except Exception:  # Pillow's JPEG reader reads the resolution from EXIF while opening: IndexError, ...
+        if start is None:
+            raise
+        fp.seek(start)
+        found = _without_exif(fp.read())
+        if found is None:
+            raise
+        stripped, exif = found
+        img = Image.open(io.BytesIO(stripped))
+        _check_pixels(img.size, max_pixels)
+        try:
+            orientation = Image.Exif()
+            orientation.load(exif)
+            turn = _ORIENTATIONS.get(orientation.get(0x0112))
+        except Exception:
+            turn = None
+        log.warning("%sdamaged EXIF, which Pillow cannot open the JPEG with: %s", name,
+                    "dropped but its orientation" if turn is not None else "dropped, with its orientation")
+        if turn is not None:  # turned here, as _upright cannot see the EXIF any more
+            return _with_dpi(img.transpose(turn), print_resolution(img), turn)
     _check_pixels(img.size, max_pixels)
     try:
         img.load()
@@ -200,6 +231,23 @@ def _complete_jpeg(data: bytes) -> Image.Image | None:
         return None
     pixels = decoded[0].tobytes()
     return decoded[0] if all(img.tobytes() == pixels for img in decoded[1:]) else None
+
+
+def _without_exif(data: bytes) -> tuple[bytes, bytes] | None:
+    """A JPEG's bytes -> (the same without its EXIF segment (APP1 "Exif"), that EXIF); None when
+    it is no JPEG, holds no EXIF, or its segments before the scan cannot be walked."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    pos, kept, exif = 2, [data[:2]], None
+    while pos + 4 <= len(data) and data[pos] == 0xFF and data[pos + 1] not in (0xDA, 0xD9):
+        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        segment = data[pos:pos + 2 + length]
+        if data[pos + 1] == 0xE1 and segment[4:10] == b"Exif\x00\x00":
+            exif = segment[4:]
+        else:
+            kept.append(segment)
+        pos += 2 + length
+    return (b"".join(kept) + data[pos:], exif) if exif is not None and pos + 4 <= len(data) else None
 
 
 _NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # not a stuffed 0xFF, a restart marker or fill
@@ -279,11 +327,17 @@ def _upright(img: Image.Image, name: str) -> Image.Image:
     """A decoded image turned by its EXIF orientation. Pillow rewrites the EXIF without the
     orientation tag, which fails on a damaged EXIF (a tag of the wrong type, a directory cut
     short): the page then costs only its EXIF, which is dropped with a warning, and its
-    orientation is still applied when that tag itself can be read."""
+    orientation is still applied when that tag itself can be read. The print resolution is read
+    from the file (:func:`print_resolution`) and turned with the pixels (300 x 600 dpi on its side
+    is 600 x 300 upright)."""
+    dpi = print_resolution(img)
     try:
-        return ImageOps.exif_transpose(img)
+        upright = ImageOps.exif_transpose(img)
+        turn = _ORIENTATIONS.get(img.getexif().get(0x0112)) if upright is not img else None
     except Exception as exc:  # struct.error, TypeError, ... from Pillow's EXIF reader and writer
         reason = _describe(exc)
+    else:
+        return _with_dpi(upright, dpi, turn)
     try:
         orientation = img.getexif().get(0x0112)
     except Exception:
@@ -294,6 +348,19 @@ def _upright(img: Image.Image, name: str) -> Image.Image:
     log.warning("%sdamaged EXIF (%s): %s", name, reason,
                 f"its orientation ({orientation}) is applied, the rest dropped" if turn is not None
                 else "dropped, with its orientation")
+    return _with_dpi(upright, dpi, turn)
+
+
+_SWAPS_AXES = {Image.Transpose.TRANSPOSE, Image.Transpose.TRANSVERSE, Image.Transpose.ROTATE_90,
+               Image.Transpose.ROTATE_270}
+
+
+def _with_dpi(upright: Image.Image, dpi: tuple[float, float] | None, turn: Image.Transpose | None) -> Image.Image:
+    """``upright`` with info["dpi"] the file's resolution, x and y swapped when ``turn`` swaps
+    the axes; without one when the file declares none (nor Pillow's guess for it)."""
+    upright.info.pop("dpi", None)
+    if dpi is not None:
+        upright.info["dpi"] = dpi[::-1] if turn in _SWAPS_AXES else dpi
     return upright
 
 
@@ -505,10 +572,12 @@ def _keep_declared_white(opened: Image.Image, upright: Image.Image) -> None:
 def _declared_white(img: Image.Image) -> float | None:
     """The value of white an opened file declares for its deep grey pixels, or None."""
     if img.format == "TIFF" and img.mode != "F":
-        bits = getattr(img, "tag_v2", {}).get(258)
+        tags = getattr(img, "tag_v2", {})
+        bits, signed = tags.get(258), tags.get(339)  # BitsPerSample, SampleFormat (2: signed)
         bits = bits[0] if isinstance(bits, tuple) and bits else bits
-        if isinstance(bits, int) and 1 <= bits <= 16:
-            return float(2**bits - 1)
+        signed = (signed[0] if isinstance(signed, tuple) and signed else signed) == 2
+        if isinstance(bits, int) and 1 <= bits <= 32:  # 32-bit integer grey too (mode I)
+            return float(2 ** (bits - signed) - 1)
     if img.format in ("PNG", "PPM") and img.mode in ("I", "I;16"):
         return 65535.0
     return None
@@ -612,8 +681,12 @@ def check_output_size(size: tuple[int, int], fmt: str) -> None:
 def print_resolution(img: Image.Image) -> tuple[float, float] | None:
     """An image's print resolution, (x, y) dots per inch, as its file declares it: JPEG (JFIF or
     EXIF), PNG (pHYs), TIFF and BMP as Pillow reads them (dots per centimetre converted), else the
-    EXIF resolution tags (WebP). None when none is declared, or only an aspect ratio (no unit)."""
+    EXIF resolution tags (WebP). None when none is declared, or only an aspect ratio (no unit).
+    A JPEG whose JFIF header gives no unit is read from its EXIF here, not as Pillow reads it:
+    Pillow puts 72 dpi where that EXIF is damaged, a resolution the file never declared."""
     dpi = img.info.get("dpi")
+    if img.format == "JPEG" and img.info.get("jfif_unit") not in (1, 2):
+        dpi = None
     if dpi is None:
         try:
             exif = img.getexif()
@@ -658,7 +731,7 @@ def encode(img: Image.Image, fmt: str, *, quality: int = 95, compression: int | 
         exif = Image.Exif()
         exif[0x011A], exif[0x011B], exif[0x0128] = dpi[0], dpi[1], 2  # X/YResolution, inches
         options["exif"] = exif.tobytes()
-    elif dpi is not None:
+    elif dpi is not None and (fmt == "png" or max(dpi) < 65_536):  # JFIF's density is 16-bit
         options["dpi"] = dpi
     buf = io.BytesIO()
     img.save(buf, format=FORMATS[fmt], **options)
