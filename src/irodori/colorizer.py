@@ -141,6 +141,9 @@ class OnnxBackend:
         self.paints = outputs == ["ab", "l_paint"]
         self.size_multiple = _metadata_int(meta, "irodori.size_multiple", 32, path=path, most=1024)
         self.max_side = _metadata_int(meta, "irodori.max_side", DEFAULT_MAX_SIDE, path=path, most=1 << 16)
+        if self.max_side < self.size_multiple:
+            raise ModelError(f"{path}: its metadata irodori.max_side ({self.max_side}) is smaller than its "
+                             f"irodori.size_multiple ({self.size_multiple})")
         self.name = meta.get("irodori.name", Path(path).stem)
         self.path = Path(path)
         self.temperature = _temperature_default(self.session, meta, self.path)
@@ -259,7 +262,8 @@ class Colorizer:
         self.max_side = int(backend.max_side if max_side is None else max_side)  # 0 is an error, not the default
         multiple = max(b.size_multiple for b in (backend, self.paint_backend) if b is not None)
         if self.max_side < multiple:
-            raise ValueError(f"max_side must be at least {multiple}")
+            whose = "" if max_side is not None else f" (model {backend.name}'s own)"
+            raise ValueError(f"max_side{whose} must be at least {multiple}, not {self.max_side}")
         self.upsample = upsample
         self.max_pixels = max_pixels
         self.workers = max(1, workers or os.cpu_count() or 1)
