@@ -2,6 +2,7 @@
 
 import gc
 import io
+import logging
 import stat
 import struct
 import tracemalloc
@@ -280,6 +281,17 @@ def test_pages_of_every_format_pillow_reads_are_coloured_in_folders_and_archives
     with zipfile.ZipFile(out / "ch.cbz") as result:
         assert result.namelist() == ["a.png", "b.png", "c.png", "d.png", "e.png"]
         assert [Image.open(io.BytesIO(result.read(n))).size[1] for n in result.namelist()] == [20, 21, 22, 23, 24]
+
+
+def test_a_pages_warnings_name_the_archive_and_the_page(tiny_onnx, tmp_path, caplog):
+    source = tmp_path / "ch01.cbz"
+    with zipfile.ZipFile(source, "w") as archive:
+        archive.writestr("001.jpg", _page(20, 20, "JPEG", 0)[:-2])  # its end-of-image marker missing
+        archive.writestr("002.png", _page(20, 20, "PNG", 1))
+    with caplog.at_level(logging.WARNING):
+        assert colorize_cbz(load_colorizer(tiny_onnx, threads=1), source, tmp_path / "o.cbz", fmt="png",
+                            threads=2) == []
+    assert "ch01.cbz: 001.jpg: the JPEG lacks its end-of-image marker" in caplog.text
 
 
 def test_resource_forks_named_with_backslashes_are_junk_not_failed_pages(tiny_onnx, tmp_path, capsys):

@@ -251,6 +251,21 @@ def test_a_nearly_black_deep_grey_file_stays_nearly_black(source):
     assert np.allclose(l_full, gray_to_l(np.array(200 / 65535)), atol=0.05)  # about 0.2 L, not mid-grey
 
 
+def test_every_file_with_an_unusable_profile_is_named_in_its_own_warning(colorizer, tmp_path, caplog):
+    """The warning named no file, and a 16-bit file's came once per profile (a cached table)."""
+    garbage = b"\x00\x01garbage" * 20
+    ramp = np.tile(np.linspace(0, 65535, 40), (30, 1)).astype(np.uint16)
+    names = ["a16.png", "b16.png"]
+    for name in names:
+        Image.fromarray(ramp).save(tmp_path / name, icc_profile=garbage)
+    Image.fromarray((ramp >> 8).astype(np.uint8)).save(tmp_path / "c8.png", icc_profile=garbage)
+    with caplog.at_level(logging.WARNING, logger="irodori.imageio"):
+        for name in names + ["c8.png"]:
+            colorizer.colorize(tmp_path / name)
+    for name in names + ["c8.png"]:
+        assert f"{tmp_path / name}: ignoring an unusable colour profile" in caplog.text
+
+
 def test_a_32_bit_integer_tiff_is_read_at_its_declared_depth_whatever_its_values():
     """Two 32-bit TIFFs a pixel apart (largest value 255 and 256) came out mid-grey and black:
     their depth was guessed from the pixels."""

@@ -26,8 +26,8 @@ from PIL import Image
 from .cbz import ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages, is_archive
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .registry import ModelError
-from .imageio import (DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, check_output_size, encode, is_junk,
-                      remove_stale_temporaries, write_atomic)
+from .imageio import (DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, check_output_size, encode, input_named,
+                      is_junk, remove_stale_temporaries, write_atomic)
 
 log = logging.getLogger(__name__)
 
@@ -425,7 +425,8 @@ def _run_stdin(colorizer, args: argparse.Namespace, *, hints: list[Hint], palett
         print(f"0 coloured, 1 skipped ({target} exists; --overwrite to redo), 0 failed", file=sys.stderr)
         return 0
     try:
-        image = colorizer.colorize(data, hints=hints, palette=palette)
+        with input_named("stdin"):
+            image = colorizer.colorize(data, hints=hints, palette=palette)
         encoded = encode(image, args.format, quality=args.quality, compression=args.png_compression)
     except (ImageReadError, HintError, ValueError) as exc:
         print(f"error: <stdin>: {exc}", file=sys.stderr)

@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Callable, Iterator
 
 from .hints import Hint, HintError
-from .imageio import IMAGE_EXTENSIONS, ImageReadError, atomic_file, encode, is_junk
+from .imageio import IMAGE_EXTENSIONS, ImageReadError, atomic_file, encode, input_named, is_junk
 from .registry import ModelError
 
 ARCHIVE_EXTENSIONS = (".cbz", ".zip")
@@ -169,8 +169,9 @@ def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str,
             raise ImageReadError("no page images inside the archive")
         problems: list[str] = []
 
-        def colour(data: bytes) -> bytes:
-            image = colorizer.colorize(data, hints=hints, palette=palette)
+        def colour(data: bytes, name: str) -> bytes:
+            with input_named(f"{source.name}: {name}"):  # in its warnings
+                image = colorizer.colorize(data, hints=hints, palette=palette)
             return encode(image, fmt, quality=quality, compression=compression)
 
         with atomic_file(output) as raw, zipfile.ZipFile(raw, "w") as out, \
@@ -199,7 +200,7 @@ def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str,
                 for index, info in enumerate(infos):
                     if index in names and info.file_size <= MAX_PAGE_BYTES:
                         data = _read(fp, info)
-                        pending.append((info, data, names[index], pool.submit(colour, data)))
+                        pending.append((info, data, names[index], pool.submit(colour, data, info.filename)))
                         del data
                         write_pages(2 * max(1, threads) - 1)
                         continue

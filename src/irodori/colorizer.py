@@ -35,7 +35,8 @@ from PIL import Image
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_l, rgb_to_lab
 from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hint_map, parse_hints, parse_palette,
                     propagate_hints, propagation_grid)
-from .imageio import DEFAULT_MAX_PIXELS, ImageSource, Lightness, lightness_of, open_image, print_resolution
+from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, lightness_of, open_image,
+                      print_resolution)
 from .paint import (BACKGROUNDS, MODES, TONES, BlankSheet, Contract, SheetFill, choose_background, choose_mode,
                     composite, flats_to_lines, gutters, ink_layer, page_stats, tone_length)
 from .reference import SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, load_matcher
@@ -341,7 +342,15 @@ class Colorizer:
         objects from :meth:`analyse_references`; default: this colorizer's, see
         :meth:`with_references`, which a batch uses to analyse them once);
         where the page matches them, their colours become hints (:mod:`irodori.reference`;
-        ReferenceError when one cannot be used)."""
+        ReferenceError when one cannot be used). Warnings and the log name the input: its path,
+        or the name a caller gave it with :func:`irodori.imageio.input_named`."""
+        with input_named(image if isinstance(image, (str, Path)) else None):
+            return self._colorize(image, hints=hints, palette=palette, temperature=temperature, mode=mode,
+                                  tone=tone, background=background, reference=reference)
+
+    def _colorize(self, image: ImageSource, *, hints: Iterable[Any] | None, palette: str | Iterable[Any] | None,
+                  temperature: float | None, mode: str | None, tone: str | None, background: str | None,
+                  reference: Iterable[Any] | None) -> Image.Image:
         hints = parse_hints(hints)
         references = self.references if reference is None else self.analyse_references(reference)
         palette_ab = parse_palette(palette)
@@ -834,4 +843,4 @@ def over_white(lightness: Lightness, alpha: np.ndarray) -> Lightness:
 
 
 def _source_name(image: ImageSource) -> str:
-    return Path(image).name if isinstance(image, (str, Path)) else "image"
+    return Path(image).name if isinstance(image, (str, Path)) else input_name() or "image"

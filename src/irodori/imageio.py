@@ -10,6 +10,7 @@ interrupted batch never leaves a truncated image that a resumed batch would then
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import io
 import logging
@@ -29,6 +30,34 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from .color import gray8_to_l, gray_to_l, l_to_gray, rgb_to_l
 
 log = logging.getLogger(__name__)
+
+_INPUT_NAME: contextvars.ContextVar[str] = contextvars.ContextVar("irodori_input_name", default="")
+
+
+@contextlib.contextmanager
+def input_named(name: str | Path | None) -> Iterator[None]:
+    """Name the input being read and coloured in this thread, for the warnings about it
+    (:func:`input_prefix`): a path names itself; an archive's page, stdin or an upload is named
+    by its caller ("ch01.cbz: 003.jpg"). ``None`` keeps the name already set."""
+    if name is None or name == "":
+        yield
+        return
+    token = _INPUT_NAME.set(str(name))
+    try:
+        yield
+    finally:
+        _INPUT_NAME.reset(token)
+
+
+def input_name() -> str:
+    """The name :func:`input_named` gave the input being read in this thread, or ""."""
+    return _INPUT_NAME.get()
+
+
+def input_prefix() -> str:
+    """"NAME: " for messages about the input named by :func:`input_named`, or "" if none is."""
+    name = _INPUT_NAME.get()
+    return f"{name}: " if name else ""
 
 DEFAULT_MAX_PIXELS = 64_000_000  # a 24 MP photo passes; a decompression bomb does not
 
@@ -78,7 +107,11 @@ def open_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
     orientation (with a warning); a JPEG whose scan is complete but whose end-of-image marker is
     missing is read whole (with a warning).
     """
-    name = f"{source}: " if isinstance(source, (str, Path)) else ""
+    with input_named(source if isinstance(source, (str, Path)) else None):
+        return _open_image(source, max_pixels, input_prefix())
+
+
+def _open_image(source: ImageSource, max_pixels: int | None, name: str) -> Image.Image:
     if isinstance(source, Image.Image):
         _check_pixels(source.size, max_pixels)
         try:
@@ -583,11 +616,19 @@ def _declared_white(img: Image.Image) -> float | None:
     return None
 
 
-@functools.lru_cache(maxsize=8)
 def grey16_table(icc: bytes) -> np.ndarray | None:
     """A grey colour profile -> the table (65536,) uint16 from a 16-bit value to the sRGB-encoded
     16-bit grey of the same CIE L, as to_srgb does for 8 bits; None for an sRGB profile, or (with
-    a warning) one that cannot be used.
+    a warning for every file that holds it) one that cannot be used."""
+    table, problem = _grey16_table(icc)
+    if problem is not None:
+        log.warning("%signoring an unusable colour profile (%s); the pixels are taken as sRGB", input_prefix(), problem)
+    return table
+
+
+@functools.lru_cache(maxsize=8)
+def _grey16_table(icc: bytes) -> tuple[np.ndarray | None, str | None]:
+    """-> (grey16_table's table, why the profile cannot be used or None).
 
     LittleCMS (through Pillow) turns 16-bit grey into 8-bit sRGB only, a staircase. The table is
     made smooth again from where each step is crossed: between the last input of one 8-bit level
@@ -598,13 +639,12 @@ def grey16_table(icc: bytes) -> np.ndarray | None:
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         if "srgb" in ImageCms.getProfileDescription(profile).lower():
-            return None
+            return None, None
         rgb8 = np.asarray(ImageCms.profileToProfile(ramp, profile, _srgb_profile(), outputMode="RGB"))
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
-        log.warning("ignoring an unusable colour profile (%s); the pixels are taken as sRGB", exc)
-        return None
+        return None, str(exc)
     rgb = np.stack([_unstep(channel) for channel in rgb8.reshape(-1, 3).T], axis=-1) / 255.0
-    return np.rint(l_to_gray(rgb_to_l(rgb)) * 65535.0).astype(np.uint16)
+    return np.rint(l_to_gray(rgb_to_l(rgb)) * 65535.0).astype(np.uint16), None
 
 
 def _unstep(levels: np.ndarray) -> np.ndarray:
@@ -629,7 +669,7 @@ def to_srgb(img: Image.Image) -> Image.Image:
             return img
         return ImageCms.profileToProfile(img, profile, _srgb_profile(), outputMode="RGB")
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
-        log.warning("ignoring an unusable colour profile (%s); the pixels are taken as sRGB", exc)
+        log.warning("%signoring an unusable colour profile (%s); the pixels are taken as sRGB", input_prefix(), exc)
         return img
 
 

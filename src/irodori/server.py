@@ -47,7 +47,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import __version__
 from .colorizer import Colorizer, check_choices, load_colorizer
 from .hints import MAX_HINTS, Hint, HintError, parse_hints
-from .imageio import ImageReadError, encode
+from .imageio import ImageReadError, encode, input_named
 from .reference import MAX_REFERENCES, Reference, ReferenceError, load_matcher
 from .registry import AUTO_MODEL, MODELS, ModelError
 
@@ -450,7 +450,7 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
         200: {"content": {"image/png": {}}, "description": "the coloured image, same size as the input"},
         **error_responses})
     async def colorize(
-        image: Annotated[UploadFile, File(description="the image (PNG, JPEG, WebP, BMP, GIF or TIFF)")],
+        image: Annotated[UploadFile, File(description="the image (PNG, JPEG, WebP, BMP, GIF, TIFF or PGM/PPM)")],
         hints: Annotated[str | None, Form(description='JSON list of {"x": int, "y": int, "color": "#rrggbb"} '
                                                       "in input pixels")] = None,
         model: Annotated[str | None, Form(description="one of GET /api/models; default: the first")] = None,
@@ -502,7 +502,9 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
             if references:
                 extra["reference"] = references
             try:
-                out = colorizer.colorize(data, hints=hint_list, mode=mode, tone=tone, background=background, **extra)
+                with input_named(f"upload {(image.filename or 'image')[:100]!r}"):  # in the server's warnings
+                    out = colorizer.colorize(data, hints=hint_list, mode=mode, tone=tone, background=background,
+                                             **extra)
             except (HintError, ImageReadError, ModelError):
                 raise
             except ValueError as exc:  # paint asked of a model that only tints
