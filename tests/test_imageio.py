@@ -109,6 +109,13 @@ def test_a_jpeg_whose_exif_pillow_cannot_open_it_with_is_read_without_it(caplog)
     assert "dropped but its orientation" in caplog.text
 
 
+def test_an_empty_file_is_named_as_such(tmp_path):
+    (tmp_path / "page.png").write_bytes(b"")
+    for source in (tmp_path / "page.png", b"", io.BytesIO()):
+        with pytest.raises(ImageReadError, match=r"an empty file \(0 bytes\)"):
+            open_image(source)
+
+
 def test_an_exif_cut_short_costs_at_most_the_orientation():
     exif = _exif(ORIENT_6, WRONG_TYPED["x resolution as text"])
     for cut in range(12, len(exif)):

@@ -128,7 +128,9 @@ class OnnxBackend:
         # 780x1200 page took 215-233 ms spinning and 197 ms not, and no page got slower.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3  # errors: the optional temperature input draws a warning at every load
+        # fatal only: the optional temperature input draws a warning at every load, and a file that
+        # is no model printed onnxruntime's own coloured error lines before irodori's one line
+        options.log_severity_level = 4
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own types (InvalidProtobuf, Fail, ...)

@@ -107,7 +107,9 @@ def open_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
     orientation (with a warning); a JPEG whose scan is complete but whose end-of-image marker is
     missing is read whole (with a warning).
     """
-    with input_named(source if isinstance(source, (str, Path)) else None):
+    with input_named(source if isinstance(source, (str, Path)) else None), warnings.catch_warnings():
+        # Pillow's UserWarnings ("Corrupt EXIF data", ...) say less than the warnings given here
+        warnings.simplefilter("ignore", UserWarning)
         return _open_image(source, max_pixels, input_prefix())
 
 
@@ -148,6 +150,10 @@ def _open_image(source: ImageSource, max_pixels: int | None, name: str) -> Image
         if isinstance(fp, (str, Path)):
             fp = stack.enter_context(_open_path(fp))
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        if fp.seekable() and fp.read(1) == b"":
+            raise ImageReadError("an empty file (0 bytes)")
+        if fp.seekable():
+            fp.seek(-1, io.SEEK_CUR)
         img = _decode(fp, max_pixels, name)
         upright = _upright(img, name)
         _keep_declared_white(img, upright)
