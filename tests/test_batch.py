@@ -61,6 +61,23 @@ def test_unexpected_errors_are_not_swallowed(tiny_onnx, folder, tmp_path):
         colorize_jobs(colorizer, _jobs(folder, tmp_path / "o"), fmt="png", threads=2, on_done=boom)
 
 
+def test_inputs_that_would_share_an_output_name_are_all_coloured(tiny_onnx, tmp_path):
+    """x.jpg beside x.png was skipped ("would overwrite the output of"), exit 1: a page lost."""
+    from irodori.cli import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    names = ["x.jpeg", "x.jpg", "x.jpg.png", "x.png"]
+    for i, name in enumerate(names):
+        _scan(src / name) if i == 0 else Image.new("L", (20 + i, 10), 90).save(src / name)
+    out = tmp_path / "out"
+    assert main(["colorize", str(src), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 0
+    sizes = {p.name: Image.open(p).size for p in out.iterdir()}
+    assert sizes == {"x.jpeg.png": (32, 24), "x.jpg-2.png": (21, 10), "x.jpg.png": (22, 10), "x.png": (23, 10)}
+    assert main(["colorize", str(src), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 0  # a rerun skips all
+    assert len(list(out.iterdir())) == 4
+
+
 # -- what the written files keep: print resolution, sRGB -------------------------------------------
 def _scan(path: Path, **save) -> None:
     grey = (np.random.default_rng(3).random((24, 32)) * 255).astype(np.uint8)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import glob
+import itertools
 import logging
 import os
 import sys
@@ -90,28 +91,41 @@ def _glob_base(pattern: str) -> Path:
 
 
 def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[list[Job], list[str]]:
-    """Map sources to outputs (an image to STEM.fmt, an archive to STEM.cbz or STEM.zip); two
-    sources wanting the same output is an error for the second, and an output that is one of the
-    inputs is an error (an input is never overwritten)."""
-    jobs: list[Job] = []
+    """Map sources to outputs (an image to STEM.fmt, an archive to STEM.cbz or STEM.zip). When
+    an earlier source took that name (``x.png`` beside ``x.jpg``), the later one keeps its old
+    extension too, as an archive's page does (``x.jpg.png``, then ``x.jpg-2.png``), and a source
+    whose name already ends so (``x.png``) keeps it: nothing is lost. An output that is one of
+    the inputs is an error (an input is never overwritten); a source given twice is coloured once."""
+    jobs: dict[int, Job] = {}
     problems: list[str] = []
     seen: dict[Path, Path] = {}
     sources = {source.resolve() for source, _ in found}
-    for source, stem in found:
-        suffix = source.suffix.lower() if is_archive(source) else f".{fmt}"
+
+    def suffix_of(source: Path) -> str:
+        return source.suffix.lower() if is_archive(source) else f".{fmt}"
+
+    keeps = [source.suffix == suffix_of(source) for source, _ in found]  # "x.png" to "x.png": named first
+    for i in sorted(range(len(found)), key=lambda i: not keeps[i]):
+        source, stem = found[i]
+        suffix = suffix_of(source)
         output = outdir / stem.with_name(stem.name + suffix)
         key = output.resolve()
         if key in sources:
             problems.append(f"{source}: its output {output} would replace an input image; skipped "
                             "(choose another -o folder or --format)")
             continue
-        if key in seen:
-            if seen[key].resolve() != source.resolve():
-                problems.append(f"{source}: its output {output} would overwrite the output of {seen[key]}; skipped")
+        if key in seen and seen[key].resolve() == source.resolve():
             continue
+        if key in seen:
+            names = itertools.chain([f"{stem.name}{source.suffix}{suffix}"],
+                                    (f"{stem.name}{source.suffix}-{n}{suffix}" for n in itertools.count(2)))
+            output = next(candidate for candidate in (outdir / stem.with_name(name) for name in names)
+                          if candidate.resolve() not in seen and candidate.resolve() not in sources)
+            log.info("%s: written as %s (%s takes %s)", source, output.name, seen[key], key.name)
+            key = output.resolve()
         seen[key] = source
-        jobs.append(Job(source, output))
-    return jobs, problems
+        jobs[i] = Job(source, output)
+    return [jobs[i] for i in sorted(jobs)], problems
 
 
 def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] | dict[str, list[Hint]], *,
