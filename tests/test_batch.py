@@ -109,6 +109,7 @@ SCANS = {  # name -> (how it is written, the dpi it declares)
     "bmp.bmp": (lambda p: _scan(p, dpi=(72, 72)), 72.0),
     # on its side (EXIF Orientation 6): the pixels are turned upright, and x and y with them
     "turned.jpg": (lambda p: _scan(p, dpi=(300, 600), exif=_orientation(6)), (600.0, 300.0)),
+    "turned.tif": (lambda p: _scan(p, dpi=(300, 600), exif=_orientation(8)), (600.0, 300.0)),  # Pillow turns it
 }
 
 

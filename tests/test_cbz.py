@@ -262,6 +262,42 @@ def test_an_archive_with_a_link_pointing_outside_is_refused(tiny_onnx, tmp_path,
     assert not out.exists()
 
 
+def _with_links(path, links, pages=("p.png",)):
+    with zipfile.ZipFile(path, "w") as archive:
+        for i, name in enumerate(pages):
+            archive.writestr(name, _page(20, 20, "PNG", i))
+        for name, target in links:
+            link = zipfile.ZipInfo(name)
+            link.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(link, target.encode())
+
+
+def test_links_in_a_chain_are_followed_as_unpacking_would(tiny_onnx, tmp_path, capsys):
+    """Each link alone stays inside; "a/b/up" leads to the top, so "a/b/up/esc" lies at the top
+    and its "../.." climbs out: both were accepted, each checked alone."""
+    source = tmp_path / "in" / "chain.cbz"
+    source.parent.mkdir()
+    _with_links(source, [("a/b/up", "./../.."), ("a/b/up/esc", "./../../x")])
+    assert main(["colorize", str(source), "-o", str(tmp_path / "out"), "--model", str(tiny_onnx), "-q"]) == 1
+    assert "'a/b/up/esc' is a link pointing outside" in capsys.readouterr().err
+    _with_links(source, [("a/up", ".."), ("a/up/b/p2.png", "../p.png")], pages=("p.png", "a/up/b/q.png"))
+    assert main(["colorize", str(source), "-o", str(tmp_path / "out"), "--model", str(tiny_onnx), "-q"]) == 0
+    _with_links(source, [("a/up", ".."), ("a/up/p2.png", "../p.png")])  # from the top, ".." is outside
+    assert main(["colorize", str(source), "-o", str(tmp_path / "out2"), "--model", str(tiny_onnx), "-q"]) == 1
+
+
+@pytest.mark.parametrize("name, target", [("ch2/cover.png", "../p.png"), ("sub/l", ".."), ("a/b/l", "../../sub"),
+                                          ("l", "./p.png")])
+def test_links_that_stay_inside_are_kept(tiny_onnx, tmp_path, name, target):
+    """A target starting with ".." was refused whole, though it climbs no higher than the top."""
+    source = tmp_path / "c.cbz"
+    _with_links(source, [(name, target)])
+    out = tmp_path / "o.cbz"
+    assert colorize_cbz(load_colorizer(tiny_onnx, threads=1), source, out, fmt="png") == []
+    with zipfile.ZipFile(out) as result:
+        assert result.read(name) == target.encode()
+
+
 def test_pages_of_every_format_pillow_reads_are_coloured_in_folders_and_archives(tiny_onnx, tmp_path, capsys):
     """PGM/PPM scans and .jfif pages were skipped in folders (a folder of them: "no images found")
     and copied uncoloured, unreported, from archives, though named alone they were coloured."""

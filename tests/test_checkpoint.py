@@ -82,6 +82,10 @@ def _edit_json(file, change):
     file.write_text(json.dumps(change(data)))
 
 
+def _edit_arch(checkpoint, **values):
+    _edit_json(checkpoint / "checkpoint.json", lambda m: {**m, "arch": {**m["arch"], **values}})
+
+
 def _flip_byte(file, offset_from_end=100):
     data = bytearray(file.read_bytes())
     data[-offset_from_end] ^= 0x40
@@ -129,6 +133,10 @@ DAMAGES = {  # name -> (damage(run_dir, checkpoint_dir), file the message must n
     "arch count as text": (lambda run, ck: _edit_json(ck / "checkpoint.json",
                            lambda m: {**m, "arch": {**m["arch"], "hint_channels": "3"}}), "checkpoint.json",
                            "model.hint_channels must be an integer in [0, 16], not '3'"),
+    "arch widths huge": (lambda run, ck: _edit_arch(ck, channels=[8, 16, 100000]), "checkpoint.json",
+                         "model.channels must be an integer in [1, 4096], not 100000"),  # 360 GB asked
+    "arch widths as text": (lambda run, ck: _edit_arch(ck, channels=["8", "16", "16"]), "checkpoint.json",
+                            "model.channels must be an integer"),
     "a binary latest": (lambda run, ck: (run / "latest").write_bytes(b"\x89\xff\x00step"), "latest",
                         "not the name of a checkpoint"),
     "latest naming a folder outside": (lambda run, ck: (run / "latest").write_text("../elsewhere\n"), "latest",

@@ -114,16 +114,29 @@ def _output_names(infos: list[zipfile.ZipInfo], fmt: str) -> dict[int, str]:
 def _check_names(archive: zipfile.ZipFile) -> None:
     """ImageReadError if an entry would unpack outside the folder it is unpacked in (an absolute
     name, a drive, a ".." part; "/" and "\\" both count as separators, as unzip tools differ), or
-    is a symbolic link pointing outside it (an absolute target, or one that climbs above the
-    archive's top: a later entry "link/x.png" would be written through it): such an archive is
-    refused, since the new one would carry the same names and links to whoever unpacks it."""
-    for info in archive.infolist():
+    leads outside it through the archive's symbolic links, as unpacking them in order would make
+    them (a link whose target climbs above the archive's top, or an entry written through links
+    that lead outside, in any chain: :func:`_resolve`): such an archive is refused, since the new
+    one would carry the same names and links to whoever unpacks it."""
+    infos = archive.infolist()
+    for info in infos:
         if _UNSAFE_NAME.search(info.orig_filename):
             raise ImageReadError(f"entry {info.orig_filename[:200]!r} would unpack outside the archive's folder "
                                  "(an absolute path or ..); refusing the archive")
-        if _is_link(info) and _link_escapes(info.orig_filename, _read_link(archive, info)):
-            raise ImageReadError(f"entry {info.orig_filename[:200]!r} is a link pointing outside the archive's "
-                                 "folder; refusing the archive")
+    if not any(_is_link(info) for info in infos):
+        return
+    links: dict[tuple[str, ...], str] = {}  # where each link lies, once unpacked -> its target
+    for info in infos:
+        parts = _parts(info.orig_filename)
+        folder = _resolve(parts[:-1], links)
+        target = _read_link(archive, info) if _is_link(info) and parts else None
+        if folder is None or (target is not None and (_ABSOLUTE.match(target)
+                                                      or _resolve(_parts(target), links, start=folder) is None)):
+            what = "is a link pointing" if folder is not None else "would be written through links"
+            raise ImageReadError(f"entry {info.orig_filename[:200]!r} {what} outside the archive's folder; "
+                                 "refusing the archive")
+        if target is not None:
+            links[tuple(p.casefold() for p in folder + [parts[-1]])] = target
 
 
 MAX_LINK_BYTES = 4096  # a link's target path (PATH_MAX); a longer one is no link a system makes
@@ -131,7 +144,7 @@ MAX_LINK_BYTES = 4096  # a link's target path (PATH_MAX); a longer one is no lin
 
 def _read_link(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
     """A link entry's target path (its data), decoded as its name is; "/" if unreadable or longer
-    than MAX_LINK_BYTES, which :func:`_link_escapes` refuses."""
+    than MAX_LINK_BYTES, which :func:`_leads_outside` refuses."""
     try:
         with archive.open(info) as entry:
             data = entry.read(MAX_LINK_BYTES + 1)
@@ -140,16 +153,38 @@ def _read_link(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
     return "/" if len(data) > MAX_LINK_BYTES else data.decode("utf-8", "replace")
 
 
-def _link_escapes(name: str, target: str) -> bool:
-    """Whether a link entry ``name`` pointing at ``target`` leads outside the archive's top."""
-    if _UNSAFE_NAME.match(target):  # absolute, or a drive
-        return True
-    depth = len(_parts(name)) - 1  # the link's own folder
-    for part in _parts(target):
-        depth += -1 if part == ".." else 0 if part == "." else 1
-        if depth < 0:
-            return True
-    return False
+_ABSOLUTE = re.compile(r"^([/\\]|[A-Za-z]:)")
+MAX_LINK_STEPS = 40  # links followed in one path at most, as Linux's own limit: a loop is refused
+
+
+def _resolve(parts: list[str], links: dict[tuple[str, ...], str], *, start: list[str] | None = None
+             ) -> list[str] | None:
+    """The path ``parts`` (from the folder ``start``, default the archive's top) as the file
+    system resolves it once unpacked, following the links unpacked so far (``links``: where each
+    lies, casefolded parts -> its target) at every step and in chains: a ".." after a link climbs
+    from where the link points, not from where it lies. -> the resolved parts, or None when the
+    path leads outside the top (an absolute target, or more than MAX_LINK_STEPS links: a loop)."""
+    path = list(start or [])
+    todo = list(parts)
+    steps = 0
+    while todo:
+        part = todo.pop(0)
+        if part == "..":
+            if not path:
+                return None
+            path.pop()
+            continue
+        if part == ".":
+            continue
+        path.append(part)
+        target = links.get(tuple(p.casefold() for p in path))
+        if target is not None:
+            steps += 1
+            if steps > MAX_LINK_STEPS or _ABSOLUTE.match(target):
+                return None
+            path.pop()  # the target is read from the link's folder
+            todo = _parts(target) + todo
+    return path
 
 
 def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str, quality: int = 95,

@@ -118,7 +118,7 @@ def _open_image(source: ImageSource, max_pixels: int | None, name: str) -> Image
         _check_pixels(source.size, max_pixels)
         try:
             with _read_errors():
-                source.load()  # a lazily opened image decodes here
+                _load_turned(source)  # a lazily opened image decodes here
         except ImageReadError:
             filename = getattr(source, "filename", "")
             if not filename or not Path(filename).is_file():
@@ -227,7 +227,7 @@ def _decode(fp: BinaryIO, max_pixels: int | None, name: str) -> Image.Image:
             return _with_dpi(img.transpose(turn), print_resolution(img), turn)
     _check_pixels(img.size, max_pixels)
     try:
-        img.load()
+        _load_turned(img)
     except OSError:
         if img.format != "JPEG" or start is None:
             raise
@@ -238,6 +238,28 @@ def _decode(fp: BinaryIO, max_pixels: int | None, name: str) -> Image.Image:
         log.warning("%sthe JPEG lacks its end-of-image marker, but its scan is complete: read whole", name)
         return complete
     return img
+
+
+def _load_turned(img: Image.Image) -> None:
+    """img.load(), the resolution turned too where Pillow turns the pixels while loading (a
+    TIFF's orientation: :func:`_tiff_turn`)."""
+    turn = _tiff_turn(img)
+    img.load()
+    if turn in _SWAPS_AXES and _tiff_turn(img) is None and "dpi" in img.info:  # Pillow turned it
+        img.info["dpi"] = tuple(img.info["dpi"])[::-1]
+
+
+def _tiff_turn(img: Image.Image) -> Image.Transpose | None:
+    """A TIFF's EXIF orientation as the turn it asks for, or None. Pillow applies a TIFF's
+    orientation itself while loading it (and deletes the tag), without turning its resolution:
+    read before loading, so that the x and y resolutions are swapped with the pixels."""
+    if img.format != "TIFF":
+        return None
+    try:
+        orientation = img.getexif().get(0x0112)
+    except Exception:
+        return None
+    return _ORIENTATIONS.get(orientation) if isinstance(orientation, int) else None
 
 
 JPEG_EOI = b"\xff\xd9"
@@ -371,12 +393,12 @@ def _upright(img: Image.Image, name: str) -> Image.Image:
     is 600 x 300 upright)."""
     dpi = print_resolution(img)
     try:
+        orientation = img.getexif().get(0x0112)  # before: exif_transpose removes a TIFF's tag
         upright = ImageOps.exif_transpose(img)
-        turn = _ORIENTATIONS.get(img.getexif().get(0x0112)) if upright is not img else None
     except Exception as exc:  # struct.error, TypeError, ... from Pillow's EXIF reader and writer
         reason = _describe(exc)
     else:
-        return _with_dpi(upright, dpi, turn)
+        return _with_dpi(upright, dpi, _ORIENTATIONS.get(orientation) if isinstance(orientation, int) else None)
     try:
         orientation = img.getexif().get(0x0112)
     except Exception:
@@ -569,6 +591,8 @@ def _deep_grey(img: Image.Image, key: object) -> tuple[np.ndarray, np.ndarray | 
     for y0 in range(0, height, step):
         y1 = min(height, y0 + step)
         values = np.asarray(img.crop((0, y0, width, y1)))
+        if values.dtype == np.int32 and white > 2**31 - 1:  # unsigned 32-bit, which Pillow holds as signed
+            values = values.view(np.uint32)
         if alpha is not None:
             alpha[y0:y1] = np.where(values == key, 0, 255)
         if values.dtype.kind == "f":

@@ -43,6 +43,10 @@ import torch.nn.functional as F
 from torch import nn
 
 
+MAX_CHANNELS = 4096  # per level: a checkpoint asking more is damaged (100,000 asked for 360 GB)
+MAX_BLOCKS = 64  # residual blocks per level
+
+
 def _check_number(name: str, value: object, low: float, high: float, *, integer: bool = False) -> None:
     """ValueError unless ``value`` is a number (an int where ``integer``; not a bool or a string)
     in [low, high]: checkpoint.json and the command line may hold anything."""
@@ -84,17 +88,20 @@ class GeneratorConfig:
                              f"model.channels needs {len(LITE_LEVEL_STAGES)} entries")
         if self.temperature <= 0.0:
             raise ValueError("model.temperature must be in (0, 1]")
-        self.channels = tuple(int(c) for c in self.channels)
-        self.enc_blocks = tuple(int(b) for b in self.enc_blocks)
-        self.dec_blocks = tuple(int(b) for b in self.dec_blocks)
+        for name, low, high in (("channels", 1, MAX_CHANNELS), ("enc_blocks", 0, MAX_BLOCKS),
+                                ("dec_blocks", 0, MAX_BLOCKS)):
+            values = getattr(self, name)
+            if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+                raise ValueError(f"model.{name} must be a list of integers, not {values!r}")
+            for value in values:
+                _check_number(f"model.{name}", value, low, high, integer=True)
+            setattr(self, name, tuple(values))
         if len(self.channels) < 2:
             raise ValueError("model.channels needs at least two levels")
         if len(self.enc_blocks) != len(self.channels):
             raise ValueError("model.enc_blocks must have one entry per level in model.channels")
         if len(self.dec_blocks) != len(self.channels) - 1:
             raise ValueError("model.dec_blocks must have len(model.channels) - 1 entries")
-        if any(c <= 0 for c in self.channels):
-            raise ValueError("model.channels must be positive")
 
     @property
     def size_multiple(self) -> int:
