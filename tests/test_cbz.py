@@ -319,6 +319,21 @@ def test_pages_of_every_format_pillow_reads_are_coloured_in_folders_and_archives
         assert [Image.open(io.BytesIO(result.read(n))).size[1] for n in result.namelist()] == [20, 21, 22, 23, 24]
 
 
+def test_the_archives_comment_is_kept_and_an_empty_archive_is_named_so(tiny_onnx, tmp_path):
+    """The comment is where ComicBookInfo / ComicTagger keep a chapter's metadata: it was dropped."""
+    source = tmp_path / "c.cbz"
+    comment = b'{"ComicBookInfo/1.0": {"series": "Test", "issue": 1}}'
+    with zipfile.ZipFile(source, "w") as archive:
+        archive.writestr("001.png", _page(20, 20, "PNG", 0))
+        archive.comment = comment
+    colorize_cbz(load_colorizer(tiny_onnx, threads=1), source, tmp_path / "o.cbz", fmt="png")
+    with zipfile.ZipFile(tmp_path / "o.cbz") as result:
+        assert result.comment == comment
+    (tmp_path / "empty.cbz").write_bytes(b"")
+    with pytest.raises(ImageReadError, match=r"an empty file \(0 bytes\)"):
+        colorize_cbz(load_colorizer(tiny_onnx, threads=1), tmp_path / "empty.cbz", tmp_path / "e.cbz", fmt="png")
+
+
 def test_a_pages_warnings_name_the_archive_and_the_page(tiny_onnx, tmp_path, caplog):
     source = tmp_path / "ch01.cbz"
     with zipfile.ZipFile(source, "w") as archive:

@@ -214,6 +214,7 @@ def test_a_lazily_opened_jpeg_missing_its_end_marker_is_read_whole_too(tmp_path)
     path = tmp_path / "page.jpg"
     path.write_bytes(data[:-2])
     assert open_image(Image.open(path)).tobytes() == Image.open(io.BytesIO(data)).tobytes()
+    assert open_image(Image.open(io.BytesIO(data[:-2]))).tobytes() == Image.open(io.BytesIO(data)).tobytes()
 
 
 @pytest.mark.parametrize("kind", sorted(_jpegs()))

@@ -268,7 +268,11 @@ def test_a_paired_set_is_scored_against_the_truths_colours_under_the_inputs_ligh
         evaluate_folder(str(tiny_onnx), pairs, fd=False, progress=False)
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(pairs / "input" / f"{truths[1].stem}.png")
     (pairs / "input" / f"{truths[2].stem}.png").write_bytes(b"not an image")
+    for sub in ("input", "truth"):  # a resource fork in each: not a pair, not an image
+        (pairs / sub / f"._{truths[0].stem}.png").write_bytes(b"\x00\x05\x16\x07")
     result = evaluate_folder(str(tiny_onnx), pairs, fd=False, progress=False)  # both skipped, the rest scored
     assert result["images"] == len(truths) - 2
     notes = " ".join(result["notes"])
     assert "2 images skipped" in notes and "differ in size" in notes and "cannot identify image file" in notes
+    # each named, even where the reason already holds the name (a stem's text was taken for it)
+    assert f"{truths[1].stem} (" in notes and f"{truths[2].stem} (" in notes

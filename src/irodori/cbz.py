@@ -70,7 +70,8 @@ def _open(source: Path) -> zipfile.ZipFile:
     except FileNotFoundError:
         raise ImageReadError(f"file not found: {source}") from None
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ImageReadError(f"not a readable zip archive ({exc})") from None
+        empty = source.is_file() and source.stat().st_size == 0
+        raise ImageReadError("an empty file (0 bytes)" if empty else f"not a readable zip archive ({exc})") from None
     if any(info.flag_bits & 0x1 for info in archive.infolist()):
         archive.close()
         raise ImageReadError("the archive is encrypted")
@@ -209,7 +210,7 @@ def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str,
                 image = colorizer.colorize(data, hints=hints, palette=palette)
             return encode(image, fmt, quality=quality, compression=compression)
 
-        with atomic_file(output) as raw, zipfile.ZipFile(raw, "w") as out, \
+        with atomic_file(output) as raw, _writer(raw, archive.comment) as out, \
                 ThreadPoolExecutor(max(1, threads), thread_name_prefix="irodori-page") as pool:
             pending: deque[tuple[zipfile.ZipInfo, bytes, str, Future]] = deque()
 
@@ -252,6 +253,14 @@ def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str,
                     future.cancel()  # an interrupt waits for the pages in the network, not the rest
                 raise
     return problems
+
+
+def _writer(raw: BinaryIO, comment: bytes) -> zipfile.ZipFile:
+    """The new archive, with the archive's own comment (where ComicBookInfo and ComicTagger keep
+    a chapter's metadata)."""
+    out = zipfile.ZipFile(raw, "w")
+    out.comment = comment
+    return out
 
 
 def _read(fp: BinaryIO, info: zipfile.ZipInfo) -> bytes:

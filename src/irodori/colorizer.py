@@ -134,7 +134,7 @@ class OnnxBackend:
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own types (InvalidProtobuf, Fail, ...)
-            raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
+            raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {_one_line(exc)})") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         names = [i.name for i in self.session.get_inputs()]
         outputs = [o.name for o in self.session.get_outputs()]
@@ -159,7 +159,8 @@ class OnnxBackend:
         try:
             ab = self.run(np.zeros((1, 1, m, m), np.float32), np.zeros((1, 3, m, m), np.float32))
         except Exception as exc:  # onnxruntime's own types
-            raise ModelError(f"{self.path}: fails on a blank {m}x{m} input ({type(exc).__name__}: {exc})") from None
+            raise ModelError(f"{self.path}: fails on a blank {m}x{m} input ({type(exc).__name__}: {_one_line(exc)})"
+                             ) from None
         check_network_output(ab, (1, 2, m, m), model=self.path)
 
     def run(self, l_norm: np.ndarray, hints: np.ndarray, temperature: float | None = None) -> np.ndarray:
@@ -842,6 +843,11 @@ def over_white(lightness: Lightness, alpha: np.ndarray) -> Lightness:
         a = a[..., None]
     mixed = pixels.astype(np.float32) * a + white * (1.0 - a)
     return Lightness(np.round(mixed).astype(pixels.dtype) if pixels.dtype != np.float32 else mixed, kind)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error's text on one line (onnxruntime's hold line breaks)."""
+    return " ".join(str(exc).split())
 
 
 def _source_name(image: ImageSource) -> str:

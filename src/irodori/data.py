@@ -26,7 +26,7 @@ from torch.utils.data import Dataset, Sampler
 from .color import normalize_ab, normalize_l, rgb_to_lab
 from .config import DataConfig
 from .color import gray8_to_l
-from .imageio import IMAGE_EXTENSIONS, load_rgb
+from .imageio import IMAGE_EXTENSIONS, is_junk, load_rgb
 from .paint import ink_layer, paper_level
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,8 @@ def list_images(dirs: list[str] | list[Path]) -> list[Path]:
         if not root.is_dir():
             raise FileNotFoundError(f"image folder not found: {d}")
         files.extend(
-            p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+            p for p in root.rglob("*")
+            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not is_junk(p.relative_to(root))
         )
     return sorted(set(files))
 
@@ -69,6 +70,9 @@ def usable_images(files: list[Path]) -> tuple[list[Path], list[str]]:
     kept: list[Path] = []
     problems: list[str] = []
     for path in files:
+        if path.stat().st_size == 0:
+            problems.append(f"{path} (an empty file, 0 bytes)")
+            continue
         try:
             with Image.open(path) as img:
                 size = img.size

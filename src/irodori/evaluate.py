@@ -39,7 +39,7 @@ from .color import l_to_gray_rgb, lab_to_srgb8, rgb_to_l, rgb_to_lab
 from .features import DESCRIPTION as FD_FEATURES
 from .features import features_available, load_feature_extractor
 from .hints import Hint, sample_hints
-from .imageio import IMAGE_EXTENSIONS, load_rgb
+from .imageio import IMAGE_EXTENSIONS, is_junk, load_rgb
 from .metrics import SSIM_RADIUS, colorfulness, delta_cf, feature_statistics, frechet_distance, psnr, ssim
 
 if TYPE_CHECKING:
@@ -99,14 +99,16 @@ def list_pairs(folder: Path) -> list[tuple[str, Path | None, Path]]:
     """-> [(name, input or None, truth)], sorted: a paired set (input/ + truth/) or colour images."""
     if (folder / "input").is_dir() and (folder / "truth").is_dir():
         def by_stem(sub: str) -> dict[str, Path]:
-            return {p.stem: p for p in (folder / sub).iterdir() if p.is_file() and p.suffix.lower() in EVAL_EXTENSIONS}
+            return {p.stem: p for p in (folder / sub).iterdir()
+                    if p.is_file() and p.suffix.lower() in EVAL_EXTENSIONS and not is_junk(p.name)}
 
         inputs, truths = by_stem("input"), by_stem("truth")
         unmatched = sorted(set(inputs) ^ set(truths))
         if unmatched:
             raise FileNotFoundError(f"{folder}: input/ and truth/ do not pair up: {', '.join(unmatched[:5])}")
         return [(stem, inputs[stem], truths[stem]) for stem in sorted(truths)]
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in EVAL_EXTENSIONS)
+    files = sorted(p for p in folder.rglob("*")
+                   if p.is_file() and p.suffix.lower() in EVAL_EXTENSIONS and not is_junk(p.relative_to(folder)))
     return [(p.relative_to(folder).as_posix(), None, p) for p in files]
 
 
@@ -181,7 +183,7 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
             if min(l_full.shape) < SSIM_MIN_SIDE:
                 raise ValueError(f"{l_full.shape[1]}x{l_full.shape[0]} is smaller than SSIM's {SSIM_MIN_SIDE}-px window")
         except (OSError, ValueError, SyntaxError) as exc:  # unreadable, sizes differ, too small
-            skipped.append(f"{name} ({exc})" if name not in str(exc) else str(exc))
+            skipped.append(f"{name} ({exc})")
             continue
         pred = colorizer.colorize_lightness(l_full)
         gray = l_to_gray_rgb(l_full)

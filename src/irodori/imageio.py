@@ -120,12 +120,15 @@ def _open_image(source: ImageSource, max_pixels: int | None, name: str) -> Image
             with _read_errors():
                 _load_turned(source)  # a lazily opened image decodes here
         except ImageReadError:
-            filename = getattr(source, "filename", "")
-            if not filename or not Path(filename).is_file():
+            # Opened lazily from a file or a stream: read that as a path or bytes are read, which
+            # completes what Pillow's lazy decoder could not (a JPEG missing only its end marker).
+            again = _opened_from(source)
+            if again is None:
                 raise
-            # Opened lazily from a file: read that file as a path is read, which completes what
-            # Pillow's lazy decoder could not (a JPEG missing only its end-of-image marker).
-            return open_image(Path(filename), max_pixels=max_pixels)
+            img = open_image(again, max_pixels=max_pixels)
+            if sorted(img.size) != sorted(source.size):  # a stream that did not start at the image
+                raise
+            return img
         with _read_errors():
             upright = _upright(source, name)
         _keep_declared_white(source, upright)
@@ -238,6 +241,20 @@ def _decode(fp: BinaryIO, max_pixels: int | None, name: str) -> Image.Image:
         log.warning("%sthe JPEG lacks its end-of-image marker, but its scan is complete: read whole", name)
         return complete
     return img
+
+
+def _opened_from(img: Image.Image) -> Path | bytes | None:
+    """What a lazily opened image was opened from, to be read again: its file, or the bytes of
+    the seekable stream it holds (a JPEG's, from the stream's start); None if neither."""
+    filename = getattr(img, "filename", "")
+    if filename and Path(filename).is_file():
+        return Path(filename)
+    fp = getattr(img, "fp", None)
+    if img.format != "JPEG" or fp is None or getattr(fp, "closed", True) or not fp.seekable():
+        return None
+    fp.seek(0)
+    data = fp.read()
+    return data if data.startswith(b"\xff\xd8") else None
 
 
 def _load_turned(img: Image.Image) -> None:
@@ -718,7 +735,9 @@ def split_lightness(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
 
 def load_rgb(path: Path | str, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
     """Open an image as RGB: EXIF orientation applied, alpha composited onto ``background``
-    (a transparent cut-out must not teach "transparent = black")."""
+    (a transparent cut-out must not teach "transparent = black"). ImageReadError for an empty file."""
+    if os.path.getsize(path) == 0:
+        raise ImageReadError("an empty file (0 bytes)")
     with Image.open(path) as opened:
         im = ImageOps.exif_transpose(opened)
         if im.mode.startswith("I;16") or im.mode in ("I", "F"):  # Pillow's convert("RGB") would clip
