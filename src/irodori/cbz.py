@@ -145,7 +145,7 @@ MAX_LINK_BYTES = 4096  # a link's target path (PATH_MAX); a longer one is no lin
 
 def _read_link(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
     """A link entry's target path (its data), decoded as its name is; "/" if unreadable or longer
-    than MAX_LINK_BYTES, which :func:`_leads_outside` refuses."""
+    than MAX_LINK_BYTES, which :func:`_check_names` refuses."""
     try:
         with archive.open(info) as entry:
             data = entry.read(MAX_LINK_BYTES + 1)

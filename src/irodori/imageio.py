@@ -59,6 +59,7 @@ def input_prefix() -> str:
     name = _INPUT_NAME.get()
     return f"{name}: " if name else ""
 
+
 DEFAULT_MAX_PIXELS = 64_000_000  # a 24 MP photo passes; a decompression bomb does not
 
 ImageSource = Union[str, Path, bytes, BinaryIO, Image.Image, np.ndarray]

@@ -450,7 +450,7 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
         200: {"content": {"image/png": {}}, "description": "the coloured image, same size as the input"},
         **error_responses})
     async def colorize(
-        image: Annotated[UploadFile, File(description="the image (PNG, JPEG, WebP, BMP, GIF, TIFF or PGM/PPM)")],
+        image: Annotated[UploadFile, File(description="the image (PNG, JPEG, WebP, BMP, GIF or TIFF)")],
         hints: Annotated[str | None, Form(description='JSON list of {"x": int, "y": int, "color": "#rrggbb"} '
                                                       "in input pixels")] = None,
         model: Annotated[str | None, Form(description="one of GET /api/models; default: the first")] = None,
