@@ -106,6 +106,28 @@ def test_the_detector_paints_ink_on_paper_and_tints_photographs():
     assert choose_mode(page_stats(_l(np.repeat(page[..., None], 3, 2)), chroma=30.0)) == "tint"  # a colour input
 
 
+def test_the_detector_paints_line_art_on_cream_or_grainy_paper_and_tints_a_dark_photo():
+    """Found by a helper: line art on cream paper read as a colour image, on grainy paper (sigma 5
+    at 240) as a photo's mid-tones, and a photo darker than L 20 all through as ink: each was
+    coloured under the wrong contract, so a hint on the paper did nothing or a photo was painted."""
+    from irodori.colorizer import mean_chroma, sample_rows
+    from irodori.imageio import Lightness
+
+    line_art = np.full((240, 320), 255, np.uint8)
+    line_art[60:62, 20:300] = line_art[20:220, 160:162] = 0
+    cream = np.where(line_art[..., None] > 0, np.array([245, 236, 210], np.uint8), line_art[..., None])
+    lightness = Lightness(np.ascontiguousarray(cream), "rgb8")
+    assert mean_chroma(lightness) < 8.0  # balanced to its paper
+    assert choose_mode(page_stats(sample_rows(lightness), chroma=mean_chroma(lightness))) == "paint"
+    grainy = np.where(line_art > 0, 240, 0) + np.random.default_rng(2).normal(0, 5, line_art.shape)
+    assert _detect(np.clip(grainy, 0, 255).astype(np.uint8)) == "paint"
+    dark = (_photo_like().astype(np.float32) / 255 * 20).astype(np.uint8)  # a night photograph, L under 10
+    assert _detect(dark) == "tint"
+    green = np.repeat(_photo_like()[..., None], 3, 2).astype(np.float32) * np.array([0.8, 1.0, 0.85])
+    green_light = Lightness(np.ascontiguousarray(green.astype(np.uint8)), "rgb8")  # a painting's own cast is kept
+    assert mean_chroma(green_light) > 8.0
+
+
 # -- the pipeline, with a real (tiny) paint model in onnxruntime -----------------------------------
 @pytest.fixture(scope="module")
 def painter(tiny_paint_onnx):

@@ -37,7 +37,7 @@ from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hin
                     propagate_hints, propagation_grid)
 from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, lightness_of, open_image,
                       print_resolution)
-from .paint import (BACKGROUNDS, MODES, TONES, BlankSheet, Contract, SheetFill, choose_background, choose_mode,
+from .paint import (BACKGROUNDS, MODES, PAPER_PERCENTILE, TONES, BlankSheet, Contract, SheetFill, choose_background, choose_mode,
                     composite, flats_to_lines, gutters, ink_layer, page_stats, tone_length)
 from .reference import SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, load_matcher
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
@@ -824,13 +824,27 @@ def sample_rows(lightness: Lightness, *, budget: int = 1 << 18) -> np.ndarray:
 
 
 def mean_chroma(lightness: Lightness, *, budget: int = 1 << 14) -> float:
-    """The mean CIE chroma of a colour input, from about ``budget`` pixels; 0 for grey kinds."""
+    """The mean CIE chroma of a colour input, from about ``budget`` pixels; 0 for grey kinds.
+    Where the input's paper (each channel's PAPER_PERCENTILE-th percentile) is light, at least
+    PAPER_CAST_L, and tinted as paper ages, towards yellow (b at least |a|) and at most
+    PAPER_CAST_CHROMA, the pixels are white-balanced to it first (each channel divided by the
+    paper's, von Kries): black ink on cream or yellowed paper is no colour image. (A painting's
+    own light green or blue is kept: two low-chroma portraits turned grey when it was not.)"""
     if lightness.kind != "rgb8":
         return 0.0
     height, width = lightness.shape
     step = max(1, int(np.sqrt(height * width / budget)))
-    lab = rgb_to_lab(np.ascontiguousarray(lightness.pixels[::step, ::step]))
+    rgb = np.ascontiguousarray(lightness.pixels[::step, ::step]).reshape(-1, 3)
+    paper = np.maximum(np.percentile(rgb, PAPER_PERCENTILE, axis=0), 1.0)
+    l_paper, a_paper, b_paper = rgb_to_lab(np.rint(paper).astype(np.uint8)[None, None])[0, 0]
+    if l_paper >= PAPER_CAST_L and abs(a_paper) <= b_paper <= PAPER_CAST_CHROMA:
+        rgb = np.clip(rgb * (paper.max() / paper), 0, 255).astype(np.uint8)
+    lab = rgb_to_lab(rgb[None])
     return float(np.hypot(lab[..., 1], lab[..., 2]).mean())
+
+
+PAPER_CAST_L = 85.0  # mean_chroma: a paper at least this light ...
+PAPER_CAST_CHROMA = 25.0  # ... and at most this colourful is paper with a cast (cream, yellowed), balanced away
 
 
 def over_white(lightness: Lightness, alpha: np.ndarray) -> Lightness:

@@ -488,14 +488,33 @@ def page_stats(l_rows: np.ndarray, *, chroma: float = 0.0) -> PageStats:
         return PageStats(100.0, 1.0, 0.0, 0.0, chroma)
     paper_l = paper_level(l_rows)
     levelled = np.clip(l_rows * (100.0 / paper_l), 0.0, 100.0)
+    white = paper_threshold(levelled)
     texture = 0.0
     if levelled.shape[1] > 2:
         centre = levelled[:, 1:-1]
         second = np.abs(levelled[:, 2:] - 2.0 * centre + levelled[:, :-2])
-        mid = (centre >= 25.0) & (centre < 95.0)
+        mid = (centre >= 25.0) & (centre < white)
         texture = float(np.median(second[mid])) if mid.any() else 0.0
-    return PageStats(paper_l=paper_l, paper=float((levelled >= 95.0).mean()), ink=float((levelled < 25.0).mean()),
+    return PageStats(paper_l=paper_l, paper=float((levelled >= white).mean()), ink=float((levelled < 25.0).mean()),
                      texture=texture, chroma=float(chroma), gaps=narrow_gaps(levelled < 50.0))
+
+
+PAPER_MIN = 95.0  # levelled L: paper, on a clean page
+PAPER_NOISY_MIN = 88.0  # ... and at the lowest, on a grainy scan
+
+
+def paper_threshold(levelled: np.ndarray) -> float:
+    """The levelled L above which a pixel counts as paper: PAPER_MIN, or lower on a scan whose
+    paper is grainy: the light pixels' (L >= PAPER_NOISY_MIN) median less 3 robust standard
+    deviations (1.4826 x their median absolute deviation), at least PAPER_NOISY_MIN. Grain of
+    sigma 5 on paper at 240 put a quarter of a line drawing's paper among the mid-tones, and it
+    was tinted."""
+    light = levelled[levelled >= PAPER_NOISY_MIN]
+    if light.size == 0:
+        return PAPER_MIN
+    centre = float(np.median(light))
+    spread = 1.4826 * float(np.median(np.abs(light - centre)))
+    return float(np.clip(centre - 3.0 * spread, PAPER_NOISY_MIN, PAPER_MIN))
 
 
 # The rule, chosen on the validation sets (scripts/evaluate_detector.py; docs/MANGA_MODE.md): ink
@@ -503,6 +522,7 @@ def page_stats(l_rows: np.ndarray, *, chroma: float = 0.0) -> PageStats:
 # of dots and lines (screentone); photographs and paintings have smooth mid-tones. A colour
 # input is tinted (its own colours are discarded, as always).
 MAX_CHROMA = 8.0
+MIN_PAPER_L = 50.0  # an image whose lightest 3 % is darker has no paper: a dark photo, not ink on paper
 MAX_MID = 0.05
 MIN_TEXTURE = 9.0
 # Line art, whose surrounding sheet stays paper (chosen on the validation sets; docs/MANGA_MODE.md):
@@ -528,7 +548,7 @@ def choose_background(stats: PageStats) -> str:
 def choose_mode(stats: PageStats) -> str:
     """PageStats -> "paint" (a B&W page, line art, a 1-bit scan) or "tint" (a photograph, grey
     art, a colour image)."""
-    if stats.chroma > MAX_CHROMA:
+    if stats.chroma > MAX_CHROMA or stats.paper_l < MIN_PAPER_L:
         return "tint"
     if stats.mid <= MAX_MID or stats.texture >= MIN_TEXTURE:
         return "paint"
