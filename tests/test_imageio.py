@@ -288,6 +288,26 @@ def test_a_32_bit_integer_tiff_is_read_at_its_declared_depth_whatever_its_values
     assert np.array_equal(lightness[0][1:], lightness[1][1:])
 
 
+def test_a_deep_min_is_white_tiff_is_not_a_negative():
+    """PhotometricInterpretation 0 (0 is white): Pillow inverts 1- and 8-bit files as it reads
+    them, not 16-bit ones, which came out as negatives."""
+    value = np.tile(np.linspace(6553, 58982, 64).astype(np.uint16), (8, 1))
+    data = _save(Image.fromarray(value), "TIFF", tiffinfo={262: 0})
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.mode == "I;16" and img.tag_v2[262] == 0
+    l_full = lightness_of(open_image(data))[0].full()
+    assert np.allclose(l_full, gray_to_l((65535 - value) / 65535.0), atol=0.05)
+
+
+def test_a_float_scan_with_a_few_values_over_white_keeps_its_lightness():
+    """One pixel at 1.02 in a 0..1 float scan made its white 255: the whole page nearly black."""
+    value = np.tile(np.linspace(0.1, 0.9, 64, dtype=np.float32), (16, 1))
+    over = value.copy()
+    over[3, 5] = 1.02
+    clean, bright = (lightness_of(open_image(_save(Image.fromarray(v, "F"), "TIFF")))[0].full() for v in (value, over))
+    assert np.abs(clean - bright)[np.arange(16) != 3].max() < 1e-3 and bright[3, 5] == pytest.approx(100.0, abs=0.01)
+
+
 def test_16_bit_grey_takes_the_strip_wise_path(colorizer):
     ramp = np.linspace(0, 65535, 60 * 80, dtype=np.uint16).reshape(60, 80)
     lightness, _ = lightness_of(open_image(_save(Image.fromarray(ramp), "PNG")))

@@ -593,6 +593,7 @@ def lightness_of(img: Image.Image) -> tuple[Lightness, np.ndarray | None]:
 STRIP_PIXELS = 1 << 16  # pixels converted at a time: memory grows with the width, not the area
 
 WHITE_KEY = "irodori.white"  # img.info: the value of white that a deep grey file declares (open_image)
+INVERTED_KEY = "irodori.min_is_white"  # img.info: a deep grey TIFF whose 0 is white (PhotometricInterpretation 0)
 
 
 def _deep_grey(img: Image.Image, key: object) -> tuple[np.ndarray, np.ndarray | None]:
@@ -601,6 +602,7 @@ def _deep_grey(img: Image.Image, key: object) -> tuple[np.ndarray, np.ndarray | 
     copy): values scaled by the file's white (grey_white), then through its colour profile."""
     width, height = img.size
     white = grey_white(img)
+    inverted = bool(img.info.get(INVERTED_KEY)) or _min_is_white(img)
     table = grey16_table(img.info["icc_profile"]) if img.info.get("icc_profile") else None
     grey16 = np.empty((height, width), np.uint16)
     alpha = np.empty((height, width), np.uint8) if isinstance(key, (int, float)) and img.mode != "F" else None
@@ -612,7 +614,9 @@ def _deep_grey(img: Image.Image, key: object) -> tuple[np.ndarray, np.ndarray | 
         if values.dtype == np.int32 and white > 2**31 - 1:  # unsigned 32-bit, which Pillow holds as signed
             values = values.view(np.uint32)
         if alpha is not None:
-            alpha[y0:y1] = np.where(values == key, 0, 255)
+            alpha[y0:y1] = np.where(values == key, 0, 255)  # the file's own values
+        if inverted:
+            values = np.float32(white) - values.astype(np.float32)
         if values.dtype.kind == "f":
             finite = np.isfinite(values)
             not_numbers += int(values.size - np.count_nonzero(finite))
@@ -629,17 +633,34 @@ def grey_white(img: Image.Image) -> float:
     """The value of white of a deep grey image (I;16, I, F): the depth its file declares (a
     TIFF's BitsPerSample; 16-bit PNG and PGM, which Pillow scales from any maxval to 16 bits;
     kept by open_image as info["irodori.white"]), never guessed from the pixels when declared.
-    Otherwise (an I or F image made in memory): 65535 for I;16, 1.0 for floats within 0..1,
-    else 255 or 65535 by the largest value."""
+    Otherwise (floats, and an I image made in memory): 65535 for I;16; 1.0 for floats within
+    0..1, else 255 or 65535, by the largest value but for the brightest FLOAT_OVERSHOOT of the
+    pixels (a float scan's few values just over 1.0 are over-range white, clipped: one pixel at
+    1.02 once made a whole 0..1 scan nearly black)."""
     declared = img.info.get(WHITE_KEY) or _declared_white(img)
     if declared:
         return float(declared)
     if img.mode.startswith("I;16"):
         return 65535.0
     low, top = img.getextrema()
+    if img.mode == "F" and top > 1.0:
+        top = _sampled_percentile(img, 100.0 * (1.0 - FLOAT_OVERSHOOT))
     if img.mode == "F" and top <= 1.0:
         return 1.0
     return 255.0 if top <= 255 else 65535.0
+
+
+FLOAT_OVERSHOOT = 0.001  # grey_white: the share of a float image's pixels that may lie above its white
+
+
+def _sampled_percentile(img: Image.Image, q: float, *, rows: int = 256) -> float:
+    """The q-th percentile of a one-band image's values, from up to ``rows`` whole rows spread
+    over it (no whole-image copy)."""
+    width, height = img.size
+    ys = np.unique(np.linspace(0, height - 1, min(rows, height)).astype(int))
+    values = np.concatenate([np.asarray(img.crop((0, y, width, y + 1)), dtype=np.float64).ravel() for y in ys])
+    values = values[np.isfinite(values)]
+    return float(np.percentile(values, q)) if values.size else 0.0
 
 
 def _keep_declared_white(opened: Image.Image, upright: Image.Image) -> None:
@@ -648,6 +669,17 @@ def _keep_declared_white(opened: Image.Image, upright: Image.Image) -> None:
     white = _declared_white(opened)
     if white is not None:
         upright.info[WHITE_KEY] = white
+    if _min_is_white(opened):
+        upright.info[INVERTED_KEY] = True
+
+
+def _min_is_white(img: Image.Image) -> bool:
+    """A deep grey TIFF (16- or 32-bit integer, float) whose PhotometricInterpretation is 0, 0 for
+    white: Pillow inverts 1-bit and 8-bit ones as it reads them, and not these."""
+    if img.format != "TIFF" or img.mode in ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK"):
+        return False
+    photometric = getattr(img, "tag_v2", {}).get(262)
+    return (photometric[0] if isinstance(photometric, tuple) and photometric else photometric) == 0
 
 
 def _declared_white(img: Image.Image) -> float | None:
