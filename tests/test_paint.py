@@ -432,6 +432,13 @@ def test_line_arts_sheet_stays_white_and_its_figure_takes_colour(painter, caplog
     assert (inside_hint[outside] == 255).all()  # ... does not tint the sheet across the line
 
 
+def test_a_hint_on_an_ink_line_is_named_in_the_log(painter, caplog):
+    """It colours nothing (ink stays ink, and which side it meant is unknown): it was silent."""
+    with caplog.at_level("WARNING", logger="irodori.colorizer"):
+        painter.colorize(_line_art(), hints=[(120, 60, "#d02020"), (80, 60, "#2040d0")])  # on the ring; inside
+    assert "1 hint on an ink line or a solid black, which stays ink at (120,60)" in caplog.text
+
+
 def test_a_hint_in_line_art_fills_its_shape_and_not_the_one_beside_it_across_a_thin_line(painter):
     """1-px outlines on a page larger than the network's grid: reduced bilinearly they fade to a
     light grey no wall, and a hint inside one ring coloured the ring beside it too."""

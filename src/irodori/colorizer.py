@@ -37,8 +37,9 @@ from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hin
                     propagate_hints, propagation_grid)
 from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, lightness_of, open_image,
                       print_resolution)
-from .paint import (BACKGROUNDS, MODES, PAPER_PERCENTILE, TONES, BlankSheet, Contract, SheetFill, choose_background, choose_mode,
-                    composite, flats_to_lines, gutters, ink_layer, page_stats, tone_length)
+from .paint import (BACKGROUNDS, LINE_L, MODES, PAPER_PERCENTILE, TONES, BlankSheet, Contract, SheetFill,
+                    choose_background, choose_mode, composite, flats_to_lines, gutters, ink_layer, page_stats,
+                    tone_length)
 from .reference import SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, load_matcher
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
 
@@ -367,6 +368,9 @@ class Colorizer:
         on_paper = over_white(lightness, alpha) if transparent else lightness
         contract = self.contract_for(on_paper, mode=mode, tone=tone, background=background)
         log.info("%s: %s (%s)", _source_name(image), contract.mode, contract.reason)
+        check_inside(hints, lightness.shape[1], lightness.shape[0])
+        warn_hints_that_colour_nothing(hints, on_paper if contract.mode == "paint" else lightness, contract,
+                                       _source_name(image))
         if contract.mode == "paint":
             lab_small, sheet = self.predict_paint(on_paper, hints=hints, references=references,
                                                   temperature=temperature, contract=contract)
@@ -378,12 +382,6 @@ class Colorizer:
                     alpha = painted_alpha(alpha, sheet)
                 out = own_colour_where_transparent(out, lightness, alpha)
         else:
-            check_inside(hints, lightness.shape[1], lightness.shape[0])
-            on_white = [hint for hint in hints if lightness.at(hint.y, hint.x) >= WHITE_L]
-            if on_white:
-                log.warning("%s: %d hint%s on white paper, which tinting keeps white (the lightness is the input's); "
-                            "--mode paint colours paper", _source_name(image), len(on_white),
-                            "" if len(on_white) == 1 else "s")
             ab_small = self.predict_ab(lightness, hints=hints, references=references, temperature=temperature)
             if palette_ab is not None:
                 ab_small = apply_palette(ab_small, palette_ab)
@@ -857,6 +855,24 @@ def over_white(lightness: Lightness, alpha: np.ndarray) -> Lightness:
         a = a[..., None]
     mixed = pixels.astype(np.float32) * a + white * (1.0 - a)
     return Lightness(np.round(mixed).astype(pixels.dtype) if pixels.dtype != np.float32 else mixed, kind)
+
+
+def warn_hints_that_colour_nothing(hints: list[Hint], lightness: Lightness, contract: Contract, name: str) -> None:
+    """Warn of the hints that cannot colour where they lie: tinted, one on white paper (the
+    lightness is the input's, and the sRGB gamut has hardly any chroma there); painted, one on an
+    ink line or a solid black (ink stays ink, and a line is the wall between two shapes, so which
+    one it meant is unknown). Hints must be inside the image (check_inside)."""
+    if contract.mode == "tint":
+        stuck = [hint for hint in hints if lightness.at(hint.y, hint.x) >= WHITE_L]
+        where, advice = "on white paper, which tinting keeps white (the lightness is the input's)", \
+            "--mode paint colours paper"
+    else:
+        ink = LINE_L * max(contract.paper_l, 1.0) / 100.0  # levelled L below LINE_L is a line
+        stuck = [hint for hint in hints if lightness.at(hint.y, hint.x) < ink]
+        where, advice = "on an ink line or a solid black, which stays ink", "place it inside the shape to fill"
+    if stuck:
+        at = ", ".join(f"({hint.x},{hint.y})" for hint in stuck[:5])
+        log.warning("%s: %d hint%s %s at %s; %s", name, len(stuck), "" if len(stuck) == 1 else "s", where, at, advice)
 
 
 def _one_line(exc: BaseException) -> str:
