@@ -27,8 +27,8 @@ from PIL import Image
 from .cbz import ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages, is_archive
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .registry import ModelError
-from .imageio import (DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, check_output_size, encode, input_named,
-                      is_junk, remove_stale_temporaries, write_atomic)
+from .imageio import (DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, OutputSizeError, check_output_size, encode,
+                      input_named, is_junk, remove_stale_temporaries, write_atomic)
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ def failure_reason(exc: BaseException) -> str | None:
     an error that is not about the file and must not be swallowed (a broken model among them)."""
     if isinstance(exc, ModelError):
         return None
-    if isinstance(exc, (ImageReadError, HintError)):
+    if isinstance(exc, (ImageReadError, HintError, OutputSizeError)):
         return str(exc)
     if isinstance(exc, (OSError, ValueError, MemoryError)):
         return f"{type(exc).__name__}: {exc}"

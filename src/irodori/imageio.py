@@ -96,6 +96,10 @@ def is_junk(path: str | PurePath) -> bool:
     return parts[-1].startswith("._") or parts[-1] in JUNK_FILES or any(part in JUNK_FOLDERS for part in parts[:-1])
 
 
+class OutputSizeError(ValueError):
+    """An image too large for the output format asked (JPEG and WebP have a largest side)."""
+
+
 class ImageReadError(ValueError):
     """An input that cannot be coloured: the message says why (corrupt, not an image, too big)."""
 
@@ -796,7 +800,7 @@ def check_output_size(size: tuple[int, int], fmt: str) -> None:
         raise ValueError(f"unknown output format {fmt!r}; choose from {', '.join(FORMATS)}")
     limit = MAX_OUTPUT_SIDE.get(fmt)
     if limit is not None and max(size) > limit:
-        raise ValueError(f"{size[0]}x{size[1]} is too large for {fmt} (at most {limit:,} px a side); "
+        raise OutputSizeError(f"{size[0]}x{size[1]} is too large for {fmt} (at most {limit:,} px a side); "
                          "use --format png")
 
 
