@@ -432,6 +432,24 @@ def test_line_arts_sheet_stays_white_and_its_figure_takes_colour(painter, caplog
     assert (inside_hint[outside] == 255).all()  # ... does not tint the sheet across the line
 
 
+def test_a_hint_in_a_shape_smaller_than_the_grid_fills_that_shape(painter):
+    """On a large drawing an 8-px nose is a cell or two of the network's grid: the hint started
+    from the cell beside it, and the head around it took the colour while the nose stayed white."""
+    yy, xx = np.mgrid[0:1200, 0:1600]
+    art = np.full((1200, 1600), 255, np.uint8)
+    head = np.hypot(yy - 600, xx - 800)
+    art[np.abs(head - 400) < 1.5] = 0  # a head ...
+    nose = np.hypot(yy - 600, xx - 900)
+    art[np.abs(nose - 7) < 1.2] = 0  # ... and a nose 14 px across, on cells of about 3 px
+    out = np.asarray(painter.colorize(art, hints=[(900, 600, "#2040d0")]))
+    blue = rgb_to_lab(np.array([[0x20, 0x40, 0xD0]], np.uint8))[0]
+    inside_nose = nose < 4.5
+    assert np.abs(rgb_to_lab(out[inside_nose]) - blue).max() < 1.5  # flat, the hint's own colour
+    around = (head < 380) & (nose > 12)
+    assert np.abs(rgb_to_lab(out[around])[:, 2] - blue[2]).mean() > 20  # the head is not painted blue
+    assert (out[art == 0] < 8).all()  # the lines stay ink
+
+
 def test_a_hint_on_an_ink_line_is_named_in_the_log(painter, caplog):
     """It colours nothing (ink stays ink, and which side it meant is unknown): it was silent."""
     with caplog.at_level("WARNING", logger="irodori.colorizer"):

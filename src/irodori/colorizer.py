@@ -27,7 +27,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Protocol, Sequence
 
 import numpy as np
 from PIL import Image
@@ -37,9 +37,9 @@ from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hin
                     propagate_hints, propagation_grid)
 from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, lightness_of, open_image,
                       print_resolution)
-from .paint import (BACKGROUNDS, LINE_L, MODES, PAPER_PERCENTILE, TONES, BlankSheet, Contract, SheetFill,
-                    choose_background, choose_mode, composite, flats_to_lines, gutters, ink_layer, page_stats,
-                    tone_length)
+from .paint import (BACKGROUNDS, LINE_L, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet, Contract, ShapeFill,
+                    SheetFill, choose_background, choose_mode, composite, flats_to_lines, gutters, ink_layer,
+                    page_stats, tone_length)
 from .reference import SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, load_matcher
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
 
@@ -372,11 +372,13 @@ class Colorizer:
         warn_hints_that_colour_nothing(hints, on_paper if contract.mode == "paint" else lightness, contract,
                                        _source_name(image))
         if contract.mode == "paint":
+            shapes, hints = shape_fills(hints, on_paper, contract, self.network_size(*on_paper.shape))
             lab_small, sheet = self.predict_paint(on_paper, hints=hints, references=references,
                                                   temperature=temperature, contract=contract)
             if palette_ab is not None:
                 lab_small[1:] = apply_palette(lab_small[1:], palette_ab)
-            out = self.merge_image(on_paper, lab_small[1:], l_paint=lab_small[0], contract=contract, sheet=sheet)
+            out = self.merge_image(on_paper, lab_small[1:], l_paint=lab_small[0], contract=contract, sheet=sheet,
+                                   shapes=shapes)
             if transparent:
                 if contract.background == "paper":
                     alpha = painted_alpha(alpha, sheet)
@@ -598,7 +600,8 @@ class Colorizer:
         return np.asarray(self.merge_image(Lightness.from_l(l_full), ab_small))
 
     def merge_image(self, lightness: Lightness, ab_small: np.ndarray, *, l_paint: np.ndarray | None = None,
-                    contract: Contract | None = None, sheet: SheetFill | None = None) -> Image.Image:
+                    contract: Contract | None = None, sheet: SheetFill | None = None,
+                    shapes: Sequence[ShapeFill] = ()) -> Image.Image:
         """Upsample ab to full size with the named filter and merge it with the full-resolution L,
         strip by strip: each band of rows gets its L, its upsampled ab and its sRGB, and is pasted
         into the output, so memory beyond input and output grows with the width, not the area.
@@ -608,7 +611,8 @@ class Colorizer:
         lightness): each band's L is its ink layer (:func:`irodori.paint.ink_layer`, read with a
         few rows of context for the tone filter) composited over the upsampled colour
         (:func:`irodori.paint.composite`); line art's blank ``sheet`` takes its flat colour
-        (white paper, or the colour a hint fills it with: :class:`irodori.paint.SheetFill`)."""
+        (white paper, or the colour a hint fills it with: :class:`irodori.paint.SheetFill`), and
+        the small shapes hints were placed in take theirs (:class:`irodori.paint.ShapeFill`)."""
         height, width = lightness.shape
         _, h, w = ab_small.shape
         painting = contract is not None and contract.mode == "paint"
@@ -628,8 +632,8 @@ class Colorizer:
             l_ink = ink_layer(lightness.rows(top, bottom), paper_l=contract.paper_l, tone=contract.tone,
                               length=contract.length)[y0 - top:y1 - top]
             l_paint, a, b = np.clip(up[2], 0.0, 100.0), up[0], up[1]
-            if sheet is not None:
-                l_paint, a, b = sheet.planes(y0, y1, l_paint, a, b)
+            for fill in ([sheet] if sheet is not None else []) + list(shapes):
+                l_paint, a, b = fill.planes(y0, y1, l_paint, a, b)
             l_out, a, b = composite(l_paint, a, b, l_ink)
             return y0, Image.fromarray(lab_to_srgb8(l_out, a, b), "RGB")
 
@@ -855,6 +859,27 @@ def over_white(lightness: Lightness, alpha: np.ndarray) -> Lightness:
         a = a[..., None]
     mixed = pixels.astype(np.float32) * a + white * (1.0 - a)
     return Lightness(np.round(mixed).astype(pixels.dtype) if pixels.dtype != np.float32 else mixed, kind)
+
+
+def shape_fills(hints: list[Hint], lightness: Lightness, contract: Contract, grid: tuple[int, int]
+                ) -> tuple[list[ShapeFill], list[Hint]]:
+    """The user's hints placed in closed shapes too small for the network's ``grid`` (h, w) (at
+    most SHAPE_CELLS grid cells from the hint every way: an eye, a button on a large scan) ->
+    (their flat fills at full resolution, :class:`irodori.paint.ShapeFill`; the other hints).
+    Spread on the grid, such a hint started from the cell beside it and coloured the shape
+    around instead (found by a helper: a hint in an 8-px nose on a 3000-px drawing turned the
+    head blue, the nose white). Shapes are read on the ink layer without its screentone."""
+    height, width = lightness.shape
+    reach = int(np.ceil(SHAPE_CELLS * max(height / grid[0], width / grid[1])))
+    ink = InkRows(lightness, contract) if hints else None
+    shapes, rest = [], []
+    for hint in hints:
+        y0, x0 = max(0, hint.y - reach), max(0, hint.x - reach)
+        window = ink.rows(y0, min(height, hint.y + reach + 1))[:, x0:min(width, hint.x + reach + 1)]
+        lab = rgb_to_lab(np.array([[hint.rgb]], dtype=np.uint8))[0, 0]
+        shape = ShapeFill.find(window, hint.y, hint.x, y0=y0, x0=x0, lab=(float(lab[0]), float(lab[1]), float(lab[2])))
+        (shapes if shape is not None else rest).append(shape if shape is not None else hint)
+    return shapes, rest
 
 
 def warn_hints_that_colour_nothing(hints: list[Hint], lightness: Lightness, contract: Contract, name: str) -> None:

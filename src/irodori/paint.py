@@ -409,6 +409,55 @@ class SheetFill:
                      for value, white, plane in zip(self.lab, (100.0, 0.0, 0.0), (l_paint, a, b)))
 
 
+SHAPE_CELLS = 3  # a closed shape within this many grid cells of a hint, every way, is filled pixel by pixel
+SHAPE_OPEN_L = 50.0  # levelled L of the ink layer: lighter is inside a shape (paper, flattened tone)
+
+
+@dataclass(frozen=True)
+class ShapeFill:
+    """A hint in a closed shape too small for the network's grid (an eye, a button: a few cells
+    across, where the grid's propagation spills into the shape around it), filled flat with the
+    hint's colour ``lab`` (CIE L, a, b) at full resolution: ``mask`` (h, w) bool, the shape's
+    pixels in the window whose top-left input pixel is (``y0``, ``x0``)."""
+
+    y0: int
+    x0: int
+    mask: np.ndarray
+    lab: tuple[float, float, float]
+
+    @classmethod
+    def find(cls, window: np.ndarray, y: int, x: int, *, y0: int, x0: int,
+             lab: tuple[float, float, float]) -> "ShapeFill | None":
+        """window (h, w) float32: the levelled ink layer around a hint at (y, x) (input pixels,
+        inside the window whose corner is (y0, x0)) -> the fill of the shape the hint is in, or
+        None when the hint is on ink or its shape reaches the window's border (not small)."""
+        open_ = window >= SHAPE_OPEN_L
+        seed = np.zeros_like(open_)
+        seed[y - y0, x - x0] = True
+        if not open_[y - y0, x - x0]:
+            return None
+        shape = _flood(seed, open_)
+        if shape[[0, -1], :].any() or shape[:, [0, -1]].any():
+            return None
+        return cls(y0, x0, shape, lab)
+
+    def planes(self, y0: int, y1: int, l_paint: np.ndarray, a: np.ndarray, b: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows y0..y1 of the painted page (L, a, b) -> the same with the shape filled."""
+        top, bottom = max(y0, self.y0), min(y1, self.y0 + self.mask.shape[0])
+        if top >= bottom:
+            return l_paint, a, b
+        rows = slice(top - y0, bottom - y0)
+        cols = slice(self.x0, self.x0 + self.mask.shape[1])
+        on = self.mask[top - self.y0:bottom - self.y0]
+        out = []
+        for plane, value in zip((l_paint, a, b), self.lab):
+            plane = plane if plane.flags.writeable else plane.copy()
+            plane[rows, cols] = np.where(on, value, plane[rows, cols])
+            out.append(plane)
+        return out[0], out[1], out[2]
+
+
 def _run_fill(reach: np.ndarray, open_: np.ndarray, rounds: int) -> np.ndarray:
     """reach, open_ (R, W) bool -> reach carried along every run of open_ it touches, in
     ``rounds`` alternating row and column fills (reach outside open_ is kept)."""
