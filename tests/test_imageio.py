@@ -306,6 +306,11 @@ def test_a_float_scan_with_a_few_values_over_white_keeps_its_lightness():
     over[3, 5] = 1.02
     clean, bright = (lightness_of(open_image(_save(Image.fromarray(v, "F"), "TIFF")))[0].full() for v in (value, over))
     assert np.abs(clean - bright)[np.arange(16) != 3].max() < 1e-3 and bright[3, 5] == pytest.approx(100.0, abs=0.01)
+    over[:, :3] = 1.3  # 5 % of the pixels, well over: still a 0..1 scan
+    many = lightness_of(open_image(_save(Image.fromarray(over, "F"), "TIFF")))[0].full()
+    assert np.abs(clean - many)[:, 3:][np.arange(16) != 3].max() < 1e-3
+    in_255 = lightness_of(open_image(_save(Image.fromarray(value * 255, "F"), "TIFF")))[0].full()  # 0..255
+    assert np.abs(clean - in_255).max() < 0.05
 
 
 def test_16_bit_grey_takes_the_strip_wise_path(colorizer):

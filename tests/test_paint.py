@@ -123,6 +123,13 @@ def test_the_detector_paints_line_art_on_cream_or_grainy_paper_and_tints_a_dark_
     assert _detect(np.clip(grainy, 0, 255).astype(np.uint8)) == "paint"
     dark = (_photo_like().astype(np.float32) / 255 * 20).astype(np.uint8)  # a night photograph, L under 10
     assert _detect(dark) == "tint"
+    night = np.zeros((240, 320), np.uint8)  # a night page: solid black, white panel borders and stars (2.5 %)
+    night[::60, :] = night[:, ::80] = 255
+    night[np.random.default_rng(3).random((240, 320)) < 0.005] = 255
+    assert _detect(night) == "paint"
+    dim = np.where(line_art[..., None] > 0, np.array([215, 205, 180], np.uint8), line_art[..., None])  # L 83
+    dim_light = Lightness(np.ascontiguousarray(dim), "rgb8")
+    assert choose_mode(page_stats(sample_rows(dim_light), chroma=mean_chroma(dim_light))) == "paint"
     green = np.repeat(_photo_like()[..., None], 3, 2).astype(np.float32) * np.array([0.8, 1.0, 0.85])
     green_light = Lightness(np.ascontiguousarray(green.astype(np.uint8)), "rgb8")  # a painting's own cast is kept
     assert mean_chroma(green_light) > 8.0

@@ -845,8 +845,8 @@ def mean_chroma(lightness: Lightness, *, budget: int = 1 << 14) -> float:
     return float(np.hypot(lab[..., 1], lab[..., 2]).mean())
 
 
-PAPER_CAST_L = 85.0  # mean_chroma: a paper at least this light ...
-PAPER_CAST_CHROMA = 25.0  # ... and at most this colourful is paper with a cast (cream, yellowed), balanced away
+PAPER_CAST_L = 70.0  # mean_chroma: a paper at least this light ...
+PAPER_CAST_CHROMA = 35.0  # ... and at most this yellow (b) is paper with a cast (cream, yellowed), balanced away
 
 
 def over_white(lightness: Lightness, alpha: np.ndarray) -> Lightness:

@@ -638,23 +638,23 @@ def grey_white(img: Image.Image) -> float:
     TIFF's BitsPerSample; 16-bit PNG and PGM, which Pillow scales from any maxval to 16 bits;
     kept by open_image as info["irodori.white"]), never guessed from the pixels when declared.
     Otherwise (floats, and an I image made in memory): 65535 for I;16; 1.0 for floats within
-    0..1, else 255 or 65535, by the largest value but for the brightest FLOAT_OVERSHOOT of the
-    pixels (a float scan's few values just over 1.0 are over-range white, clipped: one pixel at
-    1.02 once made a whole 0..1 scan nearly black)."""
+    0..1, else 255 or 65535, by the largest value. A float image whose values are all but
+    FLOAT_OVERSHOOT of them at most FLOAT_OVER_WHITE is taken as 0..1: a float scan's values
+    over 1.0 are over-range white, clipped (one pixel at 1.02 once made a whole 0..1 scan nearly
+    black, as 0.2 % of them did next)."""
     declared = img.info.get(WHITE_KEY) or _declared_white(img)
     if declared:
         return float(declared)
     if img.mode.startswith("I;16"):
         return 65535.0
     low, top = img.getextrema()
-    if img.mode == "F" and top > 1.0:
-        top = _sampled_percentile(img, 100.0 * (1.0 - FLOAT_OVERSHOOT))
-    if img.mode == "F" and top <= 1.0:
+    if img.mode == "F" and (top <= 1.0 or _sampled_percentile(img, 100.0 * (1.0 - FLOAT_OVERSHOOT)) <= FLOAT_OVER_WHITE):
         return 1.0
     return 255.0 if top <= 255 else 65535.0
 
 
-FLOAT_OVERSHOOT = 0.001  # grey_white: the share of a float image's pixels that may lie above its white
+FLOAT_OVERSHOOT = 0.1  # grey_white: the share of a float image's pixels that may lie above 1.0 ...
+FLOAT_OVER_WHITE = 1.5  # ... up to this, in a 0..1 scan
 
 
 def _sampled_percentile(img: Image.Image, q: float, *, rows: int = 256) -> float:

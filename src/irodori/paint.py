@@ -491,7 +491,8 @@ class PageStats:
     hatching: tens of L; the smooth greys of photos and paintings: a few); ``paper_l``;
     ``chroma``, the mean CIE chroma of a colour input (0 for grey); and ``gaps``, the narrow
     gaps of paper between ink along a row (at most GAP_PX wide) per 1000 pixels: a dot screen,
-    even one printed in pure black and white, has tens; line art a few at most."""
+    even one printed in pure black and white, has tens; line art a few at most; ``lightest``, the
+    CIE L of the lightest 0.5 % of pixels, not levelled (under MIN_PAPER_L: no paper at all)."""
 
     paper_l: float
     paper: float
@@ -499,6 +500,7 @@ class PageStats:
     texture: float
     chroma: float
     gaps: float = 0.0
+    lightest: float = 100.0  # CIE L of the lightest 0.5 % of pixels (not levelled)
 
     @property
     def mid(self) -> float:
@@ -545,7 +547,8 @@ def page_stats(l_rows: np.ndarray, *, chroma: float = 0.0) -> PageStats:
         mid = (centre >= 25.0) & (centre < white)
         texture = float(np.median(second[mid])) if mid.any() else 0.0
     return PageStats(paper_l=paper_l, paper=float((levelled >= white).mean()), ink=float((levelled < 25.0).mean()),
-                     texture=texture, chroma=float(chroma), gaps=narrow_gaps(levelled < 50.0))
+                     texture=texture, chroma=float(chroma), gaps=narrow_gaps(levelled < 50.0),
+                     lightest=float(np.percentile(l_rows, 99.5)))
 
 
 PAPER_MIN = 95.0  # levelled L: paper, on a clean page
@@ -571,7 +574,7 @@ def paper_threshold(levelled: np.ndarray) -> float:
 # of dots and lines (screentone); photographs and paintings have smooth mid-tones. A colour
 # input is tinted (its own colours are discarded, as always).
 MAX_CHROMA = 8.0
-MIN_PAPER_L = 50.0  # an image whose lightest 3 % is darker has no paper: a dark photo, not ink on paper
+MIN_PAPER_L = 50.0  # an image whose lightest 0.5 % is darker has no paper: a dark photo, not ink on paper
 MAX_MID = 0.05
 MIN_TEXTURE = 9.0
 # Line art, whose surrounding sheet stays paper (chosen on the validation sets; docs/MANGA_MODE.md):
@@ -597,7 +600,7 @@ def choose_background(stats: PageStats) -> str:
 def choose_mode(stats: PageStats) -> str:
     """PageStats -> "paint" (a B&W page, line art, a 1-bit scan) or "tint" (a photograph, grey
     art, a colour image)."""
-    if stats.chroma > MAX_CHROMA or stats.paper_l < MIN_PAPER_L:
+    if stats.chroma > MAX_CHROMA or stats.lightest < MIN_PAPER_L:
         return "tint"
     if stats.mid <= MAX_MID or stats.texture >= MIN_TEXTURE:
         return "paint"
