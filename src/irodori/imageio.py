@@ -648,7 +648,8 @@ def grey_white(img: Image.Image) -> float:
     if img.mode.startswith("I;16"):
         return 65535.0
     low, top = img.getextrema()
-    if img.mode == "F" and (top <= 1.0 or _sampled_percentile(img, 100.0 * (1.0 - FLOAT_OVERSHOOT)) <= FLOAT_OVER_WHITE):
+    if img.mode == "F" and (top <= 1.0
+                            or _sampled_percentile(img, 100.0 * (1.0 - FLOAT_OVERSHOOT)) <= FLOAT_OVER_WHITE):
         return 1.0
     return 255.0 if top <= 255 else 65535.0
 
