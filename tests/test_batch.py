@@ -74,8 +74,23 @@ def test_inputs_that_would_share_an_output_name_are_all_coloured(tiny_onnx, tmp_
     assert main(["colorize", str(src), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 0
     sizes = {p.name: Image.open(p).size for p in out.iterdir()}
     assert sizes == {"x.jpeg.png": (32, 24), "x.jpg-2.png": (21, 10), "x.jpg.png": (22, 10), "x.png": (23, 10)}
-    assert main(["colorize", str(src), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 0  # a rerun skips all
+    assert main(["colorize", str(src), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 0
     assert len(list(out.iterdir())) == 4
+
+
+def test_an_input_added_beside_one_of_the_same_name_gets_its_own_colours_on_a_rerun(tiny_onnx, tmp_path, capsys):
+    """x.jpg alone makes out/x.png; x.png added later was skipped (its output "existed"), and
+    x.jpg made again as x.jpg.png: x.png never coloured, the run reported success."""
+    from irodori.cli import main
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    Image.new("L", (30, 20), 90).save(src / "x.jpg")
+    assert main(["colorize", str(src), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 0
+    Image.new("L", (24, 12), 200).save(src / "x.png")
+    assert main(["colorize", str(src), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 0
+    assert Image.open(out / "x.png").size == (24, 12) and Image.open(out / "x.jpg.png").size == (30, 20)
+    assert "2 coloured, 0 skipped" in capsys.readouterr().err
 
 
 # -- what the written files keep: print resolution, sRGB -------------------------------------------

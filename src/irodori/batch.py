@@ -40,6 +40,7 @@ class Job:
     source: Path
     output: Path
     hints: tuple[Hint, ...] = ()
+    shared: bool = False  # its output name was wanted by another input too: remade on every run
 
 
 def collect_inputs(inputs: list[str], *, recursive: bool,
@@ -94,11 +95,14 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
     """Map sources to outputs (an image to STEM.fmt, an archive to STEM.cbz or STEM.zip). When
     an earlier source took that name (``x.png`` beside ``x.jpg``), the later one keeps its old
     extension too, as an archive's page does (``x.jpg.png``, then ``x.jpg-2.png``), and a source
-    whose name already ends so (``x.png``) keeps it: nothing is lost. An output that is one of
-    the inputs is an error (an input is never overwritten); a source given twice is coloured once."""
+    whose name already ends so (``x.png``) keeps it: nothing is lost. Such jobs are ``shared``:
+    which input made an existing ``x.png`` cannot be told (``x.jpg``, before ``x.png`` was
+    added?), so their outputs are remade rather than skipped. An output that is one of the inputs
+    is an error (an input is never overwritten); a source given twice is coloured once."""
     jobs: dict[int, Job] = {}
     problems: list[str] = []
     seen: dict[Path, Path] = {}
+    shared: set[Path] = set()
     sources = {source.resolve() for source, _ in found}
 
     def suffix_of(source: Path) -> str:
@@ -122,10 +126,12 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
             output = next(candidate for candidate in (outdir / stem.with_name(name) for name in names)
                           if candidate.resolve() not in seen and candidate.resolve() not in sources)
             log.info("%s: written as %s (%s takes %s)", source, output.name, seen[key], key.name)
+            shared.add(seen[key])
+            shared.add(source)
             key = output.resolve()
         seen[key] = source
         jobs[i] = Job(source, output)
-    return [jobs[i] for i in sorted(jobs)], problems
+    return [replace(jobs[i], shared=jobs[i].source in shared) for i in sorted(jobs)], problems
 
 
 def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] | dict[str, list[Hint]], *,
@@ -347,7 +353,7 @@ def run_colorize(args: argparse.Namespace) -> int:
         return 2
     for folder in {job.output.parent for job in jobs}:
         remove_stale_temporaries(folder)  # what a killed run left; fresh ones may be another run's
-    todo = [job for job in jobs if args.overwrite or not job.output.exists()]
+    todo = [job for job in jobs if args.overwrite or job.shared or not job.output.exists()]
     skipped = len(jobs) - len(todo)
     images = [job for job in todo if not is_archive(job.source)]
     archives = [job for job in todo if is_archive(job.source)]

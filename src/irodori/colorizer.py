@@ -861,23 +861,27 @@ def over_white(lightness: Lightness, alpha: np.ndarray) -> Lightness:
     return Lightness(np.round(mixed).astype(pixels.dtype) if pixels.dtype != np.float32 else mixed, kind)
 
 
-def shape_fills(hints: list[Hint], lightness: Lightness, contract: Contract, grid: tuple[int, int]
+def shape_fills(hints: list[Hint], lightness: Lightness, contract: Contract, network: tuple[int, int]
                 ) -> tuple[list[ShapeFill], list[Hint]]:
-    """The user's hints placed in closed shapes too small for the network's ``grid`` (h, w) (at
-    most SHAPE_CELLS grid cells from the hint every way: an eye, a button on a large scan) ->
-    (their flat fills at full resolution, :class:`irodori.paint.ShapeFill`; the other hints).
-    Spread on the grid, such a hint started from the cell beside it and coloured the shape
-    around instead (found by a helper: a hint in an 8-px nose on a 3000-px drawing turned the
-    head blue, the nose white). Shapes are read on the ink layer without its screentone."""
+    """The user's hints placed in closed shapes too small for the grid the hints spread on
+    (:func:`irodori.hints.propagation_grid` of the ``network`` size (h, w); at most SHAPE_CELLS
+    of its cells from the hint every way: an eye, a button on a large scan) -> (their flat
+    fills at full resolution, :class:`irodori.paint.ShapeFill`; the other hints). Spread on the
+    grid, such a hint started from the cell beside it and coloured the shape around instead
+    (found by a helper: a hint in an 8-px nose on a 3000-px drawing turned the head blue, the
+    nose white). Shapes are read on the ink layer without its screentone."""
     height, width = lightness.shape
+    grid = propagation_grid(network, len(hints))
     reach = int(np.ceil(SHAPE_CELLS * max(height / grid[0], width / grid[1])))
     ink = InkRows(lightness, contract) if hints else None
     shapes, rest = [], []
     for hint in hints:
         y0, x0 = max(0, hint.y - reach), max(0, hint.x - reach)
-        window = ink.rows(y0, min(height, hint.y + reach + 1))[:, x0:min(width, hint.x + reach + 1)]
+        y1, x1 = min(height, hint.y + reach + 1), min(width, hint.x + reach + 1)
+        window = ink.rows(y0, y1)[:, x0:x1]
         lab = rgb_to_lab(np.array([[hint.rgb]], dtype=np.uint8))[0, 0]
-        shape = ShapeFill.find(window, hint.y, hint.x, y0=y0, x0=x0, lab=(float(lab[0]), float(lab[1]), float(lab[2])))
+        shape = ShapeFill.find(window, hint.y, hint.x, y0=y0, x0=x0, lab=(float(lab[0]), float(lab[1]), float(lab[2])),
+                               edges=(y0 == 0, y1 == height, x0 == 0, x1 == width))
         (shapes if shape is not None else rest).append(shape if shape is not None else hint)
     return shapes, rest
 

@@ -409,8 +409,9 @@ class SheetFill:
                      for value, white, plane in zip(self.lab, (100.0, 0.0, 0.0), (l_paint, a, b)))
 
 
-SHAPE_CELLS = 3  # a closed shape within this many grid cells of a hint, every way, is filled pixel by pixel
+SHAPE_CELLS = 3  # a closed shape within this many cells of the hints' grid, every way, is filled pixel by pixel
 SHAPE_OPEN_L = 50.0  # levelled L of the ink layer: lighter is inside a shape (paper, flattened tone)
+SHAPE_CLOSE = 2  # px each line grows by while a small shape is found: gaps up to twice this are closed
 
 
 @dataclass(frozen=True)
@@ -426,20 +427,28 @@ class ShapeFill:
     lab: tuple[float, float, float]
 
     @classmethod
-    def find(cls, window: np.ndarray, y: int, x: int, *, y0: int, x0: int,
-             lab: tuple[float, float, float]) -> "ShapeFill | None":
+    def find(cls, window: np.ndarray, y: int, x: int, *, y0: int, x0: int, lab: tuple[float, float, float],
+             edges: tuple[bool, bool, bool, bool] = (False, False, False, False)) -> "ShapeFill | None":
         """window (h, w) float32: the levelled ink layer around a hint at (y, x) (input pixels,
-        inside the window whose corner is (y0, x0)) -> the fill of the shape the hint is in, or
-        None when the hint is on ink or its shape reaches the window's border (not small)."""
+        inside the window whose corner is (y0, x0)); ``edges``: whether its top, bottom, left and
+        right sides are the image's edge -> the fill of the shape the hint is in, or None when
+        the hint is on ink or its shape reaches a side of the window inside the image (not small).
+        Gaps in its outline up to 2 SHAPE_CLOSE px are closed (the lines grown that much while
+        the shape is found, and the shape grown back over the paper), as sheets' are."""
         open_ = window >= SHAPE_OPEN_L
+        py, px = y - y0, x - x0
+        if not open_[py, px]:
+            return None
+        closed = open_ & ~grow(~open_, SHAPE_CLOSE)
+        if not closed[py, px]:  # a hint right beside a line: its shape without the closing
+            closed = open_
         seed = np.zeros_like(open_)
-        seed[y - y0, x - x0] = True
-        if not open_[y - y0, x - x0]:
+        seed[py, px] = True
+        shape = _flood(seed, closed)
+        sides = (shape[0].any(), shape[-1].any(), shape[:, 0].any(), shape[:, -1].any())
+        if any(touch and not edge for touch, edge in zip(sides, edges)) or all(edges):
             return None
-        shape = _flood(seed, open_)
-        if shape[[0, -1], :].any() or shape[:, [0, -1]].any():
-            return None
-        return cls(y0, x0, shape, lab)
+        return cls(y0, x0, grow(shape, SHAPE_CLOSE) & open_ if closed is not open_ else shape, lab)
 
     def planes(self, y0: int, y1: int, l_paint: np.ndarray, a: np.ndarray, b: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
