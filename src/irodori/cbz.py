@@ -203,6 +203,8 @@ def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str,
         names = _output_names(infos, fmt)
         if not names:
             raise ImageReadError("no page images inside the archive")
+        renamed = {tuple(_parts(infos[i].orig_filename)): new for i, new in names.items()
+                   if new != infos[i].orig_filename}
         problems: list[str] = []
 
         def colour(data: bytes, name: str) -> bytes:
@@ -246,13 +248,38 @@ def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str,
                                         f"{MAX_PAGE_BYTES >> 20} MB a page may have; copied uncoloured")
                         if on_page is not None:
                             on_page()
-                    _copy(fp, info, out)
+                    target = _retarget(archive, info, renamed) if _is_link(info) and renamed else None
+                    if target is not None:
+                        _write(out, info, info.orig_filename, target.encode(), info.compress_type)
+                    else:
+                        _copy(fp, info, out)
                 write_pages(0)
             except BaseException:
                 for *_, future in pending:
                     future.cancel()  # an interrupt waits for the pages in the network, not the rest
                 raise
     return problems
+
+
+def _retarget(archive: zipfile.ZipFile, link: zipfile.ZipInfo, renamed: dict[tuple[str, ...], str]) -> str | None:
+    """A link entry pointing at a page whose name the new archive changes ("cover.jpg" ->
+    "001.jpg", which becomes "001.png") -> its target with that page's new name, or None to copy
+    it as it is. (A page that then fails is copied under its old name, and the link to it dangles.)"""
+    target = _read_link(archive, link)
+    folder = _parts(link.orig_filename)[:-1]
+    path: list[str] = list(folder)
+    for part in _parts(target):
+        if part == "..":
+            if not path:
+                return None
+            path.pop()
+        elif part != ".":
+            path.append(part)
+    new = renamed.get(tuple(path))
+    if new is None or _ABSOLUTE.match(target):
+        return None
+    old_last, new_last = path[-1], _parts(new)[-1]
+    return target[:len(target) - len(old_last)] + new_last if target.endswith(old_last) else None
 
 
 def _writer(raw: BinaryIO, comment: bytes) -> zipfile.ZipFile:
