@@ -416,8 +416,8 @@ SHAPE_CLOSE = 2  # px each line grows by while a small shape is found: gaps up t
 
 @dataclass(frozen=True)
 class ShapeFill:
-    """A hint in a closed shape too small for the network's grid (an eye, a button: a few cells
-    across, where the grid's propagation spills into the shape around it), filled flat with the
+    """A hint in a closed shape too small for the grid the hints spread on (an eye, a button: a
+    few cells across, where the grid's propagation spills into the shape around it), filled flat with the
     hint's colour ``lab`` (CIE L, a, b) at full resolution: ``mask`` (h, w) bool, the shape's
     pixels in the window whose top-left input pixel is (``y0``, ``x0``)."""
 
