@@ -78,6 +78,15 @@ def test_inputs_that_would_share_an_output_name_are_all_coloured(tiny_onnx, tmp_
     assert len(list(out.iterdir())) == 4
 
 
+def test_output_names_that_differ_only_in_case_are_kept_apart(tiny_onnx, tmp_path):
+    """X.PNG and x.png made X.png and x.png: one file on a drive that ignores case."""
+    from irodori.batch import plan_jobs
+
+    src = tmp_path / "in"
+    jobs, problems = plan_jobs([(src / "X.PNG", Path("X")), (src / "x.png", Path("x"))], tmp_path / "out", "png")
+    assert not problems and sorted(job.output.name for job in jobs) == ["X.PNG.png", "x.png"]
+
+
 def test_an_input_added_beside_one_of_the_same_name_gets_its_own_colours_on_a_rerun(tiny_onnx, tmp_path, capsys):
     """x.jpg alone makes out/x.png; x.png added later was skipped (its output "existed"), and
     x.jpg made again as x.jpg.png: x.png never coloured, the run reported success."""

@@ -98,12 +98,18 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
     whose name already ends so (``x.png``) keeps it: nothing is lost. Such jobs are ``shared``:
     which input made an existing ``x.png`` cannot be told (``x.jpg``, before ``x.png`` was
     added?), so their outputs are remade rather than skipped. An output that is one of the inputs
-    is an error (an input is never overwritten); a source given twice is coloured once."""
+    is an error (an input is never overwritten); a source given twice is coloured once. Names are
+    compared ignoring case, as archives' are: the output folder may be on a drive that does
+    (macOS, Windows, exFAT), where ``X.png`` and ``x.png`` are one file."""
     jobs: dict[int, Job] = {}
     problems: list[str] = []
-    seen: dict[Path, Path] = {}
+    seen: dict[str, Path] = {}
     shared: set[Path] = set()
-    sources = {source.resolve() for source, _ in found}
+
+    def key_of(path: Path) -> str:
+        return str(path.resolve()).casefold()
+
+    sources = {key_of(source) for source, _ in found}
 
     def suffix_of(source: Path) -> str:
         return source.suffix.lower() if is_archive(source) else f".{fmt}"
@@ -113,7 +119,7 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
         source, stem = found[i]
         suffix = suffix_of(source)
         output = outdir / stem.with_name(stem.name + suffix)
-        key = output.resolve()
+        key = key_of(output)
         if key in sources:
             problems.append(f"{source}: its output {output} would replace an input image; skipped "
                             "(choose another -o folder or --format)")
@@ -123,12 +129,13 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
         if key in seen:
             names = itertools.chain([f"{stem.name}{source.suffix}{suffix}"],
                                     (f"{stem.name}{source.suffix}-{n}{suffix}" for n in itertools.count(2)))
+            taken = output.name
             output = next(candidate for candidate in (outdir / stem.with_name(name) for name in names)
-                          if candidate.resolve() not in seen and candidate.resolve() not in sources)
-            log.info("%s: written as %s (%s takes %s)", source, output.name, seen[key], key.name)
+                          if key_of(candidate) not in seen and key_of(candidate) not in sources)
+            log.info("%s: written as %s (%s takes %s)", source, output.name, seen[key], taken)
             shared.add(seen[key])
             shared.add(source)
-            key = output.resolve()
+            key = key_of(output)
         seen[key] = source
         jobs[i] = Job(source, output)
     return [replace(jobs[i], shared=jobs[i].source in shared) for i in sorted(jobs)], problems
