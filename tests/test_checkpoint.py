@@ -119,19 +119,15 @@ DAMAGES = {  # name -> (damage(run_dir, checkpoint_dir), file the message must n
     "checkpoint.json without arch": (lambda run, ck: _edit_json(ck / "checkpoint.json",
                                      lambda m: {k: v for k, v in m.items() if k != "arch"}), "checkpoint.json",
                                      "no architecture"),
-    "unknown architecture keys": (lambda run, ck: _edit_json(ck / "checkpoint.json",
-                                  lambda m: {**m, "arch": {**m["arch"], "wings": 2}}), "checkpoint.json",
+    "unknown architecture keys": (lambda run, ck: _edit_arch(ck, wings=2), "checkpoint.json",
                                   "unknown architecture keys wings"),
     # Values of the wrong type or range got past the keys' check: ZeroDivisionError, TypeError or a
     # 1.6 TiB allocation when the network was built (found by a helper trying variants).
-    "arch value not a number": (lambda run, ck: _edit_json(ck / "checkpoint.json",
-                                lambda m: {**m, "arch": {**m["arch"], "bin_step": "ten"}}), "checkpoint.json",
+    "arch value not a number": (lambda run, ck: _edit_arch(ck, bin_step="ten"), "checkpoint.json",
                                 "model.bin_step must be a number in [2, 50], not 'ten'"),
-    "arch value zero": (lambda run, ck: _edit_json(ck / "checkpoint.json",
-                        lambda m: {**m, "arch": {**m["arch"], "bin_step": 0}}), "checkpoint.json",
+    "arch value zero": (lambda run, ck: _edit_arch(ck, bin_step=0), "checkpoint.json",
                         "model.bin_step must be a number"),
-    "arch count as text": (lambda run, ck: _edit_json(ck / "checkpoint.json",
-                           lambda m: {**m, "arch": {**m["arch"], "hint_channels": "3"}}), "checkpoint.json",
+    "arch count as text": (lambda run, ck: _edit_arch(ck, hint_channels="3"), "checkpoint.json",
                            "model.hint_channels must be an integer in [0, 16], not '3'"),
     "arch widths huge": (lambda run, ck: _edit_arch(ck, channels=[8, 16, 100000]), "checkpoint.json",
                          "model.channels must be an integer in [1, 4096], not 100000"),  # 360 GB asked

@@ -266,17 +266,9 @@ def _retarget(archive: zipfile.ZipFile, link: zipfile.ZipInfo, renamed: dict[tup
     "001.jpg", which becomes "001.png") -> its target with that page's new name, or None to copy
     it as it is. (A page that then fails is copied under its old name, and the link to it dangles.)"""
     target = _read_link(archive, link)
-    folder = _parts(link.orig_filename)[:-1]
-    path: list[str] = list(folder)
-    for part in _parts(target):
-        if part == "..":
-            if not path:
-                return None
-            path.pop()
-        elif part != ".":
-            path.append(part)
-    new = renamed.get(tuple(path))
-    if new is None or _ABSOLUTE.match(target):
+    path = None if _ABSOLUTE.match(target) else _resolve(_parts(target), {}, start=_parts(link.orig_filename)[:-1])
+    new = renamed.get(tuple(path)) if path else None
+    if new is None:
         return None
     old_last, new_last = path[-1], _parts(new)[-1]
     return target[:len(target) - len(old_last)] + new_last if target.endswith(old_last) else None

@@ -873,7 +873,7 @@ def shape_fills(hints: list[Hint], lightness: Lightness, contract: Contract, net
     height, width = lightness.shape
     grid = propagation_grid(network, len(hints))
     reach = int(np.ceil(SHAPE_CELLS * max(height / grid[0], width / grid[1])))
-    ink = InkRows(lightness, contract) if hints else None
+    ink = InkRows(lightness, contract)
     shapes, rest = [], []
     for hint in hints:
         y0, x0 = max(0, hint.y - reach), max(0, hint.x - reach)
