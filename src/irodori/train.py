@@ -51,7 +51,7 @@ from .data import (ColorImageDataset, StepSampler, SyntheticDataset, cache_short
 from .imageio import encode, write_atomic
 from .losses import class_rebalance_weights, compute_losses
 from .paint import composite
-from .model import Generator, PatchDiscriminator, count_parameters, grow_paint_head
+from .model import Generator, PatchDiscriminator, count_parameters, freeze_batch_norm, grow_paint_head
 
 log = logging.getLogger(__name__)
 
@@ -243,9 +243,15 @@ def _generator(cfg: TrainConfig, *, init: str | Path | None, resume: str | Path 
             # is moot. replace() re-runs the config's own validation (the loss must fit the head).
             cfg = replace(cfg, model=model.config, encoder_init="auto")
         except ConfigError as exc:
-            raise TrainingError(f"{init_path} has a {model.config.head} head: {exc}") from None
+            raise TrainingError(f"{init_path} has a {model.config.encoder} encoder and a {model.config.head} "
+                                f"head: {exc}") from None
         if is_main:
             log.info("initialised from %s (step %s)", init_path, init_meta.get("step"))
+            if model.config.paint and (cfg.data.paint_prob == 0 or cfg.loss.paint_l1 == 0):
+                log.warning("%s paints, but this run does not train its paint head (data.paint_prob=%g, "
+                            "loss.paint_l1=%g): it keeps the lightness it gives paper and tone as it is. To train "
+                            "it too: --model.paint=true --data.paint_prob=0.8 --loss.paint_l1=2 (docs/FINETUNE.md)",
+                            init_path, cfg.data.paint_prob, cfg.loss.paint_l1)
     else:
         model = Generator(cfg.model)
         # A resumed run's weights come from its checkpoint: no ImageNet weights (nor their package) needed.
@@ -361,6 +367,10 @@ def train(
     # Model and optimiser.
     model, cfg = _generator(cfg, init=init, resume=resume, is_main=is_main)
     model = model.to(device)
+    if cfg.encoder_bn == "frozen":
+        frozen = freeze_batch_norm(model.encoder)
+        if is_main:
+            log.info("encoder batch norms frozen (%d, running statistics folded into their convolutions)", frozen)
     if device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)  # faster convolutions on CPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
