@@ -3,10 +3,17 @@
     python scripts/ship_model.py runs/general --name general --version v0.1
 
 Writes into src/irodori/models/:
-- <name>-<version>.onnx                  the exported, checked model (fp32)
 - <name>-<version>/model.safetensors     the weights for `irodori train --init <name>` (fp16 floats)
 - <name>-<version>/checkpoint.json       its architecture, config, step and data hash
+- <name>-<version>.onnx                  the exported, checked float32 graph, exported from those
+                                         fp16 weights and reading them from model.safetensors as
+                                         ONNX external data (one copy of the weights, not two:
+                                         the repository must fit a GPU slot's 64 MiB, docs/GPU.md)
 and rewrites the two sha256 values of that model in src/irodori/registry.py.
+
+    python scripts/ship_model.py --reexport general
+
+exports a shipped model's .onnx again from its shipped weights (the same colours; new hashes).
 """
 
 from __future__ import annotations
@@ -32,13 +39,22 @@ MAX_BYTES = 25 * 1024 * 1024
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", help="checkpoint or run directory")
-    parser.add_argument("--name", required=True)
-    parser.add_argument("--version", required=True)
+    parser.add_argument("checkpoint", nargs="?", help="checkpoint or run directory")
+    parser.add_argument("--name")
+    parser.add_argument("--version")
+    parser.add_argument("--reexport", metavar="NAME", help="export a shipped model's .onnx again from its weights")
     parser.add_argument("--max-side", type=int, default=512)
     parser.add_argument("--temperature", type=float, default=None,
                         help="annealed-mean temperature to bake in (chosen by scripts/tune_temperature.py)")
     args = parser.parse_args(argv)
+    if args.reexport:
+        from irodori.registry import get
+
+        info = get(args.reexport)
+        weights_dir = MODELS / info.weights_dir
+        return _export_and_record(weights_dir, MODELS / info.onnx, name=info.name, max_side=args.max_side)
+    if not (args.checkpoint and args.name and args.version):
+        parser.error("give CHECKPOINT --name NAME --version VERSION (or --reexport NAME)")
 
     ckpt = resolve_checkpoint(args.checkpoint)
     stem = f"{args.name}-{args.version}"
@@ -53,9 +69,6 @@ def main(argv: list[str] | None = None) -> int:
         meta["arch"]["temperature"] = args.temperature
         (tuned / "checkpoint.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         ckpt = tuned
-    onnx_path = MODELS / f"{stem}.onnx"
-    report = export_onnx(ckpt, onnx_path, name=args.name, max_side=args.max_side)
-
     weights_dir = MODELS / stem
     if weights_dir.exists():
         shutil.rmtree(weights_dir)
@@ -68,28 +81,35 @@ def main(argv: list[str] | None = None) -> int:
     # The run's digests are of its float32 weights and training state: record the shipped file's.
     meta["sha256"] = {"model.safetensors": sha256_file(weights_dir / "model.safetensors")}
     (weights_dir / "checkpoint.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return _export_and_record(weights_dir, MODELS / f"{stem}.onnx", name=args.name, max_side=args.max_side)
 
-    for path in (onnx_path, weights_dir / "model.safetensors"):
+
+def _export_and_record(weights_dir: Path, onnx_path: Path, *, name: str, max_side: int) -> int:
+    """Export the shipped checkpoint ``weights_dir`` to ``onnx_path`` (its weights read from
+    the checkpoint's file), check both sizes and write both hashes into the registry."""
+    weights = weights_dir / "model.safetensors"
+    report = export_onnx(weights_dir, onnx_path, name=name, max_side=max_side, weights=weights)
+    for path in (onnx_path, weights):
         if path.stat().st_size > MAX_BYTES:
             print(f"{path.name} is {path.stat().st_size / 1e6:.1f} MB, over the 25 MB limit", file=sys.stderr)
             return 1
-    onnx_sha, weights_sha = sha256_file(onnx_path), sha256_file(weights_dir / "model.safetensors")
+    onnx_sha, weights_sha = sha256_file(onnx_path), sha256_file(weights)
 
     registry = REPO / "src" / "irodori" / "registry.py"
     text = registry.read_text()
-    block = re.search(rf'= ShippedModel\(\n    name="{re.escape(args.name)}",(.*?)\n\)', text, flags=re.S)
+    block = re.search(rf'= ShippedModel\(\n    name="{re.escape(name)}",(.*?)\n\)', text, flags=re.S)
     if block is None:
-        print(f"add a ShippedModel(name={args.name!r}, ...) for MODELS to {registry} first", file=sys.stderr)
+        print(f"add a ShippedModel(name={name!r}, ...) for MODELS to {registry} first", file=sys.stderr)
         return 1
     body = block.group(1)
-    body = re.sub(r'onnx="[^"]*"', f'onnx="{stem}.onnx"', body)
+    body = re.sub(r'onnx="[^"]*"', f'onnx="{onnx_path.name}"', body)
     body = re.sub(r'onnx_sha256="[^"]*"', f'onnx_sha256="{onnx_sha}"', body)
-    body = re.sub(r'weights_dir="[^"]*"', f'weights_dir="{stem}"', body)
+    body = re.sub(r'weights_dir="[^"]*"', f'weights_dir="{weights_dir.name}"', body)
     body = re.sub(r'weights_sha256="[^"]*"', f'weights_sha256="{weights_sha}"', body)
     registry.write_text(text[: block.start(1)] + body + text[block.end(1) :])
-    print(f"{onnx_path.relative_to(REPO)}: {onnx_path.stat().st_size / 1e6:.1f} MB, sha256 {onnx_sha}, "
-          f"parity {report['max_abs_err']:.1e}")
-    print(f"{(weights_dir / 'model.safetensors').relative_to(REPO)}: sha256 {weights_sha}")
+    print(f"{onnx_path.relative_to(REPO)}: {onnx_path.stat().st_size / 1e6:.2f} MB, sha256 {onnx_sha}, "
+          f"parity {report['max_abs_err']:.1e}, {report['external']} tensors read from {weights.relative_to(REPO)}")
+    print(f"{weights.relative_to(REPO)}: sha256 {weights_sha}")
     return 0
 
 

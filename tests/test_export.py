@@ -91,3 +91,48 @@ def test_a_regression_head_has_no_temperature_input(tiny_onnx):
     session = ort.InferenceSession(str(tiny_onnx))
     assert session.get_overridable_initializers() == []
     assert "irodori.temperature" not in {p.key for p in onnx.load(str(tiny_onnx)).metadata_props}
+
+
+
+def test_a_shipped_export_reads_its_weights_from_the_checkpoint_file(classification_run, tmp_path):
+    """export_onnx(weights=...): the .onnx holds the graph alone (the batch norms unfolded, the
+    float16 tensors cast back to float32) and colours as the self-contained export does; moved
+    away from its weights it does not load."""
+    import json
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from irodori.checkpoint import resolve_checkpoint
+    from irodori.colorizer import OnnxBackend
+    from irodori.export import export_onnx
+    from irodori.registry import ModelError, sha256_file
+
+    run = resolve_checkpoint(classification_run)
+    shipped = tmp_path / "m-v1"  # as scripts/ship_model.py writes a shipped model: float16 weights
+    shipped.mkdir()
+    half = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(run / "model.safetensors")).items()}
+    save_file(half, str(shipped / "model.safetensors"))
+    meta = json.loads((run / "checkpoint.json").read_text())
+    meta["sha256"] = {"model.safetensors": sha256_file(shipped / "model.safetensors")}
+    (shipped / "checkpoint.json").write_text(json.dumps(meta))
+    weights_before = (shipped / "model.safetensors").read_bytes()
+
+    alone, graph = tmp_path / "alone.onnx", tmp_path / "m-v1.onnx"
+    export_onnx(shipped, alone, max_side=128)
+    report = export_onnx(shipped, graph, max_side=128, weights=shipped / "model.safetensors")
+    assert report["external"] > 10 and graph.stat().st_size < alone.stat().st_size / 3
+    assert (shipped / "model.safetensors").read_bytes() == weights_before
+    nodes = {n.op_type for n in onnx.load(str(graph), load_external_data=False).graph.node}
+    assert {"BatchNormalization", "Cast"} <= nodes
+    rng = np.random.default_rng(2)
+    l = rng.uniform(-1, 1, (1, 1, 24, 40)).astype(np.float32)
+    hints = np.zeros((1, 3, 24, 40), np.float32)
+    hints[0, :, 5, 7] = (0.3, -0.1, 1.0)
+    np.testing.assert_allclose(OnnxBackend(graph).run(l, hints), OnnxBackend(alone).run(l, hints), atol=1e-5)
+
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    shutil.copy(graph, moved)
+    with pytest.raises(ModelError, match="elsewhere.*not a readable ONNX model"):
+        OnnxBackend(moved / graph.name)

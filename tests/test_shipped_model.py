@@ -54,6 +54,25 @@ def test_a_damaged_model_file_is_refused(tmp_path):
         verify(copy, info.onnx_sha256)
 
 
+def test_a_float_model_whose_weights_file_is_damaged_is_refused(tmp_path, monkeypatch):
+    """The float models' .onnx files read their weights from the shipped model.safetensors
+    (ONNX external data): both files are hash-checked before loading."""
+    from irodori import registry
+
+    info = MODELS["manga"]
+    assert info.onnx_reads_weights and not MODELS["manga-int8"].onnx_reads_weights
+    shutil.copy(models_dir() / info.onnx, tmp_path / info.onnx)
+    shutil.copytree(models_dir() / info.weights_dir, tmp_path / info.weights_dir)
+    monkeypatch.setattr(registry, "models_dir", lambda: tmp_path)
+    assert OnnxBackend(shipped_onnx_path("manga")).paints  # the copy loads, beside its weights
+    weights = tmp_path / info.weights_dir / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-100] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelIntegrityError, match="model.safetensors: sha256 .* does not match"):
+        shipped_onnx_path("manga")
+
+
 def test_golden_image(tmp_path):
     out = np.asarray(load_colorizer("general").colorize(GOLDEN_IN)).astype(np.int16)
     if os.environ.get("IRODORI_UPDATE_GOLDEN"):

@@ -66,6 +66,65 @@ def _temperature_parity(model: torch.nn.Module, session, l_np: np.ndarray, hints
     return float(np.abs(session.run(["ab"], feed)[0] - ab_torch).max())
 
 
+def _safetensors_index(path: Path) -> tuple[dict, int]:
+    """A safetensors file's header -> ({name: {"dtype", "shape", "data_offsets"}}, the byte
+    offset where its data starts). The format (huggingface/safetensors): an 8-byte little-endian
+    header length, that many bytes of JSON, then the tensors' bytes, offsets relative to its start."""
+    with open(path, "rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(size))
+    header.pop("__metadata__", None)
+    return header, 8 + size
+
+
+_SAFETENSORS_DTYPES = {"F16": np.float16, "F32": np.float32}
+
+
+def external_weights(proto, weights: Path, model_dir: Path) -> int:
+    """Make the initializers of an exported graph that hold the same values as a tensor of the
+    checkpoint's ``weights`` (a safetensors file of float16 or float32 tensors, the one the graph
+    was exported from) point into that file as ONNX external data, instead of holding a second
+    copy: a float16 tensor is read as such and cast to float32 by a Cast node (onnxruntime folds
+    it into a float32 constant when the session is made, so inference is as fast as before).
+    ``model_dir`` is where the .onnx file will be written; the file's location is stored
+    relative to it (onnxruntime refuses external data outside the model's folder). Initializer
+    names are the checkpoint's keys, with the exporter's ``generator.`` prefix. -> how many
+    initializers now point into the file. Raises ValueError if ``weights`` is not inside ``model_dir``."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    location = Path(weights).resolve().relative_to(Path(model_dir).resolve()).as_posix()
+    header, data_start = _safetensors_index(weights)
+    count = 0
+    casts = []
+    for tensor in proto.graph.initializer:
+        key = tensor.name.removeprefix("generator.")
+        entry = header.get(key)
+        if entry is None or entry["dtype"] not in _SAFETENSORS_DTYPES or tensor.data_type != TensorProto.FLOAT:
+            continue
+        value = numpy_helper.to_array(tensor)
+        begin, end = entry["data_offsets"]
+        with open(weights, "rb") as f:
+            f.seek(data_start + begin)
+            stored = np.frombuffer(f.read(end - begin), dtype=_SAFETENSORS_DTYPES[entry["dtype"]])
+        if list(entry["shape"]) != list(value.shape) or not np.array_equal(stored.astype(np.float32), value.ravel()):
+            continue
+        name = tensor.name
+        if entry["dtype"] == "F16":
+            tensor.name = f"{name}.float16"
+            casts.append(helper.make_node("Cast", [tensor.name], [name], to=TensorProto.FLOAT))
+        tensor.data_type = TensorProto.FLOAT16 if entry["dtype"] == "F16" else TensorProto.FLOAT
+        tensor.ClearField("raw_data")
+        tensor.ClearField("float_data")
+        tensor.data_location = TensorProto.EXTERNAL
+        for k, v in (("location", location), ("offset", str(data_start + begin)), ("length", str(end - begin))):
+            tensor.external_data.add(key=k, value=v)
+        count += 1
+    nodes = casts + list(proto.graph.node)
+    del proto.graph.node[:]
+    proto.graph.node.extend(nodes)
+    return count
+
+
 def export_onnx(
     checkpoint: str | Path,
     output: str | Path,
@@ -75,8 +134,15 @@ def export_onnx(
     opset: int = 17,
     check_size: tuple[int, int] | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
+    weights: str | Path | None = None,
 ) -> dict:
-    """Export and verify; returns {"max_abs_err", "check_size", "path"}."""
+    """Export and verify; returns {"max_abs_err", "check_size", "path", "external"}.
+
+    With ``weights`` (the checkpoint's safetensors file, in the output's folder or below it: a
+    shipped model's) the graph keeps its batch norms unfolded, so that its initializers are the
+    checkpoint's own tensors, and reads them from that file (:func:`external_weights`): the
+    .onnx file holds the graph alone, and only works beside that file. onnxruntime folds the
+    batch norms itself when it loads the model. ``external`` counts the tensors read from it."""
     import onnx
     import onnxruntime as ort
 
@@ -98,6 +164,8 @@ def export_onnx(
         torch.onnx.export(
             _AbOnly(model).eval(), example, buf, input_names=input_names, output_names=outputs,
             dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True, dynamo=False,
+            # with weights: batch norms left unfolded, so the initializers are the checkpoint's tensors
+            training=torch.onnx.TrainingMode.PRESERVE if weights is not None else torch.onnx.TrainingMode.EVAL,
         )
     proto = onnx.load_from_string(buf.getvalue())
     if temperature is not None:
@@ -143,5 +211,34 @@ def export_onnx(
         if not max_abs_err <= tolerance:
             raise ExportError(f"with a temperature given, onnxruntime and PyTorch differ by {max_abs_err:.2e}")
     output = Path(output)
+    external = 0
+    if weights is not None:
+        external = external_weights(proto, Path(weights), output.parent)
+        max_abs_err = max(max_abs_err, _external_parity(proto, output, outputs, {"l": l_np, "hints": hints_np},
+                                                        ort_out, tolerance))
     write_atomic(output, proto.SerializeToString())
-    return {"max_abs_err": max_abs_err, "check_size": (h, w), "path": str(output)}
+    return {"max_abs_err": max_abs_err, "check_size": (h, w), "path": str(output), "external": external}
+
+
+def _external_parity(proto, output: Path, outputs: list[str], feed: dict, expected: list, tolerance: float) -> float:
+    """Write the graph with external weights beside its file-to-be, check it (onnx.checker reads
+    the external data) and run it in onnxruntime -> max |difference| from ``expected``, the
+    outputs of the graph with its weights inside. Raises ExportError past ``tolerance``."""
+    import onnx
+    import onnxruntime as ort
+
+    probe = output.with_name(f".{output.name}.check")
+    try:
+        probe.write_bytes(proto.SerializeToString())
+        try:
+            onnx.checker.check_model(str(probe), full_check=True)
+        except onnx.checker.ValidationError as exc:
+            raise ExportError(f"onnx.checker rejected the export with external weights: {exc}") from None
+        session = ort.InferenceSession(str(probe), providers=["CPUExecutionProvider"])
+        got = session.run(outputs, feed)
+    finally:
+        probe.unlink(missing_ok=True)
+    err = max(float(np.abs(a - b).max()) for a, b in zip(got, expected))
+    if not err <= tolerance:
+        raise ExportError(f"with its weights read from the checkpoint the model differs by {err:.2e}")
+    return err

@@ -26,6 +26,9 @@ class ShippedModel:
     weights_sha256: str  # sha256 of weights_dir/model.safetensors
     description: str
     card: str  # path of the model card in the repository docs
+    # The .onnx file holds the graph alone and reads its weights from weights_dir/model.safetensors
+    # (ONNX external data; scripts/ship_model.py): both files are hash-checked before loading.
+    onnx_reads_weights: bool = False
 
 
 def _int8_copy(model: ShippedModel, *, onnx_sha256: str, description: str) -> ShippedModel:
@@ -47,23 +50,25 @@ def _int8_copy(model: ShippedModel, *, onnx_sha256: str, description: str) -> Sh
 _GENERAL = ShippedModel(
     name="general",
     onnx="general-v0.3.onnx",
-    onnx_sha256="38ebfca34348b12947275c58da24ea1c9b04f6c10233c23fa7ea37eeed5d04f4",
+    onnx_sha256="b4b4c50de1df2ddc43fead654ce47b5e358f571f1d0eb919b6eef1a6ea9a952e",
     weights_dir="general-v0.3",
     weights_sha256="4458349aec747d7b6846623de30169359e765b1f23ed408d555f2689e521bba8",
     description="Photos and art of every kind (painted, flat, line art), and manga pages; trained "
     "on the full open corpus (its card tells which). Float32: the reference of general-int8.",
     card="docs/models/general.md",
+    onnx_reads_weights=True,
 )
 _MANGA = ShippedModel(
     name="manga",
     onnx="manga-v0.5.onnx",
-    onnx_sha256="96edebd6566819973ae385a5434ad43316e377155fd9bfb683599dd19917a09a",
+    onnx_sha256="03ef6b5c123bc91b562ade236644ef0dc702654bc5b4bc34e26364e59940a289",
     weights_dir="manga-v0.5",
     weights_sha256="1edae827099ff4cf251491932d1824d0f023f84c1daacc18a44f33d6a79b2416",
     description="Black-and-white manga and comic pages, line art and 1-bit scans, painted (ink kept, "
     "paper and screentone coloured) or tinted: `manga` v0.3 with a paint head, trained on the corpus's "
     "art printed as B&W pages and on OpenMoji line art. Float32; the default for ink on paper.",
     card="docs/models/manga.md",
+    onnx_reads_weights=True,
 )
 MODELS: dict[str, ShippedModel] = {
     model.name: model
@@ -131,8 +136,11 @@ def get(name: str) -> ShippedModel:
 
 
 def shipped_onnx_path(name: str) -> Path:
-    """Path of a shipped model's ONNX file, hash-checked."""
+    """Path of a shipped model's ONNX file, hash-checked (and the weights file it reads, if it
+    reads one)."""
     info = get(name)
+    if info.onnx_reads_weights:
+        verify(models_dir() / info.weights_dir / "model.safetensors", info.weights_sha256)
     return verify(models_dir() / info.onnx, info.onnx_sha256)
 
 
