@@ -7,7 +7,7 @@
 
 The slot: one command of at most 600 s, a working tree (code + carried data) of at most 64 MiB,
 at most 8 files of at most 16 MiB each brought back from OUT. So ``--pack`` re-encodes as much
-of the art corpus as fits beside the code (WebP, short side 160 px: the training crops' size)
+of the art corpus as fits beside the code (WebP, short side 256 px: crops of 128 px and up)
 into one tar shard; the run unpacks it, trains the ``paint`` recipe scaled for an H200 from the
 shipped ``manga`` model, stops itself by the wall clock, and exports.
 
@@ -47,10 +47,10 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 
 # The `paint` preset (batch 16, lr 5e-4, 3,000 steps) scaled for one H200: 8x the batch with the
 # learning rate by the square-root rule for Adam (5e-4 * sqrt(8) = 1.4e-3), a longer warm-up for
-# the larger step, bf16 autocast, crops of at least 0.8 of the packed images' 160 px short side
-# (enlarged at most 1.25x), and checkpoints by time.
+# the larger step, bf16 autocast, crops of at least half of the packed images' 256 px short side
+# (the preset's scale_min: 128 px and up, enlarged at most 1.25x), and checkpoints by time.
 GPU_RECIPE = {
-    "batch_size": 128, "optim": {"lr": 1.4e-3, "warmup_steps": 200}, "data": {"scale_min": 0.8},
+    "batch_size": 128, "optim": {"lr": 1.4e-3, "warmup_steps": 200}, "data": {"scale_min": 0.5},
     "amp": "bf16", "device": "cuda", "checkpoint_every": 1000, "checkpoint_every_s": 60.0,
     "keep_checkpoints": 2, "val_every": 250, "val_batches": 1, "log_every": 25,
 }
@@ -122,7 +122,7 @@ def _write_pack(chosen: dict[str, bytes], dest: Path) -> int:
     return sum(p.stat().st_size for p in dest.iterdir())
 
 
-def pack_for_gpu(corpus: Path, dest: Path, *, budget: int, short_side: int = 160, quality: int = 75,
+def pack_for_gpu(corpus: Path, dest: Path, *, budget: int, short_side: int = 256, quality: int = 80,
                  val_images: int = 24, seed: int = 0) -> dict:
     """``corpus/{train,val}/<source>/*`` -> ``dest`` (tar shards + index.json, ``corpus.pack``'s
     format) of at most ``budget`` bytes: ``val_images`` validation images, then training images
@@ -433,8 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=None, help="the packed data (default data/gpu; none with --dry-run)")
     ap.add_argument("--budget-bytes", type=int, default=None,
                     help="for --pack: bytes the data may take (default: 64 MiB minus the working tree, 256 KiB spare)")
-    ap.add_argument("--short-side", type=int, default=160, help="for --pack: images reduced to this short side")
-    ap.add_argument("--quality", type=int, default=75, help="for --pack: WebP quality")
+    ap.add_argument("--short-side", type=int, default=256, help="for --pack: images reduced to this short side")
+    ap.add_argument("--quality", type=int, default=80, help="for --pack: WebP quality")
     ap.add_argument("--val-images", type=int, default=24, help="for --pack: validation images packed first")
     ap.add_argument("--out", default=os.environ.get("OUT") or "runs/gpu-out",
                     help="where the returned files go (default $OUT)")

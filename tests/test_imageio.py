@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -343,3 +344,18 @@ def test_folders_and_globs_skip_resource_forks_as_archives_do(tiny_onnx, tmp_pat
         assert main(["colorize", *args, "-o", str(out), "--model", str(tiny_onnx), "--overwrite", "-q"]) == 0, args
         assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["page01.png"]
         assert re.search(r"^1 coloured, 0 skipped.*, 0 failed$", capsys.readouterr().err, re.M)
+
+
+def test_a_header_past_pillows_own_bomb_limit_names_our_limit():
+    """A PNG header of 14000x14000 (past twice Pillow's MAX_IMAGE_PIXELS, where Pillow refuses
+    before our check sees the size) is refused as a 10000x10000 one is: against --max-pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    def header_only(w: int, h: int) -> bytes:  # a few bytes that claim w x h pixels
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+
+    for side in (10000, 14000):
+        with pytest.raises(ImageReadError, match=rf"too many pixels \(.*{side * side:,} > limit 64,000,000\)"):
+            open_image(header_only(side, side), max_pixels=64_000_000)

@@ -154,7 +154,7 @@ def _open_image(source: ImageSource, max_pixels: int | None, name: str) -> Image
     # A path is opened here, not by Pillow: Pillow closes a file it opened once the pixels are
     # loaded, and a TIFF's orientation tag, read after that, was then lost (the same TIFF came
     # out turned from bytes and unturned from its path).
-    with _read_errors(), contextlib.ExitStack() as stack, warnings.catch_warnings():
+    with _read_errors(max_pixels), contextlib.ExitStack() as stack, warnings.catch_warnings():
         if isinstance(fp, (str, Path)):
             fp = stack.enter_context(_open_path(fp))
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -172,16 +172,22 @@ def _open_image(source: ImageSource, max_pixels: int | None, name: str) -> Image
 
 
 @contextlib.contextmanager
-def _read_errors() -> Iterator[None]:
+def _read_errors(max_pixels: int | None = None) -> Iterator[None]:
     """Turn whatever decoding raises into ImageReadError with a reason. Pillow's decoders and
     parsers raise many types on damaged data (OSError and SyntaxError, but also struct.error,
     IndexError, TypeError, KeyError, ...): each means this file cannot be read, never that the
-    program is broken. MemoryError passes (it is about the machine, not the file)."""
+    program is broken. MemoryError passes (it is about the machine, not the file). Pillow's own
+    bomb guard (past twice its MAX_IMAGE_PIXELS, before our check sees the size) is reported as
+    ours is, against ``max_pixels``."""
     try:
         yield
     except (ImageReadError, MemoryError):
         raise
     except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        if found and max_pixels is not None:
+            raise ImageReadError(f"too many pixels ({int(found.group(1)):,} > limit {max_pixels:,}); "
+                                 "raise the limit with --max-pixels if this image is trusted") from None
         raise ImageReadError(f"too many pixels ({exc}); raise the limit with --max-pixels") from None
     except UnidentifiedImageError:
         raise ImageReadError("not an image, or a format Pillow cannot read") from None
