@@ -97,11 +97,11 @@ def test_pack_fits_its_budget_and_the_run_trains_on_the_unpacked_images(tg, tmp_
             folder.mkdir(parents=True, exist_ok=True)
             _art(100 * (split == "val") + i).save(folder / f"img{i:02d}.jpg", quality=95)  # 240x200
 
-    full = tg.pack_for_gpu(corpus, tmp_path / "all", budget=10**7, val_images=2)
+    full = tg.pack_for_gpu(corpus, tmp_path / "all", budget=10**7, val_images=2, short_side=160)
     assert (full["train"], full["val"], full["available"]) == (12, 2, 12)
     budget = full["bytes"] - 5000  # a few images fewer
     assert tg.main(["--pack", "--corpus", str(corpus), "--data", str(tmp_path / "gpu"), "--budget-bytes",
-                    str(budget), "--val-images", "2"]) == 0
+                    str(budget), "--val-images", "2", "--short-side", "160"]) == 0
     packed = json.loads((tmp_path / "gpu" / "index.json").read_text())
     names = [m["path"] for s in packed["shards"] for m in s["members"]]
     size = sum(p.stat().st_size for p in (tmp_path / "gpu").iterdir())
