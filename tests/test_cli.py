@@ -257,7 +257,8 @@ def test_stdin_to_a_folder_keeps_an_existing_output(tiny_onnx, inputs, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert b"0 coloured, 1 skipped (" in proc.stderr and b"--overwrite to redo), 0 failed" in proc.stderr
     assert (out / "stdin.png").read_bytes() == b"mine"
-    assert _run("colorize", "-", "-o", str(out), "--overwrite", "--model", str(tiny_onnx), input=data).returncode == 0
+    proc = _run("colorize", "-", "-o", str(out), "--overwrite", "--model", str(tiny_onnx), input=data, text=False)
+    assert proc.returncode == 0 and proc.stderr.endswith(b"1 coloured, 0 skipped, 0 failed\n")  # as a batch ends
     assert Image.open(out / "stdin.png").size == (60, 40)
 
 
@@ -538,3 +539,15 @@ def test_one_training_image_is_not_images(tmp_path, caplog):
         assert main(["train", str(folder), "--preset", "tiny", "--out", str(tmp_path / "run"), "--steps=1",
                      "--val_every=0", "-q"]) == 0
     assert re.search(r"world size \d+; 1 training image$", caplog.text, re.MULTILINE), caplog.text
+
+
+def test_a_transparent_input_written_as_jpeg_says_where_its_transparency_went(tiny_onnx, tmp_path):
+    rgba = np.zeros((40, 60, 4), np.uint8)
+    rgba[..., :3], rgba[10:30, 10:50, 3] = 90, 255  # a grey card on a transparent sheet
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "card.png")
+    Image.fromarray(rgba[..., :3]).save(tmp_path / "opaque.png")
+    proc = _run("colorize", str(tmp_path / "card.png"), str(tmp_path / "opaque.png"), "-o", str(tmp_path / "out"),
+                "--format", "jpg", "--model", str(tiny_onnx), text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("JPEG has no transparency") == 1 and "card.png: JPEG has no transparency" in proc.stderr
+    assert np.asarray(Image.open(tmp_path / "out" / "card.jpg"))[2, 2].min() > 240  # put on white

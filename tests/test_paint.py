@@ -575,12 +575,13 @@ def test_gutters_are_thin_strips_of_sheet_around_rectangular_panels_on_every_edg
     assert not gutters(_sheet_cells(_panel_page(((8, 8, 152, 112),))))  # one rectangle in a border: a picture
 
 
-def test_a_pages_gutters_and_margins_stay_white_and_its_panels_take_colour(painter, caplog):
+def test_a_pages_gutters_and_margins_stay_white_and_its_panels_take_colour(painter, caplog, tmp_path):
     page = _panel_page()
     sheet = _sheet_cells(page)
+    Image.fromarray(page).save(tmp_path / "p007.png")
     with caplog.at_level("INFO", logger="irodori.colorizer"):
-        out = np.asarray(painter.colorize(page))
-    assert "gutters and margins found" in caplog.text
+        out = np.asarray(painter.colorize(tmp_path / "p007.png"))
+    assert "p007.png: gutters and margins found" in caplog.text  # which page, in a threaded batch
     assert (out[sheet] == 255).all()  # white paper, exactly
     painted = np.asarray(painter.colorize(page, background="paint"))
     assert not (painted[sheet] == 255).all()  # (the tiny model washes the gutters when asked to paint them)

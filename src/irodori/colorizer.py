@@ -35,7 +35,7 @@ from PIL import Image
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_l, rgb_to_lab
 from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hint_map, parse_hints, parse_palette,
                     propagate_hints, propagation_grid)
-from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, lightness_of, open_image,
+from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, input_prefix, lightness_of, open_image,
                       print_resolution)
 from .paint import (BACKGROUNDS, LINE_L, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet, Contract, ShapeFill,
                     SheetFill, choose_background, choose_mode, composite, flats_to_lines, gutters, ink_layer,
@@ -588,11 +588,11 @@ class Colorizer:
         sheet = BlankSheet.find(lightness.darkest(factor), factor=factor, paper_l=contract.paper_l)
         if page and not gutters(sheet.cells):
             (log.info if contract.reason.endswith("(asked)") else log.debug)(
-                "no gutters and margins around panels found: the whole page is painted")
+                "%sno gutters and margins around panels found: the whole page is painted", input_prefix())
             return None
         if page:
-            log.info("gutters and margins found (%.0f%% of the page): they stay paper, or take the colour of a hint "
-                     "placed in them", 100 * sheet.cells.mean())
+            log.info("%sgutters and margins found (%.0f%% of the page): they stay paper, or take the colour of a "
+                     "hint placed in them", input_prefix(), 100 * sheet.cells.mean())
         return sheet
 
     def merge(self, l_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:

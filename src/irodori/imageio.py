@@ -849,6 +849,9 @@ def encode(img: Image.Image, fmt: str, *, quality: int = 95, compression: int | 
     if not (isinstance(level, int) and 0 <= level <= 9):
         raise ValueError(f"PNG compression must be a whole number from 0 to 9, not {level!r}")
     if fmt == "jpg" and img.mode == "RGBA":
+        if img.getchannel("A").getextrema()[0] < 255:
+            log.warning("%sJPEG has no transparency: the transparent parts are put on white "
+                        "(--format png or webp keeps them)", input_prefix())
         canvas = Image.new("RGB", img.size, (255, 255, 255))
         canvas.paste(img, mask=img.getchannel("A"))
         canvas.info = dict(img.info)  # its dpi

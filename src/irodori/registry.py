@@ -66,7 +66,7 @@ _MANGA = ShippedModel(
     weights_sha256="1edae827099ff4cf251491932d1824d0f023f84c1daacc18a44f33d6a79b2416",
     description="Black-and-white manga and comic pages, line art and 1-bit scans, painted (ink kept, "
     "paper and screentone coloured) or tinted: `manga` v0.3 with a paint head, trained on the corpus's "
-    "art printed as B&W pages and on OpenMoji line art. Float32; the default for ink on paper.",
+    "art printed as B&W pages and on OpenMoji line art. Float32: the reference of manga-int8.",
     card="docs/models/manga.md",
     onnx_reads_weights=True,
 )
