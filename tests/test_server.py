@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import struct
+import subprocess
+import sys
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -24,10 +26,10 @@ from irodori.colorizer import load_colorizer  # noqa: E402
 from irodori.imageio import open_image, split_lightness  # noqa: E402
 from irodori.registry import AUTO_MODEL, DEFAULT_MODEL, MODELS  # noqa: E402
 from irodori.reference import MAX_REFERENCES  # noqa: E402
-from irodori.server import STATIC_DIR, body_limit, create_app, sniff_format  # noqa: E402
+from irodori.server import REFUSED_HEADER, STATIC_DIR, body_limit, create_app, sniff_format  # noqa: E402
 
 from conftest import REPO  # noqa: E402
-from live_server import live_server  # noqa: E402
+from live_server import free_port, live_server  # noqa: E402
 from test_reference import cartoon  # noqa: E402
 
 EXAMPLE = REPO / "examples" / "photo_city.png"
@@ -62,8 +64,22 @@ def _json_error(response, status: int) -> str:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     body = response.json()
-    assert set(body) == {"error"} and body["error"]
+    assert set(body) == {"error"} and body["error"] and "\n" not in body["error"]  # one line
     return body["error"]
+
+
+def _multipart(parts: list[tuple[str, str | None, bytes]], *, end: bytes = b"--b--\r\n") -> bytes:
+    """A multipart body, boundary ``b``, of (field, file name or None for a text field, bytes);
+    ``end`` is its closing boundary (cut it to send an incomplete body)."""
+    body = b""
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"' + ("" if filename is None else f'; filename="{filename}"')
+        body += f"--b\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
+    return body + end
+
+
+def _post_raw(client, body: bytes):
+    return client.post("/api/colorize", content=body, headers={"content-type": "multipart/form-data; boundary=b"})
 
 
 # -- colouring --------------------------------------------------------------------------------
@@ -175,8 +191,48 @@ def test_malformed_uploads_get_a_json_error_and_the_server_carries_on(client, da
     assert _post(client, _png()).status_code == 200
 
 
-def test_a_missing_image_field_is_a_422_json_error(client):
-    assert "image" in _json_error(client.post("/api/colorize", data={"hints": "[]"}), 422)
+def test_a_missing_image_field_is_a_400_json_error(client):
+    assert _json_error(_post_raw(client, _multipart([("hints", None, b"[]")])), 400) == "missing form field 'image'"
+    assert "multipart/form-data" in _json_error(client.post("/api/colorize", data={"hints": "[]"}), 400)
+
+
+# -- the form: every field checked, each problem a 400 naming the field ---------------------------
+@pytest.mark.parametrize("parts,expected", [
+    ([("image", "a.png", _png()), ("image", "b.png", _png())], "field 'image' given twice"),
+    ([("image", "a.png", _png()), ("hints", None, b"[]"), ("hints", None, b"[]")], "field 'hints' given twice"),
+    ([("image", "a.png", _png()), ("model", None, b"bogus"), ("model", None, DEFAULT_MODEL.encode())],
+     "field 'model' given twice"),
+    ([("image", "a.png", _png()), ("temprature", None, b"0.1")], "unknown field 'temprature'; the fields are image,"),
+    ([("image", "a.png", _png()), ("refrence", "r.png", _png())], "unknown field 'refrence'"),
+    ([("image", "a.png", _png()), ("hint", None, b"[]")], "unknown field 'hint'"),
+    ([("image", "a.png", _png()), ("reference", None, b"abc")], "reference must be a file upload"),
+    ([("image", None, b"abc")], "image must be a file upload"),
+    ([("image", "a.png", _png()), ("hints", "h.json", b"[]")], "hints must be a text field, not a file"),
+    ([("image", "a.png", _png()), ("tone", None, b"dots")], "tone must be flat or keep, not 'dots'"),
+    ([("image", "a.png", _png()), ("background", None, b"sky")],
+     "background must be auto, paint, paper or gutters, not 'sky'"),
+    ([("image", "a.png", _png()), ("mode", None, b"sepia")], "mode must be auto, tint or paint, not 'sepia'"),
+    ([("image", "a.png", _png()), ("temperature", None, b"abc")],
+     "temperature must be a number from 0.1 to 1.0, not 'abc'"),
+], ids=["image-twice", "hints-twice", "model-twice", "temprature", "refrence", "hint", "reference-text",
+        "image-text", "hints-file", "tone", "background", "mode", "temperature-text"])
+def test_unknown_repeated_and_misplaced_fields_and_bad_values_are_a_400_naming_them(client, parts, expected):
+    """They were accepted silently (the last repeat won, a misspelt field was ignored), or named
+    neither field nor value, or answered 422 naming "form field '0'"."""
+    assert _json_error(_post_raw(client, _multipart(parts)), 400).startswith(expected)
+
+
+def test_empty_fields_count_as_not_given_as_browsers_send_them(client):
+    parts = [("image", "a.png", _png()), ("model", None, b""), ("reference", "", b""), ("temperature", None, b"")]
+    assert _post_raw(client, _multipart(parts)).status_code == 200
+
+
+def test_an_incomplete_or_unreadable_multipart_body_says_so_in_one_line(client):
+    cut = _post_raw(client, _multipart([("image", "a.png", _png())], end=b""))  # the final boundary cut off
+    assert _json_error(cut, 400).startswith("the upload is incomplete")
+    long_name = _post_raw(client, _multipart([("image", "a" * 8000 + ".png", _png())]))
+    assert "file name" in _json_error(long_name, 400)
+    assert _post_raw(client, _multipart([("image", "a" * 4000 + ".png", _png())])).status_code == 200
 
 
 def test_an_unknown_model_is_a_400(client):
@@ -196,8 +252,9 @@ def test_an_unexpected_exception_is_a_plain_500():
 # -- the rest of the surface ------------------------------------------------------------------
 def test_models_health_and_openapi(client):
     models = client.get("/api/models").json()
-    assert [m["name"] for m in models] == [DEFAULT_MODEL, *(name for name in MODELS if name != DEFAULT_MODEL)]
-    assert [m["default"] for m in models] == [True] + [False] * (len(MODELS) - 1)
+    assert [m["name"] for m in models] == [DEFAULT_MODEL, AUTO_MODEL,
+                                           *(name for name in MODELS if name != DEFAULT_MODEL)]
+    assert [m["default"] for m in models] == [True] + [False] * len(MODELS)
     assert all(m["description"] for m in models)
     assert client.get("/api/health").json()["status"] == "ok"
     schema = client.get("/openapi.json").json()
@@ -267,7 +324,8 @@ def test_the_page_is_served_and_loads_nothing_from_elsewhere(client):
 
 def test_serve_flags_are_checked_before_anything_loads(capsys):
     for argv in [["--port", "0"], ["--port", "70000"], ["--max-upload-mb", "0"], ["--max-upload-mb", "inf"], ["--queue", "-1"],
-                 ["--max-concurrent", "0"], ["--max-pixels", "0"], ["--threads", "0"], ["--model", "nope"]]:
+                 ["--max-concurrent", "0"], ["--max-pixels", "0"], ["--threads", "0"], ["--model", "nope"],
+                 ["--upload-timeout", "0"], ["--upload-timeout", "nan"]]:
         assert main(["serve", *argv]) == 2, argv
     assert "unknown model 'nope'" in capsys.readouterr().err
 
@@ -288,12 +346,17 @@ def test_a_public_host_gets_a_warning(monkeypatch, capsys):
 
 # -- a live server under load -------------------------------------------------------------------
 class SlowColorizer:
-    """The real model, made slow enough that 20 requests at once overflow a queue of 4."""
+    """The real model, made slow enough that 20 requests at once overflow a queue of 4; counts
+    the images it colours."""
 
     def __init__(self, inner, delay: float) -> None:
-        self.inner, self.delay = inner, delay
+        self.inner, self.delay, self.calls = inner, delay, 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
 
     def colorize(self, *args, **kwargs):
+        self.calls += 1
         time.sleep(self.delay)
         return self.inner.colorize(*args, **kwargs)
 
@@ -395,6 +458,85 @@ def test_a_full_queue_refuses_an_upload_before_reading_its_body(colorizers):
         assert httpx.post(f"{url}/api/colorize", files={"image": ("a.png", image)}, timeout=30).status_code == 200
 
 
+def _wait_until_busy(url: str, count: int, *, within: float) -> bool:
+    """Whether /api/health says ``count`` requests are admitted, within ``within`` seconds."""
+    import httpx
+
+    deadline = time.monotonic() + within
+    while httpx.get(f"{url}/api/health").json()["busy"] != count:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_requests_abandoned_while_queued_are_never_coloured(colorizers):
+    """The page aborts its request when the settings change again. The server used to colour
+    every abandoned request anyway, and they filled the queue: the one still wanted got 503."""
+    httpx = pytest.importorskip("httpx")
+    slow = SlowColorizer(colorizers[DEFAULT_MODEL], 2.5)
+    image = _png((64, 48))
+    with live_server(create_app(colorizers={DEFAULT_MODEL: slow}, max_concurrent=1, queue=2)) as url:
+        with ThreadPoolExecutor(1) as pool:
+            running = pool.submit(httpx.post, f"{url}/api/colorize", files={"image": ("a.png", image)}, timeout=30)
+            assert _wait_until_busy(url, 1, within=5)
+            abandoned = [_partial_upload(url, image, sent=10**9)[0] for _ in range(2)]  # sent whole...
+            assert _wait_until_busy(url, 3, within=5)
+            time.sleep(0.3)  # ...read by the server, waiting for the slot...
+            for sock in abandoned:  # ...and given up on
+                sock.close()
+            assert _wait_until_busy(url, 1, within=1.5)  # old code: 3 until each had been coloured
+            fresh = httpx.post(f"{url}/api/colorize", files={"image": ("b.png", image)}, timeout=30)
+            assert fresh.status_code == 200, fresh.text
+            assert running.result().status_code == 200
+    assert slow.calls == 2  # the two wanted; neither abandoned one
+
+
+def test_a_stalled_upload_gets_a_408_and_gives_up_its_place(colorizers):
+    """A client that sent its headers and 200 bytes, then stopped, held its place for as long
+    as it kept the connection open; with a queue of 0, nobody else was served meanwhile."""
+    httpx = pytest.importorskip("httpx")
+    image = _png((64, 48))
+    with live_server(create_app(colorizers=colorizers, max_concurrent=1, queue=0, upload_timeout=1.0)) as url:
+        sock, _ = _partial_upload(url, image, sent=200)
+        start = time.monotonic()
+        status, headers, body = _read_response(sock)
+        assert status == 408 and 0.8 < time.monotonic() - start < 5
+        error = json.loads(body)["error"]
+        assert "did not arrive within 1 s" in error and "--upload-timeout" in error and "\n" not in error
+        sock.close()
+        assert _wait_until_busy(url, 0, within=2)
+        assert httpx.post(f"{url}/api/colorize", files={"image": ("a.png", image)}, timeout=30).status_code == 200
+        assert httpx.get(f"{url}/api/health").json()["upload_timeout_s"] == 1.0
+
+
+def test_serve_offers_auto_whatever_models_it_is_given(capsys):
+    """`serve --model NAME` dropped auto from the models offered, `serve --model auto` was
+    refused (exit 2), and --help said the default was general-int8."""
+    httpx = pytest.importorskip("httpx")
+    for model in ["manga-int8", AUTO_MODEL]:
+        port = free_port()
+        server = subprocess.Popen([sys.executable, "-m", "irodori", "serve", "--port", str(port), "--model", model],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            models = None
+            deadline = time.monotonic() + 60
+            while models is None and server.poll() is None and time.monotonic() < deadline:
+                try:
+                    models = httpx.get(f"http://127.0.0.1:{port}/api/models").json()
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            assert models is not None, (model, server.poll(), server.stderr.read1().decode() if server.poll() else "")
+            assert models[0]["name"] == model and models[0]["default"]
+            assert {m["name"] for m in models} == {AUTO_MODEL, *MODELS}
+        finally:
+            server.terminate()
+            server.wait(15)
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    assert "default: auto" in " ".join(capsys.readouterr().out.split())
+
+
 # -- the models offered: every shipped one, and the user's own, each loaded on first use ---------
 def test_every_shipped_model_is_offered_and_each_loads_on_first_use():
     with TestClient(create_app(threads=1), base_url=LOCAL) as c:
@@ -420,8 +562,9 @@ def test_the_mode_field_paints_or_tints_and_is_checked(tiny_paint_onnx, tiny_onn
         assert _post(c, page.getvalue(), mode="tint", tone="keep").headers["x-irodori-mode"] == "tint"
         assert _post(c, page.getvalue(), mode="sepia").status_code == 400
         assert _post(c, page.getvalue(), background="sky").status_code == 400
-        refused = _post(c, page.getvalue(), mode="paint", model="tiny")
-        assert refused.status_code == 400 and "paint model" in refused.json()["error"]
+        refused = _json_error(_post(c, page.getvalue(), mode="paint", model="tiny"), 400)
+        assert "paint model" in refused and "model 'tiny' only tints" in refused
+        assert "in the model field" in refused and "--model" not in refused  # not the CLI's flag
 
 
 def test_the_background_field_keeps_line_arts_sheet_white_or_paints_it(tiny_paint_onnx):
@@ -456,7 +599,7 @@ def test_a_fine_tuned_model_is_offered_by_name_never_by_path(tiny_run, tiny_onnx
     with TestClient(app, base_url=LOCAL) as c:
         models = c.get("/api/models").json()
         names = [m["name"] for m in models]
-        assert names[:3] == ["tiny", tiny_run.name, "tiny-2"] and set(names[3:]) == set(MODELS)
+        assert names[:3] == ["tiny", tiny_run.name, "tiny-2"] and set(names[3:]) == {AUTO_MODEL, *MODELS}
         assert models[0]["default"] and models[0]["description"] == "tiny.onnx, given to irodori serve --model"
         assert str(tmp_path) not in json.dumps(models)  # no path of the server's disk is shown
         for name in ["tiny", tiny_run.name, "tiny-2"]:
@@ -496,12 +639,14 @@ def test_a_temperature_asks_for_more_or_less_colour(client, tiny_onnx):
     calm, default, vivid = (chroma(_post(client, page, **fields)) for fields in
                             ({"temperature": "1.0"}, {}, {"temperature": "0.2"}))
     assert calm < default < vivid
-    for bad in ("5", "0", "nan", "warm"):
-        response = _post(client, page, temperature=bad)
-        assert response.status_code in (400, 422) and "temperature" in response.json()["error"], bad
-    tiny = {"tiny": load_colorizer(tiny_onnx, threads=1)}  # a regression head: no temperature input
-    with TestClient(create_app(colorizers=tiny, shipped=False), base_url=LOCAL) as other:
-        assert "has no temperature input" in _json_error(_post(other, page, temperature="0.5"), 400)
+    for bad in ("5", "0", "nan", "inf", "warm"):  # "warm" was a 422
+        error = _json_error(_post(client, page, temperature=bad), 400)
+        assert error == f"temperature must be a number from 0.1 to 1.0, not {bad!r}"
+    mine = {"mine": load_colorizer(tiny_onnx, threads=1)}  # a regression head: no temperature input
+    with TestClient(create_app(colorizers=mine, shipped=False), base_url=LOCAL) as other:
+        error = _json_error(_post(other, page, temperature="0.5"), 400)
+        assert error.startswith("model 'mine' has no temperature input")  # the name it is served under
+        assert error.endswith("leave the temperature field out") and "--" not in error
         assert _post(other, page).status_code == 200
 
 
@@ -580,6 +725,7 @@ def test_a_bad_reference_is_refused_naming_it_and_the_server_carries_on(referenc
     response = _post_references(url, page, [("good.png", _encoded(truth)), (name, data)])
     error = _json_error(response, status)
     assert error.startswith(expected), error
+    assert response.headers[REFUSED_HEADER] == "2"  # the page drops that one from its list
     assert status != 413 or "pixels" in error or "bytes" in error, error  # says which limit
     assert len(error) < 300  # a long file name is not echoed back whole
     assert _post_references(url, page, [("good.png", _encoded(truth))]).status_code == 200
@@ -596,7 +742,20 @@ def test_the_body_cap_has_room_for_every_reference_and_health_says_so(client):
     health = client.get("/api/health").json()
     assert health["max_references"] == MAX_REFERENCES
     assert health["max_body_bytes"] == body_limit(health["max_upload_bytes"]) > 9 * health["max_upload_bytes"]
-    schema = client.get("/openapi.json").json()
-    ref = schema["paths"]["/api/colorize"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
-    fields = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
-    assert "reference" in fields and "image" in fields
+    schema = client.get("/openapi.json").json()["paths"]["/api/colorize"]["post"]
+    fields = schema["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    assert fields["reference"]["maxItems"] == MAX_REFERENCES and fields["image"]["format"] == "binary"
+
+
+def test_the_openapi_schema_lists_the_allowed_values_and_the_headers(client):
+    schema = client.get("/openapi.json").json()["paths"]["/api/colorize"]["post"]
+    fields = schema["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    assert set(fields) == {"image", "reference", "hints", "model", "mode", "tone", "background", "temperature"}
+    assert fields["mode"]["enum"] == ["auto", "tint", "paint"] and fields["tone"]["enum"] == ["flat", "keep"]
+    assert fields["background"]["enum"] == ["auto", "paint", "paper", "gutters"]
+    assert fields["model"]["enum"] == [m["name"] for m in client.get("/api/models").json()]
+    assert (fields["temperature"]["minimum"], fields["temperature"]["maximum"]) == (0.1, 1.0)
+    assert set(schema["responses"]["200"]["headers"]) == {"X-Irodori-Model", "X-Irodori-Mode", "X-Irodori-References",
+                                                          "X-Irodori-Elapsed-Ms"}
+    assert REFUSED_HEADER in schema["responses"]["400"]["headers"]
+    assert "Retry-After" in schema["responses"]["503"]["headers"]

@@ -126,7 +126,8 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         help="start the local web app and HTTP API (needs the web extra)",
         description="Serve the web page (drag in an image, place colour hints, download) and the HTTP API "
         "(POST /api/colorize, GET /api/models, the OpenAPI schema at /openapi.json). Every shipped model is "
-        "offered, and each loads on first use. Binds 127.0.0.1 unless told otherwise.",
+        "offered, and auto (general-int8 tints photos, manga-int8 paints B&W pages, decided per image); each "
+        "loads on first use. Binds 127.0.0.1 unless told otherwise.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--allow-host", action="append", default=None, metavar="NAME",
@@ -134,13 +135,16 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                    "localhost, 127.0.0.1, [::1] and --host are, against DNS rebinding")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--model", action="append", default=None, metavar="NAME|PATH",
-                   help="the default model (first given; default general-int8), and more to offer beside the "
-                   "shipped ones: an .onnx file or a checkpoint directory, offered under its file or folder "
-                   "name (repeatable)")
+                   help="the default model (the first given; default: auto, which tints with general-int8 and "
+                   "paints with manga-int8, per image), and more to offer beside auto and the shipped ones: an "
+                   ".onnx file or a checkpoint directory, offered under its file or folder name (repeatable)")
     p.add_argument("--max-upload-mb", type=float, default=20.0,
                    help="largest file accepted (the image, each reference), in MB (default 20); a request "
                    "may hold the image and 8 references")
     p.add_argument("--max-pixels", type=int, default=None, help="largest image accepted, in pixels (default 40000000)")
+    p.add_argument("--upload-timeout", type=float, default=60.0, metavar="S",
+                   help="seconds a request may take to send its whole body (default 60); a slower or stalled "
+                   "upload gets 408 and gives up its place")
     p.add_argument("--max-concurrent", type=int, default=None,
                    help="images coloured at once (default: 2); more requests wait in a queue")
     p.add_argument("--queue", type=int, default=None,

@@ -11,12 +11,15 @@ The server is meant for one machine (rembg's server is the cautionary tale: URL 
 CORS ``*``, request JSON passed into constructors). So: it binds 127.0.0.1 by default and
 answers only to the host names it is bound to (DNS rebinding); the only inputs are the uploaded
 bytes, the hints and a model name checked against an allow-list (every shipped model and those
-the server was started with, each loaded once, on first use); request bodies are capped while
-they stream in (room for the image and MAX_REFERENCES references: :func:`body_limit`), each file
+the server was started with, each loaded once, on first use); the form is read field by field
+(an unknown, repeated or misplaced field is a 400 naming it); request bodies are capped while
+they stream in (room for the image and MAX_REFERENCES references: :func:`body_limit`) and must
+arrive within ``upload_timeout`` seconds (408: a stalled client cannot hold a place), each file
 is capped in bytes, and images and references are sniffed from their magic bytes and capped in
 pixels before they are decoded; at most ``max_concurrent`` images are coloured at once and
-``queue`` more requests may be uploading or waiting (beyond: 503 before the body is read);
-there is no CORS middleware (the page is same-origin); every error is ``{"error": message}``.
+``queue`` more requests may be uploading or waiting (beyond: 503 before the body is read); a
+request whose client disconnects while it waits is dropped, never coloured; there is no CORS
+middleware (the page is same-origin); every error is ``{"error": message}``, one line.
 """
 
 from __future__ import annotations
@@ -32,24 +35,29 @@ import sys
 import threading
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import anyio
 import anyio.to_thread
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image, UnidentifiedImageError
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect
 
 from . import __version__
-from .colorizer import Colorizer, check_choices, load_colorizer
+from .colorizer import TEMPERATURE_RANGE, Colorizer, load_colorizer
 from .hints import MAX_HINTS, Hint, HintError, parse_hints
 from .imageio import ImageReadError, encode, input_named
+from .paint import BACKGROUNDS, MODES, TONES
 from .reference import MAX_REFERENCES, Reference, ReferenceError, load_matcher
-from .registry import AUTO_MODEL, MODELS, ModelError
+from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, MODELS, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +67,13 @@ DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_CONCURRENT = 2
 DEFAULT_QUEUE = 8
 FORM_FIELDS_BYTES = 2**20  # room in a body for the form fields beside the files (hints: at most 256)
+DEFAULT_UPLOAD_TIMEOUT_S = 60.0  # a whole body, 9 files of 20 MB included, at 3 MB/s
 RETRY_AFTER_S = 2
+# The form of POST /api/colorize: field -> a file upload? Only `reference` may repeat.
+FORM_FIELDS = {"image": True, "reference": True, "hints": False, "model": False, "mode": False, "tone": False,
+               "background": False, "temperature": False}
+CHOICES = {"mode": ("auto", *MODES), "tone": TONES, "background": ("auto", *BACKGROUNDS)}
+REFUSED_HEADER = "X-Irodori-Refused-Reference"  # on an error caused by one reference: its place, from 1
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # binding one of these listens on every interface
 # The page may load only what this server serves (it is meant to work offline).
@@ -78,6 +92,16 @@ class ApiError(Exception):
     def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers
+
+    def refusing(self, index: int) -> ApiError:
+        """The same error, saying in the REFUSED_HEADER that reference ``index`` (from 1) caused it."""
+        return ApiError(self.status, self.message, headers={**(self.headers or {}), REFUSED_HEADER: str(index)})
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters for a message (nothing a client sends is echoed back
+    at any length)."""
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -117,9 +141,7 @@ def upload_label(upload: UploadFile, index: int) -> str:
     """How messages name reference number ``index`` (from 1): its file name, quoted and cut to
     80 characters (a name is not echoed back at any length), else its place."""
     name = (upload.filename or "").strip()
-    if not name:
-        return f"reference {index}"
-    return f"reference {(name if len(name) <= 80 else name[:80] + '...')!r}"
+    return f"reference {shorten(name)!r}" if name else f"reference {index}"
 
 
 async def read_upload(upload: UploadFile, *, what: str, max_bytes: int, max_pixels: int) -> bytes:
@@ -142,21 +164,43 @@ async def read_upload(upload: UploadFile, *, what: str, max_bytes: int, max_pixe
     return data
 
 
+async def read_references(uploads: list[UploadFile], *, max_bytes: int, max_pixels: int) -> list[tuple[str, bytes]]:
+    """The ``reference`` files -> [(label, bytes)], each checked as :func:`read_upload` checks
+    the image; an error names the reference and carries its place (:meth:`ApiError.refusing`)."""
+    checked = []
+    for index, upload in enumerate(uploads, start=1):
+        label = upload_label(upload, index)
+        try:
+            checked.append((label, await read_upload(upload, what=label, max_bytes=max_bytes, max_pixels=max_pixels)))
+        except ApiError as exc:
+            raise exc.refusing(index) from None
+    return checked
+
+
 def analyse_uploads(uploads: list[tuple[str, bytes]], *, max_pixels: int, threads: int | None = None) -> list[Reference]:
     """Checked reference files [(label, bytes)] -> analysed, once per request (on a worker
     thread, with ``threads`` onnxruntime threads, the colouring's); ApiError 400 naming the one
-    that cannot be used (grey, too small, unreadable)."""
+    that cannot be used (grey, too small, unreadable) and carrying its place."""
     if not uploads:
         return []
     try:
         matcher = load_matcher(threads)
-        return [matcher.analyse(data, name=label.removeprefix("reference "), max_pixels=max_pixels)
-                for label, data in uploads]
-    except ReferenceError as exc:
-        raise ApiError(400, str(exc)) from None
     except ModelError as exc:
-        log.error("the reference feature network failed: %s", exc)
-        raise ApiError(500, "references cannot be used: the feature network failed (the server's log says why)") from None
+        raise _feature_network_failed(exc) from None
+    references = []
+    for index, (label, data) in enumerate(uploads, start=1):
+        try:
+            references.append(matcher.analyse(data, name=label.removeprefix("reference "), max_pixels=max_pixels))
+        except ReferenceError as exc:
+            raise ApiError(400, str(exc)).refusing(index) from None
+        except ModelError as exc:
+            raise _feature_network_failed(exc) from None
+    return references
+
+
+def _feature_network_failed(exc: ModelError) -> ApiError:
+    log.error("the reference feature network failed: %s", exc)
+    return ApiError(500, "references cannot be used: the feature network failed (the server's log says why)")
 
 
 def parse_hints_field(text: str | None) -> list[Hint]:
@@ -179,6 +223,178 @@ def parse_hints_field(text: str | None) -> list[Hint]:
         raise ApiError(400, str(exc)) from None
 
 
+def _either(options: Iterable[str]) -> str:
+    *rest, last = options
+    return f"{', '.join(rest)} or {last}" if rest else last
+
+
+def parse_choice(field: str, text: str | None) -> str | None:
+    """The ``mode``, ``tone`` or ``background`` field -> its value (None: not given); ApiError
+    400 naming the field and the value when it is not one of CHOICES[field]."""
+    if text is None or text in CHOICES[field]:
+        return text
+    raise ApiError(400, f"{field} must be {_either(CHOICES[field])}, not {shorten(text, 40)!r}")
+
+
+def parse_temperature(text: str | None) -> float | None:
+    """The ``temperature`` field -> a number in TEMPERATURE_RANGE (None: the model's own);
+    ApiError 400 naming the value when it is not one (nan and inf are not)."""
+    if text is None:
+        return None
+    low, high = TEMPERATURE_RANGE
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise ApiError(400, f"temperature must be a number from {low} to {high}, not {shorten(text, 40)!r}")
+    return value
+
+
+class _FormParser(MultiPartParser):
+    """Starlette's multipart parser, noting whether a part began and whether the body reached
+    its closing boundary: cut short, it ends quietly and the part it had not finished is lost."""
+
+    began = ended = False
+
+    def on_part_begin(self) -> None:
+        self.began = True
+        super().on_part_begin()
+
+    def on_end(self) -> None:
+        self.ended = True
+
+
+def _multipart_problem(exc: MultiPartException) -> str:
+    detail = str(exc.__cause__ or exc.message).strip().rstrip(".")
+    if "header size" in detail:
+        detail += " (a part's header line is at most 4 KB, its file name included)"
+    return f"cannot read the multipart body: {detail}"
+
+
+async def read_form(request: Request) -> FormData:
+    """The multipart body of ``request`` -> its fields (files spooled to temporary files: close
+    them with ``await form.close()``). ApiError 400 when it is not multipart, is malformed, or
+    ends before its closing boundary; 499 when the client leaves during the upload."""
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise ApiError(400, "send a multipart/form-data body, the image in the field 'image' "
+                            "(curl -F image=@page.png)")
+    parser = _FormParser(request.headers, request.stream(), max_part_size=FORM_FIELDS_BYTES)
+    try:
+        form = await parser.parse()
+    except ClientDisconnect:
+        raise ApiError(499, "the client disconnected during its upload") from None
+    except MultiPartException as exc:
+        raise ApiError(400, _multipart_problem(exc)) from None
+    if parser.began and not parser.ended:
+        await form.close()
+        raise ApiError(400, "the upload is incomplete: the multipart body ends before its closing boundary")
+    return form
+
+
+def _left_empty(upload: UploadFile) -> bool:
+    """A file part without a name or bytes: what a browser sends for a file input left empty."""
+    return not upload.filename and not upload.size
+
+
+def form_fields(form: FormData) -> dict[str, Any]:
+    """A form -> {field: value}, ``reference`` a list of files; ApiError 400 naming a field this
+    endpoint does not take, one given twice (only ``reference`` repeats), text where a file
+    belongs or a file where text does. An empty text field counts as not given, and so does a
+    file input left empty (as browsers send them)."""
+    fields: dict[str, Any] = {"reference": []}
+    for name, value in form.multi_items():
+        if name not in FORM_FIELDS:
+            raise ApiError(400, f"unknown field {shorten(name, 40)!r}; the fields are {', '.join(FORM_FIELDS)}")
+        if isinstance(value, UploadFile) != FORM_FIELDS[name]:
+            raise ApiError(400, f"{name} must be a file upload" if FORM_FIELDS[name]
+                           else f"{name} must be a text field, not a file")
+        if name == "reference":
+            fields[name] += [] if _left_empty(value) else [value]
+        elif name in fields:
+            raise ApiError(400, f"field {name!r} given twice (only reference may repeat)")
+        else:
+            fields[name] = value
+    return {name: value for name, value in fields.items()
+            if not (value == "" or (name == "image" and _left_empty(value)))}
+
+
+@dataclass
+class Job:
+    """One checked POST /api/colorize form: the files (not read yet) and the parsed fields."""
+
+    image: UploadFile
+    references: list[UploadFile]
+    hints: list[Hint]
+    model: str
+    mode: str | None
+    tone: str | None
+    background: str | None
+    temperature: float | None
+
+
+def parse_form(form: FormData, *, offered: Iterable[str], default: str) -> Job:
+    """The form -> a :class:`Job`, every field checked (ApiError 400 naming the field): ``model``
+    one of ``offered`` (``default`` when not given), at most MAX_REFERENCES references."""
+    fields = form_fields(form)
+    if "image" not in fields:
+        raise ApiError(400, "missing form field 'image'")
+    model, offered = fields.get("model", default), list(offered)
+    if model not in offered:
+        raise ApiError(400, f"unknown model {shorten(model)!r}; this server offers: {', '.join(offered)}")
+    references = fields["reference"]
+    if len(references) > MAX_REFERENCES:
+        raise ApiError(400, f"too many references ({len(references)}; at most {MAX_REFERENCES}: each one "
+                            "is matched against the image)")
+    return Job(image=fields["image"], references=references, hints=parse_hints_field(fields.get("hints")),
+               model=model, temperature=parse_temperature(fields.get("temperature")),
+               **{field: parse_choice(field, fields.get(field)) for field in CHOICES})
+
+
+def model_extras(colorizer: Colorizer, job: Job) -> dict[str, Any]:
+    """What ``job`` asks of its model -> :meth:`Colorizer.colorize`'s extra arguments; ApiError
+    400 naming the form field when the model cannot do it (paint without a paint model, a
+    temperature without the input). The colorizer's own messages name CLI flags."""
+    if job.mode == "paint" and colorizer.paint_backend is None:
+        raise ApiError(400, f"mode paint needs a paint model; model {job.model!r} only tints (name one that "
+                            f"paints in the model field: {AUTO_MODEL} or a manga model)")
+    if job.temperature is None:
+        return {}
+    if colorizer.backend.temperature is None:
+        raise ApiError(400, f"model {job.model!r} has no temperature input (a regression head, or exported "
+                            "before irodori had it); leave the temperature field out")
+    return {"temperature": job.temperature}
+
+
+def colour_job(colorizer: Colorizer, job: Job, data: bytes, uploads: list[tuple[str, bytes]], *,
+               max_pixels: int) -> tuple[bytes, str, float, int]:
+    """Colour a checked request, on a worker thread -> (PNG bytes, the mode used, milliseconds
+    including the references' analysis, references used); ApiError for what the client can mend
+    (a hint outside the image, a reference without colour) and, plainly, for a model's failure."""
+    extra = model_extras(colorizer, job)
+    start = time.perf_counter()
+    references = analyse_uploads(uploads, max_pixels=max_pixels, threads=colorizer.workers) if uploads else []
+    if references:
+        extra["reference"] = references
+    try:
+        with input_named(f"upload {(job.image.filename or 'image')[:100]!r}"):  # in the server's warnings
+            out = colorizer.colorize(data, hints=job.hints, mode=job.mode, tone=job.tone, background=job.background,
+                                     **extra)
+    except HintError as exc:
+        raise ApiError(400, str(exc)) from None
+    except ImageReadError as exc:
+        raise ApiError(400, f"cannot read the image: {exc}") from None
+    except ModelError as exc:  # the model's fault (NaN colour): the server's error, said plainly
+        log.error("model %s failed: %s", job.model, exc)
+        raise ApiError(500, f"model {job.model!r} failed: its output is not usable (the server's log "
+                            "says why)") from None
+    except ValueError as exc:  # what the model cannot do, in the CLI's words: put in the API's
+        message = str(exc).replace("--model ", "model=").replace("--temperature", "the temperature field")
+        raise ApiError(400, message) from None
+    elapsed_ms = (time.perf_counter() - start) * 1000.0
+    return encode(out, "png"), out.info.get("irodori.mode", "tint"), elapsed_ms, len(references)
+
+
 class InferenceGate:
     """At most ``max_concurrent`` colourings at once on worker threads (FIFO), and at most
     ``max_concurrent + queue`` colouring requests admitted at all, counted from their first byte
@@ -194,11 +410,42 @@ class InferenceGate:
         return ApiError(503, f"busy: {self.capacity} images are being uploaded, coloured or waiting; retry shortly",
                         headers={"Retry-After": str(RETRY_AFTER_S)})
 
-    async def run(self, func: Callable[[], Any]) -> Any:
-        """Run ``func`` on a worker thread once one of the ``max_concurrent`` slots is free."""
+    async def run(self, func: Callable[[], Any], *, receive: Callable) -> Any:
+        """Run ``func`` on a worker thread once one of the ``max_concurrent`` slots is free. While
+        it waits, ``receive`` (the request's, its body read) is watched: when the client
+        disconnects (a page that moved on to newer settings), ``func`` is never run and ApiError
+        499 ends the request at once, so its place goes to the requests still wanted."""
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.max_concurrent)
-        return await anyio.to_thread.run_sync(func, limiter=self._limiter)
+        if not await _acquire_while_connected(self._limiter, receive):
+            log.info("a request was dropped before colouring: its client disconnected while it waited")
+            raise ApiError(499, "the client disconnected before its image was coloured")
+        try:
+            return await anyio.to_thread.run_sync(func)
+        finally:
+            self._limiter.release()
+
+
+async def _acquire_while_connected(limiter: anyio.CapacityLimiter, receive: Callable) -> bool:
+    """Wait for a token of ``limiter`` while watching ``receive`` for the client's disconnect ->
+    True holding the token, or False, holding none, once the client has gone."""
+    gone = acquired = False
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        nonlocal gone
+        while (await receive())["type"] != "http.disconnect":
+            await anyio.sleep(0.05)  # never spin on a server that answers at once
+        gone = True
+        scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch, group.cancel_scope)
+        await limiter.acquire()
+        acquired = True
+        group.cancel_scope.cancel()
+    if gone and acquired:
+        limiter.release()
+    return acquired and not gone
 
 
 class AdmissionMiddleware:
@@ -271,35 +518,49 @@ def _json_error(status: int, message: str, headers: dict[str, str] | None = None
 
 class BodyLimitMiddleware:
     """Refuse /api/ request bodies over ``max_bytes`` with 413, by their Content-Length or, when
-    they are streamed without one, as soon as the bytes received pass the cap (nothing more is
-    read). The app's own reaction to the aborted body is dropped and replaced by the 413."""
+    they are streamed without one, as soon as the bytes received pass the cap; and bodies not
+    complete ``timeout_s`` after the request began with 408 (a client that stalls, or trickles,
+    would otherwise hold its place in the queue for ever). Nothing more is read; the app's own
+    reaction to the aborted body is dropped and replaced by the 413 or 408."""
 
-    def __init__(self, app: Any, *, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: Any, *, max_bytes: int, timeout_s: float) -> None:
+        self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
-        too_large = _json_error(413, f"request body over this server's limit of {self.max_bytes:,} bytes "
-                                     f"(room for the image and {MAX_REFERENCES} references of --max-upload-mb each)")
+        too_large = ApiError(413, f"request body over this server's limit of {self.max_bytes:,} bytes "
+                                  f"(room for the image and {MAX_REFERENCES} references of --max-upload-mb each)")
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await too_large(scope, receive, send)
+            await _json_error(too_large.status, too_large.message)(scope, receive, send)
             return
-        state = {"received": 0, "over": False, "started": False}
+        too_slow = ApiError(408, f"the request body did not arrive within {self.timeout_s:g} s (this server's "
+                                 "--upload-timeout); send it again")
+        state: dict[str, Any] = {"received": 0, "error": None, "started": False, "done": False}
+        deadline = anyio.current_time() + self.timeout_s
+
+        def abort(error: ApiError) -> ApiError:
+            state["error"] = error
+            return error
 
         async def limited_receive() -> dict:
-            message = await receive()
-            if message["type"] == "http.request":
-                state["received"] += len(message.get("body", b""))
-                if state["received"] > self.max_bytes:
-                    state["over"] = True
-                    raise ApiError(413, "request body too large")
+            if state["done"]:
+                return await receive()
+            try:
+                with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+                    message = await receive()
+            except TimeoutError:
+                raise abort(too_slow) from None
+            state["done"] = message["type"] != "http.request" or not message.get("more_body", False)
+            state["received"] += len(message.get("body", b""))
+            if state["received"] > self.max_bytes:
+                raise abort(too_large)
             return message
 
         async def guarded_send(message: dict) -> None:
-            if state["over"]:
+            if state["error"] is not None:
                 return  # the app's answer to the aborted body; ours follows
             state["started"] = True
             await send(message)
@@ -307,10 +568,11 @@ class BodyLimitMiddleware:
         try:
             await self.app(scope, limited_receive, guarded_send)
         except Exception:
-            if not state["over"]:
+            if state["error"] is None:
                 raise
-        if state["over"] and not state["started"]:
-            await too_large(scope, receive, send)
+        if state["error"] is not None and not state["started"]:
+            error = state["error"]
+            await _json_error(error.status, error.message)(scope, receive, send)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -324,12 +586,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for err in exc.errors():
-            field = str(err.get("loc", ("", "?"))[-1])
-            problems.append(f"missing form field {field!r}" if err.get("type") == "missing"
-                            else f"form field {field!r}: {err.get('msg', 'invalid')}")
-        return _json_error(422, "; ".join(problems) or "invalid request")
+        # No route declares parameters (the form is read by hand): a safety net, in one line.
+        problems = [f"field {str(err.get('loc', ('', '?'))[-1])!r}: {err.get('msg', 'invalid')}"
+                    for err in exc.errors()]
+        return _json_error(400, "; ".join(problems) or "invalid request")
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
@@ -338,10 +598,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def offered_models(models: Iterable[str] = (), *, shipped: bool = True) -> dict[str, str]:
-    """Name -> source of the models a server offers: ``models`` first, in order (shipped names,
-    .onnx files, checkpoint directories; a path is offered under its file or folder name, made
-    unique with -2, -3...), then every other shipped model when ``shipped``. Requests choose by
-    name only, so a path never comes from a request."""
+    """Name -> source of the models a server offers: ``models`` first, in order (``auto``, shipped
+    names, .onnx files, checkpoint directories; a path is offered under its file or folder name,
+    made unique with -2, -3...), then, when ``shipped``, ``auto`` (if its two shipped models are
+    there) and every other shipped model. Requests choose by name only, so a path never comes
+    from a request."""
     offered: dict[str, str] = {}
     for model in models:
         if model in MODELS or model == AUTO_MODEL:
@@ -352,11 +613,12 @@ def offered_models(models: Iterable[str] = (), *, shipped: bool = True) -> dict[
             continue
         base = path.stem if path.suffix.lower() == ".onnx" else path.name
         name, n = base, 1
-        while name in offered or name in MODELS:
+        while name in offered or name in MODELS or name == AUTO_MODEL:
             n += 1
             name = f"{base}-{n}"
         offered[name] = str(path)
-    for name in MODELS if shipped else ():
+    auto = [AUTO_MODEL] if DEFAULT_MODEL in MODELS and DEFAULT_PAINT_MODEL in MODELS else []
+    for name in [*auto, *MODELS] if shipped else ():
         offered.setdefault(name, name)
     return offered
 
@@ -407,17 +669,72 @@ class ModelPool:
             return self._loaded[name]
 
 
+def colorize_request(models: list[str], default: str) -> dict[str, Any]:
+    """The OpenAPI request body of POST /api/colorize (the form is read by hand, field by field,
+    so FastAPI cannot describe it): every field, the allowed values, the defaults."""
+    def text(description: str, **schema: Any) -> dict[str, Any]:
+        return {"type": "string", "description": description, **schema}
+
+    low, high = TEMPERATURE_RANGE
+    files = "PNG, JPEG, WebP, BMP, GIF or TIFF, told by its first bytes"
+    fields = {
+        "image": {"type": "string", "format": "binary", "description": f"the image to colour ({files})"},
+        "reference": {"type": "array", "items": {"type": "string", "format": "binary"}, "maxItems": MAX_REFERENCES,
+                      "description": f"colour images of the same series ({files}; repeat the field, at most "
+                                     f"{MAX_REFERENCES}); where the image matches them, their colours guide it"},
+        "hints": text('JSON list of {"x": int, "y": int, "color": "#rrggbb"} in the image\'s pixels '
+                      f"(at most {MAX_HINTS})"),
+        "model": text("one of GET /api/models", enum=models, default=default),
+        "mode": text("auto (decided per image), tint (keep the lightness) or paint (keep the ink; needs a "
+                     "paint model)", enum=list(CHOICES["mode"]), default="auto"),
+        "tone": text("paint mode's screentone: flat colour or keep the dots", enum=list(CHOICES["tone"]),
+                     default="flat"),
+        "background": text("paint mode's blank sheet: auto, paper (stays white), gutters (a page's gutters and "
+                           "margins stay white) or paint", enum=list(CHOICES["background"]), default="auto"),
+        "temperature": {"type": "number", "minimum": low, "maximum": high, "description":
+                        "the annealed-mean temperature: lower is more vivid; default: the model's own"},
+    }
+    schema = {"type": "object", "required": ["image"], "properties": fields, "additionalProperties": False}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+
+
+def colorize_responses() -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI answers of POST /api/colorize, with their headers."""
+    def header(description: str, kind: str = "string", **schema: Any) -> dict[str, Any]:
+        return {"description": description, "schema": {"type": kind, **schema}}
+
+    refused = {REFUSED_HEADER: header("the reference that caused the error, by its place in the form (from 1)",
+                                      "integer")}
+    errors = [(400, "a field unknown, repeated, missing or of a bad value; bad hints; a corrupt image; an unusable "
+                    "or too many references; an incomplete body", refused),
+              (408, "the body did not arrive within the server's --upload-timeout", {}),
+              (413, "body, file or pixels over the limit", refused),
+              (415, "image or reference not a PNG, JPEG, WebP, BMP, GIF or TIFF", refused),
+              (503, "busy", {"Retry-After": header("seconds to wait before asking again", "integer")})]
+    answers: dict[int | str, dict[str, Any]] = {
+        code: {"description": text, "headers": headers,
+               "content": {"application/json": {"example": {"error": "one line saying what went wrong"}}}}
+        for code, text, headers in errors}
+    answers[200] = {"description": "the coloured image, same size as the input", "content": {"image/png": {}},
+                    "headers": {"X-Irodori-Model": header("the model asked for"),
+                                "X-Irodori-Mode": header("the contract it was coloured under", enum=list(MODES)),
+                                "X-Irodori-References": header("how many references coloured it", "integer"),
+                                "X-Irodori-Elapsed-Ms": header("colouring time, queue not counted", "integer")}}
+    return answers
+
+
 def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
                max_pixels: int = DEFAULT_MAX_PIXELS, max_concurrent: int = DEFAULT_MAX_CONCURRENT,
                queue: int = DEFAULT_QUEUE, threads: int | None = None,
                colorizers: dict[str, Colorizer] | None = None, shipped: bool = True,
-               host: str = "127.0.0.1", allowed_hosts: Iterable[str] = ()) -> FastAPI:
+               host: str = "127.0.0.1", allowed_hosts: Iterable[str] = (),
+               upload_timeout: float = DEFAULT_UPLOAD_TIMEOUT_S) -> FastAPI:
     """The app offering ``colorizers`` ({name: already-loaded Colorizer}), then ``models``
     (shipped names, .onnx files, checkpoint directories; see :func:`offered_models`), then every
-    other shipped model unless ``shipped=False``; the first is the default (without any:
-    the default shipped model). Nothing is loaded here: each model loads on first use.
-    Requests must name ``host`` (the bound address), a loopback name or one of ``allowed_hosts``
-    in their Host header."""
+    other shipped model (``auto`` included) unless ``shipped=False``; the first is the default
+    (without any: ``auto``). Nothing is loaded here: each model loads on first use. Requests must
+    name ``host`` (the bound address), a loopback name or one of ``allowed_hosts`` in their Host
+    header, and send their body within ``upload_timeout`` seconds."""
     preloaded = dict(colorizers or {})
     sources = {name: name for name in preloaded}
     given = models or ([] if preloaded else [AUTO_MODEL])
@@ -433,96 +750,30 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
 
     app = FastAPI(title="irodori", version=__version__, docs_url=None, redoc_url=None,
                   description="Colour black-and-white images, with optional colour hints. Local use only.")
-    app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit(max_upload_bytes))
+    app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit(max_upload_bytes), timeout_s=upload_timeout)
     app.add_middleware(AdmissionMiddleware, gate=gate, path="/api/colorize")
     app.add_middleware(HostCheckMiddleware, allowed=[*LOOPBACK_NAMES, host, *allowed_hosts],
                        any_ip=host in WILDCARD_HOSTS)
     _install_error_handlers(app)
-    error_responses: dict[int | str, dict[str, Any]] = {
-        code: {"description": text, "content": {"application/json": {"example": {"error": "message"}}}}
-        for code, text in [(400, "bad hints, corrupt image, unusable or too many references, or unknown model"),
-                           (413, "body, file or pixels over the limit"),
-                           (415, "image or reference not a PNG, JPEG, WebP, BMP, GIF or TIFF"), (422, "missing image field"),
-                           (503, "busy; see Retry-After")]
-    }
-
-    @app.post("/api/colorize", response_class=Response, responses={
-        200: {"content": {"image/png": {}}, "description": "the coloured image, same size as the input"},
-        **error_responses})
-    async def colorize(
-        image: Annotated[UploadFile, File(description="the image (PNG, JPEG, WebP, BMP, GIF or TIFF)")],
-        hints: Annotated[str | None, Form(description='JSON list of {"x": int, "y": int, "color": "#rrggbb"} '
-                                                      "in input pixels")] = None,
-        model: Annotated[str | None, Form(description="one of GET /api/models; default: the first")] = None,
-        temperature: Annotated[float | None, Form(description="the annealed-mean temperature, 0.1 to 1.0: lower "
-                                                              "is more vivid; default: the model's own")] = None,
-        mode: Annotated[str | None, Form(description="auto (default: decided per image), tint (keep the "
-                                                      "lightness) or paint (keep the ink; needs a paint model)")] = None,
-        tone: Annotated[str | None, Form(description="paint mode's screentone: flat (default) or keep")] = None,
-        background: Annotated[str | None, Form(description="paint mode's blank sheet: auto (default), paper "
-                                                            "(stays white), gutters (a page's gutters and margins "
-                                                            "stay white) or paint")] = None,
-        reference: Annotated[list[UploadFile] | None, File(description=(
-            f"colour images of the same series (repeat the field, at most {MAX_REFERENCES}); where the "
-            "image matches them, their colours guide it"))] = None,
-    ) -> Response:
+    @app.post("/api/colorize", response_class=Response, responses=colorize_responses(),
+              openapi_extra=colorize_request(pool.names(), default))
+    async def colorize(request: Request) -> Response:
         """Colour one image; answers the PNG (RGBA if the input had alpha); the header
         X-Irodori-Mode says whether it was tinted or painted, X-Irodori-References how many
         references coloured it."""
-        name = model or default
+        form = await read_form(request)
         try:
-            check_choices("auto" if mode is None else mode, "flat" if tone is None else tone,
-                          "auto" if background is None else background)
-        except ValueError as exc:
-            raise ApiError(400, str(exc)) from None
-        if name not in pool:
-            shown = name if len(name) <= 80 else name[:80] + "..."  # a name is not echoed back at any length
-            raise ApiError(400, f"unknown model {shown!r}; this server offers: {', '.join(pool.names())}")
-        hint_list = parse_hints_field(hints)
-        if len(reference or []) > MAX_REFERENCES:
-            raise ApiError(400, f"too many references ({len(reference)}; at most {MAX_REFERENCES}: each one "
-                                "is matched against the image)")
-        data = await read_upload(image, what="image", max_bytes=max_upload_bytes, max_pixels=max_pixels)
-        uploads = []
-        for index, upload in enumerate(reference or [], start=1):
-            label = upload_label(upload, index)
-            uploads.append((label, await read_upload(upload, what=label, max_bytes=max_upload_bytes,
-                                                     max_pixels=max_pixels)))
-
-        def work() -> tuple[bytes, str, float, int]:
-            colorizer = pool.get(name)  # loaded on first use, on this worker thread
-            extra: dict[str, Any] = {}
-            if temperature is not None:
-                try:
-                    extra["temperature"] = colorizer.check_temperature(temperature)  # in range, and the model takes one
-                except ValueError as exc:
-                    raise ApiError(400, str(exc)) from None
-            start = time.perf_counter()
-            references = analyse_uploads(uploads, max_pixels=max_pixels, threads=colorizer.workers) if uploads else []
-            if references:
-                extra["reference"] = references
-            try:
-                with input_named(f"upload {(image.filename or 'image')[:100]!r}"):  # in the server's warnings
-                    out = colorizer.colorize(data, hints=hint_list, mode=mode, tone=tone, background=background,
-                                             **extra)
-            except (HintError, ImageReadError, ModelError):
-                raise
-            except ValueError as exc:  # paint asked of a model that only tints
-                raise ApiError(400, str(exc)) from None
-            elapsed_ms = (time.perf_counter() - start) * 1000.0
-            return encode(out, "png"), out.info.get("irodori.mode", "tint"), elapsed_ms, len(references)
-
-        try:
-            png, used_mode, elapsed_ms, used_references = await gate.run(work)
-        except HintError as exc:
-            raise ApiError(400, str(exc)) from None
-        except ImageReadError as exc:
-            raise ApiError(400, f"cannot read the image: {exc}") from None
-        except ModelError as exc:  # the model's fault (NaN colour): the server's error, said plainly
-            log.error("model %s failed: %s", name, exc)
-            raise ApiError(500, f"model {name!r} failed: its output is not usable (the server's log says why)") from None
+            job = parse_form(form, offered=pool.names(), default=default)
+            data = await read_upload(job.image, what="image", max_bytes=max_upload_bytes, max_pixels=max_pixels)
+            uploads = await read_references(job.references, max_bytes=max_upload_bytes, max_pixels=max_pixels)
+            # the model loads on first use, on the worker thread
+            png, used_mode, elapsed_ms, used_references = await gate.run(
+                lambda: colour_job(pool.get(job.model), job, data, uploads, max_pixels=max_pixels),
+                receive=request.receive)
+        finally:
+            await form.close()
         return Response(png, media_type="image/png", headers={
-            "X-Irodori-Model": name, "X-Irodori-Mode": used_mode, "X-Irodori-References": str(used_references),
+            "X-Irodori-Model": job.model, "X-Irodori-Mode": used_mode, "X-Irodori-References": str(used_references),
             "X-Irodori-Elapsed-Ms": f"{elapsed_ms:.0f}", "Cache-Control": "no-store"})
 
     @app.get("/api/models")
@@ -538,7 +789,7 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
         return {"status": "ok", "version": __version__, "models": pool.names(), "busy": gate.admitted,
                 "max_upload_bytes": max_upload_bytes, "max_body_bytes": body_limit(max_upload_bytes),
                 "max_pixels": max_pixels, "max_references": MAX_REFERENCES,
-                "max_concurrent": max_concurrent, "queue": queue}
+                "max_concurrent": max_concurrent, "queue": queue, "upload_timeout_s": upload_timeout}
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> FileResponse:
@@ -564,6 +815,8 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
         return f"--port must be in 1..65535, got {args.port}"
     if not 0 < args.max_upload_mb < 1e6:  # also refuses nan and inf
         return f"--max-upload-mb must be a size in MB above 0, got {args.max_upload_mb}"
+    if not 0 < args.upload_timeout < 1e6:
+        return f"--upload-timeout must be a number of seconds above 0, got {args.upload_timeout}"
     for flag, value, least in [("--max-pixels", args.max_pixels, 1), ("--max-concurrent", args.max_concurrent, 1),
                                ("--queue", args.queue, 0), ("--threads", args.threads, 1)]:
         if value is not None and value < least:
@@ -578,7 +831,7 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
 def _model_problem(model: str) -> str | None:
     """Why ``--model`` cannot be offered (checked at start; the model itself loads on first use)."""
     path = Path(model)
-    if model in MODELS or (path.is_file() and path.suffix.lower() == ".onnx"):
+    if model in MODELS or model == AUTO_MODEL or (path.is_file() and path.suffix.lower() == ".onnx"):
         return None
     if path.is_dir():
         if not any((path / name).is_file() for name in ("checkpoint.json", "latest")):
@@ -586,8 +839,8 @@ def _model_problem(model: str) -> str | None:
         if importlib.util.find_spec("torch") is None:
             return f"--model {model}: a checkpoint needs PyTorch (pip install 'irodori[train]'); or export it to ONNX"
         return None
-    return (f"unknown model {model!r}: not a shipped model ({', '.join(MODELS)}; see `irodori models`), "
-            "an .onnx file or a checkpoint directory")
+    return (f"unknown model {model!r}: not {AUTO_MODEL}, a shipped model ({', '.join(MODELS)}; see "
+            "`irodori models`), an .onnx file or a checkpoint directory")
 
 
 def run_server(args: argparse.Namespace) -> int:
@@ -602,7 +855,7 @@ def run_server(args: argparse.Namespace) -> int:
                      max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
                      max_concurrent=args.max_concurrent or DEFAULT_MAX_CONCURRENT,
                      queue=DEFAULT_QUEUE if args.queue is None else args.queue, threads=args.threads,
-                     host=args.host, allowed_hosts=args.allow_host or ())
+                     host=args.host, allowed_hosts=args.allow_host or (), upload_timeout=args.upload_timeout)
     names = list(offered_models(args.model or [AUTO_MODEL]))
     if not is_loopback(args.host):
         print(f"irodori serve: WARNING: listening on {args.host}, reachable from other machines. This server has "

@@ -7,7 +7,7 @@ const $ = (id) => document.getElementById(id);
 const el = {
   file: $("file"), model: $("model"), modelInfo: $("model-info"), limits: $("limits"),
   color: $("color"), hints: $("hints"), clearHints: $("clear-hints"),
-  colorize: $("colorize"), download: $("download"), status: $("status"), meta: $("meta"),
+  colorize: $("colorize"), download: $("download"), status: $("status"), notice: $("notice"), meta: $("meta"),
   stage: $("stage"), original: $("original"), result: $("result"), divider: $("divider"),
   markers: $("markers"), compareRow: $("compare-row"), compare: $("compare"),
 };
@@ -43,6 +43,26 @@ const shortNumber = (value) => Number(value.toPrecision(3));
 function setStatus(text, kind = "") {
   el.status.textContent = text;
   el.status.className = kind;
+}
+
+// Notices about the reference list (files not added, one the server refused) have a line of
+// their own: "colouring…" and "done" would overwrite them at once on the status line.
+function setNotice(text) {
+  el.notice.textContent = text;
+}
+const addNotice = (text) => setNotice([el.notice.textContent, text].filter(Boolean).join(" "));
+
+// A server message as a sentence of the page's own: capitalised, ending with its full stop.
+function sentence(text) {
+  const s = text.trim();
+  return s.charAt(0).toUpperCase() + s.slice(1) + (/[.!?…]$/.test(s) ? "" : ".");
+}
+
+// After removing item i of a list of × buttons, keep the keyboard there: on the next remove
+// button, else the previous one, else `fallback`.
+function focusAfterRemoval(list, i, fallback) {
+  const buttons = list.querySelectorAll("button.remove");
+  (buttons[Math.min(i, buttons.length - 1)] || fallback).focus();
 }
 
 // ---- models and limits ---------------------------------------------------------------------
@@ -139,7 +159,20 @@ async function adopt(file) {
 el.original.addEventListener("error", () => {
   if (state.file && el.original.src === state.originalUrl) el.original.dataset.broken = "1";
 });
-el.original.addEventListener("load", () => { renderMarkers(); });
+el.original.addEventListener("load", () => {
+  fitSmall();
+  renderMarkers();
+});
+
+// A tiny image (an icon; a 1x1 test) is shown enlarged by the largest whole factor that keeps it
+// within MIN_SHOWN pixels, its pixels kept sharp: otherwise it is a dot nobody can click.
+const MIN_SHOWN = 256;
+function fitSmall() {
+  const { naturalWidth: width, naturalHeight: height } = el.original;
+  const scale = width && height ? Math.floor(MIN_SHOWN / Math.max(width, height)) : 1;
+  el.stage.classList.toggle("pixelated", scale > 1);
+  el.original.style.width = scale > 1 ? `${width * scale}px` : "";
+}
 
 function clearResult() {
   el.result.hidden = true;
@@ -183,20 +216,39 @@ document.addEventListener("paste", (e) => {
 // ---- reference pages -------------------------------------------------------------------------
 // Colour images of the same series, sent with the image as repeated `reference` fields; adding or
 // removing one colours the current image again.
+// Whether `file` has the same bytes as one of `refs` (the same page chosen twice, under any name).
+async function alreadyIn(file, refs) {
+  const bytes = async (f) => new Uint8Array(await f.arrayBuffer());
+  const mine = await bytes(file);
+  for (const ref of refs.filter((r) => r.file.size === file.size)) {
+    const theirs = await bytes(ref.file);
+    if (mine.every((byte, i) => byte === theirs[i])) return true;
+  }
+  return false;
+}
+
 async function addReferences(files) {
   const added = [];
+  const notes = [];
+  let over = 0;
   for (const file of files) {
     if (state.references.length + added.length >= state.maxReferences) {
-      setStatus(`At most ${state.maxReferences} reference pages: remove one to add another.`, "error");
-      break;
+      over += 1;
+      continue;
     }
     const problem = await fileProblem(file);
     if (problem) {
-      setStatus(`Reference not added: ${problem}`, "error");
-      continue;
+      notes.push(`Reference not added: ${problem}`);
+    } else if (await alreadyIn(file, [...state.references, ...added])) {
+      notes.push(`${file.name || "That file"} is already a reference: not added again.`);
+    } else {
+      added.push({ file, url: URL.createObjectURL(file) });
     }
-    added.push({ file, url: URL.createObjectURL(file) });
   }
+  if (over) {
+    notes.push(`At most ${state.maxReferences} reference pages: ${over} not added (remove one to add another).`);
+  }
+  setNotice([...new Set(notes)].join(" "));  // the same file chosen nine times: said once
   if (!added.length) return;
   state.references.push(...added);
   renderReferences();
@@ -205,13 +257,19 @@ async function addReferences(files) {
                  "now load the image to colour.");
 }
 
-function removeReference(i) {
-  URL.revokeObjectURL(state.references[i].url);
+// Take `ref` out of the list (its thumbnail too) -> whether it was still there.
+function dropReference(ref) {
+  const i = state.references.indexOf(ref);
+  if (i < 0) return false;
+  URL.revokeObjectURL(ref.url);
   state.references.splice(i, 1);
   renderReferences();
-  // Keep the keyboard where it was: on the next remove button, else the previous, else the picker.
-  const buttons = el.references.querySelectorAll("button.remove");
-  (buttons[Math.min(i, buttons.length - 1)] || el.referencesFile).focus();
+  return true;
+}
+
+function removeReference(i) {
+  dropReference(state.references[i]);
+  focusAfterRemoval(el.references, i, el.referencesFile);
   if (state.file) colorize();
 }
 
@@ -245,6 +303,7 @@ el.referencesFile.addEventListener("change", () => {
 el.clearReferences.addEventListener("click", () => {
   state.references.forEach((ref) => URL.revokeObjectURL(ref.url));
   state.references = [];
+  setNotice("");
   renderReferences();
   el.referencesFile.focus();
   if (state.file) colorize();
@@ -299,6 +358,7 @@ function renderHints() {
     remove.addEventListener("click", () => {
       state.hints.splice(i, 1);
       renderHints();
+      focusAfterRemoval(el.hints, i, el.color);
     });
     li.append(swatch, text, remove);
     el.hints.append(li);
@@ -328,7 +388,63 @@ el.clearHints.addEventListener("click", () => {
 });
 
 // ---- colouring -----------------------------------------------------------------------------
+const REFUSED_HEADER = "X-Irodori-Refused-Reference";  // which reference the server refused, from 1
+
+function colourForm(file, references) {
+  const form = new FormData();
+  form.append("image", file, file.name || "pasted.png");
+  form.append("hints", JSON.stringify(file === state.file ? state.hints : []));
+  if (el.model.value) form.append("model", el.model.value);
+  if (state.temperature !== null) form.append("temperature", String(state.temperature));
+  form.append("mode", el.mode.value);
+  form.append("tone", el.tone.value);
+  form.append("background", el.background.value);
+  for (const ref of references) form.append("reference", ref.file, ref.file.name || "reference.png");
+  return form;
+}
+
+// Wait `ms`, or reject at once with an AbortError when `signal` aborts (newer settings came).
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(new DOMException("superseded", "AbortError"));
+    }, { once: true });
+  });
+}
+
+// POST the form; a busy server (503) is asked once more, after the Retry-After it sends.
+async function post(form, signal) {
+  const send = () => fetch("/api/colorize", { method: "POST", body: form, signal });
+  const response = await send();
+  if (response.status !== 503) return response;
+  const wait = Math.min(Number(response.headers.get("Retry-After")) || 2, 30);
+  setStatus(`The server is busy: trying again in ${wait} s…`, "busy");
+  await sleep(wait * 1000, signal);
+  setStatus("colouring…", "busy");
+  return send();
+}
+
+async function errorMessage(response) {
+  try {
+    return (await response.json()).error || `${response.status} ${response.statusText}`;
+  } catch (err) {
+    return `${response.status} ${response.statusText}`;  // not JSON
+  }
+}
+
+// The status line after a failure says what is shown: the image kept, or an earlier result.
+function failure(message) {
+  const text = message === "Failed to fetch" ? "Cannot reach the server." : sentence(message);
+  if (state.pending && state.file) return `${text} The current image is kept.`;
+  if (!el.result.hidden) return `${text} The image shown is the earlier result (the line below says how it was made).`;
+  return text;
+}
+
 // Colour `newFile`, else the file still waiting to replace the current one, else the current one.
+// A reference the server refuses (a grey page, say) is taken off the list, said so on the
+// notice line, and the image is coloured again without it.
 async function colorize(newFile = null) {
   const file = newFile || state.pending || state.file;
   if (!file) return;
@@ -336,22 +452,20 @@ async function colorize(newFile = null) {
   const controller = new AbortController();
   state.inFlight = controller;
   state.pending = file === state.file ? null : file;
-  const form = new FormData();
-  form.append("image", file, file.name || "pasted.png");
-  form.append("hints", JSON.stringify(state.pending ? [] : state.hints));
-  if (el.model.value) form.append("model", el.model.value);
-  if (state.temperature !== null) form.append("temperature", String(state.temperature));
-  form.append("mode", el.mode.value);
-  form.append("tone", el.tone.value);
-  form.append("background", el.background.value);
-  for (const ref of state.references) form.append("reference", ref.file, ref.file.name || "reference.png");
+  const sent = [...state.references];
   setStatus("colouring…", "busy");
   el.colorize.disabled = true;
+  let again = false;
   try {
-    const response = await fetch("/api/colorize", { method: "POST", body: form, signal: controller.signal });
+    const response = await post(colourForm(file, sent), controller.signal);
     if (!response.ok) {
-      let message = `${response.status} ${response.statusText}`;
-      try { message = (await response.json()).error || message; } catch (err) { /* not JSON */ }
+      const message = await errorMessage(response);
+      const refused = sent[Number(response.headers.get(REFUSED_HEADER)) - 1];
+      if (state.inFlight === controller && refused && dropReference(refused)) {
+        addNotice(`${sentence(message)} It was taken off the references, and the image coloured without it.`);
+        again = true;
+        return;
+      }
       throw new Error(message);
     }
     const blob = await response.blob();
@@ -359,14 +473,15 @@ async function colorize(newFile = null) {
     if (state.pending) await adopt(state.pending);
     showResult(blob, response.headers);
   } catch (err) {
-    if (err.name === "AbortError") return;
-    const kept = state.pending && state.file ? " The current image is kept." : "";
-    setStatus((err.message === "Failed to fetch" ? "Cannot reach the server." : err.message) + kept, "error");
+    if (err.name === "AbortError" || state.inFlight !== controller) return;
+    setStatus(failure(err.message), "error");
   } finally {
     if (state.inFlight === controller) {
+      const pending = state.pending;
       state.inFlight = null;
       state.pending = null;
       el.colorize.disabled = !state.file;
+      if (again) colorize(pending);
     }
   }
 }
