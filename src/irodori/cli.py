@@ -64,8 +64,11 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "colorize",
         help="colour images, folders or globs",
-        description="Colour black-and-white images. The output keeps each input's own full-resolution "
-        "lightness; only the colour comes from the network. A colour input is re-coloured from its lightness.",
+        description="Colour black-and-white images, each under one of two contracts, chosen per image "
+        "(--mode auto) or by --mode: tint keeps the input's own full-resolution lightness and only the colour "
+        "comes from the network (photos, grey art); paint keeps the ink exactly as printed and gives paper and "
+        "screentone the network's colour, lightness included (B&W pages, line art, 1-bit scans). A colour "
+        "input is re-coloured from its lightness.",
     )
     p.add_argument("inputs", nargs="+", metavar="IN",
                    help="image files, .cbz/.zip comic archives, folders, globs, or - for stdin")
@@ -107,7 +110,7 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                    help="images coloured at once in a folder, and threads for one image (default: all cores)")
     p.add_argument("--hint", action="append", default=None, metavar="X,Y,#RRGGBB",
                    help="colour hint: the colour at pixel (X, Y) of the input, filling the region it is in "
-                        "(repeatable; tinted, only its chroma is used)")
+                        "(repeatable; tinted, only its chroma is used; painted, its lightness too)")
     p.add_argument("--hints", default=None, metavar="FILE.json",
                    help='hints from a JSON file: a list of {"x", "y", "color"} for every input, '
                    "or an object mapping image file names to such lists")
