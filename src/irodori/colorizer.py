@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -135,6 +136,10 @@ class OnnxBackend:
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own types (InvalidProtobuf, Fail, ...)
+            missing = re.search(r'External data path does not exist: "([^"]+)"', str(exc))
+            if missing:  # a shipped float model's .onnx copied away from its weights
+                raise ModelError(f"{path}: reads its weights from {missing.group(1)} (ONNX external data), which is "
+                                 "missing: copy that file with it, keeping its place beside the .onnx file") from None
             raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {_one_line(exc)})") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         names = [i.name for i in self.session.get_inputs()]
