@@ -298,6 +298,25 @@ def test_resume_alone_continues_the_run_in_its_own_folder(colour_folder, tmp_pat
     assert main(fine + ["--data.crop_size=96"]) == 0
 
 
+def test_a_preset_given_with_resume_keeps_the_runs_architecture(colour_folder, tmp_path):
+    """--resume RUN --preset P takes P's settings but the run's architecture (its weights fix
+    it): the run was trained with other widths than the preset's, and resumes."""
+    run = tmp_path / "run"
+    narrow = ["--model.channels=[8,8,8]", "--model.enc_blocks=[1,1,1]", "--model.dec_blocks=[1,1]"]
+    assert main(["train", str(colour_folder), "--preset", "tiny", "--out", str(run), "--steps=2", "-q", *narrow]) == 0
+    assert main(["train", str(colour_folder), "--resume", str(run), "--preset", "tiny", "--steps=3", "-q"]) == 0
+    assert (run / "latest").read_text().strip() == "step-0000003"
+
+
+def test_resuming_a_finished_run_says_how_to_train_it_longer(colour_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", str(colour_folder), "--preset", "tiny", "--out", str(run), "--steps=2", "-q"]) == 0
+    for extra in ([], ["--steps=1"]):
+        assert main(["train", "--resume", str(run), "-q", *extra]) == 1
+        assert "is at step 2 of this run's" in capsys.readouterr().err
+    assert (run / "latest").read_text().strip() == "step-0000002"
+
+
 def test_train_skips_unusable_images_and_will_not_mix_two_runs(colour_folder, tmp_path, caplog, capsys):
     import shutil
 
@@ -314,8 +333,19 @@ def test_train_skips_unusable_images_and_will_not_mix_two_runs(colour_folder, tm
     args = ["train", str(folder), "--preset", "tiny", "--out", str(run), "--steps=2", "-q"]
     assert main(args) == 0
     assert "2 training images skipped" in caplog.text and "zero.png" in caplog.text and "1x500" in caplog.text
+    assert re.search(r"1 of the \d+ training images are grey files \(\S*deep.png\): they teach no colour", caplog.text)
     assert main(args) == 1  # the same --out again, without --resume
     assert "already holds a run" in capsys.readouterr().err and (run / "latest").read_text().strip() == "step-0000002"
+
+
+def test_training_on_grey_images_alone_says_there_is_no_colour_to_learn(tmp_path, caplog):
+    folder = tmp_path / "grey"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (96, 96), dtype=np.uint8)).save(folder / f"{i}.png")
+    args = ["train", str(folder), "--preset", "tiny", "--out", str(tmp_path / "run"), "--steps=1", "-q"]
+    assert main(args) == 0
+    assert "all 3 training images are grey files" in caplog.text and "no colour to learn" in caplog.text
 
 
 def test_export_and_evaluate_check_their_output_paths_first(tiny_run, tiny_onnx, colour_folder, tmp_path, capsys):

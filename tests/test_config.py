@@ -32,10 +32,10 @@ def test_overrides_are_typed():
     (["--nope=1"], "unknown config key 'nope'"),
     (["--optim.schedule=linear"], "optim.schedule"),
     (["--encoder_bn=fixed"], "encoder_bn must be"),
-    (["--encoder_bn=frozen"], "encoder_bn=frozen needs an EfficientNet-Lite"),  # tiny is a unet
     (["--encoder_bn=frozen", "--model.encoder=efficientnet-lite0", "--model.channels=[8,8,8,8,8]",
       "--model.enc_blocks=[1,1,1,1,1]", "--model.dec_blocks=[1,1,1,1]", "--encoder_init=scratch"],
      "statistics it freezes must be learnt"),
+    (["--model.encoder=efficientnet-lite0"], r"^model.encoder=efficientnet-lite0 has 5 levels"),  # named once
 ])
 def test_bad_values_name_the_flag(override, message):
     with pytest.raises(ConfigError, match=message):

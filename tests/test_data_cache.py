@@ -54,6 +54,21 @@ def test_cached_and_uncached_samples_agree_when_nothing_is_reduced(tmp_path):
             assert torch.equal(a[name], b[name]), name
 
 
+def test_a_truncated_training_image_is_warned_about_once_and_replaced_the_same_way(tmp_path, caplog):
+    """A file whose header reads but whose pixels do not is replaced by the next image at every
+    draw (the same one, so runs stay reproducible), with one warning, not one per draw."""
+    good = _image(tmp_path / "a.png", 64, 80, seed=1)
+    whole = tmp_path / "whole.jpg"
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (80, 64, 3), dtype=np.uint8)).save(whole)
+    (tmp_path / "cut.jpg").write_bytes(whole.read_bytes()[:400])
+    data = ColorImageDataset([tmp_path / "cut.jpg", good], load_config("tiny").data, seed=3)
+    with caplog.at_level("WARNING", logger="irodori.data"):
+        samples = [data[(k, 0)] for k in range(4)]
+    assert caplog.text.count("cut.jpg") == 1 and "the next image is used in its place" in caplog.text
+    again = ColorImageDataset([good], load_config("tiny").data, seed=3)
+    assert all(torch.equal(s["ab"], again[(k, 0)]["ab"]) for k, s in enumerate(samples))
+
+
 def test_rotated_crops_have_no_empty_corners():
     img = Image.new("RGB", (300, 200), (200, 120, 40))  # one flat colour: a black corner would show
     for k in range(20):

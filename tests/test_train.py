@@ -343,3 +343,9 @@ def test_device_cuda_names_the_process_gpu_by_index(name, rank, expected):
     from irodori.train import resolve_device
 
     assert resolve_device(name, rank) == torch.device(expected)
+
+
+def test_frozen_encoder_batch_norm_needs_a_lite_encoder(tmp_path):
+    with pytest.raises(TrainingError, match="encoder_bn=frozen needs an EfficientNet-Lite encoder.*this one is unet"):
+        train(load_config("tiny", {"out_dir": str(tmp_path), "encoder_bn": "frozen"}), dry_run=True, progress=False)
+    assert not any(tmp_path.glob("step-*"))

@@ -244,7 +244,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
 def _resumed_config(resume: str, preset: str | None) -> tuple[dict, str | None]:
     """-> (the config the run was started with, None): --resume alone continues the same run, in
     its own directory. A preset given with --resume replaces the stored config (as does a
-    checkpoint without one); folders, --out and overrides apply on top either way."""
+    checkpoint without one) but for its architecture, which the checkpoint's weights fix;
+    folders, --out and overrides apply on top either way."""
     from .checkpoint import CheckpointError, read_meta
     from .config import ConfigError, merge_dicts
 
@@ -255,7 +256,8 @@ def _resumed_config(resume: str, preset: str | None) -> tuple[dict, str | None]:
     path = Path(resume)
     run_dir = {"out_dir": str(path.parent if (path / "checkpoint.json").is_file() else path)}
     if preset is not None or not meta.get("config"):
-        return run_dir, preset or "default"
+        arch = (meta.get("config") or {}).get("model")
+        return merge_dicts({"model": arch}, run_dir) if isinstance(arch, dict) else run_dir, preset or "default"
     return merge_dicts(meta["config"], run_dir), None
 
 

@@ -178,9 +178,9 @@ class TrainConfig:
             raise ConfigError("encoder_init must be 'auto', 'imagenet' or 'scratch'")
         if self.encoder_bn not in ("train", "frozen"):
             raise ConfigError("encoder_bn must be 'train' or 'frozen'")
-        if self.encoder_bn == "frozen" and (self.model.encoder == "unet" or self.encoder_init == "scratch"):
-            raise ConfigError("encoder_bn=frozen needs an EfficientNet-Lite model.encoder that starts trained "
-                              "(encoder_init imagenet or --init): the statistics it freezes must be learnt ones")
+        if self.encoder_bn == "frozen" and self.encoder_init == "scratch":
+            raise ConfigError("encoder_bn=frozen needs an encoder that starts trained (encoder_init imagenet, "
+                              "or --init): the statistics it freezes must be learnt ones")
         if self.encoder_init == "imagenet" and self.model.encoder == "unet":
             raise ConfigError("encoder_init=imagenet needs an EfficientNet-Lite model.encoder")
         if self.loss.paint_l1 > 0 and not self.model.paint:
@@ -280,8 +280,9 @@ def _build(cls: type, data: dict, prefix: str) -> Any:
         return cls(**kwargs)
     except ConfigError:
         raise
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{prefix or 'config'}: {exc}") from None
+    except (TypeError, ValueError) as exc:  # from the section's own checks, which may name their keys
+        text = str(exc)
+        raise ConfigError(text if prefix and text.startswith(prefix) else f"{prefix.rstrip('.') or 'config'}: {text}") from None
 
 
 def parse_overrides(args: list[str]) -> dict:

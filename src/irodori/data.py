@@ -64,9 +64,14 @@ def list_pairs(dirs: list[str] | list[Path]) -> dict[Path, Path]:
     return dict(sorted(pairs.items()))
 
 
-def usable_images(files: list[Path]) -> tuple[list[Path], list[str]]:
+GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # Pillow modes without colour
+
+
+def usable_images(files: list[Path], grey: list[Path] | None = None) -> tuple[list[Path], list[str]]:
     """-> (the files whose header Pillow reads and whose shorter side is at least MIN_SIDE px,
-    "path (why)" for the others). Headers only: a few thousand files take about a second."""
+    "path (why)" for the others). Headers only: a few thousand files take about a second. Kept
+    files whose header says they hold no colour (a grey or 1-bit mode) are also appended to
+    ``grey``, when given: they teach no colour."""
     kept: list[Path] = []
     problems: list[str] = []
     for path in files:
@@ -75,7 +80,7 @@ def usable_images(files: list[Path]) -> tuple[list[Path], list[str]]:
             continue
         try:
             with Image.open(path) as img:
-                size = img.size
+                size, mode = img.size, img.mode
         except (OSError, ValueError, SyntaxError) as exc:
             problems.append(f"{path} (not a readable image: {exc})")
             continue
@@ -83,6 +88,8 @@ def usable_images(files: list[Path]) -> tuple[list[Path], list[str]]:
             problems.append(f"{path} ({size[0]}x{size[1]}: a side under {MIN_SIDE} px)")
             continue
         kept.append(path)
+        if grey is not None and mode in GREY_MODES:
+            grey.append(path)
     return kept, problems
 
 
@@ -351,6 +358,7 @@ class ColorImageDataset(Dataset):
         if not files:
             raise ValueError("no training images found")
         self.files = files
+        self._unreadable: set[Path] = set()  # files whose pixels did not decode (warned about once)
         self.cfg = cfg
         self.seed = seed
         self.pairs = pairs or {}
@@ -380,13 +388,17 @@ class ColorImageDataset(Dataset):
     def _load(self, index: int) -> Image.Image:
         """The image at ``index``; one whose header read but whose pixels do not (a truncated
         file) is replaced by the next readable one, the same one every time (so runs stay
-        reproducible), with a warning."""
+        reproducible), with a warning the first time (per data process), not at every draw."""
+        unreadable = self._unreadable
         for offset in range(len(self.files)):
             path = self.files[(index + offset) % len(self.files)]
+            if path in unreadable:
+                continue
             try:
                 return self.cache.get(path) if self.cache is not None else load_rgb(path)
             except (OSError, ValueError, SyntaxError) as exc:
-                log.warning("skipping %s: %s", path, exc)
+                unreadable.add(path)
+                log.warning("skipping %s: %s (the next image is used in its place)", path, exc)
         raise ValueError("no training image could be read")
 
 

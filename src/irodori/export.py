@@ -201,7 +201,7 @@ def export_onnx(
     with torch.no_grad():
         torch_out = _AbOnly(model).eval()(torch.from_numpy(l_np), torch.from_numpy(hints_np))
     torch_out = [t.numpy() for t in (torch_out if isinstance(torch_out, tuple) else (torch_out,))]
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(proto.SerializeToString(), _quiet_options(), providers=["CPUExecutionProvider"])
     ort_out = session.run(outputs, {"l": l_np, "hints": hints_np})
     max_abs_err = max(float(np.abs(a - b).max()) for a, b in zip(ort_out, torch_out))
     if not max_abs_err <= tolerance:
@@ -220,6 +220,16 @@ def export_onnx(
     return {"max_abs_err": max_abs_err, "check_size": (h, w), "path": str(output), "external": external}
 
 
+def _quiet_options():
+    """onnxruntime session options that print errors only: the optional temperature input (an
+    initializer that is also a graph input) draws a warning at every session, meaning nothing."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return options
+
+
 def _external_parity(proto, output: Path, outputs: list[str], feed: dict, expected: list, tolerance: float) -> float:
     """Write the graph with external weights beside its file-to-be, check it (onnx.checker reads
     the external data) and run it in onnxruntime -> max |difference| from ``expected``, the
@@ -234,7 +244,7 @@ def _external_parity(proto, output: Path, outputs: list[str], feed: dict, expect
             onnx.checker.check_model(str(probe), full_check=True)
         except onnx.checker.ValidationError as exc:
             raise ExportError(f"onnx.checker rejected the export with external weights: {exc}") from None
-        session = ort.InferenceSession(str(probe), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(probe), _quiet_options(), providers=["CPUExecutionProvider"])
         got = session.run(outputs, feed)
     finally:
         probe.unlink(missing_ok=True)

@@ -65,7 +65,7 @@ _MANGA = ShippedModel(
     weights_dir="manga-v0.5",
     weights_sha256="1edae827099ff4cf251491932d1824d0f023f84c1daacc18a44f33d6a79b2416",
     description="Black-and-white manga and comic pages, line art and 1-bit scans, painted (ink kept, "
-    "paper and screentone coloured) or tinted: `manga` v0.3 with a paint head, trained on the corpus's "
+    "paper and screentone coloured) or tinted: v0.5, a paint head grown on `manga` v0.3, trained on the corpus's "
     "art printed as B&W pages and on OpenMoji line art. Float32: the reference of manga-int8.",
     card="docs/models/manga.md",
     onnx_reads_weights=True,

@@ -194,10 +194,19 @@ class CsvLog:
 # The loop
 # ----------------------------------------------------------------------------------------------
 def _usable(files: list[Path], what: str, is_main: bool) -> list[Path]:
-    kept, problems = usable_images(files)
+    grey: list[Path] = []
+    kept, problems = usable_images(files, grey)
     if problems and is_main:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         log.warning("%d %s images skipped: %s", len(problems), what, shown)
+    if grey and is_main:
+        shown = ", ".join(str(p) for p in grey[:5]) + (f" and {len(grey) - 5} more" if len(grey) > 5 else "")
+        if len(grey) == len(kept):
+            log.warning("all %d %s images are grey files (%s): there is no colour to learn; train on colour "
+                        "images", len(kept), what, shown)
+        else:
+            log.warning("%d of the %d %s images are grey files (%s): they teach no colour", len(grey), len(kept),
+                        what, shown)
     return kept
 
 
@@ -243,8 +252,9 @@ def _generator(cfg: TrainConfig, *, init: str | Path | None, resume: str | Path 
             # is moot. replace() re-runs the config's own validation (the loss must fit the head).
             cfg = replace(cfg, model=model.config, encoder_init="auto")
         except ConfigError as exc:
-            raise TrainingError(f"{init_path} has a {model.config.encoder} encoder and a {model.config.head} "
-                                f"head: {exc}") from None
+            raise TrainingError(f"{init_path} has encoder {model.config.encoder} and a {model.config.head} "
+                                f"head, which this preset's settings do not fit ({exc}): choose a preset made "
+                                "for it (finetune, manga, paint or default)") from None
         if is_main:
             log.info("initialised from %s (step %s)", init_path, init_meta.get("step"))
             if model.config.paint and (cfg.data.paint_prob == 0 or cfg.loss.paint_l1 == 0):
@@ -368,6 +378,9 @@ def train(
     model, cfg = _generator(cfg, init=init, resume=resume, is_main=is_main)
     model = model.to(device)
     if cfg.encoder_bn == "frozen":
+        if cfg.model.encoder == "unet":
+            raise TrainingError("encoder_bn=frozen needs an EfficientNet-Lite encoder that starts trained "
+                                "(model.encoder efficientnet-lite0 or -lite1, or --init such a model); this one is unet")
         frozen = freeze_batch_norm(model.encoder)
         if is_main:
             log.info("encoder batch norms frozen (%d, running statistics folded into their convolutions)", frozen)
@@ -393,6 +406,9 @@ def train(
         if disc is not None:
             load_module(disc, ckpt / "discriminator.safetensors", device=device)
         start_step = load_train_state(ckpt, optimizer, optimizer_d=optimizer_d)
+        if start_step >= cfg.steps:
+            raise TrainingError(f"{ckpt} is at step {start_step} of this run's {cfg.steps}: nothing to train; "
+                                f"give --steps with more than {start_step} to train it longer")
         if is_main:
             log.info("resumed from %s at step %d", ckpt, start_step)
 
