@@ -137,7 +137,8 @@ def test_two_process_ddp_on_cpu(tmp_path, network):
 
 def test_init_from_a_model_whose_head_does_not_fit_the_loss(tmp_path, tiny_run):
     cfg = _cfg(tmp_path, steps=1, model={"head": "classification"}, loss={"l1": 0.1, "classification": 1.0})
-    with pytest.raises(TrainingError, match="has a regression head: .*go together"):
+    with pytest.raises(TrainingError, match="has encoder unet and a regression head, which this preset.s settings do "
+                       "not fit .*go together.*choose a preset made for it"):
         train(cfg, dry_run=True, progress=False, init=tiny_run)
 
 
