@@ -2,8 +2,9 @@
 """Does today's faster CPU training recipe learn as well as the one before it? (issue 18, §1)
 
 Trains the default preset for ``--steps`` (1,000) from each of two seeds, once as before issue 18
-(every sample decoded from its file, float32: ``--data.cache_mb=0 --amp=off``) and once with
-today's defaults (decoded images cached, bf16 autocast where the CPU has bf16 units), alternating
+(every sample decoded from its file, float32, the encoder's batch norms trained:
+``--data.cache_mb=0 --amp=off --encoder_bn=train``) and once with today's defaults (decoded
+images cached, bf16 autocast where the CPU has bf16 units, the encoder's batch norms frozen), alternating
 so a busy machine slows both alike, and reads each run's validation L1 at the last step (the
 training loop's own fixed validation batches) and its images/s from ``log.csv``. Writes a
 Markdown table between markers (``--write``) and the figures as JSON (``--json``)::
@@ -30,7 +31,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from docsplice import splice  # noqa: E402
 
 BEGIN, END = "<!-- TRAINING-PARITY:BEGIN (scripts/training_parity.py) -->", "<!-- TRAINING-PARITY:END -->"
-VARIANTS = {"before (data.cache_mb=0, amp=off)": ["--data.cache_mb=0", "--amp=off"], "now (defaults)": []}
+VARIANTS = {"before (data.cache_mb=0, amp=off, encoder_bn=train)": ["--data.cache_mb=0", "--amp=off",
+                                                                    "--encoder_bn=train"],
+            "now (defaults)": []}
 
 
 def run_dir(out: Path, variant: str, seed: int) -> Path:
