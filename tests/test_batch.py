@@ -171,6 +171,11 @@ def test_the_print_resolution_is_kept(tiny_onnx, tmp_path, fmt):
     _scan(src / "none.png")  # declares nothing: gets nothing
     _scan(src / "aspect.jpg")  # JFIF with unit 0 (an aspect ratio only): gets nothing
     _damaged_exif_resolution(src / "damaged.jpg")  # gets nothing, not Pillow's 72
+    Image.new("L", (40, 30), 120).save(src / "untagged.tif")  # no resolution tags: not Pillow's 1 dpi
+    turned = Image.new("L", (40, 30), 120)
+    exif = turned.getexif()
+    exif[0x0112] = 6
+    turned.save(src / "untagged-turned.tif", exif=exif)
     out = tmp_path / "out"
     assert main(["colorize", str(src), "-o", str(out), "--model", str(tiny_onnx), "--format", fmt, "-q"]) == 0
     for name, (_, dpi) in SCANS.items():
@@ -181,6 +186,7 @@ def test_the_print_resolution_is_kept(tiny_onnx, tmp_path, fmt):
         assert np.allclose(got, want, atol=tolerance), (name, got, want)
     assert _dpi_of(out / f"none.{fmt}") is None and _dpi_of(out / f"aspect.{fmt}") is None
     assert _dpi_of(out / f"damaged.{fmt}") is None
+    assert _dpi_of(out / f"untagged.{fmt}") is None and _dpi_of(out / f"untagged-turned.{fmt}") is None
 
 
 def test_a_resolution_jpeg_cannot_hold_is_left_out_not_wrapped(tiny_onnx):

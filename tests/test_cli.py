@@ -1,6 +1,7 @@
 """The CLI end to end: real files in, real files out, bad files reported, exit codes."""
 
 import os
+import io
 import re
 import subprocess
 import sys
@@ -223,6 +224,13 @@ def test_an_input_is_never_overwritten(tiny_onnx, inputs, tmp_path, capsys):
     args = [str(inputs / "b.jpg"), str(inputs / "b.png"), "-o", str(inputs), "--overwrite"]
     assert main(["colorize", *args, "--model", str(tiny_onnx), "-q"]) == 1
     assert (inputs / "b.png").read_bytes() == before
+    import zipfile
+
+    with zipfile.ZipFile(inputs / "ch.cbz", "w") as z:  # an archive's output keeps its name: -o is the way
+        z.writestr("001.png", before)
+    capsys.readouterr()
+    assert main(["colorize", str(inputs / "ch.cbz"), "-o", str(inputs), "--model", str(tiny_onnx), "-q"]) == 1
+    assert "would replace an input archive; skipped (choose another -o folder)" in capsys.readouterr().err
 
 
 def test_long_names_and_the_multi_frame_note(tiny_onnx, tmp_path, caplog):
@@ -581,3 +589,21 @@ def test_a_transparent_input_written_as_jpeg_says_where_its_transparency_went(ti
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("JPEG has no transparency") == 1 and "card.png: JPEG has no transparency" in proc.stderr
     assert np.asarray(Image.open(tmp_path / "out" / "card.jpg"))[2, 2].min() > 240  # put on white
+
+
+def test_a_damaged_exif_prints_no_warning_of_pillows_that_names_no_file(tiny_onnx, tmp_path):
+    import struct
+
+    plain = io.BytesIO()
+    Image.new("L", (64, 48), 128).save(plain, "JPEG")
+    data = plain.getvalue()
+    for name, exif in {
+        "offset.jpg": b"Exif\x00\x00MM\x00\x2a\xff\xff\xff\x00",  # the first directory past the end
+        "count.jpg": (b"Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x01" + struct.pack(">HHI", 0x112, 3, 0x7FFFFFFF)
+                      + struct.pack(">I", 0x100) + b"\x00" * 4),  # an orientation of 2**31 values
+    }.items():
+        (tmp_path / name).write_bytes(data[:2] + b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif + data[2:])
+    proc = _run("colorize", str(tmp_path / "offset.jpg"), str(tmp_path / "count.jpg"), "-o", str(tmp_path / "out"),
+                "--format", "jpg", "--model", str(tiny_onnx), text=True)
+    assert proc.returncode == 0 and "UserWarning" not in proc.stderr, proc.stderr
+    assert Image.open(tmp_path / "out" / "count.jpg").size == (64, 48)

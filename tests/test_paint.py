@@ -143,6 +143,18 @@ def painter(tiny_paint_onnx):
     return load_colorizer(tiny_paint_onnx, threads=2)
 
 
+def test_a_colour_input_says_its_colours_are_replaced(painter, caplog, tmp_path):
+    rgb = np.zeros((60, 80, 3), np.uint8)
+    rgb[..., 0], rgb[..., 1], rgb[..., 2] = 200, np.linspace(0, 255, 80)[None, :], 40  # a colour cover
+    Image.fromarray(rgb).save(tmp_path / "cover.png")
+    with caplog.at_level("WARNING", logger="irodori.colorizer"):
+        painter.colorize(tmp_path / "cover.png")
+        assert "cover.png: a colour image (mean chroma" in caplog.text and "colours are replaced" in caplog.text
+        caplog.clear()
+        painter.colorize(bw_page_image())  # black and white: nothing to say
+    assert "a colour image" not in caplog.text
+
+
 def test_paint_keeps_ink_within_3_l_and_tint_keeps_the_lightness(painter):
     page = bw_page_image()
     l_in = _l(np.repeat(page[..., None], 3, 2))

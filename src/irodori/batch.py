@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -121,8 +122,9 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
         output = outdir / stem.with_name(stem.name + suffix)
         key = key_of(output)
         if key in sources:
-            problems.append(f"{source}: its output {output} would replace an input image; skipped "
-                            "(choose another -o folder or --format)")
+            what, fix = (("an input archive", "another -o folder") if is_archive(source)
+                         else ("an input image", "another -o folder or --format"))
+            problems.append(f"{source}: its output {output} would replace {what}; skipped (choose {fix})")
             continue
         if key in seen and seen[key].resolve() == source.resolve():
             continue
@@ -192,8 +194,10 @@ def colorize_file(colorizer, source: Path, output: Path, *, fmt: str, quality: i
                             hints=hints, palette=palette, threads=threads, on_page=on_page)
     if fmt in MAX_OUTPUT_SIDE:  # a size the format cannot hold fails before the work, not after
         try:
-            with Image.open(source) as header:  # the header alone
-                size = header.size
+            with warnings.catch_warnings():  # Pillow's, about a damaged EXIF, name no file
+                warnings.simplefilter("ignore")
+                with Image.open(source) as header:  # the header alone
+                    size = header.size
         except Exception:  # Pillow raises many types on a damaged header (struct.error, ...)
             size = None  # unreadable: colorize() says why
         if size is not None:

@@ -38,8 +38,8 @@ from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hin
                     propagate_hints, propagation_grid)
 from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, input_prefix, lightness_of, open_image,
                       print_resolution)
-from .paint import (BACKGROUNDS, LINE_L, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet, Contract, ShapeFill,
-                    SheetFill, choose_background, choose_mode, composite, flats_to_lines, gutters, ink_layer,
+from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet,
+                    Contract, ShapeFill, SheetFill, choose_background, choose_mode, composite, flats_to_lines, gutters, ink_layer,
                     page_stats, tone_length)
 from .reference import SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, load_matcher
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
@@ -320,6 +320,9 @@ class Colorizer:
         reason = "asked" if mode != "auto" else stats.describe()
         if mode == "auto":
             mode = choose_mode(stats)
+            if stats.chroma > MAX_CHROMA:  # said once per image, louder than the decision's log line
+                log.warning("%sa colour image (mean chroma %.1f): its own colours are replaced by new ones from its "
+                            "lightness", input_prefix(), stats.chroma)
             if mode == "paint" and self.paint_backend is None:
                 mode, reason = "tint", f"{reason}; looks like ink on paper, but {self.backend.name} cannot paint"
         if mode == "paint" and self.paint_backend is None:
@@ -915,4 +918,6 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _source_name(image: ImageSource) -> str:
-    return Path(image).name if isinstance(image, (str, Path)) else input_name() or "image"
+    """How the log and warnings name an input: its path as given (in a -r batch, two photo_00.jpg
+    of two folders must be told apart), else the name its caller gave it, else "image"."""
+    return str(image) if isinstance(image, (str, Path)) else input_name() or "image"

@@ -421,8 +421,10 @@ def _upright(img: Image.Image, name: str) -> Image.Image:
     is 600 x 300 upright)."""
     dpi = print_resolution(img)
     try:
-        orientation = img.getexif().get(0x0112)  # before: exif_transpose removes a TIFF's tag
-        upright = ImageOps.exif_transpose(img)
+        with warnings.catch_warnings():  # Pillow's, about a tag it skips, name no file
+            warnings.simplefilter("ignore")
+            orientation = img.getexif().get(0x0112)  # before: exif_transpose removes a TIFF's tag
+            upright = ImageOps.exif_transpose(img)
     except Exception as exc:  # struct.error, TypeError, ... from Pillow's EXIF reader and writer
         reason = _describe(exc)
     else:
@@ -814,15 +816,21 @@ def check_output_size(size: tuple[int, int], fmt: str) -> None:
 def print_resolution(img: Image.Image) -> tuple[float, float] | None:
     """An image's print resolution, (x, y) dots per inch, as its file declares it: JPEG (JFIF or
     EXIF), PNG (pHYs), TIFF and BMP as Pillow reads them (dots per centimetre converted), else the
-    EXIF resolution tags (WebP). None when none is declared, or only an aspect ratio (no unit).
+    EXIF resolution tags (WebP). None when none is declared (a TIFF without its resolution tags,
+    which Pillow reads as 1 dpi), or only an aspect ratio (no unit).
     A JPEG whose JFIF header gives no unit is read from its EXIF here, not as Pillow reads it:
     Pillow puts 72 dpi where that EXIF is damaged, a resolution the file never declared."""
     dpi = img.info.get("dpi")
     if img.format == "JPEG" and img.info.get("jfif_unit") not in (1, 2):
         dpi = None
+    tags = getattr(img, "tag_v2", None)
+    if img.format == "TIFF" and tags is not None and (0x011A not in tags or 0x011B not in tags):
+        return None  # Pillow's (1, 1) for a TIFF without resolution tags: nothing declared
     if dpi is None:
         try:
-            exif = img.getexif()
+            with warnings.catch_warnings():  # Pillow's, about a damaged EXIF, name no file
+                warnings.simplefilter("ignore")
+                exif = img.getexif()
             x, y, unit = exif.get(0x011A), exif.get(0x011B), exif.get(0x0128, 2)
             dpi = None if x is None or unit not in (2, 3) else (
                 float(x) * (2.54 if unit == 3 else 1.0), float(y if y is not None else x) * (2.54 if unit == 3 else 1.0))
