@@ -318,3 +318,20 @@ def test_a_hint_clicked_beside_a_line_starts_from_the_cell_on_its_own_side():
     assert start_cell(walls, (2, 3), (2.5, 3.5), 22.0) == (2, 3)  # clicked on the line itself: stays
     assert start_cell(walls, (2, 1), (2.5, 1.5), 100.0) == (2, 1)  # on paper already: stays
     assert start_cell(walls, (2, 3), (2.5, 3.2), float("nan")) == (2, 3)  # no lightness given: stays
+
+
+def test_a_bare_name_in_a_hints_file_matching_several_inputs_says_so(tmp_path, caplog):
+    from irodori.batch import Job, attach_hints
+    from irodori.hints import parse_hints
+
+    jobs = [Job(source=tmp_path / folder / "p01.png", output=tmp_path / "out" / folder / "p01.png")
+            for folder in ("ch1", "ch2")]
+    hints = {"p01.png": parse_hints([(3, 4, "#ff0000")])}
+    with caplog.at_level("WARNING", logger="irodori.batch"):
+        attached = attach_hints(jobs, [], hints, roots=[str(tmp_path)])
+    assert all(len(job.hints) == 1 for job in attached)  # both still get them
+    assert "'p01.png' matches 2 inputs" in caplog.text and "ch1" in caplog.text and "ch2" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="irodori.batch"):
+        attach_hints(jobs, [], {"ch1/p01.png": hints["p01.png"]}, roots=[str(tmp_path)])
+    assert "matches" not in caplog.text

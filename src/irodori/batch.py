@@ -155,6 +155,7 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
         shared = tuple(file_hints) + tuple(cli_hints)
         return [replace(job, hints=shared) for job in jobs]
     unused = set(file_hints)
+    matched: dict[str, list[Path]] = {}
     out = []
     for job in jobs:
         names = _names_of(job.source, roots)
@@ -163,10 +164,16 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
             if name in file_hints:
                 mine.extend(file_hints[name])
                 unused.discard(name)
+                matched.setdefault(name, []).append(job.source)
                 break
         out.append(replace(job, hints=tuple(mine) + tuple(cli_hints)))
     if unused:
         raise HintError(f"the hints file names {', '.join(sorted(unused))}, which matches no input image")
+    for name, sources in matched.items():
+        if len(sources) > 1:  # a bare name in a -r batch: every folder's file of that name
+            shown = ", ".join(str(s) for s in sources[:3]) + (f" and {len(sources) - 3} more" if len(sources) > 3 else "")
+            log.warning("the hints file's %r matches %d inputs (%s): each gets its hints; name one by its path "
+                        "to give it alone", name, len(sources), shown)
     return out
 
 
