@@ -435,3 +435,28 @@ def test_failed_pages_are_freed_without_the_cycle_collector(tiny_onnx, tmp_path)
         gc.enable()
     assert len(problems) == 8
     assert left < 2 << 20  # not one 2 MB page is still held
+
+
+def test_a_hints_file_can_name_a_page_inside_an_archive(tiny_onnx, tmp_path, capsys):
+    """{"ch.cbz/pages/002.png": [...]}: that page takes the hint, its twin beside it does not; a
+    page the archive does not hold is refused by name, and nothing is written."""
+    import json
+
+    page = _page(48, 64, "PNG", 7)
+    path = tmp_path / "ch.cbz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("pages/001.png", page)
+        archive.writestr("pages/002.png", page)
+    red = [{"x": 10, "y": 10, "color": "#e02020"}]
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps({"ch.cbz/pages/002.png": red}))
+    args = ["colorize", str(path), "-o", str(tmp_path / "out"), "--model", str(tiny_onnx), "--hints", str(hints), "-q"]
+    assert main(args) == 0
+    with zipfile.ZipFile(tmp_path / "out" / "ch.cbz") as out:
+        first, second = (np.asarray(Image.open(io.BytesIO(out.read(n))).convert("RGB")).astype(int)
+                         for n in ("pages/001.png", "pages/002.png"))
+    assert second[10, 10, 0] - second[10, 10, 2] > first[10, 10, 0] - first[10, 10, 2] + 20  # redder where hinted
+    hints.write_text(json.dumps({"ch.cbz/pages/009.png": red}))
+    assert main([*args[:3], str(tmp_path / "out2"), *args[4:]]) == 1
+    assert "the hints file names ch.cbz/pages/009.png, which is no page image of ch.cbz" in capsys.readouterr().err
+    assert not (tmp_path / "out2" / "ch.cbz").exists()

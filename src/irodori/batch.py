@@ -42,6 +42,7 @@ class Job:
     output: Path
     hints: tuple[Hint, ...] = ()
     shared: bool = False  # its output name was wanted by another input too: remade on every run
+    page_hints: tuple[tuple[str, tuple[Hint, ...]], ...] = ()  # an archive's: (page inside it, its hints)
 
 
 def collect_inputs(inputs: list[str], *, recursive: bool,
@@ -147,8 +148,9 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
                  roots: list[str]) -> list[Job]:
     """Give each job its hints: ``--hint`` ones apply to every input; a hints file is either a
     list (every input) or {name: [hints]}, a name matching an input's path as given, its path
-    relative to the folder it was found in, or its file name. A name that matches no input is an
-    error (a typo would otherwise silently colour without the hints)."""
+    relative to the folder it was found in, or its file name; a page inside an archive is named
+    by the archive's name, "/" and the page's path inside it ("ch03.cbz/001.png"). A name that
+    matches no input is an error (a typo would otherwise silently colour without the hints)."""
     if not cli_hints and not file_hints:
         return jobs
     if not isinstance(file_hints, dict):
@@ -166,7 +168,8 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
                 unused.discard(name)
                 matched.setdefault(name, []).append(job.source)
                 break
-        out.append(replace(job, hints=tuple(mine) + tuple(cli_hints)))
+        pages = _page_hints(job.source, names, file_hints, unused) if is_archive(job.source) else ()
+        out.append(replace(job, hints=tuple(mine) + tuple(cli_hints), page_hints=pages))
     if unused:
         raise HintError(f"the hints file names {', '.join(sorted(unused))}, which matches no input image")
     for name, sources in matched.items():
@@ -175,6 +178,20 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
             log.warning("the hints file's %r matches %d inputs (%s): each gets its hints; name one by its path "
                         "to give it alone", name, len(sources), shown)
     return out
+
+
+def _page_hints(source: Path, names: list[str], file_hints: dict[str, list[Hint]],
+                unused: set[str]) -> tuple[tuple[str, tuple[Hint, ...]], ...]:
+    """The hints file's entries for pages inside the archive ``source`` (known by ``names``):
+    "NAME/PAGE" -> ((PAGE, hints), ...); the entries found are taken off ``unused``."""
+    pages = []
+    for key, hints in file_hints.items():
+        for name in names:
+            if key.startswith(name + "/") and len(key) > len(name) + 1:
+                pages.append((key[len(name) + 1:], tuple(hints)))
+                unused.discard(key)
+                break
+    return tuple(pages)
 
 
 def _names_of(source: Path, roots: list[str]) -> list[str]:
@@ -191,14 +208,16 @@ def _names_of(source: Path, roots: list[str]) -> list[str]:
 
 def colorize_file(colorizer, source: Path, output: Path, *, fmt: str, quality: int = 95,
                   compression: int | None = None, hints: tuple[Hint, ...] = (), palette: Any = None,
-                  threads: int = 1, on_page: Callable[[], None] | None = None) -> list[str]:
+                  threads: int = 1, on_page: Callable[[], None] | None = None,
+                  page_hints: tuple[tuple[str, tuple[Hint, ...]], ...] = ()) -> list[str]:
     """Colour one file (with its hints and the palette, if any) and write it atomically
     (``quality``, ``compression``: :func:`irodori.imageio.encode`'s). An archive is coloured page
-    by page, ``threads`` pages at a time (:mod:`irodori.cbz`); the returned list names its pages
-    copied uncoloured (always empty for an image)."""
+    by page, ``threads`` pages at a time (:mod:`irodori.cbz`), ``page_hints`` added to the named
+    pages'; the returned list names its pages copied uncoloured (always empty for an image)."""
     if is_archive(source):
         return colorize_cbz(colorizer, source, output, fmt=fmt, quality=quality, compression=compression,
-                            hints=hints, palette=palette, threads=threads, on_page=on_page)
+                            hints=hints, palette=palette, threads=threads, on_page=on_page,
+                            page_hints=dict(page_hints))
     if fmt in MAX_OUTPUT_SIDE:  # a size the format cannot hold fails before the work, not after
         try:
             with warnings.catch_warnings():  # Pillow's, about a damaged EXIF, name no file
@@ -415,7 +434,8 @@ def run_colorize(args: argparse.Namespace) -> int:
         for job in archives:
             try:
                 pages = colorize_file(colorizer, job.source, job.output, **encoding, hints=job.hints,
-                                      palette=palette, threads=workers, on_page=bar.update)
+                                      palette=palette, threads=workers, on_page=bar.update,
+                                      page_hints=job.page_hints)
             except Exception as exc:
                 reason = failure_reason(exc)
                 if reason is None:

@@ -190,9 +190,12 @@ def _resolve(parts: list[str], links: dict[tuple[str, ...], str], *, start: list
 
 def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str, quality: int = 95,
                  compression: int | None = None, hints: tuple[Hint, ...] = (), palette: Any = None,
-                 threads: int = 1, on_page: Callable[[], None] | None = None) -> list[str]:
+                 threads: int = 1, on_page: Callable[[], None] | None = None,
+                 page_hints: dict[str, tuple[Hint, ...]] | None = None) -> list[str]:
     """Colour every page of ``source`` into the archive ``output``; returns one "page: reason"
-    line per page copied through uncoloured. ``hints`` and ``palette`` apply to every page;
+    line per page copied through uncoloured. ``hints`` and ``palette`` apply to every page,
+    ``page_hints`` {page path inside the archive: hints} to the pages it names (HintError,
+    before anything is written, for a name that is no page of it);
     ``quality``/``compression`` are :func:`irodori.imageio.encode`'s; ``on_page()`` is called
     after each page. Raises ImageReadError for an unusable archive (unreadable, encrypted, no page,
     a name that unpacks outside its folder, damaged data), and nothing is written then."""
@@ -206,10 +209,15 @@ def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str,
         renamed = {tuple(_parts(infos[i].orig_filename)): new for i, new in names.items()
                    if new != infos[i].orig_filename}
         problems: list[str] = []
+        page_hints = page_hints or {}
+        strangers = sorted(set(page_hints) - {infos[i].filename for i in names})
+        if strangers:
+            raise HintError(f"the hints file names {', '.join(f'{source.name}/{n}' for n in strangers)}, "
+                            f"which is no page image of {source.name}")
 
         def colour(data: bytes, name: str) -> bytes:
             with input_named(f"{source.name}: {name}"):  # in its warnings
-                image = colorizer.colorize(data, hints=hints, palette=palette)
+                image = colorizer.colorize(data, hints=tuple(hints) + page_hints.get(name, ()), palette=palette)
             return encode(image, fmt, quality=quality, compression=compression)
 
         with atomic_file(output) as raw, _writer(raw, archive.comment) as out, \
