@@ -416,9 +416,12 @@ def test_choose_background_keeps_line_arts_sheet_and_paints_pages():
     sparse = page_stats(_l(np.repeat(_line_art(300, 300)[..., None], 3, 2)))  # one thin ring on a large sheet
     assert sparse.ink < 0.01 and choose_background(sparse) == "paper"
     assert choose_background(page_stats(_l(np.repeat(bw_page_image()[..., None], 3, 2)))) == "gutters"
-    blank = PageStats(paper_l=100.0, paper=1.0, ink=0.0, texture=0.0, chroma=0.0)
+    blank = PageStats(paper_l=100.0, paper=1.0, ink=0.0, texture=0.0, chroma=0.0)  # stays a white sheet
+    text = PageStats(paper_l=100.0, paper=0.99, ink=0.01, texture=40.0, chroma=0.0, gaps=60.0)  # credits: letters
+    assert choose_background(blank) == choose_background(text) == "paper"
     solid = PageStats(paper_l=100.0, paper=0.6, ink=0.4, texture=0.0, chroma=0.0)  # 1-bit art with solid blacks
-    assert choose_background(blank) == choose_background(solid) == "gutters"
+    screen = PageStats(paper_l=100.0, paper=0.93, ink=0.07, texture=40.0, chroma=0.0, gaps=60.0)  # 1-bit dots
+    assert choose_background(solid) == choose_background(screen) == "gutters"
     with pytest.raises(ValueError, match="background"):
         Contract("paint", background="sky")
 

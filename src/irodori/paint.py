@@ -592,16 +592,18 @@ MIN_TEXTURE = 9.0
 # narrow gaps between dots) make a page, whose open areas are sky, walls or skin, and are
 # painted; a blank sheet (no ink) has nothing to stand out from.
 LINE_ART_MAX_MID = 0.08
-LINE_ART_INK = (0.002, 0.15)  # (more than, at most): 1 % missed one thin ring on a 300 px sheet
+LINE_ART_MAX_INK = 0.15  # 1 % missed one thin ring on a 300 px sheet
 LINE_ART_MAX_GAPS = 10.0  # narrow gaps per 1000 px (PageStats.gaps): more is a dot screen, 1-bit or not
+SPARSE_INK = 0.02  # less ink than this is lettering or a sketch on a blank sheet, whatever its gaps
 
 
 def choose_background(stats: PageStats) -> str:
     """PageStats of an image to be painted -> "paper" (line art: the sheet around the figure
     stays white) or "gutters" (a page: every open area takes colour but its gutters and margins,
-    if it has panels)."""
-    low, high = LINE_ART_INK
-    if stats.mid <= LINE_ART_MAX_MID and low < stats.ink <= high and stats.gaps <= LINE_ART_MAX_GAPS:
+    if it has panels). A page of text alone (credits, an afterword) has the narrow gaps of a dot
+    screen between its letters, but little ink: it keeps its paper too, as does a blank sheet."""
+    if stats.mid <= LINE_ART_MAX_MID and stats.ink <= LINE_ART_MAX_INK and (
+            stats.gaps <= LINE_ART_MAX_GAPS or stats.ink < SPARSE_INK):
         return "paper"
     return "gutters"
 
