@@ -156,7 +156,7 @@ class TrainConfig:
     encoder_init: str = "auto"
     # The EfficientNet-Lite encoder's batch norms: "train" (batch statistics, running ones
     # updated) or "frozen" (their running statistics, folded into the convolutions at every
-    # forward; their weights and biases still learn): 1.25x faster steps on a CPU, the same
+    # forward; their weights and biases still learn): a fifth less time per CPU step, the same
     # validation loss (docs/BENCHMARKS.md). The decoder's batch norms always train.
     encoder_bn: str = "train"
 

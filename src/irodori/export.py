@@ -94,6 +94,7 @@ def external_weights(proto, weights: Path, model_dir: Path) -> int:
 
     location = Path(weights).resolve().relative_to(Path(model_dir).resolve()).as_posix()
     header, data_start = _safetensors_index(weights)
+    data = Path(weights).read_bytes()
     count = 0
     casts = []
     for tensor in proto.graph.initializer:
@@ -103,9 +104,7 @@ def external_weights(proto, weights: Path, model_dir: Path) -> int:
             continue
         value = numpy_helper.to_array(tensor)
         begin, end = entry["data_offsets"]
-        with open(weights, "rb") as f:
-            f.seek(data_start + begin)
-            stored = np.frombuffer(f.read(end - begin), dtype=_SAFETENSORS_DTYPES[entry["dtype"]])
+        stored = np.frombuffer(data[data_start + begin:data_start + end], dtype=_SAFETENSORS_DTYPES[entry["dtype"]])
         if list(entry["shape"]) != list(value.shape) or not np.array_equal(stored.astype(np.float32), value.ravel()):
             continue
         name = tensor.name
