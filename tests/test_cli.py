@@ -362,6 +362,9 @@ def test_export_and_evaluate_check_their_output_paths_first(tiny_run, tiny_onnx,
     assert main(["evaluate", str(tiny_onnx), str(colour_folder), "--json", str(tmp_path), "--no-fd", "-q"]) == 2
     with pytest.raises(SystemExit):
         main(["evaluate", str(tiny_onnx), str(colour_folder), "--limit", "0"])
+    # a folder that cannot be made is said before the work, not found after it (the results lost)
+    assert main(["evaluate", str(tiny_onnx), str(colour_folder), "--json", "/proc/irodori-nope/r.json", "-q"]) == 2
+    assert "cannot make the folder /proc/irodori-nope" in capsys.readouterr().err
     report = tmp_path / "new" / "eval.json"  # a missing folder is created
     assert main(["evaluate", str(tiny_onnx), str(colour_folder), "--json", str(report), "--no-fd", "--limit", "2", "-q"]) == 0
     assert report.is_file()

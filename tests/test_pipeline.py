@@ -406,6 +406,14 @@ def test_a_temperature_outside_the_range_or_for_a_model_without_one_is_refused(c
     for bad in (0.05, 1.5, float("nan")):
         with pytest.raises(ValueError, match="temperature must be from 0.1 to 1.0"):
             shipped.colorize(_page(16, 16), temperature=bad)
+    for bad in ("0.3", True, [0.3]):  # not numbers (True was taken as 1.0; "0.3" was a TypeError)
+        with pytest.raises(ValueError, match="temperature must be a number from 0.1 to 1.0, not"):
+            shipped.colorize(_page(16, 16), temperature=bad)
+    from irodori.evaluate import evaluate_folder
+
+    for bad in (0, -1, 2.5, True):  # 0 scored every image, -1 dropped the last
+        with pytest.raises(ValueError, match="limit must be a whole number of images"):
+            evaluate_folder(shipped, tmp_path, limit=bad, fd=False, progress=False)
     _page(16, 16).save(tmp_path / "p.png")
     base = ["colorize", str(tmp_path / "p.png"), "-o", str(tmp_path / "out"), "-q", "--temperature"]
     for value in ("2", "warm"):

@@ -151,6 +151,18 @@ def test_a_folder_stands_for_its_images_and_analysed_references_pass_through(tmp
     assert analyse_references(refs) == refs
 
 
+def test_one_reference_alone_is_one_source_not_its_letters(tmp_path, matcher, colorizer):
+    Image.fromarray(cartoon(0)).save(tmp_path / "cover.png")
+    for one in (str(tmp_path / "cover.png"), tmp_path / "cover.png", cartoon(0), Image.fromarray(cartoon(0))):
+        assert len(analyse_references(one, matcher=matcher)) == 1
+    assert len(colorizer.with_references(str(tmp_path / "cover.png")).references) == 1
+    page = _grey(cartoon(0))
+    assert np.array_equal(np.asarray(colorizer.colorize(page, reference=str(tmp_path / "cover.png"))),
+                          np.asarray(colorizer.colorize(page, reference=[tmp_path / "cover.png"])))
+    with pytest.raises(ReferenceError, match=r"^reference 2: not an image"):  # not "reference reference 2"
+        analyse_references([cartoon(0), b"not an image"], matcher=matcher)
+
+
 # -- the CLI: analysed once per run, for images and archive pages alike ------------------------
 def test_cli_analyses_references_once_for_a_folder_and_a_cbz(tmp_path, monkeypatch):
     inputs = tmp_path / "in"

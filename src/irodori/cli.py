@@ -194,7 +194,10 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="score a model on a folder of colour images")
+    p = sub.add_parser("evaluate", help="score a model on a folder of colour images",
+                       description="Colour the grey version of each colour image in DIR (the tint contract: the "
+                       "truth's lightness kept, for every model) and score it against the original beside the "
+                       "grayscale baseline. Paint mode is scored by scripts/evaluate_paint.py (docs/MANGA_MODE.md).")
     p.add_argument("model", help="shipped model name, .onnx file or checkpoint directory")
     p.add_argument("dir", help="folder of colour images (ground truth; searched recursively)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
@@ -324,14 +327,23 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _unwritable(path: str) -> str | None:
-    """Why a file cannot be written at ``path`` (a folder is there, or a file is where a parent
-    folder must be), or None. Missing parent folders are fine: they are created."""
+    """Why a file cannot be written at ``path`` (a folder is there, a file is where a parent
+    folder must be, or its folder cannot be made or written), or None. Missing parent folders
+    are made here, before the work, so that its result is not lost after it."""
     target = Path(path)
     if target.is_dir():
         return f"{path} is a folder; give a file name"
     for parent in target.parents:
         if parent.exists():
-            return None if parent.is_dir() else f"{parent} is a file, not a folder"
+            if not parent.is_dir():
+                return f"{parent} is a file, not a folder"
+            break
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot make the folder {target.parent} ({exc.strerror or exc})"
+    if not os.access(target.parent, os.W_OK):
+        return f"cannot write into {target.parent} (permission denied)"
     return None
 
 

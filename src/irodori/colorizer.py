@@ -41,7 +41,8 @@ from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, in
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet,
                     Contract, ShapeFill, SheetFill, choose_background, choose_mode, composite, flats_to_lines, gutters, ink_layer,
                     page_stats, tone_length)
-from .reference import SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, load_matcher
+from .reference import (SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, load_matcher,
+                        reference_sources)
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
 
 log = logging.getLogger(__name__)
@@ -286,6 +287,9 @@ class Colorizer:
         re-export it). None stays None (the model's own T)."""
         if temperature is None:
             return None
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.floating, np.integer)):
+            raise ValueError(f"temperature must be a number from {TEMPERATURE_RANGE[0]} to {TEMPERATURE_RANGE[1]}, "
+                             f"not {temperature!r}")
         if self.backend.temperature is None:
             raise ValueError(f"model {self.name} has no temperature input (a regression head, or exported "
                              "before irodori had it: re-export it with irodori export); leave --temperature out")
@@ -412,8 +416,8 @@ class Colorizer:
 
     def analyse_references(self, sources: Iterable[Any]) -> list[Reference]:
         """Reference images -> analysed once (:func:`irodori.reference.analyse_references`), for
-        every page of a batch; ReferenceError names a bad one."""
-        sources = list(sources)
+        every page of a batch (one source, or several); ReferenceError names a bad one."""
+        sources = reference_sources(sources)
         if not sources:
             return []
         return analyse_references(sources, matcher=None if all(isinstance(s, Reference) for s in sources)

@@ -155,7 +155,9 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
     if not folder.is_dir():
         raise FileNotFoundError(f"not a folder: {folder}")
     files = list_pairs(folder)
-    if limit:
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a whole number of images, 1 or more (or None for all), not {limit!r}")
         files = files[:limit]
     if not files:
         raise FileNotFoundError(f"no colour images in {folder}")

@@ -483,13 +483,23 @@ def load_matcher(threads: int | None = None) -> ReferenceMatcher:
     return ReferenceMatcher(threads=threads)
 
 
-def analyse_references(sources: Iterable[Any], *, matcher: ReferenceMatcher | None = None,
+def reference_sources(sources: Any) -> list[Any]:
+    """One reference source or several -> a list: a lone path, bytes, file, PIL image, array or
+    :class:`Reference` is one source (iterating it would give its letters, bytes or rows)."""
+    single = (str, Path, bytes, bytearray, memoryview, Image.Image, np.ndarray, Reference)
+    if isinstance(sources, single) or hasattr(sources, "read"):
+        return [sources]
+    return list(sources)
+
+
+def analyse_references(sources: Iterable[Any] | Any, *, matcher: ReferenceMatcher | None = None,
                        max_pixels: int | None = DEFAULT_MAX_PIXELS) -> list[Reference]:
     """References in any form -> analysed: a :class:`Reference` is kept as is; a path, bytes, a
-    file, a PIL image or an sRGB array is read and analysed. A folder path stands for its
-    images. ReferenceError: missing, unreadable, too large, more than MAX_REFERENCES."""
+    file, a PIL image or an sRGB array is read and analysed (one of them alone, or several in a
+    list). A folder path stands for its images. ReferenceError: missing, unreadable, too large,
+    more than MAX_REFERENCES."""
     items: list[Any] = []
-    for source in sources:
+    for source in reference_sources(sources):
         if isinstance(source, (str, Path)):
             items.extend(reference_files([source], limit=MAX_REFERENCES))
         else:
@@ -504,6 +514,6 @@ def analyse_references(sources: Iterable[Any], *, matcher: ReferenceMatcher | No
         if isinstance(item, Reference):
             out.append(item)
             continue
-        name = item.name if isinstance(item, Path) else f"reference {index + 1}"
+        name = item.name if isinstance(item, Path) else str(index + 1)  # messages say "reference NAME"
         out.append(matcher.analyse(item, name=name, max_pixels=max_pixels))
     return out
