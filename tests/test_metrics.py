@@ -276,3 +276,35 @@ def test_a_paired_set_is_scored_against_the_truths_colours_under_the_inputs_ligh
     assert "2 images skipped" in notes and "differ in size" in notes and "cannot identify image file" in notes
     # each named, even where the reason already holds the name (a stem's text was taken for it)
     assert f"{truths[1].stem} (" in notes and f"{truths[2].stem} (" in notes
+
+
+def test_paint_mode_scores_a_paired_set_on_full_rgb_beside_the_bw_input(tiny_paint_onnx, colour_folder, tmp_path):
+    """--mode paint: each B&W input painted as colorize(mode="paint") paints it, scored against
+    the truth as it is; the baseline is the B&W input as it is. A set without inputs is refused."""
+    from PIL import Image
+
+    from irodori import load_colorizer
+    from irodori.evaluate import evaluate_folder, format_table
+
+    pairs = tmp_path / "pairs"
+    (pairs / "input").mkdir(parents=True)
+    (pairs / "truth").mkdir()
+    for path in sorted(colour_folder.glob("*.png"))[:2]:
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        Image.fromarray(rgb).save(pairs / "truth" / f"{path.stem}.png")
+        bw = np.where(np.asarray(Image.fromarray(rgb).convert("L")) > 128, 255, 0).astype(np.uint8)
+        Image.fromarray(bw).save(pairs / "input" / f"{path.stem}.png")
+    colorizer = load_colorizer(tiny_paint_onnx, threads=1)
+    result = evaluate_folder(colorizer, pairs, fd=False, progress=False, mode="paint")
+    assert result["mode"] == "paint" and result["images"] == 2
+    first = result["per_image"][0]
+    name = sorted((pairs / "input").glob("*.png"))[0]
+    truth = np.asarray(Image.open(pairs / "truth" / name.name).convert("RGB"))
+    painted = np.asarray(colorizer.colorize(name, mode="paint").convert("RGB"))
+    bw = np.asarray(Image.open(name).convert("RGB"))
+    assert first["psnr"] == pytest.approx(psnr(painted, truth)) and first["psnr_gray"] == pytest.approx(psnr(bw, truth))
+    assert "(paint)" in format_table(result) and "B&W input as it is" in format_table(result)
+    with pytest.raises(ValueError, match="give a paired folder"):
+        evaluate_folder(colorizer, colour_folder, fd=False, progress=False, mode="paint")
+    with pytest.raises(ValueError, match="mode must be tint or paint"):
+        evaluate_folder(colorizer, pairs, fd=False, progress=False, mode="auto")

@@ -196,8 +196,11 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score a model on a folder of colour images",
                        description="Colour the grey version of each colour image in DIR (the tint contract: the "
-                       "truth's lightness kept, for every model) and score it against the original beside the "
-                       "grayscale baseline. Paint mode is scored by scripts/evaluate_paint.py (docs/MANGA_MODE.md).")
+                       "truth's lightness kept) and score it against the original beside the grayscale baseline; "
+                       "with --mode paint, paint each B&W page of a paired folder (DIR/input, DIR/truth) and score "
+                       "it on full RGB beside the B&W page as it is (docs/MANGA_MODE.md).")
+    p.add_argument("--mode", choices=("tint", "paint"), default="tint",
+                   help="tint (default): colour the truth's lightness; paint: paint a paired folder's B&W inputs")
     p.add_argument("model", help="shipped model name, .onnx file or checkpoint directory")
     p.add_argument("dir", help="folder of colour images (ground truth; searched recursively)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
@@ -381,7 +384,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     try:
         result = evaluate_folder(args.model, args.dir, max_side=args.max_side, limit=args.limit,
                                  hints=args.sample_hints, sheets=args.sheets, fd=False if args.no_fd else None,
-                                 progress=not args.quiet)
+                                 progress=not args.quiet, mode=args.mode)
     except (FileNotFoundError, ValueError, FeaturesUnavailable) as exc:
         print(f"irodori evaluate: {exc}", file=sys.stderr)
         return EXIT_FAILED

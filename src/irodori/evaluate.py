@@ -133,12 +133,27 @@ def load_pair(name: str, input_path: Path | None, truth_path: Path) -> tuple[np.
     return truth, l_full, under_lightness(truth, l_full)
 
 
+def _colour(colorizer: "Colorizer", mode: str, input_path: Path | None, l_full: np.ndarray | None,
+            hints: list[Hint] | None = None) -> np.ndarray:
+    """The prediction, sRGB uint8 (H, W, 3): tint colours the lightness ``l_full``; paint colours
+    the B&W input file as ``irodori colorize --mode paint`` does (its lightness may change)."""
+    if mode == "paint":
+        return np.asarray(colorizer.colorize(input_path, mode="paint", hints=hints).convert("RGB"))
+    return colorizer.colorize_lightness(l_full, hints=hints)
+
+
 def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: int | None = None,
                     limit: int | None = None, hints: int = 0, sheets: str | Path | None = None,
-                    fd: bool | None = None, progress: bool = True) -> dict:
-    """-> {"model", "images", "prediction": {...}, "grayscale": {...}, "truth": {...}, "per_image": [...],
-    "fd_features", "notes"} (+ "with_hints": {...} when ``hints`` > 0).
+                    fd: bool | None = None, progress: bool = True, mode: str = "tint") -> dict:
+    """-> {"model", "mode", "images", "prediction": {...}, "grayscale": {...}, "truth": {...},
+    "per_image": [...], "fd_features", "notes"} (+ "with_hints": {...} when ``hints`` > 0).
 
+    ``mode`` "tint" (default) colours each truth's lightness (or a paired input's) and scores it
+    against the truth's colours under that lightness, beside the grayscale baseline; "paint"
+    needs paired folders (``input/`` B&W pages, ``truth/`` their colour versions), paints each
+    input and scores it on full RGB against the truth, beside the B&W input as it is (the
+    "grayscale" entry), as docs/MANGA_MODE.md's evaluation does. ValueError for another mode or
+    a paint set without inputs.
     ``model`` is a shipped name, an .onnx file, a checkpoint directory, or a loaded Colorizer.
     ``prediction`` and ``grayscale`` hold the means of psnr, ssim, colorfulness, colorfulness_ratio,
     and delta_cf and fd over the set. ``fd``: None computes FD when the feature packages are
@@ -147,6 +162,8 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
     """
     if hints < 0:
         raise ValueError("hints must be 0 or more")
+    if mode not in ("tint", "paint"):
+        raise ValueError(f"mode must be tint or paint, not {mode!r}")
     from tqdm import tqdm
 
     from .colorizer import Colorizer, load_colorizer
@@ -161,6 +178,9 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         files = files[:limit]
     if not files:
         raise FileNotFoundError(f"no colour images in {folder}")
+    if mode == "paint" and any(input_path is None for _, input_path, _ in files):
+        raise ValueError(f"mode paint scores B&W inputs against their colour versions: give a paired folder "
+                         f"(input/ and truth/), not {folder}")
     notes: list[str] = []
     if fd is None:
         fd = features_available()
@@ -187,8 +207,11 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         except (OSError, ValueError, SyntaxError) as exc:  # unreadable, sizes differ, too small
             skipped.append(f"{name} ({exc})")
             continue
-        pred = colorizer.colorize_lightness(l_full)
         gray = l_to_gray_rgb(l_full)
+        if mode == "paint":  # full RGB: the truth as it is, the B&W input as it is the baseline
+            truth = hint_source
+            gray = np.asarray(load_rgb(input_path).convert("L").convert("RGB"))
+        pred = _colour(colorizer, mode, input_path, l_full)
         row = {
             "image": name,
             "psnr": psnr(pred, truth),
@@ -202,7 +225,7 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         panels = [gray, truth, pred]
         if hints:
             given = sample_hints(hint_source, hints, np.random.default_rng(zlib.crc32(name.encode())))
-            pred_hints = colorizer.colorize_lightness(l_full, hints=given)
+            pred_hints = _colour(colorizer, mode, input_path, l_full, given)
             row["psnr_hints"] = psnr(pred_hints, truth)
             row["ssim_hints"] = ssim(pred_hints, truth)
             row["cf_hints"] = colorfulness(pred_hints)
@@ -234,6 +257,7 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
 
     result = {
         "model": colorizer.name,
+        "mode": mode,
         "folder": str(folder),
         "images": len(rows),
         "max_side": colorizer.max_side,
@@ -303,7 +327,8 @@ def format_table(result: dict) -> str:
         return f"| {label} | " + " | ".join(cells) + " |"
 
     lines = [
-        f"model `{result['model']}` on {result['images']} images of `{result['folder']}` (network side {result['max_side']})",
+        f"model `{result['model']}` ({result.get('mode', 'tint')}) on {result['images']} images of "
+        f"`{result['folder']}` (network side {result['max_side']})",
         "",
         "| | PSNR (dB) | SSIM | CF | CF / truth | ΔCF | FD |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -312,7 +337,7 @@ def format_table(result: dict) -> str:
     if "with_hints" in result:
         lines.append(line(f"irodori + {result['with_hints']['hints']} hints from the truth", result["with_hints"]))
     lines += [
-        line("grayscale baseline", g),
+        line("B&W input as it is" if result.get("mode") == "paint" else "grayscale baseline", g),
         f"| ground truth | | | {t['colorfulness']:.1f} | 100% | | |",
         "",
         FOOTNOTE,
