@@ -174,7 +174,8 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
         raise HintError(f"the hints file names {', '.join(sorted(unused))}, which matches no input image")
     for name, sources in matched.items():
         if len(sources) > 1:  # a bare name in a -r batch: every folder's file of that name
-            shown = ", ".join(str(s) for s in sources[:3]) + (f" and {len(sources) - 3} more" if len(sources) > 3 else "")
+            shown = ", ".join(str(s) for s in sources[:3])
+            shown += f" and {len(sources) - 3} more" if len(sources) > 3 else ""
             log.warning("the hints file's %r matches %d inputs (%s): each gets its hints; name one by its path "
                         "to give it alone", name, len(sources), shown)
     return out

@@ -36,11 +36,11 @@ from PIL import Image
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_l, rgb_to_lab
 from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hint_map, parse_hints, parse_palette,
                     propagate_hints, propagation_grid)
-from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, input_prefix, lightness_of, open_image,
-                      print_resolution)
+from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, input_prefix,
+                      lightness_of, open_image, print_resolution)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet,
-                    Contract, ShapeFill, SheetFill, choose_background, choose_mode, composite, flats_to_lines, gutters, ink_layer,
-                    page_stats, tone_length)
+                    Contract, ShapeFill, SheetFill, choose_background, choose_mode, composite, flats_to_lines, gutters,
+                    ink_layer, page_stats, tone_length)
 from .reference import (SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, load_matcher,
                         reference_sources)
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError

@@ -282,7 +282,8 @@ def _build(cls: type, data: dict, prefix: str) -> Any:
         raise
     except (TypeError, ValueError) as exc:  # from the section's own checks, which may name their keys
         text = str(exc)
-        raise ConfigError(text if prefix and text.startswith(prefix) else f"{prefix.rstrip('.') or 'config'}: {text}") from None
+        named = prefix and text.startswith(prefix)
+        raise ConfigError(text if named else f"{prefix.rstrip('.') or 'config'}: {text}") from None
 
 
 def parse_overrides(args: list[str]) -> dict:
