@@ -302,18 +302,23 @@ def test_the_slider_labels_name_the_halves_beside_them():
 
 
 @contextlib.contextmanager
-def _paint_model_page(model_path: Path):
-    """The web page, in headless chromium, served with one tiny paint model loaded."""
+def _served_page(app, *, width: int = 1100, height: int = 750):
+    """``app`` served on a free port and its page opened in headless chromium, in a window of
+    ``width`` x ``height``; the browser is closed afterwards."""
     executable = _chromium()
-    app = create_app(colorizers={"tiny-paint": load_colorizer(model_path, threads=1)}, shipped=False)
     with live_server(app) as url, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1100, "height": 750})
+            page = browser.new_page(viewport={"width": width, "height": height})
             page.goto(url)
             yield page
         finally:
             browser.close()
+
+
+def _paint_model_page(model_path: Path):
+    """The web page, in headless chromium, served with one tiny paint model loaded."""
+    return _served_page(create_app(colorizers={"tiny-paint": load_colorizer(model_path, threads=1)}, shipped=False))
 
 
 def test_the_mode_choice_paints_or_tints_the_page(tmp_path, tiny_paint_onnx):
@@ -446,42 +451,35 @@ def test_quick_changes_and_a_busy_server_end_in_a_result_not_an_error(tmp_path):
     and the page asks a busy server once more after its Retry-After."""
     from test_server import SlowColorizer, _partial_upload, _read_response, _wait_until_busy
 
-    executable = _chromium()
     slow = SlowColorizer(load_colorizer(DEFAULT_MODEL, threads=1), 0.6)
     image = _grey_png(tmp_path / "page.png")
-    with live_server(create_app(colorizers={DEFAULT_MODEL: slow}, max_concurrent=1, queue=1)) as url, \
-            sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 750})
-            statuses: list[int] = []
-            page.on("response", lambda r: "/api/colorize" in r.url and statuses.append(r.status))
-            page.goto(url)
-            page.set_input_files("#file", str(image))
-            _wait_for_new_result(page, None)
+    with _served_page(create_app(colorizers={DEFAULT_MODEL: slow}, max_concurrent=1, queue=1)) as page:
+        url = page.url.rstrip("/")  # the server's base URL, for the uploads beside the page
+        statuses: list[int] = []
+        page.on("response", lambda r: "/api/colorize" in r.url and statuses.append(r.status))
+        page.set_input_files("#file", str(image))
+        _wait_for_new_result(page, None)
 
-            src, before = page.get_attribute("#result", "src"), slow.calls
-            for value in ["paper", "gutters", "paint", "auto", "paper", "gutters"]:  # a user trying each
-                page.select_option("#background", value)
-                time.sleep(0.1)
-            _wait_for_new_result(page, src)
-            assert slow.calls - before <= 3, slow.calls - before  # the first, the last, perhaps one between
+        src, before = page.get_attribute("#result", "src"), slow.calls
+        for value in ["paper", "gutters", "paint", "auto", "paper", "gutters"]:  # a user trying each
+            page.select_option("#background", value)
+            time.sleep(0.1)
+        _wait_for_new_result(page, src)
+        assert slow.calls - before <= 3, slow.calls - before  # the first, the last, perhaps one between
 
-            src = page.get_attribute("#result", "src")
-            uploads = [_partial_upload(url, image.read_bytes(), sent=200) for _ in range(2)]  # the server full
-            assert _wait_until_busy(url, 2, within=10)
-            statuses.clear()
-            page.click("#colorize")
-            sync_api.expect(page.locator("#status")).to_contain_text("The server is busy: trying again in 2 s")
-            for sock, rest in uploads:  # the others are served meanwhile
-                sock.sendall(rest)
-            for sock, _ in uploads:
-                assert _read_response(sock)[0] == 200
-                sock.close()
-            _wait_for_new_result(page, src)
-            assert statuses == [503, 200]
-        finally:
-            browser.close()
+        src = page.get_attribute("#result", "src")
+        uploads = [_partial_upload(url, image.read_bytes(), sent=200) for _ in range(2)]  # the server full
+        assert _wait_until_busy(url, 2, within=10)
+        statuses.clear()
+        page.click("#colorize")
+        sync_api.expect(page.locator("#status")).to_contain_text("The server is busy: trying again in 2 s")
+        for sock, rest in uploads:  # the others are served meanwhile
+            sock.sendall(rest)
+        for sock, _ in uploads:
+            assert _read_response(sock)[0] == 200
+            sock.close()
+        _wait_for_new_result(page, src)
+        assert statuses == [503, 200]
 
 
 def test_a_refused_reference_is_dropped_and_the_notices_stay(tmp_path):
@@ -490,44 +488,37 @@ def test_a_refused_reference_is_dropped_and_the_notices_stay(tmp_path):
     "colouring..." and "done"; the same file could be added eight times."""
     from test_reference import cartoon
 
-    executable = _chromium()
     truth = cartoon(1)
     Image.fromarray(truth).convert("L").save(tmp_path / "page.png")
     cover, grey = _png_bytes(truth), _png_bytes(np.asarray(Image.fromarray(truth).convert("L").convert("RGB")))
     as_file = lambda name, data: {"name": name, "mimeType": "image/png", "buffer": data}  # noqa: E731
     app = create_app(colorizers={DEFAULT_MODEL: load_colorizer(DEFAULT_MODEL, threads=1)})
-    with live_server(app) as url, sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            page.goto(url)
-            page.set_input_files("#file", str(tmp_path / "page.png"))
-            _wait_for_new_result(page, None)
-            src = page.get_attribute("#result", "src")
-            page.set_input_files("#references-file", files=[
-                as_file("grey.png", grey), as_file("cover.png", cover), as_file("copy.png", cover),
-                as_file("notes.png", b"notes")])
-            _wait_for_new_result(page, src)  # coloured again, without the grey one
-            thumbs = page.locator("#references li")
-            sync_api.expect(thumbs).to_have_count(1)
-            sync_api.expect(thumbs.first.locator("img")).to_have_attribute("alt", "Reference 1: cover.png")
-            sync_api.expect(page.locator("#meta")).to_contain_text("1 reference ·")
-            notice = page.locator("#notice")
-            for words in ["copy.png is already a reference: not added again.", "Reference not added: notes.png is not",
-                          "Reference 'grey.png' has no colour", "It was taken off the references"]:
-                sync_api.expect(notice).to_contain_text(words)
-            sync_api.expect(page.locator("#status")).to_have_text("done")
+    with _served_page(app, height=900) as page:
+        page.set_input_files("#file", str(tmp_path / "page.png"))
+        _wait_for_new_result(page, None)
+        src = page.get_attribute("#result", "src")
+        page.set_input_files("#references-file", files=[
+            as_file("grey.png", grey), as_file("cover.png", cover), as_file("copy.png", cover),
+            as_file("notes.png", b"notes")])
+        _wait_for_new_result(page, src)  # coloured again, without the grey one
+        thumbs = page.locator("#references li")
+        sync_api.expect(thumbs).to_have_count(1)
+        sync_api.expect(thumbs.first.locator("img")).to_have_attribute("alt", "Reference 1: cover.png")
+        sync_api.expect(page.locator("#meta")).to_contain_text("1 reference ·")
+        notice = page.locator("#notice")
+        for words in ["copy.png is already a reference: not added again.", "Reference not added: notes.png is not",
+                      "Reference 'grey.png' has no colour", "It was taken off the references"]:
+            sync_api.expect(notice).to_contain_text(words)
+        sync_api.expect(page.locator("#status")).to_have_text("done")
 
-            src = page.get_attribute("#result", "src")
-            page.set_input_files("#references-file", files=[as_file(f"{i}.png", _png_bytes(cartoon(i + 2)))
-                                                            for i in range(8)])
-            _wait_for_new_result(page, src)
-            sync_api.expect(thumbs).to_have_count(8)
-            sync_api.expect(notice).to_have_text("At most 8 reference pages: 1 not added (remove one to add another).")
-            page.click("#clear-references")
-            sync_api.expect(notice).to_be_empty()
-        finally:
-            browser.close()
+        src = page.get_attribute("#result", "src")
+        page.set_input_files("#references-file", files=[as_file(f"{i}.png", _png_bytes(cartoon(i + 2)))
+                                                        for i in range(8)])
+        _wait_for_new_result(page, src)
+        sync_api.expect(thumbs).to_have_count(8)
+        sync_api.expect(notice).to_have_text("At most 8 reference pages: 1 not added (remove one to add another).")
+        page.click("#clear-references")
+        sync_api.expect(notice).to_be_empty()
 
 
 def test_a_laptop_window_keeps_the_status_in_sight_and_small_things_usable(tmp_path):
@@ -536,53 +527,46 @@ def test_a_laptop_window_keeps_the_status_in_sight_and_small_things_usable(tmp_p
     focus; the Mode and Background choices were cut off."""
     from test_server import _png_header_only
 
-    executable = _chromium()
     Image.new("L", (1, 1), 128).save(tmp_path / "dot.png")
     app = create_app(colorizers={DEFAULT_MODEL: load_colorizer(DEFAULT_MODEL, threads=1)})
-    with live_server(app) as url, sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1366, "height": 657})
-            page.goto(url)
-            page.set_input_files("#file", str(tmp_path / "dot.png"))
-            _wait_for_new_result(page, None)
-            box = page.locator("#original").bounding_box()
-            assert box["width"] == box["height"] == 256  # enlarged by a whole factor
-            assert page.eval_on_selector("#original", "img => getComputedStyle(img).imageRendering") == "pixelated"
+    with _served_page(app, width=1366, height=657) as page:
+        page.set_input_files("#file", str(tmp_path / "dot.png"))
+        _wait_for_new_result(page, None)
+        box = page.locator("#original").bounding_box()
+        assert box["width"] == box["height"] == 256  # enlarged by a whole factor
+        assert page.eval_on_selector("#original", "img => getComputedStyle(img).imageRendering") == "pixelated"
 
-            for _ in range(2):
-                page.mouse.click(box["x"] + 100, box["y"] + 100)
-            sync_api.expect(page.locator("#hints li")).to_have_count(2)
-            page.get_by_role("button", name="Remove hint 1 at 0, 0").focus()
-            page.keyboard.press("Enter")
-            sync_api.expect(page.locator("#hints li")).to_have_count(1)
-            assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Remove hint 1 at 0, 0"
-            page.keyboard.press("Enter")
-            assert page.evaluate("document.activeElement.id") == "color"
+        for _ in range(2):
+            page.mouse.click(box["x"] + 100, box["y"] + 100)
+        sync_api.expect(page.locator("#hints li")).to_have_count(2)
+        page.get_by_role("button", name="Remove hint 1 at 0, 0").focus()
+        page.keyboard.press("Enter")
+        sync_api.expect(page.locator("#hints li")).to_have_count(1)
+        assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Remove hint 1 at 0, 0"
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "color"
 
-            for name, data, words in [("notes.png", b"notes", "not a supported image"),
-                                      ("huge.png", _png_header_only(6000, 7000), "40,000,000 pixels")]:
-                page.set_input_files("#file", files=[{"name": name, "mimeType": "image/png", "buffer": data}])
-                sync_api.expect(page.locator("#status")).to_contain_text(words)
-                page.evaluate("window.scrollTo(0, 0)")
-                for selector in ["#status", "#colorize"]:
-                    shown = page.locator(selector).bounding_box()
-                    assert shown["y"] >= 0 and shown["y"] + shown["height"] <= 657, (name, selector, shown)
+        for name, data, words in [("notes.png", b"notes", "not a supported image"),
+                                  ("huge.png", _png_header_only(6000, 7000), "40,000,000 pixels")]:
+            page.set_input_files("#file", files=[{"name": name, "mimeType": "image/png", "buffer": data}])
+            sync_api.expect(page.locator("#status")).to_contain_text(words)
+            page.evaluate("window.scrollTo(0, 0)")
+            for selector in ["#status", "#colorize"]:
+                shown = page.locator(selector).bounding_box()
+                assert shown["y"] >= 0 and shown["y"] + shown["height"] <= 657, (name, selector, shown)
 
-            cut = page.evaluate("""() => {
-                const measure = document.createElement("canvas").getContext("2d");
-                const cut = [];
-                for (const select of document.querySelectorAll(".panel select")) {
-                    const style = getComputedStyle(select);
-                    measure.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
-                    const padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
-                    const room = select.clientWidth - padding - 24;  // 24: the arrow
-                    for (const option of select.options) {
-                        if (measure.measureText(option.text).width > room) cut.push(`${select.id}: ${option.text}`);
-                    }
+        cut = page.evaluate("""() => {
+            const measure = document.createElement("canvas").getContext("2d");
+            const cut = [];
+            for (const select of document.querySelectorAll(".panel select")) {
+                const style = getComputedStyle(select);
+                measure.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+                const padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+                const room = select.clientWidth - padding - 24;  // 24: the arrow
+                for (const option of select.options) {
+                    if (measure.measureText(option.text).width > room) cut.push(`${select.id}: ${option.text}`);
                 }
-                return cut;
-            }""")
-            assert cut == []
-        finally:
-            browser.close()
+            }
+            return cut;
+        }""")
+        assert cut == []
