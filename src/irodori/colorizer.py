@@ -379,10 +379,10 @@ class Colorizer:
         transparent = alpha is not None and (mode or self.mode) != "tint" and (alpha < 255).any()
         on_paper = over_white(lightness, alpha) if transparent else lightness
         contract = self.contract_for(on_paper, mode=mode, tone=tone, background=background)
-        log.info("%s: %s (%s)", _source_name(image), contract.mode, contract.reason)
+        name = input_name() or "image"  # colorize() named a path input by its path as given
+        log.info("%s: %s (%s)", name, contract.mode, contract.reason)
         check_inside(hints, lightness.shape[1], lightness.shape[0])
-        warn_hints_that_colour_nothing(hints, on_paper if contract.mode == "paint" else lightness, contract,
-                                       _source_name(image))
+        warn_hints_that_colour_nothing(hints, on_paper if contract.mode == "paint" else lightness, contract, name)
         if contract.mode == "paint":
             shapes, hints = shape_fills(hints, on_paper, contract, self.network_size(*on_paper.shape))
             lab_small, sheet = self.predict_paint(on_paper, hints=hints, references=references,
@@ -920,8 +920,3 @@ def _one_line(exc: BaseException) -> str:
     """An error's text on one line (onnxruntime's hold line breaks)."""
     return " ".join(str(exc).split())
 
-
-def _source_name(image: ImageSource) -> str:
-    """How the log and warnings name an input: its path as given (in a -r batch, two photo_00.jpg
-    of two folders must be told apart), else the name its caller gave it, else "image"."""
-    return str(image) if isinstance(image, (str, Path)) else input_name() or "image"
