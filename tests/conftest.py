@@ -82,6 +82,26 @@ def bw_page_image(h: int = 120, w: int = 160, *, pitch: int = 5) -> np.ndarray:
     return page
 
 
+def lettering_page(h: int = 320, w: int = 400) -> np.ndarray:
+    """A page (uint8 grey) with a dot screen turned 29 degrees on its left (x < 180, about 18 %
+    ink, 5 px pitch) and lines of small lettering (Pillow's default font at 9 and 10 px, words of
+    curved letters: every stroke shorter than the tone filter's 5 px) on paper on its right."""
+    from PIL import ImageDraw, ImageFont
+
+    page = np.full((h, w), 255, np.uint8)
+    yy, xx = np.mgrid[0:h, 0:w]
+    u, v = xx * np.cos(0.5) + yy * np.sin(0.5), -xx * np.sin(0.5) + yy * np.cos(0.5)
+    page[(xx < 180) & ((np.cos(u * 2 * np.pi / 5) * np.cos(v * 2 * np.pi / 5) + 1) / 2 > 0.75)] = 0
+    img = Image.fromarray(page)
+    draw = ImageDraw.Draw(img)
+    for size, top in ((9, 20), (10, 170)):
+        font = ImageFont.load_default(size=size)
+        for i in range(8):
+            draw.text((200, top + i * int(size * 1.4)), "seasons saucers census" if i % 2 else "access scenes oceans",
+                      fill=0, font=font)
+    return np.asarray(img)
+
+
 def line_art_image(h: int = 120, w: int = 160) -> np.ndarray:
     """Line art (uint8 grey): a ring drawn 2 px wide on white paper, anti-aliased as a drawing
     program would (a few grey pixels at its edges); its blank sheet is outside the ring."""

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import bw_page_image, line_art_image as _line_art
+from conftest import bw_page_image, lettering_page, line_art_image as _line_art
 from irodori.color import rgb_to_lab
 from irodori.imageio import Lightness
-from irodori.paint import (BlankSheet, Contract, PageStats, background_mask, choose_background, choose_mode, composite,
-                           flatten_tone, flats_to_lines, grow, gutters, ink_layer, page_stats)
+from irodori.paint import (BlankSheet, Contract, PageStats, Screentone, background_mask, choose_background, choose_mode,
+                           composite, flatten_tone, flats_to_lines, grow, gutters, ink_layer, lattice_regularity,
+                           page_stats)
 
 
 def _l(rgb: np.ndarray) -> np.ndarray:
@@ -53,6 +54,46 @@ def test_flatten_tone_keeps_lettering_and_thin_lines_on_paper():
     np.testing.assert_array_equal(flatten_tone(dark, 7), dark)
 
 
+def test_a_dot_screen_is_regular_and_lettering_or_random_dots_are_not():
+    yy, xx = np.mgrid[0:40, 0:40]  # windows as Screentone.find cuts them for a tone length of 5
+    rng = np.random.default_rng(0)
+    windows = []
+    for angle, pitch in ((0.0, 4), (0.5, 5), (0.8, 7)):  # square screens, turned, fine to coarse
+        u, v = xx * np.cos(angle) + yy * np.sin(angle), -xx * np.sin(angle) + yy * np.cos(angle)
+        windows.append(((np.cos(u * 2 * np.pi / pitch) * np.cos(v * 2 * np.pi / pitch) + 1) / 2 > 0.75) * 255.0)
+    windows.append((rng.random((40, 40)) < 0.15) * 255.0)  # a "sand" tone: dots at random, not on a lattice
+    lettering = 255.0 - lettering_page()
+    windows += [lettering[y:y + 40, x:x + 40] for y in (10, 50, 170) for x in (190, 230, 270)]  # 9 and 10 px type
+    regularity = lattice_regularity(np.array(windows, np.float32), 10)
+    assert (regularity[:3] > 0.6).all() and (regularity[3:] < 0.4).all(), regularity
+
+
+def test_tone_flat_keeps_small_lettering_where_the_dots_are_not_a_screen():
+    page = lettering_page()
+    h, w = page.shape
+    dark = 255 - page
+    lettering, toned = (dark > 128) & (np.arange(w) >= 190), np.s_[10:h - 10, 10:170]
+    before = flatten_tone(dark, 5)  # dense short strokes: the density rule alone takes them for dots
+    assert (before[lettering] > 128).mean() < 0.7
+    screen = Screentone.find(Lightness(page, "gray8"), paper_l=100.0, length=5)
+    assert screen.cells[:, :9].all() and not screen.cells[:, 10:].any()  # cells of 20 px; the screen's edge grown by one
+    flat = flatten_tone(dark, 5, screen.rows(0, h, w))
+    np.testing.assert_array_equal(flat[lettering], dark[lettering])  # every letter stays ...
+    assert (dark[toned] > 128).mean() > 0.15 and (flat[toned] > 128).mean() < 0.01  # ... the screen goes
+
+
+def test_screentone_is_found_alike_in_bands_of_any_height(monkeypatch):
+    page = np.vstack([lettering_page(), lettering_page()[::-1, ::-1]])  # screens on both sides, lettering between
+    lightness = Lightness(page, "gray8")
+    whole = Screentone.find(lightness, paper_l=100.0, length=5)
+    monkeypatch.setattr("irodori.paint.SCREEN_BAND_PIXELS", 1)  # a band per row of cells
+    banded = Screentone.find(lightness, paper_l=100.0, length=5, workers=2)
+    np.testing.assert_array_equal(banded.cells, whole.cells)
+    assert whole.cells[:16, :9].all() and whole.cells[16:, -9:].all() and not whole.cells[:15, 10:].any()
+    mask = whole.rows(0, *page.shape)
+    assert mask.shape == page.shape and np.array_equal(whole.rows(37, 101, page.shape[1]), mask[37:101])
+
+
 def test_composite_keeps_ink_exactly_and_never_darkens_it():
     l_paint = np.array([[60.0, 60.0, 10.0]], np.float32)
     l_ink = np.array([[100.0, 15.0, 15.0]], np.float32)  # paper, ink, ink on a dark colour
@@ -74,8 +115,6 @@ def test_ink_layer_levels_grey_paper_to_white():
 def test_contract_refuses_unknown_modes():
     with pytest.raises(ValueError, match="mode"):
         Contract("sepia")
-    assert Contract("paint", "flat", length=9).halo == 27  # the openings and the density window
-    assert Contract("tint").halo == 0
 
 
 # -- the detector --------------------------------------------------------------------------------
@@ -208,6 +247,13 @@ def test_the_hints_ink_walls_are_read_band_by_band_as_the_whole_page_would_give_
     whole = Lightness.from_l(ink_layer(lightness.full(), paper_l=100.0, tone="flat", length=5))
     for band in (1, 3, 64):  # cells of 4 rows: each band is filtered with 15 rows of context
         assert np.array_equal(InkRows(lightness, contract).darkest(4, band=band), whole.darkest(4))
+    screen = Screentone.find(lightness, paper_l=100.0, length=5)  # only where the dots are a screen
+    assert screen.cells.any() and not screen.cells.all()
+    with_screen = Contract("paint", paper_l=100.0, length=5, screen=screen)
+    whole = Lightness.from_l(ink_layer(lightness.full(), paper_l=100.0, tone="flat", length=5,
+                                       screen=screen.rows(0, *page.shape)))
+    for band in (1, 3, 64):
+        assert np.array_equal(InkRows(lightness, with_screen).darkest(4, band=band), whole.darkest(4))
     assert InkRows(lightness, contract).darkest(4).min() == 0.0  # the lines and solid blacks are there ...
     assert lightness.darkest(4)[20:26, 5:30].max() < 50.0  # the dots' cells (rows 75-110, columns 10-150)
     assert InkRows(lightness, contract).darkest(4)[20:26, 5:30].min() > 90.0  # ... the screentone is not
@@ -223,6 +269,14 @@ def test_tone_flat_removes_the_dot_screens_periodic_energy(painter):
     kept = _l(painter.colorize(screen, mode="paint", tone="keep"))
     assert _dot_energy(flat, pitch) <= 0.1 * _dot_energy(l_in, pitch)
     assert _dot_energy(kept, pitch) >= 0.5 * _dot_energy(l_in, pitch)
+
+
+def test_a_painted_page_keeps_its_small_lettering_and_flattens_its_screen(painter):
+    page = lettering_page()
+    lettering = (page < 128) & (np.arange(page.shape[1]) >= 190)
+    out = _l(painter.colorize(page, mode="paint", tone="flat"))
+    assert (out[lettering] < 50.0).mean() > 0.97  # the letters stay ink
+    assert _dot_energy(out[:160, :160], 5) <= 0.2 * _dot_energy(_l(np.repeat(page[:160, :160, None], 3, 2)), 5)
 
 
 def test_paint_keeps_alpha_and_exif_orientation(painter):

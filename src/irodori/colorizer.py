@@ -39,8 +39,8 @@ from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hin
 from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, input_prefix,
                       lightness_of, open_image, print_resolution)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet,
-                    Contract, ShapeFill, SheetFill, choose_background, choose_mode, composite, flats_to_lines, gutters,
-                    ink_layer, page_stats, tone_length)
+                    Contract, Screentone, ShapeFill, SheetFill, choose_background, choose_mode, composite,
+                    flats_to_lines, gutters, page_stats, tone_length)
 from .reference import (SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, load_matcher,
                         reference_sources)
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
@@ -338,8 +338,15 @@ class Colorizer:
             reason = f"{reason}; {'its sheet stays' if background == 'paper' else 'its gutters stay'} paper (asked)"
         if mode == "tint":
             reason = f"{reason}{unused}"
-        return Contract(mode, tone, paper_l=stats.paper_l, length=tone_length(height, width),
-                        background="paint" if mode == "tint" else background, reason=reason)
+        length = tone_length(height, width)
+        screen = None
+        if mode == "paint" and tone == "flat":
+            start = time.perf_counter()
+            screen = Screentone.find(lightness, paper_l=stats.paper_l, length=length, workers=self.workers)
+            log.debug("%sscreentone in %.0f %% of the page's cells (%.0f ms)", input_prefix(), 100 * screen.cells.mean(),
+                      (time.perf_counter() - start) * 1000)
+        return Contract(mode, tone, paper_l=stats.paper_l, length=length,
+                        background="paint" if mode == "tint" else background, reason=reason, screen=screen)
 
     # -- the pipeline ---------------------------------------------------------------------------
     def colorize(self, image: ImageSource, *, hints: Iterable[Any] | None = None,
@@ -620,8 +627,8 @@ class Colorizer:
         Strips run on ``self.workers`` threads (numpy and Pillow release the GIL).
 
         Paint (``contract.mode == "paint"``, with ``l_paint`` (h, w) the predicted page
-        lightness): each band's L is its ink layer (:func:`irodori.paint.ink_layer`, read with a
-        few rows of context for the tone filter) composited over the upsampled colour
+        lightness): each band's L is its ink layer (:meth:`irodori.paint.Contract.ink`, read with
+        a few rows of context for the tone filter) composited over the upsampled colour
         (:func:`irodori.paint.composite`); line art's blank ``sheet`` takes its flat colour
         (white paper, or the colour a hint fills it with: :class:`irodori.paint.SheetFill`), and
         the small shapes hints were placed in take theirs (:class:`irodori.paint.ShapeFill`)."""
@@ -640,9 +647,7 @@ class Colorizer:
             up = [np.asarray(c.resize((width, y1 - y0), resample, box=box)) for c in channels]
             if not painting:
                 return y0, Image.fromarray(lab_to_srgb8(lightness.rows(y0, y1), up[0], up[1]), "RGB")
-            top, bottom = max(0, y0 - contract.halo), min(height, y1 + contract.halo)
-            l_ink = ink_layer(lightness.rows(top, bottom), paper_l=contract.paper_l, tone=contract.tone,
-                              length=contract.length)[y0 - top:y1 - top]
+            l_ink = contract.ink(lightness, y0, y1)
             l_paint, a, b = np.clip(up[2], 0.0, 100.0), up[0], up[1]
             for fill in ([sheet] if sheet is not None else []) + list(shapes):
                 l_paint, a, b = fill.planes(y0, y1, l_paint, a, b)
@@ -679,11 +684,7 @@ class InkRows(Lightness):
         self.height, self.width = lightness.shape
 
     def rows(self, y0: int, y1: int) -> np.ndarray:
-        halo = 3 * self.contract.length
-        top, bottom = max(0, y0 - halo), min(self.height, y1 + halo)
-        ink = ink_layer(self.source.rows(top, bottom), paper_l=self.contract.paper_l, tone="flat",
-                        length=self.contract.length)
-        return ink[y0 - top:y1 - top]
+        return self.contract.ink(self.source, y0, y1, tone="flat")
 
     def darkest(self, factor: int, *, band: int | None = None) -> np.ndarray:
         """:meth:`Lightness.darkest` of the ink, read in bands of about INK_BAND_PIXELS (the tone

@@ -28,7 +28,8 @@ the paper reachable from the image's border without crossing a line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -65,7 +66,7 @@ def box_mean(mask: np.ndarray, radius: int) -> np.ndarray:
     return total / ((y1 - y0)[:, None] * (x1 - x0)[None, :])
 
 
-def flatten_tone(dark: np.ndarray, length: int) -> np.ndarray:
+def flatten_tone(dark: np.ndarray, length: int, screen: np.ndarray | None = None) -> np.ndarray:
     """Remove screentone dots from an ink layer, keeping lines, lettering and solid blacks.
 
     ``dark`` (H, W) uint8 ink darkness (0 paper .. 255 solid ink) -> the same with the dots of
@@ -75,6 +76,10 @@ def flatten_tone(dark: np.ndarray, length: int) -> np.ndarray:
     where such features cover at least ``TONE_DENSITY`` of the surrounding 4 ``length`` square
     (a screen of dots) is the opening used; a letter, a full stop or a short stroke on paper
     stays. Dense tones whose dots merge into a dark mesh are long too, and stay as texture.
+    ``screen`` (H, W) bool, where the page's dots lie on a lattice (:class:`Screentone`): the
+    opening is used only there too, so that small lettering, as dense in short strokes as a
+    screen but not regular, keeps its letters. None: wherever the density says (the training
+    renders, whose tones are all screens).
     """
     h, w = dark.shape
     m = length
@@ -94,22 +99,120 @@ def flatten_tone(dark: np.ndarray, length: int) -> np.ndarray:
                 np.maximum(opened, epad[m - k * dy:m - k * dy + h, m - k * dx:m - k * dx + w], out=opened)
         np.maximum(out, opened, out=out)
     toned = box_mean((dark.astype(np.int16) - out) > 64, 2 * length) >= TONE_DENSITY
+    if screen is not None:
+        toned &= screen
     return np.where(toned, out, dark)
 
 
-def ink_layer(l_rows: np.ndarray, *, paper_l: float, tone: str, length: int, halo: int = 0) -> np.ndarray:
-    """The ink layer of a band of rows: l_rows (R, W) float32 CIE L in [0, 100] (with ``halo``
-    extra rows above and below for the tone filter) -> L_ink (R - 2 halo, W) float32, levelled so
-    the paper is L 100; with ``tone="flat"`` screentone dots removed (:func:`flatten_tone`).
-    Raises ValueError for an unknown tone."""
+SCREEN_REGULARITY = 0.5  # a cell is screentone when its autocorrelation peaks this high in two directions
+SCREEN_MIN_EDGES = 0.08  # ink edges per pixel (rows and columns): a sparser window cannot hold a screen's dots
+SCREEN_MARGIN = 2.0  # tone lengths of context around each cell in its window
+SCREEN_BAND_PIXELS = 1 << 17  # Screentone.find reads the page in bands of about this many pixels (cache-sized)
+_SCREEN_APART = np.pi / 6  # the two peaks' directions differ by at least 30 degrees
+
+
+def lattice_regularity(windows: np.ndarray, reach: int) -> np.ndarray:
+    """How regularly dots repeat in each window: (K, n, n) float32 ink darkness -> (K,) float32
+    in [-1, 1], the second of two autocorrelation peaks in directions at least 30 degrees apart.
+
+    The windows' circular autocorrelation (by FFT, normalised to 1 at zero shift) is searched at
+    shifts of 1.5 to ``reach`` px for local maxima. A screen of dots, square or hexagonal, has
+    peaks near 1 along two lattice vectors; lettering has at most one direction that repeats
+    (along the line of text, or the line spacing) and no second one. Autocorrelation peaks as
+    the measure of a texture's periodicity: Haralick, "Statistical and structural approaches to
+    texture", Proc. IEEE 67(5), 1979."""
+    n = windows.shape[-1]
+    x = windows - windows.mean(axis=(1, 2), keepdims=True)
+    spectrum = np.fft.rfft2(x)
+    ac = np.fft.irfft2(spectrum.real ** 2 + spectrum.imag ** 2, s=(n, n))
+    ac /= np.maximum(ac[:, :1, :1], 1e-6)
+    shifts = np.arange(-reach - 1, reach + 2)
+    block = ac[:, shifts % n][:, :, shifts % n]  # shifts -reach-1 .. reach+1 on both axes
+    inner = block[:, 1:-1, 1:-1]
+    peak = np.ones(inner.shape, bool)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                peak &= inner >= block[:, 1 + dy:block.shape[1] - 1 + dy, 1 + dx:block.shape[2] - 1 + dx]
+    dy, dx = np.meshgrid(shifts[1:-1], shifts[1:-1], indexing="ij")
+    ring = (np.hypot(dy, dx) >= 1.5) & (np.hypot(dy, dx) <= reach) & ((dy > 0) | ((dy == 0) & (dx > 0)))
+    values = np.where(peak, inner, -1.0)[:, ring]  # (K, shifts in a half plane: the other is its mirror)
+    angle = np.arctan2(dy, dx)[ring]
+    first = angle[values.argmax(axis=1)]
+    apart = np.abs((angle[None, :] - first[:, None] + np.pi / 2) % np.pi - np.pi / 2) > _SCREEN_APART
+    return np.where(apart, values, -1.0).max(axis=1).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Screentone:
+    """Where a page's dots are screentone: cells of 4 x the tone length a side whose dots lie on
+    a lattice (:func:`lattice_regularity` of the cell and half a cell around it at least
+    ``SCREEN_REGULARITY``), and the cells beside them (a screen's edge, a cell only partly
+    toned). :func:`flatten_tone` flattens dots only there, so small lettering on paper stays.
+
+    ``cells``: bool (ch, cw); ``size``: the cells' side in input pixels."""
+
+    cells: np.ndarray
+    size: int
+
+    @classmethod
+    def find(cls, lightness: "Lightness", *, paper_l: float, length: int, workers: int = 1) -> "Screentone":
+        """Read the page's L (:class:`irodori.imageio.Lightness`) in bands of cell rows, levelled
+        so that ``paper_l`` is white, and test each cell busy with ink edges; bands on
+        ``workers`` threads (numpy's FFT releases the GIL)."""
+        height, width = lightness.shape
+        size = 4 * length
+        ch, cw = -(-height // size), -(-width // size)
+        step = max(1, SCREEN_BAND_PIXELS // (size * width))
+
+        def band(i0: int) -> np.ndarray:
+            i1 = min(ch, i0 + step)
+            margin = round(SCREEN_MARGIN * length)
+            top, bottom = i0 * size - margin, i1 * size + margin
+            rows = lightness.rows(max(0, top), min(height, bottom))
+            dark = (100.0 - np.clip(rows * (100.0 / max(paper_l, 1.0)), 0.0, 100.0)) * 2.55
+            above = max(0, -top)  # beyond the page is paper
+            dark = np.pad(dark.astype(np.float32), ((above, bottom - top - above - dark.shape[0]),
+                                                    (margin, cw * size - width + margin)))
+            n = size + 2 * margin
+            windows = np.lib.stride_tricks.sliding_window_view(dark, (n, n))[::size, ::size]
+            windows = windows[:i1 - i0, :cw].reshape(-1, n, n)
+            ink = windows > 128
+            edges = (ink[:, 1:] != ink[:, :-1]).mean(axis=(1, 2)) + (ink[:, :, 1:] != ink[:, :, :-1]).mean(axis=(1, 2))
+            busy = edges >= SCREEN_MIN_EDGES  # paper, solid black and a few lines need no test
+            regular = np.zeros(len(windows), bool)
+            if busy.any():
+                regular[busy] = lattice_regularity(windows[busy], 2 * length) >= SCREEN_REGULARITY
+            return regular.reshape(i1 - i0, cw)
+
+        starts = range(0, ch, step)
+        if workers > 1 and len(starts) > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                bands = list(pool.map(band, starts))
+        else:
+            bands = [band(i0) for i0 in starts]
+        return cls(cells=grow(np.concatenate(bands), 1), size=size)
+
+    def rows(self, y0: int, y1: int, width: int) -> np.ndarray:
+        """The screentone mask of input rows y0:y1: (y1 - y0, width) bool."""
+        cells = self.cells[y0 // self.size:(y1 - 1) // self.size + 1]
+        mask = np.repeat(np.repeat(cells, self.size, axis=0), self.size, axis=1)
+        start = y0 - (y0 // self.size) * self.size
+        return mask[start:start + y1 - y0, :width]
+
+
+def ink_layer(l_rows: np.ndarray, *, paper_l: float, tone: str, length: int,
+              screen: np.ndarray | None = None) -> np.ndarray:
+    """The ink layer of a band of rows: l_rows (R, W) float32 CIE L in [0, 100] -> L_ink (R, W)
+    float32, levelled so the paper is L 100; with ``tone="flat"`` screentone dots removed
+    (:func:`flatten_tone`, only where ``screen`` (R, W) bool says the dots are a screen, if
+    given). Raises ValueError for an unknown tone."""
     if tone not in TONES:
         raise ValueError(f"tone must be one of {', '.join(TONES)}")
     levelled = np.clip(l_rows * (100.0 / max(paper_l, 1.0)), 0.0, 100.0)
     if tone == "flat":
         dark = np.round((100.0 - levelled) * 2.55).astype(np.uint8)
-        levelled = 100.0 - flatten_tone(dark, length).astype(np.float32) / 2.55
-    if halo:
-        levelled = levelled[halo:levelled.shape[0] - halo]
+        levelled = 100.0 - flatten_tone(dark, length, screen).astype(np.float32) / 2.55
     return levelled.astype(np.float32)
 
 
@@ -630,7 +733,8 @@ class Contract:
     colour), "paper" (line art: the blank sheet around the figure stays white) or "gutters" (a
     page: its blank sheet stays white where it is the gutters and margins around panels,
     :func:`gutters`; else painted) (paint only);
-    ``reason``: why (for the log)."""
+    ``reason``: why (for the log); ``screen``: where the page's dots are screentone, for
+    ``tone="flat"`` (:class:`Screentone`; None: wherever the tone filter finds dots)."""
 
     mode: str
     tone: str = "flat"
@@ -638,6 +742,7 @@ class Contract:
     length: int = 7
     background: str = "paint"
     reason: str = ""
+    screen: Screentone | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -647,13 +752,21 @@ class Contract:
         if self.background not in BACKGROUNDS:
             raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)}")
 
-    @property
-    def halo(self) -> int:
-        """Rows of context a strip needs above and below for the tone filter (its openings and
-        its density window)."""
-        return 3 * self.length if self.mode == "paint" and self.tone == "flat" else 0
+    def ink(self, lightness: "Lightness", y0: int, y1: int, *, tone: str | None = None) -> np.ndarray:
+        """The ink layer (:func:`ink_layer`) of rows y0:y1 of ``lightness``: (y1 - y0, W)
+        float32, levelled to this contract's paper, with this contract's tone (or ``tone``). The
+        tone filter reads 3 x the tone length of rows above and below (its openings and its
+        density window), so a page read band by band gets the layer it would get whole."""
+        tone = tone or self.tone
+        halo = 3 * self.length if tone == "flat" else 0
+        height, width = lightness.shape
+        top, bottom = max(0, y0 - halo), min(height, y1 + halo)
+        screen = self.screen.rows(top, bottom, width) if self.screen is not None and tone == "flat" else None
+        layer = ink_layer(lightness.rows(top, bottom), paper_l=self.paper_l, tone=tone, length=self.length,
+                          screen=screen)
+        return layer[y0 - top:y1 - top]
 
 
-__all__ = ["BACKGROUNDS", "MODES", "TONES", "BlankSheet", "Contract", "PageStats", "SheetFill", "background_mask",
+__all__ = ["BACKGROUNDS", "MODES", "TONES", "BlankSheet", "Contract", "PageStats", "Screentone", "SheetFill", "background_mask",
            "choose_background", "choose_mode", "composite", "flatten_tone", "flats_to_lines", "grow", "gutters",
-           "ink_layer", "page_stats", "paper_level", "tone_length"]
+           "ink_layer", "lattice_regularity", "page_stats", "paper_level", "tone_length"]
