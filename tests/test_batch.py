@@ -2,6 +2,8 @@
 
 import io
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -100,6 +102,48 @@ def test_an_input_added_beside_one_of_the_same_name_gets_its_own_colours_on_a_re
     assert main(["colorize", str(src), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 0
     assert Image.open(out / "x.png").size == (24, 12) and Image.open(out / "x.jpg.png").size == (30, 20)
     assert "2 coloured, 0 skipped" in capsys.readouterr().err
+
+
+def test_a_file_named_as_a_folder_of_outputs_gets_another_name(tiny_onnx, tmp_path, capsys):
+    """a.jpg beside the folder a.png/ under -r: both wanted out/a.png, and one failed on every run
+    ("FileExistsError: ... 'out/a.png'"), which one depending on the threads' order."""
+    from irodori.cli import main
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    (src / "a.png").mkdir(parents=True)
+    Image.new("L", (30, 20), 90).save(src / "a.jpg")
+    Image.new("L", (24, 12), 200).save(src / "a.png" / "001.png")
+    for _ in range(2):
+        assert main(["colorize", str(src), "-r", "-o", str(out), "--model", str(tiny_onnx), "-q",
+                     "--threads", "1"]) == 0
+    assert Image.open(out / "a.jpg.png").size == (30, 20) and Image.open(out / "a.png" / "001.png").size == (24, 12)
+    assert "0 coloured, 2 skipped" in capsys.readouterr().err  # the folder decides the name: nothing shared
+
+
+def test_an_empty_output_is_made_again_and_a_folder_in_its_place_is_an_error(tiny_onnx, tmp_path, capsys, caplog):
+    """A 0-byte output (a power cut before its data reached the disk) and a folder at an output's
+    name were both "skipped (output exists)", exit 0, for good."""
+    from irodori.cli import main
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for name in ("p0", "p1", "p2"):
+        _scan(src / f"{name}.png")
+    (out / "p1.png").mkdir(parents=True)
+    (out / "p0.png").write_bytes(b"")
+    args = ["colorize", str(src), "-o", str(out), "--model", str(tiny_onnx), "-q"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"error: {src / 'p1.png'}: its output {out / 'p1.png'} is a folder; remove it or choose another -o" in err
+    assert err.strip().splitlines()[-1] == "2 coloured, 0 skipped, 1 failed"
+    assert f"{out / 'p0.png'}: an empty file (0 bytes; a crash?), made again" in caplog.text
+    assert Image.open(out / "p0.png").size == (32, 24)
+    assert main([*args, "--overwrite"]) == 1 and "p1.png is a folder" in capsys.readouterr().err  # before any work
+    (out / "stdin.png").write_bytes(b"")  # and stdin's output, the same way
+    proc = subprocess.run([sys.executable, "-m", "irodori.cli", "colorize", "-", "-o", str(out), "--model",
+                           str(tiny_onnx), "-q"], stdin=open(src / "p2.png", "rb"), capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and "an empty file" in proc.stderr and Image.open(out / "stdin.png").size == (32, 24)
 
 
 # -- what the written files keep: print resolution, sRGB -------------------------------------------

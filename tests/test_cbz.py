@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, features
 
 from irodori import cbz
 from irodori.cbz import colorize_cbz
@@ -460,3 +460,44 @@ def test_a_hints_file_can_name_a_page_inside_an_archive(tiny_onnx, tmp_path, cap
     assert main([*args[:3], str(tmp_path / "out2"), *args[4:]]) == 1
     assert "the hints file names ch.cbz/pages/009.png, which is no page image of ch.cbz" in capsys.readouterr().err
     assert not (tmp_path / "out2" / "ch.cbz").exists()
+
+
+@pytest.mark.skipif(not features.check("avif"), reason="this Pillow does not read AVIF")
+def test_avif_pages_are_coloured_in_archives_and_folders(tiny_onnx, tmp_path, capsys):
+    """AVIF pages were copied uncoloured from archives, unreported, and passed over in folders
+    (exit 0), though Pillow reads them and named alone they were coloured. A damaged one is
+    still copied uncoloured, counted and reported."""
+    folder = tmp_path / "av"
+    folder.mkdir()
+    for i, name in enumerate(["000.avif", "001.avif", "002.png"]):
+        page = Image.open(io.BytesIO(_page(20 + i, 24, "PNG", i)))
+        page.save(folder / name, "AVIF" if name.endswith(".avif") else "PNG", **({"quality": 90} if i < 2 else {}))
+    with zipfile.ZipFile(folder / "av_ch.cbz", "w") as archive:
+        for name in ["000.avif", "001.avif", "002.png"]:
+            archive.write(folder / name, name)
+        archive.writestr("003.avif", b"\x00\x00\x00\x1cftypavif not really")
+    out = tmp_path / "out"
+    assert main(["colorize", str(folder), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "4 coloured, 0 skipped, 0 failed; 1 page of archives copied uncoloured" in err, err
+    assert f"{folder / 'av_ch.cbz'}: 003.avif:" in err and "av_ch.cbz (1 page copied uncoloured)" in err
+    assert sorted(p.name for p in out.iterdir()) == ["000.png", "001.png", "002.png", "av_ch.cbz"]
+    with zipfile.ZipFile(out / "av_ch.cbz") as result:
+        assert result.namelist() == ["000.png", "001.png", "002.png", "003.avif"]
+        assert [Image.open(io.BytesIO(result.read(n))).size[1] for n in result.namelist()[:3]] == [20, 21, 22]
+
+
+def test_rar_archives_are_named_as_unsupported(tiny_onnx, tmp_path, capsys, caplog):
+    """A .cbr named alone said "not an image, or a format Pillow cannot read"; in a folder it
+    was passed over without a word."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "ch.cbr").write_bytes(b"Rar!\x1a\x07\x00 a RAR archive")
+    (folder / "p.png").write_bytes(_page(20, 24, "PNG", 1))
+    out = tmp_path / "out"
+    assert main(["colorize", str(folder / "ch.cbr"), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 1
+    assert "ch.cbr: RAR archives (.cbr) are not supported; unpack it" in capsys.readouterr().err
+    with caplog.at_level(logging.WARNING, logger="irodori.batch"):
+        assert main(["colorize", str(folder), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 0
+    assert "1 coloured, 0 skipped, 0 failed" in capsys.readouterr().err
+    assert any("ch.cbr: skipped: RAR archives (.cbr) are not supported" in r.getMessage() for r in caplog.records)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -359,3 +360,20 @@ def test_a_header_past_pillows_own_bomb_limit_names_our_limit():
     for side in (10000, 14000):
         with pytest.raises(ImageReadError, match=rf"too many pixels \(.*{side * side:,} > limit 64,000,000\)"):
             open_image(header_only(side, side), max_pixels=64_000_000)
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_an_output_is_flushed_to_the_disk_before_it_takes_its_name(tmp_path):
+    """Without an fsync, ext4 may commit the rename before the data: after a power cut the output
+    is an empty file under its real name, which a resumed batch skipped as finished."""
+    target = tmp_path / "p.png"
+    code = ("from pathlib import Path\nfrom irodori.imageio import write_atomic\n"
+            f"write_atomic(Path({str(target)!r}), b'page')")
+    proc = subprocess.run(["strace", "-f", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", sys.executable,
+                           "-c", code], capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0 and "ptrace" in proc.stderr:
+        pytest.skip("strace may not trace here")
+    calls = [line for line in proc.stderr.splitlines() if "sync(" in line or "rename" in line]
+    renamed = next(i for i, line in enumerate(calls) if str(target) in line)
+    assert any("sync(" in line for line in calls[:renamed]), calls
+    assert target.read_bytes() == b"page"

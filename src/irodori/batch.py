@@ -25,11 +25,11 @@ from typing import Any, Callable
 
 from PIL import Image
 
-from .cbz import ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages, is_archive
+from .cbz import ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages, is_archive, unread_archive
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .registry import ModelError
 from .imageio import (DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, OutputSizeError, check_output_size, encode,
-                      input_named, is_junk, remove_stale_temporaries, write_atomic)
+                      input_named, is_junk, output_state, remove_stale_temporaries, write_atomic)
 
 log = logging.getLogger(__name__)
 
@@ -45,44 +45,127 @@ class Job:
     page_hints: tuple[tuple[str, tuple[Hint, ...]], ...] = ()  # an archive's: (page inside it, its hints)
 
 
+class Failure(str):
+    """One failure line, "NAME: reason", that keeps its NAME (an input as given or found), so the
+    end of a batch can list what failed. It is a ``str`` everywhere else."""
+
+    name: str
+
+    def __new__(cls, name: str | Path, reason: str) -> "Failure":
+        line = super().__new__(cls, f"{name}: {reason}")
+        line.name = str(name)
+        return line
+
+
 def collect_inputs(inputs: list[str], *, recursive: bool,
                    exclude: Path | None = None) -> tuple[list[tuple[Path, Path]], list[str]]:
     """Expand files, folders and globs -> [(source, relative output stem)], [problems].
 
     A folder's images keep their path relative to the folder (so ``-r`` mirrors the tree), a
     glob's matches their path below its first wildcard; a file given directly is named by its
-    stem. Folder walks and globs skip operating-system clutter (``._name`` resource forks,
-    ``__MACOSX/``, ``Thumbs.db``: :func:`irodori.imageio.is_junk`, as archives do); a file named
-    directly is always tried. Folder walks skip everything under ``exclude`` (the output folder), so
-    `colorize . -r -o out` never colours its own outputs.
+    stem. Folder walks and globs take images and archives by their extension (anything else is
+    passed over, .cbr and its kind with a warning) and skip operating-system clutter (``._name``
+    resource forks, ``__MACOSX/``, ``Thumbs.db``: :func:`irodori.imageio.is_junk`, as archives
+    do); a file named directly is always tried. They skip everything under ``exclude`` (the
+    output folder), so `colorize . -r -o out` and `colorize '**/*.png' -r -o out` never colour
+    their own outputs: a folder walk when the output folder is the folder or below it, a glob
+    when it lies below the glob's first wildcard (`colorize '*.png' -o . --format jpg` is how to
+    colour a folder into itself).
     """
     found: list[tuple[Path, Path]] = []
     problems: list[str] = []
-    skip = exclude.resolve() if exclude is not None else None
     for arg in inputs:
         path = Path(arg)
+        matched: list[tuple[Path, Path]] = []
         if path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            files = sorted(
-                p for p in path.glob(pattern)
-                if p.is_file() and p.suffix.lower() in INPUT_EXTENSIONS and not is_junk(p.relative_to(path))
-                and not (skip is not None and skip in p.resolve().parents)
-            )
-            if not files:
-                problems.append(f"{arg}: no images found" + ("" if recursive else " (use -r for sub-folders)"))
-            found.extend((f, f.relative_to(path).with_suffix("")) for f in files)
+            matched, problem = _walk(path, recursive=recursive, exclude=exclude)
         elif path.is_file():
-            found.append((path, Path(path.stem)))
+            problem = unread_archive(path)
+            matched = [] if problem else [(path, Path(path.stem))]
+        elif path.exists():
+            problem = "not a regular file (use - for stdin)"  # a FIFO, /dev/stdin on a pipe, <(...)
         elif glob.has_magic(arg):
-            base = _glob_base(arg)
-            matches = sorted(Path(m) for m in glob.glob(arg, recursive=recursive)
-                             if Path(m).is_file() and not is_junk(Path(m).relative_to(base)))
-            if not matches:
-                problems.append(f"{arg}: the pattern matches no files")
-            found.extend((m, m.relative_to(base).with_suffix("")) for m in matches)
+            matched, problem = _globbed(arg, recursive=recursive, exclude=exclude)
         else:
-            problems.append(f"{arg}: no such file or folder")
+            problem = "no such file or folder"
+        found.extend(matched)
+        if problem:
+            problems.append(Failure(arg, problem))
     return found, problems
+
+
+def _walk(folder: Path, *, recursive: bool, exclude: Path | None) -> tuple[list[tuple[Path, Path]], str | None]:
+    """A folder's images and archives, sorted -> ([(file, its path below the folder, no suffix)],
+    why there are none, or None). With ``recursive``, links to folders are not followed (a link
+    may lead back up): each is logged."""
+    skip = _skipped_folder(exclude, folder, or_equal=True)
+    files: list[tuple[Path, Path]] = []
+    held = 0  # inside the output folder
+    for path in sorted(folder.glob("**/*" if recursive else "*")):
+        below = path.relative_to(folder)
+        if is_junk(below):
+            continue
+        if not path.is_file():
+            if recursive and path.is_symlink() and path.is_dir():
+                log.info("%s: a link to a folder, not followed (-r does not follow links)", path)
+            continue
+        if _taken(path):
+            if skip is not None and skip in path.resolve().parents:
+                held += 1
+            else:
+                files.append((path, below.with_suffix("")))
+    if files:
+        return files, None
+    if held:
+        return [], f"all inputs are inside the output folder -o {exclude}; use a glob or another -o"
+    return [], "no images found" + ("" if recursive else " (use -r for sub-folders)")
+
+
+def _globbed(pattern: str, *, recursive: bool, exclude: Path | None) -> tuple[list[tuple[Path, Path]], str | None]:
+    """A glob's images and archives, sorted -> ([(file, its path below the glob's first wildcard,
+    no suffix)], why there are none, or None)."""
+    base = _glob_base(pattern)
+    skip = _skipped_folder(exclude, base, or_equal=False)
+    files: list[tuple[Path, Path]] = []
+    held = others = 0
+    for path in sorted(Path(m) for m in glob.glob(pattern, recursive=recursive)):
+        if not path.is_file() or is_junk(path.relative_to(base)):
+            continue
+        if not _taken(path):
+            others += 1
+        elif skip is not None and skip in path.resolve().parents:
+            held += 1
+        else:
+            files.append((path, path.relative_to(base).with_suffix("")))
+    if files:
+        return files, None
+    if held:
+        return [], f"all its matches are inside the output folder -o {exclude}; choose another -o"
+    if others:
+        return [], f"the pattern matches no images or archives ({others} other file{'' if others == 1 else 's'})"
+    return [], "the pattern matches no files"
+
+
+def _skipped_folder(exclude: Path | None, root: Path, *, or_equal: bool) -> Path | None:
+    """The output folder, resolved, when what is walked from ``root`` can reach into it (it lies
+    below ``root``, or is ``root`` and ``or_equal``); else None."""
+    if exclude is None:
+        return None
+    skip, top = exclude.resolve(), root.resolve()
+    return skip if top in skip.parents or (or_equal and skip == top) else None
+
+
+def _taken(path: Path) -> bool:
+    """Whether a folder walk or a glob takes ``path`` as an input: an image or an archive by its
+    extension. Anything else is passed over, logged; an archive irodori cannot read with a warning."""
+    if path.suffix.lower() in INPUT_EXTENSIONS:
+        return True
+    reason = unread_archive(path)
+    if reason:
+        log.warning("%s: skipped: %s", path, reason)
+    else:
+        log.debug("%s: not an image or an archive by its name; skipped", path)
+    return False
 
 
 def _glob_base(pattern: str) -> Path:
@@ -100,8 +183,10 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
     whose name already ends so (``x.png``) keeps it: nothing is lost. Such jobs are ``shared``:
     which input made an existing ``x.png`` cannot be told (``x.jpg``, before ``x.png`` was
     added?), so their outputs are remade rather than skipped. An output that is one of the inputs
-    is an error (an input is never overwritten); a source given twice is coloured once. Names are
-    compared ignoring case, as archives' are: the output folder may be on a drive that does
+    is an error (an input is never overwritten); a source given twice is coloured once. An output
+    named as a folder that other outputs go in (``x.jpg`` beside ``x.png/001.png`` under ``-r``)
+    keeps its old extension too, as archives do, but is not ``shared``: the folder decides. Names
+    are compared ignoring case, as archives' are: the output folder may be on a drive that does
     (macOS, Windows, exFAT), where ``X.png`` and ``x.png`` are one file."""
     jobs: dict[int, Job] = {}
     problems: list[str] = []
@@ -116,6 +201,8 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
     def suffix_of(source: Path) -> str:
         return source.suffix.lower() if is_archive(source) else f".{fmt}"
 
+    # the folders outputs are written in ("a.png/" for "a.png/001.png"): no output may take their names
+    folders = {key_of(outdir / parent) for _, stem in found for parent in stem.parents if parent != Path(".")}
     keeps = [source.suffix == suffix_of(source) for source, _ in found]  # "x.png" to "x.png": named first
     for i in sorted(range(len(found)), key=lambda i: not keeps[i]):
         source, stem = found[i]
@@ -125,19 +212,20 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
         if key in sources:
             what, fix = (("an input archive", "another -o folder") if is_archive(source)
                          else ("an input image", "another -o folder or --format"))
-            problems.append(f"{source}: its output {output} would replace {what}; skipped (choose {fix})")
+            problems.append(Failure(source, f"its output {output} would replace {what}; skipped (choose {fix})"))
             continue
         if key in seen and seen[key].resolve() == source.resolve():
             continue
-        if key in seen:
+        if key in seen or key in folders:
             names = itertools.chain([f"{stem.name}{source.suffix}{suffix}"],
                                     (f"{stem.name}{source.suffix}-{n}{suffix}" for n in itertools.count(2)))
             taken = output.name
             output = next(candidate for candidate in (outdir / stem.with_name(name) for name in names)
-                          if key_of(candidate) not in seen and key_of(candidate) not in sources)
-            log.info("%s: written as %s (%s takes %s)", source, output.name, seen[key], taken)
-            shared.add(seen[key])
-            shared.add(source)
+                          if not any(key_of(candidate) in keys for keys in (seen, sources, folders)))
+            log.info("%s: written as %s (%s takes %s)", source, output.name,
+                     seen.get(key, "a folder of outputs"), taken)
+            if key in seen:  # which of the two made an existing output cannot be told: remade
+                shared.update((seen[key], source))
             key = key_of(output)
         seen[key] = source
         jobs[i] = Job(source, output)
@@ -291,7 +379,7 @@ def colorize_jobs(colorizer, jobs: list[Job], *, fmt: str, quality: int = 95, co
             reason = failure_reason(exc)
             if reason is None:
                 raise exc
-            error = f"{job.source}: {reason}"
+            error = Failure(job.source, reason)
             failures.append(error)
         if on_done is not None:
             on_done(job, error)
@@ -332,56 +420,99 @@ def colorize_jobs(colorizer, jobs: list[Job], *, fmt: str, quality: int = 95, co
     return failures
 
 
-def run_colorize(args: argparse.Namespace) -> int:
-    from .colorizer import load_colorizer
-    from .registry import ModelIntegrityError, ModelNotFoundError
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, ``docker stop``, a logout), raised where Ctrl-C would be by the CLI's
+    handler, so a batch stops as it does on Ctrl-C (the count written, temporary files removed),
+    with the exit status 143 (128 + SIGTERM) instead of 130."""
 
-    max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
-    threads = args.threads if args.threads is not None else (os.cpu_count() or 1)
-    if threads < 1:
-        print("irodori colorize: --threads must be at least 1", file=sys.stderr)
-        return 2
+    status = 143
+
+
+def _usage_problem(args: argparse.Namespace, threads: int) -> str | None:
+    """What makes the command line unusable before any work (exit 2), or None."""
     stdin_mode = args.inputs == ["-"]
+    if threads < 1:
+        return "--threads must be at least 1"
     if "-" in args.inputs and not stdin_mode:
-        print("irodori colorize: - (stdin) cannot be mixed with other inputs", file=sys.stderr)
-        return 2
+        return "- (stdin) cannot be mixed with other inputs"
+    if args.output == "":
+        return "-o is empty (an unset variable?); give an output folder"
     if not stdin_mode and args.output in (None, "-"):
-        print("irodori colorize: give an output folder with -o OUTDIR", file=sys.stderr)
-        return 2
+        return "give an output folder with -o OUTDIR"
     if stdin_mode and args.output in (None, "-") and sys.stdout.isatty():  # as gzip and zstd refuse
-        print(f"irodori colorize: refusing to write {args.format.upper()} data to a terminal; redirect it "
-              "(irodori colorize - < in.png > out.png) or give -o OUTDIR", file=sys.stderr)
-        return 2
+        return (f"refusing to write {args.format.upper()} data to a terminal; redirect it "
+                "(irodori colorize - < in.png > out.png) or give -o OUTDIR")
     problem = None if args.output in (None, "-") else output_folder_problem(Path(args.output))
-    if problem:  # found before any image is coloured, not after every one
-        print(f"irodori colorize: -o {args.output}: {problem}", file=sys.stderr)
+    return f"-o {args.output}: {problem}" if problem else None  # found before any image is coloured
+
+
+def split_existing(jobs: list[Job], *, overwrite: bool) -> tuple[list[Job], int, list[str]]:
+    """-> (the jobs to do, how many are skipped, failures). An existing output is skipped unless
+    ``overwrite`` or the job is ``shared``; an empty one (a crash before its data reached the disk)
+    is made again, with a warning; a folder or other non-file at the output's name is a failure
+    of that input, found before any work."""
+    todo: list[Job] = []
+    failures: list[str] = []
+    for job in jobs:
+        state = output_state(job.output)
+        if state in ("folder", "other"):
+            what = "a folder" if state == "folder" else "not a regular file"
+            failures.append(Failure(job.source, f"its output {job.output} is {what}; remove it or choose another -o"))
+        elif state == "complete" and not (overwrite or job.shared):
+            continue
+        else:
+            if state == "empty" and not overwrite:
+                log.warning("%s: an empty file (0 bytes; a crash?), made again", job.output)
+            todo.append(job)
+    return todo, len(jobs) - len(todo) - len(failures), failures
+
+
+MAX_LISTED = 20  # failed inputs named at the end of a batch
+
+
+def _failed_list(failures: list[str], uncoloured: dict[Path, int]) -> str:
+    """The inputs behind exit 1, one a line, at most MAX_LISTED of them: by the end of a long
+    batch their error lines have scrolled away."""
+    names = list(dict.fromkeys(getattr(failure, "name", failure) for failure in failures))
+    names += [f"{archive} ({n} page{'' if n == 1 else 's'} copied uncoloured)" for archive, n in uncoloured.items()]
+    lines = [f"  {name}" for name in names[:MAX_LISTED]]
+    if len(names) > MAX_LISTED:
+        lines.append(f"  and {len(names) - MAX_LISTED} more")
+    return "\n".join(["failed:", *lines])
+
+
+def _interrupted(exc: KeyboardInterrupt, *, written: int, total: int, failed: int, overwrite: bool) -> str:
+    """The line that ends a batch stopped by Ctrl-C or SIGTERM."""
+    word = "terminated" if isinstance(exc, Terminated) else "interrupted"
+    failures = f", {failed} failed" if failed else ""
+    again = ("running it again without --overwrite continues where it stopped" if overwrite
+             else "running the same command again continues where it stopped")
+    return (f"\n{word}: {written} of {total} output{'' if total == 1 else 's'} written{failures}; outputs are "
+            f"complete files, so {again}")
+
+
+def run_colorize(args: argparse.Namespace) -> int:
+    """``irodori colorize``: -> the exit status: 0; 1 if anything failed; 2 for a usage error;
+    130 (Ctrl-C) or 143 (:class:`Terminated`) when the colouring is stopped. A KeyboardInterrupt
+    before it (loading the model, scanning folders) or in stdin mode is raised, for the CLI."""
+    threads = args.threads if args.threads is not None else (os.cpu_count() or 1)
+    problem = _usage_problem(args, threads)
+    if problem:
+        print(f"irodori colorize: {problem}", file=sys.stderr)
         return 2
     try:
         cli_hints = parse_hints(args.hint)
         file_hints = load_hints_file(args.hints) if args.hints else []
         parse_palette(args.palette)  # checked here, once, for a usage error; parsed again per image
-        palette = args.palette
     except HintError as exc:
         print(f"irodori colorize: {exc}", file=sys.stderr)
         return 2
-
-    def load(threads_per_image: int):
-        try:
-            colorizer = load_colorizer(args.model, mode=args.mode, tone=args.tone, background=args.background,
-                                       max_side=args.max_side, upsample=args.upsample, threads=threads_per_image,
-                                       max_pixels=max_pixels, temperature=args.temperature)
-            # The references are analysed once, here, for every image and page of the run.
-            return colorizer.with_references(args.reference) if args.reference else colorizer
-        except (ModelNotFoundError, ModelIntegrityError, ValueError) as exc:  # ReferenceError among them
-            print(f"irodori colorize: {exc}", file=sys.stderr)
-            return None
-
-    if stdin_mode:
+    if args.inputs == ["-"]:
         if isinstance(file_hints, dict):
             print("irodori colorize: with stdin, --hints must hold a list, not names", file=sys.stderr)
             return 2
-        colorizer = load(threads)
-        return 2 if colorizer is None else _run_stdin(colorizer, args, hints=file_hints + cli_hints, palette=palette)
+        colorizer = _load(args, threads)
+        return 2 if colorizer is None else _run_stdin(colorizer, args, hints=file_hints + cli_hints)
 
     found, problems = collect_inputs(args.inputs, recursive=args.recursive, exclude=Path(args.output))
     jobs, clashes = plan_jobs(found, Path(args.output), args.format)
@@ -392,8 +523,30 @@ def run_colorize(args: argparse.Namespace) -> int:
         return 2
     for folder in {job.output.parent for job in jobs}:
         remove_stale_temporaries(folder)  # what a killed run left; fresh ones may be another run's
-    todo = [job for job in jobs if args.overwrite or job.shared or not job.output.exists()]
-    skipped = len(jobs) - len(todo)
+    todo, skipped, blocked = split_existing(jobs, overwrite=args.overwrite)
+    log.debug("%d inputs: %d to colour, %d skipped", len(jobs), len(todo), skipped)
+    return _colorize_batch(args, todo, skipped=skipped, failures=problems + clashes + blocked, threads=threads)
+
+
+def _load(args: argparse.Namespace, threads: int):
+    """The run's colorizer (its references analysed once, for every image and page), or None
+    after saying why it cannot be loaded."""
+    from .colorizer import load_colorizer
+    from .registry import ModelIntegrityError, ModelNotFoundError
+
+    try:
+        colorizer = load_colorizer(args.model, mode=args.mode, tone=args.tone, background=args.background,
+                                   max_side=args.max_side, upsample=args.upsample, threads=threads,
+                                   max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, temperature=args.temperature)
+        return colorizer.with_references(args.reference) if args.reference else colorizer
+    except (ModelNotFoundError, ModelIntegrityError, ValueError) as exc:  # ReferenceError among them
+        print(f"irodori colorize: {exc}", file=sys.stderr)
+        return None
+
+
+def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, failures: list[str],
+                    threads: int) -> int:
+    """Colour the planned jobs (``failures``: those found before any work) -> the exit status."""
     images = [job for job in todo if not is_archive(job.source)]
     archives = [job for job in todo if is_archive(job.source)]
     units = len(images) + sum(count_pages(job.source) for job in archives)  # what the progress bar counts
@@ -401,12 +554,11 @@ def run_colorize(args: argparse.Namespace) -> int:
     # image over every core: decoding, merging and encoding overlap the network). One image:
     # every thread on it. An archive's pages count as images; archives are done one at a time.
     workers = max(1, min(threads, units))
-    log.debug("%d inputs: %d to colour (%d images, %d archives, %d pages and images in all), %d skipped; "
-              "%d at once", len(jobs), len(todo), len(images), len(archives), units, skipped, workers)
-    colorizer = load(1 if workers > 1 else threads)
+    log.debug("%d images, %d archives (%d pages and images in all); %d at once", len(images), len(archives),
+              units, workers)
+    colorizer = _load(args, 1 if workers > 1 else threads)
     if colorizer is None:
         return 2
-    failures = problems + clashes
     for message in failures:
         print(f"error: {message}", file=sys.stderr)
 
@@ -414,60 +566,67 @@ def run_colorize(args: argparse.Namespace) -> int:
 
     bar = tqdm(total=units, desc="colorize", unit="img", disable=args.quiet or units < 2,
                file=sys.stderr, dynamic_ncols=True)
+    failed: list[str] = []
+    uncoloured: dict[Path, int] = {}  # archives with pages copied through -> how many
 
-    written = 0  # counted here: a disabled bar (-q) counts nothing
+    def report(error: str | None) -> None:
+        if error:
+            failed.append(error)
+            bar.write(f"error: {error}", file=sys.stderr)
 
     def on_done(job: Job, error: str | None) -> None:
-        nonlocal written
-        if error:
-            bar.write(f"error: {error}", file=sys.stderr)
-        else:
-            written += 1
+        report(error)
         bar.update()
 
-    failed_jobs: list[str] = []
-    uncoloured: list[str] = []  # pages of archives copied through
     encoding = {"fmt": args.format, "quality": args.quality, "compression": args.png_compression}
     started = time.time() - 0.05  # file times come from a coarser clock, a few ms behind
     try:
-        failed_jobs += colorize_jobs(colorizer, images, **encoding, threads=workers, palette=palette,
-                                     on_done=on_done)
+        colorize_jobs(colorizer, images, **encoding, threads=workers, palette=args.palette, on_done=on_done)
         for job in archives:
             try:
                 pages = colorize_file(colorizer, job.source, job.output, **encoding, hints=job.hints,
-                                      palette=palette, threads=workers, on_page=bar.update,
+                                      palette=args.palette, threads=workers, on_page=bar.update,
                                       page_hints=job.page_hints)
             except Exception as exc:
                 reason = failure_reason(exc)
                 if reason is None:
                     raise
-                failed_jobs.append(f"{job.source}: {reason}")
-                bar.write(f"error: {failed_jobs[-1]}", file=sys.stderr)
+                report(Failure(job.source, reason))
                 continue
-            written += 1
             for page in pages:
-                uncoloured.append(f"{job.source}: {page}")
-                bar.write(f"error: {uncoloured[-1]}", file=sys.stderr)
+                uncoloured[job.source] = uncoloured.get(job.source, 0) + 1
+                bar.write(f"error: {job.source}: {page}", file=sys.stderr)
     except ModelError as exc:  # the model's fault, the same for every image: one line, then stop
         bar.close()
         print(f"irodori colorize: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as Terminated
         bar.close()
         # Ctrl-C can land after an output is moved into place and before it is counted: count
         # what is on disk, written by this run.
         written = sum(_written_since(job.output, started) for job in todo)
-        print(f"\ninterrupted: {written} of {len(todo)} output{'' if len(todo) == 1 else 's'} written; outputs "
-              "are complete files, so running the same command again continues where it stopped", file=sys.stderr)
-        return 130
+        print(_interrupted(exc, written=written, total=len(todo), failed=len(failures) + len(failed),
+                           overwrite=args.overwrite), file=sys.stderr)
+        return exc.status if isinstance(exc, Terminated) else 130
     bar.close()
-    failures += failed_jobs
+    return _finish(todo, skipped=skipped, before=failures, failed=failed, uncoloured=uncoloured)
+
+
+def _finish(todo: list[Job], *, skipped: int, before: list[str], failed: list[str],
+            uncoloured: dict[Path, int]) -> int:
+    """Print the end of a batch (the failed inputs, then the counts) -> the exit status.
+    ``before``: the failures found before any work; ``failed``: those of jobs in ``todo``."""
     why_skipped = " (output exists; --overwrite to redo)" if skipped else ""
-    summary = f"{len(todo) - len(failed_jobs)} coloured, {skipped} skipped{why_skipped}, {len(failures)} failed"
+    summary = f"{len(todo) - len(failed)} coloured, {skipped} skipped{why_skipped}, {len(before) + len(failed)} failed"
     if uncoloured:
-        summary += f"; {len(uncoloured)} page{'' if len(uncoloured) == 1 else 's'} of archives copied uncoloured"
+        n = sum(uncoloured.values())
+        summary += f"; {n} page{'' if n == 1 else 's'} of archives copied uncoloured"
+    if before or failed or uncoloured:
+        order = {str(job.source): i for i, job in enumerate(todo)}  # the inputs' order, not the threads'
+        in_order = sorted(failed, key=lambda failure: order.get(getattr(failure, "name", ""), len(order)))
+        print(_failed_list(before + in_order, uncoloured), file=sys.stderr)
     print(summary, file=sys.stderr)
-    return 1 if failures or uncoloured else 0
+    return 1 if before or failed or uncoloured else 0
 
 
 def _written_since(path: Path, since: float) -> bool:
@@ -478,29 +637,50 @@ def _written_since(path: Path, since: float) -> bool:
         return False
 
 
-def _run_stdin(colorizer, args: argparse.Namespace, *, hints: list[Hint], palette: Any) -> int:
+def _run_stdin(colorizer, args: argparse.Namespace, *, hints: list[Hint]) -> int:
     data = sys.stdin.buffer.read()  # read whole even when skipped: the writer of the pipe must not fail
     target = None if args.output in (None, "-") else Path(args.output) / f"stdin.{args.format}"
-    if target is not None and target.exists() and not args.overwrite:  # skipped, as in a batch: not a failure
+    state = "missing" if target is None else output_state(target)
+    if state in ("folder", "other"):
+        print(f"error: <stdin>: its output {target} is {'a folder' if state == 'folder' else 'not a regular file'}",
+              file=sys.stderr)
+        return 1
+    if state == "complete" and not args.overwrite:  # skipped, as in a batch: not a failure
         print(f"0 coloured, 1 skipped ({target} exists; --overwrite to redo), 0 failed", file=sys.stderr)
         return 0
+    if state == "empty" and not args.overwrite:
+        log.warning("%s: an empty file (0 bytes; a crash?), made again", target)
     try:
         with input_named("stdin"):
-            image = colorizer.colorize(data, hints=hints, palette=palette)
+            image = colorizer.colorize(data, hints=hints, palette=args.palette)
         encoded = encode(image, args.format, quality=args.quality, compression=args.png_compression)
     except (ImageReadError, HintError, ValueError) as exc:
         print(f"error: <stdin>: {exc}", file=sys.stderr)
         return 1
-    if args.output in (None, "-"):
-        sys.stdout.buffer.write(encoded)
-        sys.stdout.buffer.flush()
-    else:
-        target = Path(args.output) / f"stdin.{args.format}"
-        remove_stale_temporaries(target.parent)
-        try:
-            write_atomic(target, encoded)
-        except OSError as exc:
-            print(f"error: <stdin>: cannot write {target} ({exc})", file=sys.stderr)
-            return 1
-        print("1 coloured, 0 skipped, 0 failed", file=sys.stderr)  # as a batch ends (stdout stays a filter's)
+    if target is None:
+        _write_stdout(encoded)
+        return 0
+    remove_stale_temporaries(target.parent)
+    try:
+        write_atomic(target, encoded)
+    except OSError as exc:
+        print(f"error: <stdin>: cannot write {target} ({exc})", file=sys.stderr)
+        return 1
+    print("1 coloured, 0 skipped, 0 failed", file=sys.stderr)  # as a batch ends (stdout stays a filter's)
     return 0
+
+
+def _write_stdout(data: bytes) -> None:
+    """Write all of ``data`` to stdout. Raises BrokenPipeError (the CLI's exit 141) when the
+    reader goes away, even in the middle: a buffered write then returns a short count instead of
+    raising, so the bytes go to the descriptor in a loop, each count taken."""
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a stream with no descriptor (embedded, captured)
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]

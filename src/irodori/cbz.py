@@ -32,6 +32,8 @@ from .imageio import IMAGE_EXTENSIONS, ImageReadError, atomic_file, encode, inpu
 from .registry import ModelError
 
 ARCHIVE_EXTENSIONS = (".cbz", ".zip")
+# Comic book archives of other kinds, named so that a user hears why they are not coloured
+UNREAD_ARCHIVES = {".cbr": "RAR", ".rar": "RAR", ".cb7": "7-Zip", ".cbt": "tar"}
 PAGE_EXTENSIONS = IMAGE_EXTENSIONS
 # bad CRC, size or data, an unknown method, a short read
 DAMAGED = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, struct.error, OSError)
@@ -44,6 +46,16 @@ _UNSAFE_NAME = re.compile(r"^([/\\]|[A-Za-z]:)|(^|[/\\])\.\.([/\\]|$)")  # absol
 
 def is_archive(path: Path) -> bool:
     return path.suffix.lower() in ARCHIVE_EXTENSIONS
+
+
+def unread_archive(path: Path) -> str | None:
+    """Why ``path``, a comic book archive of a kind irodori does not read (.cbr, .cb7, .cbt), is
+    not coloured; None for any other file."""
+    kind = UNREAD_ARCHIVES.get(path.suffix.lower())
+    if kind is None:
+        return None
+    return (f"{kind} archives ({path.suffix}) are not supported; unpack it and colour the folder, or repack "
+            "it as .cbz")
 
 
 def _parts(name: str) -> list[str]:

@@ -7,10 +7,13 @@ Imports are lazy (inside each command) so ``--help`` and ``--version`` answer at
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
+from typing import Iterator
 
 from . import __version__
 
@@ -242,9 +245,51 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ----------------------------------------------------------------------------------------------
 def cmd_colorize(args: argparse.Namespace) -> int:
-    from .batch import run_colorize
+    """Ctrl-C, and SIGTERM once the batch module is loaded, end it with one line at any moment:
+    the colouring loop says what was written; start-up (the model, the folder scan) and stdin
+    mode, which have written nothing, say only that."""
+    received: list[KeyboardInterrupt] = []
+    try:
+        from .batch import Terminated, run_colorize
 
-    return run_colorize(args)
+        with _raising_signals(Terminated) as received:
+            return run_colorize(args)
+    except (KeyboardInterrupt, ImportError) as exc:
+        if not isinstance(exc, KeyboardInterrupt) and not received:
+            raise  # a missing module, not an interrupted import
+        interrupt = exc if isinstance(exc, KeyboardInterrupt) else received[-1]
+        status = getattr(interrupt, "status", EXIT_INTERRUPTED)  # Terminated's 143
+        print("\nterminated" if status != EXIT_INTERRUPTED else "\ninterrupted", file=sys.stderr)
+        return status
+
+
+@contextlib.contextmanager
+def _raising_signals(terminated: type[KeyboardInterrupt]) -> Iterator[list[KeyboardInterrupt]]:
+    """Within the block SIGTERM raises ``terminated`` in the main thread, and SIGINT
+    KeyboardInterrupt as Python's own handler does (where that one is in place: a background job
+    of a shell ignores SIGINT, and keeps ignoring it); each is also kept in the list yielded. An
+    extension module whose import a signal interrupts (onnxruntime's, as the model loads) raises
+    "ImportError: initialization failed" in its place, from nothing: the list tells. The handlers
+    before are put back after. Off the main thread, where handlers cannot be set, nothing changes."""
+    received: list[KeyboardInterrupt] = []
+
+    def handler(signum: int, frame: object) -> None:
+        received.append(terminated() if signum == signal.SIGTERM else KeyboardInterrupt())
+        raise received[-1]
+
+    wanted = [signal.SIGTERM]
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        wanted.append(signal.SIGINT)
+    try:
+        previous = {signum: signal.signal(signum, handler) for signum in wanted}
+    except ValueError:  # not the main thread
+        yield received
+        return
+    try:
+        yield received
+    finally:
+        for signum, before in previous.items():
+            signal.signal(signum, signal.SIG_DFL if before is None else before)  # None: set outside Python
 
 
 def _resumed_config(resume: str, preset: str | None) -> tuple[dict, str | None]:

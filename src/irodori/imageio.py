@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import struct
 import tempfile
 import time
@@ -25,7 +26,7 @@ from pathlib import Path, PurePath
 from typing import BinaryIO, Iterator, Union
 
 import numpy as np
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError, features
 
 from .color import gray8_to_l, gray_to_l, l_to_gray, rgb_to_l
 
@@ -66,9 +67,10 @@ ImageSource = Union[str, Path, bytes, BinaryIO, Image.Image, np.ndarray]
 
 # Files read as images in folders and archives (and for training and evaluation): every still
 # format Pillow reads that scans and pages come in, PGM/PPM/PBM included (named on the command line
-# any file Pillow opens is read).
+# any file Pillow opens is read). AVIF only where this Pillow reads it (its AVIF plugin, built with
+# libavif): elsewhere every .avif page would be listed only to fail.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".bmp", ".tif", ".tiff", ".gif",
-                    ".pgm", ".ppm", ".pbm", ".pnm")
+                    ".pgm", ".ppm", ".pbm", ".pnm") + ((".avif",) if features.check("avif") else ())
 FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}
 MAX_OUTPUT_SIDE = {"jpg": 65_535, "webp": 16_383}  # the formats' own limits
 DEFAULT_PNG_COMPRESSION = 1  # zlib level: about half the time of 6 for 4 % more bytes (docs/BENCHMARKS.md)
@@ -892,8 +894,11 @@ def _srgb_icc() -> bytes:
 @contextlib.contextmanager
 def atomic_file(path: Path) -> Iterator[BinaryIO]:
     """A binary file that becomes ``path`` only when the block ends without an error: a temporary
-    file (``.irodori-XXXXXXXX.tmp``) in the same folder, then a rename. On an error nothing is
-    left behind: neither the temporary file nor the folders made for it."""
+    file (``.irodori-XXXXXXXX.tmp``) in the same folder, its data flushed to the disk (fsync), then
+    a rename. On an error nothing is left behind: neither the temporary file nor the folders made
+    for it. The fsync is what keeps a machine that crashes or loses power from leaving an empty
+    file under the real name (ext4 and others may commit the rename before the data), which a
+    resumed batch would take for a finished output."""
     created = _make_folders(path.parent)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".irodori-", suffix=".tmp", dir=path.parent)  # short: any valid name stays valid
@@ -903,12 +908,31 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
+            f.flush()
+            os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions of a new file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         remove_empty_folders(created)
         raise
+
+
+def output_state(path: Path) -> str:
+    """What stands at an output's name, for a batch deciding whether to skip it: "missing";
+    "complete", a regular file with data (atomic_file writes whole files: a batch skips it);
+    "empty", a 0-byte regular file (a crash before its data reached the disk, or another program:
+    it is made again); "folder" or "other" (a FIFO, a device), which no output may replace. A link
+    is judged by what it points at; an unreadable path counts as missing (the write says why)."""
+    try:
+        info = path.stat()
+    except (OSError, ValueError):
+        return "missing"
+    if stat.S_ISDIR(info.st_mode):
+        return "folder"
+    if not stat.S_ISREG(info.st_mode):
+        return "other"
+    return "complete" if info.st_size > 0 else "empty"
 
 
 def _make_folders(folder: Path) -> list[Path]:
