@@ -77,8 +77,12 @@ def test_colorize_archive_on_two_worker_processes(tmp_path, client):
         np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(chapter.read("p2.png")))),
                                       np.asarray(local.colorize(sources[1])))
 
+    emptied = out / sources[0].relative_to(src).with_suffix(".png")
+    emptied.write_bytes(b"")  # as a crash before the data reached the disk would leave it: made again
     again = colorize_archive(src, out, client=client, progress=False)  # one path, not a list: also fine
-    assert (again.done, again.skipped, again.model_loads) == (0, 6, 0)
+    assert (again.done, again.skipped, again.model_loads) == (1, 5, 0)
+    with Image.open(emptied) as remade:
+        assert remade.size == (40, 56)
     assert [m.split(": ")[0] for m in again.failed] == [str(src / "bad.png")]
 
 

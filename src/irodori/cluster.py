@@ -8,9 +8,10 @@ module only cuts the work into tasks and does the colouring inside them:
 * **Planning happens on the client**, with the same code as ``irodori colorize``:
   :func:`irodori.batch.collect_inputs` expands files, folders and globs (skipping the output
   folder), :func:`irodori.batch.plan_jobs` maps each source to its output and reports clashes.
-  Outputs that already exist are skipped unless ``overwrite``; since every output is written
-  atomically (temporary file + rename), an existing output is a complete one, so an interrupted
-  run resumes by being started again.
+  Outputs that already exist are skipped unless ``overwrite`` (:func:`irodori.batch.split_existing`,
+  as the CLI: an empty one is made again, a folder at an output's name is that input's failure);
+  since every output is written atomically (temporary file, fsync, rename), an existing output is
+  a complete one, so an interrupted run resumes by being started again.
 * **One task per chunk** of ``chunk_size`` images, submitted with ``client.map(..., pure=False)``.
   A task carries only file paths (never pixels): each worker reads its inputs and writes its
   outputs itself. **Inputs, outputs and a model given as a file path must therefore be on a
@@ -53,7 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .batch import collect_inputs, colorize_file, failure_reason, plan_jobs
+from .batch import collect_inputs, colorize_file, failure_reason, plan_jobs, split_existing
 from .imageio import DEFAULT_MAX_PIXELS, FORMATS
 from .registry import AUTO_MODEL
 
@@ -177,9 +178,8 @@ def colorize_archive(
     out = Path(outdir)
     found, problems = collect_inputs([os.fspath(i) for i in inputs], recursive=recursive, exclude=out)
     jobs, clashes = plan_jobs(found, out, fmt)
-    result = ArchiveResult(failed=problems + clashes)
-    todo = [job for job in jobs if overwrite or not job.output.exists()]
-    result.skipped = len(jobs) - len(todo)
+    todo, skipped, existing = split_existing(jobs, overwrite=overwrite)  # as the CLI: an empty output is redone
+    result = ArchiveResult(failed=problems + clashes + existing, skipped=skipped)
     if not todo:
         return result
 
