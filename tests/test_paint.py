@@ -82,6 +82,19 @@ def test_tone_flat_keeps_small_lettering_where_the_dots_are_not_a_screen():
     assert (dark[toned] > 128).mean() > 0.15 and (flat[toned] > 128).mean() < 0.01  # ... the screen goes
 
 
+def test_a_fine_light_screen_whose_dots_are_grey_is_found_and_flattened():
+    h = w = 240  # a 2.5 px screen of about 14 % ink, reduced from twice the size: its dots are grey, not black
+    yy, xx = np.mgrid[0:2 * h, 0:2 * w]
+    u, v = xx * np.cos(0.3) + yy * np.sin(0.3), -xx * np.sin(0.3) + yy * np.cos(0.3)
+    dots = (np.cos(u * 2 * np.pi / 5) * np.cos(v * 2 * np.pi / 5) + 1) / 2 > 0.8
+    page = np.asarray(Image.fromarray(np.where(dots, 0, 255).astype(np.uint8)).resize((w, h), Image.BOX))
+    dark = 255 - page
+    assert (dark > 128).mean() < 0.01 and (dark > 64).mean() > 0.1
+    screen = Screentone.find(Lightness(page, "gray8"), paper_l=100.0, length=5)
+    assert screen.cells.all()
+    np.testing.assert_array_equal(flatten_tone(dark, 5, screen.rows(0, h, w)), flatten_tone(dark, 5))
+
+
 def test_screentone_is_found_alike_in_bands_of_any_height(monkeypatch):
     page = np.vstack([lettering_page(), lettering_page()[::-1, ::-1]])  # screens on both sides, lettering between
     lightness = Lightness(page, "gray8")

@@ -177,7 +177,7 @@ class Screentone:
             n = size + 2 * margin
             windows = np.lib.stride_tricks.sliding_window_view(dark, (n, n))[::size, ::size]
             windows = windows[:i1 - i0, :cw].reshape(-1, n, n)
-            ink = windows > 128
+            ink = windows > 64  # as dark as a dot flatten_tone would take
             edges = (ink[:, 1:] != ink[:, :-1]).mean(axis=(1, 2)) + (ink[:, :, 1:] != ink[:, :, :-1]).mean(axis=(1, 2))
             busy = edges >= SCREEN_MIN_EDGES  # paper, solid black and a few lines need no test
             regular = np.zeros(len(windows), bool)
