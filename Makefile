@@ -108,7 +108,7 @@ eval: $(PY)
 		--write docs/MANGA_MODE.md --write docs/models/manga.md --sheets docs/images
 	$(PY) scripts/evaluate_paint.py --sets data/eval-paint --model manga-int8 \
 		--json docs/models/manga-int8-paint-eval.json --write docs/models/manga-int8.md
-	$(PY) scripts/lettering_check.py --write docs/MANGA_MODE.md
+	$(PY) scripts/lettering_check.py --renders data/corpus-art/val --write docs/MANGA_MODE.md
 	test -d data/eval-reference/panels-tint || $(PY) scripts/build_reference_evalsets.py --split test
 	$(PY) scripts/evaluate_reference.py --split test --json docs/reference-eval.json --write docs/REFERENCE.md \
 		--sheet docs/images/reference-sheet.jpg
