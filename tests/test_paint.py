@@ -76,7 +76,7 @@ def test_tone_flat_keeps_small_lettering_where_the_dots_are_not_a_screen():
     before = flatten_tone(dark, 5)  # dense short strokes: the density rule alone takes them for dots
     assert (before[lettering] > 128).mean() < 0.7
     screen = Screentone.find(Lightness(page, "gray8"), paper_l=100.0, length=5)
-    assert screen.cells[:, :9].all() and not screen.cells[:, 10:].any()  # cells of 20 px; the screen's edge grown by one
+    assert screen.size == 30 and screen.cells[:, :6].all() and not screen.cells[:, 7:].any()  # cells of 30 px
     flat = flatten_tone(dark, 5, screen.rows(0, h, w))
     np.testing.assert_array_equal(flat[lettering], dark[lettering])  # every letter stays ...
     assert (dark[toned] > 128).mean() > 0.15 and (flat[toned] > 128).mean() < 0.01  # ... the screen goes
@@ -102,7 +102,7 @@ def test_screentone_is_found_alike_in_bands_of_any_height(monkeypatch):
     monkeypatch.setattr("irodori.paint.SCREEN_BAND_PIXELS", 1)  # a band per row of cells
     banded = Screentone.find(lightness, paper_l=100.0, length=5, workers=2)
     np.testing.assert_array_equal(banded.cells, whole.cells)
-    assert whole.cells[:16, :9].all() and whole.cells[16:, -9:].all() and not whole.cells[:15, 10:].any()
+    assert whole.cells[:10, :6].all() and whole.cells[12:, -7:].all() and not whole.cells[:9, 7:].any()
     mask = whole.rows(0, *page.shape)
     assert mask.shape == page.shape and np.array_equal(whole.rows(37, 101, page.shape[1]), mask[37:101])
 

@@ -105,8 +105,10 @@ def flatten_tone(dark: np.ndarray, length: int, screen: np.ndarray | None = None
 
 
 SCREEN_REGULARITY = 0.5  # a cell is screentone when its autocorrelation peaks this high in two directions
+SCREEN_EDGE_REGULARITY = 0.4  # ... or this high beside such a cell (a screen's edge: Screentone)
 SCREEN_MIN_EDGES = 0.08  # ink edges per pixel (rows and columns): a sparser window cannot hold a screen's dots
-SCREEN_MARGIN = 2.0  # tone lengths of context around each cell in its window
+SCREEN_CELL = 6  # tone lengths a cell
+SCREEN_MARGIN = 1.0  # tone lengths of context around each cell in its window
 SCREEN_BAND_PIXELS = 1 << 17  # Screentone.find reads the page in bands of about this many pixels (cache-sized)
 _SCREEN_APART = np.pi / 6  # the two peaks' directions differ by at least 30 degrees
 
@@ -145,10 +147,13 @@ def lattice_regularity(windows: np.ndarray, reach: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Screentone:
-    """Where a page's dots are screentone: cells of 4 x the tone length a side whose dots lie on
-    a lattice (:func:`lattice_regularity` of the cell and half a cell around it at least
-    ``SCREEN_REGULARITY``), and the cells beside them (a screen's edge, a cell only partly
-    toned). :func:`flatten_tone` flattens dots only there, so small lettering on paper stays.
+    """Where a page's dots are screentone: cells of ``SCREEN_CELL`` x the tone length a side
+    whose dots lie on a lattice (:func:`lattice_regularity` of the cell and ``SCREEN_MARGIN`` tone
+    lengths around it at least ``SCREEN_REGULARITY``), and, beside such cells, the cells at a
+    screen's edge, only partly toned: those with too few ink edges to test, or regular to at least
+    ``SCREEN_EDGE_REGULARITY`` (a hysteresis, as Canny's edge detector keeps weak edges next to
+    strong ones). :func:`flatten_tone` flattens dots only there, so small lettering on paper
+    stays, even a cell away from a screen.
 
     ``cells``: bool (ch, cw); ``size``: the cells' side in input pixels."""
 
@@ -161,7 +166,7 @@ class Screentone:
         so that ``paper_l`` is white, and test each cell busy with ink edges; bands on
         ``workers`` threads (numpy's FFT releases the GIL)."""
         height, width = lightness.shape
-        size = 4 * length
+        size = SCREEN_CELL * length
         ch, cw = -(-height // size), -(-width // size)
         step = max(1, SCREEN_BAND_PIXELS // (size * width))
 
@@ -180,10 +185,10 @@ class Screentone:
             ink = windows > 64  # as dark as a dot flatten_tone would take
             edges = (ink[:, 1:] != ink[:, :-1]).mean(axis=(1, 2)) + (ink[:, :, 1:] != ink[:, :, :-1]).mean(axis=(1, 2))
             busy = edges >= SCREEN_MIN_EDGES  # paper, solid black and a few lines need no test
-            regular = np.zeros(len(windows), bool)
+            regularity = np.full(len(windows), np.nan, np.float32)  # not tested: too few ink edges
             if busy.any():
-                regular[busy] = lattice_regularity(windows[busy], 2 * length) >= SCREEN_REGULARITY
-            return regular.reshape(i1 - i0, cw)
+                regularity[busy] = lattice_regularity(windows[busy], 2 * length)
+            return regularity.reshape(i1 - i0, cw)
 
         starts = range(0, ch, step)
         if workers > 1 and len(starts) > 1:
@@ -191,7 +196,11 @@ class Screentone:
                 bands = list(pool.map(band, starts))
         else:
             bands = [band(i0) for i0 in starts]
-        return cls(cells=grow(np.concatenate(bands), 1), size=size)
+        regularity = np.concatenate(bands)
+        screen = np.nan_to_num(regularity, nan=-1.0) >= SCREEN_REGULARITY
+        # a screen's edge: the cells beside it, partly toned, unless busy with something irregular (lettering)
+        edge = grow(screen, 1) & ~(np.nan_to_num(regularity, nan=1.0) < SCREEN_EDGE_REGULARITY)
+        return cls(cells=screen | edge, size=size)
 
     def rows(self, y0: int, y1: int, width: int) -> np.ndarray:
         """The screentone mask of input rows y0:y1: (y1 - y0, width) bool."""
