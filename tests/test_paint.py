@@ -116,6 +116,21 @@ def test_composite_keeps_ink_exactly_and_never_darkens_it():
     assert a_out[0, 0] == 40.0 and a_out[0, 1] == pytest.approx(10.0)  # ink loses its chroma in proportion
 
 
+def test_the_pages_own_black_keeps_no_chroma():
+    """A yellowed scan prints its ink at L 15, not 0: that black takes none of the colour under it."""
+    rows = np.full((8, 200), 90.0, np.float32)  # grey paper ...
+    rows[:, 20:60] = 13.5  # ... and its grey ink, solid
+    rows[:, 100:104] = 30.0  # a lighter line
+    stats = page_stats(rows)
+    assert stats.black_l == pytest.approx(15.0, abs=0.5)  # levelled: 13.5 * 100 / 90
+    l_paint, a = np.full((1, 3), 20.0, np.float32), np.full((1, 3), 30.0, np.float32)
+    l_ink = np.array([[15.0, 17.5, 100.0]], np.float32)
+    _, a_out, _ = composite(l_paint, a, a, l_ink, black_l=stats.black_l)
+    np.testing.assert_allclose(a_out, [[0.0, 15.0, 30.0]], atol=0.6)  # the black none, halfway half, paper all
+    _, a_before, _ = composite(l_paint, a, a, l_ink)
+    assert a_before[0, 0] == pytest.approx(22.5)  # L 15 of 20: three quarters of the colour, a navy black
+
+
 def test_ink_layer_levels_grey_paper_to_white():
     rows = np.full((4, 8), 90.0, np.float32)
     rows[:, 4] = 20.0

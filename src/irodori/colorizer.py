@@ -346,7 +346,8 @@ class Colorizer:
             log.debug("%sscreentone in %.0f %% of the page's cells (%.0f ms)", input_prefix(), 100 * screen.cells.mean(),
                       (time.perf_counter() - start) * 1000)
         return Contract(mode, tone, paper_l=stats.paper_l, length=length,
-                        background="paint" if mode == "tint" else background, reason=reason, screen=screen)
+                        background="paint" if mode == "tint" else background, reason=reason, screen=screen,
+                        black_l=stats.black_l)
 
     # -- the pipeline ---------------------------------------------------------------------------
     def colorize(self, image: ImageSource, *, hints: Iterable[Any] | None = None,
@@ -651,7 +652,7 @@ class Colorizer:
             l_paint, a, b = np.clip(up[2], 0.0, 100.0), up[0], up[1]
             for fill in ([sheet] if sheet is not None else []) + list(shapes):
                 l_paint, a, b = fill.planes(y0, y1, l_paint, a, b)
-            l_out, a, b = composite(l_paint, a, b, l_ink)
+            l_out, a, b = composite(l_paint, a, b, l_ink, black_l=contract.black_l)
             return y0, Image.fromarray(lab_to_srgb8(l_out, a, b), "RGB")
 
         out = Image.new("RGB", (width, height))

@@ -225,13 +225,15 @@ def ink_layer(l_rows: np.ndarray, *, paper_l: float, tone: str, length: int,
     return levelled.astype(np.float32)
 
 
-def composite(l_paint: np.ndarray, a: np.ndarray, b: np.ndarray, l_ink: np.ndarray
+def composite(l_paint: np.ndarray, a: np.ndarray, b: np.ndarray, l_ink: np.ndarray, *, black_l: float = 0.0
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Colour under ink: (l_paint, a, b) the predicted colour page and l_ink the ink layer, all
     (R, W) float32 Lab -> (L, a, b) of the output: L = min(l_paint, l_ink) (ink never lighter or
-    darker than printed), chroma scaled by L / l_paint (ink is black, not dark colour)."""
+    darker than printed), chroma scaled by (L - black_l) / (l_paint - black_l), clipped to [0, 1]:
+    ink is black, not dark colour, and the page's own black (``black_l``, the levelled L of its
+    solid ink: a grey ink on a yellowed scan is L 15) has no chroma left."""
     l_out = np.minimum(l_paint, l_ink)
-    scale = l_out / np.maximum(l_paint, 1e-3)
+    scale = np.clip((l_out - black_l) / np.maximum(l_paint - black_l, 1e-3), 0.0, 1.0)
     return l_out, a * scale, b * scale
 
 
@@ -622,6 +624,7 @@ class PageStats:
     chroma: float
     gaps: float = 0.0
     lightest: float = 100.0  # CIE L of the lightest 0.5 % of pixels (not levelled)
+    black_l: float = 0.0  # levelled L of the page's solid ink (BLACK_PERCENTILE of its ink pixels)
 
     @property
     def mid(self) -> float:
@@ -652,6 +655,9 @@ def narrow_gaps(ink: np.ndarray) -> float:
     return float((starts[1:] - ends[:-1] <= GAP_PX).sum()) * 1000.0 / ink.size
 
 
+BLACK_PERCENTILE = 10.0  # of the ink pixels' levelled L (under 25): the page's black, which keeps no chroma
+
+
 def page_stats(l_rows: np.ndarray, *, chroma: float = 0.0) -> PageStats:
     """l_rows (R, W) float32 CIE L of rows sampled from the full-resolution image (whole rows,
     so horizontal neighbours are real neighbours; no resampling, which would blur dots into grey)
@@ -667,9 +673,11 @@ def page_stats(l_rows: np.ndarray, *, chroma: float = 0.0) -> PageStats:
         second = np.abs(levelled[:, 2:] - 2.0 * centre + levelled[:, :-2])
         mid = (centre >= 25.0) & (centre < white)
         texture = float(np.median(second[mid])) if mid.any() else 0.0
+    ink = levelled[levelled < 25.0]
+    black_l = float(np.percentile(ink, BLACK_PERCENTILE)) if ink.size else 0.0
     return PageStats(paper_l=paper_l, paper=float((levelled >= white).mean()), ink=float((levelled < 25.0).mean()),
                      texture=texture, chroma=float(chroma), gaps=narrow_gaps(levelled < 50.0),
-                     lightest=float(np.percentile(l_rows, 99.5)))
+                     lightest=float(np.percentile(l_rows, 99.5)), black_l=black_l)
 
 
 PAPER_MIN = 95.0  # levelled L: paper, on a clean page
@@ -743,7 +751,9 @@ class Contract:
     page: its blank sheet stays white where it is the gutters and margins around panels,
     :func:`gutters`; else painted) (paint only);
     ``reason``: why (for the log); ``screen``: where the page's dots are screentone, for
-    ``tone="flat"`` (:class:`Screentone`; None: wherever the tone filter finds dots)."""
+    ``tone="flat"`` (:class:`Screentone`; None: wherever the tone filter finds dots);
+    ``black_l``: the levelled L of the page's solid ink, which :func:`composite` leaves without
+    chroma."""
 
     mode: str
     tone: str = "flat"
@@ -752,6 +762,7 @@ class Contract:
     background: str = "paint"
     reason: str = ""
     screen: Screentone | None = field(default=None, compare=False, repr=False)
+    black_l: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
