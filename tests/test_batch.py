@@ -89,6 +89,22 @@ def test_output_names_that_differ_only_in_case_are_kept_apart(tiny_onnx, tmp_pat
     assert not problems and sorted(job.output.name for job in jobs) == ["X.PNG.png", "x.png"]
 
 
+def test_an_output_name_too_long_for_the_file_system_is_refused_before_any_colouring(tiny_onnx, tmp_path, capsys):
+    """x...x.jpg beside x...x.png (250 characters) would be written as x...x.jpg.png: 258 bytes,
+    over the 255 a file name may have. Said with the input's name, before the colouring."""
+    from irodori.cli import main
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    stem = "x" * 250
+    for ext in ("png", "jpg"):
+        Image.new("L", (30, 20), 90).save(src / f"{stem}.{ext}")
+    assert main(["colorize", str(src), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert f"{stem}.jpg: its output name" in err and "longer than the 255 bytes" in err and ".tmp" not in err
+    assert [p.name for p in out.iterdir()] == [f"{stem}.png"]
+
+
 def test_an_input_added_beside_one_of_the_same_name_gets_its_own_colours_on_a_rerun(tiny_onnx, tmp_path, capsys):
     """x.jpg alone makes out/x.png; x.png added later was skipped (its output "existed"), and
     x.jpg made again as x.jpg.png: x.png never coloured, the run reported success."""

@@ -176,6 +176,9 @@ def _glob_base(pattern: str) -> Path:
     return Path(*parts[:fixed]) if fixed else Path(".")
 
 
+MAX_NAME_BYTES = 255  # a file name's limit on ext4, NTFS, APFS and exFAT
+
+
 def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[list[Job], list[str]]:
     """Map sources to outputs (an image to STEM.fmt, an archive to STEM.cbz or STEM.zip). When
     an earlier source took that name (``x.png`` beside ``x.jpg``), the later one keeps its old
@@ -185,8 +188,9 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
     added?), so their outputs are remade rather than skipped. An output that is one of the inputs
     is an error (an input is never overwritten); a source given twice is coloured once. An output
     named as a folder that other outputs go in (``x.jpg`` beside ``x.png/001.png`` under ``-r``)
-    keeps its old extension too, as archives do, but is not ``shared``: the folder decides. Names
-    are compared ignoring case, as archives' are: the output folder may be on a drive that does
+    keeps its old extension too, as archives do, but is not ``shared``: the folder decides. An
+    output name longer than a file name may be (255 bytes) is that input's error, before any
+    work. Names are compared ignoring case, as archives' are: the output folder may be on a drive that does
     (macOS, Windows, exFAT), where ``X.png`` and ``x.png`` are one file."""
     jobs: dict[int, Job] = {}
     problems: list[str] = []
@@ -227,6 +231,10 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
             if key in seen:  # which of the two made an existing output cannot be told: remade
                 shared.update((seen[key], source))
             key = key_of(output)
+        if len(output.name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:  # found now, not after the colouring
+            problems.append(Failure(source, f"its output name {output.name!r} is longer than the {MAX_NAME_BYTES} "
+                                            "bytes a file name may have; rename the input"))
+            continue
         seen[key] = source
         jobs[i] = Job(source, output)
     return [replace(jobs[i], shared=jobs[i].source in shared) for i in sorted(jobs)], problems
