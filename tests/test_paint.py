@@ -95,6 +95,24 @@ def test_a_fine_light_screen_whose_dots_are_grey_is_found_and_flattened():
     np.testing.assert_array_equal(flatten_tone(dark, 5, screen.rows(0, h, w)), flatten_tone(dark, 5))
 
 
+def test_a_screen_crossed_by_frames_is_still_a_screen_where_the_frames_run():
+    h = w = 300
+    yy, xx = np.mgrid[0:h, 0:w]
+    u, v = xx * np.cos(0.5) + yy * np.sin(0.5), -xx * np.sin(0.5) + yy * np.cos(0.5)
+    page = np.where((np.cos(u * 2 * np.pi / 5) * np.cos(v * 2 * np.pi / 5) + 1) / 2 > 0.75, 0, 255).astype(np.uint8)
+    for k in range(15, h, 40):  # frames of small panels (or a hatched grid), 4 px, through the screen
+        page[k:k + 4, :] = page[:, k:k + 4] = 0
+    screen = Screentone.find(Lightness(page, "gray8"), paper_l=100.0, length=5)
+    assert screen.cells.all()  # on the ink as it is, no cell is: the frames' correlation drowns the lattice
+    dark = 255 - page
+    flat = flatten_tone(dark, 5, screen.rows(0, h, w))
+    frames = np.zeros_like(page, bool)
+    for k in range(15, h, 40):
+        frames[k:k + 4, :] = frames[:, k:k + 4] = True
+    assert (dark[~frames] > 128).mean() > 0.15  # the dots: about 18 % ink
+    assert (flat[frames] == 255).all() and (flat[~frames] > 128).mean() < 0.06  # the frames stay, the dots go (but those touching them)
+
+
 def test_screentone_is_found_alike_in_bands_of_any_height(monkeypatch):
     page = np.vstack([lettering_page(), lettering_page()[::-1, ::-1]])  # screens on both sides, lettering between
     lightness = Lightness(page, "gray8")

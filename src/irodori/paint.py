@@ -53,6 +53,7 @@ def tone_length(height: int, width: int) -> int:
 
 
 TONE_DENSITY = 0.1  # a pixel is in a toned region when this share of its neighbourhood is dots
+DOT_CONTRAST = 40  # ink darkness (0-255) a dot stands above what the opening leaves
 
 
 def box_mean(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -64,6 +65,31 @@ def box_mean(mask: np.ndarray, radius: int) -> np.ndarray:
     x0, x1 = np.clip(np.arange(w) - radius, 0, w), np.clip(np.arange(w) + radius + 1, 0, w)
     total = (integral[y1][:, x1] - integral[y0][:, x1] - integral[y1][:, x0] + integral[y0][:, x0])
     return total / ((y1 - y0)[:, None] * (x1 - x0)[None, :])
+
+
+def strokes(dark: np.ndarray, length: int) -> np.ndarray:
+    """The ink's strokes: ``dark`` (..., H, W) uint8 or float32 ink darkness -> the same, with every
+    feature shorter than ``length`` px in all four directions (0, 90, 45, 135 degrees) taken
+    away: the maximum over directions of a grey-level opening by a line segment."""
+    h, w = dark.shape[-2:]
+    m = length
+    out = np.zeros_like(dark)
+    edge = [(0, 0)] * (dark.ndim - 2) + [(m, m), (m, m)]
+    pad = np.pad(dark, edge)
+    for dy, dx in _DIRECTIONS:
+        n = length if dy == 0 or dx == 0 else max(3, round(length / np.sqrt(2)))
+        offsets = [k - n // 2 for k in range(n)]
+        eroded = pad[..., m:m + h, m:m + w].copy()
+        for k in offsets:
+            if k:
+                np.minimum(eroded, pad[..., m + k * dy:m + k * dy + h, m + k * dx:m + k * dx + w], out=eroded)
+        epad = np.pad(eroded, edge)
+        opened = eroded.copy()
+        for k in offsets:
+            if k:
+                np.maximum(opened, epad[..., m - k * dy:m - k * dy + h, m - k * dx:m - k * dx + w], out=opened)
+        np.maximum(out, opened, out=out)
+    return out
 
 
 def flatten_tone(dark: np.ndarray, length: int, screen: np.ndarray | None = None) -> np.ndarray:
@@ -81,24 +107,8 @@ def flatten_tone(dark: np.ndarray, length: int, screen: np.ndarray | None = None
     screen but not regular, keeps its letters. None: wherever the density says (the training
     renders, whose tones are all screens).
     """
-    h, w = dark.shape
-    m = length
-    out = np.zeros_like(dark)
-    pad = np.pad(dark, m)
-    for dy, dx in _DIRECTIONS:
-        n = length if dy == 0 or dx == 0 else max(3, round(length / np.sqrt(2)))
-        offsets = [k - n // 2 for k in range(n)]
-        eroded = pad[m:m + h, m:m + w].copy()
-        for k in offsets:
-            if k:
-                np.minimum(eroded, pad[m + k * dy:m + k * dy + h, m + k * dx:m + k * dx + w], out=eroded)
-        epad = np.pad(eroded, m)
-        opened = eroded.copy()
-        for k in offsets:
-            if k:
-                np.maximum(opened, epad[m - k * dy:m - k * dy + h, m - k * dx:m - k * dx + w], out=opened)
-        np.maximum(out, opened, out=out)
-    toned = box_mean((dark.astype(np.int16) - out) > 64, 2 * length) >= TONE_DENSITY
+    out = strokes(dark, length)
+    toned = box_mean((dark.astype(np.int16) - out) > DOT_CONTRAST, 2 * length) >= TONE_DENSITY
     if screen is not None:
         toned &= screen
     return np.where(toned, out, dark)
@@ -149,7 +159,9 @@ def lattice_regularity(windows: np.ndarray, reach: int) -> np.ndarray:
 class Screentone:
     """Where a page's dots are screentone: cells of ``SCREEN_CELL`` x the tone length a side
     whose dots lie on a lattice (:func:`lattice_regularity` of the cell and ``SCREEN_MARGIN`` tone
-    lengths around it at least ``SCREEN_REGULARITY``), and, beside such cells, the cells at a
+    lengths around it at least ``SCREEN_REGULARITY``, on the ink as it is or, for a cell that
+    fails, on its dots alone: the ink less its :func:`strokes`, since a panel's frame or a
+    balloon's outline through a screen is no part of its lattice), and, beside such cells, the cells at a
     screen's edge, only partly toned: those with too few ink edges to test, or regular to at least
     ``SCREEN_EDGE_REGULARITY`` (a hysteresis, as Canny's edge detector keeps weak edges next to
     strong ones). :func:`flatten_tone` flattens dots only there, so small lettering on paper
@@ -188,6 +200,10 @@ class Screentone:
             regularity = np.full(len(windows), np.nan, np.float32)  # not tested: too few ink edges
             if busy.any():
                 regularity[busy] = lattice_regularity(windows[busy], 2 * length)
+            again = busy & (regularity < SCREEN_REGULARITY)
+            if again.any():  # the dots alone: lines and frames among them (a panel's edge) are no part of the lattice
+                dots = windows[again] - strokes(windows[again], length)
+                regularity[again] = np.maximum(regularity[again], lattice_regularity(dots, 2 * length))
             return regularity.reshape(i1 - i0, cw)
 
         starts = range(0, ch, step)
