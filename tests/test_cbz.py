@@ -51,6 +51,35 @@ def chapter(tmp_path):
     return path
 
 
+def test_an_archive_with_pages_copied_uncoloured_is_made_again_on_a_rerun(tiny_onnx, chapter, tmp_path, capsys,
+                                                                          caplog):
+    """Run again, a batch skips what it finished, but not an archive it left partly black and
+    white: its bad page may be whole now. One it finished is skipped."""
+    out = tmp_path / "out"
+    args = ["colorize", str(chapter), "-o", str(out), "--model", str(tiny_onnx), "-q"]
+    assert main(args) == 1
+    with zipfile.ZipFile(out / "ch01.cbz") as result:
+        assert [i.filename for i in result.infolist() if i.comment.endswith(b"copied uncoloured]")] == ["pages/003.png"]
+    capsys.readouterr()
+    with zipfile.ZipFile(chapter, "a") as source:  # the page, downloaded again, is whole now
+        source.writestr("pages/003.png", _page(30, 30, "PNG", 3))
+    with zipfile.ZipFile(chapter) as source:
+        fixed = tmp_path / "fixed.cbz"
+        with zipfile.ZipFile(fixed, "w") as rebuilt:  # one entry per name, as a tool repacking it would
+            for info in source.infolist()[:4] + source.infolist()[5:7]:
+                rebuilt.writestr(info, source.read(info))
+            rebuilt.writestr("pages/003.png", source.read(source.infolist()[-1]))
+    fixed.replace(chapter)
+    with caplog.at_level("WARNING", logger="irodori.batch"):
+        assert main(args) == 0
+    assert "ch01.cbz: 1 page copied uncoloured last time; made again" in caplog.text
+    assert "1 coloured, 0 skipped" in capsys.readouterr().err
+    with zipfile.ZipFile(out / "ch01.cbz") as result:
+        assert not any(i.comment for i in result.infolist())
+    assert main(args) == 0
+    assert "0 coloured, 1 skipped" in capsys.readouterr().err
+
+
 def test_every_page_is_coloured_in_order_and_the_rest_is_kept(tiny_onnx, chapter, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["colorize", str(chapter), "-o", str(out), "--model", str(tiny_onnx), "--threads", "2", "-q"]) == 1
@@ -73,9 +102,9 @@ def test_every_page_is_coloured_in_order_and_the_rest_is_kept(tiny_onnx, chapter
             l_in, l_out = rgb_to_l(np.asarray(grey.convert("RGB"))), rgb_to_l(np.asarray(coloured))
             assert np.abs(l_in - l_out).max() < 1.5
 
-    # The output is complete, so the same command skips it.
-    assert main(["colorize", str(chapter), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 0
-    assert "0 coloured, 1 skipped" in capsys.readouterr().err
+    # It holds a page copied uncoloured, so the same command makes it again (and fails that page again).
+    assert main(["colorize", str(chapter), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 1
+    assert "1 coloured, 0 skipped" in capsys.readouterr().err
 
 
 def test_a_folder_of_chapters_and_pages_is_walked_and_named_by_kind(tiny_onnx, chapter, tmp_path):

@@ -25,7 +25,8 @@ from typing import Any, Callable
 
 from PIL import Image
 
-from .cbz import ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages, is_archive, unread_archive
+from .cbz import (ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages, is_archive, uncoloured_pages,
+                  unread_archive)
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .registry import ModelError
 from .imageio import (DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, OutputSizeError, check_output_size, encode,
@@ -457,7 +458,7 @@ def _usage_problem(args: argparse.Namespace, threads: int) -> str | None:
 def split_existing(jobs: list[Job], *, overwrite: bool) -> tuple[list[Job], int, list[str]]:
     """-> (the jobs to do, how many are skipped, failures). An existing output is skipped unless
     ``overwrite`` or the job is ``shared``; an empty one (a crash before its data reached the disk)
-    is made again, with a warning; a folder or other non-file at the output's name is a failure
+    and an archive holding pages copied uncoloured are made again, with a warning; a folder or other non-file at the output's name is a failure
     of that input, found before any work."""
     todo: list[Job] = []
     failures: list[str] = []
@@ -466,13 +467,22 @@ def split_existing(jobs: list[Job], *, overwrite: bool) -> tuple[list[Job], int,
         if state in ("folder", "other"):
             what = "a folder" if state == "folder" else "not a regular file"
             failures.append(Failure(job.source, f"its output {job.output} is {what}; remove it or choose another -o"))
-        elif state == "complete" and not (overwrite or job.shared):
+        elif state == "complete" and not (overwrite or job.shared) and not _left_uncoloured(job):
             continue
         else:
             if state == "empty" and not overwrite:
                 log.warning("%s: an empty file (0 bytes; a crash?), made again", job.output)
             todo.append(job)
     return todo, len(jobs) - len(todo) - len(failures), failures
+
+
+def _left_uncoloured(job: Job) -> bool:
+    """Whether the archive a job wrote before holds pages copied uncoloured: it is made again
+    (they may colour now: a page read before it was whole, more memory), with a warning."""
+    pages = uncoloured_pages(job.output) if is_archive(job.output) else 0
+    if pages:
+        log.warning("%s: %d page%s copied uncoloured last time; made again", job.output, pages, "" if pages == 1 else "s")
+    return bool(pages)
 
 
 MAX_LISTED = 20  # failed inputs named at the end of a batch

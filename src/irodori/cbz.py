@@ -48,6 +48,19 @@ def is_archive(path: Path) -> bool:
     return path.suffix.lower() in ARCHIVE_EXTENSIONS
 
 
+UNCOLOURED_MARK = b" [irodori: copied uncoloured]"  # after the comment of a page that could not be coloured
+
+
+def uncoloured_pages(path: Path) -> int:
+    """How many pages an archive irodori wrote holds uncoloured (marked UNCOLOURED_MARK), so that a
+    resumed batch makes it again rather than skip it; 0 for an archive it cannot read."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(info.comment.endswith(UNCOLOURED_MARK) for info in archive.infolist())
+    except (OSError, zipfile.BadZipFile):
+        return 0
+
+
 def unread_archive(path: Path) -> str | None:
     """Why ``path``, a comic book archive of a kind irodori does not read (.cbr, .cb7, .cbt), is
     not coloured; None for any other file."""
@@ -247,7 +260,7 @@ def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str,
                     elif (isinstance(error, (ImageReadError, HintError, ValueError, OSError, MemoryError))
                           and not isinstance(error, ModelError)):  # a broken model stops the archive
                         problems.append(f"{info.filename}: {error}; copied uncoloured")
-                        _write(out, info, info.orig_filename, data, info.compress_type)
+                        _write(out, info, info.orig_filename, data, info.compress_type, uncoloured=True)
                     else:
                         raise error
                     del info, data, future, error
@@ -272,7 +285,7 @@ def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str,
                     if target is not None:
                         _write(out, info, info.orig_filename, target.encode(), info.compress_type)
                     else:
-                        _copy(fp, info, out)
+                        _copy(fp, info, out, uncoloured=index in names)  # a page here is one too large
                 write_pages(0)
             except BaseException:
                 for *_, future in pending:
@@ -310,10 +323,10 @@ def _read(fp: BinaryIO, info: zipfile.ZipInfo) -> bytes:
         raise ImageReadError(f"{info.filename} is damaged ({exc})") from None
 
 
-def _copy(fp: BinaryIO, info: zipfile.ZipInfo, out: zipfile.ZipFile) -> None:
-    """Copy an entry as it is, streamed (it may be large)."""
+def _copy(fp: BinaryIO, info: zipfile.ZipInfo, out: zipfile.ZipFile, *, uncoloured: bool = False) -> None:
+    """Copy an entry as it is, streamed (it may be large); ``uncoloured``: a page, marked so."""
     try:
-        with out.open(_entry(info, info.orig_filename, info.compress_type), "w",
+        with out.open(_entry(info, info.orig_filename, info.compress_type, uncoloured=uncoloured), "w",
                       force_zip64=info.file_size > 2**31) as dst:
             for chunk in _inflate(fp, info):
                 dst.write(chunk)
@@ -426,16 +439,18 @@ class _Entry(zipfile.ZipInfo):
         return self.raw_name, (self.flag_bits & ~_UTF8) | (_UTF8 if self.utf8 else 0)
 
 
-def _entry(info: zipfile.ZipInfo, name: str, compress_type: int, *, coloured: bool = False) -> zipfile.ZipInfo:
+def _entry(info: zipfile.ZipInfo, name: str, compress_type: int, *, coloured: bool = False,
+           uncoloured: bool = False) -> zipfile.ZipInfo:
     """A new entry for ``name`` (the old name, or the old name with a new extension) with the old
     one's name encoding and flag, date, permissions, comment and extra fields. A coloured page is
-    a regular file whatever its entry was; a renamed one drops the old name's Unicode path field."""
+    a regular file whatever its entry was; a renamed one drops the old name's Unicode path field;
+    a page copied ``uncoloured`` has UNCOLOURED_MARK after its comment, so a later run knows."""
     utf8 = bool(info.flag_bits & _UTF8)
     entry = _Entry(name, date_time=info.date_time)
     entry.raw_name, entry.utf8 = name.encode("utf-8" if utf8 else "cp437"), utf8
     entry.compress_type = compress_type
     entry.create_system, entry.external_attr = info.create_system, info.external_attr
-    entry.comment = info.comment
+    entry.comment = info.comment + (UNCOLOURED_MARK if uncoloured else b"")
     renamed = name != info.orig_filename
     entry.extra = _extra_fields(info.extra, drop={0x0001, 0x7075} if renamed else {0x0001})  # zip64: zipfile's own
     if coloured:
@@ -461,5 +476,5 @@ def _extra_fields(extra: bytes, *, drop: set[int]) -> bytes:
 
 
 def _write(out: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, data: bytes,
-           compress_type: int = zipfile.ZIP_STORED, *, coloured: bool = False) -> None:
-    out.writestr(_entry(info, name, compress_type, coloured=coloured), data)
+           compress_type: int = zipfile.ZIP_STORED, *, coloured: bool = False, uncoloured: bool = False) -> None:
+    out.writestr(_entry(info, name, compress_type, coloured=coloured, uncoloured=uncoloured), data)
