@@ -26,9 +26,11 @@ def _pages(folder: Path, n: int, *, side: int = 24, seed: int = 0) -> list[Path]
 
 
 def _default_sigint() -> None:
-    """A shell running the suite in the background leaves SIGINT ignored in its children, and a
-    Python started that way keeps ignoring it: give the child the default, as a terminal would."""
+    """A shell running the suite in the background leaves SIGINT ignored in its children (and
+    nohup SIGHUP), and a Python started that way keeps ignoring them: give the child the
+    defaults, as a terminal would."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _start(*args: str, **kw) -> subprocess.Popen:
@@ -137,7 +139,8 @@ def test_the_end_of_a_batch_lists_the_inputs_that_failed(tiny_onnx, tmp_path, ca
 
 # -- signals and pipes -------------------------------------------------------------------------------
 @pytest.mark.parametrize("sig, word, status", [(signal.SIGINT, "interrupted", 130),
-                                               (signal.SIGTERM, "terminated", 143)])
+                                               (signal.SIGTERM, "terminated", 143),
+                                               (signal.SIGHUP, "terminated", 129)])
 def test_a_signal_during_start_up_is_one_line(tiny_onnx, tmp_path, sig, word, status):
     """Ctrl-C while the model loaded or a large tree was scanned printed a 30-45-line traceback.
     A FIFO as the hints file holds the run in its start-up for as long as the test needs."""
@@ -176,7 +179,7 @@ def test_ctrl_c_in_stdin_mode_is_one_line(tiny_onnx):
     assert proc.returncode == 130 and err.strip() == "interrupted", err
 
 
-@pytest.mark.parametrize("sig, overwrite", [(signal.SIGTERM, False), (signal.SIGINT, True)])
+@pytest.mark.parametrize("sig, overwrite", [(signal.SIGTERM, False), (signal.SIGHUP, False), (signal.SIGINT, True)])
 def test_sigterm_stops_a_batch_as_ctrl_c_does_and_the_message_fits_overwrite(tiny_onnx, tmp_path, sig, overwrite):
     """SIGTERM (timeout, docker stop) killed the batch silently and left a temporary file; after
     Ctrl-C with --overwrite, running "the same command again" started the batch over."""
@@ -190,7 +193,7 @@ def test_sigterm_stops_a_batch_as_ctrl_c_does_and_the_message_fits_overwrite(tin
     proc.send_signal(sig)
     err = proc.communicate(timeout=60)[1]
     written = len(list(out.glob("*.png")))
-    word, status = ("terminated", 143) if sig == signal.SIGTERM else ("interrupted", 130)
+    word, status = ("interrupted", 130) if sig == signal.SIGINT else ("terminated", 128 + sig)
     assert proc.returncode == status and f"{word}: {written} of 200 outputs written" in err, err
     assert ("running it again without --overwrite continues" in err) == overwrite
     assert 5 <= written < 200 and not list(out.glob(".irodori-*"))

@@ -14,6 +14,7 @@ import glob
 import itertools
 import logging
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -430,11 +431,13 @@ def colorize_jobs(colorizer, jobs: list[Job], *, fmt: str, quality: int = 95, co
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (``timeout``, ``docker stop``, a logout), raised where Ctrl-C would be by the CLI's
-    handler, so a batch stops as it does on Ctrl-C (the count written, temporary files removed),
-    with the exit status 143 (128 + SIGTERM) instead of 130."""
+    """SIGTERM (``timeout``, ``docker stop``) or SIGHUP (the terminal closed), raised where Ctrl-C
+    would be by the CLI's handler, so a batch stops as it does on Ctrl-C (the count written,
+    temporary files removed), with the exit status 128 + the signal (143, 129) instead of 130."""
 
-    status = 143
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__()
+        self.status = 128 + int(signum)
 
 
 def _usage_problem(args: argparse.Namespace, threads: int) -> str | None:
@@ -511,8 +514,9 @@ def _interrupted(exc: KeyboardInterrupt, *, written: int, total: int, failed: in
 
 def run_colorize(args: argparse.Namespace) -> int:
     """``irodori colorize``: -> the exit status: 0; 1 if anything failed; 2 for a usage error;
-    130 (Ctrl-C) or 143 (:class:`Terminated`) when the colouring is stopped. A KeyboardInterrupt
-    before it (loading the model, scanning folders) or in stdin mode is raised, for the CLI."""
+    130 (Ctrl-C), 143 or 129 (SIGTERM or SIGHUP: :class:`Terminated`) when the colouring is
+    stopped. A KeyboardInterrupt before it (loading the model, scanning folders) or in stdin mode
+    is raised, for the CLI."""
     threads = args.threads if args.threads is not None else (os.cpu_count() or 1)
     problem = _usage_problem(args, threads)
     if problem:

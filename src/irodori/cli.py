@@ -245,9 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ----------------------------------------------------------------------------------------------
 def cmd_colorize(args: argparse.Namespace) -> int:
-    """Ctrl-C, and SIGTERM once the batch module is loaded, end it with one line at any moment:
-    the colouring loop says what was written; start-up (the model, the folder scan) and stdin
-    mode, which have written nothing, say only that."""
+    """Ctrl-C, and SIGTERM or SIGHUP once the batch module is loaded, end it with one line at
+    any moment: the colouring loop says what was written; start-up (the model, the folder scan)
+    and stdin mode, which have written nothing, say only that."""
     received: list[KeyboardInterrupt] = []
     try:
         from .batch import Terminated, run_colorize
@@ -265,7 +265,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _raising_signals(terminated: type[KeyboardInterrupt]) -> Iterator[list[KeyboardInterrupt]]:
-    """Within the block SIGTERM raises ``terminated`` in the main thread, and SIGINT
+    """Within the block SIGTERM (and SIGHUP, unless ignored, as nohup does) raises ``terminated``
+    (with the signal's number) in the main thread, and SIGINT
     KeyboardInterrupt as Python's own handler does (where that one is in place: a background job
     of a shell ignores SIGINT, and keeps ignoring it); each is also kept in the list yielded. An
     extension module whose import a signal interrupts (onnxruntime's, as the model loads) raises
@@ -274,12 +275,14 @@ def _raising_signals(terminated: type[KeyboardInterrupt]) -> Iterator[list[Keybo
     received: list[KeyboardInterrupt] = []
 
     def handler(signum: int, frame: object) -> None:
-        received.append(terminated() if signum == signal.SIGTERM else KeyboardInterrupt())
+        received.append(KeyboardInterrupt() if signum == signal.SIGINT else terminated(signum))
         raise received[-1]
 
     wanted = [signal.SIGTERM]
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         wanted.append(signal.SIGINT)
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:  # not under nohup
+        wanted.append(signal.SIGHUP)
     try:
         previous = {signum: signal.signal(signum, handler) for signum in wanted}
     except ValueError:  # not the main thread
