@@ -461,8 +461,8 @@ def _usage_problem(args: argparse.Namespace, threads: int) -> str | None:
 def split_existing(jobs: list[Job], *, overwrite: bool) -> tuple[list[Job], int, list[str]]:
     """-> (the jobs to do, how many are skipped, failures). An existing output is skipped unless
     ``overwrite`` or the job is ``shared``; an empty one (a crash before its data reached the disk)
-    and an archive holding pages copied uncoloured are made again, with a warning; a folder or other non-file at the output's name is a failure
-    of that input, found before any work."""
+    and an archive holding pages copied uncoloured are made again, with a warning; a folder or
+    other non-file at the output's name is a failure of that input, found before any work."""
     todo: list[Job] = []
     failures: list[str] = []
     for job in jobs:
@@ -484,7 +484,8 @@ def _left_uncoloured(job: Job) -> bool:
     (they may colour now: a page read before it was whole, more memory), with a warning."""
     pages = uncoloured_pages(job.output) if is_archive(job.output) else 0
     if pages:
-        log.warning("%s: %d page%s copied uncoloured last time; made again", job.output, pages, "" if pages == 1 else "s")
+        log.warning("%s: %d page%s copied uncoloured last time; made again", job.output, pages,
+                    "" if pages == 1 else "s")
     return bool(pages)
 
 
@@ -503,7 +504,7 @@ def _failed_list(failures: list[str], uncoloured: dict[Path, int]) -> str:
 
 
 def _interrupted(exc: KeyboardInterrupt, *, written: int, total: int, failed: int, overwrite: bool) -> str:
-    """The line that ends a batch stopped by Ctrl-C or SIGTERM."""
+    """The line that ends a batch stopped by Ctrl-C, SIGTERM or SIGHUP."""
     word = "terminated" if isinstance(exc, Terminated) else "interrupted"
     failures = f", {failed} failed" if failed else ""
     again = ("running it again without --overwrite continues where it stopped" if overwrite
@@ -622,7 +623,7 @@ def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, 
         bar.close()
         print(f"irodori colorize: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as Terminated
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM and SIGHUP as Terminated
         bar.close()
         # Ctrl-C can land after an output is moved into place and before it is counted: count
         # what is on disk, written by this run.

@@ -343,8 +343,8 @@ class Colorizer:
         if mode == "paint" and tone == "flat":
             start = time.perf_counter()
             screen = Screentone.find(lightness, paper_l=stats.paper_l, length=length, workers=self.workers)
-            log.debug("%sscreentone in %.0f %% of the page's cells (%.0f ms)", input_prefix(), 100 * screen.cells.mean(),
-                      (time.perf_counter() - start) * 1000)
+            log.debug("%sscreentone in %.0f %% of the page's cells (%.0f ms)", input_prefix(),
+                      100 * screen.cells.mean(), (time.perf_counter() - start) * 1000)
         return Contract(mode, tone, paper_l=stats.paper_l, length=length,
                         background="paint" if mode == "tint" else background, reason=reason, screen=screen,
                         black_l=stats.black_l)
