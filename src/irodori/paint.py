@@ -187,14 +187,14 @@ class Screentone:
             margin = round(SCREEN_MARGIN * length)
             top, bottom = i0 * size - margin, i1 * size + margin
             rows = lightness.rows(max(0, top), min(height, bottom))
-            dark = (100.0 - np.clip(rows * (100.0 / max(paper_l, 1.0)), 0.0, 100.0)) * 2.55
+            dark = (100.0 - levelled_l(rows, paper_l)) * 2.55
             above = max(0, -top)  # beyond the page is paper
             dark = np.pad(dark.astype(np.float32), ((above, bottom - top - above - dark.shape[0]),
                                                     (margin, cw * size - width + margin)))
             n = size + 2 * margin
             windows = np.lib.stride_tricks.sliding_window_view(dark, (n, n))[::size, ::size]
             windows = windows[:i1 - i0, :cw].reshape(-1, n, n)
-            ink = windows > 64  # as dark as a dot flatten_tone would take
+            ink = windows > 64  # a quarter dark: the ink whose edges are counted
             edges = (ink[:, 1:] != ink[:, :-1]).mean(axis=(1, 2)) + (ink[:, :, 1:] != ink[:, :, :-1]).mean(axis=(1, 2))
             busy = edges >= SCREEN_MIN_EDGES  # paper, solid black and a few lines need no test
             regularity = np.full(len(windows), np.nan, np.float32)  # not tested: too few ink edges
@@ -220,10 +220,7 @@ class Screentone:
 
     def rows(self, y0: int, y1: int, width: int) -> np.ndarray:
         """The screentone mask of input rows y0:y1: (y1 - y0, width) bool."""
-        cells = self.cells[y0 // self.size:(y1 - 1) // self.size + 1]
-        mask = np.repeat(np.repeat(cells, self.size, axis=0), self.size, axis=1)
-        start = y0 - (y0 // self.size) * self.size
-        return mask[start:start + y1 - y0, :width]
+        return self.cells[np.arange(y0, y1) // self.size][:, np.arange(width) // self.size]
 
 
 def ink_layer(l_rows: np.ndarray, *, paper_l: float, tone: str, length: int,
@@ -234,7 +231,7 @@ def ink_layer(l_rows: np.ndarray, *, paper_l: float, tone: str, length: int,
     given). Raises ValueError for an unknown tone."""
     if tone not in TONES:
         raise ValueError(f"tone must be one of {', '.join(TONES)}")
-    levelled = np.clip(l_rows * (100.0 / max(paper_l, 1.0)), 0.0, 100.0)
+    levelled = levelled_l(l_rows, paper_l)
     if tone == "flat":
         dark = np.round((100.0 - levelled) * 2.55).astype(np.uint8)
         levelled = 100.0 - flatten_tone(dark, length, screen).astype(np.float32) / 2.55
@@ -651,6 +648,11 @@ class PageStats:
                 f"mid-tone texture {self.texture:.1f}, chroma {self.chroma:.1f}")
 
 
+def levelled_l(l: np.ndarray, paper_l: float) -> np.ndarray:
+    """CIE L (any shape, in [0, 100]) rescaled so that the paper, ``paper_l``, is 100; clipped."""
+    return np.clip(l * (100.0 / max(paper_l, 1.0)), 0.0, 100.0)
+
+
 def paper_level(l: np.ndarray) -> float:
     """The paper's CIE L of a page (any shape, L in [0, 100]): its 97th percentile, at least 30
     (a page that is nearly all ink still has paper somewhere)."""
@@ -681,7 +683,7 @@ def page_stats(l_rows: np.ndarray, *, chroma: float = 0.0) -> PageStats:
     if l_rows.size == 0:
         return PageStats(100.0, 1.0, 0.0, 0.0, chroma)
     paper_l = paper_level(l_rows)
-    levelled = np.clip(l_rows * (100.0 / paper_l), 0.0, 100.0)
+    levelled = levelled_l(l_rows, paper_l)
     white = paper_threshold(levelled)
     texture = 0.0
     if levelled.shape[1] > 2:
