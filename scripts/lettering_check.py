@@ -23,8 +23,10 @@ differs (by more than 20 L) from the density rule alone: screens the lattice tes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -70,49 +72,57 @@ def page(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out, ink & (yy < 600), ink & screen
 
 
-def measure(colorizer, *, tone: str, screen_test: bool) -> dict[int, tuple[float, float]]:
-    """-> {type size: (lettering lost, screen kept)}."""
+@contextlib.contextmanager
+def density_rule_alone(on: bool = True) -> Iterator[None]:
+    """Within the block (when ``on``), every cell of a page counts as a screen: the tone filter's
+    density rule decides alone, as before the lattice test (:class:`irodori.paint.Screentone`)."""
     import irodori.colorizer as colorizer_module
-    from irodori.color import rgb_to_l
 
     find = colorizer_module.Screentone.find
-    if not screen_test:  # every cell counted as a screen: the tone filter's density rule decides alone
+    if on:
         colorizer_module.Screentone.find = classmethod(
             lambda cls, *a, **k: (lambda found: cls(np.ones_like(found.cells), found.size))(find(*a, **k)))
     try:
-        rows = {}
-        for size in SIZES:
-            pixels, lettering, dots = page(size)
-            out = rgb_to_l(np.asarray(colorizer.colorize(pixels, mode="paint", tone=tone).convert("RGB")))
-            rows[size] = (float((out[lettering] > 50).mean()), float((out[dots] < 50).mean()))
-        return rows
+        yield
     finally:
         colorizer_module.Screentone.find = find
+
+
+def paint_l(colorizer, pixels: np.ndarray, **options) -> np.ndarray:
+    """The page painted -> its CIE L (H, W)."""
+    from irodori.color import rgb_to_l
+
+    return rgb_to_l(np.asarray(colorizer.colorize(pixels, mode="paint", **options).convert("RGB")))
+
+
+def measure(colorizer, *, tone: str, screen_test: bool) -> dict[int, tuple[float, float]]:
+    """-> {type size: (lettering lost, screen kept)}."""
+    rows = {}
+    with density_rule_alone(not screen_test):
+        for size in SIZES:
+            pixels, lettering, dots = page(size)
+            out = paint_l(colorizer, pixels, tone=tone)
+            rows[size] = (float((out[lettering] > 50).mean()), float((out[dots] < 50).mean()))
+    return rows
 
 
 def renders_differ(colorizer, folder: Path, *, pages: int = 28, side: int = 1100) -> list[float]:
     """-> per rendered page, the share of pixels whose L differs by more than 20 between
     ``--tone flat`` and the density rule alone."""
-    import irodori.colorizer as colorizer_module
     from irodori.color import rgb_to_l
     from irodori.data import bw_page, list_images
 
     rng = np.random.default_rng(7)
-    find = colorizer_module.Screentone.find
-    everywhere = classmethod(lambda cls, *a, **k: (lambda found: cls(np.ones_like(found.cells), found.size))(find(*a, **k)))
     shares = []
     for path in list_images([folder])[::5][:pages]:
         with Image.open(path) as im:
             art = im.convert("RGB")
         k = side / max(art.size)
         art = art.resize((round(art.width * k), round(art.height * k)), Image.BICUBIC)
-        page = np.clip(bw_page(rgb_to_l(np.asarray(art)), rng) * 2.55, 0, 255).astype(np.uint8)
-        painted = rgb_to_l(np.asarray(colorizer.colorize(page, mode="paint").convert("RGB")))
-        colorizer_module.Screentone.find = everywhere
-        try:
-            alone = rgb_to_l(np.asarray(colorizer.colorize(page, mode="paint").convert("RGB")))
-        finally:
-            colorizer_module.Screentone.find = find
+        page_pixels = np.clip(bw_page(rgb_to_l(np.asarray(art)), rng) * 2.55, 0, 255).astype(np.uint8)
+        painted = paint_l(colorizer, page_pixels)
+        with density_rule_alone():
+            alone = paint_l(colorizer, page_pixels)
         shares.append(float((np.abs(painted - alone) > 20).mean()))
     return shares
 
