@@ -13,6 +13,10 @@ the density rule alone), and reports:
 - **screen kept**: the share of the screen panel's dots (input L < 50) still darker than L 50
   (flat should take them away, keep should keep them).
 
+A second page per type size puts speech balloons on a screen (:func:`balloon_page`) and reports
+the lettering lost and the balloons' paper (mean CIE L and chroma; white paper is L 100, chroma
+0) with the balloons found (:class:`irodori.balloons.Balloons`) and without them.
+
 With ``--renders DIR`` (colour art: the val split, never test) it also renders 28 of its images
 as black-and-white pages 1,100 px high (:func:`irodori.data.bw_page`, seeded; screens of 2-6 px
 pitch at random angles, scan softening, 1-bit) and reports how much of each painted page
@@ -72,6 +76,85 @@ def page(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out, ink & (yy < 600), ink & screen
 
 
+BALLOONS = 6  # balloons on a page of screentone, two lines of type each
+
+
+def balloon_page(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """-> (a page, uint8 (1100, 780): one panel of the same dot screen with BALLOONS speech
+    balloons on it (outlined ellipses with tails, two lines of type each); their lettering's
+    mask; their paper's mask (inside the outlines, two pixels from the letters))."""
+    h, w = 1100, 780
+    yy, xx = np.mgrid[0:h, 0:w]
+    u, v = xx * np.cos(0.5) + yy * np.sin(0.5), -xx * np.sin(0.5) + yy * np.cos(0.5)
+    dots = (np.cos(u * 2 * np.pi / 5) * np.cos(v * 2 * np.pi / 5) + 1) / 2 > 0.75
+    img = Image.fromarray(np.where(dots, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((0, 0, w, 39), fill=255)
+    draw.rectangle((0, h - 40, w, h), fill=255)
+    draw.rectangle((0, 0, 39, h), fill=255)
+    draw.rectangle((w - 40, 0, w, h), fill=255)
+    draw.rectangle((36, 36, w - 37, h - 37), outline=0, width=3)
+    font = ImageFont.load_default(size=size)
+    rng = np.random.default_rng(100 + size)
+    inside = np.zeros((h, w), dtype=bool)
+    for i in range(BALLOONS):
+        lines = []
+        for _ in range(2):
+            words = list(rng.choice(WORDS, 8))
+            while font.getlength(" ".join(words)) > 12 * size:
+                words.pop()
+            lines.append(" ".join(words).capitalize())
+        bw = round(max(font.getlength(line) for line in lines) * 1.25) + 30  # tight, as letterers draw them
+        bh = round(2.8 * size) + 34
+        x0, y0 = 70 + (i % 2) * 340, 80 + (i // 2) * 330
+        draw.polygon([(x0 + bw // 2 - 20, y0 + bh - 10), (x0 + bw // 2 + 20, y0 + bh - 10), (x0 + bw // 2, y0 + bh + 50)],
+                     fill=255, outline=0, width=3)
+        draw.ellipse((x0, y0, x0 + bw, y0 + bh), fill=255, outline=0, width=3)
+        ellipse = ((xx - x0 - bw / 2) / (bw / 2 - 5)) ** 2 + ((yy - y0 - bh / 2) / (bh / 2 - 5)) ** 2 < 1
+        inside |= ellipse
+        for j, line in enumerate(lines):
+            draw.text((x0 + (bw - font.getlength(line)) / 2, y0 + bh / 2 - 1.3 * size + j * 1.4 * size), line,
+                      fill=0, font=font)
+    from irodori.color import gray8_to_l
+    from irodori.paint import grow
+
+    out = np.asarray(img)
+    ink = gray8_to_l(out) < 50.0
+    lettering = ink & inside
+    return out, lettering, inside & ~grow(lettering, 2) & ~ink
+
+
+@contextlib.contextmanager
+def without_balloons(on: bool = True) -> Iterator[None]:
+    """Within the block (when ``on``), no page has balloons (:class:`irodori.balloons.Balloons`),
+    as before they were looked for."""
+    import irodori.colorizer as colorizer_module
+
+    find = colorizer_module.Balloons.find
+    if on:
+        colorizer_module.Balloons.find = classmethod(
+            lambda cls, *a, **k: (lambda found: cls(np.zeros_like(found.cells), found.factor))(find(*a, **k)))
+    try:
+        yield
+    finally:
+        colorizer_module.Balloons.find = find
+
+
+def measure_balloons(colorizer, *, tone: str, balloons: bool) -> dict[int, tuple[float, float, float]]:
+    """-> {type size: (lettering lost, the balloons' paper: mean CIE L, mean chroma)}."""
+    from irodori.color import rgb_to_lab
+
+    rows = {}
+    with without_balloons(not balloons):
+        for size in SIZES:
+            pixels, lettering, paper = balloon_page(size)
+            lab = rgb_to_lab(np.asarray(colorizer.colorize(pixels, mode="paint", tone=tone).convert("RGB")))
+            chroma = np.hypot(lab[..., 1], lab[..., 2])
+            rows[size] = (float((lab[..., 0][lettering] > 50).mean()), float(lab[..., 0][paper].mean()),
+                          float(chroma[paper].mean()))
+    return rows
+
+
 @contextlib.contextmanager
 def density_rule_alone(on: bool = True) -> Iterator[None]:
     """Within the block (when ``on``), every cell of a page counts as a screen: the tone filter's
@@ -106,14 +189,15 @@ def measure(colorizer, *, tone: str, screen_test: bool) -> dict[int, tuple[float
     return rows
 
 
-def renders_differ(colorizer, folder: Path, *, pages: int = 28, side: int = 1100) -> list[float]:
-    """-> per rendered page, the share of pixels whose L differs by more than 20 between
-    ``--tone flat`` and the density rule alone."""
+def renders_differ(colorizer, folder: Path, *, pages: int = 28, side: int = 1100) -> tuple[list[float], int]:
+    """-> (per rendered page, the share of pixels whose L differs by more than 20 between
+    ``--tone flat`` and the density rule alone; the balloons found on them all, which have none)."""
     from irodori.color import rgb_to_l
     from irodori.data import bw_page, list_images
+    from irodori.imageio import Lightness
 
     rng = np.random.default_rng(7)
-    shares = []
+    shares, balloons = [], 0
     for path in list_images([folder])[::5][:pages]:
         with Image.open(path) as im:
             art = im.convert("RGB")
@@ -124,7 +208,9 @@ def renders_differ(colorizer, folder: Path, *, pages: int = 28, side: int = 1100
         with density_rule_alone():
             alone = paint_l(colorizer, page_pixels)
         shares.append(float((np.abs(painted - alone) > 20).mean()))
-    return shares
+        contract = colorizer.contract_for(Lightness(page_pixels, "gray8"), mode="paint")
+        balloons += contract.balloons.count if contract.balloons is not None else 0
+    return shares, balloons
 
 
 def main() -> int:
@@ -145,12 +231,23 @@ def main() -> int:
         cells = [f"{rows[size][0]:.1%} / {rows[size][1]:.0%}" for rows in columns.values()]
         lines.append(f"| {size} px | " + " | ".join(cells) + " |")
     table = "\n".join(lines).replace("%", " %")
+    balloons = {"found": measure_balloons(colorizer, tone="flat", balloons=True),
+                "not looked for (before)": measure_balloons(colorizer, tone="flat", balloons=False)}
+    table += ("\n\nBalloons on screentone: the same screen filling a panel, with "
+              f"{BALLOONS} speech balloons on it (tight outlined ellipses with tails, two lines of type each), "
+              "painted with `--tone flat`:\n\n| type size | "
+              + " | ".join(f"balloons {name}: lettering lost / balloon paper L, chroma" for name in balloons)
+              + " |\n|---|" + "---:|" * len(balloons))
+    for size in SIZES:
+        cells = [f"{rows[size][0]:.1%} / {rows[size][1]:.1f}, {rows[size][2]:.1f}" for rows in balloons.values()]
+        table += f"\n| {size} px | " + " | ".join(cells).replace("%", " %") + " |"
     if args.renders:
-        shares = renders_differ(colorizer, args.renders)
+        shares, found = renders_differ(colorizer, args.renders)
         table += (f"\n\n{len(shares)} val images rendered as B&W pages 1,100 px high: painted with `--tone flat`, "
                   f"{sum(share == 0 for share in shares)} are identical to the density rule alone, and on average "
                   f"{np.mean(shares):.3%} of a page's pixels differ by more than 20 L (at most {max(shares):.2%}): "
-                  "dots or short strokes the lattice test kept that the density rule alone takes away.").replace("%", " %")
+                  "dots or short strokes the lattice test kept that the density rule alone takes away. "
+                  f"Balloons found on them (they have none): {found}.").replace("%", " %")
     print(table)
     if args.write:
         splice(args.write, BEGIN, END, table)

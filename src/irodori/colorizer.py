@@ -33,6 +33,7 @@ from typing import Any, Iterable, Protocol, Sequence
 import numpy as np
 from PIL import Image
 
+from .balloons import Balloons
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_l, rgb_to_lab
 from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hint_map, parse_hints, parse_palette,
                     propagate_hints, propagation_grid)
@@ -345,9 +346,15 @@ class Colorizer:
             screen = Screentone.find(lightness, paper_l=stats.paper_l, length=length, workers=self.workers)
             log.debug("%sscreentone in %.0f %% of the page's cells (%.0f ms)", input_prefix(),
                       100 * screen.cells.mean(), (time.perf_counter() - start) * 1000)
+        balloons = None
+        if mode == "paint" and background in ("paper", "gutters"):
+            start = time.perf_counter()
+            factor = sheet_factor(lightness.shape, background)
+            balloons = Balloons.find(lightness, lightness.darkest(factor), factor=factor, paper_l=stats.paper_l)
+            log.debug("%s%d balloons (%.0f ms)", input_prefix(), balloons.count, (time.perf_counter() - start) * 1000)
         return Contract(mode, tone, paper_l=stats.paper_l, length=length,
                         background="paint" if mode == "tint" else background, reason=reason, screen=screen,
-                        black_l=stats.black_l)
+                        black_l=stats.black_l, balloons=balloons)
 
     # -- the pipeline ---------------------------------------------------------------------------
     def colorize(self, image: ImageSource, *, hints: Iterable[Any] | None = None,
@@ -598,21 +605,32 @@ class Colorizer:
     def blank_sheet(self, lightness: Lightness, contract: Contract) -> BlankSheet | None:
         """The blank sheet that stays paper under ``contract``: around line art (background
         "paper"), or a page's gutters and margins (background "gutters", when
-        :func:`irodori.paint.gutters` finds them), else None. A :class:`irodori.paint.BlankSheet`
-        on the page's darkest L per cell, at most SHEET_SIDE (a page's: GUTTER_SIDE) cells a side,
-        levelled to the contract's paper."""
+        :func:`irodori.paint.gutters` finds them), and in both the speech balloons the contract
+        holds (:class:`irodori.balloons.Balloons`); else None. A
+        :class:`irodori.paint.BlankSheet` on the page's darkest L per cell, at most SHEET_SIDE (a
+        page's: GUTTER_SIDE) cells a side (:func:`sheet_factor`), levelled to the contract's paper."""
         if contract.mode != "paint" or contract.background == "paint":
             return None
         page = contract.background == "gutters"
-        factor = -(-max(lightness.shape) // (GUTTER_SIDE if page else SHEET_SIDE))
-        sheet = BlankSheet.find(lightness.darkest(factor), factor=factor, paper_l=contract.paper_l)
+        factor = sheet_factor(lightness.shape, contract.background)
+        darkest = lightness.darkest(factor)
+        sheet = BlankSheet.find(darkest, factor=factor, paper_l=contract.paper_l)
+        balloons = contract.balloons if contract.balloons is not None and contract.balloons.count else None
+        if balloons is not None:
+            log.info("%s%d speech balloons found: they stay paper, or take the colour of a hint placed in them",
+                     input_prefix(), balloons.count)
         if page and not gutters(sheet.cells):
             (log.info if contract.reason.endswith("(asked)") else log.debug)(
-                "%sno gutters and margins around panels found: the whole page is painted", input_prefix())
-            return None
+                "%sno gutters and margins around panels found: the whole page is painted%s", input_prefix(),
+                " but its balloons" if balloons is not None else "")
+            if balloons is None:
+                return None
+            return BlankSheet.of(balloons.cells, darkest, factor=factor, paper_l=contract.paper_l)
         if page:
             log.info("%sgutters and margins found (%.0f%% of the page): they stay paper, or take the colour of a "
                      "hint placed in them", input_prefix(), 100 * sheet.cells.mean())
+        if balloons is not None:
+            return BlankSheet.of(sheet.cells | balloons.cells, darkest, factor=factor, paper_l=contract.paper_l)
         return sheet
 
     def merge(self, l_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
@@ -668,6 +686,13 @@ class Colorizer:
         log.debug("%s: merged %dx%d (%s chroma from %dx%d) in %d strips on %d threads in %.0f ms", self.name, width,
                   height, self.upsample, w, h, len(starts), self.workers, (time.perf_counter() - start) * 1000)
         return out
+
+
+def sheet_factor(shape: tuple[int, int], background: str) -> int:
+    """The input pixels a side of a blank sheet's cells (:meth:`Colorizer.blank_sheet`), and of a
+    page's balloons: GUTTER_SIDE cells along a page's (background "gutters") longest side,
+    SHEET_SIDE along line art's."""
+    return -(-max(shape) // (GUTTER_SIDE if background == "gutters" else SHEET_SIDE))
 
 
 INK_BAND_PIXELS = 1 << 20  # InkRows.darkest: pixels of a band, about 40 MB of the tone filter's temporaries

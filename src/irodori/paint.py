@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from irodori.balloons import Balloons
     from irodori.imageio import Lightness
 
 MODES = ("tint", "paint")
@@ -448,9 +449,14 @@ class BlankSheet:
         """l_darkest (h, w) float32: each cell's darkest CIE L, not levelled, the cells
         ``factor`` input pixels a side (:meth:`irodori.imageio.Lightness.darkest`); ``paper_l``:
         the page's paper L."""
-        levelled = l_darkest * (100.0 / max(paper_l, 1.0))
-        cells = background_mask(levelled)
-        walls = grow(cells, 1) & (levelled < SHEET_MIN_L)
+        return cls.of(background_mask(l_darkest * (100.0 / max(paper_l, 1.0))), l_darkest, factor=factor,
+                      paper_l=paper_l)
+
+    @classmethod
+    def of(cls, cells: np.ndarray, l_darkest: np.ndarray, *, factor: int, paper_l: float) -> "BlankSheet":
+        """A sheet made of ``cells`` (h, w) bool on the grid of ``l_darkest`` (as :meth:`find`):
+        a page's gutters, its balloons (:class:`irodori.balloons.Balloons`), or both."""
+        walls = grow(cells, 1) & (l_darkest * (100.0 / max(paper_l, 1.0)) < SHEET_MIN_L)
         return cls(cells=cells, walls=walls, factor=int(factor), paper_l=float(paper_l))
 
     def part(self, points: list[tuple[int, int]], sheet: np.ndarray) -> np.ndarray | None:
@@ -771,7 +777,9 @@ class Contract:
     ``reason``: why (for the log); ``screen``: where the page's dots are screentone, for
     ``tone="flat"`` (:class:`Screentone`; None: wherever the tone filter finds dots);
     ``black_l``: the levelled L of the page's solid ink, which :func:`composite` leaves without
-    chroma."""
+    chroma; ``balloons``: the page's speech balloons (:class:`irodori.balloons.Balloons`; None:
+    not looked for), whose ink the tone filter leaves as printed and whose paper stays white
+    (:meth:`irodori.Colorizer.blank_sheet`)."""
 
     mode: str
     tone: str = "flat"
@@ -781,6 +789,7 @@ class Contract:
     reason: str = ""
     screen: Screentone | None = field(default=None, compare=False, repr=False)
     black_l: float = 0.0
+    balloons: Balloons | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -792,14 +801,20 @@ class Contract:
 
     def ink(self, lightness: "Lightness", y0: int, y1: int, *, tone: str | None = None) -> np.ndarray:
         """The ink layer (:func:`ink_layer`) of rows y0:y1 of ``lightness``: (y1 - y0, W)
-        float32, levelled to this contract's paper, with this contract's tone (or ``tone``). The
-        tone filter reads 3 x the tone length of rows above and below (its openings and its
-        density window), so a page read band by band gets the layer it would get whole."""
+        float32, levelled to this contract's paper, with this contract's tone (or ``tone``; its
+        dots are flattened only in the screen's cells and outside the balloons). The tone filter
+        reads 3 x the tone length of rows above and below (its openings and its density window),
+        so a page read band by band gets the layer it would get whole."""
         tone = tone or self.tone
         halo = 3 * self.length if tone == "flat" else 0
         height, width = lightness.shape
         top, bottom = max(0, y0 - halo), min(height, y1 + halo)
-        screen = self.screen.rows(top, bottom, width) if self.screen is not None and tone == "flat" else None
+        screen = None
+        if tone == "flat":
+            screen = self.screen.rows(top, bottom, width) if self.screen is not None else None
+            if self.balloons is not None and self.balloons.count:  # lettering in a balloon is never tone
+                outside = ~self.balloons.rows(top, bottom, width)
+                screen = outside if screen is None else screen & outside
         layer = ink_layer(lightness.rows(top, bottom), paper_l=self.paper_l, tone=tone, length=self.length,
                           screen=screen)
         return layer[y0 - top:y1 - top]

@@ -1,0 +1,199 @@
+"""Speech balloons and narration boxes: closed shapes of paper that hold lettering (numpy only).
+
+A colour edition leaves a page's balloons white and prints their lettering as it was; a paint
+model, which sees a balloon as one more open area of paper, paints it like the paper around it
+(beige), and the tone filter may take a balloon's small letters for screentone where a screen
+cell reaches into it. :class:`Balloons` finds them once per page (it is carried in the
+:class:`irodori.paint.Contract`): the tone filter leaves their ink as printed, and the
+:class:`irodori.paint.BlankSheet` keeps their paper white, as it keeps a page's gutters (a hint
+placed in a balloon fills it, and only it).
+
+How (the classic layout analysis of comic pages, as in Arai and Tolle 2011, "Method for real
+time text extraction of digital manga comic", and Rigaud et al. 2013, "Text and balloon
+extraction in comics"): the page's paper, on a grid of cells read at their darkest, is split
+into connected components; one that does not reach the image's edge, whose shape with its
+holes is compact (a balloon is an ellipse, a box or a cloud, not a winding gap between drawn
+shapes) and whose holes are lettering is a balloon. Lettering, read at full resolution, is many
+small marks of one height side by side along lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from irodori.paint import SHEET_MIN_L, _run_ids, grow, levelled_l
+
+if TYPE_CHECKING:
+    from irodori.imageio import Lightness
+
+BALLOON_MIN_AREA = 5e-4  # of the page's cells, at least (a balloon holding one short word at 1200 px)
+BALLOON_MAX_AREA = 0.15  # ... at most: a bigger closed area of paper is a panel's open ground, not a balloon
+BALLOON_SOLIDITY = 0.45  # the shape with its holes fills at least this share of its bounding box (an ellipse 0.79; with its tail, 0.5)
+BALLOON_MIN_CELLS = 4  # cells across, at least, each way
+BALLOON_MAX_HOLES = 0.5  # share of the shape that is ink (its lettering), at most
+BALLOON_BLANK = 0.15  # share of the shape, at least, that is paper BALLOON_BLANK_PX or more from its lettering:
+BALLOON_BLANK_PX = 10  # a balloon's margins (20-70 %), not the paper among a screen's dots or hatching (0-8 %)
+GLYPHS_MAX = 2000  # marks inside a shape, at most: a balloon holds a few hundred letters, a dense texture thousands
+GLYPH_INK_L = 50.0  # levelled L: darker is the ink of a letter, when the letters are black; ...
+GLYPH_CORE_PERCENTILE = 1.0  # ... else (a softened scan's small type) darker than half-way from paper to the
+# inside's darkest (this percentile of its L): at L 50 a blurred letter fell apart into specks
+GLYPHS_MIN = 5  # marks on lines, at least, for the holes to be lettering
+GLYPH_LINE = 0.6  # of the glyph height: two marks whose centres differ less in height are on one line ...
+GLYPH_GAP = 1.5  # ... and whose gap is narrower than this many glyph heights are neighbours on it
+GLYPH_INK_SHARE = 0.6  # the marks on lines hold at least this share of the ink inside the shape
+GLYPH_MAX_HEIGHT = 0.45  # of the shape's height: taller marks are drawing, not lettering
+
+
+def components(mask: np.ndarray, *, diagonal: bool = False) -> tuple[np.ndarray, int]:
+    """Connected components of ``mask`` (h, w) bool, 4-connected (``diagonal``: 8-connected) ->
+    (labels int64 (h, w): 0 off the mask, 1..n; n), what scipy.ndimage.label gives, in numpy
+    alone: union-find over the mask's horizontal runs. Runs that touch across rows are joined,
+    each root hooked under the smallest root it meets and every run pointed straight at its
+    root, until no touching pair differs."""
+    ids = _run_ids(mask)
+    n = int(ids.max()) if ids.size else 0
+    if n == 0:
+        return np.zeros(mask.shape, dtype=np.int64), 0
+    pairs = [(ids[:-1], ids[1:])]
+    if diagonal:
+        pairs += [(ids[:-1, :-1], ids[1:, 1:]), (ids[:-1, 1:], ids[1:, :-1])]
+    u = np.concatenate([a[(a > 0) & (b > 0)] for a, b in pairs])
+    v = np.concatenate([b[(a > 0) & (b > 0)] for a, b in pairs])
+    parent = np.arange(n + 1)
+    if u.size:
+        key = np.unique(u * (n + 1) + v)
+        u, v = key // (n + 1), key % (n + 1)
+        while True:
+            pu, pv = parent[u], parent[v]
+            differ = pu != pv
+            if not differ.any():
+                break
+            np.minimum.at(parent, np.maximum(pu, pv)[differ], np.minimum(pu, pv)[differ])
+            while True:
+                up = parent[parent]
+                if np.array_equal(up, parent):
+                    break
+                parent = up
+    roots, order = np.unique(parent[1:], return_inverse=True)
+    relabel = np.concatenate([[0], order.ravel() + 1])
+    return relabel[ids], len(roots)
+
+
+def boxes(labels: np.ndarray, n: int) -> np.ndarray:
+    """labels (h, w) int 0..n -> (n + 1, 4) int64: each label's bounding box (top, bottom, left,
+    right), bottom and right exclusive (row 0, the background's, is meaningless)."""
+    h, w = labels.shape
+    flat = labels.ravel()
+    ys, xs = np.divmod(np.arange(flat.size), w)
+    box = np.zeros((n + 1, 4), dtype=np.int64)
+    box[:, 0], box[:, 2] = h, w
+    np.minimum.at(box[:, 0], flat, ys)
+    np.maximum.at(box[:, 1], flat, ys + 1)
+    np.minimum.at(box[:, 2], flat, xs)
+    np.maximum.at(box[:, 3], flat, xs + 1)
+    return box
+
+
+def fill_holes(shape: np.ndarray) -> np.ndarray:
+    """shape (h, w) bool -> the same with its holes filled: everything that a 4-connected path
+    off ``shape`` does not join to the outside of the box (letters in a balloon, and the
+    counters of its O's)."""
+    outside, _ = components(np.pad(~shape, 1, constant_values=True))
+    return (outside != outside[0, 0])[1:-1, 1:-1]
+
+
+def margins(inside: np.ndarray, paper: np.ndarray, reach: int) -> int:
+    """inside (h, w) bool, a closed shape with its holes, and paper (h, w) bool -> the cells of
+    its paper at least ``reach`` cells from its holes: a balloon's margins around its lettering
+    (a screen's dots leave none)."""
+    return int((inside & paper & ~grow(inside & ~paper, reach)).sum())
+
+
+def lettering(levelled: np.ndarray, inside: np.ndarray) -> bool:
+    """levelled (h, w) float32 L (paper 100) of a closed shape's bounding box, ``inside`` (h, w)
+    bool the shape -> whether the ink inside is lettering: GLYPHS_MIN to GLYPHS_MAX marks (8-connected
+    ink: darker than GLYPH_INK_L, or than half-way to the inside's darkest) no taller than GLYPH_MAX_HEIGHT of the shape, each beside another of about its height
+    on the same line (centres within GLYPH_LINE glyph heights, gaps under GLYPH_GAP), together
+    GLYPH_INK_SHARE of the ink inside. A face's eyes and mouth are too few or too far apart,
+    its hair and folds too tall."""
+    core = float(np.percentile(levelled[inside], GLYPH_CORE_PERCENTILE))
+    ink = inside & (levelled < max(GLYPH_INK_L, (100.0 + core) / 2.0))
+    labels, n = components(ink, diagonal=True)
+    if not GLYPHS_MIN <= n <= GLYPHS_MAX:
+        return False
+    box = boxes(labels, n)[1:]
+    area = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    heights = box[:, 1] - box[:, 0]
+    rows = np.flatnonzero(inside.any(axis=1))
+    small = heights <= GLYPH_MAX_HEIGHT * (rows[-1] - rows[0] + 1)
+    if small.sum() < GLYPHS_MIN:
+        return False
+    glyph = float(np.median(heights[small]))
+    centre = (box[:, 0] + box[:, 1]) / 2.0
+    same_line = np.abs(centre[:, None] - centre[None, :]) <= GLYPH_LINE * glyph
+    gap = np.maximum(box[None, :, 2] - box[:, None, 3], box[:, None, 2] - box[None, :, 3])
+    alike = (heights[None, :] >= 0.4 * heights[:, None]) & (heights[None, :] <= 2.5 * heights[:, None])
+    near = same_line & (gap <= GLYPH_GAP * glyph) & alike & small[None, :]
+    np.fill_diagonal(near, False)
+    on_line = small & near.any(axis=1)
+    return int(on_line.sum()) >= GLYPHS_MIN and area[on_line].sum() >= GLYPH_INK_SHARE * area.sum()
+
+
+@dataclass(frozen=True)
+class Balloons:
+    """A page's balloons: ``cells`` (h, w) bool on a grid of ``factor`` x ``factor`` input
+    pixels, each balloon's inside (its paper and its lettering, not its outline); ``count``."""
+
+    cells: np.ndarray
+    factor: int
+    count: int = 0
+
+    @classmethod
+    def find(cls, lightness: "Lightness", l_darkest: np.ndarray, *, factor: int, paper_l: float) -> "Balloons":
+        """l_darkest (h, w) float32: the page's darkest CIE L per cell of ``factor`` px, not
+        levelled (:meth:`irodori.imageio.Lightness.darkest`); ``lightness``: the page at full
+        resolution, read inside each candidate's box for :func:`lettering`; ``paper_l``: the
+        page's paper L. A candidate is a component of paper cells (levelled L >= SHEET_MIN_L)
+        that does not reach the image's edge, with its holes (:func:`fill_holes`), having holes,
+        BALLOON_MIN_AREA to BALLOON_MAX_AREA of the page,
+        at least BALLOON_MIN_CELLS across, filling BALLOON_SOLIDITY of its box, at most
+        BALLOON_MAX_HOLES of it ink (its holes), at least BALLOON_BLANK of it margins (paper
+        BALLOON_BLANK_PX from its holes, growing with the page beyond 1200 px)."""
+        paper = levelled_l(l_darkest, paper_l) >= SHEET_MIN_L
+        labels, n = components(paper)
+        cells = np.zeros_like(paper)
+        f = int(factor)
+        own = np.bincount(labels.ravel(), minlength=n + 1)
+        box = boxes(labels, n)
+        tall, wide = box[:, 1] - box[:, 0], box[:, 3] - box[:, 2]
+        least, most = BALLOON_MIN_AREA * paper.size, BALLOON_MAX_AREA * paper.size
+        candidate = ((tall >= BALLOON_MIN_CELLS) & (wide >= BALLOON_MIN_CELLS) & (own <= most)
+                     & (own >= (1.0 - BALLOON_MAX_HOLES) * least) & (tall * wide >= least))
+        candidate[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = False  # the edge's
+        height, width = lightness.shape
+        reach = max(1, round(max(BALLOON_BLANK_PX, BALLOON_BLANK_PX * max(height, width) / 1200) / f))
+        count = 0
+        for k in np.flatnonzero(candidate):
+            top, bottom, left, right = (int(v) for v in box[k])
+            inside = fill_holes(labels[top:bottom, left:right] == k)
+            size = int(inside.sum())
+            if not (least <= size <= most and own[k] < size and size - own[k] <= BALLOON_MAX_HOLES * size
+                    and size >= BALLOON_SOLIDITY * tall[k] * wide[k]
+                    and margins(inside, paper[top:bottom, left:right], reach) >= BALLOON_BLANK * size):
+                continue
+            y0, y1, x0, x1 = top * f, min(height, bottom * f), left * f, min(width, right * f)
+            pixels = np.repeat(np.repeat(inside, f, axis=0), f, axis=1)[:y1 - y0, :x1 - x0]
+            if lettering(levelled_l(lightness.rows(y0, y1)[:, x0:x1], paper_l), pixels):
+                cells[top:bottom, left:right] |= inside
+                count += 1
+        return cls(cells, f, count)
+
+    def rows(self, y0: int, y1: int, width: int) -> np.ndarray:
+        """The balloons' insides in input rows y0:y1: (y1 - y0, width) bool."""
+        return self.cells[np.arange(y0, y1) // self.factor][:, np.arange(width) // self.factor]
+
+
+__all__ = ["Balloons", "boxes", "components", "fill_holes", "lettering"]

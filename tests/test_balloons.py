@@ -1,0 +1,138 @@
+"""Speech balloons: found on a page, kept white with their lettering, and nothing else taken for one."""
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from irodori.balloons import Balloons, components, fill_holes
+from irodori.color import rgb_to_lab
+from irodori.imageio import Lightness
+from irodori.paint import grow
+
+
+def _flood_labels(mask: np.ndarray, diagonal: bool) -> np.ndarray:
+    """The components by a plain flood fill, pixel by pixel (the reference to check against)."""
+    out = np.zeros(mask.shape, dtype=int)
+    steps = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy or dx) and (diagonal or not (dy and dx))]
+    h, w = mask.shape
+    count = 0
+    for y, x in zip(*np.nonzero(mask)):
+        if out[y, x]:
+            continue
+        count += 1
+        out[y, x], stack = count, [(y, x)]
+        while stack:
+            a, b = stack.pop()
+            for dy, dx in steps:
+                c, d = a + dy, b + dx
+                if 0 <= c < h and 0 <= d < w and mask[c, d] and not out[c, d]:
+                    out[c, d] = count
+                    stack.append((c, d))
+    return out
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_components_are_the_same_partition_a_flood_fill_gives(diagonal):
+    rng = np.random.default_rng(4)
+    for _ in range(25):
+        mask = rng.random((int(rng.integers(1, 40)), int(rng.integers(1, 40)))) < rng.uniform(0.2, 0.7)
+        labels, n = components(mask, diagonal=diagonal)
+        ref = _flood_labels(mask, diagonal)
+        assert n == ref.max() and ((labels > 0) == mask).all()
+        assert len(set(zip(labels[mask], ref[mask]))) == n  # one label each, the same pixels
+
+
+def test_fill_holes_takes_letters_and_their_counters_but_not_a_gap_to_the_outside():
+    shape = np.ones((20, 30), bool)
+    shape[8:11, 8:12] = False  # a letter
+    shape[8:12, 15:19] = False  # an O, with its counter
+    shape[9:11, 16:18] = True
+    shape[0:5, 25] = False  # a notch from the edge: outside
+    filled = fill_holes(shape)
+    assert filled[8:12, 8:19].all() and not filled[0:5, 25].any()
+
+
+def _font(size: int):
+    return ImageFont.load_default(size=size)
+
+
+def _screen(h: int, w: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    u, v = xx * np.cos(0.5) + yy * np.sin(0.5), -xx * np.sin(0.5) + yy * np.cos(0.5)
+    return (np.cos(u * 2 * np.pi / 5) * np.cos(v * 2 * np.pi / 5) + 1) / 2 > 0.75
+
+
+def balloon_page(h: int = 480, w: int = 400) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A page (uint8 grey) of one panel of dot screen holding a speech balloon (an outlined
+    ellipse with a tail and two lines of 10 px type), a face (an outlined ellipse on paper with
+    two eyes and a mouth) and a screen inside an outlined box -> (page, the balloon's paper two
+    pixels from its letters, its letters)."""
+    page = np.where(_screen(h, w), 0, 255).astype(np.uint8)
+    page[:20], page[-20:], page[:, :20], page[:, -20:] = 255, 255, 255, 255
+    img = Image.fromarray(page)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((18, 18, w - 19, h - 19), outline=0, width=3)
+    draw.polygon([(150, 120), (180, 120), (160, 170)], fill=255, outline=0, width=3)
+    draw.ellipse((60, 40, 300, 130), fill=255, outline=0, width=3)
+    for i, line in enumerate(("Then we had better", "get some sleep.")):
+        draw.text((180 - _font(10).getlength(line) / 2, 70 + 14 * i), line, fill=0, font=_font(10))
+    draw.ellipse((80, 220, 220, 400), fill=255, outline=0, width=3)  # a face
+    draw.ellipse((115, 280, 135, 300), fill=0)
+    draw.ellipse((165, 280, 185, 300), fill=0)
+    draw.arc((120, 320, 180, 360), 20, 160, fill=0, width=3)
+    draw.rectangle((250, 250, 360, 420), outline=0, width=3)  # a box of screen: no lettering
+    out = np.asarray(img)
+    yy, xx = np.mgrid[0:h, 0:w]
+    inside = ((xx - 180) / 112) ** 2 + ((yy - 85) / 37) ** 2 < 1
+    letters = inside & (out < 128)
+    return out, inside & ~grow(letters, 2) & (out == 255), letters
+
+
+@pytest.fixture(scope="module")
+def painter(tiny_paint_onnx):
+    from irodori import load_colorizer
+
+    return load_colorizer(tiny_paint_onnx, threads=2)
+
+
+def _find(page: np.ndarray) -> Balloons:
+    lightness = Lightness(page, "gray8")
+    return Balloons.find(lightness, lightness.darkest(1), factor=1, paper_l=100.0)
+
+
+def test_a_balloon_with_lettering_is_found_and_a_face_or_a_boxed_screen_is_not():
+    page, paper, letters = balloon_page()
+    found = _find(page)
+    assert found.count == 1
+    cells = found.rows(0, *page.shape)
+    assert cells[paper].all() and cells[letters].all()  # its paper and its letters, ...
+    assert not cells[220:400, 80:220].any() and not cells[250:420, 250:360].any()  # ... not the face or the box
+    empty = page.copy()
+    empty[60:110, 90:280] = 255  # the same balloon with no lettering: nothing says it is one
+    assert _find(empty).count == 0
+
+
+def test_a_pages_balloon_stays_white_and_keeps_every_letter_over_screentone(painter, caplog):
+    page, paper, letters = balloon_page()
+    with caplog.at_level("INFO", logger="irodori.colorizer"):
+        out = np.asarray(painter.colorize(page, mode="paint"))
+    assert "1 speech balloons found" in caplog.text
+    assert (out[paper] == 255).all()  # white paper, exactly
+    lab = rgb_to_lab(out)
+    ink_l = rgb_to_lab(np.repeat(page[..., None], 3, axis=2))[..., 0]
+    assert np.abs(lab[..., 0][letters] - ink_l[letters]).max() < 1.0  # the tone filter took none for dots
+    assert np.abs(lab[..., 1:][letters]).max() < 3.0  # and they are ink, without colour
+    painted = np.asarray(painter.colorize(page, mode="paint", background="paint"))  # asked to paint it all
+    assert not (painted[paper] == 255).all()
+    far = ~grow(paper | letters, 8)
+    assert np.array_equal(out[far], painted[far])  # the rest of the page is painted as before
+
+
+def test_a_hint_in_a_balloon_fills_it_and_nothing_else(painter):
+    page, paper, _ = balloon_page()
+    plain = np.asarray(painter.colorize(page, mode="paint"))
+    red = np.asarray(painter.colorize(page, mode="paint", hints=[(90, 85, "#ffd0d0")]))
+    assert (red[paper] == red[85, 90]).all() and rgb_to_lab(red[85:86, 90])[0, 1] > 10.0
+    far = ~grow(paper, 12)
+    far[:, :20] = far[:20] = False
+    assert np.abs(red[far].astype(int) - plain[far]).mean() < 1.0  # the rest of the page as it was
