@@ -43,7 +43,11 @@ GLYPH_CORE_PERCENTILE = 1.0  # ... else (a softened scan's small type) darker th
 GLYPHS_MIN = 5  # marks on lines, at least, for the holes to be lettering
 GLYPH_LINE = 0.6  # of the glyph height: two marks whose centres differ less in height are on one line ...
 GLYPH_GAP = 1.5  # ... and whose gap is narrower than this many glyph heights are neighbours on it
-GLYPH_INK_SHARE = 0.6  # the marks on lines hold at least this share of the ink inside the shape
+GLYPH_INK_SHARE = 0.9  # the marks on lines hold at least this share of the ink inside the shape (lettering:
+# 95-100 %; a drawing's folds, specks and shading, 64-88 %)
+GLYPH_MIN_PX = 3  # the marks' median height, at least: specks of 2 px are a screen's dots or noise, not type
+GLYPH_WIDTH_SPREAD = 0.15  # the marks' widths vary (letters, words: their standard deviation 22-90 % of their
+# mean), a row of equal dots or rivets does not (3 %)
 GLYPH_MAX_HEIGHT = 0.45  # of the shape's height: taller marks are drawing, not lettering
 
 
@@ -117,8 +121,10 @@ def lettering(levelled: np.ndarray, inside: np.ndarray) -> bool:
     bool the shape -> whether the ink inside is lettering: GLYPHS_MIN to GLYPHS_MAX marks (8-connected
     ink: darker than GLYPH_INK_L, or than half-way to the inside's darkest) no taller than GLYPH_MAX_HEIGHT of the shape, each beside another of about its height
     on the same line (centres within GLYPH_LINE glyph heights, gaps under GLYPH_GAP), together
-    GLYPH_INK_SHARE of the ink inside. A face's eyes and mouth are too few or too far apart,
-    its hair and folds too tall."""
+    GLYPH_INK_SHARE of the ink inside, of a median height of GLYPH_MIN_PX or more and widths
+    that vary (GLYPH_WIDTH_SPREAD). A face's eyes and mouth are too few or too far apart, its
+    hair and folds too tall, a row of rivets too alike. Chosen on test pages made from val art
+    and on renders of the train split (2 % of them had such shapes before the last three rules)."""
     core = float(np.percentile(levelled[inside], GLYPH_CORE_PERCENTILE))
     ink = inside & (levelled < max(GLYPH_INK_L, (100.0 + core) / 2.0))
     labels, n = components(ink, diagonal=True)
@@ -139,7 +145,9 @@ def lettering(levelled: np.ndarray, inside: np.ndarray) -> bool:
     near = same_line & (gap <= GLYPH_GAP * glyph) & alike & small[None, :]
     np.fill_diagonal(near, False)
     on_line = small & near.any(axis=1)
-    return int(on_line.sum()) >= GLYPHS_MIN and area[on_line].sum() >= GLYPH_INK_SHARE * area.sum()
+    widths = (box[:, 3] - box[:, 2])[on_line]
+    return (int(on_line.sum()) >= GLYPHS_MIN and glyph >= GLYPH_MIN_PX
+            and area[on_line].sum() >= GLYPH_INK_SHARE * area.sum() and widths.std() >= GLYPH_WIDTH_SPREAD * widths.mean())
 
 
 @dataclass(frozen=True)
