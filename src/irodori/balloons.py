@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 BALLOON_MIN_AREA = 5e-4  # of the page's cells, at least (a balloon holding one short word at 1200 px)
 BALLOON_MAX_AREA = 0.15  # ... at most: a bigger closed area of paper is a panel's open ground, not a balloon
-BALLOON_SOLIDITY = 0.45  # the shape with its holes fills at least this share of its bounding box (an ellipse 0.79; with its tail, 0.5)
+BALLOON_SOLIDITY = 0.35  # the shape with its holes fills at least this share of its bounding box (an ellipse 0.79; with a long tail, 0.45)
 BALLOON_MIN_CELLS = 4  # cells across, at least, each way
 BALLOON_MAX_HOLES = 0.5  # share of the shape that is ink (its lettering), at most
 BALLOON_BLANK = 0.15  # share of the shape, at least, that is paper BALLOON_BLANK_PX or more from its lettering:
@@ -40,7 +40,7 @@ GLYPHS_MAX = 2000  # marks inside a shape, at most: a balloon holds a few hundre
 GLYPH_INK_L = 50.0  # levelled L: darker is the ink of a letter, when the letters are black; ...
 GLYPH_CORE_PERCENTILE = 1.0  # ... else (a softened scan's small type) darker than half-way from paper to the
 # inside's darkest (this percentile of its L): at L 50 a blurred letter fell apart into specks
-GLYPHS_MIN = 5  # marks on lines, at least, for the holes to be lettering
+GLYPHS_MIN = 8  # marks on lines, at least, for the holes to be lettering (a word or two: "What a day!" has 9)
 GLYPH_LINE = 0.6  # of the glyph height: two marks whose centres differ less in height are on one line ...
 GLYPH_GAP = 1.5  # ... and whose gap is narrower than this many glyph heights are neighbours on it
 GLYPH_INK_SHARE = 0.9  # the marks on lines hold at least this share of the ink inside the shape (lettering:
