@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from irodori.balloons import Balloons, components, fill_holes
+from irodori.balloons import Balloons, boxes, components, fill_holes
 from irodori.color import rgb_to_lab
 from irodori.imageio import Lightness
 from irodori.paint import grow
@@ -40,6 +40,16 @@ def test_components_are_the_same_partition_a_flood_fill_gives(diagonal):
         ref = _flood_labels(mask, diagonal)
         assert n == ref.max() and ((labels > 0) == mask).all()
         assert len(set(zip(labels[mask], ref[mask]))) == n  # one label each, the same pixels
+
+
+def test_boxes_bound_each_component_exactly():
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        labels, n = components(rng.random((int(rng.integers(1, 40)), int(rng.integers(1, 40)))) < 0.5)
+        found = boxes(labels, n)
+        for k in range(1, n + 1):
+            ys, xs = np.nonzero(labels == k)
+            assert tuple(found[k]) == (ys.min(), ys.max() + 1, xs.min(), xs.max() + 1)
 
 
 def test_fill_holes_takes_letters_and_their_counters_but_not_a_gap_to_the_outside():

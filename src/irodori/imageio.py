@@ -539,8 +539,12 @@ class Lightness:
     def darkest(self, factor: int, *, band: int = 64) -> np.ndarray:
         """The darkest CIE L of each factor x factor block -> float32 (ceil(H / factor),
         ceil(W / factor)): a reduction that keeps every line, however thin (an average would fade
-        a one-pixel line to a light grey). Read ``band`` blocks' rows at a time."""
+        a one-pixel line to a light grey). Read ``band`` blocks' rows at a time; kept per factor
+        (read-only), since the contract's balloons and the blank sheet read the same grid."""
         f = max(1, int(factor))
+        kept = self.__dict__.setdefault("_darkest", {})
+        if f in kept:
+            return kept[f]
         height, width = self.shape
         out = np.empty((-(-height // f), -(-width // f)), dtype=np.float32)
         for i, y0 in enumerate(range(0, height, f * band)):
@@ -549,6 +553,8 @@ class Lightness:
             rows = np.pad(rows, pad, mode="edge") if any(p for _, p in pad) else rows
             blocks = rows.reshape(rows.shape[0] // f, f, rows.shape[1] // f, f).min(axis=(1, 3))
             out[i * band:i * band + blocks.shape[0]] = blocks
+        out.setflags(write=False)
+        kept[f] = out
         return out
 
     def darkest_at(self, size: tuple[int, int]) -> np.ndarray:
