@@ -122,6 +122,32 @@ def test_a_balloon_with_lettering_is_found_and_a_face_or_a_boxed_screen_is_not()
     assert _find(empty).count == 0
 
 
+def test_rows_of_rivets_and_slanted_hatching_are_no_lettering_and_type_is():
+    from irodori.balloons import lettering
+
+    def shape(draw_marks) -> bool:
+        img = Image.new("L", (240, 120), 255)
+        draw_marks(ImageDraw.Draw(img))
+        return lettering(np.asarray(img, dtype=np.float32) / 2.55, np.ones((120, 240), bool))
+
+    assert shape(lambda d: d.text((20, 40), "Then we had better run", fill=0, font=_font(14)))
+    assert not shape(lambda d: [d.ellipse((20 + 16 * i, 50, 28 + 16 * i, 58), fill=0) for i in range(12)])
+    assert not shape(lambda d: [d.line((20 + 10 * i, 10 + 3 * i, 24 + 10 * i, 18 + 3 * i + (i * 5) % 7), fill=0,
+                                       width=2) for i in range(12)])  # strokes running aslant, as shading is hatched
+
+
+def test_lettering_set_in_columns_is_found_as_lettering_set_in_rows_is():
+    img = Image.new("L", (400, 480), 255)
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((130, 120, 270, 340), outline=0, width=3)
+    for column, word in ((235, "WAIT"), (200, "HERE"), (165, "NOW!")):  # as Japanese is set: down, right to left
+        for i, letter in enumerate(word):
+            draw.text((column - _font(18).getlength(letter) / 2, 165 + 24 * i), letter, fill=0, font=_font(18))
+    page = np.asarray(img)
+    assert _find(page).count == 1
+    assert _find(np.ascontiguousarray(page.T)).count == 1  # the same turned: rows
+
+
 def test_a_pages_balloon_stays_white_and_keeps_every_letter_over_screentone(painter, caplog):
     page, paper, letters = balloon_page()
     with caplog.at_level("INFO", logger="irodori.colorizer"):

@@ -31,23 +31,27 @@ if TYPE_CHECKING:
 
 BALLOON_MIN_AREA = 5e-4  # of the page's cells, at least (a balloon holding one short word at 1200 px)
 BALLOON_MAX_AREA = 0.15  # ... at most: a bigger closed area of paper is a panel's open ground, not a balloon
-BALLOON_SOLIDITY = 0.35  # the shape with its holes fills at least this share of its bounding box (an ellipse 0.79; with a long tail, 0.45)
+BALLOON_SOLIDITY = 0.35  # the shape with its holes fills at least this share of its box (an ellipse: 0.79;
+# one with a long tail: 0.45)
 BALLOON_MIN_CELLS = 4  # cells across, at least, each way
 BALLOON_MAX_HOLES = 0.5  # share of the shape that is ink (its lettering), at most
 BALLOON_BLANK = 0.15  # share of the shape, at least, that is paper BALLOON_BLANK_PX or more from its lettering:
 BALLOON_BLANK_PX = 10  # a balloon's margins (20-70 %), not the paper among a screen's dots or hatching (0-8 %)
-GLYPHS_MAX = 2000  # marks inside a shape, at most: a balloon holds a few hundred letters, a dense texture thousands
+GLYPHS_MAX = 1000  # marks inside a shape, at most: a balloon holds a few hundred letters, a dense texture thousands
+LETTERING_SIDE = 1600  # lettering is read at this longest side at most (a 300 dpi A4 scan's type, 3 x smaller)
 GLYPH_INK_L = 50.0  # levelled L: darker is the ink of a letter, when the letters are black; ...
 GLYPH_CORE_PERCENTILE = 1.0  # ... else (a softened scan's small type) darker than half-way from paper to the
 # inside's darkest (this percentile of its L): at L 50 a blurred letter fell apart into specks
+GLYPH_CHAIN = 3  # marks in a chain of neighbours on a line, at least: a word (a face's brows and eyes are pairs)
+GLYPH_DRIFT = 1.0  # glyph heights: a chain's centres lie within this of each other (a line of type is level)
 GLYPHS_MIN = 8  # marks on lines, at least, for the holes to be lettering (a word or two: "What a day!" has 9)
 GLYPH_LINE = 0.6  # of the glyph height: two marks whose centres differ less in height are on one line ...
 GLYPH_GAP = 1.5  # ... and whose gap is narrower than this many glyph heights are neighbours on it
 GLYPH_INK_SHARE = 0.9  # the marks on lines hold at least this share of the ink inside the shape (lettering:
 # 95-100 %; a drawing's folds, specks and shading, 64-88 %)
 GLYPH_MIN_PX = 3  # the marks' median height, at least: specks of 2 px are a screen's dots or noise, not type
-GLYPH_WIDTH_SPREAD = 0.15  # the marks' widths vary (letters, words: their standard deviation 22-90 % of their
-# mean), a row of equal dots or rivets does not (3 %)
+GLYPH_WIDTH_SPREAD = 0.15  # the marks' widths (or heights) vary (letters, words: their standard deviation 22-90 %
+# of their mean), a row of equal dots or rivets does not (3 %)
 GLYPH_MAX_HEIGHT = 0.45  # of the shape's height: taller marks are drawing, not lettering
 
 
@@ -113,6 +117,19 @@ def fill_holes(shape: np.ndarray) -> np.ndarray:
     return (outside != outside[0, 0])[1:-1, 1:-1]
 
 
+def reduced(levelled: np.ndarray, inside: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """levelled (h, w) float32 L and inside (h, w) bool, reduced ``step`` times each way: each
+    block's mean L (a block's darkest would close the gaps between letters) and whether any of
+    it is inside."""
+    if step <= 1:
+        return levelled, inside
+    pad = ((0, -levelled.shape[0] % step), (0, -levelled.shape[1] % step))
+    blocks = [np.pad(a, pad, mode="edge") for a in (levelled, inside)]
+    h, w = blocks[0].shape[0] // step, blocks[0].shape[1] // step
+    return (blocks[0].reshape(h, step, w, step).mean(axis=(1, 3)),
+            blocks[1].reshape(h, step, w, step).any(axis=(1, 3)))
+
+
 def margins(inside: np.ndarray, paper: np.ndarray, reach: int) -> int:
     """inside (h, w) bool, a closed shape with its holes, and paper (h, w) bool -> the cells of
     its paper at least ``reach`` cells from its holes: a balloon's margins around its lettering
@@ -122,13 +139,12 @@ def margins(inside: np.ndarray, paper: np.ndarray, reach: int) -> int:
 
 def lettering(levelled: np.ndarray, inside: np.ndarray) -> bool:
     """levelled (h, w) float32 L (paper 100) of a closed shape's bounding box, ``inside`` (h, w)
-    bool the shape -> whether the ink inside is lettering: GLYPHS_MIN to GLYPHS_MAX marks (8-connected
-    ink: darker than GLYPH_INK_L, or than half-way to the inside's darkest) no taller than GLYPH_MAX_HEIGHT of the shape, each beside another of about its height
-    on the same line (centres within GLYPH_LINE glyph heights, gaps under GLYPH_GAP), together
-    GLYPH_INK_SHARE of the ink inside, of a median height of GLYPH_MIN_PX or more and widths
-    that vary (GLYPH_WIDTH_SPREAD). A face's eyes and mouth are too few or too far apart, its
-    hair and folds too tall, a row of rivets too alike. Chosen on test pages made from val art
-    and on renders of the train split (2 % of them had such shapes before the last three rules)."""
+    bool the shape -> whether the ink inside is lettering (:func:`on_lines`), set in rows or, as
+    Japanese is, in columns: GLYPHS_MIN to GLYPHS_MAX marks of 8-connected ink (darker than
+    GLYPH_INK_L, or than half-way from paper to the inside's darkest: a blurred scan's small type
+    is grey). A face's eyes and mouth are too few or too far apart, its hair and folds too tall,
+    a row of rivets too alike. Chosen on test pages made from val art and on renders of the
+    train split (2 % of them had such shapes before the last three rules of :func:`on_lines`)."""
     core = float(np.percentile(levelled[inside], GLYPH_CORE_PERCENTILE))
     ink = inside & (levelled < max(GLYPH_INK_L, (100.0 + core) / 2.0))
     labels, n = components(ink, diagonal=True)
@@ -136,22 +152,57 @@ def lettering(levelled: np.ndarray, inside: np.ndarray) -> bool:
         return False
     box = boxes(labels, n)[1:]
     area = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+    return (on_lines(box, area, rows[-1] - rows[0] + 1)
+            or on_lines(box[:, [2, 3, 0, 1]], area, cols[-1] - cols[0] + 1))  # columns: the boxes turned
+
+
+def chains(near: np.ndarray) -> np.ndarray:
+    """near (n, n) bool, which marks are neighbours on a line -> (n,) int: a label per chain (the
+    connected marks of a line: a word, or words close together), the smallest index in it."""
+    near = near | near.T
+    label = np.arange(len(near))
+    while True:
+        lower = np.where(near, label[None, :], len(near)).min(axis=1)
+        new = np.minimum(label, lower)
+        if np.array_equal(new, label):
+            return label
+        label = new
+
+
+def on_lines(box: np.ndarray, area: np.ndarray, across: int) -> bool:
+    """box (n, 4) int: marks' bounding boxes (top, bottom, left, right), area (n,) their ink
+    pixels; ``across``: the shape's height -> whether they are lines of type running left to
+    right. The marks no taller than GLYPH_MAX_HEIGHT of the shape are neighbours on a line when
+    their centres lie within GLYPH_LINE glyph heights (the median), their gap is under
+    GLYPH_GAP of them and they are of about one height (or longer side); marks on lines are
+    those in a chain of GLYPH_CHAIN or more neighbours (:func:`chains`) that is level (centres
+    within GLYPH_DRIFT glyph heights). Lettering: GLYPHS_MIN or more marks on lines, holding
+    GLYPH_INK_SHARE of the ink, GLYPH_MIN_PX or taller, of widths or heights that vary
+    (GLYPH_WIDTH_SPREAD)."""
     heights = box[:, 1] - box[:, 0]
-    rows = np.flatnonzero(inside.any(axis=1))
-    small = heights <= GLYPH_MAX_HEIGHT * (rows[-1] - rows[0] + 1)
+    small = heights <= GLYPH_MAX_HEIGHT * across
     if small.sum() < GLYPHS_MIN:
         return False
     glyph = float(np.median(heights[small]))
     centre = (box[:, 0] + box[:, 1]) / 2.0
     same_line = np.abs(centre[:, None] - centre[None, :]) <= GLYPH_LINE * glyph
     gap = np.maximum(box[None, :, 2] - box[:, None, 3], box[:, None, 2] - box[None, :, 3])
-    alike = (heights[None, :] >= 0.4 * heights[:, None]) & (heights[None, :] <= 2.5 * heights[:, None])
+    alike = np.zeros(same_line.shape, dtype=bool)
+    for size in (heights, np.maximum(heights, box[:, 3] - box[:, 2])):  # longer sides: an "I" and a "W" in a column
+        alike |= (size[None, :] >= 0.4 * size[:, None]) & (size[None, :] <= 2.5 * size[:, None])
     near = same_line & (gap <= GLYPH_GAP * glyph) & alike & small[None, :]
     np.fill_diagonal(near, False)
-    on_line = small & near.any(axis=1)
-    widths = (box[:, 3] - box[:, 2])[on_line]
+    chain = chains(near)
+    low, high = np.full(len(chain), np.inf), np.full(len(chain), -np.inf)
+    np.minimum.at(low, chain, centre)
+    np.maximum.at(high, chain, centre)
+    level = high[chain] - low[chain] <= GLYPH_DRIFT * glyph  # a line of type is level, hatching runs aslant
+    on_line = small & (np.bincount(chain, minlength=len(chain))[chain] >= GLYPH_CHAIN) & level
+    sizes = [(box[:, 3] - box[:, 2])[on_line], heights[on_line]]  # capitals set in a column are all one height
     return (int(on_line.sum()) >= GLYPHS_MIN and glyph >= GLYPH_MIN_PX
-            and area[on_line].sum() >= GLYPH_INK_SHARE * area.sum() and widths.std() >= GLYPH_WIDTH_SPREAD * widths.mean())
+            and area[on_line].sum() >= GLYPH_INK_SHARE * area.sum()
+            and max(size.std() / size.mean() for size in sizes) >= GLYPH_WIDTH_SPREAD)
 
 
 @dataclass(frozen=True)
@@ -198,7 +249,8 @@ class Balloons:
                 continue
             y0, y1, x0, x1 = top * f, min(height, bottom * f), left * f, min(width, right * f)
             pixels = np.repeat(np.repeat(inside, f, axis=0), f, axis=1)[:y1 - y0, :x1 - x0]
-            if lettering(levelled_l(lightness.rows(y0, y1)[:, x0:x1], paper_l), pixels):
+            levelled = levelled_l(lightness.rows(y0, y1)[:, x0:x1], paper_l)
+            if lettering(*reduced(levelled, pixels, -(-max(height, width) // LETTERING_SIDE))):
                 cells[top:bottom, left:right] |= inside
                 count += 1
         return cls(cells, f, count)
@@ -208,4 +260,4 @@ class Balloons:
         return self.cells[np.arange(y0, y1) // self.factor][:, np.arange(width) // self.factor]
 
 
-__all__ = ["Balloons", "boxes", "components", "fill_holes", "lettering"]
+__all__ = ["Balloons", "boxes", "chains", "components", "fill_holes", "lettering", "on_lines"]
