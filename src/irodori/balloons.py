@@ -43,14 +43,16 @@ GLYPH_INK_L = 50.0  # levelled L: darker is the ink of a letter, when the letter
 GLYPH_CORE_PERCENTILE = 1.0  # ... else (a softened scan's small type) darker than half-way from paper to the
 # inside's darkest (this percentile of its L): at L 50 a blurred letter fell apart into specks
 GLYPH_CHAIN = 3  # marks in a chain of neighbours on a line, at least: a word (a face's brows and eyes are pairs)
-GLYPH_DRIFT = 1.0  # glyph heights: a chain's centres lie within this of each other (a line of type is level)
+GLYPH_DRIFT = 0.6  # glyph heights: a chain's centres lie within this of a straight line through them ...
+GLYPH_SLOPE = 0.18  # ... at most this steep (10 degrees: lettering set aslant; hatching runs steeper) ...
+GLYPH_SLOPE_SPAN = 4.0  # ... where the chain is this many glyph heights long or longer
 GLYPHS_MIN = 8  # marks on lines, at least, for the holes to be lettering (a word or two: "What a day!" has 9)
 GLYPH_LINE = 0.6  # of the glyph height: two marks whose centres differ less in height are on one line ...
 GLYPH_GAP = 1.5  # ... and whose gap is narrower than this many glyph heights are neighbours on it
 GLYPH_INK_SHARE = 0.9  # the marks on lines hold at least this share of the ink inside the shape (lettering:
 # 95-100 %; a drawing's folds, specks and shading, 64-88 %)
 GLYPH_MIN_PX = 3  # the marks' median height, at least: specks of 2 px are a screen's dots or noise, not type
-GLYPH_WIDTH_SPREAD = 0.15  # the marks' widths (or heights) vary (letters, words: their standard deviation 22-90 %
+GLYPH_WIDTH_SPREAD = 0.1  # the marks' widths (or heights) vary (letters, words: their standard deviation 14-90 %
 # of their mean), a row of equal dots or rivets does not (3 %)
 GLYPH_MAX_HEIGHT = 0.45  # of the shape's height: taller marks are drawing, not lettering
 
@@ -170,14 +172,34 @@ def chains(near: np.ndarray) -> np.ndarray:
         label = new
 
 
+def straight(chain: np.ndarray, x: np.ndarray, y: np.ndarray, glyph: float) -> np.ndarray:
+    """chain (n,) labels (:func:`chains`), the marks' centres (x, y) -> (n,) bool: the marks that
+    lie within GLYPH_DRIFT glyph heights of the straight line through their chain (least
+    squares; a JPEG speck that joined a line falls off it alone), in a chain at most GLYPH_SLOPE
+    steep where it is GLYPH_SLOPE_SPAN glyphs long or more (a short chain's slope means little):
+    a line of type, also set a little aslant, not a staircase of hatching."""
+    k = len(chain)
+    count = np.bincount(chain, minlength=k).astype(np.float64)
+    sx, sy = np.bincount(chain, x, k), np.bincount(chain, y, k)
+    sxx, sxy = np.bincount(chain, x * x, k), np.bincount(chain, x * y, k)
+    denom = count * sxx - sx * sx
+    slope = np.divide(count * sxy - sx * sy, denom, out=np.zeros_like(denom), where=denom > 1e-9)
+    offset = np.divide(sy - slope * sx, count, out=np.zeros_like(sy), where=count > 0)
+    low, high = np.full(k, np.inf), np.full(k, -np.inf)
+    np.minimum.at(low, chain, x)
+    np.maximum.at(high, chain, x)
+    steep = (np.abs(slope) > GLYPH_SLOPE) & (high - low >= GLYPH_SLOPE_SPAN * glyph)
+    return ~steep[chain] & (np.abs(y - offset[chain] - slope[chain] * x) <= GLYPH_DRIFT * glyph)
+
+
 def on_lines(box: np.ndarray, area: np.ndarray, across: int) -> bool:
     """box (n, 4) int: marks' bounding boxes (top, bottom, left, right), area (n,) their ink
     pixels; ``across``: the shape's height -> whether they are lines of type running left to
     right. The marks no taller than GLYPH_MAX_HEIGHT of the shape are neighbours on a line when
     their centres lie within GLYPH_LINE glyph heights (the median), their gap is under
     GLYPH_GAP of them and they are of about one height (or longer side); marks on lines are
-    those in a chain of GLYPH_CHAIN or more neighbours (:func:`chains`) that is level (centres
-    within GLYPH_DRIFT glyph heights). Lettering: GLYPHS_MIN or more marks on lines, holding
+    those in a chain of GLYPH_CHAIN or more neighbours (:func:`chains`) that runs straight
+    (:func:`straight`). Lettering: GLYPHS_MIN or more marks on lines, holding
     GLYPH_INK_SHARE of the ink, GLYPH_MIN_PX or taller, of widths or heights that vary
     (GLYPH_WIDTH_SPREAD)."""
     heights = box[:, 1] - box[:, 0]
@@ -194,11 +216,8 @@ def on_lines(box: np.ndarray, area: np.ndarray, across: int) -> bool:
     near = same_line & (gap <= GLYPH_GAP * glyph) & alike & small[None, :]
     np.fill_diagonal(near, False)
     chain = chains(near)
-    low, high = np.full(len(chain), np.inf), np.full(len(chain), -np.inf)
-    np.minimum.at(low, chain, centre)
-    np.maximum.at(high, chain, centre)
-    level = high[chain] - low[chain] <= GLYPH_DRIFT * glyph  # a line of type is level, hatching runs aslant
-    on_line = small & (np.bincount(chain, minlength=len(chain))[chain] >= GLYPH_CHAIN) & level
+    on_line = small & (np.bincount(chain, minlength=len(chain))[chain] >= GLYPH_CHAIN) & straight(
+        chain, (box[:, 2] + box[:, 3]) / 2.0, centre, glyph)
     sizes = [(box[:, 3] - box[:, 2])[on_line], heights[on_line]]  # capitals set in a column are all one height
     return (int(on_line.sum()) >= GLYPHS_MIN and glyph >= GLYPH_MIN_PX
             and area[on_line].sum() >= GLYPH_INK_SHARE * area.sum()
@@ -260,4 +279,4 @@ class Balloons:
         return self.cells[np.arange(y0, y1) // self.factor][:, np.arange(width) // self.factor]
 
 
-__all__ = ["Balloons", "boxes", "chains", "components", "fill_holes", "lettering", "on_lines"]
+__all__ = ["Balloons", "boxes", "chains", "components", "fill_holes", "lettering", "on_lines", "straight"]
