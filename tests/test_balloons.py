@@ -131,6 +131,10 @@ def test_rows_of_rivets_and_slanted_hatching_are_no_lettering_and_type_is():
         return lettering(np.asarray(img, dtype=np.float32) / 2.55, np.ones((120, 240), bool))
 
     assert shape(lambda d: d.text((20, 40), "Then we had better run", fill=0, font=_font(14)))
+    tilted = Image.new("L", (240, 120), 255)
+    ImageDraw.Draw(tilted).text((20, 50), "Then we had better run", fill=0, font=_font(14))
+    tilted = np.asarray(tilted.rotate(6, fillcolor=255), dtype=np.float32) / 2.55  # lettered a little aslant
+    assert lettering(tilted, np.ones((120, 240), bool))
     assert not shape(lambda d: [d.ellipse((20 + 16 * i, 50, 28 + 16 * i, 58), fill=0) for i in range(12)])
     assert not shape(lambda d: [d.line((20 + 10 * i, 10 + 3 * i, 24 + 10 * i, 18 + 3 * i + (i * 5) % 7), fill=0,
                                        width=2) for i in range(12)])  # strokes running aslant, as shading is hatched
@@ -152,7 +156,7 @@ def test_a_pages_balloon_stays_white_and_keeps_every_letter_over_screentone(pain
     page, paper, letters = balloon_page()
     with caplog.at_level("INFO", logger="irodori.colorizer"):
         out = np.asarray(painter.colorize(page, mode="paint"))
-    assert "1 speech balloons found" in caplog.text
+    assert "1 speech balloon found: it stays paper, or takes the colour of a hint placed in it" in caplog.text
     assert (out[paper] == 255).all()  # white paper, exactly
     lab = rgb_to_lab(out)
     ink_l = rgb_to_lab(np.repeat(page[..., None], 3, axis=2))[..., 0]

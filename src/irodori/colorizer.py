@@ -617,8 +617,9 @@ class Colorizer:
         sheet = BlankSheet.find(darkest, factor=factor, paper_l=contract.paper_l)
         balloons = contract.balloons if contract.balloons is not None and contract.balloons.count else None
         if balloons is not None:
-            log.info("%s%d speech balloons found: they stay paper, or take the colour of a hint placed in them",
-                     input_prefix(), balloons.count)
+            log.info("%s%d speech balloon%s found: %s paper, or take%s the colour of a hint placed in %s",
+                     input_prefix(), balloons.count, *(("", "it stays", "s", "it") if balloons.count == 1
+                                                       else ("s", "they stay", "", "them")))
         if page and not gutters(sheet.cells):
             (log.info if contract.reason.endswith("(asked)") else log.debug)(
                 "%sno gutters and margins around panels found: the whole page is painted%s", input_prefix(),
