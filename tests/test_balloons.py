@@ -140,6 +140,17 @@ def test_rows_of_rivets_and_slanted_hatching_are_no_lettering_and_type_is():
                                        width=2) for i in range(12)])  # strokes running aslant, as shading is hatched
 
 
+def test_a_balloon_cut_by_the_pages_edge_is_found():
+    img = Image.new("L", (400, 480), 255)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((20, 20, 379, 459), outline=0, width=3)  # a panel, and the balloon over its frame
+    draw.ellipse((200, 150, 480, 260), fill=255, outline=0, width=3)
+    for i, line in enumerate(("Over here, by", "the old well!")):
+        draw.text((240, 180 + 22 * i), line, fill=0, font=_font(16))
+    found = _find(np.asarray(img))
+    assert found.count == 1 and found.rows(0, 480, 400)[205, 390]
+
+
 def test_lettering_set_in_columns_is_found_as_lettering_set_in_rows_is():
     img = Image.new("L", (400, 480), 255)
     draw = ImageDraw.Draw(img)

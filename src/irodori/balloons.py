@@ -11,9 +11,10 @@ placed in a balloon fills it, and only it).
 How (the classic layout analysis of comic pages, as in Arai and Tolle 2011, "Method for real
 time text extraction of digital manga comic", and Rigaud et al. 2013, "Text and balloon
 extraction in comics"): the page's paper, on a grid of cells read at their darkest, is split
-into connected components; one that does not reach the image's edge, whose shape with its
-holes is compact (a balloon is an ellipse, a box or a cloud, not a winding gap between drawn
-shapes) and whose holes are lettering is a balloon. Lettering, read at full resolution, is many
+into connected components; one whose shape with its holes is neither too big (the gutters'
+paper, holding the panels) nor too small, is compact (a balloon is an ellipse, a box or a
+cloud, not a winding gap between drawn shapes), has margins and whose holes are lettering is
+a balloon. Lettering, read at full resolution, is many
 small marks of one height side by side along lines.
 """
 
@@ -239,7 +240,7 @@ class Balloons:
         levelled (:meth:`irodori.imageio.Lightness.darkest`); ``lightness``: the page at full
         resolution, read inside each candidate's box for :func:`lettering`; ``paper_l``: the
         page's paper L. A candidate is a component of paper cells (levelled L >= SHEET_MIN_L)
-        that does not reach the image's edge, with its holes (:func:`fill_holes`), having holes,
+        with its holes (:func:`fill_holes`), having holes,
         BALLOON_MIN_AREA to BALLOON_MAX_AREA of the page,
         at least BALLOON_MIN_CELLS across, filling BALLOON_SOLIDITY of its box, at most
         BALLOON_MAX_HOLES of it ink (its holes), at least BALLOON_BLANK of it margins (paper
@@ -252,9 +253,9 @@ class Balloons:
         box = boxes(labels, n)
         tall, wide = box[:, 1] - box[:, 0], box[:, 3] - box[:, 2]
         least, most = BALLOON_MIN_AREA * paper.size, BALLOON_MAX_AREA * paper.size
+        # A balloon cut by the image's edge is one too; the gutters' paper, with the panels it holds, is too big.
         candidate = ((tall >= BALLOON_MIN_CELLS) & (wide >= BALLOON_MIN_CELLS) & (own <= most)
                      & (own >= (1.0 - BALLOON_MAX_HOLES) * least) & (tall * wide >= least))
-        candidate[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = False  # the edge's
         height, width = lightness.shape
         reach = max(1, round(max(BALLOON_BLANK_PX, BALLOON_BLANK_PX * max(height, width) / 1200) / f))
         count = 0
