@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""How often the paint/tint detector (:func:`irodori.paint.choose_mode`) decides right.
+"""How often the paint/tint detector decides right (:meth:`irodori.Colorizer.contract_for` with
+no ``--mode``: :func:`irodori.paint.choose_mode`, then the balloon test for softened scans).
 
 Reads the inputs of the paint evaluation sets (scripts/build_paint_evalsets.py): ``pages``,
 ``openmoji`` and ``cartoons`` must be painted; ``grey-art`` and ``photos`` tinted. Prints a
@@ -21,15 +22,22 @@ EXPECTED = {"pages": "paint", "openmoji": "paint", "cartoons": "paint", "grey-ar
 BEGIN, END = "<!-- detector:begin -->", "<!-- detector:end -->"
 
 
-def detect(path: Path) -> tuple[str, str]:
-    """-> (the mode the detector picks for the file, its statistics)."""
-    from irodori.colorizer import mean_chroma, sample_rows
-    from irodori.imageio import lightness_of, open_image
-    from irodori.paint import choose_mode, page_stats
+_COLORIZER = []
 
+
+def detect(path: Path) -> tuple[str, str]:
+    """-> (the mode ``irodori colorize`` picks for the file with no ``--mode``, and why): the
+    contract of ``load_colorizer("auto")``, which can paint (:func:`irodori.paint.choose_mode`,
+    and for a grey image with paper that it tints, the balloon test of
+    :func:`irodori.paint.may_be_softened_page`)."""
+    from irodori import load_colorizer
+    from irodori.imageio import lightness_of, open_image
+
+    if not _COLORIZER:
+        _COLORIZER.append(load_colorizer("auto", threads=1))
     lightness, _ = lightness_of(open_image(path))
-    stats = page_stats(sample_rows(lightness), chroma=mean_chroma(lightness))
-    return choose_mode(stats), stats.describe()
+    contract = _COLORIZER[0].contract_for(lightness)
+    return contract.mode, contract.reason
 
 
 def evaluate(sets: Path) -> dict:
