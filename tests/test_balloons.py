@@ -151,6 +151,23 @@ def test_a_balloon_cut_by_the_pages_edge_is_found():
     assert found.count == 1 and found.rows(0, 480, 400)[205, 390]
 
 
+def test_a_narration_box_printed_white_on_black_keeps_its_white_letters(painter):
+    img = Image.new("L", (400, 480), 255)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((20, 20, 379, 459), outline=0, width=3)
+    draw.rectangle((40, 60, 330, 140), fill=0)  # the box, solid ink
+    for i, line in enumerate(("That night, the village", "burned to the ground.")):
+        draw.text((60, 76 + 24 * i), line, fill=255, font=_font(16))
+    page = np.asarray(img)
+    lightness = Lightness(page, "gray8")
+    found = Balloons.find(lightness, lightness.darkest(1), factor=1, paper_l=100.0, l_lightest=lightness.lightest(1))
+    assert found.count == 1 and _find(page).count == 0  # found only when white on black is looked for
+    letters = np.zeros(page.shape, bool)
+    letters[66:134, 50:320] = page[66:134, 50:320] == 255
+    out_l = rgb_to_lab(np.asarray(painter.colorize(page, mode="paint")))[..., 0]
+    assert out_l[letters].min() > 95.0 and out_l[66:134, 50:320][page[66:134, 50:320] == 0].max() < 5.0
+
+
 def test_lettering_set_in_columns_is_found_as_lettering_set_in_rows_is():
     img = Image.new("L", (400, 480), 255)
     draw = ImageDraw.Draw(img)

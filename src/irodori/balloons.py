@@ -40,6 +40,7 @@ BALLOON_BLANK = 0.15  # share of the shape, at least, that is paper BALLOON_BLAN
 BALLOON_BLANK_PX = 10  # a balloon's margins (20-70 %), not the paper among a screen's dots or hatching (0-8 %)
 GLYPHS_MAX = 1000  # marks inside a shape, at most: a balloon holds a few hundred letters, a dense texture thousands
 LETTERING_SIDE = 1600  # lettering is read at this longest side at most (a 300 dpi A4 scan's type, 3 x smaller)
+SOLID_INK_L = 25.0  # levelled L: a cell whose lightest pixel is darker is solid ink (a white-on-black box's ground)
 GLYPH_INK_L = 50.0  # levelled L: darker is the ink of a letter, when the letters are black; ...
 GLYPH_CORE_PERCENTILE = 1.0  # ... else (a softened scan's small type) darker than half-way from paper to the
 # inside's darkest (this percentile of its L): at L 50 a blurred letter fell apart into specks
@@ -131,6 +132,49 @@ def reduced(levelled: np.ndarray, inside: np.ndarray, step: int) -> tuple[np.nda
     h, w = blocks[0].shape[0] // step, blocks[0].shape[1] // step
     return (blocks[0].reshape(h, step, w, step).mean(axis=(1, 3)),
             blocks[1].reshape(h, step, w, step).any(axis=(1, 3)))
+
+
+def lettered_shapes(lightness: "Lightness", ground: np.ndarray, *, factor: int, paper_l: float,
+                    white_on_black: bool = False) -> tuple[np.ndarray, int]:
+    """ground (h, w) bool: the cells a balloon's inside is made of (paper; with
+    ``white_on_black``, solid ink) -> (the balloons' cells (h, w) bool, their count). A
+    candidate is a component of ground cells with its holes (:func:`fill_holes`), having holes,
+    BALLOON_MIN_AREA to BALLOON_MAX_AREA of the page, at least BALLOON_MIN_CELLS across,
+    filling BALLOON_SOLIDITY of its box, at most BALLOON_MAX_HOLES of it holes, at least
+    BALLOON_BLANK of it margins (ground BALLOON_BLANK_PX from its holes, growing with the page
+    beyond 1200 px); it is a balloon if its holes are :func:`lettering` (white on black: the
+    levelled L turned over, so that paper letters are the marks)."""
+    labels, n = components(ground)
+    cells = np.zeros_like(ground)
+    f = int(factor)
+    own = np.bincount(labels.ravel(), minlength=n + 1)
+    box = boxes(labels, n)
+    tall, wide = box[:, 1] - box[:, 0], box[:, 3] - box[:, 2]
+    least, most = BALLOON_MIN_AREA * ground.size, BALLOON_MAX_AREA * ground.size
+    # A balloon cut by the image's edge is one too; the gutters' paper, with the panels it holds, is too big.
+    candidate = ((tall >= BALLOON_MIN_CELLS) & (wide >= BALLOON_MIN_CELLS) & (own <= most)
+                 & (own >= (1.0 - BALLOON_MAX_HOLES) * least) & (tall * wide >= least))
+    candidate[0] = False
+    height, width = lightness.shape
+    reach = max(1, round(max(BALLOON_BLANK_PX, BALLOON_BLANK_PX * max(height, width) / 1200) / f))
+    count = 0
+    for k in np.flatnonzero(candidate):
+        top, bottom, left, right = (int(v) for v in box[k])
+        inside = fill_holes(labels[top:bottom, left:right] == k)
+        size = int(inside.sum())
+        if not (least <= size <= most and own[k] < size and size - own[k] <= BALLOON_MAX_HOLES * size
+                and size >= BALLOON_SOLIDITY * tall[k] * wide[k]
+                and margins(inside, ground[top:bottom, left:right], reach) >= BALLOON_BLANK * size):
+            continue
+        y0, y1, x0, x1 = top * f, min(height, bottom * f), left * f, min(width, right * f)
+        pixels = np.repeat(np.repeat(inside, f, axis=0), f, axis=1)[:y1 - y0, :x1 - x0]
+        levelled = levelled_l(lightness.rows(y0, y1)[:, x0:x1], paper_l)
+        if white_on_black:
+            levelled = 100.0 - levelled
+        if lettering(*reduced(levelled, pixels, -(-max(height, width) // LETTERING_SIDE))):
+            cells[top:bottom, left:right] |= inside
+            count += 1
+    return cells, count
 
 
 def margins(inside: np.ndarray, paper: np.ndarray, reach: int) -> int:
@@ -235,44 +279,22 @@ class Balloons:
     count: int = 0
 
     @classmethod
-    def find(cls, lightness: "Lightness", l_darkest: np.ndarray, *, factor: int, paper_l: float) -> "Balloons":
+    def find(cls, lightness: "Lightness", l_darkest: np.ndarray, *, factor: int, paper_l: float,
+             l_lightest: np.ndarray | None = None) -> "Balloons":
         """l_darkest (h, w) float32: the page's darkest CIE L per cell of ``factor`` px, not
         levelled (:meth:`irodori.imageio.Lightness.darkest`); ``lightness``: the page at full
         resolution, read inside each candidate's box for :func:`lettering`; ``paper_l``: the
-        page's paper L. A candidate is a component of paper cells (levelled L >= SHEET_MIN_L)
-        with its holes (:func:`fill_holes`), having holes,
-        BALLOON_MIN_AREA to BALLOON_MAX_AREA of the page,
-        at least BALLOON_MIN_CELLS across, filling BALLOON_SOLIDITY of its box, at most
-        BALLOON_MAX_HOLES of it ink (its holes), at least BALLOON_BLANK of it margins (paper
-        BALLOON_BLANK_PX from its holes, growing with the page beyond 1200 px)."""
-        paper = levelled_l(l_darkest, paper_l) >= SHEET_MIN_L
-        labels, n = components(paper)
-        cells = np.zeros_like(paper)
+        page's paper L. Balloons are the :func:`lettered_shapes` of the paper cells (levelled L
+        >= SHEET_MIN_L). With ``l_lightest`` (each cell's lightest L), also narration boxes
+        printed white on black: the lettered shapes of the cells that are solid ink (levelled
+        L < SOLID_INK_L), whose letters are paper."""
         f = int(factor)
-        own = np.bincount(labels.ravel(), minlength=n + 1)
-        box = boxes(labels, n)
-        tall, wide = box[:, 1] - box[:, 0], box[:, 3] - box[:, 2]
-        least, most = BALLOON_MIN_AREA * paper.size, BALLOON_MAX_AREA * paper.size
-        # A balloon cut by the image's edge is one too; the gutters' paper, with the panels it holds, is too big.
-        candidate = ((tall >= BALLOON_MIN_CELLS) & (wide >= BALLOON_MIN_CELLS) & (own <= most)
-                     & (own >= (1.0 - BALLOON_MAX_HOLES) * least) & (tall * wide >= least))
-        height, width = lightness.shape
-        reach = max(1, round(max(BALLOON_BLANK_PX, BALLOON_BLANK_PX * max(height, width) / 1200) / f))
-        count = 0
-        for k in np.flatnonzero(candidate):
-            top, bottom, left, right = (int(v) for v in box[k])
-            inside = fill_holes(labels[top:bottom, left:right] == k)
-            size = int(inside.sum())
-            if not (least <= size <= most and own[k] < size and size - own[k] <= BALLOON_MAX_HOLES * size
-                    and size >= BALLOON_SOLIDITY * tall[k] * wide[k]
-                    and margins(inside, paper[top:bottom, left:right], reach) >= BALLOON_BLANK * size):
-                continue
-            y0, y1, x0, x1 = top * f, min(height, bottom * f), left * f, min(width, right * f)
-            pixels = np.repeat(np.repeat(inside, f, axis=0), f, axis=1)[:y1 - y0, :x1 - x0]
-            levelled = levelled_l(lightness.rows(y0, y1)[:, x0:x1], paper_l)
-            if lettering(*reduced(levelled, pixels, -(-max(height, width) // LETTERING_SIDE))):
-                cells[top:bottom, left:right] |= inside
-                count += 1
+        cells, count = lettered_shapes(lightness, levelled_l(l_darkest, paper_l) >= SHEET_MIN_L, factor=f,
+                                       paper_l=paper_l)
+        if l_lightest is not None:
+            inverse, more = lettered_shapes(lightness, levelled_l(l_lightest, paper_l) < SOLID_INK_L, factor=f,
+                                            paper_l=paper_l, white_on_black=True)
+            cells, count = cells | inverse, count + more
         return cls(cells, f, count)
 
     def rows(self, y0: int, y1: int, width: int) -> np.ndarray:
@@ -280,4 +302,5 @@ class Balloons:
         return self.cells[np.arange(y0, y1) // self.factor][:, np.arange(width) // self.factor]
 
 
-__all__ = ["Balloons", "boxes", "chains", "components", "fill_holes", "lettering", "on_lines", "straight"]
+__all__ = ["Balloons", "boxes", "chains", "components", "fill_holes", "lettered_shapes", "lettering", "on_lines",
+           "straight"]

@@ -361,11 +361,13 @@ class Colorizer:
                         black_l=stats.black_l, balloons=balloons)
 
     def find_balloons(self, lightness: Lightness, paper_l: float, background: str) -> Balloons:
-        """The page's speech balloons (:class:`irodori.balloons.Balloons`) on the grid of its blank
-        sheet for ``background`` (:func:`sheet_factor`)."""
+        """The page's speech balloons and white-on-black narration boxes
+        (:class:`irodori.balloons.Balloons`) on the grid of its blank sheet for ``background``
+        (:func:`sheet_factor`)."""
         start = time.perf_counter()
         factor = sheet_factor(lightness.shape, background)
-        balloons = Balloons.find(lightness, lightness.darkest(factor), factor=factor, paper_l=paper_l)
+        balloons = Balloons.find(lightness, lightness.darkest(factor), factor=factor, paper_l=paper_l,
+                                 l_lightest=lightness.lightest(factor))
         log.debug("%s%d balloons (%.0f ms)", input_prefix(), balloons.count, (time.perf_counter() - start) * 1000)
         return balloons
 

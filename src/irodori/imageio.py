@@ -541,21 +541,33 @@ class Lightness:
         ceil(W / factor)): a reduction that keeps every line, however thin (an average would fade
         a one-pixel line to a light grey). Read ``band`` blocks' rows at a time; kept per factor
         (read-only), since the contract's balloons and the blank sheet read the same grid."""
+        return self._blocks(factor, band, "min")
+
+    def lightest(self, factor: int, *, band: int = 64) -> np.ndarray:
+        """The lightest CIE L of each factor x factor block, as :meth:`darkest` (a block of
+        solid ink has none above ink's L)."""
+        return self._blocks(factor, band, "max")
+
+    def _blocks(self, factor: int, band: int, reduce: str) -> np.ndarray:
+        """Both reductions at once (the page's L is read once for the two), kept per factor."""
         f = max(1, int(factor))
-        kept = self.__dict__.setdefault("_darkest", {})
-        if f in kept:
-            return kept[f]
-        height, width = self.shape
-        out = np.empty((-(-height // f), -(-width // f)), dtype=np.float32)
-        for i, y0 in enumerate(range(0, height, f * band)):
-            rows = self.rows(y0, min(height, y0 + f * band))
-            pad = ((0, -rows.shape[0] % f), (0, -width % f))
-            rows = np.pad(rows, pad, mode="edge") if any(p for _, p in pad) else rows
-            blocks = rows.reshape(rows.shape[0] // f, f, rows.shape[1] // f, f).min(axis=(1, 3))
-            out[i * band:i * band + blocks.shape[0]] = blocks
-        out.setflags(write=False)
-        kept[f] = out
-        return out
+        kept = self.__dict__.setdefault("_blocks_kept", {})
+        if (f, reduce) not in kept:
+            height, width = self.shape
+            out = {name: np.empty((-(-height // f), -(-width // f)), dtype=np.float32) for name in ("min", "max")}
+            for i, y0 in enumerate(range(0, height, f * band)):
+                rows = self.rows(y0, min(height, y0 + f * band))
+                pad = ((0, -rows.shape[0] % f), (0, -width % f))
+                rows = np.pad(rows, pad, mode="edge") if any(p for _, p in pad) else rows
+                n = rows.shape[0] // f
+                for name, plane in out.items():  # the f rows of each block at once, then its f columns
+                    ufunc = np.minimum if name == "min" else np.maximum
+                    across = ufunc.reduce([rows[k::f] for k in range(f)]) if f > 1 else rows
+                    plane[i * band:i * band + n] = ufunc.reduce(across.reshape(n, -1, f), axis=2)
+            for name, plane in out.items():
+                plane.setflags(write=False)
+                kept[f, name] = plane
+        return kept[f, reduce]
 
     def darkest_at(self, size: tuple[int, int]) -> np.ndarray:
         """The darkest CIE L over an (h, w) = ``size`` grid laid on the image -> float32 (h, w):
