@@ -6,7 +6,8 @@ model, which sees a balloon as one more open area of paper, paints it like the p
 cell reaches into it. :class:`Balloons` finds them once per page (it is carried in the
 :class:`irodori.paint.Contract`): the tone filter leaves their ink as printed, and the
 :class:`irodori.paint.BlankSheet` keeps their paper white, as it keeps a page's gutters (a hint
-placed in a balloon fills it, and only it).
+placed in a balloon fills it, and only it). A narration box printed white on black is found
+the same way with ink and paper swapped, and keeps its black and its white letters.
 
 How (the classic layout analysis of comic pages, as in Arai and Tolle 2011, "Method for real
 time text extraction of digital manga comic", and Rigaud et al. 2013, "Text and balloon
@@ -14,8 +15,8 @@ extraction in comics"): the page's paper, on a grid of cells read at their darke
 into connected components; one whose shape with its holes is neither too big (the gutters'
 paper, holding the panels) nor too small, is compact (a balloon is an ellipse, a box or a
 cloud, not a winding gap between drawn shapes), has margins and whose holes are lettering is
-a balloon. Lettering, read at full resolution, is many
-small marks of one height side by side along lines.
+a balloon. Lettering, read at full resolution, is many small marks of one height side by side
+along straight lines (or down columns).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from irodori.paint import SHEET_MIN_L, _run_ids, grow, levelled_l
+from irodori.paint import SHEET_MIN_L, grow, levelled_l, run_ids
 
 if TYPE_CHECKING:
     from irodori.imageio import Lightness
@@ -65,7 +66,7 @@ def components(mask: np.ndarray, *, diagonal: bool = False) -> tuple[np.ndarray,
     alone: union-find over the mask's horizontal runs. Runs that touch across rows are joined,
     each root hooked under the smallest root it meets and every run pointed straight at its
     root, until no touching pair differs."""
-    ids = _run_ids(mask)
+    ids = run_ids(mask)
     n = int(ids.max()) if ids.size else 0
     if n == 0:
         return np.zeros(mask.shape, dtype=np.int64), 0

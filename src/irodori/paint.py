@@ -319,7 +319,7 @@ SHEET_CLOSE = 1  # cells each line grows by while the sheet is filled (backgroun
 SHEET_ROUNDS = 24  # alternating row and column fills; a sheet reached by none after that stays painted
 
 
-def _run_ids(open_: np.ndarray) -> np.ndarray:
+def run_ids(open_: np.ndarray) -> np.ndarray:
     """open_ (h, w) bool -> int (h, w): an id per horizontal run of True cells (runs end at a
     False cell and at each row's end); False cells get id 0."""
     h, w = open_.shape
@@ -366,9 +366,9 @@ def background_mask(l_darkest: np.ndarray, *, close: int = SHEET_CLOSE) -> np.nd
 
 def _flood(reach: np.ndarray, open_: np.ndarray) -> np.ndarray:
     """reach (h, w) bool carried over the cells of open_ (h, w) bool that a 4-connected path
-    joins to it: whole row and column runs (:func:`_run_ids`) that touch it, alternately, until
+    joins to it: whole row and column runs (:func:`run_ids`) that touch it, alternately, until
     nothing changes or SHEET_ROUNDS times."""
-    runs = (_run_ids(open_), _run_ids(np.ascontiguousarray(open_.T)).T)
+    runs = (run_ids(open_), run_ids(np.ascontiguousarray(open_.T)).T)
     reach = reach & open_
     count = int(reach.sum())
     for _ in range(SHEET_ROUNDS):
@@ -605,7 +605,7 @@ def _run_fill(reach: np.ndarray, open_: np.ndarray, rounds: int) -> np.ndarray:
     ``rounds`` alternating row and column fills (reach outside open_ is kept)."""
     for i in range(rounds):
         grid = np.ascontiguousarray(open_.T) if i % 2 else open_
-        ids = _run_ids(grid)
+        ids = run_ids(grid)
         hit = np.zeros(int(ids.max()) + 1, dtype=bool)
         hit[ids[reach.T if i % 2 else reach]] = True
         hit[0] = False
