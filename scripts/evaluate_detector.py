@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """How often the paint/tint detector decides right (:meth:`irodori.Colorizer.contract_for` with
-no ``--mode``: :func:`irodori.paint.choose_mode`, then the balloon test for softened scans).
+no ``--mode``: :func:`irodori.paint.choose_mode`).
 
 Reads the inputs of the paint evaluation sets (scripts/build_paint_evalsets.py): ``pages``,
 ``openmoji`` and ``cartoons`` must be painted; ``grey-art`` and ``photos`` tinted. Prints a
@@ -27,9 +27,7 @@ _COLORIZER = []
 
 def detect(path: Path) -> tuple[str, str]:
     """-> (the mode ``irodori colorize`` picks for the file with no ``--mode``, and why): the
-    contract of ``load_colorizer("auto")``, which can paint (:func:`irodori.paint.choose_mode`,
-    and for a grey image with paper that it tints, the balloon test of
-    :func:`irodori.paint.may_be_softened_page`)."""
+    contract of ``load_colorizer("auto")``, which can paint (:func:`irodori.paint.choose_mode`)."""
     from irodori import load_colorizer
     from irodori.imageio import lightness_of, open_image
 

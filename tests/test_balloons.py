@@ -204,24 +204,3 @@ def test_a_hint_in_a_balloon_fills_it_and_nothing_else(painter):
     far = ~grow(paper, 12)
     far[:, :20] = far[:20] = False
     assert np.abs(red[far].astype(int) - plain[far]).mean() < 1.0  # the rest of the page as it was
-
-
-def test_a_softened_scan_with_a_balloon_is_painted_and_smooth_grey_art_is_still_tinted(painter):
-    from irodori.colorizer import mean_chroma, sample_rows
-    from irodori.paint import choose_mode, page_stats
-
-    yy, xx = np.mgrid[0:480, 0:400]
-    u, v = xx * np.cos(0.5) + yy * np.sin(0.5), -xx * np.sin(0.5) + yy * np.cos(0.5)
-    dots = (np.cos(u * 2 * np.pi / 4) * np.cos(v * 2 * np.pi / 4) + 1) / 2 > 0.6
-    img = Image.fromarray(np.where(dots & (yy > 200), 0, 255).astype(np.uint8))  # a screen under a balloon
-    draw = ImageDraw.Draw(img)
-    draw.rectangle((10, 10, 389, 469), outline=0, width=3)
-    draw.ellipse((60, 40, 340, 170), fill=255, outline=0, width=3)
-    for i, line in enumerate(("Then we had better", "get some sleep now.")):
-        draw.text((200 - _font(16).getlength(line) / 2, 80 + 22 * i), line, fill=0, font=_font(16))
-    soft = Lightness(np.asarray(img.filter(ImageFilter.GaussianBlur(1.3))), "gray8")  # a soft scan
-    assert choose_mode(page_stats(sample_rows(soft), chroma=mean_chroma(soft))) == "tint"  # its dots read as grey
-    contract = painter.contract_for(soft)
-    assert contract.mode == "paint" and "speech balloons found" in contract.reason and contract.balloons.count == 1
-    art = np.clip(255 - np.hypot(yy - 240, xx - 200), 0, 255).astype(np.uint8)  # smooth grey, a third of it paper
-    assert painter.contract_for(Lightness(np.maximum(art, 250 * (yy < 160)).astype(np.uint8), "gray8")).mode == "tint"

@@ -41,7 +41,7 @@ from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, in
                       lightness_of, open_image, print_resolution)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet,
                     Contract, Screentone, ShapeFill, SheetFill, choose_background, choose_mode, composite,
-                    flats_to_lines, gutters, may_be_softened_page, page_stats, tone_length)
+                    flats_to_lines, gutters, page_stats, tone_length)
 from .reference import (SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, load_matcher,
                         reference_sources)
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
@@ -323,17 +323,11 @@ class Colorizer:
         height, width = lightness.shape
         stats = page_stats(sample_rows(lightness), chroma=mean_chroma(lightness))
         reason = "asked" if mode != "auto" else stats.describe()
-        balloons = None
         if mode == "auto":
             mode = choose_mode(stats)
             if stats.chroma > MAX_CHROMA:  # said once per image, louder than the decision's log line
                 log.warning("%sa colour image (mean chroma %.1f): its own colours are replaced by new ones from its "
                             "lightness", input_prefix(), stats.chroma)
-            if mode == "tint" and self.paint_backend is not None and may_be_softened_page(stats):
-                # A scan softened until its screentone reads as smooth grey is still a page if it has balloons.
-                balloons = self.find_balloons(lightness, stats.paper_l, "gutters")
-                if balloons.count:
-                    mode, reason = "paint", f"{reason}; speech balloons found: a page, softened"
             if mode == "paint" and self.paint_backend is None:
                 mode, reason = "tint", f"{reason}; looks like ink on paper, but {self.backend.name} cannot paint"
         if mode == "paint" and self.paint_backend is None:
@@ -352,9 +346,8 @@ class Colorizer:
             screen = Screentone.find(lightness, paper_l=stats.paper_l, length=length, workers=self.workers)
             log.debug("%sscreentone in %.0f %% of the page's cells (%.0f ms)", input_prefix(),
                       100 * screen.cells.mean(), (time.perf_counter() - start) * 1000)
-        if mode != "paint" or background not in ("paper", "gutters"):
-            balloons = None
-        elif balloons is None or balloons.factor != sheet_factor(lightness.shape, background):
+        balloons = None
+        if mode == "paint" and background in ("paper", "gutters"):
             balloons = self.find_balloons(lightness, stats.paper_l, background)
         return Contract(mode, tone, paper_l=stats.paper_l, length=length,
                         background="paint" if mode == "tint" else background, reason=reason, screen=screen,

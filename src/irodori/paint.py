@@ -762,18 +762,6 @@ def choose_mode(stats: PageStats) -> str:
     return "tint"
 
 
-SOFT_PAGE_PAPER = 0.3  # paper share of a grey image the detector tints, at least, to look for balloons in it
-
-
-def may_be_softened_page(stats: PageStats) -> bool:
-    """Whether an image :func:`choose_mode` tints may still be a page, softened until its
-    screentone reads as smooth grey (a blurred or JPEG scan): grey, with paper, and at least
-    SOFT_PAGE_PAPER of it paper. The colorizer then looks for speech balloons
-    (:mod:`irodori.balloons`), which photographs and paintings do not have, and paints it if it
-    finds any."""
-    return stats.chroma <= MAX_CHROMA and stats.lightest >= MIN_PAPER_L and stats.paper >= SOFT_PAGE_PAPER
-
-
 @dataclass(frozen=True)
 class Contract:
     """How one image is coloured, chosen once per image (:meth:`irodori.Colorizer.contract_for`)
@@ -834,4 +822,4 @@ class Contract:
 
 __all__ = ["BACKGROUNDS", "MODES", "TONES", "BlankSheet", "Contract", "PageStats", "Screentone", "SheetFill", "background_mask",
            "choose_background", "choose_mode", "composite", "flatten_tone", "flats_to_lines", "grow", "gutters",
-           "ink_layer", "lattice_regularity", "may_be_softened_page", "page_stats", "paper_level", "tone_length"]
+           "ink_layer", "lattice_regularity", "page_stats", "paper_level", "tone_length"]
