@@ -42,6 +42,7 @@ BALLOON_BLANK_PX = 10  # a balloon's margins (20-70 %), not the paper among a sc
 GLYPHS_MAX = 1000  # marks inside a shape, at most: a balloon holds a few hundred letters, a dense texture thousands
 LETTERING_SIDE = 1600  # lettering is read at this longest side at most (a 300 dpi A4 scan's type, 3 x smaller)
 SOLID_INK_L = 25.0  # levelled L: a cell whose lightest pixel is darker is solid ink (a white-on-black box's ground)
+BOX_SOLIDITY = 0.85  # a white-on-black box fills its bounding box (0.99); a black area of the art does not (0.6)
 GLYPH_INK_L = 50.0  # levelled L: darker is the ink of a letter, when the letters are black; ...
 GLYPH_CORE_PERCENTILE = 1.0  # ... else (a softened scan's small type) darker than half-way from paper to the
 # inside's darkest (this percentile of its L): at L 50 a blurred letter fell apart into specks
@@ -143,8 +144,9 @@ def lettered_shapes(lightness: "Lightness", ground: np.ndarray, *, factor: int, 
     BALLOON_MIN_AREA to BALLOON_MAX_AREA of the page, at least BALLOON_MIN_CELLS across,
     filling BALLOON_SOLIDITY of its box, at most BALLOON_MAX_HOLES of it holes, at least
     BALLOON_BLANK of it margins (ground BALLOON_BLANK_PX from its holes, growing with the page
-    beyond 1200 px); it is a balloon if its holes are :func:`lettering` (white on black: the
-    levelled L turned over, so that paper letters are the marks)."""
+    beyond 1200 px); it is a balloon if its holes are :func:`lettering` (white on black: a box,
+    filling BOX_SOLIDITY of its bounding box, and the levelled L turned over, so that paper
+    letters are the marks)."""
     labels, n = components(ground)
     cells = np.zeros_like(ground)
     f = int(factor)
@@ -164,7 +166,7 @@ def lettered_shapes(lightness: "Lightness", ground: np.ndarray, *, factor: int, 
         inside = fill_holes(labels[top:bottom, left:right] == k)
         size = int(inside.sum())
         if not (least <= size <= most and own[k] < size and size - own[k] <= BALLOON_MAX_HOLES * size
-                and size >= BALLOON_SOLIDITY * tall[k] * wide[k]
+                and size >= (BOX_SOLIDITY if white_on_black else BALLOON_SOLIDITY) * tall[k] * wide[k]
                 and margins(inside, ground[top:bottom, left:right], reach) >= BALLOON_BLANK * size):
             continue
         y0, y1, x0, x1 = top * f, min(height, bottom * f), left * f, min(width, right * f)
