@@ -38,7 +38,8 @@ BALLOON_SOLIDITY = 0.35  # the shape with its holes fills at least this share of
 BALLOON_MIN_CELLS = 4  # cells across, at least, each way
 BALLOON_MAX_HOLES = 0.5  # share of the shape that is ink (its lettering), at most
 BALLOON_BLANK = 0.15  # share of the shape, at least, that is paper BALLOON_BLANK_PX or more from its lettering:
-BALLOON_BLANK_PX = 10  # a balloon's margins (20-70 %), not the paper among a screen's dots or hatching (0-8 %)
+BALLOON_BLANK_PX = 10  # a balloon's margins (20-70 %), not the paper among a screen's dots or hatching (0-8 %);
+BALLOON_TIGHT_PX = 6  # ... or this close, if its lettering is no pattern (see pattern)
 GLYPHS_MAX = 1000  # marks inside a shape, at most: a balloon holds a few hundred letters, a dense texture thousands
 LETTERING_SIDE = 1600  # lettering is read at this longest side at most (a 300 dpi A4 scan's type, 3 x smaller)
 SOLID_INK_L = 25.0  # levelled L: a cell whose lightest pixel is darker is solid ink (a white-on-black box's ground)
@@ -58,6 +59,8 @@ GLYPH_INK_SHARE = 0.9  # the marks on lines hold at least this share of the ink 
 GLYPH_MIN_PX = 3  # the marks' median height, at least: specks of 2 px are a screen's dots or noise, not type
 GLYPH_WIDTH_SPREAD = 0.1  # the marks' widths (or heights) vary (letters, words: their standard deviation 14-90 %
 # of their mean), a row of equal dots or rivets does not (3 %)
+GLYPH_MAX_ASPECT = 2.5  # pattern: the marks' median height over width above this is strokes of line tone ...
+GLYPH_GRID = 0.6  # ... or this share of them in columns as well as rows
 GLYPH_MAX_HEIGHT = 0.45  # of the shape's height: taller marks are drawing, not lettering
 
 
@@ -159,22 +162,27 @@ def lettered_shapes(lightness: "Lightness", ground: np.ndarray, *, factor: int, 
                  & (own >= (1.0 - BALLOON_MAX_HOLES) * least) & (tall * wide >= least))
     candidate[0] = False
     height, width = lightness.shape
-    reach = max(1, round(max(BALLOON_BLANK_PX, BALLOON_BLANK_PX * max(height, width) / 1200) / f))
+    reach, tight = (max(1, round(max(px, px * max(height, width) / 1200) / f))
+                    for px in (BALLOON_BLANK_PX, BALLOON_TIGHT_PX))
     count = 0
     for k in np.flatnonzero(candidate):
         top, bottom, left, right = (int(v) for v in box[k])
         inside = fill_holes(labels[top:bottom, left:right] == k)
         size = int(inside.sum())
         if not (least <= size <= most and own[k] < size and size - own[k] <= BALLOON_MAX_HOLES * size
-                and size >= (BOX_SOLIDITY if white_on_black else BALLOON_SOLIDITY) * tall[k] * wide[k]
-                and margins(inside, ground[top:bottom, left:right], reach) >= BALLOON_BLANK * size):
+                and size >= (BOX_SOLIDITY if white_on_black else BALLOON_SOLIDITY) * tall[k] * wide[k]):
+            continue
+        # Roomy lettering passes the type tests alone; tight lettering (a caption with a few pixels
+        # of room) must also not be a pattern (:func:`pattern`), as a screen's dots or panes are.
+        roomy = margins(inside, ground[top:bottom, left:right], reach) >= BALLOON_BLANK * size
+        if not roomy and margins(inside, ground[top:bottom, left:right], tight) < BALLOON_BLANK * size:
             continue
         y0, y1, x0, x1 = top * f, min(height, bottom * f), left * f, min(width, right * f)
         pixels = np.repeat(np.repeat(inside, f, axis=0), f, axis=1)[:y1 - y0, :x1 - x0]
         levelled = levelled_l(lightness.rows(y0, y1)[:, x0:x1], paper_l)
         if white_on_black:
             levelled = 100.0 - levelled
-        if lettering(*reduced(levelled, pixels, -(-max(height, width) // LETTERING_SIDE))):
+        if lettering(*reduced(levelled, pixels, -(-max(height, width) // LETTERING_SIDE)), patterns=not roomy):
             cells[top:bottom, left:right] |= inside
             count += 1
     return cells, count
@@ -187,7 +195,7 @@ def margins(inside: np.ndarray, paper: np.ndarray, reach: int) -> int:
     return int((inside & paper & ~grow(inside & ~paper, reach)).sum())
 
 
-def lettering(levelled: np.ndarray, inside: np.ndarray) -> bool:
+def lettering(levelled: np.ndarray, inside: np.ndarray, *, patterns: bool = False) -> bool:
     """levelled (h, w) float32 L (paper 100) of a closed shape's bounding box, ``inside`` (h, w)
     bool the shape -> whether the ink inside is lettering (:func:`on_lines`), set in rows or, as
     Japanese is, in columns: GLYPHS_MIN to GLYPHS_MAX marks of 8-connected ink (darker than
@@ -203,8 +211,8 @@ def lettering(levelled: np.ndarray, inside: np.ndarray) -> bool:
     box = boxes(labels, n)[1:]
     area = np.bincount(labels.ravel(), minlength=n + 1)[1:]
     rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
-    return (on_lines(box, area, rows[-1] - rows[0] + 1)
-            or on_lines(box[:, [2, 3, 0, 1]], area, cols[-1] - cols[0] + 1))  # columns: the boxes turned
+    return (on_lines(box, area, rows[-1] - rows[0] + 1, patterns=patterns)
+            or on_lines(box[:, [2, 3, 0, 1]], area, cols[-1] - cols[0] + 1, patterns=patterns))  # columns: turned
 
 
 def chains(near: np.ndarray) -> np.ndarray:
@@ -240,7 +248,21 @@ def straight(chain: np.ndarray, x: np.ndarray, y: np.ndarray, glyph: float) -> n
     return ~steep[chain] & (np.abs(y - offset[chain] - slope[chain] * x) <= GLYPH_DRIFT * glyph)
 
 
-def on_lines(box: np.ndarray, area: np.ndarray, across: int) -> bool:
+def pattern(box: np.ndarray, chain: np.ndarray) -> bool:
+    """box (n, 4) of marks on lines, chain (n,) their lines' labels -> whether they are a pattern
+    rather than type: marks GLYPH_MAX_ASPECT times taller than wide (strokes of line tone), or,
+    on two lines or more, GLYPH_GRID of them with a mark of another line centred within a pixel
+    (they stand in columns too: a window's panes, a grid of dots; letters of different widths
+    fall in columns by chance only)."""
+    tall = float(np.median((box[:, 1] - box[:, 0]) / np.maximum(box[:, 3] - box[:, 2], 1))) > GLYPH_MAX_ASPECT
+    if tall or len(np.unique(chain)) < 2:
+        return tall
+    x = (box[:, 2] + box[:, 3]) / 2.0
+    other = chain[:, None] != chain[None, :]
+    return float((other & (np.abs(x[:, None] - x[None, :]) <= 1.0)).any(axis=1).mean()) >= GLYPH_GRID
+
+
+def on_lines(box: np.ndarray, area: np.ndarray, across: int, *, patterns: bool = False) -> bool:
     """box (n, 4) int: marks' bounding boxes (top, bottom, left, right), area (n,) their ink
     pixels; ``across``: the shape's height -> whether they are lines of type running left to
     right. The marks no taller than GLYPH_MAX_HEIGHT of the shape are neighbours on a line when
@@ -269,7 +291,8 @@ def on_lines(box: np.ndarray, area: np.ndarray, across: int) -> bool:
     sizes = [(box[:, 3] - box[:, 2])[on_line], heights[on_line]]  # capitals set in a column are all one height
     return (int(on_line.sum()) >= GLYPHS_MIN and glyph >= GLYPH_MIN_PX
             and area[on_line].sum() >= GLYPH_INK_SHARE * area.sum()
-            and max(size.std() / size.mean() for size in sizes) >= GLYPH_WIDTH_SPREAD)
+            and max(size.std() / size.mean() for size in sizes) >= GLYPH_WIDTH_SPREAD
+            and not (patterns and pattern(box[on_line], chain[on_line])))
 
 
 @dataclass(frozen=True)
@@ -306,4 +329,4 @@ class Balloons:
 
 
 __all__ = ["Balloons", "boxes", "chains", "components", "fill_holes", "lettered_shapes", "lettering", "on_lines",
-           "straight"]
+           "pattern", "straight"]
