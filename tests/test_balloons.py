@@ -168,6 +168,31 @@ def test_a_narration_box_printed_white_on_black_keeps_its_white_letters(painter)
     assert out_l[letters].min() > 95.0 and out_l[66:134, 50:320][page[66:134, 50:320] == 0].max() < 5.0
 
 
+def test_a_tightly_lettered_caption_is_found_and_a_window_of_panes_is_not():
+    def box(draw_inside) -> int:
+        img = Image.new("L", (400, 480), 255)
+        draw = ImageDraw.Draw(img)
+        draw.rectangle((20, 20, 379, 459), outline=0, width=3)
+        draw_inside(draw)
+        return _find(np.asarray(img)).count
+
+    def caption(draw):
+        lines = ("Narration: the old road was", "older than the kingdom.")
+        right = 60 + 7 + max(_font(14).getlength(line) for line in lines) + 7
+        draw.rectangle((60, 60, right, 60 + 7 + 2 * 18 + 7), outline=0, width=2)  # 7 px of room
+        for i, line in enumerate(lines):
+            draw.text((69, 67 + 18 * i), line, fill=0, font=_font(14))
+
+    def window(draw):
+        draw.rectangle((60, 60, 60 + 7 + 10 * 22 + 7, 60 + 7 + 3 * 22 + 7), outline=0, width=2)
+        for row in range(3):
+            for col in range(10):
+                x, y = 69 + 22 * col, 69 + 22 * row
+                draw.rectangle((x, y, x + 6 + (col * 3) % 7, y + 12), fill=0)  # panes of uneven widths
+
+    assert box(caption) == 1 and box(window) == 0
+
+
 def test_lettering_set_in_columns_is_found_as_lettering_set_in_rows_is():
     img = Image.new("L", (400, 480), 255)
     draw = ImageDraw.Draw(img)
