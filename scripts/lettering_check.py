@@ -30,7 +30,7 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -125,19 +125,25 @@ def balloon_page(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @contextlib.contextmanager
-def without_balloons(on: bool = True) -> Iterator[None]:
-    """Within the block (when ``on``), no page has balloons (:class:`irodori.balloons.Balloons`),
-    as before they were looked for."""
+def found_as(kind: str, blank: Callable, on: bool = True) -> Iterator[None]:
+    """Within the block (when ``on``), ``irodori.colorizer.<kind>.find`` returns what it finds
+    remade by ``blank(cls, found)``, as before that finder existed; restored after."""
     import irodori.colorizer as colorizer_module
 
-    find = colorizer_module.Balloons.find
+    finder = getattr(colorizer_module, kind)
+    find = finder.find
     if on:
-        colorizer_module.Balloons.find = classmethod(
-            lambda cls, *a, **k: (lambda found: cls(np.zeros_like(found.cells), found.factor))(find(*a, **k)))
+        finder.find = classmethod(lambda cls, *a, **k: blank(cls, find(*a, **k)))
     try:
         yield
     finally:
-        colorizer_module.Balloons.find = find
+        finder.find = find
+
+
+def without_balloons(on: bool = True) -> contextlib.AbstractContextManager:
+    """Within the block (when ``on``), no page has balloons (:class:`irodori.balloons.Balloons`),
+    as before they were looked for."""
+    return found_as("Balloons", lambda cls, found: cls(np.zeros_like(found.cells), found.factor), on)
 
 
 def measure_balloons(colorizer, *, tone: str, balloons: bool) -> dict[int, tuple[float, float, float]]:
@@ -155,20 +161,10 @@ def measure_balloons(colorizer, *, tone: str, balloons: bool) -> dict[int, tuple
     return rows
 
 
-@contextlib.contextmanager
-def density_rule_alone(on: bool = True) -> Iterator[None]:
+def density_rule_alone(on: bool = True) -> contextlib.AbstractContextManager:
     """Within the block (when ``on``), every cell of a page counts as a screen: the tone filter's
     density rule decides alone, as before the lattice test (:class:`irodori.paint.Screentone`)."""
-    import irodori.colorizer as colorizer_module
-
-    find = colorizer_module.Screentone.find
-    if on:
-        colorizer_module.Screentone.find = classmethod(
-            lambda cls, *a, **k: (lambda found: cls(np.ones_like(found.cells), found.size))(find(*a, **k)))
-    try:
-        yield
-    finally:
-        colorizer_module.Screentone.find = find
+    return found_as("Screentone", lambda cls, found: cls(np.ones_like(found.cells), found.size), on)
 
 
 def paint_l(colorizer, pixels: np.ndarray, **options) -> np.ndarray:
