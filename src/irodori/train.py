@@ -331,6 +331,256 @@ def _gan_step(disc: torch.nn.Module, ddp_disc: torch.nn.Module, optimizer_d: tor
     losses["loss"] = losses["loss"] + cfg.loss.gan * losses["loss_g_gan"]
 
 
+class _Process:
+    """Where this process trains: its rank in a ``torchrun`` world (one process without it) and
+    its device. Creating it joins the process group (gloo on CPU, nccl on GPU) and sets torch's
+    threads (``cfg.threads``; 0: torch's own choice, OMP_NUM_THREADS or a thread per core. One
+    thread beside the data worker trained faster on cores busy with other work, but 35 % slower
+    on an idle 2-core machine, 13.7 against 20.9 img/s, which is what a user has)."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.device = resolve_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
+        self.distributed = self.world > 1
+        self.is_main = self.rank == 0
+
+    def join(self, cfg: TrainConfig) -> None:
+        if self.distributed and not dist.is_initialized():
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+
+    def wrap(self, module: torch.nn.Module | None) -> torch.nn.Module | None:
+        """``module`` under DistributedDataParallel when there are several processes."""
+        if module is None or not self.distributed:
+            return module
+        return torch.nn.parallel.DistributedDataParallel(
+            module, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+            find_unused_parameters=getattr(module, "has_unused_parameters", False))
+
+    def autocast(self, cfg: TrainConfig) -> Any:
+        """-> a function returning the forward passes' autocast context: bfloat16 with ``amp``
+        bf16, or auto on CUDA or a CPU that computes bf16 natively; else a null context."""
+        use_bf16 = cfg.amp == "bf16" or (cfg.amp == "auto" and (self.device.type == "cuda" or cpu_has_bf16()))
+        if not use_bf16:
+            return contextlib.nullcontext
+        return lambda: torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+
+
+def _check_out_dir(run_dir: Path, *, resume: str | Path | None, init: str | Path | None, dry_run: bool) -> None:
+    """TrainingError for a run that would mix two things: resume and init, an --out that is a
+    file, or a new run written over one already there."""
+    if resume is not None and init is not None:
+        raise TrainingError("give resume (continue a run) or init (start a new run from weights), not both")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise TrainingError(f"--out {run_dir} is a file, not a folder")
+    if resume is None and not dry_run and (run_dir / "latest").is_file():
+        raise TrainingError(f"{run_dir} already holds a run (latest: {(run_dir / 'latest').read_text().strip()}); "
+                            f"continue it with --resume {run_dir}, or choose another --out")
+
+
+class _Nets:
+    """What a step trains and a checkpoint holds: the generator and its AdamW, the moving average
+    of its weights (``cfg.ema_decay``), the PatchGAN discriminator and its Adam (``loss.gan``)."""
+
+    def __init__(self, cfg: TrainConfig, model: Generator, device: torch.device, *, is_main: bool) -> None:
+        model = model.to(device)
+        if cfg.encoder_bn == "frozen":
+            if cfg.model.encoder == "unet":
+                raise TrainingError("encoder_bn=frozen needs an EfficientNet-Lite encoder that starts trained "
+                                    "(model.encoder efficientnet-lite0 or -lite1, or --init such a model); this one is unet")
+            frozen = freeze_batch_norm(model.encoder)
+            if is_main:
+                log.info("encoder batch norms frozen (%d, running statistics folded into their convolutions)", frozen)
+        if device.type == "cpu":
+            model = model.to(memory_format=torch.channels_last)  # faster convolutions on CPU
+        self.model = model
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+        # The moving average starts as a copy of the (initial or resumed) weights.
+        self.ema = copy.deepcopy(model).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
+        self.disc = self.optimizer_d = None
+        if cfg.loss.gan > 0:
+            self.disc = PatchDiscriminator(cfg.gan.discriminator()).to(device)
+            self.optimizer_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.gan.lr, betas=(cfg.gan.beta1, 0.999))
+
+    def resume(self, resume: str | Path, cfg: TrainConfig, device: torch.device, *, is_main: bool) -> int:
+        """Load a run's checkpoint (weights, moving average, discriminator, optimisers) -> its step.
+        TrainingError when it lacks what this run's switches need, or has no steps left to train."""
+        ckpt = resolve_checkpoint(resume)
+        for wanted, file, switch in ((self.ema, "ema.safetensors", "ema_decay"),
+                                     (self.disc, "discriminator.safetensors", "loss.gan")):
+            if wanted is not None and not (ckpt / file).is_file():
+                raise TrainingError(f"{ckpt} was trained without {switch}; it cannot resume with it on. "
+                                    f"Start a new run from it with --init {ckpt}")
+        load_module(self.model, ckpt / "model.safetensors", device=device)
+        if self.ema is not None:
+            load_module(self.ema, ckpt / "ema.safetensors", device=device)
+        if self.disc is not None:
+            load_module(self.disc, ckpt / "discriminator.safetensors", device=device)
+        start_step = load_train_state(ckpt, self.optimizer, optimizer_d=self.optimizer_d)
+        if start_step >= cfg.steps:
+            raise TrainingError(f"{ckpt} is at step {start_step} of this run's {cfg.steps}: nothing to train; "
+                                f"give --steps with more than {start_step} to train it longer")
+        if is_main:
+            log.info("resumed from %s at step %d", ckpt, start_step)
+        return start_step
+
+    def non_finite(self, step: int, last_ckpt: Path | None) -> None:
+        """TrainingError if the weights or their moving average hold NaN or inf. A finite loss is
+        not enough: batch-norm statistics can already hold inf (an extreme learning rate), and
+        such a checkpoint colours nothing. Every rank holds the same weights, so every rank takes
+        the same decision."""
+        for what, module in (("weights", self.model), ("moving average", self.ema)):
+            bad = non_finite_keys(module.state_dict()) if module is not None else []
+            if bad:
+                where = f"; the last good checkpoint is {last_ckpt}" if last_ckpt else ""
+                raise TrainingError(
+                    f"the {what} hold NaN or inf at step {step} ({len(bad)} tensors, e.g. {bad[0]}): training "
+                    f"stopped without saving them{where}. Try a lower --optim.lr or check the data for broken images."
+                )
+
+
+def _class_weights(cfg: TrainConfig, model: Generator, train_set: Any, device: torch.device
+                   ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """-> (the classification head's ab bins, their rebalancing weights), or (None, None) for a
+    regression head."""
+    if cfg.model.head != "classification":
+        return None, None
+    bins = model.ab_bins
+    weights = estimate_class_weights(train_set, bins.cpu().numpy(), mix=cfg.loss.rebalance_mix, seed=cfg.seed)
+    return bins, torch.from_numpy(weights).to(device)
+
+
+def _loader(train_set: Any, cfg: TrainConfig, proc: _Process, start_step: int) -> DataLoader:
+    """The training batches from ``start_step`` on: the sampler makes them a pure function of the
+    step (and the rank), so a resumed run sees what a straight one would."""
+    sampler = StepSampler(len(train_set), batch_size=cfg.batch_size, seed=cfg.seed, rank=proc.rank,
+                          world_size=proc.world, start_step=start_step)
+    return DataLoader(
+        train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.data.workers,
+        pin_memory=proc.device.type == "cuda", persistent_workers=False,
+        prefetch_factor=4 if cfg.data.workers else None, worker_init_fn=_ignore_sigint,
+    )
+
+
+class _Loop:
+    """One invocation's steps: each trains on a batch (:meth:`step`), is logged and validated on
+    rank 0 (:meth:`record`), and is checkpointed when due (:meth:`checkpoint`)."""
+
+    def __init__(self, cfg: TrainConfig, proc: _Process, nets: _Nets, train_set: Any, *, run_dir: Path,
+                 manifest_sha: str) -> None:
+        self.cfg, self.proc, self.nets, self.run_dir, self.manifest_sha = cfg, proc, nets, run_dir, manifest_sha
+        self.ddp_model, self.ddp_disc = proc.wrap(nets.model), proc.wrap(nets.disc)
+        self.autocast = proc.autocast(cfg)
+        self.config_dict = config_to_dict(cfg)
+        self.bins, self.class_weights = _class_weights(cfg, nets.model, train_set, proc.device)
+        self.last_ckpt: Path | None = None
+        self.metrics: dict[str, float] = {}
+        self.csv_log: CsvLog | None = None
+        self.bar = None
+        self.val_batches: list[dict[str, torch.Tensor]] = []
+        self.t_start = self.t_window = time.perf_counter()
+        self.n_window = 0
+
+    def open_records(self, train_set: Any, val_set: Any, start_step: int, *, progress: bool) -> None:
+        """Rank 0: the run folder, log.csv, the validation batches, the run's summary in the log and
+        the progress bar. Every rank: the clock of log.csv's images/s and elapsed_s starts."""
+        cfg, nets = self.cfg, self.nets
+        if self.proc.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            if warmup_steps_for(cfg) < cfg.optim.warmup_steps:
+                log.warning("optim.warmup_steps=%d is more than half of this %d-step run: warming up over %d steps "
+                            "instead, so the run reaches its learning rate", cfg.optim.warmup_steps, cfg.steps,
+                            warmup_steps_for(cfg))
+            self.csv_log = CsvLog(self.run_dir / "log.csv")
+            if val_set is not None and cfg.val_every:
+                self.val_batches = _val_batches(val_set, cfg)
+            log.info("model: %d parameters; device %s; world size %d; %d training image%s",
+                     count_parameters(nets.model), self.proc.device, self.proc.world, len(train_set),
+                     "" if len(train_set) == 1 else "s")
+            if nets.disc is not None:
+                log.info("PatchGAN discriminator: %d parameters, loss.gan = %g", count_parameters(nets.disc),
+                         cfg.loss.gan)
+            if progress:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=cfg.steps, initial=start_step, desc="train", unit="step", dynamic_ncols=True)
+        self.t_start = self.t_window = time.perf_counter()
+
+    def step(self, batch: dict[str, torch.Tensor], step: int) -> tuple[dict, float]:
+        """Train on one batch at ``step`` -> (its losses, the learning rate it used).
+        TrainingError when the loss is not finite (on any rank: all then stop)."""
+        cfg, nets = self.cfg, self.nets
+        lr = lr_at(step, cfg)
+        for group in nets.optimizer.param_groups:
+            group["lr"] = lr
+        l, ab_true, ab_pred, losses = _forward_losses(self.ddp_model, batch, cfg, device=self.proc.device,
+                                                      autocast=self.autocast, bins=self.bins,
+                                                      class_weights=self.class_weights)
+        if self.ddp_disc is not None:
+            _gan_step(nets.disc, self.ddp_disc, nets.optimizer_d, l, ab_true, ab_pred, losses, cfg,
+                      autocast=self.autocast)
+        loss_value = losses["loss"].detach()
+        if self.proc.distributed:
+            dist.all_reduce(loss_value)  # every rank takes the same decision below
+        if not torch.isfinite(loss_value):
+            where = f"; the last good checkpoint is {self.last_ckpt}" if self.last_ckpt else ""
+            raise TrainingError(f"loss became {loss_value.item()} at step {step}: training stopped{where}. "
+                                "Try a lower --optim.lr or check the data for broken images.")
+        nets.optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        if cfg.optim.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(nets.model.parameters(), cfg.optim.grad_clip)
+        nets.optimizer.step()
+        if nets.ema is not None:
+            update_ema(nets.ema, nets.model, ema_decay_at(step, cfg.ema_decay))
+        self.n_window += l.shape[0] * self.proc.world
+        return losses, lr
+
+    def record(self, step: int, end_step: int, losses: dict, lr: float) -> None:
+        """Rank 0, after ``step`` steps: the progress bar, a log.csv row every ``log_every`` steps,
+        and validation (loss and sample sheet) every ``val_every``."""
+        if not self.proc.is_main:
+            return
+        cfg = self.cfg
+        row = {k: float(v.detach()) for k, v in losses.items()}
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{lr:.2e}")
+        if step % cfg.log_every == 0 or step == end_step:
+            now = time.perf_counter()
+            self.csv_log.write(step=step, lr=lr, img_per_s=round(self.n_window / max(now - self.t_window, 1e-9), 2),
+                               elapsed_s=round(now - self.t_start, 1), **row)
+            self.t_window, self.n_window = time.perf_counter(), 0
+        if self.val_batches and (step % cfg.val_every == 0 or step == cfg.steps):
+            model = self.nets.ema if self.nets.ema is not None else self.nets.model
+            self.metrics = {"val_l1": _validate(model, self.val_batches, self.proc.device,
+                                                self.run_dir / "samples" / f"step-{step:07d}.png")}
+            self.csv_log.write(step=step, **self.metrics)
+            self.nets.model.train()
+
+    def save(self, step: int) -> Path | None:
+        """Check the weights are finite (every rank), then write a checkpoint (rank 0) -> its path,
+        or None on other ranks."""
+        self.nets.non_finite(step, self.last_ckpt)
+        if not self.proc.is_main:
+            return None
+        nets = self.nets
+        self.last_ckpt = save_checkpoint(
+            self.run_dir, model=nets.model, step=step, config=self.config_dict, optimizer=nets.optimizer,
+            data_manifest_sha256=self.manifest_sha, metrics=self.metrics, keep=self.cfg.keep_checkpoints,
+            world_size=self.proc.world, ema=nets.ema, discriminator=nets.disc, optimizer_d=nets.optimizer_d,
+        )
+        return self.last_ckpt
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def train(
     cfg: TrainConfig,
     *,
@@ -346,224 +596,54 @@ def train(
     schedule, which is fixed by ``cfg.steps``; a later ``resume`` continues the same run.
     ``cfg.time_budget_s`` does the same once this invocation has run that long (set-up included),
     and ``cfg.checkpoint_every_s`` adds checkpoints by time (:class:`WallClock`).
+    TrainingError when it cannot start or go on (the message says what to do);
+    TrainingInterrupted on Ctrl-C or SIGTERM, after saving a checkpoint.
     """
-    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    rank = int(os.environ.get("RANK", "0"))
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = resolve_device(cfg.device, local_rank)
-    clock = WallClock(cfg, distributed=distributed, device=device)
-    if distributed and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    # threads 0: torch's own choice (OMP_NUM_THREADS, else a thread per core). One thread beside the
-    # data worker trained faster on cores busy with other work, but 35 % slower on an idle 2-core
-    # machine (13.7 against 20.9 img/s, bench.py's training recipe), which is what a user has.
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    is_main = rank == 0
-    if resume is not None and init is not None:
-        raise TrainingError("give resume (continue a run) or init (start a new run from weights), not both")
+    proc = _Process(cfg)
+    clock = WallClock(cfg, distributed=proc.distributed, device=proc.device)
+    proc.join(cfg)
     run_dir = Path(cfg.out_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise TrainingError(f"--out {run_dir} is a file, not a folder")
-    if resume is None and not dry_run and (run_dir / "latest").is_file():
-        raise TrainingError(f"{run_dir} already holds a run (latest: {(run_dir / 'latest').read_text().strip()}); "
-                            f"continue it with --resume {run_dir}, or choose another --out")
-
-    train_set, val_set, manifest_sha = _datasets(cfg, dry_run=dry_run, is_main=is_main)
-
-    # Model and optimiser.
-    model, cfg = _generator(cfg, init=init, resume=resume, is_main=is_main)
-    model = model.to(device)
-    if cfg.encoder_bn == "frozen":
-        if cfg.model.encoder == "unet":
-            raise TrainingError("encoder_bn=frozen needs an EfficientNet-Lite encoder that starts trained "
-                                "(model.encoder efficientnet-lite0 or -lite1, or --init such a model); this one is unet")
-        frozen = freeze_batch_norm(model.encoder)
-        if is_main:
-            log.info("encoder batch norms frozen (%d, running statistics folded into their convolutions)", frozen)
-    if device.type == "cpu":
-        model = model.to(memory_format=torch.channels_last)  # faster convolutions on CPU
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-    # The moving average starts as a copy of the (initial or resumed) weights.
-    ema = copy.deepcopy(model).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
-    disc = optimizer_d = None
-    if cfg.loss.gan > 0:
-        disc = PatchDiscriminator(cfg.gan.discriminator()).to(device)
-        optimizer_d = torch.optim.Adam(disc.parameters(), lr=cfg.gan.lr, betas=(cfg.gan.beta1, 0.999))
-    start_step = 0
-    if resume is not None:
-        ckpt = resolve_checkpoint(resume)
-        for wanted, file, switch in ((ema, "ema.safetensors", "ema_decay"), (disc, "discriminator.safetensors", "loss.gan")):
-            if wanted is not None and not (ckpt / file).is_file():
-                raise TrainingError(f"{ckpt} was trained without {switch}; it cannot resume with it on. "
-                                    f"Start a new run from it with --init {ckpt}")
-        load_module(model, ckpt / "model.safetensors", device=device)
-        if ema is not None:
-            load_module(ema, ckpt / "ema.safetensors", device=device)
-        if disc is not None:
-            load_module(disc, ckpt / "discriminator.safetensors", device=device)
-        start_step = load_train_state(ckpt, optimizer, optimizer_d=optimizer_d)
-        if start_step >= cfg.steps:
-            raise TrainingError(f"{ckpt} is at step {start_step} of this run's {cfg.steps}: nothing to train; "
-                                f"give --steps with more than {start_step} to train it longer")
-        if is_main:
-            log.info("resumed from %s at step %d", ckpt, start_step)
-
-    def wrap(module: torch.nn.Module) -> torch.nn.Module:
-        if not distributed:
-            return module
-        return torch.nn.parallel.DistributedDataParallel(
-            module, device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=getattr(module, "has_unused_parameters", False))
-
-    ddp_model = wrap(model)
-    ddp_disc = wrap(disc) if disc is not None else None
-    use_bf16 = cfg.amp == "bf16" or (cfg.amp == "auto" and (device.type == "cuda" or cpu_has_bf16()))
-
-    def autocast() -> contextlib.AbstractContextManager:
-        if not use_bf16:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    config_dict = config_to_dict(cfg)
-    class_weights = bins = None
-    if cfg.model.head == "classification":
-        bins = model.ab_bins
-        class_weights = torch.from_numpy(
-            estimate_class_weights(train_set, bins.cpu().numpy(), mix=cfg.loss.rebalance_mix, seed=cfg.seed)
-        ).to(device)
-
-    def check_finite(step: int) -> None:
-        # A finite loss is not enough: batch-norm statistics can already hold inf (an extreme
-        # learning rate), and such a checkpoint colours nothing. Only finite ones are "good".
-        # Every rank holds the same weights, so every rank takes the same decision.
-        for what, module in (("weights", model), ("moving average", ema)):
-            bad = non_finite_keys(module.state_dict()) if module is not None else []
-            if bad:
-                where = f"; the last good checkpoint is {last_ckpt}" if last_ckpt else ""
-                raise TrainingError(
-                    f"the {what} hold NaN or inf at step {step} ({len(bad)} tensors, e.g. {bad[0]}): training "
-                    f"stopped without saving them{where}. Try a lower --optim.lr or check the data for broken images."
-                )
-
-    def save(step: int, metrics: dict | None = None) -> Path | None:
-        check_finite(step)
-        if not is_main:
-            return None
-        return save_checkpoint(
-            run_dir, model=model, step=step, config=config_dict, optimizer=optimizer,
-            data_manifest_sha256=manifest_sha, metrics=metrics, keep=cfg.keep_checkpoints,
-            world_size=world, ema=ema, discriminator=disc, optimizer_d=optimizer_d,
-        )
-
-    sampler = StepSampler(len(train_set), batch_size=cfg.batch_size, seed=cfg.seed, rank=rank,
-                          world_size=world, start_step=start_step)
-    loader = DataLoader(
-        train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.data.workers,
-        pin_memory=device.type == "cuda", persistent_workers=False,
-        prefetch_factor=4 if cfg.data.workers else None, worker_init_fn=_ignore_sigint,
-    )
-    val_batches = _val_batches(val_set, cfg) if val_set is not None and cfg.val_every and is_main else []
-
+    _check_out_dir(run_dir, resume=resume, init=init, dry_run=dry_run)
+    train_set, val_set, manifest_sha = _datasets(cfg, dry_run=dry_run, is_main=proc.is_main)
+    model, cfg = _generator(cfg, init=init, resume=resume, is_main=proc.is_main)
+    nets = _Nets(cfg, model, proc.device, is_main=proc.is_main)
+    start_step = nets.resume(resume, cfg, proc.device, is_main=proc.is_main) if resume is not None else 0
+    loop = _Loop(cfg, proc, nets, train_set, run_dir=run_dir, manifest_sha=manifest_sha)
+    loader = _loader(train_set, cfg, proc, start_step)
     end_step = cfg.steps if stop_at_step is None else min(cfg.steps, stop_at_step)
-    if is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if warmup_steps_for(cfg) < cfg.optim.warmup_steps:
-            log.warning("optim.warmup_steps=%d is more than half of this %d-step run: warming up over %d steps "
-                        "instead, so the run reaches its learning rate", cfg.optim.warmup_steps, cfg.steps,
-                        warmup_steps_for(cfg))
-    csv_log = CsvLog(run_dir / "log.csv") if is_main else None
-    if is_main:
-        log.info("model: %d parameters; device %s; world size %d; %d training image%s",
-                 count_parameters(model), device, world, len(train_set), "" if len(train_set) == 1 else "s")
-        if disc is not None:
-            log.info("PatchGAN discriminator: %d parameters, loss.gan = %g", count_parameters(disc), cfg.loss.gan)
-    bar = None
-    if is_main and progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=cfg.steps, initial=start_step, desc="train", unit="step", dynamic_ncols=True)
+    loop.open_records(train_set, val_set, start_step, progress=progress)
 
     # SIGTERM (a scheduler pre-empting the job, `kill`) is treated like Ctrl-C: save, then stop.
     previous_term = None
     if threading.current_thread() is threading.main_thread():
         previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
-
     step = start_step
-    last_ckpt: Path | None = None
-    t_start = time.perf_counter()
-    t_window, n_window = time.perf_counter(), 0
-    metrics: dict[str, float] = {}
     try:
-        model.train()
-        data_iter = iter(loader)
+        nets.model.train()
+        batches = iter(loader)
         while step < end_step:
-            lr = lr_at(step, cfg)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            l, ab_true, ab_pred, losses = _forward_losses(ddp_model, next(data_iter), cfg, device=device,
-                                                          autocast=autocast, bins=bins, class_weights=class_weights)
-            if ddp_disc is not None:
-                _gan_step(disc, ddp_disc, optimizer_d, l, ab_true, ab_pred, losses, cfg, autocast=autocast)
-            loss_value = losses["loss"].detach()
-            if distributed:
-                dist.all_reduce(loss_value)  # every rank takes the same decision below
-            if not torch.isfinite(loss_value):
-                where = f"; the last good checkpoint is {last_ckpt}" if last_ckpt else ""
-                raise TrainingError(
-                    f"loss became {loss_value.item()} at step {step}: training stopped{where}. "
-                    "Try a lower --optim.lr or check the data for broken images."
-                )
-            optimizer.zero_grad(set_to_none=True)
-            losses["loss"].backward()
-            if cfg.optim.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-            optimizer.step()
-            if ema is not None:
-                update_ema(ema, model, ema_decay_at(step, cfg.ema_decay))
+            losses, lr = loop.step(next(batches), step)
             step += 1
-            n_window += l.shape[0] * world
             out_of_time, checkpoint_due = clock.poll()
             if out_of_time:
                 end_step = step  # log, checkpoint and end at this step, as stop_at_step would
-                if is_main:
+                if proc.is_main:
                     log.info("time budget of %g s spent at step %d of %d: stopping", cfg.time_budget_s, step, cfg.steps)
-
-            if is_main:
-                row = {k: float(v.detach()) for k, v in losses.items()}
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{lr:.2e}")
-                if step % cfg.log_every == 0 or step == end_step:
-                    elapsed = time.perf_counter() - t_window
-                    csv_log.write(step=step, lr=lr, img_per_s=round(n_window / max(elapsed, 1e-9), 2),
-                                  elapsed_s=round(time.perf_counter() - t_start, 1), **row)
-                    t_window, n_window = time.perf_counter(), 0
-                if val_batches and (step % cfg.val_every == 0 or step == cfg.steps):
-                    metrics = {"val_l1": _validate(ema if ema is not None else model, val_batches, device,
-                                                   run_dir / "samples" / f"step-{step:07d}.png")}
-                    csv_log.write(step=step, **metrics)
-                    model.train()
+            loop.record(step, end_step, losses, lr)
             if step % cfg.checkpoint_every == 0 or step == end_step or checkpoint_due:
-                check_finite(step)
-                if is_main:
-                    last_ckpt = save(step, metrics)
+                loop.save(step)
                 clock.saved()
-                if distributed:
+                if proc.distributed:
                     dist.barrier()
     except KeyboardInterrupt:
-        saved = save(step, metrics) if step > start_step else last_ckpt
-        raise TrainingInterrupted(saved) from None
+        raise TrainingInterrupted(loop.save(step) if step > start_step else loop.last_ckpt) from None
     finally:
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
-        if bar is not None:
-            bar.close()
-        if distributed and dist.is_initialized():
+        loop.close()
+        if proc.distributed and dist.is_initialized():
             dist.destroy_process_group()
-    return last_ckpt
+    return loop.last_ckpt
 
 
 def ema_decay_at(step: int, decay: float) -> float:
