@@ -29,7 +29,7 @@ import math
 import zlib
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -142,6 +142,98 @@ def _colour(colorizer: "Colorizer", mode: str, input_path: Path | None, l_full: 
     return colorizer.colorize_lightness(l_full, hints=hints)
 
 
+def _evaluation_files(folder: Path, *, limit: int | None, mode: str) -> list[tuple[str, Path | None, Path]]:
+    """The items of ``folder`` to score (:func:`list_pairs`), the first ``limit``.
+    FileNotFoundError when there is none; ValueError for a bad ``limit``, or paint on a folder
+    without B&W inputs."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"not a folder: {folder}")
+    files = list_pairs(folder)
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a whole number of images, 1 or more (or None for all), not {limit!r}")
+        files = files[:limit]
+    if not files:
+        raise FileNotFoundError(f"no colour images in {folder}")
+    if mode == "paint" and any(input_path is None for _, input_path, _ in files):
+        raise ValueError(f"mode paint scores B&W inputs against their colour versions: give a paired folder "
+                         f"(input/ and truth/), not {folder}")
+    return files
+
+
+def _fd_extractor(fd: bool | None, count: int, notes: list[str]) -> Any:
+    """The FD feature extractor ``fd`` asks for (None: when installed), or None; what was not
+    computed, and why, is added to ``notes``. FeaturesUnavailable when ``fd`` insists and the
+    packages are missing."""
+    if fd is None:
+        fd = features_available()
+        if not fd:
+            notes.append("FD not computed: the EfficientNet-Lite0 packages are not installed.")
+    elif fd is False:
+        notes.append("FD not computed (switched off).")
+    extractor = load_feature_extractor() if fd else None
+    if fd and count < 2:
+        notes.append("FD undefined: it needs at least 2 images.")
+    return extractor
+
+
+def _load_item(name: str, input_path: Path | None, truth_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`load_pair`, and ValueError for an image smaller than SSIM's window (OSError,
+    ValueError or SyntaxError when it cannot be read or the sizes differ)."""
+    pair = load_pair(name, input_path, truth_path)
+    l_full = pair[1]
+    if min(l_full.shape) < SSIM_MIN_SIDE:
+        raise ValueError(f"{l_full.shape[1]}x{l_full.shape[0]} is smaller than SSIM's {SSIM_MIN_SIDE}-px window")
+    return pair
+
+
+def _score_image(colorizer: "Colorizer", mode: str, name: str, input_path: Path | None,
+                 pair: tuple[np.ndarray, np.ndarray, np.ndarray], *, hints: int) -> tuple[dict, list[np.ndarray]]:
+    """One loaded item (:func:`_load_item`) coloured (and, with ``hints`` > 0, coloured again with
+    that many hints sampled from the truth, seeded by its name) -> (its row of metrics, the
+    sheet's panels: baseline, truth, prediction[, prediction with hints]). Tint scores against the
+    truth's colours under the input's lightness beside the grey baseline; paint on full RGB
+    beside the B&W input as it is. The model's errors propagate: they are not the image's."""
+    hint_source, l_full, truth = pair
+    gray = l_to_gray_rgb(l_full)
+    if mode == "paint":  # full RGB: the truth as it is, the B&W input as it is the baseline
+        truth = hint_source
+        gray = np.asarray(load_rgb(input_path).convert("L").convert("RGB"))
+    pred = _colour(colorizer, mode, input_path, l_full)
+    row = {"image": name, "psnr": psnr(pred, truth), "psnr_gray": psnr(gray, truth), "ssim": ssim(pred, truth),
+           "ssim_gray": ssim(gray, truth), "cf": colorfulness(pred), "cf_gray": colorfulness(gray),
+           "cf_truth": colorfulness(truth)}
+    panels = [gray, truth, pred]
+    if hints:
+        given = sample_hints(hint_source, hints, np.random.default_rng(zlib.crc32(name.encode())))
+        pred_hints = _colour(colorizer, mode, input_path, l_full, given)
+        row.update(psnr_hints=psnr(pred_hints, truth), ssim_hints=ssim(pred_hints, truth),
+                   cf_hints=colorfulness(pred_hints))
+        panels.append(mark_hints(pred_hints, given))
+    return row, panels
+
+
+def _summaries(rows: list[dict], notes: list[str]) -> Callable[[str], dict]:
+    """Per-image rows -> a function of a metric suffix ("", "_gray", "_hints") giving that
+    method's means: psnr, ssim, colorfulness, its ratio to the truth's, delta_cf. An exact match
+    (a grey truth against the grayscale baseline) has infinite PSNR: every PSNR mean leaves out
+    the same images (noted), so the model and the baseline are compared on one set."""
+    cf_truth = _mean([r["cf_truth"] for r in rows])
+    psnr_keys = [k for k in rows[0] if k.startswith("psnr")]
+    psnr_rows = [r for r in rows if all(math.isfinite(r[k]) for k in psnr_keys)]
+    if len(psnr_rows) < len(rows):
+        notes.append(f"PSNR means leave out {_count(len(rows) - len(psnr_rows), 'image')} with an exact match "
+                     "(infinite PSNR).")
+
+    def summary(suffix: str) -> dict:
+        cf = _mean([r["cf" + suffix] for r in rows])
+        return {"psnr": _mean([r["psnr" + suffix] for r in psnr_rows]), "ssim": _mean([r["ssim" + suffix] for r in rows]),
+                "colorfulness": cf, "colorfulness_ratio": cf / cf_truth if cf_truth else float("nan"),
+                "delta_cf": delta_cf(cf, cf_truth)}
+
+    return summary
+
+
 def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: int | None = None,
                     limit: int | None = None, hints: int = 0, sheets: str | Path | None = None,
                     fd: bool | None = None, progress: bool = True, mode: str = "tint") -> dict:
@@ -159,6 +251,8 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
     and delta_cf and fd over the set. ``fd``: None computes FD when the feature packages are
     installed, True insists (:class:`irodori.features.FeaturesUnavailable` when they are not),
     False skips it; a skipped FD is None, an undefined one (fewer than 2 images) NaN, with a note.
+    An image that cannot be scored (unreadable, sizes differ, too small) is skipped with a note;
+    ValueError when none can be.
     """
     if hints < 0:
         raise ValueError("hints must be 0 or more")
@@ -169,68 +263,25 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
     from .colorizer import Colorizer, load_colorizer
 
     folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"not a folder: {folder}")
-    files = list_pairs(folder)
-    if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"limit must be a whole number of images, 1 or more (or None for all), not {limit!r}")
-        files = files[:limit]
-    if not files:
-        raise FileNotFoundError(f"no colour images in {folder}")
-    if mode == "paint" and any(input_path is None for _, input_path, _ in files):
-        raise ValueError(f"mode paint scores B&W inputs against their colour versions: give a paired folder "
-                         f"(input/ and truth/), not {folder}")
+    files = _evaluation_files(folder, limit=limit, mode=mode)
     notes: list[str] = []
-    if fd is None:
-        fd = features_available()
-        if not fd:
-            notes.append("FD not computed: the EfficientNet-Lite0 packages are not installed.")
-    elif fd is False:
-        notes.append("FD not computed (switched off).")
-    extractor = load_feature_extractor() if fd else None  # FeaturesUnavailable when asked for and missing
-    if fd and len(files) < 2:
-        notes.append("FD undefined: it needs at least 2 images.")
+    extractor = _fd_extractor(fd, len(files), notes)
     features: dict[str, list[np.ndarray]] = {"pred": [], "gray": [], "truth": []}
     colorizer = model if isinstance(model, Colorizer) else load_colorizer(model, max_side=max_side)
     sheet_dir = Path(sheets) if sheets is not None else None
     if sheet_dir is not None:
         sheet_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
-    skipped: list[str] = []
+    rows, skipped = [], []
     sheet_names = _sheet_names([name for name, _, _ in files])
     for name, input_path, truth_path in tqdm(files, desc="evaluate", unit="img", disable=not progress):
         try:
-            hint_source, l_full, truth = load_pair(name, input_path, truth_path)
-            if min(l_full.shape) < SSIM_MIN_SIDE:
-                raise ValueError(f"{l_full.shape[1]}x{l_full.shape[0]} is smaller than SSIM's {SSIM_MIN_SIDE}-px window")
+            pair = _load_item(name, input_path, truth_path)
         except (OSError, ValueError, SyntaxError) as exc:  # unreadable, sizes differ, too small
             skipped.append(f"{name} ({exc})")
             continue
-        gray = l_to_gray_rgb(l_full)
-        if mode == "paint":  # full RGB: the truth as it is, the B&W input as it is the baseline
-            truth = hint_source
-            gray = np.asarray(load_rgb(input_path).convert("L").convert("RGB"))
-        pred = _colour(colorizer, mode, input_path, l_full)
-        row = {
-            "image": name,
-            "psnr": psnr(pred, truth),
-            "psnr_gray": psnr(gray, truth),
-            "ssim": ssim(pred, truth),
-            "ssim_gray": ssim(gray, truth),
-            "cf": colorfulness(pred),
-            "cf_gray": colorfulness(gray),
-            "cf_truth": colorfulness(truth),
-        }
-        panels = [gray, truth, pred]
-        if hints:
-            given = sample_hints(hint_source, hints, np.random.default_rng(zlib.crc32(name.encode())))
-            pred_hints = _colour(colorizer, mode, input_path, l_full, given)
-            row["psnr_hints"] = psnr(pred_hints, truth)
-            row["ssim_hints"] = ssim(pred_hints, truth)
-            row["cf_hints"] = colorfulness(pred_hints)
-            panels.append(mark_hints(pred_hints, given))
+        row, panels = _score_image(colorizer, mode, name, input_path, pair, hints=hints)
         if extractor is not None:
+            gray, truth, pred = panels[:3]
             for side, vec in zip(("pred", "gray", "truth"), extractor.features([pred, gray, truth])):
                 features[side].append(vec)  # (1280,) only: the images themselves are not kept
         if sheet_dir is not None:
@@ -240,21 +291,7 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         notes.append(f"{_count(len(skipped), 'image')} skipped: " + "; ".join(skipped))
     if not rows:
         raise ValueError(f"no image in {folder} could be evaluated: " + "; ".join(skipped))
-    cf_truth = _mean([r["cf_truth"] for r in rows])
-    # An exact match (a grey truth against the grayscale baseline) has infinite PSNR. Every PSNR
-    # mean leaves out the same images, so the model and the baseline are compared on one set.
-    psnr_keys = [k for k in rows[0] if k.startswith("psnr")]
-    psnr_rows = [r for r in rows if all(math.isfinite(r[k]) for k in psnr_keys)]
-    if len(psnr_rows) < len(rows):
-        notes.append(f"PSNR means leave out {_count(len(rows) - len(psnr_rows), 'image')} with an exact match "
-                     "(infinite PSNR).")
-
-    def summary(suffix: str) -> dict:
-        cf = _mean([r["cf" + suffix] for r in rows])
-        return {"psnr": _mean([r["psnr" + suffix] for r in psnr_rows]), "ssim": _mean([r["ssim" + suffix] for r in rows]),
-                "colorfulness": cf, "colorfulness_ratio": cf / cf_truth if cf_truth else float("nan"),
-                "delta_cf": delta_cf(cf, cf_truth)}
-
+    summary = _summaries(rows, notes)
     result = {
         "model": colorizer.name,
         "mode": mode,
@@ -263,7 +300,7 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         "max_side": colorizer.max_side,
         "prediction": {**summary(""), "fd": _fd(features, "pred") if extractor else None},
         "grayscale": {**summary("_gray"), "fd": _fd(features, "gray") if extractor else None},
-        "truth": {"colorfulness": cf_truth},
+        "truth": {"colorfulness": _mean([r["cf_truth"] for r in rows])},
         "fd_features": FD_FEATURES if extractor else None,
         "notes": notes,
         "per_image": rows,
