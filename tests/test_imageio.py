@@ -377,3 +377,44 @@ def test_an_output_is_flushed_to_the_disk_before_it_takes_its_name(tmp_path):
     renamed = next(i for i, line in enumerate(calls) if str(target) in line)
     assert any("sync(" in line for line in calls[:renamed]), calls
     assert target.read_bytes() == b"page"
+
+
+def test_quiet_holds_while_any_thread_is_inside_and_leaves_the_filters_as_they_were():
+    # warnings.catch_warnings restored the filters when the first of two decoding threads left,
+    # and a damaged EXIF's warning from the other escaped (a flaky folder batch).
+    import threading
+    import warnings
+
+    from irodori.imageio import quiet
+
+    before = list(warnings.filters)
+    first_inside, second_inside, first_left = threading.Event(), threading.Event(), threading.Event()
+    caught: list[tuple] = []
+
+    def first() -> None:
+        with quiet(UserWarning):
+            first_inside.set()
+            second_inside.wait(5)
+        first_left.set()
+
+    def second() -> None:
+        first_inside.wait(5)
+        with quiet(UserWarning):
+            second_inside.set()
+            first_left.wait(5)
+            shown = warnings.showwarning
+            warnings.showwarning = lambda *a, **k: caught.append(a)  # noqa: ARG005 (what would be printed)
+            try:
+                warnings.warn("Corrupt EXIF data", UserWarning)
+            finally:
+                warnings.showwarning = shown
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert first_left.is_set() and caught == []
+    assert warnings.filters == before
+    with pytest.warns(UserWarning, match="after"):
+        warnings.warn("after", UserWarning)

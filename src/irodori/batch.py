@@ -18,7 +18,6 @@ import signal
 import sys
 import tempfile
 import time
-import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,7 +30,7 @@ from .cbz import (ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .registry import ModelError
 from .imageio import (DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, OutputSizeError, check_output_size, encode,
-                      input_named, is_junk, output_state, remove_stale_temporaries, write_atomic)
+                      input_named, is_junk, output_state, quiet, remove_stale_temporaries, write_atomic)
 
 log = logging.getLogger(__name__)
 
@@ -319,8 +318,7 @@ def colorize_file(colorizer, source: Path, output: Path, *, fmt: str, quality: i
                             page_hints=dict(page_hints))
     if fmt in MAX_OUTPUT_SIDE:  # a size the format cannot hold fails before the work, not after
         try:
-            with warnings.catch_warnings():  # Pillow's, about a damaged EXIF, name no file
-                warnings.simplefilter("ignore")
+            with quiet(Warning):  # Pillow's, about a damaged EXIF, name no file
                 with Image.open(source) as header:  # the header alone
                     size = header.size
         except Exception:  # Pillow raises many types on a damaged header (struct.error, ...)

@@ -20,6 +20,7 @@ import shutil
 import stat
 import struct
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path, PurePath
@@ -48,6 +49,38 @@ def input_named(name: str | Path | None) -> Iterator[None]:
         yield
     finally:
         _INPUT_NAME.reset(token)
+
+
+_QUIET_LOCK = threading.Lock()
+_QUIET: dict[type, list] = {}  # category -> [blocks inside, the filter entry they share]
+
+
+@contextlib.contextmanager
+def quiet(category: type[Warning] = UserWarning) -> Iterator[None]:
+    """Ignore warnings of ``category`` while the block runs, safely across threads.
+
+    ``warnings.catch_warnings`` is not thread-safe: a page decoded in one thread of a batch
+    restored the filters on leaving while another was still decoding, and Pillow's warning about
+    that one's damaged EXIF escaped (one run in three). Here the blocks of all threads share one
+    filter, added when the first enters and removed when the last leaves. As with catch_warnings,
+    warnings of the category from elsewhere in the process are ignored meanwhile."""
+    with _QUIET_LOCK:
+        held = _QUIET.get(category)
+        if held is None:
+            held = _QUIET[category] = [0, ("ignore", None, category, None, 0)]
+            warnings.filters.insert(0, held[1])  # "ignore" decisions are never cached: no reset needed
+        held[0] += 1
+    try:
+        yield
+    finally:
+        with _QUIET_LOCK:
+            held[0] -= 1
+            if held[0] == 0:
+                del _QUIET[category]
+                for i, entry in enumerate(warnings.filters):
+                    if entry is held[1]:  # ours, not an equal one of the caller's
+                        del warnings.filters[i]
+                        break
 
 
 def input_name() -> str:
@@ -114,9 +147,8 @@ def open_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
     orientation (with a warning); a JPEG whose scan is complete but whose end-of-image marker is
     missing is read whole (with a warning).
     """
-    with input_named(source if isinstance(source, (str, Path)) else None), warnings.catch_warnings():
-        # Pillow's UserWarnings ("Corrupt EXIF data", ...) say less than the warnings given here
-        warnings.simplefilter("ignore", UserWarning)
+    # Pillow's UserWarnings ("Corrupt EXIF data", ...) say less than the warnings given here
+    with input_named(source if isinstance(source, (str, Path)) else None), quiet(UserWarning):
         return _open_image(source, max_pixels, input_prefix())
 
 
@@ -156,10 +188,9 @@ def _open_image(source: ImageSource, max_pixels: int | None, name: str) -> Image
     # A path is opened here, not by Pillow: Pillow closes a file it opened once the pixels are
     # loaded, and a TIFF's orientation tag, read after that, was then lost (the same TIFF came
     # out turned from bytes and unturned from its path).
-    with _read_errors(max_pixels), contextlib.ExitStack() as stack, warnings.catch_warnings():
+    with _read_errors(max_pixels), contextlib.ExitStack() as stack, quiet(Image.DecompressionBombWarning):
         if isinstance(fp, (str, Path)):
             fp = stack.enter_context(_open_path(fp))
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         if fp.seekable() and fp.read(1) == b"":
             raise ImageReadError("an empty file (0 bytes)")
         if fp.seekable():

@@ -34,7 +34,6 @@ import os
 import sys
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -54,7 +53,7 @@ from starlette.requests import ClientDisconnect
 from . import __version__
 from .colorizer import TEMPERATURE_RANGE, Colorizer, load_colorizer
 from .hints import MAX_HINTS, Hint, HintError, parse_hints
-from .imageio import ImageReadError, encode, input_named
+from .imageio import ImageReadError, encode, input_named, quiet
 from .paint import BACKGROUNDS, MODES, TONES
 from .reference import MAX_REFERENCES, Reference, ReferenceError, load_matcher
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, MODELS, ModelError
@@ -122,8 +121,7 @@ def check_pixels(data: bytes, fmt: str, max_pixels: int, *, what: str = "image")
     """Read only the header (decoding nothing) and refuse images over ``max_pixels`` -> (w, h);
     ``what`` names the file in the messages ("image", "reference 'cover.png'")."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with quiet(Image.DecompressionBombWarning):
             with Image.open(io.BytesIO(data), formats=[fmt]) as img:
                 width, height = img.size
     except Image.DecompressionBombError:
