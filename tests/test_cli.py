@@ -2,6 +2,7 @@
 
 import os
 import io
+import json
 import re
 import subprocess
 import sys
@@ -316,6 +317,68 @@ def test_a_preset_given_with_resume_keeps_the_runs_architecture(colour_folder, t
     assert (run / "latest").read_text().strip() == "step-0000003"
 
 
+def test_a_preset_given_with_resume_keeps_the_runs_folders_and_names_what_it_changes(colour_folder, tmp_path, caplog,
+                                                                                     capsys):
+    run = tmp_path / "run"
+    assert main(["train", str(colour_folder), "--preset", "tiny", "--out", str(run), "--steps=4", "--batch_size=2",
+                 "--stop-at-step", "2", "-q"]) == 0
+    assert "stopped at step 2 of 4" in capsys.readouterr().out  # not "done"
+    assert main(["train", "--resume", str(run), "--preset", "tiny", "--stop-at-step", "3", "-q"]) == 0  # no folder given
+    assert re.search(r"--preset tiny replaces the settings .*batch_size: 2 -> \d+", caplog.text)
+    assert (run / "latest").read_text().strip() == "step-0000003"
+
+
+def test_resuming_an_older_checkpoint_warns_that_it_takes_the_run_over(colour_folder, tmp_path, caplog, capsys):
+    run = tmp_path / "run"
+    assert main(["train", str(colour_folder), "--preset", "tiny", "--out", str(run), "--steps=4",
+                 "--checkpoint_every=2", "-q"]) == 0
+    assert "done:" in capsys.readouterr().out
+    assert main(["train", "--resume", str(run / "step-0000002"), "--stop-at-step", "3", "-q"]) == 0
+    assert re.search(r"step-0000002 is at step 2, before the run's latest checkpoint \(step-0000004, step 4\)", caplog.text)
+    assert main(["train", "--resume", str(run), "--stop-at-step", "2", "-q"]) == 1  # the run is at step 3 now
+    assert "--stop-at-step 2 is not after step 3" in capsys.readouterr().err
+
+
+def test_log_elapsed_goes_on_across_resumes(colour_folder, tmp_path):
+    import csv
+
+    run = tmp_path / "run"
+    assert main(["train", str(colour_folder), "--preset", "tiny", "--out", str(run), "--steps=4", "--log_every=1",
+                 "--stop-at-step", "2", "-q"]) == 0
+    assert main(["train", "--resume", str(run), "-q"]) == 0
+    with (run / "log.csv").open() as f:
+        elapsed = [float(r["elapsed_s"]) for r in csv.DictReader(f) if r["elapsed_s"]]
+    assert len(elapsed) == 4 and elapsed == sorted(elapsed) and elapsed[2] >= elapsed[1]
+
+
+def test_a_preset_made_for_init_warns_without_it_and_print_config_shows_the_init_architecture(colour_folder, tmp_path,
+                                                                                             caplog, capsys):
+    import json
+
+    assert main(["train", str(colour_folder), "--preset", "finetune", "--print-config"]) == 0
+    assert "the finetune preset continues a trained model (--init manga" in caplog.text
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["model"]["paint"] is False
+    assert main(["train", str(colour_folder), "--preset", "finetune", "--init", "manga", "--print-config"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["model"]["paint"] is True and printed["encoder_init"] == "auto"  # manga v0.5 paints
+
+
+def test_a_mistyped_model_is_a_usage_error_in_every_command(colour_folder, tmp_path, capsys):
+    assert main(["train", str(colour_folder), "--init", "mange", "--out", str(tmp_path / "r"), "-q"]) == 2
+    assert "no such model or checkpoint: mange" in capsys.readouterr().err
+    assert main(["evaluate", "mnga", str(colour_folder), "--no-fd", "-q"]) == 2
+    assert "mnga" in capsys.readouterr().err
+
+
+def test_a_run_stopped_before_its_first_checkpoint_says_so(tmp_path, capsys):
+    run = tmp_path / "early"
+    run.mkdir()
+    (run / "log.csv").write_text("step,loss\n")
+    assert main(["train", "--resume", str(run)]) == 2
+    assert "holds no checkpoint yet" in capsys.readouterr().err
+
+
 def test_resuming_a_finished_run_says_how_to_train_it_longer(colour_folder, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", str(colour_folder), "--preset", "tiny", "--out", str(run), "--steps=2", "-q"]) == 0
@@ -341,7 +404,7 @@ def test_train_skips_unusable_images_and_will_not_mix_two_runs(colour_folder, tm
     args = ["train", str(folder), "--preset", "tiny", "--out", str(run), "--steps=2", "-q"]
     assert main(args) == 0
     assert "2 training images skipped" in caplog.text and "zero.png" in caplog.text and "1x500" in caplog.text
-    assert re.search(r"1 of the \d+ training images are grey files \(\S*deep.png\): they teach no colour", caplog.text)
+    assert re.search(r"1 of the \d+ training images hold no colour \(\S*deep.png\): they teach no colour", caplog.text)
     assert main(args) == 1  # the same --out again, without --resume
     assert "already holds a run" in capsys.readouterr().err and (run / "latest").read_text().strip() == "step-0000002"
 
@@ -353,7 +416,23 @@ def test_training_on_grey_images_alone_says_there_is_no_colour_to_learn(tmp_path
         Image.fromarray(np.random.default_rng(i).integers(0, 256, (96, 96), dtype=np.uint8)).save(folder / f"{i}.png")
     args = ["train", str(folder), "--preset", "tiny", "--out", str(tmp_path / "run"), "--steps=1", "-q"]
     assert main(args) == 0
-    assert "all 3 training images are grey files" in caplog.text and "no colour to learn" in caplog.text
+    assert "all 3 training images hold no colour" in caplog.text and "no colour to learn" in caplog.text
+
+
+def test_grey_pixels_saved_as_colour_files_are_said_to_hold_no_colour(tmp_path, caplog):
+    # A scanned B&W page is usually an RGB JPEG: its mode says colour, its pixels do not.
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        grey = rng.integers(0, 256, (96, 96), dtype=np.uint8)
+        Image.fromarray(np.dstack([grey] * 3)).save(folder / f"scan{i}.jpg", quality=90)
+    colour = rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)
+    Image.fromarray(colour).save(folder / "colour.png")
+    args = ["train", str(folder), "--preset", "tiny", "--out", str(tmp_path / "run"), "--steps=1", "-q"]
+    assert main(args) == 0
+    assert re.search(r"2 of the 3 training images hold no colour \(\S*scan0.jpg, \S*scan1.jpg\)", caplog.text)
+    assert "colour.png" not in caplog.text
 
 
 def test_export_and_evaluate_check_their_output_paths_first(tiny_run, tiny_onnx, colour_folder, tmp_path, capsys):
@@ -365,9 +444,15 @@ def test_export_and_evaluate_check_their_output_paths_first(tiny_run, tiny_onnx,
     # a folder that cannot be made is said before the work, not found after it (the results lost)
     assert main(["evaluate", str(tiny_onnx), str(colour_folder), "--json", "/proc/irodori-nope/r.json", "-q"]) == 2
     assert "cannot make the folder /proc/irodori-nope" in capsys.readouterr().err
+    # a folder that exists but takes no file (as a read-only disk would not): also said first
+    assert main(["evaluate", str(tiny_onnx), str(colour_folder), "--json", "/proc/r.json", "-q"]) == 2
+    assert "cannot write into /proc" in capsys.readouterr().err
     report = tmp_path / "new" / "eval.json"  # a missing folder is created
+    (colour_folder / "0-broken.png").write_bytes(b"not an image")  # sorts first; --limit counts what is scored
     assert main(["evaluate", str(tiny_onnx), str(colour_folder), "--json", str(report), "--no-fd", "--limit", "2", "-q"]) == 0
-    assert report.is_file()
+    result = json.loads(report.read_text())
+    assert result["images"] == 2 and "0-broken.png" in " ".join(result["notes"])
+    assert result["baseline"] == "the input's lightness as grey"
 
 
 def test_colouring_writes_nothing_under_the_users_cache(inputs, tmp_path):

@@ -404,6 +404,72 @@ def test_paired_line_art_is_cropped_with_its_colour_image(tmp_path):
         list_pairs([tmp_path])
 
 
+def _pair_folder(root, names):
+    """input/ and truth/ with a red-left, blue-right truth and its B&W version (black where red)."""
+    (root / "input").mkdir(parents=True)
+    (root / "truth").mkdir()
+    truth = np.zeros((96, 128, 3), np.uint8)
+    truth[:, :64] = (220, 30, 30)
+    truth[:, 64:] = (30, 30, 220)
+    line = np.full((96, 128), 255, np.uint8)
+    line[:, :64] = 0
+    for truth_name, input_name in names:
+        Image.fromarray(truth).save(root / "truth" / truth_name)
+        if input_name:
+            Image.fromarray(line).save(root / "input" / input_name)
+    return truth, line
+
+
+def test_pairs_match_by_name_without_extension_and_say_what_has_no_partner(tmp_path):
+    from irodori.data import list_pairs
+
+    root = tmp_path / "pairs"
+    _pair_folder(root, [("a.jpg", "a.png"), ("b.png", "b_bw.png"), ("c.png", None)])
+    unmatched: list[str] = []
+    pairs = list_pairs([root], unmatched)
+    assert pairs == {root / "truth" / "a.jpg": root / "input" / "a.png"}
+    assert sorted(u.split(" (")[0].rsplit("/", 1)[-1] for u in unmatched) == ["b.png", "b_bw.png", "c.png"]
+
+
+def test_a_paired_input_is_read_upright_and_a_bad_one_is_left_out(tmp_path, caplog):
+    """The B&W input is read as colouring reads it (EXIF orientation applied): a phone scan
+    stored turned was cropped turned and stretched against its truth. One that cannot be read, or
+    is not its truth's shape, is left out with a warning, not a traceback."""
+    pytest.importorskip("torch")
+    from irodori.config import DataConfig
+    from irodori.data import ColorImageDataset, list_pairs, usable_pairs
+
+    root = tmp_path / "pairs"
+    _, line = _pair_folder(root, [("turned.png", None), ("broken.png", "broken.png"), ("wide.png", None)])
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise: stored turned the other way
+    Image.fromarray(np.rot90(line, 1)).save(root / "input" / "turned.jpg", exif=exif, quality=95)
+    (root / "input" / "broken.png").write_bytes((root / "input" / "broken.png").read_bytes()[:60])
+    Image.fromarray(np.full((96, 200), 255, np.uint8)).save(root / "input" / "wide.png")
+    pairs, problems = usable_pairs(list_pairs([root]))
+    assert list(pairs) == [root / "truth" / "turned.png"]
+    assert any("broken.png" in p for p in problems) and any("200x96 is not the shape of its truth, 128x96" in p
+                                                             for p in problems)
+    ds = ColorImageDataset(list(pairs), DataConfig(crop_size=32, scale_min=0.5, hint_prob=0.0), seed=0, pairs=pairs)
+    for k in range(4):
+        sample = ds[(k, 0)]
+        b, l_in = sample["ab"][1].numpy(), sample["l"][0].numpy()
+        sure = np.abs(b) > 0.3
+        assert ((l_in[sure] < 0) == (b[sure] > 0)).all()  # black exactly where red: upright and aligned
+
+
+def test_training_on_pairs_that_do_not_pair_up_is_refused_with_their_names(colour_folder, tmp_path, capsys):
+    pytest.importorskip("torch")
+    from irodori.cli import main
+
+    root = tmp_path / "pairs"
+    _pair_folder(root, [("a.png", "a_bw.png")])
+    args = ["train", "--pairs", str(root), "--preset", "tiny", "--out", str(tmp_path / "run"), "--steps=1", "-q"]
+    assert main(args) == 1
+    assert "no usable pair in" in (err := capsys.readouterr().err) and "a.png (no input/ file of that name)" in err
+    assert main([*args[:1], str(colour_folder), *args[1:]]) == 1  # beside colour images too: never silently none
+
+
 def test_line_art_on_a_transparent_sheet_is_painted_as_ink_on_paper(painter):
     """Black strokes on a transparent background (an LA drawing): what shows through is paper, so
     it is detected as ink on paper and painted; with no shape to fill, all of it is sheet, and

@@ -90,8 +90,11 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
-def test_interrupt_saves_a_checkpoint_and_exits_cleanly(tmp_path, how):
+@pytest.mark.parametrize("how, status", [("ctrl-c", 130), ("sigterm", 143), ("sigterm-group", 143), ("sighup", 129)])
+def test_interrupt_saves_a_checkpoint_and_exits_cleanly(tmp_path, how, status):
+    """Ctrl-C, SIGTERM and SIGHUP (a closed terminal) save a checkpoint and stop with one line and
+    the status of that signal. ``timeout`` and schedulers send SIGTERM to the whole process group:
+    a DataLoader worker killed by it took the run down unsaved ("DataLoader worker is killed")."""
     cmd = [sys.executable, "-m", "irodori.cli", "train", "--dry-run", "--preset", "tiny", "--out", str(tmp_path),
            "--steps=100000", "--checkpoint_every=100000", "--data.workers=1", "-q"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
@@ -102,11 +105,13 @@ def test_interrupt_saves_a_checkpoint_and_exits_cleanly(tmp_path, how):
         time.sleep(0.2)
     if how == "ctrl-c":  # like a terminal: SIGINT to the whole process group, DataLoader workers included
         os.killpg(proc.pid, signal.SIGINT)
+    elif how == "sigterm-group":
+        os.killpg(proc.pid, signal.SIGTERM)
     else:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGHUP)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "interrupted; checkpoint saved" in err
+    assert proc.returncode == status, err
+    assert ("interrupted" if how == "ctrl-c" else "terminated") + "; checkpoint saved" in err
     step = read_meta(tmp_path)["step"]
     assert step >= 2
     assert "Traceback" not in err

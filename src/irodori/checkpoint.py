@@ -74,6 +74,9 @@ def resolve_checkpoint(path: str | Path) -> Path:
         if (target / "checkpoint.json").is_file():
             return target
         raise CheckpointError(f"{latest} names {name}, which is not a checkpoint in {path}")
+    if (path / "log.csv").is_file():  # a run stopped before it wrote its first checkpoint
+        raise CheckpointError(f"{path} is a run that holds no checkpoint yet (it stopped before its first): "
+                              "start it again")
     raise CheckpointError(f"{path} is not a checkpoint or run directory (no checkpoint.json)")
 
 

@@ -12,8 +12,9 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from . import __version__
 
@@ -295,11 +296,18 @@ def _raising_signals(terminated: type[KeyboardInterrupt]) -> Iterator[list[Keybo
             signal.signal(signum, signal.SIG_DFL if before is None else before)  # None: set outside Python
 
 
-def _resumed_config(resume: str, preset: str | None) -> tuple[dict, str | None]:
-    """-> (the config the run was started with, None): --resume alone continues the same run, in
-    its own directory. A preset given with --resume replaces the stored config (as does a
-    checkpoint without one) but for its architecture, which the checkpoint's weights fix;
-    folders, --out and overrides apply on top either way."""
+# Presets made to continue a trained model, and what to give as its --init.
+PRESETS_FOR_INIT = {"finetune": "manga, or --init general", "paint": "manga",
+                    "general-refine": "RUN, a run of the default preset"}
+
+
+def _resumed_config(resume: str, preset: str | None) -> tuple[dict, str | None, dict]:
+    """-> (the config the run was started with, None, that config): --resume alone continues the
+    same run, in its own directory. A preset given with --resume replaces the stored config (as
+    does a checkpoint without one) but for its architecture, which the checkpoint's weights fix,
+    and its folders (train, val, pairs), unless others are given; --out and overrides apply on
+    top either way. The third item is the stored config ({} when it has none), to tell the user
+    what a preset changes (:func:`_changed_settings`)."""
     from .checkpoint import CheckpointError, read_meta
     from .config import ConfigError, merge_dicts
 
@@ -309,10 +317,74 @@ def _resumed_config(resume: str, preset: str | None) -> tuple[dict, str | None]:
         raise ConfigError(str(exc)) from None
     path = Path(resume)
     run_dir = {"out_dir": str(path.parent if (path / "checkpoint.json").is_file() else path)}
-    if preset is not None or not meta.get("config"):
-        arch = (meta.get("config") or {}).get("model")
-        return merge_dicts({"model": arch}, run_dir) if isinstance(arch, dict) else run_dir, preset or "default"
-    return merge_dicts(meta["config"], run_dir), None
+    stored = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    if preset is not None or not stored:
+        kept: dict = dict(run_dir)
+        if isinstance(stored.get("model"), dict):
+            kept["model"] = stored["model"]
+        data = stored.get("data") if isinstance(stored.get("data"), dict) else {}
+        folders = {key: data[key] for key in ("train_dirs", "val_dirs", "pair_dirs") if data.get(key)}
+        if folders:
+            kept["data"] = folders
+        return kept, preset or "default", stored
+    return merge_dicts(stored, run_dir), None, stored
+
+
+def _printed_config(cfg, init: str | None) -> dict:
+    """The config a run will train with, for --print-config: with --init the architecture is the
+    init model's (with a paint head when the config asks for one), as :mod:`irodori.train` makes
+    it; an init that cannot be read is left to the run to report."""
+    from .checkpoint import CheckpointError, read_meta
+    from .config import config_to_dict
+    from .registry import ModelNotFoundError, resolve_init_weights
+
+    printed = config_to_dict(cfg)
+    if init is None:
+        return printed
+    try:
+        model = (read_meta(resolve_init_weights(init)).get("config") or {}).get("model")
+    except (CheckpointError, ModelNotFoundError, OSError, ValueError):
+        return printed
+    if isinstance(model, dict):
+        printed["model"] = {**model, "paint": bool(model.get("paint")) or cfg.model.paint}
+        printed["encoder_init"] = "auto"
+    return printed
+
+
+def _changed_settings(before: dict, after: dict, prefix: str = "") -> list[str]:
+    """Two configs (nested dicts) -> "key: old -> new" for each setting that differs."""
+    changed = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            changed += _changed_settings(old, new, f"{prefix}{key}.")
+        elif old != new and key in before:
+            changed.append(f"{prefix}{key}: {old} -> {new}")
+    return changed
+
+
+def _warn_about_the_recipe(args: argparse.Namespace, config: dict, stored: dict) -> None:
+    """Warn about a recipe the user may not mean: a preset made for --init without one, or a
+    preset given with --resume (``stored``: the run's own config), naming what it changes."""
+    if args.preset in PRESETS_FOR_INIT and args.init is None and args.resume is None and not args.dry_run:
+        log.warning("the %s preset continues a trained model (--init %s); without --init it trains a new "
+                    "network from ImageNet features alone, which its steps and data are not enough for",
+                    args.preset, PRESETS_FOR_INIT[args.preset])
+    if args.resume is not None and args.preset is not None and stored:
+        changed = _changed_settings(stored, config)
+        if changed:
+            log.warning("--preset %s replaces the settings the run was started with, in the middle of its "
+                        "schedule: %s", args.preset, "; ".join(changed))
+
+
+def _interrupted_line(exc: Any, out_dir: str) -> str:
+    """The line a stopped training run ends with: where it saved and how to go on, or that it had
+    saved nothing yet."""
+    what = "interrupted" if exc.status == EXIT_INTERRUPTED else "terminated"
+    if exc.checkpoint is None and not (Path(out_dir) / "latest").is_file():
+        return f"\n{what} before the first checkpoint: nothing was saved; start the run again"
+    where = f"; checkpoint saved to {exc.checkpoint}" if exc.checkpoint else ""
+    return f"\n{what}{where}. Continue with: irodori train --resume {out_dir}"
 
 
 def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
@@ -322,6 +394,8 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         print("irodori train needs the training extra: pip install 'irodori[train]'", file=sys.stderr)
         return EXIT_USAGE
     from .config import ConfigError, config_to_dict, load_config, merge_dicts, parse_overrides
+    from .checkpoint import read_meta
+    from .registry import ModelNotFoundError
     from .train import TrainingError, TrainingInterrupted, train
 
     extra: dict = {}
@@ -347,17 +421,18 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
             names = ", ".join(f"--model.{k}" for k in cli_overrides["model"])
             raise ConfigError(f"{names}: with --init the architecture is the init model's and cannot change "
                               "(except --model.paint=true, which grows a paint head on it)")
-        base, preset = {}, args.preset or "default"
+        base, preset, stored = {}, args.preset or "default", {}
         if args.resume is not None:
-            base, preset = _resumed_config(args.resume, args.preset)
+            base, preset, stored = _resumed_config(args.resume, args.preset)
         cfg = load_config(preset, merge_dicts(base, merge_dicts(extra, cli_overrides)))
     except ConfigError as exc:
         print(f"irodori train: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    _warn_about_the_recipe(args, config_to_dict(cfg), stored)
     if args.print_config:
         import json
 
-        print(json.dumps(config_to_dict(cfg), indent=2))
+        print(json.dumps(_printed_config(cfg, args.init), indent=2))
         return EXIT_OK
     if not args.dry_run and not cfg.data.train_dirs and not cfg.data.pair_dirs:
         print("irodori train: give at least one folder of colour images", file=sys.stderr)
@@ -366,14 +441,20 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         last = train(cfg, resume=args.resume, init=args.init, dry_run=args.dry_run, progress=not args.quiet,
                      stop_at_step=args.stop_at_step)
     except TrainingInterrupted as exc:
-        where = f"; checkpoint saved to {exc.checkpoint}" if exc.checkpoint else ""
-        print(f"\ninterrupted{where}. Continue with: irodori train --resume {cfg.out_dir}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print(_interrupted_line(exc, cfg.out_dir), file=sys.stderr)
+        return exc.status
+    except ModelNotFoundError as exc:  # --init names no model: the command line's fault, as in colorize
+        print(f"irodori train: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (TrainingError, FileNotFoundError, ValueError) as exc:
         print(f"irodori train: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if last is not None:
-        print(f"done: {last}")
+        step = int(read_meta(last).get("step", cfg.steps))
+        if step < cfg.steps:  # --stop-at-step or the time budget ended this invocation
+            print(f"stopped at step {step} of {cfg.steps}: {last}. Continue with: irodori train --resume {cfg.out_dir}")
+        else:
+            print(f"done: {last}")
     return EXIT_OK
 
 
@@ -395,6 +476,11 @@ def _unwritable(path: str) -> str | None:
         return f"cannot make the folder {target.parent} ({exc.strerror or exc})"
     if not os.access(target.parent, os.W_OK):
         return f"cannot write into {target.parent} (permission denied)"
+    try:  # what access() cannot tell: a read-only file system, /proc, root's writes refused
+        with tempfile.TemporaryFile(dir=target.parent):
+            pass
+    except OSError as exc:
+        return f"cannot write into {target.parent} ({exc.strerror or exc})"
     return None
 
 
@@ -423,6 +509,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_folder, format_table, result_json
     from .features import FeaturesUnavailable
+    from .registry import ModelNotFoundError
 
     problem = (_unwritable(args.json) if args.json else None) or (
         f"--sheets {args.sheets} is a file, not a folder" if args.sheets and Path(args.sheets).is_file() else None)
@@ -433,13 +520,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         result = evaluate_folder(args.model, args.dir, max_side=args.max_side, limit=args.limit,
                                  hints=args.sample_hints, sheets=args.sheets, fd=False if args.no_fd else None,
                                  progress=not args.quiet, mode=args.mode)
+    except ModelNotFoundError as exc:  # a mistyped model name: the command line's fault, as in colorize
+        print(f"irodori evaluate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (FileNotFoundError, ValueError, FeaturesUnavailable) as exc:
         print(f"irodori evaluate: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(format_table(result))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(result_json(result))
+        from .imageio import write_atomic
+
+        try:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(Path(args.json), result_json(result).encode())
+        except OSError as exc:  # the disk filled, the folder went away: the table above is the result
+            print(f"irodori evaluate: cannot write {args.json} ({exc.strerror or exc})", file=sys.stderr)
+            return EXIT_FAILED
     return EXIT_OK
 
 
@@ -489,7 +585,7 @@ def _main(argv: list[str] | None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.verbose:  # irodori's own steps (model, sizes, timings), not every library's chatter (Pillow's chunks)
         log.setLevel(logging.DEBUG)
-    elif getattr(args, "quiet", False) and args.command == "colorize":
+    elif getattr(args, "quiet", False) and args.command in ("colorize", "evaluate"):
         log.setLevel(logging.WARNING)  # -q: no progress bar and no line per image (tint or paint); errors still
     if args.command != "train" and extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

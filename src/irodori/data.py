@@ -48,20 +48,69 @@ def list_images(dirs: list[str] | list[Path]) -> list[Path]:
     return sorted(set(files))
 
 
-def list_pairs(dirs: list[str] | list[Path]) -> dict[Path, Path]:
-    """Paired folders (``input/`` black-and-white, ``truth/`` colour, same file names; the
-    layout of the evaluation sets) -> {truth file: input file}, sorted; a truth without its
-    input is left out."""
+def list_pairs(dirs: list[str] | list[Path], unmatched: list[str] | None = None) -> dict[Path, Path]:
+    """Paired folders (``input/`` black-and-white, ``truth/`` colour; the layout of the
+    evaluation sets) -> {truth file: input file}, sorted. A truth and an input pair up by their
+    path under ``truth/`` and ``input/`` without the extension (``truth/p1.jpg`` with
+    ``input/p1.png``), as :func:`irodori.evaluate.list_pairs` pairs them; the files left without
+    a partner, or whose name two inputs share, are appended to ``unmatched`` ("path (why)"),
+    when given. FileNotFoundError for a folder without input/ and truth/."""
     pairs: dict[Path, Path] = {}
     for d in dirs:
         root = Path(d)
         if not (root / "input").is_dir() or not (root / "truth").is_dir():
             raise FileNotFoundError(f"paired folder needs input/ and truth/: {d}")
+        inputs: dict[str, list[Path]] = {}
+        for bw in list_images([root / "input"]):
+            inputs.setdefault(bw.relative_to(root / "input").with_suffix("").as_posix(), []).append(bw)
+        used: set[str] = set()
         for truth in list_images([root / "truth"]):
-            bw = root / "input" / truth.name
-            if bw.is_file():
-                pairs[truth] = bw
+            key = truth.relative_to(root / "truth").with_suffix("").as_posix()
+            found = inputs.get(key, [])
+            if len(found) == 1:
+                pairs[truth] = found[0]
+            elif unmatched is not None:
+                why = "no input/ file of that name" if not found else f"{len(found)} input/ files of that name"
+                unmatched.append(f"{truth} ({why})")
+            used.add(key)
+        if unmatched is not None:
+            unmatched.extend(f"{bw} (no truth/ file of that name)"
+                             for key, files in inputs.items() if key not in used for bw in files)
     return dict(sorted(pairs.items()))
+
+
+def upright_size(path: Path) -> tuple[int, int]:
+    """(width, height) of an image file as it is shown: its header's size, turned by the EXIF
+    orientation (5-8 swap the sides). Headers only; OSError, ValueError or SyntaxError when
+    unreadable."""
+    from .imageio import quiet
+
+    with quiet(UserWarning), Image.open(path) as img:  # a damaged EXIF: Pillow's warning names no file
+        (width, height), orientation = img.size, img.getexif().get(0x0112, 1)
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+PAIR_ASPECT_TOLERANCE = 0.02  # an input and its truth may differ this much in aspect ratio (resolution may differ)
+
+
+def usable_pairs(pairs: dict[Path, Path]) -> tuple[dict[Path, Path], list[str]]:
+    """-> (the pairs whose input's header reads, with the truth's shape, "path (why)" for the
+    others). An input of another resolution is resized to its truth; one of another shape
+    (aspect ratio apart by more than PAIR_ASPECT_TOLERANCE, EXIF orientation applied) would be
+    stretched, and is left out."""
+    kept: dict[Path, Path] = {}
+    problems: list[str] = []
+    for truth, bw in pairs.items():
+        try:
+            (wt, ht), (wb, hb) = upright_size(truth), upright_size(bw)
+        except (OSError, ValueError, SyntaxError) as exc:
+            problems.append(f"{bw} (not a readable image: {exc})")
+            continue
+        if abs(math.log((wb / hb) / (wt / ht))) > PAIR_ASPECT_TOLERANCE:
+            problems.append(f"{bw} ({wb}x{hb} is not the shape of its truth, {wt}x{ht})")
+            continue
+        kept[truth] = bw
+    return kept, problems
 
 
 GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # Pillow modes without colour
@@ -91,6 +140,32 @@ def usable_images(files: list[Path], grey: list[Path] | None = None) -> tuple[li
         if grey is not None and mode in GREY_MODES:
             grey.append(path)
     return kept, problems
+
+
+GREY_CHROMA = 1.5  # mean |R - G| + |G - B| (0..255) under which a file's pixels hold no colour
+COLOURLESS_SAMPLE = 256  # files looked at by colourless(), evenly spaced
+
+
+def colourless(files: list[Path], *, most: int = COLOURLESS_SAMPLE) -> tuple[list[Path], int]:
+    """Files whose mode holds colour but whose pixels do not (a grey scan saved as RGB or JPEG
+    colour: R = G = B, within GREY_CHROMA) -> (those of up to ``most`` files looked at, evenly
+    spaced; how many were looked at). Decoded reduced (a JPEG's draft), a few ms each; an
+    unreadable one is left to the training's own warning."""
+    step = max(1, math.ceil(len(files) / most))
+    looked = files[::step]
+    found = []
+    for path in looked:
+        try:
+            with Image.open(path) as img:
+                img.draft("RGB", (128, 128))
+                small = img.convert("RGB")
+                small.thumbnail((128, 128))
+        except (OSError, ValueError, SyntaxError):
+            continue
+        rgb = np.asarray(small, dtype=np.int16)
+        if (np.abs(rgb[..., 0] - rgb[..., 1]) + np.abs(rgb[..., 1] - rgb[..., 2])).mean() < GREY_CHROMA:
+            found.append(path)
+    return found, len(looked)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -371,11 +446,9 @@ class ColorImageDataset(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> dict[str, torch.Tensor]:
         k, index = key
         rng = np.random.default_rng([self.seed, k])
-        img = self._load(index)
-        bw = self.pairs.get(self.files[index])
+        img, grey = self._load(index)
         l_given = None
-        if bw is not None:  # crop both alike: the same random draws for the B&W version
-            grey = Image.open(bw).convert("L").resize(img.size, Image.LANCZOS)
+        if grey is not None:  # crop both alike: the same random draws for the B&W version
             twin = copy.deepcopy(rng)
             bw_crop = random_crop(grey, twin, size=self.cfg.crop_size, scale_min=self.cfg.scale_min,
                                   rotate_deg=self.cfg.rotate_deg)
@@ -385,21 +458,32 @@ class ColorImageDataset(Dataset):
         sample = make_sample(np.asarray(crop), rng, self.cfg, l_given=l_given)
         return {name: torch.from_numpy(value) for name, value in sample.items()}
 
-    def _load(self, index: int) -> Image.Image:
-        """The image at ``index``; one whose header read but whose pixels do not (a truncated
-        file) is replaced by the next readable one, the same one every time (so runs stay
+    def _load(self, index: int) -> tuple[Image.Image, Image.Image | None]:
+        """The image at ``index`` and its B&W version (mode L, the same size) when it has one.
+        One whose header read but whose pixels do not (a truncated file, its own or its input's)
+        is replaced by the next readable one, the same one every time (so runs stay
         reproducible), with a warning the first time (per data process), not at every draw."""
         unreadable = self._unreadable
         for offset in range(len(self.files)):
             path = self.files[(index + offset) % len(self.files)]
             if path in unreadable:
                 continue
+            reading = path
             try:
-                return self.cache.get(path) if self.cache is not None else load_rgb(path)
+                img = self._read(path)
+                bw = self.pairs.get(path)
+                if bw is None:
+                    return img, None
+                reading = bw
+                grey = self._read(bw).convert("L")  # as evaluate reads it: EXIF orientation, 16-bit, alpha
+                return img, grey if grey.size == img.size else grey.resize(img.size, Image.LANCZOS)
             except (OSError, ValueError, SyntaxError) as exc:
                 unreadable.add(path)
-                log.warning("skipping %s: %s (the next image is used in its place)", path, exc)
+                log.warning("skipping %s: %s (the next image is used in its place)", reading, exc)
         raise ValueError("no training image could be read")
+
+    def _read(self, path: Path) -> Image.Image:
+        return self.cache.get(path) if self.cache is not None else load_rgb(path)
 
 
 class StepSampler(Sampler):

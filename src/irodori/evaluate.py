@@ -143,16 +143,14 @@ def _colour(colorizer: "Colorizer", mode: str, input_path: Path | None, l_full: 
 
 
 def _evaluation_files(folder: Path, *, limit: int | None, mode: str) -> list[tuple[str, Path | None, Path]]:
-    """The items of ``folder`` to score (:func:`list_pairs`), the first ``limit``.
-    FileNotFoundError when there is none; ValueError for a bad ``limit``, or paint on a folder
-    without B&W inputs."""
+    """The items of ``folder`` to score (:func:`list_pairs`). FileNotFoundError when there is
+    none; ValueError for a bad ``limit`` (the images to score), or paint on a folder without B&W
+    inputs."""
     if not folder.is_dir():
         raise FileNotFoundError(f"not a folder: {folder}")
     files = list_pairs(folder)
-    if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"limit must be a whole number of images, 1 or more (or None for all), not {limit!r}")
-        files = files[:limit]
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a whole number of images, 1 or more (or None for all), not {limit!r}")
     if not files:
         raise FileNotFoundError(f"no colour images in {folder}")
     if mode == "paint" and any(input_path is None for _, input_path, _ in files):
@@ -237,8 +235,9 @@ def _summaries(rows: list[dict], notes: list[str]) -> Callable[[str], dict]:
 def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: int | None = None,
                     limit: int | None = None, hints: int = 0, sheets: str | Path | None = None,
                     fd: bool | None = None, progress: bool = True, mode: str = "tint") -> dict:
-    """-> {"model", "mode", "images", "prediction": {...}, "grayscale": {...}, "truth": {...},
-    "per_image": [...], "fd_features", "notes"} (+ "with_hints": {...} when ``hints`` > 0).
+    """-> {"model", "mode", "images", "prediction": {...}, "grayscale": {...}, "baseline" (what
+    "grayscale" scored), "truth": {...}, "per_image": [...], "fd_features", "notes"}
+    (+ "with_hints": {...} when ``hints`` > 0).
 
     ``mode`` "tint" (default) colours each truth's lightness (or a paired input's) and scores it
     against the truth's colours under that lightness, beside the grayscale baseline; "paint"
@@ -251,8 +250,8 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
     and delta_cf and fd over the set. ``fd``: None computes FD when the feature packages are
     installed, True insists (:class:`irodori.features.FeaturesUnavailable` when they are not),
     False skips it; a skipped FD is None, an undefined one (fewer than 2 images) NaN, with a note.
-    An image that cannot be scored (unreadable, sizes differ, too small) is skipped with a note;
-    ValueError when none can be.
+    An image that cannot be scored (unreadable, sizes differ, too small) is skipped with a note
+    (``limit`` counts the images scored); ValueError when none can be.
     """
     if hints < 0:
         raise ValueError("hints must be 0 or more")
@@ -264,8 +263,9 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
 
     folder = Path(folder)
     files = _evaluation_files(folder, limit=limit, mode=mode)
+    wanted = len(files) if limit is None else min(limit, len(files))
     notes: list[str] = []
-    extractor = _fd_extractor(fd, len(files), notes)
+    extractor = _fd_extractor(fd, wanted, notes)
     features: dict[str, list[np.ndarray]] = {"pred": [], "gray": [], "truth": []}
     colorizer = model if isinstance(model, Colorizer) else load_colorizer(model, max_side=max_side)
     sheet_dir = Path(sheets) if sheets is not None else None
@@ -273,7 +273,10 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         sheet_dir.mkdir(parents=True, exist_ok=True)
     rows, skipped = [], []
     sheet_names = _sheet_names([name for name, _, _ in files])
-    for name, input_path, truth_path in tqdm(files, desc="evaluate", unit="img", disable=not progress):
+    bar = tqdm(total=wanted, desc="evaluate", unit="img", disable=not progress)
+    for name, input_path, truth_path in files:
+        if len(rows) == wanted:  # the first ``limit`` images that can be scored
+            break
         try:
             pair = _load_item(name, input_path, truth_path)
         except (OSError, ValueError, SyntaxError) as exc:  # unreadable, sizes differ, too small
@@ -287,6 +290,8 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         if sheet_dir is not None:
             write_sheet(panels, sheet_dir / sheet_names[name])
         rows.append(row)
+        bar.update()
+    bar.close()
     if skipped:
         notes.append(f"{_count(len(skipped), 'image')} skipped: " + "; ".join(skipped))
     if not rows:
@@ -300,6 +305,7 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         "max_side": colorizer.max_side,
         "prediction": {**summary(""), "fd": _fd(features, "pred") if extractor else None},
         "grayscale": {**summary("_gray"), "fd": _fd(features, "gray") if extractor else None},
+        "baseline": "the B&W input as it is" if mode == "paint" else "the input's lightness as grey",  # "grayscale"
         "truth": {"colorfulness": _mean([r["cf_truth"] for r in rows])},
         "fd_features": FD_FEATURES if extractor else None,
         "notes": notes,

@@ -19,6 +19,7 @@ import contextlib
 import copy
 import csv
 import hashlib
+import json
 import logging
 import math
 import os
@@ -46,8 +47,8 @@ from .checkpoint import (
 )
 from .color import denormalize_ab, denormalize_l, l_to_gray_rgb, lab_to_rgb, rgb_to_uint8
 from .config import ConfigError, TrainConfig, config_to_dict
-from .data import (ColorImageDataset, StepSampler, SyntheticDataset, cache_short_side, list_images, list_pairs,
-                   usable_images)
+from .data import (ColorImageDataset, StepSampler, SyntheticDataset, cache_short_side, colourless, list_images,
+                   list_pairs, usable_images, usable_pairs)
 from .imageio import encode, write_atomic
 from .losses import class_rebalance_weights, compute_losses
 from .paint import composite
@@ -61,11 +62,21 @@ class TrainingError(RuntimeError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training; ``checkpoint`` is where the state was saved (rank 0)."""
+    """Ctrl-C, SIGTERM or SIGHUP during training; ``checkpoint`` is where the state was saved
+    (rank 0; None when no checkpoint was written), ``status`` the exit status a command stopped by
+    that signal has: 130, 143 or 129."""
 
-    def __init__(self, checkpoint: Path | None) -> None:
+    def __init__(self, checkpoint: Path | None, status: int = 130) -> None:
         super().__init__()
-        self.checkpoint = checkpoint
+        self.checkpoint, self.status = checkpoint, status
+
+
+class _Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where Ctrl-C's KeyboardInterrupt would be."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__()
+        self.signum = signum
 
 
 # ----------------------------------------------------------------------------------------------
@@ -185,6 +196,16 @@ class CsvLog:
             with path.open("w", newline="") as f:
                 csv.writer(f).writerow(self.FIELDS)
 
+    def elapsed_at(self, step: int) -> float:
+        """The run's elapsed_s logged at or before ``step`` (0 for a new run): a resumed run's
+        elapsed_s goes on from the invocations before it."""
+        try:
+            with self.path.open(newline="") as f:
+                rows = [r for r in csv.DictReader(f) if r.get("elapsed_s") and r.get("step")]
+            return max((float(r["elapsed_s"]) for r in rows if int(r["step"]) <= step), default=0.0)
+        except (OSError, ValueError):
+            return 0.0
+
     def write(self, **row: float) -> None:
         with self.path.open("a", newline="") as f:
             csv.writer(f).writerow([row.get(k, "") for k in self.FIELDS])
@@ -194,20 +215,51 @@ class CsvLog:
 # The loop
 # ----------------------------------------------------------------------------------------------
 def _usable(files: list[Path], what: str, is_main: bool) -> list[Path]:
+    """The ``files`` training can read (:func:`irodori.data.usable_images`), with a warning (rank
+    0) naming those skipped, and those that hold no colour to learn: grey files, and grey pixels
+    saved in a colour file (:func:`irodori.data.colourless`, on a sample of a large folder)."""
     grey: list[Path] = []
     kept, problems = usable_images(files, grey)
-    if problems and is_main:
+    if not is_main:
+        return kept
+    if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         log.warning("%d %s images skipped: %s", len(problems), what, shown)
-    if grey and is_main:
+    grey_set = set(grey)
+    pale, looked = colourless([p for p in kept if p not in grey_set])
+    looked += len(grey)
+    grey += pale
+    if grey:
         shown = ", ".join(str(p) for p in grey[:5]) + (f" and {len(grey) - 5} more" if len(grey) > 5 else "")
-        if len(grey) == len(kept):
-            log.warning("all %d %s images are grey files (%s): there is no colour to learn; train on colour "
-                        "images", len(kept), what, shown)
+        sampled = "" if looked == len(kept) else f" looked at (of {len(kept)})"
+        if len(grey) == looked:
+            log.warning("all %d %s images%s hold no colour (%s): there is no colour to learn; train on colour "
+                        "images", looked, what, sampled, shown)
         else:
-            log.warning("%d of the %d %s images are grey files (%s): they teach no colour", len(grey), len(kept),
-                        what, shown)
+            log.warning("%d of the %d %s images%s hold no colour (%s): they teach no colour", len(grey), looked, what,
+                        sampled, shown)
     return kept
+
+
+def _pairs(dirs: list[str], is_main: bool) -> dict[Path, Path]:
+    """The paired folders' usable pairs (:func:`irodori.data.list_pairs`, :func:`usable_pairs`),
+    with a warning naming what was left out. TrainingError when folders were given and no pair
+    is left: a run that silently trained on none of them would look like one that had."""
+    if not dirs:
+        return {}
+    unmatched: list[str] = []
+    pairs, problems = usable_pairs(list_pairs(dirs, unmatched))
+    if not pairs:
+        shown = "; ".join((unmatched + problems)[:3])
+        more = len(unmatched) + len(problems) - 3
+        raise TrainingError(f"no usable pair in {', '.join(map(str, dirs))}: "
+                            f"{shown or 'input/ and truth/ hold no images'}{f'; and {more} more' if more > 0 else ''}")
+    for what, items in (("paired files have no partner (input/NAME.* beside truth/NAME.*)", unmatched),
+                        ("pairs left out", problems)):
+        if items and is_main:
+            shown = "; ".join(items[:5]) + (f"; and {len(items) - 5} more" if len(items) > 5 else "")
+            log.warning("%d %s: %s", len(items), what, shown)
+    return pairs
 
 
 def _datasets(cfg: TrainConfig, *, dry_run: bool, is_main: bool) -> tuple[Any, Any, str]:
@@ -217,10 +269,12 @@ def _datasets(cfg: TrainConfig, *, dry_run: bool, is_main: bool) -> tuple[Any, A
     if dry_run:
         return SyntheticDataset(cfg.data, seed=cfg.seed), SyntheticDataset(cfg.data, seed=cfg.seed + 1, n=16), "synthetic"
     files = _usable(list_images(cfg.data.train_dirs), "training", is_main) if cfg.data.train_dirs else []
-    pairs = list_pairs(cfg.data.pair_dirs)
+    pairs = _pairs(cfg.data.pair_dirs, is_main)
     files = sorted(set(files) | set(_usable(list(pairs), "paired", is_main)))
     if not files:
-        raise TrainingError(f"no usable images found in {cfg.data.train_dirs}")
+        where = " and ".join(f"{what} {', '.join(map(str, dirs))}" for what, dirs in
+                             (("the folders", cfg.data.train_dirs), ("the paired folders", cfg.data.pair_dirs)) if dirs)
+        raise TrainingError(f"no usable images found in {where or 'no folder'}")
     train_set = ColorImageDataset(files, cfg.data, seed=cfg.seed, pairs=pairs)
     if is_main and cfg.data.cache_mb:
         log.info("data cache: each image decoded once and kept reduced to a short side of %d px, up to %d MiB "
@@ -426,6 +480,7 @@ class _Nets:
                                 f"give --steps with more than {start_step} to train it longer")
         if is_main:
             log.info("resumed from %s at step %d", ckpt, start_step)
+            _warn_if_branching(ckpt, start_step)
         return start_step
 
     def non_finite(self, step: int, last_ckpt: Path | None) -> None:
@@ -441,6 +496,22 @@ class _Nets:
                     f"the {what} hold NaN or inf at step {step} ({len(bad)} tensors, e.g. {bad[0]}): training "
                     f"stopped without saving them{where}. Try a lower --optim.lr or check the data for broken images."
                 )
+
+
+def _warn_if_branching(ckpt: Path, step: int) -> None:
+    """Warn when ``ckpt`` (at ``step``) is older than its run's latest checkpoint: the steps
+    trained from it take the run's ``latest`` and write over the later checkpoints of the same
+    steps, so the run's finished model is no longer the one ``--model RUN`` uses."""
+    try:
+        latest = ckpt.parent / (ckpt.parent / "latest").read_text().strip()
+        latest_step = int(json.loads((latest / "checkpoint.json").read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if latest_step > step:
+        log.warning("%s is at step %d, before the run's latest checkpoint (%s, step %d): this run's new "
+                    "checkpoints become its latest and write over the later ones of the same steps. To keep "
+                    "them, start a new run from it instead: --init %s --out NEW", ckpt, step, latest.name,
+                    latest_step, ckpt)
 
 
 def _class_weights(cfg: TrainConfig, model: Generator, train_set: Any, device: torch.device
@@ -462,7 +533,7 @@ def _loader(train_set: Any, cfg: TrainConfig, proc: _Process, start_step: int) -
     return DataLoader(
         train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.data.workers,
         pin_memory=proc.device.type == "cuda", persistent_workers=False,
-        prefetch_factor=4 if cfg.data.workers else None, worker_init_fn=_ignore_sigint,
+        prefetch_factor=4 if cfg.data.workers else None, worker_init_fn=_worker_signals,
     )
 
 
@@ -484,6 +555,7 @@ class _Loop:
         self.val_batches: list[dict[str, torch.Tensor]] = []
         self.t_start = self.t_window = time.perf_counter()
         self.n_window = 0
+        self.elapsed_before = 0.0  # seconds of training the run's earlier invocations logged
 
     def open_records(self, train_set: Any, val_set: Any, start_step: int, *, progress: bool) -> None:
         """Rank 0: the run folder, log.csv, the validation batches, the run's summary in the log and
@@ -496,6 +568,7 @@ class _Loop:
                             "instead, so the run reaches its learning rate", cfg.optim.warmup_steps, cfg.steps,
                             warmup_steps_for(cfg))
             self.csv_log = CsvLog(self.run_dir / "log.csv")
+            self.elapsed_before = self.csv_log.elapsed_at(start_step)
             if val_set is not None and cfg.val_every:
                 self.val_batches = _val_batches(val_set, cfg)
             log.info("model: %d parameters; device %s; world size %d; %d training image%s",
@@ -553,7 +626,7 @@ class _Loop:
         if step % cfg.log_every == 0 or step == end_step:
             now = time.perf_counter()
             self.csv_log.write(step=step, lr=lr, img_per_s=round(self.n_window / max(now - self.t_window, 1e-9), 2),
-                               elapsed_s=round(now - self.t_start, 1), **row)
+                               elapsed_s=round(self.elapsed_before + now - self.t_start, 1), **row)
             self.t_window, self.n_window = time.perf_counter(), 0
         if self.val_batches and (step % cfg.val_every == 0 or step == cfg.steps):
             model = self.nets.ema if self.nets.ema is not None else self.nets.model
@@ -597,7 +670,7 @@ def train(
     ``cfg.time_budget_s`` does the same once this invocation has run that long (set-up included),
     and ``cfg.checkpoint_every_s`` adds checkpoints by time (:class:`WallClock`).
     TrainingError when it cannot start or go on (the message says what to do);
-    TrainingInterrupted on Ctrl-C or SIGTERM, after saving a checkpoint.
+    TrainingInterrupted on Ctrl-C, SIGTERM or SIGHUP, after saving a checkpoint (when a step was made).
     """
     proc = _Process(cfg)
     clock = WallClock(cfg, distributed=proc.distributed, device=proc.device)
@@ -608,15 +681,21 @@ def train(
     model, cfg = _generator(cfg, init=init, resume=resume, is_main=proc.is_main)
     nets = _Nets(cfg, model, proc.device, is_main=proc.is_main)
     start_step = nets.resume(resume, cfg, proc.device, is_main=proc.is_main) if resume is not None else 0
+    if stop_at_step is not None and stop_at_step <= start_step:
+        raise TrainingError(f"--stop-at-step {stop_at_step} is not after step {start_step}, where the run is: "
+                            "nothing to train")
     loop = _Loop(cfg, proc, nets, train_set, run_dir=run_dir, manifest_sha=manifest_sha)
     loader = _loader(train_set, cfg, proc, start_step)
     end_step = cfg.steps if stop_at_step is None else min(cfg.steps, stop_at_step)
     loop.open_records(train_set, val_set, start_step, progress=progress)
 
-    # SIGTERM (a scheduler pre-empting the job, `kill`) is treated like Ctrl-C: save, then stop.
-    previous_term = None
+    # SIGTERM (a scheduler pre-empting the job, `timeout`, `kill`) and SIGHUP (the terminal closed;
+    # not under nohup, which ignores it) are treated like Ctrl-C: save, then stop.
+    previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+        for signum in _STOP_SIGNALS:
+            if signum != getattr(signal, "SIGHUP", None) or signal.getsignal(signum) == signal.SIG_DFL:
+                previous[signum] = signal.signal(signum, _raise_interrupt)
     step = start_step
     try:
         nets.model.train()
@@ -635,11 +714,12 @@ def train(
                 clock.saved()
                 if proc.distributed:
                     dist.barrier()
-    except KeyboardInterrupt:
-        raise TrainingInterrupted(loop.save(step) if step > start_step else loop.last_ckpt) from None
+    except KeyboardInterrupt as exc:
+        status = 128 + exc.signum if isinstance(exc, _Signalled) else 130
+        raise TrainingInterrupted(loop.save(step) if step > start_step else loop.last_ckpt, status) from None
     finally:
-        if previous_term is not None:
-            signal.signal(signal.SIGTERM, previous_term)
+        for signum, before in previous.items():
+            signal.signal(signum, signal.SIG_DFL if before is None else before)  # None: set outside Python
         loop.close()
         if proc.distributed and dist.is_initialized():
             dist.destroy_process_group()
@@ -663,16 +743,22 @@ def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
         e.copy_(b)
 
 
-def _raise_interrupt(_signum: int, _frame) -> None:
-    raise KeyboardInterrupt
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
-def _ignore_sigint(_worker_id: int) -> None:
-    """Ctrl-C reaches the whole process group; workers leave it to the main process, which
-    saves a checkpoint and shuts them down. Workers also hand batches over through shared-memory
-    files rather than passed file descriptors: a worker shut down in the middle of an fd
-    hand-over prints a "connection reset" traceback from its resource-sharer thread."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _raise_interrupt(signum: int, _frame) -> None:
+    raise _Signalled(signum)
+
+
+def _worker_signals(_worker_id: int) -> None:
+    """Ctrl-C reaches the whole process group, and so do `timeout`'s SIGTERM and a closed
+    terminal's SIGHUP; workers leave them to the main process, which saves a checkpoint and shuts
+    them down (a worker killed by SIGTERM took the run down with "DataLoader worker is killed by
+    signal", unsaved). Workers also hand batches over through shared-memory files rather than
+    passed file descriptors: a worker shut down in the middle of an fd hand-over prints a
+    "connection reset" traceback from its resource-sharer thread."""
+    for signum in (signal.SIGINT, *_STOP_SIGNALS):
+        signal.signal(signum, signal.SIG_IGN)
     torch.multiprocessing.set_sharing_strategy("file_system")
 
 
