@@ -539,29 +539,52 @@ class Colorizer:
         are in flat with that colour (:class:`irodori.paint.SheetFill`), hints of several colours
         spread across it from white, as a reference's do (only from a reference closely related to
         the page, and only paper-light colours). ValueError without a paint model."""
-        hints = parse_hints(hints)
-        backend = self.paint_backend
-        if backend is None:
+        own = parse_hints(hints)
+        if self.paint_backend is None:
             raise ValueError(f"{self.backend.name} cannot paint (it predicts no l_paint)")
         line_art = contract is not None and contract.background == "paper"
         blank = self.blank_sheet(lightness, contract) if contract is not None else None
         on_sheet = blank.pixels(lightness) if blank is not None else None
-        size = self.network_size(*lightness.shape)
-        share = coverage(on_sheet, size) if on_sheet is not None else None
-        own = hints
-        found: list[Hint] = []  # the references' hints
-        if references:
-            hints = self.reference_hints(lightness, list(references), own, paint=True, sheet=share)
-            found = hints[:len(hints) - len(own)]
-            if on_sheet is not None:  # a reference gives the blank sheet paper-light colours only
-                light = rgb_to_l(np.array([hint.rgb for hint in found], dtype=np.uint8).reshape(-1, 3))
-                found = [hint for hint, l in zip(found, light) if l >= SHEET_HINT_L or not on_sheet[hint.y, hint.x]]
-            hints = found + own
+        share = coverage(on_sheet, self.network_size(*lightness.shape)) if on_sheet is not None else None
+        found = self.paint_reference_hints(lightness, list(references), own, on_sheet, share) if references else []
+        lab, l_small = self.paint_network(lightness, found + own, propagate=propagate, temperature=temperature)
+        # Line art's lines are its only walls: read at their darkest per cell, so that a line
+        # thinner than a cell of the grid still bounds the flats and the hints (a page's
+        # screentone, read so, would become walls too).
+        darkest = lightness.darkest_at(lab.shape[1:]) if line_art else None
+        lab = flats_to_lines(lab, darkest if line_art else l_small)
+        fill = None
+        if blank is not None:
+            fill, own, found = sheet_hints(blank, on_sheet, own, found, line_art=line_art)
+            if fill is None or fill.painted:
+                lab = on_paper_sheet(lab, share)  # white, for the hints there to paint it
+        if (found or own) and propagate:
+            lab = self.spread_paint_hints(lab, l_small, lightness, contract, found, own, on_sheet=on_sheet,
+                                          line_art=line_art, darkest=darkest)
+        return lab, fill
+
+    def paint_reference_hints(self, lightness: Lightness, references: list[Reference], own: list[Hint],
+                              on_sheet: np.ndarray | None, share: np.ndarray | None) -> list[Hint]:
+        """The references' hints for a page to paint (:meth:`reference_hints`, matched in the ink
+        view); on line art's blank sheet (``on_sheet`` (H, W) bool, ``share`` its coverage of the
+        network's grid) only paper-light ones (L >= SHEET_HINT_L)."""
+        hints = self.reference_hints(lightness, references, own, paint=True, sheet=share)
+        found = hints[:len(hints) - len(own)]
+        if on_sheet is not None and found:  # a reference gives the blank sheet paper-light colours only
+            light = rgb_to_l(np.array([hint.rgb for hint in found], dtype=np.uint8).reshape(-1, 3))
+            found = [hint for hint, l in zip(found, light) if l >= SHEET_HINT_L or not on_sheet[hint.y, hint.x]]
+        return found
+
+    def paint_network(self, lightness: Lightness, hints: list[Hint], *, propagate: bool,
+                      temperature: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """The paint model run on the page -> (Lab (3, h, w) float32 at the network size: l_paint
+        and ab; the input's L (h, w) there). With ``propagate`` the hints are spread afterwards
+        (:meth:`spread_paint_hints`), not fed to the network: it answers a hint with a blob of its
+        colour, so spreading the hint's difference from that blob would move the rest of the
+        region hardly at all. ModelError for output that is not finite."""
+        backend = self.paint_backend
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints, backend=backend)
         if hints and propagate:
-            # A fill, not a spot: the network answers a hint with a blob of its colour, so spreading
-            # the hint's difference from that blob would move the rest of the region hardly at all.
-            # The network runs without the hints, and the difference is spread over its prediction.
             hint_in = np.zeros_like(hint_in)
         start = time.perf_counter()
         t = self.temperature if temperature is None else self.check_temperature(temperature)
@@ -571,44 +594,29 @@ class Colorizer:
         check_network_output(ab_net, (1, 2, *l_in.shape[2:]), model=model)
         check_network_output(l_net, (1, 1, *l_in.shape[2:]), model=model, name="l_paint")
         lab = np.concatenate([denormalize_l(l_net[0, :, :h, :w]), denormalize_ab(ab_net[0, :, :h, :w])])
-        l_small = (l_in[0, 0, :h, :w] + 1.0) * 50.0
-        # Line art's lines are its only walls: read at their darkest per cell, so that a line
-        # thinner than a cell of the grid still bounds the flats and the hints (a page's
-        # screentone, read so, would become walls too).
-        darkest = lightness.darkest_at((h, w)) if line_art else None
-        lab = flats_to_lines(lab.astype(np.float32), darkest if line_art else l_small)
-        fill = None
-        if blank is not None:
-            # The user's hints on the sheet pour a paint bucket into it; a reference's are spread
-            # from white like corrections (one doubtful match must not flood the whole sheet).
-            poured = [hint for hint in own if on_sheet[hint.y, hint.x]]
-            area = blank.part([(hint.y, hint.x) for hint in poured], on_sheet) if poured else None
-            fill = SheetFill.from_hints(on_sheet, rgb_to_lab(np.array([hint.rgb for hint in poured], dtype=np.uint8)
-                                                             .reshape(-1, 3)), area=area)
-            if line_art and not poured and any(on_sheet[hint.y, hint.x] for hint in found):
-                fill = None
-            elif not line_art:
-                # A page's gutters: the user's hints there fill them (paper, if they are of several
-                # colours) and nothing else; a reference's are dropped (its gutters are paper too).
-                fill = fill or SheetFill(on_sheet)
-                own = [hint for hint in own if not on_sheet[hint.y, hint.x]]
-                hints = [hint for hint in found if not on_sheet[hint.y, hint.x]] + own
-            if fill is None or fill.painted:
-                lab = on_paper_sheet(lab, share)  # white, for the hints there to paint it
-        if hints and propagate:
-            grid = propagation_grid((h, w), len(hints))
-            walls = (lightness.darkest_at(grid) if line_art
-                     else page_walls(lightness, contract, grid, l_small) if own and contract is not None else None)
-            colours, filling = hint_fill(hints, len(own), line_art=line_art, sheet=on_sheet)
-            # The user's clicks start on their own side of a line (a reference's hints stay where they are).
-            hint_l = [lightness.at(hint.y, hint.x) if i >= len(hints) - len(own) else float("nan")
-                      for i, hint in enumerate(hints)] if walls is not None else None
-            lab = propagate_hints(lab, l_small, hints, lightness.shape, walls=walls, fill=colours, filling=filling,
-                                  hint_l=hint_l)
-            lab[0] = np.clip(lab[0], 0.0, 100.0)
-            if line_art:  # the fills too run up to the lines (the distances grow, and the fill fades, beside them)
-                lab = flats_to_lines(lab, darkest)
-        return lab, fill
+        return lab.astype(np.float32), (l_in[0, 0, :h, :w] + 1.0) * 50.0
+
+    def spread_paint_hints(self, lab: np.ndarray, l_small: np.ndarray, lightness: Lightness,
+                           contract: Contract | None, found: list[Hint], own: list[Hint], *,
+                           on_sheet: np.ndarray | None, line_art: bool, darkest: np.ndarray | None) -> np.ndarray:
+        """The references' hints (``found``) and the user's (``own``) spread over the painted Lab
+        (3, h, w): line art's within its lines (read at their darkest), a page's within walls of its
+        ink and grey when the user placed hints (:func:`page_walls`); the user's fill their region
+        (:func:`hint_fill`), starting on their own side of a line."""
+        hints = found + own
+        grid = propagation_grid(lab.shape[1:], len(hints))
+        walls = (lightness.darkest_at(grid) if line_art
+                 else page_walls(lightness, contract, grid, l_small) if own and contract is not None else None)
+        colours, filling = hint_fill(hints, len(own), line_art=line_art, sheet=on_sheet)
+        # The user's clicks start on their own side of a line (a reference's hints stay where they are).
+        hint_l = ([float("nan")] * len(found) + [lightness.at(hint.y, hint.x) for hint in own]
+                  if walls is not None else None)
+        lab = propagate_hints(lab, l_small, hints, lightness.shape, walls=walls, fill=colours, filling=filling,
+                              hint_l=hint_l)
+        lab[0] = np.clip(lab[0], 0.0, 100.0)
+        if line_art:  # the fills too run up to the lines (the distances grow, and the fill fades, beside them)
+            lab = flats_to_lines(lab, darkest)
+        return lab
 
     def blank_sheet(self, lightness: Lightness, contract: Contract) -> BlankSheet | None:
         """The blank sheet that stays paper under ``contract``: around line art (background
@@ -760,6 +768,29 @@ def hint_fill(hints: list[Hint], own: int, *, line_art: bool, sheet: np.ndarray 
         return "colour", [i >= first_own or sheet is None or not sheet[hint.y, hint.x]
                           for i, hint in enumerate(hints)]
     return "chroma", [i >= first_own for i in range(len(hints))]
+
+
+def sheet_hints(blank: BlankSheet, on_sheet: np.ndarray, own: list[Hint], found: list[Hint], *, line_art: bool
+                ) -> tuple[SheetFill | None, list[Hint], list[Hint]]:
+    """What the hints do on the blank sheet (``on_sheet`` (H, W) bool) -> (the sheet's fill or
+    None, the user's hints and the references' that are still to be spread).
+
+    The user's hints on the sheet pour a paint bucket into the area they are in; a reference's
+    are spread from white like corrections (one doubtful match must not flood the whole sheet),
+    and on line art they leave the sheet to the spreading when no hint of the user's is on it.
+    On a page (its gutters and margins) the user's hints there fill them (paper, if they are of
+    several colours) and nothing else, and the references' there are dropped (their gutters are
+    paper too)."""
+    poured = [hint for hint in own if on_sheet[hint.y, hint.x]]
+    area = blank.part([(hint.y, hint.x) for hint in poured], on_sheet) if poured else None
+    fill = SheetFill.from_hints(on_sheet, rgb_to_lab(np.array([hint.rgb for hint in poured], dtype=np.uint8)
+                                                     .reshape(-1, 3)), area=area)
+    if line_art:
+        if not poured and any(on_sheet[hint.y, hint.x] for hint in found):
+            fill = None
+        return fill, own, found
+    off_sheet = [hint for hint in own if not on_sheet[hint.y, hint.x]]
+    return fill or SheetFill(on_sheet), off_sheet, [hint for hint in found if not on_sheet[hint.y, hint.x]]
 
 
 def painted_alpha(alpha: np.ndarray, sheet: SheetFill | None) -> np.ndarray:
