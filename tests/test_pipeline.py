@@ -2,6 +2,7 @@
 
 import io
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,8 @@ from PIL import Image
 from irodori.color import rgb_to_l
 from irodori.colorizer import Colorizer, Hint, load_colorizer
 from irodori.imageio import ImageReadError, open_image, split_lightness
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -424,3 +427,23 @@ def test_a_temperature_outside_the_range_or_for_a_model_without_one_is_refused(c
     err = capsys.readouterr().err
     assert "has no temperature input" in err and "Traceback" not in err
     assert not (tmp_path / "out" / "p.png").exists()
+
+
+def test_a_faded_print_is_read_at_restored_levels_and_keeps_its_colours():
+    """A faded print (blacks lifted, whites dulled) came out one cold blue: the network takes low
+    contrast for haze and sky. It now sees the print's levels stretched, and keeps its lightness."""
+    from irodori.color import rgb_to_lab
+    from irodori.colorizer import load_colorizer, restore_faded_levels
+
+    l_in = np.linspace(-0.4, 0.5, 64 * 64, dtype=np.float32).reshape(1, 1, 64, 64)  # L 30..75
+    restored = (restore_faded_levels(l_in, (64, 64)) + 1) * 50
+    assert restored.min() < 6 and restored.max() > 94
+    full = np.linspace(-1, 1, 64 * 64, dtype=np.float32).reshape(1, 1, 64, 64)
+    assert restore_faded_levels(full, (64, 64)) is full  # a print with its blacks and whites: as it is
+    colorizer = load_colorizer("general-int8", threads=1)
+    grey = np.asarray(Image.open(EXAMPLES / "photo_hills.png").convert("L"), dtype=np.float32)
+    faded = (50 + grey * 0.45).astype(np.uint8)  # L from about 25 to 75
+    out = colorizer.colorize(faded)
+    lab, lab_plain = rgb_to_lab(np.asarray(out)), rgb_to_lab(np.asarray(colorizer.colorize(grey.astype(np.uint8))))
+    assert abs(lab[..., 2].mean() - lab_plain[..., 2].mean()) < 6  # not a blue cast (b fell by 20 before)
+    assert np.abs(lab[..., 0] - rgb_to_lab(np.repeat(faded[..., None], 3, axis=2))[..., 0]).max() < 1.5
