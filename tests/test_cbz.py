@@ -485,6 +485,9 @@ def test_a_hints_file_can_name_a_page_inside_an_archive(tiny_onnx, tmp_path, cap
     assert main([*args[:3], str(tmp_path / "out2"), *args[4:]]) == 1
     assert "the hints file names ch.cbz/pages/009.png, which is no page image of ch.cbz" in capsys.readouterr().err
     assert not (tmp_path / "out2" / "ch.cbz").exists()
+    hints.write_text(json.dumps({"002.png": red}))  # a page's own name: says how pages are named
+    assert main([*args[:3], str(tmp_path / "out2"), *args[4:]]) == 2
+    assert 'named with the archive\'s name: "ch.cbz/002.png"' in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not features.check("avif"), reason="this Pillow does not read AVIF")

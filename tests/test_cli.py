@@ -603,6 +603,8 @@ def test_verbose_logs_the_model_sizes_and_timings_and_quiet_logs_none(tiny_onnx,
     assert all(line.startswith("DEBUG irodori.") for line in debug), debug  # not Pillow's chunk chatter
     plain = _run(*args, "--overwrite", text=True)
     assert plain.returncode == 0 and "DEBUG" not in plain.stderr
+    after = _run(*args, "--overwrite", "-v", text=True)  # -v after the command, as -q is taken there
+    assert after.returncode == 0 and "DEBUG irodori.colorizer: model tiny" in after.stderr
 
 
 def test_the_batch_summary_mentions_overwrite_only_when_something_was_skipped(tiny_onnx, inputs, tmp_path, capsys):

@@ -135,8 +135,12 @@ def test_bad_references_get_clear_errors(tmp_path, matcher):
     with pytest.raises(ReferenceError, match="too many references"):
         analyse_references([cartoon(0)] * (MAX_REFERENCES + 1), matcher=matcher)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ReferenceError, match="has no files"):
+    (tmp_path / "empty" / "ComicInfo.xml").write_text("<ComicInfo/>")  # not an image: not a reference either
+    with pytest.raises(ReferenceError, match="has no images"):
         analyse_references([tmp_path / "empty"], matcher=matcher)
+    (tmp_path / "ch01.cbz").write_bytes(b"PK\x05\x06" + bytes(18))
+    with pytest.raises(ReferenceError, match="ch01.cbz is an archive"):
+        analyse_references([tmp_path / "ch01.cbz"], matcher=matcher)
 
 
 def test_a_folder_stands_for_its_images_and_analysed_references_pass_through(tmp_path, matcher):
@@ -145,6 +149,8 @@ def test_a_folder_stands_for_its_images_and_analysed_references_pass_through(tmp
     for i in range(2):
         Image.fromarray(cartoon(i)).save(folder / f"{i}.png")
     (folder / "._0.png").write_bytes(b"\0" * 10)  # macOS junk is skipped, not an error
+    (folder / "ComicInfo.xml").write_text("<ComicInfo/>")  # and so are files that are not images
+    (folder / "notes.txt").write_text("page 3: her coat is green")
     refs = analyse_references([folder], matcher=matcher)
     assert [r.name for r in refs] == ["0.png", "1.png"] and all(isinstance(r, Reference) for r in refs)
     assert refs[0].features.shape[0] == refs[0].lab.shape[0] == refs[0].where.shape[0]
@@ -188,6 +194,24 @@ def test_cli_analyses_references_once_for_a_folder_and_a_cbz(tmp_path, monkeypat
     plain = tmp_path / "plain"
     assert main(["colorize", str(inputs / "p0.png"), "-o", str(plain), "--model", "general-int8", "-q"]) == 0
     assert _psnr(coloured, cartoon(10)) > _psnr(np.asarray(Image.open(plain / "p0.png")), cartoon(10)) + 2.0
+
+
+def test_colour_one_then_the_rest_never_writes_over_the_reference_page(tmp_path, capsys):
+    """The README's workflow: page 1 coloured with hints into out/, then the chapter into out/
+    with out/p0.png as the reference. With --overwrite the hinted page was coloured again over
+    itself, without its hints."""
+    chapter = tmp_path / "chapter"
+    chapter.mkdir()
+    for i in range(2):
+        Image.fromarray(_grey(cartoon(10 + i))).save(chapter / f"p{i}.png")
+    out = tmp_path / "out"
+    assert main(["colorize", str(chapter / "p0.png"), "-o", str(out), "--model", "general-int8", "-q",
+                 "--hint", "20,20,#20c020"]) == 0
+    hinted = (out / "p0.png").read_bytes()
+    assert main(["colorize", str(chapter), "-o", str(out), "--reference", str(out / "p0.png"), "--overwrite",
+                 "--model", "general-int8", "-q"]) == 0
+    assert (out / "p0.png").read_bytes() == hinted and (out / "p1.png").is_file()
+    assert "1 coloured, 1 skipped" in capsys.readouterr().err
 
 
 def test_cli_refuses_bad_references_before_any_work(tmp_path, capsys):

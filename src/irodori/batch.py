@@ -268,7 +268,10 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
         pages = _page_hints(job.source, names, file_hints, unused) if is_archive(job.source) else ()
         out.append(replace(job, hints=tuple(mine) + tuple(cli_hints), page_hints=pages))
     if unused:
-        raise HintError(f"the hints file names {', '.join(sorted(unused))}, which matches no input image")
+        archives = [job.source.name for job in jobs if is_archive(job.source)]
+        pages = (f"; a page inside an archive is named with the archive's name: \"{archives[0]}/"
+                 f"{sorted(unused)[0]}\"" if archives and not any("/" in name for name in unused) else "")
+        raise HintError(f"the hints file names {', '.join(sorted(unused))}, which matches no input image{pages}")
     for name, sources in matched.items():
         if len(sources) > 1:  # a bare name in a -r batch: every folder's file of that name
             shown = ", ".join(str(s) for s in sources[:3])
@@ -501,12 +504,17 @@ def _failed_list(failures: list[str], uncoloured: dict[Path, int]) -> str:
     return "\n".join(["failed:", *lines])
 
 
-def _interrupted(exc: KeyboardInterrupt, *, written: int, total: int, failed: int, overwrite: bool) -> str:
-    """The line that ends a batch stopped by Ctrl-C, SIGTERM or SIGHUP."""
+def _interrupted(exc: KeyboardInterrupt, *, written: int, total: int, failed: int, overwrite: bool,
+                 archive_cut: bool = False) -> str:
+    """The line that ends a batch stopped by Ctrl-C, SIGTERM or SIGHUP; ``archive_cut``: an
+    archive was being coloured, whose output is written whole at its end, so it starts again
+    from its first page."""
     word = "terminated" if isinstance(exc, Terminated) else "interrupted"
     failures = f", {failed} failed" if failed else ""
     again = ("running it again without --overwrite continues where it stopped" if overwrite
              else "running the same command again continues where it stopped")
+    if archive_cut:
+        again += " (an archive cut short is coloured again from its first page)"
     return (f"\n{word}: {written} of {total} output{'' if total == 1 else 's'} written{failures}; outputs are "
             f"complete files, so {again}")
 
@@ -544,9 +552,30 @@ def run_colorize(args: argparse.Namespace) -> int:
         return 2
     for folder in {job.output.parent for job in jobs}:
         remove_stale_temporaries(folder)  # what a killed run left; fresh ones may be another run's
+    jobs, spared = spare_references(jobs, args.reference or [])
     todo, skipped, blocked = split_existing(jobs, overwrite=args.overwrite)
     log.debug("%d inputs: %d to colour, %d skipped", len(jobs), len(todo), skipped)
-    return _colorize_batch(args, todo, skipped=skipped, failures=problems + clashes + blocked, threads=threads)
+    return _colorize_batch(args, todo, skipped=skipped + spared, failures=problems + clashes + blocked,
+                           threads=threads)
+
+
+def spare_references(jobs: list[Job], references: list[str]) -> tuple[list[Job], int]:
+    """-> (the jobs whose output is not one of the run's reference files, how many were). A
+    reference is an input of the run, never written over, whatever --overwrite says: in "colour
+    one, then the rest" it is page 1 coloured by hand with hints, and the batch that follows
+    would have coloured page 1 again without them (found by a helper). References that cannot be
+    listed are left for the colorizer to report."""
+    from .reference import ReferenceError, reference_files
+
+    try:
+        files = {str(path.resolve()).casefold() for path in reference_files(references, limit=10**6)}
+    except ReferenceError:
+        return jobs, 0
+    kept = [job for job in jobs if str(job.output.resolve()).casefold() not in files]
+    for job in jobs:
+        if job not in kept:
+            log.info("%s: its output %s is a reference of this run; kept as it is", job.source, job.output)
+    return kept, len(jobs) - len(kept)
 
 
 def _load(args: argparse.Namespace, threads: int):
@@ -625,9 +654,10 @@ def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, 
         bar.close()
         # Ctrl-C can land after an output is moved into place and before it is counted: count
         # what is on disk, written by this run.
-        written = sum(_written_since(job.output, started) for job in todo)
-        print(_interrupted(exc, written=written, total=len(todo), failed=len(failures) + len(failed),
-                           overwrite=args.overwrite), file=sys.stderr)
+        done = [_written_since(job.output, started) for job in todo]
+        cut = any(is_archive(job.source) and not wrote for job, wrote in zip(todo, done))
+        print(_interrupted(exc, written=sum(done), total=len(todo), failed=len(failures) + len(failed),
+                           overwrite=args.overwrite, archive_cut=cut), file=sys.stderr)
         return exc.status if isinstance(exc, Terminated) else 130
     bar.close()
     return _finish(todo, skipped=skipped, before=failures, failed=failed, uncoloured=uncoloured)

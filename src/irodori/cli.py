@@ -64,9 +64,17 @@ def _png_level(text: str) -> int:
     return value
 
 
+# -v after the command too (`irodori colorize -v ...`), as -q is taken there; SUPPRESS keeps a -v
+# given before the command when none comes after it.
+_VERBOSE = argparse.ArgumentParser(add_help=False)
+_VERBOSE.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                      help="debug logging of irodori's steps")
+
+
 def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "colorize",
+        parents=[_VERBOSE],
         help="colour images, folders or globs",
         description="Colour black-and-white images, each under one of two contracts, chosen per image "
         "(--mode auto) or by --mode: tint keeps the input's own full-resolution lightness and only the colour "
@@ -130,6 +138,7 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
 def _add_serve(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve",
+        parents=[_VERBOSE],
         help="start the local web app and HTTP API (needs the web extra)",
         description="Serve the web page (drag in an image, place colour hints, download) and the HTTP API "
         "(POST /api/colorize, GET /api/models, the OpenAPI schema at /openapi.json). Every shipped model is "
@@ -163,6 +172,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
+        parents=[_VERBOSE],
         help="train a model on folders of colour images",
         description="Train on colour images (self-supervised: they are turned grey and the model learns to "
         "put the colour back). Config: --preset, then dotted overrides such as --data.crop_size=128 "
@@ -190,7 +200,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a checkpoint to ONNX (checked against PyTorch)")
+    p = sub.add_parser("export", parents=[_VERBOSE], help="export a checkpoint to ONNX (checked against PyTorch)")
     p.add_argument("checkpoint", help="checkpoint or run directory")
     p.add_argument("-o", "--output", required=True, help="output .onnx file")
     p.add_argument("--name", default=None, help="model name stored in the ONNX metadata")
@@ -198,7 +208,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="score a model on a folder of colour images",
+    p = sub.add_parser("evaluate", parents=[_VERBOSE], help="score a model on a folder of colour images",
                        description="Colour the grey version of each colour image in DIR (the tint contract: the "
                        "truth's lightness kept) and score it against the original beside the grayscale baseline; "
                        "with --mode paint, paint each B&W page of a paired folder (DIR/input, DIR/truth) and score "
@@ -235,12 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version_text())
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging of irodori's steps")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
     _add_colorize(sub)
     _add_train(sub)
     _add_export(sub)
     _add_evaluate(sub)
     _add_serve(sub)
-    sub.add_parser("models", help="list the shipped models")
+    sub.add_parser("models", parents=[_VERBOSE], help="list the shipped models")
     return parser
 
 

@@ -47,8 +47,8 @@ from PIL import Image
 
 from .color import l_to_gray, lab_to_rgb, rgb_to_lab, rgb_to_uint8
 from .hints import Hint
-from .imageio import (DEFAULT_MAX_PIXELS, ImageReadError, ImageSource, Lightness, is_junk, open_image, rgb_over,
-                      to_srgb)
+from .imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, is_junk, open_image,
+                      rgb_over, to_srgb)
 from .paint import box_mean
 from .registry import ModelError, models_dir, verify
 
@@ -143,16 +143,22 @@ class Guide:
 # ----------------------------------------------------------------------------------------------
 def reference_files(sources: Iterable[str | Path], *, limit: int = MAX_REFERENCES) -> list[Path]:
     """Paths given on the command line -> image files: a file as is, a folder's images (sorted,
-    not recursive, junk such as ``._x`` and ``Thumbs.db`` skipped). ReferenceError for a missing
-    path, an empty folder or more than ``limit`` files."""
+    not recursive; files that are not images by their extension, such as ``ComicInfo.xml`` or
+    ``notes.txt``, and junk such as ``._x`` and ``Thumbs.db`` skipped, as a folder of pages is
+    walked). ReferenceError for a missing path, a folder without images, a comic archive (its
+    pages are not read as references) or more than ``limit`` files."""
     files: list[Path] = []
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and not is_junk(p) and not p.name.startswith("."))
+            found = sorted(p for p in path.iterdir() if p.is_file() and not is_junk(p) and not p.name.startswith(".")
+                           and p.suffix.lower() in IMAGE_EXTENSIONS)
             if not found:
-                raise ReferenceError(f"reference folder {path} has no files")
+                raise ReferenceError(f"reference folder {path} has no images")
             files.extend(found)
+        elif path.is_file() and path.suffix.lower() in (".cbz", ".zip"):
+            raise ReferenceError(f"reference {path} is an archive: give its colour pages as image files or a "
+                                 "folder of them")
         elif path.is_file():
             files.append(path)
         else:
