@@ -205,6 +205,29 @@ def test_turned_webp_same_file_again_keyboard_download_and_limits(tmp_path):
                 page.keyboard.press("Enter")
             saved = Image.open(download.value.path())
             assert download.value.suggested_filename == "plain-colour.png" and saved.size == (60, 40)
+
+            # what the command line warns about reaches the page (it said "done" alone)
+            rng = np.random.default_rng(3)
+            Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(tmp_path / "colour.png")
+            page.set_input_files("#file", str(tmp_path / "colour.png"))
+            sync_api.expect(page.locator("#status")).to_contain_text("Done. A colour image", timeout=60_000)
+            assert page.get_attribute("#status", "class") == "warn"
+
+            # a click while a new file is being coloured was confirmed as a hint, then dropped
+            held: list = []
+            page.route("**/api/colorize", lambda route: held.append(route))  # the answer waits until it goes on
+            page.set_input_files("#file", str(tmp_path / "plain.png"))
+            page.wait_for_function("() => document.getElementById('status').textContent.startsWith('colouring')")
+            page.click("#stage")
+            sync_api.expect(page.locator("#status")).to_contain_text("place hints on it once it shows")
+            assert page.locator("#hints li").count() == 0
+            for _ in range(100):
+                if held:
+                    break
+                page.wait_for_timeout(50)
+            held[0].continue_()
+            sync_api.expect(page.locator("#status")).to_have_text("done", timeout=60_000)
+            page.unroute("**/api/colorize")
         finally:
             browser.close()
 

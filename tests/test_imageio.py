@@ -418,3 +418,20 @@ def test_quiet_holds_while_any_thread_is_inside_and_leaves_the_filters_as_they_w
     assert warnings.filters == before
     with pytest.warns(UserWarning, match="after"):
         warnings.warn("after", UserWarning)
+
+
+def test_pillows_own_pixel_guard_is_lifted_per_call_and_put_back(monkeypatch):
+    """max_pixels=None read no image over twice Pillow's MAX_IMAGE_PIXELS (179 megapixels), and a
+    larger max_pixels raised Pillow's limit for the caller's whole program. Here Pillow's limit
+    is made small to show both on a small image."""
+    from irodori.imageio import open_image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    buf = io.BytesIO()
+    Image.new("L", (80, 50), 128).save(buf, "PNG")  # 4,000 pixels: past twice Pillow's 1,000
+    assert open_image(buf.getvalue(), max_pixels=None).size == (80, 50)
+    assert Image.MAX_IMAGE_PIXELS == 1000
+    assert open_image(buf.getvalue(), max_pixels=5000).size == (80, 50)
+    assert Image.MAX_IMAGE_PIXELS == 1000
+    with pytest.raises(ImageReadError, match=r"max_pixels= in Python"):
+        open_image(buf.getvalue(), max_pixels=3000)

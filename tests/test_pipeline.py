@@ -447,3 +447,37 @@ def test_a_faded_print_is_read_at_restored_levels_and_keeps_its_colours():
     lab, lab_plain = rgb_to_lab(np.asarray(out)), rgb_to_lab(np.asarray(colorizer.colorize(grey.astype(np.uint8))))
     assert abs(lab[..., 2].mean() - lab_plain[..., 2].mean()) < 6  # not a blue cast (b fell by 20 before)
     assert np.abs(lab[..., 0] - rgb_to_lab(np.repeat(faded[..., None], 3, axis=2))[..., 0]).max() < 1.5
+
+
+def test_one_opened_image_coloured_from_two_threads_stays_intact(colorizer):
+    """Pillow's lazy decoding is not thread-safe: two threads colouring one Image.open() image
+    garbled it, and every later colouring of it came out mostly black, with no error."""
+    import threading
+
+    page = EXAMPLES / "manga_page.png"
+    expected = np.asarray(colorizer.colorize(page))
+    for _ in range(3):
+        opened = Image.open(page)
+        results: list[np.ndarray] = []
+        threads = [threading.Thread(target=lambda: results.append(np.asarray(colorizer.colorize(opened))))
+                   for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(results) == 2 and all(np.array_equal(r, expected) for r in results)
+        assert np.array_equal(np.asarray(colorizer.colorize(opened)), expected)
+        assert np.array_equal(np.asarray(opened), np.asarray(Image.open(page)))
+
+
+def test_hints_given_as_objects_arrays_or_alone_are_checked_as_hints(colorizer):
+    from irodori.hints import HintError
+
+    page = _page(48, 64)
+    for bad, said in (([Hint(10, 10, (300, -5, 0))], "in 0..255"), ([Hint(10.5, 10, (1, 2, 3))], "integers"),
+                      (5, "a list of hints")):
+        with pytest.raises(HintError, match=said):
+            colorizer.colorize(page, hints=bad)
+    one = np.asarray(colorizer.colorize(page, hints=["10,10,#ff0000"]))
+    for alone in ("10,10,#ff0000", {"x": 10, "y": 10, "color": "#ff0000"}, Hint(10, 10, "#ff0000")):
+        assert np.array_equal(np.asarray(colorizer.colorize(page, hints=alone)), one)

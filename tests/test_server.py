@@ -83,6 +83,22 @@ def _post_raw(client, body: bytes):
 
 
 # -- colouring --------------------------------------------------------------------------------
+def test_what_the_command_line_would_warn_about_reaches_the_client(client):
+    """A colour upload (its own colours are replaced) and a hint that colours nothing were said in
+    the server's log alone; the page showed "done"."""
+    plain = _post(client, EXAMPLE.read_bytes())
+    assert json.loads(plain.headers["x-irodori-warnings"]) == []
+    colour = _post(client, _png((64, 48), "RGB"))
+    warnings = json.loads(colour.headers["x-irodori-warnings"])
+    assert colour.status_code == 200 and len(warnings) == 1 and "a colour image" in warnings[0]
+    assert not warnings[0].startswith("upload")  # the file is the client's own: not named again
+    white = Image.new("L", (64, 48), 255)
+    buf = io.BytesIO()
+    white.save(buf, "PNG")
+    hinted = _post(client, buf.getvalue(), mode="tint", hints=json.dumps([{"x": 5, "y": 5, "color": "#ff0000"}]))
+    assert any("on white paper" in w for w in json.loads(hinted.headers["x-irodori-warnings"]))
+
+
 def test_round_trip_keeps_size_and_lightness_and_adds_colour(client):
     response = _post(client, EXAMPLE.read_bytes())
     assert response.status_code == 200, response.text
@@ -639,7 +655,7 @@ def test_a_temperature_asks_for_more_or_less_colour(client, tiny_onnx):
     calm, default, vivid = (chroma(_post(client, page, **fields)) for fields in
                             ({"temperature": "1.0"}, {}, {"temperature": "0.2"}))
     assert calm < default < vivid
-    for bad in ("5", "0", "nan", "inf", "warm"):  # "warm" was a 422
+    for bad in ("5", "0", "nan", "inf", "warm", "0.5_0", "\u0660.\u0665", " 0.5"):  # "warm" was a 422; float() takes the rest
         error = _json_error(_post(client, page, temperature=bad), 400)
         assert error == f"temperature must be a number from 0.1 to 1.0, not {bad!r}"
     mine = {"mine": load_colorizer(tiny_onnx, threads=1)}  # a regression head: no temperature input
@@ -756,6 +772,6 @@ def test_the_openapi_schema_lists_the_allowed_values_and_the_headers(client):
     assert fields["model"]["enum"] == [m["name"] for m in client.get("/api/models").json()]
     assert (fields["temperature"]["minimum"], fields["temperature"]["maximum"]) == (0.1, 1.0)
     assert set(schema["responses"]["200"]["headers"]) == {"X-Irodori-Model", "X-Irodori-Mode", "X-Irodori-References",
-                                                          "X-Irodori-Elapsed-Ms"}
+                                                          "X-Irodori-Elapsed-Ms", "X-Irodori-Warnings"}
     assert REFUSED_HEADER in schema["responses"]["400"]["headers"]
-    assert "Retry-After" in schema["responses"]["503"]["headers"]
+    assert "Retry-After" in schema["responses"]["503"]["headers"] and "500" in schema["responses"]  # documented in WEB.md too

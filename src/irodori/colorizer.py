@@ -220,8 +220,12 @@ class TorchBackend:
 
 
 def load_backend(model: str | Path, *, threads: int | None = None) -> Backend:
-    """A shipped model name, an .onnx file, or a checkpoint/run directory."""
+    """A shipped model name, an .onnx file, or a checkpoint/run directory. ModelNotFoundError for
+    anything else; ValueError for ``threads`` that is not a whole number, 1 or more (or None)."""
     from .registry import MODELS, ModelNotFoundError, shipped_onnx_path
+
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a whole number, 1 or more (or None for one per core), not {threads!r}")
 
     if isinstance(model, str) and model in MODELS:
         return OnnxBackend(shipped_onnx_path(model), threads=threads)
@@ -237,6 +241,9 @@ def load_backend(model: str | Path, *, threads: int | None = None) -> Backend:
                 "or export it first: irodori export CHECKPOINT -o model.onnx"
             ) from None
         return TorchBackend(path, threads=threads)
+    if path.is_file():
+        raise ModelNotFoundError(f"{model} is not a model: give a shipped name ({', '.join(MODELS)}), an .onnx file "
+                                 "or a checkpoint directory")
     raise ModelNotFoundError(f"no such model: {model} (shipped: {', '.join(MODELS)}; or an .onnx file or checkpoint directory)")
 
 
@@ -269,7 +276,8 @@ class Colorizer:
         if self.paint_backend is not None and not self.paint_backend.paints:
             raise ValueError(f"{self.paint_backend.name} is not a paint model (it predicts no l_paint)")
         if mode == "paint" and self.paint_backend is None:
-            raise ValueError(f"mode paint needs a paint model; {backend.name} only tints (try --model manga)")
+            raise ValueError(f"mode paint needs a paint model; {backend.name} only tints (try --model manga; "
+                             "load_colorizer(\"manga\") in Python)")
         self.mode, self.tone, self.background = mode, tone, background
         self.max_side = int(backend.max_side if max_side is None else max_side)  # 0 is an error, not the default
         multiple = max(b.size_multiple for b in (backend, self.paint_backend) if b is not None)
@@ -315,7 +323,8 @@ class Colorizer:
         keeps line art's sheet paper, and a page's gutters and margins
         (:func:`irodori.paint.choose_background`, :meth:`blank_sheet`). ValueError for paint
         without a paint model."""
-        mode, tone, background = mode or self.mode, tone or self.tone, background or self.background
+        mode, tone, background = (self.mode if mode is None else mode, self.tone if tone is None else tone,
+                                  self.background if background is None else background)
         check_choices(mode, tone, background)
         unused = "; the background choice is for paint only" if background != "auto" else ""
         if mode == "tint":  # asked: nothing to measure (the detector costs ~10 ms a page)
@@ -337,7 +346,8 @@ class Colorizer:
             if mode == "paint" and self.paint_backend is None:
                 mode, reason = "tint", f"{reason}; looks like ink on paper, but {self.backend.name} cannot paint"
         if mode == "paint" and self.paint_backend is None:
-            raise ValueError(f"mode paint needs a paint model; {self.backend.name} only tints (try --model manga)")
+            raise ValueError(f"mode paint needs a paint model; {self.backend.name} only tints (try --model manga; "
+                             "load_colorizer(\"manga\") in Python)")
         if mode == "paint" and background == "auto":
             background = choose_background(stats)
             reason = f"{reason}; line art: its sheet stays paper" if background == "paper" else reason
@@ -871,10 +881,12 @@ def on_paper_sheet(lab: np.ndarray, sheet: np.ndarray) -> np.ndarray:
 
 
 def check_choices(mode: str, tone: str, background: str) -> None:
-    """ValueError unless mode, tone and background are each one of their choices (or auto)."""
-    if mode not in ("auto", *MODES) or tone not in TONES or background not in ("auto", *BACKGROUNDS):
-        raise ValueError(f"mode must be auto, {' or '.join(MODES)}; tone {' or '.join(TONES)}; "
-                         f"background auto, {' or '.join(BACKGROUNDS)}")
+    """ValueError, naming the value, unless mode, tone and background are each one of their
+    choices (or auto)."""
+    for what, value, choices in (("mode", mode, ("auto", *MODES)), ("tone", tone, TONES),
+                                 ("background", background, ("auto", *BACKGROUNDS))):
+        if value not in choices:
+            raise ValueError(f"{what} must be {', '.join(choices[:-1])} or {choices[-1]}, not {value!r}")
 
 
 def load_colorizer(model: str | Path | None = AUTO_MODEL, *, mode: str = "auto", tone: str = "flat",
@@ -887,7 +899,7 @@ def load_colorizer(model: str | Path | None = AUTO_MODEL, *, mode: str = "auto",
     ``mode``, ``tone`` and ``background`` are every image's defaults (see :meth:`Colorizer.contract_for`).
 
     With ``model="auto"`` (the default; None too), two shipped models are loaded: ``general-int8`` tints photos
-    and grey art, and ``manga`` paints ink on paper, chosen per image by the detector
+    and grey art, and ``manga-int8`` (DEFAULT_PAINT_MODEL) paints ink on paper, chosen per image by the detector
     (``mode="auto"``; "tint" or "paint" forces one). A named model does what it can: a tint
     model only tints (ValueError with ``mode="paint"``), a paint model both."""
     start = time.perf_counter()

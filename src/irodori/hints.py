@@ -78,9 +78,16 @@ class Hint:
 
     @classmethod
     def parse(cls, value: Any) -> "Hint":
-        """From a Hint, "X,Y,#rrggbb", {"x", "y", "color"}, or (x, y, colour); HintError if malformed."""
+        """From a Hint, "X,Y,#rrggbb", {"x", "y", "color"}, or (x, y, colour); HintError if malformed
+        (a Hint made by hand is checked as the others are: integer coordinates, a colour in 0..255)."""
         if isinstance(value, Hint):
-            return value
+            if _is_int(value.x) and _is_int(value.y) and isinstance(value.rgb, tuple):
+                try:
+                    if parse_color(value.rgb) == value.rgb:
+                        return value
+                except HintError:
+                    pass
+            value = (value.x, value.y, value.rgb)
         if isinstance(value, str):
             parts = [p.strip() for p in value.split(",")]
             if len(parts) != 3 or not all(re.fullmatch(r"-?\d+", p) for p in parts[:2]):
@@ -101,8 +108,20 @@ class Hint:
 
 
 def parse_hints(values: Iterable[Any] | None) -> list[Hint]:
-    """Parse every hint (any accepted form); HintError names the first bad one, or too many."""
-    hints = [Hint.parse(v) for v in values or ()]
+    """Parse every hint (any accepted form); HintError names the first bad one, or too many. One
+    hint given alone (a string, a dict, a Hint) is taken as a list of one; a numpy array as its
+    rows."""
+    if values is None:
+        return []
+    if isinstance(values, (str, dict, Hint)):
+        values = [values]
+    elif isinstance(values, np.ndarray):
+        values = values.tolist()
+    try:
+        items = list(values)
+    except TypeError:
+        raise HintError(f"hints must be a list of hints, not {type(values).__name__}") from None
+    hints = [Hint.parse(v) for v in items]
     if len(hints) > MAX_HINTS:
         raise HintError(f"too many hints ({len(hints)}; at most {MAX_HINTS} per image)")
     return hints

@@ -152,47 +152,60 @@ def open_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
         return _open_image(source, max_pixels, input_prefix())
 
 
+_CALLERS_IMAGE = threading.Lock()  # a PIL image of the caller's is decoded by one thread at a time
+
+
+def _caller_image(source: Image.Image, max_pixels: int | None, name: str) -> Image.Image:
+    """A PIL image the caller gave, decoded (it may have been opened lazily) and upright. Pillow's
+    lazy decoding is not thread-safe: two threads colouring one opened image garbled it, and every
+    later colouring of it came out mostly black (found by a helper), so :func:`_open_image` holds
+    a lock around this."""
+    try:
+        with _read_errors():
+            _load_turned(source)  # a lazily opened image decodes here
+    except ImageReadError:
+        # Opened lazily from a file or a stream: read that as a path or bytes are read, which
+        # completes what Pillow's lazy decoder could not (a JPEG missing only its end marker).
+        again = _opened_from(source)
+        if again is None:
+            raise
+        img = open_image(again, max_pixels=max_pixels)
+        if sorted(img.size) != sorted(source.size):  # a stream that did not start at the image
+            raise
+        return img
+    with _read_errors():
+        upright = _upright(source, name)
+    _keep_declared_white(source, upright)
+    return upright
+
+
 def _open_image(source: ImageSource, max_pixels: int | None, name: str) -> Image.Image:
     if isinstance(source, Image.Image):
         _check_pixels(source.size, max_pixels)
-        try:
-            with _read_errors():
-                _load_turned(source)  # a lazily opened image decodes here
-        except ImageReadError:
-            # Opened lazily from a file or a stream: read that as a path or bytes are read, which
-            # completes what Pillow's lazy decoder could not (a JPEG missing only its end marker).
-            again = _opened_from(source)
-            if again is None:
-                raise
-            img = open_image(again, max_pixels=max_pixels)
-            if sorted(img.size) != sorted(source.size):  # a stream that did not start at the image
-                raise
-            return img
-        with _read_errors():
-            upright = _upright(source, name)
-        _keep_declared_white(source, upright)
-        return upright
+        with _CALLERS_IMAGE:
+            return _caller_image(source, max_pixels, name)
     if isinstance(source, np.ndarray):
         return _array_image(source, max_pixels)
     if isinstance(source, (bytes, bytearray, memoryview)):
         fp: BinaryIO | str | Path = io.BytesIO(bytes(source))
+    elif isinstance(source, io.TextIOBase):
+        raise TypeError("the file was opened as text: open it in binary mode, open(path, 'rb')")
     elif isinstance(source, (str, Path)) or hasattr(source, "read"):
         fp = source
     else:
         raise TypeError(f"cannot read an image from {type(source).__name__}: give a path, bytes, a binary "
                         "file, a PIL image or a numpy array")
-    # Pillow's own bomb guard is process-wide; ours is explicit and per call. Lift Pillow's
-    # only as far as the caller asked, and turn its warning off (we check the size ourselves).
-    if max_pixels is not None and Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
-        Image.MAX_IMAGE_PIXELS = max_pixels
     # A path is opened here, not by Pillow: Pillow closes a file it opened once the pixels are
     # loaded, and a TIFF's orientation tag, read after that, was then lost (the same TIFF came
     # out turned from bytes and unturned from its path).
-    with _read_errors(max_pixels), contextlib.ExitStack() as stack, quiet(Image.DecompressionBombWarning):
+    with (_read_errors(max_pixels), contextlib.ExitStack() as stack, quiet(Image.DecompressionBombWarning),
+          _pillow_limit(max_pixels)):
         if isinstance(fp, (str, Path)):
             fp = stack.enter_context(_open_path(fp))
         if fp.seekable() and fp.read(1) == b"":
-            raise ImageReadError("an empty file (0 bytes)")
+            at_end = fp.tell() > 0  # a stream the caller had read to its end, not an empty file
+            raise ImageReadError("nothing left to read: the stream is at its end (seek(0) first?)" if at_end
+                                 else "an empty file (0 bytes)")
         if fp.seekable():
             fp.seek(-1, io.SEEK_CUR)
         img = _decode(fp, max_pixels, name)
@@ -202,6 +215,42 @@ def _open_image(source: ImageSource, max_pixels: int | None, name: str) -> Image
     if frames > 1:  # an animated GIF, a multi-page TIFF
         log.warning("%sonly the first of its %d frames is coloured", name, frames)
     return upright
+
+
+LIMIT_ADVICE = "--max-pixels; max_pixels= in Python"
+_LIMITS_LOCK = threading.Lock()
+_LIMITS: list[int | None] = []  # the max_pixels of the calls decoding now
+_PILLOWS_LIMIT: list[int | None] = []  # Pillow's own MAX_IMAGE_PIXELS, while any call is decoding
+
+
+@contextlib.contextmanager
+def _pillow_limit(max_pixels: int | None) -> Iterator[None]:
+    """Lift Pillow's own bomb guard (process-wide: MAX_IMAGE_PIXELS) as far as the calls decoding
+    now ask, ``None`` lifting it off, and put it back when the last one is done: ours
+    (``max_pixels``, per call, :func:`_check_pixels`) is the limit that counts. Raised for good,
+    as it was, one call with a larger limit changed the caller's whole program; and None kept
+    Pillow's guard, which refused images over 179 megapixels."""
+    with _LIMITS_LOCK:
+        if not _LIMITS:
+            _PILLOWS_LIMIT[:] = [Image.MAX_IMAGE_PIXELS]
+        _LIMITS.append(max_pixels)
+        _apply_limits()
+    try:
+        yield
+    finally:
+        with _LIMITS_LOCK:
+            _LIMITS.remove(max_pixels)
+            _apply_limits()
+
+
+def _apply_limits() -> None:
+    original = _PILLOWS_LIMIT[0]
+    if not _LIMITS:
+        Image.MAX_IMAGE_PIXELS = original
+    elif original is None or any(limit is None for limit in _LIMITS):
+        Image.MAX_IMAGE_PIXELS = None
+    else:
+        Image.MAX_IMAGE_PIXELS = max(original, *_LIMITS)
 
 
 @contextlib.contextmanager
@@ -220,8 +269,8 @@ def _read_errors(max_pixels: int | None = None) -> Iterator[None]:
         found = re.search(r"\((\d+) pixels\)", str(exc))
         if found and max_pixels is not None:
             raise ImageReadError(f"too many pixels ({int(found.group(1)):,} > limit {max_pixels:,}); "
-                                 "raise the limit with --max-pixels if this image is trusted") from None
-        raise ImageReadError(f"too many pixels ({exc}); raise the limit with --max-pixels") from None
+                                 f"raise the limit ({LIMIT_ADVICE}) if this image is trusted") from None
+        raise ImageReadError(f"too many pixels ({exc}); raise the limit ({LIMIT_ADVICE})") from None
     except UnidentifiedImageError:
         raise ImageReadError("not an image, or a format Pillow cannot read") from None
     except (OSError, SyntaxError, ValueError) as exc:
@@ -508,7 +557,7 @@ def _check_pixels(size: tuple[int, int], max_pixels: int | None) -> None:
     if max_pixels is not None and w * h > max_pixels:
         raise ImageReadError(
             f"too many pixels ({w}x{h} = {w * h:,} > limit {max_pixels:,}); "
-            "raise the limit with --max-pixels if this image is trusted"
+            f"raise the limit ({LIMIT_ADVICE}) if this image is trusted"
         )
 
 

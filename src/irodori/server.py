@@ -25,18 +25,21 @@ middleware (the page is same-origin); every error is ``{"error": message}``, one
 from __future__ import annotations
 
 import argparse
+import contextlib
+import contextvars
 import importlib.util
 import io
 import ipaddress
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import anyio
 import anyio.to_thread
@@ -53,7 +56,7 @@ from starlette.requests import ClientDisconnect
 from . import __version__
 from .colorizer import TEMPERATURE_RANGE, Colorizer, load_colorizer
 from .hints import MAX_HINTS, Hint, HintError, parse_hints
-from .imageio import ImageReadError, encode, input_named, quiet
+from .imageio import ImageReadError, encode, input_named, input_prefix, quiet
 from .paint import BACKGROUNDS, MODES, TONES
 from .reference import MAX_REFERENCES, Reference, ReferenceError, load_matcher
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, MODELS, ModelError
@@ -240,10 +243,8 @@ def parse_temperature(text: str | None) -> float | None:
     if text is None:
         return None
     low, high = TEMPERATURE_RANGE
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
+    # A plain decimal number: Python's float() also takes "0.5_0", other scripts' digits, spaces.
+    value = float(text) if re.fullmatch(r"[0-9]*\.?[0-9]+", text) else float("nan")
     if not low <= value <= high:
         raise ApiError(400, f"temperature must be a number from {low} to {high}, not {shorten(text, 40)!r}")
     return value
@@ -364,18 +365,61 @@ def model_extras(colorizer: Colorizer, job: Job) -> dict[str, Any]:
     return {"temperature": job.temperature}
 
 
+# ---- warnings said to the client: what the CLI prints, the page shows ---------------------------
+MAX_WARNINGS = 5  # per answer, each cut to WARNING_CHARS
+WARNING_CHARS = 300
+_REQUEST_WARNINGS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("irodori_warnings",
+                                                                                     default=None)
+
+
+class _ClientWarnings(logging.Handler):
+    """Keeps irodori's warnings about the image being coloured in this thread (a hint that
+    colours nothing, a colour upload whose colours are replaced, the first frame of a GIF) for
+    the answer's X-Irodori-Warnings: they were written to the server's log alone."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        kept = _REQUEST_WARNINGS.get()
+        if kept is not None and record.levelno >= logging.WARNING and len(kept) < MAX_WARNINGS:
+            message, prefix = record.getMessage(), input_prefix()
+            kept.append(message[len(prefix):] if prefix and message.startswith(prefix) else message)
+
+
+_CLIENT_WARNINGS = _ClientWarnings()
+
+
+@contextlib.contextmanager
+def client_warnings() -> Iterator[list[str]]:
+    """The warnings irodori logs in this block, in this thread, gathered for the client."""
+    logger = logging.getLogger("irodori")
+    if _CLIENT_WARNINGS not in logger.handlers:
+        logger.addHandler(_CLIENT_WARNINGS)
+    kept: list[str] = []
+    token = _REQUEST_WARNINGS.set(kept)
+    try:
+        yield kept
+    finally:
+        _REQUEST_WARNINGS.reset(token)
+
+
+def warnings_header(warnings: list[str]) -> str:
+    """Warnings -> the X-Irodori-Warnings value: a JSON list of strings, ASCII (a header's bytes
+    are Latin-1), each cut to WARNING_CHARS."""
+    return json.dumps([w if len(w) <= WARNING_CHARS else w[: WARNING_CHARS - 1] + "…" for w in warnings])
+
+
 def colour_job(colorizer: Colorizer, job: Job, data: bytes, uploads: list[tuple[str, bytes]], *,
-               max_pixels: int) -> tuple[bytes, str, float, int]:
+               max_pixels: int) -> tuple[bytes, str, float, int, list[str]]:
     """Colour a checked request, on a worker thread -> (PNG bytes, the mode used, milliseconds
-    including the references' analysis, references used); ApiError for what the client can mend
-    (a hint outside the image, a reference without colour) and, plainly, for a model's failure."""
+    including the references' analysis, references used, the warnings about it); ApiError for
+    what the client can mend (a hint outside the image, a reference without colour) and,
+    plainly, for a model's failure."""
     extra = model_extras(colorizer, job)
     start = time.perf_counter()
     references = analyse_uploads(uploads, max_pixels=max_pixels, threads=colorizer.workers) if uploads else []
     if references:
         extra["reference"] = references
     try:
-        with input_named(f"upload {(job.image.filename or 'image')[:100]!r}"):  # in the server's warnings
+        with input_named(f"upload {(job.image.filename or 'image')[:100]!r}"), client_warnings() as warnings:
             out = colorizer.colorize(data, hints=job.hints, mode=job.mode, tone=job.tone, background=job.background,
                                      **extra)
     except HintError as exc:
@@ -390,7 +434,7 @@ def colour_job(colorizer: Colorizer, job: Job, data: bytes, uploads: list[tuple[
         message = str(exc).replace("--model ", "model=").replace("--temperature", "the temperature field")
         raise ApiError(400, message) from None
     elapsed_ms = (time.perf_counter() - start) * 1000.0
-    return encode(out, "png"), out.info.get("irodori.mode", "tint"), elapsed_ms, len(references)
+    return encode(out, "png"), out.info.get("irodori.mode", "tint"), elapsed_ms, len(references), warnings
 
 
 class InferenceGate:
@@ -708,6 +752,8 @@ def colorize_responses() -> dict[int | str, dict[str, Any]]:
               (408, "the body did not arrive within the server's --upload-timeout", {}),
               (413, "body, file or pixels over the limit", refused),
               (415, "image or reference not a PNG, JPEG, WebP, BMP, GIF or TIFF", refused),
+              (500, "the model (or the reference feature network) failed: its output is not usable; the "
+                    "server's log says why", {}),
               (503, "busy", {"Retry-After": header("seconds to wait before asking again", "integer")})]
     answers: dict[int | str, dict[str, Any]] = {
         code: {"description": text, "headers": headers,
@@ -717,7 +763,9 @@ def colorize_responses() -> dict[int | str, dict[str, Any]]:
                     "headers": {"X-Irodori-Model": header("the model asked for"),
                                 "X-Irodori-Mode": header("the contract it was coloured under", enum=list(MODES)),
                                 "X-Irodori-References": header("how many references coloured it", "integer"),
-                                "X-Irodori-Elapsed-Ms": header("colouring time, queue not counted", "integer")}}
+                                "X-Irodori-Elapsed-Ms": header("colouring time, queue not counted", "integer"),
+                                "X-Irodori-Warnings": header("what the command line would warn about this image, "
+                                                             "a JSON list of strings ([] for none)")}}
     return answers
 
 
@@ -765,14 +813,15 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
             data = await read_upload(job.image, what="image", max_bytes=max_upload_bytes, max_pixels=max_pixels)
             uploads = await read_references(job.references, max_bytes=max_upload_bytes, max_pixels=max_pixels)
             # the model loads on first use, on the worker thread
-            png, used_mode, elapsed_ms, used_references = await gate.run(
+            png, used_mode, elapsed_ms, used_references, warnings = await gate.run(
                 lambda: colour_job(pool.get(job.model), job, data, uploads, max_pixels=max_pixels),
                 receive=request.receive)
         finally:
             await form.close()
         return Response(png, media_type="image/png", headers={
             "X-Irodori-Model": job.model, "X-Irodori-Mode": used_mode, "X-Irodori-References": str(used_references),
-            "X-Irodori-Elapsed-Ms": f"{elapsed_ms:.0f}", "Cache-Control": "no-store"})
+            "X-Irodori-Elapsed-Ms": f"{elapsed_ms:.0f}", "X-Irodori-Warnings": warnings_header(warnings),
+            "Cache-Control": "no-store"})
 
     @app.get("/api/models")
     async def list_models() -> list[dict[str, Any]]:

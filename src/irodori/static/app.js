@@ -58,6 +58,17 @@ function sentence(text) {
   return s.charAt(0).toUpperCase() + s.slice(1) + (/[.!?…]$/.test(s) ? "" : ".");
 }
 
+// What the command line would have warned about this image (a hint that colours nothing, a
+// colour upload whose own colours are replaced): the answer's X-Irodori-Warnings, a JSON list.
+function serverWarnings(headers) {
+  try {
+    const list = JSON.parse(headers.get("X-Irodori-Warnings") || "[]");
+    return Array.isArray(list) ? list.filter((w) => typeof w === "string" && w.trim()) : [];
+  } catch {
+    return [];
+  }
+}
+
 // After removing item i of a list of × buttons, keep the keyboard there: on the next remove
 // button, else the previous one, else `fallback`.
 function focusAfterRemoval(list, i, fallback) {
@@ -330,6 +341,10 @@ function imageSize() {
 
 el.stage.addEventListener("click", (e) => {
   if (!state.file) return;
+  if (state.pending) {  // a hint on the image shown would be dropped when the new one replaces it
+    setStatus(`${state.pending.name || "The new image"} is being coloured: place hints on it once it shows.`, "busy");
+    return;
+  }
   const { width, height, box } = imageSize();
   if (!width || !box.width) return;
   // Page coordinates -> the image's own pixels (it may be shown scaled).
@@ -514,7 +529,9 @@ function showResult(blob, headers) {
     const refs = Number(headers.get("X-Irodori-References") || 0);
     el.meta.textContent = `${headers.get("X-Irodori-Model") || ""}${mode ? ` · ${mode}ed` : ""}`
       + `${refs ? ` · ${refs} reference${refs > 1 ? "s" : ""}` : ""} · ${headers.get("X-Irodori-Elapsed-Ms") || "?"} ms`;
-    setStatus("done", "ok");
+    const warnings = serverWarnings(headers);
+    if (warnings.length) setStatus(`Done. ${warnings.map(sentence).join(" ")}`, "warn");
+    else setStatus("done", "ok");
   };
   el.result.src = state.resultUrl;
 }
