@@ -389,6 +389,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import torch
 
     from irodori.export import export_onnx
+    from irodori.train import TrainingInterrupted
 
     if not args.dry_run and not torch.cuda.is_available():
         print("no CUDA device: this run is sized for a GPU (use --dry-run on a CPU)", file=sys.stderr)
@@ -406,6 +407,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     mirror.start()
     try:
         ckpt = train_in_budget(args, work, t0 + args.budget_s, report)
+    except TrainingInterrupted as exc:  # SIGTERM (the tool's time limit), SIGHUP or Ctrl-C: saved; export it
+        ckpt, report["ended_by"] = _latest(work / "run"), f"signal: exit status {exc.status}"
+        report["signal_status"] = exc.status
     except Exception as exc:  # noqa: BLE001 -- one slot: whatever broke, export the last checkpoint written
         traceback.print_exc()
         ckpt, report["ended_by"] = _latest(work / "run"), f"error: {type(exc).__name__}: {exc}"
@@ -423,6 +427,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             report["export_error"] = f"{type(exc).__name__}: {exc}"
         report["phases_s"]["export"] = time.perf_counter() - t
     summarise(out, work, ckpt, report, t0=t0)
+    if "signal_status" in report:  # stopped, its weights exported: the status a signal's stop has
+        return report["signal_status"]
     return 0 if ckpt is not None and not report["ended_by"].startswith("error") and "export_error" not in report else 1
 
 

@@ -117,6 +117,30 @@ def test_interrupt_saves_a_checkpoint_and_exits_cleanly(tmp_path, how, status):
     assert "Traceback" not in err
 
 
+def test_a_stopped_run_that_ends_its_process_unhandled_still_exits(tmp_path):
+    """A script that lets TrainingInterrupted end its process (scripts/train_gpu.py did) hung
+    after saving: the DataLoader workers ignore SIGTERM, and multiprocessing's exit waited for
+    them for ever. train() now shuts its workers down itself."""
+    script = ("import sys\nfrom irodori.config import load_config\nfrom irodori.train import train\n"
+              "cfg = load_config('tiny', {'steps': 100000, 'checkpoint_every': 100000, 'out_dir': sys.argv[1],\n"
+              "                           'data': {'workers': 1}})\n"
+              "train(cfg, dry_run=True, progress=False)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=_env(), start_new_session=True)
+    log = tmp_path / "log.csv"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) > 2):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGTERM)  # as timeout and the device tool's limit do
+    try:
+        proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("the process did not exit after its run was stopped")
+    assert read_meta(tmp_path)["step"] >= 2
+
+
 # The default recipe's network (EfficientNet-Lite0, classification head: its H/2 projection gets no
 # gradient, which DDP refuses unless told) at the tiny preset's size.
 LITE_CLASSIFICATION = ["--model.encoder=efficientnet-lite0", "--model.head=classification",

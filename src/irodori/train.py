@@ -696,7 +696,7 @@ def train(
         for signum in _STOP_SIGNALS:
             if signum != getattr(signal, "SIGHUP", None) or signal.getsignal(signum) == signal.SIG_DFL:
                 previous[signum] = signal.signal(signum, _raise_interrupt)
-    step = start_step
+    step, batches = start_step, None
     try:
         nets.model.train()
         batches = iter(loader)
@@ -718,6 +718,12 @@ def train(
         status = 128 + exc.signum if isinstance(exc, _Signalled) else 130
         raise TrainingInterrupted(loop.save(step) if step > start_step else loop.last_ckpt, status) from None
     finally:
+        # The workers ignore SIGTERM (_worker_signals): let them go now, through the loader's own
+        # shutdown, not at interpreter exit, where multiprocessing's SIGTERM and join wait for them for
+        # ever (a script that let TrainingInterrupted end the process hung: the traceback keeps the
+        # iterator alive until then).
+        if batches is not None and hasattr(batches, "_shutdown_workers"):  # (its __del__ does the same, later)
+            batches._shutdown_workers()
         for signum, before in previous.items():
             signal.signal(signum, signal.SIG_DFL if before is None else before)  # None: set outside Python
         loop.close()
