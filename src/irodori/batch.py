@@ -180,6 +180,12 @@ def _glob_base(pattern: str) -> Path:
 MAX_NAME_BYTES = 255  # a file name's limit on ext4, NTFS, APFS and exFAT
 
 
+def path_key(path: Path) -> str:
+    """A path as the file it names, for comparing outputs with inputs and references: resolved,
+    case folded (the output folder may be on a drive that ignores case)."""
+    return str(path.resolve()).casefold()
+
+
 def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[list[Job], list[str]]:
     """Map sources to outputs (an image to STEM.fmt, an archive to STEM.cbz or STEM.zip). When
     an earlier source took that name (``x.png`` beside ``x.jpg``), the later one keeps its old
@@ -198,22 +204,19 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
     seen: dict[str, Path] = {}
     shared: set[Path] = set()
 
-    def key_of(path: Path) -> str:
-        return str(path.resolve()).casefold()
-
-    sources = {key_of(source) for source, _ in found}
+    sources = {path_key(source) for source, _ in found}
 
     def suffix_of(source: Path) -> str:
         return source.suffix.lower() if is_archive(source) else f".{fmt}"
 
     # the folders outputs are written in ("a.png/" for "a.png/001.png"): no output may take their names
-    folders = {key_of(outdir / parent) for _, stem in found for parent in stem.parents if parent != Path(".")}
+    folders = {path_key(outdir / parent) for _, stem in found for parent in stem.parents if parent != Path(".")}
     keeps = [source.suffix == suffix_of(source) for source, _ in found]  # "x.png" to "x.png": named first
     for i in sorted(range(len(found)), key=lambda i: not keeps[i]):
         source, stem = found[i]
         suffix = suffix_of(source)
         output = outdir / stem.with_name(stem.name + suffix)
-        key = key_of(output)
+        key = path_key(output)
         if key in sources:
             what, fix = (("an input archive", "another -o folder") if is_archive(source)
                          else ("an input image", "another -o folder or --format"))
@@ -226,12 +229,12 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
                                     (f"{stem.name}{source.suffix}-{n}{suffix}" for n in itertools.count(2)))
             taken = output.name
             output = next(candidate for candidate in (outdir / stem.with_name(name) for name in names)
-                          if not any(key_of(candidate) in keys for keys in (seen, sources, folders)))
+                          if not any(path_key(candidate) in keys for keys in (seen, sources, folders)))
             log.info("%s: written as %s (%s takes %s)", source, output.name,
                      seen.get(key, "a folder of outputs"), taken)
             if key in seen:  # which of the two made an existing output cannot be told: remade
                 shared.update((seen[key], source))
-            key = key_of(output)
+            key = path_key(output)
         if len(output.name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:  # found now, not after the colouring
             problems.append(Failure(source, f"its output name {output.name!r} is longer than the {MAX_NAME_BYTES} "
                                             "bytes a file name may have; rename the input"))
@@ -568,13 +571,15 @@ def spare_references(jobs: list[Job], references: list[str]) -> tuple[list[Job],
     from .reference import ReferenceError, reference_files
 
     try:
-        files = {str(path.resolve()).casefold() for path in reference_files(references, limit=10**6)}
+        files = {path_key(path) for path in reference_files(references, limit=10**6)}
     except ReferenceError:
         return jobs, 0
-    kept = [job for job in jobs if str(job.output.resolve()).casefold() not in files]
+    kept = []
     for job in jobs:
-        if job not in kept:
+        if path_key(job.output) in files:
             log.info("%s: its output %s is a reference of this run; kept as it is", job.source, job.output)
+        else:
+            kept.append(job)
     return kept, len(jobs) - len(kept)
 
 

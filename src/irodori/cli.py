@@ -245,7 +245,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version_text())
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging of irodori's steps")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
     _add_colorize(sub)
     _add_train(sub)
     _add_export(sub)

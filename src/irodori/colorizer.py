@@ -276,8 +276,7 @@ class Colorizer:
         if self.paint_backend is not None and not self.paint_backend.paints:
             raise ValueError(f"{self.paint_backend.name} is not a paint model (it predicts no l_paint)")
         if mode == "paint" and self.paint_backend is None:
-            raise ValueError(f"mode paint needs a paint model; {backend.name} only tints (try --model manga; "
-                             "load_colorizer(\"manga\") in Python)")
+            raise no_paint_model(backend.name)
         self.mode, self.tone, self.background = mode, tone, background
         self.max_side = int(backend.max_side if max_side is None else max_side)  # 0 is an error, not the default
         multiple = max(b.size_multiple for b in (backend, self.paint_backend) if b is not None)
@@ -346,8 +345,7 @@ class Colorizer:
             if mode == "paint" and self.paint_backend is None:
                 mode, reason = "tint", f"{reason}; looks like ink on paper, but {self.backend.name} cannot paint"
         if mode == "paint" and self.paint_backend is None:
-            raise ValueError(f"mode paint needs a paint model; {self.backend.name} only tints (try --model manga; "
-                             "load_colorizer(\"manga\") in Python)")
+            raise no_paint_model(self.backend.name)
         if mode == "paint" and background == "auto":
             background = choose_background(stats)
             reason = f"{reason}; line art: its sheet stays paper" if background == "paper" else reason
@@ -878,6 +876,12 @@ def on_paper_sheet(lab: np.ndarray, sheet: np.ndarray) -> np.ndarray:
     out = lab * (1.0 - sheet)
     out[0] += 100.0 * sheet
     return out.astype(np.float32)
+
+
+def no_paint_model(name: str) -> ValueError:
+    """The error for mode paint asked of ``name``, a model that only tints."""
+    return ValueError(f"mode paint needs a paint model; {name} only tints (try --model manga; "
+                      "load_colorizer(\"manga\") in Python)")
 
 
 def check_choices(mode: str, tone: str, background: str) -> None:

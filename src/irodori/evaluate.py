@@ -211,12 +211,11 @@ def _score_image(colorizer: "Colorizer", mode: str, name: str, input_path: Path 
     return row, panels
 
 
-def _summaries(rows: list[dict], notes: list[str]) -> Callable[[str], dict]:
+def _summaries(rows: list[dict], cf_truth: float, notes: list[str]) -> Callable[[str], dict]:
     """Per-image rows -> a function of a metric suffix ("", "_gray", "_hints") giving that
     method's means: psnr, ssim, colorfulness, its ratio to the truth's, delta_cf. An exact match
     (a grey truth against the grayscale baseline) has infinite PSNR: every PSNR mean leaves out
     the same images (noted), so the model and the baseline are compared on one set."""
-    cf_truth = _mean([r["cf_truth"] for r in rows])
     psnr_keys = [k for k in rows[0] if k.startswith("psnr")]
     psnr_rows = [r for r in rows if all(math.isfinite(r[k]) for k in psnr_keys)]
     if len(psnr_rows) < len(rows):
@@ -296,7 +295,8 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         notes.append(f"{_count(len(skipped), 'image')} skipped: " + "; ".join(skipped))
     if not rows:
         raise ValueError(f"no image in {folder} could be evaluated: " + "; ".join(skipped))
-    summary = _summaries(rows, notes)
+    cf_truth = _mean([r["cf_truth"] for r in rows])
+    summary = _summaries(rows, cf_truth, notes)
     result = {
         "model": colorizer.name,
         "mode": mode,
@@ -306,7 +306,7 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         "prediction": {**summary(""), "fd": _fd(features, "pred") if extractor else None},
         "grayscale": {**summary("_gray"), "fd": _fd(features, "gray") if extractor else None},
         "baseline": "the B&W input as it is" if mode == "paint" else "the input's lightness as grey",  # "grayscale"
-        "truth": {"colorfulness": _mean([r["cf_truth"] for r in rows])},
+        "truth": {"colorfulness": cf_truth},
         "fd_features": FD_FEATURES if extractor else None,
         "notes": notes,
         "per_image": rows,

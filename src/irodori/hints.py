@@ -81,12 +81,6 @@ class Hint:
         """From a Hint, "X,Y,#rrggbb", {"x", "y", "color"}, or (x, y, colour); HintError if malformed
         (a Hint made by hand is checked as the others are: integer coordinates, a colour in 0..255)."""
         if isinstance(value, Hint):
-            if _is_int(value.x) and _is_int(value.y) and isinstance(value.rgb, tuple):
-                try:
-                    if parse_color(value.rgb) == value.rgb:
-                        return value
-                except HintError:
-                    pass
             value = (value.x, value.y, value.rgb)
         if isinstance(value, str):
             parts = [p.strip() for p in value.split(",")]

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from .cbz import is_archive
 from .color import l_to_gray, lab_to_rgb, rgb_to_lab, rgb_to_uint8
 from .hints import Hint
 from .imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, is_junk, open_image,
@@ -156,7 +157,7 @@ def reference_files(sources: Iterable[str | Path], *, limit: int = MAX_REFERENCE
             if not found:
                 raise ReferenceError(f"reference folder {path} has no images")
             files.extend(found)
-        elif path.is_file() and path.suffix.lower() in (".cbz", ".zip"):
+        elif path.is_file() and is_archive(path):
             raise ReferenceError(f"reference {path} is an archive: give its colour pages as image files or a "
                                  "folder of them")
         elif path.is_file():

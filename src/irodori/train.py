@@ -19,7 +19,6 @@ import contextlib
 import copy
 import csv
 import hashlib
-import json
 import logging
 import math
 import os
@@ -38,10 +37,12 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from .checkpoint import (
+    CheckpointError,
     load_generator,
     load_module,
     load_train_state,
     non_finite_keys,
+    read_meta,
     resolve_checkpoint,
     save_checkpoint,
 )
@@ -503,9 +504,9 @@ def _warn_if_branching(ckpt: Path, step: int) -> None:
     trained from it take the run's ``latest`` and write over the later checkpoints of the same
     steps, so the run's finished model is no longer the one ``--model RUN`` uses."""
     try:
-        latest = ckpt.parent / (ckpt.parent / "latest").read_text().strip()
-        latest_step = int(json.loads((latest / "checkpoint.json").read_text())["step"])
-    except (OSError, ValueError, KeyError, TypeError):
+        latest = resolve_checkpoint(ckpt.parent)
+        latest_step = int(read_meta(latest)["step"])
+    except (CheckpointError, KeyError, TypeError, ValueError):  # not in a run, or no step to read
         return
     if latest_step > step:
         log.warning("%s is at step %d, before the run's latest checkpoint (%s, step %d): this run's new "
