@@ -90,8 +90,12 @@ def quantize(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]]) -> 
         model.graph.input.extend(inputs)
         onnx.save(model, str(fixed))
         quant_pre_process(str(fixed), str(prepared), skip_symbolic_shape=True)
+        # reduce_range: 7-bit weights. x86 CPUs without VNNI (AVX2, AVX-512 before VNNI) sum pairs of
+        # uint8 x int8 products in 16 bits (vpmaddubsw), which 8-bit weights overflow: there the
+        # colours went grey. 255 * 63 * 2 fits; every CPU then computes what a VNNI CPU does.
         quantize_static(str(prepared), str(dst), Reader(), quant_format=QuantFormat.QDQ,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                        reduce_range=True)
     # Keep the irodori metadata (name, size multiple, max side) of the float model.
     float_model, int8_model = onnx.load(str(src)), expose_temperature(onnx.load(str(dst)))
     del int8_model.metadata_props[:]

@@ -608,8 +608,11 @@ def test_line_arts_sheet_stays_white_and_its_figure_takes_colour(painter, caplog
     assert (out[r > 41.5] == 255).all()  # paper, exactly, up to the line: no wash, no fringe
     painted = np.asarray(painter.colorize(art, background="paint"))
     # The figure is painted the same either way, but near its line: line art's lines are read at
-    # their darkest per grid cell (Lightness.darkest_at), a page's as the network sees them.
-    assert np.array_equal(painted[r < 30], out[r < 30])
+    # their darkest per grid cell (Lightness.darkest_at), a page's as the network sees them, and
+    # the cells beside the line reach 1.5 cells inward through the bilinear upsampling (at r 30,
+    # 10 px from the ring, a trained tiny model may round one level apart, by CPU).
+    assert np.array_equal(painted[r < 28], out[r < 28])
+    assert np.abs(painted[r < 30].astype(int) - out[r < 30]).max() <= 1
     assert not (painted[outside] == 255).all()  # (the tiny model washes the sheet when asked to paint it)
     blue = np.asarray(painter.colorize(art, hints=[(5, 5, "#2040d0")]))  # a coloured hint on the sheet paints it,
     sheet = rgb_to_lab(blue[r > 41.5])

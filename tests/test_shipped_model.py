@@ -43,6 +43,21 @@ def test_int8_default_stays_close_to_the_float_model():
     assert np.abs(int8 - int8.mean(axis=-1, keepdims=True)).mean() > 2  # and it does colour
 
 
+@pytest.mark.parametrize("name", [n for n in MODELS if n.endswith("-int8")])
+def test_int8_weights_fit_every_cpus_integer_sums(name):
+    """x86 CPUs without VNNI (AVX2, AVX-512 before VNNI) add pairs of uint8 x int8 products in
+    16 bits (vpmaddubsw): full-range int8 weights overflow that sum, and the default model's
+    colours went grey on such a CPU. Weights within +-64 keep 255 * 64 * 2 under 32,767, so every
+    CPU computes what a VNNI one does (quantize_model.quantize: reduce_range)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
+    weights = [numpy_helper.to_array(t) for t in onnx.load(str(shipped_onnx_path(name))).graph.initializer
+               if t.data_type == onnx.TensorProto.INT8]
+    assert len(weights) > 50  # the network's quantised convolutions are there
+    assert max(int(np.abs(w.astype(np.int16)).max()) for w in weights) <= 64
+
+
 def test_a_damaged_model_file_is_refused(tmp_path):
     info = MODELS["general"]
     copy = tmp_path / info.onnx

@@ -76,14 +76,14 @@ MODELS: dict[str, ShippedModel] = {
         _GENERAL,
         _int8_copy(
             _GENERAL,
-            onnx_sha256="f81221e17832aea05793c90d57422c7eabc404e7f4514e3cf91a1fa311cf02e3",
+            onnx_sha256="6eb4aa6339158dc24d6d52d2ef25a8cb6ff1d647a7bd3e1df8a06d9c5aba6a0c",
             description="`general` quantised to int8: about 3x faster network on CPU, nearly the same "
             "colours (held-out photos: PSNR +0.06 dB; manga pages: +0.10 dB).",
         ),
         _MANGA,
         _int8_copy(
             _MANGA,
-            onnx_sha256="02809e7b5ff8556855906c1bf3c73d993a9ea3783a88ce2893d02c44d8c2eb49",
+            onnx_sha256="9f2844fd5d60a00e6f380d136ffd1a520e285b4424d464f017dc7edde1f7825b",
             description="`manga` quantised to int8: a 5x faster network on CPU, nearly the same paint-mode "
             "colours (paint validation sets: PSNR -0.10 to +0.22 dB). The default for ink on paper.",
         ),
