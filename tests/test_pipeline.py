@@ -39,8 +39,26 @@ def test_output_keeps_size_and_the_inputs_lightness(colorizer, h, w):
 
 def test_network_never_squashes_the_aspect_ratio(colorizer):
     assert colorizer.network_size(1200, 780) == (64, 42)
-    assert colorizer.network_size(10, 4000) == (1, 64)
     assert colorizer.network_size(30, 20) == (30, 20)  # never upscaled
+    # A strip longer than 2:1 is seen as its pages would be (shorter side max_side / 2) ...
+    assert colorizer.network_size(12000, 800) == (480, 32)
+    # ... up to 4 x max_side x max_side pixels
+    assert colorizer.network_size(10, 4000) == (6, 2560)
+
+
+def test_a_webtoon_strip_is_coloured_as_its_pages_are():
+    """An 800x12000 webtoon strip was seen by the network at 34x512 and came back nearly grey."""
+    from irodori.color import rgb_to_lab
+
+    page = np.asarray(Image.open(EXAMPLES / "cartoon_tiger.png").convert("L").resize((256, 256)))
+    strip = np.concatenate([page] * 8)  # 2048 x 256
+    colorizer = load_colorizer("general-int8", mode="tint", threads=1)
+    alone = rgb_to_lab(np.asarray(colorizer.colorize(page)))[..., 1:]
+    coloured = rgb_to_lab(np.asarray(colorizer.colorize(strip)))[..., 1:]
+    for k in range(8):
+        ab = coloured[256 * k:256 * (k + 1)]
+        assert np.abs(ab - alone).mean() < 2.0  # was 10 ab units apart
+        assert np.hypot(*np.moveaxis(ab, -1, 0)).mean() > 0.9 * np.hypot(*np.moveaxis(alone, -1, 0)).mean()
 
 
 def test_colour_input_is_recoloured_from_its_lightness(colorizer):

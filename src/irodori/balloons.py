@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from irodori.imageio import page_side
 from irodori.paint import SHEET_MIN_L, grow, levelled_l, run_ids
 
 if TYPE_CHECKING:
@@ -162,7 +163,8 @@ def lettered_shapes(lightness: "Lightness", ground: np.ndarray, *, factor: int, 
                  & (own >= (1.0 - BALLOON_MAX_HOLES) * least) & (tall * wide >= least))
     candidate[0] = False
     height, width = lightness.shape
-    reach, tight = (max(1, round(max(px, px * max(height, width) / 1200) / f))
+    side = page_side(height, width)
+    reach, tight = (max(1, round(max(px, px * side / 1200) / f))
                     for px in (BALLOON_BLANK_PX, BALLOON_TIGHT_PX))
     count = 0
     for k in np.flatnonzero(candidate):
@@ -182,7 +184,7 @@ def lettered_shapes(lightness: "Lightness", ground: np.ndarray, *, factor: int, 
         levelled = levelled_l(lightness.rows(y0, y1)[:, x0:x1], paper_l)
         if white_on_black:
             levelled = 100.0 - levelled
-        if lettering(*reduced(levelled, pixels, -(-max(height, width) // LETTERING_SIDE)), patterns=not roomy):
+        if lettering(*reduced(levelled, pixels, -(-side // LETTERING_SIDE)), patterns=not roomy):
             cells[top:bottom, left:right] |= inside
             count += 1
     return cells, count

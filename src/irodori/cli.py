@@ -110,7 +110,8 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                    "for line art (lines only: no solid blacks, no screentone), gutters for pages")
     p.add_argument("--max-side", type=_positive_int, default=None,
                    help="longest side the network sees (default: the model's own; at least its size multiple, "
-                   "32); colour is upsampled to full size")
+                   "32; a strip longer than 2:1 is seen as its pages: shorter side MAX_SIDE/2); colour is "
+                   "upsampled to full size")
     p.add_argument("--upsample", choices=["bilinear", "bicubic", "lanczos"], default="bilinear",
                    help="how ab chroma is upsampled to full resolution (default bilinear)")
     p.add_argument("--temperature", type=_temperature, default=None, metavar="T",

@@ -6,7 +6,7 @@ Data flow for one image::
       --lightness_of--> Lightness: the decoded 8-bit pixels (L made per strip on demand), alpha aside
       --contract_for--> Contract: tint (keep L) or paint (keep the ink, colour paper and tone)
       --references (if any): confident matches with them become hints (irodori.reference)
-      --resize (antialiased)--> l_small (h, w), longest side <= max_side, aspect kept
+      --resize (antialiased)--> l_small (h, w), longest side <= max_side (a strip's pages'), aspect kept
       --pad to the model's size multiple--> network (with the hints' channels) --> ab_small (2, h, w)
       --hints: each one's correction spread along similar lightness; palette: snapped to its colours
       --for each strip of rows (on a few threads): upsample ab (bilinear/bicubic/lanczos),
@@ -38,7 +38,7 @@ from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb
 from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hint_map, parse_hints, parse_palette,
                     propagate_hints, propagation_grid)
 from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, input_prefix,
-                      lightness_of, open_image, print_resolution)
+                      lightness_of, open_image, page_scale, page_side, print_resolution)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet,
                     Contract, Screentone, ShapeFill, SheetFill, choose_background, choose_mode, composite,
                     flats_to_lines, gutters, page_stats, tone_length)
@@ -475,7 +475,7 @@ class Colorizer:
         ``sheet``, line art's blank sheet (:meth:`blank_sheet`): only references closely related to
         the page colour it (:meth:`irodori.reference.ReferenceMatcher.guide`)."""
         found = self.matcher.hints(lightness, references, paint=paint, limit=MAX_HINTS - len(hints), sheet=sheet)
-        near = max(lightness.shape) / 48
+        near = page_side(*lightness.shape) / 48
         kept = [r for r in found if all(abs(r.x - u.x) > near or abs(r.y - u.y) > near for u in hints)]
         return kept + hints
 
@@ -485,8 +485,10 @@ class Colorizer:
         return np.asarray(self.merge_image(lightness, self.predict_ab(lightness, hints=hints)))
 
     def network_size(self, height: int, width: int) -> tuple[int, int]:
-        """(h, w) the network sees: longest side at most max_side, aspect ratio kept."""
-        scale = min(1.0, self.max_side / max(height, width))
+        """(h, w) the network sees: longest side at most max_side, aspect ratio kept; a strip
+        longer than 2:1 (a webtoon's) with its shorter side at max_side / 2, as its pages would be
+        seen, up to 4 x max_side x max_side pixels (:func:`irodori.imageio.page_scale`)."""
+        scale = min(1.0, page_scale(height, width, self.max_side))
         return max(1, round(height * scale)), max(1, round(width * scale))
 
     def network_inputs(self, lightness: Lightness, *, hints: Iterable[Any] | None = None,
@@ -749,8 +751,8 @@ def restore_faded_levels(l_in: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def sheet_factor(shape: tuple[int, int], background: str) -> int:
     """The input pixels a side of a blank sheet's cells (:meth:`Colorizer.blank_sheet`), and of a
     page's balloons: GUTTER_SIDE cells along a page's (background "gutters") longest side,
-    SHEET_SIDE along line art's."""
-    return -(-max(shape) // (GUTTER_SIDE if background == "gutters" else SHEET_SIDE))
+    SHEET_SIDE along line art's (a strip's: along each of its pages, :func:`irodori.imageio.page_side`)."""
+    return -(-page_side(*shape) // (GUTTER_SIDE if background == "gutters" else SHEET_SIDE))
 
 
 INK_BAND_PIXELS = 1 << 20  # InkRows.darkest: pixels of a band, about 40 MB of the tone filter's temporaries

@@ -27,6 +27,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .color import normalize_ab, rgb_to_lab
+from .imageio import page_scale
 
 _HEX = re.compile(r"#?([0-9a-fA-F]{6})")
 # A hint covers a square of this side at the network's resolution (about 1 % of a 512-pixel
@@ -329,7 +330,7 @@ def group_seeds(seeds: list[tuple[int, int]], asked: list[np.ndarray], *, tolera
 
 def propagation_grid(shape: tuple[int, int], count: int) -> tuple[int, int]:
     """(h, w) of the network's grid and the number of hints -> (hp, wp), the grid on which
-    :func:`propagate_hints` measures distances (longest side PROPAGATE_SIDE, or
+    :func:`propagate_hints` measures distances (longest side PROPAGATE_SIDE, a strip's pages', or
     PROPAGATE_SIDE_MANY for more than FEW_HINTS hints; never larger than the network's)."""
     h, w = shape
     scale = _propagation_scale(shape, count)
@@ -337,7 +338,7 @@ def propagation_grid(shape: tuple[int, int], count: int) -> tuple[int, int]:
 
 
 def _propagation_scale(shape: tuple[int, int], count: int) -> float:
-    return min(1.0, (PROPAGATE_SIDE_MANY if count > FEW_HINTS else PROPAGATE_SIDE) / max(shape))
+    return min(1.0, page_scale(*shape, PROPAGATE_SIDE_MANY if count > FEW_HINTS else PROPAGATE_SIDE))
 
 
 START_DL = 15.0  # propagate_hints(hint_l=): a hint's cell this much darker or lighter than its pixel holds a line

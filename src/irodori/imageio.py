@@ -561,6 +561,28 @@ def _check_pixels(size: tuple[int, int], max_pixels: int | None) -> None:
         )
 
 
+# A strip longer than this many times its width (a webtoon's, a panorama) is read as a run of
+# pages of this shape: every "longest side" of the pipeline (the network's size, the grids of the
+# blank sheet, the hints' spread, the reference features) is measured on such a page, not on the
+# whole strip, whose network input was once 34 px wide and came back grey.
+STRIP_ASPECT = 2.0
+STRIP_PAGES = 4  # ... in all at most this many pages' pixels (side x side), then coarser
+
+
+def page_side(height: int, width: int) -> int:
+    """The longest side of a page-shaped piece of an image (H, W) in pixels: the image's longest
+    side, but at most STRIP_ASPECT x its shortest, so that a strip is measured as its pages."""
+    return int(min(max(height, width), STRIP_ASPECT * min(height, width)))
+
+
+def page_scale(height: int, width: int, side: float) -> float:
+    """The scale that gives an image (H, W) a page-shaped piece whose longest side is ``side``
+    (:func:`page_side`), at most STRIP_PAGES x side x side pixels in all: for a page or anything
+    up to STRIP_ASPECT long, side / its longest side; a 800x12000 strip with side 512 becomes
+    256x3840, not 34x512. Not capped at 1."""
+    return min(side / page_side(height, width), (STRIP_PAGES * side * side / (height * width)) ** 0.5)
+
+
 class Lightness:
     """The full-resolution CIE L of an image, computed on demand for a band of rows.
 

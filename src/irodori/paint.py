@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from irodori.imageio import page_side
+
 if TYPE_CHECKING:
     from irodori.balloons import Balloons
     from irodori.imageio import Lightness
@@ -50,7 +52,7 @@ def tone_length(height: int, width: int) -> int:
     """The shortest ink stroke kept by ``tone="flat"``, in input pixels: 7 px on a 1200 px page
     (screentone dots there are 2-5 px across), growing with the page (a 600-dpi scan's dots are
     larger in pixels), at most 15."""
-    return int(np.clip(round(7 * max(height, width) / 1200), 5, 15))
+    return int(np.clip(round(7 * page_side(height, width) / 1200), 5, 15))
 
 
 TONE_DENSITY = 0.1  # a pixel is in a toned region when this share of its neighbourhood is dots
@@ -403,7 +405,7 @@ def gutters(cells: np.ndarray) -> bool:
     edges = (cells[0], cells[-1], cells[:, 0], cells[:, -1])
     if min(edge.mean() for edge in edges) < MARGIN_SHARE:
         return False
-    k = max(1, round(GUTTER_WIDTH * max(cells.shape)))
+    k = max(1, round(GUTTER_WIDTH * page_side(*cells.shape)))
     core = ~grow(~np.pad(cells, 1), k)
     if core.sum() > GUTTER_CORE * cells.sum():
         return False

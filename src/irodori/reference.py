@@ -48,7 +48,7 @@ from PIL import Image
 from .cbz import is_archive
 from .color import l_to_gray, lab_to_rgb, rgb_to_lab, rgb_to_uint8
 from .hints import Hint
-from .imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, is_junk, open_image,
+from .imageio import (DEFAULT_MAX_PIXELS, page_scale, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, is_junk, open_image,
                       rgb_over, to_srgb)
 from .paint import box_mean
 from .registry import ModelError, models_dir, verify
@@ -194,8 +194,9 @@ def reference_rgb(source: ImageSource, *, name: str, max_pixels: int | None = DE
 # Features and matching
 # ----------------------------------------------------------------------------------------------
 def feature_size(height: int, width: int, side: int = FEATURE_SIDE) -> tuple[int, int]:
-    """(h, w) the feature network sees: longest side about ``side``, both multiples of 16."""
-    scale = side / max(height, width)
+    """(h, w) the feature network sees: longest side about ``side`` (a strip's pages', as
+    :func:`irodori.imageio.page_scale` measures them), both multiples of 16."""
+    scale = page_scale(height, width, side)
     return (max(16, int(round(height * scale / 16)) * 16), max(16, int(round(width * scale / 16)) * 16))
 
 
