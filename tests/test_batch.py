@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from irodori.batch import Job, colorize_jobs
+from irodori.batch import Job, colorize_jobs, plan_jobs
 from irodori.colorizer import load_colorizer
 from irodori import imageio
 from irodori.imageio import atomic_file, encode
@@ -346,3 +346,11 @@ def test_a_failed_archive_leaves_no_output_folder(tiny_onnx, folder, tmp_path, c
     err = capsys.readouterr().err
     assert "not a readable zip archive" in err and "002.png is damaged" in err
     assert not out.exists()
+
+
+def test_an_archive_keeps_its_name_and_its_suffixs_case(tmp_path):
+    """The README: "a new archive of the same name". ``ch04.CBZ`` was written as ``ch04.cbz``."""
+    jobs, problems = plan_jobs([(tmp_path / "in" / "ch04 (v2).CBZ", Path("ch04 (v2)")),
+                                (tmp_path / "in" / "p1.PNG", Path("p1"))], tmp_path / "out", "png")
+    assert not problems
+    assert [job.output.name for job in jobs] == ["ch04 (v2).CBZ", "p1.png"]

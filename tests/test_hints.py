@@ -284,6 +284,12 @@ def test_cli_hints_and_palette_give_what_the_api_gives(shipped, tmp_path):
     cli = np.asarray(Image.open(tmp_path / "out" / "photo_hills.png"))
     api = np.asarray(shipped.colorize(EXAMPLE, hints=[(300, 100, "#ff00c8"), (10, 10, "#00ff00")]))
     assert np.abs(cli.astype(int) - api.astype(int)).max() <= 1
+    # A correction on a finished folder: the page's output exists, so it is kept; said, not silent.
+    before = (tmp_path / "out" / "photo_hills.png").read_bytes()
+    proc = _run("colorize", str(EXAMPLE), "-o", str(tmp_path / "out"), "--hint", "20,20,#0000ff", "-q")
+    assert proc.returncode == 0 and (tmp_path / "out" / "photo_hills.png").read_bytes() == before
+    assert "1 input with hints kept its existing output, made without them" in proc.stderr
+    assert "add --overwrite" in proc.stderr and "photo_hills.png" in proc.stderr
     palette = "#2a7de1,#e0a030"
     proc = _run("colorize", str(EXAMPLE), "-o", str(tmp_path / "pal"), "--palette", palette, "-q")
     assert proc.returncode == 0, proc.stderr

@@ -196,7 +196,7 @@ def test_cli_analyses_references_once_for_a_folder_and_a_cbz(tmp_path, monkeypat
     assert _psnr(coloured, cartoon(10)) > _psnr(np.asarray(Image.open(plain / "p0.png")), cartoon(10)) + 2.0
 
 
-def test_colour_one_then_the_rest_never_writes_over_the_reference_page(tmp_path, capsys):
+def test_colour_one_then_the_rest_never_writes_over_the_reference_page(tmp_path, capsys, caplog):
     """The README's workflow: page 1 coloured with hints into out/, then the chapter into out/
     with out/p0.png as the reference. With --overwrite the hinted page was coloured again over
     itself, without its hints."""
@@ -211,7 +211,16 @@ def test_colour_one_then_the_rest_never_writes_over_the_reference_page(tmp_path,
     assert main(["colorize", str(chapter), "-o", str(out), "--reference", str(out / "p0.png"), "--overwrite",
                  "--model", "general-int8", "-q"]) == 0
     assert (out / "p0.png").read_bytes() == hinted and (out / "p1.png").is_file()
-    assert "1 coloured, 1 skipped" in capsys.readouterr().err
+    # it said "--overwrite to redo", which had been given
+    assert "1 coloured, 1 skipped (a reference of this run, kept)" in capsys.readouterr().err
+    (out / "p2.png").write_bytes((out / "p1.png").read_bytes())
+    Image.fromarray(_grey(cartoon(12))).save(chapter / "p2.png")
+    with caplog.at_level("WARNING", logger="irodori.batch"):
+        assert main(["colorize", str(chapter), "-o", str(out), "--reference", str(out / "p0.png"),
+                     "--model", "general-int8"]) == 0
+    err = capsys.readouterr().err
+    assert "0 coloured, 3 skipped (2: output exists, --overwrite to redo; 1: a reference of this run, kept)" in err
+    assert "2 existing outputs kept as they were, not coloured after the references" in caplog.text
 
 
 def test_cli_refuses_bad_references_before_any_work(tmp_path, capsys):

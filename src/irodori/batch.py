@@ -206,8 +206,8 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
 
     sources = {path_key(source) for source, _ in found}
 
-    def suffix_of(source: Path) -> str:
-        return source.suffix.lower() if is_archive(source) else f".{fmt}"
+    def suffix_of(source: Path) -> str:  # an archive keeps its own name, its suffix's case too (".CBZ")
+        return source.suffix if is_archive(source) else f".{fmt}"
 
     # the folders outputs are written in ("a.png/" for "a.png/001.png"): no output may take their names
     folders = {path_key(outdir / parent) for _, stem in found for parent in stem.parents if parent != Path(".")}
@@ -558,8 +558,27 @@ def run_colorize(args: argparse.Namespace) -> int:
     jobs, spared = spare_references(jobs, args.reference or [])
     todo, skipped, blocked = split_existing(jobs, overwrite=args.overwrite)
     log.debug("%d inputs: %d to colour, %d skipped", len(jobs), len(todo), skipped)
-    return _colorize_batch(args, todo, skipped=skipped + spared, failures=problems + clashes + blocked,
+    doing = {id(job) for job in todo}
+    warn_unused_guidance([job for job in jobs if id(job) not in doing and output_state(job.output) == "complete"],
+                         references=bool(args.reference))
+    return _colorize_batch(args, todo, skipped=skipped, spared=spared, failures=problems + clashes + blocked,
                            threads=threads)
+
+
+def warn_unused_guidance(kept: list[Job], *, references: bool) -> None:
+    """Say when outputs kept as they are (they exist, no --overwrite) had hints or the run's
+    references for them: a correction run on a finished folder said "0 coloured, 60 skipped"
+    and the hints of its page were silently lost (found by a helper)."""
+    hinted = [job for job in kept if job.hints or job.page_hints]
+    if hinted:
+        names = ", ".join(str(job.source) for job in hinted[:3]) + (", ..." if len(hinted) > 3 else "")
+        log.warning("%d input%s with hints kept %s existing output%s, made without them: %s; add --overwrite "
+                    "(and name only the pages to redo) to colour %s with the hints", len(hinted),
+                    *(("", "its", "") if len(hinted) == 1 else ("s", "their", "s")), names,
+                    "it" if len(hinted) == 1 else "them")
+    if references and kept:
+        log.warning("%d existing output%s kept as %s, not coloured after the references; --overwrite to redo "
+                    "%s", len(kept), *(("", "it was", "it") if len(kept) == 1 else ("s", "they were", "them")))
 
 
 def spare_references(jobs: list[Job], references: list[str]) -> tuple[list[Job], int]:
@@ -599,7 +618,7 @@ def _load(args: argparse.Namespace, threads: int):
         return None
 
 
-def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, failures: list[str],
+def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, spared: int, failures: list[str],
                     threads: int) -> int:
     """Colour the planned jobs (``failures``: those found before any work) -> the exit status."""
     images = [job for job in todo if not is_archive(job.source)]
@@ -665,15 +684,21 @@ def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, 
                            overwrite=args.overwrite, archive_cut=cut), file=sys.stderr)
         return exc.status if isinstance(exc, Terminated) else 130
     bar.close()
-    return _finish(todo, skipped=skipped, before=failures, failed=failed, uncoloured=uncoloured)
+    return _finish(todo, skipped=skipped, spared=spared, before=failures, failed=failed, uncoloured=uncoloured)
 
 
-def _finish(todo: list[Job], *, skipped: int, before: list[str], failed: list[str],
+def _finish(todo: list[Job], *, skipped: int, spared: int = 0, before: list[str], failed: list[str],
             uncoloured: dict[Path, int]) -> int:
     """Print the end of a batch (the failed inputs, then the counts) -> the exit status.
-    ``before``: the failures found before any work; ``failed``: those of jobs in ``todo``."""
-    why_skipped = " (output exists; --overwrite to redo)" if skipped else ""
-    summary = f"{len(todo) - len(failed)} coloured, {skipped} skipped{why_skipped}, {len(before) + len(failed)} failed"
+    ``before``: the failures found before any work; ``failed``: those of jobs in ``todo``;
+    ``skipped``: outputs that exist; ``spared``: outputs that are the run's references."""
+    exists, reference = "output exists; --overwrite to redo", "a reference of this run, kept"
+    if skipped and spared:
+        why_skipped = f" ({skipped}: {exists.replace(';', ',')}; {spared}: {reference})"
+    else:
+        why_skipped = f" ({exists})" if skipped else f" ({reference})" if spared else ""
+    summary = (f"{len(todo) - len(failed)} coloured, {skipped + spared} skipped{why_skipped}, "
+               f"{len(before) + len(failed)} failed")
     if uncoloured:
         n = sum(uncoloured.values())
         summary += f"; {n} page{'' if n == 1 else 's'} of archives copied uncoloured"
