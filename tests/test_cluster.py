@@ -86,6 +86,36 @@ def test_colorize_archive_on_two_worker_processes(tmp_path, client):
     assert [m.split(": ")[0] for m in again.failed] == [str(src / "bad.png")]
 
 
+def test_archives_are_tasks_of_their_own_and_the_cli_options_reach_the_workers(tmp_path, client):
+    """Four archives on two workers once ran as one task (chunks counted archives as one image
+    each) in one process; mode, tone, background and references were not options at all."""
+    from irodori.reference import ReferenceError
+
+    src, out = tmp_path / "library", tmp_path / "out"
+    pages = _archive(tmp_path / "pages")
+    src.mkdir()
+    for name in ("ch1.cbz", "ch2.cbz"):
+        with zipfile.ZipFile(src / name, "w") as chapter:
+            for i, page in enumerate(pages[:3]):
+                chapter.write(page, f"p{i}.png")
+    yy, xx = np.mgrid[0:56, 0:40]
+    cover = np.stack([(xx * 6).astype(np.uint8), np.full_like(xx, 40, np.uint8), (yy * 4).astype(np.uint8)], -1)
+    Image.fromarray(cover).save(tmp_path / "cover.png")
+
+    result = colorize_archive(src, out, client=client, mode="tint", reference=[tmp_path / "cover.png"],
+                              progress=False)
+    assert (result.done, result.failed) == (2, [])
+    assert len(result.processes) == 2  # one archive in each worker process
+    local = load_colorizer(AUTO_MODEL, mode="tint", threads=1).with_references([tmp_path / "cover.png"])
+    with zipfile.ZipFile(out / "ch2.cbz") as chapter:
+        np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(chapter.read("p2.png")))),
+                                      np.asarray(local.colorize(pages[2])))
+    with pytest.raises(ValueError, match="'sepia'"):
+        colorize_archive(src, out, client=client, mode="sepia", progress=False)
+    with pytest.raises(ReferenceError, match="does not exist"):
+        colorize_archive(src, out, client=client, reference=tmp_path / "nope.png", progress=False)
+
+
 def test_a_missing_input_and_a_missing_model_are_reported_not_raised(tmp_path, client):
     src, out = tmp_path / "scans", tmp_path / "out"
     _archive(src)

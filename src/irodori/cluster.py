@@ -12,15 +12,18 @@ module only cuts the work into tasks and does the colouring inside them:
   as the CLI: an empty one is made again, a folder at an output's name is that input's failure);
   since every output is written atomically (temporary file, fsync, rename), an existing output is
   a complete one, so an interrupted run resumes by being started again.
-* **One task per chunk** of ``chunk_size`` images, submitted with ``client.map(..., pure=False)``.
+* **One task per chunk** of ``chunk_size`` images, and one per comic archive (the largest first:
+  four archives on two workers once ran as one task on one of them), submitted with
+  ``client.map(..., pure=False)``; the progress bar counts images and archive pages, as the CLI's.
   A task carries only file paths (never pixels): each worker reads its inputs and writes its
   outputs itself. **Inputs, outputs and a model given as a file path must therefore be on a
   filesystem that every worker sees at the same path** (NFS, a cluster filesystem, or one machine
   with :class:`distributed.LocalCluster`). Paths are made absolute on the client before they
   are sent, so workers with another working directory still find them.
 * **One model per worker process.** The first task in a process loads the model with
-  ``load_colorizer(model, threads=1, max_pixels=...)`` into a module-level cache keyed by
-  ``(model, max_pixels)``; later tasks in that process reuse it. ONNX Runtime gets one thread
+  ``load_colorizer(model, threads=1, max_pixels=..., mode=..., tone=..., background=...)`` and
+  analyses the references, if any, into a module-level cache keyed by all of them; later tasks in
+  that process reuse it. ONNX Runtime gets one thread
   because the parallelism is Dask's (worker processes x threads per worker): a session that
   also spread over every core would oversubscribe the CPUs. The :class:`Colorizer` is
   thread-safe, so a worker with several threads shares its one model between them.
@@ -54,7 +57,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .batch import collect_inputs, colorize_file, failure_reason, plan_jobs, split_existing
+from .batch import collect_inputs, colorize_file, failure_reason, plan_jobs, spare_references, split_existing
+from .cbz import count_pages, is_archive
 from .imageio import DEFAULT_MAX_PIXELS, FORMATS
 from .registry import AUTO_MODEL
 
@@ -94,28 +98,34 @@ def _require_distributed():
 # ----------------------------------------------------------------------------------------------
 # Worker side
 # ----------------------------------------------------------------------------------------------
-_COLORIZERS: dict[tuple[str, int | None], Any] = {}
+_COLORIZERS: dict[tuple, Any] = {}
 _COLORIZERS_LOCK = threading.Lock()
 
 
-def _worker_colorizer(model: str, max_pixels: int | None) -> tuple[Any, bool]:
-    """This process's colorizer for (model, max_pixels), loaded on first use -> (colorizer, loaded now)."""
-    key = (model, max_pixels)
+def _worker_colorizer(model: str, max_pixels: int | None, options: tuple[tuple[str, Any], ...] = ()
+                      ) -> tuple[Any, bool]:
+    """This process's colorizer for (model, max_pixels, options: the colorizer's mode, tone,
+    background and references), loaded on first use -> (colorizer, loaded now)."""
+    key = (model, max_pixels, options)
     with _COLORIZERS_LOCK:  # a worker with several threads loads the model once, not once per thread
         colorizer = _COLORIZERS.get(key)
         if colorizer is not None:
             return colorizer, False
         from .colorizer import load_colorizer
 
-        colorizer = load_colorizer(model, threads=1, max_pixels=max_pixels)
+        settings = dict(options)
+        references = settings.pop("reference", ())
+        colorizer = load_colorizer(model, threads=1, max_pixels=max_pixels, **settings)
+        if references:
+            colorizer = colorizer.with_references(list(references))
         _COLORIZERS[key] = colorizer
         return colorizer, True
 
 
 def _colorize_chunk(chunk: list[tuple[str, str, str]], *, model: str, fmt: str, quality: int,
-                    max_pixels: int | None) -> dict[str, Any]:
+                    max_pixels: int | None, options: tuple[tuple[str, Any], ...] = ()) -> dict[str, Any]:
     """Run in a worker: colour each (shown name, source, output) of a chunk; never raises for one file."""
-    colorizer, loaded = _worker_colorizer(model, max_pixels)
+    colorizer, loaded = _worker_colorizer(model, max_pixels, options)
     done = 0
     failed: list[str] = []
     for shown, source, output in chunk:
@@ -134,9 +144,14 @@ def _colorize_chunk(chunk: list[tuple[str, str, str]], *, model: str, fmt: str, 
 # ----------------------------------------------------------------------------------------------
 # Client side
 # ----------------------------------------------------------------------------------------------
-def _chunks(items: list, size: int) -> Iterable[list]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+def _tasks(items: list[tuple[str, str, str]], size: int) -> list[tuple[list, int]]:
+    """(shown, source, output) items -> [(chunk, the images and pages it holds)]: each archive a
+    task of its own, the largest first, then the images in chunks of ``size``."""
+    archives = sorted(((item, count_pages(Path(item[1]))) for item in items if is_archive(Path(item[1]))),
+                      key=lambda pair: -pair[1])
+    images = [item for item in items if not is_archive(Path(item[1]))]
+    return ([([item], max(1, pages)) for item, pages in archives]
+            + [(images[i:i + size], len(images[i:i + size])) for i in range(0, len(images), size)])
 
 
 def colorize_archive(
@@ -152,22 +167,36 @@ def colorize_archive(
     max_pixels: int | None = None,
     chunk_size: int = 8,
     progress: bool = True,
+    mode: str = "auto",
+    tone: str = "flat",
+    background: str = "auto",
+    reference: Iterable[str | os.PathLike] = (),
 ) -> ArchiveResult:
     """Colour files, folders and globs into ``outdir`` on the Dask cluster behind ``client``.
 
     Works like ``irodori colorize -o OUTDIR`` (same output names, ``-r`` on by default, existing
-    outputs skipped unless ``overwrite``), with the colouring spread over the cluster's workers
-    in tasks of ``chunk_size`` images. ``max_pixels=None`` means the usual decompression-bomb
-    limit (64 MP). All paths must be visible to every worker at the same path. Returns an
-    :class:`ArchiveResult`; it raises only for bad arguments or a missing ``distributed``.
+    outputs skipped unless ``overwrite``; ``mode``, ``tone``, ``background`` and ``reference``
+    files or folders as its options, a reference never written over), with the colouring spread
+    over the cluster's workers in tasks of ``chunk_size`` images, each comic archive a task of its
+    own. ``max_pixels=None`` means the usual decompression-bomb limit (64 MP). All paths must be
+    visible to every worker at the same path. Returns an :class:`ArchiveResult`; it raises only for
+    bad arguments (ValueError; ReferenceError, one, for a reference that cannot be used) or a
+    missing ``distributed``. Hints are the CLI's and the API's (a hints file is not read here).
     """
     distributed = _require_distributed()
     if fmt not in FORMATS:
         raise ValueError(f"unknown output format {fmt!r}; choose from {', '.join(FORMATS)}")
     if chunk_size < 1:
         raise ValueError("chunk_size must be >= 1")
+    from .colorizer import check_choices
+    from .reference import reference_files
     from .registry import MODELS
 
+    check_choices(mode, tone, background)  # ValueError names a bad one, here and not in every task
+    references = tuple(str(path.absolute()) for path in reference_files(
+        [reference] if isinstance(reference, (str, os.PathLike)) else list(reference)))
+    options = tuple((name, value) for name, value in (("mode", mode), ("tone", tone), ("background", background),
+                                                       ("reference", references)) if value)
     model_arg = str(model)
     if model_arg not in MODELS and Path(model_arg).exists():
         model_arg = str(Path(model_arg).absolute())  # workers may run in another directory
@@ -178,25 +207,26 @@ def colorize_archive(
     out = Path(outdir)
     found, problems = collect_inputs([os.fspath(i) for i in inputs], recursive=recursive, exclude=out)
     jobs, clashes = plan_jobs(found, out, fmt)
+    jobs, spared = spare_references(jobs, list(references))  # as the CLI: a reference is never written over
     todo, skipped, existing = split_existing(jobs, overwrite=overwrite)  # as the CLI: an empty output is redone
-    result = ArchiveResult(failed=problems + clashes + existing, skipped=skipped)
+    result = ArchiveResult(failed=problems + clashes + existing, skipped=skipped + spared)
     if not todo:
         return result
 
     items = [(str(job.source), str(job.source.absolute()), str(job.output.absolute())) for job in todo]
-    chunks = list(_chunks(items, chunk_size))
-    futures = client.map(_colorize_chunk, chunks, pure=False, model=model_arg, fmt=fmt, quality=quality,
-                         max_pixels=limit)
-    chunk_of = dict(zip((f.key for f in futures), chunks))
+    tasks = _tasks(items, chunk_size)
+    futures = client.map(_colorize_chunk, [chunk for chunk, _ in tasks], pure=False, model=model_arg, fmt=fmt,
+                         quality=quality, max_pixels=limit, options=options)
+    task_of = dict(zip((f.key for f in futures), tasks))
 
     from tqdm import tqdm
 
-    bar = tqdm(total=len(items), desc="colorize", unit="img", disable=not progress, file=sys.stderr,
-               dynamic_ncols=True)
+    bar = tqdm(total=sum(units for _, units in tasks), desc="colorize", unit="img", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True)
     finished = False
     try:
         for future in distributed.as_completed(futures):
-            chunk = chunk_of.pop(future.key)
+            chunk, units = task_of.pop(future.key)
             try:
                 report = future.result()
             except Exception as exc:  # the whole task failed: every file of the chunk is reported
@@ -211,7 +241,7 @@ def colorize_archive(
             if progress:
                 for message in report["failed"]:
                     bar.write(f"error: {message}", file=sys.stderr)
-            bar.update(len(chunk))
+            bar.update(units)
         finished = True
     finally:
         bar.close()
