@@ -789,3 +789,28 @@ def test_gutters_a_hundredth_of_a_large_page_wide_stay_white(painter):
     out = np.asarray(painter.colorize(_panel_page(panels, h=1100, w=780)))
     assert (out[404:410, 40:740] == 255).all() and (out[420:740, 384:390] == 255).all()  # between panels
     assert (out[:26] == 255).all() and (out[:, -26:] == 255).all()  # the margins
+
+
+def test_the_gaps_between_a_webtoon_strips_panels_stay_paper(painter, caplog):
+    """A strip has no margins around framed panels for the gutter finder: its white gaps between
+    panels were painted with a wash, as an open background is."""
+    from irodori.paint import strip_gaps
+
+    gap = np.full((60, 160), 255, np.uint8)
+    strip = np.concatenate([bw_page_image(), gap, bw_page_image(), gap, bw_page_image()])  # 480 x 160
+    with caplog.at_level("INFO", logger="irodori.colorizer"):
+        out = np.asarray(painter.colorize(strip, mode="paint"))
+    assert "the gaps between the strip's panels" in caplog.text
+    assert (out[125:175] == 255).all() and (out[305:355] == 255).all()  # the gaps, clear of the panels' edges
+    page = out[:120, :80]
+    assert not (page[20:55, 20:70] == 255).all()  # inside the ink box: painted
+    blank = np.ones((30, 20), bool)
+    assert strip_gaps(blank) is None  # a page-shaped sheet: the gutter finder's
+    tall = np.zeros((90, 20), bool)
+    tall[40:45] = tall[:, :2] = True  # five blank rows across the strip, and a blank left margin
+    assert np.array_equal(np.flatnonzero(strip_gaps(tall).any(axis=1)), np.arange(40, 45))
+    tall[41, 10] = tall[43, 10] = False  # specks in the gap: those rows are no longer blank across ...
+    assert strip_gaps(tall) is None  # ... and single rows are shorter than 2 % of the page side (2 at least)
+    tall[:] = False
+    tall[:5] = tall[85:] = True  # blank rows at the strip's ends: no gaps between panels (a banner's sky)
+    assert strip_gaps(tall) is None

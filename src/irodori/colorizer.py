@@ -41,7 +41,7 @@ from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, in
                       lightness_of, open_image, page_scale, page_side, print_resolution)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet,
                     Contract, Screentone, ShapeFill, SheetFill, choose_background, choose_mode, composite,
-                    flats_to_lines, gutters, page_stats, tone_length)
+                    flats_to_lines, gutters, page_stats, strip_gaps, tone_length)
 from .reference import (SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, load_matcher,
                         reference_sources)
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
@@ -653,6 +653,12 @@ class Colorizer:
             log.info("%s%d speech balloon%s found: %s paper, or take%s the colour of a hint placed in %s",
                      input_prefix(), balloons.count, *(("", "it stays", "s", "it") if balloons.count == 1
                                                        else ("s", "they stay", "", "them")))
+        gaps = strip_gaps(sheet.cells) if page and not gutters(sheet.cells) else None
+        if gaps is not None:
+            log.info("%sthe gaps between the strip's panels (%.0f%% of it) stay paper, or take the colour of a hint "
+                     "placed in them", input_prefix(), 100 * gaps.mean())
+            return BlankSheet.of(gaps | balloons.cells if balloons is not None else gaps, darkest, factor=factor,
+                                 paper_l=contract.paper_l)
         if page and not gutters(sheet.cells):
             (log.info if contract.reason.endswith("(asked)") else log.debug)(
                 "%sno gutters and margins around panels found: the whole page is painted%s", input_prefix(),

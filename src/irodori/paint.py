@@ -428,6 +428,33 @@ def gutters(cells: np.ndarray) -> bool:
     return not seeds.any() and panels >= PANELS_MIN and area >= PANEL_FILL * box
 
 
+STRIP_GAP = 0.02  # of a strip's page side: blank rows across a webtoon this long at least are a gap between panels
+STRIP_GAP_BLANK = 0.99  # share of a row's cells that are sheet for the row to be blank
+
+
+def strip_gaps(cells: np.ndarray) -> np.ndarray | None:
+    """cells (h, w) bool: the blank sheet of a strip longer than 2:1 (a webtoon's,
+    :func:`irodori.imageio.page_side`) on its grid -> its cells in runs of blank rows (columns,
+    for a wide strip) across its whole width, at least STRIP_GAP of a page's side long, not at
+    its ends (a wide drawing's sky above it is no gap): the gaps between the strip's panels, which a colourist leaves white, as a page's gutters (a strip has
+    no margins around framed panels for :func:`gutters` to find); None for a page, or a strip
+    without them."""
+    h, w = cells.shape
+    if max(h, w) <= page_side(h, w):
+        return None
+    along = cells if h >= w else cells.T
+    blank = along.mean(axis=1) >= STRIP_GAP_BLANK
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], blank, [False]]).astype(np.int8)))
+    least = max(2, int(np.ceil(STRIP_GAP * page_side(h, w))))
+    gaps = np.zeros_like(along)
+    for start, stop in zip(edges[::2], edges[1::2]):
+        if stop - start >= least and start > 0 and stop < len(blank):  # between panels, not the strip's ends
+            gaps[start:stop] = along[start:stop]
+    if not gaps.any():
+        return None
+    return gaps if h >= w else gaps.T
+
+
 SHEET_EDGE_ROUNDS = 3  # row, column, row fills that carry the sheet from its cells to the lines, pixel by pixel
 SHEET_RAMP_L = 30.0  # levelled L: a line's anti-aliased edge lighter than this, beside the sheet, is on white
 

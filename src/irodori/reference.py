@@ -193,10 +193,10 @@ def reference_rgb(source: ImageSource, *, name: str, max_pixels: int | None = DE
 # ----------------------------------------------------------------------------------------------
 # Features and matching
 # ----------------------------------------------------------------------------------------------
-def feature_size(height: int, width: int, side: int = FEATURE_SIDE) -> tuple[int, int]:
-    """(h, w) the feature network sees: longest side about ``side`` (a strip's pages', as
-    :func:`irodori.imageio.page_scale` measures them), both multiples of 16."""
-    scale = page_scale(height, width, side)
+def feature_size(height: int, width: int, side: int | None = None) -> tuple[int, int]:
+    """(h, w) the feature network sees: longest side about ``side`` (default FEATURE_SIDE; a
+    strip's pages', as :func:`irodori.imageio.page_scale` measures them), both multiples of 16."""
+    scale = page_scale(height, width, FEATURE_SIDE if side is None else side)
     return (max(16, int(round(height * scale / 16)) * 16), max(16, int(round(width * scale / 16)) * 16))
 
 
