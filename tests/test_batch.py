@@ -348,9 +348,11 @@ def test_a_failed_archive_leaves_no_output_folder(tiny_onnx, folder, tmp_path, c
     assert not out.exists()
 
 
-def test_an_archive_keeps_its_name_and_its_suffixs_case(tmp_path):
-    """The README: "a new archive of the same name". ``ch04.CBZ`` was written as ``ch04.cbz``."""
+def test_an_archive_keeps_its_name_with_its_suffix_in_lower_case(tmp_path):
+    """``ch04.CBZ`` is written as ``ch04.cbz``, as every version wrote it: kept as ``.CBZ`` for a
+    while, an output folder of an earlier version was not seen as done on a case-sensitive disk
+    and got a second archive beside the first (found by a helper)."""
     jobs, problems = plan_jobs([(tmp_path / "in" / "ch04 (v2).CBZ", Path("ch04 (v2)")),
                                 (tmp_path / "in" / "p1.PNG", Path("p1"))], tmp_path / "out", "png")
     assert not problems
-    assert [job.output.name for job in jobs] == ["ch04 (v2).CBZ", "p1.png"]
+    assert [job.output.name for job in jobs] == ["ch04 (v2).cbz", "p1.png"]

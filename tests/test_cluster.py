@@ -114,6 +114,12 @@ def test_archives_are_tasks_of_their_own_and_the_cli_options_reach_the_workers(t
         colorize_archive(src, out, client=client, mode="sepia", progress=False)
     with pytest.raises(ReferenceError, match="does not exist"):
         colorize_archive(src, out, client=client, reference=tmp_path / "nope.png", progress=False)
+    # What the CLI refuses with exit 2 failed in every task instead (every file listed as failed).
+    Image.fromarray(cover).convert("L").save(tmp_path / "grey.png")
+    with pytest.raises(ReferenceError, match="colour"):
+        colorize_archive(src, out, client=client, reference=tmp_path / "grey.png", overwrite=True, progress=False)
+    with pytest.raises(ValueError, match="paint"):
+        colorize_archive(src, out, client=client, model="general", mode="paint", overwrite=True, progress=False)
 
 
 def test_a_missing_input_and_a_missing_model_are_reported_not_raised(tmp_path, client):

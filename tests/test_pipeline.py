@@ -42,8 +42,13 @@ def test_network_never_squashes_the_aspect_ratio(colorizer):
     assert colorizer.network_size(30, 20) == (30, 20)  # never upscaled
     # A strip longer than 2:1 is seen as its pages would be (shorter side max_side / 2) ...
     assert colorizer.network_size(12000, 800) == (480, 32)
-    # ... up to 4 x max_side x max_side pixels
-    assert colorizer.network_size(10, 4000) == (6, 2560)
+    # ... up to 4 x max_side x max_side pixels, padded to the size multiple (a 600000x1 line was
+    # padded to 32 px wide: 4 GB)
+    m = colorizer.backend.size_multiple
+    assert colorizer.network_size(10, 4000) == (6, 4 * 64 * 64 // m)  # (6, 2560) before the padding counted
+    for size in ((1, 600000), (600000, 1), (10, 4000), (12000, 800)):
+        h, w = colorizer.network_size(*size)
+        assert -(-h // m) * m * (-(-w // m) * m) <= 4 * colorizer.max_side ** 2
 
 
 def test_a_webtoon_strip_is_coloured_as_its_pages_are():
@@ -59,6 +64,12 @@ def test_a_webtoon_strip_is_coloured_as_its_pages_are():
         ab = coloured[256 * k:256 * (k + 1)]
         assert np.abs(ab - alone).mean() < 2.0  # was 10 ab units apart
         assert np.hypot(*np.moveaxis(ab, -1, 0)).mean() > 0.9 * np.hypot(*np.moveaxis(alone, -1, 0)).mean()
+    # A hint's reach is a page's, not the strip's: one hint on a 12000-row strip turned pages magenta
+    # from row 4000 to row 10500.
+    hinted = rgb_to_lab(np.asarray(colorizer.colorize(strip, hints=[(128, 4 * 256 + 128, "#ff00ff")])))[..., 1:]
+    change = np.abs(hinted - coloured).mean(axis=(1, 2))  # per row
+    assert change[4 * 256:5 * 256].max() > 10  # its own page takes it
+    assert change[:2 * 256].max() < 1 and change[7 * 256:].max() < 1  # pages two and more away: untouched
 
 
 def test_colour_input_is_recoloured_from_its_lightness(colorizer):

@@ -221,6 +221,12 @@ def test_colour_one_then_the_rest_never_writes_over_the_reference_page(tmp_path,
     err = capsys.readouterr().err
     assert "0 coloured, 3 skipped (2: output exists, --overwrite to redo; 1: a reference of this run, kept)" in err
     assert "2 existing outputs kept as they were, not coloured after the references" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="irodori.batch"):  # hints for the reference page itself: said, not lost
+        assert main(["colorize", str(chapter / "p0.png"), "-o", str(out), "--reference", str(out / "p0.png"),
+                     "--hint", "5,5,#ff0000", "--overwrite", "--model", "general-int8", "-q"]) == 0
+    assert "is a reference of this run and is kept as it is: its hints were not used" in caplog.text
+    assert (out / "p0.png").read_bytes() == hinted
 
 
 def test_cli_refuses_bad_references_before_any_work(tmp_path, capsys):
@@ -270,3 +276,20 @@ def test_only_a_closely_related_reference_colours_line_arts_blank_sheet(matcher,
     half = free.confidence.shape[1] // 2
     assert free.confidence[:, :half].max() > 0.3 and strict.confidence[:, :half].max() == 0.0
     np.testing.assert_array_equal(strict.confidence[:, half + 1:], free.confidence[:, half + 1:])
+
+
+def test_a_reference_is_related_to_a_webtoon_strip_by_its_best_matched_page():
+    """One page of a long strip matching its reference was diluted below MIN_RELATED by the
+    strip's other pages, and the reference was ignored ("0 of 1 related")."""
+    from irodori.reference import MIN_RELATED, related_shares
+
+    matched, source = np.zeros((200, 20), bool), np.zeros((200, 20), int)
+    matched[100:110, 5:15] = True  # half of one 20x20 cell page region of a strip ten pages long
+    source[100:110, 5:15] = 1
+    shares = related_shares(matched, source, 2)
+    assert shares[0] == 0.0 and shares[1] >= 0.25 * 0.5 > MIN_RELATED  # per page: 100 of a 40x20 window
+    assert matched.mean() < MIN_RELATED  # the whole strip's share, as it was measured
+    page = np.zeros((30, 20), bool)
+    page[:6] = True  # a page (not a strip): its share over the whole page, as before
+    assert related_shares(page, np.zeros((30, 20), int), 1)[0] == page.mean()
+    assert np.array_equal(related_shares(matched.T, source.T, 2), shares)  # a wide strip alike

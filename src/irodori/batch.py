@@ -206,8 +206,8 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
 
     sources = {path_key(source) for source, _ in found}
 
-    def suffix_of(source: Path) -> str:  # an archive keeps its own name, its suffix's case too (".CBZ")
-        return source.suffix if is_archive(source) else f".{fmt}"
+    def suffix_of(source: Path) -> str:  # an archive's suffix in lower case, as every version wrote it
+        return source.suffix.lower() if is_archive(source) else f".{fmt}"
 
     # the folders outputs are written in ("a.png/" for "a.png/001.png"): no output may take their names
     folders = {path_key(outdir / parent) for _, stem in found for parent in stem.parents if parent != Path(".")}
@@ -595,7 +595,11 @@ def spare_references(jobs: list[Job], references: list[str]) -> tuple[list[Job],
         return jobs, 0
     kept = []
     for job in jobs:
-        if path_key(job.output) in files:
+        if path_key(job.output) in files and (job.hints or job.page_hints):
+            log.warning("%s: its output %s is a reference of this run and is kept as it is: its hints were not "
+                        "used (colour it with them into another folder, or without --reference)", job.source,
+                        job.output)
+        elif path_key(job.output) in files:
             log.info("%s: its output %s is a reference of this run; kept as it is", job.source, job.output)
         else:
             kept.append(job)
@@ -727,6 +731,7 @@ def _run_stdin(colorizer, args: argparse.Namespace, *, hints: list[Hint]) -> int
               file=sys.stderr)
         return 1
     if state == "complete" and not args.overwrite:  # skipped, as in a batch: not a failure
+        warn_unused_guidance([Job(Path("<stdin>"), target, hints=tuple(hints))], references=bool(args.reference))
         print(f"0 coloured, 1 skipped ({target} exists; --overwrite to redo), 0 failed", file=sys.stderr)
         return 0
     if state == "empty" and not args.overwrite:

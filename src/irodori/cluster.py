@@ -144,6 +144,25 @@ def _colorize_chunk(chunk: list[tuple[str, str, str]], *, model: str, fmt: str, 
 # ----------------------------------------------------------------------------------------------
 # Client side
 # ----------------------------------------------------------------------------------------------
+def _check_settings(model: str, max_pixels: int, options: dict[str, Any]) -> None:
+    """What the CLI refuses with exit 2 is raised here, before any task, not failed in each:
+    a mode the model cannot do (ValueError: paint with a tint model) and references that cannot
+    be used (ReferenceError: grey, unreadable). A model the client cannot load is left to the
+    workers, which report it per file (they may see another filesystem)."""
+    from .colorizer import load_colorizer
+    from .reference import analyse_references, load_matcher
+    from .registry import ModelIntegrityError, ModelNotFoundError
+
+    settings = dict(options)
+    references = settings.pop("reference", ())
+    try:
+        load_colorizer(model, threads=1, max_pixels=max_pixels, **settings)
+    except (ModelNotFoundError, ModelIntegrityError):
+        pass
+    if references:
+        analyse_references([Path(r) for r in references], matcher=load_matcher(1), max_pixels=max_pixels)
+
+
 def _tasks(items: list[tuple[str, str, str]], size: int) -> list[tuple[list, int]]:
     """(shown, source, output) items -> [(chunk, the images and pages it holds)]: each archive a
     task of its own, the largest first, then the images in chunks of ``size``."""
@@ -201,6 +220,7 @@ def colorize_archive(
     if model_arg not in MODELS and Path(model_arg).exists():
         model_arg = str(Path(model_arg).absolute())  # workers may run in another directory
     limit = max_pixels or DEFAULT_MAX_PIXELS
+    _check_settings(model_arg, limit, dict(options))
 
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]  # one folder/file/glob, not an iterable of characters

@@ -38,7 +38,7 @@ from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb
 from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hint_map, parse_hints, parse_palette,
                     propagate_hints, propagation_grid)
 from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, input_prefix,
-                      lightness_of, open_image, page_scale, page_side, print_resolution)
+                      STRIP_PAGES, lightness_of, open_image, page_scale, page_side, print_resolution)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet,
                     Contract, Screentone, ShapeFill, SheetFill, choose_background, choose_mode, composite,
                     flats_to_lines, gutters, page_stats, strip_gaps, tone_length)
@@ -487,9 +487,16 @@ class Colorizer:
     def network_size(self, height: int, width: int) -> tuple[int, int]:
         """(h, w) the network sees: longest side at most max_side, aspect ratio kept; a strip
         longer than 2:1 (a webtoon's) with its shorter side at max_side / 2, as its pages would be
-        seen, up to 4 x max_side x max_side pixels (:func:`irodori.imageio.page_scale`)."""
+        seen, up to 4 x max_side x max_side pixels (:func:`irodori.imageio.page_scale`), its
+        padding to the size multiple counted (a 600000x1 line was padded to 32 px wide, 4 GB)."""
         scale = min(1.0, page_scale(height, width, self.max_side))
-        return max(1, round(height * scale)), max(1, round(width * scale))
+        h, w = max(1, round(height * scale)), max(1, round(width * scale))
+        m = self.backend.size_multiple
+        thin = -(-min(h, w) // m) * m  # the shorter side, padded
+        most = max(m, int(STRIP_PAGES * self.max_side * self.max_side) // thin // m * m)  # the longer, at most
+        if max(h, w) > most:
+            h, w = (most, w) if h >= w else (h, most)
+        return h, w
 
     def network_inputs(self, lightness: Lightness, *, hints: Iterable[Any] | None = None,
                        backend: Backend | None = None) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:

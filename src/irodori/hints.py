@@ -27,7 +27,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .color import normalize_ab, rgb_to_lab
-from .imageio import page_scale
+from .imageio import page_scale, page_side
 
 _HEX = re.compile(r"#?([0-9a-fA-F]{6})")
 # A hint covers a square of this side at the network's resolution (about 1 % of a 512-pixel
@@ -446,7 +446,7 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     asked = np.array(asked, dtype=np.float32)
     fills = asked[:, -1] > 0
     dist = geodesic_distances(l_p, seeds, sweeps=1 if many else 2)  # (n, hp, wp)
-    side = float(max(hp, wp))
+    side = float(page_side(hp, wp))  # a strip's pages', not its length: a hint once coloured several pages
     nearest = dist.min(axis=0)
     share = np.exp(-(dist - nearest) / (SHARPNESS * side))
     share /= share.sum(axis=0)

@@ -48,7 +48,7 @@ from PIL import Image
 from .cbz import is_archive
 from .color import l_to_gray, lab_to_rgb, rgb_to_lab, rgb_to_uint8
 from .hints import Hint
-from .imageio import (DEFAULT_MAX_PIXELS, page_scale, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, is_junk, open_image,
+from .imageio import (DEFAULT_MAX_PIXELS, page_scale, page_side, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, is_junk, open_image,
                       rgb_over, to_srgb)
 from .paint import box_mean
 from .registry import ModelError, models_dir, verify
@@ -197,6 +197,8 @@ def feature_size(height: int, width: int, side: int | None = None) -> tuple[int,
     """(h, w) the feature network sees: longest side about ``side`` (default FEATURE_SIDE; a
     strip's pages', as :func:`irodori.imageio.page_scale` measures them), both multiples of 16."""
     scale = page_scale(height, width, FEATURE_SIDE if side is None else side)
+    if max(height, width) > page_side(height, width):
+        scale = min(scale, 1.0)  # a strip is never enlarged (a 1x12000 line was analysed at 16x84000)
     return (max(16, int(round(height * scale / 16)) * 16), max(16, int(round(width * scale / 16)) * 16))
 
 
@@ -444,8 +446,8 @@ class ReferenceMatcher:
         inked = ink_view(l_small)
         grey_features, ink_features = self.features(l_small, inked)
         _, grey_confidence, source = match(grey_features, cell_means(l_small), grid, references)
-        matched = grey_confidence >= MIN_CONFIDENCE
-        shares = np.array([(matched & (source == i)).mean() for i in range(len(references))])
+        shares = related_shares((grey_confidence >= MIN_CONFIDENCE).reshape(grid), source.reshape(grid),
+                                len(references))
         related = [r for r, share in zip(references, shares) if share >= MIN_RELATED]
         log.debug("references: %d of %d related to the page", len(related), len(references))
         if not related:
@@ -482,6 +484,21 @@ class ReferenceMatcher:
         rgb = rgb_to_uint8(lab_to_rgb(lab[None])[0])
         return [Hint(min(width - 1, int((x + 0.5) * width / gw)), min(height - 1, int((y + 0.5) * height / gh)),
                      tuple(int(c) for c in colour)) for (y, x), colour in zip(cells, rgb)]
+
+
+def related_shares(matched: np.ndarray, source: np.ndarray, count: int) -> np.ndarray:
+    """matched (h, w) bool: the page's cells matched in the grey view; source (h, w) int: by
+    which of ``count`` references -> (count,) the share of the page each matches; of a strip
+    longer than 2:1, the share of its best-matched page (windows of :func:`irodori.imageio.page_side`
+    cells, half a window apart): one page of a webtoon matching its reference was diluted below
+    MIN_RELATED by the strip's other pages, and the reference was ignored."""
+    tall = matched.shape[0] >= matched.shape[1]
+    along, by = (matched, source) if tall else (matched.T, source.T)
+    window = page_side(*along.shape)
+    starts = range(0, max(1, along.shape[0] - window) + 1, max(1, window // 2))
+    starts = sorted({*starts, max(0, along.shape[0] - window)})
+    return np.array([max((along[s:s + window] & (by[s:s + window] == i)).mean() for s in starts)
+                     for i in range(count)])
 
 
 @functools.lru_cache(maxsize=4)
