@@ -293,3 +293,14 @@ def test_a_reference_is_related_to_a_webtoon_strip_by_its_best_matched_page():
     page[:6] = True  # a page (not a strip): its share over the whole page, as before
     assert related_shares(page, np.zeros((30, 20), int), 1)[0] == page.mean()
     assert np.array_equal(related_shares(matched.T, source.T, 2), shares)  # a wide strip alike
+
+
+def test_a_strips_features_stay_within_four_pages_of_pixels():
+    """A 1x200000 line was enlarged and its 16-px rounding not counted: 16x84000 features, 6.4 GB."""
+    from irodori.reference import FEATURE_SIDE, feature_size
+
+    assert feature_size(1200, 780) == (384, 256)  # a page: as before
+    assert feature_size(12000, 800) == (2880, 192)  # a webtoon strip: as its pages
+    for size in ((1, 200000), (200000, 1), (1, 12000), (30, 100000)):
+        h, w = feature_size(*size)
+        assert h * w <= 4 * FEATURE_SIDE ** 2 and h % 16 == w % 16 == 0

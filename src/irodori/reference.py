@@ -48,7 +48,7 @@ from PIL import Image
 from .cbz import is_archive
 from .color import l_to_gray, lab_to_rgb, rgb_to_lab, rgb_to_uint8
 from .hints import Hint
-from .imageio import (DEFAULT_MAX_PIXELS, page_scale, page_side, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, is_junk, open_image,
+from .imageio import (DEFAULT_MAX_PIXELS, STRIP_PAGES, page_scale, page_side, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, is_junk, open_image,
                       rgb_over, to_srgb)
 from .paint import box_mean
 from .registry import ModelError, models_dir, verify
@@ -196,10 +196,13 @@ def reference_rgb(source: ImageSource, *, name: str, max_pixels: int | None = DE
 def feature_size(height: int, width: int, side: int | None = None) -> tuple[int, int]:
     """(h, w) the feature network sees: longest side about ``side`` (default FEATURE_SIDE; a
     strip's pages', as :func:`irodori.imageio.page_scale` measures them), both multiples of 16."""
-    scale = page_scale(height, width, FEATURE_SIDE if side is None else side)
+    side = FEATURE_SIDE if side is None else side
+    scale = page_scale(height, width, side)
     if max(height, width) > page_side(height, width):
         scale = min(scale, 1.0)  # a strip is never enlarged (a 1x12000 line was analysed at 16x84000)
-    return (max(16, int(round(height * scale / 16)) * 16), max(16, int(round(width * scale / 16)) * 16))
+    h, w = (max(16, int(round(height * scale / 16)) * 16), max(16, int(round(width * scale / 16)) * 16))
+    most = max(16, int(STRIP_PAGES * side * side) // min(h, w) // 16 * 16)  # the 16-px rounding counted
+    return (min(h, most), w) if h >= w else (h, min(w, most))
 
 
 def grey_input(l: np.ndarray) -> np.ndarray:
