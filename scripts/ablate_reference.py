@@ -46,6 +46,9 @@ VARIANTS = {
                          {"MAX_REFERENCE_HINTS": 48, "_paint_view": "grey"}),
     "paint: ink view alone": ("ink view without the grey-view relatedness check",
                               {"MAX_REFERENCE_HINTS": 48, "MIN_RELATED": 0.0}),
+    "feature side 512": ("page and references seen at 512 px (not 384): a finer grid of cells, for small parts",
+                         {"FEATURE_SIDE": 512}),
+    "feature side 640": ("... at 640 px", {"FEATURE_SIDE": 640}),
     "no hint groups": ("each reference hint spread with its own distance map (before grouping hints that ask "
                        "corrections within 4 Lab units)", {"hints.GROUP_TOLERANCE": 0.0}),
 }
