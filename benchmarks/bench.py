@@ -66,6 +66,16 @@ def cpu_name() -> str:
 
 
 # -- inputs -------------------------------------------------------------------------------------
+def cpu_flags() -> str:
+    """Whether this CPU has VNNI (int8 dot products: the int8 models run faster with it)."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return "flags unknown"
+    vnni = sorted(flag for flag in flags if "vnni" in flag)
+    return ("VNNI: " + ", ".join(vnni)) if vnni else "no VNNI: " + ("AVX-512" if "avx512f" in flags else "AVX2")
+
+
 def make_inputs(folder: Path) -> dict[str, tuple[Path, str]]:
     """name -> (input file, output format)."""
     page = Image.open(REPO / "examples" / "manga_page.png").convert("L")
@@ -227,19 +237,33 @@ def folder_throughput(pages: list[Path], work: Path, threads: int) -> dict:
         open_image(p)
         write_atomic(floor_dir / p.name, encode(coloured, "png"))
     result["floor"] = len(pages) / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "irodori.cli", "colorize", str(pages[0].parent), "-o", str(work / "cli"),
-                    "--overwrite", "-q", "--threads", str(threads)], check=True, capture_output=True)
-    result["cli"] = len(pages) / (time.perf_counter() - t0)
+    for key, mode in (("cli", "tint"), ("cli_auto", "auto")):  # auto paints these B&W pages
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "irodori.cli", "colorize", str(pages[0].parent), "-o", str(work / key),
+                        "--overwrite", "-q", "--threads", str(threads), "--mode", mode], check=True, capture_output=True)
+        result[key] = len(pages) / (time.perf_counter() - t0)
     chapter = work / "chapter.cbz"  # the same pages as one comic book archive
     with zipfile.ZipFile(chapter, "w") as archive:
         for p in pages:
             archive.write(p, p.name)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "irodori.cli", "colorize", str(chapter), "-o", str(work / "cbz"),
-                    "--overwrite", "-q", "--threads", str(threads)], check=True, capture_output=True)
+                    "--overwrite", "-q", "--threads", str(threads), "--mode", "tint"], check=True, capture_output=True)
     result["cbz"] = len(pages) / (time.perf_counter() - t0)
     return result
+
+
+def report_folder(f: dict, threads: int) -> list[str]:
+    lines = ["| mode | pages/s | vs sequential |", "|---|---:|---:|"]
+    for key, label in (("sequential", "sequential loop (every thread on one image at a time)"),
+                       ("threaded", f"threaded folder mode ({threads} images at once; the CLI's default)"),
+                       ("cli", "`irodori colorize DIR -o OUT --mode tint` as a whole process (start-up included)"),
+                       ("cbz", "`irodori colorize CHAPTER.cbz -o OUT --mode tint`: the same pages in one archive"),
+                       ("cli_auto", "`irodori colorize DIR -o OUT` (auto: these B&W pages are painted, `manga-int8`)"),
+                       ("floor", "I/O floor: decode + encode + write, no colouring")):
+        if key in f:
+            lines.append(f"| {label} | {f[key]:.2f} | {f[key] / f['sequential']:.2f}x |")
+    return lines
 
 
 # -- 3. start-up --------------------------------------------------------------------------------
@@ -488,16 +512,8 @@ def report(data: dict) -> str:
         "",
         "### Folder of 50 manga pages (780x1200 PNG in, PNG out)",
         "",
-        "| mode | pages/s | vs sequential |",
-        "|---|---:|---:|",
+        *report_folder(data["folder"], data["threads"]),
     ]
-    f = data["folder"]
-    for key, label in (("sequential", "sequential loop (every thread on one image at a time)"),
-                       ("threaded", f"threaded folder mode ({data['threads']} images at once; the CLI's default)"),
-                       ("cli", "`irodori colorize DIR -o OUT` as a whole process (start-up included)"),
-                       ("cbz", "`irodori colorize CHAPTER.cbz -o OUT`: the same pages in one archive, whole process"),
-                       ("floor", "I/O floor: decode + encode + write, no colouring")):
-        lines.append(f"| {label} | {f[key]:.2f} | {f[key] / f['sequential']:.2f}x |")
     first = data["per_image"][1]
     lines += [
         "",
@@ -552,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--write", default=None, help="splice the tables into this Markdown file")
     parser.add_argument("--json", default=None, help="also write the raw figures as JSON")
-    parser.add_argument("--only", choices=["png", "paint", "training"], default=None,
+    parser.add_argument("--only", choices=["png", "paint", "training", "folder"], default=None,
                         help="measure one section and print its table (png: encode time and bytes per level; "
                         "paint: a 780x1200 B&W page painted, against its I/O floor)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -579,6 +595,15 @@ def main(argv: list[str] | None = None) -> int:
             training = training_throughput(Path(tmp))
         print(f"Measured {dt.date.today().isoformat()} on {cpu_name()} by `python benchmarks/bench.py --only training`.")
         print("\n".join(report_training(training)))
+        return 0
+    if args.only == "folder":
+        with tempfile.TemporaryDirectory(prefix="irodori-bench-") as tmp:
+            work = Path(tmp)
+            pages = make_pages(work / "pages", make_inputs(work)["page 780x1200"][0])
+            folder = folder_throughput(pages, work, args.threads)
+        print(f"Measured {dt.date.today().isoformat()} on {cpu_name()} ({cpu_flags()}) by "
+              "`python benchmarks/bench.py --only folder`: a folder of 50 780x1200 pages, tinted (`general-int8`).")
+        print("\n".join(report_folder(folder, args.threads)))
         return 0
     if args.only == "png":
         print(f"Measured {dt.date.today().isoformat()} on {cpu_name()} by `python benchmarks/bench.py --only png`.")

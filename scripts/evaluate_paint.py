@@ -67,11 +67,15 @@ def score_set(folder: Path, tint, paint, *, limit: int | None, extractor) -> tup
             if extractor is not None:
                 per[method]["feat"].append(extractor(out))
         rows.append((path.name, {m: per[m]["psnr"][-1] for m in METHODS}, (grey, truth, outs["tint"], outs["paint"])))
-    result = {"n": len(inputs)}
+    # PSNR is infinite where an output equals its truth (a line-art input that is its own truth):
+    # every method's mean is over the same images, those where none is (it was over each method's
+    # own finite ones: the B&W input's over 99 OpenMoji images, paint's over 104).
+    same = [i for i in range(len(inputs)) if all(np.isfinite(per[m]["psnr"][i]) for m in METHODS)]
+    result = {"n": len(inputs), "psnr_images": len(same)}
     cf_truth = float(np.mean(truth_cf)) if truth_cf else float("nan")
     for method in METHODS:
         m = per[method]
-        finite = [v for v in m["psnr"] if np.isfinite(v)]
+        finite = [m["psnr"][i] for i in same]
         entry = {"psnr": float(np.mean(finite)) if finite else None, "ssim": float(np.mean(m["ssim"])),
                  "cf_share": float(np.mean(m["cf"]) / cf_truth) if cf_truth else None, "fd": None}
         if extractor is not None and len(m["feat"]) > 1:
@@ -91,6 +95,11 @@ def table(report: dict) -> str:
             bold = "**" if method == "paint" else ""
             lines.append(f"| {name} | {r['n']} | {bold}{method}{bold} | {bold}{e['psnr']:.2f}{bold} | {e['ssim']:.3f} | "
                          f"{e['cf_share']:.0%} | {fd} |")
+    left = [f"{name} {r['n'] - r['psnr_images']}" for name, r in report["sets"].items()
+            if r.get("psnr_images", r["n"]) < r["n"]]
+    if left:
+        lines += ["", "PSNR is the mean over the images where no method's output equals the truth (infinite "
+                  f"PSNR), the same images for every method; left out: {', '.join(left)}."]
     return "\n".join(lines)
 
 

@@ -43,7 +43,8 @@ def test_help_and_version_import_nothing_heavy():
 def test_models_lists_the_shipped_model(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    assert "general-int8 (default)" in out and out.startswith("general\n")
+    assert "general-int8 (default: tints under auto)" in out and out.startswith("general\n")
+    assert "manga-int8 (default: paints under auto)" in out  # the default is auto, per image
     from irodori.registry import MODELS
 
     assert all(f"file: {info.onnx}\n" in out for info in MODELS.values())  # the file names carry the version

@@ -568,10 +568,12 @@ def card_location(card: str, *, root: Path | None = None) -> str:
 
 
 def cmd_models() -> int:
-    from .registry import DEFAULT_MODEL, MODELS
+    from .registry import DEFAULT_MODEL, DEFAULT_PAINT_MODEL, MODELS
 
+    # The default is "auto", per image: these two are what it tints and paints with.
+    marks = {DEFAULT_MODEL: " (default: tints under auto)", DEFAULT_PAINT_MODEL: " (default: paints under auto)"}
     for name, info in MODELS.items():
-        mark = " (default)" if name == DEFAULT_MODEL else ""
+        mark = marks.get(name, "")
         print(f"{name}{mark}\n    {info.description}\n    file: {info.onnx}\n    card: {card_location(info.card)}")
     return EXIT_OK
 
