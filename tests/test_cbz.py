@@ -482,9 +482,11 @@ def test_a_hints_file_can_name_a_page_inside_an_archive(tiny_onnx, tmp_path, cap
                          for n in ("pages/001.png", "pages/002.png"))
     assert second[10, 10, 0] - second[10, 10, 2] > first[10, 10, 0] - first[10, 10, 2] + 20  # redder where hinted
     hints.write_text(json.dumps({"ch.cbz/pages/009.png": red}))
-    assert main([*args[:3], str(tmp_path / "out2"), *args[4:]]) == 1
+    assert main([*args[:3], str(tmp_path / "out2"), *args[4:]]) == 2  # a usage error, found before any work
     assert "the hints file names ch.cbz/pages/009.png, which is no page image of ch.cbz" in capsys.readouterr().err
     assert not (tmp_path / "out2" / "ch.cbz").exists()
+    assert main(args) == 2  # also when the archive's output exists and would be kept (it said nothing)
+    assert "which is no page image of ch.cbz" in capsys.readouterr().err
     hints.write_text(json.dumps({"002.png": red}))  # a page's own name: says how pages are named
     assert main([*args[:3], str(tmp_path / "out2"), *args[4:]]) == 2
     assert 'named with the archive\'s name: "ch.cbz/002.png"' in capsys.readouterr().err

@@ -25,8 +25,8 @@ from typing import Any, Callable
 
 from PIL import Image
 
-from .cbz import (ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages, is_archive, uncoloured_pages,
-                  unread_archive)
+from .cbz import (ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages, is_archive, page_names,
+                  uncoloured_pages, unread_archive)
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .registry import ModelError
 from .imageio import (DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, OutputSizeError, check_output_size, encode,
@@ -550,6 +550,7 @@ def run_colorize(args: argparse.Namespace) -> int:
     jobs, clashes = plan_jobs(found, Path(args.output), args.format)
     try:
         jobs = attach_hints(jobs, cli_hints, file_hints, roots=args.inputs)
+        check_page_hints(jobs)
     except HintError as exc:
         print(f"irodori colorize: {exc}", file=sys.stderr)
         return 2
@@ -563,6 +564,20 @@ def run_colorize(args: argparse.Namespace) -> int:
                          references=bool(args.reference))
     return _colorize_batch(args, todo, skipped=skipped, spared=spared, failures=problems + clashes + blocked,
                            threads=threads)
+
+
+def check_page_hints(jobs: list[Job]) -> None:
+    """HintError, before any work, for a hints file naming a page that its archive does not hold
+    (``ch1.cbz/009.png``): it was found only when the archive was coloured, so a run that kept the
+    archive's existing output said nothing of it."""
+    for job in jobs:
+        if not job.page_hints:
+            continue
+        pages = page_names(job.source)
+        strangers = sorted({name for name, _ in job.page_hints} - pages) if pages is not None else []
+        if strangers:
+            raise HintError(f"the hints file names {', '.join(f'{job.source.name}/{n}' for n in strangers)}, "
+                            f"which is no page image of {job.source.name}")
 
 
 def warn_unused_guidance(kept: list[Job], *, references: bool) -> None:

@@ -112,6 +112,16 @@ def count_pages(source: Path) -> int:
         return 0
 
 
+def page_names(source: Path) -> set[str] | None:
+    """The names of an archive's pages (image entries, as a hints file names them); None when it
+    cannot be read (its colouring reports why)."""
+    try:
+        with zipfile.ZipFile(source) as archive:
+            return {info.filename for info in archive.infolist() if _is_page(info)}
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+
+
 def _output_names(infos: list[zipfile.ZipInfo], fmt: str) -> dict[int, str]:
     """Position of each page entry -> its name in the new archive: only the extension changes, to
     the format's ("012.jpg" -> "012.png"). When that is taken by another entry (compared ignoring
