@@ -37,8 +37,8 @@ from .balloons import Balloons
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_l, rgb_to_lab
 from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hint_map, parse_hints, parse_palette,
                     propagate_hints, propagation_grid)
-from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, input_prefix,
-                      STRIP_PAGES, lightness_of, open_image, page_scale, page_side, print_resolution)
+from .imageio import (DEFAULT_MAX_PIXELS, STRIP_PAGES, ImageSource, Lightness, input_name, input_named,
+                      input_prefix, lightness_of, open_image, page_scale, page_side, print_resolution)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet,
                     Contract, Screentone, ShapeFill, SheetFill, choose_background, choose_mode, composite,
                     flats_to_lines, gutters, page_stats, strip_gaps, tone_length)

@@ -436,9 +436,9 @@ def strip_gaps(cells: np.ndarray) -> np.ndarray | None:
     """cells (h, w) bool: the blank sheet of a strip longer than 2:1 (a webtoon's,
     :func:`irodori.imageio.page_side`) on its grid -> its cells in runs of blank rows (columns,
     for a wide strip) across its whole width, at least STRIP_GAP of a page's side long, not at
-    its ends (a wide drawing's sky above it is no gap): the gaps between the strip's panels, which a colourist leaves white, as a page's gutters (a strip has
-    no margins around framed panels for :func:`gutters` to find); None for a page, or a strip
-    without them."""
+    its ends (a wide drawing's sky above it is no gap): the gaps between the strip's panels,
+    which a colourist leaves white, as a page's gutters (a strip has no margins around framed
+    panels for :func:`gutters` to find); None for a page, or a strip without them."""
     h, w = cells.shape
     if max(h, w) <= page_side(h, w):
         return None

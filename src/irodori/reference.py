@@ -48,8 +48,8 @@ from PIL import Image
 from .cbz import is_archive
 from .color import l_to_gray, lab_to_rgb, rgb_to_lab, rgb_to_uint8
 from .hints import Hint
-from .imageio import (DEFAULT_MAX_PIXELS, STRIP_PAGES, page_scale, page_side, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, is_junk, open_image,
-                      rgb_over, to_srgb)
+from .imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, STRIP_PAGES, ImageReadError, ImageSource, Lightness,
+                      is_junk, open_image, page_scale, page_side, rgb_over, to_srgb)
 from .paint import box_mean
 from .registry import ModelError, models_dir, verify
 
@@ -498,8 +498,8 @@ def related_shares(matched: np.ndarray, source: np.ndarray, count: int) -> np.nd
     tall = matched.shape[0] >= matched.shape[1]
     along, by = (matched, source) if tall else (matched.T, source.T)
     window = page_side(*along.shape)
-    starts = range(0, max(1, along.shape[0] - window) + 1, max(1, window // 2))
-    starts = sorted({*starts, max(0, along.shape[0] - window)})
+    last = along.shape[0] - window  # >= 0: a page is one window, the whole of it
+    starts = sorted({*range(0, last + 1, max(1, window // 2)), last})
     return np.array([max((along[s:s + window] & (by[s:s + window] == i)).mean() for s in starts)
                      for i in range(count)])
 
