@@ -25,8 +25,8 @@ from typing import Any, Callable
 
 from PIL import Image
 
-from .cbz import (ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages, is_archive, page_names,
-                  uncoloured_pages, unread_archive)
+from .cbz import (ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, check_hinted_pages, colorize_cbz, count_pages, is_archive,
+                  page_names, uncoloured_pages, unread_archive)
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .registry import ModelError
 from .imageio import (DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, OutputSizeError, check_output_size, encode,
@@ -462,12 +462,13 @@ def _usage_problem(args: argparse.Namespace, threads: int) -> str | None:
     return f"-o {args.output}: {problem}" if problem else None  # found before any image is coloured
 
 
-def split_existing(jobs: list[Job], *, overwrite: bool) -> tuple[list[Job], int, list[str]]:
-    """-> (the jobs to do, how many are skipped, failures). An existing output is skipped unless
+def split_existing(jobs: list[Job], *, overwrite: bool) -> tuple[list[Job], list[Job], list[str]]:
+    """-> (the jobs to do, those whose existing output is kept, failures). An existing output is kept unless
     ``overwrite`` or the job is ``shared``; an empty one (a crash before its data reached the disk)
     and an archive holding pages copied uncoloured are made again, with a warning; a folder or
     other non-file at the output's name is a failure of that input, found before any work."""
     todo: list[Job] = []
+    kept: list[Job] = []
     failures: list[str] = []
     for job in jobs:
         state = output_state(job.output)
@@ -475,12 +476,12 @@ def split_existing(jobs: list[Job], *, overwrite: bool) -> tuple[list[Job], int,
             what = "a folder" if state == "folder" else "not a regular file"
             failures.append(Failure(job.source, f"its output {job.output} is {what}; remove it or choose another -o"))
         elif state == "complete" and not (overwrite or job.shared) and not _left_uncoloured(job):
-            continue
+            kept.append(job)
         else:
             if state == "empty" and not overwrite:
                 log.warning("%s: an empty file (0 bytes; a crash?), made again", job.output)
             todo.append(job)
-    return todo, len(jobs) - len(todo) - len(failures), failures
+    return todo, kept, failures
 
 
 def _left_uncoloured(job: Job) -> bool:
@@ -557,12 +558,10 @@ def run_colorize(args: argparse.Namespace) -> int:
     for folder in {job.output.parent for job in jobs}:
         remove_stale_temporaries(folder)  # what a killed run left; fresh ones may be another run's
     jobs, spared = spare_references(jobs, args.reference or [])
-    todo, skipped, blocked = split_existing(jobs, overwrite=args.overwrite)
-    log.debug("%d inputs: %d to colour, %d skipped", len(jobs), len(todo), skipped)
-    doing = {id(job) for job in todo}
-    warn_unused_guidance([job for job in jobs if id(job) not in doing and output_state(job.output) == "complete"],
-                         references=bool(args.reference))
-    return _colorize_batch(args, todo, skipped=skipped, spared=spared, failures=problems + clashes + blocked,
+    todo, kept, blocked = split_existing(jobs, overwrite=args.overwrite)
+    log.debug("%d inputs: %d to colour, %d skipped", len(jobs), len(todo), len(kept))
+    warn_unused_guidance(kept, references=bool(args.reference))
+    return _colorize_batch(args, todo, skipped=len(kept), spared=spared, failures=problems + clashes + blocked,
                            threads=threads)
 
 
@@ -574,10 +573,8 @@ def check_page_hints(jobs: list[Job]) -> None:
         if not job.page_hints:
             continue
         pages = page_names(job.source)
-        strangers = sorted({name for name, _ in job.page_hints} - pages) if pages is not None else []
-        if strangers:
-            raise HintError(f"the hints file names {', '.join(f'{job.source.name}/{n}' for n in strangers)}, "
-                            f"which is no page image of {job.source.name}")
+        if pages is not None:
+            check_hinted_pages(job.source, [name for name, _ in job.page_hints], pages)
 
 
 def warn_unused_guidance(kept: list[Job], *, references: bool) -> None:
@@ -610,14 +607,14 @@ def spare_references(jobs: list[Job], references: list[str]) -> tuple[list[Job],
         return jobs, 0
     kept = []
     for job in jobs:
-        if path_key(job.output) in files and (job.hints or job.page_hints):
+        if path_key(job.output) not in files:
+            kept.append(job)
+        elif job.hints or job.page_hints:
             log.warning("%s: its output %s is a reference of this run and is kept as it is: its hints were not "
                         "used (colour it with them into another folder, or without --reference)", job.source,
                         job.output)
-        elif path_key(job.output) in files:
-            log.info("%s: its output %s is a reference of this run; kept as it is", job.source, job.output)
         else:
-            kept.append(job)
+            log.info("%s: its output %s is a reference of this run; kept as it is", job.source, job.output)
     return kept, len(jobs) - len(kept)
 
 

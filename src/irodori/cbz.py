@@ -25,7 +25,7 @@ import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from .hints import Hint, HintError
 from .imageio import IMAGE_EXTENSIONS, ImageReadError, atomic_file, encode, input_named, is_junk
@@ -105,21 +105,26 @@ def _open(source: Path) -> zipfile.ZipFile:
 
 def count_pages(source: Path) -> int:
     """The number of pages (image entries) in an archive; 0 when it cannot be read."""
-    try:
-        with zipfile.ZipFile(source) as archive:
-            return sum(_is_page(info) for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return 0
+    return len(page_names(source) or ())
 
 
-def page_names(source: Path) -> set[str] | None:
-    """The names of an archive's pages (image entries, as a hints file names them); None when it
-    cannot be read (its colouring reports why)."""
+def page_names(source: Path) -> list[str] | None:
+    """The names of an archive's pages (image entries, in order, as a hints file names them);
+    None when it cannot be read (its colouring reports why)."""
     try:
         with zipfile.ZipFile(source) as archive:
-            return {info.filename for info in archive.infolist() if _is_page(info)}
+            return [info.filename for info in archive.infolist() if _is_page(info)]
     except (zipfile.BadZipFile, OSError, ValueError):
         return None
+
+
+def check_hinted_pages(source: Path, hinted: Iterable[str], pages: Iterable[str]) -> None:
+    """HintError for names a hints file gives pages of the archive ``source`` that are none of
+    its ``pages``."""
+    strangers = sorted(set(hinted) - set(pages))
+    if strangers:
+        raise HintError(f"the hints file names {', '.join(f'{source.name}/{n}' for n in strangers)}, "
+                        f"which is no page image of {source.name}")
 
 
 def _output_names(infos: list[zipfile.ZipInfo], fmt: str) -> dict[int, str]:
@@ -245,10 +250,7 @@ def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str,
                    if new != infos[i].orig_filename}
         problems: list[str] = []
         page_hints = page_hints or {}
-        strangers = sorted(set(page_hints) - {infos[i].filename for i in names})
-        if strangers:
-            raise HintError(f"the hints file names {', '.join(f'{source.name}/{n}' for n in strangers)}, "
-                            f"which is no page image of {source.name}")
+        check_hinted_pages(source, page_hints, (infos[i].filename for i in names))
 
         def colour(data: bytes, name: str) -> bytes:
             with input_named(f"{source.name}: {name}"):  # in its warnings

@@ -228,8 +228,8 @@ def colorize_archive(
     found, problems = collect_inputs([os.fspath(i) for i in inputs], recursive=recursive, exclude=out)
     jobs, clashes = plan_jobs(found, out, fmt)
     jobs, spared = spare_references(jobs, list(references))  # as the CLI: a reference is never written over
-    todo, skipped, existing = split_existing(jobs, overwrite=overwrite)  # as the CLI: an empty output is redone
-    result = ArchiveResult(failed=problems + clashes + existing, skipped=skipped + spared)
+    todo, kept, existing = split_existing(jobs, overwrite=overwrite)  # as the CLI: an empty output is redone
+    result = ArchiveResult(failed=problems + clashes + existing, skipped=len(kept) + spared)
     if not todo:
         return result
 

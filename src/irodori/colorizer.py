@@ -37,8 +37,8 @@ from .balloons import Balloons
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_l, rgb_to_lab
 from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hint_map, parse_hints, parse_palette,
                     propagate_hints, propagation_grid)
-from .imageio import (DEFAULT_MAX_PIXELS, STRIP_PAGES, ImageSource, Lightness, input_name, input_named,
-                      input_prefix, lightness_of, open_image, page_scale, page_side, print_resolution)
+from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, input_prefix,
+                      lightness_of, open_image, page_scale, page_side, print_resolution, within_pages)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet,
                     Contract, Screentone, ShapeFill, SheetFill, choose_background, choose_mode, composite,
                     flats_to_lines, gutters, page_stats, strip_gaps, tone_length)
@@ -490,13 +490,8 @@ class Colorizer:
         seen, up to 4 x max_side x max_side pixels (:func:`irodori.imageio.page_scale`), its
         padding to the size multiple counted (a 600000x1 line was padded to 32 px wide, 4 GB)."""
         scale = min(1.0, page_scale(height, width, self.max_side))
-        h, w = max(1, round(height * scale)), max(1, round(width * scale))
-        m = self.backend.size_multiple
-        thin = -(-min(h, w) // m) * m  # the shorter side, padded
-        most = max(m, int(STRIP_PAGES * self.max_side * self.max_side) // thin // m * m)  # the longer, at most
-        if max(h, w) > most:
-            h, w = (most, w) if h >= w else (h, most)
-        return h, w
+        return within_pages(max(1, round(height * scale)), max(1, round(width * scale)), self.max_side,
+                            self.backend.size_multiple)
 
     def network_inputs(self, lightness: Lightness, *, hints: Iterable[Any] | None = None,
                        backend: Backend | None = None) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
@@ -660,20 +655,19 @@ class Colorizer:
             log.info("%s%d speech balloon%s found: %s paper, or take%s the colour of a hint placed in %s",
                      input_prefix(), balloons.count, *(("", "it stays", "s", "it") if balloons.count == 1
                                                        else ("s", "they stay", "", "them")))
-        gaps = strip_gaps(sheet.cells) if page and not gutters(sheet.cells) else None
-        if gaps is not None:
+        if page and not gutters(sheet.cells):
+            gaps = strip_gaps(sheet.cells)
+            if gaps is None:
+                (log.info if contract.reason.endswith("(asked)") else log.debug)(
+                    "%sno gutters and margins around panels found: the whole page is painted%s", input_prefix(),
+                    " but its balloons" if balloons is not None else "")
+                if balloons is None:
+                    return None
+                return BlankSheet.of(balloons.cells, darkest, factor=factor, paper_l=contract.paper_l)
             log.info("%sthe gaps between the strip's panels (%.0f%% of it) stay paper, or take the colour of a hint "
                      "placed in them", input_prefix(), 100 * gaps.mean())
-            return BlankSheet.of(gaps | balloons.cells if balloons is not None else gaps, darkest, factor=factor,
-                                 paper_l=contract.paper_l)
-        if page and not gutters(sheet.cells):
-            (log.info if contract.reason.endswith("(asked)") else log.debug)(
-                "%sno gutters and margins around panels found: the whole page is painted%s", input_prefix(),
-                " but its balloons" if balloons is not None else "")
-            if balloons is None:
-                return None
-            return BlankSheet.of(balloons.cells, darkest, factor=factor, paper_l=contract.paper_l)
-        if page:
+            sheet = BlankSheet.of(gaps, darkest, factor=factor, paper_l=contract.paper_l)
+        elif page:
             log.info("%sgutters and margins found (%.0f%% of the page): they stay paper, or take the colour of a "
                      "hint placed in them", input_prefix(), 100 * sheet.cells.mean())
         if balloons is not None:

@@ -569,6 +569,11 @@ STRIP_ASPECT = 2.0
 STRIP_PAGES = 4  # ... in all at most this many pages' pixels (side x side), then coarser
 
 
+def is_strip(height: int, width: int) -> bool:
+    """Whether an image (H, W) is longer than STRIP_ASPECT: a strip, measured as its pages."""
+    return max(height, width) > STRIP_ASPECT * min(height, width)
+
+
 def page_side(height: int, width: int) -> int:
     """The longest side of a page-shaped piece of an image (H, W) in pixels: the image's longest
     side, but at most STRIP_ASPECT x its shortest, so that a strip is measured as its pages."""
@@ -581,6 +586,16 @@ def page_scale(height: int, width: int, side: float) -> float:
     up to STRIP_ASPECT long, side / its longest side; a 800x12000 strip with side 512 becomes
     256x3840, not 34x512. Not capped at 1."""
     return min(side / page_side(height, width), (STRIP_PAGES * side * side / (height * width)) ** 0.5)
+
+
+def within_pages(height: int, width: int, side: int, multiple: int) -> tuple[int, int]:
+    """(h, w) a network sees -> the same with its longer side cut, if need be, so that with its
+    shorter side padded to ``multiple`` it holds at most STRIP_PAGES x side x side pixels (a thin
+    strip's padding once multiplied its pixels: a 600000x1 line padded to 32 wide took 4 GB); the
+    cut side stays a multiple of ``multiple``."""
+    thin = -(-min(height, width) // multiple) * multiple
+    most = max(multiple, int(STRIP_PAGES * side * side) // thin // multiple * multiple)
+    return (min(height, most), width) if height >= width else (height, min(width, most))
 
 
 class Lightness:

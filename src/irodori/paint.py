@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from irodori.imageio import page_side
+from irodori.imageio import is_strip, page_side
 
 if TYPE_CHECKING:
     from irodori.balloons import Balloons
@@ -440,7 +440,7 @@ def strip_gaps(cells: np.ndarray) -> np.ndarray | None:
     which a colourist leaves white, as a page's gutters (a strip has no margins around framed
     panels for :func:`gutters` to find); None for a page, or a strip without them."""
     h, w = cells.shape
-    if max(h, w) <= page_side(h, w):
+    if not is_strip(h, w):
         return None
     along = cells if h >= w else cells.T
     blank = along.mean(axis=1) >= STRIP_GAP_BLANK

@@ -48,8 +48,8 @@ from PIL import Image
 from .cbz import is_archive
 from .color import l_to_gray, lab_to_rgb, rgb_to_lab, rgb_to_uint8
 from .hints import Hint
-from .imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, STRIP_PAGES, ImageReadError, ImageSource, Lightness,
-                      is_junk, open_image, page_scale, page_side, rgb_over, to_srgb)
+from .imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, is_junk,
+                      is_strip, open_image, page_scale, page_side, rgb_over, to_srgb, within_pages)
 from .paint import box_mean
 from .registry import ModelError, models_dir, verify
 
@@ -198,11 +198,10 @@ def feature_size(height: int, width: int, side: int | None = None) -> tuple[int,
     strip's pages', as :func:`irodori.imageio.page_scale` measures them), both multiples of 16."""
     side = FEATURE_SIDE if side is None else side
     scale = page_scale(height, width, side)
-    if max(height, width) > page_side(height, width):
+    if is_strip(height, width):
         scale = min(scale, 1.0)  # a strip is never enlarged (a 1x12000 line was analysed at 16x84000)
     h, w = (max(16, int(round(height * scale / 16)) * 16), max(16, int(round(width * scale / 16)) * 16))
-    most = max(16, int(STRIP_PAGES * side * side) // min(h, w) // 16 * 16)  # the 16-px rounding counted
-    return (min(h, most), w) if h >= w else (h, min(w, most))
+    return within_pages(h, w, side, 16)  # the 16-px rounding counted
 
 
 def grey_input(l: np.ndarray) -> np.ndarray:
