@@ -19,6 +19,8 @@ from irodori.reference import (
     ReferenceMatcher,
     analyse_references,
     coherence,
+    grow_matches,
+    shift_quorum,
     spread_cells,
 )
 
@@ -101,6 +103,23 @@ def test_guide_is_confident_on_the_same_image_and_not_on_noise(matcher):
     assert np.median(error) < 12.0
 
 
+def test_grown_matches_cover_more_of_a_zoomed_crop_with_the_right_colours(matcher, monkeypatch):
+    from irodori import reference
+    from irodori.imageio import Lightness
+
+    truth = cartoon(4)
+    crop = truth[40:, 30:]  # a panel: part of the reference, enlarged 1.4x
+    zoom = np.asarray(Image.fromarray(crop).resize((int(crop.shape[1] * 1.4), int(crop.shape[0] * 1.4)), Image.BICUBIC))
+    page, ref = Lightness.from_l(rgb_to_lab(zoom)[..., 0].astype(np.float32)), matcher.analyse(truth)
+    grown = matcher.guide(page, [ref])
+    monkeypatch.setattr(reference, "GROW_STEPS", 0)
+    seeds_only = matcher.guide(page, [ref])
+    assert grown.coverage > seeds_only.coverage + 0.1
+    small = rgb_to_lab(np.asarray(Image.fromarray(zoom).resize(grown.confidence.shape[::-1], Image.BOX)))
+    error = np.hypot(*(grown.lab[..., 1:] - small[..., 1:]).transpose(2, 0, 1))[grown.confidence >= 0.3]
+    assert np.median(error) < 8.0
+
+
 def test_spread_cells_covers_the_page_most_confident_first():
     confidence = np.ones((12, 12), np.float32)
     confidence[0, 0] = 0.99
@@ -117,6 +136,60 @@ def test_coherence_tells_moving_neighbourhoods_from_scatter():
     assert coherence(shifted, (6, 6)).reshape(6, 6)[1:-1, 1:-1].min() == 1.0
     scattered = np.random.default_rng(0).integers(0, 40, (36, 3))
     assert coherence(scattered, (6, 6)).mean() < 0.2
+
+
+def shifted_reference(page_grid=(6, 6), ref_grid=(9, 9), shift=(1, 2), seed=0):
+    """A page whose cells are a reference's shifted by ``shift``: random unit descriptors, the
+    page's similarities (n, m) to the reference, and the reference cells' places (m, 4)."""
+    rng = np.random.default_rng(seed)
+    ref = rng.normal(size=(ref_grid[0] * ref_grid[1], 64))
+    ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+    rows, cols = np.indices(page_grid).reshape(2, -1)
+    truth = (rows + shift[0]) * ref_grid[1] + cols + shift[1]
+    page = ref[truth] + 0.2 * rng.normal(size=(truth.size, 64)) / 8
+    page /= np.linalg.norm(page, axis=1, keepdims=True)
+    r_rows, r_cols = np.indices(ref_grid).reshape(2, -1)
+    where = np.stack([np.zeros_like(r_rows), r_rows, r_cols, np.zeros_like(r_rows)], 1).astype(np.int32)
+    return page @ ref.T, truth, where
+
+
+def test_grown_matches_follow_the_seeds_shift_across_the_page():
+    sim, truth, where = shifted_reference()
+    best = sim.argmax(axis=1)
+    seeds = np.zeros(36, bool)
+    seeds[[14, 15, 20, 21]] = True  # a 2x2 block in the middle of the 6x6 page
+    confidence = np.where(seeds, 1.0, 0.0).astype(np.float32)
+    grown, chosen, conf = grow_matches(sim, best, seeds, confidence, sim.max(axis=1), where, (6, 6))
+    assert grown.sum() == 32 and not grown[seeds].any()  # every other cell, within the rings
+    assert (chosen[grown] == truth[grown]).all()
+    assert conf[grown].max() <= 0.9 and conf[grown].min() >= 0.3  # decayed, still a hint
+    # A cell whose shifted match is the reference's backdrop is not grown into.
+    backdrop = where.copy()
+    backdrop[truth[0], 3] = 1
+    grown, _, _ = grow_matches(sim, best, seeds, confidence, sim.max(axis=1), backdrop, (6, 6))
+    assert not grown[0] and grown.sum() == 31
+
+
+def test_grown_matches_stop_where_the_shifted_match_is_poor():
+    sim, truth, where = shifted_reference()
+    sim[:18] = np.random.default_rng(1).uniform(-0.2, 0.3, (18, sim.shape[1]))  # the top half matches nothing
+    seeds = np.zeros(36, bool)
+    seeds[[26, 27]] = True
+    confidence = np.where(seeds, 1.0, 0.0).astype(np.float32)
+    grown, chosen, _ = grow_matches(sim, sim.argmax(axis=1), seeds, confidence, sim.max(axis=1), where, (6, 6))
+    assert not grown[:18].any() and grown[18:].sum() == 16
+    assert (chosen[grown] == truth[grown]).all()
+
+
+def test_shift_quorum_counts_seeds_that_agree_on_a_shift():
+    rows, cols = np.indices((6, 6)).reshape(2, -1)
+    matched = np.stack([np.zeros(36, int), rows + 3, cols + 1], 1)
+    matched[[0, 35]] = [[0, 20, 0], [1, 4, 5]]  # two chance matches: another shift, another view
+    seeds = np.zeros(36, bool)
+    seeds[[0, 7, 8, 9, 14, 15, 35]] = True
+    quorum = shift_quorum(seeds, matched, (6, 6))
+    assert list(quorum[[7, 8, 9, 14, 15]]) == [5] * 5 and quorum[0] == 1 and quorum[35] == 1
+    assert quorum[~seeds].max() == 0
 
 
 # -- what bad references get ------------------------------------------------------------------

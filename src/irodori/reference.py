@@ -19,7 +19,9 @@ Colorization"), with no network trained for it:
    is mutual (cycle consistency), coherent (the neighbours' matches move along), distinct
    (clearly better than the 16th best), not the reference's coloured backdrop, and supported
    by confident neighbours: chance matches of an unrelated image fail these, so it changes
-   (nearly) nothing.
+   (nearly) nothing. The confident matches that place something (cells with detail, sharing
+   their shift with others) are then grown into their neighbours, which look for their match
+   around the shifted one (PatchMatch's propagation step, Barnes et al. 2009).
 3. **Hints.** The most confident cells, spread over the page, become colour hints
    (:class:`irodori.hints.Hint`), which the pipeline already feeds to the network and spreads
    along similar lightness (:func:`irodori.hints.propagate_hints`). In tint mode a hint keeps
@@ -86,6 +88,13 @@ SUPPORT_RADIUS = 2  # a confident cell needs confident company in its (2r+1)^2 w
 MIN_SUPPORT = 0.15  # ... at least this share of it
 SIMILARITY_FLOOR, SIMILARITY_FULL = 0.5, 0.8  # confidence 0 at or below, 1 at or above (val sets: docs/REFERENCE.md)
 MIN_CONFIDENCE = 0.3  # cells below this give no hint
+GROW_STEPS = 8  # rings a confident match is grown by (grow_matches) ...
+GROW_SLACK = 0.1  # ... into cells whose shifted match is this close to their best anywhere
+GROW_DECAY = 0.9  # ... each ring's confidence this share of the ring before
+SEED_DETAIL = 5.0  # ... from cells with at least this much detail (std of L): a blank cell's match has no place
+GROW_QUORUM = 6  # ... and sharing their shift with at least this many such cells (themselves counted)
+NEIGHBOURS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
+WINDOW = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
 MAX_REFERENCE_HINTS = 160  # per page (the pipeline takes at most hints.MAX_HINTS in all)
 MIN_REFERENCE_CHROMA = 5.0  # a reference whose most colourful spot (64x64 view) is greyer than this is refused
 BACKGROUND_DE = 8.0  # CIE76 distance to the border colour within which a reference cell is backdrop
@@ -237,6 +246,13 @@ def cell_means(l: np.ndarray) -> np.ndarray:
     return l.reshape(h // CELL, CELL, w // CELL, CELL).mean(axis=(1, 3)).reshape(-1).astype(np.float32)
 
 
+def cell_detail(l: np.ndarray) -> np.ndarray:
+    """(h, w) with h, w multiples of CELL -> (h/CELL * w/CELL,) float32 standard deviation of
+    each cell: near 0 on blank paper or a flat fill, whose match says nothing about where it is."""
+    h, w = l.shape
+    return l.reshape(h // CELL, CELL, w // CELL, CELL).std(axis=(1, 3)).reshape(-1).astype(np.float32)
+
+
 def cell_lab(rgb: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """sRGB uint8 (H, W, 3) -> (gh * gw, 3) float32 CIE Lab per grid cell: the mean of the
     cell's pixels above its DARK_SHARE lightness quantile (ink lines excluded), measured on
@@ -251,7 +267,7 @@ def cell_lab(rgb: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 
 
 def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int],
-          references: Sequence[Reference], *, ink: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+          references: Sequence[Reference], *, ink: bool = False, detail: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Page descriptors (n, C) and mean lightness (n,) of the cells of a ``grid`` -> (guide Lab
     (n, 3), confidence (n,), both float32, and the index of the reference each cell's best match
     is in (n,)); ``ink``: the references' ink-view descriptors.
@@ -262,7 +278,9 @@ def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int],
     SIMILARITY_FLOOR to SIMILARITY_FULL and is zero unless the best match is mutual
     (cycle-consistency, CYCLE_CELLS), coherent with its neighbours' (:func:`coherence`),
     distinct (clearly better than the AMBIGUITY_RANK-th best), not backdrop, and supported by
-    confident cells around it (SUPPORT_RADIUS, MIN_SUPPORT).
+    confident cells around it (SUPPORT_RADIUS, MIN_SUPPORT). With ``detail`` (n,), the cells'
+    standard deviation of L (:func:`cell_detail`), the confident matches are then grown into
+    their neighbours (:func:`grow_matches`), which take the grown match's colour.
     """
     bank = np.concatenate([r.ink_features if ink else r.features for r in references])
     bank_tone = np.concatenate([r.ink_tones if ink else r.tones for r in references])
@@ -277,10 +295,102 @@ def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int],
     top, top_sim, runner_up = best_matches(sim)
     weights = np.exp((top_sim - top_sim[:, :1]) / TEMPERATURE)
     weights /= weights.sum(axis=1, keepdims=True)
-    guide = np.einsum("nk,nkc->nc", weights, np.concatenate([r.lab for r in references])[top])
+    labs = np.concatenate([r.lab for r in references])
+    guide = np.einsum("nk,nkc->nc", weights, labs[top])
     confidence = match_confidence(sim, top[:, 0], top_sim[:, 0], runner_up, where, grid)
+    best = top[:, 0]
+    if detail is not None and GROW_STEPS:
+        seeds = (confidence >= MIN_CONFIDENCE) & (detail >= SEED_DETAIL)
+        if GROW_QUORUM:
+            seeds &= shift_quorum(seeds, where[best], grid) >= GROW_QUORUM
+        grown, chosen, grown_confidence = grow_matches(sim, best, seeds, confidence, top_sim[:, 0], where, grid)
+        guide[grown] = labs[chosen[grown]]
+        confidence[grown] = grown_confidence[grown]
+        best = np.where(grown, chosen, best)
     owner = np.repeat(np.arange(len(references)), [r.cells for r in references])
-    return guide.astype(np.float32), confidence.astype(np.float32), owner[top[:, 0]]
+    return guide.astype(np.float32), confidence.astype(np.float32), owner[best]
+
+
+def shift_quorum(seeds: np.ndarray, matched: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """How many seeds share each seed's shift (same view, page-to-reference offset within
+    COHERENCE_CELLS) -> (n,) int, 0 off the seeds."""
+    idx = np.flatnonzero(seeds)
+    out = np.zeros(seeds.shape, dtype=np.int64)
+    if not idx.size:
+        return out
+    rows, cols = np.divmod(idx, grid[1])
+    shift = np.stack([matched[idx, 1] - rows, matched[idx, 2] - cols], axis=1)
+    same = (matched[idx, 0][:, None] == matched[idx, 0][None]) & (
+        np.abs(shift[:, None] - shift[None]).max(axis=-1) <= COHERENCE_CELLS)
+    out[idx] = same.sum(axis=1)
+    return out
+
+
+def grow_matches(sim: np.ndarray, best: np.ndarray, seeds: np.ndarray, confidence: np.ndarray,
+                 best_sim: np.ndarray, where: np.ndarray, grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Confident matches grown into their neighbourhood -> (grown (n,) bool, the reference cell
+    each grown cell takes (n,) int, confidence (n,) float32, both valid where grown).
+
+    ``sim`` (n, m) similarities; ``best`` (n,) each page cell's best reference cell,
+    ``best_sim`` its similarity, ``confidence`` (n,) from :func:`match_confidence`; ``seeds``
+    (n,) bool, the confident cells to grow from (in :func:`match`: those with detail, at least
+    SEED_DETAIL, and a shift shared by GROW_QUORUM of them, :func:`shift_quorum`: a white
+    cell matches any white cell, and a few chance matches of an unrelated picture agree on no
+    shift); ``where`` (m, 4) places the reference cells (view, row, col, backdrop); ``grid``
+    the page's (gh, gw). Confident cells that are not seeds, and cells whose best match is
+    backdrop, are left as they are.
+
+    A true correspondence is locally a shift: a page cell beside a confident one most likely
+    matches the reference cell beside that one's match. So, GROW_STEPS rings at a time, a cell
+    next to a matched one looks in the same view of the reference around the shifted match
+    (3x3 cells, for a change of scale) and takes the most similar cell there, if that is at
+    least SIMILARITY_FLOOR, within GROW_SLACK of the cell's own best match anywhere, and not
+    backdrop. Its confidence is its neighbour's times GROW_DECAY, at most its similarity ramp
+    (and at least MIN_CONFIDENCE). This is PatchMatch's propagation step (Barnes et al. 2009)
+    seeded only by the checked matches, so an unrelated reference, which has (nearly) none,
+    gains (nearly) nothing; measured on the val sets in docs/REFERENCE.md.
+    """
+    gh, gw = grid
+    n = sim.shape[0]
+    vh, vw = int(where[:, 1].max()) + 1, int(where[:, 2].max()) + 1
+    # reference cell (view, row + 2, col + 2) -> its index, -1 off the views and on backdrop: the
+    # margin of 2 takes a neighbour's shift and the 3x3 window without clipping
+    lookup = np.full((int(where[:, 0].max()) + 1, vh + 4, vw + 4), -1, dtype=np.int64)
+    lookup[where[:, 0], where[:, 1] + 2, where[:, 2] + 2] = np.where(where[:, 3] == 0, np.arange(len(where)), -1)
+    chosen = np.where(seeds, best, -1)
+    chosen[(confidence >= MIN_CONFIDENCE) & ~seeds] = -2  # matched already, not a seed: kept as it is
+    chosen[where[best, 3] == 1] = -2  # a cell whose best match is backdrop is not grown into
+    conf = np.where(seeds, confidence, 0.0).astype(np.float32)
+    grown = np.zeros(n, dtype=bool)
+    rows, cols = np.divmod(np.arange(n), gw)
+    for _ in range(GROW_STEPS):
+        cand, cand_sim, cand_conf = np.full(n, -1), np.full(n, -np.inf, dtype=np.float32), np.zeros(n, np.float32)
+        for dy, dx in NEIGHBOURS:
+            ny, nx = rows - dy, cols - dx  # the neighbour a cell grows from
+            inside = (ny >= 0) & (ny < gh) & (nx >= 0) & (nx < gw)
+            nb = np.where(inside, ny * gw + nx, 0)
+            source = np.where(inside & (chosen == -1), chosen[nb], -1)
+            live = np.flatnonzero(source >= 0)
+            if not live.size:
+                continue
+            view, row, col = where[source[live], 0], where[source[live], 1] + dy + 2, where[source[live], 2] + dx + 2
+            centre = lookup[view, row, col] >= 0
+            live, view, row, col = live[centre], view[centre], row[centre], col[centre]
+            j = lookup[view[:, None], row[:, None] + WINDOW[:, 0], col[:, None] + WINDOW[:, 1]]  # (live, 9): the 3x3
+            s = np.where(j >= 0, sim[live[:, None], np.maximum(j, 0)], -np.inf).astype(np.float32)
+            pick = s.argmax(axis=1)
+            s, j = s[np.arange(live.size), pick], j[np.arange(live.size), pick]
+            better = s > cand_sim[live]
+            at = live[better]
+            cand[at], cand_sim[at], cand_conf[at] = j[better], s[better], conf[nb[at]] * GROW_DECAY
+        take = (cand >= 0) & (cand_sim >= SIMILARITY_FLOOR) & (cand_sim >= best_sim - GROW_SLACK)
+        if not take.any():
+            break
+        ramp = np.clip((cand_sim - SIMILARITY_FLOOR) / (SIMILARITY_FULL - SIMILARITY_FLOOR), MIN_CONFIDENCE, 1.0)
+        chosen[take] = cand[take]
+        conf[take] = np.minimum(cand_conf[take], ramp[take])
+        grown |= take
+    return grown, np.maximum(chosen, 0), conf
 
 
 def best_matches(sim: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -443,7 +553,8 @@ class ReferenceMatcher:
         l_small = lightness.reduced(*size)
         grid = (size[0] // CELL, size[1] // CELL)
         if not ink:
-            lab, confidence, _ = match(self.features(l_small)[0], cell_means(l_small), grid, references)
+            lab, confidence, _ = match(self.features(l_small)[0], cell_means(l_small), grid, references,
+                                       detail=cell_detail(l_small))
             return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape)
         inked = ink_view(l_small)
         grey_features, ink_features = self.features(l_small, inked)
@@ -454,7 +565,8 @@ class ReferenceMatcher:
         log.debug("references: %d of %d related to the page", len(related), len(references))
         if not related:
             return Guide(np.zeros((*grid, 3), np.float32), np.zeros(grid, np.float32), lightness.shape)
-        lab, confidence, owner = match(ink_features, cell_means(inked), grid, related, ink=True)
+        lab, confidence, owner = match(ink_features, cell_means(inked), grid, related, ink=True,
+                                       detail=cell_detail(inked))
         if sheet is not None:
             on_sheet = np.asarray(Image.fromarray(sheet.astype(np.float32), "F").resize(grid[::-1], Image.BOX)) > 0.5
             weak = shares[shares >= MIN_RELATED] < MIN_RELATED_SHEET
