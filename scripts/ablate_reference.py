@@ -54,6 +54,8 @@ VARIANTS = {
                               {"SEED_DETAIL": 0.0, "GROW_QUORUM": 0}),
     "growth 2 rings": ("confident matches grown by 2 rings, not 8", {"GROW_STEPS": 2}),
     "growth quorum 3": ("a seed needs 3 seeds sharing its shift, not 6", {"GROW_QUORUM": 3}),
+    "scales 1.5, 1, 0.5": ("references also analysed enlarged 1.5x, for a character drawn larger on the page", {"REFERENCE_SCALES": (1.5, 1.0, 0.5)}),
+    "scales 1.4, 0.7": ("references analysed at 1.4x and 0.7x of the page's view, not 1x and 0.5x", {"REFERENCE_SCALES": (1.4, 0.7)}),
     "no hint groups": ("each reference hint spread with its own distance map (before grouping hints that ask "
                        "corrections within 4 Lab units)", {"hints.GROUP_TOLERANCE": 0.0}),
 }
