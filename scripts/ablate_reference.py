@@ -56,6 +56,7 @@ VARIANTS = {
     "growth quorum 3": ("a seed needs 3 seeds sharing its shift, not 6", {"GROW_QUORUM": 3}),
     "scales 1.5, 1, 0.5": ("references also analysed enlarged 1.5x, for a character drawn larger on the page", {"REFERENCE_SCALES": (1.5, 1.0, 0.5)}),
     "scales 1.4, 0.7": ("references analysed at 1.4x and 0.7x of the page's view, not 1x and 0.5x", {"REFERENCE_SCALES": (1.4, 0.7)}),
+    "growth into backdrop rims": ("a match may grow into the cells beside a reference's backdrop", {"GROW_RIM": False}),
     "no hint groups": ("each reference hint spread with its own distance map (before grouping hints that ask "
                        "corrections within 4 Lab units)", {"hints.GROUP_TOLERANCE": 0.0}),
 }

@@ -92,6 +92,7 @@ GROW_STEPS = 8  # rings a confident match is grown by (grow_matches) ...
 GROW_SLACK = 0.1  # ... into cells whose shifted match is this close to their best anywhere
 GROW_DECAY = 0.9  # ... each ring's confidence this share of the ring before
 SEED_DETAIL = 5.0  # ... from cells with at least this much detail (std of L): a blank cell's match has no place
+GROW_RIM = True  # ... never into a coloured backdrop's rim
 GROW_QUORUM = 6  # ... and sharing their shift with at least this many such cells (themselves counted)
 NEIGHBOURS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
 WINDOW = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
@@ -99,6 +100,7 @@ MAX_REFERENCE_HINTS = 160  # per page (the pipeline takes at most hints.MAX_HINT
 MIN_REFERENCE_CHROMA = 5.0  # a reference whose most colourful spot (64x64 view) is greyer than this is refused
 BACKGROUND_DE = 8.0  # CIE76 distance to the border colour within which a reference cell is backdrop
 BACKDROP_CHROMA = 6.0  # a grey or white backdrop is kept (white paper is a good hint for paper)
+BACKDROP, PLAIN_BACKDROP = 1, 2  # Reference.where[:, 3]: a coloured backdrop, a white or grey one
 PAINT_MIN_L = 40.0  # a painted hint is at least this light: a flat over paper, never a black wash
 DARK_SHARE = 0.25  # a cell's colour is the mean of its pixels above this lightness quantile (ink excluded)
 
@@ -115,8 +117,9 @@ class Reference:
     ``features`` (n, C) float32, unit rows: each cell's descriptor in the grey view (the
     reference's lightness), ``ink_features`` (n, C) in the ink view (:func:`ink_view`);
     ``lab`` (n, 3) float32 CIE Lab of each cell (L 0..100, a/b about -110..110); ``where`` (n, 4)
-    int32: the cell's view (scale and mirror, numbered), row, column, and 1 where it is backdrop
-    (:func:`background_cells`: matched, but never a hint); ``tones`` and ``ink_tones`` (n,)
+    int32: the cell's view (scale and mirror, numbered), row, column, and BACKDROP where it is a
+    coloured backdrop (:func:`background_cells`: matched, but never a hint), PLAIN_BACKDROP a white
+    or grey one (a hint, paper for paper, but never grown into); ``tones`` and ``ink_tones`` (n,)
     float32: each cell's mean L in either view.
     """
 
@@ -292,7 +295,7 @@ def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int],
         np.abs(penalty, out=penalty)
         penalty *= TONE_WEIGHT / 100.0
         sim -= penalty
-    top, top_sim, runner_up = best_matches(sim)
+    top, top_sim, runner_up = best_matches(sim, [r.cells for r in references])
     weights = np.exp((top_sim - top_sim[:, :1]) / TEMPERATURE)
     weights /= weights.sum(axis=1, keepdims=True)
     labs = np.concatenate([r.lab for r in references])
@@ -326,6 +329,26 @@ def shift_quorum(seeds: np.ndarray, matched: np.ndarray, grid: tuple[int, int]) 
     return out
 
 
+def grow_lookup(where: np.ndarray) -> np.ndarray:
+    """The reference cells' places ``where`` (m, 4) -> int64 (views, rows + 4, cols + 4): cell
+    (view, row + 2, col + 2) -> its index in ``where``; -1 off the views, on any backdrop, and
+    beside a coloured one (GROW_RIM: a rim cell is mostly backdrop; found by a helper, a cover's
+    pink wall grew into a page's paper; beside a white one it is mostly figure). The margin of 2
+    takes a neighbour's shift and the 3x3 window of :func:`grow_matches` without clipping."""
+    shape = (int(where[:, 0].max()) + 1, int(where[:, 1].max()) + 5, int(where[:, 2].max()) + 5)
+    at = (where[:, 0], where[:, 1] + 2, where[:, 2] + 2)
+    closed = np.zeros(shape, dtype=bool)
+    closed[at] = where[:, 3] == BACKDROP
+    padded = np.pad(closed, ((0, 0), (1, 1), (1, 1)))
+    for dy, dx in WINDOW if GROW_RIM else []:
+        closed |= padded[:, 1 + dy:1 + dy + shape[1], 1 + dx:1 + dx + shape[2]]
+    closed[at] |= where[:, 3] != 0
+    lookup = np.full(shape, -1, dtype=np.int64)
+    lookup[at] = np.arange(len(where))
+    lookup[closed] = -1
+    return lookup
+
+
 def grow_matches(sim: np.ndarray, best: np.ndarray, seeds: np.ndarray, confidence: np.ndarray,
                  best_sim: np.ndarray, where: np.ndarray, grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Confident matches grown into their neighbourhood -> (grown (n,) bool, the reference cell
@@ -337,29 +360,26 @@ def grow_matches(sim: np.ndarray, best: np.ndarray, seeds: np.ndarray, confidenc
     SEED_DETAIL, and a shift shared by GROW_QUORUM of them, :func:`shift_quorum`: a white
     cell matches any white cell, and a few chance matches of an unrelated picture agree on no
     shift); ``where`` (m, 4) places the reference cells (view, row, col, backdrop); ``grid``
-    the page's (gh, gw). Confident cells that are not seeds, and cells whose best match is
-    backdrop, are left as they are.
+    the page's (gh, gw). Confident cells that are not seeds, and cells whose best match is any
+    backdrop (found by a helper: a character drawn twice as large as in the reference grew into
+    its white background, and her green skirt was painted white), are left as they are.
 
     A true correspondence is locally a shift: a page cell beside a confident one most likely
     matches the reference cell beside that one's match. So, GROW_STEPS rings at a time, a cell
     next to a matched one looks in the same view of the reference around the shifted match
     (3x3 cells, for a change of scale) and takes the most similar cell there, if that is at
-    least SIMILARITY_FLOOR, within GROW_SLACK of the cell's own best match anywhere, and not
-    backdrop. Its confidence is its neighbour's times GROW_DECAY, at most its similarity ramp
+    least SIMILARITY_FLOOR, within GROW_SLACK of the cell's own best match anywhere, and not on
+    or beside a backdrop (:func:`grow_lookup`). Its confidence is its neighbour's times GROW_DECAY, at most its similarity ramp
     (and at least MIN_CONFIDENCE). This is PatchMatch's propagation step (Barnes et al. 2009)
     seeded only by the checked matches, so an unrelated reference, which has (nearly) none,
     gains (nearly) nothing; measured on the val sets in docs/REFERENCE.md.
     """
     gh, gw = grid
     n = sim.shape[0]
-    vh, vw = int(where[:, 1].max()) + 1, int(where[:, 2].max()) + 1
-    # reference cell (view, row + 2, col + 2) -> its index, -1 off the views and on backdrop: the
-    # margin of 2 takes a neighbour's shift and the 3x3 window without clipping
-    lookup = np.full((int(where[:, 0].max()) + 1, vh + 4, vw + 4), -1, dtype=np.int64)
-    lookup[where[:, 0], where[:, 1] + 2, where[:, 2] + 2] = np.where(where[:, 3] == 0, np.arange(len(where)), -1)
+    lookup = grow_lookup(where)
     chosen = np.where(seeds, best, -1)
     chosen[(confidence >= MIN_CONFIDENCE) & ~seeds] = -2  # matched already, not a seed: kept as it is
-    chosen[where[best, 3] == 1] = -2  # a cell whose best match is backdrop is not grown into
+    chosen[where[best, 3] != 0] = -2  # a cell whose best match is backdrop is not grown into
     conf = np.where(seeds, confidence, 0.0).astype(np.float32)
     grown = np.zeros(n, dtype=bool)
     rows, cols = np.divmod(np.arange(n), gw)
@@ -393,14 +413,33 @@ def grow_matches(sim: np.ndarray, best: np.ndarray, seeds: np.ndarray, confidenc
     return grown, np.maximum(chosen, 0), conf
 
 
-def best_matches(sim: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def best_matches(sim: np.ndarray, counts: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Similarities (n, m) -> (the TOP_K best columns of each row (n, k), best first, their
-    similarities (n, k), and the AMBIGUITY_RANK-th best similarity (n,))."""
-    rank = min(AMBIGUITY_RANK, sim.shape[1])
-    near = np.argpartition(sim, sim.shape[1] - rank, axis=1)[:, -rank:]  # the `rank` best, unordered
-    near_sim = np.take_along_axis(sim, near, axis=1)
-    order = np.argsort(-near_sim, axis=1)[:, :TOP_K]
-    return np.take_along_axis(near, order, axis=1), np.take_along_axis(near_sim, order, axis=1), near_sim.min(axis=1)
+    similarities (n, k), and the AMBIGUITY_RANK-th best similarity (n,)). With ``counts``, the
+    columns are that many cells of each reference in turn, and all three are taken within the
+    reference that holds a row's best match (the first on a tie): a second copy of a reference,
+    or the same character in two, neither blends into the first one's colour nor makes its
+    matches ambiguous (found by a helper: three copies of one cover gave no hint at all)."""
+    counts = [sim.shape[1]] if counts is None else list(counts)
+    tops, top_sims, ranked = [], [], []
+    start = 0
+    for count in counts:
+        rank = min(AMBIGUITY_RANK, count)
+        block = sim[:, start:start + count]
+        near = np.argpartition(block, count - rank, axis=1)[:, -rank:]  # the `rank` best, unordered
+        near_sim = np.take_along_axis(block, near, axis=1)
+        order = np.argsort(-near_sim, axis=1)[:, :min(TOP_K, rank)]
+        tops.append(np.take_along_axis(near, order, axis=1) + start)
+        top_sims.append(np.take_along_axis(near_sim, order, axis=1))
+        ranked.append(near_sim.min(axis=1))
+        start += count
+    if len(counts) == 1:
+        return tops[0], top_sims[0], ranked[0]
+    k = min(t.shape[1] for t in tops)
+    owner = np.argmax(np.stack([t[:, 0] for t in top_sims], axis=1), axis=1)  # the first of equals
+    rows = np.arange(sim.shape[0])
+    return (np.stack([t[:, :k] for t in tops], axis=1)[rows, owner],
+            np.stack([t[:, :k] for t in top_sims], axis=1)[rows, owner], np.stack(ranked, axis=1)[rows, owner])
 
 
 def match_confidence(sim: np.ndarray, best: np.ndarray, best_sim: np.ndarray, runner_up: np.ndarray,
@@ -412,7 +451,7 @@ def match_confidence(sim: np.ndarray, best: np.ndarray, best_sim: np.ndarray, ru
     back = sim.argmax(axis=0)[best]  # page cell -> its best reference cell -> that cell's best page cell
     here, gw = np.arange(sim.shape[0]), grid[1]
     mutual = np.maximum(abs(back // gw - here // gw), abs(back % gw - here % gw)) <= CYCLE_CELLS
-    gate = mutual & (coherence(where[best, :3], grid) >= MIN_COHERENCE) & (where[best, 3] == 0)
+    gate = mutual & (coherence(where[best, :3], grid) >= MIN_COHERENCE) & (where[best, 3] != BACKDROP)
     distinct = np.clip((best_sim - runner_up) / MARGIN_FULL, 0.0, 1.0)
     ramp = np.clip((best_sim - SIMILARITY_FLOOR) / (SIMILARITY_FULL - SIMILARITY_FLOOR), 0.0, 1.0)
     confidence = ramp * gate * distinct
@@ -440,20 +479,22 @@ def coherence(matched: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 
 
 def background_cells(lab: np.ndarray) -> np.ndarray:
-    """Cell colours (gh, gw, 3) CIE Lab -> bool (gh, gw): the reference's background, cells
-    within BACKGROUND_DE of the median colour of the grid's outer ring. A backdrop (a sky, a
-    lilac studio wall, white) belongs to that picture, not to the character: a page cell that
-    matches it takes no hint (its own paper would otherwise take the reference's backdrop),
-    while the match itself stays, so paper still finds paper rather than the next-best colour.
-    Nothing is background when the ring has no dominant colour (its cells spread wider than
-    BACKGROUND_DE around their median, in more than half of them), or when that colour is
-    near-grey (chroma below BACKDROP_CHROMA): white paper for white paper is a good hint, and it
-    keeps a painted page's paper clean."""
+    """Cell colours (gh, gw, 3) CIE Lab -> int8 (gh, gw): the reference's background, cells
+    within BACKGROUND_DE of the median colour of the grid's outer ring, BACKDROP (1) where that
+    colour is coloured, PLAIN_BACKDROP (2) where it is near-grey (chroma below BACKDROP_CHROMA),
+    0 elsewhere. A coloured backdrop (a sky, a lilac studio wall) belongs to that picture, not
+    to the character: a page cell that matches it takes no hint (its own paper would otherwise
+    take the reference's backdrop), while the match itself stays, so paper still finds paper
+    rather than the next-best colour. White paper for white paper is a good hint, and it keeps a
+    painted page's paper clean, so a plain backdrop gives hints; but no match is grown into
+    either (:func:`grow_matches`). Nothing is background when the ring has no dominant colour
+    (its cells spread wider than BACKGROUND_DE around their median, in more than half of them)."""
     ring = np.concatenate([lab[0], lab[-1], lab[1:-1, 0], lab[1:-1, -1]])
     centre = np.median(ring, axis=0)
-    if (np.linalg.norm(ring - centre, axis=1) <= BACKGROUND_DE).mean() < 0.5 or np.hypot(*centre[1:]) < BACKDROP_CHROMA:
-        return np.zeros(lab.shape[:2], dtype=bool)
-    return np.linalg.norm(lab - centre, axis=-1) <= BACKGROUND_DE
+    if (np.linalg.norm(ring - centre, axis=1) <= BACKGROUND_DE).mean() < 0.5:
+        return np.zeros(lab.shape[:2], dtype=np.int8)
+    kind = PLAIN_BACKDROP if np.hypot(*centre[1:]) < BACKDROP_CHROMA else BACKDROP
+    return np.where(np.linalg.norm(lab - centre, axis=-1) <= BACKGROUND_DE, kind, 0).astype(np.int8)
 
 
 def spread_cells(confidence: np.ndarray, *, limit: int = MAX_REFERENCE_HINTS,
