@@ -203,6 +203,14 @@ def test_grown_matches_follow_the_seeds_shift_across_the_page():
         backdrop[truth[0], 3] = kind
         grown, _, _ = grow_matches(sim, best, seeds, confidence, sim.max(axis=1), backdrop, (6, 6))
         assert not grown[closed].any() and grown.sum() == 32 - len(closed)
+    # A cell whose own best match is white paper elsewhere is grown into (line art's white
+    # insides are what growth colours); one whose best match is a coloured backdrop is not.
+    other = int(np.setdiff1d(np.arange(len(where)), truth)[-1])
+    for kind, taken in ((PLAIN_BACKDROP, True), (BACKDROP, False)):
+        marked, off = where.copy(), best.copy()
+        marked[other, 3], off[5] = kind, other
+        grown, chosen, _ = grow_matches(sim, off, seeds, confidence, sim.max(axis=1), marked, (6, 6))
+        assert grown[5] == taken and (not taken or chosen[5] == truth[5])
 
 
 def test_grown_matches_stop_where_the_shifted_match_is_poor():

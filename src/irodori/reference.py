@@ -333,7 +333,9 @@ def grow_lookup(where: np.ndarray) -> np.ndarray:
     """The reference cells' places ``where`` (m, 4) -> int64 (views, rows + 4, cols + 4): cell
     (view, row + 2, col + 2) -> its index in ``where``; -1 off the views, on any backdrop, and
     beside a coloured one (GROW_RIM: a rim cell is mostly backdrop; found by a helper, a cover's
-    pink wall grew into a page's paper; beside a white one it is mostly figure). The margin of 2
+    pink wall grew into a page's paper; beside a white one it is mostly figure). Found by a
+    helper too: a character drawn twice as large as in the reference grew into its white
+    background, and her green skirt was painted white. The margin of 2
     takes a neighbour's shift and the 3x3 window of :func:`grow_matches` without clipping."""
     shape = (int(where[:, 0].max()) + 1, int(where[:, 1].max()) + 5, int(where[:, 2].max()) + 5)
     at = (where[:, 0], where[:, 1] + 2, where[:, 2] + 2)
@@ -360,9 +362,9 @@ def grow_matches(sim: np.ndarray, best: np.ndarray, seeds: np.ndarray, confidenc
     SEED_DETAIL, and a shift shared by GROW_QUORUM of them, :func:`shift_quorum`: a white
     cell matches any white cell, and a few chance matches of an unrelated picture agree on no
     shift); ``where`` (m, 4) places the reference cells (view, row, col, backdrop); ``grid``
-    the page's (gh, gw). Confident cells that are not seeds, and cells whose best match is any
-    backdrop (found by a helper: a character drawn twice as large as in the reference grew into
-    its white background, and her green skirt was painted white), are left as they are.
+    the page's (gh, gw). Confident cells that are not seeds, and cells whose best match is a
+    coloured backdrop, are left as they are (a cell matching white paper is grown into: line
+    art's white insides are what growth colours).
 
     A true correspondence is locally a shift: a page cell beside a confident one most likely
     matches the reference cell beside that one's match. So, GROW_STEPS rings at a time, a cell
@@ -379,7 +381,7 @@ def grow_matches(sim: np.ndarray, best: np.ndarray, seeds: np.ndarray, confidenc
     lookup = grow_lookup(where)
     chosen = np.where(seeds, best, -1)
     chosen[(confidence >= MIN_CONFIDENCE) & ~seeds] = -2  # matched already, not a seed: kept as it is
-    chosen[where[best, 3] != 0] = -2  # a cell whose best match is backdrop is not grown into
+    chosen[where[best, 3] == BACKDROP] = -2  # its match is a coloured backdrop: not grown into
     conf = np.where(seeds, confidence, 0.0).astype(np.float32)
     grown = np.zeros(n, dtype=bool)
     rows, cols = np.divmod(np.arange(n), gw)
