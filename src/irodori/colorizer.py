@@ -339,7 +339,7 @@ class Colorizer:
             # is mostly white paper, so its mean chroma is low (5 on a helper's), its share of
             # coloured pixels is not.
             if stats.chroma > MAX_CHROMA or coloured > COLOURED_SHARE:
-                log.warning("%sa colour image (mean chroma %.1f, %.0f%% of it clearly coloured): its own colours "
+                log.warning("%sa colour image (mean chroma %.1f, %.1f%% of it clearly coloured): its own colours "
                             "are replaced by new ones from its lightness", input_prefix(), stats.chroma,
                             100 * coloured)
             if mode == "paint" and self.paint_backend is None:
@@ -990,7 +990,8 @@ def chroma_sample(lightness: Lightness, *, budget: int = 1 << 14) -> np.ndarray:
 
 
 COLOURED_CHROMA = 20.0  # a pixel this colourful (CIE chroma) is clearly coloured, not a cast or JPEG noise
-COLOURED_SHARE = 0.03  # an input with this share of such pixels is a colour image, however white its paper
+COLOURED_SHARE = 0.005  # an input with this share of such pixels is a colour image, however white its paper
+# (0.03 until a helper found hand tinting of 1-2 % of a portrait, its lips and scarf, replaced without a word)
 
 
 PAPER_CAST_L = 70.0  # mean_chroma: a paper at least this light ...

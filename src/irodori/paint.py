@@ -663,7 +663,9 @@ class PageStats:
     ``chroma``, the mean CIE chroma of a colour input (0 for grey); and ``gaps``, the narrow
     gaps of paper between ink along a row (at most GAP_PX wide) per 1000 pixels: a dot screen,
     even one printed in pure black and white, has tens; line art a few at most; ``lightest``, the
-    CIE L of the lightest 0.5 % of pixels, not levelled (under MIN_PAPER_L: no paper at all)."""
+    CIE L of the lightest 0.5 % of pixels, not levelled (under MIN_PAPER_L: no paper at all);
+    ``darkest``, the levelled L of the darkest 0.05 % (above MAX_MARK_L: no ink or pencil mark
+    at all, a faded photograph or a blank grey scan)."""
 
     paper_l: float
     paper: float
@@ -673,14 +675,16 @@ class PageStats:
     gaps: float = 0.0
     lightest: float = 100.0  # CIE L of the lightest 0.5 % of pixels (not levelled)
     black_l: float = 0.0  # levelled L of the page's solid ink (BLACK_PERCENTILE of its ink pixels)
+    darkest: float = 0.0  # levelled L of the darkest 0.05 % of pixels (above MAX_MARK_L: no marks at all)
 
     @property
     def mid(self) -> float:
         return max(0.0, 1.0 - self.paper - self.ink)
 
     def describe(self) -> str:
+        marks = "; no ink or pencil mark" if self.darkest > MAX_MARK_L else ""
         return (f"paper {self.paper:.0%}, ink {self.ink:.0%}, mid-tones {self.mid:.0%}, "
-                f"mid-tone texture {self.texture:.1f}, chroma {self.chroma:.1f}")
+                f"mid-tone texture {self.texture:.1f}, chroma {self.chroma:.1f}{marks}")
 
 
 def levelled_l(l: np.ndarray, paper_l: float) -> np.ndarray:
@@ -730,7 +734,8 @@ def page_stats(l_rows: np.ndarray, *, chroma: float = 0.0) -> PageStats:
     black_l = float(np.percentile(ink, BLACK_PERCENTILE)) if ink.size else 0.0
     return PageStats(paper_l=paper_l, paper=float((levelled >= white).mean()), ink=float((levelled < 25.0).mean()),
                      texture=texture, chroma=float(chroma), gaps=narrow_gaps(levelled < 50.0),
-                     lightest=float(np.percentile(l_rows, 99.5)), black_l=black_l)
+                     lightest=float(np.percentile(l_rows, 99.5)), black_l=black_l,
+                     darkest=float(np.percentile(levelled, DARKEST_PERCENTILE)))
 
 
 PAPER_MIN = 95.0  # levelled L: paper, on a clean page
@@ -757,6 +762,11 @@ def paper_threshold(levelled: np.ndarray) -> float:
 # input is tinted (its own colours are discarded, as always).
 MAX_CHROMA = 8.0
 MIN_PAPER_L = 50.0  # an image whose lightest 0.5 % is darker has no paper: a dark photo, not ink on paper
+# An image with nothing darker than this (levelled L of its darkest 0.05 %) has no mark on its
+# "paper": a faded or foggy photograph, a blank grey scan. Levelled to white and painted as line
+# art it came back white (found by a helper: a mid-grey print of std 5 went from mean 128 to 240).
+MAX_MARK_L = 75.0
+DARKEST_PERCENTILE = 0.05
 MAX_MID = 0.05
 MIN_TEXTURE = 9.0
 # Line art, whose surrounding sheet stays paper (chosen on the validation sets; docs/MANGA_MODE.md):
@@ -784,7 +794,7 @@ def choose_background(stats: PageStats) -> str:
 def choose_mode(stats: PageStats) -> str:
     """PageStats -> "paint" (a B&W page, line art, a 1-bit scan) or "tint" (a photograph, grey
     art, a colour image)."""
-    if stats.chroma > MAX_CHROMA or stats.lightest < MIN_PAPER_L:
+    if stats.chroma > MAX_CHROMA or stats.lightest < MIN_PAPER_L or stats.darkest > MAX_MARK_L:
         return "tint"
     if stats.mid <= MAX_MID or stats.texture >= MIN_TEXTURE:
         return "paint"
