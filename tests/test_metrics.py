@@ -199,6 +199,19 @@ def test_evaluate_folder_fd_switches(tiny_onnx, colour_folder):
     assert "| n/a |" in format_table(one)
 
 
+def test_a_grey_file_among_the_truths_is_skipped_and_named(tiny_onnx, colour_folder):
+    # found by a helper: scored as a truth of colourfulness 0, it pulled the set's means down
+    from PIL import Image
+
+    from irodori.evaluate import evaluate_folder
+
+    rgb = np.asarray(Image.open(colour_folder / "img0.png").convert("RGB"))
+    Image.fromarray(rgb).convert("L").convert("RGB").save(colour_folder / "zz_grey.jpg", quality=80)
+    result = evaluate_folder(str(tiny_onnx), colour_folder, fd=False, progress=False)
+    assert result["images"] == 6 and all(not r["image"].startswith("zz_grey") for r in result["per_image"])
+    assert "zz_grey.jpg (a grey image: no colour to score against)" in " ".join(result["notes"])
+
+
 def test_evaluate_writes_strict_json_and_one_sheet_per_image_even_when_stems_repeat(tiny_onnx, colour_folder,
                                                                                     tmp_path):
     import json
@@ -212,15 +225,15 @@ def test_evaluate_writes_strict_json_and_one_sheet_per_image_even_when_stems_rep
     rgb = np.asarray(Image.open(colour_folder / "img0.png"))
     Image.fromarray(rgb).save(folder / "a.png")
     Image.fromarray(rgb[::-1]).save(folder / "a.bmp")
-    Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(folder / "grey.png")  # exact match: PSNR inf
+    Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(folder / "grey.png")  # no colour: skipped
     result = evaluate_folder(str(tiny_onnx), folder, fd=True, limit=1, progress=False)
     assert math.isnan(result["prediction"]["fd"])  # one image: FD undefined
     strict = json.loads(result_json(result), parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
     assert strict["prediction"]["fd"] is None and strict["images"] == 1
     result = evaluate_folder(str(tiny_onnx), folder, sheets=tmp_path / "sheets", fd=False, progress=False)
-    assert math.isinf(result["per_image"][2]["psnr_gray"])
-    assert json.loads(result_json(result))["per_image"][2]["psnr_gray"] is None
-    assert sorted(p.name for p in (tmp_path / "sheets").iterdir()) == ["a_bmp.jpg", "a_png.jpg", "grey.jpg"]
+    result["per_image"][1]["psnr_gray"] = math.inf  # an exact match (a painted line art equal to its truth)
+    assert json.loads(result_json(result))["per_image"][1]["psnr_gray"] is None
+    assert sorted(p.name for p in (tmp_path / "sheets").iterdir()) == ["a_bmp.jpg", "a_png.jpg"]
 
 
 def test_fd_without_the_packages_is_skipped_or_refused(tiny_onnx, colour_folder, monkeypatch):

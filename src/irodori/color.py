@@ -89,6 +89,16 @@ def _linear_table() -> np.ndarray:
     return _srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0)
 
 
+GREY_CHROMA = 1.5  # mean |R - G| + |G - B| (0..255) under which an image's pixels hold no colour
+
+
+def holds_no_colour(rgb: np.ndarray) -> bool:
+    """sRGB (..., 3) uint8 -> True when its pixels hold no colour: R = G = B within GREY_CHROMA
+    on average (a grey scan saved as RGB or colour JPEG)."""
+    rgb = np.asarray(rgb, dtype=np.int16)
+    return bool((np.abs(rgb[..., 0] - rgb[..., 1]) + np.abs(rgb[..., 1] - rgb[..., 2])).mean() < GREY_CHROMA)
+
+
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """sRGB (..., 3) float in [0, 1] or uint8 -> Lab (..., 3) float32."""
     rgb = np.asarray(rgb)

@@ -23,7 +23,7 @@ import torch
 from PIL import Image, ImageFilter
 from torch.utils.data import Dataset, Sampler
 
-from .color import normalize_ab, normalize_l, rgb_to_lab
+from .color import holds_no_colour, normalize_ab, normalize_l, rgb_to_lab
 from .config import DataConfig
 from .color import gray8_to_l
 from .imageio import IMAGE_EXTENSIONS, is_junk, load_rgb
@@ -142,13 +142,12 @@ def usable_images(files: list[Path], grey: list[Path] | None = None) -> tuple[li
     return kept, problems
 
 
-GREY_CHROMA = 1.5  # mean |R - G| + |G - B| (0..255) under which a file's pixels hold no colour
 COLOURLESS_SAMPLE = 256  # files looked at by colourless(), evenly spaced
 
 
 def colourless(files: list[Path], *, most: int = COLOURLESS_SAMPLE) -> tuple[list[Path], int]:
     """Files whose mode holds colour but whose pixels do not (a grey scan saved as RGB or JPEG
-    colour: R = G = B, within GREY_CHROMA) -> (those of up to ``most`` files looked at, evenly
+    colour: :func:`irodori.color.holds_no_colour`) -> (those of up to ``most`` files looked at, evenly
     spaced; how many were looked at). Decoded reduced (a JPEG's draft), a few ms each; an
     unreadable one is left to the training's own warning."""
     step = max(1, math.ceil(len(files) / most))
@@ -162,8 +161,7 @@ def colourless(files: list[Path], *, most: int = COLOURLESS_SAMPLE) -> tuple[lis
                 small.thumbnail((128, 128))
         except (OSError, ValueError, SyntaxError):
             continue
-        rgb = np.asarray(small, dtype=np.int16)
-        if (np.abs(rgb[..., 0] - rgb[..., 1]) + np.abs(rgb[..., 1] - rgb[..., 2])).mean() < GREY_CHROMA:
+        if holds_no_colour(np.asarray(small)):
             found.append(path)
     return found, len(looked)
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from PIL import Image, ImageDraw
 
-from .color import l_to_gray_rgb, lab_to_srgb8, rgb_to_l, rgb_to_lab
+from .color import holds_no_colour, l_to_gray_rgb, lab_to_srgb8, rgb_to_l, rgb_to_lab
 from .features import DESCRIPTION as FD_FEATURES
 from .features import features_available, load_feature_extractor
 from .hints import Hint, sample_hints
@@ -249,7 +249,7 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
     and delta_cf and fd over the set. ``fd``: None computes FD when the feature packages are
     installed, True insists (:class:`irodori.features.FeaturesUnavailable` when they are not),
     False skips it; a skipped FD is None, an undefined one (fewer than 2 images) NaN, with a note.
-    An image that cannot be scored (unreadable, sizes differ, too small) is skipped with a note
+    An image that cannot be scored (unreadable, sizes differ, too small, a grey truth) is skipped with a note
     (``limit`` counts the images scored); ValueError when none can be.
     """
     if hints < 0:
@@ -280,6 +280,9 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
             pair = _load_item(name, input_path, truth_path)
         except (OSError, ValueError, SyntaxError) as exc:  # unreadable, sizes differ, too small
             skipped.append(f"{name} ({exc})")
+            continue
+        if holds_no_colour(pair[0]):  # found by a helper: a grey file among the truths pulled the means down
+            skipped.append(f"{name} (a grey image: no colour to score against)")
             continue
         row, panels = _score_image(colorizer, mode, name, input_path, pair, hints=hints)
         if extractor is not None:
