@@ -220,6 +220,9 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
         if key in sources:
             what, fix = (("an input archive", "another -o folder") if is_archive(source)
                          else ("an input image", "another -o folder or --format"))
+            if key == path_key(source) and not is_archive(source):  # found by a helper: a run into the folder
+                what = "itself"  # it read, run again, took its earlier outputs for inputs
+                fix += "; an output of an earlier run into this folder is an input now"
             problems.append(Failure(source, f"its output {output} would replace {what}; skipped (choose {fix})"))
             continue
         if key in seen and seen[key].resolve() == source.resolve():
