@@ -341,3 +341,16 @@ def test_a_bare_name_in_a_hints_file_matching_several_inputs_says_so(tmp_path, c
     with caplog.at_level("WARNING", logger="irodori.batch"):
         attach_hints(jobs, [], {"ch1/p01.png": hints["p01.png"]}, roots=[str(tmp_path)])
     assert "matches" not in caplog.text
+
+
+def test_a_hints_file_naming_one_image_twice_says_which_name_wins(tmp_path):
+    # found by a helper: the bare name was said to match no input image, which it does
+    from irodori.batch import Job, attach_hints
+    from irodori.hints import HintError, parse_hints
+
+    job = Job(source=tmp_path / "a" / "p01.png", output=tmp_path / "out" / "a" / "p01.png")
+    red, blue = parse_hints([(3, 4, "#ff0000")]), parse_hints([(5, 6, "#0000ff")])
+    with pytest.raises(HintError, match="names 'p01.png' and 'a/p01.png', one image: the second"):
+        attach_hints([job], [], {"a/p01.png": red, "p01.png": blue}, roots=[str(tmp_path)])
+    with pytest.raises(HintError, match="matches no input image"):  # a name of no input at all
+        attach_hints([job], [], {"a/p01.png": red, "p02.png": blue}, roots=[str(tmp_path)])

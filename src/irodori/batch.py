@@ -261,18 +261,24 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
         return [replace(job, hints=shared) for job in jobs]
     unused = set(file_hints)
     matched: dict[str, list[Path]] = {}
+    shadowed: dict[str, str] = {}  # a less specific name of an input that a more specific one took
     out = []
     for job in jobs:
         names = _names_of(job.source, roots)
         mine: list[Hint] = []
-        for name in names:
+        for i, name in enumerate(names):
             if name in file_hints:
                 mine.extend(file_hints[name])
                 unused.discard(name)
                 matched.setdefault(name, []).append(job.source)
+                shadowed.update({other: name for other in names[i + 1:] if other in file_hints and other != name})
                 break
         pages = _page_hints(job.source, names, file_hints, unused) if is_archive(job.source) else ()
         out.append(replace(job, hints=tuple(mine) + tuple(cli_hints), page_hints=pages))
+    if unused & shadowed.keys():  # found by a helper: said to match no input image, which it does
+        name = sorted(unused & shadowed.keys())[0]
+        raise HintError(f"the hints file names {name!r} and {shadowed[name]!r}, one image: the second, more "
+                        "specific, gives its hints; remove the other")
     if unused:
         archives = [job.source.name for job in jobs if is_archive(job.source)]
         pages = (f"; a page inside an archive is named with the archive's name: \"{archives[0]}/"
