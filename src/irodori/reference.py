@@ -269,8 +269,8 @@ def cell_lab(rgb: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     return ((lab * keep).sum(axis=1) / keep.sum(axis=1)).astype(np.float32)
 
 
-def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int],
-          references: Sequence[Reference], *, ink: bool = False, detail: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int], references: Sequence[Reference], *,
+          ink: bool = False, detail: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Page descriptors (n, C) and mean lightness (n,) of the cells of a ``grid`` -> (guide Lab
     (n, 3), confidence (n,), both float32, and the index of the reference each cell's best match
     is in (n,)); ``ink``: the references' ink-view descriptors.
@@ -331,12 +331,12 @@ def shift_quorum(seeds: np.ndarray, matched: np.ndarray, grid: tuple[int, int]) 
 
 def grow_lookup(where: np.ndarray) -> np.ndarray:
     """The reference cells' places ``where`` (m, 4) -> int64 (views, rows + 4, cols + 4): cell
-    (view, row + 2, col + 2) -> its index in ``where``; -1 off the views, on any backdrop, and
-    beside a coloured one (GROW_RIM: a rim cell is mostly backdrop; found by a helper, a cover's
-    pink wall grew into a page's paper; beside a white one it is mostly figure). Found by a
-    helper too: a character drawn twice as large as in the reference grew into its white
-    background, and her green skirt was painted white. The margin of 2
-    takes a neighbour's shift and the 3x3 window of :func:`grow_matches` without clipping."""
+    (view, row + 2, col + 2) -> its index in ``where``; -1 off the views, on any backdrop (found
+    by a helper: a character drawn twice as large as in the reference grew into its white
+    background, and her green skirt was painted white), and beside a coloured one (GROW_RIM: a
+    rim cell is mostly backdrop; a cover's pink wall grew into a page's paper; beside a white
+    one it is mostly figure). The margin of 2 takes a neighbour's shift and the 3x3 window of
+    :func:`grow_matches` without clipping."""
     shape = (int(where[:, 0].max()) + 1, int(where[:, 1].max()) + 5, int(where[:, 2].max()) + 5)
     at = (where[:, 0], where[:, 1] + 2, where[:, 2] + 2)
     closed = np.zeros(shape, dtype=bool)
@@ -351,8 +351,8 @@ def grow_lookup(where: np.ndarray) -> np.ndarray:
     return lookup
 
 
-def grow_matches(sim: np.ndarray, best: np.ndarray, seeds: np.ndarray, confidence: np.ndarray,
-                 best_sim: np.ndarray, where: np.ndarray, grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def grow_matches(sim: np.ndarray, best: np.ndarray, seeds: np.ndarray, confidence: np.ndarray, best_sim: np.ndarray,
+                 where: np.ndarray, grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Confident matches grown into their neighbourhood -> (grown (n,) bool, the reference cell
     each grown cell takes (n,) int, confidence (n,) float32, both valid where grown).
 
@@ -371,10 +371,11 @@ def grow_matches(sim: np.ndarray, best: np.ndarray, seeds: np.ndarray, confidenc
     next to a matched one looks in the same view of the reference around the shifted match
     (3x3 cells, for a change of scale) and takes the most similar cell there, if that is at
     least SIMILARITY_FLOOR, within GROW_SLACK of the cell's own best match anywhere, and not on
-    or beside a backdrop (:func:`grow_lookup`). Its confidence is its neighbour's times GROW_DECAY, at most its similarity ramp
-    (and at least MIN_CONFIDENCE). This is PatchMatch's propagation step (Barnes et al. 2009)
-    seeded only by the checked matches, so an unrelated reference, which has (nearly) none,
-    gains (nearly) nothing; measured on the val sets in docs/REFERENCE.md.
+    or beside a backdrop (:func:`grow_lookup`). Its confidence is its neighbour's times
+    GROW_DECAY, at most its similarity ramp (and at least MIN_CONFIDENCE). This is PatchMatch's
+    propagation step (Barnes et al. 2009) seeded only by the checked matches, so an unrelated
+    reference, which has (nearly) none, gains (nearly) nothing; measured on the val sets in
+    docs/REFERENCE.md.
     """
     gh, gw = grid
     n = sim.shape[0]
@@ -398,7 +399,7 @@ def grow_matches(sim: np.ndarray, best: np.ndarray, seeds: np.ndarray, confidenc
             view, row, col = where[source[live], 0], where[source[live], 1] + dy + 2, where[source[live], 2] + dx + 2
             centre = lookup[view, row, col] >= 0
             live, view, row, col = live[centre], view[centre], row[centre], col[centre]
-            j = lookup[view[:, None], row[:, None] + WINDOW[:, 0], col[:, None] + WINDOW[:, 1]]  # (live, 9): the 3x3
+            j = lookup[view[:, None], row[:, None] + WINDOW[:, 0], col[:, None] + WINDOW[:, 1]]  # (live, 9)
             s = np.where(j >= 0, sim[live[:, None], np.maximum(j, 0)], -np.inf).astype(np.float32)
             pick = s.argmax(axis=1)
             s, j = s[np.arange(live.size), pick], j[np.arange(live.size), pick]
