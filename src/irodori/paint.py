@@ -665,7 +665,7 @@ class PageStats:
     even one printed in pure black and white, has tens; line art a few at most; ``lightest``, the
     CIE L of the lightest 0.5 % of pixels, not levelled (under MIN_PAPER_L: no paper at all);
     ``darkest``, the levelled L of the darkest 0.05 % (above MAX_MARK_L: no ink or pencil mark
-    at all, a faded photograph or a blank grey scan)."""
+    at all; with ``paper_l`` under NO_MARK_PAPER_L, ``faded``: a faded photograph)."""
 
     paper_l: float
     paper: float
@@ -675,14 +675,19 @@ class PageStats:
     gaps: float = 0.0
     lightest: float = 100.0  # CIE L of the lightest 0.5 % of pixels (not levelled)
     black_l: float = 0.0  # levelled L of the page's solid ink (BLACK_PERCENTILE of its ink pixels)
-    darkest: float = 0.0  # levelled L of the darkest 0.05 % of pixels (above MAX_MARK_L: no marks at all)
+    darkest: float = 0.0  # levelled L of the darkest 0.05 % of pixels (above MAX_MARK_L: no mark at all)
 
     @property
     def mid(self) -> float:
         return max(0.0, 1.0 - self.paper - self.ink)
 
+    @property
+    def faded(self) -> bool:
+        """No mark on a "paper" that is darker than any paper: a faded photograph (MAX_MARK_L)."""
+        return self.darkest > MAX_MARK_L and self.paper_l < NO_MARK_PAPER_L
+
     def describe(self) -> str:
-        marks = "; no ink or pencil mark" if self.darkest > MAX_MARK_L else ""
+        marks = "; no ink or pencil mark, and its lightest grey too dark for paper" if self.faded else ""
         return (f"paper {self.paper:.0%}, ink {self.ink:.0%}, mid-tones {self.mid:.0%}, "
                 f"mid-tone texture {self.texture:.1f}, chroma {self.chroma:.1f}{marks}")
 
@@ -763,9 +768,13 @@ def paper_threshold(levelled: np.ndarray) -> float:
 MAX_CHROMA = 8.0
 MIN_PAPER_L = 50.0  # an image whose lightest 0.5 % is darker has no paper: a dark photo, not ink on paper
 # An image with nothing darker than this (levelled L of its darkest 0.05 %) has no mark on its
-# "paper": a faded or foggy photograph, a blank grey scan. Levelled to white and painted as line
-# art it came back white (found by a helper: a mid-grey print of std 5 went from mean 128 to 240).
+# "paper"; when that "paper" is also darker than NO_MARK_PAPER_L it is no paper but a faded or
+# foggy photograph, or a grey scan of nothing. Levelled to white and painted as line art it came
+# back white (found by a helper: a mid-grey print of std 5 went from mean 128 to 240). A blank
+# page of a chapter (light paper, grey or white) stays painted: paper; tinted, a blank sheet at
+# L 88 took a yellow of chroma 75.
 MAX_MARK_L = 75.0
+NO_MARK_PAPER_L = 80.0
 DARKEST_PERCENTILE = 0.05
 MAX_MID = 0.05
 MIN_TEXTURE = 9.0
@@ -794,7 +803,7 @@ def choose_background(stats: PageStats) -> str:
 def choose_mode(stats: PageStats) -> str:
     """PageStats -> "paint" (a B&W page, line art, a 1-bit scan) or "tint" (a photograph, grey
     art, a colour image)."""
-    if stats.chroma > MAX_CHROMA or stats.lightest < MIN_PAPER_L or stats.darkest > MAX_MARK_L:
+    if stats.chroma > MAX_CHROMA or stats.lightest < MIN_PAPER_L or stats.faded:
         return "tint"
     if stats.mid <= MAX_MID or stats.texture >= MIN_TEXTURE:
         return "paint"
