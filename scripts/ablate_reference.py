@@ -49,7 +49,7 @@ VARIANTS = {
     "feature side 512": ("page and references seen at 512 px (not 384): a finer grid of cells, for small parts",
                          {"FEATURE_SIDE": 512}),
     "feature side 640": ("... at 640 px", {"FEATURE_SIDE": 640}),
-    "no growth": ("confident matches not grown into their neighbours (before 2026-12-01)", {"GROW_STEPS": 0}),
+    "no growth": ("confident matches not grown into their neighbours", {"GROW_STEPS": 0}),
     "growth from any match": ("every confident match seeds growth: blank cells too, and shifts no other seed shares",
                               {"SEED_DETAIL": 0.0, "GROW_QUORUM": 0}),
     "growth 2 rings": ("confident matches grown by 2 rings, not 8", {"GROW_STEPS": 2}),

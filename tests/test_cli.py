@@ -220,7 +220,7 @@ def test_an_input_is_never_overwritten(tiny_onnx, inputs, tmp_path, capsys):
     before = page.read_bytes()
     assert main(["colorize", str(page), "-o", str(inputs), "--overwrite", "--model", str(tiny_onnx), "-q"]) == 1
     # said as what it most likely is (found by a helper: a run into the folder it read, run again)
-    assert "would replace itself; skipped (choose another -o folder or --format; an output of an earlier run" in (
+    assert "would replace itself; skipped (choose another -o folder or --format; if it is an earlier run's" in (
         capsys.readouterr().err)
     assert page.read_bytes() == before
     # b.jpg's output would be an input given in the same command: neither is touched

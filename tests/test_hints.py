@@ -350,7 +350,7 @@ def test_a_hints_file_naming_one_image_twice_says_which_name_wins(tmp_path):
 
     job = Job(source=tmp_path / "a" / "p01.png", output=tmp_path / "out" / "a" / "p01.png")
     red, blue = parse_hints([(3, 4, "#ff0000")]), parse_hints([(5, 6, "#0000ff")])
-    with pytest.raises(HintError, match="names 'p01.png' and 'a/p01.png', one image: the second"):
+    with pytest.raises(HintError, match="names one image twice, as 'p01.png' and 'a/p01.png': the second"):
         attach_hints([job], [], {"a/p01.png": red, "p01.png": blue}, roots=[str(tmp_path)])
     with pytest.raises(HintError, match="matches no input image"):  # a name of no input at all
         attach_hints([job], [], {"a/p01.png": red, "p02.png": blue}, roots=[str(tmp_path)])

@@ -207,8 +207,12 @@ def test_a_grey_file_among_the_truths_is_skipped_and_named(tiny_onnx, colour_fol
 
     rgb = np.asarray(Image.open(colour_folder / "img0.png").convert("RGB"))
     Image.fromarray(rgb).convert("L").convert("RGB").save(colour_folder / "zz_grey.jpg", quality=80)
+    grey = np.asarray(Image.fromarray(rgb).convert("L").convert("RGB")).copy()
+    grey[10:16, 20:30] = (190, 50, 50)  # hand tinting on about 1 % of it: a colour truth
+    Image.fromarray(grey).save(colour_folder / "zz_tinted.png")
     result = evaluate_folder(str(tiny_onnx), colour_folder, fd=False, progress=False)
-    assert result["images"] == 6 and all(not r["image"].startswith("zz_grey") for r in result["per_image"])
+    scored = [r["image"] for r in result["per_image"]]
+    assert result["images"] == 7 and not any(n.startswith("zz_grey") for n in scored) and "zz_tinted.png" in scored
     assert "zz_grey.jpg (a grey image: no colour to score against)" in " ".join(result["notes"])
 
 

@@ -222,7 +222,7 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
                          else ("an input image", "another -o folder or --format"))
             if key == path_key(source) and not is_archive(source):  # found by a helper: a run into the folder
                 what = "itself"  # it read, run again, took its earlier outputs for inputs
-                fix += "; an output of an earlier run into this folder is an input now"
+                fix += "; if it is an earlier run's output, colour the originals into another folder"
             problems.append(Failure(source, f"its output {output} would replace {what}; skipped (choose {fix})"))
             continue
         if key in seen and seen[key].resolve() == source.resolve():
@@ -277,8 +277,8 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
         out.append(replace(job, hints=tuple(mine) + tuple(cli_hints), page_hints=pages))
     if unused & shadowed.keys():  # found by a helper: said to match no input image, which it does
         name = sorted(unused & shadowed.keys())[0]
-        raise HintError(f"the hints file names {name!r} and {shadowed[name]!r}, one image: the second, more "
-                        "specific, gives its hints; remove the other")
+        raise HintError(f"the hints file names one image twice, as {name!r} and {shadowed[name]!r}: the second, "
+                        "more specific, would give its hints; remove the other")
     if unused:
         archives = [job.source.name for job in jobs if is_archive(job.source)]
         pages = (f"; a page inside an archive is named with the archive's name: \"{archives[0]}/"

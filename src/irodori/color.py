@@ -89,14 +89,18 @@ def _linear_table() -> np.ndarray:
     return _srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0)
 
 
-GREY_CHROMA = 1.5  # mean |R - G| + |G - B| (0..255) under which an image's pixels hold no colour
+GREY_CHROMA = 1.5  # mean |R - G| + |G - B| (0..255) under which an image's pixels hold no colour ...
+GREY_SPOTS = (30, 0.005)  # ... if under this share of them differ by more than this (hand tinting)
 
 
 def holds_no_colour(rgb: np.ndarray) -> bool:
     """sRGB (..., 3) uint8 -> True when its pixels hold no colour: R = G = B within GREY_CHROMA
-    on average (a grey scan saved as RGB or colour JPEG)."""
+    on average (a grey scan saved as RGB or colour JPEG), and no spot of colour (GREY_SPOTS: a
+    grey photograph hand-tinted on 1 % of it, its lips and scarf, holds colour, as
+    :class:`irodori.colorizer.Colorizer` warns)."""
     rgb = np.asarray(rgb, dtype=np.int16)
-    return bool((np.abs(rgb[..., 0] - rgb[..., 1]) + np.abs(rgb[..., 1] - rgb[..., 2])).mean() < GREY_CHROMA)
+    diff = np.abs(rgb[..., 0] - rgb[..., 1]) + np.abs(rgb[..., 1] - rgb[..., 2])
+    return bool(diff.mean() < GREY_CHROMA and (diff > GREY_SPOTS[0]).mean() < GREY_SPOTS[1])
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:

@@ -280,8 +280,8 @@ def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int], refere
     the soft-max (TEMPERATURE) mean of the TOP_K best reference cells. Confidence ramps from
     SIMILARITY_FLOOR to SIMILARITY_FULL and is zero unless the best match is mutual
     (cycle-consistency, CYCLE_CELLS), coherent with its neighbours' (:func:`coherence`),
-    distinct (clearly better than the AMBIGUITY_RANK-th best), not backdrop, and supported by
-    confident cells around it (SUPPORT_RADIUS, MIN_SUPPORT). With ``detail`` (n,), the cells'
+    distinct (clearly better than the AMBIGUITY_RANK-th best), not a coloured backdrop, and
+    supported by confident cells around it (SUPPORT_RADIUS, MIN_SUPPORT). With ``detail`` (n,), the cells'
     standard deviation of L (:func:`cell_detail`), the confident matches are then grown into
     their neighbours (:func:`grow_matches`), which take the grown match's colour.
     """
@@ -370,9 +370,10 @@ def grow_matches(sim: np.ndarray, best: np.ndarray, seeds: np.ndarray, confidenc
     matches the reference cell beside that one's match. So, GROW_STEPS rings at a time, a cell
     next to a matched one looks in the same view of the reference around the shifted match
     (3x3 cells, for a change of scale) and takes the most similar cell there, if that is at
-    least SIMILARITY_FLOOR, within GROW_SLACK of the cell's own best match anywhere, and not on
-    or beside a backdrop (:func:`grow_lookup`). Its confidence is its neighbour's times
-    GROW_DECAY, at most its similarity ramp (and at least MIN_CONFIDENCE). This is PatchMatch's
+    least SIMILARITY_FLOOR, within GROW_SLACK of the cell's own best match anywhere, and neither
+    on a backdrop nor beside a coloured one (:func:`grow_lookup`). Its confidence is its
+    neighbour's times GROW_DECAY, at most its similarity ramp (itself at least MIN_CONFIDENCE); a
+    grown cell below MIN_CONFIDENCE gives no hint but still grows. This is PatchMatch's
     propagation step (Barnes et al. 2009) seeded only by the checked matches, so an unrelated
     reference, which has (nearly) none, gains (nearly) nothing; measured on the val sets in
     docs/REFERENCE.md.
