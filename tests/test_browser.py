@@ -73,9 +73,11 @@ def _shown_pixels(page) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("RGB"))
 
 
-def _wait_for_new_result(page, previous_src: str | None) -> None:
+def _wait_for_new_result(page, previous_src: str | None, *, warned: bool = False) -> None:
+    """Wait for a new result: status "done", or with ``warned`` "Done." and the server's warnings."""
+    done = '.startsWith("Done. ")' if warned else ' === "done"'
     page.wait_for_function(
-        """(previous) => document.getElementById("status").textContent === "done"
+        f"""(previous) => document.getElementById("status").textContent{done}
                          && document.getElementById("result").src !== previous""",
         arg=previous_src or "", timeout=60_000)
 
@@ -554,7 +556,8 @@ def test_a_laptop_window_keeps_the_status_in_sight_and_small_things_usable(tmp_p
     app = create_app(colorizers={DEFAULT_MODEL: load_colorizer(DEFAULT_MODEL, threads=1)})
     with _served_page(app, width=1366, height=657) as page:
         page.set_input_files("#file", str(tmp_path / "dot.png"))
-        _wait_for_new_result(page, None)
+        _wait_for_new_result(page, None, warned=True)  # a dot has no detail to colour: left grey, said so
+        sync_api.expect(page.locator("#status")).to_contain_text("No detail to colour")
         box = page.locator("#original").bounding_box()
         assert box["width"] == box["height"] == 256  # enlarged by a whole factor
         assert page.eval_on_selector("#original", "img => getComputedStyle(img).imageRendering") == "pixelated"

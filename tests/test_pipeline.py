@@ -81,6 +81,22 @@ def test_colour_input_is_recoloured_from_its_lightness(colorizer):
     assert grey.size == (50, 40)
 
 
+def test_a_blank_grey_image_is_left_grey_but_for_its_hints(caplog):
+    # found by a helper: tinted, a uniform grey came back orange at chroma 70 (the shipped models)
+    from irodori.color import rgb_to_lab
+
+    tinter = load_colorizer("general-int8", mode="tint", threads=1)
+    blank = np.full((120, 160), 128, np.uint8)
+    with caplog.at_level("WARNING", logger="irodori.colorizer"):
+        out = rgb_to_lab(np.asarray(tinter.colorize(blank).convert("RGB")))
+    assert np.hypot(out[..., 1], out[..., 2]).max() < 1.0 and "no detail to colour" in caplog.text
+    hinted = rgb_to_lab(np.asarray(tinter.colorize(blank, hints=[(20, 20, "#2060c0")]).convert("RGB")))
+    assert hinted[60, 80, 2] < -20  # the hint's blue reaches across
+    photo = np.asarray(Image.open(Path(__file__).parents[1] / "examples" / "photo_hills.png").convert("L").resize((160, 120)))
+    coloured = rgb_to_lab(np.asarray(tinter.colorize(photo).convert("RGB")))
+    assert np.hypot(coloured[..., 1], coloured[..., 2]).mean() > 5.0
+
+
 def test_alpha_is_kept(colorizer):
     la = Image.merge("LA", [_page(30, 40), Image.new("L", (40, 30), 77)])
     out = colorizer.colorize(la)

@@ -524,6 +524,10 @@ class Colorizer:
         if references:
             hints = self.reference_hints(lightness, list(references), own, paint=False)
         ab, l_small = self.network_ab(lightness, hints, temperature=temperature)
+        if float(l_small.std()) < FLAT_L_STD:  # found by a helper: a blank grey scan came back orange
+            log.warning("%sno detail to colour (a blank or uniform image, L varying by %.1f): left grey%s",
+                        input_prefix(), float(l_small.std()), ", but for its hints" if hints else "")
+            ab = np.zeros_like(ab)
         if hints and propagate:
             colours, filling = hint_fill(hints, len(own), line_art=False)
             ab = propagate_hints(ab, l_small, hints, lightness.shape, fill=colours, filling=filling)
@@ -989,6 +993,11 @@ def chroma_sample(lightness: Lightness, *, budget: int = 1 << 14) -> np.ndarray:
     return np.hypot(lab[..., 1], lab[..., 2]).reshape(-1).astype(np.float32)
 
 
+# An image whose L at the network's size varies less than this (standard deviation) has nothing
+# for the tint network to hold on to: a uniform grey came back orange or yellow at chroma 70-80
+# (float and int8 alike), a foggy print of std 2 grey levels red. It is left grey (hints still
+# colour it); a foggy print of std 5 (2 L) is coloured plausibly, sky and ground.
+FLAT_L_STD = 1.0
 COLOURED_CHROMA = 20.0  # a pixel this colourful (CIE chroma) is clearly coloured, not a cast or JPEG noise
 COLOURED_SHARE = 0.005  # an input with this share of such pixels is a colour image, however white its paper
 # (0.03 until a helper found hand tinting of 1-2 % of a portrait, its lips and scarf, replaced without a word)
