@@ -221,18 +221,23 @@ def test_the_detector_paints_line_art_on_cream_or_grainy_paper_and_tints_a_dark_
 
 
 def test_the_detector_tints_a_faded_photograph_and_paints_a_pencil_sketch_or_a_blank_page():
-    """Found by a helper: a foggy mid-grey print (std 5 around 128) and a mid-grey scan of
-    nothing had no mark on them, so all their pixels were paper: painted as line art, they came
-    back white."""
+    """Found by a helper: a foggy mid-grey print (std 5 around 128) had no mark on it, so all its
+    pixels were paper: painted as line art, it came back white."""
     rng = np.random.default_rng(4)
     smooth = np.asarray(Image.fromarray(rng.normal(0, 1, (12, 16)).astype(np.float32)).resize((320, 240), Image.BICUBIC))
     foggy = np.clip(128 + 5 * smooth / smooth.std(), 0, 255).astype(np.uint8)
     assert _detect(foggy) == "tint"
-    assert _detect(np.full((240, 320), 128, np.uint8)) == "tint"
-    assert _detect(np.full((1, 1), 128, np.uint8)) == "tint"
-    # a blank page of a chapter, on white or grey paper, stays paper (tinted, grey paper turned yellow)
-    for paper in (250, 222):
-        assert _detect(np.clip(paper + rng.normal(0, 2, (240, 320)), 0, 255).astype(np.uint8)) == "paint"
+    # a blank page of a chapter, on white or grey paper, with show-through from its back or not,
+    # stays paper (found by two more helpers: tinted, grey paper turned yellow at chroma 40 to 75)
+    for paper in (250, 222, 186, 128):
+        blank = np.clip(paper + rng.normal(0, 2, (240, 320)), 0, 255)
+        assert _detect(blank.astype(np.uint8)) == "paint"
+        if paper > 128:  # letters showing through: short strokes, 2 px wide, in lines
+            for y in range(40, 200, 14):
+                for x in range(30, 290, 5):
+                    blank[y:y + 8, x:x + 2] -= 35
+            assert _detect(blank.astype(np.uint8)) == "paint"
+    assert _detect(np.full((1, 1), 128, np.uint8)) == "paint"
     pencil = np.full((240, 320), 250, np.uint8)  # grey strokes (L about 60), nothing black
     pencil[60:62, 20:300] = pencil[20:220, 160:162] = 150
     assert _detect(pencil) == "paint"

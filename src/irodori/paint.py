@@ -676,6 +676,7 @@ class PageStats:
     lightest: float = 100.0  # CIE L of the lightest 0.5 % of pixels (not levelled)
     black_l: float = 0.0  # levelled L of the page's solid ink (BLACK_PERCENTILE of its ink pixels)
     darkest: float = 0.0  # levelled L of the darkest 0.05 % of pixels (above MAX_MARK_L: no mark at all)
+    spread: float = 0.0  # standard deviation of L along rows smoothed over SPREAD_PX: the image's shapes, not its grain
 
     @property
     def mid(self) -> float:
@@ -683,8 +684,11 @@ class PageStats:
 
     @property
     def faded(self) -> bool:
-        """No mark on a "paper" that is darker than any paper: a faded photograph (MAX_MARK_L)."""
-        return self.darkest > MAX_MARK_L and self.paper_l < NO_MARK_PAPER_L
+        """A faded photograph: no mark (MAX_MARK_L), no fine texture (MIN_TEXTURE: show-through
+        text from a page's back is one), a "paper" darker than any paper (NO_MARK_PAPER_L), and
+        shapes to colour (MIN_SPREAD: a blank page, grey or not, stays paper)."""
+        return (self.darkest > MAX_MARK_L and self.texture < MIN_TEXTURE and self.paper_l < NO_MARK_PAPER_L
+                and self.spread >= MIN_SPREAD)
 
     def describe(self) -> str:
         marks = "; no ink or pencil mark, and its lightest grey too dark for paper" if self.faded else ""
@@ -740,7 +744,19 @@ def page_stats(l_rows: np.ndarray, *, chroma: float = 0.0) -> PageStats:
     return PageStats(paper_l=paper_l, paper=float((levelled >= white).mean()), ink=float((levelled < 25.0).mean()),
                      texture=texture, chroma=float(chroma), gaps=narrow_gaps(levelled < 50.0),
                      lightest=float(np.percentile(l_rows, 99.5)), black_l=black_l,
-                     darkest=float(np.percentile(levelled, DARKEST_PERCENTILE)))
+                     darkest=float(np.percentile(levelled, DARKEST_PERCENTILE)), spread=row_spread(l_rows))
+
+
+SPREAD_PX = 16  # PageStats.spread: L is averaged over runs of this many pixels along a row first
+
+
+def row_spread(l_rows: np.ndarray) -> float:
+    """l_rows (R, W) CIE L -> the standard deviation of L averaged over SPREAD_PX-pixel runs of
+    each row: a photograph's shapes count, a scan's grain and noise hardly."""
+    width = l_rows.shape[1] // SPREAD_PX * SPREAD_PX
+    if width == 0:
+        return 0.0
+    return float(l_rows[:, :width].reshape(l_rows.shape[0], -1, SPREAD_PX).mean(axis=2).std())
 
 
 PAPER_MIN = 95.0  # levelled L: paper, on a clean page
@@ -767,14 +783,15 @@ def paper_threshold(levelled: np.ndarray) -> float:
 # input is tinted (its own colours are discarded, as always).
 MAX_CHROMA = 8.0
 MIN_PAPER_L = 50.0  # an image whose lightest 0.5 % is darker has no paper: a dark photo, not ink on paper
-# An image with nothing darker than this (levelled L of its darkest 0.05 %) has no mark on its
-# "paper"; when that "paper" is also darker than NO_MARK_PAPER_L it is no paper but a faded or
-# foggy photograph, or a grey scan of nothing. Levelled to white and painted as line art it came
-# back white (found by a helper: a mid-grey print of std 5 went from mean 128 to 240). A blank
-# page of a chapter (light paper, grey or white) stays painted: paper; tinted, a blank sheet at
-# L 88 took a yellow of chroma 75.
+# A faded photograph (PageStats.faded): nothing darker than MAX_MARK_L (levelled L of its darkest
+# 0.05 %), no fine texture, a "paper" darker than NO_MARK_PAPER_L, and shapes (MIN_SPREAD).
+# Levelled to white and painted as line art it came back white (found by a helper: a mid-grey
+# print of std 5 went from mean 128 to 240). A blank page of a chapter, on paper grey or white,
+# with show-through from its back or not, stays painted, paper: tinted, a grey one took a
+# yellow of chroma 40 to 75 (found by two more helpers).
 MAX_MARK_L = 75.0
 NO_MARK_PAPER_L = 80.0
+MIN_SPREAD = 1.5  # PageStats.spread of a faded photograph, at least (a blank grey page: under 0.5)
 DARKEST_PERCENTILE = 0.05
 MAX_MID = 0.05
 MIN_TEXTURE = 9.0
