@@ -691,7 +691,7 @@ class PageStats:
                 and self.spread >= MIN_SPREAD)
 
     def describe(self) -> str:
-        marks = "; no ink or pencil mark, and its lightest grey too dark for paper" if self.faded else ""
+        marks = "; a faded photograph: no mark, no fine texture, its lightest grey too dark for paper" if self.faded else ""
         return (f"paper {self.paper:.0%}, ink {self.ink:.0%}, mid-tones {self.mid:.0%}, "
                 f"mid-tone texture {self.texture:.1f}, chroma {self.chroma:.1f}{marks}")
 
