@@ -102,6 +102,12 @@ _COLORIZERS: dict[tuple, Any] = {}
 _COLORIZERS_LOCK = threading.Lock()
 
 
+def _split_options(options: Iterable[tuple[str, Any]]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The colorizer's options as (name, value) pairs -> (load_colorizer's keywords, the reference files)."""
+    settings = dict(options)
+    return settings, tuple(settings.pop("reference", ()))
+
+
 def _worker_colorizer(model: str, max_pixels: int | None, options: tuple[tuple[str, Any], ...] = ()
                       ) -> tuple[Any, bool]:
     """This process's colorizer for (model, max_pixels, options: the colorizer's mode, tone,
@@ -113,8 +119,7 @@ def _worker_colorizer(model: str, max_pixels: int | None, options: tuple[tuple[s
             return colorizer, False
         from .colorizer import load_colorizer
 
-        settings = dict(options)
-        references = settings.pop("reference", ())
+        settings, references = _split_options(options)
         colorizer = load_colorizer(model, threads=1, max_pixels=max_pixels, **settings)
         if references:
             colorizer = colorizer.with_references(list(references))
@@ -144,7 +149,7 @@ def _colorize_chunk(chunk: list[tuple[str, str, str]], *, model: str, fmt: str, 
 # ----------------------------------------------------------------------------------------------
 # Client side
 # ----------------------------------------------------------------------------------------------
-def _check_settings(model: str, max_pixels: int, options: dict[str, Any]) -> None:
+def _check_settings(model: str, max_pixels: int, options: tuple[tuple[str, Any], ...]) -> None:
     """What the CLI refuses with exit 2 is raised here, before any task, not failed in each:
     a mode the model cannot do (ValueError: paint with a tint model) and references that cannot
     be used (ReferenceError: grey, unreadable). A model the client cannot load is left to the
@@ -153,8 +158,7 @@ def _check_settings(model: str, max_pixels: int, options: dict[str, Any]) -> Non
     from .reference import analyse_references, load_matcher
     from .registry import ModelIntegrityError, ModelNotFoundError
 
-    settings = dict(options)
-    references = settings.pop("reference", ())
+    settings, references = _split_options(options)
     try:
         load_colorizer(model, threads=1, max_pixels=max_pixels, **settings)
     except (ModelNotFoundError, ModelIntegrityError):
@@ -220,7 +224,7 @@ def colorize_archive(
     if model_arg not in MODELS and Path(model_arg).exists():
         model_arg = str(Path(model_arg).absolute())  # workers may run in another directory
     limit = max_pixels or DEFAULT_MAX_PIXELS
-    _check_settings(model_arg, limit, dict(options))
+    _check_settings(model_arg, limit, options)
 
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]  # one folder/file/glob, not an iterable of characters

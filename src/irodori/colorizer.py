@@ -524,9 +524,10 @@ class Colorizer:
         if references:
             hints = self.reference_hints(lightness, list(references), own, paint=False)
         ab, l_small = self.network_ab(lightness, hints, temperature=temperature)
-        if float(l_small.std()) < FLAT_L_STD:  # found by a helper: a blank grey scan came back orange
+        spread = float(l_small.std())
+        if spread < FLAT_L_STD:  # found by a helper: a blank grey scan came back orange
             log.warning("%sno detail to colour (a blank or uniform image, L varying by %.1f): left grey%s",
-                        input_prefix(), float(l_small.std()), ", but for its hints" if hints else "")
+                        input_prefix(), spread, ", but for its hints" if hints else "")
             ab = np.zeros_like(ab)
         if hints and propagate:
             colours, filling = hint_fill(hints, len(own), line_art=False)

@@ -665,7 +665,8 @@ class PageStats:
     even one printed in pure black and white, has tens; line art a few at most; ``lightest``, the
     CIE L of the lightest 0.5 % of pixels, not levelled (under MIN_PAPER_L: no paper at all);
     ``darkest``, the levelled L of the darkest 0.05 % (above MAX_MARK_L: no ink or pencil mark
-    at all; with ``paper_l`` under NO_MARK_PAPER_L, ``faded``: a faded photograph)."""
+    at all) and ``spread``, the standard deviation of L averaged along rows (its shapes), for
+    ``faded``: a faded photograph."""
 
     paper_l: float
     paper: float
@@ -691,7 +692,8 @@ class PageStats:
                 and self.spread >= MIN_SPREAD)
 
     def describe(self) -> str:
-        marks = "; a faded photograph: no mark, no fine texture, its lightest grey too dark for paper" if self.faded else ""
+        marks = ("; a faded photograph: no mark, no fine texture, its lightest grey too dark for paper"
+                 if self.faded else "")
         return (f"paper {self.paper:.0%}, ink {self.ink:.0%}, mid-tones {self.mid:.0%}, "
                 f"mid-tone texture {self.texture:.1f}, chroma {self.chroma:.1f}{marks}")
 

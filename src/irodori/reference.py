@@ -52,7 +52,7 @@ from .color import l_to_gray, lab_to_rgb, rgb_to_lab, rgb_to_uint8
 from .hints import Hint
 from .imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, is_junk,
                       is_strip, open_image, page_scale, page_side, rgb_over, to_srgb, within_pages)
-from .paint import box_mean
+from .paint import box_mean, grow
 from .registry import ModelError, models_dir, verify
 
 log = logging.getLogger(__name__)
@@ -243,17 +243,21 @@ def descriptors(f8: np.ndarray, f16: np.ndarray) -> np.ndarray:
     return (out / np.sqrt(W8 ** 2 + W16 ** 2)).astype(np.float32)
 
 
+def _cells(l: np.ndarray) -> np.ndarray:
+    """(h, w) with h, w multiples of CELL -> (h/CELL, CELL, w/CELL, CELL): its cells' pixels."""
+    h, w = l.shape
+    return l.reshape(h // CELL, CELL, w // CELL, CELL)
+
+
 def cell_means(l: np.ndarray) -> np.ndarray:
     """(h, w) with h, w multiples of CELL -> (h/CELL * w/CELL,) float32 mean of each cell."""
-    h, w = l.shape
-    return l.reshape(h // CELL, CELL, w // CELL, CELL).mean(axis=(1, 3)).reshape(-1).astype(np.float32)
+    return _cells(l).mean(axis=(1, 3)).reshape(-1).astype(np.float32)
 
 
 def cell_detail(l: np.ndarray) -> np.ndarray:
     """(h, w) with h, w multiples of CELL -> (h/CELL * w/CELL,) float32 standard deviation of
     each cell: near 0 on blank paper or a flat fill, whose match says nothing about where it is."""
-    h, w = l.shape
-    return l.reshape(h // CELL, CELL, w // CELL, CELL).std(axis=(1, 3)).reshape(-1).astype(np.float32)
+    return _cells(l).std(axis=(1, 3)).reshape(-1).astype(np.float32)
 
 
 def cell_lab(rgb: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -341,9 +345,8 @@ def grow_lookup(where: np.ndarray) -> np.ndarray:
     at = (where[:, 0], where[:, 1] + 2, where[:, 2] + 2)
     closed = np.zeros(shape, dtype=bool)
     closed[at] = where[:, 3] == BACKDROP
-    padded = np.pad(closed, ((0, 0), (1, 1), (1, 1)))
-    for dy, dx in WINDOW if GROW_RIM else []:
-        closed |= padded[:, 1 + dy:1 + dy + shape[1], 1 + dx:1 + dx + shape[2]]
+    if GROW_RIM:
+        closed = np.stack([grow(view) for view in closed])
     closed[at] |= where[:, 3] != 0
     lookup = np.full(shape, -1, dtype=np.int64)
     lookup[at] = np.arange(len(where))
