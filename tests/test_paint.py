@@ -258,6 +258,10 @@ def test_a_colour_input_says_its_colours_are_replaced(painter, caplog, tmp_path)
     with caplog.at_level("WARNING", logger="irodori.colorizer"):
         painter.colorize(tmp_path / "cover.png")
         assert "cover.png: a colour image (mean chroma" in caplog.text and "colours are replaced" in caplog.text
+        for mode in ("tint", "paint"):  # asked, not chosen: the colours are replaced all the same
+            caplog.clear()
+            painter.colorize(tmp_path / "cover.png", mode=mode)
+            assert "cover.png: a colour image (mean chroma" in caplog.text, mode
         caplog.clear()
         painter.colorize(bw_page_image())  # black and white: nothing to say
         assert "a colour image" not in caplog.text

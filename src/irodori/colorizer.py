@@ -326,22 +326,15 @@ class Colorizer:
                                   self.background if background is None else background)
         check_choices(mode, tone, background)
         unused = "; the background choice is for paint only" if background != "auto" else ""
-        if mode == "tint":  # asked: nothing to measure (the detector costs ~10 ms a page)
+        chroma = chroma_sample(lightness)
+        warn_if_coloured(chroma)  # whichever the mode: asked or chosen, the colours are replaced
+        if mode == "tint":  # asked: nothing more to measure (the detector costs ~10 ms a page)
             return Contract("tint", tone, reason=f"asked{unused}")
         height, width = lightness.shape
-        chroma = chroma_sample(lightness)
         stats = page_stats(sample_rows(lightness), chroma=float(chroma.mean()) if chroma.size else 0.0)
         reason = "asked" if mode != "auto" else stats.describe()
         if mode == "auto":
             mode = choose_mode(stats)
-            coloured = float((chroma > COLOURED_CHROMA).mean()) if chroma.size else 0.0
-            # Said once per image, louder than the decision's log line; a colour page of a chapter
-            # is mostly white paper, so its mean chroma is low (5 on a helper's), its share of
-            # coloured pixels is not.
-            if stats.chroma > MAX_CHROMA or coloured > COLOURED_SHARE:
-                log.warning("%sa colour image (mean chroma %.1f, %.1f%% of it clearly coloured): its own colours "
-                            "are replaced by new ones from its lightness", input_prefix(), stats.chroma,
-                            100 * coloured)
             if mode == "paint" and self.paint_backend is None:
                 mode, reason = "tint", f"{reason}; looks like ink on paper, but {self.backend.name} cannot paint"
         if mode == "paint" and self.paint_backend is None:
@@ -965,6 +958,19 @@ def sample_rows(lightness: Lightness, *, budget: int = 1 << 18) -> np.ndarray:
     height, width = lightness.shape
     step = max(1, (height * width) // budget)
     return np.concatenate([lightness.rows(y, y + 1) for y in range(0, height, step)])
+
+
+def warn_if_coloured(chroma: np.ndarray) -> None:
+    """Warn that a colour input's own colours are replaced (said once per image, louder than the
+    contract's log line), from its :func:`chroma_sample` (n,): a mean chroma above MAX_CHROMA or
+    more than COLOURED_SHARE of it clearly coloured (a colour page of a chapter is mostly white
+    paper, so its mean chroma is low, 5 on a helper's; its share of coloured pixels is not)."""
+    if not chroma.size:
+        return
+    mean, coloured = float(chroma.mean()), float((chroma > COLOURED_CHROMA).mean())
+    if mean > MAX_CHROMA or coloured > COLOURED_SHARE:
+        log.warning("%sa colour image (mean chroma %.1f, %.1f%% of it clearly coloured): its own colours "
+                    "are replaced by new ones from its lightness", input_prefix(), mean, 100 * coloured)
 
 
 def mean_chroma(lightness: Lightness, *, budget: int = 1 << 14) -> float:
