@@ -89,7 +89,7 @@ def test_colorize_archive_on_two_worker_processes(tmp_path, client):
 def test_archives_are_tasks_of_their_own_and_the_cli_options_reach_the_workers(tmp_path, client):
     """Four archives on two workers once ran as one task (chunks counted archives as one image
     each) in one process; mode, tone, background and references were not options at all."""
-    from irodori.reference import ReferenceError
+    from irodori.reference import ReferenceImageError
 
     src, out = tmp_path / "library", tmp_path / "out"
     pages = _archive(tmp_path / "pages")
@@ -112,11 +112,11 @@ def test_archives_are_tasks_of_their_own_and_the_cli_options_reach_the_workers(t
                                       np.asarray(local.colorize(pages[2])))
     with pytest.raises(ValueError, match="'sepia'"):
         colorize_archive(src, out, client=client, mode="sepia", progress=False)
-    with pytest.raises(ReferenceError, match="does not exist"):
+    with pytest.raises(ReferenceImageError, match="does not exist"):
         colorize_archive(src, out, client=client, reference=tmp_path / "nope.png", progress=False)
     # What the CLI refuses with exit 2 failed in every task instead (every file listed as failed).
     Image.fromarray(cover).convert("L").save(tmp_path / "grey.png")
-    with pytest.raises(ReferenceError, match="colour"):
+    with pytest.raises(ReferenceImageError, match="colour"):
         colorize_archive(src, out, client=client, reference=tmp_path / "grey.png", overwrite=True, progress=False)
     with pytest.raises(ValueError, match="paint"):
         colorize_archive(src, out, client=client, model="general", mode="paint", overwrite=True, progress=False)

@@ -312,6 +312,11 @@ def test_cli_hint_errors(tmp_path):
     assert proc.returncode == 2 and "typo.png" in proc.stderr and "matches no input" in proc.stderr
     proc = _run("colorize", str(EXAMPLE), "-o", out, "--palette", "#12345")
     assert proc.returncode == 2 and "#rrggbb" in proc.stderr
+    proc = _run("colorize", str(EXAMPLE), "-o", out, "--palette", " , ")  # no colour: not silently no palette
+    assert proc.returncode == 2 and "names no colour" in proc.stderr
+    proc = _run("colorize", str(EXAMPLE), "-o", out, "--hint", "-5,10,#ff0000")  # a value, not an option
+    assert proc.returncode == 1 and "hint at (-5, 10) is outside" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_a_hint_clicked_beside_a_line_starts_from_the_cell_on_its_own_side():

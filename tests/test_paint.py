@@ -189,6 +189,16 @@ def test_the_detector_paints_ink_on_paper_and_tints_photographs():
     assert _detect(_photo_like()) == "tint"
     assert _detect(grey_painting) == "tint"
     assert choose_mode(page_stats(_l(np.repeat(page[..., None], 3, 2)), chroma=30.0)) == "tint"  # a colour input
+    # the log says why in words before the measures (a reader saw only numbers)
+    from irodori.colorizer import sample_rows
+    from irodori.imageio import Lightness
+
+    def why(grey: np.ndarray) -> str:
+        return page_stats(sample_rows(Lightness(grey, "gray8"))).describe()
+
+    assert why(line_art).startswith("ink on paper: paper ")
+    assert why(_photo_like()).startswith("smooth mid-tones (a photograph or grey art): ")
+    assert page_stats(_l(np.repeat(page[..., None], 3, 2)), chroma=30.0).describe().startswith("a colour image: ")
 
 
 def test_the_detector_paints_line_art_on_cream_or_grainy_paper_and_tints_a_dark_photo():
@@ -395,7 +405,7 @@ def test_auto_decides_per_image_and_logs_why(painter, caplog):
         page = painter.colorize(bw_page_image())
         photo = painter.colorize(_photo_like())
     assert page.info["irodori.mode"] == "paint" and photo.info["irodori.mode"] == "tint"
-    assert "paint (paper" in caplog.text and "tint (paper" in caplog.text
+    assert "paint (ink on paper: paper" in caplog.text and "tint (smooth mid-tones (a photograph or grey art): paper" in caplog.text
 
 
 def test_cli_mode_flags(tiny_paint_onnx, tiny_onnx, tmp_path):

@@ -17,12 +17,13 @@ from irodori.reference import (
     MAX_REFERENCES,
     PLAIN_BACKDROP,
     Reference,
-    ReferenceError,
+    ReferenceImageError,
     ReferenceMatcher,
     analyse_references,
     background_cells,
     coherence,
     grow_matches,
+    lone_flat_matches,
     shift_quorum,
     spread_cells,
 )
@@ -224,6 +225,41 @@ def test_grown_matches_stop_where_the_shifted_match_is_poor():
     assert (chosen[grown] == truth[grown]).all()
 
 
+def test_a_lone_flat_match_is_dropped_but_a_shapes_inside_is_kept():
+    """An unrelated page's blank paper took a reference's yellow glow from a few flat matches
+    (found by a helper); a blank cell beside matched detail is the inside of a found shape."""
+    grid = (6, 8)
+    confidence = np.zeros(48, np.float32)
+    detail = np.zeros(48, np.float32)
+    guide = np.zeros((48, 3), np.float32)
+    guide[:, 0], guide[:, 2] = 90.0, 30.0  # light yellow everywhere
+    confidence[[0, 1, 8]] = 0.8  # blank cells, far from any detail: lone
+    confidence[[30, 31, 38]] = 0.8
+    detail[30] = 12.0  # ... beside an outline that was matched: a shape's inside
+    guide[9, 2] = 2.0  # white paper for paper is always plausible
+    confidence[9] = 0.8
+    lone = lone_flat_matches(confidence, detail, guide, grid)
+    assert list(np.flatnonzero(lone)) == [0, 1, 8]
+
+
+def test_cli_takes_a_reference_glob_and_names_bad_references_by_their_path(tmp_path, capsys, caplog):
+    page = tmp_path / "page.png"
+    Image.fromarray(_grey(cartoon(0))).save(page)
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+    Image.fromarray(cartoon(0)).save(tmp_path / "a" / "001.png")
+    Image.fromarray(_grey(cartoon(1))).save(tmp_path / "b" / "001.png")
+    out = tmp_path / "out"
+    with caplog.at_level("INFO", logger="irodori.reference"):
+        assert main(["colorize", str(page), "-o", str(out), "--reference", str(tmp_path / "a" / "*.png")]) == 0
+    assert "page.png: references: " in caplog.text and "of the page matched" in caplog.text  # said by default
+    assert main(["colorize", str(page), "-o", str(out), "--overwrite", "--reference", str(tmp_path / "*" / "001.png"),
+                 "-q"]) == 2
+    assert f"reference {tmp_path / 'b' / '001.png'} has no colour" in capsys.readouterr().err
+    assert main(["colorize", str(page), "-o", str(out), "--reference", str(tmp_path / "c" / "*.png"), "-q"]) == 2
+    assert "matches no image" in capsys.readouterr().err
+
+
 def test_shift_quorum_counts_seeds_that_agree_on_a_shift():
     rows, cols = np.indices((6, 6)).reshape(2, -1)
     matched = np.stack([np.zeros(36, int), rows + 3, cols + 1], 1)
@@ -237,25 +273,25 @@ def test_shift_quorum_counts_seeds_that_agree_on_a_shift():
 
 # -- what bad references get ------------------------------------------------------------------
 def test_bad_references_get_clear_errors(tmp_path, matcher):
-    with pytest.raises(ReferenceError, match="does not exist"):
+    with pytest.raises(ReferenceImageError, match="does not exist"):
         analyse_references([tmp_path / "missing.png"], matcher=matcher)
     (tmp_path / "notes.txt").write_text("not an image")
-    with pytest.raises(ReferenceError, match="notes.txt: not an image"):
+    with pytest.raises(ReferenceImageError, match="notes.txt: not an image"):
         analyse_references([tmp_path / "notes.txt"], matcher=matcher)
     Image.fromarray(_grey(cartoon(0))).save(tmp_path / "grey.png")
-    with pytest.raises(ReferenceError, match="no colour"):
+    with pytest.raises(ReferenceImageError, match="no colour"):
         analyse_references([tmp_path / "grey.png"], matcher=matcher)
     Image.fromarray(cartoon(0)).save(tmp_path / "big.png")
-    with pytest.raises(ReferenceError, match="big.png"):
+    with pytest.raises(ReferenceImageError, match="big.png"):
         analyse_references([tmp_path / "big.png"], matcher=matcher, max_pixels=1000)
-    with pytest.raises(ReferenceError, match="too many references"):
+    with pytest.raises(ReferenceImageError, match="too many references"):
         analyse_references([cartoon(0)] * (MAX_REFERENCES + 1), matcher=matcher)
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "ComicInfo.xml").write_text("<ComicInfo/>")  # not an image: not a reference either
-    with pytest.raises(ReferenceError, match="has no images"):
+    with pytest.raises(ReferenceImageError, match="has no images"):
         analyse_references([tmp_path / "empty"], matcher=matcher)
     (tmp_path / "ch01.cbz").write_bytes(b"PK\x05\x06" + bytes(18))
-    with pytest.raises(ReferenceError, match="ch01.cbz is an archive"):
+    with pytest.raises(ReferenceImageError, match="ch01.cbz is an archive"):
         analyse_references([tmp_path / "ch01.cbz"], matcher=matcher)
 
 
@@ -268,7 +304,8 @@ def test_a_folder_stands_for_its_images_and_analysed_references_pass_through(tmp
     (folder / "ComicInfo.xml").write_text("<ComicInfo/>")  # and so are files that are not images
     (folder / "notes.txt").write_text("page 3: her coat is green")
     refs = analyse_references([folder], matcher=matcher)
-    assert [r.name for r in refs] == ["0.png", "1.png"] and all(isinstance(r, Reference) for r in refs)
+    assert [r.name for r in refs] == [str(folder / "0.png"), str(folder / "1.png")]  # the path: two folders' 0.png
+    assert all(isinstance(r, Reference) for r in refs)
     assert refs[0].features.shape[0] == refs[0].lab.shape[0] == refs[0].where.shape[0]
     assert analyse_references(refs) == refs
 
@@ -281,7 +318,7 @@ def test_one_reference_alone_is_one_source_not_its_letters(tmp_path, matcher, co
     page = _grey(cartoon(0))
     assert np.array_equal(np.asarray(colorizer.colorize(page, reference=str(tmp_path / "cover.png"))),
                           np.asarray(colorizer.colorize(page, reference=[tmp_path / "cover.png"])))
-    with pytest.raises(ReferenceError, match=r"^reference 2: not an image"):  # not "reference reference 2"
+    with pytest.raises(ReferenceImageError, match=r"^reference 2: not an image"):  # not "reference reference 2"
         analyse_references([cartoon(0), b"not an image"], matcher=matcher)
 
 

@@ -507,14 +507,17 @@ MAX_LISTED = 20  # failed inputs named at the end of a batch
 
 
 def _failed_list(failures: list[str], uncoloured: dict[Path, int]) -> str:
-    """The inputs behind exit 1, one a line, at most MAX_LISTED of them: by the end of a long
-    batch their error lines have scrolled away."""
+    """The inputs behind exit 1, one a line, at most MAX_LISTED of each kind: by the end of a long
+    batch their error lines have scrolled away. Failed inputs (no output) under "failed:",
+    archives written with pages copied uncoloured under "incomplete:", as the summary counts them."""
     names = list(dict.fromkeys(getattr(failure, "name", failure) for failure in failures))
-    names += [f"{archive} ({n} page{'' if n == 1 else 's'} copied uncoloured)" for archive, n in uncoloured.items()]
-    lines = [f"  {name}" for name in names[:MAX_LISTED]]
-    if len(names) > MAX_LISTED:
-        lines.append(f"  and {len(names) - MAX_LISTED} more")
-    return "\n".join(["failed:", *lines])
+    archives = [f"{archive} ({n} page{'' if n == 1 else 's'} copied uncoloured)" for archive, n in uncoloured.items()]
+    out = []
+    for header, listed in (("failed:", names), ("incomplete:", archives)):
+        if listed:
+            out += [header, *(f"  {name}" for name in listed[:MAX_LISTED])]
+            out += [f"  and {len(listed) - MAX_LISTED} more"] if len(listed) > MAX_LISTED else []
+    return "\n".join(out)
 
 
 def _interrupted(exc: KeyboardInterrupt, *, written: int, total: int, failed: int, overwrite: bool,
@@ -545,7 +548,9 @@ def run_colorize(args: argparse.Namespace) -> int:
     try:
         cli_hints = parse_hints(args.hint)
         file_hints = load_hints_file(args.hints) if args.hints else []
-        parse_palette(args.palette)  # checked here, once, for a usage error; parsed again per image
+        # checked here, once, for a usage error; parsed again per image
+        if args.palette is not None and parse_palette(args.palette) is None:
+            raise HintError(f"--palette {args.palette!r} names no colour (give #RRGGBB,#RRGGBB,...)")
     except HintError as exc:
         print(f"irodori colorize: {exc}", file=sys.stderr)
         return 2
@@ -608,11 +613,11 @@ def spare_references(jobs: list[Job], references: list[str]) -> tuple[list[Job],
     one, then the rest" it is page 1 coloured by hand with hints, and the batch that follows
     would have coloured page 1 again without them (found by a helper). References that cannot be
     listed are left for the colorizer to report."""
-    from .reference import ReferenceError, reference_files
+    from .reference import ReferenceImageError, reference_files
 
     try:
         files = {path_key(path) for path in reference_files(references, limit=10**6)}
-    except ReferenceError:
+    except ReferenceImageError:
         return jobs, 0
     kept = []
     for job in jobs:
@@ -638,7 +643,7 @@ def _load(args: argparse.Namespace, threads: int):
                                    max_side=args.max_side, upsample=args.upsample, threads=threads,
                                    max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, temperature=args.temperature)
         return colorizer.with_references(args.reference) if args.reference else colorizer
-    except (ModelNotFoundError, ModelIntegrityError, ValueError) as exc:  # ReferenceError among them
+    except (ModelNotFoundError, ModelIntegrityError, ValueError) as exc:  # ReferenceImageError among them
         print(f"irodori colorize: {exc}", file=sys.stderr)
         return None
 

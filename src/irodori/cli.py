@@ -592,9 +592,22 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
 
 
+def glued_values(argv: list[str]) -> list[str]:
+    """``--hint -5,10,#ff0000`` -> ``--hint=-5,10,#ff0000``: argparse takes a value that starts
+    with a dash for an option (only a plain negative number is a value), and said "expected one
+    argument" instead of irodori's own "outside the image" for a hint left of the page."""
+    out: list[str] = []
+    for token in argv:
+        if out and out[-1] == "--hint" and token[:1] == "-" and token[1:2] in tuple("0123456789."):
+            out[-1] = f"--hint={token}"
+        else:
+            out.append(token)
+    return out
+
+
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    args, extra = parser.parse_known_args(glued_values(sys.argv[1:] if argv is None else list(argv)))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.verbose:  # irodori's own steps (model, sizes, timings), not every library's chatter (Pillow's chunks)
         log.setLevel(logging.DEBUG)

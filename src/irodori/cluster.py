@@ -152,7 +152,7 @@ def _colorize_chunk(chunk: list[tuple[str, str, str]], *, model: str, fmt: str, 
 def _check_settings(model: str, max_pixels: int, options: tuple[tuple[str, Any], ...]) -> None:
     """What the CLI refuses with exit 2 is raised here, before any task, not failed in each:
     a mode the model cannot do (ValueError: paint with a tint model) and references that cannot
-    be used (ReferenceError: grey, unreadable). A model the client cannot load is left to the
+    be used (ReferenceImageError: grey, unreadable). A model the client cannot load is left to the
     workers, which report it per file (they may see another filesystem)."""
     from .colorizer import load_colorizer
     from .reference import analyse_references, load_matcher
@@ -203,7 +203,7 @@ def colorize_archive(
     over the cluster's workers in tasks of ``chunk_size`` images, each comic archive a task of its
     own. ``max_pixels=None`` means the usual decompression-bomb limit (64 MP). All paths must be
     visible to every worker at the same path. Returns an :class:`ArchiveResult`; it raises only for
-    bad arguments (ValueError; ReferenceError, one, for a reference that cannot be used) or a
+    bad arguments (ValueError; ReferenceImageError, one, for a reference that cannot be used) or a
     missing ``distributed``. Hints are the CLI's and the API's (a hints file is not read here).
     """
     distributed = _require_distributed()

@@ -388,7 +388,7 @@ class Colorizer:
         objects from :meth:`analyse_references`; default: this colorizer's, see
         :meth:`with_references`, which a batch uses to analyse them once);
         where the page matches them, their colours become hints (:mod:`irodori.reference`;
-        ReferenceError when one cannot be used). Warnings and the log name the input: its path,
+        ReferenceImageError when one cannot be used). Warnings and the log name the input: its path,
         or the name a caller gave it with :func:`irodori.imageio.input_named`."""
         with input_named(image if isinstance(image, (str, Path)) else None):
             return self._colorize(image, hints=hints, palette=palette, temperature=temperature, mode=mode,
@@ -446,7 +446,7 @@ class Colorizer:
 
     def analyse_references(self, sources: Iterable[Any]) -> list[Reference]:
         """Reference images -> analysed once (:func:`irodori.reference.analyse_references`), for
-        every page of a batch (one source, or several); ReferenceError names a bad one."""
+        every page of a batch (one source, or several); ReferenceImageError names a bad one."""
         sources = reference_sources(sources)
         if not sources:
             return []
@@ -455,7 +455,7 @@ class Colorizer:
 
     def with_references(self, sources: Iterable[Any]) -> "Colorizer":
         """A colorizer like this one that colours every image after these references (analysed
-        here, once: a folder or archive then reuses them for every page). ReferenceError names a
+        here, once: a folder or archive then reuses them for every page). ReferenceImageError names a
         bad one."""
         other = copy.copy(self)
         other.references = tuple(self.analyse_references(sources))

@@ -692,9 +692,9 @@ class PageStats:
                 and self.spread >= MIN_SPREAD)
 
     def describe(self) -> str:
-        marks = ("; a faded photograph: no mark, no fine texture, its lightest grey too dark for paper"
-                 if self.faded else "")
-        return (f"paper {self.paper:.0%}, ink {self.ink:.0%}, mid-tones {self.mid:.0%}, "
+        """Why the automatic choice is what it is, in words, then the measures behind it."""
+        marks = ("; no mark, no fine texture, its lightest grey too dark for paper" if self.faded else "")
+        return (f"{mode_and_why(self)[1]}: paper {self.paper:.0%}, ink {self.ink:.0%}, mid-tones {self.mid:.0%}, "
                 f"mid-tone texture {self.texture:.1f}, chroma {self.chroma:.1f}{marks}")
 
 
@@ -822,11 +822,22 @@ def choose_background(stats: PageStats) -> str:
 def choose_mode(stats: PageStats) -> str:
     """PageStats -> "paint" (a B&W page, line art, a 1-bit scan) or "tint" (a photograph, grey
     art, a colour image)."""
-    if stats.chroma > MAX_CHROMA or stats.lightest < MIN_PAPER_L or stats.faded:
-        return "tint"
-    if stats.mid <= MAX_MID or stats.texture >= MIN_TEXTURE:
-        return "paint"
-    return "tint"
+    return mode_and_why(stats)[0]
+
+
+def mode_and_why(stats: PageStats) -> tuple[str, str]:
+    """PageStats -> (:func:`choose_mode`'s choice, why, in words for the log)."""
+    if stats.chroma > MAX_CHROMA:
+        return "tint", "a colour image"
+    if stats.faded:
+        return "tint", "a faded photograph"
+    if stats.lightest < MIN_PAPER_L:
+        return "tint", "no paper (a photograph or grey art)"
+    if stats.mid <= MAX_MID:
+        return "paint", "ink on paper"
+    if stats.texture >= MIN_TEXTURE:
+        return "paint", "ink and screentone on paper"
+    return "tint", "smooth mid-tones (a photograph or grey art)"
 
 
 @dataclass(frozen=True)

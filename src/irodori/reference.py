@@ -38,6 +38,7 @@ and reused for every page of a batch (:meth:`irodori.colorizer.Colorizer.with_re
 from __future__ import annotations
 
 import functools
+import glob
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -50,8 +51,8 @@ from PIL import Image
 from .cbz import is_archive
 from .color import l_to_gray, lab_to_rgb, rgb_to_lab, rgb_to_uint8
 from .hints import Hint
-from .imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, is_junk,
-                      is_strip, open_image, page_scale, page_side, rgb_over, to_srgb, within_pages)
+from .imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, input_prefix,
+                      is_junk, is_strip, open_image, page_scale, page_side, rgb_over, to_srgb, within_pages)
 from .paint import box_mean, grow
 from .registry import ModelError, models_dir, verify
 
@@ -94,6 +95,9 @@ GROW_DECAY = 0.9  # ... each ring's confidence this share of the ring before
 SEED_DETAIL = 5.0  # ... from cells with at least this much detail (std of L): a blank cell's match has no place
 GROW_RIM = True  # ... never into a coloured backdrop's rim
 GROW_QUORUM = 6  # ... and sharing their shift with at least this many such cells (themselves counted)
+BLANK_COMPANY = 2  # a blank page cell (detail below SEED_DETAIL) takes a coloured match only within this many
+# cells of a confident cell with detail: a lone flat match is any flat area (an unrelated page's paper took a
+# reference's yellow glow); 0: no such check
 NEIGHBOURS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
 WINDOW = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
 MAX_REFERENCE_HINTS = 160  # per page (the pipeline takes at most hints.MAX_HINTS in all)
@@ -105,8 +109,9 @@ PAINT_MIN_L = 40.0  # a painted hint is at least this light: a flat over paper, 
 DARK_SHARE = 0.25  # a cell's colour is the mean of its pixels above this lightness quantile (ink excluded)
 
 
-class ReferenceError(ValueError):
-    """A reference that cannot be used: missing, not an image, too large, too many, not colour."""
+class ReferenceImageError(ValueError):
+    """A reference that cannot be used: missing, not an image, too large, too many, not colour.
+    (Not ``ReferenceError``, which would hide Python's built-in exception of that name.)"""
 
 
 @dataclass(frozen=True)
@@ -158,46 +163,53 @@ def reference_files(sources: Iterable[str | Path], *, limit: int = MAX_REFERENCE
     """Paths given on the command line -> image files: a file as is, a folder's images (sorted,
     not recursive; files that are not images by their extension, such as ``ComicInfo.xml`` or
     ``notes.txt``, and junk such as ``._x`` and ``Thumbs.db`` skipped, as a folder of pages is
-    walked). ReferenceError for a missing path, a folder without images, a comic archive (its
-    pages are not read as references) or more than ``limit`` files."""
+    walked), a glob pattern (``'refs/*.png'``, quoted, as pages' are: its images, sorted).
+    ReferenceImageError for a missing path, a pattern that matches no image, a folder without
+    images, a comic archive (its pages are not read as references) or more than ``limit`` files."""
     files: list[Path] = []
     for source in sources:
         path = Path(source)
-        if path.is_dir():
+        if not path.exists() and any(c in str(source) for c in "*?["):
+            found = sorted(Path(p) for p in glob.glob(str(source)) if Path(p).is_file() and not is_junk(Path(p))
+                           and Path(p).suffix.lower() in IMAGE_EXTENSIONS)
+            if not found:
+                raise ReferenceImageError(f"reference {source} matches no image")
+            files.extend(found)
+        elif path.is_dir():
             found = sorted(p for p in path.iterdir() if p.is_file() and not is_junk(p) and not p.name.startswith(".")
                            and p.suffix.lower() in IMAGE_EXTENSIONS)
             if not found:
-                raise ReferenceError(f"reference folder {path} has no images")
+                raise ReferenceImageError(f"reference folder {path} has no images")
             files.extend(found)
         elif path.is_file() and is_archive(path):
-            raise ReferenceError(f"reference {path} is an archive: give its colour pages as image files or a "
+            raise ReferenceImageError(f"reference {path} is an archive: give its colour pages as image files or a "
                                  "folder of them")
         elif path.is_file():
             files.append(path)
         else:
-            raise ReferenceError(f"reference {path} does not exist")
+            raise ReferenceImageError(f"reference {path} does not exist")
     if len(files) > limit:
-        raise ReferenceError(f"too many references ({len(files)}; at most {limit}: each one is matched "
+        raise ReferenceImageError(f"too many references ({len(files)}; at most {limit}: each one is matched "
                              "against every page)")
     return files
 
 
 def reference_rgb(source: ImageSource, *, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """A reference image -> sRGB uint8 (H, W, 3), transparency over white. ReferenceError when
+    """A reference image -> sRGB uint8 (H, W, 3), transparency over white. ReferenceImageError when
     it cannot be read or is too large (the same limits as a page) or has no colour at all."""
     try:
         img = open_image(source, max_pixels=max_pixels)
     except ImageReadError as exc:
-        raise ReferenceError(f"reference {name}: {exc}") from None
+        raise ReferenceImageError(f"reference {name}: {exc}") from None
     if img.info.get("icc_profile"):
         img = to_srgb(img)
     rgb = np.asarray(rgb_over(img))
     if rgb.shape[0] < CELL * 2 or rgb.shape[1] < CELL * 2:
-        raise ReferenceError(f"reference {name} is {rgb.shape[1]}x{rgb.shape[0]}: too small to match "
+        raise ReferenceImageError(f"reference {name} is {rgb.shape[1]}x{rgb.shape[0]}: too small to match "
                              f"(at least {CELL * 2}x{CELL * 2})")
     small = np.asarray(Image.fromarray(rgb).resize((64, 64), Image.BOX))
     if np.hypot(*rgb_to_lab(small)[..., 1:].transpose(2, 0, 1)).max() < MIN_REFERENCE_CHROMA:
-        raise ReferenceError(f"reference {name} has no colour (a grey or black-and-white image): "
+        raise ReferenceImageError(f"reference {name} has no colour (a grey or black-and-white image): "
                              "a reference shows the colours to use")
     return rgb
 
@@ -306,6 +318,8 @@ def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int], refere
     guide = np.einsum("nk,nkc->nc", weights, labs[top])
     confidence = match_confidence(sim, top[:, 0], top_sim[:, 0], runner_up, where, grid)
     best = top[:, 0]
+    if detail is not None and BLANK_COMPANY:
+        confidence *= ~lone_flat_matches(confidence, detail, guide, grid)
     if detail is not None and GROW_STEPS:
         seeds = (confidence >= MIN_CONFIDENCE) & (detail >= SEED_DETAIL)
         if GROW_QUORUM:
@@ -316,6 +330,21 @@ def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int], refere
         best = np.where(grown, chosen, best)
     owner = np.repeat(np.arange(len(references)), [r.cells for r in references])
     return guide.astype(np.float32), confidence.astype(np.float32), owner[best]
+
+
+def lone_flat_matches(confidence: np.ndarray, detail: np.ndarray, guide: np.ndarray, grid: tuple[int, int]
+                      ) -> np.ndarray:
+    """Confident cells (n,) of a page ``grid`` whose match says nothing about where they are:
+    blank (``detail`` below SEED_DETAIL), matched to a colour (``guide`` Lab (n, 3), chroma at
+    least BACKDROP_CHROMA: white paper for paper is always plausible), with no confident cell of
+    detail within BLANK_COMPANY cells -> bool (n,). A flat area matches any flat area of a
+    reference equally well; beside matched detail (the inside of a shape whose outline was
+    found) its colour is the shape's."""
+    confident = confidence >= MIN_CONFIDENCE
+    placed = (confident & (detail >= SEED_DETAIL)).reshape(grid)
+    near = box_mean(placed.astype(np.float32), BLANK_COMPANY).reshape(-1) > 0
+    coloured = np.hypot(guide[:, 1], guide[:, 2]) >= BACKDROP_CHROMA
+    return confident & (detail < SEED_DETAIL) & coloured & ~near
 
 
 def shift_quorum(seeds: np.ndarray, matched: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -557,11 +586,11 @@ class ReferenceMatcher:
     def analyse(self, source: ImageSource | np.ndarray, *, name: str = "reference",
                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Reference:
         """A colour image (anything :func:`irodori.imageio.open_image` takes, or sRGB uint8
-        (H, W, 3)) -> its :class:`Reference`, at REFERENCE_SCALES and mirrored. ReferenceError when
+        (H, W, 3)) -> its :class:`Reference`, at REFERENCE_SCALES and mirrored. ReferenceImageError when
         it cannot be read."""
         rgb = source if isinstance(source, np.ndarray) else reference_rgb(source, name=name, max_pixels=max_pixels)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-            raise ReferenceError(f"reference {name}: expected sRGB uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
+            raise ReferenceImageError(f"reference {name}: expected sRGB uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
         feats, labs, where, tones, inks, ink_tones = [], [], [], [], [], []
         for scale in REFERENCE_SCALES:
             size = feature_size(*rgb.shape[:2], side=max(32, int(FEATURE_SIDE * scale)))
@@ -632,7 +661,11 @@ class ReferenceMatcher:
             return []
         guide = self.guide(lightness, references, ink=paint, sheet=sheet)
         cells = spread_cells(guide.confidence, limit=limit)
-        log.debug("references: %d hints, %.0f%% of the page matched", len(cells), 100 * guide.coverage)
+        if cells:  # said per page at the default level: whether the references took part is the user's question
+            log.info("%sreferences: %.0f%% of the page matched, %d hints", input_prefix(), 100 * guide.coverage,
+                     len(cells))
+        else:
+            log.info("%sreferences: nothing on the page matched them; coloured as without them", input_prefix())
         if not cells:
             return []
         height, width = lightness.shape
@@ -683,7 +716,7 @@ def analyse_references(sources: Iterable[Any] | Any, *, matcher: ReferenceMatche
                        max_pixels: int | None = DEFAULT_MAX_PIXELS) -> list[Reference]:
     """References in any form -> analysed: a :class:`Reference` is kept as is; a path, bytes, a
     file, a PIL image or an sRGB array is read and analysed (one of them alone, or several in a
-    list). A folder path stands for its images. ReferenceError: missing, unreadable, too large,
+    list). A folder path stands for its images. ReferenceImageError: missing, unreadable, too large,
     more than MAX_REFERENCES."""
     items: list[Any] = []
     for source in reference_sources(sources):
@@ -692,7 +725,7 @@ def analyse_references(sources: Iterable[Any] | Any, *, matcher: ReferenceMatche
         else:
             items.append(source)
     if len(items) > MAX_REFERENCES:
-        raise ReferenceError(f"too many references ({len(items)}; at most {MAX_REFERENCES})")
+        raise ReferenceImageError(f"too many references ({len(items)}; at most {MAX_REFERENCES})")
     if all(isinstance(item, Reference) for item in items):
         return list(items)
     matcher = matcher or load_matcher()
@@ -701,6 +734,6 @@ def analyse_references(sources: Iterable[Any] | Any, *, matcher: ReferenceMatche
         if isinstance(item, Reference):
             out.append(item)
             continue
-        name = item.name if isinstance(item, Path) else str(index + 1)  # messages say "reference NAME"
+        name = str(item) if isinstance(item, Path) else str(index + 1)  # "reference PATH", as typed: two folders' 001.png
         out.append(matcher.analyse(item, name=name, max_pixels=max_pixels))
     return out

@@ -58,7 +58,7 @@ from .colorizer import TEMPERATURE_RANGE, Colorizer, load_colorizer
 from .hints import MAX_HINTS, Hint, HintError, parse_hints
 from .imageio import ImageReadError, encode, input_named, input_prefix, quiet
 from .paint import BACKGROUNDS, MODES, TONES
-from .reference import MAX_REFERENCES, Reference, ReferenceError, load_matcher
+from .reference import MAX_REFERENCES, Reference, ReferenceImageError, load_matcher
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, MODELS, ModelError
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ def analyse_uploads(uploads: list[tuple[str, bytes]], *, max_pixels: int, thread
     for index, (label, data) in enumerate(uploads, start=1):
         try:
             references.append(matcher.analyse(data, name=label.removeprefix("reference "), max_pixels=max_pixels))
-        except ReferenceError as exc:
+        except ReferenceImageError as exc:
             raise ApiError(400, str(exc)).refusing(index) from None
         except ModelError as exc:
             raise _feature_network_failed(exc) from None
