@@ -52,6 +52,8 @@ VARIANTS = {
     "no growth": ("confident matches not grown into their neighbours", {"GROW_STEPS": 0}),
     "lone flat matches kept": ("a blank page cell keeps a coloured match with no matched detail near it",
                                {"BLANK_COMPANY": 0}),
+    "mixed reference cells kept": ("a reference cell of mixed colour (ab std over 22: a shape's edge) gives hints "
+                                   "on pages with a blank sheet too", {"MAX_CELL_MIX": 0.0}),
     "flat company 4": ("a blank page cell's coloured match needs matched detail within 4 cells, not 2",
                        {"BLANK_COMPANY": 4}),
     "growth from any match": ("every confident match seeds growth: blank cells too, and shifts no other seed shares",

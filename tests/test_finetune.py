@@ -45,17 +45,47 @@ def test_the_run_colours_through_the_cli_and_the_api(finetuned, tmp_path):
     assert out.size == (60, 40) and out.mode == "RGB"
 
 
-def test_the_run_is_served_by_irodori_serve(finetuned):
+def test_the_run_is_served_by_irodori_serve(finetuned, tmp_path):
+    """Also from a folder named in Japanese: its name went into a header, which must be
+    Latin-1, and every request failed with 500 (found by a helper)."""
     pytest.importorskip("fastapi")
     pytest.importorskip("multipart")
+    import shutil
+    from urllib.parse import unquote
+
     from fastapi.testclient import TestClient
 
     from irodori.server import create_app
 
+    named = tmp_path / "連載 run"
+    shutil.copytree(finetuned, named)
     buf = io.BytesIO()
     Image.fromarray(np.tile(np.arange(0, 240, 5, dtype=np.uint8), (32, 1))).save(buf, "PNG")
-    app = create_app(models=[str(finetuned)], threads=1)
-    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
-        response = client.post("/api/colorize", files={"image": ("page.png", buf.getvalue(), "image/png")})
-    assert response.status_code == 200 and response.headers["x-irodori-model"] == finetuned.name
-    assert Image.open(io.BytesIO(response.content)).size == (48, 32)
+    for run in (finetuned, named):
+        app = create_app(models=[str(run)], threads=1)
+        with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+            response = client.post("/api/colorize", files={"image": ("page.png", buf.getvalue(), "image/png")})
+        assert response.status_code == 200 and unquote(response.headers["x-irodori-model"]) == run.name
+        assert Image.open(io.BytesIO(response.content)).size == (48, 32)
+    assert response.headers["x-irodori-model"] == "%E9%80%A3%E8%BC%89 run"  # ASCII, percent-encoded UTF-8
+
+
+def test_a_painting_model_is_fine_tuned_as_one(finetuned, tmp_path, capsys):
+    """Fine-tuned on colours alone, `manga`'s decoder moved under its paint head and B&W pages came
+    out nearly grey, with blotches on white paper (found by a helper): the preset now trains the
+    painting too, unless the command line says otherwise."""
+    import json
+
+    from irodori.checkpoint import read_meta
+
+    config = read_meta(finetuned)["config"]
+    assert config["data"]["paint_prob"] == 0.8 and config["loss"]["paint_l1"] == 2.0
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    _grey_page(pages / "p.png")
+    base = ["train", str(pages), "--init", "manga", "--preset", "finetune", "--print-config"]
+    assert main(base + ["--data.paint_prob=0", "--loss.paint_l1=0"]) == 0
+    kept = json.loads(capsys.readouterr().out)
+    assert kept["data"]["paint_prob"] == 0 and kept["loss"]["paint_l1"] == 0
+    assert main(["train", str(pages), "--init", "general", "--preset", "finetune", "--print-config"]) == 0
+    assert json.loads(capsys.readouterr().out)["data"]["paint_prob"] == 0  # a tint model stays one

@@ -238,6 +238,9 @@ def test_evaluate_writes_strict_json_and_one_sheet_per_image_even_when_stems_rep
     result["per_image"][1]["psnr_gray"] = math.inf  # an exact match (a painted line art equal to its truth)
     assert json.loads(result_json(result))["per_image"][1]["psnr_gray"] is None
     assert sorted(p.name for p in (tmp_path / "sheets").iterdir()) == ["a_bmp.jpg", "a_png.jpg"]
+    # the columns are labelled (a helper could not tell them apart): a strip of dark text above the panels
+    sheet = np.asarray(Image.open(tmp_path / "sheets" / "a_png.jpg").convert("L"))
+    assert sheet.shape[0] == 256 + 20 and (sheet[:20] < 100).mean() > 0.01 and (sheet[:20] > 200).mean() > 0.5
 
 
 def test_fd_without_the_packages_is_skipped_or_refused(tiny_onnx, colour_folder, monkeypatch):

@@ -21,6 +21,7 @@ from irodori.reference import (
     ReferenceMatcher,
     analyse_references,
     background_cells,
+    cell_lab,
     coherence,
     grow_matches,
     lone_flat_matches,
@@ -242,6 +243,21 @@ def test_a_lone_flat_match_is_dropped_but_a_shapes_inside_is_kept():
     assert list(np.flatnonzero(lone)) == [0, 1, 8]
 
 
+def test_a_cell_at_a_shapes_edge_is_mixed_and_a_flat_one_is_not(matcher):
+    """A cell half paper, half purple gave a pale hint whose correction put an olive smear on a
+    purple mane (found by a helper); such cells are told apart by the spread of their colours."""
+    from irodori.reference import CELL, MAX_CELL_MIX
+
+    rgb = np.full((CELL, 3 * CELL, 3), 255, np.uint8)
+    rgb[:, CELL:] = (120, 40, 160)  # cell 1 purple; cell 2 half purple, half paper
+    rgb[:, 2 * CELL + CELL // 2:] = 255
+    lab, mix = cell_lab(rgb, (1, 3))
+    assert mix[0] < 1 and mix[1] < 1 and mix[2] > MAX_CELL_MIX
+    assert lab.shape == (3, 3) and lab[0, 0] > 99 and lab[1, 1] > 30
+    ref = analyse_references([cartoon(0)], matcher=matcher)[0]
+    assert ref.mix is not None and ref.mix.shape == (ref.cells,)
+
+
 def test_cli_takes_a_reference_glob_and_names_bad_references_by_their_path(tmp_path, capsys, caplog):
     page = tmp_path / "page.png"
     Image.fromarray(_grey(cartoon(0))).save(page)
@@ -418,6 +434,10 @@ def test_only_a_closely_related_reference_colours_line_arts_blank_sheet(matcher,
     sheet = np.zeros(truth.shape[:2], np.float32)
     sheet[:, : truth.shape[1] // 2] = 1.0  # call the left half the sheet
     free = matcher.guide(page, refs, ink=True)
+    # with a sheet, mixed reference cells give no hint either (test_a_cell_at_a_shapes_edge...)
+    mixed = matcher.guide(page, refs, ink=True, sheet=sheet).confidence.reshape(-1) == 0
+    assert (mixed & (free.confidence.reshape(-1) > 0)).any()
+    monkeypatch.setattr(R, "MAX_CELL_MIX", 0.0)  # here: the sheet's own rules alone
     kept = matcher.guide(page, refs, ink=True, sheet=sheet)  # the page's own colours: closely related
     on_sheet = np.zeros(free.confidence.shape, bool)
     on_sheet[:, : free.confidence.shape[1] // 2] = True

@@ -14,7 +14,7 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from . import __version__
 
@@ -398,6 +398,34 @@ def _interrupted_line(exc: Any, out_dir: str) -> str:
     return f"\n{what}{where}. Continue with: irodori train --resume {out_dir}"
 
 
+PAINT_FINETUNE = {"model": {"paint": True}, "data": {"paint_prob": 0.8}, "loss": {"paint_l1": 2.0}}
+
+
+def _paint_finetune(args: argparse.Namespace, cli_overrides: dict) -> dict:
+    """The ``finetune`` preset on a model that paints (``--init manga``) fine-tunes its painting
+    too (PAINT_FINETUNE, the ``paint`` preset's settings): trained on colours alone, the decoder
+    moved under the paint head, and a helper's fine-tuned `manga` painted B&W pages nearly
+    without colour (mean chroma 40 -> 6), with grey blotches on white paper. Nothing when any of
+    those settings is given on the command line, for another preset, or an init that does not
+    paint (or cannot be read: the run's own start says why)."""
+    from .checkpoint import CheckpointError, read_meta
+    from .registry import ModelNotFoundError, resolve_init_weights
+
+    given = {f"{group}.{key}" for group, keys in PAINT_FINETUNE.items() for key in keys
+             if key in (cli_overrides.get(group) or {})}
+    if args.preset != "finetune" or args.init is None or given:
+        return {}
+    try:
+        paints = bool(read_meta(resolve_init_weights(str(args.init))).get("arch", {}).get("paint"))
+    except (CheckpointError, ModelNotFoundError, OSError, ValueError):
+        return {}
+    if paints:
+        log.info("%s paints: its painting is fine-tuned too (--data.paint_prob=0.8 --loss.paint_l1=2; "
+                 "--data.paint_prob=0 --loss.paint_l1=0 trains its colours alone)", args.init)
+        return PAINT_FINETUNE
+    return {}
+
+
 def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
     try:
         import torch  # noqa: F401
@@ -435,6 +463,7 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         base, preset, stored = {}, args.preset or "default", {}
         if args.resume is not None:
             base, preset, stored = _resumed_config(args.resume, args.preset)
+        extra = merge_dicts(_paint_finetune(args, cli_overrides), extra)
         cfg = load_config(preset, merge_dicts(base, merge_dicts(extra, cli_overrides)))
     except ConfigError as exc:
         print(f"irodori train: {exc}", file=sys.stderr)
@@ -608,7 +637,10 @@ def glued_values(argv: list[str]) -> list[str]:
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(glued_values(sys.argv[1:] if argv is None else list(argv)))
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # irodori's own lines at INFO; other libraries' only from WARNING (torch's exit-time cache
+    # statistics, a web server's chatter)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.INFO)
     if args.verbose:  # irodori's own steps (model, sizes, timings), not every library's chatter (Pillow's chunks)
         log.setLevel(logging.DEBUG)
     elif getattr(args, "quiet", False) and args.command in ("colorize", "evaluate"):
@@ -620,15 +652,34 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_USAGE
     if args.command == "colorize":
         return cmd_colorize(args)
-    if args.command == "train":
-        return cmd_train(args, extra)
-    if args.command == "export":
-        return cmd_export(args)
-    if args.command == "evaluate":
-        return cmd_evaluate(args)
+    commands = {"train": lambda: cmd_train(args, extra), "export": lambda: cmd_export(args),
+                "evaluate": lambda: cmd_evaluate(args), "serve": lambda: cmd_serve(args)}
+    return interruptible(commands.get(args.command, cmd_models), lambda: _stopped_line(args))
+
+
+def _stopped_line(args: argparse.Namespace) -> str:
+    """What a Ctrl-C outside a command's own handler says (:func:`interruptible`), when it comes."""
     if args.command == "serve":
-        return cmd_serve(args)
-    return cmd_models()
+        return "stopped"
+    run = getattr(args, "resume", None) or getattr(args, "out", None)
+    if args.command == "train" and run and (Path(run) / "latest").is_file():
+        return f"interrupted. Continue with: irodori train --resume {run}"
+    if args.command == "train":
+        return "interrupted before the first checkpoint: nothing was saved; start the run again"
+    return "interrupted"
+
+
+def interruptible(command: Callable[[], int], line: Callable[[], str]) -> int:
+    """Run a command; Ctrl-C where the command has no handler of its own (train's loop and
+    colorize's batch have: they say what was saved) ends it with ``line()`` and 130, not a
+    traceback: while torch or a model loads, during an evaluation, a server's Ctrl-C. An
+    extension module's import cut by the signal raises ImportError instead; that one is not
+    told from a missing module here, and propagates."""
+    try:
+        return command()
+    except KeyboardInterrupt:
+        print(f"\n{line()}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def entry() -> None:  # pragma: no cover

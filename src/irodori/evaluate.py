@@ -290,7 +290,9 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
             for side, vec in zip(("pred", "gray", "truth"), extractor.features([pred, gray, truth])):
                 features[side].append(vec)  # (1280,) only: the images themselves are not kept
         if sheet_dir is not None:
-            write_sheet(panels, sheet_dir / sheet_names[name])
+            labels = ["B&W input" if mode == "paint" else "grey input", "truth", colorizer.name,
+                      f"{colorizer.name}, {hints} hints"][:len(panels)]
+            write_sheet(panels, sheet_dir / sheet_names[name], labels=labels)
         rows.append(row)
         bar.update()
     bar.close()
@@ -351,9 +353,19 @@ def stack_rows(rows: list[np.ndarray]) -> np.ndarray:
     return canvas
 
 
-def write_sheet(panels: list[np.ndarray], path: Path, *, height: int = 256) -> None:
-    """One row of panels (see :func:`sheet_row`), saved as JPEG."""
-    Image.fromarray(sheet_row(panels, height=height)).save(path, quality=88)
+def write_sheet(panels: list[np.ndarray], path: Path, *, height: int = 256,
+                labels: list[str] | None = None) -> None:
+    """One row of panels (see :func:`sheet_row`), saved as JPEG; ``labels``, one per panel,
+    written in a strip above each (Pillow's default font)."""
+    row = sheet_row(panels, height=height)
+    if labels:
+        strip = Image.new("RGB", (row.shape[1], 20), "white")
+        draw, x = ImageDraw.Draw(strip), 0
+        for panel, label in zip(panels, labels):
+            draw.text((x + 4, 4), label, fill=(0, 0, 0))
+            x += max(1, round(panel.shape[1] * height / panel.shape[0])) + 4  # as sheet_row lays them out
+        row = np.vstack([np.asarray(strip), row])
+    Image.fromarray(row).save(path, quality=88)
 
 
 def _cell(value: float | None, spec: str) -> str:

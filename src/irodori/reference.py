@@ -95,6 +95,9 @@ GROW_DECAY = 0.9  # ... each ring's confidence this share of the ring before
 SEED_DETAIL = 5.0  # ... from cells with at least this much detail (std of L): a blank cell's match has no place
 GROW_RIM = True  # ... never into a coloured backdrop's rim
 GROW_QUORUM = 6  # ... and sharing their shift with at least this many such cells (themselves counted)
+MAX_CELL_MIX = 22.0  # on a page with a blank sheet (line art, gutters): a reference cell whose colour is mixed
+# (the std of its pixels' ab, ink excluded, above this: a shape's edge, half white, half purple) gives no hint
+# (0: every cell does)
 BLANK_COMPANY = 2  # a blank page cell (detail below SEED_DETAIL) takes a coloured match only within this many
 # cells of a confident cell with detail: a lone flat match is any flat area (an unrelated page's paper took a
 # reference's yellow glow); 0: no such check
@@ -135,6 +138,7 @@ class Reference:
     where: np.ndarray
     tones: np.ndarray
     ink_tones: np.ndarray
+    mix: np.ndarray | None = None
 
     @property
     def cells(self) -> int:
@@ -272,21 +276,26 @@ def cell_detail(l: np.ndarray) -> np.ndarray:
     return _cells(l).std(axis=(1, 3)).reshape(-1).astype(np.float32)
 
 
-def cell_lab(rgb: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
-    """sRGB uint8 (H, W, 3) -> (gh * gw, 3) float32 CIE Lab per grid cell: the mean of the
+def cell_lab(rgb: np.ndarray, grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """sRGB uint8 (H, W, 3) -> ((gh * gw, 3) float32 CIE Lab per grid cell: the mean of the
     cell's pixels above its DARK_SHARE lightness quantile (ink lines excluded), measured on
-    the image resized to the grid times CELL."""
+    the image resized to the grid times CELL; (gh * gw,) float32 how mixed that colour is: the
+    standard deviation of those pixels' a and b about it)."""
     gh, gw = grid
     small = np.asarray(Image.fromarray(rgb).resize((gw * CELL, gh * CELL), Image.BOX))
     lab = rgb_to_lab(small).astype(np.float32).reshape(gh, CELL, gw, CELL, 3).transpose(0, 2, 1, 3, 4)
     lab = lab.reshape(gh * gw, CELL * CELL, 3)
     floor = np.quantile(lab[..., 0], DARK_SHARE, axis=1)[:, None]
     keep = (lab[..., 0] >= floor)[..., None]
-    return ((lab * keep).sum(axis=1) / keep.sum(axis=1)).astype(np.float32)
+    count = keep.sum(axis=1)
+    mean = (lab * keep).sum(axis=1) / count
+    spread = ((((lab - mean[:, None]) * keep)[..., 1:] ** 2).sum(axis=(1, 2)) / count[:, 0]) ** 0.5
+    return mean.astype(np.float32), spread.astype(np.float32)
 
 
 def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int], references: Sequence[Reference], *,
-          ink: bool = False, detail: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+          ink: bool = False, detail: np.ndarray | None = None, mix_limit: float | None = None
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Page descriptors (n, C) and mean lightness (n,) of the cells of a ``grid`` -> (guide Lab
     (n, 3), confidence (n,), both float32, and the index of the reference each cell's best match
     is in (n,)); ``ink``: the references' ink-view descriptors.
@@ -328,6 +337,8 @@ def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int], refere
         guide[grown] = labs[chosen[grown]]
         confidence[grown] = grown_confidence[grown]
         best = np.where(grown, chosen, best)
+    if mix_limit and all(r.mix is not None for r in references):  # after growth: a mixed cell still passes it on
+        confidence[np.concatenate([r.mix for r in references])[best] > mix_limit] = 0.0
     owner = np.repeat(np.arange(len(references)), [r.cells for r in references])
     return guide.astype(np.float32), confidence.astype(np.float32), owner[best]
 
@@ -591,16 +602,17 @@ class ReferenceMatcher:
         rgb = source if isinstance(source, np.ndarray) else reference_rgb(source, name=name, max_pixels=max_pixels)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ReferenceImageError(f"reference {name}: expected sRGB uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
-        feats, labs, where, tones, inks, ink_tones = [], [], [], [], [], []
+        feats, labs, where, tones, inks, ink_tones, mixes = [], [], [], [], [], [], []
         for scale in REFERENCE_SCALES:
             size = feature_size(*rgb.shape[:2], side=max(32, int(FEATURE_SIDE * scale)))
             grid = (size[0] // CELL, size[1] // CELL)
-            lab = cell_lab(rgb, grid)
+            lab, mix_cells = cell_lab(rgb, grid)
             l_small = rgb_to_lab(np.asarray(Image.fromarray(rgb).resize(size[::-1], Image.BOX)))[..., 0]
             for mirror in (False, True):
                 l_in = l_small[:, ::-1] if mirror else l_small
                 l_in = np.ascontiguousarray(l_in, dtype=np.float32)
                 cells = lab.reshape(*grid, 3)[:, ::-1].reshape(-1, 3) if mirror else lab
+                mixes.append(mix_cells.reshape(grid)[:, ::-1].reshape(-1) if mirror else mix_cells)
                 backdrop = background_cells(cells.reshape(*grid, 3)).reshape(-1)
                 rows, cols = np.indices(grid).reshape(2, -1)
                 inked = ink_view(l_in)
@@ -613,7 +625,7 @@ class ReferenceMatcher:
                 where.append(np.stack([np.full_like(rows, len(where)), rows, cols, backdrop], axis=1))
         return Reference(name, np.concatenate(feats), np.concatenate(inks), np.concatenate(labs),
                          np.concatenate(where).astype(np.int32), np.concatenate(tones).astype(np.float32),
-                         np.concatenate(ink_tones).astype(np.float32))
+                         np.concatenate(ink_tones).astype(np.float32), np.concatenate(mixes).astype(np.float32))
 
     def guide(self, lightness: Lightness, references: Sequence[Reference], *, ink: bool = False,
               sheet: np.ndarray | None = None) -> Guide:
@@ -643,7 +655,7 @@ class ReferenceMatcher:
         if not related:
             return Guide(np.zeros((*grid, 3), np.float32), np.zeros(grid, np.float32), lightness.shape)
         lab, confidence, owner = match(ink_features, cell_means(inked), grid, related, ink=True,
-                                       detail=cell_detail(inked))
+                                       detail=cell_detail(inked), mix_limit=MAX_CELL_MIX if sheet is not None else None)
         if sheet is not None:
             on_sheet = np.asarray(Image.fromarray(sheet.astype(np.float32), "F").resize(grid[::-1], Image.BOX)) > 0.5
             weak = shares[shares >= MIN_RELATED] < MIN_RELATED_SHEET
@@ -734,6 +746,7 @@ def analyse_references(sources: Iterable[Any] | Any, *, matcher: ReferenceMatche
         if isinstance(item, Reference):
             out.append(item)
             continue
-        name = str(item) if isinstance(item, Path) else str(index + 1)  # "reference PATH", as typed: two folders' 001.png
+        # "reference PATH", as typed (two folders may each hold a 001.png), or its place in the list
+        name = str(item) if isinstance(item, Path) else str(index + 1)
         out.append(matcher.analyse(item, name=name, max_pixels=max_pixels))
     return out

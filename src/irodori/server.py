@@ -40,6 +40,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
@@ -399,6 +400,16 @@ def client_warnings() -> Iterator[list[str]]:
         yield kept
     finally:
         _REQUEST_WARNINGS.reset(token)
+
+
+HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+
+
+def header_text(value: str) -> str:
+    """A name (a model's folder, say ``runs/漫画``) -> a header value: printable ASCII as it is,
+    anything else (and ``%``) percent-encoded as UTF-8, as in a URL; a header's bytes are
+    Latin-1, and a folder named in Japanese failed every request with 500."""
+    return quote(value, safe=HEADER_SAFE)
 
 
 def warnings_header(warnings: list[str]) -> str:
@@ -819,7 +830,8 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
         finally:
             await form.close()
         return Response(png, media_type="image/png", headers={
-            "X-Irodori-Model": job.model, "X-Irodori-Mode": used_mode, "X-Irodori-References": str(used_references),
+            "X-Irodori-Model": header_text(job.model), "X-Irodori-Mode": used_mode,
+            "X-Irodori-References": str(used_references),
             "X-Irodori-Elapsed-Ms": f"{elapsed_ms:.0f}", "X-Irodori-Warnings": warnings_header(warnings),
             "Cache-Control": "no-store"})
 

@@ -60,6 +60,11 @@ function sentence(text) {
 
 // What the command line would have warned about this image (a hint that colours nothing, a
 // colour upload whose own colours are replaced): the answer's X-Irodori-Warnings, a JSON list.
+// A name the server percent-encoded to keep its header ASCII (a model folder named in Japanese).
+function headerText(value) {
+  try { return decodeURIComponent(value); } catch { return value; }
+}
+
 function serverWarnings(headers) {
   try {
     const list = JSON.parse(headers.get("X-Irodori-Warnings") || "[]");
@@ -527,7 +532,7 @@ function showResult(blob, headers) {
     el.download.removeAttribute("aria-disabled");
     const mode = headers.get("X-Irodori-Mode");
     const refs = Number(headers.get("X-Irodori-References") || 0);
-    el.meta.textContent = `${headers.get("X-Irodori-Model") || ""}${mode ? ` · ${mode}ed` : ""}`
+    el.meta.textContent = `${headerText(headers.get("X-Irodori-Model") || "")}${mode ? ` · ${mode}ed` : ""}`
       + `${refs ? ` · ${refs} reference${refs > 1 ? "s" : ""}` : ""} · ${headers.get("X-Irodori-Elapsed-Ms") || "?"} ms`;
     const warnings = serverWarnings(headers);
     if (warnings.length) setStatus(`Done. ${warnings.map(sentence).join(" ")}`, "warn");
