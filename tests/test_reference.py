@@ -71,8 +71,10 @@ def matcher():
 def test_a_page_coloured_after_itself_takes_its_own_colours(colorizer):
     truth = cartoon(1)
     grey = _grey(truth)
-    without = np.asarray(colorizer.colorize(grey))
-    with_ref = np.asarray(colorizer.colorize(grey, reference=[truth]))
+    without = colorizer.colorize(grey)
+    coloured = colorizer.colorize(grey, reference=[truth])
+    assert coloured.info["irodori.reference_hints"] > 10 and "irodori.reference_hints" not in without.info
+    without, with_ref = np.asarray(without), np.asarray(coloured)
     assert _psnr(with_ref, truth) > _psnr(without, truth) + 3.0
     # the output keeps the input's lightness: references change colour, never the ink
     np.testing.assert_allclose(rgb_to_lab(with_ref)[..., 0], rgb_to_lab(np.stack([grey] * 3, -1))[..., 0], atol=1.0)
@@ -83,7 +85,9 @@ def test_an_unrelated_reference_changes_little(colorizer, tmp_path):
     noise = np.random.default_rng(3).integers(0, 256, (64, 48, 3), dtype=np.uint8)  # no structure to match
     photo = np.asarray(Image.fromarray(noise).resize((384, 288), Image.NEAREST))
     without = np.asarray(colorizer.colorize(page))
-    with_ref = np.asarray(colorizer.colorize(page, reference=[photo]))
+    unmatched = colorizer.colorize(page, reference=[photo])
+    assert unmatched.info["irodori.reference_hints"] == 0  # said to the caller: nothing matched
+    with_ref = np.asarray(unmatched)
     assert _psnr(with_ref, without) > 35.0
     # the user's own hints fill their regions as they do without a reference (found by a helper:
     # any reference turned them back into corrections)

@@ -715,6 +715,14 @@ def test_a_matching_reference_colours_the_page_after_it(reference_server):
     assert _psnr(rgb_with, truth) > _psnr(rgb_without, truth) + 3.0  # measured: 13.4 -> 18.4 dB
     l_page = rgb_to_l(np.repeat(np.asarray(Image.open(io.BytesIO(page)))[..., None], 3, axis=2))
     assert np.abs(rgb_to_l(rgb_with) - l_page).max() < 0.6  # references change colour, not lightness
+    assert "matches nothing" not in used.headers["x-irodori-warnings"]
+    # A reference that matches nothing was counted as used, without a word (found by a helper)
+    noise = np.random.default_rng(3).integers(0, 256, (64, 48, 3), dtype=np.uint8)
+    unrelated = _post_references(url, page, [("photo.png", _encoded(np.asarray(
+        Image.fromarray(noise).resize((384, 288), Image.NEAREST))))])
+    assert unrelated.status_code == 200 and unrelated.headers["x-irodori-references"] == "1"
+    assert json.loads(unrelated.headers["x-irodori-warnings"]) == [
+        "the reference matches nothing on this image: it is coloured as without references"]
 
 
 def test_several_references_with_hints_and_mode(reference_server):

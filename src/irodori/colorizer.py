@@ -42,8 +42,8 @@ from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, in
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet,
                     Contract, Screentone, ShapeFill, SheetFill, choose_background, choose_mode, composite,
                     flats_to_lines, gutters, page_stats, strip_gaps, tone_length)
-from .reference import (SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, load_matcher,
-                        reference_sources)
+from .reference import (SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, counting_hints,
+                        load_matcher, reference_sources)
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
 
 log = logging.getLogger(__name__)
@@ -254,7 +254,9 @@ class Colorizer:
     (H, W) / (H, W, 3) / (H, W, 4), and returns a PIL image of the same size: mode RGB, or RGBA
     when the input had alpha. A colour input is re-coloured from its lightness (its own colours
     are discarded). Its ``info["dpi"]`` is the input's print resolution when the input declares
-    one, and ``info["irodori.mode"]`` the contract it was coloured under.
+    one, ``info["irodori.mode"]`` the contract it was coloured under, and, when references were
+    given, ``info["irodori.reference_hints"]`` how many hints they gave (0: nothing on the image
+    matched them, and it is coloured as without them).
 
     Two contracts (:class:`irodori.paint.Contract`, chosen once per image by
     :meth:`contract_for`): **tint** keeps the input's CIE L exactly (photos, grey art); **paint**
@@ -399,6 +401,16 @@ class Colorizer:
                   reference: Iterable[Any] | None) -> Image.Image:
         hints = parse_hints(hints)
         references = self.references if reference is None else self.analyse_references(reference)
+        with counting_hints() as found:
+            out = self._colour(image, hints=hints, palette=palette, temperature=temperature, mode=mode, tone=tone,
+                               background=background, references=references)
+        if references:
+            out.info["irodori.reference_hints"] = sum(found)
+        return out
+
+    def _colour(self, image: ImageSource, *, hints: list[Hint], palette: str | Iterable[Any] | None,
+                temperature: float | None, mode: str | None, tone: str | None, background: str | None,
+                references: tuple[Reference, ...] | list[Reference]) -> Image.Image:
         palette_ab = parse_palette(palette)
         img = open_image(image, max_pixels=self.max_pixels)
         log.debug("%s: input %dx%d, mode %s, %d hints", self.name, *img.size, img.mode, len(hints))

@@ -37,10 +37,12 @@ and reused for every page of a batch (:meth:`irodori.colorizer.Colorizer.with_re
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import glob
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,6 +112,21 @@ BACKDROP_CHROMA = 6.0  # a grey or white backdrop is kept (white paper is a good
 BACKDROP, PLAIN_BACKDROP = 1, 2  # Reference.where[:, 3]: a coloured backdrop, a white or grey one
 PAINT_MIN_L = 40.0  # a painted hint is at least this light: a flat over paper, never a black wash
 DARK_SHARE = 0.25  # a cell's colour is the mean of its pixels above this lightness quantile (ink excluded)
+
+
+_FOUND: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("irodori_reference_hints", default=None)
+
+
+@contextlib.contextmanager
+def counting_hints() -> Iterator[list[int]]:
+    """Within the block, in this thread, :meth:`ReferenceMatcher.hints` appends how many hints it
+    gave each page to the list yielded (a page's answer says whether its references matched)."""
+    found: list[int] = []
+    token = _FOUND.set(found)
+    try:
+        yield found
+    finally:
+        _FOUND.reset(token)
 
 
 class ReferenceImageError(ValueError):
@@ -673,6 +690,9 @@ class ReferenceMatcher:
             return []
         guide = self.guide(lightness, references, ink=paint, sheet=sheet)
         cells = spread_cells(guide.confidence, limit=limit)
+        counted = _FOUND.get()
+        if counted is not None:
+            counted.append(len(cells))
         if cells:  # said per page at the default level: whether the references took part is the user's question
             log.info("%sreferences: %.0f%% of the page matched, %d hints", input_prefix(), 100 * guide.coverage,
                      len(cells))
