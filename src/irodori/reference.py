@@ -145,7 +145,8 @@ class Reference:
     int32: the cell's view (scale and mirror, numbered), row, column, and BACKDROP where it is a
     coloured backdrop (:func:`background_cells`: matched, but never a hint), PLAIN_BACKDROP a white
     or grey one (a hint, paper for paper, but never grown into); ``tones`` and ``ink_tones`` (n,)
-    float32: each cell's mean L in either view.
+    float32: each cell's mean L in either view; ``mix`` (n,) float32: how mixed each cell's
+    colour is (:func:`cell_lab`; None for a Reference made without it: then no cell is mixed).
     """
 
     name: str
@@ -204,14 +205,14 @@ def reference_files(sources: Iterable[str | Path], *, limit: int = MAX_REFERENCE
             files.extend(found)
         elif path.is_file() and is_archive(path):
             raise ReferenceImageError(f"reference {path} is an archive: give its colour pages as image files or a "
-                                 "folder of them")
+                                      "folder of them")
         elif path.is_file():
             files.append(path)
         else:
             raise ReferenceImageError(f"reference {path} does not exist")
     if len(files) > limit:
         raise ReferenceImageError(f"too many references ({len(files)}; at most {limit}: each one is matched "
-                             "against every page)")
+                                  "against every page)")
     return files
 
 
@@ -227,11 +228,11 @@ def reference_rgb(source: ImageSource, *, name: str, max_pixels: int | None = DE
     rgb = np.asarray(rgb_over(img))
     if rgb.shape[0] < CELL * 2 or rgb.shape[1] < CELL * 2:
         raise ReferenceImageError(f"reference {name} is {rgb.shape[1]}x{rgb.shape[0]}: too small to match "
-                             f"(at least {CELL * 2}x{CELL * 2})")
+                                  f"(at least {CELL * 2}x{CELL * 2})")
     small = np.asarray(Image.fromarray(rgb).resize((64, 64), Image.BOX))
     if np.hypot(*rgb_to_lab(small)[..., 1:].transpose(2, 0, 1)).max() < MIN_REFERENCE_CHROMA:
         raise ReferenceImageError(f"reference {name} has no colour (a grey or black-and-white image): "
-                             "a reference shows the colours to use")
+                                  "a reference shows the colours to use")
     return rgb
 
 
@@ -324,8 +325,11 @@ def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int], refere
     (cycle-consistency, CYCLE_CELLS), coherent with its neighbours' (:func:`coherence`),
     distinct (clearly better than the AMBIGUITY_RANK-th best), not a coloured backdrop, and
     supported by confident cells around it (SUPPORT_RADIUS, MIN_SUPPORT). With ``detail`` (n,), the cells'
-    standard deviation of L (:func:`cell_detail`), the confident matches are then grown into
-    their neighbours (:func:`grow_matches`), which take the grown match's colour.
+    standard deviation of L (:func:`cell_detail`), a blank cell's coloured match needs matched
+    detail near it (:func:`lone_flat_matches`), and the confident matches are then grown into
+    their neighbours (:func:`grow_matches`), which take the grown match's colour. With
+    ``mix_limit``, a cell whose (grown) match is a reference cell of mixed colour (``mix`` above
+    it: a shape's edge) keeps the match but gets no confidence, so gives no hint.
     """
     bank = np.concatenate([r.ink_features if ink else r.features for r in references])
     bank_tone = np.concatenate([r.ink_tones if ink else r.tones for r in references])
