@@ -578,6 +578,25 @@ def test_ctrl_c_with_quiet_counts_what_was_written(tiny_onnx, tmp_path, threads)
     assert 5 <= written < 400 and f"interrupted: {written} of 400 outputs written" in err
 
 
+def test_a_swallowed_ctrl_c_stops_the_batch_at_the_next_image(tiny_onnx, tmp_path, capsys):
+    """Ctrl-C that lands while an import's lock callback runs is swallowed there ("Exception
+    ignored in ..."), and a helper's batch ran to the end with exit 0: the handler's list of
+    signals received is read between images, and one found there stops the batch."""
+    from irodori.batch import run_colorize
+    from irodori.cli import build_parser
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i in range(6):
+        Image.fromarray(np.full((24, 24), 40 * i, np.uint8)).save(src / f"p{i}.png")
+    args = build_parser().parse_args(["colorize", str(src), "-o", str(out), "--model", str(tiny_onnx),
+                                      "--threads", "1", "-q"])
+    assert run_colorize(args, [KeyboardInterrupt()]) == 130  # received earlier, never raised
+    written = len(list(out.glob("*.png")))
+    assert written == 1 and f"interrupted: {written} of 6 outputs written" in capsys.readouterr().err
+    assert run_colorize(args, []) == 0 and len(list(out.glob("*.png"))) == 6  # nothing received: all
+
+
 def test_png_compression_is_a_flag(tiny_onnx, inputs, tmp_path):
     from irodori.cli import PNG_COMPRESSION
     from irodori.imageio import DEFAULT_PNG_COMPRESSION

@@ -535,11 +535,13 @@ def _interrupted(exc: KeyboardInterrupt, *, written: int, total: int, failed: in
             f"complete files, so {again}")
 
 
-def run_colorize(args: argparse.Namespace) -> int:
+def run_colorize(args: argparse.Namespace, interrupts: list[KeyboardInterrupt] | None = None) -> int:
     """``irodori colorize``: -> the exit status: 0; 1 if anything failed; 2 for a usage error;
     130 (Ctrl-C), 143 or 129 (SIGTERM or SIGHUP: :class:`Terminated`) when the colouring is
     stopped. A KeyboardInterrupt before it (loading the model, scanning folders) or in stdin mode
-    is raised, for the CLI."""
+    is raised, for the CLI. ``interrupts``: the signals the CLI's handler received; one there
+    when an image is done was swallowed on its way (by an import's lock callback) and is raised
+    then."""
     threads = args.threads if args.threads is not None else (os.cpu_count() or 1)
     problem = _usage_problem(args, threads)
     if problem:
@@ -576,7 +578,7 @@ def run_colorize(args: argparse.Namespace) -> int:
     log.debug("%d inputs: %d to colour, %d skipped", len(jobs), len(todo), len(kept))
     warn_unused_guidance(kept, references=bool(args.reference))
     return _colorize_batch(args, todo, skipped=len(kept), spared=spared, failures=problems + clashes + blocked,
-                           threads=threads)
+                           threads=threads, interrupts=interrupts)
 
 
 def check_page_hints(jobs: list[Job]) -> None:
@@ -649,8 +651,9 @@ def _load(args: argparse.Namespace, threads: int):
 
 
 def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, spared: int, failures: list[str],
-                    threads: int) -> int:
-    """Colour the planned jobs (``failures``: those found before any work) -> the exit status."""
+                    threads: int, interrupts: list[KeyboardInterrupt] | None = None) -> int:
+    """Colour the planned jobs (``failures``: those found before any work) -> the exit status;
+    ``interrupts``: see :func:`run_colorize`."""
     images = [job for job in todo if not is_archive(job.source)]
     archives = [job for job in todo if is_archive(job.source)]
     units = len(images) + sum(count_pages(job.source) for job in archives)  # what the progress bar counts
@@ -678,9 +681,17 @@ def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, 
             failed.append(error)
             bar.write(f"error: {error}", file=sys.stderr)
 
+    def tick(*_: Any) -> None:
+        # A signal that came while an import's lock callback ran was swallowed there ("Exception
+        # ignored in ..."; a helper's Ctrl-C at 0.4 s went unheeded and the batch ran on): raised
+        # again here, between images, from the list the CLI's handler keeps.
+        if interrupts:
+            raise interrupts[-1]
+        bar.update()
+
     def on_done(job: Job, error: str | None) -> None:
         report(error)
-        bar.update()
+        tick()
 
     encoding = {"fmt": args.format, "quality": args.quality, "compression": args.png_compression}
     started = time.time() - 0.05  # file times come from a coarser clock, a few ms behind
@@ -689,7 +700,7 @@ def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, 
         for job in archives:
             try:
                 pages = colorize_file(colorizer, job.source, job.output, **encoding, hints=job.hints,
-                                      palette=args.palette, threads=workers, on_page=bar.update,
+                                      palette=args.palette, threads=workers, on_page=tick,
                                       page_hints=job.page_hints)
             except Exception as exc:
                 reason = failure_reason(exc)

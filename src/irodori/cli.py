@@ -129,9 +129,10 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                    "or an object mapping image file names to such lists")
     p.add_argument("--palette", default=None, metavar="#RRGGBB,...",
                    help="use only these colours (and grey) for the output's chroma")
-    p.add_argument("--reference", action="append", default=None, metavar="IMAGE|FOLDER",
-                   help="a colour page, cover or character sheet of the same series (repeatable; a folder stands "
-                   "for its images; at most 8): where a page matches it, its colours are used (docs/REFERENCE.md)")
+    p.add_argument("--reference", action="append", default=None, metavar="IMAGE|FOLDER|'GLOB'",
+                   help="a colour page, cover or character sheet of the same series (repeatable; a folder or a "
+                   "quoted glob stands for its images; at most 8): where a page matches it, its colours are used "
+                   "(docs/REFERENCE.md)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar, and no line per image saying whether it was tinted or painted")
 
@@ -265,7 +266,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         from .batch import Terminated, run_colorize
 
         with _raising_signals(Terminated) as received:
-            return run_colorize(args)
+            return run_colorize(args, received)
     except (KeyboardInterrupt, ImportError) as exc:
         if not isinstance(exc, KeyboardInterrupt) and not received:
             raise  # a missing module, not an interrupted import
