@@ -596,3 +596,17 @@ def test_a_laptop_window_keeps_the_status_in_sight_and_small_things_usable(tmp_p
             return cut;
         }""")
         assert cut == []
+
+
+def test_on_a_phone_the_chosen_picture_comes_into_view():
+    """At 390x844 the picture lies under every control: after choosing a file only "done" was in
+    view, 1,196 px above the image (found by a helper)."""
+    app = create_app(colorizers={DEFAULT_MODEL: load_colorizer(DEFAULT_MODEL, threads=1)})
+    with _served_page(app, width=390, height=844) as page:
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing overflows sideways
+        page.set_input_files("#file", str(EXAMPLE))
+        _wait_for_new_result(page, None)
+        box = page.locator("#stage").bounding_box()
+        assert 0 <= box["y"] and box["y"] + min(box["height"], 200) <= 844, box  # in sight, not below the fold
+        page.evaluate("window.scrollTo(0, 0)")
+        assert page.locator("#stage").bounding_box()["y"] > 844  # where it lies: under the controls

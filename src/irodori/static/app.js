@@ -168,6 +168,9 @@ async function adopt(file) {
     el.original.dataset.broken = "1";  // the browser cannot show it (TIFF, say): see showResult
   }
   renderHints();
+  // On a phone the picture sits under every control: bring it (and the status above it) into
+  // view once a new file is chosen, or only "done" showed at the top (found by a helper).
+  if (window.matchMedia("(max-width: 760px)").matches) el.stage.scrollIntoView({ block: "start" });
 }
 
 // A format the browser cannot show (TIFF, say): show the result in grey as the "original";
