@@ -129,9 +129,13 @@ def test_the_schedule_fills_the_time_left_at_the_probed_rate(tg):
 def test_images_per_s_leaves_out_the_start_up_window(tg):
     rows = [{"step": "10", "img_per_s": "50"}, {"step": "20", "img_per_s": "900"}, {"step": "20", "img_per_s": ""},
             {"step": "30", "img_per_s": "1000"}, {"step": "40", "img_per_s": "1100"}]
-    assert tg.images_per_s(rows) == 1000
+    assert tg.images_per_s(rows) == pytest.approx(3 / (1 / 900 + 1 / 1000 + 1 / 1100))  # images over time, not a median
     assert tg.images_per_s(rows, after_step=20) == 1100
     assert tg.images_per_s([]) is None
+    # Bursts (15 workers hand in batches together): two windows at 4000 img/s, one at 500, is
+    # 3 windows' images in 2/4000 + 1/500 of a window's time each: 1200 img/s, where the median said 4000.
+    bursts = [{"step": str(10 * i), "img_per_s": r} for i, r in enumerate(["1", "4000", "4000", "500"], 1)]
+    assert tg.images_per_s(bursts) == pytest.approx(1200)
 
 
 def test_tree_bytes_counts_tracked_and_unignored_files(tg, tmp_path):
