@@ -376,6 +376,14 @@ def test_a_mistyped_model_is_a_usage_error_in_every_command(colour_folder, tmp_p
     assert "no such model or checkpoint: mange" in capsys.readouterr().err
     assert main(["evaluate", "mnga", str(colour_folder), "--no-fd", "-q"]) == 2
     assert "mnga" in capsys.readouterr().err
+    # A folder that is no model is the command line's fault too, as `colorize --model` says (it was 1)
+    (tmp_path / "empty").mkdir()
+    assert main(["train", str(colour_folder), "--init", str(tmp_path / "empty"), "--out", str(tmp_path / "r"),
+                 "-q"]) == 2
+    assert "no checkpoint.json" in capsys.readouterr().err and not (tmp_path / "r").exists()
+    assert main(["evaluate", str(tmp_path / "empty"), str(colour_folder), "--no-fd", "-q"]) == 2
+    assert main(["colorize", str(colour_folder), "-o", str(tmp_path / "o"), "--model", str(tmp_path / "empty"),
+                 "-q"]) == 2
 
 
 def test_a_run_stopped_before_its_first_checkpoint_says_so(tmp_path, capsys):

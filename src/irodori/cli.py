@@ -399,6 +399,21 @@ def _interrupted_line(exc: Any, out_dir: str) -> str:
     return f"\n{what}{where}. Continue with: irodori train --resume {out_dir}"
 
 
+def _check_init(init: str | None) -> None:
+    """``--init`` must name a shipped model or a checkpoint this version reads: ConfigError (a
+    usage error, exit 2, as ``colorize --model`` gives) otherwise, before any data is read."""
+    from .checkpoint import CheckpointError, read_meta
+    from .config import ConfigError
+    from .registry import ModelError, ModelNotFoundError, resolve_init_weights
+
+    if init is None:
+        return
+    try:
+        read_meta(resolve_init_weights(str(init)))
+    except (CheckpointError, ModelNotFoundError, ModelError) as exc:
+        raise ConfigError(f"--init {init}: {exc}") from None
+
+
 PAINT_FINETUNE = {"model": {"paint": True}, "data": {"paint_prob": 0.8}, "loss": {"paint_l1": 2.0}}
 
 
@@ -461,6 +476,7 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
             names = ", ".join(f"--model.{k}" for k in cli_overrides["model"])
             raise ConfigError(f"{names}: with --init the architecture is the init model's and cannot change "
                               "(except --model.paint=true, which grows a paint head on it)")
+        _check_init(args.init)
         base, preset, stored = {}, args.preset or "default", {}
         if args.resume is not None:
             base, preset, stored = _resumed_config(args.resume, args.preset)
@@ -557,13 +573,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if problem:  # found before the work, not after it
         print(f"irodori evaluate: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        result = evaluate_folder(args.model, args.dir, max_side=args.max_side, limit=args.limit,
-                                 hints=args.sample_hints, sheets=args.sheets, fd=False if args.no_fd else None,
-                                 progress=not args.quiet, mode=args.mode)
-    except ModelNotFoundError as exc:  # a mistyped model name: the command line's fault, as in colorize
+    from .colorizer import load_colorizer
+    from .registry import ModelError
+
+    try:  # loaded here: a model that cannot be loaded is the command line's fault, as in colorize
+        colorizer = load_colorizer(args.model, max_side=args.max_side)
+    except (ModelNotFoundError, ModelError) as exc:
         print(f"irodori evaluate: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        result = evaluate_folder(colorizer, args.dir, limit=args.limit, hints=args.sample_hints, sheets=args.sheets,
+                                 fd=False if args.no_fd else None, progress=not args.quiet, mode=args.mode)
     except (FileNotFoundError, ValueError, FeaturesUnavailable) as exc:
         print(f"irodori evaluate: {exc}", file=sys.stderr)
         return EXIT_FAILED
