@@ -84,8 +84,31 @@ def test_a_painting_model_is_fine_tuned_as_one(finetuned, tmp_path, capsys):
     pages.mkdir()
     _grey_page(pages / "p.png")
     base = ["train", str(pages), "--init", "manga", "--preset", "finetune", "--print-config"]
-    assert main(base + ["--data.paint_prob=0", "--loss.paint_l1=0"]) == 0
-    kept = json.loads(capsys.readouterr().out)
-    assert kept["data"]["paint_prob"] == 0 and kept["loss"]["paint_l1"] == 0
+    # what the user gives wins, and one setting given alone decides the other (a review found the
+    # log's own settings refused, "needs model.paint=true", and --model.paint=true turning it off)
+    for given, expected in [(["--data.paint_prob=0", "--loss.paint_l1=0"], (0, 0)), (["--data.paint_prob=0"], (0, 0)),
+                            (["--loss.paint_l1=0"], (0, 0)), (["--data.paint_prob=0.8", "--loss.paint_l1=2"], (0.8, 2)),
+                            (["--model.paint=true"], (0.8, 2)), (["--data.paint_prob=0.5"], (0.5, 2))]:
+        assert main(base + given) == 0, given
+        printed = json.loads(capsys.readouterr().out)
+        assert (printed["data"]["paint_prob"], printed["loss"]["paint_l1"]) == expected, given
+        assert printed["model"]["paint"] is True
     assert main(["train", str(pages), "--init", "general", "--preset", "finetune", "--print-config"]) == 0
     assert json.loads(capsys.readouterr().out)["data"]["paint_prob"] == 0  # a tint model stays one
+
+
+def test_a_signal_after_the_last_step_says_the_run_is_complete(finetuned):
+    """SIGTERM just after training's last step escaped the loop's handler: the CLI said
+    "interrupted. Continue with: irodori train --resume", exit 130, of a finished run."""
+    import argparse
+
+    from irodori.cli import _stopped_line, interruptible
+    from irodori.train import _Signalled
+
+    args = argparse.Namespace(command="train", resume=None, out=str(finetuned))
+    assert _stopped_line(args, 143) == f"terminated after the run's last step: it is complete ({finetuned})"
+
+    def stopped() -> int:
+        raise _Signalled(15)
+
+    assert interruptible(stopped, lambda status: _stopped_line(args, status)) == 143

@@ -240,6 +240,14 @@ def test_evaluate_writes_strict_json_and_one_sheet_per_image_even_when_stems_rep
     assert sorted(p.name for p in (tmp_path / "sheets").iterdir()) == ["a_bmp.jpg", "a_png.jpg"]
     # the columns are labelled (a helper could not tell them apart): a strip of dark text above the panels
     sheet = np.asarray(Image.open(tmp_path / "sheets" / "a_png.jpg").convert("L"))
+    from PIL import ImageDraw
+
+    from irodori.evaluate import fit_label
+
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))  # a name the font cannot draw, a path too long for its panel
+    assert fit_label(draw, "café 漫画@3", 300) == "cafe ??@3"
+    cut = fit_label(draw, "runs/a very long experiment name, fine-tuned on the wesnoth portraits@300", 120)
+    assert cut.startswith("...") and cut.endswith("portraits@300") and draw.textlength(cut) <= 120
     assert sheet.shape[0] == 256 + 20 and (sheet[:20] < 100).mean() > 0.002 and (sheet[:20] > 200).mean() > 0.5
 
 

@@ -481,3 +481,18 @@ def test_a_strips_features_stay_within_four_pages_of_pixels():
     for size in ((1, 200000), (200000, 1), (1, 12000), (30, 100000)):
         h, w = feature_size(*size)
         assert h * w <= 4 * FEATURE_SIDE ** 2 and h % 16 == w % 16 == 0
+
+
+def test_a_reference_named_twice_counts_once_and_the_old_name_still_imports(tmp_path):
+    import warnings
+
+    import irodori.reference as R
+
+    for name in ("a.png", "b.png"):
+        Image.fromarray(cartoon(0)).save(tmp_path / name)
+    files = R.reference_files([tmp_path / "b.png", str(tmp_path / "*.png"), tmp_path / "b.png"])
+    assert files == [tmp_path / "b.png", tmp_path / "a.png"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert R.ReferenceError is ReferenceImageError  # this exception's name before 2026-12-01
+    assert caught and caught[0].category is DeprecationWarning

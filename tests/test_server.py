@@ -723,6 +723,10 @@ def test_a_matching_reference_colours_the_page_after_it(reference_server):
     assert unrelated.status_code == 200 and unrelated.headers["x-irodori-references"] == "1"
     assert json.loads(unrelated.headers["x-irodori-warnings"]) == [
         "the reference matches nothing on this image: it is coloured as without references"]
+    two = _post_references(url, page, [("a.png", _encoded(np.asarray(Image.fromarray(noise).resize((384, 288))))),
+                                       ("b.png", _encoded(np.asarray(Image.fromarray(noise[::-1]).resize((384, 288)))))])
+    assert json.loads(two.headers["x-irodori-warnings"]) == [  # not "none ... match nothing"
+        "none of the references matches anything on this image: it is coloured as without references"]
 
 
 def test_several_references_with_hints_and_mode(reference_server):

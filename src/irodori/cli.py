@@ -414,32 +414,44 @@ def _check_init(init: str | None) -> None:
         raise ConfigError(f"--init {init}: {exc}") from None
 
 
-PAINT_FINETUNE = {"model": {"paint": True}, "data": {"paint_prob": 0.8}, "loss": {"paint_l1": 2.0}}
+PAINT_FINETUNE = {"data": {"paint_prob": 0.8}, "loss": {"paint_l1": 2.0}}  # the paint preset's
 
 
-def _paint_finetune(args: argparse.Namespace, cli_overrides: dict) -> dict:
-    """The ``finetune`` preset on a model that paints (``--init manga``) fine-tunes its painting
-    too (PAINT_FINETUNE, the ``paint`` preset's settings): trained on colours alone, the decoder
-    moved under the paint head, and a helper's fine-tuned `manga` painted B&W pages nearly
-    without colour (mean chroma 40 -> 6), with grey blotches on white paper. Nothing when any of
-    those settings is given on the command line, for another preset, or an init that does not
-    paint (or cannot be read: the run's own start says why)."""
+def _init_paints(args: argparse.Namespace, cli_overrides: dict) -> dict:
+    """Settings for a run that starts from a model that paints (``--init manga``): its
+    architecture has a paint head, so ``model.paint`` is true whatever the preset (the paint
+    settings the user gives are then accepted: "a tint model cannot learn to paint" was said of
+    `manga`). The ``finetune`` preset also fine-tunes its painting (PAINT_FINETUNE): trained on
+    colours alone, the decoder moved under the paint head, and a helper's fine-tuned `manga`
+    painted B&W pages nearly without colour (mean chroma 40 -> 6), with grey blotches on white
+    paper. A paint setting given alone decides the other: ``--data.paint_prob=0`` (or
+    ``--loss.paint_l1=0``) trains the colours alone. {} for an init that does not paint, or that
+    cannot be read (:func:`_check_init` says why)."""
     from .checkpoint import CheckpointError, read_meta
-    from .registry import ModelNotFoundError, resolve_init_weights
+    from .registry import ModelError, ModelNotFoundError, resolve_init_weights
 
-    given = {f"{group}.{key}" for group, keys in PAINT_FINETUNE.items() for key in keys
-             if key in (cli_overrides.get(group) or {})}
-    if args.preset != "finetune" or args.init is None or given:
+    if args.init is None:
         return {}
     try:
         paints = bool(read_meta(resolve_init_weights(str(args.init))).get("arch", {}).get("paint"))
-    except (CheckpointError, ModelNotFoundError, OSError, ValueError):
+    except (CheckpointError, ModelNotFoundError, ModelError, OSError, ValueError):
         return {}
-    if paints:
+    if not paints:
+        return {}
+    settings: dict = {"model": {"paint": True}}
+    if args.preset != "finetune":
+        return settings
+    prob = (cli_overrides.get("data") or {}).get("paint_prob")
+    l1 = (cli_overrides.get("loss") or {}).get("paint_l1")
+    if prob is None and l1 is None:
         log.info("%s paints: its painting is fine-tuned too (--data.paint_prob=0.8 --loss.paint_l1=2; "
-                 "--data.paint_prob=0 --loss.paint_l1=0 trains its colours alone)", args.init)
-        return PAINT_FINETUNE
-    return {}
+                 "--data.paint_prob=0 trains its colours alone)", args.init)
+        prob, l1 = PAINT_FINETUNE["data"]["paint_prob"], PAINT_FINETUNE["loss"]["paint_l1"]
+    elif prob is None:
+        prob = PAINT_FINETUNE["data"]["paint_prob"] if float(l1) > 0 else 0.0
+    elif l1 is None:
+        l1 = PAINT_FINETUNE["loss"]["paint_l1"] if float(prob) > 0 else 0.0
+    return {**settings, "data": {"paint_prob": prob}, "loss": {"paint_l1": l1}}
 
 
 def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
@@ -480,7 +492,7 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         base, preset, stored = {}, args.preset or "default", {}
         if args.resume is not None:
             base, preset, stored = _resumed_config(args.resume, args.preset)
-        extra = merge_dicts(_paint_finetune(args, cli_overrides), extra)
+        extra = merge_dicts(_init_paints(args, cli_overrides), extra)
         cfg = load_config(preset, merge_dicts(base, merge_dicts(extra, cli_overrides)))
     except ConfigError as exc:
         print(f"irodori train: {exc}", file=sys.stderr)
@@ -675,32 +687,44 @@ def _main(argv: list[str] | None) -> int:
         return cmd_colorize(args)
     commands = {"train": lambda: cmd_train(args, extra), "export": lambda: cmd_export(args),
                 "evaluate": lambda: cmd_evaluate(args), "serve": lambda: cmd_serve(args)}
-    return interruptible(commands.get(args.command, cmd_models), lambda: _stopped_line(args))
+    return interruptible(commands.get(args.command, cmd_models), lambda status: _stopped_line(args, status))
 
 
-def _stopped_line(args: argparse.Namespace) -> str:
-    """What a Ctrl-C outside a command's own handler says (:func:`interruptible`), when it comes."""
+def _stopped_line(args: argparse.Namespace, status: int) -> str:
+    """What a stop outside a command's own handler says (:func:`interruptible`), when it comes:
+    ``status`` 130 for Ctrl-C, 143 or 129 for SIGTERM or SIGHUP."""
+    word = "interrupted" if status == EXIT_INTERRUPTED else "terminated"
     if args.command == "serve":
         return "stopped"
     run = getattr(args, "resume", None) or getattr(args, "out", None)
-    if args.command == "train" and run and (Path(run) / "latest").is_file():
-        return f"interrupted. Continue with: irodori train --resume {run}"
-    if args.command == "train":
-        return "interrupted before the first checkpoint: nothing was saved; start the run again"
-    return "interrupted"
+    if args.command != "train":
+        return word
+    if not run or not (Path(run) / "latest").is_file():
+        return f"{word} before the first checkpoint: nothing was saved; start the run again"
+    from .checkpoint import CheckpointError, read_meta
+
+    try:
+        meta = read_meta(run)
+    except CheckpointError:
+        meta = {}
+    if int(meta.get("step", -1)) >= int(meta.get("config", {}).get("steps", 1 << 62)):
+        return f"{word} after the run's last step: it is complete ({run})"  # a signal after the loop
+    return f"{word}. Continue with: irodori train --resume {run}"
 
 
-def interruptible(command: Callable[[], int], line: Callable[[], str]) -> int:
-    """Run a command; Ctrl-C where the command has no handler of its own (train's loop and
-    colorize's batch have: they say what was saved) ends it with ``line()`` and 130, not a
-    traceback: while torch or a model loads, during an evaluation, a server's Ctrl-C. An
-    extension module's import cut by the signal raises ImportError instead; that one is not
-    told from a missing module here, and propagates."""
+def interruptible(command: Callable[[], int], line: Callable[[int], str]) -> int:
+    """Run a command; Ctrl-C (or SIGTERM and SIGHUP where the command turned them into an
+    exception) where the command has no handler of its own (train's loop and colorize's batch
+    have: they say what was saved) ends it with ``line(status)`` and that status (130, 143 or 129),
+    not a traceback: while torch or a model loads, during an evaluation, a server's Ctrl-C, a
+    signal just after training's last step. An extension module's import cut by the signal
+    raises ImportError instead; that one is not told from a missing module here, and propagates."""
     try:
         return command()
-    except KeyboardInterrupt:
-        print(f"\n{line()}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        status = getattr(exc, "status", None) or (128 + exc.signum if hasattr(exc, "signum") else EXIT_INTERRUPTED)
+        print(f"\n{line(status)}", file=sys.stderr)
+        return status
 
 
 def entry() -> None:  # pragma: no cover

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -362,10 +363,25 @@ def write_sheet(panels: list[np.ndarray], path: Path, *, height: int = 256,
         strip = Image.new("RGB", (row.shape[1], 20), "white")
         draw, x = ImageDraw.Draw(strip), 0
         for panel, label in zip(panels, labels):
-            draw.text((x + 4, 4), label, fill=(0, 0, 0))
-            x += max(1, round(panel.shape[1] * height / panel.shape[0])) + 4  # as sheet_row lays them out
+            width = max(1, round(panel.shape[1] * height / panel.shape[0]))  # as sheet_row lays them out
+            draw.text((x + 4, 4), fit_label(draw, label, width - 8), fill=(0, 0, 0))
+            x += width + 4
         row = np.vstack([np.asarray(strip), row])
     Image.fromarray(row).save(path, quality=88)
+
+
+def fit_label(draw: ImageDraw.ImageDraw, text: str, width: float) -> str:
+    """A label the default font can draw within ``width`` pixels: accents dropped and other
+    characters outside ASCII as "?" (the font has no glyphs for them: a model folder named
+    "café 漫画" came out as boxes), and a long one cut from the left with "..." (a model's path
+    ran into the next panel's label; its end, the name and step, is what tells them apart)."""
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    text = "".join(c if c.isascii() and c.isprintable() else "?" for c in text)
+    if draw.textlength(text) <= width:
+        return text
+    while text and draw.textlength("..." + text) > width:
+        text = text[1:]
+    return "..." + text
 
 
 def _cell(value: float | None, spec: str) -> str:

@@ -134,6 +134,17 @@ class ReferenceImageError(ValueError):
     (Not ``ReferenceError``, which would hide Python's built-in exception of that name.)"""
 
 
+def __getattr__(name: str) -> Any:
+    """``ReferenceError``, this exception's name until 2026-12-01, for code that imported it
+    (it hid Python's built-in of that name); with a DeprecationWarning."""
+    if name == "ReferenceError":
+        import warnings
+
+        warnings.warn("irodori.reference.ReferenceError is now ReferenceImageError", DeprecationWarning, stacklevel=2)
+        return ReferenceImageError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 @dataclass(frozen=True)
 class Reference:
     """One analysed reference image: what matching needs, computed once (n cells over every
@@ -210,6 +221,10 @@ def reference_files(sources: Iterable[str | Path], *, limit: int = MAX_REFERENCE
             files.append(path)
         else:
             raise ReferenceImageError(f"reference {path} does not exist")
+    unique: dict[Path, Path] = {}  # a file named twice (a file and a glob holding it): once, in its first place
+    for path in files:
+        unique.setdefault(path.resolve(), path)
+    files = list(unique.values())
     if len(files) > limit:
         raise ReferenceImageError(f"too many references ({len(files)}; at most {limit}: each one is matched "
                                   "against every page)")

@@ -446,8 +446,9 @@ def colour_job(colorizer: Colorizer, job: Job, data: bytes, uploads: list[tuple[
         raise ApiError(400, message) from None
     elapsed_ms = (time.perf_counter() - start) * 1000.0
     if references and not out.info.get("irodori.reference_hints") and len(warnings) < MAX_WARNINGS:
-        warnings.append(f"{'the reference matches' if len(references) == 1 else 'none of the references match'} "
-                        "nothing on this image: it is coloured as without references")
+        warnings.append(("the reference matches nothing" if len(references) == 1 else
+                         "none of the references matches anything") + " on this image: it is coloured as without "
+                        "references")
     return encode(out, "png"), out.info.get("irodori.mode", "tint"), elapsed_ms, len(references), warnings
 
 
