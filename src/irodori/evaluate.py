@@ -273,30 +273,30 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         sheet_dir.mkdir(parents=True, exist_ok=True)
     rows, skipped = [], []
     sheet_names = _sheet_names([name for name, _, _ in files])
-    bar = tqdm(total=wanted, desc="evaluate", unit="img", disable=not progress)
-    for name, input_path, truth_path in files:
-        if len(rows) == wanted:  # the first ``limit`` images that can be scored
-            break
-        try:
-            pair = _load_item(name, input_path, truth_path)
-        except (OSError, ValueError, SyntaxError) as exc:  # unreadable, sizes differ, too small
-            skipped.append(f"{name} ({exc})")
-            continue
-        if holds_no_colour(pair[0]):  # found by a helper: a grey file among the truths pulled the means down
-            skipped.append(f"{name} (a grey image: no colour to score against)")
-            continue
-        row, panels = _score_image(colorizer, mode, name, input_path, pair, hints=hints)
-        if extractor is not None:
-            gray, truth, pred = panels[:3]
-            for side, vec in zip(("pred", "gray", "truth"), extractor.features([pred, gray, truth])):
-                features[side].append(vec)  # (1280,) only: the images themselves are not kept
-        if sheet_dir is not None:
-            labels = ["B&W input" if mode == "paint" else "grey input", "truth", colorizer.name,
-                      f"{colorizer.name}, {hints} hints"][:len(panels)]
-            write_sheet(panels, sheet_dir / sheet_names[name], labels=labels)
-        rows.append(row)
-        bar.update()
-    bar.close()
+    # closed on Ctrl-C too: the bar was drawn again under the CLI's "interrupted"
+    with tqdm(total=wanted, desc="evaluate", unit="img", disable=not progress) as bar:
+        for name, input_path, truth_path in files:
+            if len(rows) == wanted:  # the first ``limit`` images that can be scored
+                break
+            try:
+                pair = _load_item(name, input_path, truth_path)
+            except (OSError, ValueError, SyntaxError) as exc:  # unreadable, sizes differ, too small
+                skipped.append(f"{name} ({exc})")
+                continue
+            if holds_no_colour(pair[0]):  # a helper's: a grey file among the truths pulled the means down
+                skipped.append(f"{name} (a grey image: no colour to score against)")
+                continue
+            row, panels = _score_image(colorizer, mode, name, input_path, pair, hints=hints)
+            if extractor is not None:
+                gray, truth, pred = panels[:3]
+                for side, vec in zip(("pred", "gray", "truth"), extractor.features([pred, gray, truth])):
+                    features[side].append(vec)  # (1280,) only: the images themselves are not kept
+            if sheet_dir is not None:
+                labels = ["B&W input" if mode == "paint" else "grey input", "truth", colorizer.name,
+                          f"{colorizer.name}, {hints} hints"][:len(panels)]
+                write_sheet(panels, sheet_dir / sheet_names[name], labels=labels)
+            rows.append(row)
+            bar.update()
     if skipped:
         notes.append(f"{_count(len(skipped), 'image')} skipped: " + "; ".join(skipped))
     if not rows:
