@@ -399,17 +399,18 @@ def _interrupted_line(exc: Any, out_dir: str) -> str:
     return f"\n{what}{where}. Continue with: irodori train --resume {out_dir}"
 
 
-def _check_init(init: str | None) -> None:
-    """``--init`` must name a shipped model or a checkpoint this version reads: ConfigError (a
-    usage error, exit 2, as ``colorize --model`` gives) otherwise, before any data is read."""
+def _init_meta(init: str | None) -> dict:
+    """checkpoint.json of ``--init`` ({} without one): it must name a shipped model or a
+    checkpoint this version reads, else ConfigError (a usage error, exit 2, as ``colorize
+    --model`` gives), before any data is read."""
     from .checkpoint import CheckpointError, read_meta
     from .config import ConfigError
     from .registry import ModelError, ModelNotFoundError, resolve_init_weights
 
     if init is None:
-        return
+        return {}
     try:
-        read_meta(resolve_init_weights(str(init)))
+        return read_meta(resolve_init_weights(str(init)))
     except (CheckpointError, ModelNotFoundError, ModelError) as exc:
         raise ConfigError(f"--init {init}: {exc}") from None
 
@@ -417,26 +418,18 @@ def _check_init(init: str | None) -> None:
 PAINT_FINETUNE = {"data": {"paint_prob": 0.8}, "loss": {"paint_l1": 2.0}}  # the paint preset's
 
 
-def _init_paints(args: argparse.Namespace, cli_overrides: dict) -> dict:
-    """Settings for a run that starts from a model that paints (``--init manga``): its
+def _init_paints(args: argparse.Namespace, init_meta: dict, cli_overrides: dict) -> dict:
+    """Settings for a run that starts from a model that paints (``--init manga``, its
+    checkpoint.json ``init_meta``): its
     architecture has a paint head, so ``model.paint`` is true whatever the preset (the paint
     settings the user gives are then accepted: "a tint model cannot learn to paint" was said of
     `manga`). The ``finetune`` preset also fine-tunes its painting (PAINT_FINETUNE): trained on
     colours alone, the decoder moved under the paint head, and a helper's fine-tuned `manga`
     painted B&W pages nearly without colour (mean chroma 40 -> 6), with grey blotches on white
     paper. A paint setting given alone decides the other: ``--data.paint_prob=0`` (or
-    ``--loss.paint_l1=0``) trains the colours alone. {} for an init that does not paint, or that
-    cannot be read (:func:`_check_init` says why)."""
-    from .checkpoint import CheckpointError, read_meta
-    from .registry import ModelError, ModelNotFoundError, resolve_init_weights
-
-    if args.init is None:
-        return {}
-    try:
-        paints = bool(read_meta(resolve_init_weights(str(args.init))).get("arch", {}).get("paint"))
-    except (CheckpointError, ModelNotFoundError, ModelError, OSError, ValueError):
-        return {}
-    if not paints:
+    ``--loss.paint_l1=0``) trains the colours alone. {} without an init, or for one that does not
+    paint."""
+    if not init_meta.get("arch", {}).get("paint"):
         return {}
     settings: dict = {"model": {"paint": True}}
     if args.preset != "finetune":
@@ -488,11 +481,11 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
             names = ", ".join(f"--model.{k}" for k in cli_overrides["model"])
             raise ConfigError(f"{names}: with --init the architecture is the init model's and cannot change "
                               "(except --model.paint=true, which grows a paint head on it)")
-        _check_init(args.init)
+        init_meta = _init_meta(args.init)
         base, preset, stored = {}, args.preset or "default", {}
         if args.resume is not None:
             base, preset, stored = _resumed_config(args.resume, args.preset)
-        extra = merge_dicts(_init_paints(args, cli_overrides), extra)
+        extra = merge_dicts(_init_paints(args, init_meta, cli_overrides), extra)
         cfg = load_config(preset, merge_dicts(base, merge_dicts(extra, cli_overrides)))
     except ConfigError as exc:
         print(f"irodori train: {exc}", file=sys.stderr)

@@ -24,7 +24,7 @@ import threading
 import time
 import warnings
 from pathlib import Path, PurePath
-from typing import BinaryIO, Iterator, Union
+from typing import BinaryIO, Iterator, TypeVar, Union
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError, features
@@ -34,6 +34,18 @@ from .color import gray8_to_l, gray_to_l, l_to_gray, rgb_to_l
 log = logging.getLogger(__name__)
 
 _INPUT_NAME: contextvars.ContextVar[str] = contextvars.ContextVar("irodori_input_name", default="")
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def scoped(var: contextvars.ContextVar[T], value: T) -> Iterator[T]:
+    """``var`` set to ``value`` within the block, in this thread (and context), and put back
+    after; yields ``value`` (a list the block's callees append to, say)."""
+    token = var.set(value)
+    try:
+        yield value
+    finally:
+        var.reset(token)
 
 
 @contextlib.contextmanager
@@ -44,11 +56,8 @@ def input_named(name: str | Path | None) -> Iterator[None]:
     if name is None or name == "":
         yield
         return
-    token = _INPUT_NAME.set(str(name))
-    try:
+    with scoped(_INPUT_NAME, str(name)):
         yield
-    finally:
-        _INPUT_NAME.reset(token)
 
 
 _QUIET_LOCK = threading.Lock()

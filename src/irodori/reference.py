@@ -42,7 +42,7 @@ import contextvars
 import functools
 import glob
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,8 @@ from .cbz import is_archive
 from .color import l_to_gray, lab_to_rgb, rgb_to_lab, rgb_to_uint8
 from .hints import Hint
 from .imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, input_prefix,
-                      is_junk, is_strip, open_image, page_scale, page_side, rgb_over, to_srgb, within_pages)
+                      is_junk, is_strip, open_image, page_scale, page_side, rgb_over, scoped, to_srgb,
+                      within_pages)
 from .paint import box_mean, grow
 from .registry import ModelError, models_dir, verify
 
@@ -117,16 +118,10 @@ DARK_SHARE = 0.25  # a cell's colour is the mean of its pixels above this lightn
 _FOUND: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("irodori_reference_hints", default=None)
 
 
-@contextlib.contextmanager
-def counting_hints() -> Iterator[list[int]]:
+def counting_hints() -> contextlib.AbstractContextManager[list[int]]:
     """Within the block, in this thread, :meth:`ReferenceMatcher.hints` appends how many hints it
     gave each page to the list yielded (a page's answer says whether its references matched)."""
-    found: list[int] = []
-    token = _FOUND.set(found)
-    try:
-        yield found
-    finally:
-        _FOUND.reset(token)
+    return scoped(_FOUND, [])
 
 
 class ReferenceImageError(ValueError):

@@ -57,7 +57,7 @@ from starlette.requests import ClientDisconnect
 from . import __version__
 from .colorizer import TEMPERATURE_RANGE, Colorizer, load_colorizer
 from .hints import MAX_HINTS, Hint, HintError, parse_hints
-from .imageio import ImageReadError, encode, input_named, input_prefix, quiet
+from .imageio import ImageReadError, encode, input_named, input_prefix, quiet, scoped
 from .paint import BACKGROUNDS, MODES, TONES
 from .reference import MAX_REFERENCES, Reference, ReferenceImageError, load_matcher
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, MODELS, ModelError
@@ -394,12 +394,8 @@ def client_warnings() -> Iterator[list[str]]:
     logger = logging.getLogger("irodori")
     if _CLIENT_WARNINGS not in logger.handlers:
         logger.addHandler(_CLIENT_WARNINGS)
-    kept: list[str] = []
-    token = _REQUEST_WARNINGS.set(kept)
-    try:
+    with scoped(_REQUEST_WARNINGS, []) as kept:
         yield kept
-    finally:
-        _REQUEST_WARNINGS.reset(token)
 
 
 HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
