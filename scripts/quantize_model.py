@@ -154,8 +154,9 @@ def network_ms(path: Path, height: int, width: int, *, threads: int, runs: int =
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    channels = session.get_inputs()[1].shape[1]  # 3, or 4 for a model that takes hints' lightness
     feed = {"l": np.random.default_rng(0).uniform(-1, 1, (1, 1, height, width)).astype(np.float32),
-            "hints": np.zeros((1, 3, height, width), np.float32)}
+            "hints": np.zeros((1, channels if isinstance(channels, int) else 3, height, width), np.float32)}
     for _ in range(5):
         session.run(None, feed)
     times = []

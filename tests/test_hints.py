@@ -214,7 +214,10 @@ def test_palette_keeps_only_its_colours_and_grey():
     assert palette.shape == (3, 2)
     with pytest.raises(HintError):
         parse_palette("#ff0000,bogus")
-    assert parse_palette("") is None and parse_palette(None) is None
+    assert parse_palette("") is None and parse_palette(None) is None and parse_palette([]) is None
+    for nothing in (",", " , ", "  "):  # a palette meant, with no colour in it: said, not ignored
+        with pytest.raises(HintError, match="names no colour"):
+            parse_palette(nothing)
     rng = np.random.default_rng(0)
     ab = rng.uniform(-80, 80, (2, 30, 40)).astype(np.float32)
     ab[:, :5] = rng.uniform(-2, 2, (2, 5, 40))  # near-grey rows

@@ -324,7 +324,7 @@ def test_8_bit_and_float_lightness_give_the_same_colours(colorizer):
 # Broken models: refused at load where possible, naming the file; otherwise the model's error
 # (ModelError), never each image's
 # ----------------------------------------------------------------------------------------------
-def _onnx_model(path, ab_nodes, *, metadata=None, channels=2):
+def _onnx_model(path, ab_nodes, *, metadata=None, channels=2, hint_channels=3):
     """An ONNX model with irodori's inputs (l, hints) whose output ``ab`` is made by ``ab_nodes``
     (a list of (op, inputs, outputs, attrs), ending in "ab"), written to ``path``."""
     onnx = pytest.importorskip("onnx")
@@ -334,7 +334,8 @@ def _onnx_model(path, ab_nodes, *, metadata=None, channels=2):
         return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["n", c, "h", "w"])
 
     nodes = [helper.make_node(op, inputs, outputs, **attrs) for op, inputs, outputs, attrs in ab_nodes]
-    graph = helper.make_graph(nodes, "broken", [value("l", 1), value("hints", 3)], [value("ab", channels)])
+    graph = helper.make_graph(nodes, "broken", [value("l", 1), value("hints", hint_channels)],
+                              [value("ab", channels)])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     for key, text in (metadata or {}).items():
         entry = model.metadata_props.add()
@@ -369,11 +370,14 @@ NAN_WHEN_BRIGHT = [_const("c", 0.1), ("Sub", ["c", "l"], ["d"], {}), ("Concat", 
     (ONE_CHANNEL, {}, 1, r"output has shape \(1, 1, 32, 32\) where \(1, 2, 32, 32\) was expected"),
     (NAN, {}, 2, "output holds NaN or inf"),
     (INF, {}, 2, "output holds NaN or inf"),
+    (GREY, {}, (2, 5), r"hints input has shape \['n', 5, 'h', 'w'\], not \(N, 3 or 4, H, W\)"),
 ])
 def test_a_broken_onnx_model_is_refused_at_load_naming_the_file(tmp_path, nodes, metadata, channels, says):
     from irodori.registry import ModelError
 
-    path = _onnx_model(tmp_path / "broken.onnx", nodes, metadata=metadata, channels=channels)
+    channels, hint_channels = channels if isinstance(channels, tuple) else (channels, 3)
+    path = _onnx_model(tmp_path / "broken.onnx", nodes, metadata=metadata, channels=channels,
+                       hint_channels=hint_channels)
     with pytest.raises(ModelError, match=says) as err:
         load_colorizer(path)
     assert str(path) in str(err.value)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -309,6 +310,37 @@ def test_a_fine_tune_shorter_than_its_warm_up_still_reaches_its_learning_rate():
 def test_a_shortened_warm_up_is_logged(tmp_path, caplog):
     train(_cfg(tmp_path, steps=4, optim={"warmup_steps": 100}), dry_run=True, progress=False)
     assert "optim.warmup_steps=100 is more than half of this 4-step run: warming up over 2 steps" in caplog.text
+
+
+def test_a_folder_of_too_few_images_is_warned_about(tmp_path, caplog):
+    from PIL import Image
+
+    folder = tmp_path / "one"
+    folder.mkdir()
+    rgb = (np.random.default_rng(0).random((48, 48, 3)) * 255).astype(np.uint8)
+    Image.fromarray(rgb).save(folder / "page.png")
+    train(_cfg(tmp_path / "run", steps=2, data={"train_dirs": [str(folder)], "workers": 0}), progress=False)
+    assert "only 1 training image: the model will learn it by heart" in caplog.text
+    caplog.clear()
+    train(_cfg(tmp_path / "dry", steps=2), dry_run=True, progress=False)  # 64 synthetic images
+    assert "by heart" not in caplog.text
+
+
+def test_resuming_on_changed_training_images_says_so(tmp_path, caplog):
+    from PIL import Image
+
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        Image.fromarray((rng.random((48, 48, 3)) * 255).astype(np.uint8)).save(folder / f"p{i}.png")
+    cfg = _cfg(tmp_path / "run", steps=4, checkpoint_every=2, data={"train_dirs": [str(folder)], "workers": 0})
+    train(cfg, stop_at_step=2, progress=False)
+    train(cfg, resume=tmp_path / "run", stop_at_step=3, progress=False)  # the same images: nothing said
+    assert "training images differ" not in caplog.text
+    Image.fromarray((rng.random((48, 48, 3)) * 255).astype(np.uint8)).save(folder / "p5.png")
+    train(cfg, resume=tmp_path / "run", progress=False)
+    assert "training images differ from those" in caplog.text
 
 
 def test_the_last_good_checkpoint_has_finite_weights_and_statistics(tmp_path):

@@ -477,10 +477,11 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         if args.init is not None and args.resume is not None:
             raise ConfigError("--init starts a new run from a model's weights and --resume continues a run; "
                               "give one of them")
-        if args.init is not None and set(cli_overrides.get("model") or {}) - {"paint"}:
+        if args.init is not None and set(cli_overrides.get("model") or {}) - {"paint", "hint_channels"}:
             names = ", ".join(f"--model.{k}" for k in cli_overrides["model"])
             raise ConfigError(f"{names}: with --init the architecture is the init model's and cannot change "
-                              "(except --model.paint=true, which grows a paint head on it)")
+                              "(except --model.paint=true, which grows a paint head on it, and "
+                              "--model.hint_channels=4, which grows a lightness hint channel)")
         init_meta = _init_meta(args.init)
         base, preset, stored = {}, args.preset or "default", {}
         if args.resume is not None:

@@ -35,8 +35,8 @@ from PIL import Image
 
 from .balloons import Balloons
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_l, rgb_to_lab
-from .hints import (MAX_HINTS, Hint, HintError, apply_palette, check_inside, hint_map, parse_hints, parse_palette,
-                    propagate_hints, propagation_grid)
+from .hints import (HINT_CHANNELS_WITH_L, MAX_HINTS, Hint, HintError, apply_palette, check_inside, hint_map,
+                    parse_hints, parse_palette, propagate_hints, propagation_grid)
 from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, input_prefix,
                       lightness_of, open_image, page_scale, page_side, print_resolution, within_pages)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet,
@@ -63,11 +63,13 @@ TEMPERATURE_RANGE = (0.1, 1.0)
 
 
 class Backend(Protocol):
-    """Runs the network: l (1, 1, h, w), hints (1, 3, h, w) normalised -> ab (1, 2, h, w).
+    """Runs the network: l (1, 1, h, w), hints (1, C, h, w) normalised -> ab (1, 2, h, w), C =
+    ``hint_channels``: 3 (a, b, mask) or 4 (and the hint's L, :func:`irodori.hints.hint_map`).
     A paint model (``paints``) also gives its page lightness: ``run_paint`` -> (ab, l_paint
     (1, 1, h, w) normalised)."""
 
     size_multiple: int
+    hint_channels: int
     max_side: int
     name: str
     paints: bool
@@ -120,6 +122,16 @@ def _temperature_default(session: Any, meta: dict[str, str], path: Path) -> floa
     return value
 
 
+def _hint_channels(shape: list, path: Path) -> int:
+    """The hint channels of an ONNX model's ``hints`` input (N, C, H, W): 3, or 4 for a model
+    that takes hints' lightness; ModelError for any other (a symbolic C reads as 3)."""
+    channels = shape[1] if len(shape) == 4 else None
+    channels = 3 if isinstance(channels, str) else channels
+    if channels not in (3, 4):
+        raise ModelError(f"{path}: its hints input has shape {shape}, not (N, 3 or 4, H, W); not an irodori model")
+    return channels
+
+
 class OnnxBackend:
     def __init__(self, path: Path, *, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -150,6 +162,7 @@ class OnnxBackend:
             raise ValueError(f"{path}: not an irodori model (inputs {names}, outputs {outputs}; "
                              "expected l, hints -> ab or ab, l_paint)")
         self.paints = outputs == ["ab", "l_paint"]
+        self.hint_channels = _hint_channels(self.session.get_inputs()[1].shape, path)
         self.size_multiple = _metadata_int(meta, "irodori.size_multiple", 32, path=path, most=1024)
         self.max_side = _metadata_int(meta, "irodori.max_side", DEFAULT_MAX_SIDE, path=path, most=1 << 16)
         if self.max_side < self.size_multiple:
@@ -165,7 +178,7 @@ class OnnxBackend:
         wrong shape or is not finite is refused at load, naming the file, not on every image."""
         m = self.size_multiple
         try:
-            ab = self.run(np.zeros((1, 1, m, m), np.float32), np.zeros((1, 3, m, m), np.float32))
+            ab = self.run(np.zeros((1, 1, m, m), np.float32), np.zeros((1, self.hint_channels, m, m), np.float32))
         except Exception as exc:  # onnxruntime's own types
             raise ModelError(f"{self.path}: fails on a blank {m}x{m} input ({type(exc).__name__}: {_one_line(exc)})"
                              ) from None
@@ -205,6 +218,7 @@ class TorchBackend:
         self.path = Path(path)
         self.temperature = self.model.config.temperature if self.model.config.head == "classification" else None
         self.paints = bool(self.model.config.paint)
+        self.hint_channels = self.model.config.hint_channels
 
     def run(self, l_norm: np.ndarray, hints: np.ndarray, temperature: float | None = None) -> np.ndarray:
         with self._torch.inference_mode():
@@ -499,14 +513,19 @@ class Colorizer:
                             self.backend.size_multiple)
 
     def network_inputs(self, lightness: Lightness, *, hints: Iterable[Any] | None = None,
-                       backend: Backend | None = None) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
-        """-> (l (1, 1, H', W'), hints (1, 3, H', W'), (h, w)): exactly what the network is fed
-        (reduced, normalised, padded to the size multiple), and the unpadded size."""
+                       backend: Backend | None = None, paint: bool = False
+                       ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+        """-> (l (1, 1, H', W'), hints (1, C, H', W'), (h, w)): exactly what the network is fed
+        (reduced, normalised, padded to the size multiple), and the unpadded size. A model that
+        takes hints' lightness (C = 4) gets the hint colour's own L when ``paint``, else the page's."""
+        backend = backend or self.backend
         height, width = lightness.shape
         h, w = self.network_size(height, width)
         l_small = lightness.reduced(h, w)
-        hints_small = hint_map(parse_hints(hints), (height, width), (h, w))
-        m = (backend or self.backend).size_multiple
+        channels = getattr(backend, "hint_channels", 3)
+        hints_small = hint_map(parse_hints(hints), (height, width), (h, w), channels=channels,
+                               page_l=None if paint else l_small)
+        m = backend.size_multiple
         pad = ((0, (-h) % m), (0, (-w) % m))
         mode = "reflect" if min(h, w) > 1 else "edge"
         l_in = np.pad(normalize_l(l_small.astype(np.float32)), pad, mode=mode)[None, None]
@@ -608,12 +627,13 @@ class Colorizer:
                       temperature: float | None) -> tuple[np.ndarray, np.ndarray]:
         """The paint model run on the page -> (Lab (3, h, w) float32 at the network size: l_paint
         and ab; the input's L (h, w) there). With ``propagate`` the hints are spread afterwards
-        (:meth:`spread_paint_hints`), not fed to the network: it answers a hint with a blob of its
-        colour, so spreading the hint's difference from that blob would move the rest of the
-        region hardly at all. ModelError for output that is not finite."""
+        (:meth:`spread_paint_hints`), and not fed to a model that takes hints' chroma alone: it
+        answers a hint with a blob of its colour, so spreading the hint's difference from that
+        blob would move the rest of the region hardly at all. A model that takes their lightness
+        too (``hint_channels`` 4) is fed them. ModelError for output that is not finite."""
         backend = self.paint_backend
-        l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints, backend=backend)
-        if hints and propagate:
+        l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints, backend=backend, paint=True)
+        if hints and propagate and getattr(backend, "hint_channels", 3) < HINT_CHANNELS_WITH_L:
             hint_in = np.zeros_like(hint_in)
         start = time.perf_counter()
         t = self.temperature if temperature is None else self.check_temperature(temperature)

@@ -293,10 +293,13 @@ def paint_ink(l_page: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # Simulated hints (Zhang et al. 2017): small patches revealed from the ground-truth ab
 # ----------------------------------------------------------------------------------------------
-def simulate_hints(ab: np.ndarray, rng: np.random.Generator, *, max_hints: int) -> np.ndarray:
-    """ab (2, H, W) in Lab units -> hints (3, H, W): normalised (a, b) * mask and the mask."""
+def simulate_hints(ab: np.ndarray, rng: np.random.Generator, *, max_hints: int,
+                   l: np.ndarray | None = None) -> np.ndarray:
+    """ab (2, H, W) in Lab units -> hints (3, H, W): normalised (a, b) * mask and the mask; with
+    ``l`` (H, W), the true L, a fourth channel: the normalised L * mask (``model.hint_channels``
+    4, :data:`irodori.hints.HINT_CHANNELS_WITH_L`). The random draws are the same either way."""
     _, h, w = ab.shape
-    hints = np.zeros((3, h, w), dtype=np.float32)
+    hints = np.zeros((3 if l is None else 4, h, w), dtype=np.float32)
     n = int(min(max_hints, rng.geometric(0.125)))
     for _ in range(n):
         size = int(rng.integers(1, 5))
@@ -306,6 +309,8 @@ def simulate_hints(ab: np.ndarray, rng: np.random.Generator, *, max_hints: int) 
         mean_ab = ab[:, y : y + size, x : x + size].reshape(2, -1).mean(axis=1)
         hints[0:2, y : y + size, x : x + size] = normalize_ab(mean_ab)[:, None, None]
         hints[2, y : y + size, x : x + size] = 1.0
+        if l is not None:
+            hints[3, y : y + size, x : x + size] = normalize_l(l[y : y + size, x : x + size].mean())
     return hints
 
 
@@ -340,13 +345,14 @@ def random_crop(img: Image.Image, rng: np.random.Generator, *, size: int, scale_
 
 
 def make_sample(rgb: np.ndarray, rng: np.random.Generator, cfg: DataConfig, *,
-                l_given: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                l_given: np.ndarray | None = None, hint_channels: int = 3) -> dict[str, np.ndarray]:
     """RGB uint8 (H, W, 3) -> network tensors (numpy, float32, CHW). ``l_given`` (H, W), the L
     of a real black-and-white version of the image (a paired line art), is its paint input.
+    ``hint_channels`` 4 gives the hints the true L too (:func:`simulate_hints`).
 
     l      (1, H, W)  normalised input lightness (manga-rendered when the manga mode fires)
     ab     (2, H, W)  normalised ground-truth chroma
-    hints  (3, H, W)  simulated hints or zeros
+    hints  (C, H, W)  simulated hints or zeros, C = 3 (a, b, mask) or 4 (and L)
     l_true (1, H, W)  normalised true lightness (the paint target; sample sheets)
     l_ink  (1, H, W)  normalised ink layer of the input (paint samples: the B&W page with its
                       tone flattened, paper levelled; others: the input itself), so the paint
@@ -364,10 +370,11 @@ def make_sample(rgb: np.ndarray, rng: np.random.Generator, cfg: DataConfig, *,
     else:
         l_in = manga_effect(l_true, rng) if rng.random() < cfg.manga_prob else l_true
         l_ink = l_in
+    with_l = hint_channels == 4
     if rng.random() < cfg.hint_prob:
-        hints = simulate_hints(ab, rng, max_hints=cfg.max_hints)
+        hints = simulate_hints(ab, rng, max_hints=cfg.max_hints, l=l_true if with_l else None)
     else:
-        hints = np.zeros((3,) + l_true.shape, dtype=np.float32)
+        hints = np.zeros((4 if with_l else 3,) + l_true.shape, dtype=np.float32)
     return {
         "l": normalize_l(l_in)[None].astype(np.float32),
         "ab": normalize_ab(ab).astype(np.float32),
@@ -427,7 +434,7 @@ class ColorImageDataset(Dataset):
     the B&W one is the input (paint training on real line art)."""
 
     def __init__(self, files: list[Path], cfg: DataConfig, *, seed: int,
-                 pairs: dict[Path, Path] | None = None) -> None:
+                 pairs: dict[Path, Path] | None = None, hint_channels: int = 3) -> None:
         if not files:
             raise ValueError("no training images found")
         self.files = files
@@ -435,6 +442,7 @@ class ColorImageDataset(Dataset):
         self.cfg = cfg
         self.seed = seed
         self.pairs = pairs or {}
+        self.hint_channels = hint_channels
         self.cache = (ImageCache(short_side=cache_short_side(cfg), max_bytes=cfg.cache_mb * 2**20)
                       if cfg.cache_mb else None)
 
@@ -453,7 +461,7 @@ class ColorImageDataset(Dataset):
             l_given = gray8_to_l(np.asarray(bw_crop))
         crop = random_crop(img, rng, size=self.cfg.crop_size, scale_min=self.cfg.scale_min,
                            rotate_deg=self.cfg.rotate_deg)
-        sample = make_sample(np.asarray(crop), rng, self.cfg, l_given=l_given)
+        sample = make_sample(np.asarray(crop), rng, self.cfg, l_given=l_given, hint_channels=self.hint_channels)
         return {name: torch.from_numpy(value) for name, value in sample.items()}
 
     def _load(self, index: int) -> tuple[Image.Image, Image.Image | None]:
@@ -522,10 +530,11 @@ class StepSampler(Sampler):
 class SyntheticDataset(Dataset):
     """Procedural colour images for ``--dry-run``: smooth colour fields with shapes and lines."""
 
-    def __init__(self, cfg: DataConfig, *, seed: int, n: int = 64) -> None:
+    def __init__(self, cfg: DataConfig, *, seed: int, n: int = 64, hint_channels: int = 3) -> None:
         self.cfg = cfg
         self.seed = seed
         self.n = n
+        self.hint_channels = hint_channels
 
     def __len__(self) -> int:
         return self.n
@@ -541,5 +550,5 @@ class SyntheticDataset(Dataset):
         disk = (np.mgrid[0:s, 0:s][0] - cy) ** 2 + (np.mgrid[0:s, 0:s][1] - cx) ** 2 < r**2
         rgb[disk] = rng.random(3)
         rgb[:, int(xx[0, int(rng.integers(0, s))] * s)] = 0.05  # an ink line
-        sample = make_sample((rgb * 255).astype(np.uint8), rng, self.cfg)
+        sample = make_sample((rgb * 255).astype(np.uint8), rng, self.cfg, hint_channels=self.hint_channels)
         return {name: torch.from_numpy(value) for name, value in sample.items()}

@@ -19,6 +19,7 @@ import torch
 
 from . import __version__
 from .checkpoint import load_generator
+from .hints import HINT_CHANNELS_WITH_L
 from .imageio import write_atomic
 
 DEFAULT_TOLERANCE = 1e-3
@@ -147,8 +148,8 @@ def export_onnx(
 
     model, meta = load_generator(checkpoint)
     model.eval()
-    m = model.config.size_multiple
-    example = (torch.zeros(1, 1, 2 * m, 2 * m), torch.zeros(1, 3, 2 * m, 2 * m))
+    m, hc = model.config.size_multiple, model.config.hint_channels
+    example = (torch.zeros(1, 1, 2 * m, 2 * m), torch.zeros(1, hc, 2 * m, 2 * m))
     temperature = model.config.temperature if model.config.head == "classification" else None
     if temperature is not None:  # the annealed mean's T: an optional scalar input (see _make_optional)
         example = example + (torch.tensor(temperature),)
@@ -178,7 +179,8 @@ def export_onnx(
         "irodori.step": str(meta.get("step")),
         **({"irodori.temperature": str(temperature)} if temperature is not None else {}),
         "irodori.data_manifest_sha256": str(meta.get("data_manifest_sha256")),
-        "irodori.interface": "l=(N,1,H,W) L/50-1; hints=(N,3,H,W) (a/110*mask, b/110*mask, mask); ab=(N,2,H,W) ab/110"
+        "irodori.interface": f"l=(N,1,H,W) L/50-1; hints=(N,{hc},H,W) (a/110*mask, b/110*mask, mask"
+                             + (", (L/50-1)*mask" if hc >= HINT_CHANNELS_WITH_L else "") + "); ab=(N,2,H,W) ab/110"
                              + ("; l_paint=(N,1,H,W) L/50-1" if model.config.paint else ""),
         # The contracts the model serves: tint (keep the input's L) and, with l_paint, paint.
         "irodori.contracts": "tint,paint" if model.config.paint else "tint",
@@ -195,8 +197,8 @@ def export_onnx(
     h, w = check_size or (3 * m, 5 * m)
     rng = np.random.default_rng(0)
     l_np = rng.uniform(-1, 1, (1, 1, h, w)).astype(np.float32)
-    hints_np = np.zeros((1, 3, h, w), dtype=np.float32)
-    hints_np[:, :, h // 2, w // 3] = (0.3, -0.2, 1.0)
+    hints_np = np.zeros((1, hc, h, w), dtype=np.float32)
+    hints_np[:, :, h // 2, w // 3] = (0.3, -0.2, 1.0, 0.4)[:hc]
     with torch.no_grad():
         torch_out = _AbOnly(model).eval()(torch.from_numpy(l_np), torch.from_numpy(hints_np))
     torch_out = [t.numpy() for t in (torch_out if isinstance(torch_out, tuple) else (torch_out,))]

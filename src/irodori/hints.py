@@ -26,7 +26,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .color import normalize_ab, rgb_to_lab
+from .color import normalize_ab, normalize_l, rgb_to_lab
 from .imageio import page_scale, page_side
 
 _HEX = re.compile(r"#?([0-9a-fA-F]{6})")
@@ -149,9 +149,18 @@ def load_hints_file(path: str | Path) -> list[Hint] | dict[str, list[Hint]]:
     raise HintError(f"{path}: expected a JSON list of hints or an object mapping image names to lists")
 
 
+# The hint channels of a model that also takes each hint's lightness: (a, b, mask, L), the first
+# three as in a model of 3 (GeneratorConfig.hint_channels; model.grow_hint_lightness).
+HINT_CHANNELS_WITH_L = 4
+
+
 def hint_map(hints: Iterable[Hint], full: tuple[int, int], small: tuple[int, int], *,
-             patch: int = HINT_PATCH) -> np.ndarray:
-    """Hints in input pixels -> the network's hint input (3, h, w): normalised (a, b) * mask, mask.
+             patch: int = HINT_PATCH, channels: int = 3, page_l: np.ndarray | None = None) -> np.ndarray:
+    """Hints in input pixels -> the network's hint input (``channels``, h, w): normalised (a, b) *
+    mask, mask, and for ``channels`` 4 (a model that takes hints' lightness,
+    ``GeneratorConfig.hint_channels``) the normalised L * mask: the page's own L there when
+    ``page_l`` (h, w, Lab units) is given (tint: the output keeps it), else the hint colour's
+    (paint: the hint says how light its region is).
 
     ``full`` is the input's (height, width), ``small`` the network's; each hint fills a
     ``patch``-sided square around its position (clipped at the borders). Later hints win
@@ -160,17 +169,20 @@ def hint_map(hints: Iterable[Hint], full: tuple[int, int], small: tuple[int, int
     hints = list(hints)
     check_inside(hints, full[1], full[0])
     h, w = small
-    out = np.zeros((3, h, w), dtype=np.float32)
+    out = np.zeros((channels, h, w), dtype=np.float32)
     if not hints:
         return out
-    ab = normalize_ab(rgb_to_lab(np.array([hint.rgb for hint in hints], dtype=np.uint8))[:, 1:])  # (n, 2)
-    for hint, (a, b) in zip(hints, ab):
+    lab = rgb_to_lab(np.array([hint.rgb for hint in hints], dtype=np.uint8))  # (n, 3)
+    ab = normalize_ab(lab[:, 1:])  # (n, 2)
+    for hint, (a, b), l in zip(hints, ab, lab[:, 0]):
         yc, xc = hint.cell(full, small)
         y0, x0 = max(0, yc - patch // 2), max(0, xc - patch // 2)
         y1, x1 = min(h, y0 + patch), min(w, x0 + patch)
         out[0, y0:y1, x0:x1] = a
         out[1, y0:y1, x0:x1] = b
         out[2, y0:y1, x0:x1] = 1.0
+        if channels >= HINT_CHANNELS_WITH_L:
+            out[3, y0:y1, x0:x1] = normalize_l(page_l[y0:y1, x0:x1].mean() if page_l is not None else l)
     return out
 
 
@@ -178,11 +190,15 @@ def hint_map(hints: Iterable[Hint], full: tuple[int, int], small: tuple[int, int
 # Palette
 # ----------------------------------------------------------------------------------------------
 def parse_palette(value: str | Iterable[Any] | None) -> np.ndarray | None:
-    """"#rrggbb,#rrggbb,..." or a list of colours -> their ab (k, 2) in Lab units; None if empty."""
+    """"#rrggbb,#rrggbb,..." or a list of colours -> their ab (k, 2) in Lab units; None for None,
+    "" or an empty list (no palette). HintError for a colour that does not parse, or a string of
+    separators and blanks alone (",": a palette meant, but no colour in it)."""
     if value is None:
         return None
     items = [p for p in value.split(",") if p.strip()] if isinstance(value, str) else list(value)
     if not items:
+        if isinstance(value, str) and value:
+            raise HintError(f"palette {value!r} names no colour (give '#RRGGBB,#RRGGBB,...')")
         return None
     rgb = np.array([parse_color(c) for c in items], dtype=np.uint8)
     return rgb_to_lab(rgb)[:, 1:].astype(np.float32)

@@ -3,7 +3,9 @@
 Interface (fixed; the exported ONNX model has the same one):
     l      (N, 1, H, W)  float32, normalised lightness L / 50 - 1, in [-1, 1]
     hints  (N, 3, H, W)  float32, channels (a / 110 * mask, b / 110 * mask, mask); all zeros
-                         means fully automatic colouring
+                         means fully automatic colouring. A model with ``hint_channels`` 4 takes a
+                         fourth, the hint's lightness (L / 50 - 1) * mask, so that a hint can say
+                         how light a region is, not only its chroma (paint models)
     ab     (N, 2, H, W)  float32, predicted a / 110, b / 110
     l_paint (N, 1, H, W) float32, paint models only (``GeneratorConfig.paint``): the predicted
                          lightness of the colour page under the ink (flats and shading), L / 50 - 1
@@ -41,6 +43,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .hints import HINT_CHANNELS_WITH_L
 
 
 MAX_CHANNELS = 4096  # per level: a checkpoint asking more is damaged (100,000 asked for 360 GB)
@@ -432,10 +436,28 @@ def grow_paint_head(model: Generator) -> Generator:
     return grown
 
 
+def grow_hint_lightness(model: Generator) -> Generator:
+    """A generator with hints (a, b, mask) -> the same network taking a fourth hint channel, the
+    hint's lightness, whose input weights start at zero (so it begins as the model it grew from);
+    every other weight is copied. ValueError for a model with other hint channels or the U-Net
+    encoder (its stem interleaves the channels)."""
+    from dataclasses import replace
+
+    if model.config.hint_channels != 3 or model.config.encoder not in LITE_REPEATS:
+        raise ValueError(f"cannot grow a lightness hint channel on a model with {model.config.hint_channels} hint "
+                         f"channels and the {model.config.encoder} encoder (3, and efficientnet-lite, needed)")
+    grown = Generator(replace(model.config, hint_channels=HINT_CHANNELS_WITH_L))
+    state = dict(model.state_dict())
+    stem = state["encoder.stem.0.weight"]  # (32, 1 + 3, k, k)
+    state["encoder.stem.0.weight"] = torch.cat([stem, torch.zeros_like(stem[:, :1])], dim=1)
+    grown.load_state_dict(state)  # strict
+    return grown
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
 __all__ = ["ConvBN", "DiscriminatorConfig", "Generator", "GeneratorConfig", "PatchDiscriminator", "count_parameters",
            "freeze_batch_norm",
-           "grow_paint_head"]
+           "grow_hint_lightness", "grow_paint_head", "HINT_CHANNELS_WITH_L"]

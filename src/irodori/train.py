@@ -53,7 +53,8 @@ from .data import (ColorImageDataset, StepSampler, SyntheticDataset, cache_short
 from .imageio import encode, write_atomic
 from .losses import class_rebalance_weights, compute_losses
 from .paint import composite
-from .model import Generator, PatchDiscriminator, count_parameters, freeze_batch_norm, grow_paint_head
+from .model import (HINT_CHANNELS_WITH_L, Generator, PatchDiscriminator, count_parameters, freeze_batch_norm,
+                    grow_hint_lightness, grow_paint_head)
 
 log = logging.getLogger(__name__)
 
@@ -263,12 +264,18 @@ def _pairs(dirs: list[str], is_main: bool) -> dict[Path, Path]:
     return pairs
 
 
+# Fewer training images than this draw a warning: a run learns them by heart.
+FEW_IMAGES = 5
+
+
 def _datasets(cfg: TrainConfig, *, dry_run: bool, is_main: bool) -> tuple[Any, Any, str]:
     """-> (training set, validation set or None, the data manifest hash for checkpoints):
     synthetic images for a dry run, else the configured folders (colour images, and paired
     folders whose B&W inputs are real, :func:`irodori.data.list_pairs`)."""
+    hc = cfg.model.hint_channels
     if dry_run:
-        return SyntheticDataset(cfg.data, seed=cfg.seed), SyntheticDataset(cfg.data, seed=cfg.seed + 1, n=16), "synthetic"
+        return (SyntheticDataset(cfg.data, seed=cfg.seed, hint_channels=hc),
+                SyntheticDataset(cfg.data, seed=cfg.seed + 1, n=16, hint_channels=hc), "synthetic")
     files = _usable(list_images(cfg.data.train_dirs), "training", is_main) if cfg.data.train_dirs else []
     pairs = _pairs(cfg.data.pair_dirs, is_main)
     files = sorted(set(files) | set(_usable(list(pairs), "paired", is_main)))
@@ -276,14 +283,14 @@ def _datasets(cfg: TrainConfig, *, dry_run: bool, is_main: bool) -> tuple[Any, A
         where = " and ".join(f"{what} {', '.join(map(str, dirs))}" for what, dirs in
                              (("the folders", cfg.data.train_dirs), ("the paired folders", cfg.data.pair_dirs)) if dirs)
         raise TrainingError(f"no usable images found in {where or 'no folder'}")
-    train_set = ColorImageDataset(files, cfg.data, seed=cfg.seed, pairs=pairs)
+    train_set = ColorImageDataset(files, cfg.data, seed=cfg.seed, pairs=pairs, hint_channels=hc)
     if is_main and cfg.data.cache_mb:
         log.info("data cache: each image decoded once and kept reduced to a short side of %d px, up to %d MiB "
                  "per data process (data.cache_mb=0 turns it off)", cache_short_side(cfg.data), cfg.data.cache_mb)
     val_files = _usable(list_images(cfg.data.val_dirs), "validation", is_main) if cfg.data.val_dirs else []
     if cfg.data.val_dirs and not val_files:
         raise TrainingError(f"no usable images found in the validation folders {cfg.data.val_dirs}")
-    val_set = ColorImageDataset(val_files, cfg.data, seed=cfg.seed + 1) if val_files else None
+    val_set = ColorImageDataset(val_files, cfg.data, seed=cfg.seed + 1, hint_channels=hc) if val_files else None
     return train_set, val_set, data_fingerprint(files, cfg.data.train_dirs)
 
 
@@ -302,6 +309,10 @@ def _generator(cfg: TrainConfig, *, init: str | Path | None, resume: str | Path 
             model = grow_paint_head(model)
             if is_main:
                 log.info("grew a paint head (l_paint) on %s", init_path)
+        if cfg.model.hint_channels == HINT_CHANNELS_WITH_L and model.config.hint_channels == 3:
+            model = grow_hint_lightness(model)
+            if is_main:
+                log.info("grew a lightness hint channel on %s", init_path)
         try:
             # The architecture is the init model's (its weights need it); where an encoder starts
             # is moot. replace() re-runs the config's own validation (the loss must fit the head).
@@ -499,6 +510,16 @@ class _Nets:
                 )
 
 
+def _warn_if_data_changed(ckpt: Path, manifest_sha: str) -> None:
+    """Warn when the training images are not those ``ckpt`` was trained on (its data manifest
+    hash differs: images added, removed or changed in size): the run goes on with today's."""
+    before = read_meta(ckpt).get("data_manifest_sha256")
+    if before and before != manifest_sha:
+        log.warning("the training images differ from those %s was trained on (the data manifest changed: images "
+                    "added, removed or changed); the run goes on with today's, and its checkpoints record them",
+                    ckpt)
+
+
 def _warn_if_branching(ckpt: Path, step: int) -> None:
     """Warn when ``ckpt`` (at ``step``) is older than its run's latest checkpoint: the steps
     trained from it take the run's ``latest`` and write over the later checkpoints of the same
@@ -575,6 +596,11 @@ class _Loop:
             log.info("model: %d parameters; device %s; world size %d; %d training image%s",
                      count_parameters(nets.model), self.proc.device, self.proc.world, len(train_set),
                      "" if len(train_set) == 1 else "s")
+            if len(train_set) < FEW_IMAGES:
+                log.warning("only %d training image%s: the model will learn %s by heart, and colour other pages "
+                            "less well; give at least %d of the style you mean (docs/FINETUNE.md uses 9 pages)",
+                            len(train_set), "" if len(train_set) == 1 else "s",
+                            "it" if len(train_set) == 1 else "them", FEW_IMAGES)
             if nets.disc is not None:
                 log.info("PatchGAN discriminator: %d parameters, loss.gan = %g", count_parameters(nets.disc),
                          cfg.loss.gan)
@@ -678,10 +704,12 @@ def train(
     proc.join(cfg)
     run_dir = Path(cfg.out_dir)
     _check_out_dir(run_dir, resume=resume, init=init, dry_run=dry_run)
-    train_set, val_set, manifest_sha = _datasets(cfg, dry_run=dry_run, is_main=proc.is_main)
     model, cfg = _generator(cfg, init=init, resume=resume, is_main=proc.is_main)
+    train_set, val_set, manifest_sha = _datasets(cfg, dry_run=dry_run, is_main=proc.is_main)
     nets = _Nets(cfg, model, proc.device, is_main=proc.is_main)
     start_step = nets.resume(resume, cfg, proc.device, is_main=proc.is_main) if resume is not None else 0
+    if resume is not None and proc.is_main:
+        _warn_if_data_changed(resolve_checkpoint(resume), manifest_sha)
     if stop_at_step is not None and stop_at_step <= start_step:
         raise TrainingError(f"--stop-at-step {stop_at_step} is not after step {start_step}, where the run is: "
                             "nothing to train")
