@@ -154,6 +154,49 @@ def test_upload_hint_recolour_download(tmp_path):
     assert dist_after < SHRINK * dist_before, (dist_before, dist_after)
 
 
+def test_hints_can_be_placed_from_the_keyboard(tmp_path):
+    """Tab to the image, move the cursor with the arrow keys (Shift: a tenth of the image), Enter
+    places a hint, Escape hides the cursor; the hint is coloured as a clicked one is."""
+    executable = _chromium()
+    ramp = np.linspace(60, 200, 200)[None, :] + np.linspace(0, 30, 100)[:, None]
+    Image.fromarray(ramp.astype(np.uint8), "L").save(tmp_path / "grey.png")
+    app = create_app(colorizers={DEFAULT_MODEL: load_colorizer(DEFAULT_MODEL, threads=1)})
+    with live_server(app) as url, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 750})
+            page.goto(url)
+            page.set_input_files("#file", str(tmp_path / "grey.png"))
+            _wait_for_new_result(page, None)
+            page.select_option("#mode", "tint")
+            page.fill("#color", "#ff00ff")
+            page.focus("#stage")
+            page.keyboard.press("ArrowRight")  # the first press shows the cursor in the middle
+            sync_api.expect(page.locator("#cursor")).to_be_visible()
+            sync_api.expect(page.locator("#status")).to_have_text("Cursor at (100, 50): Enter places a hint there.")
+            for _ in range(3):
+                page.keyboard.press("ArrowRight")  # 1 % of 200 px: 2 px a press
+            page.keyboard.press("Shift+ArrowDown")  # 10 % of 100 px
+            page.keyboard.press("Enter")
+            page.keyboard.press("Shift+ArrowLeft")
+            page.keyboard.press(" ")
+            items = page.locator("#hints li")
+            sync_api.expect(items).to_have_count(2)
+            assert items.nth(0).inner_text().startswith("1. (106, 60) #ff00ff")
+            assert items.nth(1).inner_text().startswith("2. (86, 60) #ff00ff")
+            sync_api.expect(page.locator("#stage .marker")).to_have_count(2)
+            assert page.evaluate("window.scrollY") == 0  # the arrow keys moved the cursor, not the page
+            page.keyboard.press("Escape")
+            sync_api.expect(page.locator("#cursor")).to_be_hidden()
+            first_src = page.get_attribute("#result", "src")
+            page.click("#colorize")
+            _wait_for_new_result(page, first_src)
+            shown = rgb_to_lab(_shown_pixels(page)[60, 86][None, None])[0, 0]
+            assert shown[1] > 10 and shown[2] < -5, shown  # magenta, where grey was
+        finally:
+            browser.close()
+
+
 def test_turned_webp_same_file_again_keyboard_download_and_limits(tmp_path):
     """Page bugs found by QA: a WebP with an EXIF orientation was shown unturned under its turned
     result (hints landed outside it); choosing the same file again after a paste did nothing; the

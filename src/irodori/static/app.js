@@ -1,4 +1,5 @@
-// The irodori page: load an image (picker, drop, paste), place colour hints by clicking it, add
+// The irodori page: load an image (picker, drop, paste), place colour hints by clicking it (or
+// with the arrow keys and Enter), add
 // colour reference pages beside it, POST them to /api/colorize, show the result over the original with a before/after slider.
 // Plain JS, no build step, nothing loaded from elsewhere.
 "use strict";
@@ -29,6 +30,7 @@ const state = {
   file: null,          // the File shown and coloured
   pending: null,       // a new File being coloured; it replaces `file` only once it is
   hints: [],           // [{x, y, color}] in the image's own pixels
+  cursor: null,        // {x, y}: the keyboard's hint cursor, in the image's own pixels; null: hidden
   originalUrl: null,   // object URLs to revoke when replaced
   resultUrl: null,
   inFlight: null,      // AbortController of the running request
@@ -156,6 +158,7 @@ async function loadFile(file) {
 async function adopt(file) {
   state.file = file;
   state.hints = [];
+  state.cursor = null;
   clearResult();
   if (state.originalUrl) URL.revokeObjectURL(state.originalUrl);
   state.originalUrl = URL.createObjectURL(file);
@@ -347,22 +350,72 @@ function imageSize() {
   return { width: img.naturalWidth, height: img.naturalHeight, box: img.getBoundingClientRect() };
 }
 
-el.stage.addEventListener("click", (e) => {
-  if (!state.file) return;
+// Whether a hint may be placed now; says why not on the status line.
+function canPlaceHint() {
+  if (!state.file) return false;
   if (state.pending) {  // a hint on the image shown would be dropped when the new one replaces it
     setStatus(`${state.pending.name || "The new image"} is being coloured: place hints on it once it shows.`, "busy");
-    return;
+    return false;
   }
+  return true;
+}
+
+function placeHint(x, y) {
+  state.hints.push({ x, y, color: el.color.value });
+  renderHints();
+  setStatus(`Hint placed at (${x}, ${y}). Press Colour to apply it.`);
+}
+
+el.stage.addEventListener("click", (e) => {
+  if (!canPlaceHint()) return;
   const { width, height, box } = imageSize();
   if (!width || !box.width) return;
   // Page coordinates -> the image's own pixels (it may be shown scaled).
   const x = Math.floor(((e.clientX - box.left) / box.width) * width);
   const y = Math.floor(((e.clientY - box.top) / box.height) * height);
   if (x < 0 || y < 0 || x >= width || y >= height) return;
-  state.hints.push({ x, y, color: el.color.value });
-  renderHints();
-  setStatus(`Hint placed at (${x}, ${y}). Press Colour to apply it.`);
+  placeHint(x, y);
 });
+
+// The keyboard's way to place hints: with the image focused, the arrow keys move a cursor (a
+// hundredth of the image a press, a tenth with Shift; it starts in the middle), Enter or Space
+// places a hint there in the chosen colour, Escape hides the cursor.
+const CURSOR_KEYS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+
+el.stage.addEventListener("keydown", (e) => {
+  const move = CURSOR_KEYS[e.key];
+  const place = e.key === "Enter" || e.key === " ";
+  if (e.key === "Escape" && state.cursor) {
+    state.cursor = null;
+    renderCursor();
+    return;
+  }
+  if (!move && !place) return;
+  e.preventDefault();  // not the page's scrolling
+  if (!canPlaceHint()) return;
+  const { width, height } = imageSize();
+  if (!width) return;
+  const fresh = !state.cursor;
+  if (fresh) state.cursor = { x: Math.floor(width / 2), y: Math.floor(height / 2) };
+  if (move && !fresh) {
+    const share = e.shiftKey ? 0.1 : 0.01;
+    const clamp = (v, side) => Math.min(side - 1, Math.max(0, v));
+    state.cursor.x = clamp(state.cursor.x + move[0] * Math.max(1, Math.round(width * share)), width);
+    state.cursor.y = clamp(state.cursor.y + move[1] * Math.max(1, Math.round(height * share)), height);
+  }
+  renderCursor();
+  if (place) placeHint(state.cursor.x, state.cursor.y);
+  else setStatus(`Cursor at (${state.cursor.x}, ${state.cursor.y}): Enter places a hint there.`);
+});
+
+function renderCursor() {
+  const cursor = $("cursor");
+  const { width, height } = imageSize();
+  cursor.hidden = !state.cursor || !width;
+  if (cursor.hidden) return;
+  cursor.style.left = `${((state.cursor.x + 0.5) / width) * 100}%`;
+  cursor.style.top = `${((state.cursor.y + 0.5) / height) * 100}%`;
+}
 
 function renderHints() {
   el.hints.replaceChildren();
@@ -391,6 +444,7 @@ function renderHints() {
 }
 
 function renderMarkers() {
+  renderCursor();
   el.markers.replaceChildren();
   const { width, height } = imageSize();
   if (!width) return;
