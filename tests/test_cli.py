@@ -416,10 +416,12 @@ def test_train_skips_unusable_images_and_will_not_mix_two_runs(colour_folder, tm
 
     assert abs(np.asarray(load_rgb(folder / "deep.png")).mean() - 127.5) < 1
     run = tmp_path / "run"
-    args = ["train", str(folder), "--preset", "tiny", "--out", str(run), "--steps=2", "-q"]
+    args = ["train", str(folder), "--val", str(folder), "--preset", "tiny", "--out", str(run), "--steps=2", "-q"]
     assert main(args) == 0
     assert "2 training images skipped" in caplog.text and "zero.png" in caplog.text and "1x500" in caplog.text
     assert re.search(r"1 of the \d+ training images hold no colour \(\S*deep.png\): they teach no colour", caplog.text)
+    assert re.search(r"1 of the \d+ validation images hold no colour \(\S*deep.png\): the validation loss scores them "
+                     "against a grey truth", caplog.text)  # not "they teach no colour" (helper 48)
     assert main(args) == 1  # the same --out again, without --resume
     assert "already holds a run" in capsys.readouterr().err and (run / "latest").read_text().strip() == "step-0000002"
 
@@ -670,7 +672,8 @@ def test_max_side_zero_or_below_the_size_multiple_is_an_error_not_the_default(in
     for value in ["0", "-5"]:
         with pytest.raises(SystemExit) as exit_:
             main(["colorize", str(inputs / "a.png"), "-o", out, "--max-side", value])
-        assert exit_.value.code == 2 and "--max-side" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and "--max-side" in err and "size multiple (32" in err  # not "at least 1"
     assert main(["colorize", str(inputs / "a.png"), "-o", out, "--max-side", "8"]) == 2
     assert "max_side must be at least 32" in capsys.readouterr().err
     for value in [0, 16]:

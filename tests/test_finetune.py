@@ -97,6 +97,23 @@ def test_a_painting_model_is_fine_tuned_as_one(finetuned, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["data"]["paint_prob"] == 0  # a tint model stays one
 
 
+def test_the_finetune_preset_says_it_shows_the_images_as_printed_pages(tmp_path, capsys, caplog):
+    """A family-photo fine-tune trained on its photos rendered as screentone pages, and nothing
+    said so (helper 48): the log now does, with the setting that turns it off."""
+    pages = tmp_path / "photos"
+    pages.mkdir()
+    _grey_page(pages / "p.png")
+    base = ["train", str(pages), "--init", "general", "--preset", "finetune", "--print-config"]
+    with caplog.at_level("INFO", logger="irodori"):
+        assert main(base) == 0
+    assert "as printed B&W pages" in caplog.text and "--data.manga_prob=0" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="irodori"):
+        assert main(base + ["--data.manga_prob=0"]) == 0
+    assert "printed B&W pages" not in caplog.text
+    capsys.readouterr()
+
+
 def test_a_signal_after_the_last_step_says_the_run_is_complete(finetuned):
     """SIGTERM just after training's last step escaped the loop's handler: the CLI said
     "interrupted. Continue with: irodori train --resume", exit 130, of a finished run."""

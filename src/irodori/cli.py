@@ -34,6 +34,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _max_side(text: str) -> int:
+    """--max-side of colorize and serve: a whole number; under 1 refused with the real minimum
+    (the model's size multiple, checked once the model is loaded)."""
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        if not text.strip().lstrip("-").isdigit():
+            raise
+        raise argparse.ArgumentTypeError(f"must be at least the model's size multiple (32 for irodori's models), "
+                                         f"not {int(text)}") from None
+
+
 def _temperature(text: str) -> float:
     from .colorizer import TEMPERATURE_RANGE  # numpy and Pillow, no torch; only when the flag is given
 
@@ -108,7 +120,7 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                    "reach from the image's edge without crossing a line), gutters keeps it white only where it "
                    "is a page's gutters and margins around panels, paint colours it too; auto (default): paper "
                    "for line art (lines only: no solid blacks, no screentone), gutters for pages")
-    p.add_argument("--max-side", type=_positive_int, default=None,
+    p.add_argument("--max-side", type=_max_side, default=None,
                    help="longest side the network sees (default: the model's own; at least its size multiple, "
                    "32; a strip longer than 2:1 is seen as its pages: shorter side MAX_SIDE/2); colour is "
                    "upsampled to full size")
@@ -220,7 +232,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="shipped model name, .onnx file or checkpoint directory")
     p.add_argument("dir", help="folder of colour images (ground truth; searched recursively)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
-    p.add_argument("--max-side", type=_positive_int, default=None, help="network input size (default: the model's)")
+    p.add_argument("--max-side", type=_max_side, default=None, help="network input size (default: the model's)")
     p.add_argument("--limit", type=_positive_int, default=None, help="evaluate at most N images")
     p.add_argument("--sample-hints", type=int, default=0, metavar="N",
                    help="also colour each image with N hints revealed from its ground truth (same hints every run)")
@@ -377,11 +389,17 @@ def _changed_settings(before: dict, after: dict, prefix: str = "") -> list[str]:
 
 def _warn_about_the_recipe(args: argparse.Namespace, config: dict, stored: dict) -> None:
     """Warn about a recipe the user may not mean: a preset made for --init without one, or a
-    preset given with --resume (``stored``: the run's own config), naming what it changes."""
+    preset given with --resume (``stored``: the run's own config), naming what it changes; say
+    that the finetune preset renders the images as printed pages (helper 48: a family-photo run
+    did so silently)."""
     if args.preset in PRESETS_FOR_INIT and args.init is None and args.resume is None and not args.dry_run:
         log.warning("the %s preset continues a trained model (--init %s); without --init it trains a new "
                     "network from ImageNet features alone, which its steps and data are not enough for",
                     args.preset, PRESETS_FOR_INIT[args.preset])
+    if args.preset == "finetune" and args.resume is None and config["data"]["manga_prob"] > 0:
+        log.info("the finetune preset shows your images to the network as printed B&W pages (screentone and "
+                 "ink, data.manga_prob=%g), to colour such pages; to colour photographs, grey art or grey "
+                 "versions of colour pages, add --data.manga_prob=0 (docs/FINETUNE.md)", config["data"]["manga_prob"])
     if args.resume is not None and args.preset is not None and stored:
         changed = _changed_settings(stored, config)
         if changed:

@@ -762,13 +762,36 @@ class Colorizer:
 FADED_BLACK = 15.0  # restore_faded_levels: a picture whose darkest (1st percentile) L is above this ...
 FADED_WHITE = 97.0  # ... and whose lightest (99th) is below this is a faded print ...
 FADED_LEVELS = (5.0, 95.0)  # ... whose L range the tint network sees stretched to at least this
+FRAME_STD = 3.0  # picture_in_frame: an edge row or column whose L varies less than this (std) is frame
+FRAME_MOST = 0.25  # ... and at most this share of the height (width) is taken as frame on each side
+
+
+def picture_in_frame(l: np.ndarray) -> np.ndarray:
+    """L (h, w) -> the part inside a uniform frame (a scanner's black lid, album paper, a print's
+    white border): edge rows of one level (each varying less than FRAME_STD, and within FRAME_STD
+    of the outermost), then edge columns likewise (read between those rows), up to FRAME_MOST of
+    each side; a smooth gradient (a sky) is no frame. A frame would otherwise decide the
+    picture's darkest or lightest levels (helper 48: a faded print on black was not seen as faded)."""
+    top, bottom = _frame_depth(l), l.shape[0] - _frame_depth(l[::-1])
+    inner = l[top:bottom]
+    left, right = _frame_depth(inner.T), l.shape[1] - _frame_depth(inner.T[::-1])
+    return l[top:bottom, left:right]
+
+
+def _frame_depth(l: np.ndarray) -> int:
+    """How many of the first rows of L (h, w) are a frame (:func:`picture_in_frame`)."""
+    most = int(l.shape[0] * FRAME_MOST)
+    head = l[:most]
+    framed = (head.std(axis=1) < FRAME_STD) & (np.abs(head.mean(axis=1) - l[0].mean()) < FRAME_STD)
+    return int(np.argmin(framed)) if not framed.all() else most
 
 
 def restore_faded_levels(l_in: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """The tint network's input (1, 1, H', W') float32, L normalised to [-1, 1], its picture the
     top-left ``size`` (h, w) -> the same, a faded print's levels restored: where the picture's
     1st percentile L is above FADED_BLACK and its 99th below FADED_WHITE (blacks lifted, whites
-    dulled, as an old print fades), [p1, p99] is stretched linearly to at least FADED_LEVELS, as
+    dulled, as an old print fades; read inside a uniform frame, :func:`picture_in_frame`), [p1,
+    p99] is stretched linearly to at least FADED_LEVELS, as
     an auto-levels tool would. Only what the network sees changes; the output keeps the input's
     lightness. Read as it was, a faded print came out one cold blue (a helper's faded portrait:
     mean blue minus red from -9 to +74; the network takes low contrast for haze and sky). On the
@@ -776,7 +799,7 @@ def restore_faded_levels(l_in: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     art +0.01; a rule on lifted blacks alone cost clip art 0.16 dB (light drawings on white)."""
     h, w = size
     l = (l_in + 1.0) * 50.0
-    lo, hi = (float(v) for v in np.percentile(l[0, 0, :h, :w], [1, 99]))
+    lo, hi = (float(v) for v in np.percentile(picture_in_frame(l[0, 0, :h, :w]), [1, 99]))
     if not (lo > FADED_BLACK and hi < FADED_WHITE and hi - lo > 5.0):
         return l_in
     low, high = min(lo, FADED_LEVELS[0]), max(hi, FADED_LEVELS[1])

@@ -234,12 +234,15 @@ def _usable(files: list[Path], what: str, is_main: bool) -> list[Path]:
     if grey:
         shown = ", ".join(str(p) for p in grey[:5]) + (f" and {len(grey) - 5} more" if len(grey) > 5 else "")
         sampled = "" if looked == len(kept) else f" looked at (of {len(kept)})"
+        validation = what == "validation"
         if len(grey) == looked:
-            log.warning("all %d %s images%s hold no colour (%s): there is no colour to learn; train on colour "
-                        "images", looked, what, sampled, shown)
+            log.warning("all %d %s images%s hold no colour (%s): %s", looked, what, sampled, shown,
+                        "the validation loss scores against grey truths; give colour images" if validation else
+                        "there is no colour to learn; train on colour images")
         else:
-            log.warning("%d of the %d %s images%s hold no colour (%s): they teach no colour", len(grey), looked, what,
-                        sampled, shown)
+            log.warning("%d of the %d %s images%s hold no colour (%s): %s", len(grey), looked, what, sampled, shown,
+                        "the validation loss scores them against a grey truth" if validation else
+                        "they teach no colour")
     return kept
 
 
