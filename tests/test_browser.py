@@ -166,10 +166,10 @@ def test_hints_can_be_placed_from_the_keyboard(tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 750})
             page.goto(url)
+            page.select_option("#mode", "tint")  # before the file: a change after it colours again
+            page.fill("#color", "#ff00ff")
             page.set_input_files("#file", str(tmp_path / "grey.png"))
             _wait_for_new_result(page, None)
-            page.select_option("#mode", "tint")
-            page.fill("#color", "#ff00ff")
             page.focus("#stage")
             page.keyboard.press("ArrowRight")  # the first press shows the cursor in the middle
             sync_api.expect(page.locator("#cursor")).to_be_visible()

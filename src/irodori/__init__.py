@@ -25,8 +25,16 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 if TYPE_CHECKING:
     from .colorizer import Colorizer
+    from .hints import HintError
+    from .imageio import ImageReadError
+    from .reference import ReferenceImageError
+    from .registry import ModelError, ModelNotFoundError
 
-__all__ = ["Colorizer", "__version__", "colorize", "load_colorizer"]
+__all__ = ["Colorizer", "HintError", "ImageReadError", "ModelError", "ModelNotFoundError", "ReferenceImageError",
+           "__version__", "colorize", "load_colorizer"]
+# The exceptions the API raises, importable from the package (loaded on first use, as Colorizer is).
+_LAZY = {"Colorizer": "colorizer", "HintError": "hints", "ImageReadError": "imageio", "ModelError": "registry",
+         "ModelNotFoundError": "registry", "ReferenceImageError": "reference"}
 
 
 def load_colorizer(model: str = "auto", **kwargs: Any) -> "Colorizer":
@@ -45,8 +53,8 @@ def colorize(image: Any, **kwargs: Any) -> Any:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Colorizer":
-        from .colorizer import Colorizer
+    if name in _LAZY:
+        import importlib
 
-        return Colorizer
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(name)

@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from .hints import Hint, HintError
-from .imageio import IMAGE_EXTENSIONS, ImageReadError, atomic_file, encode, input_named, is_junk
+from .imageio import IMAGE_EXTENSIONS, ImageReadError, atomic_file, check_encoding, encode, input_named, is_junk
 from .registry import ModelError
 
 ARCHIVE_EXTENSIONS = (".cbz", ".zip")
@@ -238,8 +238,13 @@ def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str,
     before anything is written, for a name that is no page of it);
     ``quality``/``compression`` are :func:`irodori.imageio.encode`'s; ``on_page()`` is called
     after each page. Raises ImageReadError for an unusable archive (unreadable, encrypted, no page,
-    a name that unpacks outside its folder, damaged data), and nothing is written then."""
+    a name that unpacks outside its folder, damaged data), and nothing is written then;
+    ValueError, before any page is read, for a bad ``fmt``, ``quality`` or ``compression``
+    (:func:`irodori.imageio.check_encoding`) or an ``output`` that is ``source`` itself."""
     source, output = Path(source), Path(output)
+    check_encoding(fmt, quality, compression)
+    if output.exists() and source.exists() and output.resolve() == source.resolve():
+        raise ValueError(f"the output {output} is the archive being coloured: choose another output")
     with _open(source) as archive, open(source, "rb") as fp:
         infos = archive.infolist()
         _check_names(archive)

@@ -132,6 +132,16 @@ def _hint_channels(shape: list, path: Path) -> int:
     return channels
 
 
+def check_whole(value: Any, name: str, *, least: int | None = None) -> int:
+    """``value`` as an int: ValueError unless a whole number (not a bool, a float or a string; a
+    setting read from the environment must be converted by the caller), at least ``least``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    if least is not None and value < least:
+        raise ValueError(f"{name} must be at least {least}, not {value}")
+    return int(value)
+
+
 class OnnxBackend:
     def __init__(self, path: Path, *, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -159,7 +169,7 @@ class OnnxBackend:
         names = [i.name for i in self.session.get_inputs()]
         outputs = [o.name for o in self.session.get_outputs()]
         if names != ["l", "hints"] or outputs not in (["ab"], ["ab", "l_paint"]):
-            raise ValueError(f"{path}: not an irodori model (inputs {names}, outputs {outputs}; "
+            raise ModelError(f"{path}: not an irodori model (inputs {names}, outputs {outputs}; "
                              "expected l, hints -> ab or ab, l_paint)")
         self.paints = outputs == ["ab", "l_paint"]
         self.hint_channels = _hint_channels(self.session.get_inputs()[1].shape, path)
@@ -294,13 +304,13 @@ class Colorizer:
         if mode == "paint" and self.paint_backend is None:
             raise no_paint_model(backend.name)
         self.mode, self.tone, self.background = mode, tone, background
-        self.max_side = int(backend.max_side if max_side is None else max_side)  # 0 is an error, not the default
+        self.max_side = backend.max_side if max_side is None else check_whole(max_side, "max_side")  # 0: an error
         multiple = max(b.size_multiple for b in (backend, self.paint_backend) if b is not None)
         if self.max_side < multiple:
             whose = "" if max_side is not None else f" (model {backend.name}'s own)"
             raise ValueError(f"max_side{whose} must be at least {multiple}, not {self.max_side}")
         self.upsample = upsample
-        self.max_pixels = max_pixels
+        self.max_pixels = None if max_pixels is None else check_whole(max_pixels, "max_pixels", least=1)
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.temperature = self.check_temperature(temperature)  # None: the model's own
         self.references = tuple(references)  # analysed (with_references); used when a call gives none
@@ -972,10 +982,10 @@ def load_colorizer(model: str | Path | None = AUTO_MODEL, *, mode: str = "auto",
     paint_backend = None
     if model is None or model == AUTO_MODEL:
         backend = load_backend(DEFAULT_MODEL, threads=threads)
-        if mode != "tint":
-            paint_backend = load_backend(DEFAULT_PAINT_MODEL, threads=threads)
-            if not paint_backend.paints:  # the shipped manga model predates paint mode
-                paint_backend = None
+        # with mode "tint" too: a call may still ask mode="paint" (helper 50 was told to load manga)
+        paint_backend = load_backend(DEFAULT_PAINT_MODEL, threads=threads)
+        if not paint_backend.paints:  # the shipped manga model predates paint mode
+            paint_backend = None
     else:
         backend = load_backend(model, threads=threads)
     colorizer = Colorizer(backend, paint_backend=paint_backend, mode=mode, tone=tone, background=background,

@@ -108,6 +108,8 @@ def parse_hints(values: Iterable[Any] | None) -> list[Hint]:
     rows."""
     if values is None:
         return []
+    if isinstance(values, (bytes, bytearray)):
+        raise HintError("hints must be text or a list of hints, not bytes (decode them first)")
     if isinstance(values, (str, dict, Hint)):
         values = [values]
     elif isinstance(values, np.ndarray):
@@ -195,7 +197,12 @@ def parse_palette(value: str | Iterable[Any] | None) -> np.ndarray | None:
     separators and blanks alone (",": a palette meant, but no colour in it)."""
     if value is None:
         return None
-    items = [p for p in value.split(",") if p.strip()] if isinstance(value, str) else list(value)
+    if isinstance(value, (bytes, bytearray)):
+        raise HintError("palette must be text or a list of colours, not bytes (decode them first)")
+    try:
+        items = [p for p in value.split(",") if p.strip()] if isinstance(value, str) else list(value)
+    except TypeError:
+        raise HintError(f"palette must be '#RRGGBB,#RRGGBB,...' or a list of colours, not {value!r}") from None
     if not items:
         if isinstance(value, str) and value:
             raise HintError(f"palette {value!r} names no colour (give '#RRGGBB,#RRGGBB,...')")

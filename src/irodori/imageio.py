@@ -156,6 +156,8 @@ def open_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
     orientation (with a warning); a JPEG whose scan is complete but whose end-of-image marker is
     missing is read whole (with a warning).
     """
+    if isinstance(source, os.PathLike) and not isinstance(source, Path):  # os.DirEntry, a path-like of a library
+        source = Path(os.fsdecode(os.fspath(source)))
     # Pillow's UserWarnings ("Corrupt EXIF data", ...) say less than the warnings given here
     with input_named(source if isinstance(source, (str, Path)) else None), quiet(UserWarning):
         return _open_image(source, max_pixels, input_prefix())
@@ -199,7 +201,12 @@ def _open_image(source: ImageSource, max_pixels: int | None, name: str) -> Image
         fp: BinaryIO | str | Path = io.BytesIO(bytes(source))
     elif isinstance(source, io.TextIOBase):
         raise TypeError("the file was opened as text: open it in binary mode, open(path, 'rb')")
-    elif isinstance(source, (str, Path)) or hasattr(source, "read"):
+    elif isinstance(source, (str, Path)):
+        fp = source
+    elif hasattr(source, "read"):
+        if not all(hasattr(source, name) for name in ("seekable", "tell", "seek")):
+            raise TypeError(f"cannot read an image from {type(source).__name__}: a file object needs read, seek, "
+                            "tell and seekable (a binary file, io.BytesIO); or give its bytes")
         fp = source
     else:
         raise TypeError(f"cannot read an image from {type(source).__name__}: give a path, bytes, a binary "
@@ -239,6 +246,8 @@ def _pillow_limit(max_pixels: int | None) -> Iterator[None]:
     (``max_pixels``, per call, :func:`_check_pixels`) is the limit that counts. Raised for good,
     as it was, one call with a larger limit changed the caller's whole program; and None kept
     Pillow's guard, which refused images over 179 megapixels."""
+    if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer))):
+        raise TypeError(f"max_pixels must be a whole number or None, not {max_pixels!r}")  # before the shared state
     with _LIMITS_LOCK:
         if not _LIMITS:
             _PILLOWS_LIMIT[:] = [Image.MAX_IMAGE_PIXELS]
@@ -550,6 +559,8 @@ def _array_image(array: np.ndarray, max_pixels: int | None) -> Image.Image:
     """A uint8 (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array, or a uint16 (H, W) one, as an image."""
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
+    if array.dtype.kind == "u" and not array.dtype.isnative:  # big-endian data (np.frombuffer of a PGM or TIFF)
+        array = array.astype(array.dtype.newbyteorder("="))
     shape_ok = array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))
     if not shape_ok or array.dtype not in (np.uint8, np.uint16) or (array.dtype == np.uint16 and array.ndim != 2):
         raise ImageReadError(f"cannot colour a {array.dtype} array of shape {array.shape}: arrays must be uint8 "
@@ -989,6 +1000,19 @@ def print_resolution(img: Image.Image) -> tuple[float, float] | None:
     return (x, y) if all(0 < v < 1e6 for v in (x, y)) else None
 
 
+def check_encoding(fmt: str, quality: int, compression: int | None) -> None:
+    """ValueError unless ``fmt`` is one of FORMATS, ``quality`` a whole number from 1 to 100 and
+    ``compression`` None or a whole number from 0 to 9 (:func:`encode`'s arguments): checked before
+    any work is done, not once per page."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown output format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise ValueError(f"quality must be a whole number from 1 to 100, not {quality!r}")
+    if compression is not None and (isinstance(compression, bool) or not isinstance(compression, int)
+                                    or not 0 <= compression <= 9):
+        raise ValueError(f"PNG compression must be a whole number from 0 to 9, not {compression!r}")
+
+
 def encode(img: Image.Image, fmt: str, *, quality: int = 95, compression: int | None = None) -> bytes:
     """Encode to bytes in ``png``, ``jpg`` or ``webp`` (JPEG has no alpha: composited on white).
 
@@ -997,11 +1021,11 @@ def encode(img: Image.Image, fmt: str, *, quality: int = 95, compression: int | 
     tagged as sRGB (PNG's sRGB chunk, JPEG's and WebP's sRGB profile) and keeps the print
     resolution in ``img.info["dpi"]`` (which :meth:`Colorizer.colorize` copies from its input):
     PNG pHYs, JPEG JFIF, WebP EXIF. Nothing else of the input's metadata is written.
-    Raises ValueError for an unknown format, a size the format cannot hold, or a bad level."""
+    Raises ValueError for an unknown format, a size the format cannot hold, or a bad quality or
+    level (:func:`check_encoding`)."""
+    check_encoding(fmt, quality, compression)
     check_output_size(img.size, fmt)
     level = DEFAULT_PNG_COMPRESSION if compression is None else compression
-    if not (isinstance(level, int) and 0 <= level <= 9):
-        raise ValueError(f"PNG compression must be a whole number from 0 to 9, not {level!r}")
     if fmt == "jpg" and img.mode == "RGBA":
         if img.getchannel("A").getextrema()[0] < 255:
             log.warning("%sJPEG has no transparency: the transparent parts are put on white "

@@ -42,6 +42,7 @@ import contextvars
 import functools
 import glob
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -627,12 +628,10 @@ class ReferenceMatcher:
 
     def analyse(self, source: ImageSource | np.ndarray, *, name: str = "reference",
                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Reference:
-        """A colour image (anything :func:`irodori.imageio.open_image` takes, or sRGB uint8
-        (H, W, 3)) -> its :class:`Reference`, at REFERENCE_SCALES and mirrored. ReferenceImageError when
-        it cannot be read."""
-        rgb = source if isinstance(source, np.ndarray) else reference_rgb(source, name=name, max_pixels=max_pixels)
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-            raise ReferenceImageError(f"reference {name}: expected sRGB uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
+        """A colour image (anything :func:`irodori.imageio.open_image` takes, an sRGB uint8 array
+        among them) -> its :class:`Reference`, at REFERENCE_SCALES and mirrored. ReferenceImageError
+        when it cannot be read, or is too large, too small or grey (:func:`reference_rgb`)."""
+        rgb = reference_rgb(source, name=name, max_pixels=max_pixels)  # an array too: the same checks as a file
         feats, labs, where, tones, inks, ink_tones, mixes = [], [], [], [], [], [], []
         for scale in REFERENCE_SCALES:
             size = feature_size(*rgb.shape[:2], side=max(32, int(FEATURE_SIDE * scale)))
@@ -753,9 +752,13 @@ def reference_sources(sources: Any) -> list[Any]:
     """One reference source or several -> a list: a lone path, bytes, file, PIL image, array or
     :class:`Reference` is one source (iterating it would give its letters, bytes or rows)."""
     single = (str, Path, bytes, bytearray, memoryview, Image.Image, np.ndarray, Reference)
-    if isinstance(sources, single) or hasattr(sources, "read"):
+    if isinstance(sources, single) or hasattr(sources, "read") or isinstance(sources, os.PathLike):
         return [sources]
-    return list(sources)
+    try:
+        return list(sources)
+    except TypeError:
+        raise ReferenceImageError(f"a reference is a path, bytes, a file, a PIL image, an array or a list of them, "
+                                  f"not {type(sources).__name__}") from None
 
 
 def analyse_references(sources: Iterable[Any] | Any, *, matcher: ReferenceMatcher | None = None,

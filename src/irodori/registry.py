@@ -92,14 +92,15 @@ MODELS: dict[str, ShippedModel] = {
 }
 
 
-class ModelNotFoundError(FileNotFoundError):
-    """A model name or path that does not exist; the message lists the shipped names."""
-
-
 class ModelError(ValueError):
     """A model that cannot be used: unreadable or malformed files, an interface that is not
     irodori's, or colour that is not finite. The message names the model (its file, where it has
     one) and what is wrong. It is the model's fault, never one image's: a batch stops on it."""
+
+
+class ModelNotFoundError(ModelError, FileNotFoundError):
+    """A model name or path that does not exist; the message lists the shipped names. A
+    ModelError (``except ModelError`` takes every model problem) and a FileNotFoundError."""
 
 
 class ModelIntegrityError(ModelError):

@@ -1,0 +1,113 @@
+"""The Python API as an application embeds it: bad settings refused at load with the documented
+exceptions, every documented input form, and no state one colorizer leaves for another (found by
+helper 50, a developer's afternoon with the API)."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import irodori
+from conftest import REPO, bw_page_image
+
+EXAMPLE = REPO / "examples" / "photo_hills.png"
+
+
+@pytest.fixture(scope="module")
+def colorizer():
+    return irodori.load_colorizer(threads=1)
+
+
+def test_the_exceptions_are_importable_from_the_package_and_model_errors_share_one_base(tmp_path):
+    from irodori import HintError, ImageReadError, ModelError, ModelNotFoundError, ReferenceImageError
+
+    assert {"HintError", "ImageReadError", "ModelError", "ModelNotFoundError", "ReferenceImageError"} <= set(
+        irodori.__all__)
+    assert issubclass(ModelNotFoundError, ModelError) and issubclass(ModelNotFoundError, FileNotFoundError)
+    assert all(issubclass(e, ValueError) for e in (HintError, ImageReadError, ModelError, ReferenceImageError))
+    with pytest.raises(ModelError, match="no such model"):
+        irodori.load_colorizer("no-such-model")
+    features = REPO / "src" / "irodori" / "models" / "reference-lite0.onnx"  # an ONNX model, not a colorizer
+    with pytest.raises(ModelError, match="not an irodori model"):
+        irodori.load_colorizer(features)
+
+
+@pytest.mark.parametrize("setting, value", [("max_pixels", "10"), ("max_pixels", 0), ("max_pixels", 2.5),
+                                            ("max_side", 64.5), ("max_side", "256"), ("max_side", True)])
+def test_a_bad_setting_is_refused_at_load_and_leaves_other_colorizers_working(colorizer, setting, value):
+    with pytest.raises(ValueError, match=setting):
+        irodori.load_colorizer("general-int8", threads=1, **{setting: value})
+    assert colorizer.colorize(EXAMPLE).size == (720, 360)  # a string once broke every later decode
+
+
+def test_documented_input_forms_big_endian_and_path_likes(colorizer, tmp_path):
+    grey = np.asarray(Image.open(EXAMPLE).convert("L")).astype(np.uint16) * 257
+    native = np.asarray(colorizer.colorize(grey))
+    assert np.array_equal(np.asarray(colorizer.colorize(grey.astype(">u2"))), native)  # np.frombuffer of a PGM
+    entry = next(e for e in os.scandir(EXAMPLE.parent) if e.name == EXAMPLE.name)
+    assert colorizer.colorize(entry).size == (720, 360)
+
+    class ReadOnly:  # a programming error of the caller's, not a corrupt image
+        def read(self, n=-1):
+            return EXAMPLE.read_bytes()
+
+    with pytest.raises(TypeError, match="needs read, seek, tell and seekable"):
+        colorizer.colorize(ReadOnly())
+
+
+def test_bad_hint_palette_and_reference_values_are_the_documented_errors(colorizer):
+    from irodori import HintError, ReferenceImageError
+
+    with pytest.raises(HintError, match="palette must be"):
+        colorizer.colorize(EXAMPLE, palette=5)
+    with pytest.raises(HintError, match="not bytes"):
+        colorizer.colorize(EXAMPLE, palette=b"#ff0000")
+    with pytest.raises(HintError, match="not bytes"):
+        colorizer.colorize(EXAMPLE, hints=b"10,10,#ff0000")
+    with pytest.raises(ReferenceImageError, match="not int"):
+        colorizer.colorize(EXAMPLE, reference=5)
+
+
+def test_a_reference_array_gets_the_checks_a_reference_file_gets(colorizer):
+    from irodori import ReferenceImageError
+
+    rgb = np.asarray(colorizer.colorize(REPO / "examples" / "cartoon_tiger.png").convert("RGB"))  # a colour page
+    grey = np.repeat(np.asarray(Image.fromarray(rgb).convert("L"))[..., None], 3, axis=2)
+    for ref, says in [(grey, "has no colour"), (np.full((10, 10, 3), (200, 30, 30), np.uint8), "too small"),
+                      (np.zeros((0, 0, 3), np.uint8), "empty image")]:
+        with pytest.raises(ReferenceImageError, match=says):  # a grey array drained the page's colour
+            colorizer.colorize(EXAMPLE, reference=[ref])
+    rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    assert colorizer.colorize(EXAMPLE, reference=[rgba]).size == (720, 360)  # (H, W, 4) as a page takes it
+
+
+def test_a_call_may_paint_with_a_colorizer_loaded_to_tint():
+    page = Image.fromarray(bw_page_image(120, 160))
+    tinter = irodori.load_colorizer(threads=1, mode="tint")
+    assert tinter.colorize(page).info["irodori.mode"] == "tint"
+    assert tinter.colorize(page, mode="paint").info["irodori.mode"] == "paint"  # was "needs a paint model"
+
+
+def test_colorize_cbz_checks_its_arguments_before_any_work(colorizer, tmp_path):
+    from irodori.cbz import colorize_cbz
+
+    archive = tmp_path / "ch.cbz"
+    buf = io.BytesIO()
+    Image.open(EXAMPLE).convert("L").save(buf, "PNG")
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("001.png", buf.getvalue())
+    before = archive.read_bytes()
+    for kwargs, says in [({"fmt": "jpeg"}, "unknown output format 'jpeg'"),
+                         ({"fmt": "png", "compression": 20}, "from 0 to 9"),
+                         ({"fmt": "jpg", "quality": 500}, "from 1 to 100")]:
+        with pytest.raises(ValueError, match=says):
+            colorize_cbz(colorizer, archive, tmp_path / "out.cbz", **kwargs)
+        assert not (tmp_path / "out.cbz").exists()
+    with pytest.raises(ValueError, match="is the archive being coloured"):
+        colorize_cbz(colorizer, archive, archive, fmt="png")
+    assert archive.read_bytes() == before
