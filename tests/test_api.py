@@ -111,3 +111,29 @@ def test_colorize_cbz_checks_its_arguments_before_any_work(colorizer, tmp_path):
     with pytest.raises(ValueError, match="is the archive being coloured"):
         colorize_cbz(colorizer, archive, archive, fmt="png")
     assert archive.read_bytes() == before
+
+
+def test_keep_colour_returns_a_colour_input_as_it_is_and_colours_the_rest(tmp_path):
+    """A chapter's colour cover was re-coloured from its lightness, with no way to keep it
+    (helper 49): keep_colour (--keep-colour) keeps colour inputs as they are."""
+    from irodori.cli import main
+
+    keeper = irodori.load_colorizer(threads=1, keep_colour=True)
+    rng = np.random.default_rng(0)
+    cover = (rng.random((90, 120, 3)) * 255).astype(np.uint8)
+    out = keeper.colorize(cover)
+    assert out.info["irodori.mode"] == "kept" and np.array_equal(np.asarray(out), cover)
+    grey = np.asarray(Image.open(EXAMPLE).convert("L"))
+    assert keeper.colorize(grey).info["irodori.mode"] == "tint"  # a grey photo is coloured as ever
+    buf, page = io.BytesIO(), io.BytesIO()
+    Image.fromarray(cover).save(buf, "PNG")
+    Image.fromarray(grey).save(page, "PNG")
+    with zipfile.ZipFile(tmp_path / "ch.cbz", "w") as zf:
+        zf.writestr("000_cover.png", buf.getvalue())
+        zf.writestr("001.png", page.getvalue())
+    assert main(["colorize", str(tmp_path / "ch.cbz"), "-o", str(tmp_path / "out"), "--keep-colour", "-q"]) == 0
+    with zipfile.ZipFile(tmp_path / "out" / "ch.cbz") as zf:
+        kept = np.asarray(Image.open(io.BytesIO(zf.read("000_cover.png"))).convert("RGB"))
+        coloured = np.asarray(Image.open(io.BytesIO(zf.read("001.png"))).convert("RGB"))
+    assert np.array_equal(kept, cover)
+    assert np.abs(coloured.astype(int) - grey[..., None]).max() > 10  # the grey page took colour

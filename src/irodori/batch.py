@@ -643,7 +643,8 @@ def _load(args: argparse.Namespace, threads: int):
     try:
         colorizer = load_colorizer(args.model, mode=args.mode, tone=args.tone, background=args.background,
                                    max_side=args.max_side, upsample=args.upsample, threads=threads,
-                                   max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, temperature=args.temperature)
+                                   max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, temperature=args.temperature,
+                                   keep_colour=args.keep_colour)
         return colorizer.with_references(args.reference) if args.reference else colorizer
     except (ModelNotFoundError, ModelIntegrityError, ValueError) as exc:  # ReferenceImageError among them
         print(f"irodori colorize: {exc}", file=sys.stderr)

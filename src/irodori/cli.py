@@ -120,6 +120,9 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                    "reach from the image's edge without crossing a line), gutters keeps it white only where it "
                    "is a page's gutters and margins around panels, paint colours it too; auto (default): paper "
                    "for line art (lines only: no solid blacks, no screentone), gutters for pages")
+    p.add_argument("--keep-colour", action="store_true",
+                   help="write inputs that are already in colour (a chapter's colour cover or insert) as they "
+                   "are, instead of re-colouring them from their lightness")
     p.add_argument("--max-side", type=_max_side, default=None,
                    help="longest side the network sees (default: the model's own; at least its size multiple, "
                    "32; a strip longer than 2:1 is seen as its pages: shorter side MAX_SIDE/2); colour is "

@@ -38,7 +38,7 @@ from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb
 from .hints import (HINT_CHANNELS_WITH_L, MAX_HINTS, Hint, HintError, apply_palette, check_inside, hint_map,
                     parse_hints, parse_palette, propagate_hints, propagation_grid)
 from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, input_prefix,
-                      lightness_of, open_image, page_scale, page_side, print_resolution, within_pages)
+                      lightness_of, open_image, page_scale, page_side, print_resolution, to_srgb, within_pages)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet,
                     Contract, Screentone, ShapeFill, SheetFill, choose_background, choose_mode, composite,
                     flats_to_lines, gutters, page_stats, strip_gaps, tone_length)
@@ -293,7 +293,8 @@ class Colorizer:
     def __init__(self, backend: Backend, *, paint_backend: Backend | None = None, mode: str = "auto",
                  tone: str = "flat", background: str = "auto", max_side: int | None = None,
                  upsample: str = "bilinear", max_pixels: int | None = DEFAULT_MAX_PIXELS, workers: int | None = None,
-                 temperature: float | None = None, references: Iterable[Reference] = ()) -> None:
+                 temperature: float | None = None, references: Iterable[Reference] = (),
+                 keep_colour: bool = False) -> None:
         if upsample not in UPSAMPLE_FILTERS:
             raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE_FILTERS)}")
         check_choices(mode, tone, background)
@@ -314,6 +315,7 @@ class Colorizer:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.temperature = self.check_temperature(temperature)  # None: the model's own
         self.references = tuple(references)  # analysed (with_references); used when a call gives none
+        self.keep_colour = bool(keep_colour)  # a colour input is returned as it is (a chapter's colour cover)
 
     def check_temperature(self, temperature: float | None) -> float | None:
         """A requested annealed-mean T, checked: ValueError outside TEMPERATURE_RANGE, or when the
@@ -353,6 +355,8 @@ class Colorizer:
         check_choices(mode, tone, background)
         unused = "; the background choice is for paint only" if background != "auto" else ""
         chroma = chroma_sample(lightness)
+        if is_coloured(chroma) and self.keep_colour:
+            return Contract("tint", tone, reason="a colour image: kept as it is (--keep-colour; keep_colour in Python)", keep=True)
         warn_if_coloured(chroma)  # whichever the mode: asked or chosen, the colours are replaced
         if mode == "tint":  # asked: nothing more to measure (the detector costs ~10 ms a page)
             return Contract("tint", tone, reason=f"asked{unused}")
@@ -380,8 +384,8 @@ class Colorizer:
             log.debug("%sscreentone in %.0f %% of the page's cells (%.0f ms)", input_prefix(),
                       100 * screen.cells.mean(), (time.perf_counter() - start) * 1000)
         balloons = None
-        if mode == "paint" and background in ("paper", "gutters"):
-            balloons = self.find_balloons(lightness, stats.paper_l, background)
+        if mode == "paint":  # background "paint" too: a colourist paints the page, not its balloons (helper 49)
+            balloons = self.find_balloons(lightness, stats.paper_l, sheet_kind(background))
         return Contract(mode, tone, paper_l=stats.paper_l, length=length,
                         background="paint" if mode == "tint" else background, reason=reason, screen=screen,
                         black_l=stats.black_l, balloons=balloons)
@@ -440,12 +444,17 @@ class Colorizer:
         log.debug("%s: input %dx%d, mode %s, %d hints", self.name, *img.size, img.mode, len(hints))
         lightness, alpha = lightness_of(img)
         dpi = print_resolution(img)
+        kept = img if self.keep_colour else None  # a colour input may be returned as it is
         del img  # the Lightness holds what is needed (8-bit pixels, not a float copy)
         # Line art on a transparent sheet is ink on paper: what shows through is paper (white).
         transparent = alpha is not None and (mode or self.mode) != "tint" and (alpha < 255).any()
         on_paper = over_white(lightness, alpha) if transparent else lightness
         contract = self.contract_for(on_paper, mode=mode, tone=tone, background=background)
         name = input_name() or "image"  # colorize() named a path input by its path as given
+        if contract.keep:
+            log.info("%s: %s", name, contract.reason)
+            return kept_as_it_is(kept, dpi)
+        del kept
         log.info("%s: %s (%s)", name, contract.mode, contract.reason)
         check_inside(hints, lightness.shape[1], lightness.shape[0])
         warn_hints_that_colour_nothing(hints, on_paper if contract.mode == "paint" else lightness, contract, name)
@@ -680,17 +689,23 @@ class Colorizer:
     def blank_sheet(self, lightness: Lightness, contract: Contract) -> BlankSheet | None:
         """The blank sheet that stays paper under ``contract``: around line art (background
         "paper"), or a page's gutters and margins (background "gutters", when
-        :func:`irodori.paint.gutters` finds them), and in both the speech balloons the contract
-        holds (:class:`irodori.balloons.Balloons`); else None. A
+        :func:`irodori.paint.gutters` finds them), and in both, and alone under background "paint",
+        the speech balloons the contract holds (:class:`irodori.balloons.Balloons`); else None. A
         :class:`irodori.paint.BlankSheet` on the page's darkest L per cell, at most SHEET_SIDE (a
         page's: GUTTER_SIDE) cells a side (:func:`sheet_factor`), levelled to the contract's paper."""
-        if contract.mode != "paint" or contract.background == "paint":
+        if contract.mode != "paint":
+            return None
+        balloons = contract.balloons if contract.balloons is not None and contract.balloons.count else None
+        if contract.background == "paint" and balloons is None:
             return None
         page = contract.background == "gutters"
-        factor = sheet_factor(lightness.shape, contract.background)
+        factor = sheet_factor(lightness.shape, sheet_kind(contract.background))
         darkest = lightness.darkest(factor)
+        if contract.background == "paint":  # the page's balloons alone stay paper
+            log.info("%s%d speech balloon%s found: %s paper", input_prefix(), balloons.count,
+                     *(("", "it stays") if balloons.count == 1 else ("s", "they stay")))
+            return BlankSheet.of(balloons.cells, darkest, factor=factor, paper_l=contract.paper_l)
         sheet = BlankSheet.find(darkest, factor=factor, paper_l=contract.paper_l)
-        balloons = contract.balloons if contract.balloons is not None and contract.balloons.count else None
         if balloons is not None:
             log.info("%s%d speech balloon%s found: %s paper, or take%s the colour of a hint placed in %s",
                      input_prefix(), balloons.count, *(("", "it stays", "s", "it") if balloons.count == 1
@@ -816,6 +831,12 @@ def restore_faded_levels(l_in: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     stretched = np.clip(low + (l - lo) * ((high - low) / (hi - lo)), 0.0, 100.0)
     log.debug("a faded print (L %.0f-%.0f): the network sees it at L %.0f-%.0f", lo, hi, low, high)
     return (stretched / 50.0 - 1.0).astype(np.float32)
+
+
+def sheet_kind(background: str) -> str:
+    """The background whose sheet grid a ``background`` uses: "paint" (the balloons alone stay
+    paper) uses a page's ("gutters")."""
+    return "gutters" if background == "paint" else background
 
 
 def sheet_factor(shape: tuple[int, int], background: str) -> int:
@@ -968,11 +989,13 @@ def check_choices(mode: str, tone: str, background: str) -> None:
 def load_colorizer(model: str | Path | None = AUTO_MODEL, *, mode: str = "auto", tone: str = "flat",
                    background: str = "auto", max_side: int | None = None, upsample: str = "bilinear",
                    threads: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-                   temperature: float | None = None) -> Colorizer:
+                   temperature: float | None = None, keep_colour: bool = False) -> Colorizer:
     """Load a model once (shipped name, .onnx file, or checkpoint directory). ``threads`` (default:
     all cores) is used both by the network and by the full-resolution merge. ``temperature``: the
     annealed mean's T for every image (see :meth:`Colorizer.colorize`; default: the model's own).
     ``mode``, ``tone`` and ``background`` are every image's defaults (see :meth:`Colorizer.contract_for`).
+    ``keep_colour``: an input already in colour (a chapter's colour cover) is returned as it is
+    (RGB or RGBA, sRGB, ``info["irodori.mode"]`` "kept"), not re-coloured from its lightness.
 
     With ``model="auto"`` (the default; None too), two shipped models are loaded: ``general-int8`` tints photos
     and grey art, and ``manga-int8`` (DEFAULT_PAINT_MODEL) paints ink on paper, chosen per image by the detector
@@ -990,7 +1013,7 @@ def load_colorizer(model: str | Path | None = AUTO_MODEL, *, mode: str = "auto",
         backend = load_backend(model, threads=threads)
     colorizer = Colorizer(backend, paint_backend=paint_backend, mode=mode, tone=tone, background=background,
                           max_side=max_side, upsample=upsample, max_pixels=max_pixels, workers=threads,
-                          temperature=temperature)
+                          temperature=temperature, keep_colour=keep_colour)
     log.debug("model %s (%s) loaded in %.0f ms: %s backend, network side at most %d, size multiple %d, %d threads",
               colorizer.name, model, (time.perf_counter() - start) * 1000, type(backend).__name__,
               colorizer.max_side, backend.size_multiple, colorizer.workers)
@@ -1030,12 +1053,29 @@ def warn_if_coloured(chroma: np.ndarray) -> None:
     contract's log line), from its :func:`chroma_sample` (n,): a mean chroma above MAX_CHROMA or
     more than COLOURED_SHARE of it clearly coloured (a colour page of a chapter is mostly white
     paper, so its mean chroma is low, 5 on a helper's; its share of coloured pixels is not)."""
-    if not chroma.size:
+    if not is_coloured(chroma):
         return
     mean, coloured = float(chroma.mean()), float((chroma > COLOURED_CHROMA).mean())
-    if mean > MAX_CHROMA or coloured > COLOURED_SHARE:
-        log.warning("%sa colour image (mean chroma %.1f, %.1f%% of it clearly coloured): its own colours "
-                    "are replaced by new ones from its lightness", input_prefix(), mean, 100 * coloured)
+    log.warning("%sa colour image (mean chroma %.1f, %.1f%% of it clearly coloured): its own colours "
+                "are replaced by new ones from its lightness (--keep-colour keeps such images as they are)",
+                input_prefix(), mean, 100 * coloured)
+
+
+def is_coloured(chroma: np.ndarray) -> bool:
+    """Whether an input is a colour image, from its :func:`chroma_sample` (n,) (see
+    :func:`warn_if_coloured`)."""
+    if not chroma.size:
+        return False
+    return float(chroma.mean()) > MAX_CHROMA or float((chroma > COLOURED_CHROMA).mean()) > COLOURED_SHARE
+
+
+def kept_as_it_is(img: Image.Image, dpi: tuple[float, float] | None) -> Image.Image:
+    """A colour input returned by a colorizer that keeps them: RGB (RGBA with its alpha), in
+    sRGB, with its print resolution, ``info["irodori.mode"]`` "kept"."""
+    out = to_srgb(img) if img.info.get("icc_profile") else img
+    out = out.convert("RGBA" if "A" in out.getbands() or "transparency" in out.info else "RGB")
+    out.info = {"irodori.mode": "kept", **({"dpi": dpi} if dpi is not None else {})}
+    return out
 
 
 def mean_chroma(lightness: Lightness, *, budget: int = 1 << 14) -> float:

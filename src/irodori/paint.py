@@ -857,7 +857,8 @@ class Contract:
     ``black_l``: the levelled L of the page's solid ink, which :func:`composite` leaves without
     chroma; ``balloons``: the page's speech balloons (:class:`irodori.balloons.Balloons`; None:
     not looked for), whose ink the tone filter leaves as printed and whose paper stays white
-    (:meth:`irodori.Colorizer.blank_sheet`)."""
+    (:meth:`irodori.Colorizer.blank_sheet`); ``keep``: the input is already in colour and the
+    colorizer keeps colour inputs (``keep_colour``): it is returned as it is, not coloured."""
 
     mode: str
     tone: str = "flat"
@@ -868,6 +869,7 @@ class Contract:
     screen: Screentone | None = field(default=None, compare=False, repr=False)
     black_l: float = 0.0
     balloons: Balloons | None = field(default=None, compare=False, repr=False)
+    keep: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
