@@ -653,6 +653,9 @@ def test_line_arts_sheet_stays_white_and_its_figure_takes_colour(painter, caplog
     with caplog.at_level("INFO", logger="irodori.colorizer"):
         painter.colorize(art, mode="tint", background="paper")
     assert "tint (asked; the background choice is for paint only)" in caplog.text
+    with caplog.at_level("INFO", logger="irodori.colorizer"):  # helper 50: tone="keep" dropped without a word
+        painter.colorize(art, mode="tint", tone="keep")
+    assert "tint (asked; the tone choice is for paint only)" in caplog.text
     assert (out[r > 41.5] == 255).all()  # paper, exactly, up to the line: no wash, no fringe
     painted = np.asarray(painter.colorize(art, background="paint"))
     # The figure is painted the same either way, but near its line: line art's lines are read at

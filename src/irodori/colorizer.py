@@ -353,7 +353,8 @@ class Colorizer:
         mode, tone, background = (self.mode if mode is None else mode, self.tone if tone is None else tone,
                                   self.background if background is None else background)
         check_choices(mode, tone, background)
-        unused = "; the background choice is for paint only" if background != "auto" else ""
+        unused = "".join(f"; the {what} choice is for paint only" for what, asked in
+                         (("tone", tone != "flat"), ("background", background != "auto")) if asked)
         chroma = chroma_sample(lightness)
         if is_coloured(chroma) and self.keep_colour:
             return Contract("tint", tone, reason="a colour image: kept as it is (--keep-colour; keep_colour in Python)", keep=True)
