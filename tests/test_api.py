@@ -137,3 +137,38 @@ def test_keep_colour_returns_a_colour_input_as_it_is_and_colours_the_rest(tmp_pa
         coloured = np.asarray(Image.open(io.BytesIO(zf.read("001.png"))).convert("RGB"))
     assert np.array_equal(kept, cover)
     assert np.abs(coloured.astype(int) - grey[..., None]).max() > 10  # the grey page took colour
+
+
+def test_keep_colour_reads_only_what_shows_and_says_what_it_leaves_unused(caplog):
+    """Helper 51: colour hidden under alpha 0 made a grey image "colour" (kept with --mode tint);
+    the hints and palette of a kept image were dropped without a word; 1 % of colour on a B&W
+    page kept it B&W; an RGBa input lost its alpha; keep_colour="no" turned keeping on."""
+    keeper = irodori.load_colorizer(threads=1, keep_colour=True)
+    grey = np.asarray(Image.open(EXAMPLE).convert("L").resize((256, 128)))
+    rgba = np.zeros((128, 256, 4), np.uint8)
+    rgba[..., :3], rgba[..., 3] = grey[..., None], 255
+    rgba[:, :128] = (255, 0, 0, 0)  # red, but transparent
+    assert keeper.colorize(rgba, mode="tint").info["irodori.mode"] == "tint"
+    rng = np.random.default_rng(0)
+    colour = (rng.random((90, 120, 3)) * 255).astype(np.uint8)
+    with caplog.at_level("WARNING", logger="irodori"):
+        keeper.colorize(colour, hints=[(5, 5, "#ff0000")], palette="#ff0000")
+    assert "kept as it is: its hints and palette are not used" in caplog.text
+    page = np.repeat(grey[..., None], 3, axis=2).copy()
+    page[:12, :12] = (255, 0, 0)  # a colour strip beside a B&W scan: about 0.5 % of it
+    assert keeper.colorize(page).info["irodori.mode"] != "kept"
+    assert keeper.colorize(Image.fromarray(np.dstack([colour, np.full((90, 120), 128, np.uint8)]), "RGBA")
+                           .convert("RGBa")).mode == "RGBA"
+    with pytest.raises(ValueError, match="keep_colour must be True or False"):
+        irodori.load_colorizer("general-int8", keep_colour="no")
+
+
+def test_only_3_or_4_hint_channels(tmp_path, capsys):
+    from irodori.cli import main
+    from irodori.model import GeneratorConfig
+
+    with pytest.raises(ValueError, match=r"hint_channels must be an integer in \[3, 4\]"):
+        GeneratorConfig(hint_channels=5)
+    assert main(["train", "--dry-run", "--preset", "paint", "--init", "manga", "--model.hint_channels=2",
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "only 4 may be asked" in capsys.readouterr().err

@@ -186,6 +186,12 @@ def test_hints_can_be_placed_from_the_keyboard(tmp_path):
             assert items.nth(1).inner_text().startswith("2. (86, 60) #ff00ff")
             sync_api.expect(page.locator("#stage .marker")).to_have_count(2)
             assert page.evaluate("window.scrollY") == 0  # the arrow keys moved the cursor, not the page
+            for _ in range(4):  # Enter held down: one hint, not one per key repeat (helper 51)
+                page.keyboard.down("Enter")
+            page.keyboard.up("Enter")
+            sync_api.expect(items).to_have_count(3)
+            page.keyboard.press("Control+Enter")  # the browser's, not a hint
+            sync_api.expect(items).to_have_count(3)
             page.keyboard.press("Escape")
             sync_api.expect(page.locator("#cursor")).to_be_hidden()
             first_src = page.get_attribute("#result", "src")

@@ -128,7 +128,7 @@ DAMAGES = {  # name -> (damage(run_dir, checkpoint_dir), file the message must n
     "arch value zero": (lambda run, ck: _edit_arch(ck, bin_step=0), "checkpoint.json",
                         "model.bin_step must be a number"),
     "arch count as text": (lambda run, ck: _edit_arch(ck, hint_channels="3"), "checkpoint.json",
-                           "model.hint_channels must be an integer in [0, 16], not '3'"),
+                           "model.hint_channels must be an integer in [3, 4], not '3'"),
     "arch widths huge": (lambda run, ck: _edit_arch(ck, channels=[8, 16, 100000]), "checkpoint.json",
                          "model.channels must be an integer in [1, 4096], not 100000"),  # 360 GB asked
     "arch widths as text": (lambda run, ck: _edit_arch(ck, channels=["8", "16", "16"]), "checkpoint.json",

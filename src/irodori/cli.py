@@ -40,7 +40,7 @@ def _max_side(text: str) -> int:
     try:
         return _positive_int(text)
     except argparse.ArgumentTypeError:
-        if not text.strip().lstrip("-").isdigit():
+        if not text.strip().lstrip("-+").isdigit():
             raise
         raise argparse.ArgumentTypeError(f"must be at least the model's size multiple (32 for irodori's models), "
                                          f"not {int(text)}") from None
@@ -118,7 +118,8 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--background", choices=["auto", "paper", "gutters", "paint"], default="auto",
                    help="paint mode: paper keeps the blank sheet around line art white (the paper a path can "
                    "reach from the image's edge without crossing a line), gutters keeps it white only where it "
-                   "is a page's gutters and margins around panels, paint colours it too; auto (default): paper "
+                   "is a page's gutters and margins around panels, paint colours it too (speech balloons stay white "
+                   "unless a hint is placed in one); auto (default): paper "
                    "for line art (lines only: no solid blacks, no screentone), gutters for pages")
     p.add_argument("--keep-colour", action="store_true",
                    help="write inputs that are already in colour (a chapter's colour cover or insert) as they "
@@ -498,6 +499,10 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         if args.init is not None and args.resume is not None:
             raise ConfigError("--init starts a new run from a model's weights and --resume continues a run; "
                               "give one of them")
+        asked_channels = (cli_overrides.get("model") or {}).get("hint_channels")
+        if args.init is not None and asked_channels is not None and str(asked_channels) != "4":
+            raise ConfigError(f"--model.hint_channels={asked_channels}: with --init only 4 may be asked (it grows a "
+                              "lightness hint channel on a model of 3; a model of 4 keeps its 4)")
         if args.init is not None and set(cli_overrides.get("model") or {}) - {"paint", "hint_channels"}:
             names = ", ".join(f"--model.{k}" for k in cli_overrides["model"])
             raise ConfigError(f"{names}: with --init the architecture is the init model's and cannot change "

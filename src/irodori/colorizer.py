@@ -315,7 +315,9 @@ class Colorizer:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.temperature = self.check_temperature(temperature)  # None: the model's own
         self.references = tuple(references)  # analysed (with_references); used when a call gives none
-        self.keep_colour = bool(keep_colour)  # a colour input is returned as it is (a chapter's colour cover)
+        if not isinstance(keep_colour, bool):
+            raise ValueError(f"keep_colour must be True or False, not {keep_colour!r}")
+        self.keep_colour = keep_colour  # a colour input is returned as it is (a chapter's colour cover)
 
     def check_temperature(self, temperature: float | None) -> float | None:
         """A requested annealed-mean T, checked: ValueError outside TEMPERATURE_RANGE, or when the
@@ -356,7 +358,7 @@ class Colorizer:
         unused = "".join(f"; the {what} choice is for paint only" for what, asked in
                          (("tone", tone != "flat"), ("background", background != "auto")) if asked)
         chroma = chroma_sample(lightness)
-        if is_coloured(chroma) and self.keep_colour:
+        if self.keep_colour and is_coloured(chroma, share=KEEP_SHARE):
             return Contract("tint", tone, reason="a colour image: kept as it is (--keep-colour; keep_colour in Python)", keep=True)
         warn_if_coloured(chroma)  # whichever the mode: asked or chosen, the colours are replaced
         if mode == "tint":  # asked: nothing more to measure (the detector costs ~10 ms a page)
@@ -448,16 +450,23 @@ class Colorizer:
         kept = img if self.keep_colour else None  # a colour input may be returned as it is
         del img  # the Lightness holds what is needed (8-bit pixels, not a float copy)
         # Line art on a transparent sheet is ink on paper: what shows through is paper (white).
-        transparent = alpha is not None and (mode or self.mode) != "tint" and (alpha < 255).any()
+        hidden = alpha is not None and (alpha < 255).any()
+        transparent = hidden and (mode or self.mode) != "tint"
         on_paper = over_white(lightness, alpha) if transparent else lightness
-        contract = self.contract_for(on_paper, mode=mode, tone=tone, background=background)
+        # what is transparent holds no colour of the image's, whatever its RGB (helper 51)
+        seen = on_paper if transparent else over_white(lightness, alpha) if hidden else lightness
+        contract = self.contract_for(seen, mode=mode, tone=tone, background=background)
         name = input_name() or "image"  # colorize() named a path input by its path as given
+        check_inside(hints, lightness.shape[1], lightness.shape[0])
         if contract.keep:
             log.info("%s: %s", name, contract.reason)
+            if hints or palette_ab is not None:
+                log.warning("%s: kept as it is: its %s not used", name,
+                            "hints and palette are" if hints and palette_ab is not None
+                            else "hints are" if hints else "palette is")
             return kept_as_it_is(kept, dpi)
         del kept
         log.info("%s: %s (%s)", name, contract.mode, contract.reason)
-        check_inside(hints, lightness.shape[1], lightness.shape[0])
         warn_hints_that_colour_nothing(hints, on_paper if contract.mode == "paint" else lightness, contract, name)
         if contract.mode == "paint":
             shapes, hints = shape_fills(hints, on_paper, contract, self.network_size(*on_paper.shape))
@@ -703,8 +712,9 @@ class Colorizer:
         factor = sheet_factor(lightness.shape, sheet_kind(contract.background))
         darkest = lightness.darkest(factor)
         if contract.background == "paint":  # the page's balloons alone stay paper
-            log.info("%s%d speech balloon%s found: %s paper", input_prefix(), balloons.count,
-                     *(("", "it stays") if balloons.count == 1 else ("s", "they stay")))
+            log.info("%s%d speech balloon%s found: %s paper, or take%s the colour of a hint placed in %s",
+                     input_prefix(), balloons.count, *(("", "it stays", "s", "it") if balloons.count == 1
+                                                       else ("s", "they stay", "", "them")))
             return BlankSheet.of(balloons.cells, darkest, factor=factor, paper_l=contract.paper_l)
         sheet = BlankSheet.find(darkest, factor=factor, paper_l=contract.paper_l)
         if balloons is not None:
@@ -1062,19 +1072,22 @@ def warn_if_coloured(chroma: np.ndarray) -> None:
                 input_prefix(), mean, 100 * coloured)
 
 
-def is_coloured(chroma: np.ndarray) -> bool:
-    """Whether an input is a colour image, from its :func:`chroma_sample` (n,) (see
+def is_coloured(chroma: np.ndarray, *, share: float | None = None) -> bool:
+    """Whether an input is a colour image, from its :func:`chroma_sample` (n,): a mean chroma
+    above MAX_CHROMA or more than ``share`` (default COLOURED_SHARE) of it clearly coloured (see
     :func:`warn_if_coloured`)."""
     if not chroma.size:
         return False
-    return float(chroma.mean()) > MAX_CHROMA or float((chroma > COLOURED_CHROMA).mean()) > COLOURED_SHARE
+    share = COLOURED_SHARE if share is None else share
+    return float(chroma.mean()) > MAX_CHROMA or float((chroma > COLOURED_CHROMA).mean()) > share
 
 
 def kept_as_it_is(img: Image.Image, dpi: tuple[float, float] | None) -> Image.Image:
     """A colour input returned by a colorizer that keeps them: RGB (RGBA with its alpha), in
     sRGB, with its print resolution, ``info["irodori.mode"]`` "kept"."""
     out = to_srgb(img) if img.info.get("icc_profile") else img
-    out = out.convert("RGBA" if "A" in out.getbands() or "transparency" in out.info else "RGB")
+    alpha = any(band in ("A", "a") for band in out.getbands()) or "transparency" in out.info
+    out = out.convert("RGBA" if alpha else "RGB")
     out.info = {"irodori.mode": "kept", **({"dpi": dpi} if dpi is not None else {})}
     return out
 
@@ -1113,6 +1126,7 @@ def chroma_sample(lightness: Lightness, *, budget: int = 1 << 14) -> np.ndarray:
 FLAT_L_STD = 1.0
 COLOURED_CHROMA = 20.0  # a pixel this colourful (CIE chroma) is clearly coloured, not a cast or JPEG noise
 COLOURED_SHARE = 0.005  # an input with this share of such pixels is a colour image, however white its paper
+KEEP_SHARE = 0.05  # keep_colour keeps an input only with this share: a B&W scan beside a colour strip is coloured
 # (0.03 until a helper found hand tinting of 1-2 % of a portrait, its lips and scarf, replaced without a word)
 
 

@@ -1006,9 +1006,9 @@ def check_encoding(fmt: str, quality: int, compression: int | None) -> None:
     any work is done, not once per page."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown output format {fmt!r}; choose from {', '.join(FORMATS)}")
-    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
         raise ValueError(f"quality must be a whole number from 1 to 100, not {quality!r}")
-    if compression is not None and (isinstance(compression, bool) or not isinstance(compression, int)
+    if compression is not None and (isinstance(compression, bool) or not isinstance(compression, (int, np.integer))
                                     or not 0 <= compression <= 9):
         raise ValueError(f"PNG compression must be a whole number from 0 to 9, not {compression!r}")
 

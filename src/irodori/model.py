@@ -78,7 +78,7 @@ class GeneratorConfig:
     paint: bool = False  # also predict the page's lightness (l_paint) for paint mode
 
     def __post_init__(self) -> None:
-        _check_number("model.hint_channels", self.hint_channels, 0, 16, integer=True)
+        _check_number("model.hint_channels", self.hint_channels, 3, 4, integer=True)  # (a, b, mask[, L])
         _check_number("model.bin_step", self.bin_step, 2.0, 50.0)
         _check_number("model.temperature", self.temperature, 0.0, 1.0)
         if not isinstance(self.paint, bool):

@@ -236,7 +236,8 @@ def _usable(files: list[Path], what: str, is_main: bool) -> list[Path]:
         sampled = "" if looked == len(kept) else f" looked at (of {len(kept)})"
         validation = what == "validation"
         if len(grey) == looked:
-            log.warning("all %d %s images%s hold no colour (%s): %s", looked, what, sampled, shown,
+            counted = f"all {looked} {what} images{sampled} hold" if looked > 1 else f"the one {what} image holds"
+            log.warning("%s no colour (%s): %s", counted, shown,
                         "the validation loss scores against grey truths; give colour images" if validation else
                         "there is no colour to learn; train on colour images")
         else:

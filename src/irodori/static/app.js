@@ -383,6 +383,7 @@ el.stage.addEventListener("click", (e) => {
 const CURSOR_KEYS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
 
 el.stage.addEventListener("keydown", (e) => {
+  if (e.altKey || e.ctrlKey || e.metaKey) return;  // the browser's own (Alt+Left: back)
   const move = CURSOR_KEYS[e.key];
   const place = e.key === "Enter" || e.key === " ";
   if (e.key === "Escape" && state.cursor) {
@@ -392,6 +393,7 @@ el.stage.addEventListener("keydown", (e) => {
   }
   if (!move && !place) return;
   e.preventDefault();  // not the page's scrolling
+  if (place && e.repeat) return;  // a held Enter places one hint, not one per repeat
   if (!canPlaceHint()) return;
   const { width, height } = imageSize();
   if (!width) return;
