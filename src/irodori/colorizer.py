@@ -359,7 +359,8 @@ class Colorizer:
                          (("tone", tone != "flat"), ("background", background != "auto")) if asked)
         chroma = chroma_sample(lightness)
         if self.keep_colour and is_coloured(chroma, share=KEEP_SHARE):
-            return Contract("tint", tone, reason="a colour image: kept as it is (--keep-colour; keep_colour in Python)", keep=True)
+            return Contract("tint", tone, keep=True,
+                            reason="a colour image: kept as it is (--keep-colour; keep_colour in Python)")
         warn_if_coloured(chroma)  # whichever the mode: asked or chosen, the colours are replaced
         if mode == "tint":  # asked: nothing more to measure (the detector costs ~10 ms a page)
             return Contract("tint", tone, reason=f"asked{unused}")
@@ -711,16 +712,13 @@ class Colorizer:
         page = contract.background == "gutters"
         factor = sheet_factor(lightness.shape, sheet_kind(contract.background))
         darkest = lightness.darkest(factor)
-        if contract.background == "paint":  # the page's balloons alone stay paper
-            log.info("%s%d speech balloon%s found: %s paper, or take%s the colour of a hint placed in %s",
-                     input_prefix(), balloons.count, *(("", "it stays", "s", "it") if balloons.count == 1
-                                                       else ("s", "they stay", "", "them")))
-            return BlankSheet.of(balloons.cells, darkest, factor=factor, paper_l=contract.paper_l)
-        sheet = BlankSheet.find(darkest, factor=factor, paper_l=contract.paper_l)
         if balloons is not None:
             log.info("%s%d speech balloon%s found: %s paper, or take%s the colour of a hint placed in %s",
                      input_prefix(), balloons.count, *(("", "it stays", "s", "it") if balloons.count == 1
                                                        else ("s", "they stay", "", "them")))
+        if contract.background == "paint":  # the page's balloons alone stay paper
+            return BlankSheet.of(balloons.cells, darkest, factor=factor, paper_l=contract.paper_l)
+        sheet = BlankSheet.find(darkest, factor=factor, paper_l=contract.paper_l)
         if page and not gutters(sheet.cells):
             gaps = strip_gaps(sheet.cells)
             if gaps is None:
@@ -1126,8 +1124,8 @@ def chroma_sample(lightness: Lightness, *, budget: int = 1 << 14) -> np.ndarray:
 FLAT_L_STD = 1.0
 COLOURED_CHROMA = 20.0  # a pixel this colourful (CIE chroma) is clearly coloured, not a cast or JPEG noise
 COLOURED_SHARE = 0.005  # an input with this share of such pixels is a colour image, however white its paper
-KEEP_SHARE = 0.05  # keep_colour keeps an input only with this share: a B&W scan beside a colour strip is coloured
 # (0.03 until a helper found hand tinting of 1-2 % of a portrait, its lips and scarf, replaced without a word)
+KEEP_SHARE = 0.05  # keep_colour keeps an input only with this share: a B&W scan beside a colour strip is coloured
 
 
 PAPER_CAST_L = 70.0  # mean_chroma: a paper at least this light ...
