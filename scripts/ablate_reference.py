@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import irodori.colorizer as C  # noqa: E402
 import irodori.hints as H  # noqa: E402
 import irodori.reference as R  # noqa: E402
 from docsplice import splice  # noqa: E402
@@ -63,6 +64,8 @@ VARIANTS = {
     "scales 1.5, 1, 0.5": ("references also analysed enlarged 1.5x, for a character drawn larger on the page", {"REFERENCE_SCALES": (1.5, 1.0, 0.5)}),
     "scales 1.4, 0.7": ("references analysed at 1.4x and 0.7x of the page's view, not 1x and 0.5x", {"REFERENCE_SCALES": (1.4, 0.7)}),
     "growth into backdrop rims": ("a match may grow into the cells beside a reference's backdrop", {"GROW_RIM": False}),
+    "ink walls for references": ("a page's reference hints spread over walls of its ink, as a user's hints do, "
+                                 "not over its grey alone", {"colorizer.REFERENCE_WALLS": True}),
     "no hint groups": ("each reference hint spread with its own distance map (before grouping hints that ask "
                        "corrections within 4 Lab units)", {"hints.GROUP_TOLERANCE": 0.0}),
 }
@@ -70,9 +73,11 @@ VARIANTS = {
 
 @contextmanager
 def variant(changes: dict):
-    """Set the constants (``hints.NAME``: a constant of irodori.hints; and, for "_paint_view":
-    "grey", match painted pages in the grey view)."""
-    modules = {k: (H, k[len("hints."):]) if k.startswith("hints.") else (R, k) for k in changes if not k.startswith("_")}
+    """Set the constants (``hints.NAME``, ``colorizer.NAME``: a constant of irodori.hints or
+    irodori.colorizer; and, for "_paint_view": "grey", match painted pages in the grey view)."""
+    owners = {"hints.": H, "colorizer.": C}
+    modules = {k: next(((m, k[len(p):]) for p, m in owners.items() if k.startswith(p)), (R, k))
+               for k in changes if not k.startswith("_")}
     saved = {k: getattr(*modules[k]) for k in modules}
     guide = R.ReferenceMatcher.guide
     try:

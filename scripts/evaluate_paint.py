@@ -11,9 +11,11 @@ For each set of black-and-white inputs with colour truths (scripts/build_paint_e
 - ``paint + 5 hints``: the same with 5 hints sampled from the truth (seeded per image).
 
 Metrics: PSNR and SSIM (mean over images), colourfulness as a share of the truth's (Hasler and
-Susstrunk) and the Frechet distance of EfficientNet-Lite0 features (docs/FD.md; needs the eval
-extra). Writes JSON (``--json``), the table into a Markdown file between markers (``--write``),
-and best/worst sheets (input | truth | tint | paint) per set (``--sheets DIR``)::
+Susstrunk), hue overlap (how the set's clearly coloured pixels spread over six hue sectors
+against the truth's, ``irodori.metrics.hue_overlap``; the JSON keeps the shares) and the
+Frechet distance of EfficientNet-Lite0 features (docs/FD.md; needs the eval extra). Writes
+JSON (``--json``), the table into a Markdown file between markers (``--write``), and best/worst
+sheets (input | truth | tint | paint) per set (``--sheets DIR``)::
 
     python scripts/evaluate_paint.py --sets data/eval-paint --model manga \\
         --json docs/models/paint-eval.json --write docs/MANGA_MODE.md --sheets docs/images
@@ -41,10 +43,11 @@ def _rgb(path: Path) -> np.ndarray:
 def score_set(folder: Path, tint, paint, *, limit: int | None, extractor) -> tuple[dict, list]:
     """-> (metrics per method, per-image rows (name, psnr per method, images))."""
     from irodori.hints import sample_hints
-    from irodori.metrics import colorfulness, feature_statistics, frechet_distance, psnr, ssim
+    from irodori.metrics import colorfulness, feature_statistics, frechet_distance, hue_counts, hue_overlap, psnr, ssim
 
     inputs = sorted((folder / "input").glob("*.png"))[:limit]
     per: dict[str, dict[str, list]] = {m: {"psnr": [], "ssim": [], "cf": [], "feat": []} for m in METHODS}
+    hues = {m: np.zeros(6, np.int64) for m in (*METHODS, "truth")}
     truth_cf, truth_feat, rows = [], [], []
     for path in inputs:
         truth = _rgb(folder / "truth" / path.name)
@@ -58,12 +61,14 @@ def score_set(folder: Path, tint, paint, *, limit: int | None, extractor) -> tup
                                           .convert("RGB")),
         }
         truth_cf.append(colorfulness(truth))
+        hues["truth"] += hue_counts(truth)
         if extractor is not None:
             truth_feat.append(extractor(truth))
         for method, out in outs.items():
             per[method]["psnr"].append(psnr(out, truth))
             per[method]["ssim"].append(ssim(out, truth))
             per[method]["cf"].append(colorfulness(out))
+            hues[method] += hue_counts(out)
             if extractor is not None:
                 per[method]["feat"].append(extractor(out))
         rows.append((path.name, {m: per[m]["psnr"][-1] for m in METHODS}, (grey, truth, outs["tint"], outs["paint"])))
@@ -71,13 +76,14 @@ def score_set(folder: Path, tint, paint, *, limit: int | None, extractor) -> tup
     # every method's mean is over the same images, those where none is (it was over each method's
     # own finite ones: the B&W input's over 99 OpenMoji images, paint's over 104).
     same = [i for i in range(len(inputs)) if all(np.isfinite(per[m]["psnr"][i]) for m in METHODS)]
-    result = {"n": len(inputs), "psnr_images": len(same)}
+    result = {"n": len(inputs), "psnr_images": len(same), "truth_hue_shares": _shares(hues["truth"])}
     cf_truth = float(np.mean(truth_cf)) if truth_cf else float("nan")
     for method in METHODS:
         m = per[method]
         finite = [m["psnr"][i] for i in same]
         entry = {"psnr": float(np.mean(finite)) if finite else None, "ssim": float(np.mean(m["ssim"])),
-                 "cf_share": float(np.mean(m["cf"]) / cf_truth) if cf_truth else None, "fd": None}
+                 "cf_share": float(np.mean(m["cf"]) / cf_truth) if cf_truth else None, "fd": None,
+                 "hue_overlap": hue_overlap(hues[method], hues["truth"]), "hue_shares": _shares(hues[method])}
         if extractor is not None and len(m["feat"]) > 1:
             entry["fd"] = frechet_distance(*feature_statistics(np.stack(m["feat"])),
                                            *feature_statistics(np.stack(truth_feat)))
@@ -85,22 +91,31 @@ def score_set(folder: Path, tint, paint, *, limit: int | None, extractor) -> tup
     return result, rows
 
 
+def _shares(counts: np.ndarray) -> list[float]:
+    total = counts.sum()
+    return [round(float(c / total), 4) if total else 0.0 for c in counts]
+
+
 def table(report: dict) -> str:
-    lines = ["| set | images | method | PSNR (dB) | SSIM | colourfulness / truth | FD |",
-             "|---|---:|---|---:|---:|---:|---:|"]
+    lines = ["| set | images | method | PSNR (dB) | SSIM | colourfulness / truth | hue overlap | FD |",
+             "|---|---:|---|---:|---:|---:|---:|---:|"]
     for name, r in report["sets"].items():
         for method in METHODS:
             e = r[method]
             fd = "" if e["fd"] is None else f"{e['fd']:.1f}"
             bold = "**" if method == "paint" else ""
             lines.append(f"| {name} | {r['n']} | {bold}{method}{bold} | {bold}{e['psnr']:.2f}{bold} | {e['ssim']:.3f} | "
-                         f"{e['cf_share']:.0%} | {fd} |")
+                         f"{e['cf_share']:.0%} | {_percent(e.get('hue_overlap'))} | {fd} |")
     left = [f"{name} {r['n'] - r['psnr_images']}" for name, r in report["sets"].items()
             if r.get("psnr_images", r["n"]) < r["n"]]
     if left:
         lines += ["", "PSNR is the mean over the images where no method's output equals the truth (infinite "
                   f"PSNR), the same images for every method; left out: {', '.join(left)}."]
     return "\n".join(lines)
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None or not np.isfinite(value) else f"{value:.0%}"
 
 
 def write_sheets(rows: list, name: str, dest: Path, *, k: int = 4) -> None:

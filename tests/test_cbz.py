@@ -487,9 +487,45 @@ def test_a_hints_file_can_name_a_page_inside_an_archive(tiny_onnx, tmp_path, cap
     assert not (tmp_path / "out2" / "ch.cbz").exists()
     assert main(args) == 2  # also when the archive's output exists and would be kept (it said nothing)
     assert "which is no page image of ch.cbz" in capsys.readouterr().err
-    hints.write_text(json.dumps({"002.png": red}))  # a page's own name: says how pages are named
+    # a page's own name, or the archive's and the page's without its folder: the key it needs is
+    # given (it suggested "ch.cbz/002.png", itself refused: helper 52)
+    for key in ("002.png", "ch.cbz/002.png"):
+        hints.write_text(json.dumps({key: red}))
+        assert main([*args[:3], str(tmp_path / "out2"), *args[4:]]) == 2
+        assert "did you mean 'ch.cbz/pages/002.png'?" in capsys.readouterr().err
+    hints.write_text(json.dumps({"009.png": red}))  # no such page: how pages are named
     assert main([*args[:3], str(tmp_path / "out2"), *args[4:]]) == 2
-    assert 'named with the archive\'s name: "ch.cbz/002.png"' in capsys.readouterr().err
+    assert 'the page\'s path inside it: "ch.cbz/009.png"' in capsys.readouterr().err
+
+
+def test_hints_file_names_match_pages_whatever_their_unicode_form(tiny_onnx, tmp_path):
+    """A zip made on macOS stores "ページ" decomposed (NFD); a hints file typed elsewhere holds it
+    composed (NFC): the names were said to match no page (helper 52). Both forms now match, and
+    two pages whose names differ only so are written under two names."""
+    import json
+    import unicodedata
+
+    composed = "第1話/ページ2.png"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed
+    page = _page(48, 64, "PNG", 7)
+    path = tmp_path / "ch.cbz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("第1話/001.png", page)
+        archive.writestr(decomposed, page)
+        archive.writestr(unicodedata.normalize("NFD", "第1話/ページ3.jpg"), _page(48, 64, "JPEG", 7))
+        archive.writestr("第1話/ページ3.png", page)  # the .jpg's output name, composed
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps({f"ch.cbz/{composed}": [{"x": 10, "y": 10, "color": "#e02020"}]}), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["colorize", str(path), "-o", str(out), "--model", str(tiny_onnx), "--hints", str(hints), "-q"]) == 0
+    with zipfile.ZipFile(out / "ch.cbz") as result:
+        names = result.namelist()
+        first, hinted = (np.asarray(Image.open(io.BytesIO(result.read(n))).convert("RGB")).astype(int)
+                         for n in ("第1話/001.png", decomposed))
+    assert hinted[10, 10, 0] - hinted[10, 10, 2] > first[10, 10, 0] - first[10, 10, 2] + 20  # the hint was used
+    folded = [unicodedata.normalize("NFC", name).casefold() for name in names]
+    assert len(set(folded)) == len(folded) == 4  # the .jpg's output does not take the .png's name
 
 
 @pytest.mark.skipif(not features.check("avif"), reason="this Pillow does not read AVIF")

@@ -122,6 +122,94 @@ def test_r_logs_each_linked_folder_it_does_not_follow(tiny_onnx, tmp_path, caplo
     assert f"{tmp_path / 'in' / 'ch1'}: a link to a folder, not followed" in caplog.text
 
 
+def test_a_walk_without_r_names_the_sub_folders_it_passes_over(tiny_onnx, tmp_path, caplog):
+    """A chapter folder's "extras/" pages were left out without a word, even with -v (helper 52);
+    the output folder and folders without images are not named."""
+    chapter = tmp_path / "chapter"
+    _pages(chapter, 1)
+    _pages(chapter / "extras", 1)
+    (chapter / "notes").mkdir()
+    (chapter / "notes" / "credits.txt").write_text("scans by ...")
+    out = chapter / "coloured"
+    _pages(out, 1)
+    with caplog.at_level(logging.INFO, logger="irodori.batch"):
+        assert main(["colorize", str(chapter), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 0
+    said = [r.getMessage() for r in caplog.records if "not searched" in r.getMessage()]
+    assert said == [f"{chapter}: 1 sub-folder with images not searched (extras); -r colours them too"]
+    assert caplog.records[0].levelname == "WARNING"
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="irodori.batch"):
+        assert main(["colorize", str(chapter), "-r", "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 0
+    assert "not searched" not in caplog.text
+
+
+def test_an_archive_whose_pages_auto_coloured_two_ways_is_warned_of(tiny_paint_onnx, tmp_path, caplog):
+    """--mode auto painted some of one chapter's pages and tinted others, with a line per page but
+    no word for the chapter (helper 52): an archive coloured both ways is warned of, naming the
+    fewer pages and the fix; a folder, which may hold photos beside pages, is said so in a line."""
+    import zipfile
+
+    from conftest import bw_page_image
+
+    grey = np.tile(np.linspace(40, 230, 160, dtype=np.uint8), (120, 1))  # smooth mid-tones: tinted
+    chapter = tmp_path / "chapter"
+    chapter.mkdir()
+    Image.fromarray(grey).save(chapter / "001 photo.png")
+    for i in (2, 3):
+        Image.fromarray(bw_page_image()).save(chapter / f"00{i}.png")
+    with zipfile.ZipFile(tmp_path / "ch.cbz", "w") as archive:
+        for page in sorted(chapter.iterdir()):
+            archive.write(page, page.name)
+    model = ["--model", str(tiny_paint_onnx), "-q"]
+    with caplog.at_level(logging.INFO, logger="irodori.batch"):
+        assert main(["colorize", str(tmp_path / "ch.cbz"), "-o", str(tmp_path / "out"), *model]) == 0
+    warned = [r for r in caplog.records if r.levelname == "WARNING" and "--mode auto" in r.getMessage()]
+    assert [r.getMessage() for r in warned] == [
+        f"{tmp_path / 'ch.cbz'}: --mode auto painted 2 black-and-white images and tinted 1 (tinted: ch.cbz: "
+        "001 photo.png); to colour one chapter's pages all as pages, give --mode paint"]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="irodori.batch"):
+        assert main(["colorize", str(chapter), "-o", str(tmp_path / "out2"), *model]) == 0
+    said = [r for r in caplog.records if "--mode auto" in r.getMessage()]
+    assert [r.levelname for r in said] == ["INFO"] and "tinted: " in said[0].getMessage()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="irodori.batch"):  # asked: nothing to say
+        assert main(["colorize", str(tmp_path / "ch.cbz"), "-o", str(tmp_path / "out3"), *model,
+                     "--mode", "paint"]) == 0
+    assert "--mode auto" not in caplog.text
+
+
+def test_paint_settings_given_with_mode_tint_are_said_to_be_unused(tiny_onnx, tmp_path, caplog):
+    """`--background gutters --mode tint` was taken without a word (helper 52)."""
+    _pages(tmp_path / "in", 1)
+    args = ["colorize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(tiny_onnx), "-q",
+            "--mode", "tint"]
+    with caplog.at_level(logging.WARNING, logger="irodori.batch"):
+        assert main([*args, "--background", "gutters", "--tone", "keep"]) == 0
+    assert ("--tone keep and --background gutters: paint mode's settings, unused: --mode tint keeps each "
+            "image's lightness and paints nothing") in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="irodori.batch"):
+        assert main([*args, "--overwrite"]) == 0
+    assert "unused" not in caplog.text
+
+
+def test_log_lines_in_a_file_are_whole_lines_without_a_progress_bar(tiny_onnx, tmp_path):
+    """With stderr sent to a file, each log line was glued to the progress bar's carriage returns
+    (helper 52): no bar is drawn there, and each image's line stands alone."""
+    _pages(tmp_path / "in", 3)
+    log_file = tmp_path / "run.log"
+    with open(log_file, "w") as err:
+        done = subprocess.run([sys.executable, "-m", "irodori.cli", "colorize", str(tmp_path / "in"), "-o",
+                               str(tmp_path / "out"), "--model", str(tiny_onnx)], stderr=err, timeout=120)
+    assert done.returncode == 0
+    text = log_file.read_text()
+    assert "\r" not in text and "img/s" not in text
+    lines = text.splitlines()
+    assert sum(line.startswith("INFO irodori.colorizer: ") for line in lines) == 3  # one per image, each whole
+    assert lines[-1].startswith("3 coloured, 0 skipped, 0 failed")
+
+
 def test_the_end_of_a_batch_lists_the_inputs_that_failed(tiny_onnx, tmp_path, capsys):
     """Each error line scrolled away among the progress lines of a long run; the end gave counts only."""
     folder = tmp_path / "in"

@@ -120,6 +120,11 @@ def test_archives_are_tasks_of_their_own_and_the_cli_options_reach_the_workers(t
         colorize_archive(src, out, client=client, reference=tmp_path / "grey.png", overwrite=True, progress=False)
     with pytest.raises(ValueError, match="paint"):
         colorize_archive(src, out, client=client, model="general", mode="paint", overwrite=True, progress=False)
+    # an output "folder" that is a file: one error up front, as the CLI's (it was every page's own
+    # FileExistsError, helper 52)
+    (tmp_path / "taken").write_text("notes")
+    with pytest.raises(ValueError, match="taken is a file, not a folder"):
+        colorize_archive(src, tmp_path / "taken" / "out", client=client, progress=False)
 
 
 def test_a_missing_input_and_a_missing_model_are_reported_not_raised(tmp_path, client):

@@ -362,3 +362,24 @@ def test_a_hints_file_naming_one_image_twice_says_which_name_wins(tmp_path):
         attach_hints([job], [], {"a/p01.png": red, "p01.png": blue}, roots=[str(tmp_path)])
     with pytest.raises(HintError, match="matches no input image"):  # a name of no input at all
         attach_hints([job], [], {"a/p01.png": red, "p02.png": blue}, roots=[str(tmp_path)])
+
+
+def test_hints_file_names_match_whatever_their_unicode_form_and_errors_count_right(tmp_path):
+    """A file named on macOS ("ページ.png" decomposed, NFD) and a hints file typed elsewhere
+    (composed, NFC) did not match (helper 52); two names that are one name in two forms are
+    refused; "names a.png, b.png, which matches" said so of two names."""
+    import unicodedata
+
+    from irodori.batch import Job, attach_hints
+    from irodori.hints import HintError, parse_hints
+
+    composed = "ページ.png"
+    decomposed = unicodedata.normalize("NFD", composed)
+    job = Job(source=tmp_path / decomposed, output=tmp_path / "out" / decomposed)
+    red = parse_hints([(3, 4, "#ff0000")])
+    attached = attach_hints([job], [], {composed: red}, roots=[str(tmp_path)])
+    assert attached[0].hints == tuple(red)
+    with pytest.raises(HintError, match="names one image twice"):
+        attach_hints([job], [], {composed: red, decomposed: red}, roots=[str(tmp_path)])
+    with pytest.raises(HintError, match="names a.png, b.png, which match no input image"):
+        attach_hints([job], [], {"a.png": red, "b.png": red}, roots=[str(tmp_path)])

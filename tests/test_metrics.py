@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from irodori.color import l_to_gray_rgb, rgb_to_l
-from irodori.metrics import colorfulness, delta_cf, feature_statistics, frechet_distance, psnr, ssim
+from irodori.metrics import (colorfulness, delta_cf, feature_statistics, frechet_distance, hue_counts, hue_overlap,
+                             psnr, ssim)
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +24,25 @@ def photo() -> np.ndarray:
 def _noisy(rgb: np.ndarray, sigma: float, seed: int = 1) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.clip(rgb + rng.normal(0, sigma, rgb.shape), 0, 255).astype(np.uint8)
+
+
+# ---- hue counts and overlap ------------------------------------------------------------------
+def test_hue_counts_put_pure_colours_in_their_sectors_and_skip_grey():
+    # red, yellow, green, cyan, blue, magenta, then grey and a near-grey beige (C*ab < 12)
+    rgb = np.array([[[255, 0, 0], [255, 255, 0], [0, 200, 0], [0, 255, 255], [0, 0, 255], [255, 0, 255],
+                     [128, 128, 128], [200, 196, 188]]], np.uint8)
+    # h_ab: red 40, yellow 103, green 136, cyan 197, blue 306, magenta 328
+    assert hue_counts(rgb).tolist() == [1, 1, 1, 1, 0, 2]
+    with pytest.raises(ValueError, match="H, W, 3"):
+        hue_counts(rgb[..., 0])
+
+
+def test_hue_overlap_is_one_for_the_same_spread_and_low_for_a_sepia_wash():
+    truth = np.array([10, 30, 20, 0, 25, 15])
+    assert hue_overlap(truth * 7, truth) == pytest.approx(1.0)  # counts, not shares: the size does not matter
+    sepia = np.array([20, 80, 0, 0, 0, 0])
+    assert hue_overlap(sepia, truth) == pytest.approx(0.10 + 0.30)
+    assert math.isnan(hue_overlap(np.zeros(6), truth))
 
 
 # ---- PSNR, colourfulness, ΔCF ----------------------------------------------------------------

@@ -496,3 +496,35 @@ def test_a_reference_named_twice_counts_once_and_the_old_name_still_imports(tmp_
         warnings.simplefilter("always")
         assert R.ReferenceError is ReferenceImageError  # this exception's name before 2026-12-01
     assert caught and caught[0].category is DeprecationWarning
+
+
+def _boxed_page() -> tuple[np.ndarray, np.ndarray]:
+    """A page (uint8 grey, 400 x 300) with one large shape outlined in ink, and that shape's
+    inside (bool): a dress, flat paper inside its outline."""
+    page = np.full((400, 300), 255, np.uint8)
+    page[40:44, 40:260] = page[300:304, 40:260] = 0
+    page[40:304, 40:44] = page[40:304, 256:260] = 0
+    page[340:344, 20:280] = 0
+    inside = np.zeros(page.shape, bool)
+    inside[44:300, 44:256] = True
+    return page, inside
+
+
+@pytest.mark.parametrize("mode, grey", [("paint", 255), ("tint", 170)])
+def test_a_users_hint_wins_over_a_references_across_the_whole_shape(mode, grey):
+    """A dress the reference colours teal, with the user's red hint in it: it came out teal with
+    a red blot around the hint (98 % of the dress teal: helper 52). The hint now wins in the whole
+    shape; the paper outside the outline takes no red."""
+    page, inside = _boxed_page()
+    page[inside] = grey
+    reference = np.stack([page] * 3, -1)
+    reference[inside] = (40, 160, 150)
+    colorizer = load_colorizer("auto", mode=mode, threads=1)
+    out = np.asarray(colorizer.colorize(page, hints=["150,170,#c01020"], reference=[reference]).convert("RGB"))
+    lab = rgb_to_lab(out)
+    hue = np.degrees(np.arctan2(lab[..., 2], lab[..., 1])) % 360
+    red = ((hue < 60) | (hue > 330)) & (np.hypot(lab[..., 1], lab[..., 2]) > 15)
+    assert red[inside].mean() > 0.9
+    outside = np.zeros(page.shape, bool)
+    outside[350:, :] = True  # below the line under the shape
+    assert red[outside].mean() < 0.05

@@ -18,6 +18,7 @@ import signal
 import sys
 import tempfile
 import time
+import unicodedata
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any, Callable
 from PIL import Image
 
 from .cbz import (ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, check_hinted_pages, colorize_cbz, count_pages, is_archive,
-                  page_names, uncoloured_pages, unread_archive)
+                  page_names, pages_named, uncoloured_pages, unread_archive)
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .registry import ModelError
 from .imageio import (DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, OutputSizeError, check_output_size, encode,
@@ -115,11 +116,30 @@ def _walk(folder: Path, *, recursive: bool, exclude: Path | None) -> tuple[list[
                 held += 1
             else:
                 files.append((path, below.with_suffix("")))
+    if not recursive:
+        _say_unsearched(folder, skip)
     if files:
         return files, None
     if held:
         return [], f"all inputs are inside the output folder -o {exclude}; use a glob or another -o"
     return [], "no images found" + ("" if recursive else " (use -r for sub-folders)")
+
+
+def _say_unsearched(folder: Path, skip: Path | None) -> None:
+    """Warn of ``folder``'s sub-folders that hold images or archives, which a walk without ``-r``
+    passes over (a helper's chapter folder lost its "extras/" pages without a word, even with -v).
+    The output folder (``skip``), hidden folders and clutter are not counted."""
+    def holds_inputs(sub: Path) -> bool:
+        return any(p.suffix.lower() in INPUT_EXTENSIONS and not is_junk(p.relative_to(folder))
+                   for p in sub.rglob("*"))
+
+    subs = [sub for sub in sorted(folder.iterdir())
+            if sub.is_dir() and not sub.name.startswith(".") and not is_junk(sub.relative_to(folder) / "page.png")
+            and sub.resolve() != skip and holds_inputs(sub)]
+    if subs:
+        shown = ", ".join(sub.name for sub in subs[:3]) + (f" and {len(subs) - 3} more" if len(subs) > 3 else "")
+        log.warning("%s: %d sub-folder%s with images not searched (%s); -r colours them too", folder,
+                    len(subs), "" if len(subs) == 1 else "s", shown)
 
 
 def _globbed(pattern: str, *, recursive: bool, exclude: Path | None) -> tuple[list[tuple[Path, Path]], str | None]:
@@ -182,8 +202,10 @@ MAX_NAME_BYTES = 255  # a file name's limit on ext4, NTFS, APFS and exFAT
 
 def path_key(path: Path) -> str:
     """A path as the file it names, for comparing outputs with inputs and references: resolved,
-    case folded (the output folder may be on a drive that ignores case)."""
-    return str(path.resolve()).casefold()
+    in Unicode's composed form (NFC) and case folded (the output folder may be on a drive that
+    ignores case, or that stores names decomposed, as macOS does: "ページ.png" typed on one machine
+    and unpacked from another's zip are one file there)."""
+    return unicodedata.normalize("NFC", str(path.resolve())).casefold()
 
 
 def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[list[Job], list[str]]:
@@ -253,12 +275,15 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
     list (every input) or {name: [hints]}, a name matching an input's path as given, its path
     relative to the folder it was found in, or its file name; a page inside an archive is named
     by the archive's name, "/" and the page's path inside it ("ch03.cbz/001.png"). A name that
-    matches no input is an error (a typo would otherwise silently colour without the hints)."""
+    matches no input is an error (a typo would otherwise silently colour without the hints).
+    Names are compared in Unicode's composed form (NFC): a name typed on one system and a file
+    named on another (macOS writes "ペ" as two code points) match."""
     if not cli_hints and not file_hints:
         return jobs
     if not isinstance(file_hints, dict):
         shared = tuple(file_hints) + tuple(cli_hints)
         return [replace(job, hints=shared) for job in jobs]
+    file_hints = _composed(file_hints)
     unused = set(file_hints)
     matched: dict[str, list[Path]] = {}
     shadowed: dict[str, str] = {}  # a less specific name of an input that a more specific one took
@@ -280,16 +305,43 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
         raise HintError(f"the hints file names one image twice, as {name!r} and {shadowed[name]!r}: the second, "
                         "more specific, would give its hints; remove the other")
     if unused:
-        archives = [job.source.name for job in jobs if is_archive(job.source)]
-        pages = (f"; a page inside an archive is named with the archive's name: \"{archives[0]}/"
-                 f"{sorted(unused)[0]}\"" if archives and not any("/" in name for name in unused) else "")
-        raise HintError(f"the hints file names {', '.join(sorted(unused))}, which matches no input image{pages}")
+        raise HintError(f"the hints file names {', '.join(sorted(unused))}, which "
+                        f"{'matches' if len(unused) == 1 else 'match'} no input image{_archive_key(unused, jobs)}")
     for name, sources in matched.items():
         if len(sources) > 1:  # a bare name in a -r batch: every folder's file of that name
             shown = ", ".join(str(s) for s in sources[:3])
             shown += f" and {len(sources) - 3} more" if len(sources) > 3 else ""
             log.warning("the hints file's %r matches %d inputs (%s): each gets its hints; name one by its path "
                         "to give it alone", name, len(sources), shown)
+    return out
+
+
+def _archive_key(unused: set[str], jobs: list[Job]) -> str:
+    """For the error of hints file names that match no input: the key that names a page of an
+    input archive by that file name ("Vol 2.cbz/ch1/002.jpg" for "002.jpg"), when one holds such
+    a page; else how such keys are made, when there are archives; else ""."""
+    archives = [job.source for job in jobs if is_archive(job.source)]
+    if not archives:
+        return ""
+    meant = [f"{archive.name}/{page}" for name in sorted(unused) for archive in archives
+             for page in pages_named(name, page_names(archive) or [])]
+    if meant:
+        return f"; did you mean {' or '.join(repr(key) for key in meant[:3])}?"
+    return ("; a page inside an archive is named with the archive's name and the page's path inside it: "
+            f"\"{archives[0].name}/{sorted(unused)[0]}\"")
+
+
+def _composed(file_hints: dict[str, list[Hint]]) -> dict[str, list[Hint]]:
+    """A hints file's names in Unicode's composed form (NFC); HintError for two names that are one
+    name composed (the same page's hints, split: which would win cannot be told)."""
+    out: dict[str, list[Hint]] = {}
+    given: dict[str, str] = {}
+    for name, hints in file_hints.items():
+        key = unicodedata.normalize("NFC", name)
+        if key in out:
+            raise HintError(f"the hints file names one image twice, as {given[key]!r} and {name!r} (the same name, "
+                            "its accents or kana written in two ways); keep one")
+        out[key], given[key] = hints, name
     return out
 
 
@@ -316,7 +368,7 @@ def _names_of(source: Path, roots: list[str]) -> list[str]:
         except ValueError:
             continue
     names.append(source.name)
-    return names
+    return [unicodedata.normalize("NFC", name) for name in names]
 
 
 def colorize_file(colorizer, source: Path, output: Path, *, fmt: str, quality: int = 95,
@@ -471,6 +523,16 @@ def _usage_problem(args: argparse.Namespace, threads: int) -> str | None:
     return f"-o {args.output}: {problem}" if problem else None  # found before any image is coloured
 
 
+def _warn_paint_settings(args: argparse.Namespace) -> None:
+    """Warn once of paint settings (--tone, --background) given with --mode tint, which never
+    paints: a helper's ``--background gutters --mode tint`` was taken without a word."""
+    given = [f"--{name} {getattr(args, name)}" for name, default in (("tone", "flat"), ("background", "auto"))
+             if getattr(args, name, default) != default]
+    if args.mode == "tint" and given:
+        log.warning("%s: paint mode's setting%s, unused: --mode tint keeps each image's lightness and paints "
+                    "nothing", " and ".join(given), "" if len(given) == 1 else "s")
+
+
 def split_existing(jobs: list[Job], *, overwrite: bool) -> tuple[list[Job], list[Job], list[str]]:
     """-> (the jobs to do, those whose existing output is kept, failures). An existing output is kept unless
     ``overwrite`` or the job is ``shared``; an empty one (a crash before its data reached the disk)
@@ -547,6 +609,7 @@ def run_colorize(args: argparse.Namespace, interrupts: list[KeyboardInterrupt] |
     if problem:
         print(f"irodori colorize: {problem}", file=sys.stderr)
         return 2
+    _warn_paint_settings(args)
     try:
         cli_hints = parse_hints(args.hint)
         file_hints = load_hints_file(args.hints) if args.hints else []
@@ -577,8 +640,19 @@ def run_colorize(args: argparse.Namespace, interrupts: list[KeyboardInterrupt] |
     todo, kept, blocked = split_existing(jobs, overwrite=args.overwrite)
     log.debug("%d inputs: %d to colour, %d skipped", len(jobs), len(todo), len(kept))
     warn_unused_guidance(kept, references=bool(args.reference))
-    return _colorize_batch(args, todo, skipped=len(kept), spared=spared, failures=problems + clashes + blocked,
-                           threads=threads, interrupts=interrupts)
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with logging_redirect_tqdm():  # log lines printed above the progress bar, not through it
+        return _colorize_batch(args, todo, skipped=len(kept), spared=spared,
+                               failures=problems + clashes + blocked, threads=threads, interrupts=interrupts)
+
+
+def _is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal (False for a file, a pipe, or a stream without isatty)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced by a test harness, or closed
+        return False
 
 
 def check_page_hints(jobs: list[Job]) -> None:
@@ -672,8 +746,12 @@ def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, 
 
     from tqdm import tqdm
 
-    bar = tqdm(total=units, desc="colorize", unit="img", disable=args.quiet or units < 2,
-               file=sys.stderr, dynamic_ncols=True)
+    from .colorizer import auto_mode_counts, mixed_modes
+
+    # No bar when stderr is a file or a pipe (a helper's log had each line glued to the bar's
+    # carriage returns): each image's log line and the closing counts say how far it got.
+    shown = not args.quiet and units >= 2 and _is_terminal(sys.stderr)
+    bar = tqdm(total=units, desc="colorize", unit="img", disable=not shown, file=sys.stderr, dynamic_ncols=True)
     failed: list[str] = []
     uncoloured: dict[Path, int] = {}  # archives with pages copied through -> how many
 
@@ -698,7 +776,11 @@ def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, 
     started = time.time() - 0.05  # file times come from a coarser clock, a few ms behind
     try:
         colorize_jobs(colorizer, images, **encoding, threads=workers, palette=args.palette, on_done=on_done)
+        note = mixed_modes(colorizer)
+        if note:  # a folder may hold photos and pages alike (the README's examples): said, not warned
+            log.info("%s", note)
         for job in archives:
+            mark = auto_mode_counts(colorizer)
             try:
                 pages = colorize_file(colorizer, job.source, job.output, **encoding, hints=job.hints,
                                       palette=args.palette, threads=workers, on_page=tick,
@@ -712,6 +794,9 @@ def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, 
             for page in pages:
                 uncoloured[job.source] = uncoloured.get(job.source, 0) + 1
                 bar.write(f"error: {job.source}: {page}", file=sys.stderr)
+            note = mixed_modes(colorizer, since=mark)
+            if note:  # an archive is one chapter, or one volume
+                log.warning("%s: %s", job.source, note)
     except ModelError as exc:  # the model's fault, the same for every image: one line, then stop
         bar.close()
         print(f"irodori colorize: {exc}", file=sys.stderr)

@@ -20,6 +20,7 @@ import lzma
 import re
 import stat
 import struct
+import unicodedata
 import zipfile
 import zlib
 from collections import deque
@@ -120,17 +121,39 @@ def page_names(source: Path) -> list[str] | None:
 
 def check_hinted_pages(source: Path, hinted: Iterable[str], pages: Iterable[str]) -> None:
     """HintError for names a hints file gives pages of the archive ``source`` that are none of
-    its ``pages``."""
-    strangers = sorted(set(hinted) - set(pages))
+    its ``pages``; names are compared in Unicode's composed form (NFC)."""
+    pages = sorted(set(map(_composed, pages)))
+    strangers = sorted(set(map(_composed, hinted)) - set(pages))
     if strangers:
+        meant = [f"{source.name}/{page}" for name in strangers for page in pages_named(name, pages)]
+        hint = f"; did you mean {' or '.join(repr(key) for key in meant[:3])}?" if meant else ""
         raise HintError(f"the hints file names {', '.join(f'{source.name}/{n}' for n in strangers)}, "
-                        f"which is no page image of {source.name}")
+                        f"which {'is' if len(strangers) == 1 else 'are'} no page image of {source.name}{hint}")
+
+
+def pages_named(name: str, pages: Iterable[str]) -> list[str]:
+    """The ``pages`` (an archive's page paths) whose file name is ``name``'s (compared composed
+    and ignoring case): what a hints file meant by "002.jpg" in an archive that holds
+    "第1話/002.jpg"."""
+    wanted = _folded(PurePosixPath(name).name)
+    return [page for page in pages if _folded(PurePosixPath(page).name) == wanted]
+
+
+def _composed(name: str) -> str:
+    """A page name in Unicode's composed form (NFC), as hints files are matched: a zip made on
+    macOS stores "ページ" decomposed, a hints file typed elsewhere composed."""
+    return unicodedata.normalize("NFC", name)
+
+
+def _folded(name: str) -> str:
+    """A name as a drive that ignores case and composes Unicode (macOS, Windows) sees it."""
+    return _composed(name).casefold()
 
 
 def _output_names(infos: list[zipfile.ZipInfo], fmt: str) -> dict[int, str]:
     """Position of each page entry -> its name in the new archive: only the extension changes, to
     the format's ("012.jpg" -> "012.png"). When that is taken by another entry (compared ignoring
-    case, as Windows and macOS unpack), "012.jpg.png", then "012.jpg-2.png", and so on: the new
+    case and Unicode composition, as Windows and macOS unpack), "012.jpg.png", then "012.jpg-2.png", and so on: the new
     names never collide. Names are the archive's own strings (see :class:`_Entry`)."""
     def renamed(name: str) -> str:
         suffix = PurePosixPath(name).suffix
@@ -138,17 +161,17 @@ def _output_names(infos: list[zipfile.ZipInfo], fmt: str) -> dict[int, str]:
 
     pages = [i for i, info in enumerate(infos) if _is_page(info)]
     names = {i: infos[i].orig_filename for i in pages if renamed(infos[i].orig_filename) == infos[i].orig_filename}
-    taken = {info.orig_filename.casefold() for i, info in enumerate(infos) if i not in pages or i in names}
+    taken = {_folded(info.orig_filename) for i, info in enumerate(infos) if i not in pages or i in names}
     for info in infos:  # folders too: "x.png" beside "x.png/001.png" cannot be unpacked
-        parts = _parts(info.orig_filename.casefold())
+        parts = _parts(_folded(info.orig_filename))
         taken.update("/".join(parts[:k]) for k in range(1, len(parts)))
     for i in pages:
         if i in names:
             continue
         name = infos[i].orig_filename
         candidates = itertools.chain((renamed(name), f"{name}.{fmt}"), (f"{name}-{n}.{fmt}" for n in itertools.count(2)))
-        names[i] = next(new for new in candidates if new.casefold() not in taken)
-        taken.add(names[i].casefold())
+        names[i] = next(new for new in candidates if _folded(new) not in taken)
+        taken.add(_folded(names[i]))
     return names
 
 
@@ -254,12 +277,13 @@ def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str,
         renamed = {tuple(_parts(infos[i].orig_filename)): new for i, new in names.items()
                    if new != infos[i].orig_filename}
         problems: list[str] = []
-        page_hints = page_hints or {}
+        page_hints = {_composed(name): hints for name, hints in (page_hints or {}).items()}
         check_hinted_pages(source, page_hints, (infos[i].filename for i in names))
 
         def colour(data: bytes, name: str) -> bytes:
             with input_named(f"{source.name}: {name}"):  # in its warnings
-                image = colorizer.colorize(data, hints=tuple(hints) + page_hints.get(name, ()), palette=palette)
+                mine = page_hints.get(_composed(name), ())
+                image = colorizer.colorize(data, hints=tuple(hints) + mine, palette=palette)
             return encode(image, fmt, quality=quality, compression=compression)
 
         with atomic_file(output) as raw, _writer(raw, archive.comment) as out, \

@@ -57,7 +57,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .batch import collect_inputs, colorize_file, failure_reason, plan_jobs, spare_references, split_existing
+from .batch import (collect_inputs, colorize_file, failure_reason, output_folder_problem, plan_jobs,
+                    spare_references, split_existing)
 from .cbz import count_pages, is_archive
 from .imageio import DEFAULT_MAX_PIXELS, FORMATS
 from .registry import AUTO_MODEL
@@ -203,8 +204,9 @@ def colorize_archive(
     over the cluster's workers in tasks of ``chunk_size`` images, each comic archive a task of its
     own. ``max_pixels=None`` means the usual decompression-bomb limit (64 MP). All paths must be
     visible to every worker at the same path. Returns an :class:`ArchiveResult`; it raises only for
-    bad arguments (ValueError; ReferenceImageError, one, for a reference that cannot be used) or a
-    missing ``distributed``. Hints are the CLI's and the API's (a hints file is not read here).
+    bad arguments (ValueError, an ``outdir`` that is a file or cannot be written into among them;
+    ReferenceImageError, one, for a reference that cannot be used) or a missing ``distributed``.
+    Hints are the CLI's and the API's (a hints file is not read here).
     """
     distributed = _require_distributed()
     if fmt not in FORMATS:
@@ -229,6 +231,9 @@ def colorize_archive(
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]  # one folder/file/glob, not an iterable of characters
     out = Path(outdir)
+    problem = output_folder_problem(out)  # as the CLI: said once, not as every image's failure
+    if problem:
+        raise ValueError(f"outdir {out}: {problem}")
     found, problems = collect_inputs([os.fspath(i) for i in inputs], recursive=recursive, exclude=out)
     jobs, clashes = plan_jobs(found, out, fmt)
     jobs, spared = spare_references(jobs, list(references))  # as the CLI: a reference is never written over

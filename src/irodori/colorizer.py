@@ -36,7 +36,7 @@ from PIL import Image
 from .balloons import Balloons
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_l, rgb_to_lab
 from .hints import (HINT_CHANNELS_WITH_L, MAX_HINTS, Hint, HintError, apply_palette, check_inside, hint_map,
-                    parse_hints, parse_palette, propagate_hints, propagation_grid)
+                    in_own_regions, parse_hints, parse_palette, propagate_hints, propagation_grid)
 from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, input_prefix,
                       lightness_of, open_image, page_scale, page_side, print_resolution, to_srgb, within_pages)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet,
@@ -318,6 +318,9 @@ class Colorizer:
         if not isinstance(keep_colour, bool):
             raise ValueError(f"keep_colour must be True or False, not {keep_colour!r}")
         self.keep_colour = keep_colour  # a colour input is returned as it is (a chapter's colour cover)
+        # The black-and-white images mode auto tinted and painted, by name (input_name), for a
+        # batch's closing word when one chapter's pages were coloured both ways (warn_mixed_modes)
+        self.auto_modes: dict[str, list[str]] = {"tint": [], "paint": []}
 
     def check_temperature(self, temperature: float | None) -> float | None:
         """A requested annealed-mean T, checked: ValueError outside TEMPERATURE_RANGE, or when the
@@ -371,6 +374,8 @@ class Colorizer:
             mode = choose_mode(stats)
             if mode == "paint" and self.paint_backend is None:
                 mode, reason = "tint", f"{reason}; looks like ink on paper, but {self.backend.name} cannot paint"
+            elif stats.chroma <= MAX_CHROMA:  # a colour cover among B&W pages is tinted, rightly
+                self.auto_modes[mode].append(input_name() or "an image")  # list.append: safe across threads
         if mode == "paint" and self.paint_backend is None:
             raise no_paint_model(self.backend.name)
         if mode == "paint" and background == "auto":
@@ -519,8 +524,9 @@ class Colorizer:
 
     def reference_hints(self, lightness: Lightness, references: list[Reference], hints: list[Hint], *,
                         paint: bool, sheet: np.ndarray | None = None) -> list[Hint]:
-        """The user's hints with the references' hints added before them (a user's hint wins where
-        they meet; reference hints within a 48th of the page of one are dropped), at most MAX_HINTS.
+        """The user's hints with the references' hints added before them (reference hints within a
+        48th of the page of one of the user's are dropped here, and those in the shape it fills
+        when the hints are spread: :func:`irodori.hints.in_own_regions`), at most MAX_HINTS.
         ``sheet``, line art's blank sheet (:meth:`blank_sheet`): only references closely related to
         the page colour it (:meth:`irodori.reference.ReferenceMatcher.guide`)."""
         found = self.matcher.hints(lightness, references, paint=paint, limit=MAX_HINTS - len(hints), sheet=sheet)
@@ -584,6 +590,11 @@ class Colorizer:
                         input_prefix(), spread, ", but for its hints" if hints else "")
             ab = np.zeros_like(ab)
         if hints and propagate:
+            if own and len(hints) > len(own):  # the user's hint wins in its whole shape, not only beside it
+                found = hints[:len(hints) - len(own)]
+                taken = in_own_regions(reduced(l_small, propagation_grid(l_small.shape, len(hints))),
+                                       lightness.shape, own, found)
+                hints = [hint for hint, inside in zip(found, taken) if not inside] + own
             colours, filling = hint_fill(hints, len(own), line_art=False)
             ab = propagate_hints(ab, l_small, hints, lightness.shape, fill=colours, filling=filling)
         return ab
@@ -682,10 +693,22 @@ class Colorizer:
         (3, h, w): line art's within its lines (read at their darkest), a page's within walls of its
         ink and grey when the user placed hints (:func:`page_walls`); the user's fill their region
         (:func:`hint_fill`), starting on their own side of a line."""
+        def walls_at(grid: tuple[int, int]) -> np.ndarray | None:
+            return (lightness.darkest_at(grid) if line_art
+                    else page_walls(lightness, contract, grid, l_small)
+                    if (own or REFERENCE_WALLS) and contract is not None else None)
+
+        grid = propagation_grid(lab.shape[1:], len(found + own))
+        walls = walls_at(grid)
+        if found and own:  # the user's hint wins in its whole shape, not only beside it
+            seen = walls if walls is not None else reduced(l_small, grid)
+            taken = in_own_regions(seen, lightness.shape, own, found,
+                                   own_l=[lightness.at(hint.y, hint.x) for hint in own])
+            found = [hint for hint, inside in zip(found, taken) if not inside]
+            if propagation_grid(lab.shape[1:], len(found + own)) != grid:
+                grid = propagation_grid(lab.shape[1:], len(found + own))
+                walls = walls_at(grid)
         hints = found + own
-        grid = propagation_grid(lab.shape[1:], len(hints))
-        walls = (lightness.darkest_at(grid) if line_art
-                 else page_walls(lightness, contract, grid, l_small) if own and contract is not None else None)
         colours, filling = hint_fill(hints, len(own), line_art=line_art, sheet=on_sheet)
         # The user's clicks start on their own side of a line (a reference's hints stay where they are).
         hint_l = ([float("nan")] * len(found) + [lightness.at(hint.y, hint.x) for hint in own]
@@ -856,6 +879,9 @@ def sheet_factor(shape: tuple[int, int], background: str) -> int:
 
 
 INK_BAND_PIXELS = 1 << 20  # InkRows.darkest: pixels of a band, about 40 MB of the tone filter's temporaries
+# Whether a page's hints from references alone also spread over its ink walls (page_walls), as
+# the user's do; off, they spread over the page's grey (scripts/ablate_reference.py measures both)
+REFERENCE_WALLS = False
 INK_WALLS = 0.5  # page_walls: the share of the ink layer's darkest per cell in the walls, the rest the page's grey
 
 
@@ -879,6 +905,13 @@ class InkRows(Lightness):
         return super().darkest(f, band=band or max(1, INK_BAND_PIXELS // (self.width * f)))
 
 
+def reduced(l_small: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """``l_small`` (h, w) reduced to ``grid`` (hp, wp), bilinear, float32: the lightness hints
+    spread over where no walls are given (:func:`irodori.hints.propagate_hints`)."""
+    hp, wp = grid
+    return np.asarray(Image.fromarray(l_small.astype(np.float32), "F").resize((wp, hp), Image.BILINEAR))
+
+
 def page_walls(lightness: Lightness, contract: Contract, grid: tuple[int, int], l_small: np.ndarray) -> np.ndarray:
     """The lightness a page's hints spread over (:func:`irodori.hints.propagate_hints`'s
     ``walls``), (hp, wp) = ``grid`` float32: INK_WALLS of the ink layer without its screentone
@@ -890,8 +923,7 @@ def page_walls(lightness: Lightness, contract: Contract, grid: tuple[int, int], 
     as the tree (a shift of 40 to 63 in a and b); now they shift 10 to 15, the tree 72. With the
     ink alone, 5 random hints on the first 30 validation pages scored 0.20 dB less (16.97 →
     16.77 dB); half and half, 0.05 dB less (16.92)."""
-    hp, wp = grid
-    grey = np.asarray(Image.fromarray(l_small.astype(np.float32), "F").resize((wp, hp), Image.BILINEAR))
+    grey = reduced(l_small, grid)
     return (INK_WALLS * InkRows(lightness, contract).darkest_at(grid) + (1.0 - INK_WALLS) * grey).astype(np.float32)
 
 
@@ -993,6 +1025,27 @@ def check_choices(mode: str, tone: str, background: str) -> None:
                                  ("background", background, ("auto", *BACKGROUNDS))):
         if value not in choices:
             raise ValueError(f"{what} must be {', '.join(choices[:-1])} or {choices[-1]}, not {value!r}")
+
+
+def auto_mode_counts(colorizer: Colorizer) -> tuple[int, int]:
+    """How many black-and-white images ``colorizer``'s mode auto has tinted and painted so far
+    (its ``auto_modes``): a mark for :func:`mixed_modes`."""
+    return len(colorizer.auto_modes["tint"]), len(colorizer.auto_modes["paint"])
+
+
+def mixed_modes(colorizer: Colorizer, since: tuple[int, int] = (0, 0)) -> str | None:
+    """Words for a batch's log when ``colorizer``'s mode auto both tinted and painted
+    black-and-white images after the mark ``since`` (:func:`auto_mode_counts`): a chapter whose
+    pages came out some as colour pages, some as a sepia tint (helper 52); None when it did not.
+    Each image's own line says why; these name the fewer and the fix."""
+    tinted = colorizer.auto_modes["tint"][since[0]:]
+    painted = colorizer.auto_modes["paint"][since[1]:]
+    if not tinted or not painted:
+        return None
+    fewer, names = ("tinted", tinted) if len(tinted) <= len(painted) else ("painted", painted)
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return (f"--mode auto painted {len(painted)} black-and-white image{'' if len(painted) == 1 else 's'} and "
+            f"tinted {len(tinted)} ({fewer}: {shown}); to colour one chapter's pages all as pages, give --mode paint")
 
 
 def load_colorizer(model: str | Path | None = AUTO_MODEL, *, mode: str = "auto", tone: str = "flat",

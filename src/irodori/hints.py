@@ -385,6 +385,40 @@ FILLS = {None: 0, "chroma": 2, "colour": 3}  # propagate_hints(fill=): trailing 
 FILL_APART = 1e4  # group_seeds never puts a hint that fills with one that corrects
 
 
+OWN_REACH = 0.5  # in_own_regions: a reference's hint where the user's hint spreads with at least this weight gives way
+
+
+def in_own_regions(walls: np.ndarray, full: tuple[int, int], own: list[Hint], others: list[Hint], *,
+                   own_l: Sequence[float] | None = None) -> list[bool]:
+    """Which of ``others`` (a reference's hints) lie where one of the user's ``own`` hints
+    spreads with a weight of at least OWN_REACH: ``walls`` (hp, wp) the lightness the hints
+    spread over (:func:`propagate_hints`'s, at :func:`propagation_grid`), ``full`` the input's
+    (height, width), ``own_l`` the L of the pixel each own hint was placed on (it starts on its
+    own side of a line, :func:`start_cell`).
+
+    The weight is :func:`propagate_hints`' fade, exp(-(d / (REACH * side))^2), of the geodesic
+    distance d over the walls smoothed as there: an ink line between them costs far more than
+    the reach (EDGE_COST per unit of L it climbs and falls), a flat shape's width far less.
+    Dropping those hints lets the user's hint win across the shape it fills, where a reference's
+    hints nearer to most of it had made the shape two colours (helper 52: a dress half the
+    hint's colour, half the reference's)."""
+    if not own or not others:
+        return [False] * len(others)
+    hp, wp = walls.shape
+    l_p = gaussian_smooth(walls.astype(np.float32), SMOOTH * max(hp, wp) / max(full))
+
+    def cell(hint: Hint) -> tuple[int, int]:
+        return min(hp - 1, int(hint.y * hp / full[0])), min(wp - 1, int(hint.x * wp / full[1]))
+
+    seeds = [cell(hint) for hint in own]
+    if own_l is not None:
+        seeds = [start_cell(l_p, seed, (hint.y * hp / full[0], hint.x * wp / full[1]), float(l_at))
+                 for seed, hint, l_at in zip(seeds, own, own_l)]
+    nearest = geodesic_distances(l_p, seeds).min(axis=0)  # (hp, wp)
+    reach = REACH * float(page_side(hp, wp)) * float(np.sqrt(-np.log(OWN_REACH)))
+    return [bool(nearest[cell(hint)] < reach) for hint in others]
+
+
 def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tuple[int, int], *,
                     patch: int = HINT_PATCH, walls: np.ndarray | None = None, fill: str | None = None,
                     filling: Sequence[bool] | None = None, hint_l: Sequence[float] | None = None) -> np.ndarray:
