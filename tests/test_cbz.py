@@ -496,6 +496,15 @@ def test_a_hints_file_can_name_a_page_inside_an_archive(tiny_onnx, tmp_path, cap
     hints.write_text(json.dumps({"009.png": red}))  # no such page: how pages are named
     assert main([*args[:3], str(tmp_path / "out2"), *args[4:]]) == 2
     assert 'the page\'s path inside it: "ch.cbz/009.png"' in capsys.readouterr().err
+    # a key naming another archive: the example is made from its file name (it was
+    # "ch.cbz/other.cbz/009.png"; helper 53), and each wrong key gets its own suggestion
+    hints.write_text(json.dumps({"other.cbz/009.png": red}))
+    assert main([*args[:3], str(tmp_path / "out2"), *args[4:]]) == 2
+    assert 'the page\'s path inside it: "ch.cbz/009.png"' in capsys.readouterr().err
+    hints.write_text(json.dumps({"ch.cbz/001.png": red, "ch.cbz/002.png": red}))
+    assert main([*args[:3], str(tmp_path / "out2"), *args[4:]]) == 2
+    assert ("which are no page images of ch.cbz; did you mean 'ch.cbz/pages/001.png' for 'ch.cbz/001.png', "
+            "'ch.cbz/pages/002.png' for 'ch.cbz/002.png'?") in capsys.readouterr().err
 
 
 def test_hints_file_names_match_pages_whatever_their_unicode_form(tiny_onnx, tmp_path):

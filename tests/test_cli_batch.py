@@ -143,6 +143,22 @@ def test_a_walk_without_r_names_the_sub_folders_it_passes_over(tiny_onnx, tmp_pa
     assert "not searched" not in caplog.text
 
 
+def test_the_sub_folder_warning_counts_what_r_would_colour(tiny_onnx, tmp_path, caplog):
+    """Helper 53: -o ch/build/out named "build" (which holds only outputs) and a link to a
+    folder was named, though -r follows no link; a hidden folder -r colours is named."""
+    chapter = tmp_path / "chapter"
+    _pages(chapter, 1)
+    out = chapter / "build" / "out"
+    _pages(out, 1)
+    _pages(tmp_path / "elsewhere", 1)
+    (chapter / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    _pages(chapter / ".drafts", 1)
+    with caplog.at_level(logging.INFO, logger="irodori.batch"):
+        assert main(["colorize", str(chapter), "-o", str(out), "--model", str(tiny_onnx), "-q", "--overwrite"]) == 0
+    said = [r.getMessage() for r in caplog.records if "not searched" in r.getMessage()]
+    assert said == [f"{chapter}: 1 sub-folder with images not searched (.drafts); -r colours them too"]
+
+
 def test_an_archive_whose_pages_auto_coloured_two_ways_is_warned_of(tiny_paint_onnx, tmp_path, caplog):
     """--mode auto painted some of one chapter's pages and tinted others, with a line per page but
     no word for the chapter (helper 52): an archive coloured both ways is warned of, naming the
@@ -165,7 +181,7 @@ def test_an_archive_whose_pages_auto_coloured_two_ways_is_warned_of(tiny_paint_o
         assert main(["colorize", str(tmp_path / "ch.cbz"), "-o", str(tmp_path / "out"), *model]) == 0
     warned = [r for r in caplog.records if r.levelname == "WARNING" and "--mode auto" in r.getMessage()]
     assert [r.getMessage() for r in warned] == [
-        f"{tmp_path / 'ch.cbz'}: --mode auto painted 2 black-and-white images and tinted 1 (tinted: ch.cbz: "
+        f"{tmp_path / 'ch.cbz'}: --mode auto painted 2 black-and-white images and tinted 1 (tinted: "
         "001 photo.png); to colour one chapter's pages all as pages, give --mode paint"]
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="irodori.batch"):
@@ -192,6 +208,12 @@ def test_paint_settings_given_with_mode_tint_are_said_to_be_unused(tiny_onnx, tm
     with caplog.at_level(logging.WARNING, logger="irodori.batch"):
         assert main([*args, "--overwrite"]) == 0
     assert "unused" not in caplog.text
+    # a model that cannot paint, in mode auto: said once too (helper 53: `--model general`)
+    with caplog.at_level(logging.WARNING, logger="irodori.batch"):
+        assert main([*args[:-2], "--background", "gutters", "--overwrite"]) == 0
+    said = [r.getMessage() for r in caplog.records if "unused" in r.getMessage()]
+    assert said == [f"--background gutters: paint mode's setting, unused: {tiny_onnx.stem} cannot paint (it keeps "
+                    "each image's lightness); the manga model paints"]
 
 
 def test_log_lines_in_a_file_are_whole_lines_without_a_progress_bar(tiny_onnx, tmp_path):
@@ -303,3 +325,21 @@ def test_a_reader_that_goes_away_in_the_middle_of_the_image_gives_141(tiny_onnx,
         os.close(read_end)
     err = proc.communicate(timeout=60)[1]
     assert proc.returncode == 141 and b"Traceback" not in err, err
+
+
+def test_mode_auto_remembers_a_bounded_number_of_names(tiny_paint_onnx):
+    """A server's colorizer lives long: auto's choices were kept as an ever-growing list of names
+    (helper 53); now counted, with the last NAMES_KEPT names."""
+    from irodori.colorizer import NAMES_KEPT, auto_mode_counts, load_colorizer, mixed_modes
+
+    colorizer = load_colorizer(tiny_paint_onnx)
+    for i in range(NAMES_KEPT + 5):
+        colorizer.auto_modes["tint"] += 1
+        colorizer.auto_names["tint"].append(f"p{i}.png")
+    colorizer.auto_modes["paint"] += NAMES_KEPT + 9
+    colorizer.auto_names["paint"].extend(f"q{i}.png" for i in range(NAMES_KEPT + 9))
+    assert len(colorizer.auto_names["tint"]) == NAMES_KEPT
+    assert auto_mode_counts(colorizer) == (NAMES_KEPT + 5, NAMES_KEPT + 9)
+    said = mixed_modes(colorizer, since=(NAMES_KEPT + 3, NAMES_KEPT + 7))
+    assert said.startswith("--mode auto painted 2 black-and-white images and tinted 2 (tinted: "
+                           f"p{NAMES_KEPT + 3}.png, p{NAMES_KEPT + 4}.png)")

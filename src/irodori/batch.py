@@ -21,13 +21,13 @@ import time
 import unicodedata
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 from PIL import Image
 
-from .cbz import (ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, check_hinted_pages, colorize_cbz, count_pages, is_archive,
-                  page_names, pages_named, uncoloured_pages, unread_archive)
+from .cbz import (ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, check_hinted_pages, colorize_cbz, count_pages, did_you_mean,
+                  is_archive, page_names, uncoloured_pages, unread_archive)
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .registry import ModelError
 from .imageio import (DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, OutputSizeError, check_output_size, encode,
@@ -128,18 +128,37 @@ def _walk(folder: Path, *, recursive: bool, exclude: Path | None) -> tuple[list[
 def _say_unsearched(folder: Path, skip: Path | None) -> None:
     """Warn of ``folder``'s sub-folders that hold images or archives, which a walk without ``-r``
     passes over (a helper's chapter folder lost its "extras/" pages without a word, even with -v).
-    The output folder (``skip``), hidden folders and clutter are not counted."""
-    def holds_inputs(sub: Path) -> bool:
-        return any(p.suffix.lower() in INPUT_EXTENSIONS and not is_junk(p.relative_to(folder))
-                   for p in sub.rglob("*"))
-
+    Counted as ``-r`` would colour them: inputs inside the output folder (``skip``), clutter and
+    links to folders are not (a folder holding only the output, ``-o ch/build/out``, is not
+    named); at most UNSEARCHED_LOOK entries are looked at, so a big tree of empty folders costs
+    little."""
+    budget = [UNSEARCHED_LOOK]
     subs = [sub for sub in sorted(folder.iterdir())
-            if sub.is_dir() and not sub.name.startswith(".") and not is_junk(sub.relative_to(folder) / "page.png")
-            and sub.resolve() != skip and holds_inputs(sub)]
+            if not sub.is_symlink() and sub.is_dir() and not is_junk(sub.relative_to(folder) / "page.png")
+            and sub.resolve() != skip and _holds_inputs(sub, folder, skip, budget)]
     if subs:
         shown = ", ".join(sub.name for sub in subs[:3]) + (f" and {len(subs) - 3} more" if len(subs) > 3 else "")
         log.warning("%s: %d sub-folder%s with images not searched (%s); -r colours them too", folder,
                     len(subs), "" if len(subs) == 1 else "s", shown)
+
+
+UNSEARCHED_LOOK = 5000  # files and folders looked at, at most, for _say_unsearched
+
+
+def _holds_inputs(sub: Path, folder: Path, skip: Path | None, budget: list[int]) -> bool:
+    """Whether ``sub`` (below ``folder``) holds an input that ``-r`` would colour, looking at no
+    more than ``budget[0]`` entries (spent from it; False when it runs out)."""
+    for top, dirs, files in os.walk(sub):  # links to folders are not followed, as -r does not
+        budget[0] -= len(dirs) + len(files)
+        here = Path(top)
+        if any(Path(name).suffix.lower() in INPUT_EXTENSIONS and not is_junk((here / name).relative_to(folder))
+               for name in files):
+            return True
+        if budget[0] <= 0:
+            return False
+        dirs[:] = [d for d in dirs if not (skip is not None and (here / d).resolve() == skip)
+                   and not is_junk((here / d).relative_to(folder) / "page.png")]
+    return False
 
 
 def _globbed(pattern: str, *, recursive: bool, exclude: Path | None) -> tuple[list[tuple[Path, Path]], str | None]:
@@ -318,17 +337,19 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
 
 def _archive_key(unused: set[str], jobs: list[Job]) -> str:
     """For the error of hints file names that match no input: the key that names a page of an
-    input archive by that file name ("Vol 2.cbz/ch1/002.jpg" for "002.jpg"), when one holds such
-    a page; else how such keys are made, when there are archives; else ""."""
+    input archive by that file name ("Vol 2.cbz/ch1/002.jpg" for "002.jpg"), for each name an
+    input archive holds such a page for; else how such keys are made, when there are archives
+    (the example from the name's file name: a key naming another archive, "Vol 9.cbz/002.jpg",
+    must not be put after this one's); else ""."""
     archives = [job.source for job in jobs if is_archive(job.source)]
     if not archives:
         return ""
-    meant = [f"{archive.name}/{page}" for name in sorted(unused) for archive in archives
-             for page in pages_named(name, page_names(archive) or [])]
+    meant = did_you_mean(sorted(unused), [(archive.name, page_names(archive) or []) for archive in archives])
     if meant:
-        return f"; did you mean {' or '.join(repr(key) for key in meant[:3])}?"
+        return meant
+    page = PurePosixPath(sorted(unused)[0].replace("\\", "/")).name
     return ("; a page inside an archive is named with the archive's name and the page's path inside it: "
-            f"\"{archives[0].name}/{sorted(unused)[0]}\"")
+            f"\"{archives[0].name}/{page}\"")
 
 
 def _composed(file_hints: dict[str, list[Hint]]) -> dict[str, list[Hint]]:
@@ -523,14 +544,21 @@ def _usage_problem(args: argparse.Namespace, threads: int) -> str | None:
     return f"-o {args.output}: {problem}" if problem else None  # found before any image is coloured
 
 
-def _warn_paint_settings(args: argparse.Namespace) -> None:
-    """Warn once of paint settings (--tone, --background) given with --mode tint, which never
-    paints: a helper's ``--background gutters --mode tint`` was taken without a word."""
+def _warn_paint_settings(args: argparse.Namespace, colorizer: Any = None) -> None:
+    """Warn once of paint settings (--tone, --background) given with --mode tint, or for a model
+    that cannot paint (``colorizer``'s, once loaded), which never paint: a helper's
+    ``--background gutters --mode tint`` was taken without a word, and so was ``--model general``'s."""
     given = [f"--{name} {getattr(args, name)}" for name, default in (("tone", "flat"), ("background", "auto"))
              if getattr(args, name, default) != default]
-    if args.mode == "tint" and given:
+    if not given:
+        return
+    plural = "" if len(given) == 1 else "s"
+    if colorizer is None and args.mode == "tint":
         log.warning("%s: paint mode's setting%s, unused: --mode tint keeps each image's lightness and paints "
-                    "nothing", " and ".join(given), "" if len(given) == 1 else "s")
+                    "nothing", " and ".join(given), plural)
+    elif colorizer is not None and args.mode != "tint" and colorizer.paint_backend is None:
+        log.warning("%s: paint mode's setting%s, unused: %s cannot paint (it keeps each image's lightness); "
+                    "the manga model paints", " and ".join(given), plural, colorizer.backend.name)
 
 
 def split_existing(jobs: list[Job], *, overwrite: bool) -> tuple[list[Job], list[Job], list[str]]:
@@ -719,6 +747,7 @@ def _load(args: argparse.Namespace, threads: int):
                                    max_side=args.max_side, upsample=args.upsample, threads=threads,
                                    max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, temperature=args.temperature,
                                    keep_colour=args.keep_colour)
+        _warn_paint_settings(args, colorizer)
         return colorizer.with_references(args.reference) if args.reference else colorizer
     except (ModelNotFoundError, ModelIntegrityError, ValueError) as exc:  # ReferenceImageError among them
         print(f"irodori colorize: {exc}", file=sys.stderr)
@@ -794,7 +823,7 @@ def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, 
             for page in pages:
                 uncoloured[job.source] = uncoloured.get(job.source, 0) + 1
                 bar.write(f"error: {job.source}: {page}", file=sys.stderr)
-            note = mixed_modes(colorizer, since=mark)
+            note = mixed_modes(colorizer, since=mark, within=job.source.name)
             if note:  # an archive is one chapter, or one volume
                 log.warning("%s: %s", job.source, note)
     except ModelError as exc:  # the model's fault, the same for every image: one line, then stop

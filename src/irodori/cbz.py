@@ -26,7 +26,7 @@ import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from .hints import Hint, HintError
 from .imageio import IMAGE_EXTENSIONS, ImageReadError, atomic_file, check_encoding, encode, input_named, is_junk
@@ -125,10 +125,29 @@ def check_hinted_pages(source: Path, hinted: Iterable[str], pages: Iterable[str]
     pages = sorted(set(map(_composed, pages)))
     strangers = sorted(set(map(_composed, hinted)) - set(pages))
     if strangers:
-        meant = [f"{source.name}/{page}" for name in strangers for page in pages_named(name, pages)]
-        hint = f"; did you mean {' or '.join(repr(key) for key in meant[:3])}?" if meant else ""
+        many = len(strangers) > 1
         raise HintError(f"the hints file names {', '.join(f'{source.name}/{n}' for n in strangers)}, "
-                        f"which {'is' if len(strangers) == 1 else 'are'} no page image of {source.name}{hint}")
+                        f"which {'are no page images' if many else 'is no page image'} of {source.name}"
+                        f"{did_you_mean(strangers, [(source.name, pages)], prefix=f'{source.name}/')}")
+
+
+def did_you_mean(names: Sequence[str], archives: Iterable[tuple[str, list[str]]], *, prefix: str = "") -> str:
+    """For an error naming a hints file's keys that match no page: the keys it meant, from each
+    of ``names`` whose file name is a page's in one of ``archives`` ((archive's file name, its
+    page paths)): "; did you mean 'Vol 2.cbz/ch1/002.jpg'?" for one name, "; did you mean 'A' for
+    '002.jpg', 'B' for '003.jpg'?" for several (at most 3 said), or "". ``prefix`` goes before a
+    name as the hints file wrote it (an archive's "Vol 2.cbz/")."""
+    archives = list(archives)
+    said = []
+    for name in names:
+        meant = [f"{archive}/{page}" for archive, pages in archives for page in pages_named(name, pages)]
+        if meant:
+            said.append((f"{prefix}{name}", " or ".join(repr(key) for key in meant[:3])))
+    if not said:
+        return ""
+    if len(names) == 1:
+        return f"; did you mean {said[0][1]}?"
+    return "; did you mean " + ", ".join(f"{keys} for {name!r}" for name, keys in said[:3]) + "?"
 
 
 def pages_named(name: str, pages: Iterable[str]) -> list[str]:
@@ -146,14 +165,14 @@ def _composed(name: str) -> str:
 
 
 def _folded(name: str) -> str:
-    """A name as a drive that ignores case and composes Unicode (macOS, Windows) sees it."""
+    """A name as a drive that ignores case (Windows, macOS) and composes Unicode (macOS) sees it."""
     return _composed(name).casefold()
 
 
 def _output_names(infos: list[zipfile.ZipInfo], fmt: str) -> dict[int, str]:
     """Position of each page entry -> its name in the new archive: only the extension changes, to
     the format's ("012.jpg" -> "012.png"). When that is taken by another entry (compared ignoring
-    case and Unicode composition, as Windows and macOS unpack), "012.jpg.png", then "012.jpg-2.png", and so on: the new
+    case, as Windows and macOS unpack, and Unicode composition, as macOS does), "012.jpg.png", then "012.jpg-2.png", and so on: the new
     names never collide. Names are the archive's own strings (see :class:`_Entry`)."""
     def renamed(name: str) -> str:
         suffix = PurePosixPath(name).suffix

@@ -25,7 +25,9 @@ import copy
 import logging
 import os
 import re
+import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Protocol, Sequence
@@ -318,9 +320,12 @@ class Colorizer:
         if not isinstance(keep_colour, bool):
             raise ValueError(f"keep_colour must be True or False, not {keep_colour!r}")
         self.keep_colour = keep_colour  # a colour input is returned as it is (a chapter's colour cover)
-        # The black-and-white images mode auto tinted and painted, by name (input_name), for a
-        # batch's closing word when one chapter's pages were coloured both ways (warn_mixed_modes)
-        self.auto_modes: dict[str, list[str]] = {"tint": [], "paint": []}
+        # How many black-and-white images mode auto tinted and painted, and the last names
+        # (input_name), for a batch's word when one chapter's pages were coloured both ways
+        # (mixed_modes); bounded, as a server's colorizer lives long
+        self.auto_modes: dict[str, int] = {"tint": 0, "paint": 0}
+        self.auto_names: dict[str, deque[str]] = {"tint": deque(maxlen=NAMES_KEPT), "paint": deque(maxlen=NAMES_KEPT)}
+        self._tally = threading.Lock()
 
     def check_temperature(self, temperature: float | None) -> float | None:
         """A requested annealed-mean T, checked: ValueError outside TEMPERATURE_RANGE, or when the
@@ -375,7 +380,9 @@ class Colorizer:
             if mode == "paint" and self.paint_backend is None:
                 mode, reason = "tint", f"{reason}; looks like ink on paper, but {self.backend.name} cannot paint"
             elif stats.chroma <= MAX_CHROMA:  # a colour cover among B&W pages is tinted, rightly
-                self.auto_modes[mode].append(input_name() or "an image")  # list.append: safe across threads
+                with self._tally:
+                    self.auto_modes[mode] += 1
+                    self.auto_names[mode].append(input_name() or "an image")
         if mode == "paint" and self.paint_backend is None:
             raise no_paint_model(self.backend.name)
         if mode == "paint" and background == "auto":
@@ -1030,22 +1037,28 @@ def check_choices(mode: str, tone: str, background: str) -> None:
 def auto_mode_counts(colorizer: Colorizer) -> tuple[int, int]:
     """How many black-and-white images ``colorizer``'s mode auto has tinted and painted so far
     (its ``auto_modes``): a mark for :func:`mixed_modes`."""
-    return len(colorizer.auto_modes["tint"]), len(colorizer.auto_modes["paint"])
+    return colorizer.auto_modes["tint"], colorizer.auto_modes["paint"]
 
 
-def mixed_modes(colorizer: Colorizer, since: tuple[int, int] = (0, 0)) -> str | None:
+def mixed_modes(colorizer: Colorizer, since: tuple[int, int] = (0, 0), *, within: str = "") -> str | None:
     """Words for a batch's log when ``colorizer``'s mode auto both tinted and painted
     black-and-white images after the mark ``since`` (:func:`auto_mode_counts`): a chapter whose
     pages came out some as colour pages, some as a sepia tint (helper 52); None when it did not.
-    Each image's own line says why; these name the fewer and the fix."""
-    tinted = colorizer.auto_modes["tint"][since[0]:]
-    painted = colorizer.auto_modes["paint"][since[1]:]
-    if not tinted or not painted:
+    Each image's own line says why; these name the fewer (the first of the last NAMES_KEPT) and
+    the fix. ``within``: an archive's name, left out of its pages' names (the warning says it)."""
+    tinted = colorizer.auto_modes["tint"] - since[0]
+    painted = colorizer.auto_modes["paint"] - since[1]
+    if tinted <= 0 or painted <= 0:
         return None
-    fewer, names = ("tinted", tinted) if len(tinted) <= len(painted) else ("painted", painted)
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    return (f"--mode auto painted {len(painted)} black-and-white image{'' if len(painted) == 1 else 's'} and "
-            f"tinted {len(tinted)} ({fewer}: {shown}); to colour one chapter's pages all as pages, give --mode paint")
+    fewer, count = ("tinted", tinted) if tinted <= painted else ("painted", painted)
+    names = list(colorizer.auto_names["tint" if fewer == "tinted" else "paint"])[-count:]
+    names = [name.removeprefix(f"{within}: ") if within else name for name in names]
+    shown = ", ".join(names[:3]) + (f" and {count - 3} more" if count > 3 else "")
+    return (f"--mode auto painted {painted} black-and-white image{'' if painted == 1 else 's'} and "
+            f"tinted {tinted} ({fewer}: {shown}); to colour one chapter's pages all as pages, give --mode paint")
+
+
+NAMES_KEPT = 1000  # names of auto's choices a colorizer remembers (mixed_modes)
 
 
 def load_colorizer(model: str | Path | None = AUTO_MODEL, *, mode: str = "auto", tone: str = "flat",
