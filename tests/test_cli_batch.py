@@ -74,9 +74,10 @@ def test_an_output_folder_that_is_the_input_folder_says_what_to_do(tiny_onnx, tm
     same = tmp_path / "same"
     _pages(same, 2)
     model = ["--model", str(tiny_onnx), "-q"]
-    assert main(["colorize", str(same), "-o", str(same), "--format", "jpg", *model]) == 1
-    assert (f"{same}: all inputs are inside the output folder -o {same}; use a glob or another -o"
-            in capsys.readouterr().err)
+    assert main(["colorize", str(same), "-o", str(same), "--format", "jpg", *model]) == 2  # before any work
+    assert capsys.readouterr().err == (
+        f"irodori colorize: {same} is the output folder -o {same}: its walk skips the outputs, and that is all of "
+        f"it; name its pages with a glob ('{(same / '*.png').as_posix()}') or choose another -o\n")
     for _ in range(2):  # the glob it suggests, run twice: the second run skips, it takes no .jpg
         assert main(["colorize", str(same / "*.png"), "-o", str(same), "--format", "jpg", *model]) == 0
     assert sorted(p.name for p in same.iterdir()) == ["p000.jpg", "p000.png", "p001.jpg", "p001.png"]

@@ -541,7 +541,21 @@ def _usage_problem(args: argparse.Namespace, threads: int) -> str | None:
         return (f"refusing to write {args.format.upper()} data to a terminal; redirect it "
                 "(irodori colorize - < in.png > out.png) or give -o OUTDIR")
     problem = None if args.output in (None, "-") else output_folder_problem(Path(args.output))
-    return f"-o {args.output}: {problem}" if problem else None  # found before any image is coloured
+    if problem:
+        return f"-o {args.output}: {problem}"  # found before any image is coloured
+    return None if stdin_mode else _walks_the_output(args.inputs, Path(args.output))
+
+
+def _walks_the_output(inputs: list[str], output: Path) -> str | None:
+    """A usage error for an input folder that is the output folder itself, whose walk would find
+    only outputs (it was each input's failure, exit 1, though refused before any work)."""
+    for given in inputs:
+        folder = Path(given)
+        if folder.is_dir() and output.exists() and folder.resolve() == output.resolve():
+            example = (folder / "*.png").as_posix()
+            return (f"{given} is the output folder -o {output}: its walk skips the outputs, and that is all of it; "
+                    f"name its pages with a glob ('{example}') or choose another -o")
+    return None
 
 
 def _warn_paint_settings(args: argparse.Namespace, colorizer: Any = None) -> None:
