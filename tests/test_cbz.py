@@ -493,14 +493,12 @@ def test_a_hints_file_can_name_a_page_inside_an_archive(tiny_onnx, tmp_path, cap
         hints.write_text(json.dumps({key: red}))
         assert main([*args[:3], str(tmp_path / "out2"), *args[4:]]) == 2
         assert "did you mean 'ch.cbz/pages/002.png'?" in capsys.readouterr().err
-    hints.write_text(json.dumps({"009.png": red}))  # no such page: how pages are named
-    assert main([*args[:3], str(tmp_path / "out2"), *args[4:]]) == 2
-    assert 'the page\'s path inside it: "ch.cbz/009.png"' in capsys.readouterr().err
-    # a key naming another archive: the example is made from its file name (it was
-    # "ch.cbz/other.cbz/009.png"; helper 53), and each wrong key gets its own suggestion
-    hints.write_text(json.dumps({"other.cbz/009.png": red}))
-    assert main([*args[:3], str(tmp_path / "out2"), *args[4:]]) == 2
-    assert 'the page\'s path inside it: "ch.cbz/009.png"' in capsys.readouterr().err
+    # no such page: how pages are named, with a real page (one made from the key read as a
+    # suggestion, helper 54, and from another archive's key, "ch.cbz/other.cbz/009.png", helper 53)
+    for key in ("009.png", "other.cbz/009.png"):
+        hints.write_text(json.dumps({key: red}))
+        assert main([*args[:3], str(tmp_path / "out2"), *args[4:]]) == 2
+        assert 'the page\'s path inside it, as in "ch.cbz/pages/001.png"' in capsys.readouterr().err
     hints.write_text(json.dumps({"ch.cbz/001.png": red, "ch.cbz/002.png": red}))
     assert main([*args[:3], str(tmp_path / "out2"), *args[4:]]) == 2
     assert ("which are no page images of ch.cbz; did you mean 'ch.cbz/pages/001.png' for 'ch.cbz/001.png', "
@@ -578,3 +576,21 @@ def test_rar_archives_are_named_as_unsupported(tiny_onnx, tmp_path, capsys, capl
         assert main(["colorize", str(folder), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 0
     assert "1 coloured, 0 skipped, 0 failed" in capsys.readouterr().err
     assert any("ch.cbr: skipped: RAR archives (.cbr) are not supported" in r.getMessage() for r in caplog.records)
+
+
+def test_one_archive_page_named_twice_in_a_hints_file_is_a_usage_error(tiny_onnx, tmp_path, capsys):
+    """"vol1/ch.cbz/001.png" and "ch.cbz/001.png" name one page: one key's hints were dropped
+    without a word (helper 54); as for an image named twice, it is refused before any work."""
+    import json
+
+    (tmp_path / "vol1").mkdir()
+    with zipfile.ZipFile(tmp_path / "vol1" / "ch.cbz", "w") as archive:
+        archive.writestr("001.png", _page(48, 64, "PNG", 7))
+    hints = tmp_path / "hints.json"
+    red, blue = [{"x": 10, "y": 10, "color": "#e02020"}], [{"x": 20, "y": 20, "color": "#2020e0"}]
+    hints.write_text(json.dumps({"vol1/ch.cbz/001.png": red, "ch.cbz/001.png": blue}))
+    assert main(["colorize", str(tmp_path), "-r", "-o", str(tmp_path / "out"), "--model", str(tiny_onnx),
+                 "--hints", str(hints), "-q"]) == 2
+    assert ("the hints file names one page twice, as 'vol1/ch.cbz/001.png' and 'ch.cbz/001.png'"
+            in capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()

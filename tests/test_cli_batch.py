@@ -183,7 +183,7 @@ def test_an_archive_whose_pages_auto_coloured_two_ways_is_warned_of(tiny_paint_o
     warned = [r for r in caplog.records if r.levelname == "WARNING" and "--mode auto" in r.getMessage()]
     assert [r.getMessage() for r in warned] == [
         f"{tmp_path / 'ch.cbz'}: --mode auto painted 2 black-and-white images and tinted 1 (tinted: "
-        "001 photo.png); to colour one chapter's pages all as pages, give --mode paint"]
+        "001 photo.png); to colour them all one way, give --mode paint (pages) or --mode tint (photographs)"]
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="irodori.batch"):
         assert main(["colorize", str(chapter), "-o", str(tmp_path / "out2"), *model]) == 0
@@ -344,3 +344,22 @@ def test_mode_auto_remembers_a_bounded_number_of_names(tiny_paint_onnx):
     said = mixed_modes(colorizer, since=(NAMES_KEPT + 3, NAMES_KEPT + 7))
     assert said.startswith("--mode auto painted 2 black-and-white images and tinted 2 (tinted: "
                            f"p{NAMES_KEPT + 3}.png, p{NAMES_KEPT + 4}.png)")
+
+
+def test_pages_kept_inside_the_output_folder_are_named(tiny_onnx, tmp_path, caplog):
+    """-r -o ch/extras left ch/extras' own pages uncoloured without a word (helper 54): they
+    are named; the batch's own outputs there, on a run again, are not."""
+    chapter = tmp_path / "ch"
+    _pages(chapter, 1)
+    (chapter / "extras").mkdir()
+    _pages(chapter, 1)[0].rename(chapter / "extras" / "p009.png")
+    _pages(chapter, 1)
+    args = ["colorize", str(chapter), "-r", "-o", str(chapter / "extras"), "--model", str(tiny_onnx), "-q"]
+    for run in range(2):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="irodori.batch"):
+            assert main(args) == 0
+        said = [r.getMessage() for r in caplog.records if "inside the output folder" in r.getMessage()]
+        assert said == [f"1 image inside the output folder -o {chapter / 'extras'} not coloured "
+                        f"({chapter / 'extras' / 'p009.png'}): folder walks skip the output folder; choose another "
+                        "-o to colour them"], run

@@ -383,3 +383,36 @@ def test_hints_file_names_match_whatever_their_unicode_form_and_errors_count_rig
         attach_hints([job], [], {composed: red, decomposed: red}, roots=[str(tmp_path)])
     with pytest.raises(HintError, match="names a.png, b.png, which match no input image"):
         attach_hints([job], [], {"a.png": red, "b.png": red}, roots=[str(tmp_path)])
+
+
+def test_propagate_hints_takes_the_users_hints_as_the_last_ones():
+    """``own`` counts the user's hints at the end of the list: more than there are is an error;
+    all of them the user's spreads as without ``own``."""
+    from irodori.hints import parse_hints, propagate_hints
+
+    page = np.full((64, 96), 90.0, np.float32)
+    ab = np.zeros((2, 64, 96), np.float32)
+    hints = parse_hints(["10,10,#ff0000", "80,50,#0000ff"])
+    with pytest.raises(ValueError, match="own must be 0 to 2"):
+        propagate_hints(ab, page, hints, (64, 96), own=3)
+    assert np.allclose(propagate_hints(ab, page, hints, (64, 96), own=2), propagate_hints(ab, page, hints, (64, 96)))
+
+
+def test_hints_file_keys_by_absolute_path_and_the_keys_meant_for_loose_images(tmp_path):
+    """Helper 54: the input's absolute path was said to match no input image; "001.PNG" for
+    chapter/001.png got no suggestion (only archive pages were looked at); a bad colour did not
+    name its entry."""
+    from irodori.batch import Job, attach_hints
+    from irodori.hints import HintError, load_hints_file, parse_hints
+
+    source = Path("chapter") / "001.png"
+    job = Job(source=source, output=tmp_path / "out" / "001.png")
+    red = parse_hints([(3, 4, "#ff0000")])
+    attached = attach_hints([job], [], {source.absolute().as_posix(): red}, roots=["chapter"])
+    assert attached[0].hints == tuple(red)
+    with pytest.raises(HintError, match=r"names 001\.PNG, which matches no input image; did you mean 'chapter/001\.png'\?"):
+        attach_hints([job], [], {"001.PNG": red}, roots=["chapter"])
+    bad = tmp_path / "hints.json"
+    bad.write_text('{"001.png": [{"x": 5, "y": 5, "color": "red"}]}')
+    with pytest.raises(HintError, match="hints.json: '001.png': colour 'red' is not #rrggbb"):
+        load_hints_file(bad)

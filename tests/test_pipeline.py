@@ -507,6 +507,13 @@ def test_a_faded_print_is_read_at_restored_levels_and_keeps_its_colours():
         assert lab_framed[..., 2].mean() > -8 and np.hypot(lab_framed[..., 1], lab_framed[..., 2]).mean() < chroma + 4.5
     l_framed = np.pad(l_in, ((0, 0), (0, 0), (20, 20), (20, 20)), constant_values=-0.9)
     assert ((restore_faded_levels(l_framed, (104, 104)) + 1) * 50)[0, 0, 20:-20, 20:-20].min() < 6
+    # a white border on a black lid, with a blended row between them (helper 54: only the lid was
+    # taken off, the border's white read as the print's, and its blacks alone were stretched)
+    bordered = np.pad(l_in, ((0, 0), (0, 0), (12, 12), (12, 12)), constant_values=0.9)
+    bordered[..., 11, 11:-11] = bordered[..., -12, 11:-11] = bordered[..., 11:-11, 11] = bordered[..., 11:-11, -12] = 0.2
+    on_lid = np.pad(bordered, ((0, 0), (0, 0), (20, 20), (20, 20)), constant_values=-0.9)
+    restored = ((restore_faded_levels(on_lid, (128, 128)) + 1) * 50)[0, 0, 32:-32, 32:-32]
+    assert restored.min() < 6 and restored.max() > 94
 
 
 def test_one_opened_image_coloured_from_two_threads_stays_intact(colorizer):
@@ -541,3 +548,25 @@ def test_hints_given_as_objects_arrays_or_alone_are_checked_as_hints(colorizer):
     one = np.asarray(colorizer.colorize(page, hints=["10,10,#ff0000"]))
     for alone in ("10,10,#ff0000", {"x": 10, "y": 10, "color": "#ff0000"}, Hint(10, 10, "#ff0000")):
         assert np.array_equal(np.asarray(colorizer.colorize(page, hints=alone)), one)
+
+
+def test_an_image_of_one_grey_too_dark_for_paper_is_left_as_it_is(caplog):
+    """Grey 128 or 180 (any size) was painted as paper and written pure white, without a word
+    (helper 54): one grey darker than paper (L 80) is tinted, left grey with a warning; a light
+    one is a blank page, painted white as the pages' paper is."""
+    import logging
+
+    from irodori.colorizer import load_colorizer
+
+    colorizer = load_colorizer("auto", threads=1)
+    for value, painted in ((128, False), (180, False), (235, True)):
+        grey = np.full((60, 80), value, np.uint8)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="irodori.colorizer"):
+            out = colorizer.colorize(grey)
+        assert out.info["irodori.mode"] == ("paint" if painted else "tint"), value
+        rgb = np.asarray(out.convert("RGB")).astype(int)
+        if painted:
+            assert rgb.min() >= 250
+        else:
+            assert np.abs(rgb - value).max() <= 1 and "left grey" in caplog.text

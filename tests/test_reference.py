@@ -528,3 +528,29 @@ def test_a_users_hint_wins_over_a_references_across_the_whole_shape(mode, grey):
     outside = np.zeros(page.shape, bool)
     outside[350:, :] = True  # below the line under the shape
     assert red[outside].mean() < 0.05
+
+
+def test_a_users_hint_keeps_its_reach_beside_a_references_many_hints():
+    """Helper 54: on the example page, a red hint in the woman's coat beside a reference's many
+    hints kept only a third of what it fills alone (a blob with a square corner): the
+    references' hints coarsened the grid its distances were measured on, and theirs just
+    outside the coat, across a thin line, were nearer to much of it. Where the hint alone is
+    strongly red it stays red."""
+    page = Image.open(Path(__file__).resolve().parent.parent / "examples" / "manga_page.png").convert("L")
+    page = page.crop((0, 360, 780, 1100))  # the second row of panels: the woman and the duck
+    grey = np.asarray(page)
+    reference = np.stack([grey] * 3, -1).astype(np.float32)
+    paper = grey > 128
+    reference[paper] *= np.array([0.75, 0.95, 0.8])  # the same art, every paper area a pale green
+    colorizer = load_colorizer("auto", threads=1)
+    hint = ["555,200,#c03030"]
+
+    def redness(out: Image.Image) -> np.ndarray:
+        rgb = np.asarray(out.convert("RGB")).astype(int)[100:360, 480:680]  # the woman
+        return rgb[..., 0] - np.maximum(rgb[..., 1], rgb[..., 2])
+
+    alone = redness(colorizer.colorize(page, hints=hint))
+    beside = redness(colorizer.colorize(page, hints=hint, reference=[reference.astype(np.uint8)]))
+    strong = alone > 80
+    assert strong.sum() > 1000  # the coat's front and sleeve
+    assert (beside[strong] > 50).mean() > 0.95  # it was 0.66

@@ -102,7 +102,7 @@ def _walk(folder: Path, *, recursive: bool, exclude: Path | None) -> tuple[list[
     may lead back up): each is logged."""
     skip = _skipped_folder(exclude, folder, or_equal=True)
     files: list[tuple[Path, Path]] = []
-    held = 0  # inside the output folder
+    held: list[Path] = []  # inside the output folder
     for path in sorted(folder.glob("**/*" if recursive else "*")):
         below = path.relative_to(folder)
         if is_junk(below):
@@ -113,16 +113,45 @@ def _walk(folder: Path, *, recursive: bool, exclude: Path | None) -> tuple[list[
             continue
         if _taken(path):
             if skip is not None and skip in path.resolve().parents:
-                held += 1
+                held.append(path)
             else:
                 files.append((path, below.with_suffix("")))
     if not recursive:
         _say_unsearched(folder, skip)
     if files:
+        _say_held(held, skip, files, exclude)
         return files, None
     if held:
         return [], f"all inputs are inside the output folder -o {exclude}; use a glob or another -o"
     return [], "no images found" + ("" if recursive else " (use -r for sub-folders)")
+
+
+def _say_held(held: list[Path], skip: Path | None, files: list[tuple[Path, Path]], exclude: Path | None) -> None:
+    """Warn of images and archives a walk passed over inside the output folder (``skip``) that
+    are no output of this batch's inputs (``files``): pages a user keeps there (``-r -o
+    ch/extras`` left ch/extras' own pages uncoloured without a word; helper 54). An output of
+    an input (``x.png`` or, renamed beside a twin, ``x.jpg.png``) is not named: a run again
+    finds its own outputs there."""
+    if skip is None or not held:
+        return
+    made = {_folded_key(below) for _, below in files}
+    foreign = []
+    for path in held:
+        stem = path.resolve().relative_to(skip).with_suffix("")
+        if stem.suffix.lower() in INPUT_EXTENSIONS:  # x.jpg.png: an output renamed beside its twin
+            stem = stem.with_suffix("")
+        if _folded_key(stem) not in made:
+            foreign.append(path)
+    if foreign:
+        shown = ", ".join(str(p) for p in foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        log.warning("%d image%s inside the output folder -o %s not coloured (%s): folder walks skip the output "
+                    "folder; choose another -o to colour them", len(foreign), "" if len(foreign) == 1 else "s",
+                    exclude, shown)
+
+
+def _folded_key(path: Path) -> str:
+    """A path below a folder as output names are compared (NFC, case ignored)."""
+    return unicodedata.normalize("NFC", path.as_posix()).casefold()
 
 
 def _say_unsearched(folder: Path, skip: Path | None) -> None:
@@ -167,17 +196,19 @@ def _globbed(pattern: str, *, recursive: bool, exclude: Path | None) -> tuple[li
     base = _glob_base(pattern)
     skip = _skipped_folder(exclude, base, or_equal=False)
     files: list[tuple[Path, Path]] = []
-    held = others = 0
+    held: list[Path] = []
+    others = 0
     for path in sorted(Path(m) for m in glob.glob(pattern, recursive=recursive)):
         if not path.is_file() or is_junk(path.relative_to(base)):
             continue
         if not _taken(path):
             others += 1
         elif skip is not None and skip in path.resolve().parents:
-            held += 1
+            held.append(path)
         else:
             files.append((path, path.relative_to(base).with_suffix("")))
     if files:
+        _say_held(held, skip, files, exclude)
         return files, None
     if held:
         return [], f"all its matches are inside the output folder -o {exclude}; choose another -o"
@@ -336,20 +367,22 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
 
 
 def _archive_key(unused: set[str], jobs: list[Job]) -> str:
-    """For the error of hints file names that match no input: the key that names a page of an
-    input archive by that file name ("Vol 2.cbz/ch1/002.jpg" for "002.jpg"), for each name an
-    input archive holds such a page for; else how such keys are made, when there are archives
-    (the example from the name's file name: a key naming another archive, "Vol 9.cbz/002.jpg",
-    must not be put after this one's); else ""."""
+    """For the error of hints file names that match no input: for each name, the key of an input
+    image or archive page of that file name (compared ignoring case and NFC: "Vol 2.cbz/ch1/002.jpg"
+    or "chapter/002.jpg" for "002.JPG"); else, when there are archives, how a page's key is made,
+    with a real page of one as the example (one made from the wrong name, "Vol 2.cbz/01.png" for a
+    typo, read as a suggestion; helper 54); else ""."""
     archives = [job.source for job in jobs if is_archive(job.source)]
-    if not archives:
-        return ""
-    meant = did_you_mean(sorted(unused), [(archive.name, page_names(archive) or []) for archive in archives])
-    if meant:
+    images = [job.source.as_posix() for job in jobs if not is_archive(job.source)]
+    candidates = [("", images)] + [(archive.name, page_names(archive) or []) for archive in archives]
+    meant = did_you_mean(sorted(unused), candidates)
+    if meant or not archives:
         return meant
-    page = PurePosixPath(sorted(unused)[0].replace("\\", "/")).name
-    return ("; a page inside an archive is named with the archive's name and the page's path inside it: "
-            f"\"{archives[0].name}/{page}\"")
+    example = next((f"{archive}/{pages[0]}" for archive, pages in candidates[1:] if pages), None)
+    if example is None:
+        return ""
+    return ("; a page inside an archive is named with the archive's name and the page's path inside it, as in "
+            f"\"{example}\"")
 
 
 def _composed(file_hints: dict[str, list[Hint]]) -> dict[str, list[Hint]]:
@@ -369,20 +402,29 @@ def _composed(file_hints: dict[str, list[Hint]]) -> dict[str, list[Hint]]:
 def _page_hints(source: Path, names: list[str], file_hints: dict[str, list[Hint]],
                 unused: set[str]) -> tuple[tuple[str, tuple[Hint, ...]], ...]:
     """The hints file's entries for pages inside the archive ``source`` (known by ``names``):
-    "NAME/PAGE" -> ((PAGE, hints), ...); the entries found are taken off ``unused``."""
+    "NAME/PAGE" -> ((PAGE, hints), ...); the entries found are taken off ``unused``. HintError for
+    one page named twice ("vol1/ch.cbz/001.png" and "ch.cbz/001.png": one key's hints were
+    dropped without a word; helper 54), as for an image named twice."""
     pages = []
+    given: dict[str, str] = {}
     for key, hints in file_hints.items():
         for name in names:
             if key.startswith(name + "/") and len(key) > len(name) + 1:
-                pages.append((key[len(name) + 1:], tuple(hints)))
+                page = key[len(name) + 1:]
+                if page in given:
+                    raise HintError(f"the hints file names one page twice, as {given[page]!r} and {key!r}: which "
+                                    "hints it takes cannot be told; keep one")
+                given[page] = key
+                pages.append((page, tuple(hints)))
                 unused.discard(key)
                 break
     return tuple(pages)
 
 
 def _names_of(source: Path, roots: list[str]) -> list[str]:
-    """The names a hints file may use for an input: as given, relative to its folder, bare name."""
-    names = [source.as_posix()]
+    """The names a hints file may use for an input: its absolute path, as given, relative to its
+    folder, bare name."""
+    names = [source.absolute().as_posix(), source.as_posix()]
     for root in roots:
         try:
             names.append(source.relative_to(root).as_posix())

@@ -134,13 +134,15 @@ def check_hinted_pages(source: Path, hinted: Iterable[str], pages: Iterable[str]
 def did_you_mean(names: Sequence[str], archives: Iterable[tuple[str, list[str]]], *, prefix: str = "") -> str:
     """For an error naming a hints file's keys that match no page: the keys it meant, from each
     of ``names`` whose file name is a page's in one of ``archives`` ((archive's file name, its
-    page paths)): "; did you mean 'Vol 2.cbz/ch1/002.jpg'?" for one name, "; did you mean 'A' for
-    '002.jpg', 'B' for '003.jpg'?" for several (at most 3 said), or "". ``prefix`` goes before a
-    name as the hints file wrote it (an archive's "Vol 2.cbz/")."""
+    page paths); "" for input images' paths, which are whole keys): "; did you mean 'Vol
+    2.cbz/ch1/002.jpg'?" for one name, "; did you mean 'A' for '002.jpg', 'B' for '003.jpg'?" for
+    several (at most 3 said), or "". ``prefix`` goes before a name as the hints file wrote it (an
+    archive's "Vol 2.cbz/")."""
     archives = list(archives)
     said = []
     for name in names:
-        meant = [f"{archive}/{page}" for archive, pages in archives for page in pages_named(name, pages)]
+        meant = [f"{archive}/{page}" if archive else page for archive, pages in archives
+                 for page in pages_named(name, pages)]
         if meant:
             said.append((f"{prefix}{name}", " or ".join(repr(key) for key in meant[:3])))
     if not said:

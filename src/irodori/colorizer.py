@@ -41,8 +41,8 @@ from .hints import (HINT_CHANNELS_WITH_L, MAX_HINTS, Hint, HintError, apply_pale
                     in_own_regions, parse_hints, parse_palette, propagate_hints, propagation_grid)
 from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, input_prefix,
                       lightness_of, open_image, page_scale, page_side, print_resolution, to_srgb, within_pages)
-from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, PAPER_PERCENTILE, SHAPE_CELLS, TONES, BlankSheet,
-                    Contract, Screentone, ShapeFill, SheetFill, choose_background, choose_mode, composite,
+from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, NO_MARK_PAPER_L, PAPER_PERCENTILE, SHAPE_CELLS, TONES,
+                    BlankSheet, Contract, Screentone, ShapeFill, SheetFill, choose_background, choose_mode, composite,
                     flats_to_lines, gutters, page_stats, strip_gaps, tone_length)
 from .reference import (SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, counting_hints,
                         load_matcher, reference_sources)
@@ -373,11 +373,15 @@ class Colorizer:
         if mode == "tint":  # asked: nothing more to measure (the detector costs ~10 ms a page)
             return Contract("tint", tone, reason=f"asked{unused}")
         height, width = lightness.shape
-        stats = page_stats(sample_rows(lightness), chroma=float(chroma.mean()) if chroma.size else 0.0)
+        rows = sample_rows(lightness)
+        stats = page_stats(rows, chroma=float(chroma.mean()) if chroma.size else 0.0)
         reason = "asked" if mode != "auto" else stats.describe()
         if mode == "auto":
             mode = choose_mode(stats)
-            if mode == "paint" and self.paint_backend is None:
+            if mode == "paint" and stats.paper_l < NO_MARK_PAPER_L and rows.size and float(rows.std()) < FLAT_L_STD:
+                # one grey too dark for paper: painted, it was levelled to white without a word (helper 54)
+                mode, reason = "tint", f"one grey, too dark for paper (L {stats.paper_l:.0f})"
+            elif mode == "paint" and self.paint_backend is None:
                 mode, reason = "tint", f"{reason}; looks like ink on paper, but {self.backend.name} cannot paint"
             elif stats.chroma <= MAX_CHROMA:  # a colour cover among B&W pages is tinted, rightly
                 with self._tally:
@@ -599,11 +603,12 @@ class Colorizer:
         if hints and propagate:
             if own and len(hints) > len(own):  # the user's hint wins in its whole shape, not only beside it
                 found = hints[:len(hints) - len(own)]
-                taken = in_own_regions(reduced(l_small, propagation_grid(l_small.shape, len(hints))),
-                                       lightness.shape, own, found)
+                grid = propagation_grid(l_small.shape, len(hints), own=len(own))
+                taken = in_own_regions(reduced(l_small, grid), lightness.shape, own, found)
                 hints = [hint for hint, inside in zip(found, taken) if not inside] + own
             colours, filling = hint_fill(hints, len(own), line_art=False)
-            ab = propagate_hints(ab, l_small, hints, lightness.shape, fill=colours, filling=filling)
+            ab = propagate_hints(ab, l_small, hints, lightness.shape, fill=colours, filling=filling,
+                                 own=len(own))
         return ab
 
     def network_ab(self, lightness: Lightness, hints: list[Hint], *,
@@ -705,23 +710,20 @@ class Colorizer:
                     else page_walls(lightness, contract, grid, l_small)
                     if (own or REFERENCE_WALLS) and contract is not None else None)
 
-        grid = propagation_grid(lab.shape[1:], len(found + own))
+        grid = propagation_grid(lab.shape[1:], len(found + own), own=len(own))
         walls = walls_at(grid)
         if found and own:  # the user's hint wins in its whole shape, not only beside it
             seen = walls if walls is not None else reduced(l_small, grid)
             taken = in_own_regions(seen, lightness.shape, own, found,
                                    own_l=[lightness.at(hint.y, hint.x) for hint in own])
-            found = [hint for hint, inside in zip(found, taken) if not inside]
-            if propagation_grid(lab.shape[1:], len(found + own)) != grid:
-                grid = propagation_grid(lab.shape[1:], len(found + own))
-                walls = walls_at(grid)
+            found = [hint for hint, inside in zip(found, taken) if not inside]  # the grid is the user's: unchanged
         hints = found + own
         colours, filling = hint_fill(hints, len(own), line_art=line_art, sheet=on_sheet)
         # The user's clicks start on their own side of a line (a reference's hints stay where they are).
         hint_l = ([float("nan")] * len(found) + [lightness.at(hint.y, hint.x) for hint in own]
                   if walls is not None else None)
         lab = propagate_hints(lab, l_small, hints, lightness.shape, walls=walls, fill=colours, filling=filling,
-                              hint_l=hint_l)
+                              hint_l=hint_l, own=len(own))
         lab[0] = np.clip(lab[0], 0.0, 100.0)
         if line_art:  # the fills too run up to the lines (the distances grow, and the fill fades, beside them)
             lab = flats_to_lines(lab, darkest)
@@ -828,6 +830,8 @@ FADED_WHITE = 97.0  # ... and whose lightest (99th) is below this is a faded pri
 FADED_LEVELS = (5.0, 95.0)  # ... whose L range the tint network sees stretched to at least this
 FRAME_STD = 3.0  # picture_in_frame: an edge row or column whose L varies less than this (std) is frame
 FRAME_MOST = 0.25  # ... and at most this share of the height (width) is taken as frame on each side
+FRAMES = 4  # picture_in_frame: frames inside frames (a print's border on a lid, and the row blending one into the other)
+FRAME_LEAST = 16  # ... and what is left inside them is at least this many pixels a side
 
 
 def picture_in_frame(l: np.ndarray) -> np.ndarray:
@@ -835,11 +839,18 @@ def picture_in_frame(l: np.ndarray) -> np.ndarray:
     white border): edge rows of one level (each varying less than FRAME_STD, and within FRAME_STD
     of the outermost), then edge columns likewise (read between those rows), up to FRAME_MOST of
     each side; a smooth gradient (a sky) is no frame. A frame would otherwise decide the
-    picture's darkest or lightest levels (helper 48: a faded print on black was not seen as faded)."""
-    top, bottom = _frame_depth(l), l.shape[0] - _frame_depth(l[::-1])
-    inner = l[top:bottom]
-    left, right = _frame_depth(inner.T), l.shape[1] - _frame_depth(inner.T[::-1])
-    return l[top:bottom, left:right]
+    picture's darkest or lightest levels (helper 48: a faded print on black was not seen as faded).
+    Frames inside frames are taken off too, up to FRAMES (helper 54: a print's white border on
+    a scanner's black lid left the border in, and the faded print came out orange)."""
+    for _ in range(FRAMES):
+        top, bottom = _frame_depth(l), l.shape[0] - _frame_depth(l[::-1])
+        inner = l[top:bottom]
+        left, right = _frame_depth(inner.T), l.shape[1] - _frame_depth(inner.T[::-1])
+        inner = inner[:, left:right]
+        if inner.shape == l.shape or min(inner.shape) < FRAME_LEAST:
+            break
+        l = inner
+    return l
 
 
 def _frame_depth(l: np.ndarray) -> int:
@@ -1055,7 +1066,8 @@ def mixed_modes(colorizer: Colorizer, since: tuple[int, int] = (0, 0), *, within
     names = [name.removeprefix(f"{within}: ") if within else name for name in names]
     shown = ", ".join(names[:3]) + (f" and {count - 3} more" if count > 3 else "")
     return (f"--mode auto painted {painted} black-and-white image{'' if painted == 1 else 's'} and "
-            f"tinted {tinted} ({fewer}: {shown}); to colour one chapter's pages all as pages, give --mode paint")
+            f"tinted {tinted} ({fewer}: {shown}); to colour them all one way, give --mode paint (pages) or "
+            "--mode tint (photographs)")
 
 
 NAMES_KEPT = 1000  # names of auto's choices a colorizer remembers (mixed_modes)

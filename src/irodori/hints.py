@@ -132,6 +132,14 @@ def check_inside(hints: Iterable[Hint], width: int, height: int) -> None:
                             f"(x must be in 0..{width - 1}, y in 0..{height - 1})")
 
 
+def _named_hints(name: str, items: list) -> list[Hint]:
+    """One entry of a hints file's object, parsed; its HintError names the entry."""
+    try:
+        return parse_hints(items)
+    except HintError as exc:
+        raise HintError(f"{name!r}: {exc}") from None
+
+
 def load_hints_file(path: str | Path) -> list[Hint] | dict[str, list[Hint]]:
     """A JSON file: a list of hints (for every input), or an object {image file name: [hints]}."""
     path = Path(path)
@@ -145,7 +153,7 @@ def load_hints_file(path: str | Path) -> list[Hint] | dict[str, list[Hint]]:
         if isinstance(data, list):
             return parse_hints(data)
         if isinstance(data, dict) and all(isinstance(v, list) for v in data.values()):
-            return {str(name): parse_hints(items) for name, items in data.items()}
+            return {str(name): _named_hints(name, items) for name, items in data.items()}
     except HintError as exc:
         raise HintError(f"{path}: {exc}") from None
     raise HintError(f"{path}: expected a JSON list of hints or an object mapping image names to lists")
@@ -351,12 +359,14 @@ def group_seeds(seeds: list[tuple[int, int]], asked: list[np.ndarray], *, tolera
             [np.mean([asked[i] for i in members], axis=0) for members in groups])
 
 
-def propagation_grid(shape: tuple[int, int], count: int) -> tuple[int, int]:
+def propagation_grid(shape: tuple[int, int], count: int, *, own: int = 0) -> tuple[int, int]:
     """(h, w) of the network's grid and the number of hints -> (hp, wp), the grid on which
     :func:`propagate_hints` measures distances (longest side PROPAGATE_SIDE, a strip's pages', or
-    PROPAGATE_SIDE_MANY for more than FEW_HINTS hints; never larger than the network's)."""
+    PROPAGATE_SIDE_MANY for more than FEW_HINTS hints; never larger than the network's). When
+    ``own`` of them are the user's (the rest a reference's), the grid is the one the user's would
+    get alone, so that references do not coarsen how the user's hints spread."""
     h, w = shape
-    scale = _propagation_scale(shape, count)
+    scale = _propagation_scale(shape, own or count)
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
@@ -421,7 +431,8 @@ def in_own_regions(walls: np.ndarray, full: tuple[int, int], own: list[Hint], ot
 
 def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tuple[int, int], *,
                     patch: int = HINT_PATCH, walls: np.ndarray | None = None, fill: str | None = None,
-                    filling: Sequence[bool] | None = None, hint_l: Sequence[float] | None = None) -> np.ndarray:
+                    filling: Sequence[bool] | None = None, hint_l: Sequence[float] | None = None,
+                    own: int = 0) -> np.ndarray:
     """ab (2, h, w) predicted, l (h, w) the network's lightness, hints in input pixels of a
     ``full`` (height, width) image -> ab (2, h, w) with each hint spread (its correction, or
     with ``fill`` its colour). Paint
@@ -454,7 +465,17 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     cell holds the line) starts from the cell of its 3 x 3 neighbours nearest it in lightness,
     then in position (:func:`start_cell`), so it fills its own side of the line rather than
     both weakly.
+
+    ``own``: the last ``own`` hints are the user's, the others a reference's. The user's spread
+    as they would alone (on their grid, :func:`propagation_grid`, with two rounds of sweeps for
+    a few), and where the nearest of them spreads with at least OWN_REACH of its weight (its own
+    region), the others take no share: the user's hint wins its whole shape. Helper 54: a coat's
+    hint beside a reference's 68 hints kept a third of the coat it fills alone, its distances
+    coarsened by theirs, and the references' hints just outside the coat, across a thin line,
+    were nearer to much of it. ValueError for ``own`` outside 0..len(hints).
     """
+    if not 0 <= own <= len(hints):
+        raise ValueError(f"own must be 0 to {len(hints)} (the user's hints are the last ones), not {own}")
     if fill not in FILLS:
         raise ValueError(f"fill must be one of {', '.join(map(str, FILLS))}")
     filling = np.ones(len(hints), dtype=bool) if filling is None else np.asarray(filling, dtype=bool)
@@ -466,8 +487,8 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
 
     h, w = l.shape
     many = len(hints) > FEW_HINTS
-    hp, wp = propagation_grid((h, w), len(hints))
-    scale = _propagation_scale((h, w), len(hints))
+    hp, wp = propagation_grid((h, w), len(hints), own=own)
+    scale = _propagation_scale((h, w), own or len(hints))
     if walls is not None:
         if walls.shape != (hp, wp):
             raise ValueError(f"walls must be {(hp, wp)} (propagation_grid), not {walls.shape}")
@@ -496,14 +517,24 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     filled = np.arange(channels) >= channels - FILLS[fill]  # (channels,) bool: spread as colours, not corrections
     # What each hint asks, and last whether it fills: FILL_APART keeps fills and corrections in
     # separate groups.
-    asked = [np.append(np.where(filled & fills, target, delta), FILL_APART * fills)
-             for target, delta, fills in zip(targets, deltas, filling)]
+    # A column keeps the user's hints out of the references' groups.
+    users = np.arange(len(hints)) >= len(hints) - own
+    asked = [np.append(np.where(filled & fills, target, delta), [FILL_APART * mine, FILL_APART * fills])
+             for target, delta, fills, mine in zip(targets, deltas, filling, users)]
     if many:
         seeds, asked = group_seeds(seeds, asked)
     asked = np.array(asked, dtype=np.float32)
-    fills = asked[:, -1] > 0
-    dist = geodesic_distances(l_p, seeds, sweeps=1 if many else 2)  # (n, hp, wp)
+    fills, users = asked[:, -1] > 0, asked[:, -2] > 0
+    asked = np.delete(asked, -2, axis=1)
     side = float(page_side(hp, wp))  # a strip's pages', not its length: a hint once coloured several pages
+    dist = np.empty((len(seeds), hp, wp), np.float32)
+    for group, count in ((users, own), (~users, len(hints) - own)):
+        if group.any():
+            dist[group] = geodesic_distances(l_p, [seed for seed, take in zip(seeds, group) if take],
+                                             sweeps=1 if count > FEW_HINTS else 2)
+    if users.any() and not users.all():
+        theirs = dist[users].min(axis=0) < REACH * side * float(np.sqrt(-np.log(OWN_REACH)))
+        dist[~users] = np.where(theirs, np.inf, dist[~users])
     nearest = dist.min(axis=0)
     share = np.exp(-(dist - nearest) / (SHARPNESS * side))
     share /= share.sum(axis=0)
