@@ -514,6 +514,13 @@ def test_a_faded_print_is_read_at_restored_levels_and_keeps_its_colours():
     on_lid = np.pad(bordered, ((0, 0), (0, 0), (20, 20), (20, 20)), constant_values=-0.9)
     restored = ((restore_faded_levels(on_lid, (128, 128)) + 1) * 50)[0, 0, 32:-32, 32:-32]
     assert restored.min() < 6 and restored.max() > 94
+    # a clear sky, one grey along each row and a gradient down, is no frame inside a frame: only
+    # its first band (within FRAME_STD of the top row) may go, as with one frame
+    from irodori.colorizer import picture_in_frame
+
+    sky = np.linspace(95, 60, 200, dtype=np.float32)[:, None] * np.ones((1, 300), np.float32)
+    ground = np.random.default_rng(0).random((100, 300)).astype(np.float32) * 40 + 20
+    assert picture_in_frame(np.vstack([sky, ground])).shape[0] >= 280
 
 
 def test_one_opened_image_coloured_from_two_threads_stays_intact(colorizer):

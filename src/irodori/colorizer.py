@@ -840,22 +840,33 @@ def picture_in_frame(l: np.ndarray) -> np.ndarray:
     of the outermost), then edge columns likewise (read between those rows), up to FRAME_MOST of
     each side; a smooth gradient (a sky) is no frame. A frame would otherwise decide the
     picture's darkest or lightest levels (helper 48: a faded print on black was not seen as faded).
-    Frames inside frames are taken off too, up to FRAMES (helper 54: a print's white border on
-    a scanner's black lid left the border in, and the faded print came out orange)."""
+    Frames inside frames are taken off too, up to FRAMES, each at a level more than 2 FRAME_STD
+    from the one around it on that side (helper 54: a print's white border on a scanner's black
+    lid left the border in, and the faded print came out orange); a sky's next band, a few L
+    from the last, is not taken as another frame."""
+    levels: list[float | None] = [None] * 4  # the last frame's level on each side: top, bottom, left, right
     for _ in range(FRAMES):
-        top, bottom = _frame_depth(l), l.shape[0] - _frame_depth(l[::-1])
+        top = _frame_depth(l, levels[0])
+        bottom = l.shape[0] - _frame_depth(l[::-1], levels[1])
         inner = l[top:bottom]
-        left, right = _frame_depth(inner.T), l.shape[1] - _frame_depth(inner.T[::-1])
-        inner = inner[:, left:right]
-        if inner.shape == l.shape or min(inner.shape) < FRAME_LEAST:
+        left = _frame_depth(inner.T, levels[2])
+        right = l.shape[1] - _frame_depth(inner.T[::-1], levels[3])
+        unchanged = (top, bottom, left, right) == (0, l.shape[0], 0, l.shape[1])
+        if unchanged or min(bottom - top, right - left) < FRAME_LEAST:
             break
-        l = inner
+        edges = (l[0].mean(), l[-1].mean(), inner[:, 0].mean(), inner[:, -1].mean())
+        found = (top > 0, bottom < l.shape[0], left > 0, right < l.shape[1])
+        levels = [float(edge) if taken else level for edge, taken, level in zip(edges, found, levels)]
+        l = inner[:, left:right]
     return l
 
 
-def _frame_depth(l: np.ndarray) -> int:
-    """How many of the first rows of L (h, w) are a frame (:func:`picture_in_frame`)."""
+def _frame_depth(l: np.ndarray, around: float | None = None) -> int:
+    """How many of the first rows of L (h, w) are a frame (:func:`picture_in_frame`); none when
+    their level is within 2 FRAME_STD of ``around``, the frame around them on this side."""
     most = int(l.shape[0] * FRAME_MOST)
+    if around is not None and abs(float(l[0].mean()) - around) <= 2 * FRAME_STD:
+        return 0
     head = l[:most]
     framed = (head.std(axis=1) < FRAME_STD) & (np.abs(head.mean(axis=1) - l[0].mean()) < FRAME_STD)
     return int(np.argmin(framed)) if not framed.all() else most
