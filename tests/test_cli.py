@@ -193,6 +193,23 @@ def test_evaluate_no_fd_skips_the_frechet_distance(tiny_onnx, colour_folder, cap
     assert "| SSIM | CF | CF / truth | ΔCF | FD |" in out and "FD not computed (switched off)." in out
 
 
+def test_evaluate_usage_errors_are_exit_2_and_say_the_evaluate_way(tiny_onnx, colour_folder, tmp_path, capsys):
+    """Helper 55: a missing folder and --sample-hints -3 exited 1 ("hints must be 0 or more", the
+    flag unnamed); --mode paint with a model that only tints advised "--model manga", a flag
+    evaluate does not have; --threads did not exist."""
+    missing = tmp_path / "nowhere"
+    assert main(["evaluate", str(tiny_onnx), str(missing), "--no-fd", "-q"]) == 2
+    assert capsys.readouterr().err == f"irodori evaluate: {missing}: no such folder\n"
+    with pytest.raises(SystemExit) as exit_:
+        main(["evaluate", str(tiny_onnx), str(colour_folder), "--sample-hints", "-3"])
+    assert exit_.value.code == 2 and "--sample-hints: must be 0 or more, not -3" in capsys.readouterr().err
+    assert main(["evaluate", str(tiny_onnx), str(colour_folder), "--mode", "paint", "--no-fd", "-q"]) == 2
+    assert (f"only tints (try: irodori evaluate manga {colour_folder} --mode paint)"
+            in capsys.readouterr().err)
+    assert main(["evaluate", str(tiny_onnx), str(colour_folder), "--no-fd", "--limit", "1", "--threads", "1",
+                 "-q"]) == 0
+
+
 def test_outputs_get_ordinary_file_permissions(tiny_onnx, inputs, tmp_path):
     import os
     import stat

@@ -312,7 +312,7 @@ def test_a_paired_set_is_scored_against_the_truths_colours_under_the_inputs_ligh
     assert first["psnr_gray"] == pytest.approx(psnr(l_to_gray_rgb(l_in), reference))
 
     (pairs / "input" / f"{truths[1].stem}.png").unlink()
-    with pytest.raises(FileNotFoundError, match="do not pair up"):
+    with pytest.raises(FileNotFoundError, match=f"do not pair up: truth/{truths[1].stem}.png has no input"):
         evaluate_folder(str(tiny_onnx), pairs, fd=False, progress=False)
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(pairs / "input" / f"{truths[1].stem}.png")
     (pairs / "input" / f"{truths[2].stem}.png").write_bytes(b"not an image")

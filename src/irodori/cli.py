@@ -34,6 +34,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
 def _max_side(text: str) -> int:
     """--max-side of colorize and serve: a whole number; under 1 refused with the real minimum
     (the model's size multiple, checked once the model is loaded)."""
@@ -238,12 +248,13 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
     p.add_argument("--max-side", type=_max_side, default=None, help="network input size (default: the model's)")
     p.add_argument("--limit", type=_positive_int, default=None, help="evaluate at most N images")
-    p.add_argument("--sample-hints", type=int, default=0, metavar="N",
+    p.add_argument("--sample-hints", type=_non_negative_int, default=0, metavar="N",
                    help="also colour each image with N hints revealed from its ground truth (same hints every run)")
     p.add_argument("--sheets", default=None, metavar="DIR",
                    help="write a side-by-side sheet per image: input | truth | prediction (| with hints)")
     p.add_argument("--no-fd", action="store_true",
                    help="skip the Fréchet distance (computed by default when the eval extra is installed)")
+    p.add_argument("--threads", type=_positive_int, default=None, help="threads for the network (default: all cores)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -600,8 +611,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .features import FeaturesUnavailable
     from .registry import ModelNotFoundError
 
-    problem = (_unwritable(args.json) if args.json else None) or (
-        f"--sheets {args.sheets} is a file, not a folder" if args.sheets and Path(args.sheets).is_file() else None)
+    problem = ((_unwritable(args.json) if args.json else None)
+               or (f"--sheets {args.sheets} is a file, not a folder" if args.sheets and Path(args.sheets).is_file()
+                   else None)
+               or (None if Path(args.dir).is_dir() else
+                   f"{args.dir}: {'not a folder' if Path(args.dir).exists() else 'no such folder'}"))
     if problem:  # found before the work, not after it
         print(f"irodori evaluate: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -609,9 +623,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .registry import ModelError
 
     try:  # loaded here: a model that cannot be loaded is the command line's fault, as in colorize
-        colorizer = load_colorizer(args.model, max_side=args.max_side)
+        colorizer = load_colorizer(args.model, max_side=args.max_side, threads=args.threads)
     except (ModelNotFoundError, ModelError) as exc:
         print(f"irodori evaluate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.mode == "paint" and colorizer.paint_backend is None:  # it said "try --model manga", no flag here
+        print(f"irodori evaluate: --mode paint needs a model that paints; {args.model} only tints (try: irodori "
+              f"evaluate manga {args.dir} --mode paint)", file=sys.stderr)
         return EXIT_USAGE
     try:
         result = evaluate_folder(colorizer, args.dir, limit=args.limit, hints=args.sample_hints, sheets=args.sheets,

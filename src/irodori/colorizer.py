@@ -1155,7 +1155,8 @@ def warn_if_coloured(chroma: np.ndarray) -> None:
         return
     mean, coloured = float(chroma.mean()), float((chroma > COLOURED_CHROMA).mean())
     log.warning("%sa colour image (mean chroma %.1f, %.1f%% of it clearly coloured): its own colours "
-                "are replaced by new ones from its lightness (--keep-colour keeps such images as they are)",
+                "are replaced by new ones from its lightness (colorize --keep-colour, keep_colour=True in Python, "
+                "keeps such images as they are)",
                 input_prefix(), mean, 100 * coloured)
 
 

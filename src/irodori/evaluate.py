@@ -105,8 +105,11 @@ def list_pairs(folder: Path) -> list[tuple[str, Path | None, Path]]:
 
         inputs, truths = by_stem("input"), by_stem("truth")
         unmatched = sorted(set(inputs) ^ set(truths))
-        if unmatched:
-            raise FileNotFoundError(f"{folder}: input/ and truth/ do not pair up: {', '.join(unmatched[:5])}")
+        if unmatched:  # named with the side that lacks its partner (it said only "orphan")
+            said = [f"{(inputs if stem in inputs else truths)[stem].relative_to(folder).as_posix()} has no "
+                    f"{'truth' if stem in inputs else 'input'}" for stem in unmatched[:5]]
+            more = f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""
+            raise FileNotFoundError(f"{folder}: input/ and truth/ do not pair up: {'; '.join(said)}{more}")
         return [(stem, inputs[stem], truths[stem]) for stem in sorted(truths)]
     files = sorted(p for p in folder.rglob("*")
                    if p.is_file() and p.suffix.lower() in EVAL_EXTENSIONS and not is_junk(p.relative_to(folder)))

@@ -470,7 +470,7 @@ def propagate_hints(ab: np.ndarray, l: np.ndarray, hints: list[Hint], full: tupl
     as they would alone (on their grid, :func:`propagation_grid`, with two rounds of sweeps for
     a few), and where the nearest of them spreads with at least OWN_REACH of its weight (its own
     region), the others take no share: the user's hint wins its whole shape. Helper 54: a coat's
-    hint beside a reference's 68 hints kept a third of the coat it fills alone, its distances
+    hint beside a reference's 68 hints kept only a blob of what it fills alone, its distances
     coarsened by theirs, and the references' hints just outside the coat, across a thin line,
     were nearer to much of it. ValueError for ``own`` outside 0..len(hints).
     """
