@@ -647,6 +647,19 @@ def test_a_laptop_window_keeps_the_status_in_sight_and_small_things_usable(tmp_p
         assert cut == []
 
 
+def test_no_row_of_the_panel_runs_past_its_edge():
+    """Helper 55: at 1200 px the Vividness row ran 5 px past the panel (a range input does not
+    shrink below its own width unless told)."""
+    app = create_app(colorizers={DEFAULT_MODEL: load_colorizer(DEFAULT_MODEL, threads=1)})
+    for width in (1200, 1366):
+        with _served_page(app, width=width, height=800) as page:
+            wide = page.evaluate("""() => [...document.querySelectorAll(".panel .row")].filter(row => {
+                const edge = row.closest("section").getBoundingClientRect().right;
+                return [...row.children].some(child => child.getBoundingClientRect().right > edge + 0.5);
+            }).map(row => row.textContent.trim().replace(/\\s+/g, " ").slice(0, 40))""")
+            assert wide == [], (width, wide)
+
+
 def test_on_a_phone_the_chosen_picture_comes_into_view():
     """At 390x844 the picture lies under every control: after choosing a file only "done" was in
     view, 1,196 px above the image (found by a helper)."""

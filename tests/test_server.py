@@ -207,6 +207,13 @@ def test_malformed_uploads_get_a_json_error_and_the_server_carries_on(client, da
     assert _post(client, _png()).status_code == 200
 
 
+def test_a_decompression_bombs_413_says_its_size_and_the_flag(client):
+    """Helper 55: Pillow's own guard answered "has too many pixels", without the count or
+    --max-pixels, which the 413 of an image just over the limit gives."""
+    said = _json_error(_post(client, _png_header_only(100_000, 100_000)), 413)
+    assert said.startswith("image has 10,000,000,000 pixels; this server's limit is ") and "(--max-pixels)" in said
+
+
 def test_a_missing_image_field_is_a_400_json_error(client):
     assert _json_error(_post_raw(client, _multipart([("hints", None, b"[]")])), 400) == "missing form field 'image'"
     assert "multipart/form-data" in _json_error(client.post("/api/colorize", data={"hints": "[]"}), 400)
