@@ -289,6 +289,12 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
             if holds_no_colour(pair[0]):  # a helper's: a grey file among the truths pulled the means down
                 skipped.append(f"{name} (a grey image: no colour to score against)")
                 continue
+            if mode == "tint" and input_path is not None and holds_no_colour(pair[2]):
+                # a 1-bit input: its black and white hold no colour, so every method "matched" the
+                # truth (SSIM 1, infinite PSNR) and pulled the SSIM mean up (helper 55)
+                skipped.append(f"{name} (no colour under its input's lightness: a black-and-white input is "
+                               "scored with --mode paint)")
+                continue
             row, panels = _score_image(colorizer, mode, name, input_path, pair, hints=hints)
             if extractor is not None:
                 gray, truth, pred = panels[:3]
