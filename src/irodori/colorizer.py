@@ -616,14 +616,32 @@ class Colorizer:
         """The network alone: parsed hints -> (ab_small (2, h, w) in Lab units, the L (h, w) it saw)."""
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints)
         l_net = restore_faded_levels(l_in, (h, w))
+        (top, bottom, left, right), sides = frame_box((l_in[0, 0, :h, :w] + 1.0) * 50.0)
+        if sides < FRAMED_SIDES:  # no frame, or only one side of one (a sky's first band): all of it
+            top, bottom, left, right = 0, h, 0, w
+        else:  # a print on a scanner's lid: the network sees the print alone, the frame stays grey
+            l_net, hint_in = self.size_padded(l_net, hint_in, (top, bottom, left, right))
+            log.debug("%sa frame on %d sides: the network sees the picture inside it", input_prefix(), sides)
         start = time.perf_counter()
         t = self.temperature if temperature is None else self.check_temperature(temperature)
         ab_net = self.backend.run(l_net, hint_in) if t is None else self.backend.run(l_net, hint_in, temperature=t)
-        log.debug("%s: network on %dx%d (padded %dx%d) in %.0f ms", self.name, w, h, l_in.shape[3], l_in.shape[2],
-                  (time.perf_counter() - start) * 1000)
-        check_network_output(ab_net, (1, 2, *l_in.shape[2:]), model=getattr(self.backend, "path", self.name))
-        ab = denormalize_ab(ab_net[0, :, :h, :w]).astype(np.float32)
+        log.debug("%s: network on %dx%d (padded %dx%d) in %.0f ms", self.name, right - left, bottom - top,
+                  l_net.shape[3], l_net.shape[2], (time.perf_counter() - start) * 1000)
+        check_network_output(ab_net, (1, 2, *l_net.shape[2:]), model=getattr(self.backend, "path", self.name))
+        ab = np.zeros((2, h, w), np.float32)
+        ab[:, top:bottom, left:right] = denormalize_ab(ab_net[0, :, :bottom - top, :right - left])
         return ab, (l_in[0, 0, :h, :w] + 1.0) * 50.0
+
+    def size_padded(self, l_net: np.ndarray, hint_in: np.ndarray, box: tuple[int, int, int, int]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """The network's inputs (1, 1, H', W') and (1, C, H', W') cut to ``box`` (top, bottom, left,
+        right) and padded again to the backend's size multiple, as :meth:`network_inputs` pads."""
+        top, bottom, left, right = box
+        m = self.backend.size_multiple
+        pad = ((0, (-(bottom - top)) % m), (0, (-(right - left)) % m))
+        l_cut = np.pad(l_net[0, 0, top:bottom, left:right], pad, mode="reflect")[None, None]
+        hint_cut = np.pad(hint_in[0, :, top:bottom, left:right], ((0, 0),) + pad)[None]
+        return np.ascontiguousarray(l_cut, dtype=np.float32), np.ascontiguousarray(hint_cut, dtype=np.float32)
 
     def predict_paint(self, lightness: Lightness, *, hints: Iterable[Any] | None = None,
                       references: Iterable[Reference] = (), propagate: bool = True,
@@ -830,8 +848,9 @@ FADED_WHITE = 97.0  # ... and whose lightest (99th) is below this is a faded pri
 FADED_LEVELS = (5.0, 95.0)  # ... whose L range the tint network sees stretched to at least this
 FRAME_STD = 3.0  # picture_in_frame: an edge row or column whose L varies less than this (std) is frame
 FRAME_MOST = 0.25  # ... and at most this share of the height (width) is taken as frame on each side
-FRAMES = 4  # picture_in_frame: frames inside frames (a print's border on a lid, and the row blending one into the other)
+FRAMES = 4  # picture_in_frame: frames inside frames (a border on a lid, and the row blending one into the other)
 FRAME_LEAST = 16  # ... and what is left inside them is at least this many pixels a side
+FRAMED_SIDES = 2  # the tint network sees only the picture inside a frame found on this many sides, at least
 
 
 def picture_in_frame(l: np.ndarray) -> np.ndarray:
@@ -844,21 +863,29 @@ def picture_in_frame(l: np.ndarray) -> np.ndarray:
     from the one around it on that side (helper 54: a print's white border on a scanner's black
     lid left the border in, and the faded print came out orange); a sky's next band, a few L
     from the last, is not taken as another frame."""
+    top, bottom, left, right = frame_box(l)[0]
+    return l[top:bottom, left:right]
+
+
+def frame_box(l: np.ndarray) -> tuple[tuple[int, int, int, int], int]:
+    """L (h, w) -> ((top, bottom, left, right) of the picture inside its frames, how many of the
+    four sides have one): :func:`picture_in_frame`'s box."""
+    top, bottom, left, right = 0, l.shape[0], 0, l.shape[1]
     levels: list[float | None] = [None] * 4  # the last frame's level on each side: top, bottom, left, right
     for _ in range(FRAMES):
-        top = _frame_depth(l, levels[0])
-        bottom = l.shape[0] - _frame_depth(l[::-1], levels[1])
-        inner = l[top:bottom]
-        left = _frame_depth(inner.T, levels[2])
-        right = l.shape[1] - _frame_depth(inner.T[::-1], levels[3])
-        unchanged = (top, bottom, left, right) == (0, l.shape[0], 0, l.shape[1])
-        if unchanged or min(bottom - top, right - left) < FRAME_LEAST:
+        inner = l[top:bottom, left:right]
+        t = _frame_depth(inner, levels[0])
+        b = inner.shape[0] - _frame_depth(inner[::-1], levels[1])
+        rows = inner[t:b]
+        lf = _frame_depth(rows.T, levels[2])
+        r = inner.shape[1] - _frame_depth(rows.T[::-1], levels[3])
+        if (t, b, lf, r) == (0, inner.shape[0], 0, inner.shape[1]) or min(b - t, r - lf) < FRAME_LEAST:
             break
-        edges = (l[0].mean(), l[-1].mean(), inner[:, 0].mean(), inner[:, -1].mean())
-        found = (top > 0, bottom < l.shape[0], left > 0, right < l.shape[1])
+        edges = (inner[0].mean(), inner[-1].mean(), rows[:, 0].mean(), rows[:, -1].mean())
+        found = (t > 0, b < inner.shape[0], lf > 0, r < inner.shape[1])
         levels = [float(edge) if taken else level for edge, taken, level in zip(edges, found, levels)]
-        l = inner[:, left:right]
-    return l
+        top, bottom, left, right = top + t, top + b, left + lf, left + r
+    return (top, bottom, left, right), sum(level is not None for level in levels)
 
 
 def _frame_depth(l: np.ndarray, around: float | None = None) -> int:
