@@ -617,7 +617,8 @@ class Colorizer:
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints)
         l_net = restore_faded_levels(l_in, (h, w))
         (top, bottom, left, right), sides = frame_box((l_in[0, 0, :h, :w] + 1.0) * 50.0)
-        if sides < FRAMED_SIDES:  # no frame, or only one side of one (a sky's first band): all of it
+        if sides < FRAMED_SIDES or (bottom - top) * (right - left) > FRAMED_AREA * h * w:
+            # no frame, one side of one (a sky's first band), or a rim (a panel's margin): all of it
             top, bottom, left, right = 0, h, 0, w
         else:  # a print on a scanner's lid: the network sees the print alone, the frame stays grey
             l_net, hint_in = self.size_padded(l_net, hint_in, (top, bottom, left, right))
@@ -851,6 +852,7 @@ FRAME_MOST = 0.25  # ... and at most this share of the height (width) is taken a
 FRAMES = 4  # picture_in_frame: frames inside frames (a border on a lid, and the row blending one into the other)
 FRAME_LEAST = 16  # ... and what is left inside them is at least this many pixels a side
 FRAMED_SIDES = 2  # the tint network sees only the picture inside a frame found on this many sides, at least
+FRAMED_AREA = 0.9  # ... that leaves the picture at most this share of the image (a 2-px margin is no frame)
 
 
 def picture_in_frame(l: np.ndarray) -> np.ndarray:
