@@ -617,10 +617,12 @@ class Colorizer:
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints)
         l_net = restore_faded_levels(l_in, (h, w))
         (top, bottom, left, right), sides = frame_box((l_in[0, 0, :h, :w] + 1.0) * 50.0)
-        if sides < FRAMED_SIDES or (bottom - top) * (right - left) > FRAMED_AREA * h * w:
-            # no frame, one side of one (a sky's first band), or a rim (a panel's margin): all of it
+        if l_net is l_in or sides < FRAMED_SIDES or (bottom - top) * (right - left) > FRAMED_AREA * h * w:
+            # not a faded print (art on a plain ground keeps its ground's colour: cut to the figure,
+            # val characters-tint lost 0.12 dB with a reference), no frame, one side of one (a sky's
+            # first band), or a rim (a panel's margin): the network sees all of it
             top, bottom, left, right = 0, h, 0, w
-        else:  # a print on a scanner's lid: the network sees the print alone, the frame stays grey
+        else:  # a faded print on a scanner's lid: the network sees the print alone, the frame stays grey
             l_net, hint_in = self.size_padded(l_net, hint_in, (top, bottom, left, right))
             log.debug("%sa frame on %d sides: the network sees the picture inside it", input_prefix(), sides)
         start = time.perf_counter()
@@ -851,7 +853,7 @@ FRAME_STD = 3.0  # picture_in_frame: an edge row or column whose L varies less t
 FRAME_MOST = 0.25  # ... and at most this share of the height (width) is taken as frame on each side
 FRAMES = 4  # picture_in_frame: frames inside frames (a border on a lid, and the row blending one into the other)
 FRAME_LEAST = 16  # ... and what is left inside them is at least this many pixels a side
-FRAMED_SIDES = 2  # the tint network sees only the picture inside a frame found on this many sides, at least
+FRAMED_SIDES = 2  # the tint network sees a faded print alone inside a frame found on this many sides, at least
 FRAMED_AREA = 0.9  # ... that leaves the picture at most this share of the image (a 2-px margin is no frame)
 
 
