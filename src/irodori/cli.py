@@ -24,24 +24,22 @@ PNG_COMPRESSION = 1  # imageio.DEFAULT_PNG_COMPRESSION (a test keeps them equal;
 log = logging.getLogger("irodori")
 
 
-def _positive_int(text: str) -> int:
+def _whole_at_least(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be {'at least 1' if least == 1 else f'{least} or more'}, not {value}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _whole_at_least(text, 1)
 
 
 def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return value
+    return _whole_at_least(text, 0)
 
 
 def _max_side(text: str) -> int:

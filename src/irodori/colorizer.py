@@ -616,15 +616,16 @@ class Colorizer:
         """The network alone: parsed hints -> (ab_small (2, h, w) in Lab units, the L (h, w) it saw)."""
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints)
         l_net = restore_faded_levels(l_in, (h, w))
-        (top, bottom, left, right), sides = frame_box((l_in[0, 0, :h, :w] + 1.0) * 50.0)
-        if l_net is l_in or sides < FRAMED_SIDES or (bottom - top) * (right - left) > FRAMED_AREA * h * w:
-            # not a faded print (art on a plain ground keeps its ground's colour: cut to the figure,
-            # val characters-tint lost 0.12 dB with a reference), no frame, one side of one (a sky's
-            # first band), or a rim (a panel's margin): the network sees all of it
-            top, bottom, left, right = 0, h, 0, w
-        else:  # a faded print on a scanner's lid: the network sees the print alone, the frame stays grey
-            l_net, hint_in = self.size_padded(l_net, hint_in, (top, bottom, left, right))
-            log.debug("%sa frame on %d sides: the network sees the picture inside it", input_prefix(), sides)
+        top, bottom, left, right = 0, h, 0, w  # the network sees all of it ...
+        if l_net is not l_in:  # ... but a faded print on a scanner's lid alone, the frame staying grey
+            box, sides = frame_box((l_in[0, 0, :h, :w] + 1.0) * 50.0)
+            # a frame on one side is a sky's first band, one under a tenth of the image a panel's
+            # margin; art on a plain ground is not cut (its ground may have a colour: cut to the
+            # figure, val characters-tint lost 0.12 dB with a reference)
+            if sides >= FRAMED_SIDES and (box[1] - box[0]) * (box[3] - box[2]) <= FRAMED_AREA * h * w:
+                top, bottom, left, right = box
+                l_net, hint_in = self.size_padded(l_net, hint_in, box)
+                log.debug("%sa frame on %d sides: the network sees the print inside it", input_prefix(), sides)
         start = time.perf_counter()
         t = self.temperature if temperature is None else self.check_temperature(temperature)
         ab_net = self.backend.run(l_net, hint_in) if t is None else self.backend.run(l_net, hint_in, temperature=t)
