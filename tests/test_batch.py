@@ -80,13 +80,22 @@ def test_inputs_that_would_share_an_output_name_are_all_coloured(tiny_onnx, tmp_
     assert len(list(out.iterdir())) == 4
 
 
-def test_output_names_that_differ_only_in_case_are_kept_apart(tiny_onnx, tmp_path):
-    """X.PNG and x.png made X.png and x.png: one file on a drive that ignores case."""
+def test_output_names_that_differ_only_in_case_are_kept_apart(tiny_onnx, tmp_path, caplog):
+    """X.PNG and x.png made X.png and x.png: one file on a drive that ignores case. The log names
+    the other's output as written (it said "x.png takes X.png"; helper 54)."""
+    import logging
+
     from irodori.batch import plan_jobs
 
     src = tmp_path / "in"
-    jobs, problems = plan_jobs([(src / "X.PNG", Path("X")), (src / "x.png", Path("x"))], tmp_path / "out", "png")
+    with caplog.at_level(logging.INFO, logger="irodori.batch"):
+        jobs, problems = plan_jobs([(src / "X.PNG", Path("X")), (src / "x.png", Path("x"))], tmp_path / "out", "png")
     assert not problems and sorted(job.output.name for job in jobs) == ["X.PNG.png", "x.png"]
+    assert f"{src / 'X.PNG'}: written as X.PNG.png ({src / 'x.png'} takes x.png)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="irodori.batch"):
+        plan_jobs([(src / "A.png", Path("A")), (src / "a.jpg", Path("a"))], tmp_path / "out", "png")
+    assert f"{src / 'a.jpg'}: written as a.jpg.png ({src / 'A.png'} takes A.png)" in caplog.text
 
 
 def test_an_output_name_too_long_for_the_file_system_is_refused_before_any_colouring(tiny_onnx, tmp_path, capsys):

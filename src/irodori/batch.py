@@ -274,6 +274,7 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
     jobs: dict[int, Job] = {}
     problems: list[str] = []
     seen: dict[str, Path] = {}
+    written: dict[str, str] = {}  # the output name each key went to, as written (its case)
     shared: set[Path] = set()
 
     sources = {path_key(source) for source, _ in found}
@@ -302,7 +303,7 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
         if key in seen or key in folders:
             names = itertools.chain([f"{stem.name}{source.suffix}{suffix}"],
                                     (f"{stem.name}{source.suffix}-{n}{suffix}" for n in itertools.count(2)))
-            taken = output.name
+            taken = written.get(key, output.name)  # the other's own name: "A.png", not this one's "a.png"
             output = next(candidate for candidate in (outdir / stem.with_name(name) for name in names)
                           if not any(path_key(candidate) in keys for keys in (seen, sources, folders)))
             log.info("%s: written as %s (%s takes %s)", source, output.name,
@@ -314,7 +315,7 @@ def plan_jobs(found: list[tuple[Path, Path]], outdir: Path, fmt: str) -> tuple[l
             problems.append(Failure(source, f"its output name {output.name!r} is longer than the {MAX_NAME_BYTES} "
                                             "bytes a file name may have; rename the input"))
             continue
-        seen[key] = source
+        seen[key], written[key] = source, output.name
         jobs[i] = Job(source, output)
     return [replace(jobs[i], shared=jobs[i].source in shared) for i in sorted(jobs)], problems
 
