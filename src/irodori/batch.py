@@ -134,24 +134,19 @@ def _say_held(held: list[Path], skip: Path | None, files: list[tuple[Path, Path]
     finds its own outputs there."""
     if skip is None or not held:
         return
-    made = {_folded_key(below) for _, below in files}
+    made = {path_key(skip / below) for _, below in files}
     foreign = []
     for path in held:
-        stem = path.resolve().relative_to(skip).with_suffix("")
+        stem = path.resolve().with_suffix("")
         if stem.suffix.lower() in INPUT_EXTENSIONS:  # x.jpg.png: an output renamed beside its twin
             stem = stem.with_suffix("")
-        if _folded_key(stem) not in made:
+        if path_key(stem) not in made:
             foreign.append(path)
     if foreign:
         shown = ", ".join(str(p) for p in foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         log.warning("%d image%s inside the output folder -o %s not coloured (%s): folder walks skip the output "
                     "folder; choose another -o to colour them", len(foreign), "" if len(foreign) == 1 else "s",
                     exclude, shown)
-
-
-def _folded_key(path: Path) -> str:
-    """A path below a folder as output names are compared (NFC, case ignored)."""
-    return unicodedata.normalize("NFC", path.as_posix()).casefold()
 
 
 def _say_unsearched(folder: Path, skip: Path | None) -> None:
