@@ -505,6 +505,28 @@ def test_a_hints_file_can_name_a_page_inside_an_archive(tiny_onnx, tmp_path, cap
             "'ch.cbz/pages/002.png' for 'ch.cbz/002.png'?") in capsys.readouterr().err
 
 
+def test_every_fault_of_a_hints_files_names_is_said_at_once(tiny_onnx, tmp_path, capsys):
+    """A name matching no input, and pages two archives lack: one error says all three (each was
+    said alone, so a user fixed one to be shown the next; helper 55), and nothing is written."""
+    import json
+
+    for name in ("a.cbz", "b.cbz"):
+        with zipfile.ZipFile(tmp_path / name, "w") as archive:
+            archive.writestr("001.png", _page(32, 32, "PNG", 3))
+    red = [{"x": 4, "y": 4, "color": "#e02020"}]
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps({"a.cbz/009.png": red, "b.cbz/007.png": red, "c.png": red, "a.cbz/001.png": red}))
+    args = ["colorize", str(tmp_path / "a.cbz"), str(tmp_path / "b.cbz"), "-o", str(tmp_path / "out"),
+            "--model", str(tiny_onnx), "--hints", str(hints), "-q"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "the hints file has 3 faults:" in err
+    assert "the hints file names c.png, which matches no input image" in err
+    assert "the hints file names a.cbz/009.png, which is no page image of a.cbz" in err
+    assert "the hints file names b.cbz/007.png, which is no page image of b.cbz" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_hints_file_names_match_pages_whatever_their_unicode_form(tiny_onnx, tmp_path):
     """A zip made on macOS stores "ページ" decomposed (NFD); a hints file typed elsewhere holds it
     composed (NFC): the names were said to match no page (helper 52). Both forms now match, and

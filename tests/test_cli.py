@@ -4,6 +4,7 @@ import os
 import io
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -751,3 +752,29 @@ def test_a_damaged_exif_prints_no_warning_of_pillows_that_names_no_file(tiny_onn
                 "--format", "jpg", "--model", str(tiny_onnx), text=True)
     assert proc.returncode == 0 and "UserWarning" not in proc.stderr, proc.stderr
     assert Image.open(tmp_path / "out" / "count.jpg").size == (64, 48)
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_ends_evaluate_export_and_serve_with_a_line(signum, status, capsys):
+    """SIGTERM (`timeout`, `kill`) or SIGHUP during an evaluation, an export or a server's start-up
+    ended the process at once, without a word (helper 55): a real signal now ends the command
+    with its line and 128 + the signal, as Ctrl-C does with 130; the handlers before come back."""
+    import argparse
+
+    from irodori.cli import _stoppable, _stopped_line
+
+    if signal.getsignal(signum) != signal.SIG_DFL:
+        pytest.skip("the signal is ignored here (nohup), and so left alone")
+    before = signal.getsignal(signum)
+    reached = []
+
+    def evaluating() -> int:
+        os.kill(os.getpid(), signum)
+        time.sleep(5)  # the handler raises before this returns
+        reached.append("the end")
+        return 0
+
+    args = argparse.Namespace(command="evaluate")
+    assert _stoppable(evaluating, lambda status: _stopped_line(args, status)) == status
+    assert reached == [] and capsys.readouterr().err.strip() == "terminated"
+    assert signal.getsignal(signum) == before

@@ -69,6 +69,25 @@ def test_a_truncated_training_image_is_warned_about_once_and_replaced_the_same_w
     assert all(torch.equal(s["ab"], again[(k, 0)]["ab"]) for k, s in enumerate(samples))
 
 
+def test_a_file_cut_short_is_skipped_before_training_and_trailing_bytes_are_not_a_cut(tmp_path):
+    """A truncated JPEG or PNG passed the header check: counted among the training images, found
+    only when drawn. Its missing end marker now has it decoded, and skipped; a whole JPEG with
+    bytes after its end (as some cameras write) is kept."""
+    from irodori.data import usable_images
+
+    pixels = np.random.default_rng(2).integers(0, 256, (80, 64, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "whole.jpg")
+    Image.fromarray(pixels).save(tmp_path / "whole.png")
+    (tmp_path / "trailing.jpg").write_bytes((tmp_path / "whole.jpg").read_bytes() + b"camera data" * 20)
+    for name in ("whole.jpg", "whole.png"):
+        (tmp_path / f"cut-{name}").write_bytes((tmp_path / name).read_bytes()[:-600])
+    files = sorted(tmp_path.iterdir())
+    kept, problems = usable_images(files)
+    assert [p.name for p in kept] == ["trailing.jpg", "whole.jpg", "whole.png"]
+    assert len(problems) == 2 and all("not a readable image" in p for p in problems)
+    assert "cut-whole.jpg" in problems[0] and "cut-whole.png" in problems[1]
+
+
 def test_rotated_crops_have_no_empty_corners():
     img = Image.new("RGB", (300, 200), (200, 120, 40))  # one flat colour: a black corner would show
     for k in range(20):

@@ -26,8 +26,8 @@ from typing import Any, Callable
 
 from PIL import Image
 
-from .cbz import (ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, check_hinted_pages, colorize_cbz, count_pages, did_you_mean,
-                  is_archive, page_names, uncoloured_pages, unread_archive)
+from .cbz import (ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages, did_you_mean,
+                  hinted_pages_fault, is_archive, page_names, uncoloured_pages, unread_archive)
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .registry import ModelError
 from .imageio import (DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, OutputSizeError, check_output_size, encode,
@@ -323,7 +323,8 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
     by the archive's name, "/" and the page's path inside it ("ch03.cbz/001.png"). A name that
     matches no input is an error (a typo would otherwise silently colour without the hints).
     Names are compared in Unicode's composed form (NFC): a name typed on one system and a file
-    named on another (macOS writes "ペ" as two code points) match."""
+    named on another (macOS writes "ペ" as two code points) match. One HintError says every fault
+    of the file's names: names matching nothing, an image named twice, pages an archive lacks."""
     if not cli_hints and not file_hints:
         return jobs
     if not isinstance(file_hints, dict):
@@ -346,13 +347,19 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
                 break
         pages = _page_hints(job.source, names, file_hints, unused) if is_archive(job.source) else ()
         out.append(replace(job, hints=tuple(mine) + tuple(cli_hints), page_hints=pages))
-    if unused & shadowed.keys():  # found by a helper: said to match no input image, which it does
-        name = sorted(unused & shadowed.keys())[0]
-        raise HintError(f"the hints file names one image twice, as {name!r} and {shadowed[name]!r}: the second, "
-                        "more specific, would give its hints; remove the other")
+    faults = []
+    for name in sorted(unused & shadowed.keys()):  # found by a helper: said to match no input image, which it does
+        faults.append(f"the hints file names one image twice, as {name!r} and {shadowed[name]!r}: the second, "
+                      "more specific, would give its hints; remove the other")
+    unused -= shadowed.keys()
     if unused:
-        raise HintError(f"the hints file names {', '.join(sorted(unused))}, which "
-                        f"{'matches' if len(unused) == 1 else 'match'} no input image{_archive_key(unused, jobs)}")
+        faults.append(f"the hints file names {', '.join(sorted(unused))}, which "
+                      f"{'matches' if len(unused) == 1 else 'match'} no input image{_archive_key(unused, jobs)}")
+    faults += _page_hint_faults(out)
+    if len(faults) == 1:
+        raise HintError(faults[0])
+    if faults:  # each said at once: fixing one to be shown the next wastes a run each (helper 55)
+        raise HintError(f"the hints file has {len(faults)} faults:\n" + "\n".join(f"  - {f}" for f in faults))
     for name, sources in matched.items():
         if len(sources) > 1:  # a bare name in a -r batch: every folder's file of that name
             shown = ", ".join(str(s) for s in sources[:3])
@@ -710,7 +717,6 @@ def run_colorize(args: argparse.Namespace, interrupts: list[KeyboardInterrupt] |
     jobs, clashes = plan_jobs(found, Path(args.output), args.format)
     try:
         jobs = attach_hints(jobs, cli_hints, file_hints, roots=args.inputs)
-        check_page_hints(jobs)
     except HintError as exc:
         print(f"irodori colorize: {exc}", file=sys.stderr)
         return 2
@@ -735,16 +741,18 @@ def _is_terminal(stream: Any) -> bool:
         return False
 
 
-def check_page_hints(jobs: list[Job]) -> None:
-    """HintError, before any work, for a hints file naming a page that its archive does not hold
-    (``ch1.cbz/009.png``): it was found only when the archive was coloured, so a run that kept the
-    archive's existing output said nothing of it."""
+def _page_hint_faults(jobs: list[Job]) -> list[str]:
+    """For each archive whose hints name a page it does not hold (``ch1.cbz/009.png``), what is
+    wrong (:func:`irodori.cbz.hinted_pages_fault`), checked before any work: it was found only
+    when the archive was coloured, so a run that kept the archive's existing output said nothing
+    of it. An archive that cannot be read is left to its colouring, which reports why."""
+    faults = []
     for job in jobs:
-        if not job.page_hints:
-            continue
-        pages = page_names(job.source)
+        pages = page_names(job.source) if job.page_hints else None
         if pages is not None:
-            check_hinted_pages(job.source, [name for name, _ in job.page_hints], pages)
+            fault = hinted_pages_fault(job.source, [name for name, _ in job.page_hints], pages)
+            faults += [fault] if fault else []
+    return faults
 
 
 def warn_unused_guidance(kept: list[Job], *, references: bool) -> None:

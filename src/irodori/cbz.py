@@ -121,14 +121,25 @@ def page_names(source: Path) -> list[str] | None:
 
 def check_hinted_pages(source: Path, hinted: Iterable[str], pages: Iterable[str]) -> None:
     """HintError for names a hints file gives pages of the archive ``source`` that are none of
-    its ``pages``; names are compared in Unicode's composed form (NFC)."""
+    its ``pages`` (:func:`hinted_pages_fault`'s message)."""
+    fault = hinted_pages_fault(source, hinted, pages)
+    if fault:
+        raise HintError(fault)
+
+
+def hinted_pages_fault(source: Path, hinted: Iterable[str], pages: Iterable[str]) -> str | None:
+    """What is wrong with the names a hints file gives pages of the archive ``source``: those
+    that are none of its ``pages``, with the pages meant where a file name tells ("the hints file
+    names ch.cbz/009.png, which is no page image of ch.cbz; did you mean ..."); None when every
+    name is a page. Names are compared in Unicode's composed form (NFC)."""
     pages = sorted(set(map(_composed, pages)))
     strangers = sorted(set(map(_composed, hinted)) - set(pages))
-    if strangers:
-        many = len(strangers) > 1
-        raise HintError(f"the hints file names {', '.join(f'{source.name}/{n}' for n in strangers)}, "
-                        f"which {'are no page images' if many else 'is no page image'} of {source.name}"
-                        f"{did_you_mean(strangers, [(source.name, pages)], prefix=f'{source.name}/')}")
+    if not strangers:
+        return None
+    many = len(strangers) > 1
+    return (f"the hints file names {', '.join(f'{source.name}/{n}' for n in strangers)}, "
+            f"which {'are no page images' if many else 'is no page image'} of {source.name}"
+            f"{did_you_mean(strangers, [(source.name, pages)], prefix=f'{source.name}/')}")
 
 
 def did_you_mean(names: Sequence[str], archives: Iterable[tuple[str, list[str]]], *, prefix: str = "") -> str:

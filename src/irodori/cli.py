@@ -721,9 +721,30 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_USAGE
     if args.command == "colorize":
         return cmd_colorize(args)
+    if args.command == "models":
+        return interruptible(cmd_models, lambda status: _stopped_line(args, status))
     commands = {"train": lambda: cmd_train(args, extra), "export": lambda: cmd_export(args),
                 "evaluate": lambda: cmd_evaluate(args), "serve": lambda: cmd_serve(args)}
-    return interruptible(commands.get(args.command, cmd_models), lambda status: _stopped_line(args, status))
+    return _stoppable(commands[args.command], lambda status: _stopped_line(args, status))
+
+
+def _stoppable(command: Callable[[], int], line: Callable[[int], str]) -> int:
+    """:func:`interruptible`, with SIGTERM and SIGHUP turned into the exception Ctrl-C raises, so
+    that `timeout`, `kill` or a closed terminal end an evaluation, an export, a server's start-up
+    or torch's import with ``line(status)`` and 143 or 129, as Ctrl-C does with 130: they ended
+    the process without a word (helper 55). Training's loop and a running server put their own
+    handlers in place within this (a checkpoint saved; uvicorn's graceful shutdown)."""
+    from .batch import Terminated
+
+    with _raising_signals(Terminated) as received:
+        try:
+            return interruptible(command, line)
+        except ImportError:  # an extension module's import cut by the signal (see _raising_signals)
+            if not received:
+                raise
+            status = getattr(received[-1], "status", EXIT_INTERRUPTED)
+            print(f"\n{line(status)}", file=sys.stderr)
+            return status
 
 
 def _stopped_line(args: argparse.Namespace, status: int) -> str:

@@ -615,10 +615,10 @@ class Colorizer:
                    temperature: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The network alone: parsed hints -> (ab_small (2, h, w) in Lab units, the L (h, w) it saw)."""
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints)
-        l_net = restore_faded_levels(l_in, (h, w))
+        box, sides = frame_box((l_in[0, 0, :h, :w] + 1.0) * 50.0)
+        l_net = restore_faded_levels(l_in, (h, w), box=box)
         top, bottom, left, right = 0, h, 0, w  # the network sees all of it ...
         if l_net is not l_in:  # ... but a faded print on a scanner's lid alone, the frame staying grey
-            box, sides = frame_box((l_in[0, 0, :h, :w] + 1.0) * 50.0)
             # a frame on one side is a sky's first band, one under a tenth of the image a panel's
             # margin; art on a plain ground is not cut (its ground may have a colour: cut to the
             # figure, val characters-tint lost 0.12 dB with a reference)
@@ -904,9 +904,11 @@ def _frame_depth(l: np.ndarray, around: float | None = None) -> int:
     return int(np.argmin(framed)) if not framed.all() else most
 
 
-def restore_faded_levels(l_in: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def restore_faded_levels(l_in: np.ndarray, size: tuple[int, int], *,
+                         box: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """The tint network's input (1, 1, H', W') float32, L normalised to [-1, 1], its picture the
-    top-left ``size`` (h, w) -> the same, a faded print's levels restored: where the picture's
+    top-left ``size`` (h, w) -> the same, a faded print's levels restored (``box``: the picture's
+    :func:`frame_box`, when the caller has it; else measured here): where the picture's
     1st percentile L is above FADED_BLACK and its 99th below FADED_WHITE (blacks lifted, whites
     dulled, as an old print fades; read inside a uniform frame, :func:`picture_in_frame`), [p1,
     p99] is stretched linearly to at least FADED_LEVELS, as
@@ -917,7 +919,8 @@ def restore_faded_levels(l_in: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     art +0.01; a rule on lifted blacks alone cost clip art 0.16 dB (light drawings on white)."""
     h, w = size
     l = (l_in + 1.0) * 50.0
-    lo, hi = (float(v) for v in np.percentile(picture_in_frame(l[0, 0, :h, :w]), [1, 99]))
+    top, bottom, left, right = frame_box(l[0, 0, :h, :w])[0] if box is None else box
+    lo, hi = (float(v) for v in np.percentile(l[0, 0, top:bottom, left:right], [1, 99]))
     if not (lo > FADED_BLACK and hi < FADED_WHITE and hi - lo > 5.0):
         return l_in
     low, high = min(lo, FADED_LEVELS[0]), max(hi, FADED_LEVELS[1])

@@ -118,7 +118,8 @@ GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 
 def usable_images(files: list[Path], grey: list[Path] | None = None) -> tuple[list[Path], list[str]]:
     """-> (the files whose header Pillow reads and whose shorter side is at least MIN_SIDE px,
-    "path (why)" for the others). Headers only: a few thousand files take about a second. Kept
+    "path (why)" for the others). Headers only, and a JPEG's or PNG's last bytes (one cut short
+    is decoded, and skipped when it fails): a few thousand files take about a second. Kept
     files whose header says they hold no colour (a grey or 1-bit mode) are also appended to
     ``grey``, when given: they teach no colour."""
     kept: list[Path] = []
@@ -130,6 +131,8 @@ def usable_images(files: list[Path], grey: list[Path] | None = None) -> tuple[li
         try:
             with Image.open(path) as img:
                 size, mode = img.size, img.mode
+                if not _ends_whole(path, img.format):
+                    img.load()  # the end marker is missing: decode it to tell a cut file from trailing bytes
         except (OSError, ValueError, SyntaxError) as exc:
             problems.append(f"{path} (not a readable image: {exc})")
             continue
@@ -140,6 +143,23 @@ def usable_images(files: list[Path], grey: list[Path] | None = None) -> tuple[li
         if grey is not None and mode in GREY_MODES:
             grey.append(path)
     return kept, problems
+
+
+# The bytes a whole file of these formats ends with: JPEG's end-of-image marker, PNG's IEND chunk.
+END_MARKERS = {"JPEG": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82"}
+
+
+def _ends_whole(path: Path, fmt: str | None) -> bool:
+    """Whether ``path`` (a JPEG or PNG) ends with its format's end marker, read from its last bytes
+    only; True for other formats. A file cut short (a download stopped, a full disk) lacks it, but
+    so do some whole files (a camera's bytes after the JPEG's end), so a False is a reason to
+    decode the file, not a verdict."""
+    marker = END_MARKERS.get(fmt or "")
+    if marker is None:
+        return True
+    with open(path, "rb") as fp:
+        fp.seek(max(0, path.stat().st_size - len(marker)))
+        return fp.read() == marker
 
 
 COLOURLESS_SAMPLE = 256  # files looked at by colourless(), evenly spaced
