@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Retrain only a paint model's lightness head (``l_head``, one 3x3 convolution) on frozen
+features, with another loss: a probe of what the L loss alone changes (docs/models/manga.md,
+"Tried and not kept").
+
+The shipped head was trained with an L1 loss on the composite min(l_paint, l_ink), which is
+fitted by a median; PSNR rewards the mean, which a squared error fits. Everything else stays as
+shipped (weights, batch norms in eval mode), so the probe changes nothing but that layer. The
+samples are the model's own training data (its checkpoint's ``config.data``), drawn from step
+100,000 of the sampler on, beyond the steps it trained on; the learning rate follows a cosine
+from ``--lr`` to 0. Writes a checkpoint folder ``--out`` that ``--model`` accepts anywhere::
+
+    python scripts/probe_l_head.py --out runs/lprobe-l2 --loss l2 --steps 600 --lr 3e-4
+    python scripts/evaluate_paint.py --sets data/eval-paint-val --limit 40 --no-fd --model runs/lprobe-l2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+LOSSES = ("l1", "l2")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", type=Path, default=ROOT / "src/irodori/models/manga-v0.5",
+                    help="a paint model's checkpoint folder")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--loss", choices=LOSSES, default="l2")
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+
+    import torch
+    from torch.utils.data import DataLoader
+
+    from irodori import train as training
+    from irodori.checkpoint import load_generator, save_checkpoint
+    from irodori.config import config_from_dict
+    from irodori.data import StepSampler
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    meta = json.loads((args.model / "checkpoint.json").read_text())
+    cfg = config_from_dict(meta["config"])
+    train_set, _, manifest = training._datasets(cfg, dry_run=False, is_main=True)
+    model, _ = load_generator(args.model)
+    if not model.config.paint:
+        ap.error(f"{args.model} is not a paint model (it has no lightness head)")
+    model.eval().requires_grad_(False)
+    model.l_head.requires_grad_(True)
+    optimizer = torch.optim.Adam(model.l_head.parameters(), lr=args.lr)
+    sampler = StepSampler(len(train_set), batch_size=cfg.batch_size, seed=cfg.seed + 7, start_step=100_000)
+    loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=1, prefetch_factor=4)
+    start, seen = time.perf_counter(), []
+    for step, batch in zip(range(1, args.steps + 1), loader):
+        l, hints = (batch[k].contiguous(memory_format=torch.channels_last) for k in ("l", "hints"))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            _, l_paint = model(l, hints, return_l=True)
+        error = torch.minimum(l_paint.float(), batch["l_ink"]) - batch["l_true"]
+        loss = error.pow(2).mean() if args.loss == "l2" else error.abs().mean()
+        for group in optimizer.param_groups:
+            group["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / args.steps))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        seen.append((error.abs().mean().item(), error.pow(2).mean().item()))
+        if step % 50 == 0:
+            l1, l2 = (sum(s[i] for s in seen) / len(seen) for i in (0, 1))
+            print(f"step {step}: L1 {l1:.4f}, squared {l2:.5f} (last 50 batches), {time.perf_counter() - start:.0f} s",
+                  flush=True)
+            seen.clear()
+    save_checkpoint(args.out, model=model, step=int(meta["step"]) + args.steps, config=meta["config"],
+                    data_manifest_sha256=manifest, keep=1)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
