@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--crop", type=int, help="the crops' side in px (default: the model's data.crop_size)")
+    ap.add_argument("--scale-min", type=float, help="the smallest crop as a share of an image's short side "
+                    "(default: the model's data.scale_min; 1 = the whole short side)")
+    ap.add_argument("--batch", type=int, help="default: the model's batch_size")
     args = ap.parse_args(argv)
 
     import torch
@@ -50,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     meta = json.loads((args.model / "checkpoint.json").read_text())
+    data = meta["config"]["data"]
+    data.update({k: v for k, v in (("crop_size", args.crop), ("scale_min", args.scale_min)) if v is not None})
+    if args.batch:
+        meta["config"]["batch_size"] = args.batch
     cfg = config_from_dict(meta["config"])
     train_set, _, manifest = training._datasets(cfg, dry_run=False, is_main=True)
     model, _ = load_generator(args.model)

@@ -211,6 +211,22 @@ def test_evaluate_usage_errors_are_exit_2_and_say_the_evaluate_way(tiny_onnx, co
                  "-q"]) == 0
 
 
+def test_evaluate_sheets_can_be_drawn_at_the_images_own_height(tiny_onnx, colour_folder, tmp_path, capsys):
+    """The sheets were 256 px high whatever the image: a page's ink lines could not be judged on
+    them. --sheet-height full keeps each image's own height; a number sets it; under 64 is refused."""
+    first = min(colour_folder.iterdir())
+    height = Image.open(first).height
+    args = ["evaluate", str(tiny_onnx), str(colour_folder), "--no-fd", "--limit", "1", "-q",
+            "--sheets", str(tmp_path / "sheets")]
+    assert main([*args, "--sheet-height", "full"]) == 0
+    (sheet,) = (tmp_path / "sheets").iterdir()
+    assert Image.open(sheet).height == height + 20  # the labels' strip above the panels
+    assert main([*args, "--sheet-height", "300"]) == 0 and Image.open(sheet).height == 300 + 20
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--sheet-height", "32"])
+    assert exit_.value.code == 2 and "--sheet-height: must be 64 or more, not 32" in capsys.readouterr().err
+
+
 def test_outputs_get_ordinary_file_permissions(tiny_onnx, inputs, tmp_path):
     import os
     import stat

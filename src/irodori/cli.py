@@ -54,6 +54,15 @@ def _max_side(text: str) -> int:
                                          f"not {int(text)}") from None
 
 
+SHEET_LEAST = 64  # evaluate --sheet-height: under this a page's panels show nothing
+
+
+def _sheet_height(text: str) -> int | None:
+    """evaluate --sheet-height: a whole number of pixels, at least SHEET_LEAST, or "full" (None:
+    each image's own height, to see its lines as they are)."""
+    return None if text.strip().lower() == "full" else _whole_at_least(text, SHEET_LEAST)
+
+
 def _temperature(text: str) -> float:
     from .colorizer import TEMPERATURE_RANGE  # numpy and Pillow, no torch; only when the flag is given
 
@@ -250,6 +259,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
                    help="also colour each image with N hints revealed from its ground truth (same hints every run)")
     p.add_argument("--sheets", default=None, metavar="DIR",
                    help="write a side-by-side sheet per image: input | truth | prediction (| with hints)")
+    p.add_argument("--sheet-height", type=_sheet_height, default=256, metavar="PX",
+                   help=f"the sheets' panels' height in pixels ({SHEET_LEAST} or more; default 256), or 'full' for "
+                        "each image's own height (to judge ink lines)")
     p.add_argument("--no-fd", action="store_true",
                    help="skip the Fréchet distance (computed by default when the eval extra is installed)")
     p.add_argument("--threads", type=_positive_int, default=None, help="threads for the network (default: all cores)")
@@ -631,7 +643,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         result = evaluate_folder(colorizer, args.dir, limit=args.limit, hints=args.sample_hints, sheets=args.sheets,
-                                 fd=False if args.no_fd else None, progress=not args.quiet, mode=args.mode)
+                                 sheet_height=args.sheet_height, fd=False if args.no_fd else None,
+                                 progress=not args.quiet, mode=args.mode)
     except (FileNotFoundError, ValueError, FeaturesUnavailable) as exc:
         print(f"irodori evaluate: {exc}", file=sys.stderr)
         return EXIT_FAILED

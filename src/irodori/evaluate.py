@@ -237,7 +237,8 @@ def _summaries(rows: list[dict], cf_truth: float, notes: list[str]) -> Callable[
 
 def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: int | None = None,
                     limit: int | None = None, hints: int = 0, sheets: str | Path | None = None,
-                    fd: bool | None = None, progress: bool = True, mode: str = "tint") -> dict:
+                    sheet_height: int | None = 256, fd: bool | None = None, progress: bool = True,
+                    mode: str = "tint") -> dict:
     """-> {"model", "mode", "images", "prediction": {...}, "grayscale": {...}, "baseline" (what
     "grayscale" scored), "truth": {...}, "per_image": [...], "fd_features", "notes"}
     (+ "with_hints": {...} when ``hints`` > 0).
@@ -253,6 +254,8 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
     and delta_cf and fd over the set. ``fd``: None computes FD when the feature packages are
     installed, True insists (:class:`irodori.features.FeaturesUnavailable` when they are not),
     False skips it; a skipped FD is None, an undefined one (fewer than 2 images) NaN, with a note.
+    ``sheets``: a folder for a sheet per image (:func:`write_sheet`), its panels ``sheet_height``
+    pixels high (None: the image's own height).
     An image that cannot be scored (unreadable, sizes differ, too small, a grey truth) is skipped with a note
     (``limit`` counts the images scored); ValueError when none can be.
     """
@@ -303,7 +306,8 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
             if sheet_dir is not None:
                 labels = ["B&W input" if mode == "paint" else "grey input", "truth", colorizer.name,
                           f"{colorizer.name}, {hints} hints"][:len(panels)]
-                write_sheet(panels, sheet_dir / sheet_names[name], labels=labels)
+                write_sheet(panels, sheet_dir / sheet_names[name], labels=labels,
+                            height=sheet_height or panels[0].shape[0])
             rows.append(row)
             bar.update()
     if skipped:
