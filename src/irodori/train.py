@@ -723,11 +723,12 @@ def train(
     loop.open_records(train_set, val_set, start_step, progress=progress)
 
     # SIGTERM (a scheduler pre-empting the job, `timeout`, `kill`) and SIGHUP (the terminal closed;
-    # not under nohup, which ignores it) are treated like Ctrl-C: save, then stop.
+    # not under nohup, which ignores it) are treated like Ctrl-C: save, then stop. The CLI's own
+    # handler may be in place (it says a line for a stop during start-up): this one replaces it.
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in _STOP_SIGNALS:
-            if signum != getattr(signal, "SIGHUP", None) or signal.getsignal(signum) == signal.SIG_DFL:
+            if signum != getattr(signal, "SIGHUP", None) or signal.getsignal(signum) != signal.SIG_IGN:
                 previous[signum] = signal.signal(signum, _raise_interrupt)
     step, batches = start_step, None
     try:
@@ -748,7 +749,7 @@ def train(
                 if proc.distributed:
                     dist.barrier()
     except KeyboardInterrupt as exc:
-        status = 128 + exc.signum if isinstance(exc, _Signalled) else 130
+        status = 128 + exc.signum if isinstance(exc, _Signalled) else getattr(exc, "status", 130)
         raise TrainingInterrupted(loop.save(step) if step > start_step else loop.last_ckpt, status) from None
     finally:
         # The workers ignore SIGTERM (_worker_signals): let them go now, through the loader's own
