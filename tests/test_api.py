@@ -113,9 +113,10 @@ def test_colorize_cbz_checks_its_arguments_before_any_work(colorizer, tmp_path):
     assert archive.read_bytes() == before
 
 
-def test_keep_colour_returns_a_colour_input_as_it_is_and_colours_the_rest(tmp_path):
+def test_keep_colour_returns_a_colour_input_as_it_is_and_colours_the_rest(tmp_path, capsys):
     """A chapter's colour cover was re-coloured from its lightness, with no way to keep it
-    (helper 49): keep_colour (--keep-colour) keeps colour inputs as they are."""
+    (helper 49): keep_colour (--keep-colour) keeps colour inputs as they are, and a batch counts
+    them as kept, not coloured (helper 56)."""
     from irodori.cli import main
 
     keeper = irodori.load_colorizer(threads=1, keep_colour=True)
@@ -137,6 +138,12 @@ def test_keep_colour_returns_a_colour_input_as_it_is_and_colours_the_rest(tmp_pa
         coloured = np.asarray(Image.open(io.BytesIO(zf.read("001.png"))).convert("RGB"))
     assert np.array_equal(kept, cover)
     assert np.abs(coloured.astype(int) - grey[..., None]).max() > 10  # the grey page took colour
+    Image.fromarray(cover).save(tmp_path / "cover.png")
+    Image.fromarray(grey).save(tmp_path / "page.png")
+    capsys.readouterr()
+    assert main(["colorize", str(tmp_path / "cover.png"), str(tmp_path / "page.png"), "-o", str(tmp_path / "o2"),
+                 "--keep-colour", "--threads", "1"]) == 0
+    assert "1 coloured, 1 kept in colour, 0 skipped, 0 failed" in capsys.readouterr().err
 
 
 def test_keep_colour_reads_only_what_shows_and_says_what_it_leaves_unused(caplog):

@@ -114,6 +114,20 @@ def test_globs_formats_and_missing_inputs(tiny_onnx, inputs, tmp_path):
     assert Image.open(out / "b.webp").format == "WEBP"
 
 
+def test_jpeg_is_jpg_and_an_encoding_setting_the_format_cannot_use_is_warned_of(tiny_onnx, tmp_path, caplog):
+    """Helper 56: --format jpeg was refused, and --quality with png output was taken without a word."""
+    Image.new("L", (16, 12), 100).save(tmp_path / "p.png")
+    args = ["colorize", str(tmp_path / "p.png"), "--model", str(tiny_onnx), "--overwrite"]
+    with caplog.at_level("WARNING", logger="irodori.batch"):
+        assert main([*args, "-o", str(tmp_path / "j"), "--format", "JPEG", "--quality", "80"]) == 0
+        assert Image.open(tmp_path / "j" / "p.jpg").format == "JPEG"
+        assert "unused" not in caplog.text
+        assert main([*args, "-o", str(tmp_path / "p"), "--quality", "80"]) == 0
+        assert "--quality: unused with --format png (png is lossless" in caplog.text
+        assert main([*args, "-o", str(tmp_path / "j"), "--format", "jpg", "--png-compression", "9"]) == 0
+        assert "--png-compression: unused with --format jpg" in caplog.text
+
+
 def test_a_glob_mirrors_the_folders_below_its_first_wildcard(tiny_onnx, tmp_path, capsys):
     for volume in ("vol1", "vol2"):
         (tmp_path / volume).mkdir()
@@ -209,6 +223,21 @@ def test_evaluate_usage_errors_are_exit_2_and_say_the_evaluate_way(tiny_onnx, co
             in capsys.readouterr().err)
     assert main(["evaluate", str(tiny_onnx), str(colour_folder), "--no-fd", "--limit", "1", "--threads", "1",
                  "-q"]) == 0
+
+
+def test_evaluate_draws_its_bar_on_a_terminal_only_and_ends_it_full(tiny_onnx, colour_folder, capsys):
+    """Helper 56: evaluate drew its bar into a redirected stderr (colorize's is on a terminal only),
+    and the bar stopped at 6/7 when an image was skipped."""
+    from irodori.evaluate import evaluate_folder
+
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(colour_folder / "grey.png")  # skipped: no colour
+    assert main(["evaluate", str(tiny_onnx), str(colour_folder), "--no-fd"]) == 0
+    err = capsys.readouterr().err
+    assert "img/s" not in err and "evaluate:" not in err and "1 image skipped" not in err
+    result = evaluate_folder(str(tiny_onnx), colour_folder, fd=False, progress=True)
+    assert result["images"] == 6 and "7/7" in capsys.readouterr().err
+    evaluate_folder(str(tiny_onnx), colour_folder, fd=False, progress=True, limit=7)  # a limit it cannot fill
+    assert "6/6" in capsys.readouterr().err
 
 
 def test_evaluate_sheets_can_be_drawn_at_the_images_own_height(tiny_onnx, colour_folder, tmp_path, capsys):

@@ -241,6 +241,19 @@ def shipped():
     return load_colorizer(threads=2)
 
 
+def test_a_hint_outside_an_exif_turned_photo_says_its_sizes_are_upright(shipped, tmp_path):
+    """Helper 56: a hint in a camera photo's sideways pixels was "outside the 40x60 image" of a
+    file whose own size is 60x40, with no word of the EXIF orientation that turned it."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned 90 degrees clockwise to show
+    Image.open(EXAMPLE).convert("RGB").resize((60, 40)).convert("L").save(tmp_path / "turned.jpg", exif=exif)
+    with pytest.raises(HintError, match=r"outside the 40x60 image \(its size upright: the file's EXIF orientation"):
+        shipped.colorize(tmp_path / "turned.jpg", hints=[(50, 5, "#ff0000")])
+    Image.open(EXAMPLE).convert("L").resize((60, 40)).save(tmp_path / "plain.png")
+    with pytest.raises(HintError, match=r"outside the 60x40 image \(x must be"):
+        shipped.colorize(tmp_path / "plain.png", hints=[(70, 5, "#ff0000")])
+
+
 def _ab(rgb: np.ndarray) -> np.ndarray:
     return rgb_to_lab(rgb)[..., 1:]
 

@@ -38,8 +38,10 @@ _LAZY = {"Colorizer": "colorizer", "HintError": "hints", "ImageReadError": "imag
 
 
 def load_colorizer(model: str = "auto", **kwargs: Any) -> "Colorizer":
-    """Load a colorizer once; see :func:`irodori.colorizer.load_colorizer` for the options
-    ("auto": general-int8 tints photos and grey art, manga-int8 paints B&W pages, per image)."""
+    """Load a colorizer once ("auto": general-int8 tints photos and grey art, manga-int8 paints
+    B&W pages, per image). Keywords: ``mode`` ("auto", "tint", "paint"), ``tone`` ("flat", "keep"),
+    ``background``, ``max_side``, ``upsample``, ``threads``, ``max_pixels``, ``temperature``,
+    ``keep_colour`` (colour inputs returned as they are); see :func:`irodori.colorizer.load_colorizer`."""
     from .colorizer import load_colorizer as _load
 
     return _load(model, **kwargs)

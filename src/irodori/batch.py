@@ -30,8 +30,9 @@ from .cbz import (ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages
                   hinted_pages_fault, is_archive, page_names, uncoloured_pages, unread_archive)
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .registry import ModelError
-from .imageio import (DEFAULT_MAX_PIXELS, MAX_OUTPUT_SIDE, ImageReadError, OutputSizeError, check_output_size, encode,
-                      input_named, is_junk, output_state, quiet, remove_stale_temporaries, write_atomic)
+from .imageio import (DEFAULT_MAX_PIXELS, DEFAULT_PNG_COMPRESSION, MAX_OUTPUT_SIDE, ImageReadError, OutputSizeError,
+                      check_output_size, encode, input_named, is_junk, output_state, quiet, remove_stale_temporaries,
+                      write_atomic)
 
 log = logging.getLogger(__name__)
 
@@ -603,6 +604,20 @@ def _walks_the_output(inputs: list[str], output: Path) -> str | None:
     return None
 
 
+def _settle_encoding(args: argparse.Namespace) -> None:
+    """Give --quality and --png-compression their defaults, and warn of one given for a format that
+    has no use for it (``--format png --quality 80`` was taken without a word and made no change)."""
+    unused = [flag for flag, value, used in (("--quality", args.quality, args.format != "png"),
+                                             ("--png-compression", args.png_compression, args.format == "png"))
+              if value is not None and not used]
+    if unused:
+        log.warning("%s: unused with --format %s (%s)", unused[0], args.format,
+                    "png is lossless; --png-compression sets its size and speed" if args.format == "png"
+                    else "it sets png's zlib level; --quality sets this format's")
+    args.quality = 95 if args.quality is None else args.quality
+    args.png_compression = DEFAULT_PNG_COMPRESSION if args.png_compression is None else args.png_compression
+
+
 def _warn_paint_settings(args: argparse.Namespace, colorizer: Any = None) -> None:
     """Warn once of paint settings (--tone, --background) given with --mode tint, or for a model
     that cannot paint (``colorizer``'s, once loaded), which never paint: a helper's
@@ -697,6 +712,7 @@ def run_colorize(args: argparse.Namespace, interrupts: list[KeyboardInterrupt] |
         print(f"irodori colorize: {problem}", file=sys.stderr)
         return 2
     _warn_paint_settings(args)
+    _settle_encoding(args)
     try:
         cli_hints = parse_hints(args.hint)
         file_hints = load_hints_file(args.hints) if args.hints else []
@@ -865,6 +881,7 @@ def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, 
     started = time.time() - 0.05  # file times come from a coarser clock, a few ms behind
     try:
         colorize_jobs(colorizer, images, **encoding, threads=workers, palette=args.palette, on_done=on_done)
+        kept = colorizer.kept  # images (not archives' pages) kept in colour: --keep-colour
         note = mixed_modes(colorizer)
         if note:  # a folder may hold photos and pages alike (the README's examples): said, not warned
             log.info("%s", note)
@@ -900,20 +917,23 @@ def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, 
                            overwrite=args.overwrite, archive_cut=cut), file=sys.stderr)
         return exc.status if isinstance(exc, Terminated) else 130
     bar.close()
-    return _finish(todo, skipped=skipped, spared=spared, before=failures, failed=failed, uncoloured=uncoloured)
+    return _finish(todo, skipped=skipped, spared=spared, before=failures, failed=failed, uncoloured=uncoloured,
+                   kept=kept)
 
 
 def _finish(todo: list[Job], *, skipped: int, spared: int = 0, before: list[str], failed: list[str],
-            uncoloured: dict[Path, int]) -> int:
+            uncoloured: dict[Path, int], kept: int = 0) -> int:
     """Print the end of a batch (the failed inputs, then the counts) -> the exit status.
     ``before``: the failures found before any work; ``failed``: those of jobs in ``todo``;
-    ``skipped``: outputs that exist; ``spared``: outputs that are the run's references."""
+    ``skipped``: outputs that exist; ``spared``: outputs that are the run's references;
+    ``kept``: images of ``todo`` written as they were (--keep-colour), not counted as coloured."""
     exists, reference = "output exists; --overwrite to redo", "a reference of this run, kept"
     if skipped and spared:
         why_skipped = f" ({skipped}: {exists.replace(';', ',')}; {spared}: {reference})"
     else:
         why_skipped = f" ({exists})" if skipped else f" ({reference})" if spared else ""
-    summary = (f"{len(todo) - len(failed)} coloured, {skipped + spared} skipped{why_skipped}, "
+    written = f"{len(todo) - len(failed) - kept} coloured, " + (f"{kept} kept in colour, " if kept else "")
+    summary = (f"{written}{skipped + spared} skipped{why_skipped}, "
                f"{len(before) + len(failed)} failed")
     if uncoloured:
         n = sum(uncoloured.values())
@@ -964,7 +984,8 @@ def _run_stdin(colorizer, args: argparse.Namespace, *, hints: list[Hint]) -> int
     except OSError as exc:
         print(f"error: <stdin>: cannot write {target} ({exc})", file=sys.stderr)
         return 1
-    print("1 coloured, 0 skipped, 0 failed", file=sys.stderr)  # as a batch ends (stdout stays a filter's)
+    done = "0 coloured, 1 kept in colour" if image.info.get("irodori.mode") == "kept" else "1 coloured"
+    print(f"{done}, 0 skipped, 0 failed", file=sys.stderr)  # as a batch ends (stdout stays a filter's)
     return 0
 
 

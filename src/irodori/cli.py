@@ -83,6 +83,12 @@ def _quality(text: str) -> int:
     return value
 
 
+def _format_name(text: str) -> str:
+    """An output format as --format takes it: any case, "jpeg" for "jpg" (helper 56's was refused)."""
+    name = text.lower()
+    return "jpg" if name == "jpeg" else name
+
+
 def _png_level(text: str) -> int:
     try:
         value = int(text)
@@ -116,11 +122,14 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", default=None, metavar="OUTDIR",
                    help="output folder (created); omit or use - with a stdin input to write to stdout")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders (kept in the output)")
-    p.add_argument("--format", choices=["png", "jpg", "webp"], default="png", help="output format (default png)")
-    p.add_argument("--quality", type=_quality, default=95, help="jpg/webp quality, 1-100 (default 95)")
-    p.add_argument("--png-compression", type=_png_level, default=PNG_COMPRESSION, metavar="0-9",
+    p.add_argument("--format", type=_format_name, choices=["png", "jpg", "webp"], default="png",
+                   help="output format (default png; jpeg is jpg)")
+    # None: not given (the defaults, 95 and PNG_COMPRESSION, are set in batch, which warns of one
+    # given for a format that has no use for it)
+    p.add_argument("--quality", type=_quality, default=None, help="jpg/webp quality, 1-100 (default 95)")
+    p.add_argument("--png-compression", type=_png_level, default=None, metavar="0-9",
                    help="png zlib level: 0 fastest and largest, 9 smallest and slowest "
-                   "(default %(default)s; measured in docs/BENCHMARKS.md)")
+                   f"(default {PNG_COMPRESSION}; measured in docs/BENCHMARKS.md)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
     p.add_argument("--model", default="auto", metavar="NAME|PATH",
                    help="shipped model name (see `irodori models`), an .onnx file, or a checkpoint directory "
@@ -641,10 +650,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"irodori evaluate: --mode paint needs a model that paints; {args.model} only tints (try: irodori "
               f"evaluate manga {args.dir} --mode paint)", file=sys.stderr)
         return EXIT_USAGE
+    from .batch import _is_terminal  # the bar on a terminal only, as colorize's (a log file got its redraws)
+
     try:
         result = evaluate_folder(colorizer, args.dir, limit=args.limit, hints=args.sample_hints, sheets=args.sheets,
                                  sheet_height=args.sheet_height, fd=False if args.no_fd else None,
-                                 progress=not args.quiet, mode=args.mode)
+                                 progress=not args.quiet and _is_terminal(sys.stderr), mode=args.mode)
     except (FileNotFoundError, ValueError, FeaturesUnavailable) as exc:
         print(f"irodori evaluate: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -323,6 +323,7 @@ class Colorizer:
         # How many black-and-white images mode auto tinted and painted, and the last names
         # (input_name), for a batch's word when one chapter's pages were coloured both ways
         # (mixed_modes); bounded, as a server's colorizer lives long
+        self.kept = 0  # colour inputs returned as they were (keep_colour), for a batch's counts
         self.auto_modes: dict[str, int] = {"tint": 0, "paint": 0}
         self.auto_names: dict[str, deque[str]] = {"tint": deque(maxlen=NAMES_KEPT), "paint": deque(maxlen=NAMES_KEPT)}
         self._tally = threading.Lock()
@@ -367,8 +368,8 @@ class Colorizer:
                          (("tone", tone != "flat"), ("background", background != "auto")) if asked)
         chroma = chroma_sample(lightness)
         if self.keep_colour and is_coloured(chroma, share=KEEP_SHARE):
-            return Contract("tint", tone, keep=True,
-                            reason="a colour image: kept as it is (--keep-colour; keep_colour in Python)")
+            return Contract("tint", tone, keep=True, reason="a colour image: kept as it is (--keep-colour; "
+                            "load_colorizer(keep_colour=True) in Python)")
         warn_if_coloured(chroma)  # whichever the mode: asked or chosen, the colours are replaced
         if mode == "tint":  # asked: nothing more to measure (the detector costs ~10 ms a page)
             return Contract("tint", tone, reason=f"asked{unused}")
@@ -463,7 +464,7 @@ class Colorizer:
         img = open_image(image, max_pixels=self.max_pixels)
         log.debug("%s: input %dx%d, mode %s, %d hints", self.name, *img.size, img.mode, len(hints))
         lightness, alpha = lightness_of(img)
-        dpi = print_resolution(img)
+        dpi, turned = print_resolution(img), bool(img.info.get("irodori.turned"))
         kept = img if self.keep_colour else None  # a colour input may be returned as it is
         del img  # the Lightness holds what is needed (8-bit pixels, not a float copy)
         # Line art on a transparent sheet is ink on paper: what shows through is paper (white).
@@ -474,9 +475,11 @@ class Colorizer:
         seen = on_paper if transparent else over_white(lightness, alpha) if hidden else lightness
         contract = self.contract_for(seen, mode=mode, tone=tone, background=background)
         name = input_name() or "image"  # colorize() named a path input by its path as given
-        check_inside(hints, lightness.shape[1], lightness.shape[0])
+        check_inside(hints, lightness.shape[1], lightness.shape[0], turned=turned)
         if contract.keep:
             log.info("%s: %s", name, contract.reason)
+            with self._tally:
+                self.kept += 1
             if hints or palette_ab is not None:
                 log.warning("%s: kept as it is: its %s not used", name,
                             "hints and palette are" if hints and palette_ab is not None
@@ -1190,8 +1193,8 @@ def warn_if_coloured(chroma: np.ndarray) -> None:
         return
     mean, coloured = float(chroma.mean()), float((chroma > COLOURED_CHROMA).mean())
     log.warning("%sa colour image (mean chroma %.1f, %.1f%% of it clearly coloured): its own colours "
-                "are replaced by new ones from its lightness (colorize --keep-colour, keep_colour=True in Python, "
-                "keeps such images as they are)",
+                "are replaced by new ones from its lightness (colorize --keep-colour, or "
+                "load_colorizer(keep_colour=True) in Python, keeps such images as they are)",
                 input_prefix(), mean, 100 * coloured)
 
 

@@ -235,6 +235,19 @@ def _summaries(rows: list[dict], cf_truth: float, notes: list[str]) -> Callable[
     return summary
 
 
+def _scorable_item(name: str, input_path: Path | None, truth_path: Path, mode: str) -> tuple:
+    """:func:`_load_item`, and ValueError for an item that holds nothing to score: a grey truth, a
+    1-bit input in tint mode (OSError, ValueError or SyntaxError: the reason it is skipped)."""
+    pair = _load_item(name, input_path, truth_path)
+    if holds_no_colour(pair[0]):  # a helper's: a grey file among the truths pulled the means down
+        raise ValueError("a grey image: no colour to score against")
+    if mode == "tint" and input_path is not None and holds_no_colour(pair[2]):
+        # a 1-bit input: its black and white hold no colour, so every method "matched" the truth
+        # (SSIM 1, infinite PSNR) and pulled the SSIM mean up (helper 55)
+        raise ValueError("no colour under its input's lightness: a black-and-white input is scored with --mode paint")
+    return pair
+
+
 def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: int | None = None,
                     limit: int | None = None, hints: int = 0, sheets: str | Path | None = None,
                     sheet_height: int | None = 256, fd: bool | None = None, progress: bool = True,
@@ -285,18 +298,11 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
             if len(rows) == wanted:  # the first ``limit`` images that can be scored
                 break
             try:
-                pair = _load_item(name, input_path, truth_path)
-            except (OSError, ValueError, SyntaxError) as exc:  # unreadable, sizes differ, too small
+                pair = _scorable_item(name, input_path, truth_path, mode)
+            except (OSError, ValueError, SyntaxError) as exc:  # unreadable, sizes differ, too small, grey
                 skipped.append(f"{name} ({exc})")
-                continue
-            if holds_no_colour(pair[0]):  # a helper's: a grey file among the truths pulled the means down
-                skipped.append(f"{name} (a grey image: no colour to score against)")
-                continue
-            if mode == "tint" and input_path is not None and holds_no_colour(pair[2]):
-                # a 1-bit input: its black and white hold no colour, so every method "matched" the
-                # truth (SSIM 1, infinite PSNR) and pulled the SSIM mean up (helper 55)
-                skipped.append(f"{name} (no colour under its input's lightness: a black-and-white input is "
-                               "scored with --mode paint)")
+                if limit is None:  # the bar counts the files (with a limit, the images scored): it ends full
+                    bar.update()
                 continue
             row, panels = _score_image(colorizer, mode, name, input_path, pair, hints=hints)
             if extractor is not None:
@@ -310,6 +316,9 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
                             height=sheet_height or panels[0].shape[0])
             rows.append(row)
             bar.update()
+        if bar.n < bar.total:  # a limit that the files, some skipped, could not fill: the bar ends full
+            bar.total = bar.n
+            bar.refresh()
     if skipped:
         notes.append(f"{_count(len(skipped), 'image')} skipped: " + "; ".join(skipped))
     if not rows:

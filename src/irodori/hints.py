@@ -124,12 +124,16 @@ def parse_hints(values: Iterable[Any] | None) -> list[Hint]:
     return hints
 
 
-def check_inside(hints: Iterable[Hint], width: int, height: int) -> None:
-    """HintError if a hint lies outside a width x height image."""
+def check_inside(hints: Iterable[Hint], width: int, height: int, *, turned: bool = False) -> None:
+    """HintError if a hint lies outside a width x height image; ``turned``: the image was turned
+    upright by its EXIF orientation, which the message says (a photo's hint in the sensor's
+    sideways coordinates was "outside", with no word of why)."""
+    upright = ("its size upright: the file's EXIF orientation turns it, and hints are in the upright "
+               "image's pixels; ") if turned else ""
     for hint in hints:
         if not (0 <= hint.x < width and 0 <= hint.y < height):
             raise HintError(f"hint at ({hint.x}, {hint.y}) is outside the {width}x{height} image "
-                            f"(x must be in 0..{width - 1}, y in 0..{height - 1})")
+                            f"({upright}x must be in 0..{width - 1}, y in 0..{height - 1})")
 
 
 def _named_hints(name: str, items: list) -> list[Hint]:

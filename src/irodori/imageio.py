@@ -535,6 +535,8 @@ def _upright(img: Image.Image, name: str) -> Image.Image:
         orientation = None
     turn = _ORIENTATIONS.get(orientation) if isinstance(orientation, int) else None
     upright = img.transpose(turn) if turn is not None else img.copy()
+    if turn is not None:
+        upright.info["irodori.turned"] = True
     upright.info.pop("exif", None)  # damaged, and an orientation applied must not be applied again
     log.warning("%sdamaged EXIF (%s): %s", name, reason,
                 f"its orientation ({orientation}) is applied, the rest dropped" if turn is not None
@@ -548,8 +550,11 @@ _SWAPS_AXES = {Image.Transpose.TRANSPOSE, Image.Transpose.TRANSVERSE, Image.Tran
 
 def _with_dpi(upright: Image.Image, dpi: tuple[float, float] | None, turn: Image.Transpose | None) -> Image.Image:
     """``upright`` with info["dpi"] the file's resolution, x and y swapped when ``turn`` swaps
-    the axes; without one when the file declares none (nor Pillow's guess for it)."""
+    the axes; without one when the file declares none (nor Pillow's guess for it). A turn made
+    is noted in info["irodori.turned"] (a hint's error then says its sizes are upright ones)."""
     upright.info.pop("dpi", None)
+    if turn is not None:
+        upright.info["irodori.turned"] = True
     if dpi is not None:
         upright.info["dpi"] = dpi[::-1] if turn in _SWAPS_AXES else dpi
     return upright
