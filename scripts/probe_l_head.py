@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, default=ROOT / "src/irodori/models/manga-v0.5",
                     help="a paint model's checkpoint folder")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--head", choices=("page", "line-art"), default="page",
+                    help="the head trained: the page head (l_head) or the line-art head (l_head_line_art, "
+                    "grown as a copy of l_head where the model has none)")
     ap.add_argument("--loss", choices=LOSSES, default="l2")
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--lr", type=float, default=3e-4)
@@ -41,21 +44,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale-min", type=float, help="the smallest crop as a share of an image's short side "
                     "(default: the model's data.scale_min; 1 = the whole short side)")
     ap.add_argument("--batch", type=int, help="default: the model's batch_size")
+    ap.add_argument("--data", action="append", default=[], metavar="KEY=JSON",
+                    help="a data setting of the model's config replaced, its value JSON (repeatable): "
+                    "--data paint_prob=1.0 --data lineart_share=0 --data 'pair_dirs=[]' trains on pages alone")
     args = ap.parse_args(argv)
 
     import torch
     from torch.utils.data import DataLoader
 
     from irodori import train as training
-    from irodori.checkpoint import load_generator, save_checkpoint
+    from irodori.checkpoint import load_generator, resolve_checkpoint, save_checkpoint
     from irodori.config import config_from_dict
     from irodori.data import StepSampler
+    from irodori.model import grow_line_art_head
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    meta = json.loads((args.model / "checkpoint.json").read_text())
+    meta = json.loads((resolve_checkpoint(args.model) / "checkpoint.json").read_text())  # a run's latest too
     data = meta["config"]["data"]
     data.update({k: v for k, v in (("crop_size", args.crop), ("scale_min", args.scale_min)) if v is not None})
+    for item in args.data:
+        key, _, value = item.partition("=")
+        if key not in data:
+            ap.error(f"--data {key}: no such data setting (the model's: {', '.join(sorted(data))})")
+        data[key] = json.loads(value)
     if args.batch:
         meta["config"]["batch_size"] = args.batch
     cfg = config_from_dict(meta["config"])
@@ -63,16 +75,21 @@ def main(argv: list[str] | None = None) -> int:
     model, _ = load_generator(args.model)
     if not model.config.paint:
         ap.error(f"{args.model} is not a paint model (it has no lightness head)")
+    line_art = args.head == "line-art"
+    if line_art and not model.config.line_art_head:
+        model = grow_line_art_head(model)
+        meta["config"]["model"]["line_art_head"] = True
+    head = model.l_head_line_art if line_art else model.l_head
     model.eval().requires_grad_(False)
-    model.l_head.requires_grad_(True)
-    optimizer = torch.optim.Adam(model.l_head.parameters(), lr=args.lr)
+    head.requires_grad_(True)
+    optimizer = torch.optim.Adam(head.parameters(), lr=args.lr)
     sampler = StepSampler(len(train_set), batch_size=cfg.batch_size, seed=cfg.seed + 7, start_step=100_000)
     loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=1, prefetch_factor=4)
     start, seen = time.perf_counter(), []
     for step, batch in zip(range(1, args.steps + 1), loader):
         l, hints = (batch[k].contiguous(memory_format=torch.channels_last) for k in ("l", "hints"))
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            _, l_paint = model(l, hints, return_l=True)
+            _, l_paint = model(l, hints, return_l=True, line_art=line_art)
         error = torch.minimum(l_paint.float(), batch["l_ink"]) - batch["l_true"]
         loss = error.pow(2).mean() if args.loss == "l2" else error.abs().mean()
         for group in optimizer.param_groups:

@@ -533,11 +533,12 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         if args.init is not None and asked_channels is not None and str(asked_channels) != "4":
             raise ConfigError(f"--model.hint_channels={asked_channels}: with --init only 4 may be asked (it grows a "
                               "lightness hint channel on a model of 3; a model of 4 keeps its 4)")
-        if args.init is not None and set(cli_overrides.get("model") or {}) - {"paint", "hint_channels"}:
+        if args.init is not None and set(cli_overrides.get("model") or {}) - {"paint", "hint_channels", "line_art_head"}:
             names = ", ".join(f"--model.{k}" for k in cli_overrides["model"])
             raise ConfigError(f"{names}: with --init the architecture is the init model's and cannot change "
-                              "(except --model.paint=true, which grows a paint head on it, and "
-                              "--model.hint_channels=4, which grows a lightness hint channel)")
+                              "(except --model.paint=true, which grows a paint head on it, "
+                              "--model.line_art_head=true, which grows a line-art lightness head on a paint "
+                              "model, and --model.hint_channels=4, which grows a lightness hint channel)")
         init_meta = _init_meta(args.init)
         base, preset, stored = {}, args.preset or "default", {}
         if args.resume is not None:

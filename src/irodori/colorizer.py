@@ -68,7 +68,7 @@ class Backend(Protocol):
     """Runs the network: l (1, 1, h, w), hints (1, C, h, w) normalised -> ab (1, 2, h, w), C =
     ``hint_channels``: 3 (a, b, mask) or 4 (and the hint's L, :func:`irodori.hints.hint_map`).
     A paint model (``paints``) also gives its page lightness: ``run_paint`` -> (ab, l_paint
-    (1, 1, h, w) normalised)."""
+    (1, 1, h, w) normalised), from its line-art head with ``line_art`` where it has one."""
 
     size_multiple: int
     hint_channels: int
@@ -80,8 +80,8 @@ class Backend(Protocol):
 
     def run(self, l_norm: np.ndarray, hints: np.ndarray, temperature: float | None = None) -> np.ndarray: ...
 
-    def run_paint(self, l_norm: np.ndarray, hints: np.ndarray, temperature: float | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]: ...
+    def run_paint(self, l_norm: np.ndarray, hints: np.ndarray, temperature: float | None = None, *,
+                  line_art: bool = False) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def _metadata_int(meta: dict[str, str], key: str, default: int, *, path: Path, most: int) -> int:
@@ -170,10 +170,11 @@ class OnnxBackend:
         meta = self.session.get_modelmeta().custom_metadata_map
         names = [i.name for i in self.session.get_inputs()]
         outputs = [o.name for o in self.session.get_outputs()]
-        if names != ["l", "hints"] or outputs not in (["ab"], ["ab", "l_paint"]):
+        if names != ["l", "hints"] or outputs not in (["ab"], ["ab", "l_paint"], ["ab", "l_paint", "l_paint_line_art"]):
             raise ModelError(f"{path}: not an irodori model (inputs {names}, outputs {outputs}; "
-                             "expected l, hints -> ab or ab, l_paint)")
-        self.paints = outputs == ["ab", "l_paint"]
+                             "expected l, hints -> ab, or ab, l_paint[, l_paint_line_art])")
+        self.paints = "l_paint" in outputs
+        self.line_art_output = "l_paint_line_art" if "l_paint_line_art" in outputs else "l_paint"
         self.hint_channels = _hint_channels(self.session.get_inputs()[1].shape, path)
         self.size_multiple = _metadata_int(meta, "irodori.size_multiple", 32, path=path, most=1024)
         self.max_side = _metadata_int(meta, "irodori.max_side", DEFAULT_MAX_SIDE, path=path, most=1 << 16)
@@ -202,12 +203,12 @@ class OnnxBackend:
             feed["temperature"] = np.array(temperature, dtype=np.float32)
         return self.session.run(["ab"], feed)[0]
 
-    def run_paint(self, l_norm: np.ndarray, hints: np.ndarray, temperature: float | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def run_paint(self, l_norm: np.ndarray, hints: np.ndarray, temperature: float | None = None, *,
+                  line_art: bool = False) -> tuple[np.ndarray, np.ndarray]:
         feed = {"l": l_norm, "hints": hints}
         if temperature is not None:
             feed["temperature"] = np.array(temperature, dtype=np.float32)
-        ab, l_paint = self.session.run(["ab", "l_paint"], feed)
+        ab, l_paint = self.session.run(["ab", self.line_art_output if line_art else "l_paint"], feed)
         return ab, l_paint
 
 
@@ -237,11 +238,11 @@ class TorchBackend:
             ab = self.model(self._torch.from_numpy(l_norm), self._torch.from_numpy(hints), temperature=temperature)
         return ab.numpy()
 
-    def run_paint(self, l_norm: np.ndarray, hints: np.ndarray, temperature: float | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def run_paint(self, l_norm: np.ndarray, hints: np.ndarray, temperature: float | None = None, *,
+                  line_art: bool = False) -> tuple[np.ndarray, np.ndarray]:
         with self._torch.inference_mode():
             ab, l_paint = self.model(self._torch.from_numpy(l_norm), self._torch.from_numpy(hints), return_l=True,
-                                     temperature=temperature)
+                                     temperature=temperature, line_art=line_art)
         return ab.numpy(), l_paint.numpy()
 
 
@@ -673,7 +674,8 @@ class Colorizer:
         on_sheet = blank.pixels(lightness) if blank is not None else None
         share = coverage(on_sheet, self.network_size(*lightness.shape)) if on_sheet is not None else None
         found = self.paint_reference_hints(lightness, list(references), own, on_sheet, share) if references else []
-        lab, l_small = self.paint_network(lightness, found + own, propagate=propagate, temperature=temperature)
+        lab, l_small = self.paint_network(lightness, found + own, propagate=propagate, temperature=temperature,
+                                          line_art=line_art)
         # Line art's lines are its only walls: read at their darkest per cell, so that a line
         # thinner than a cell of the grid still bounds the flats and the hints (a page's
         # screentone, read so, would become walls too).
@@ -702,20 +704,22 @@ class Colorizer:
         return found
 
     def paint_network(self, lightness: Lightness, hints: list[Hint], *, propagate: bool,
-                      temperature: float | None) -> tuple[np.ndarray, np.ndarray]:
+                      temperature: float | None, line_art: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The paint model run on the page -> (Lab (3, h, w) float32 at the network size: l_paint
         and ab; the input's L (h, w) there). With ``propagate`` the hints are spread afterwards
         (:meth:`spread_paint_hints`), and not fed to a model that takes hints' chroma alone: it
         answers a hint with a blob of its colour, so spreading the hint's difference from that
         blob would move the rest of the region hardly at all. A model that takes their lightness
-        too (``hint_channels`` 4) is fed them. ModelError for output that is not finite."""
+        too (``hint_channels`` 4) is fed them. ``line_art``: the lightness of the model's line-art
+        head, where it has one (line art's sheet hides flat fills; a page's paper, shading).
+        ModelError for output that is not finite."""
         backend = self.paint_backend
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints, backend=backend, paint=True)
         if hints and propagate and getattr(backend, "hint_channels", 3) < HINT_CHANNELS_WITH_L:
             hint_in = np.zeros_like(hint_in)
         start = time.perf_counter()
         t = self.temperature if temperature is None else self.check_temperature(temperature)
-        ab_net, l_net = backend.run_paint(l_in, hint_in, temperature=t)
+        ab_net, l_net = backend.run_paint(l_in, hint_in, temperature=t, line_art=line_art)
         log.debug("%s: paint network on %dx%d in %.0f ms", backend.name, w, h, (time.perf_counter() - start) * 1000)
         model = getattr(backend, "path", backend.name)
         check_network_output(ab_net, (1, 2, *l_in.shape[2:]), model=model)

@@ -377,15 +377,19 @@ def make_sample(rgb: np.ndarray, rng: np.random.Generator, cfg: DataConfig, *,
     l_ink  (1, H, W)  normalised ink layer of the input (paint samples: the B&W page with its
                       tone flattened, paper levelled; others: the input itself), so the paint
                       loss scores the composite min(l_paint, l_ink) the user sees
+    line_art (1,)     1.0 for line art (a paired line art, or a page drawn as outlines alone),
+                      whose lightness a model's line-art head predicts; else 0.0
     """
     lab = rgb_to_lab(rgb)
     l_true = lab[..., 0]
     ab = np.ascontiguousarray(lab[..., 1:].transpose(2, 0, 1))
+    line_art = l_given is not None
     if l_given is not None:
         l_in = l_given
         l_ink = paint_ink(l_in)
     elif cfg.paint_prob and rng.random() < cfg.paint_prob:
-        l_in = bw_page(l_true, rng, lineart=rng.random() < cfg.lineart_share)
+        line_art = rng.random() < cfg.lineart_share
+        l_in = bw_page(l_true, rng, lineart=line_art)
         l_ink = paint_ink(l_in)
     else:
         l_in = manga_effect(l_true, rng) if rng.random() < cfg.manga_prob else l_true
@@ -401,6 +405,7 @@ def make_sample(rgb: np.ndarray, rng: np.random.Generator, cfg: DataConfig, *,
         "hints": hints,
         "l_true": normalize_l(l_true)[None].astype(np.float32),
         "l_ink": normalize_l(l_ink)[None].astype(np.float32),
+        "line_art": np.array([float(line_art)], dtype=np.float32),
     }
 
 

@@ -30,22 +30,30 @@ class ExportError(RuntimeError):
 
 
 class _AbOnly(torch.nn.Module):
-    """The exported graph: (l, hints) -> ab, and l_paint for a paint model (the tracer sees no
-    keyword arguments)."""
+    """The exported graph: (l, hints) -> ab, and l_paint for a paint model, and
+    l_paint_line_art for one with a line-art head (the tracer sees no keyword arguments)."""
 
     def __init__(self, generator: torch.nn.Module) -> None:
         super().__init__()
         self.generator = generator
 
     def forward(self, l: torch.Tensor, hints: torch.Tensor, temperature: torch.Tensor | None = None):
-        if self.generator.config.paint:
-            return self.generator(l, hints, return_l=True, temperature=temperature)
-        return self.generator(l, hints, temperature=temperature)
+        g = self.generator
+        if not g.config.paint:
+            return g(l, hints, temperature=temperature)
+        x = g.decode(l, hints)
+        ab, _ = g.chroma(x, temperature)
+        if g.config.line_art_head:
+            return ab, g.paint_lightness(l, x), g.paint_lightness(l, x, line_art=True)
+        return ab, g.paint_lightness(l, x)
 
 
 def output_names(model: torch.nn.Module) -> list[str]:
-    """The exported graph's outputs: ab, plus l_paint for a paint model."""
-    return ["ab", "l_paint"] if model.config.paint else ["ab"]
+    """The exported graph's outputs: ab, plus l_paint for a paint model, plus l_paint_line_art
+    for one with a line-art head."""
+    if not model.config.paint:
+        return ["ab"]
+    return ["ab", "l_paint", "l_paint_line_art"] if model.config.line_art_head else ["ab", "l_paint"]
 
 
 def _make_optional(proto, name: str, default: float) -> None:
@@ -181,7 +189,8 @@ def export_onnx(
         "irodori.data_manifest_sha256": str(meta.get("data_manifest_sha256")),
         "irodori.interface": f"l=(N,1,H,W) L/50-1; hints=(N,{hc},H,W) (a/110*mask, b/110*mask, mask"
                              + (", (L/50-1)*mask" if hc >= HINT_CHANNELS_WITH_L else "") + "); ab=(N,2,H,W) ab/110"
-                             + ("; l_paint=(N,1,H,W) L/50-1" if model.config.paint else ""),
+                             + ("; l_paint=(N,1,H,W) L/50-1" if model.config.paint else "")
+                             + ("; l_paint_line_art=(N,1,H,W) L/50-1" if model.config.line_art_head else ""),
         # The contracts the model serves: tint (keep the input's L) and, with l_paint, paint.
         "irodori.contracts": "tint,paint" if model.config.paint else "tint",
     }

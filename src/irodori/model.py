@@ -76,13 +76,19 @@ class GeneratorConfig:
     temperature: float = 0.38  # annealed-mean temperature: lower = more vivid, less smooth
     encoder: str = "unet"  # "unet" (the residual encoder above), "efficientnet-lite0" or "efficientnet-lite1"
     paint: bool = False  # also predict the page's lightness (l_paint) for paint mode
+    # a second lightness head for line art (l_paint_line_art): a page's paper hides flats and
+    # shading, line art's sheet hides flat fills, and one head fitted to both served neither best
+    line_art_head: bool = False
 
     def __post_init__(self) -> None:
         _check_number("model.hint_channels", self.hint_channels, 3, 4, integer=True)  # (a, b, mask[, L])
         _check_number("model.bin_step", self.bin_step, 2.0, 50.0)
         _check_number("model.temperature", self.temperature, 0.0, 1.0)
-        if not isinstance(self.paint, bool):
-            raise ValueError(f"model.paint must be true or false, not {self.paint!r}")
+        for name in ("paint", "line_art_head"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"model.{name} must be true or false, not {getattr(self, name)!r}")
+        if self.line_art_head and not self.paint:
+            raise ValueError("model.line_art_head needs model.paint (it is a second paint lightness head)")
         if self.head not in ("regression", "classification"):
             raise ValueError("model.head must be 'regression' or 'classification'")
         if self.encoder not in ("unet", *LITE_REPEATS):
@@ -322,6 +328,8 @@ class Generator(nn.Module):
             self.l_head = nn.Conv2d(ch[self.out_level], 1, 3, padding=1)
             nn.init.zeros_(self.l_head.weight)  # start as "keep the input's lightness"
             nn.init.zeros_(self.l_head.bias)
+        if cfg.line_art_head:  # grown from l_head (grow_line_art_head), so it starts as that one
+            self.l_head_line_art = nn.Conv2d(ch[self.out_level], 1, 3, padding=1)
 
     @property
     def has_unused_parameters(self) -> bool:
@@ -343,12 +351,24 @@ class Generator(nn.Module):
         return skips
 
     def forward(self, l: torch.Tensor, hints: torch.Tensor, *, return_logits: bool = False,
-                return_l: bool = False, temperature: torch.Tensor | float | None = None):
+                return_l: bool = False, temperature: torch.Tensor | float | None = None,
+                line_art: torch.Tensor | bool = False):
         """-> ab (N, 2, H, W); with ``return_logits`` -> (ab, logits (N, K, H/4, W/4) or None);
         ``temperature``: the annealed mean's T for this call (classification head; a scalar,
         default ``config.temperature``; lower = more vivid);
         with ``return_l`` the paint lightness l_paint (N, 1, H, W) (None for a tint model) is
-        appended to the result."""
+        appended to the result, from the line-art head where ``line_art`` (a bool, or (N,) bool
+        per image) says so and the model has one (:meth:`paint_lightness`)."""
+        x = self.decode(l, hints)
+        ab, logits = self.chroma(x, temperature)
+        out: tuple = (ab, logits) if return_logits else (ab,)
+        if return_l:
+            out = out + (self.paint_lightness(l, x, line_art=line_art),)
+        return out if len(out) > 1 else ab
+
+    def decode(self, l: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
+        """(l, hints) -> the decoder's last features (N, channels[out_level], H/f, W/f), f = 2
+        (regression head) or 4 (classification)."""
         skips = self.encode(l, hints)  # [(N, Ci, H/2^(i+1), W/2^(i+1))]
         x = self.context(skips[-1])
         for j in reversed(range(len(self.dec))):
@@ -356,30 +376,35 @@ class Generator(nn.Module):
             # Upsample with a named mode (bilinear), then add the skip: cheaper than concat.
             x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
             x = self.dec[j](self.up[j](x) + skips[level])
-        logits = None
-        if self.config.head == "regression":
-            ab = F.pixel_shuffle(self.head(x), 2)  # (N, 2, H, W)
-        else:
-            logits = self.head(x)  # (N, K, H/4, W/4)
-            t = self.config.temperature if temperature is None else temperature
-            probs = torch.softmax(logits / t, dim=1)
-            # Expectation over bin centres as a fixed 1x1 convolution: (N, K, h, w) -> (N, 2, h, w).
-            ab_quarter = F.conv2d(probs, self.ab_bins.t()[:, :, None, None].to(probs.dtype))
-            ab = F.interpolate(ab_quarter, scale_factor=4.0, mode="bilinear", align_corners=False)
-        out: tuple = (ab, logits) if return_logits else (ab,)
-        if return_l:
-            out = out + (self.paint_lightness(l, x),)
-        return out if len(out) > 1 else ab
+        return x
 
-    def paint_lightness(self, l: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
+    def chroma(self, x: torch.Tensor, temperature: torch.Tensor | float | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Decoder features (:meth:`decode`) -> (ab (N, 2, H, W), the classification logits or None)."""
+        if self.config.head == "regression":
+            return F.pixel_shuffle(self.head(x), 2), None  # (N, 2, H, W)
+        logits = self.head(x)  # (N, K, H/4, W/4)
+        t = self.config.temperature if temperature is None else temperature
+        probs = torch.softmax(logits / t, dim=1)
+        # Expectation over bin centres as a fixed 1x1 convolution: (N, K, h, w) -> (N, 2, h, w).
+        ab_quarter = F.conv2d(probs, self.ab_bins.t()[:, :, None, None].to(probs.dtype))
+        return F.interpolate(ab_quarter, scale_factor=4.0, mode="bilinear", align_corners=False), logits
+
+    def paint_lightness(self, l: torch.Tensor, x: torch.Tensor, *,
+                        line_art: torch.Tensor | bool = False) -> torch.Tensor | None:
         """l (N, 1, H, W), decoder features x at H/f -> l_paint (N, 1, H, W) in [-1, 1]: the
         input's lightness averaged over f x f cells (screentone read as its grey) plus the head's
-        correction, upsampled bilinearly. None for a tint model."""
+        correction, upsampled bilinearly. ``line_art`` (a bool, or (N,) bool per image): the
+        line-art head's correction instead, where the model has one. None for a tint model."""
         if not self.config.paint:
             return None
         factor = l.shape[-1] // x.shape[-1]
-        base = F.avg_pool2d(l, factor)
-        l_small = torch.clamp(base + self.l_head(x), -1.0, 1.0)
+        correction = self.l_head(x)
+        if self.config.line_art_head and (line_art if isinstance(line_art, bool) else True):
+            other = self.l_head_line_art(x)
+            correction = other if line_art is True else torch.where(
+                torch.as_tensor(line_art, device=x.device).reshape(-1, 1, 1, 1), other, correction)
+        l_small = torch.clamp(F.avg_pool2d(l, factor) + correction, -1.0, 1.0)
         return F.interpolate(l_small, scale_factor=float(factor), mode="bilinear", align_corners=False)
 
 
@@ -454,10 +479,26 @@ def grow_hint_lightness(model: Generator) -> Generator:
     return grown
 
 
+def grow_line_art_head(model: Generator) -> Generator:
+    """A paint generator -> the same network with a second lightness head for line art
+    (``GeneratorConfig.line_art_head``), a copy of its ``l_head``, so it begins as the model it
+    grew from; every other weight is copied. ValueError for a tint model."""
+    from dataclasses import replace
+
+    if not model.config.paint:
+        raise ValueError("cannot grow a line-art lightness head on a tint model (it has no paint head)")
+    grown = Generator(replace(model.config, line_art_head=True))
+    state = dict(model.state_dict())
+    state.update({key.replace("l_head.", "l_head_line_art."): value.clone()
+                  for key, value in state.items() if key.startswith("l_head.")})
+    grown.load_state_dict(state)  # strict
+    return grown
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
 __all__ = ["ConvBN", "DiscriminatorConfig", "Generator", "GeneratorConfig", "PatchDiscriminator", "count_parameters",
            "freeze_batch_norm",
-           "grow_hint_lightness", "grow_paint_head", "HINT_CHANNELS_WITH_L"]
+           "grow_hint_lightness", "grow_line_art_head", "grow_paint_head", "HINT_CHANNELS_WITH_L"]

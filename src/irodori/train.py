@@ -54,7 +54,7 @@ from .imageio import encode, write_atomic
 from .losses import class_rebalance_weights, compute_losses
 from .paint import composite
 from .model import (HINT_CHANNELS_WITH_L, Generator, PatchDiscriminator, count_parameters, freeze_batch_norm,
-                    grow_hint_lightness, grow_paint_head)
+                    grow_hint_lightness, grow_line_art_head, grow_paint_head)
 
 log = logging.getLogger(__name__)
 
@@ -313,6 +313,10 @@ def _generator(cfg: TrainConfig, *, init: str | Path | None, resume: str | Path 
             model = grow_paint_head(model)
             if is_main:
                 log.info("grew a paint head (l_paint) on %s", init_path)
+        if cfg.model.line_art_head and not model.config.line_art_head:
+            model = grow_line_art_head(model)
+            if is_main:
+                log.info("grew a line-art lightness head (l_paint_line_art) on %s", init_path)
         if cfg.model.hint_channels == HINT_CHANNELS_WITH_L and model.config.hint_channels == 3:
             model = grow_hint_lightness(model)
             if is_main:
@@ -367,8 +371,9 @@ def _forward_losses(model: torch.nn.Module, batch: dict[str, torch.Tensor], cfg:
     ab_true = batch["ab"].to(device, non_blocking=True)
     if device.type == "cpu":
         l, hints = (t.contiguous(memory_format=torch.channels_last) for t in (l, hints))
-    with autocast():
-        ab_pred, logits, l_paint = model(l, hints, return_logits=True, return_l=True)
+    line_art = batch["line_art"].to(device).reshape(-1) > 0.5 if "line_art" in batch else False
+    with autocast():  # line_art: the samples whose lightness a line-art head predicts, if the model has one
+        ab_pred, logits, l_paint = model(l, hints, return_logits=True, return_l=True, line_art=line_art)
     paint = None
     if l_paint is not None:
         paint = (l_paint, batch["l_ink"].to(device, non_blocking=True), batch["l_true"].to(device, non_blocking=True))
