@@ -9,7 +9,7 @@ histogram of training images, mixed with uniform as the training loss mixes it (
 and the shift is folded into the head's bias, so the adjusted checkpoint runs and exports like
 any other::
 
-    python scripts/logit_adjust.py --model src/irodori/models/manga-v0.5 --images data/corpus-art/train \\
+    python scripts/logit_adjust.py --model src/irodori/models/manga-v0.6 --images data/corpus-art/train \\
         --tau 0.3 --out runs/manga-la0.3
     python scripts/evaluate_paint.py --sets data/eval-paint-val --model runs/manga-la0.3 --limit 40 --no-fd
 

@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
-"""Retrain only a paint model's lightness head (``l_head``, one 3x3 convolution) on frozen
-features, with another loss: a probe of what the L loss alone changes (docs/models/manga.md,
-"Tried and not kept").
+"""Retrain only a paint model's lightness head on frozen features: the page head (``l_head``)
+or the line-art head (``l_head_line_art``, grown as a copy of the page head where the model has
+none), one 3x3 convolution each (433 weights). This made `manga` v0.6 from v0.5
+(docs/models/manga.md), and probes what the L loss alone changes.
 
-The shipped head was trained with an L1 loss on the composite min(l_paint, l_ink), which is
-fitted by a median; PSNR rewards the mean, which a squared error fits. Everything else stays as
-shipped (weights, batch norms in eval mode), so the probe changes nothing but that layer. The
-samples are the model's own training data (its checkpoint's ``config.data``), drawn from step
-100,000 of the sampler on, beyond the steps it trained on; the learning rate follows a cosine
-from ``--lr`` to 0. Writes a checkpoint folder ``--out`` that ``--model`` accepts anywhere::
+Everything else stays as it is (weights, batch norms in eval mode), so nothing but that layer
+moves. The samples are the model's own training data (its checkpoint's ``config.data``, changed
+with ``--data``), drawn from step 100,000 of the sampler on, beyond the steps it trained on; the
+learning rate follows a cosine from ``--lr`` to 0. ``--loss l2`` fits the mean lightness, which
+PSNR rewards (the model's training used an L1, fitted by a median). Writes a checkpoint folder
+``--out`` that ``--model`` accepts anywhere. v0.6, from v0.5's weights (in the repository's
+history, see the card) in ``V05``::
 
-    python scripts/probe_l_head.py --out runs/lprobe-l2 --loss l2 --steps 600 --lr 3e-4
-    python scripts/evaluate_paint.py --sets data/eval-paint-val --limit 40 --no-fd --model runs/lprobe-l2
+    python scripts/probe_l_head.py --model V05 --out runs/lprobe-pages --loss l2 --steps 600 --lr 3e-4 \
+        --crop 256 --scale-min 1.0 --batch 8 --data paint_prob=1.0 --data lineart_share=0 --data 'pair_dirs=[]'
+    python scripts/probe_l_head.py --model runs/lprobe-pages --head line-art --out runs/manga-heads --loss l2 \
+        --steps 600 --lr 3e-4 --crop 256 --scale-min 1.0 --batch 8 --data paint_prob=0.8 \
+        --data lineart_share=0.3 --data 'pair_dirs=["data/pairs/openmoji"]'
+    python scripts/evaluate_paint.py --sets data/eval-paint-val --no-fd --model runs/manga-heads
 """
 from __future__ import annotations
 
@@ -25,13 +31,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from irodori.registry import get  # noqa: E402  (numpy only: the script's help needs no torch)
+
 LOSSES = ("l1", "l2")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", type=Path, default=ROOT / "src/irodori/models/manga-v0.5",
-                    help="a paint model's checkpoint folder")
+    ap.add_argument("--model", type=Path, default=ROOT / "src/irodori/models" / get("manga").weights_dir,
+                    help="a paint model's checkpoint or run folder (default: the shipped manga's)")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--head", choices=("page", "line-art"), default="page",
                     help="the head trained: the page head (l_head) or the line-art head (l_head_line_art, "

@@ -107,13 +107,19 @@ def test_a_two_head_model_exports_both_and_line_art_is_painted_with_its_own(two_
     assert as_art.mean() < as_page.mean() - 40
 
 
-def test_training_from_the_shipped_model_grows_a_line_art_head(tmp_path, caplog):
+def test_training_from_a_paint_model_grows_a_line_art_head_and_the_shipped_one_has_one(tmp_path, caplog):
+    from irodori.checkpoint import load_generator
     from irodori.cli import main
+    from irodori.registry import resolve_init_weights
 
+    assert load_generator(resolve_init_weights("manga"))[0].config.line_art_head
+    one_head = tmp_path / "one-head"
+    assert main(["train", "--dry-run", "--preset", "tiny", "--model.paint=true", "--data.paint_prob=1.0",
+                 "--out", str(one_head), "-q"]) == 0
     out = tmp_path / "grown"
     with caplog.at_level("INFO", logger="irodori"):
-        code = main(["train", "--dry-run", "--preset", "paint", "--init", "manga", "--model.line_art_head=true",
-                     "--out", str(out)])
+        code = main(["train", "--dry-run", "--preset", "tiny", "--init", str(one_head), "--model.line_art_head=true",
+                     "--data.paint_prob=1.0", "--out", str(out)])
     assert code == 0 and "grew a line-art lightness head" in caplog.text
     meta = json.loads(next(out.glob("step-*/checkpoint.json")).read_text())
     assert meta["arch"]["line_art_head"] is True

@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-# The package's version, and only here (pyproject.toml reads it). 0.5: the package that ships the
-# general v0.3 and manga v0.5 models; the model files carry their own version (`irodori --version`
+# The package's version, and only here (pyproject.toml reads it). 0.6: the package that ships the
+# general v0.3 and manga v0.6 models; the model files carry their own version (`irodori --version`
 # names both).
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 # onnxruntime (1.2x+) otherwise keeps a device id and an event database under
 # ~/.cache/Microsoft/DeveloperTools as soon as it is imported; it must be set before that import.
