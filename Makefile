@@ -73,7 +73,7 @@ corpus-art: $(PY)
 	$(PY) scripts/build_paint_evalsets.py --split val
 	$(PY) scripts/build_paint_evalsets.py --split train
 
-## train-paint: the paint-mode manga model in four stages from manga (docs/models/manga.md; 2-core CPU: about 30 + 17 + 31 + 32 min)
+## train-paint: the paint-mode manga model in five stages from manga (docs/models/manga.md; 2-core CPU: about 30 + 17 + 31 + 32 + 8 min)
 train-paint: $(PY)
 	$(PIP_INSTALL) -e ".[train]"
 	test -d data/pairs/openmoji || $(MAKE) corpus-art
@@ -88,6 +88,11 @@ train-paint: $(PY)
 	$(VENV)/bin/irodori train data/corpus-art/train --pairs data/pairs/openmoji --val data/corpus-art/val \
 		--preset paint --init runs/paint3 --out runs/paint4 --steps=2000 --threads=1 --data.lineart_share=0.3 \
 		--optim.lr=0.0002 --optim.warmup_steps=50
+	$(PY) scripts/probe_l_head.py --model runs/paint4 --out runs/lprobe-pages --loss l2 --steps 600 --lr 3e-4 \
+		--crop 256 --scale-min 1.0 --batch 8 --data paint_prob=1.0 --data lineart_share=0 --data 'pair_dirs=[]'
+	$(PY) scripts/probe_l_head.py --model runs/lprobe-pages --head line-art --out runs/manga-heads --loss l2 \
+		--steps 600 --lr 3e-4 --crop 256 --scale-min 1.0 --batch 8 --data paint_prob=0.8 --data lineart_share=0.3 \
+		--data 'pair_dirs=["data/pairs/openmoji"]'
 
 ## finetune-demo: fine-tune manga on one art style and score that style's held-out pages (docs/FINETUNE.md)
 finetune-demo: $(PY)
