@@ -533,7 +533,8 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         if args.init is not None and asked_channels is not None and str(asked_channels) != "4":
             raise ConfigError(f"--model.hint_channels={asked_channels}: with --init only 4 may be asked (it grows a "
                               "lightness hint channel on a model of 3; a model of 4 keeps its 4)")
-        if args.init is not None and set(cli_overrides.get("model") or {}) - {"paint", "hint_channels", "line_art_head"}:
+        grown = {"paint", "hint_channels", "line_art_head"}  # what --init may add to its model
+        if args.init is not None and set(cli_overrides.get("model") or {}) - grown:
             names = ", ".join(f"--model.{k}" for k in cli_overrides["model"])
             raise ConfigError(f"{names}: with --init the architecture is the init model's and cannot change "
                               "(except --model.paint=true, which grows a paint head on it, "
