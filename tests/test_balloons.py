@@ -223,6 +223,38 @@ def test_a_pages_balloon_stays_white_and_keeps_every_letter_over_screentone(pain
     assert np.array_equal(out[far], painted[far])  # the rest of the page is painted as before
 
 
+def gutter_page(h: int = 480, w: int = 400) -> np.ndarray:
+    """A page (uint8 grey) of two panels of dot screen, white gutters and margins around them,
+    and a speech balloon with two lines of type in the right-hand panel."""
+    page = np.where(_screen(h, w), 0, 255).astype(np.uint8)
+    outside = np.ones((h, w), bool)
+    outside[20:h - 20, 20:195] = outside[20:h - 20, 210:w - 20] = False
+    page[outside] = 255
+    img = Image.fromarray(page)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((18, 18, 196, h - 19), outline=0, width=3)
+    draw.rectangle((208, 18, w - 19, h - 19), outline=0, width=3)
+    draw.ellipse((220, 40, 370, 130), fill=255, outline=0, width=3)
+    for i, line in enumerate(("Then we had", "better go.")):
+        draw.text((295 - _font(10).getlength(line) / 2, 70 + 14 * i), line, fill=0, font=_font(10))
+    return np.asarray(img)
+
+
+def test_a_balloons_hint_and_a_gutters_hint_fill_each_its_own(painter, caplog):
+    """Helper 57: a hint in a balloon and one in the gutters, given together, were taken as one
+    area of two colours and both dropped without a word; two colours in one area now say so."""
+    page = gutter_page()
+    both = np.asarray(painter.colorize(page, mode="paint", hints=[(250, 60, "#ffd0d0"), (202, 240, "#c0d8ff")]))
+    balloon, gutters = both[75:80, 240:250].reshape(-1, 3), both[2:14, 30:370].reshape(-1, 3)
+    assert (balloon == both[60, 250]).all() and rgb_to_lab(both[60:61, 250])[0, 1] > 10.0  # pink
+    assert (gutters == both[240, 202]).all() and rgb_to_lab(both[240:241, 202])[0, 2] < -10.0  # blue
+    with caplog.at_level("WARNING", logger="irodori"):
+        two = np.asarray(painter.colorize(page, mode="paint", hints=[(250, 60, "#ffd0d0"), (202, 240, "#ffd0d0"),
+                                                                     (202, 300, "#c0d8ff")]))
+    assert (two[2:14, 30:370] == 255).all() and "hints of several colours in one blank area" in caplog.text
+    assert (two[75:80, 240:250] == two[60, 250]).all()  # the balloon's one colour is still poured
+
+
 def test_a_hint_in_a_balloon_fills_it_and_nothing_else(painter):
     page, paper, _ = balloon_page()
     plain = np.asarray(painter.colorize(page, mode="paint"))

@@ -43,7 +43,7 @@ from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, in
                       lightness_of, open_image, page_scale, page_side, print_resolution, to_srgb, within_pages)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, NO_MARK_PAPER_L, PAPER_PERCENTILE, SHAPE_CELLS, TONES,
                     BlankSheet, Contract, Screentone, ShapeFill, SheetFill, choose_background, choose_mode, composite,
-                    flats_to_lines, gutters, page_stats, strip_gaps, tone_length)
+                    flats_to_lines, gutters, one_colour, page_stats, strip_gaps, tone_length)
 from .reference import (SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, counting_hints,
                         load_matcher, reference_sources)
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
@@ -1024,19 +1024,41 @@ def sheet_hints(blank: BlankSheet, on_sheet: np.ndarray, own: list[Hint], found:
     The user's hints on the sheet pour a paint bucket into the area they are in; a reference's
     are spread from white like corrections (one doubtful match must not flood the whole sheet),
     and on line art they leave the sheet to the spreading when no hint of the user's is on it.
-    On a page (its gutters and margins) the user's hints there fill them (paper, if they are of
-    several colours) and nothing else, and the references' there are dropped (their gutters are
-    paper too)."""
+    On a page (its gutters, margins and balloons) the user's hints there fill the area each is in
+    (paper, if one area holds hints of several colours) and nothing else, and the references'
+    there are dropped (their gutters are paper too)."""
     poured = [hint for hint in own if on_sheet[hint.y, hint.x]]
-    area = blank.part([(hint.y, hint.x) for hint in poured], on_sheet) if poured else None
-    fill = SheetFill.from_hints(on_sheet, rgb_to_lab(np.array([hint.rgb for hint in poured], dtype=np.uint8)
-                                                     .reshape(-1, 3)), area=area)
+    groups = poured_areas(blank, on_sheet, poured)
     if line_art:
+        fill = SheetFill.from_hints(on_sheet, groups)
         if not poured and any(on_sheet[hint.y, hint.x] for hint in found):
             fill = None
         return fill, own, found
+    flat = [(area, colours) for area, colours in groups if one_colour(colours)]
+    if len(flat) < len(groups):  # said: such hints were dropped without a word (helper 57)
+        log.warning("%shints of several colours in one blank area (the gutters and margins, or a balloon): "
+                    "it stays paper; give it hints of one colour", input_prefix())
     off_sheet = [hint for hint in own if not on_sheet[hint.y, hint.x]]
-    return fill or SheetFill(on_sheet), off_sheet, [hint for hint in found if not on_sheet[hint.y, hint.x]]
+    return SheetFill.from_hints(on_sheet, flat), off_sheet, [hint for hint in found if not on_sheet[hint.y, hint.x]]
+
+
+def poured_areas(blank: BlankSheet, on_sheet: np.ndarray, poured: list[Hint]
+                 ) -> list[tuple[np.ndarray | None, np.ndarray]]:
+    """The user's hints on the sheet (``on_sheet`` (H, W) bool) grouped by the area each pours
+    into (:meth:`irodori.paint.BlankSheet.part`; None: the whole sheet) -> [(area, their colours
+    (n, 3) Lab)], in the hints' order. A balloon's hint and a gutter's fill each their own (both
+    were dropped when the two were taken as one area of two colours: helper 57)."""
+    groups: list[tuple[np.ndarray | None, list[Hint]]] = []
+    for hint in poured:
+        area = blank.part([(hint.y, hint.x)], on_sheet)
+        same = next((group for group in groups if (group[0] is None and area is None) or (
+            group[0] is not None and area is not None and np.array_equal(group[0], area))), None)
+        if same is None:
+            groups.append((area, [hint]))
+        else:
+            same[1].append(hint)
+    return [(area, rgb_to_lab(np.array([hint.rgb for hint in hints], dtype=np.uint8).reshape(-1, 3)))
+            for area, hints in groups]
 
 
 def painted_alpha(alpha: np.ndarray, sheet: SheetFill | None) -> np.ndarray:
@@ -1045,10 +1067,9 @@ def painted_alpha(alpha: np.ndarray, sheet: SheetFill | None) -> np.ndarray:
     alpha the colour would not show), the blank sheet keeps the input's alpha, unless hints
     painted it (then all of it is opaque). A page painted whole (background "paint") keeps its
     alpha, as a tinted image does."""
-    if sheet is None or (sheet.painted and sheet.area is None):
+    if sheet is None or sheet.whole:
         return np.full_like(alpha, 255)
-    paper = sheet.mask if not sheet.painted else sheet.mask & ~sheet.area
-    return np.where(paper, alpha, np.uint8(255)).astype(np.uint8)
+    return np.where(sheet.paper(), alpha, np.uint8(255)).astype(np.uint8)
 
 
 def own_colour_where_transparent(out: Image.Image, lightness: Lightness, alpha: np.ndarray) -> Image.Image:

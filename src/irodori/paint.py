@@ -535,40 +535,64 @@ class BlankSheet:
 SHEET_FILL_DE = 6.0  # hints on the sheet whose colours lie within this of their mean fill it flat
 
 
+def one_colour(colours: np.ndarray) -> bool:
+    """Whether hints' colours (n, 3) Lab are one colour: all within SHEET_FILL_DE of their mean."""
+    return bool(np.linalg.norm(colours - colours.mean(axis=0), axis=1).max() <= SHEET_FILL_DE)
+
+
 @dataclass(frozen=True)
 class SheetFill:
-    """What becomes of line art's blank sheet in the output: ``mask`` (H, W) bool, the sheet in
-    input pixels (:meth:`BlankSheet.pixels`), takes the flat colour ``lab`` (CIE L, a, b): white
-    paper, or the colour of the hints placed on it (``painted``), as a paint bucket fills it;
-    ``area`` (H, W) bool, if given, is the part of the sheet the hints were poured into (the
-    rest stays paper, :meth:`BlankSheet.part`)."""
+    """What becomes of the blank sheet in the output (line art's, or a page's gutters, margins
+    and balloons): ``mask`` (H, W) bool, the sheet in input pixels (:meth:`BlankSheet.pixels`),
+    stays white paper but where ``fills`` pour a flat colour, as a paint bucket does: each
+    (area, lab), ``area`` (H, W) bool the part of the sheet the hints were poured into
+    (:meth:`BlankSheet.part`; None: all of it), ``lab`` their colour (CIE L, a, b)."""
 
     mask: np.ndarray
-    lab: tuple[float, float, float] = (100.0, 0.0, 0.0)
-    painted: bool = False
-    area: np.ndarray | None = None
+    fills: tuple[tuple[np.ndarray | None, tuple[float, float, float]], ...] = ()
+
+    @property
+    def painted(self) -> bool:
+        """Whether hints poured colour into some of the sheet."""
+        return bool(self.fills)
+
+    @property
+    def whole(self) -> bool:
+        """Whether one fill covers the whole sheet."""
+        return any(area is None for area, _ in self.fills)
+
+    def paper(self) -> np.ndarray:
+        """(H, W) bool: the sheet that stays paper (no fill poured into it)."""
+        paper = self.mask.copy()
+        for area, _ in self.fills:
+            if area is None:
+                return np.zeros_like(self.mask)
+            paper &= ~area
+        return paper
 
     @classmethod
-    def from_hints(cls, mask: np.ndarray, colours: np.ndarray, area: np.ndarray | None = None) -> "SheetFill | None":
-        """colours (n, 3) Lab of the hints on the sheet, poured into ``area`` (None: all of it)
-        -> a paper sheet (no hints), a flat fill (all within SHEET_FILL_DE of their mean), or
-        None: hints of several colours, which the hint propagation blends across it."""
-        if len(colours) == 0:
-            return cls(mask)
-        mean = colours.mean(axis=0)
-        if np.linalg.norm(colours - mean, axis=1).max() > SHEET_FILL_DE:
+    def from_hints(cls, mask: np.ndarray, groups: list[tuple[np.ndarray | None, np.ndarray]]) -> "SheetFill | None":
+        """``groups``: the hints on the sheet by the area they pour into, each (area or None for
+        all of it, their colours (n, 3) Lab) -> a paper sheet (no hints), flat fills (each
+        area's hints all within SHEET_FILL_DE of their mean; a balloon's and the gutters' hints
+        fill each its own), or None: hints of several colours in one area, which the hint
+        propagation blends across it."""
+        if not all(one_colour(colours) for _, colours in groups):
             return None
-        return cls(mask, (float(mean[0]), float(mean[1]), float(mean[2])), painted=True, area=area)
+        means = [colours.mean(axis=0) for _, colours in groups]
+        return cls(mask, tuple((area, (float(m[0]), float(m[1]), float(m[2])))
+                               for (area, _), m in zip(groups, means)))
 
     def planes(self, y0: int, y1: int, l_paint: np.ndarray, a: np.ndarray, b: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Rows y0..y1 of the painted page (L, a, b) -> the same with the sheet's colours: its
-        fill where the hints were poured, paper on the rest of it."""
+        """Rows y0..y1 of the painted page (L, a, b) -> the same with the sheet's colours: each
+        fill where its hints were poured, paper on the rest of it."""
         on = self.mask[y0:y1]
-        flat = on if self.area is None else self.area[y0:y1]
-        paper = on & ~flat
-        return tuple(np.where(flat, value, np.where(paper, white, plane))
-                     for value, white, plane in zip(self.lab, (100.0, 0.0, 0.0), (l_paint, a, b)))
+        out = [np.where(on, white, plane) for white, plane in zip((100.0, 0.0, 0.0), (l_paint, a, b))]
+        for area, lab in self.fills:
+            flat = on if area is None else area[y0:y1]
+            out = [np.where(flat, value, plane) for value, plane in zip(lab, out)]
+        return out[0], out[1], out[2]
 
 
 SHAPE_CELLS = 3  # a closed shape within this many cells of the hints' grid, every way, is filled pixel by pixel
@@ -902,4 +926,4 @@ class Contract:
 
 __all__ = ["BACKGROUNDS", "MODES", "TONES", "BlankSheet", "Contract", "PageStats", "Screentone", "SheetFill", "background_mask",
            "choose_background", "choose_mode", "composite", "flatten_tone", "flats_to_lines", "grow", "gutters",
-           "ink_layer", "lattice_regularity", "page_stats", "paper_level", "tone_length"]
+           "ink_layer", "lattice_regularity", "one_colour", "page_stats", "paper_level", "tone_length"]
