@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from irodori.cli import main
 from irodori.color import rgb_to_lab
@@ -423,6 +423,22 @@ def test_a_bw_page_painted_after_its_colour_original_takes_its_colours():
     assert _psnr(with_ref, truth) > _psnr(without, truth) + 1.0
     inked = ink == 0
     assert rgb_to_lab(with_ref)[..., 0][inked].max() < 30
+
+
+def test_a_reference_on_white_paper_leaves_line_arts_sheet_paper_and_transparent():
+    """Helper 57: a reference on white paper (its lines' edges anti-aliased grey) made a line
+    drawing's transparent sheet opaque and smudged it grey: its white and grey hints there
+    handed the sheet to the spreading. Only coloured ones do now."""
+    truth = cartoon(6).copy()
+    truth[(truth == (245, 240, 225)).all(axis=-1)] = 255  # on white paper
+    reference = np.asarray(Image.fromarray(truth).filter(ImageFilter.GaussianBlur(1)))  # grey line edges
+    line_layer = np.zeros(truth.shape[:2] + (4,), np.uint8)
+    line_layer[..., 3] = np.where(rgb_to_lab(truth)[..., 0] < 25, 255, 0)  # black lines on a clear layer
+    painter = load_colorizer("auto", mode="paint", threads=1)
+    alone = np.asarray(painter.colorize(line_layer))
+    with_ref = np.asarray(painter.colorize(line_layer, reference=[reference]))
+    clear = alone[..., 3] == 0
+    assert clear.mean() > 0.5 and np.array_equal(with_ref[..., 3] == 0, clear)
 
 
 def test_only_a_closely_related_reference_colours_line_arts_blank_sheet(matcher, monkeypatch):

@@ -1031,8 +1031,8 @@ def sheet_hints(blank: BlankSheet, on_sheet: np.ndarray, own: list[Hint], found:
     groups = poured_areas(blank, on_sheet, poured)
     if line_art:
         fill = SheetFill.from_hints(on_sheet, groups)
-        if not poured and any(on_sheet[hint.y, hint.x] for hint in found):
-            fill = None
+        if not poured and any(on_sheet[hint.y, hint.x] and coloured(hint) for hint in found):
+            fill = None  # a reference's colours on the sheet: spread across it from white
         return fill, own, found
     flat = [(area, colours) for area, colours in groups if one_colour(colours)]
     if len(flat) < len(groups):  # said: such hints were dropped without a word (helper 57)
@@ -1040,6 +1040,12 @@ def sheet_hints(blank: BlankSheet, on_sheet: np.ndarray, own: list[Hint], found:
                     "it stays paper; give it hints of one colour", input_prefix())
     off_sheet = [hint for hint in own if not on_sheet[hint.y, hint.x]]
     return SheetFill.from_hints(on_sheet, flat), off_sheet, [hint for hint in found if not on_sheet[hint.y, hint.x]]
+
+
+def coloured(hint: Hint) -> bool:
+    """Whether a hint's colour has chroma (at least SHEET_HINT_CHROMA), not white or grey."""
+    lab = rgb_to_lab(np.array(hint.rgb, dtype=np.uint8).reshape(1, 3))[0]
+    return bool(np.hypot(lab[1], lab[2]) >= SHEET_HINT_CHROMA)
 
 
 def poured_areas(blank: BlankSheet, on_sheet: np.ndarray, poured: list[Hint]
@@ -1278,6 +1284,11 @@ FLAT_L_STD = 1.0
 COLOURED_CHROMA = 20.0  # a pixel this colourful (CIE chroma) is clearly coloured, not a cast or JPEG noise
 COLOURED_SHARE = 0.005  # an input with this share of such pixels is a colour image, however white its paper
 # (0.03 until a helper found hand tinting of 1-2 % of a portrait, its lips and scarf, replaced without a word)
+# Only a reference's hint of this chroma at least on line art's blank sheet hands the sheet to
+# the spreading: white and grey ones alone (a reference on white paper, its lines' anti-aliased
+# edges) leave it paper, a transparent one clear (they smudged it grey and made it opaque: helper
+# 57; val openmoji-paint with a matching reference +2.55 -> +2.54 dB).
+SHEET_HINT_CHROMA = 5.0
 KEEP_SHARE = 0.05  # keep_colour keeps an input only with this share: a B&W scan beside a colour strip is coloured
 
 
