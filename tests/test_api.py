@@ -132,7 +132,9 @@ def test_keep_colour_returns_a_colour_input_as_it_is_and_colours_the_rest(tmp_pa
     with zipfile.ZipFile(tmp_path / "ch.cbz", "w") as zf:
         zf.writestr("000_cover.png", buf.getvalue())
         zf.writestr("001.png", page.getvalue())
-    assert main(["colorize", str(tmp_path / "ch.cbz"), "-o", str(tmp_path / "out"), "--keep-colour", "-q"]) == 0
+    assert main(["colorize", str(tmp_path / "ch.cbz"), "-o", str(tmp_path / "out"), "--keep-colour",
+                 "--threads", "1"]) == 0
+    assert "1 coloured, 0 skipped, 0 failed; 1 page of archives kept in colour" in capsys.readouterr().err
     with zipfile.ZipFile(tmp_path / "out" / "ch.cbz") as zf:
         kept = np.asarray(Image.open(io.BytesIO(zf.read("000_cover.png"))).convert("RGB"))
         coloured = np.asarray(Image.open(io.BytesIO(zf.read("001.png"))).convert("RGB"))

@@ -123,9 +123,9 @@ def test_jpeg_is_jpg_and_an_encoding_setting_the_format_cannot_use_is_warned_of(
         assert Image.open(tmp_path / "j" / "p.jpg").format == "JPEG"
         assert "unused" not in caplog.text
         assert main([*args, "-o", str(tmp_path / "p"), "--quality", "80"]) == 0
-        assert "--quality: unused with --format png (png is lossless" in caplog.text
+        assert "--quality: unused with png output (png, the default format, is lossless" in caplog.text
         assert main([*args, "-o", str(tmp_path / "j"), "--format", "jpg", "--png-compression", "9"]) == 0
-        assert "--png-compression: unused with --format jpg" in caplog.text
+        assert "--png-compression: unused with jpg output" in caplog.text
 
 
 def test_a_glob_mirrors_the_folders_below_its_first_wildcard(tiny_onnx, tmp_path, capsys):

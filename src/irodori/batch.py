@@ -611,8 +611,9 @@ def _settle_encoding(args: argparse.Namespace) -> None:
                                              ("--png-compression", args.png_compression, args.format == "png"))
               if value is not None and not used]
     if unused:
-        log.warning("%s: unused with --format %s (%s)", unused[0], args.format,
-                    "png is lossless; --png-compression sets its size and speed" if args.format == "png"
+        log.warning("%s: unused with %s output (%s)", unused[0], args.format,
+                    "png, the default format, is lossless; --png-compression sets its size and speed; "
+                    "--format jpg or webp takes --quality" if args.format == "png"
                     else "it sets png's zlib level; --quality sets this format's")
     args.quality = 95 if args.quality is None else args.quality
     args.png_compression = DEFAULT_PNG_COMPRESSION if args.png_compression is None else args.png_compression
@@ -918,15 +919,16 @@ def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, 
         return exc.status if isinstance(exc, Terminated) else 130
     bar.close()
     return _finish(todo, skipped=skipped, spared=spared, before=failures, failed=failed, uncoloured=uncoloured,
-                   kept=kept)
+                   kept=kept, kept_pages=colorizer.kept - kept)
 
 
 def _finish(todo: list[Job], *, skipped: int, spared: int = 0, before: list[str], failed: list[str],
-            uncoloured: dict[Path, int], kept: int = 0) -> int:
+            uncoloured: dict[Path, int], kept: int = 0, kept_pages: int = 0) -> int:
     """Print the end of a batch (the failed inputs, then the counts) -> the exit status.
     ``before``: the failures found before any work; ``failed``: those of jobs in ``todo``;
     ``skipped``: outputs that exist; ``spared``: outputs that are the run's references;
-    ``kept``: images of ``todo`` written as they were (--keep-colour), not counted as coloured."""
+    ``kept``: images of ``todo`` written as they were (--keep-colour), not counted as coloured;
+    ``kept_pages``: archives' pages kept so (their archive counts as coloured)."""
     exists, reference = "output exists; --overwrite to redo", "a reference of this run, kept"
     if skipped and spared:
         why_skipped = f" ({skipped}: {exists.replace(';', ',')}; {spared}: {reference})"
@@ -935,6 +937,8 @@ def _finish(todo: list[Job], *, skipped: int, spared: int = 0, before: list[str]
     written = f"{len(todo) - len(failed) - kept} coloured, " + (f"{kept} kept in colour, " if kept else "")
     summary = (f"{written}{skipped + spared} skipped{why_skipped}, "
                f"{len(before) + len(failed)} failed")
+    if kept_pages:
+        summary += f"; {kept_pages} page{'' if kept_pages == 1 else 's'} of archives kept in colour"
     if uncoloured:
         n = sum(uncoloured.values())
         summary += f"; {n} page{'' if n == 1 else 's'} of archives copied uncoloured"
