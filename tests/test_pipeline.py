@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from irodori.color import rgb_to_l
 from irodori.colorizer import Colorizer, Hint, load_colorizer
@@ -523,6 +523,16 @@ def test_a_faded_print_is_read_at_restored_levels_and_keeps_its_colours():
     sky = np.linspace(95, 60, 200, dtype=np.float32)[:, None] * np.ones((1, 300), np.float32)
     ground = np.random.default_rng(0).random((100, 300)).astype(np.float32) * 40 + 20
     assert picture_in_frame(np.vstack([sky, ground])).shape[0] >= 280
+    # a grey cover whose own plain ground surrounds its title and a disc is no print in a frame
+    # (helper 57: its colour stopped at a straight seam around them); the print on a lid is
+    from irodori.colorizer import frame_box
+
+    cover = Image.new("L", (200, 280), 90)
+    ImageDraw.Draw(cover).ellipse((50, 90, 150, 190), fill=195)
+    ImageDraw.Draw(cover).text((60, 30), "VOLUME 1", fill=240)
+    cover_l = np.asarray(cover, dtype=np.float32) * 100 / 255
+    assert frame_box(cover_l)[1] == 0 and picture_in_frame(cover_l).shape != cover_l.shape
+    assert frame_box(np.pad(faded, 40, constant_values=8).astype(np.float32) * 100 / 255)[1] >= 2
 
 
 def test_one_opened_image_coloured_from_two_threads_stays_intact(colorizer):

@@ -881,7 +881,11 @@ def picture_in_frame(l: np.ndarray) -> np.ndarray:
 
 def frame_box(l: np.ndarray) -> tuple[tuple[int, int, int, int], int]:
     """L (h, w) -> ((top, bottom, left, right) of the picture inside its frames, how many of the
-    four sides have one): :func:`picture_in_frame`'s box."""
+    four sides have one that ends at the picture's edge): :func:`picture_in_frame`'s box. A side
+    counts only where the picture's edge line (its median) lies more than 2 FRAME_STD from the
+    frame's level: a print's edge on a lid or its border does; a plain ground that merely
+    surrounds a picture's content does not (helper 57: a grey cover's own ground was taken for a
+    scanner's frame, and the colour stopped at a straight seam around its title and circle)."""
     top, bottom, left, right = 0, l.shape[0], 0, l.shape[1]
     levels: list[float | None] = [None] * 4  # the last frame's level on each side: top, bottom, left, right
     for _ in range(FRAMES):
@@ -897,7 +901,10 @@ def frame_box(l: np.ndarray) -> tuple[tuple[int, int, int, int], int]:
         found = (t > 0, b < inner.shape[0], lf > 0, r < inner.shape[1])
         levels = [float(edge) if taken else level for edge, taken, level in zip(edges, found, levels)]
         top, bottom, left, right = top + t, top + b, left + lf, left + r
-    return (top, bottom, left, right), sum(level is not None for level in levels)
+    picture = l[top:bottom, left:right]
+    lines = (picture[0], picture[-1], picture[:, 0], picture[:, -1])
+    return (top, bottom, left, right), sum(level is not None and abs(float(np.median(line)) - level) > 2 * FRAME_STD
+                                           for line, level in zip(lines, levels))
 
 
 def _frame_depth(l: np.ndarray, around: float | None = None) -> int:
