@@ -43,6 +43,21 @@ def test_flatten_tone_removes_dots_and_keeps_lines_and_solids():
     np.testing.assert_array_equal(flat[-12:, -20:], 255)  # a solid black stays
 
 
+def test_a_sparse_screens_last_dots_beside_its_outline_are_flattened_too():
+    """Helper 57: a sparse screen (2 x 2 dots at a pitch of 6, 11 % ink) bounded by an ink line
+    kept a dotted frame along the line: there its density window is half line and paper, under
+    TONE_DENSITY. Within the screen's cells the dots within that window's reach go too."""
+    dark = np.zeros((120, 160), np.uint8)
+    dark[20:23, 20:140] = dark[97:100, 20:140] = dark[20:100, 20:23] = dark[20:100, 137:140] = 255  # a box
+    for y in range(24, 96, 6):
+        for x in range(24, 136, 6):
+            dark[y:y + 2, x:x + 2] = 255
+    flat = flatten_tone(dark, 7, np.ones_like(dark, bool))
+    inside = (slice(24, 96), slice(24, 136))
+    assert (dark[inside] > 128).mean() > 0.1 and not (flat[inside] > 128).any()
+    np.testing.assert_array_equal(flat[20:23, 20:140], 255)  # the outline stays
+
+
 def test_flatten_tone_keeps_lettering_and_thin_lines_on_paper():
     """Short strokes on paper are not screentone: a full stop, a short dash, a steep 1-px line
     broken into short runs by the pixel grid all stay; only dense fields of dots go."""

@@ -107,13 +107,17 @@ def flatten_tone(dark: np.ndarray, length: int, screen: np.ndarray | None = None
     stays. Dense tones whose dots merge into a dark mesh are long too, and stay as texture.
     ``screen`` (H, W) bool, where the page's dots lie on a lattice (:class:`Screentone`): the
     opening is used only there too, so that small lettering, as dense in short strokes as a
-    screen but not regular, keeps its letters. None: wherever the density says (the training
-    renders, whose tones are all screens).
+    screen but not regular, keeps its letters, and there it also takes the dots within 2
+    ``length`` of where the density holds (a screen's edge along an outline). None: wherever the
+    density says (the training renders, whose tones are all screens).
     """
     out = strokes(dark, length)
     toned = box_mean((dark.astype(np.int16) - out) > DOT_CONTRAST, 2 * length) >= TONE_DENSITY
     if screen is not None:
-        toned &= screen
+        # a screen's last dots, whose window is half line or paper (under TONE_DENSITY on a sparse
+        # screen), lie within the window's reach of its toned pixels: taken too, inside the
+        # screen's cells (helper 57: a sparse screen kept a dotted frame along its outlines)
+        toned = (box_mean(toned, 2 * length) > 0) & screen
     return np.where(toned, out, dark)
 
 
