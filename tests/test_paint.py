@@ -744,6 +744,19 @@ def test_a_hint_fills_a_line_art_shape_with_its_own_colour_up_to_the_outline(pai
     assert (out[60:64, 40:216, 0] < 10).all()  # the ink stays ink
 
 
+def test_a_hint_on_a_page_fills_its_shape_with_its_chroma_up_to_the_outline(painter):
+    """Helper 57: on a page (its sheet painted, not kept as line art's) a hint's fill left the
+    network's beige in a 3-4 px band along the lines around it; it runs up to them now too."""
+    art = np.full((256, 256), 255, np.uint8)
+    art[60:64, 40:216] = art[192:196, 40:216] = art[60:196, 40:44] = art[60:196, 212:216] = 0  # a box, 4-px lines
+    out = rgb_to_lab(np.asarray(painter.colorize(art, hints=[(128, 128, "#2050d0")], mode="paint",
+                                                 background="paint")))
+    target = rgb_to_lab(np.array([[[0x20, 0x50, 0xd0]]], np.uint8))[0, 0, 1:]
+    off = np.linalg.norm(out[65:191, 45:211, 1:] - target, axis=-1)  # the chroma (a page keeps its shading)
+    band = np.concatenate([off[:6].ravel(), off[-6:].ravel(), off[:, :6].ravel(), off[:, -6:].ravel()])
+    assert np.mean(off < 10) > 0.95 and np.mean(band < 10) > 0.9
+
+
 def test_a_hint_poured_into_a_shape_cut_by_the_frame_fills_that_shape_and_not_the_sheet(painter):
     """The sheet is all the paper the edge reaches, a shape that runs off the edge too; a hint
     there filled the whole sheet (found by a helper). A paint bucket fills the area it is poured in."""

@@ -754,8 +754,8 @@ class Colorizer:
         lab = propagate_hints(lab, l_small, hints, lightness.shape, walls=walls, fill=colours, filling=filling,
                               hint_l=hint_l, own=len(own))
         lab[0] = np.clip(lab[0], 0.0, 100.0)
-        if line_art:  # the fills too run up to the lines (the distances grow, and the fill fades, beside them)
-            lab = flats_to_lines(lab, darkest)
+        if line_art or own:  # the fills too run up to the lines (the distances grow, and the fill fades, beside them)
+            lab = flats_to_lines(lab, darkest if line_art else l_small)
         return lab
 
     def blank_sheet(self, lightness: Lightness, contract: Contract) -> BlankSheet | None:
