@@ -535,8 +535,6 @@ def _upright(img: Image.Image, name: str) -> Image.Image:
         orientation = None
     turn = _ORIENTATIONS.get(orientation) if isinstance(orientation, int) else None
     upright = img.transpose(turn) if turn is not None else img.copy()
-    if turn is not None:
-        upright.info["irodori.turned"] = True
     upright.info.pop("exif", None)  # damaged, and an orientation applied must not be applied again
     log.warning("%sdamaged EXIF (%s): %s", name, reason,
                 f"its orientation ({orientation}) is applied, the rest dropped" if turn is not None

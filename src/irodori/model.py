@@ -400,7 +400,7 @@ class Generator(nn.Module):
             return None
         factor = l.shape[-1] // x.shape[-1]
         correction = self.l_head(x)
-        if self.config.line_art_head and (line_art if isinstance(line_art, bool) else True):
+        if self.config.line_art_head and line_art is not False:  # True, or a tensor choosing per image
             other = self.l_head_line_art(x)
             correction = other if line_art is True else torch.where(
                 torch.as_tensor(line_art, device=x.device).reshape(-1, 1, 1, 1), other, correction)
