@@ -11,8 +11,8 @@ from PIL import Image
 from conftest import bw_page_image, lettering_page, line_art_image as _line_art
 from irodori.color import rgb_to_lab
 from irodori.imageio import Lightness
-from irodori.paint import (BlankSheet, Contract, PageStats, Screentone, background_mask, choose_background, choose_mode,
-                           composite, flatten_tone, flats_to_lines, grow, gutters, ink_layer, lattice_regularity,
+from irodori.paint import (BlankSheet, Contract, PageStats, Screentone, background_mask, box_mean, box_sum,
+                           choose_background, choose_mode, composite, flatten_tone, flats_to_lines, grow, gutters, ink_layer, lattice_regularity,
                            page_stats)
 
 
@@ -33,6 +33,18 @@ def _dot_energy(l: np.ndarray, pitch: int) -> float:
 
 
 # -- the pieces ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape, radius", [((9, 13), 2), ((4, 3), 5), ((1, 1), 0), ((12, 7), 0)])
+def test_box_sums_and_means_are_those_of_windows_clipped_at_the_edges(shape, radius):
+    rng = np.random.default_rng(3)
+    mask = rng.random(shape) < 0.4
+    h, w = shape
+    windows = [[mask[max(0, y - radius):y + radius + 1, max(0, x - radius):x + radius + 1] for x in range(w)]
+               for y in range(h)]
+    assert box_sum(mask, radius).tolist() == [[int(win.sum()) for win in row] for row in windows]
+    assert np.allclose(box_mean(mask, radius), [[win.mean() for win in row] for row in windows])
+    assert np.allclose(box_mean(mask.astype(np.float32), radius), box_mean(mask, radius))  # 0/1 floats alike
+
+
 def test_flatten_tone_removes_dots_and_keeps_lines_and_solids():
     page = bw_page_image()
     dark = 255 - page

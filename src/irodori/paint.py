@@ -59,15 +59,42 @@ TONE_DENSITY = 0.1  # a pixel is in a toned region when this share of its neighb
 DOT_CONTRAST = 40  # ink darkness (0-255) a dot stands above what the opening leaves
 
 
+def box_sum(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Sum of a bool or 0/1 (H, W) over (2 radius + 1)^2 windows clipped at the edges: int32
+    (H, W) (float64 for a float input), by cumulative sums along each axis in turn (an integral
+    image read by slices, not gathered)."""
+    total = mask if mask.dtype.kind == "f" else mask.astype(np.int32, copy=False)
+    for axis in (0, 1):
+        total = _window_sums(total, radius, axis)
+    return total
+
+
+def _window_sums(values: np.ndarray, radius: int, axis: int) -> np.ndarray:
+    """Sums of ``values`` along ``axis`` over windows of 2 radius + 1, clipped at the ends."""
+    n = values.shape[axis]
+    shape = list(values.shape)
+    shape[axis] = n + 1
+    cumulative = np.zeros(shape, np.float64 if values.dtype.kind == "f" else np.int32)
+    np.cumsum(values, axis=axis, out=cumulative[(slice(None),) * axis + (slice(1, None),)])
+    edge = [(0, 0)] * values.ndim
+    edge[axis] = (radius, radius)
+    cumulative = np.pad(cumulative, edge, mode="edge")  # a window past either end stops there
+    hi = (slice(None),) * axis + (slice(2 * radius + 1, 2 * radius + 1 + n),)
+    lo = (slice(None),) * axis + (slice(0, n),)
+    return cumulative[hi] - cumulative[lo]
+
+
+def window_counts(height: int, width: int, radius: int) -> np.ndarray:
+    """How many pixels of an (H, W) image each of :func:`box_sum`'s clipped windows holds: (H, W) int."""
+    def along(n: int) -> np.ndarray:
+        i = np.arange(n)
+        return np.minimum(i + radius + 1, n) - np.maximum(i - radius, 0)
+    return along(height)[:, None] * along(width)[None, :]
+
+
 def box_mean(mask: np.ndarray, radius: int) -> np.ndarray:
-    """Mean of a bool (H, W) over (2 radius + 1)^2 windows (clipped at the edges), by an
-    integral image."""
-    h, w = mask.shape
-    integral = np.pad(mask.astype(np.int32).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    y0, y1 = np.clip(np.arange(h) - radius, 0, h), np.clip(np.arange(h) + radius + 1, 0, h)
-    x0, x1 = np.clip(np.arange(w) - radius, 0, w), np.clip(np.arange(w) + radius + 1, 0, w)
-    total = (integral[y1][:, x1] - integral[y0][:, x1] - integral[y1][:, x0] + integral[y0][:, x0])
-    return total / ((y1 - y0)[:, None] * (x1 - x0)[None, :])
+    """Mean of a bool (H, W) over (2 radius + 1)^2 windows (clipped at the edges): float64 (H, W)."""
+    return box_sum(mask, radius) / window_counts(*mask.shape, radius)
 
 
 def strokes(dark: np.ndarray, length: int) -> np.ndarray:
@@ -112,12 +139,13 @@ def flatten_tone(dark: np.ndarray, length: int, screen: np.ndarray | None = None
     density says (the training renders, whose tones are all screens).
     """
     out = strokes(dark, length)
-    toned = box_mean((dark.astype(np.int16) - out) > DOT_CONTRAST, 2 * length) >= TONE_DENSITY
+    reach = 2 * length
+    toned = box_mean((dark.astype(np.int16) - out) > DOT_CONTRAST, reach) >= TONE_DENSITY
     if screen is not None:
         # a screen's last dots, whose window is half line or paper (under TONE_DENSITY on a sparse
         # screen), lie within the window's reach of its toned pixels: taken too, inside the
         # screen's cells (helper 57: a sparse screen kept a dotted frame along its outlines)
-        toned = (box_mean(toned, 2 * length) > 0) & screen
+        toned = (box_sum(toned, reach) > 0) & screen
     return np.where(toned, out, dark)
 
 
