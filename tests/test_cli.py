@@ -128,6 +128,37 @@ def test_jpeg_is_jpg_and_an_encoding_setting_the_format_cannot_use_is_warned_of(
         assert "--png-compression: unused with jpg output" in caplog.text
 
 
+def test_o_with_an_image_extension_is_the_one_inputs_output_file(tiny_onnx, tmp_path, capsys):
+    """`-o page.png` for one page made a folder page.png/ holding page.png/p.png (found trying it
+    as a new user): it is now the output file, its format the extension's."""
+    import zipfile
+
+    Image.new("L", (16, 12), 100).save(tmp_path / "p.png")
+    args = ["colorize", str(tmp_path / "p.png"), "--model", str(tiny_onnx), "-q"]
+    assert main([*args, "-o", str(tmp_path / "out" / "coloured.JPEG")]) == 0
+    assert (tmp_path / "out" / "coloured.JPEG").is_file() and Image.open(tmp_path / "out" / "coloured.JPEG").format == "JPEG"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["coloured.JPEG"]
+    assert main([*args, "-o", str(tmp_path / "out" / "coloured.JPEG")]) == 0  # there: skipped, as in a folder
+    assert "1 skipped" in capsys.readouterr().err
+    (tmp_path / "dir.png").mkdir()  # a folder of that name stays a folder
+    assert main([*args, "-o", str(tmp_path / "dir.png")]) == 0 and (tmp_path / "dir.png" / "p.png").is_file()
+    for output, extra, said in (("c.png", ["--format", "webp"], "is a png file, but --format webp"),
+                                ("c.cbz", [], "is an archive, but"),
+                                ("p.png", [], "is the input itself")):
+        assert main([*args, "-o", str(tmp_path / output), *extra]) == 2
+        assert said in capsys.readouterr().err
+    assert main(["colorize", str(tmp_path / "p.png"), str(tmp_path / "p.png"), "-o", str(tmp_path / "two.png"),
+                 "--model", str(tiny_onnx)]) == 2
+    assert "the inputs are several; give an output folder" in capsys.readouterr().err
+    assert not (tmp_path / "two.png").exists() and not (tmp_path / "c.png").exists()
+    with zipfile.ZipFile(tmp_path / "ch.cbz", "w") as z:
+        z.write(tmp_path / "p.png", "001.png")
+    assert main(["colorize", str(tmp_path / "ch.cbz"), "-o", str(tmp_path / "ch-colour.cbz"), "--model",
+                 str(tiny_onnx), "-q"]) == 0
+    with zipfile.ZipFile(tmp_path / "ch-colour.cbz") as z:
+        assert z.namelist() == ["001.png"]
+
+
 def test_a_glob_mirrors_the_folders_below_its_first_wildcard(tiny_onnx, tmp_path, capsys):
     for volume in ("vol1", "vol2"):
         (tmp_path / volume).mkdir()
@@ -596,7 +627,7 @@ def test_a_closed_pipe_ends_quietly(tiny_onnx, inputs, command):
 
 
 def test_an_output_folder_that_cannot_be_written_is_a_usage_error_before_any_work(tiny_onnx, inputs, tmp_path):
-    a_file = tmp_path / "taken.png"
+    a_file = tmp_path / "taken"  # (an image's name, "taken.png", would be -o naming one output file)
     a_file.write_bytes(b"x")
     for output in (a_file, a_file / "sub"):
         t0 = time.perf_counter()

@@ -572,8 +572,55 @@ class Terminated(KeyboardInterrupt):
         self.status = 128 + int(signum)
 
 
+OUTPUT_FILE_FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"}  # -o page.png: a file
+
+
+def output_file(args: argparse.Namespace) -> Path | None:
+    """The one output file ``-o`` names, or None when it names a folder: an -o ending in an image
+    format's extension (``-o page.png``; an archive's, ``-o ch01.cbz``, for an archive) that is not
+    a folder already. A user's first guess for one page, which before made a folder ``page.png/``
+    and put ``page.png/INPUT.png`` in it (found trying it as a new user)."""
+    if args.output in (None, "-", ""):
+        return None
+    output = Path(args.output)
+    if output.suffix.lower() not in (*OUTPUT_FILE_FORMATS, *ARCHIVE_EXTENSIONS) or output.is_dir():
+        return None
+    return output
+
+
+def _output_file_problem(args: argparse.Namespace, output: Path) -> str | None:
+    """Why ``-o FILE`` cannot be the one output of these inputs (several, a folder, an archive for
+    an image or the other way round, a --format its extension contradicts, the input itself), or
+    None; ``args.format`` then follows the extension."""
+    given = args.inputs
+    source = Path(given[0])
+    if given != ["-"] and (len(given) != 1 or not source.is_file()):
+        return (f"names one output file, but {'the inputs are several' if len(given) > 1 else f'{given[0]} is not a file'}"
+                "; give an output folder, such as -o out/")
+    archive = output.suffix.lower() in ARCHIVE_EXTENSIONS
+    if given != ["-"] and archive != is_archive(source):
+        return (f"is {'an archive' if archive else 'an image'}, but {given[0]} is {'an archive' if is_archive(source) else 'an image'}; "
+                "name the output with its kind's extension, or give a folder")
+    if given == ["-"] and archive:
+        return "is an archive, but stdin is one image; name it .png, .jpg or .webp"
+    if given != ["-"] and output.resolve() == source.resolve():
+        return "is the input itself (an input is never overwritten); choose another name"
+    wanted = OUTPUT_FILE_FORMATS.get(output.suffix.lower())
+    if wanted is not None and args.format not in (None, wanted):
+        return f"is a {wanted} file, but --format {args.format} asks for another; leave --format out or rename it"
+    args.format = wanted or args.format
+    return output_folder_problem(output.parent)
+
+
 def _usage_problem(args: argparse.Namespace, threads: int) -> str | None:
-    """What makes the command line unusable before any work (exit 2), or None."""
+    """What makes the command line unusable before any work (exit 2), or None; settles
+    ``args.format`` (``-o page.jpg``'s, else png)."""
+    target = output_file(args)
+    if target is not None:
+        problem = _output_file_problem(args, target)
+        if problem:
+            return f"-o {args.output} {problem}"
+    args.format = args.format or "png"
     stdin_mode = args.inputs == ["-"]
     if threads < 1:
         return "--threads must be at least 1"
@@ -586,6 +633,8 @@ def _usage_problem(args: argparse.Namespace, threads: int) -> str | None:
     if stdin_mode and args.output in (None, "-") and sys.stdout.isatty():  # as gzip and zstd refuse
         return (f"refusing to write {args.format.upper()} data to a terminal; redirect it "
                 "(irodori colorize - < in.png > out.png) or give -o OUTDIR")
+    if target is not None:
+        return None
     problem = None if args.output in (None, "-") else output_folder_problem(Path(args.output))
     if problem:
         return f"-o {args.output}: {problem}"  # found before any image is coloured
@@ -730,8 +779,11 @@ def run_colorize(args: argparse.Namespace, interrupts: list[KeyboardInterrupt] |
         colorizer = _load(args, threads)
         return 2 if colorizer is None else _run_stdin(colorizer, args, hints=file_hints + cli_hints)
 
-    found, problems = collect_inputs(args.inputs, recursive=args.recursive, exclude=Path(args.output))
-    jobs, clashes = plan_jobs(found, Path(args.output), args.format)
+    target = output_file(args)
+    outdir = Path(args.output) if target is None else target.parent
+    found, problems = collect_inputs(args.inputs, recursive=args.recursive, exclude=outdir)
+    # -o page.png: the one input's output is that file (checked against it in _usage_problem)
+    jobs, clashes = plan_jobs(found, outdir, args.format) if target is None else ([Job(s, target) for s, _ in found], [])
     try:
         jobs = attach_hints(jobs, cli_hints, file_hints, roots=args.inputs)
     except HintError as exc:
@@ -960,7 +1012,7 @@ def _written_since(path: Path, since: float) -> bool:
 
 def _run_stdin(colorizer, args: argparse.Namespace, *, hints: list[Hint]) -> int:
     data = sys.stdin.buffer.read()  # read whole even when skipped: the writer of the pipe must not fail
-    target = None if args.output in (None, "-") else Path(args.output) / f"stdin.{args.format}"
+    target = (None if args.output in (None, "-") else output_file(args) or Path(args.output) / f"stdin.{args.format}")
     state = "missing" if target is None else output_state(target)
     if state in ("folder", "other"):
         print(f"error: <stdin>: its output {target} is {'a folder' if state == 'folder' else 'not a regular file'}",

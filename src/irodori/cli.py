@@ -120,10 +120,12 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="IN",
                    help="image files, .cbz/.zip comic archives, folders, globs, or - for stdin")
     p.add_argument("-o", "--output", default=None, metavar="OUTDIR",
-                   help="output folder (created); omit or use - with a stdin input to write to stdout")
+                   help="output folder (created); for one input, a file name with its format's extension "
+                   "(-o page.png, page.jpg, page.webp; ch01.cbz for an archive) is its output file; omit or "
+                   "use - with a stdin input to write to stdout")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders (kept in the output)")
-    p.add_argument("--format", type=_format_name, choices=["png", "jpg", "webp"], default="png",
-                   help="output format (default png; jpeg is jpg)")
+    p.add_argument("--format", type=_format_name, choices=["png", "jpg", "webp"], default=None,
+                   help="output format (default png, or -o FILE's extension; jpeg is jpg)")
     # None: not given (the defaults, 95 and PNG_COMPRESSION, are set in batch, which warns of one
     # given for a format that has no use for it)
     p.add_argument("--quality", type=_quality, default=None, help="jpg/webp quality, 1-100 (default 95)")
