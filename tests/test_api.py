@@ -166,6 +166,12 @@ def test_keep_colour_reads_only_what_shows_and_says_what_it_leaves_unused(caplog
     page = np.repeat(grey[..., None], 3, axis=2).copy()
     page[:12, :12] = (255, 0, 0)  # a colour strip beside a B&W scan: about 0.5 % of it
     assert keeper.colorize(page).info["irodori.mode"] != "kept"
+    page[:24, :24] = (255, 0, 0)  # about 2 %: a colour image, but under keeping's 5 %: said so (helper 58)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="irodori"):
+        assert keeper.colorize(page).info["irodori.mode"] != "kept"
+    assert "keeping colour keeps only images more than 5% clearly coloured" in caplog.text
+    assert "--keep-colour" not in caplog.text  # not advised to the one who gave it
     assert keeper.colorize(Image.fromarray(np.dstack([colour, np.full((90, 120), 128, np.uint8)]), "RGBA")
                            .convert("RGBa")).mode == "RGBA"
     with pytest.raises(ValueError, match="keep_colour must be True or False"):

@@ -302,6 +302,7 @@ def test_a_paired_set_is_scored_against_the_truths_colours_under_the_inputs_ligh
         Image.fromarray(grey).save(pairs / "input" / f"{path.stem}.png")
     result = evaluate_folder(str(tiny_onnx), pairs, fd=False, progress=False)
     assert result["images"] == 3
+    assert not any("ink on paper" in note for note in result["notes"])  # grey inputs: tint is their scoring
     # The baseline is the input's own grey against the truth's colours under that lightness: for
     # the posterised page that reference holds the truth's colours at its four greys.
     first = result["per_image"][0]
@@ -365,3 +366,23 @@ def test_paint_mode_scores_a_paired_set_on_full_rgb_beside_the_bw_input(tiny_pai
         evaluate_folder(colorizer, colour_folder, fd=False, progress=False, mode="paint")
     with pytest.raises(ValueError, match="mode must be tint or paint"):
         evaluate_folder(colorizer, pairs, fd=False, progress=False, mode="auto")
+
+
+def test_printed_inputs_scored_tinted_are_noted(tiny_onnx, tmp_path):
+    """Helper 58 scored a fine-tuned paint model on B&W pages without --mode paint: tinted, as
+    the default, without a word. Now a note says they look like ink on paper."""
+    from PIL import Image, ImageFilter
+
+    from conftest import bw_page_image
+    from irodori.evaluate import evaluate_folder
+
+    for sub in ("input", "truth"):
+        (tmp_path / sub).mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        scanned = Image.fromarray(bw_page_image()).filter(ImageFilter.GaussianBlur(0.8))  # greys at the ink's edges
+        scanned.save(tmp_path / "input" / f"p{i}.png")
+        Image.fromarray((rng.random((120, 160, 3)) * 255).astype(np.uint8)).save(tmp_path / "truth" / f"p{i}.png")
+    result = evaluate_folder(str(tiny_onnx), tmp_path, fd=False, progress=False)
+    assert any("2 of the first 2 inputs look like ink on paper" in note and "--mode paint" in note
+               for note in result["notes"]), result["notes"]

@@ -118,6 +118,17 @@ def test_interrupt_saves_a_checkpoint_and_exits_cleanly(tmp_path, how, status):
     assert "Traceback" not in err
 
 
+def test_the_progress_bar_is_drawn_on_a_terminal_only(tmp_path):
+    """Helper 58: with stderr sent to a file, train wrote its bar 602 times into it (colorize and
+    evaluate draw theirs on a terminal only)."""
+    cmd = [sys.executable, "-m", "irodori.cli", "train", "--dry-run", "--preset", "tiny", "--out", str(tmp_path),
+           "--steps=3"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stderr and "step/s" not in proc.stderr and "it/s" not in proc.stderr
+    assert read_meta(tmp_path)["step"] == 3
+
+
 def test_a_stopped_run_that_ends_its_process_unhandled_still_exits(tmp_path):
     """A script that lets TrainingInterrupted end its process (scripts/train_gpu.py did) hung
     after saving: the DataLoader workers ignore SIGTERM, and multiprocessing's exit waited for

@@ -481,8 +481,10 @@ def _init_paints(args: argparse.Namespace, init_meta: dict, cli_overrides: dict)
     colours alone, the decoder moved under the paint head, and a helper's fine-tuned `manga`
     painted B&W pages nearly without colour (mean chroma 40 -> 6), with grey blotches on white
     paper. A paint setting given alone decides the other: ``--data.paint_prob=0`` (or
-    ``--loss.paint_l1=0``) trains the colours alone. {} without an init, or for one that does not
-    paint."""
+    ``--loss.paint_l1=0``) trains the colours alone, and so does ``--data.manga_prob=0`` given
+    alone (the pages seen grey, as they are: FINETUNE.md's choice for grey pages; four samples in
+    five were still rendered as B&W pages for the painting, helper 58). {} without an init, or for
+    one that does not paint."""
     if not init_meta.get("arch", {}).get("paint"):
         return {}
     settings: dict = {"model": {"paint": True}}
@@ -490,7 +492,12 @@ def _init_paints(args: argparse.Namespace, init_meta: dict, cli_overrides: dict)
         return settings
     prob = (cli_overrides.get("data") or {}).get("paint_prob")
     l1 = (cli_overrides.get("loss") or {}).get("paint_l1")
-    if prob is None and l1 is None:
+    grey = float((cli_overrides.get("data") or {}).get("manga_prob", 1.0)) == 0.0
+    if prob is None and l1 is None and grey:
+        log.info("--data.manga_prob=0: the pages are seen grey, as they are, and %s's painting is not trained "
+                 "(--data.paint_prob=0.8 --loss.paint_l1=2 trains it too, on pages printed as B&W)", args.init)
+        prob, l1 = 0.0, 0.0
+    elif prob is None and l1 is None:
         log.info("%s paints: its painting is fine-tuned too (--data.paint_prob=0.8 --loss.paint_l1=2; "
                  "--data.paint_prob=0 trains its colours alone)", args.init)
         prob, l1 = PAINT_FINETUNE["data"]["paint_prob"], PAINT_FINETUNE["loss"]["paint_l1"]
@@ -561,8 +568,10 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         print("irodori train: give at least one folder of colour images", file=sys.stderr)
         return EXIT_USAGE
     try:
-        last = train(cfg, resume=args.resume, init=args.init, dry_run=args.dry_run, progress=not args.quiet,
-                     stop_at_step=args.stop_at_step)
+        from .batch import _is_terminal  # the bar on a terminal only, as colorize's (helper 58: 602 redraws in a log)
+
+        last = train(cfg, resume=args.resume, init=args.init, dry_run=args.dry_run,
+                     progress=not args.quiet and _is_terminal(sys.stderr), stop_at_step=args.stop_at_step)
     except TrainingInterrupted as exc:
         print(_interrupted_line(exc, cfg.out_dir), file=sys.stderr)
         return exc.status

@@ -371,7 +371,7 @@ class Colorizer:
         if self.keep_colour and is_coloured(chroma, share=KEEP_SHARE):
             return Contract("tint", tone, keep=True, reason="a colour image: kept as it is (--keep-colour; "
                             "load_colorizer(keep_colour=True) in Python)")
-        warn_if_coloured(chroma)  # whichever the mode: asked or chosen, the colours are replaced
+        warn_if_coloured(chroma, keeping=self.keep_colour)  # whichever the mode: asked or chosen, they are replaced
         if mode == "tint":  # asked: nothing more to measure (the detector costs ~10 ms a page)
             return Contract("tint", tone, reason=f"asked{unused}")
         height, width = lightness.shape
@@ -1222,18 +1222,21 @@ def sample_rows(lightness: Lightness, *, budget: int = 1 << 18) -> np.ndarray:
     return np.concatenate([lightness.rows(y, y + 1) for y in range(0, height, step)])
 
 
-def warn_if_coloured(chroma: np.ndarray) -> None:
+def warn_if_coloured(chroma: np.ndarray, *, keeping: bool = False) -> None:
     """Warn that a colour input's own colours are replaced (said once per image, louder than the
     contract's log line), from its :func:`chroma_sample` (n,): a mean chroma above MAX_CHROMA or
     more than COLOURED_SHARE of it clearly coloured (a colour page of a chapter is mostly white
-    paper, so its mean chroma is low, 5 on a helper's; its share of coloured pixels is not)."""
+    paper, so its mean chroma is low, 5 on a helper's; its share of coloured pixels is not).
+    ``keeping``: the colorizer keeps colour images, but this one, under KEEP_SHARE coloured, was
+    not kept: said so, rather than advising the keeping it already asked for (helper 58)."""
     if not is_coloured(chroma):
         return
     mean, coloured = float(chroma.mean()), float((chroma > COLOURED_CHROMA).mean())
+    advice = (f"keeping colour keeps only images more than {100 * KEEP_SHARE:.0f}% clearly coloured (a B&W "
+              "scan with a strip of colour is coloured)" if keeping else
+              "colorize --keep-colour, or load_colorizer(keep_colour=True) in Python, keeps such images as they are")
     log.warning("%sa colour image (mean chroma %.1f, %.1f%% of it clearly coloured): its own colours "
-                "are replaced by new ones from its lightness (colorize --keep-colour, or "
-                "load_colorizer(keep_colour=True) in Python, keeps such images as they are)",
-                input_prefix(), mean, 100 * coloured)
+                "are replaced by new ones from its lightness (%s)", input_prefix(), mean, 100 * coloured, advice)
 
 
 def is_coloured(chroma: np.ndarray, *, share: float | None = None) -> bool:

@@ -321,6 +321,8 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
             bar.refresh()
     if skipped:
         notes.append(f"{_count(len(skipped), 'image')} skipped: " + "; ".join(skipped))
+    if mode == "tint":
+        notes += _printed_inputs_note([input_path for _, input_path, _ in files if input_path is not None])
     if not rows:
         raise ValueError(f"no image in {folder} could be evaluated: " + "; ".join(skipped))
     cf_truth = _mean([r["cf_truth"] for r in rows])
@@ -342,6 +344,31 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
     if hints:
         result["with_hints"] = {"hints": hints, **summary("_hints")}
     return result
+
+
+PRINTED_LOOK = 8  # _printed_inputs_note: the paired inputs looked at
+
+
+def _printed_inputs_note(inputs: list[Path]) -> list[str]:
+    """A note when most of the first PRINTED_LOOK paired inputs are ink on paper (B&W pages, line
+    art), which the automatic choice paints (:func:`irodori.paint.choose_mode`), scored here
+    tinted: their lightness kept (helper 58 scored a fine-tuned paint model so, without a word)."""
+    from .colorizer import sample_rows
+    from .imageio import lightness_of, open_image
+    from .paint import choose_mode, page_stats
+
+    looked = printed = 0
+    for path in inputs[:PRINTED_LOOK]:
+        try:
+            lightness, _ = lightness_of(open_image(path))
+        except (OSError, ValueError, SyntaxError):
+            continue  # skipped, and said so, by the scoring
+        looked += 1
+        printed += choose_mode(page_stats(sample_rows(lightness))) == "paint"
+    if not looked or 2 * printed <= looked:
+        return []
+    return [f"{printed} of the first {looked} inputs look like ink on paper (B&W pages or line art), which "
+            "`irodori colorize` paints: scored here tinted (their lightness kept); --mode paint scores them painted"]
 
 
 def mark_hints(rgb: np.ndarray, hints: list[Hint]) -> np.ndarray:
