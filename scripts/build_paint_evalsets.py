@@ -25,7 +25,6 @@ import argparse
 import csv
 import json
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -71,16 +70,13 @@ def _grey(l: np.ndarray) -> np.ndarray:
 
 def rendered(corpus: Path, dest: Path, split: str, sources: tuple[str, ...], *, lineart: bool) -> int:
     """Held-out colour art rendered as B&W pages (or line art) -> dest; returns the count."""
-    from irodori.color import rgb_to_lab
-    from irodori.data import bw_page
+    from irodori.printing import printed_page
 
     records = _records(corpus, split, sources)
     for r in records:
         rgb = _page_rgb(corpus / r["path"])
         stem = Path(r["path"]).stem
-        rng = np.random.default_rng(zlib.crc32(stem.encode()))
-        page = bw_page(rgb_to_lab(rgb)[..., 0], rng, lineart=lineart)
-        _write(dest, stem, _grey(page), rgb)
+        _write(dest, stem, printed_page(rgb, stem, lineart=lineart), rgb)
     return len(records)
 
 

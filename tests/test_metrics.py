@@ -338,7 +338,8 @@ def test_a_paired_set_is_scored_against_the_truths_colours_under_the_inputs_ligh
 
 def test_paint_mode_scores_a_paired_set_on_full_rgb_beside_the_bw_input(tiny_paint_onnx, colour_folder, tmp_path):
     """--mode paint: each B&W input painted as colorize(mode="paint") paints it, scored against
-    the truth as it is; the baseline is the B&W input as it is. A set without inputs is refused."""
+    the truth as it is; the baseline is the B&W input as it is. A set without inputs is printed
+    first (helper 58 had to copy a script's code to make B&W pages of held-out colour images)."""
     from PIL import Image
 
     from irodori import load_colorizer
@@ -362,8 +363,17 @@ def test_paint_mode_scores_a_paired_set_on_full_rgb_beside_the_bw_input(tiny_pai
     bw = np.asarray(Image.open(name).convert("RGB"))
     assert first["psnr"] == pytest.approx(psnr(painted, truth)) and first["psnr_gray"] == pytest.approx(psnr(bw, truth))
     assert "(paint)" in format_table(result) and "B&W input as it is" in format_table(result)
-    with pytest.raises(ValueError, match="give a paired folder"):
-        evaluate_folder(colorizer, colour_folder, fd=False, progress=False, mode="paint")
+    from irodori.printing import printed_page
+
+    result = evaluate_folder(colorizer, colour_folder, fd=False, progress=False, mode="paint", limit=2)
+    first, path = result["per_image"][0], sorted(colour_folder.glob("*.png"))[0]
+    truth = np.asarray(Image.open(path).convert("RGB"))
+    page = printed_page(truth, path.name)  # seeded by the name evaluate reports: the same page every run
+    assert page.dtype == np.uint8 and page.shape == truth.shape[:2] and np.array_equal(page, printed_page(truth, path.name))
+    painted = np.asarray(colorizer.colorize(page, mode="paint").convert("RGB"))
+    assert first["printed"] and first["psnr"] == pytest.approx(psnr(painted, truth))
+    assert first["psnr_gray"] == pytest.approx(psnr(np.repeat(page[..., None], 3, axis=2), truth))
+    assert any("2 colour images without a B&W input printed as B&W pages" in note for note in result["notes"])
     with pytest.raises(ValueError, match="mode must be tint or paint"):
         evaluate_folder(colorizer, pairs, fd=False, progress=False, mode="auto")
 

@@ -257,10 +257,12 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", parents=[_VERBOSE], help="score a model on a folder of colour images",
                        description="Colour the grey version of each colour image in DIR (the tint contract: the "
                        "truth's lightness kept) and score it against the original beside the grayscale baseline; "
-                       "with --mode paint, paint each B&W page of a paired folder (DIR/input, DIR/truth) and score "
-                       "it on full RGB beside the B&W page as it is (docs/MANGA_MODE.md).")
+                       "with --mode paint, paint each B&W page of a paired folder (DIR/input, DIR/truth), or each "
+                       "colour image printed as a B&W page first (the paint training's renderer, seeded by its name), "
+                       "and score it on full RGB beside the B&W page as it is (docs/MANGA_MODE.md).")
     p.add_argument("--mode", choices=("tint", "paint"), default="tint",
-                   help="tint (default): colour the truth's lightness; paint: paint a paired folder's B&W inputs")
+                   help="tint (default): colour the truth's lightness; paint: paint a paired folder's B&W inputs, "
+                   "or colour images printed as B&W pages")
     p.add_argument("model", help="shipped model name, .onnx file or checkpoint directory")
     p.add_argument("dir", help="folder of colour images (ground truth; searched recursively)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")

@@ -137,19 +137,19 @@ def load_pair(name: str, input_path: Path | None, truth_path: Path) -> tuple[np.
     return truth, l_full, under_lightness(truth, l_full)
 
 
-def _colour(colorizer: "Colorizer", mode: str, input_path: Path | None, l_full: np.ndarray | None,
+def _colour(colorizer: "Colorizer", mode: str, page: Path | np.ndarray | None, l_full: np.ndarray | None,
             hints: list[Hint] | None = None) -> np.ndarray:
     """The prediction, sRGB uint8 (H, W, 3): tint colours the lightness ``l_full``; paint colours
-    the B&W input file as ``irodori colorize --mode paint`` does (its lightness may change)."""
+    the B&W ``page`` (an input file, or a printed page (H, W) uint8) as ``irodori colorize --mode
+    paint`` does (its lightness may change)."""
     if mode == "paint":
-        return np.asarray(colorizer.colorize(input_path, mode="paint", hints=hints).convert("RGB"))
+        return np.asarray(colorizer.colorize(page, mode="paint", hints=hints).convert("RGB"))
     return colorizer.colorize_lightness(l_full, hints=hints)
 
 
 def _evaluation_files(folder: Path, *, limit: int | None, mode: str) -> list[tuple[str, Path | None, Path]]:
     """The items of ``folder`` to score (:func:`list_pairs`). FileNotFoundError when there is
-    none; ValueError for a bad ``limit`` (the images to score), or paint on a folder without B&W
-    inputs."""
+    none; ValueError for a bad ``limit`` (the images to score)."""
     if not folder.is_dir():
         raise FileNotFoundError(f"not a folder: {folder}")
     files = list_pairs(folder)
@@ -157,9 +157,6 @@ def _evaluation_files(folder: Path, *, limit: int | None, mode: str) -> list[tup
         raise ValueError(f"limit must be a whole number of images, 1 or more (or None for all), not {limit!r}")
     if not files:
         raise FileNotFoundError(f"no colour images in {folder}")
-    if mode == "paint" and any(input_path is None for _, input_path, _ in files):
-        raise ValueError(f"mode paint scores B&W inputs against their colour versions: give a paired folder "
-                         f"(input/ and truth/), not {folder}")
     return files
 
 
@@ -198,17 +195,24 @@ def _score_image(colorizer: "Colorizer", mode: str, name: str, input_path: Path 
     beside the B&W input as it is. The model's errors propagate: they are not the image's."""
     hint_source, l_full, truth = pair
     gray = l_to_gray_rgb(l_full)
+    page: Path | np.ndarray | None = input_path
     if mode == "paint":  # full RGB: the truth as it is, the B&W input as it is the baseline
         truth = hint_source
-        gray = np.asarray(load_rgb(input_path).convert("L").convert("RGB"))
-    pred = _colour(colorizer, mode, input_path, l_full)
+        if input_path is None:  # a colour image alone: printed as a B&W page, as the paint sets are
+            from .printing import printed_page
+
+            page = printed_page(truth, name)
+            gray = np.repeat(page[..., None], 3, axis=2)
+        else:
+            gray = np.asarray(load_rgb(input_path).convert("L").convert("RGB"))
+    pred = _colour(colorizer, mode, page, l_full)
     row = {"image": name, "psnr": psnr(pred, truth), "psnr_gray": psnr(gray, truth), "ssim": ssim(pred, truth),
            "ssim_gray": ssim(gray, truth), "cf": colorfulness(pred), "cf_gray": colorfulness(gray),
-           "cf_truth": colorfulness(truth)}
+           "cf_truth": colorfulness(truth), **({"printed": True} if mode == "paint" and input_path is None else {})}
     panels = [gray, truth, pred]
     if hints:
         given = sample_hints(hint_source, hints, np.random.default_rng(zlib.crc32(name.encode())))
-        pred_hints = _colour(colorizer, mode, input_path, l_full, given)
+        pred_hints = _colour(colorizer, mode, page, l_full, given)
         row.update(psnr_hints=psnr(pred_hints, truth), ssim_hints=ssim(pred_hints, truth),
                    cf_hints=colorfulness(pred_hints))
         panels.append(mark_hints(pred_hints, given))
@@ -258,10 +262,11 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
 
     ``mode`` "tint" (default) colours each truth's lightness (or a paired input's) and scores it
     against the truth's colours under that lightness, beside the grayscale baseline; "paint"
-    needs paired folders (``input/`` B&W pages, ``truth/`` their colour versions), paints each
-    input and scores it on full RGB against the truth, beside the B&W input as it is (the
-    "grayscale" entry), as docs/MANGA_MODE.md's evaluation does. ValueError for another mode or
-    a paint set without inputs.
+    paints each B&W input of a paired folder (``input/`` B&W pages, ``truth/`` their colour
+    versions), or each colour image of a plain folder printed as a B&W page first
+    (:func:`irodori.printing.printed_page`, seeded by its name), and scores it on full RGB against
+    the truth, beside that B&W page as it is (the "grayscale" entry), as docs/MANGA_MODE.md's
+    evaluation does. ValueError for another mode.
     ``model`` is a shipped name, an .onnx file, a checkpoint directory, or a loaded Colorizer.
     ``prediction`` and ``grayscale`` hold the means of psnr, ssim, colorfulness, colorfulness_ratio,
     and delta_cf and fd over the set. ``fd``: None computes FD when the feature packages are
@@ -323,6 +328,11 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
         notes.append(f"{_count(len(skipped), 'image')} skipped: " + "; ".join(skipped))
     if mode == "tint":
         notes += _printed_inputs_note([input_path for _, input_path, _ in files if input_path is not None])
+    printed = sum(1 for row in rows if row.get("printed"))
+    if printed:
+        notes.append(f"{_count(printed, 'colour image')} without a B&W input printed as B&W pages by the paint "
+                     "training's renderer (irodori.printing.printed_page: paper, screentone, ink; seeded by name), "
+                     "then painted; the baseline is that printed page")
     if not rows:
         raise ValueError(f"no image in {folder} could be evaluated: " + "; ".join(skipped))
     cf_truth = _mean([r["cf_truth"] for r in rows])
