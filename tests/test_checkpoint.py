@@ -43,6 +43,12 @@ def test_only_the_newest_are_kept_and_no_temporaries_remain(tmp_path):
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["latest", "step-0000003", "step-0000004"]
     assert (tmp_path / "latest").read_text().strip() == "step-0000004"
+    import os
+    import stat
+
+    umask = os.umask(0)
+    os.umask(umask)  # a checkpoint folder gets a new folder's usual permissions (it was 0700: helper 58)
+    assert stat.S_IMODE((tmp_path / "step-0000004").stat().st_mode) == 0o777 & ~umask
 
 
 def test_strict_load_names_the_keys_that_differ(tmp_path):

@@ -396,6 +396,11 @@ def test_resume_alone_continues_the_run_in_its_own_folder(colour_folder, tmp_pat
     assert config["data"]["crop_size"] == 96 and config["data"]["train_dirs"] == [str(colour_folder)]
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     assert "not a checkpoint or run directory" in capsys.readouterr().err
+    (tmp_path / "model.onnx").write_bytes(b"onnx")  # helper 58: an exported model was called a "directory"
+    assert main(["train", str(colour_folder), "--init", str(tmp_path / "model.onnx"), "--out", str(tmp_path / "r2")]) == 2
+    assert "model.onnx is a file, not a checkpoint or run folder: an exported model" in capsys.readouterr().err
+    assert main(["train", str(colour_folder), "--preset", "tiny", "--foo"]) == 2
+    assert "override --foo needs a value (--foo=VALUE; `irodori train --help` lists" in capsys.readouterr().err
     # --init starts a new run with the init model's architecture: it cannot be combined with
     # --resume, and a --model.* override (which it would ignore) is refused, before any work.
     assert main(["train", "--resume", str(run), "--init", str(run), "-q"]) == 2

@@ -640,6 +640,10 @@ def test_a_fine_tuned_model_is_offered_by_name_never_by_path(tiny_run, tiny_onnx
             assert Image.open(io.BytesIO(response.content)).size == (48, 32)
         for path in [str(tiny_onnx), str(tiny_run), "general-int8.onnx"]:  # a path is never opened from a request
             assert "unknown model" in _json_error(_post(c, _png(), model=path), 400)
+    from irodori.server import offered_models
+
+    step = (tiny_run / "latest").read_text().strip()  # two runs' step folders were step-0000300, -2 (helper 58)
+    assert list(offered_models([str(tiny_run / step)], shipped=False)) == [f"{tiny_run.name}-{step}"]
 
 
 def test_serve_checks_model_paths_before_it_starts(tmp_path, capsys):

@@ -37,7 +37,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from . import __version__
-from .imageio import remove_stale_temporaries, write_atomic
+from .imageio import _UMASK, remove_stale_temporaries, write_atomic
 from .model import Generator, GeneratorConfig
 from .registry import ModelError, sha256_file
 
@@ -77,6 +77,10 @@ def resolve_checkpoint(path: str | Path) -> Path:
     if (path / "log.csv").is_file():  # a run stopped before it wrote its first checkpoint
         raise CheckpointError(f"{path} is a run that holds no checkpoint yet (it stopped before its first): "
                               "start it again")
+    if path.is_file():  # helper 58 gave an exported .onnx and was told of a "directory"
+        onnx = (": an exported model colours and is scored, but holds no training state; give the run folder "
+                "it was exported from") if path.suffix.lower() == ".onnx" else ""
+        raise CheckpointError(f"{path} is a file, not a checkpoint or run folder{onnx}")
     raise CheckpointError(f"{path} is not a checkpoint or run directory (no checkpoint.json)")
 
 
@@ -258,6 +262,7 @@ def save_checkpoint(
     name = f"step-{step:07d}"
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=run_dir))
     try:
+        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700; a checkpoint folder is an ordinary folder (helper 58)
         for file_stem, module in (("model", model), ("ema", ema), ("discriminator", discriminator)):
             if module is not None:
                 weights = {k: v.detach().cpu().float().contiguous() for k, v in module.state_dict().items()}

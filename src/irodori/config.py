@@ -297,7 +297,8 @@ def parse_overrides(args: list[str]) -> dict:
         key, sep, value = arg[2:].partition("=")
         if not sep:
             if i + 1 >= len(args):
-                raise ConfigError(f"override --{key} needs a value")
+                raise ConfigError(f"override --{key} needs a value (--{key}=VALUE; `irodori train --help` lists "
+                                  "the options, --print-config every setting)")
             value = args[i + 1]
             i += 1
         node = out

@@ -653,10 +653,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _json_error(500, "internal error")
 
 
+STEP_FOLDER = re.compile(r"step-\d+")  # a checkpoint folder inside a run (irodori.checkpoint)
+
+
 def offered_models(models: Iterable[str] = (), *, shipped: bool = True) -> dict[str, str]:
     """Name -> source of the models a server offers: ``models`` first, in order (``auto``, shipped
-    names, .onnx files, checkpoint directories; a path is offered under its file or folder name,
-    made unique with -2, -3...), then, when ``shipped``, ``auto`` (if its two shipped models are
+    names, .onnx files, checkpoint directories; a path is offered under its file or folder name, a
+    run's step folder as RUN-step-NNNNNNN, made unique with -2, -3...), then, when ``shipped``, ``auto`` (if its two shipped models are
     there) and every other shipped model. Requests choose by name only, so a path never comes
     from a request."""
     offered: dict[str, str] = {}
@@ -668,6 +671,8 @@ def offered_models(models: Iterable[str] = (), *, shipped: bool = True) -> dict[
         if str(path) in offered.values():
             continue
         base = path.stem if path.suffix.lower() == ".onnx" else path.name
+        if STEP_FOLDER.fullmatch(base) and (path.parent / "latest").is_file():  # a run's step: named by its run too
+            base = f"{path.parent.name}-{base}"  # (helper 58: two runs' step-0000300 were offered as -2)
         name, n = base, 1
         while name in offered or name in MODELS or name == AUTO_MODEL:
             n += 1
