@@ -118,6 +118,33 @@ def test_interrupt_saves_a_checkpoint_and_exits_cleanly(tmp_path, how, status):
     assert "Traceback" not in err
 
 
+def test_a_stop_waits_for_the_step_under_way_and_a_second_stops_at_once():
+    """Helper 58: Ctrl-C in the middle of a step saved batch-norm statistics of a forward pass whose
+    step was not counted, so a resumed run differed from a straight one. A stop now lands between
+    steps; a second one, for a step that hangs, at once."""
+    from irodori.train import _Signalled, _StepGuard
+
+    guard = _StepGuard(main_thread=True)
+    done = []
+    with pytest.raises(_Signalled) as stopped:
+        with guard:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)  # the handler runs here, in the step: held
+            done.append("the rest of the step")
+    assert done == ["the rest of the step"] and stopped.value.signum == signal.SIGTERM
+    with pytest.raises(KeyboardInterrupt):
+        with guard:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            os.kill(os.getpid(), signal.SIGINT)  # a second: at once
+            time.sleep(0.05)
+            done.append("never")
+    assert done == ["the rest of the step"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back as it was
+    with _StepGuard(main_thread=False):  # (off the main thread, nothing is changed)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_the_progress_bar_is_drawn_on_a_terminal_only(tmp_path):
     """Helper 58: with stderr sent to a file, train wrote its bar 602 times into it (colorize and
     evaluate draw theirs on a terminal only)."""
