@@ -401,6 +401,10 @@ def test_resume_alone_continues_the_run_in_its_own_folder(colour_folder, tmp_pat
     assert "model.onnx is a file, not a checkpoint or run folder: an exported model" in capsys.readouterr().err
     assert main(["train", str(colour_folder), "--preset", "tiny", "--foo"]) == 2
     assert "override --foo needs a value (--foo=VALUE; `irodori train --help` lists" in capsys.readouterr().err
+    # a run inside its images' folder: its sample sheets were training images the next time (helper 58)
+    assert main(["train", str(colour_folder), "--preset", "tiny", "--out", str(colour_folder / "run"), "-q"]) != 0
+    assert "is inside the training images' folder" in capsys.readouterr().err
+    assert not (colour_folder / "run").exists()
     # --init starts a new run with the init model's architecture: it cannot be combined with
     # --resume, and a --model.* override (which it would ignore) is refused, before any work.
     assert main(["train", "--resume", str(run), "--init", str(run), "-q"]) == 2

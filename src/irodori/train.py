@@ -445,13 +445,21 @@ class _Process:
         return lambda: torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
 
-def _check_out_dir(run_dir: Path, *, resume: str | Path | None, init: str | Path | None, dry_run: bool) -> None:
+def _check_out_dir(run_dir: Path, *, resume: str | Path | None, init: str | Path | None, dry_run: bool,
+                   image_dirs: list[str] = ()) -> None:
     """TrainingError for a run that would mix two things: resume and init, an --out that is a
-    file, or a new run written over one already there."""
+    file or inside a folder of training images (``image_dirs``: its sample sheets would be read as
+    training images by the next run, helper 58), or a new run written over one already there."""
     if resume is not None and init is not None:
         raise TrainingError("give resume (continue a run) or init (start a new run from weights), not both")
     if run_dir.exists() and not run_dir.is_dir():
         raise TrainingError(f"--out {run_dir} is a file, not a folder")
+    out = run_dir.resolve()
+    for folder in image_dirs:
+        inside = Path(folder).resolve()
+        if out == inside or inside in out.parents:
+            raise TrainingError(f"--out {run_dir} is inside the training images' folder {folder}: its checkpoints "
+                                "and sample sheets would be read as training images next time; choose another --out")
     if resume is None and not dry_run and (run_dir / "latest").is_file():
         raise TrainingError(f"{run_dir} already holds a run (latest: {(run_dir / 'latest').read_text().strip()}); "
                             f"continue it with --resume {run_dir}, or choose another --out")
@@ -712,7 +720,8 @@ def train(
     clock = WallClock(cfg, distributed=proc.distributed, device=proc.device)
     proc.join(cfg)
     run_dir = Path(cfg.out_dir)
-    _check_out_dir(run_dir, resume=resume, init=init, dry_run=dry_run)
+    _check_out_dir(run_dir, resume=resume, init=init, dry_run=dry_run,
+                   image_dirs=[*cfg.data.train_dirs, *cfg.data.val_dirs, *cfg.data.pair_dirs])
     model, cfg = _generator(cfg, init=init, resume=resume, is_main=proc.is_main)
     train_set, val_set, manifest_sha = _datasets(cfg, dry_run=dry_run, is_main=proc.is_main)
     nets = _Nets(cfg, model, proc.device, is_main=proc.is_main)
