@@ -359,11 +359,15 @@ def test_a_public_host_gets_a_warning(monkeypatch, capsys):
     import irodori.server as server
 
     monkeypatch.setattr(server, "create_app", lambda **kwargs: object())
-    monkeypatch.setattr(uvicorn.Server, "run", lambda self: setattr(self, "started", True))
-    assert main(["serve", "--host", "0.0.0.0", "--port", "8123"]) == 0
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: setattr(self, "started", True))
+    import socket
+
+    with socket.create_server(("0.0.0.0", 0)) as probe:  # a free port (serve binds it before saying so)
+        port = probe.getsockname()[1]
+    assert main(["serve", "--host", "0.0.0.0", "--port", str(port)]) == 0
     out, err = capsys.readouterr()
-    assert "http://0.0.0.0:8123/" in out and "no authentication" in err
-    assert main(["serve", "--port", "8123"]) == 0
+    assert f"http://0.0.0.0:{port}/" in out and "no authentication" in err
+    assert main(["serve", "--port", str(port)]) == 0
     assert "no authentication" not in capsys.readouterr().err
 
 
@@ -653,6 +657,18 @@ def test_serve_checks_model_paths_before_it_starts(tmp_path, capsys):
                            (tmp_path / "notes.txt", "unknown model")]:
         assert main(["serve", "--model", str(model)]) == 2
         assert message in capsys.readouterr().err, model
+
+
+def test_a_port_in_use_is_said_before_serving_is(capsys):
+    """Helper 58: with the port taken, serve said "serving ... at http://..." and "Application
+    startup complete", then "address already in use"."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--model", "general-int8"]) == 1
+    out, err = capsys.readouterr()
+    assert "serving" not in out and f"cannot listen at http://127.0.0.1:{port}/" in err and "another --port" in err
 
 
 def test_a_model_that_cannot_be_loaded_is_a_500_naming_it_and_the_rest_work(tmp_path):

@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -928,11 +929,20 @@ def run_server(args: argparse.Namespace) -> int:
         print(f"irodori serve: WARNING: listening on {args.host}, reachable from other machines. This server has "
               "no authentication; put it behind a reverse proxy with auth and TLS before exposing it.", file=sys.stderr)
     host = f"[{args.host}]" if ":" in args.host else args.host
+    try:  # bound here, before "serving" is said (helper 58: it was said, then "address already in use")
+        listening = socket.create_server((args.host, args.port), family=socket.AF_INET6 if ":" in args.host
+                                         else socket.AF_INET)
+    except OSError as exc:
+        print(f"irodori serve: cannot listen at http://{host}:{args.port}/ ({exc.strerror or exc}); another server "
+              "there? choose another --port", file=sys.stderr)
+        return 1
     print(f"irodori: serving {', '.join(names)} (the first is the default; each loads on first use) "
           f"at http://{host}:{args.port}/  (Ctrl+C to stop)", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="info"))
     try:
-        server.run()
-    except SystemExit:  # uvicorn exits when it cannot bind (it has logged why)
+        server.run(sockets=[listening])
+    except SystemExit:  # uvicorn exits when it cannot start (it has logged why)
         return 1
+    finally:
+        listening.close()
     return 0 if server.started else 1
