@@ -401,6 +401,12 @@ def test_resume_alone_continues_the_run_in_its_own_folder(colour_folder, tmp_pat
     assert "model.onnx is a file, not a checkpoint or run folder: an exported model" in capsys.readouterr().err
     assert main(["train", str(colour_folder), "--preset", "tiny", "--foo"]) == 2
     assert "override --foo needs a value (--foo=VALUE; `irodori train --help` lists" in capsys.readouterr().err
+    # a missing folder or an --out that is a file: said first, a usage error, before the init model loads (helper 58)
+    assert main(["train", str(tmp_path / "nosuch"), "--init", "manga", "--preset", "finetune", "-q"]) == 2
+    assert capsys.readouterr().err == f"irodori train: image folder not found: {tmp_path / 'nosuch'}\n"
+    (tmp_path / "afile").write_text("x")
+    assert main(["train", str(colour_folder), "--preset", "tiny", "--out", str(tmp_path / "afile"), "-q"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
     # a run inside its images' folder: its sample sheets were training images the next time (helper 58)
     assert main(["train", str(colour_folder), "--preset", "tiny", "--out", str(colour_folder / "run"), "-q"]) != 0
     assert "is inside the training images' folder" in capsys.readouterr().err

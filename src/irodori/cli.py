@@ -569,6 +569,11 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
     if not args.dry_run and not cfg.data.train_dirs and not cfg.data.pair_dirs:
         print("irodori train: give at least one folder of colour images", file=sys.stderr)
         return EXIT_USAGE
+    missing = [] if args.dry_run else [d for d in (*cfg.data.train_dirs, *cfg.data.pair_dirs) if not Path(d).is_dir()]
+    if missing or Path(cfg.out_dir).is_file():  # said before the init model loads (helper 58), as colorize does
+        problem = f"image folder not found: {missing[0]}" if missing else f"--out {cfg.out_dir} is a file, not a folder"
+        print(f"irodori train: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         from .batch import _is_terminal  # the bar on a terminal only, as colorize's (helper 58: 602 redraws in a log)
 
