@@ -2,6 +2,7 @@
 shipped model follows a hint."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -300,11 +301,19 @@ def test_cli_hints_and_palette_give_what_the_api_gives(shipped, tmp_path):
     cli = np.asarray(Image.open(tmp_path / "out" / "photo_hills.png"))
     api = np.asarray(shipped.colorize(EXAMPLE, hints=[(300, 100, "#ff00c8"), (10, 10, "#00ff00")]))
     assert np.abs(cli.astype(int) - api.astype(int)).max() <= 1
+    # The same command again (a run stopped and resumed): its output, made after the hints file, is
+    # not said to be made without them (helper 59); after the file changes, it is.
+    again = _run("colorize", str(EXAMPLE), "-o", str(tmp_path / "out"), "--hints", str(hints_file), "-q")
+    assert again.returncode == 0 and "kept its existing output" not in again.stderr
+    made = (tmp_path / "out" / "photo_hills.png").stat().st_mtime
+    os.utime(hints_file, (made + 60, made + 60))
+    again = _run("colorize", str(EXAMPLE), "-o", str(tmp_path / "out"), "--hints", str(hints_file), "-q")
+    assert "kept its existing output, made before the hints file was last changed" in again.stderr
     # A correction on a finished folder: the page's output exists, so it is kept; said, not silent.
     before = (tmp_path / "out" / "photo_hills.png").read_bytes()
     proc = _run("colorize", str(EXAMPLE), "-o", str(tmp_path / "out"), "--hint", "20,20,#0000ff", "-q")
     assert proc.returncode == 0 and (tmp_path / "out" / "photo_hills.png").read_bytes() == before
-    assert "1 input with hints kept its existing output, made without them" in proc.stderr
+    assert "1 input with hints kept its existing output, perhaps made without them" in proc.stderr
     assert "add --overwrite" in proc.stderr and "photo_hills.png" in proc.stderr
     palette = "#2a7de1,#e0a030"
     proc = _run("colorize", str(EXAMPLE), "-o", str(tmp_path / "pal"), "--palette", palette, "-q")

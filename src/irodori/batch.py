@@ -794,7 +794,7 @@ def run_colorize(args: argparse.Namespace, interrupts: list[KeyboardInterrupt] |
     jobs, spared = spare_references(jobs, args.reference or [])
     todo, kept, blocked = split_existing(jobs, overwrite=args.overwrite)
     log.debug("%d inputs: %d to colour, %d skipped", len(jobs), len(todo), len(kept))
-    warn_unused_guidance(kept, references=bool(args.reference))
+    warn_unused_guidance(kept, references=args.reference, hints_file=args.hints)
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     with logging_redirect_tqdm():  # log lines printed above the progress bar, not through it
@@ -824,20 +824,50 @@ def _page_hint_faults(jobs: list[Job]) -> list[str]:
     return faults
 
 
-def warn_unused_guidance(kept: list[Job], *, references: bool) -> None:
+def warn_unused_guidance(kept: list[Job], *, references: list[str] | None = None, hints_file: str | None = None
+                         ) -> None:
     """Say when outputs kept as they are (they exist, no --overwrite) had hints or the run's
     references for them: a correction run on a finished folder said "0 coloured, 60 skipped"
-    and the hints of its page were silently lost (found by a helper)."""
-    hinted = [job for job in kept if job.hints or job.page_hints]
+    and the hints of its page were silently lost (found by a helper). An output written after the
+    reference files and the hints file were last changed was most likely made with them (a run
+    stopped by Ctrl-C and run again: helper 59 was told its outputs were "not coloured after the
+    references"), and is not named; hints given on the command line leave no such trace: an
+    output kept with them is said to be perhaps made without them."""
+    made_since = _newest_mtime([*(references or []), *([hints_file] if hints_file else [])])
+
+    def older(job: Job) -> bool:
+        try:
+            return made_since is None or job.output.stat().st_mtime < made_since
+        except OSError:
+            return True
+
+    hinted = [job for job in kept if (job.hints or job.page_hints) and (older(job) or not hints_file)]
     if hinted:
         names = ", ".join(str(job.source) for job in hinted[:3]) + (", ..." if len(hinted) > 3 else "")
-        log.warning("%d input%s with hints kept %s existing output%s, made without them: %s; add --overwrite "
+        how = "made before the hints file was last changed" if hints_file else "perhaps made without them"
+        log.warning("%d input%s with hints kept %s existing output%s, %s: %s; add --overwrite "
                     "(and name only the pages to redo) to colour %s with the hints", len(hinted),
-                    *(("", "its", "") if len(hinted) == 1 else ("s", "their", "s")), names,
+                    *(("", "its", "") if len(hinted) == 1 else ("s", "their", "s")), how, names,
                     "it" if len(hinted) == 1 else "them")
-    if references and kept:
-        log.warning("%d existing output%s kept as %s, not coloured after the references; --overwrite to redo "
-                    "%s", len(kept), *(("", "it was", "it") if len(kept) == 1 else ("s", "they were", "them")))
+    stale = [job for job in kept if older(job)] if references else []
+    if stale:
+        log.warning("%d existing output%s kept as %s, made before the references were last changed (not coloured "
+                    "after them); --overwrite to redo %s", len(stale),
+                    *(("", "it was", "it") if len(stale) == 1 else ("s", "they were", "them")))
+
+
+def _newest_mtime(sources: list[str]) -> float | None:
+    """The latest modification time of these reference sources (files, folders' images, globs)
+    and hints file, or None when one cannot be read (then every kept output is named)."""
+    from .reference import ReferenceImageError, reference_files
+
+    paths = [Path(s) for s in sources if Path(s).is_file()]
+    try:
+        folders = [s for s in sources if not Path(s).is_file()]
+        paths += reference_files(folders, limit=10**6) if folders else []
+        return max((path.stat().st_mtime for path in paths), default=None)
+    except (OSError, ReferenceImageError):
+        return None
 
 
 def spare_references(jobs: list[Job], references: list[str]) -> tuple[list[Job], int]:
@@ -1019,7 +1049,8 @@ def _run_stdin(colorizer, args: argparse.Namespace, *, hints: list[Hint]) -> int
               file=sys.stderr)
         return 1
     if state == "complete" and not args.overwrite:  # skipped, as in a batch: not a failure
-        warn_unused_guidance([Job(Path("<stdin>"), target, hints=tuple(hints))], references=bool(args.reference))
+        warn_unused_guidance([Job(Path("<stdin>"), target, hints=tuple(hints))], references=args.reference,
+                             hints_file=args.hints)
         print(f"0 coloured, 1 skipped ({target} exists; --overwrite to redo), 0 failed", file=sys.stderr)
         return 0
     if state == "empty" and not args.overwrite:
