@@ -405,6 +405,12 @@ def test_hints_file_names_match_whatever_their_unicode_form_and_errors_count_rig
         attach_hints([job], [], {composed: red, decomposed: red}, roots=[str(tmp_path)])
     with pytest.raises(HintError, match="names a.png, b.png, which match no input image"):
         attach_hints([job], [], {"a.png": red, "b.png": red}, roots=[str(tmp_path)])
+    # a chapter's hints file for a run on some of its pages: a page left out is no typo (helper 59)
+    Image.new("L", (8, 8)).save(tmp_path / "a.png")
+    with pytest.raises(HintError, match="names b.png, which matches no input image"):
+        attach_hints([job], [], {"a.png": red, "b.png": red}, roots=[str(tmp_path / decomposed)])
+    attached = attach_hints([job], [], {composed: red, "a.png": red}, roots=[str(tmp_path / decomposed)])
+    assert attached[0].hints == tuple(red)
 
 
 def test_propagate_hints_takes_the_users_hints_as_the_last_ones():

@@ -30,9 +30,9 @@ from .cbz import (ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages
                   hinted_pages_fault, is_archive, page_names, uncoloured_pages, unread_archive)
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .registry import ModelError
-from .imageio import (DEFAULT_MAX_PIXELS, DEFAULT_PNG_COMPRESSION, MAX_OUTPUT_SIDE, ImageReadError, OutputSizeError,
-                      check_output_size, encode, input_named, is_junk, output_state, quiet, remove_stale_temporaries,
-                      write_atomic)
+from .imageio import (DEFAULT_MAX_PIXELS, DEFAULT_PNG_COMPRESSION, IMAGE_EXTENSIONS, MAX_OUTPUT_SIDE, ImageReadError,
+                      OutputSizeError, check_output_size, encode, input_named, is_junk, output_state, quiet,
+                      remove_stale_temporaries, write_atomic)
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +322,9 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
     list (every input) or {name: [hints]}, a name matching an input's path as given, its path
     relative to the folder it was found in, or its file name; a page inside an archive is named
     by the archive's name, "/" and the page's path inside it ("ch03.cbz/001.png"). A name that
-    matches no input is an error (a typo would otherwise silently colour without the hints).
+    matches no input is an error (a typo would otherwise silently colour without the hints),
+    unless it names an image beside the inputs that this run leaves out (a chapter's hints file
+    for some of its pages: said in the log).
     Names are compared in Unicode's composed form (NFC): a name typed on one system and a file
     named on another (macOS writes "ペ" as two code points) match. One HintError says every fault
     of the file's names: names matching nothing, an image named twice, pages an archive lacks."""
@@ -353,6 +355,11 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
         faults.append(f"the hints file names one image twice, as {name!r} and {shadowed[name]!r}: the second, "
                       "more specific, would give its hints; remove the other")
     unused -= shadowed.keys()
+    elsewhere = {name for name in unused if _names_an_image_not_given(name, roots)}
+    if elsewhere:  # a chapter's hints file, for a run on some of its pages (helper 59: it was refused)
+        log.info("the hints file's %s: image%s not given to this run; %s hints not used", ", ".join(sorted(elsewhere)),
+                 "" if len(elsewhere) == 1 else "s", "its" if len(elsewhere) == 1 else "their")
+        unused -= elsewhere
     if unused:
         faults.append(f"the hints file names {', '.join(sorted(unused))}, which "
                       f"{'matches' if len(unused) == 1 else 'match'} no input image{_archive_key(unused, jobs)}")
@@ -368,6 +375,14 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
             log.warning("the hints file's %r matches %d inputs (%s): each gets its hints; name one by its path "
                         "to give it alone", name, len(sources), shown)
     return out
+
+
+def _names_an_image_not_given(name: str, roots: list[str]) -> bool:
+    """Whether a hints file's ``name`` is an image file beside the inputs (in a folder given, or
+    the folder of a file or glob given) or from here, though not one of them: a page of the
+    chapter the file was written for, left out of this run, rather than a typo."""
+    places = [Path(name)] + [(Path(r) if Path(r).is_dir() else Path(r).parent) / name for r in roots]
+    return any(p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() for p in places)
 
 
 def _archive_key(unused: set[str], jobs: list[Job]) -> str:
@@ -595,12 +610,13 @@ def _output_file_problem(args: argparse.Namespace, output: Path) -> str | None:
     given = args.inputs
     source = Path(given[0])
     if given != ["-"] and (len(given) != 1 or not source.is_file()):
-        return (f"names one output file, but {'the inputs are several' if len(given) > 1 else f'{given[0]} is not a file'}"
-                "; give an output folder, such as -o out/")
+        inputs = "the inputs are several" if len(given) > 1 else f"{given[0]} is not a file"
+        return f"names one output file, but {inputs}; give an output folder, such as -o out/"
     archive = output.suffix.lower() in ARCHIVE_EXTENSIONS
     if given != ["-"] and archive != is_archive(source):
-        return (f"is {'an archive' if archive else 'an image'}, but {given[0]} is {'an archive' if is_archive(source) else 'an image'}; "
-                "name the output with its kind's extension, or give a folder")
+        kinds = [("an archive" if a else "an image") for a in (archive, is_archive(source))]
+        return (f"is {kinds[0]}, but {given[0]} is {kinds[1]}; name the output with its kind's extension, "
+                "or give a folder")
     if given == ["-"] and archive:
         return "is an archive, but stdin is one image; name it .png, .jpg or .webp"
     if given != ["-"] and output.resolve() == source.resolve():
@@ -783,7 +799,10 @@ def run_colorize(args: argparse.Namespace, interrupts: list[KeyboardInterrupt] |
     outdir = Path(args.output) if target is None else target.parent
     found, problems = collect_inputs(args.inputs, recursive=args.recursive, exclude=outdir)
     # -o page.png: the one input's output is that file (checked against it in _usage_problem)
-    jobs, clashes = plan_jobs(found, outdir, args.format) if target is None else ([Job(s, target) for s, _ in found], [])
+    if target is None:
+        jobs, clashes = plan_jobs(found, outdir, args.format)
+    else:
+        jobs, clashes = [Job(source, target) for source, _ in found], []
     try:
         jobs = attach_hints(jobs, cli_hints, file_hints, roots=args.inputs)
     except HintError as exc:
