@@ -210,7 +210,7 @@ def test_train_bad_override_and_missing_folder(tmp_path):
     proc = _run("train", "--preset", "tiny", "--data.crop_size=33", text=True)
     assert proc.returncode == 2 and "data.crop_size" in proc.stderr
     proc = _run("train", str(tmp_path / "nowhere"), "--preset", "tiny", "--out", str(tmp_path / "r"), "-q", text=True)
-    assert proc.returncode == 1 and "not found" in proc.stderr
+    assert proc.returncode == 2 and "not found" in proc.stderr  # a usage error, said first (helper 58)
 
 
 def test_train_from_a_folder_then_evaluate(colour_folder, tmp_path):
