@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 from pathlib import Path
@@ -368,6 +369,34 @@ def test_cli_analyses_references_once_for_a_folder_and_a_cbz(tmp_path, monkeypat
     plain = tmp_path / "plain"
     assert main(["colorize", str(inputs / "p0.png"), "-o", str(plain), "--model", "general-int8", "-q"]) == 0
     assert _psnr(coloured, cartoon(10)) > _psnr(np.asarray(Image.open(plain / "p0.png")), cartoon(10)) + 2.0
+
+
+def test_a_hinted_output_given_back_as_a_reference_gives_its_hints_colours_alone(tmp_path):
+    """Helper 59: in "colour one, then the rest", page 1's guessed colours (its beige paper) went
+    with its hints onto the other pages (16.90 -> 16.08 dB). A PNG output keeps the hints it was
+    coloured with, and as a reference its cells of other colours give no hint."""
+    from irodori.imageio import HINTS_TEXT, Lightness, encode
+    from irodori.reference import guessed_cells
+
+    colorizer = load_colorizer("general-int8", threads=1)
+    page = _grey(cartoon(3))
+    red = (220, 30, 30)
+    hinted = colorizer.colorize(page, hints=[(60, 60, "#%02x%02x%02x" % red)])
+    (tmp_path / "p1.png").write_bytes(encode(hinted, "png"))
+    (tmp_path / "p1.jpg").write_bytes(encode(hinted, "jpg"))
+    saved = Image.open(tmp_path / "p1.png")
+    assert json.loads(saved.info[HINTS_TEXT]) == [[60, 60, "#dc1e1e"]]
+    assert HINTS_TEXT not in Image.open(tmp_path / "p1.jpg").info  # (JPEG keeps none: all its cells count)
+    stripped = tmp_path / "plain.png"
+    Image.open(tmp_path / "p1.png").save(stripped)  # the same pixels, no hints kept
+    lab_red = rgb_to_lab(np.array([[red]], np.uint8))[0]
+    matcher = colorizer.matcher
+    lightness = Lightness.from_l(rgb_to_lab(np.repeat(page[..., None], 3, axis=2))[..., 0].astype(np.float32))
+    far = []
+    for source in (tmp_path / "p1.png", stripped):
+        found = matcher.hints(lightness, [matcher.analyse(source)], paint=False)
+        far.append(guessed_cells(rgb_to_lab(np.array([[h.rgb for h in found]], np.uint8))[0], lab_red).mean())
+    assert far[1] > 0.5 and far[0] < 0.1  # without the kept hints, most reference hints were guesses
 
 
 def test_colour_one_then_the_rest_never_writes_over_the_reference_page(tmp_path, capsys, caplog):

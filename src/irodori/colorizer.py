@@ -22,6 +22,7 @@ page lightness lies under the input's ink, kept exactly (irodori.paint).
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import re
@@ -39,7 +40,7 @@ from .balloons import Balloons
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_l, rgb_to_lab
 from .hints import (HINT_CHANNELS_WITH_L, MAX_HINTS, Hint, HintError, apply_palette, check_inside, hint_map,
                     in_own_regions, parse_hints, parse_palette, propagate_hints, propagation_grid)
-from .imageio import (DEFAULT_MAX_PIXELS, ImageSource, Lightness, input_name, input_named, input_prefix,
+from .imageio import (DEFAULT_MAX_PIXELS, HINTS_TEXT, ImageSource, Lightness, input_name, input_named, input_prefix,
                       lightness_of, open_image, page_scale, page_side, print_resolution, to_srgb, within_pages)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, NO_MARK_PAPER_L, PAPER_PERCENTILE, SHAPE_CELLS, TONES,
                     BlankSheet, Contract, Screentone, ShapeFill, SheetFill, choose_background, choose_mode, composite,
@@ -461,7 +462,7 @@ class Colorizer:
     def _colour(self, image: ImageSource, *, hints: list[Hint], palette: str | Iterable[Any] | None,
                 temperature: float | None, mode: str | None, tone: str | None, background: str | None,
                 references: tuple[Reference, ...] | list[Reference]) -> Image.Image:
-        palette_ab = parse_palette(palette)
+        palette_ab, given = parse_palette(palette), list(hints)  # (shape_fills takes some of the hints)
         img = open_image(image, max_pixels=self.max_pixels)
         log.debug("%s: input %dx%d, mode %s, %d hints", self.name, *img.size, img.mode, len(hints))
         lightness, alpha = lightness_of(img)
@@ -511,6 +512,8 @@ class Colorizer:
         if dpi is not None:
             out.info["dpi"] = dpi  # the print size stays the input's (imageio.encode writes it)
         out.info["irodori.mode"] = contract.mode
+        if given:  # kept in a PNG output: given back as a reference, its hints' colours are the user's word
+            out.info[HINTS_TEXT] = json.dumps([[hint.x, hint.y, "#%02x%02x%02x" % hint.rgb] for hint in given])
         return out
 
     # -- references -----------------------------------------------------------------------------

@@ -1016,6 +1016,9 @@ def check_encoding(fmt: str, quality: int, compression: int | None) -> None:
         raise ValueError(f"PNG compression must be a whole number from 0 to 9, not {compression!r}")
 
 
+HINTS_TEXT = "irodori:hints"  # a PNG output's text: the user's hints, JSON [[x, y, "#rrggbb"], ...] (irodori.reference)
+
+
 def encode(img: Image.Image, fmt: str, *, quality: int = 95, compression: int | None = None) -> bytes:
     """Encode to bytes in ``png``, ``jpg`` or ``webp`` (JPEG has no alpha: composited on white).
 
@@ -1023,7 +1026,10 @@ def encode(img: Image.Image, fmt: str, *, quality: int = 95, compression: int | 
     fastest) to 9 (smallest, slowest), default :data:`DEFAULT_PNG_COMPRESSION`. The output is
     tagged as sRGB (PNG's sRGB chunk, JPEG's and WebP's sRGB profile) and keeps the print
     resolution in ``img.info["dpi"]`` (which :meth:`Colorizer.colorize` copies from its input):
-    PNG pHYs, JPEG JFIF, WebP EXIF. Nothing else of the input's metadata is written.
+    PNG pHYs, JPEG JFIF, WebP EXIF. A PNG also keeps the hints the image was coloured with
+    (``img.info[HINTS_TEXT]``, JSON, set by :meth:`Colorizer.colorize`) as a text of that name,
+    so that the output given back as a reference gives the hints' colours alone
+    (:func:`irodori.reference.guessed_cells`). Nothing else of the input's metadata is written.
     Raises ValueError for an unknown format, a size the format cannot hold, or a bad quality or
     level (:func:`check_encoding`)."""
     check_encoding(fmt, quality, compression)
@@ -1041,6 +1047,8 @@ def encode(img: Image.Image, fmt: str, *, quality: int = 95, compression: int | 
     if fmt == "png":
         srgb = PngImagePlugin.PngInfo()
         srgb.add(b"sRGB", b"\x00")  # rendering intent: perceptual
+        if isinstance(img.info.get(HINTS_TEXT), str):
+            srgb.add_text(HINTS_TEXT, img.info[HINTS_TEXT])
         options: dict = {"compress_level": level, "pnginfo": srgb, "icc_profile": None}  # not img.info's
     else:
         options = {"quality": quality, "icc_profile": _srgb_icc()}

@@ -41,6 +41,7 @@ import contextlib
 import contextvars
 import functools
 import glob
+import json
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -53,8 +54,8 @@ from PIL import Image
 
 from .cbz import is_archive
 from .color import l_to_gray, lab_to_rgb, rgb_to_lab, rgb_to_uint8
-from .hints import Hint
-from .imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, input_prefix,
+from .hints import Hint, HintError, parse_hints
+from .imageio import (DEFAULT_MAX_PIXELS, HINTS_TEXT, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, input_prefix,
                       is_junk, is_strip, open_image, page_scale, page_side, rgb_over, scoped, to_srgb,
                       within_pages)
 from .paint import box_mean, grow
@@ -112,6 +113,10 @@ MIN_REFERENCE_CHROMA = 5.0  # a reference whose most colourful spot (64x64 view)
 BACKGROUND_DE = 8.0  # CIE76 distance to the border colour within which a reference cell is backdrop
 BACKDROP_CHROMA = 6.0  # a grey or white backdrop is kept (white paper is a good hint for paper)
 BACKDROP, PLAIN_BACKDROP = 1, 2  # Reference.where[:, 3]: a coloured backdrop, a white or grey one
+# A reference that is irodori's output with its hints (in its PNG): a cell is the user's colour when its
+# ab lies within OWN_HINT_AB of a hint's and its L within OWN_HINT_L (a painted fill keeps the hint's
+# chroma; its lightness follows the page's shading and lines); the rest is the network's guess.
+OWN_HINT_AB, OWN_HINT_L = 12.0, 30.0
 PAINT_MIN_L = 40.0  # a painted hint is at least this light: a flat over paper, never a black wash
 DARK_SHARE = 0.25  # a cell's colour is the mean of its pixels above this lightness quantile (ink excluded)
 
@@ -230,10 +235,23 @@ def reference_files(sources: Iterable[str | Path], *, limit: int = MAX_REFERENCE
 def reference_rgb(source: ImageSource, *, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """A reference image -> sRGB uint8 (H, W, 3), transparency over white. ReferenceImageError when
     it cannot be read or is too large (the same limits as a page) or has no colour at all."""
+    return reference_image(source, name=name, max_pixels=max_pixels)[0]
+
+
+def reference_image(source: ImageSource, *, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS
+                    ) -> tuple[np.ndarray, list[Hint]]:
+    """:func:`reference_rgb`, and the hints it was coloured with when it is irodori's own output
+    (its PNG's ``irodori:hints`` text, :data:`irodori.imageio.HINTS_TEXT`), else []."""
     try:
         img = open_image(source, max_pixels=max_pixels)
     except ImageReadError as exc:
         raise ReferenceImageError(f"reference {name}: {exc}") from None
+    return _checked_rgb(img, name), hints_of_output(img)
+
+
+def _checked_rgb(img: Image.Image, name: str) -> np.ndarray:
+    """An opened reference -> sRGB uint8 (H, W, 3), transparency over white; ReferenceImageError
+    when it is too small or grey."""
     if img.info.get("icc_profile"):
         img = to_srgb(img)
     rgb = np.asarray(rgb_over(img))
@@ -576,6 +594,30 @@ def background_cells(lab: np.ndarray) -> np.ndarray:
     return np.where(np.linalg.norm(lab - centre, axis=-1) <= BACKGROUND_DE, kind, 0).astype(np.int8)
 
 
+def guessed_cells(lab: np.ndarray, hint_lab: np.ndarray) -> np.ndarray:
+    """Cells (n, 3) CIE Lab of a reference that is irodori's output, coloured with hints of these
+    colours (k, 3) -> (n,) bool: the cells whose colour is none of the hints' (ab farther than
+    OWN_HINT_AB from each, or L farther than OWN_HINT_L): the network's guesses, not the user's.
+    They are matched but give no hint, as a coloured backdrop (helper 59: in "colour one, then
+    the rest" page 1's guessed beige backgrounds were poured onto the white backgrounds of the
+    chapter's other pages, 16.90 -> 16.08 dB)."""
+    d_ab = np.linalg.norm(lab[:, None, 1:] - hint_lab[None, :, 1:], axis=-1)
+    d_l = np.abs(lab[:, None, 0] - hint_lab[None, :, 0])
+    return ~((d_ab <= OWN_HINT_AB) & (d_l <= OWN_HINT_L)).any(axis=1)
+
+
+def hints_of_output(img: Image.Image) -> list[Hint]:
+    """The hints an image was coloured with, when it is irodori's output that says so (its PNG's
+    :data:`irodori.imageio.HINTS_TEXT` text), else [] (also for text that is not such a list)."""
+    text = img.info.get(HINTS_TEXT)
+    if not isinstance(text, str):
+        return []
+    try:
+        return parse_hints(json.loads(text))
+    except (ValueError, HintError):
+        return []
+
+
 def spread_cells(confidence: np.ndarray, *, limit: int = MAX_REFERENCE_HINTS,
                  floor: float = MIN_CONFIDENCE) -> list[tuple[int, int]]:
     """confidence (gh, gw) -> up to ``limit`` cells (row, col) spread over the page: the grid is
@@ -631,7 +673,8 @@ class ReferenceMatcher:
         """A colour image (anything :func:`irodori.imageio.open_image` takes, an sRGB uint8 array
         among them) -> its :class:`Reference`, at REFERENCE_SCALES and mirrored. ReferenceImageError
         when it cannot be read, or is too large, too small or grey (:func:`reference_rgb`)."""
-        rgb = reference_rgb(source, name=name, max_pixels=max_pixels)  # an array too: the same checks as a file
+        rgb, own = reference_image(source, name=name, max_pixels=max_pixels)  # an array too: the same checks
+        own_lab = rgb_to_lab(np.array([hint.rgb for hint in own], dtype=np.uint8).reshape(-1, 1, 3))[:, 0]
         feats, labs, where, tones, inks, ink_tones, mixes = [], [], [], [], [], [], []
         for scale in REFERENCE_SCALES:
             size = feature_size(*rgb.shape[:2], side=max(32, int(FEATURE_SIDE * scale)))
@@ -644,6 +687,8 @@ class ReferenceMatcher:
                 cells = lab.reshape(*grid, 3)[:, ::-1].reshape(-1, 3) if mirror else lab
                 mixes.append(mix_cells.reshape(grid)[:, ::-1].reshape(-1) if mirror else mix_cells)
                 backdrop = background_cells(cells.reshape(*grid, 3)).reshape(-1)
+                if len(own_lab):  # irodori's output: its hints' colours alone are the user's word
+                    backdrop = np.where(guessed_cells(cells, own_lab), BACKDROP, backdrop).astype(backdrop.dtype)
                 rows, cols = np.indices(grid).reshape(2, -1)
                 inked = ink_view(l_in)
                 grey, ink = self.features(l_in, inked)
