@@ -23,7 +23,9 @@ from irodori.colorizer import load_colorizer  # noqa: E402
 
 PAGE = ROOT / "examples" / "manga_page.png"
 # Page 1's hints (x, y, colour), in its pixels: hair, skirt (the girl); coat, skirt (the woman).
-HINTS = [(214, 522, "#d2691e"), (168, 590, "#c0282d"), (545, 585, "#2e8b57"), (548, 652, "#283c78")]
+# (Placed again 2026-12-02: the hair's and the girl's skirt's had come to lie on her nose and on the
+# panel's paper, which the skirt's red then filled.)
+HINTS = [(200, 494, "#d2691e"), (205, 604, "#c0282d"), (567, 579, "#2e8b57"), (576, 639, "#283c78")]
 GIRL, WOMAN, DUCK, HORSE = (35, 379, 389, 733), (409, 379, 745, 733), (35, 753, 429, 1065), (449, 753, 745, 1065)
 ROW_HEIGHT = 420
 

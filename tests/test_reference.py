@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from irodori.cli import main
 from irodori.color import rgb_to_lab
 from irodori.colorizer import load_colorizer
+from irodori.hints import Hint
 from irodori.reference import (
     BACKDROP,
     MAX_REFERENCES,
@@ -374,29 +375,43 @@ def test_cli_analyses_references_once_for_a_folder_and_a_cbz(tmp_path, monkeypat
 def test_a_hinted_output_given_back_as_a_reference_gives_its_hints_colours_alone(tmp_path):
     """Helper 59: in "colour one, then the rest", page 1's guessed colours (its beige paper) went
     with its hints onto the other pages (16.90 -> 16.08 dB). A PNG output keeps the hints it was
-    coloured with, and as a reference its cells of other colours give no hint."""
+    coloured with, and as a reference only the areas its hints coloured give hints, in the
+    hints' own colours; the rest of it is matched but gives none."""
     from irodori.imageio import HINTS_TEXT, Lightness, encode
-    from irodori.reference import guessed_cells
+    from irodori.reference import hint_areas, own_cells
 
     colorizer = load_colorizer("general-int8", threads=1)
-    page = _grey(cartoon(3))
+    truth = cartoon(3)
+    page = _grey(truth)
+    inside = np.all(truth == HUES[0], axis=-1)  # a shape's inside, away from its lines and stripes
+    inside &= np.roll(inside, 4, 0) & np.roll(inside, -4, 0) & np.roll(inside, 4, 1) & np.roll(inside, -4, 1)
+    y, x = (int(v[len(v) // 2]) for v in np.nonzero(inside))
     red = (220, 30, 30)
-    hinted = colorizer.colorize(page, hints=[(60, 60, "#%02x%02x%02x" % red)])
+    hinted = colorizer.colorize(page, hints=[(x, y, "#%02x%02x%02x" % red)])
     (tmp_path / "p1.png").write_bytes(encode(hinted, "png"))
     (tmp_path / "p1.jpg").write_bytes(encode(hinted, "jpg"))
     saved = Image.open(tmp_path / "p1.png")
-    assert json.loads(saved.info[HINTS_TEXT]) == [[60, 60, "#dc1e1e"]]
+    assert json.loads(saved.info[HINTS_TEXT]) == [[x, y, "#dc1e1e"]]
     assert HINTS_TEXT not in Image.open(tmp_path / "p1.jpg").info  # (JPEG keeps none: all its cells count)
+    rgb = np.asarray(saved.convert("RGB"))
+    (area, colour), = hint_areas(rgb, [Hint(x, y, red)])
+    assert area[y, x] and 0.005 < area.mean() < 0.2 and not area[0, 0]  # the hinted shape, not the page
+    mine, colours = own_cells([(area, colour)], (16, 20))
+    assert 0 < mine.sum() < 16 * 20 and np.allclose(colours[mine], colour)
+    assert np.array_equal(own_cells([(area, colour)], (16, 20), mirror=True)[0].reshape(16, 20),
+                          mine.reshape(16, 20)[:, ::-1])
     stripped = tmp_path / "plain.png"
-    Image.open(tmp_path / "p1.png").save(stripped)  # the same pixels, no hints kept
-    lab_red = rgb_to_lab(np.array([[red]], np.uint8))[0]
+    saved.save(stripped)  # the same pixels, no hints kept
+    lab_red = rgb_to_lab(np.array([[red]], np.uint8))[0, 0]
     matcher = colorizer.matcher
     lightness = Lightness.from_l(rgb_to_lab(np.repeat(page[..., None], 3, axis=2))[..., 0].astype(np.float32))
-    far = []
+    red_share = []
     for source in (tmp_path / "p1.png", stripped):
         found = matcher.hints(lightness, [matcher.analyse(source)], paint=False)
-        far.append(guessed_cells(rgb_to_lab(np.array([[h.rgb for h in found]], np.uint8))[0], lab_red).mean())
-    assert far[1] > 0.5 and far[0] < 0.1  # without the kept hints, most reference hints were guesses
+        ab = rgb_to_lab(np.array([[h.rgb for h in found]], np.uint8))[0, :, 1:]
+        red_share.append(float((np.linalg.norm(ab - lab_red[1:], axis=1) <= 15).mean()) if found else None)
+    assert red_share[0] is not None and red_share[0] > 0.9  # its hints: the hinted shape's red
+    assert red_share[1] is not None and red_share[1] < 0.5  # without the kept hints: every colour of it
 
 
 def test_colour_one_then_the_rest_never_writes_over_the_reference_page(tmp_path, capsys, caplog):

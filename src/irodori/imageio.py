@@ -1029,7 +1029,7 @@ def encode(img: Image.Image, fmt: str, *, quality: int = 95, compression: int | 
     PNG pHYs, JPEG JFIF, WebP EXIF. A PNG also keeps the hints the image was coloured with
     (``img.info[HINTS_TEXT]``, JSON, set by :meth:`Colorizer.colorize`) as a text of that name,
     so that the output given back as a reference gives the hints' colours alone
-    (:func:`irodori.reference.guessed_cells`). Nothing else of the input's metadata is written.
+    (:func:`irodori.reference.hint_areas`). Nothing else of the input's metadata is written.
     Raises ValueError for an unknown format, a size the format cannot hold, or a bad quality or
     level (:func:`check_encoding`)."""
     check_encoding(fmt, quality, compression)

@@ -58,6 +58,7 @@ from .hints import Hint, HintError, parse_hints
 from .imageio import (DEFAULT_MAX_PIXELS, HINTS_TEXT, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, input_prefix,
                       is_junk, is_strip, open_image, page_scale, page_side, rgb_over, scoped, to_srgb,
                       within_pages)
+from .balloons import components
 from .paint import box_mean, grow
 from .registry import ModelError, models_dir, verify
 
@@ -113,10 +114,13 @@ MIN_REFERENCE_CHROMA = 5.0  # a reference whose most colourful spot (64x64 view)
 BACKGROUND_DE = 8.0  # CIE76 distance to the border colour within which a reference cell is backdrop
 BACKDROP_CHROMA = 6.0  # a grey or white backdrop is kept (white paper is a good hint for paper)
 BACKDROP, PLAIN_BACKDROP = 1, 2  # Reference.where[:, 3]: a coloured backdrop, a white or grey one
-# A reference that is irodori's output with its hints (in its PNG): a cell is the user's colour when its
-# ab lies within OWN_HINT_AB of a hint's and its L within OWN_HINT_L (a painted fill keeps the hint's
-# chroma; its lightness follows the page's shading and lines); the rest is the network's guess.
-OWN_HINT_AB, OWN_HINT_L = 12.0, 30.0
+# A reference that is irodori's output with its hints (in its PNG): a hint's area is the pixels joined to
+# it whose ab, averaged around each, lies within OWN_HINT_AB of the output's at the hint (hint_areas); the
+# rest is the network's guess.
+OWN_HINT_AB, OWN_HINT_BOX = 12.0, 2  # (the ab averaged over 5 x 5 pixels)
+OWN_HINT_INK = 25.0  # ... from a hint's pixel, unless it is darker than this (ink: it shows no colour)
+OWN_HINT_WALL = 20.0  # ... and not across pixels this much darker than it (L averaged as ab): the lines around
+OWN_HINT_SHARE = 0.3  # ... and a reference cell is the user's where a hint's area covers this share of it
 PAINT_MIN_L = 40.0  # a painted hint is at least this light: a flat over paper, never a black wash
 DARK_SHARE = 0.25  # a cell's colour is the mean of its pixels above this lightness quantile (ink excluded)
 
@@ -158,7 +162,9 @@ class Reference:
     coloured backdrop (:func:`background_cells`: matched, but never a hint), PLAIN_BACKDROP a white
     or grey one (a hint, paper for paper, but never grown into); ``tones`` and ``ink_tones`` (n,)
     float32: each cell's mean L in either view; ``mix`` (n,) float32: how mixed each cell's
-    colour is (:func:`cell_lab`; None for a Reference made without it: then no cell is mixed).
+    colour is (:func:`cell_lab`; None for a Reference made without it: then no cell is mixed);
+    ``guessed`` (n,) bool: for irodori's own output coloured with hints, the cells outside its
+    hints' areas (:func:`own_cells`): matched, but never a hint (None: every cell counts).
     """
 
     name: str
@@ -169,6 +175,7 @@ class Reference:
     tones: np.ndarray
     ink_tones: np.ndarray
     mix: np.ndarray | None = None
+    guessed: np.ndarray | None = None
 
     @property
     def cells(self) -> int:
@@ -341,8 +348,8 @@ def cell_lab(rgb: np.ndarray, grid: tuple[int, int]) -> tuple[np.ndarray, np.nda
 
 
 def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int], references: Sequence[Reference], *,
-          ink: bool = False, detail: np.ndarray | None = None, mix_limit: float | None = None
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+          ink: bool = False, detail: np.ndarray | None = None, mix_limit: float | None = None,
+          guesses: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Page descriptors (n, C) and mean lightness (n,) of the cells of a ``grid`` -> (guide Lab
     (n, 3), confidence (n,), both float32, and the index of the reference each cell's best match
     is in (n,)); ``ink``: the references' ink-view descriptors.
@@ -358,7 +365,9 @@ def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int], refere
     detail near it (:func:`lone_flat_matches`), and the confident matches are then grown into
     their neighbours (:func:`grow_matches`), which take the grown match's colour. With
     ``mix_limit``, a cell whose (grown) match is a reference cell of mixed colour (``mix`` above
-    it: a shape's edge) keeps the match but gets no confidence, so gives no hint.
+    it: a shape's edge) keeps the match but gets no confidence, so gives no hint; so does one whose
+    match is a reference's guessed cell (``Reference.guessed``), unless ``guesses`` (whether the
+    page matches the reference at all: :meth:`ReferenceMatcher.guide`'s relatedness).
     """
     bank = np.concatenate([r.ink_features if ink else r.features for r in references])
     bank_tone = np.concatenate([r.ink_tones if ink else r.tones for r in references])
@@ -389,6 +398,9 @@ def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int], refere
         best = np.where(grown, chosen, best)
     if mix_limit and all(r.mix is not None for r in references):  # after growth: a mixed cell still passes it on
         confidence[np.concatenate([r.mix for r in references])[best] > mix_limit] = 0.0
+    if not guesses and any(r.guessed is not None for r in references):  # last: the match stands, its colour not
+        guessed = np.concatenate([np.zeros(r.cells, bool) if r.guessed is None else r.guessed for r in references])
+        confidence[guessed[best]] = 0.0
     owner = np.repeat(np.arange(len(references)), [r.cells for r in references])
     return guide.astype(np.float32), confidence.astype(np.float32), owner[best]
 
@@ -594,16 +606,56 @@ def background_cells(lab: np.ndarray) -> np.ndarray:
     return np.where(np.linalg.norm(lab - centre, axis=-1) <= BACKGROUND_DE, kind, 0).astype(np.int8)
 
 
-def guessed_cells(lab: np.ndarray, hint_lab: np.ndarray) -> np.ndarray:
-    """Cells (n, 3) CIE Lab of a reference that is irodori's output, coloured with hints of these
-    colours (k, 3) -> (n,) bool: the cells whose colour is none of the hints' (ab farther than
-    OWN_HINT_AB from each, or L farther than OWN_HINT_L): the network's guesses, not the user's.
-    They are matched but give no hint, as a coloured backdrop (helper 59: in "colour one, then
-    the rest" page 1's guessed beige backgrounds were poured onto the white backgrounds of the
-    chapter's other pages, 16.90 -> 16.08 dB)."""
-    d_ab = np.linalg.norm(lab[:, None, 1:] - hint_lab[None, :, 1:], axis=-1)
-    d_l = np.abs(lab[:, None, 0] - hint_lab[None, :, 0])
-    return ~((d_ab <= OWN_HINT_AB) & (d_l <= OWN_HINT_L)).any(axis=1)
+def hint_areas(rgb: np.ndarray, hints: Sequence[Hint]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """An irodori output (H, W, 3) sRGB uint8 coloured with ``hints`` (in its pixels) -> for each
+    hint that shows, (its area (H, W) bool, the area's mean colour (3,) CIE Lab): the pixels joined
+    to the hint's (4-connected) whose chroma, averaged over OWN_HINT_BOX pixels around each (a fill
+    is crossed by lines and the texture of its shading), lies within OWN_HINT_AB of the output's
+    there (what the hint made of it: a tinted output keeps the page's lightness, and a red hint
+    on light paper is a pale red), and whose lightness, so averaged, is not a line's (more than
+    OWN_HINT_WALL under the hint's). A hint on ink (L under OWN_HINT_INK) has none, and so has one the output does
+    not show: its area's mean chroma farther than OWN_HINT_AB from the hint's (helper 59's page 1:
+    a yellow hint on pale hair came out beige and joined the beige wash around it)."""
+    if not hints:
+        return []
+    lab = rgb_to_lab(rgb).astype(np.float32)
+    a, b = box_mean(lab[..., 1], OWN_HINT_BOX), box_mean(lab[..., 2], OWN_HINT_BOX)
+    l_smooth = box_mean(lab[..., 0], OWN_HINT_BOX)
+    areas = []
+    for hint in hints:
+        if lab[hint.y, hint.x, 0] < OWN_HINT_INK:
+            continue
+        close = np.hypot(a - a[hint.y, hint.x], b - b[hint.y, hint.x]) <= OWN_HINT_AB
+        close &= l_smooth >= l_smooth[hint.y, hint.x] - OWN_HINT_WALL
+        if not close[hint.y, hint.x]:  # on a line
+            continue
+        labels, _ = components(close)
+        area = labels == labels[hint.y, hint.x]
+        colour = lab[area].mean(axis=0)
+        target = rgb_to_lab(np.array([[hint.rgb]], np.uint8))[0, 0]
+        if np.hypot(*(colour[1:] - target[1:])) <= OWN_HINT_AB:  # else the output does not show the hint
+            areas.append((area, colour))
+    return areas
+
+
+def own_cells(areas: list[tuple[np.ndarray, np.ndarray]], grid: tuple[int, int], *, mirror: bool = False
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`hint_areas` on a reference's cell ``grid`` (seen mirrored if ``mirror``) -> (own (n,)
+    bool: the cells at least OWN_HINT_SHARE covered by a hint's area, their colour (n, 3) CIE Lab:
+    that area's, the user's word, not the cell's mean, which blends the fill with its lines and
+    what is around it). The other cells of an output coloured with hints are the network's
+    guesses: matched, never a hint (helper 59: in "colour one, then the rest" page 1's guessed
+    beige backgrounds were poured onto the white backgrounds of the chapter's other pages,
+    16.90 -> 16.08 dB; taking every cell of a hint's colour, a yellow sky went with a hair's hint)."""
+    gh, gw = grid
+    own, colour = np.zeros((gh, gw), bool), np.zeros((gh, gw, 3), np.float32)
+    for area, target in areas:
+        share = np.asarray(Image.fromarray(area.astype(np.float32), "F").resize((gw, gh), Image.BOX))
+        share = share[:, ::-1] if mirror else share
+        mine = share >= OWN_HINT_SHARE
+        own |= mine
+        colour[mine] = target
+    return own.reshape(-1), colour.reshape(-1, 3)
 
 
 def hints_of_output(img: Image.Image) -> list[Hint]:
@@ -674,8 +726,8 @@ class ReferenceMatcher:
         among them) -> its :class:`Reference`, at REFERENCE_SCALES and mirrored. ReferenceImageError
         when it cannot be read, or is too large, too small or grey (:func:`reference_rgb`)."""
         rgb, own = reference_image(source, name=name, max_pixels=max_pixels)  # an array too: the same checks
-        own_lab = rgb_to_lab(np.array([hint.rgb for hint in own], dtype=np.uint8).reshape(-1, 1, 3))[:, 0]
-        feats, labs, where, tones, inks, ink_tones, mixes = [], [], [], [], [], [], []
+        areas = hint_areas(rgb, own)  # irodori's output coloured with hints: their areas alone are the user's
+        feats, labs, where, tones, inks, ink_tones, mixes, guessed = [], [], [], [], [], [], [], []
         for scale in REFERENCE_SCALES:
             size = feature_size(*rgb.shape[:2], side=max(32, int(FEATURE_SIDE * scale)))
             grid = (size[0] // CELL, size[1] // CELL)
@@ -685,10 +737,12 @@ class ReferenceMatcher:
                 l_in = l_small[:, ::-1] if mirror else l_small
                 l_in = np.ascontiguousarray(l_in, dtype=np.float32)
                 cells = lab.reshape(*grid, 3)[:, ::-1].reshape(-1, 3) if mirror else lab
+                if own:
+                    mine, colour = own_cells(areas, grid, mirror=mirror)
+                    cells = np.where(mine[:, None], colour, cells)
+                    guessed.append(~mine)
                 mixes.append(mix_cells.reshape(grid)[:, ::-1].reshape(-1) if mirror else mix_cells)
                 backdrop = background_cells(cells.reshape(*grid, 3)).reshape(-1)
-                if len(own_lab):  # irodori's output: its hints' colours alone are the user's word
-                    backdrop = np.where(guessed_cells(cells, own_lab), BACKDROP, backdrop).astype(backdrop.dtype)
                 rows, cols = np.indices(grid).reshape(2, -1)
                 inked = ink_view(l_in)
                 grey, ink = self.features(l_in, inked)
@@ -700,7 +754,8 @@ class ReferenceMatcher:
                 where.append(np.stack([np.full_like(rows, len(where)), rows, cols, backdrop], axis=1))
         return Reference(name, np.concatenate(feats), np.concatenate(inks), np.concatenate(labs),
                          np.concatenate(where).astype(np.int32), np.concatenate(tones).astype(np.float32),
-                         np.concatenate(ink_tones).astype(np.float32), np.concatenate(mixes).astype(np.float32))
+                         np.concatenate(ink_tones).astype(np.float32), np.concatenate(mixes).astype(np.float32),
+                         np.concatenate(guessed) if own else None)
 
     def guide(self, lightness: Lightness, references: Sequence[Reference], *, ink: bool = False,
               sheet: np.ndarray | None = None) -> Guide:
@@ -722,7 +777,7 @@ class ReferenceMatcher:
             return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape)
         inked = ink_view(l_small)
         grey_features, ink_features = self.features(l_small, inked)
-        _, grey_confidence, source = match(grey_features, cell_means(l_small), grid, references)
+        _, grey_confidence, source = match(grey_features, cell_means(l_small), grid, references, guesses=True)
         shares = related_shares((grey_confidence >= MIN_CONFIDENCE).reshape(grid), source.reshape(grid),
                                 len(references))
         related = [r for r, share in zip(references, shares) if share >= MIN_RELATED]
