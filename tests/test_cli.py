@@ -136,7 +136,7 @@ def test_o_with_an_image_extension_is_the_one_inputs_output_file(tiny_onnx, tmp_
     Image.new("L", (16, 12), 100).save(tmp_path / "p.png")
     args = ["colorize", str(tmp_path / "p.png"), "--model", str(tiny_onnx), "-q"]
     assert main([*args, "-o", str(tmp_path / "out" / "coloured.JPEG")]) == 0
-    assert (tmp_path / "out" / "coloured.JPEG").is_file() and Image.open(tmp_path / "out" / "coloured.JPEG").format == "JPEG"
+    assert Image.open(tmp_path / "out" / "coloured.JPEG").format == "JPEG"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["coloured.JPEG"]
     assert main([*args, "-o", str(tmp_path / "out" / "coloured.JPEG")]) == 0  # there: skipped, as in a folder
     assert "1 skipped" in capsys.readouterr().err
@@ -397,7 +397,8 @@ def test_resume_alone_continues_the_run_in_its_own_folder(colour_folder, tmp_pat
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     assert "not a checkpoint or run directory" in capsys.readouterr().err
     (tmp_path / "model.onnx").write_bytes(b"onnx")  # helper 58: an exported model was called a "directory"
-    assert main(["train", str(colour_folder), "--init", str(tmp_path / "model.onnx"), "--out", str(tmp_path / "r2")]) == 2
+    assert main(["train", str(colour_folder), "--init", str(tmp_path / "model.onnx"),
+                 "--out", str(tmp_path / "r2")]) == 2
     assert "model.onnx is a file, not a checkpoint or run folder: an exported model" in capsys.readouterr().err
     assert main(["train", str(colour_folder), "--preset", "tiny", "--foo"]) == 2
     assert "override --foo needs a value (--foo=VALUE; `irodori train --help` lists" in capsys.readouterr().err

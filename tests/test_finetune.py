@@ -90,7 +90,8 @@ def test_a_painting_model_is_fine_tuned_as_one(finetuned, tmp_path, capsys):
                             (["--loss.paint_l1=0"], (0, 0)), (["--data.paint_prob=0.8", "--loss.paint_l1=2"], (0.8, 2)),
                             (["--model.paint=true"], (0.8, 2)), (["--data.paint_prob=0.5"], (0.5, 2)),
                             # FINETUNE.md's grey pages: seen grey, every one (helper 58: 4 in 5 were B&W pages)
-                            (["--data.manga_prob=0"], (0, 0)), (["--data.manga_prob=0", "--data.paint_prob=0.5"], (0.5, 2))]:
+                            (["--data.manga_prob=0"], (0, 0)),
+                            (["--data.manga_prob=0", "--data.paint_prob=0.5"], (0.5, 2))]:
         assert main(base + given) == 0, given
         printed = json.loads(capsys.readouterr().out)
         assert (printed["data"]["paint_prob"], printed["loss"]["paint_l1"]) == expected, given

@@ -369,7 +369,8 @@ def test_paint_mode_scores_a_paired_set_on_full_rgb_beside_the_bw_input(tiny_pai
     first, path = result["per_image"][0], sorted(colour_folder.glob("*.png"))[0]
     truth = np.asarray(Image.open(path).convert("RGB"))
     page = printed_page(truth, path.name)  # seeded by the name evaluate reports: the same page every run
-    assert page.dtype == np.uint8 and page.shape == truth.shape[:2] and np.array_equal(page, printed_page(truth, path.name))
+    assert page.dtype == np.uint8 and page.shape == truth.shape[:2]
+    assert np.array_equal(page, printed_page(truth, path.name))
     painted = np.asarray(colorizer.colorize(page, mode="paint").convert("RGB"))
     assert first["printed"] and first["psnr"] == pytest.approx(psnr(painted, truth))
     assert first["psnr_gray"] == pytest.approx(psnr(np.repeat(page[..., None], 3, axis=2), truth))

@@ -12,8 +12,8 @@ from conftest import bw_page_image, lettering_page, line_art_image as _line_art
 from irodori.color import rgb_to_lab
 from irodori.imageio import Lightness
 from irodori.paint import (BlankSheet, Contract, PageStats, Screentone, background_mask, box_mean, box_sum,
-                           choose_background, choose_mode, composite, flatten_tone, flats_to_lines, grow, gutters, ink_layer, lattice_regularity,
-                           page_stats)
+                           choose_background, choose_mode, composite, flatten_tone, flats_to_lines, grow, gutters,
+                           ink_layer, lattice_regularity, page_stats)
 
 
 def _l(rgb: np.ndarray) -> np.ndarray:

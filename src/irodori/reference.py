@@ -55,8 +55,8 @@ from PIL import Image
 from .cbz import is_archive
 from .color import l_to_gray, lab_to_rgb, rgb_to_lab, rgb_to_uint8
 from .hints import Hint, HintError, parse_hints
-from .imageio import (DEFAULT_MAX_PIXELS, HINTS_TEXT, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness, input_prefix,
-                      is_junk, is_strip, open_image, page_scale, page_side, rgb_over, scoped, to_srgb,
+from .imageio import (DEFAULT_MAX_PIXELS, HINTS_TEXT, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness,
+                      input_prefix, is_junk, is_strip, open_image, page_scale, page_side, rgb_over, scoped, to_srgb,
                       within_pages)
 from .balloons import components
 from .paint import box_mean, grow

@@ -660,9 +660,9 @@ STEP_FOLDER = re.compile(r"step-\d+")  # a checkpoint folder inside a run (irodo
 def offered_models(models: Iterable[str] = (), *, shipped: bool = True) -> dict[str, str]:
     """Name -> source of the models a server offers: ``models`` first, in order (``auto``, shipped
     names, .onnx files, checkpoint directories; a path is offered under its file or folder name, a
-    run's step folder as RUN-step-NNNNNNN, made unique with -2, -3...), then, when ``shipped``, ``auto`` (if its two shipped models are
-    there) and every other shipped model. Requests choose by name only, so a path never comes
-    from a request."""
+    run's step folder as RUN-step-NNNNNNN, made unique with -2, -3...), then, when ``shipped``,
+    ``auto`` (if its two shipped models are there) and every other shipped model. Requests choose
+    by name only, so a path never comes from a request."""
     offered: dict[str, str] = {}
     for model in models:
         if model in MODELS or model == AUTO_MODEL:
