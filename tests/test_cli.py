@@ -409,7 +409,7 @@ def test_resume_alone_continues_the_run_in_its_own_folder(colour_folder, tmp_pat
     assert main(["train", str(colour_folder), "--preset", "tiny", "--out", str(tmp_path / "afile"), "-q"]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
     # a run inside its images' folder: its sample sheets were training images the next time (helper 58)
-    assert main(["train", str(colour_folder), "--preset", "tiny", "--out", str(colour_folder / "run"), "-q"]) != 0
+    assert main(["train", str(colour_folder), "--preset", "tiny", "--out", str(colour_folder / "run"), "-q"]) == 2
     assert "is inside the training images' folder" in capsys.readouterr().err
     assert not (colour_folder / "run").exists()
     # --init starts a new run with the init model's architecture: it cannot be combined with

@@ -396,6 +396,9 @@ def test_a_hinted_output_given_back_as_a_reference_gives_its_hints_colours_alone
     rgb = np.asarray(saved.convert("RGB"))
     (area, colour), = hint_areas(rgb, [Hint(x, y, red)])
     assert area[y, x] and 0.005 < area.mean() < 0.2 and not area[0, 0]  # the hinted shape, not the page
+    edge = x - next(d for d in range(1, 60) if truth[y, x - d].max() < 60)  # the shape's outline, left of the hint
+    (beside, _), = hint_areas(rgb, [Hint(edge, y, red)])  # a hint on its line starts beside it (helper 60)
+    assert beside[y, x] and abs(int(beside.sum()) - int(area.sum())) < 0.1 * area.sum()
     mine, colours = own_cells([(area, colour)], (16, 20))
     assert 0 < mine.sum() < 16 * 20 and np.allclose(colours[mine], colour)
     assert np.array_equal(own_cells([(area, colour)], (16, 20), mirror=True)[0].reshape(16, 20),

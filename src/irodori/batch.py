@@ -379,9 +379,9 @@ def attach_hints(jobs: list[Job], cli_hints: list[Hint], file_hints: list[Hint] 
 
 def _names_an_image_not_given(name: str, roots: list[str]) -> bool:
     """Whether a hints file's ``name`` is an image file beside the inputs (in a folder given, or
-    the folder of a file or glob given) or from here, though not one of them: a page of the
+    the folder of a file or glob given), though not one of them: a page of the
     chapter the file was written for, left out of this run, rather than a typo."""
-    places = [Path(name)] + [(Path(r) if Path(r).is_dir() else Path(r).parent) / name for r in roots]
+    places = [(Path(r) if Path(r).is_dir() else Path(r).parent) / name for r in roots]
     return any(p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() for p in places)
 
 
@@ -625,7 +625,8 @@ def _output_file_problem(args: argparse.Namespace, output: Path) -> str | None:
     if wanted is not None and args.format not in (None, wanted):
         return f"is a {wanted} file, but --format {args.format} asks for another; leave --format out or rename it"
     args.format = wanted or args.format
-    return output_folder_problem(output.parent)
+    problem = output_folder_problem(output.parent)
+    return f"cannot be written: {problem}" if problem else None
 
 
 def _usage_problem(args: argparse.Namespace, threads: int) -> str | None:

@@ -519,7 +519,7 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
     from .config import ConfigError, config_to_dict, load_config, merge_dicts, parse_overrides
     from .checkpoint import read_meta
     from .registry import ModelNotFoundError
-    from .train import TrainingError, TrainingInterrupted, train
+    from .train import TrainingError, TrainingInterrupted, out_inside_images, train
 
     extra: dict = {}
     if args.dirs:
@@ -570,8 +570,11 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         print("irodori train: give at least one folder of colour images", file=sys.stderr)
         return EXIT_USAGE
     missing = [] if args.dry_run else [d for d in (*cfg.data.train_dirs, *cfg.data.pair_dirs) if not Path(d).is_dir()]
-    if missing or Path(cfg.out_dir).is_file():  # said before the init model loads (helper 58), as colorize does
-        problem = f"image folder not found: {missing[0]}" if missing else f"--out {cfg.out_dir} is a file, not a folder"
+    folders = [*cfg.data.train_dirs, *cfg.data.val_dirs, *cfg.data.pair_dirs]
+    problem = (f"image folder not found: {missing[0]}" if missing
+               else f"--out {cfg.out_dir} is a file, not a folder" if Path(cfg.out_dir).is_file()
+               else out_inside_images(Path(cfg.out_dir), folders))
+    if problem:  # said before the init model loads, a usage error as colorize's (helpers 58 and 60)
         print(f"irodori train: {problem}", file=sys.stderr)
         return EXIT_USAGE
     try:

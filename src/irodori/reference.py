@@ -118,7 +118,8 @@ BACKDROP, PLAIN_BACKDROP = 1, 2  # Reference.where[:, 3]: a coloured backdrop, a
 # it whose ab, averaged around each, lies within OWN_HINT_AB of the output's at the hint (hint_areas); the
 # rest is the network's guess.
 OWN_HINT_AB, OWN_HINT_BOX = 12.0, 2  # (the ab averaged over 5 x 5 pixels)
-OWN_HINT_INK = 25.0  # ... from a hint's pixel, unless it is darker than this (ink: it shows no colour)
+OWN_HINT_INK = 25.0  # ... from a hint's pixel, unless it is darker than this (ink: it shows no colour) ...
+OWN_HINT_REACH = 8  # ... or does not show the hint's chroma: then from the nearest that does, this close
 OWN_HINT_WALL = 20.0  # ... and not across pixels this much darker than it (L averaged as ab): the lines around
 OWN_HINT_SHARE = 0.3  # ... and a reference cell is the user's where a hint's area covers this share of it
 PAINT_MIN_L = 40.0  # a painted hint is at least this light: a flat over paper, never a black wash
@@ -609,13 +610,13 @@ def background_cells(lab: np.ndarray) -> np.ndarray:
 def hint_areas(rgb: np.ndarray, hints: Sequence[Hint]) -> list[tuple[np.ndarray, np.ndarray]]:
     """An irodori output (H, W, 3) sRGB uint8 coloured with ``hints`` (in its pixels) -> for each
     hint that shows, (its area (H, W) bool, the area's mean colour (3,) CIE Lab): the pixels joined
-    to the hint's (4-connected) whose chroma, averaged over OWN_HINT_BOX pixels around each (a fill
-    is crossed by lines and the texture of its shading), lies within OWN_HINT_AB of the output's
-    there (what the hint made of it: a tinted output keeps the page's lightness, and a red hint
-    on light paper is a pale red), and whose lightness, so averaged, is not a line's (more than
-    OWN_HINT_WALL under the hint's). A hint on ink (L under OWN_HINT_INK) has none, and so has one the output does
-    not show: its area's mean chroma farther than OWN_HINT_AB from the hint's (helper 59's page 1:
-    a yellow hint on pale hair came out beige and joined the beige wash around it)."""
+    (4-connected) to the hint's pixel, or to the nearest that shows the hint's chroma
+    (:func:`_hint_seed`), whose chroma, averaged over OWN_HINT_BOX pixels around each (a fill is
+    crossed by lines and the texture of its shading), lies within OWN_HINT_AB of the seed's, and
+    whose lightness, so averaged, is not a line's (more than OWN_HINT_WALL under the seed's). A
+    hint the output does not show has none: no seed, or an area whose mean chroma is farther than
+    OWN_HINT_AB from the hint's (helper 59's page 1: a yellow hint on pale hair came out beige
+    and joined the beige wash around it; a red hint tinted onto light paper is a pale red)."""
     if not hints:
         return []
     lab = rgb_to_lab(rgb).astype(np.float32)
@@ -623,19 +624,35 @@ def hint_areas(rgb: np.ndarray, hints: Sequence[Hint]) -> list[tuple[np.ndarray,
     l_smooth = box_mean(lab[..., 0], OWN_HINT_BOX)
     areas = []
     for hint in hints:
-        if lab[hint.y, hint.x, 0] < OWN_HINT_INK:
-            continue
-        close = np.hypot(a - a[hint.y, hint.x], b - b[hint.y, hint.x]) <= OWN_HINT_AB
-        close &= l_smooth >= l_smooth[hint.y, hint.x] - OWN_HINT_WALL
-        if not close[hint.y, hint.x]:  # on a line
-            continue
-        labels, _ = components(close)
-        area = labels == labels[hint.y, hint.x]
-        colour = lab[area].mean(axis=0)
         target = rgb_to_lab(np.array([[hint.rgb]], np.uint8))[0, 0]
+        seed = _hint_seed(lab[..., 0], a, b, hint, target)
+        if seed is None:
+            continue
+        y, x = seed
+        close = np.hypot(a - a[y, x], b - b[y, x]) <= OWN_HINT_AB
+        close &= l_smooth >= l_smooth[y, x] - OWN_HINT_WALL
+        labels, _ = components(close)
+        area = labels == labels[y, x]
+        colour = lab[area].mean(axis=0)
         if np.hypot(*(colour[1:] - target[1:])) <= OWN_HINT_AB:  # else the output does not show the hint
             areas.append((area, colour))
     return areas
+
+
+def _hint_seed(l: np.ndarray, a: np.ndarray, b: np.ndarray, hint: Hint, target: np.ndarray) -> tuple[int, int] | None:
+    """Where a hint's area starts: the hint's pixel, or, where that is ink or beside a line (its
+    averaged chroma not the hint's), the nearest pixel within OWN_HINT_REACH that shows the hint's
+    chroma and is not ink (helper 60: a hint a few pixels from a coat's edge passed nothing on)."""
+    h, w = l.shape
+    y0, y1 = max(0, hint.y - OWN_HINT_REACH), min(h, hint.y + OWN_HINT_REACH + 1)
+    x0, x1 = max(0, hint.x - OWN_HINT_REACH), min(w, hint.x + OWN_HINT_REACH + 1)
+    shows = (np.hypot(a[y0:y1, x0:x1] - target[1], b[y0:y1, x0:x1] - target[2]) <= OWN_HINT_AB)
+    shows &= l[y0:y1, x0:x1] >= OWN_HINT_INK
+    if not shows.any():
+        return None
+    ys, xs = np.nonzero(shows)
+    nearest = int(np.argmin((ys + y0 - hint.y) ** 2 + (xs + x0 - hint.x) ** 2))
+    return int(ys[nearest] + y0), int(xs[nearest] + x0)
 
 
 def own_cells(areas: list[tuple[np.ndarray, np.ndarray]], grid: tuple[int, int], *, mirror: bool = False
@@ -807,8 +824,9 @@ class ReferenceMatcher:
         if counted is not None:
             counted.append(len(cells))
         if cells:  # said per page at the default level: whether the references took part is the user's question
-            log.info("%sreferences: %.0f%% of the page matched, %d hints", input_prefix(), 100 * guide.coverage,
-                     len(cells))
+            share = 100 * guide.coverage  # (a hint from under 0.5 % of the page said "0 %": helper 60)
+            log.info("%sreferences: %s of the page matched, %d hints", input_prefix(),
+                     f"{share:.0f}%" if share >= 0.5 else "under 1%", len(cells))
         else:
             log.info("%sreferences: nothing on the page matched them; coloured as without them", input_prefix())
         if not cells:

@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -445,6 +445,18 @@ class _Process:
         return lambda: torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
 
+def out_inside_images(run_dir: Path, image_dirs: Sequence[str]) -> str | None:
+    """Why ``run_dir`` cannot hold a run on these image folders (it is one of them, or inside one:
+    its checkpoints and sample sheets would be read as training images next time), or None."""
+    out = Path(run_dir).resolve()
+    for folder in image_dirs:
+        inside = Path(folder).resolve()
+        if out == inside or inside in out.parents:
+            return (f"--out {run_dir} is inside the training images' folder {folder}: its checkpoints and sample "
+                    "sheets would be read as training images next time; choose another --out")
+    return None
+
+
 def _check_out_dir(run_dir: Path, *, resume: str | Path | None, init: str | Path | None, dry_run: bool,
                    image_dirs: list[str] = ()) -> None:
     """TrainingError for a run that would mix two things: resume and init, an --out that is a
@@ -454,12 +466,9 @@ def _check_out_dir(run_dir: Path, *, resume: str | Path | None, init: str | Path
         raise TrainingError("give resume (continue a run) or init (start a new run from weights), not both")
     if run_dir.exists() and not run_dir.is_dir():
         raise TrainingError(f"--out {run_dir} is a file, not a folder")
-    out = run_dir.resolve()
-    for folder in image_dirs:
-        inside = Path(folder).resolve()
-        if out == inside or inside in out.parents:
-            raise TrainingError(f"--out {run_dir} is inside the training images' folder {folder}: its checkpoints "
-                                "and sample sheets would be read as training images next time; choose another --out")
+    problem = out_inside_images(run_dir, image_dirs)
+    if problem:
+        raise TrainingError(problem)
     if resume is None and not dry_run and (run_dir / "latest").is_file():
         raise TrainingError(f"{run_dir} already holds a run (latest: {(run_dir / 'latest').read_text().strip()}); "
                             f"continue it with --resume {run_dir}, or choose another --out")
