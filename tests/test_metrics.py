@@ -375,6 +375,13 @@ def test_paint_mode_scores_a_paired_set_on_full_rgb_beside_the_bw_input(tiny_pai
     assert first["printed"] and first["psnr"] == pytest.approx(psnr(painted, truth))
     assert first["psnr_gray"] == pytest.approx(psnr(np.repeat(page[..., None], 3, axis=2), truth))
     assert any("2 colour images without a B&W input printed as B&W pages" in note for note in result["notes"])
+    night = tmp_path / "night"  # a dark scene prints as one grey with no paper: skipped, said why (helper 60)
+    night.mkdir()
+    rng = np.random.default_rng(1)
+    Image.fromarray((rng.normal((30, 20, 60), 4, (64, 96, 3))).clip(0, 255).astype(np.uint8)).save(night / "a.png")
+    Image.open(sorted(colour_folder.glob("*.png"))[0]).save(night / "b.png")
+    result = evaluate_folder(colorizer, night, fd=False, progress=False, mode="paint")
+    assert result["images"] == 1 and "it has no paper" in " ".join(result["notes"])
     with pytest.raises(ValueError, match="mode must be tint or paint"):
         evaluate_folder(colorizer, pairs, fd=False, progress=False, mode="auto")
 

@@ -186,29 +186,26 @@ def _load_item(name: str, input_path: Path | None, truth_path: Path) -> tuple[np
     return pair
 
 
-def _score_image(colorizer: "Colorizer", mode: str, name: str, input_path: Path | None,
+def _score_image(colorizer: "Colorizer", mode: str, name: str, page: Path | np.ndarray | None,
                  pair: tuple[np.ndarray, np.ndarray, np.ndarray], *, hints: int) -> tuple[dict, list[np.ndarray]]:
     """One loaded item (:func:`_load_item`) coloured (and, with ``hints`` > 0, coloured again with
     that many hints sampled from the truth, seeded by its name) -> (its row of metrics, the
     sheet's panels: baseline, truth, prediction[, prediction with hints]). Tint scores against the
     truth's colours under the input's lightness beside the grey baseline; paint on full RGB
-    beside the B&W input as it is. The model's errors propagate: they are not the image's."""
+    beside the B&W ``page`` as it is (its input file, or the colour image printed: (H, W) uint8).
+    The model's errors propagate: they are not the image's."""
     hint_source, l_full, truth = pair
     gray = l_to_gray_rgb(l_full)
-    page: Path | np.ndarray | None = input_path
     if mode == "paint":  # full RGB: the truth as it is, the B&W input as it is the baseline
         truth = hint_source
-        if input_path is None:  # a colour image alone: printed as a B&W page, as the paint sets are
-            from .printing import printed_page
-
-            page = printed_page(truth, name)
+        if isinstance(page, np.ndarray):  # a colour image alone, printed as a B&W page
             gray = np.repeat(page[..., None], 3, axis=2)
         else:
-            gray = np.asarray(load_rgb(input_path).convert("L").convert("RGB"))
+            gray = np.asarray(load_rgb(page).convert("L").convert("RGB"))
     pred = _colour(colorizer, mode, page, l_full)
     row = {"image": name, "psnr": psnr(pred, truth), "psnr_gray": psnr(gray, truth), "ssim": ssim(pred, truth),
            "ssim_gray": ssim(gray, truth), "cf": colorfulness(pred), "cf_gray": colorfulness(gray),
-           "cf_truth": colorfulness(truth), **({"printed": True} if mode == "paint" and input_path is None else {})}
+           "cf_truth": colorfulness(truth), **({"printed": True} if isinstance(page, np.ndarray) else {})}
     panels = [gray, truth, pred]
     if hints:
         given = sample_hints(hint_source, hints, np.random.default_rng(zlib.crc32(name.encode())))
@@ -239,9 +236,12 @@ def _summaries(rows: list[dict], cf_truth: float, notes: list[str]) -> Callable[
     return summary
 
 
-def _scorable_item(name: str, input_path: Path | None, truth_path: Path, mode: str) -> tuple:
-    """:func:`_load_item`, and ValueError for an item that holds nothing to score: a grey truth, a
-    1-bit input in tint mode (OSError, ValueError or SyntaxError: the reason it is skipped)."""
+def _scorable_item(name: str, input_path: Path | None, truth_path: Path, mode: str
+                   ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], Path | np.ndarray | None]:
+    """(:func:`_load_item`, the page to paint: the input, or in paint mode a colour image alone
+    printed as a B&W page, :func:`irodori.printing.printed_page`, seeded by its name), and
+    ValueError for an item that holds nothing to score: a grey truth, a 1-bit input in tint mode,
+    a printed page with no paper (OSError, ValueError or SyntaxError: the reason it is skipped)."""
     pair = _load_item(name, input_path, truth_path)
     if holds_no_colour(pair[0]):  # a helper's: a grey file among the truths pulled the means down
         raise ValueError("a grey image: no colour to score against")
@@ -249,7 +249,25 @@ def _scorable_item(name: str, input_path: Path | None, truth_path: Path, mode: s
         # a 1-bit input: its black and white hold no colour, so every method "matched" the truth
         # (SSIM 1, infinite PSNR) and pulled the SSIM mean up (helper 55)
         raise ValueError("no colour under its input's lightness: a black-and-white input is scored with --mode paint")
-    return pair
+    if mode == "paint" and input_path is None:
+        return pair, _printed(pair[0], name)
+    return pair, input_path
+
+
+def _printed(truth: np.ndarray, name: str) -> np.ndarray:
+    """A colour image printed as a B&W page (:func:`irodori.printing.printed_page`); ValueError
+    when the page has no paper (its lightest, the 97th percentile, under NO_MARK_PAPER_L: a
+    dark scene printed as one grey, which paint would level to white paper; helper 60's night
+    planet came out light lavender, 12.3 dB against 21.7 for the print)."""
+    from .paint import NO_MARK_PAPER_L, PAPER_PERCENTILE
+    from .printing import printed_page
+
+    page = printed_page(truth, name)
+    paper = float(np.percentile(rgb_to_l(np.repeat(page[..., None], 3, axis=2)), PAPER_PERCENTILE))
+    if paper < NO_MARK_PAPER_L:
+        raise ValueError(f"printed as a B&W page, it has no paper (its lightest, L {paper:.0f}, is under "
+                         f"{NO_MARK_PAPER_L:.0f}): a dark scene, not a page to paint")
+    return page
 
 
 def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: int | None = None,
@@ -303,13 +321,13 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
             if len(rows) == wanted:  # the first ``limit`` images that can be scored
                 break
             try:
-                pair = _scorable_item(name, input_path, truth_path, mode)
+                pair, page = _scorable_item(name, input_path, truth_path, mode)
             except (OSError, ValueError, SyntaxError) as exc:  # unreadable, sizes differ, too small, grey
                 skipped.append(f"{name} ({exc})")
                 if limit is None:  # the bar counts the files (with a limit, the images scored): it ends full
                     bar.update()
                 continue
-            row, panels = _score_image(colorizer, mode, name, input_path, pair, hints=hints)
+            row, panels = _score_image(colorizer, mode, name, page, pair, hints=hints)
             if extractor is not None:
                 gray, truth, pred = panels[:3]
                 for side, vec in zip(("pred", "gray", "truth"), extractor.features([pred, gray, truth])):
