@@ -853,6 +853,8 @@ def warn_unused_guidance(kept: list[Job], *, references: list[str] | None = None
     stopped by Ctrl-C and run again: helper 59 was told its outputs were "not coloured after the
     references"), and is not named; hints given on the command line leave no such trace: an
     output kept with them is said to be perhaps made without them."""
+    if not kept:
+        return
     made_since = _newest_mtime([*(references or []), *([hints_file] if hints_file else [])])
 
     def older(job: Job) -> bool:

@@ -36,7 +36,7 @@ import numpy as np
 
 from PIL import Image, ImageDraw
 
-from .color import holds_no_colour, l_to_gray_rgb, lab_to_srgb8, rgb_to_l, rgb_to_lab
+from .color import gray8_to_l, holds_no_colour, l_to_gray_rgb, lab_to_srgb8, rgb_to_l, rgb_to_lab
 from .features import DESCRIPTION as FD_FEATURES
 from .features import features_available, load_feature_extractor
 from .hints import Hint, sample_hints
@@ -263,7 +263,7 @@ def _printed(truth: np.ndarray, name: str) -> np.ndarray:
     from .printing import printed_page
 
     page = printed_page(truth, name)
-    paper = float(np.percentile(rgb_to_l(np.repeat(page[..., None], 3, axis=2)), PAPER_PERCENTILE))
+    paper = float(np.percentile(gray8_to_l(page), PAPER_PERCENTILE))
     if paper < NO_MARK_PAPER_L:
         raise ValueError(f"printed as a B&W page, it has no paper (its lightest, L {paper:.0f}, is under "
                          f"{NO_MARK_PAPER_L:.0f}): a dark scene, not a page to paint")

@@ -240,16 +240,12 @@ def reference_files(sources: Iterable[str | Path], *, limit: int = MAX_REFERENCE
     return files
 
 
-def reference_rgb(source: ImageSource, *, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """A reference image -> sRGB uint8 (H, W, 3), transparency over white. ReferenceImageError when
-    it cannot be read or is too large (the same limits as a page) or has no colour at all."""
-    return reference_image(source, name=name, max_pixels=max_pixels)[0]
-
-
 def reference_image(source: ImageSource, *, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS
                     ) -> tuple[np.ndarray, list[Hint]]:
-    """:func:`reference_rgb`, and the hints it was coloured with when it is irodori's own output
-    (its PNG's ``irodori:hints`` text, :data:`irodori.imageio.HINTS_TEXT`), else []."""
+    """A reference image -> (sRGB uint8 (H, W, 3), transparency over white; the hints it was
+    coloured with when it is irodori's own output, its PNG's ``irodori:hints`` text,
+    :data:`irodori.imageio.HINTS_TEXT`, else []). ReferenceImageError when it cannot be read or is
+    too large (the same limits as a page) or has no colour at all."""
     try:
         img = open_image(source, max_pixels=max_pixels)
     except ImageReadError as exc:
@@ -741,7 +737,7 @@ class ReferenceMatcher:
                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Reference:
         """A colour image (anything :func:`irodori.imageio.open_image` takes, an sRGB uint8 array
         among them) -> its :class:`Reference`, at REFERENCE_SCALES and mirrored. ReferenceImageError
-        when it cannot be read, or is too large, too small or grey (:func:`reference_rgb`)."""
+        when it cannot be read, or is too large, too small or grey (:func:`reference_image`)."""
         rgb, own = reference_image(source, name=name, max_pixels=max_pixels)  # an array too: the same checks
         areas = hint_areas(rgb, own)  # irodori's output coloured with hints: their areas alone are the user's
         feats, labs, where, tones, inks, ink_tones, mixes, guessed = [], [], [], [], [], [], [], []
