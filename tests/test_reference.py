@@ -453,6 +453,43 @@ def test_colour_one_then_the_rest_never_writes_over_the_reference_page(tmp_path,
     assert (out / "p0.png").read_bytes() == hinted
 
 
+def test_cli_reference_takes_a_shell_expanded_glob_and_refuses_a_line_whose_pages_it_took(tmp_path, capsys,
+                                                                                            caplog):
+    """--reference refs/*.png, unquoted, reaches irodori as several files: all are references (with
+    one value per --reference its second file was an input page, coloured and written); pages
+    given after it were taken as references too, and the line is refused, saying so."""
+    page = tmp_path / "page.png"
+    Image.fromarray(_grey(cartoon(0))).save(page)
+    refs = [tmp_path / f"r{i}.png" for i in range(2)]
+    for i, ref in enumerate(refs):
+        Image.fromarray(cartoon(i)).save(ref)
+    out = tmp_path / "out"
+    with caplog.at_level("INFO", logger="irodori.reference"):
+        assert main(["colorize", str(page), "-o", str(out), "--reference", *map(str, refs), "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["page.png"]
+    assert "page.png: references: " in caplog.text
+    assert main(["colorize", "--reference", *map(str, refs), str(page), "-o", str(tmp_path / "o2")]) == 2
+    err = capsys.readouterr().err
+    assert "no input to colour: --reference took every value after it" in err and str(page) in err
+    assert not (tmp_path / "o2").exists()
+    assert main(["colorize", "-o", str(tmp_path / "o3")]) == 2
+    assert "give the images to colour" in capsys.readouterr().err
+
+
+def test_every_bad_reference_is_named_at_once(tmp_path, capsys):
+    page = tmp_path / "page.png"
+    Image.fromarray(_grey(cartoon(0))).save(page)
+    grey = tmp_path / "grey.png"
+    Image.fromarray(_grey(cartoon(1))).save(grey)
+    Image.fromarray(cartoon(2)).save(tmp_path / "good.png")
+    bad = [str(tmp_path / "nope.png"), str(grey), str(tmp_path / "none-*.png")]
+    assert main(["colorize", str(page), "-o", str(tmp_path / "out"), "--reference", str(tmp_path / "good.png"),
+                 *bad, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "3 references cannot be used" in err
+    assert "nope.png does not exist" in err and "grey.png has no colour" in err and "matches no image" in err
+
+
 def test_cli_refuses_bad_references_before_any_work(tmp_path, capsys):
     page = tmp_path / "page.png"
     Image.fromarray(_grey(cartoon(0))).save(page)

@@ -638,6 +638,8 @@ def _usage_problem(args: argparse.Namespace, threads: int) -> str | None:
         if problem:
             return f"-o {args.output} {problem}"
     args.format = args.format or "png"
+    if not args.inputs:
+        return _no_inputs(args.reference)
     stdin_mode = args.inputs == ["-"]
     if threads < 1:
         return "--threads must be at least 1"
@@ -656,6 +658,15 @@ def _usage_problem(args: argparse.Namespace, threads: int) -> str | None:
     if problem:
         return f"-o {args.output}: {problem}"  # found before any image is coloured
     return None if stdin_mode else _walks_the_output(args.inputs, Path(args.output))
+
+
+def _no_inputs(references: list[str] | None) -> str:
+    """The usage error for a command line with no input: --reference takes every value after it,
+    so pages given after it were read as references."""
+    if not references:
+        return "give the images to colour (files, folders, globs, .cbz archives, or - for stdin)"
+    return (f"no input to colour: --reference took every value after it ({', '.join(references)}); "
+            "give the inputs before it (irodori colorize chapter/ -o out/ --reference cover.png)")
 
 
 def _walks_the_output(inputs: list[str], output: Path) -> str | None:

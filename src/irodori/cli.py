@@ -117,7 +117,8 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
         "screentone the network's colour, lightness included (B&W pages, line art, 1-bit scans). A colour "
         "input is re-coloured from its lightness.",
     )
-    p.add_argument("inputs", nargs="+", metavar="IN",
+    # "*", checked in batch._usage_problem: --reference takes every value after it, an input too
+    p.add_argument("inputs", nargs="*", metavar="IN",
                    help="image files, .cbz/.zip comic archives, folders, globs, or - for stdin")
     p.add_argument("-o", "--output", default=None, metavar="OUTDIR",
                    help="output folder (created); for one input, a file name with its format's extension "
@@ -173,10 +174,12 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                    "or an object mapping image file names to such lists")
     p.add_argument("--palette", default=None, metavar="#RRGGBB,...",
                    help="use only these colours (and grey) for the output's chroma")
-    p.add_argument("--reference", action="append", default=None, metavar="IMAGE|FOLDER|'GLOB'",
-                   help="a colour page, cover or character sheet of the same series (repeatable; a folder or a "
-                   "quoted glob stands for its images; at most 8): where a page matches it, its colours are used "
-                   "(docs/REFERENCE.md)")
+    # one or more values (extend): a shell-expanded glob (--reference refs/*.png) gives them all;
+    # with "append" its second file became an input page, coloured and written (a helper's run)
+    p.add_argument("--reference", action="extend", nargs="+", default=None, metavar="IMAGE|FOLDER|GLOB",
+                   help="colour pages, covers or character sheets of the same series (one or more, up to the "
+                   "next option; repeatable; a folder or glob stands for its images; at most 8 images): where a "
+                   "page matches them, their colours are used (docs/REFERENCE.md). Give the inputs before it")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar, and no line per image saying whether it was tinted or painted")
 

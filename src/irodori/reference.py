@@ -54,7 +54,7 @@ from PIL import Image
 
 from .cbz import is_archive
 from .color import l_to_gray, lab_to_rgb, rgb_to_lab, rgb_to_uint8
-from .hints import Hint, HintError, parse_hints
+from .hints import Hint, HintError, gaussian_smooth, parse_hints
 from .imageio import (DEFAULT_MAX_PIXELS, HINTS_TEXT, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness,
                       input_prefix, is_junk, is_strip, open_image, page_scale, page_side, rgb_over, scoped, to_srgb,
                       within_pages)
@@ -74,6 +74,9 @@ REFERENCE_SCALES = (1.0, 0.5)  # a reference is analysed at these sizes (relativ
 MAX_REFERENCES = 8  # per call; each adds matching time to every page
 INK_LOW, INK_HIGH = 25.0, 50.0  # the ink view's ramp, CIE L
 MIN_RELATED = 0.03  # paint: a reference counts when this share of the page matches it in the grey view
+# paint: the page's grey view is blurred by this Gaussian sigma (pixels of the feature view) for
+# that test, so that its screentone reads as the grey a coloured page has there (0: not blurred)
+RELATED_BLUR = 0.0
 # ... and may colour line art's blank sheet (paint.background_mask) only from this share: on the val
 # sets matching OpenMoji references were related on 5-61 % of the page, other emoji up to 14 %, and
 # an unrelated reference's colour on the sheet cost 0.7 dB there.
@@ -789,8 +792,9 @@ class ReferenceMatcher:
                                        detail=cell_detail(l_small))
             return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape)
         inked = ink_view(l_small)
-        grey_features, ink_features = self.features(l_small, inked)
-        _, grey_confidence, source = match(grey_features, cell_means(l_small), grid, references, guesses=True)
+        l_grey = gaussian_smooth(l_small, RELATED_BLUR) if RELATED_BLUR > 0 else l_small
+        grey_features, ink_features = self.features(l_grey, inked)
+        _, grey_confidence, source = match(grey_features, cell_means(l_grey), grid, references, guesses=True)
         shares = related_shares((grey_confidence >= MIN_CONFIDENCE).reshape(grid), source.reshape(grid),
                                 len(references))
         related = [r for r, share in zip(references, shares) if share >= MIN_RELATED]
@@ -882,14 +886,19 @@ def analyse_references(sources: Iterable[Any] | Any, *, matcher: ReferenceMatche
     list). A folder path stands for its images. ReferenceImageError: missing, unreadable, too large,
     more than MAX_REFERENCES."""
     items: list[Any] = []
+    problems: list[str] = []  # every bad reference named at once, not one per run (a helper's three runs)
     for source in reference_sources(sources):
         if isinstance(source, (str, Path)):
-            items.extend(reference_files([source], limit=MAX_REFERENCES))
+            try:
+                items.extend(reference_files([source], limit=MAX_REFERENCES))
+            except ReferenceImageError as exc:
+                problems.append(str(exc))
         else:
             items.append(source)
     if len(items) > MAX_REFERENCES:
         raise ReferenceImageError(f"too many references ({len(items)}; at most {MAX_REFERENCES})")
     if all(isinstance(item, Reference) for item in items):
+        _raise_problems(problems)
         return list(items)
     matcher = matcher or load_matcher()
     out = []
@@ -899,5 +908,17 @@ def analyse_references(sources: Iterable[Any] | Any, *, matcher: ReferenceMatche
             continue
         # "reference PATH", as typed (two folders may each hold a 001.png), or its place in the list
         name = str(item) if isinstance(item, Path) else str(index + 1)
-        out.append(matcher.analyse(item, name=name, max_pixels=max_pixels))
+        try:
+            out.append(matcher.analyse(item, name=name, max_pixels=max_pixels))
+        except ReferenceImageError as exc:
+            problems.append(str(exc))
+    _raise_problems(problems)
     return out
+
+
+def _raise_problems(problems: list[str]) -> None:
+    """ReferenceImageError naming every bad reference (one: its message as it is), or nothing."""
+    if len(problems) == 1:
+        raise ReferenceImageError(problems[0])
+    if problems:
+        raise ReferenceImageError(f"{len(problems)} references cannot be used: " + "; ".join(problems))
