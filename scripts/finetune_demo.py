@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         wall = float((run_dir / "log.csv").read_text().strip().splitlines()[-1].split(",")[-1])
     else:
         wall = run(irodori + train_args + ["-q"])
-        run(irodori + ["export", rel(run_dir), "-o", rel(onnx), "--name", f"{args.model}-{name}"])
+        run(irodori + ["export", rel(run_dir), "-o", rel(onnx), "--name", f"{args.model}-{name}", "--overwrite"])
     run(irodori + ["evaluate", rel(onnx), rel(eval_dir), "--json", rel(after_json), "-q"])
     before, after = json.loads(before_json.read_text()), json.loads(after_json.read_text())
     gains = [a["psnr"] - b["psnr"] for b, a in zip(before["per_image"], after["per_image"])]  # same sorted pairs

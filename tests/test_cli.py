@@ -281,7 +281,10 @@ def test_evaluate_sheets_can_be_drawn_at_the_images_own_height(tiny_onnx, colour
     assert main([*args, "--sheet-height", "full"]) == 0
     (sheet,) = (tmp_path / "sheets").iterdir()
     assert Image.open(sheet).height == height + 20  # the labels' strip above the panels
-    assert main([*args, "--sheet-height", "300"]) == 0 and Image.open(sheet).height == 300 + 20
+    assert main([*args, "--sheet-height", "300"]) == 2  # a second run's sheets go elsewhere, or with --overwrite
+    assert "already holds 1 file (an earlier run's sheets?)" in capsys.readouterr().err
+    assert Image.open(sheet).height == height + 20
+    assert main([*args, "--sheet-height", "300", "--overwrite"]) == 0 and Image.open(sheet).height == 300 + 20
     with pytest.raises(SystemExit) as exit_:
         main([*args, "--sheet-height", "32"])
     assert exit_.value.code == 2 and "--sheet-height: must be 64 or more, not 32" in capsys.readouterr().err

@@ -44,6 +44,11 @@ def test_cli_export_reports_the_error(tiny_run, tmp_path, capsys):
     assert main(["export", str(tiny_run), "-o", str(out)]) == 0
     assert "max |onnxruntime - torch|" in capsys.readouterr().out
     assert out.is_file()
+    made = out.stat().st_mtime_ns
+    assert main(["export", str(tiny_run), "-o", str(out)]) == 2  # an existing model is not written over unasked
+    assert "m.onnx exists; --overwrite to replace it" in capsys.readouterr().err and out.stat().st_mtime_ns == made
+    assert main(["export", str(tiny_run), "-o", str(out), "--overwrite"]) == 0
+    capsys.readouterr()
     assert main(["export", str(tmp_path), "-o", str(tmp_path / "x.onnx")]) == 1
     assert "not a checkpoint" in capsys.readouterr().err
 

@@ -254,6 +254,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output .onnx file")
     p.add_argument("--name", default=None, help="model name stored in the ONNX metadata")
     p.add_argument("--max-side", type=_positive_int, default=512, help="default inference size stored in the metadata")
+    p.add_argument("--overwrite", action="store_true", help="replace an output file that exists (default: refuse)")
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -275,6 +276,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
                    help="also colour each image with N hints revealed from its ground truth (same hints every run)")
     p.add_argument("--sheets", default=None, metavar="DIR",
                    help="write a side-by-side sheet per image: input | truth | prediction (| with hints)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write sheets into a --sheets folder that already holds files (default: refuse, so that "
+                   "one model's sheets are not mixed with or written over by another's)")
     p.add_argument("--sheet-height", type=_sheet_height, default=256, metavar="PX",
                    help=f"the sheets' panels' height in pixels ({SHEET_LEAST} or more; default 256), or 'full' for "
                         "each image's own height (to judge ink lines)")
@@ -637,7 +641,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from .checkpoint import CheckpointError
 
-    problem = _unwritable(args.output)
+    problem = _unwritable(args.output) or (f"{args.output} exists; --overwrite to replace it"
+                                           if Path(args.output).exists() and not args.overwrite else None)
     if problem:
         print(f"irodori export: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -651,14 +656,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sheets_problem(sheets: str | None, *, overwrite: bool) -> str | None:
+    """Why evaluate's --sheets folder will not do (a file; a folder that holds files, without
+    --overwrite: an earlier run's sheets, which this run's would be mixed with), or None."""
+    if not sheets or not Path(sheets).exists():
+        return None
+    folder = Path(sheets)
+    if not folder.is_dir():
+        return f"--sheets {sheets} is a file, not a folder"
+    held = sum(1 for p in folder.iterdir() if not p.name.startswith("."))
+    if held and not overwrite:
+        return (f"--sheets {sheets} already holds {held} file{'s' if held != 1 else ''} (an earlier run's sheets?); "
+                "give another folder, or --overwrite to write this run's sheets among them")
+    return None
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_folder, format_table, result_json
     from .features import FeaturesUnavailable
     from .registry import ModelNotFoundError
 
     problem = ((_unwritable(args.json) if args.json else None)
-               or (f"--sheets {args.sheets} is a file, not a folder" if args.sheets and Path(args.sheets).is_file()
-                   else None)
+               or _sheets_problem(args.sheets, overwrite=args.overwrite)
                or (None if Path(args.dir).is_dir() else
                    f"{args.dir}: {'not a folder' if Path(args.dir).exists() else 'no such folder'}"))
     if problem:  # found before the work, not after it
