@@ -29,7 +29,9 @@ def test_overrides_are_typed():
     (["--optim.lr=-1"], "optim.lr"),
     (["--data.manga_prob=2"], "data.manga_prob"),
     (["--steps=abc"], "steps"),
-    (["--nope=1"], "unknown config key 'nope'"),
+    (["--nope=1"], "unknown config key 'nope'; known: "),
+    (["--optim.lrr=0.1"], "unknown config key 'optim.lrr'; did you mean 'optim.lr'"),  # a typo gets a guess
+    (["--step=10"], "did you mean 'steps'"),
     (["--optim.schedule=linear"], "optim.schedule"),
     (["--encoder_bn=fixed"], "encoder_bn must be"),
     (["--encoder_bn=frozen", "--model.encoder=efficientnet-lite0", "--model.channels=[8,8,8,8,8]",

@@ -9,6 +9,7 @@ configuration is saved as JSON beside every checkpoint.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import typing
 from dataclasses import dataclass, field
 from importlib import resources
@@ -268,7 +269,9 @@ def _build(cls: type, data: dict, prefix: str) -> Any:
     for key, value in data.items():
         full = f"{prefix}{key}"
         if key not in names:
-            raise ConfigError(f"unknown config key {full!r}; known: {', '.join(sorted(names))}")
+            close = difflib.get_close_matches(key, sorted(names), n=1)  # a typo: --optim.lrr, --step
+            guess = f"did you mean {prefix + close[0]!r}? " if close else ""
+            raise ConfigError(f"unknown config key {full!r}; {guess}known: {', '.join(sorted(names))}")
         tp = hints[key]
         if dataclasses.is_dataclass(tp):
             if not isinstance(value, dict):
