@@ -66,6 +66,8 @@ VARIANTS = {
     "growth into backdrop rims": ("a match may grow into the cells beside a reference's backdrop", {"GROW_RIM": False}),
     "ink walls for references": ("a page's reference hints spread over walls of its ink, as a user's hints do, "
                                  "not over its grey alone", {"colorizer.REFERENCE_WALLS": True}),
+    "related blur 2": ("paint: the page's grey view blurred (Gaussian sigma 2 px of the 384-px view) for the "
+                       "relatedness test, its screentone read as grey", {"RELATED_BLUR": 2.0}),
     "no hint groups": ("each reference hint spread with its own distance map (before grouping hints that ask "
                        "corrections within 4 Lab units)", {"hints.GROUP_TOLERANCE": 0.0}),
 }
