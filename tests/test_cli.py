@@ -873,3 +873,20 @@ def test_a_signal_ends_evaluate_export_and_serve_with_a_line(signum, status, cap
     assert _stoppable(evaluating, lambda status: _stopped_line(args, status)) == status
     assert reached == [] and capsys.readouterr().err.strip() == "terminated"
     assert signal.getsignal(signum) == before
+
+
+def test_evaluate_scores_a_folder_after_references_but_none_from_the_folder_itself(tiny_onnx, colour_folder,
+                                                                                   tmp_path, capsys):
+    """evaluate --reference colours every image after the references and says so in its table and
+    JSON; a reference from the folder scored would give an image its own colours back: refused."""
+    reference = tmp_path / "ref.png"
+    Image.open(min(colour_folder.iterdir())).resize((160, 128)).save(reference)
+    report = tmp_path / "r.json"
+    args = ["evaluate", str(tiny_onnx), str(colour_folder), "--no-fd", "--limit", "2", "-q"]
+    assert main([*args, "--json", str(report), "--reference", str(reference)]) == 0
+    assert f"after 1 reference ({reference})" in capsys.readouterr().out
+    assert json.loads(report.read_text())["references"] == [str(reference)]
+    assert main([*args, "--reference", str(colour_folder / "img1.png")]) == 2
+    assert "is in" in capsys.readouterr().err
+    assert main([*args, "--reference", str(tmp_path / "missing.png")]) == 2
+    assert "missing.png does not exist" in capsys.readouterr().err

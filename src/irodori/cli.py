@@ -282,6 +282,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sheet-height", type=_sheet_height, default=256, metavar="PX",
                    help=f"the sheets' panels' height in pixels ({SHEET_LEAST} or more; default 256), or 'full' for "
                         "each image's own height (to judge ink lines)")
+    p.add_argument("--reference", action="extend", nargs="+", default=None, metavar="IMAGE|FOLDER|GLOB",
+                   help="colour every image after these colour references (as colorize --reference; at most 8, "
+                   "none from DIR itself: it would give an image its own colours back)")
     p.add_argument("--no-fd", action="store_true",
                    help="skip the Fréchet distance (computed by default when the eval extra is installed)")
     p.add_argument("--threads", type=_positive_int, default=None, help="threads for the network (default: all cores)")
@@ -671,6 +674,20 @@ def _sheets_problem(sheets: str | None, *, overwrite: bool) -> str | None:
     return None
 
 
+def _references_outside(references: list[str], folder: Path) -> list[Path]:
+    """evaluate's references -> their image files; ReferenceImageError for one inside the folder
+    scored: its own truth as a reference gives an image its colours back (docs/REFERENCE.md), a
+    score no user's page gets."""
+    from .reference import ReferenceImageError, reference_files
+
+    files = reference_files(references)
+    inside = [path for path in files if folder.resolve() in path.resolve().parents]
+    if inside:
+        raise ReferenceImageError(f"reference {inside[0]} is in {folder}, the folder scored: an image would get its "
+                                  "own colours back; give references from outside it")
+    return files
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_folder, format_table, result_json
     from .features import FeaturesUnavailable
@@ -691,6 +708,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     except (ModelNotFoundError, ModelError) as exc:
         print(f"irodori evaluate: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.reference:
+        from .reference import ReferenceImageError
+
+        try:
+            colorizer = colorizer.with_references(_references_outside(args.reference, Path(args.dir)))
+        except ReferenceImageError as exc:
+            print(f"irodori evaluate: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     if args.mode == "paint" and colorizer.paint_backend is None:  # it said "try --model manga", no flag here
         print(f"irodori evaluate: --mode paint needs a model that paints; {args.model} only tints (try: irodori "
               f"evaluate manga {args.dir} --mode paint)", file=sys.stderr)

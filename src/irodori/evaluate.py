@@ -274,7 +274,9 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
                     limit: int | None = None, hints: int = 0, sheets: str | Path | None = None,
                     sheet_height: int | None = 256, fd: bool | None = None, progress: bool = True,
                     mode: str = "tint") -> dict:
-    """-> {"model", "mode", "images", "prediction": {...}, "grayscale": {...}, "baseline" (what
+    """-> {"model", "mode", "references" (the names of the colorizer's references, which every
+    image is coloured after: :meth:`Colorizer.with_references`), "images", "prediction": {...},
+    "grayscale": {...}, "baseline" (what
     "grayscale" scored), "truth": {...}, "per_image": [...], "fd_features", "notes"}
     (+ "with_hints": {...} when ``hints`` > 0).
 
@@ -358,6 +360,7 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
     result = {
         "model": colorizer.name,
         "mode": mode,
+        "references": [reference.name for reference in colorizer.references],
         "folder": str(folder),
         "images": len(rows),
         "max_side": colorizer.max_side,
@@ -477,8 +480,10 @@ def format_table(result: dict) -> str:
                  _cell(s["colorfulness_ratio"], ".0%"), _cell(s["delta_cf"], ".1f"), _cell(s.get("fd"), ".2f")]
         return f"| {label} | " + " | ".join(cells) + " |"
 
+    references = result.get("references") or []
+    after = f" after {_count(len(references), 'reference')} ({', '.join(references)})" if references else ""
     lines = [
-        f"model `{result['model']}` ({result.get('mode', 'tint')}) on {result['images']} images of "
+        f"model `{result['model']}` ({result.get('mode', 'tint')}){after} on {result['images']} images of "
         f"`{result['folder']}` (network side {result['max_side']})",
         "",
         "| | PSNR (dB) | SSIM | CF | CF / truth | ΔCF | FD |",
