@@ -435,6 +435,19 @@ def test_auto_decides_per_image_and_logs_why(painter, caplog):
     assert "paint (ink on paper: paper" in caplog.text and "tint (smooth mid-tones (a photograph or grey art): paper" in caplog.text
 
 
+def test_paint_asked_for_an_image_without_paper_is_done_with_a_warning(painter, caplog):
+    """--mode paint on a dark grey sheet levels its lightest tone to white paper: as asked, but said."""
+    dark = np.full((96, 128), 90, np.uint8)
+    dark[40:50, 20:100] = 20
+    with caplog.at_level("INFO", logger="irodori.colorizer"):
+        out = np.asarray(painter.colorize(dark, mode="paint").convert("L"))
+        painter.colorize(bw_page_image(), mode="paint")
+    assert out[5, 5] > 200  # levelled: the sheet became paper
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "painted as asked, but it has no paper" in warned[0].getMessage()
+    assert "--mode tint keeps its tones" in warned[0].getMessage()
+
+
 def test_cli_mode_flags(tiny_paint_onnx, tiny_onnx, tmp_path):
     from irodori.cli import main
 

@@ -379,6 +379,10 @@ class Colorizer:
         rows = sample_rows(lightness)
         stats = page_stats(rows, chroma=float(chroma.mean()) if chroma.size else 0.0)
         reason = "asked" if mode != "auto" else stats.describe()
+        if mode == "paint" and stats.paper_l < NO_MARK_PAPER_L:  # asked: done, but not without a word
+            log.warning("%spainted as asked, but it has no paper: its lightest tone (L %.0f) is taken as the paper "
+                        "and levelled to white, and the rest lightened with it; --mode tint keeps its tones",
+                        input_prefix(), stats.paper_l)
         if mode == "auto":
             mode = choose_mode(stats)
             if mode == "paint" and stats.paper_l < NO_MARK_PAPER_L and rows.size and float(rows.std()) < FLAT_L_STD:
