@@ -539,14 +539,16 @@ def test_train_skips_unusable_images_and_will_not_mix_two_runs(colour_folder, tm
     assert "already holds a run" in capsys.readouterr().err and (run / "latest").read_text().strip() == "step-0000002"
 
 
-def test_training_on_grey_images_alone_says_there_is_no_colour_to_learn(tmp_path, caplog):
+def test_training_on_grey_images_alone_is_refused_there_being_no_colour_to_learn(tmp_path, capsys):
     folder = tmp_path / "grey"
     folder.mkdir()
     for i in range(3):
         Image.fromarray(np.random.default_rng(i).integers(0, 256, (96, 96), dtype=np.uint8)).save(folder / f"{i}.png")
     args = ["train", str(folder), "--preset", "tiny", "--out", str(tmp_path / "run"), "--steps=1", "-q"]
-    assert main(args) == 0
-    assert "all 3 training images hold no colour" in caplog.text and "no colour to learn" in caplog.text
+    assert main(args) == 1  # it warned, then trained a model that learnt grey (exit 0)
+    err = capsys.readouterr().err
+    assert "all 3 training images hold no colour" in err and "no colour to learn" in err
+    assert not (tmp_path / "run" / "latest").exists()
 
 
 def test_grey_pixels_saved_as_colour_files_are_said_to_hold_no_colour(tmp_path, caplog):

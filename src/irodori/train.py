@@ -216,10 +216,12 @@ class CsvLog:
 # ----------------------------------------------------------------------------------------------
 # The loop
 # ----------------------------------------------------------------------------------------------
-def _usable(files: list[Path], what: str, is_main: bool) -> list[Path]:
+def _usable(files: list[Path], what: str, is_main: bool, *, refuse_grey: bool = False) -> list[Path]:
     """The ``files`` training can read (:func:`irodori.data.usable_images`), with a warning (rank
     0) naming those skipped, and those that hold no colour to learn: grey files, and grey pixels
-    saved in a colour file (:func:`irodori.data.colourless`, on a sample of a large folder)."""
+    saved in a colour file (:func:`irodori.data.colourless`, on a sample of a large folder).
+    ``refuse_grey``: TrainingError when every one was looked at and none holds colour (a run on
+    them learns nothing, and its minutes are lost: a helper's run on a folder of B&W scans)."""
     grey: list[Path] = []
     kept, problems = usable_images(files, grey)
     if not is_main:
@@ -237,6 +239,9 @@ def _usable(files: list[Path], what: str, is_main: bool) -> list[Path]:
         validation = what == "validation"
         if len(grey) == looked:
             counted = f"all {looked} {what} images{sampled} hold" if looked > 1 else f"the one {what} image holds"
+            if refuse_grey and not sampled:
+                raise TrainingError(f"{counted} no colour ({shown}): there is no colour to learn; train on colour "
+                                    "images (the pages you will colour, as their colour originals: docs/FINETUNE.md)")
             log.warning("%s no colour (%s): %s", counted, shown,
                         "the validation loss scores against grey truths; give colour images" if validation else
                         "there is no colour to learn; train on colour images")
@@ -280,7 +285,8 @@ def _datasets(cfg: TrainConfig, *, dry_run: bool, is_main: bool) -> tuple[Any, A
     if dry_run:
         return (SyntheticDataset(cfg.data, seed=cfg.seed, hint_channels=hc),
                 SyntheticDataset(cfg.data, seed=cfg.seed + 1, n=16, hint_channels=hc), "synthetic")
-    files = _usable(list_images(cfg.data.train_dirs), "training", is_main) if cfg.data.train_dirs else []
+    files = (_usable(list_images(cfg.data.train_dirs), "training", is_main, refuse_grey=not cfg.data.pair_dirs)
+             if cfg.data.train_dirs else [])
     pairs = _pairs(cfg.data.pair_dirs, is_main)
     files = sorted(set(files) | set(_usable(list(pairs), "paired", is_main)))
     if not files:
