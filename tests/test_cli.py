@@ -151,6 +151,11 @@ def test_o_with_an_image_extension_is_the_one_inputs_output_file(tiny_onnx, tmp_
                  "--model", str(tiny_onnx)]) == 2
     assert "the inputs are several; give an output folder" in capsys.readouterr().err
     assert not (tmp_path / "two.png").exists() and not (tmp_path / "c.png").exists()
+    assert main([*args, "-o", str(tmp_path / "p.tif")]) == 2  # read, not written: it made a folder p.tif/ (helper 61)
+    assert "names a TIF file, which irodori does not write" in capsys.readouterr().err
+    assert not (tmp_path / "p.tif").exists()
+    assert main([*args, "-o", str(tmp_path / "scans.tif") + "/"]) == 0  # a trailing slash says folder
+    assert (tmp_path / "scans.tif" / "p.png").is_file()
     with zipfile.ZipFile(tmp_path / "ch.cbz", "w") as z:
         z.write(tmp_path / "p.png", "001.png")
     assert main(["colorize", str(tmp_path / "ch.cbz"), "-o", str(tmp_path / "ch-colour.cbz"), "--model",

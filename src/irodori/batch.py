@@ -603,6 +603,16 @@ def output_file(args: argparse.Namespace) -> Path | None:
     return output
 
 
+def _names_another_format(output: str | None) -> bool:
+    """Whether ``-o`` ends in the extension of an image format irodori reads but does not write
+    (``-o photo.tif``: it made a folder ``photo.tif/``, exit 0: helper 61), and is no folder yet."""
+    if output in (None, "-", "") or output.endswith(("/", os.sep)):  # -o scans.tif/ is a folder, said so
+        return False
+    path = Path(output)
+    return path.suffix.lower() in IMAGE_EXTENSIONS and path.suffix.lower() not in OUTPUT_FILE_FORMATS \
+        and not path.is_dir()
+
+
 def _output_file_problem(args: argparse.Namespace, output: Path) -> str | None:
     """Why ``-o FILE`` cannot be the one output of these inputs (several, a folder, an archive for
     an image or the other way round, a --format its extension contradicts, the input itself), or
@@ -637,6 +647,9 @@ def _usage_problem(args: argparse.Namespace, threads: int) -> str | None:
         problem = _output_file_problem(args, target)
         if problem:
             return f"-o {args.output} {problem}"
+    elif _names_another_format(args.output):
+        return (f"-o {args.output} names a {Path(args.output).suffix.lower()[1:].upper()} file, which irodori does not "
+                "write; name a .png, .jpg or .webp file (or a .cbz for an archive), or give an output folder")
     args.format = args.format or "png"
     if not args.inputs:
         return _no_inputs(args.reference)
