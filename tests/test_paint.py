@@ -446,6 +446,25 @@ def test_paint_asked_for_an_image_without_paper_is_done_with_a_warning(painter, 
     warned = [r for r in caplog.records if r.levelname == "WARNING"]
     assert len(warned) == 1 and "painted as asked, but it has no paper" in warned[0].getMessage()
     assert "--mode tint keeps its tones" in warned[0].getMessage()
+    caplog.clear()
+    with caplog.at_level("INFO", logger="irodori.colorizer"):
+        # a photograph with paper-light tones: its shading is replaced (helper 61)
+        painter.colorize(np.clip(_photo_like() * 1.4, 0, 255).astype(np.uint8), mode="paint")
+    assert "painted as asked, but --mode auto would tint it (smooth mid-tones" in caplog.text
+
+
+def test_auto_tints_a_thumbnail_too_small_to_tell(painter, caplog):
+    """A 20-32 px thumbnail of a photograph was painted (helper 61): at that size the detector's
+    statistics tell nothing, and tinting keeps the lightness."""
+    small = np.full((30, 40), 255, np.uint8)  # ink on paper, as a full-size page would be painted
+    small[5, 5:35] = small[25, 5:35] = 0
+    small[5:26, 5] = small[5:26, 34] = 0
+    small[12:18, 15:25] = 0
+    assert _detect(small) == "paint"
+    with caplog.at_level("INFO", logger="irodori.colorizer"):
+        out = painter.colorize(small)
+    assert out.info["irodori.mode"] == "tint" and "under 48 px a side (40x30)" in caplog.text
+    assert painter.colorize(small, mode="paint").info["irodori.mode"] == "paint"  # asked: as asked
 
 
 def test_cli_mode_flags(tiny_paint_onnx, tiny_onnx, tmp_path):

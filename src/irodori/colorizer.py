@@ -43,8 +43,8 @@ from .hints import (HINT_CHANNELS_WITH_L, MAX_HINTS, Hint, HintError, apply_pale
 from .imageio import (DEFAULT_MAX_PIXELS, HINTS_TEXT, ImageSource, Lightness, input_name, input_named, input_prefix,
                       lightness_of, open_image, page_scale, page_side, print_resolution, to_srgb, within_pages)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, NO_MARK_PAPER_L, PAPER_PERCENTILE, SHAPE_CELLS, TONES,
-                    BlankSheet, Contract, Screentone, ShapeFill, SheetFill, choose_background, choose_mode, composite,
-                    flats_to_lines, gutters, one_colour, page_stats, strip_gaps, tone_length)
+                    BlankSheet, Contract, PageStats, Screentone, ShapeFill, SheetFill, choose_background, choose_mode,
+                    composite, flats_to_lines, gutters, one_colour, page_stats, strip_gaps, tone_length)
 from .reference import (SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, counting_hints,
                         load_matcher, reference_sources)
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
@@ -379,13 +379,14 @@ class Colorizer:
         rows = sample_rows(lightness)
         stats = page_stats(rows, chroma=float(chroma.mean()) if chroma.size else 0.0)
         reason = "asked" if mode != "auto" else stats.describe()
-        if mode == "paint" and stats.paper_l < NO_MARK_PAPER_L:  # asked: done, but not without a word
-            log.warning("%spainted as asked, but it has no paper: its lightest tone (L %.0f) is taken as the paper "
-                        "and levelled to white, and the rest lightened with it; --mode tint keeps its tones",
-                        input_prefix(), stats.paper_l)
+        if mode == "paint":
+            warn_painting_asked(stats, small=min(height, width) < MIN_PAINT_SIDE)
         if mode == "auto":
             mode = choose_mode(stats)
-            if mode == "paint" and stats.paper_l < NO_MARK_PAPER_L and rows.size and float(rows.std()) < FLAT_L_STD:
+            if mode == "paint" and min(height, width) < MIN_PAINT_SIDE:  # a thumbnail: its stats tell nothing
+                mode, reason = "tint", f"under {MIN_PAINT_SIDE} px a side ({width}x{height}): too small to tell ink " \
+                                       "on paper from a photograph; tinting keeps its lightness"
+            elif mode == "paint" and stats.paper_l < NO_MARK_PAPER_L and rows.size and float(rows.std()) < FLAT_L_STD:
                 # one grey too dark for paper: painted, it was levelled to white without a word (helper 54)
                 mode, reason = "tint", f"one grey, too dark for paper (L {stats.paper_l:.0f})"
             elif mode == "paint" and self.paint_backend is None:
@@ -961,6 +962,24 @@ def sheet_factor(shape: tuple[int, int], background: str) -> int:
     page's balloons: GUTTER_SIDE cells along a page's (background "gutters") longest side,
     SHEET_SIDE along line art's (a strip's: along each of its pages, :func:`irodori.imageio.page_side`)."""
     return -(-page_side(*shape) // (GUTTER_SIDE if background == "gutters" else SHEET_SIDE))
+
+
+# --mode auto tints an image smaller than this a side (helper 61: 20-32 px thumbnails of photos
+# were painted, their lightness changed by up to 159 of 255)
+MIN_PAINT_SIDE = 48
+
+
+def warn_painting_asked(stats: PageStats, *, small: bool) -> None:
+    """--mode paint asked for an image that auto would tint: painted as asked, with a warning
+    saying what painting does to it (no paper: its lightest tone levelled to white; a
+    photograph's shading flattened under the paint)."""
+    if stats.paper_l < NO_MARK_PAPER_L:
+        log.warning("%spainted as asked, but it has no paper: its lightest tone (L %.0f) is taken as the paper and "
+                    "levelled to white, and the rest lightened with it; --mode tint keeps its tones",
+                    input_prefix(), stats.paper_l)
+    elif choose_mode(stats) == "tint" and not small:
+        log.warning("%spainted as asked, but --mode auto would tint it (%s): painting replaces its shading with "
+                    "the paint's; --mode tint keeps it", input_prefix(), stats.describe())
 
 
 INK_BAND_PIXELS = 1 << 20  # InkRows.darkest: pixels of a band, about 40 MB of the tone filter's temporaries
