@@ -148,6 +148,21 @@ def test_keep_colour_returns_a_colour_input_as_it_is_and_colours_the_rest(tmp_pa
     assert "1 coloured, 1 kept in colour, 0 skipped, 0 failed" in capsys.readouterr().err
 
 
+def test_keep_colour_keeps_a_sepia_print_but_says_its_colour_is_one_hue(caplog):
+    """A sepia print was kept by --keep-colour with no word (helper 61): it is still kept (single-
+    coloured art is one hue too), with a warning saying how to colour it."""
+    keeper = irodori.load_colorizer(threads=1, keep_colour=True)
+    grey = np.asarray(Image.open(EXAMPLE).convert("L")).astype(np.float32) / 255
+    sepia = np.stack([grey * 200 + 30, grey * 150 + 20, grey * 100 + 10], axis=-1).clip(0, 255).astype(np.uint8)
+    rng = np.random.default_rng(0)
+    cover = (rng.random((90, 120, 3)) * 255).astype(np.uint8)
+    with caplog.at_level("WARNING", logger="irodori.colorizer"):
+        assert keeper.colorize(cover).info["irodori.mode"] == "kept"
+        assert "one hue" not in caplog.text  # colours of every hue: kept without a word
+        assert keeper.colorize(sepia).info["irodori.mode"] == "kept"
+    assert "its colour is one hue" in caplog.text and "colour it without --keep-colour" in caplog.text
+
+
 def test_keep_colour_reads_only_what_shows_and_says_what_it_leaves_unused(caplog):
     """Helper 51: colour hidden under alpha 0 made a grey image "colour" (kept with --mode tint);
     the hints and palette of a kept image were dropped without a word; 1 % of colour on a B&W

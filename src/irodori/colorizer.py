@@ -370,6 +370,11 @@ class Colorizer:
                          (("tone", tone != "flat"), ("background", background != "auto")) if asked)
         chroma = chroma_sample(lightness)
         if self.keep_colour and is_coloured(chroma, share=KEEP_SHARE):
+            hue = one_hue(lightness)
+            if hue is not None:  # helper 61: sepia prints were kept, with no word of why
+                log.warning("%skept as it is (--keep-colour), but its colour is one hue (%.0f degrees): if it is a "
+                            "sepia or toned black-and-white print, colour it without --keep-colour", input_prefix(),
+                            hue)
             return Contract("tint", tone, keep=True, reason="a colour image: kept as it is (--keep-colour; "
                             "load_colorizer(keep_colour=True) in Python)")
         warn_if_coloured(chroma, keeping=self.keep_colour)  # whichever the mode: asked or chosen, they are replaced
@@ -1299,8 +1304,15 @@ def chroma_sample(lightness: Lightness, *, budget: int = 1 << 14) -> np.ndarray:
     divided by the paper's, von Kries): black ink on cream or yellowed paper is no colour image.
     (A painting's own light green or blue is kept: two low-chroma portraits turned grey when it
     was not.)"""
+    lab = lab_sample(lightness, budget=budget)
+    return np.hypot(lab[:, 1], lab[:, 2]).astype(np.float32)
+
+
+def lab_sample(lightness: Lightness, *, budget: int = 1 << 14) -> np.ndarray:
+    """CIE Lab (n, 3) float of about ``budget`` pixels of a colour input, evenly spread, its
+    paper's cast taken out as :func:`chroma_sample` says; (0, 3) for grey kinds."""
     if lightness.kind != "rgb8":
-        return np.zeros(0, np.float32)
+        return np.zeros((0, 3), np.float32)
     height, width = lightness.shape
     step = max(1, int(np.sqrt(height * width / budget)))
     rgb = np.ascontiguousarray(lightness.pixels[::step, ::step]).reshape(-1, 3)
@@ -1308,8 +1320,28 @@ def chroma_sample(lightness: Lightness, *, budget: int = 1 << 14) -> np.ndarray:
     l_paper, a_paper, b_paper = rgb_to_lab(np.rint(paper).astype(np.uint8)[None, None])[0, 0]
     if l_paper >= PAPER_CAST_L and abs(a_paper) <= b_paper <= PAPER_CAST_CHROMA:
         rgb = np.clip(rgb * (paper.max() / paper), 0, 255).astype(np.uint8)
-    lab = rgb_to_lab(rgb[None])
-    return np.hypot(lab[..., 1], lab[..., 2]).reshape(-1).astype(np.float32)
+    return rgb_to_lab(rgb[None])[0]
+
+
+ONE_HUE_SHARE = 0.97  # one_hue: this share of the chroma within ONE_HUE_SPREAD degrees of its mean hue
+ONE_HUE_SPREAD = 30.0
+
+
+def one_hue(lightness: Lightness) -> float | None:
+    """The hue angle (degrees, CIE Lab) of a colour input whose colour is one hue, as a sepia,
+    selenium or cyanotype toned print's is (ONE_HUE_SHARE of its chroma, weighted, within
+    ONE_HUE_SPREAD of the mean hue), else None. Single-coloured art (a lemon, a teddy bear) is
+    one hue too: a hint, not a test that a print is toned."""
+    lab = lab_sample(lightness)
+    chroma = np.hypot(lab[:, 1], lab[:, 2])
+    coloured = chroma > 4.0
+    if not coloured.any():
+        return None
+    hue, weight = np.arctan2(lab[coloured, 2], lab[coloured, 1]), chroma[coloured]
+    mean = np.arctan2((weight * np.sin(hue)).sum(), (weight * np.cos(hue)).sum())
+    apart = np.abs(np.angle(np.exp(1j * (hue - mean))))
+    share = float(weight[apart < np.radians(ONE_HUE_SPREAD)].sum() / weight.sum())
+    return float(np.degrees(mean)) % 360 if share >= ONE_HUE_SHARE else None
 
 
 # An image whose L at the network's size varies less than this (standard deviation) has nothing
