@@ -533,6 +533,13 @@ def test_a_faded_print_is_read_at_restored_levels_and_keeps_its_colours():
     cover_l = np.asarray(cover, dtype=np.float32) * 100 / 255
     assert frame_box(cover_l)[1] == 0 and picture_in_frame(cover_l).shape != cover_l.shape
     assert frame_box(np.pad(faded, 40, constant_values=8).astype(np.float32) * 100 / 255)[1] >= 2
+    # a small print in the corner of an A4 bed: two thirds of the page is lid (helper 61: more than
+    # a quarter of a side was not taken as frame, and the lid came out navy)
+    corner = np.pad(faded, ((5, 2 * faded.shape[0]), (5, faded.shape[1])), constant_values=8)
+    box, sides = frame_box(corner.astype(np.float32) * 100 / 255)
+    assert sides >= 2 and (box[1], box[3]) == (5 + faded.shape[0], 5 + faded.shape[1])  # (its sky's top band goes too)
+    lid = rgb_to_lab(np.asarray(colorizer.colorize(corner)))[-faded.shape[0]:]
+    assert np.hypot(lid[..., 1], lid[..., 2]).max() < 3  # the lid stays grey
 
 
 def test_one_opened_image_coloured_from_two_threads_stays_intact(colorizer):

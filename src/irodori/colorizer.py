@@ -871,8 +871,11 @@ FADED_BLACK = 15.0  # restore_faded_levels: a picture whose darkest (1st percent
 FADED_WHITE = 97.0  # ... and whose lightest (99th) is below this is a faded print ...
 FADED_LEVELS = (5.0, 95.0)  # ... whose L range the tint network sees stretched to at least this
 FRAME_STD = 3.0  # picture_in_frame: an edge row or column whose L varies less than this (std) is frame
-FRAME_MOST = 0.25  # ... and at most this share of the height (width) is taken as frame on each side
+FRAME_MOST = 0.25  # ... and at most this share of the height (width) is taken as frame on each side,
+FRAME_MOST_DARK = 0.8  # ... or this share of a dark frame (a scanner's lid, its L under FRAME_DARK_L):
+FRAME_DARK_L = 12.0  # a 6 x 4 print on an A4 bed leaves two thirds of it lid (helper 61)
 FRAMES = 4  # picture_in_frame: frames inside frames (a border on a lid, and the row blending one into the other)
+FRAME_RIM = 2  # restore_faded_levels: pixels of the picture along a frame left out of its levels
 FRAME_LEAST = 16  # ... and what is left inside them is at least this many pixels a side
 FRAMED_SIDES = 2  # the tint network sees a faded print alone inside a frame found on this many sides, at least
 FRAMED_AREA = 0.9  # ... that leaves the picture at most this share of the image (a 2-px margin is no frame)
@@ -923,7 +926,7 @@ def frame_box(l: np.ndarray) -> tuple[tuple[int, int, int, int], int]:
 def _frame_depth(l: np.ndarray, around: float | None = None) -> int:
     """How many of the first rows of L (h, w) are a frame (:func:`picture_in_frame`); none when
     their level is within 2 FRAME_STD of ``around``, the frame around them on this side."""
-    most = int(l.shape[0] * FRAME_MOST)
+    most = int(l.shape[0] * (FRAME_MOST_DARK if float(l[0].mean()) < FRAME_DARK_L else FRAME_MOST))
     if around is not None and abs(float(l[0].mean()) - around) <= 2 * FRAME_STD:
         return 0
     head = l[:most]
@@ -946,7 +949,13 @@ def restore_faded_levels(l_in: np.ndarray, size: tuple[int, int], *,
     art +0.01; a rule on lifted blacks alone cost clip art 0.16 dB (light drawings on white)."""
     h, w = size
     l = (l_in + 1.0) * 50.0
-    top, bottom, left, right = frame_box(l[0, 0, :h, :w])[0] if box is None else box
+    box = frame_box(l[0, 0, :h, :w])[0] if box is None else box
+    # a framed side's first FRAME_RIM pixels blend the print with its frame at the network's size
+    # (a small print on a black lid read its p1 from that rim, and was not faded: helper 61)
+    top, left = (edge + FRAME_RIM if edge > 0 else edge for edge in box[::2])
+    bottom, right = (edge - FRAME_RIM if edge < side else edge for edge, side in zip(box[1::2], (h, w)))
+    if bottom - top < FRAME_LEAST or right - left < FRAME_LEAST:
+        top, bottom, left, right = box
     lo, hi = (float(v) for v in np.percentile(l[0, 0, top:bottom, left:right], [1, 99]))
     if not (lo > FADED_BLACK and hi < FADED_WHITE and hi - lo > 5.0):
         return l_in
