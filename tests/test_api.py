@@ -202,3 +202,13 @@ def test_only_3_or_4_hint_channels(tmp_path, capsys):
     assert main(["train", "--dry-run", "--preset", "paint", "--init", "manga", "--model.hint_channels=2",
                  "--out", str(tmp_path / "r")]) == 2
     assert "only 4 may be asked" in capsys.readouterr().err
+
+
+def test_a_max_side_far_beyond_the_models_own_is_warned_of(caplog):
+    """--max-side 100000 ran without a word, 2.9 GB and garish colour on a 12 MP scan (helper 61)."""
+    with caplog.at_level("WARNING", logger="irodori.colorizer"):
+        irodori.load_colorizer("general-int8", max_side=768, threads=1)
+        assert "max_side" not in caplog.text
+        irodori.load_colorizer("general-int8", max_side=4096, threads=1)
+    assert "max_side 4096: the network sees images at up to 4096 px a side, where general-int8's own is 512" \
+        in caplog.text

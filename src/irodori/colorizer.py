@@ -314,6 +314,11 @@ class Colorizer:
         if self.max_side < multiple:
             whose = "" if max_side is not None else f" (model {backend.name}'s own)"
             raise ValueError(f"max_side{whose} must be at least {multiple}, not {self.max_side}")
+        if max_side is not None and max_side > FAR_SIDE * backend.max_side:  # helper 61: --max-side 100000
+            log.warning("max_side %d: the network sees images at up to %d px a side, where %s's own is %d; far "
+                        "beyond it the colour gets garish and blotchy (the network sees less of the picture at "
+                        "once), and time and memory grow with the pixels", max_side, max_side, backend.name,
+                        backend.max_side)
         self.upsample = upsample
         self.max_pixels = None if max_pixels is None else check_whole(max_pixels, "max_pixels", least=1)
         self.workers = max(1, workers or os.cpu_count() or 1)
@@ -978,6 +983,7 @@ def sheet_factor(shape: tuple[int, int], background: str) -> int:
     return -(-page_side(*shape) // (GUTTER_SIDE if background == "gutters" else SHEET_SIDE))
 
 
+FAR_SIDE = 2  # a max_side above this many times the model's own is warned of (Colorizer)
 # --mode auto tints an image smaller than this a side (helper 61: 20-32 px thumbnails of photos
 # were painted, their lightness changed by up to 159 of 255)
 MIN_PAINT_SIDE = 48
