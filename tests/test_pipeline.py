@@ -542,6 +542,31 @@ def test_a_faded_print_is_read_at_restored_levels_and_keeps_its_colours():
     assert np.hypot(lid[..., 1], lid[..., 2]).max() < 3  # the lid stays grey
 
 
+def test_a_prints_white_border_stays_grey_written_on_or_not():
+    """A print's white border (not faded: the network sees it with the print) came out with yellow
+    and blue stains, and handwriting on it took a yellow band around it (helper 61)."""
+    from irodori.color import rgb_to_lab
+
+    colorizer = load_colorizer("general-int8", threads=1)
+
+    grey = np.asarray(Image.open(EXAMPLES / "photo_hills.png").convert("L"))
+    h, w = grey.shape
+    border = np.pad(grey, ((24, 90), (24, 24)), constant_values=248)
+    written = Image.fromarray(border.copy())
+    draw = ImageDraw.Draw(written)
+    for k in range(12):  # strokes of a hand along the bottom border, a third of its width
+        x = 30 + 22 * k
+        draw.line((x, h + 50, x + 9, h + 70), fill=30, width=3)
+    for page in (border, np.asarray(written)):
+        lab = rgb_to_lab(np.asarray(colorizer.colorize(page)))
+        paper = page > 240
+        paper[24 - 8:24 + h + 8, 24 - 8:24 + w + 8] = False  # the print's colour blurs into it a few pixels
+        chroma = np.hypot(lab[..., 1], lab[..., 2])[paper]
+        assert (chroma > 3).mean() < 0.01  # the border's paper stays paper
+        land = lab[24 + h // 2:24 + h, 24:24 + w]  # (its white sky, at the border's level, may stay grey)
+        assert np.hypot(land[..., 1], land[..., 2]).mean() > 5  # the print itself is coloured
+
+
 def test_one_opened_image_coloured_from_two_threads_stays_intact(colorizer):
     """Pillow's lazy decoding is not thread-safe: two threads colouring one Image.open() image
     garbled it, and every later colouring of it came out mostly black, with no error."""

@@ -656,7 +656,14 @@ class Colorizer:
         check_network_output(ab_net, (1, 2, *l_net.shape[2:]), model=getattr(self.backend, "path", self.name))
         ab = np.zeros((2, h, w), np.float32)
         ab[:, top:bottom, left:right] = denormalize_ab(ab_net[0, :, :bottom - top, :right - left])
-        return ab, (l_in[0, 0, :h, :w] + 1.0) * 50.0
+        l_seen = (l_in[0, 0, :h, :w] + 1.0) * 50.0
+        level = plain_frame_level(l_seen, box, sides) if (top, bottom, left, right) == (0, h, 0, w) else None
+        if level is not None:  # a print's white border or a black lid stays grey (helper 61: stained)
+            plain = np.ones((h, w), bool)  # with what is written on it
+            plain[box[0]:box[1], box[2]:box[3]] = False
+            ab[:, plain] = 0.0
+            log.debug("%sa plain frame on %d sides stays grey", input_prefix(), sides)
+        return ab, l_seen
 
     def size_padded(self, l_net: np.ndarray, hint_in: np.ndarray, box: tuple[int, int, int, int]
                     ) -> tuple[np.ndarray, np.ndarray]:
@@ -928,6 +935,26 @@ def frame_box(l: np.ndarray) -> tuple[tuple[int, int, int, int], int]:
                                            for line, level in zip(lines, levels))
 
 
+FRAME_MARKED = 0.85  # _frame_depth: a row this much at the frame's level is frame, marks on it (writing) or not
+FRAME_PAPER_L = 90.0  # paper_or_lid_frame: a frame at least this light is a print's border or album paper
+
+
+def plain_frame_level(l: np.ndarray, box: tuple[int, int, int, int], sides: int) -> float | None:
+    """The L of the frame around ``box`` in L (h, w) (:func:`frame_box`, found on ``sides``) when
+    it is a print's paper border or a scanner's black lid (its median L at least FRAME_PAPER_L,
+    or under FRAME_DARK_L), on FRAMED_SIDES or more, leaving the picture at most FRAMED_AREA of
+    the image: a frame the tint network would stain (a white border came out with yellow and
+    blue patches), where a mid-grey ground may be a colour. Else None."""
+    top, bottom, left, right = box
+    h, w = l.shape
+    if sides < FRAMED_SIDES or (bottom - top) * (right - left) > FRAMED_AREA * h * w:
+        return None
+    outside = np.ones((h, w), bool)
+    outside[top:bottom, left:right] = False
+    level = float(np.median(l[outside]))
+    return level if level >= FRAME_PAPER_L or level < FRAME_DARK_L else None
+
+
 def _frame_depth(l: np.ndarray, around: float | None = None) -> int:
     """How many of the first rows of L (h, w) are a frame (:func:`picture_in_frame`); none when
     their level is within 2 FRAME_STD of ``around``, the frame around them on this side."""
@@ -936,6 +963,9 @@ def _frame_depth(l: np.ndarray, around: float | None = None) -> int:
         return 0
     head = l[:most]
     framed = (head.std(axis=1) < FRAME_STD) & (np.abs(head.mean(axis=1) - l[0].mean()) < FRAME_STD)
+    level = float(np.median(l[0]))
+    if level >= FRAME_PAPER_L:  # a paper border written on: most of each row at its level (helper 61)
+        framed |= (np.abs(head - level) < FRAME_STD).mean(axis=1) >= FRAME_MARKED
     return int(np.argmin(framed)) if not framed.all() else most
 
 
