@@ -161,6 +161,10 @@ def test_keep_colour_keeps_a_sepia_print_but_says_its_colour_is_one_hue(caplog):
         assert "one hue" not in caplog.text  # colours of every hue: kept without a word
         assert keeper.colorize(sepia).info["irodori.mode"] == "kept"
     assert "its colour is one hue" in caplog.text and "colour it without --keep-colour" in caplog.text
+    faint = (grey[..., None] * 230 + np.array([[[-10, 2, 14]]]) * (grey[..., None] > 0.5)).clip(0, 255)
+    with caplog.at_level("WARNING", logger="irodori.colorizer"):  # a faded colour snapshot (helper 61)
+        assert keeper.colorize(faint.astype(np.uint8)).info["irodori.mode"] == "tint"
+    assert "holds faint colour (mean chroma" in caplog.text
 
 
 def test_keep_colour_reads_only_what_shows_and_says_what_it_leaves_unused(caplog):

@@ -383,6 +383,10 @@ class Colorizer:
             return Contract("tint", tone, keep=True, reason="a colour image: kept as it is (--keep-colour; "
                             "load_colorizer(keep_colour=True) in Python)")
         warn_if_coloured(chroma, keeping=self.keep_colour)  # whichever the mode: asked or chosen, they are replaced
+        if self.keep_colour and chroma.size and not is_coloured(chroma) and float(chroma.mean()) > FAINT_CHROMA:
+            log.warning("%sholds faint colour (mean chroma %.1f), too little to be kept as a colour image "
+                        "(--keep-colour): coloured from its lightness (a faded colour snapshot? keep it aside)",
+                        input_prefix(), float(chroma.mean()))  # helper 61: a faded snapshot, re-coloured unsaid
         if mode == "tint":  # asked: nothing more to measure (the detector costs ~10 ms a page)
             return Contract("tint", tone, reason=f"asked{unused}")
         height, width = lightness.shape
@@ -1394,6 +1398,7 @@ def one_hue(lightness: Lightness) -> float | None:
 # (float and int8 alike), a foggy print of std 2 grey levels red. It is left grey (hints still
 # colour it); a foggy print of std 5 (2 L) is coloured plausibly, sky and ground.
 FLAT_L_STD = 1.0
+FAINT_CHROMA = 3.0  # --keep-colour: an image not kept whose mean chroma is above this is said to hold faint colour
 COLOURED_CHROMA = 20.0  # a pixel this colourful (CIE chroma) is clearly coloured, not a cast or JPEG noise
 COLOURED_SHARE = 0.005  # an input with this share of such pixels is a colour image, however white its paper
 # (0.03 until a helper found hand tinting of 1-2 % of a portrait, its lips and scarf, replaced without a word)
