@@ -445,12 +445,12 @@ def test_paint_asked_for_an_image_without_paper_is_done_with_a_warning(painter, 
     assert out[5, 5] > 200  # levelled: the sheet became paper
     warned = [r for r in caplog.records if r.levelname == "WARNING"]
     assert len(warned) == 1 and "painted as asked, but it has no paper" in warned[0].getMessage()
-    assert "--mode tint keeps its tones" in warned[0].getMessage()
+    assert "tinting (mode tint) keeps its tones" in warned[0].getMessage()
     caplog.clear()
     with caplog.at_level("INFO", logger="irodori.colorizer"):
         # a photograph with paper-light tones: its shading is replaced (helper 61)
         painter.colorize(np.clip(_photo_like() * 1.4, 0, 255).astype(np.uint8), mode="paint")
-    assert "painted as asked, but --mode auto would tint it (smooth mid-tones" in caplog.text
+    assert "painted as asked, but it looks like what the automatic choice tints (smooth mid-tones" in caplog.text
 
 
 def test_auto_tints_a_thumbnail_too_small_to_tell(painter, caplog):

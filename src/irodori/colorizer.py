@@ -1029,11 +1029,12 @@ def warn_painting_asked(stats: PageStats, *, small: bool) -> None:
     photograph's shading flattened under the paint)."""
     if stats.paper_l < NO_MARK_PAPER_L:
         log.warning("%spainted as asked, but it has no paper: its lightest tone (L %.0f) is taken as the paper and "
-                    "levelled to white, and the rest lightened with it; --mode tint keeps its tones",
+                    "levelled to white, and the rest lightened with it; tinting (mode tint) keeps its tones",
                     input_prefix(), stats.paper_l)
     elif choose_mode(stats) == "tint" and not small:
-        log.warning("%spainted as asked, but --mode auto would tint it (%s): painting replaces its shading with "
-                    "the paint's; --mode tint keeps it", input_prefix(), stats.describe())
+        log.warning("%spainted as asked, but it looks like what the automatic choice tints (%s): painting "
+                    "replaces its shading with the paint's; tinting (mode tint) keeps it", input_prefix(),
+                    stats.describe())
 
 
 INK_BAND_PIXELS = 1 << 20  # InkRows.darkest: pixels of a band, about 40 MB of the tone filter's temporaries
