@@ -91,12 +91,14 @@ def test_what_the_command_line_would_warn_about_reaches_the_client(client):
     colour = _post(client, _png((64, 48), "RGB"))
     warnings = json.loads(colour.headers["x-irodori-warnings"])
     assert colour.status_code == 200 and len(warnings) == 1 and "a colour image" in warnings[0]
+    assert "here every image is coloured" in warnings[0] and "load_colorizer" not in warnings[0]  # (helper 62)
     assert not warnings[0].startswith("upload")  # the file is the client's own: not named again
     white = Image.new("L", (64, 48), 255)
     buf = io.BytesIO()
     white.save(buf, "PNG")
     hinted = _post(client, buf.getvalue(), mode="tint", hints=json.dumps([{"x": 5, "y": 5, "color": "#ff0000"}]))
-    assert any("on white paper" in w for w in json.loads(hinted.headers["x-irodori-warnings"]))
+    said = json.loads(hinted.headers["x-irodori-warnings"])
+    assert any("on white paper" in w and "mode paint colours paper" in w and "--mode" not in w for w in said)
 
 
 def test_round_trip_keeps_size_and_lightness_and_adds_colour(client):

@@ -386,7 +386,25 @@ class _ClientWarnings(logging.Handler):
         kept = _REQUEST_WARNINGS.get()
         if kept is not None and record.levelno >= logging.WARNING and len(kept) < MAX_WARNINGS:
             message, prefix = record.getMessage(), input_prefix()
-            kept.append(message[len(prefix):] if prefix and message.startswith(prefix) else message)
+            kept.append(client_wording(message[len(prefix):] if prefix and message.startswith(prefix) else message))
+
+
+# The command line's wording of a warning -> the page's and the API's, which have no such flags
+# (helper 62: "--mode paint colours paper", and keep-colour advice the page could not follow)
+CLIENT_WORDING = (
+    (re.compile(r"--(mode|tone|background) (\w+)"), r"\1 \2"),
+    (re.compile(r"colorize --keep-colour, or load_colorizer\(keep_colour=True\) in Python, keeps such images as "
+                r"they are"), "the command line's --keep-colour keeps such images as they are; here every image "
+                              "is coloured"),
+)
+
+
+def client_wording(message: str) -> str:
+    """A warning as the command line words it -> as the web page and the API are told it: a
+    flag (--mode paint) named as the field or control it is (mode paint)."""
+    for pattern, words in CLIENT_WORDING:
+        message = pattern.sub(words, message)
+    return message
 
 
 _CLIENT_WARNINGS = _ClientWarnings()
