@@ -171,6 +171,7 @@ def test_hints_can_be_placed_from_the_keyboard(tmp_path):
             page.set_input_files("#file", str(tmp_path / "grey.png"))
             _wait_for_new_result(page, None)
             page.focus("#stage")
+            scrolled = page.evaluate("window.scrollY")  # (the image stays in view, sticky, however scrolled)
             page.keyboard.press("ArrowRight")  # the first press shows the cursor in the middle
             sync_api.expect(page.locator("#cursor")).to_be_visible()
             sync_api.expect(page.locator("#status")).to_have_text("Cursor at (100, 50): Enter places a hint there.")
@@ -185,7 +186,7 @@ def test_hints_can_be_placed_from_the_keyboard(tmp_path):
             assert items.nth(0).inner_text().startswith("1. (106, 60) #ff00ff")
             assert items.nth(1).inner_text().startswith("2. (86, 60) #ff00ff")
             sync_api.expect(page.locator("#stage .marker")).to_have_count(2)
-            assert page.evaluate("window.scrollY") == 0  # the arrow keys moved the cursor, not the page
+            assert page.evaluate("window.scrollY") == scrolled  # the arrow keys moved the cursor, not the page
             for _ in range(4):  # Enter held down: one hint, not one per key repeat (helper 51)
                 page.keyboard.down("Enter")
             page.keyboard.up("Enter")
@@ -672,3 +673,29 @@ def test_on_a_phone_the_chosen_picture_comes_into_view():
         assert 0 <= box["y"] and box["y"] + min(box["height"], 200) <= 844, box  # in sight, not below the fold
         page.evaluate("window.scrollTo(0, 0)")
         assert page.locator("#stage").bounding_box()["y"] > 844  # where it lies: under the controls
+
+
+def test_a_laptop_keeps_the_picture_in_view_and_shows_a_strip_at_its_width(tmp_path):
+    """Helper 62: on a 1366x768 window the picture went above the window while the panel was
+    scrolled to choose a hint's colour; an 800x12000 webtoon strip was shown 38 px wide."""
+    tall = np.tile(np.linspace(30, 230, 300, dtype=np.uint8), (3000, 1))  # a strip 300 px wide, 10:1
+    tall[::200] = 0  # panel edges, so it is no blank
+    Image.fromarray(tall).save(tmp_path / "strip.png")
+    app = create_app(colorizers={DEFAULT_MODEL: load_colorizer(DEFAULT_MODEL, threads=1)})
+    with _served_page(app, width=1366, height=768) as page:
+        page.set_input_files("#file", str(REPO / "examples" / "manga_page.png"))
+        _wait_for_new_result(page, None)
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")  # the panel's last controls
+        box = page.locator("#stage").bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 768, box  # still in the window
+
+        src = page.get_attribute("#result", "src")
+        page.set_input_files("#file", str(tmp_path / "strip.png"))
+        _wait_for_new_result(page, src)
+        shown = page.locator("#original").bounding_box()
+        assert shown["width"] >= 299, shown  # at its own width, not fitted to the window's height
+        scroller = page.locator("#scroller").bounding_box()
+        assert scroller["height"] < 768  # scrolled inside the viewer
+        page.evaluate("document.getElementById('scroller').scrollTop = 20000")  # its foot can be reached
+        foot = page.locator("#original").bounding_box()
+        assert foot["y"] + foot["height"] <= scroller["y"] + scroller["height"] + 1

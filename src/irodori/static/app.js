@@ -194,6 +194,7 @@ function fitSmall() {
   const scale = width && height ? Math.floor(MIN_SHOWN / Math.max(width, height)) : 1;
   el.stage.classList.toggle("pixelated", scale > 1);
   el.original.style.width = scale > 1 ? `${width * scale}px` : "";
+  document.getElementById("scroller").classList.toggle("strip", height > 2 * width);  // a webtoon: scrolled
 }
 
 function clearResult() {
@@ -493,16 +494,22 @@ function sleep(ms, signal) {
   });
 }
 
-// POST the form; a busy server (503) is asked once more, after the Retry-After it sends.
+// POST the form; a busy server (503) is asked again after the Retry-After it sends, waiting
+// longer each time, up to BUSY_TRIES times (once, before: a queue of 40 s of work failed the page
+// 2 s later, helper 62).
+const BUSY_TRIES = 6;
 async function post(form, signal) {
   const send = () => fetch("/api/colorize", { method: "POST", body: form, signal });
-  const response = await send();
-  if (response.status !== 503) return response;
-  const wait = Math.min(Number(response.headers.get("Retry-After")) || 2, 30);
-  setStatus(`The server is busy: trying again in ${wait} s…`, "busy");
-  await sleep(wait * 1000, signal);
-  setStatus("colouring…", "busy");
-  return send();
+  let response = await send();
+  for (let tried = 1; response.status === 503 && tried < BUSY_TRIES; tried++) {
+    const after = Number(response.headers.get("Retry-After")) || 2;
+    const wait = Math.min(after * 2 ** Math.floor((tried - 1) / 2), 30);
+    setStatus(`The server is busy: trying again in ${wait} s…`, "busy");
+    await sleep(wait * 1000, signal);
+    setStatus("colouring…", "busy");
+    response = await send();
+  }
+  return response;
 }
 
 async function errorMessage(response) {
