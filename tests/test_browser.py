@@ -699,3 +699,18 @@ def test_a_laptop_keeps_the_picture_in_view_and_shows_a_strip_at_its_width(tmp_p
         page.evaluate("document.getElementById('scroller').scrollTop = 20000")  # its foot can be reached
         foot = page.locator("#original").bounding_box()
         assert foot["y"] + foot["height"] <= scroller["y"] + scroller["height"] + 1
+
+
+def test_model_default_gives_the_focus_back_to_the_vividness_slider():
+    """Helper 62: Enter on "Model default" disabled the button and dropped the focus to the page's
+    top, so the next Tab started over."""
+    app = create_app(colorizers={DEFAULT_MODEL: load_colorizer(DEFAULT_MODEL, threads=1)})
+    with _served_page(app) as page:
+        page.focus("#temperature")
+        page.keyboard.press("ArrowRight")
+        sync_api.expect(page.locator("#temperature-reset")).to_be_enabled()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "temperature-reset"
+        page.keyboard.press("Enter")
+        sync_api.expect(page.locator("#temperature-reset")).to_be_disabled()
+        assert page.evaluate("document.activeElement.id") == "temperature"

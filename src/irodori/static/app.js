@@ -621,7 +621,8 @@ el.temperature.addEventListener("input", () => {
 el.temperatureReset.addEventListener("click", () => {
   state.temperature = null;
   el.temperature.value = "0.45";
-  showTemperature();
+  showTemperature();  // disables this button: the focus goes back to the slider, not to the page's top
+  el.temperature.focus();
 });
 
 el.model.addEventListener("change", () => {
