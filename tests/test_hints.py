@@ -72,6 +72,16 @@ def test_hints_outside_the_image_name_the_valid_range():
         hint_map([Hint(-1, 0, (0, 0, 0))], (50, 100), (25, 50))
 
 
+def test_a_malformed_hint_is_shown_as_its_sender_wrote_it():
+    """A JSON client's hint was echoed in Python's syntax ({'x': 1}, True: helper 62)."""
+    from irodori.hints import parse_hints
+
+    with pytest.raises(HintError, match='hint {"x": 1, "color": "#ff0000"} must have exactly the keys'):
+        parse_hints([{"x": 1, "color": "#ff0000"}])
+    with pytest.raises(HintError, match="must be integers, got true, 20"):
+        parse_hints([{"x": True, "y": 20, "color": "#ff0000"}])
+
+
 def test_hints_file_list_mapping_and_errors(tmp_path):
     f = tmp_path / "h.json"
     f.write_text(json.dumps([{"x": 1, "y": 2, "color": "#010203"}]))

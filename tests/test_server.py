@@ -282,6 +282,7 @@ def test_models_health_and_openapi(client):
     assert [m["default"] for m in models] == [True] + [False] * len(MODELS)
     assert all(m["description"] for m in models)
     assert client.get("/api/health").json()["status"] == "ok"
+    assert client.head("/api/health").status_code == 200  # an uptime checker's HEAD was a 405 (helper 62)
     schema = client.get("/openapi.json").json()
     assert "/api/colorize" in schema["paths"] and "/api/models" in schema["paths"]
 
@@ -693,6 +694,8 @@ def test_a_temperature_asks_for_more_or_less_colour(client, tiny_onnx):
     calm, default, vivid = (chroma(_post(client, page, **fields)) for fields in
                             ({"temperature": "1.0"}, {}, {"temperature": "0.2"}))
     assert calm < default < vivid
+    assert chroma(_post(client, page, temperature="1e0")) == calm  # a number as JSON writes it (helper 62)
+    assert chroma(_post(client, page, temperature="2E-1")) == vivid
     for bad in ("5", "0", "nan", "inf", "warm", "0.5_0", "\u0660.\u0665", " 0.5"):  # "warm" was a 422; float() takes the rest
         error = _json_error(_post(client, page, temperature=bad), 400)
         assert error == f"temperature must be a number from 0.1 to 1.0, not {bad!r}"

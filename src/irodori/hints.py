@@ -91,15 +91,24 @@ class Hint:
         if isinstance(value, dict):
             unknown = set(value) - {"x", "y", "color"}
             if unknown or not {"x", "y", "color"} <= set(value):
-                raise HintError(f"hint {value!r} must have exactly the keys x, y, color")
+                raise HintError(f"hint {_shown(value)} must have exactly the keys x, y, color")
             x, y, color = value["x"], value["y"], value["color"]
         elif isinstance(value, (tuple, list)) and len(value) == 3:
             x, y, color = value
         else:
-            raise HintError(f"hint {value!r} is not X,Y,#RRGGBB, a dict {{x, y, color}} or a tuple (x, y, colour)")
+            raise HintError(f"hint {_shown(value)} is not X,Y,#RRGGBB, a dict {{x, y, color}} or a tuple (x, y, colour)")
         if not (_is_int(x) and _is_int(y)):
-            raise HintError(f"hint coordinates must be integers, got {x!r}, {y!r}")
+            raise HintError(f"hint coordinates must be integers, got {_shown(x)}, {_shown(y)}")
         return cls(int(x), int(y), parse_color(color))
+
+
+def _shown(value: Any) -> str:
+    """A malformed hint's part as its sender wrote it: JSON where it is JSON (a web client's
+    {"x": 1} and true, not Python's {'x': 1} and True: helper 62), else Python's repr."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def parse_hints(values: Iterable[Any] | None) -> list[Hint]:

@@ -248,8 +248,9 @@ def parse_temperature(text: str | None) -> float | None:
     if text is None:
         return None
     low, high = TEMPERATURE_RANGE
-    # A plain decimal number: Python's float() also takes "0.5_0", other scripts' digits, spaces.
-    value = float(text) if re.fullmatch(r"[0-9]*\.?[0-9]+", text) else float("nan")
+    # A number as JSON and the schema write it (1e0 too: helper 62), or .5; Python's float() also
+    # takes "0.5_0", other scripts' digits, spaces.
+    value = float(text) if re.fullmatch(r"([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", text) else float("nan")
     if not low <= value <= high:
         raise ApiError(400, f"temperature must be a number from {low} to {high}, not {shorten(text, 40)!r}")
     return value
@@ -869,7 +870,7 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
         return [{"name": name, "description": pool.describe(name), "default": name == default,
                  "loaded": pool.is_loaded(name)} for name in pool.names()]
 
-    @app.get("/api/health")
+    @app.api_route("/api/health", methods=["GET", "HEAD"])  # HEAD: uptime checkers ask so (helper 62)
     async def health() -> dict[str, Any]:
         """Liveness, the limits, and how many images are being coloured or waiting."""
         return {"status": "ok", "version": __version__, "models": pool.names(), "busy": gate.admitted,
