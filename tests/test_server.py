@@ -150,6 +150,8 @@ def test_hints_are_accepted(client):
     # older Pythons read the number and find it outside the image).
     ("[" * 100_000, "nested too deeply"),
     ('[{"x": %s, "y": 5, "color": "#ff0000"}]' % ("9" * 5000), "hint"),
+    # over the multipart parser's 1 MB for a field: said with the limit (helper 62)
+    ("[" + ", ".join(['{"x": 5, "y": 5, "color": "#ff0000"}'] * 40_000) + "]", "is at most 1 MB"),
 ])
 def test_bad_hints_are_a_400_that_says_why(client, hints, expected):
     assert expected in _json_error(_post(client, _png(), hints=hints), 400)

@@ -274,6 +274,8 @@ def _multipart_problem(exc: MultiPartException) -> str:
     detail = str(exc.__cause__ or exc.message).strip().rstrip(".")
     if "header size" in detail:
         detail += " (a part's header line is at most 4 KB, its file name included)"
+    elif "Part exceeded maximum size" in detail:  # helper 62: 200k hints said only this
+        detail += " (a field that is not a file, hints among them, is at most 1 MB: 256 hints fill a few KB)"
     return f"cannot read the multipart body: {detail}"
 
 
