@@ -714,3 +714,16 @@ def test_model_default_gives_the_focus_back_to_the_vividness_slider():
         page.keyboard.press("Enter")
         sync_api.expect(page.locator("#temperature-reset")).to_be_disabled()
         assert page.evaluate("document.activeElement.id") == "temperature"
+
+
+def test_paint_is_offered_only_with_a_model_that_paints():
+    """Helper 62: general-int8 with Mode Paint was offered, and answered with an error."""
+    app = create_app(colorizers={DEFAULT_MODEL: load_colorizer(DEFAULT_MODEL, threads=1)})
+    with _served_page(app) as page:
+        paint = page.locator('#mode option[value="paint"]')
+        page.select_option("#model", "manga-int8")
+        sync_api.expect(paint).to_be_enabled()
+        page.select_option("#mode", "paint")
+        page.select_option("#model", DEFAULT_MODEL)  # tints only
+        sync_api.expect(paint).to_be_disabled()
+        assert page.input_value("#mode") == "auto" and "only tints" in paint.inner_text()

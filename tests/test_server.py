@@ -283,6 +283,9 @@ def test_models_health_and_openapi(client):
                                            *(name for name in MODELS if name != DEFAULT_MODEL)]
     assert [m["default"] for m in models] == [True] + [False] * len(MODELS)
     assert all(m["description"] for m in models)
+    paints = {m["name"]: m["paints"] for m in models}  # the page offers Paint by it (helper 62)
+    assert paints[AUTO_MODEL] and paints["manga"] and paints["manga-int8"]
+    assert paints["general"] is False and paints[DEFAULT_MODEL] is False
     assert client.get("/api/health").json()["status"] == "ok"
     assert client.head("/api/health").status_code == 200  # an uptime checker's HEAD was a 405 (helper 62)
     schema = client.get("/openapi.json").json()

@@ -29,6 +29,7 @@ class ShippedModel:
     # The .onnx file holds the graph alone and reads its weights from weights_dir/model.safetensors
     # (ONNX external data; scripts/ship_model.py): both files are hash-checked before loading.
     onnx_reads_weights: bool = False
+    paints: bool = False  # it predicts l_paint too: it can paint as well as tint (paint mode)
 
 
 def _int8_copy(model: ShippedModel, *, onnx_sha256: str, description: str) -> ShippedModel:
@@ -42,6 +43,7 @@ def _int8_copy(model: ShippedModel, *, onnx_sha256: str, description: str) -> Sh
         weights_sha256=model.weights_sha256,
         description=description,
         card=f"docs/models/{model.name}-int8.md",
+        paints=model.paints,
     )
 
 
@@ -70,6 +72,7 @@ _MANGA = ShippedModel(
     "Float32: the reference of manga-int8.",
     card="docs/models/manga.md",
     onnx_reads_weights=True,
+    paints=True,
 )
 MODELS: dict[str, ShippedModel] = {
     model.name: model

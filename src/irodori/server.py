@@ -726,6 +726,16 @@ class ModelPool:
     def is_loaded(self, name: str) -> bool:
         return name in self._loaded
 
+    def paints(self, name: str) -> bool | None:
+        """Whether the model can paint (paint mode): known for auto, the shipped models and those
+        loaded; None for a model given by path and not loaded yet."""
+        source = self.sources[name]
+        if name in self._loaded:
+            return self._loaded[name].paint_backend is not None
+        if source == AUTO_MODEL:
+            return True
+        return MODELS[source].paints if source in MODELS else None
+
     def describe(self, name: str) -> str:
         source = self.sources[name]
         if source == AUTO_MODEL:
@@ -868,9 +878,10 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
     @app.get("/api/models")
     async def list_models() -> list[dict[str, Any]]:
         """The models this server offers; ``default`` marks the one used when none is named,
-        ``loaded`` those already in memory (the others load on first use)."""
+        ``loaded`` those already in memory (the others load on first use), ``paints`` whether it
+        can paint (mode paint; null: a model given by path, not loaded yet)."""
         return [{"name": name, "description": pool.describe(name), "default": name == default,
-                 "loaded": pool.is_loaded(name)} for name in pool.names()]
+                 "loaded": pool.is_loaded(name), "paints": pool.paints(name)} for name in pool.names()]
 
     @app.api_route("/api/health", methods=["GET", "HEAD"])  # HEAD: uptime checkers ask so (helper 62)
     async def health() -> dict[str, Any]:

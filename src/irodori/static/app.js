@@ -90,6 +90,7 @@ async function loadModels() {
     for (const m of models) {
       const option = new Option(m.default ? `${m.name} (default)` : m.name, m.name, m.default, m.default);
       option.title = m.description;
+      option.dataset.paints = String(m.paints);  // "false": tint only
       el.model.add(option);
     }
     showModelInfo();
@@ -102,6 +103,13 @@ function showModelInfo() {
   const option = el.model.selectedOptions[0];
   el.modelInfo.textContent = option ? option.title.replace(/`/g, "") : "";
   el.modelInfo.title = el.modelInfo.textContent;
+  // A model that only tints is not offered Paint (it was, and answered with an error: helper 62);
+  // a mode of Paint chosen before falls back to Automatic, which tints with it.
+  const tintOnly = option?.dataset.paints === "false";
+  const paint = el.mode.querySelector('option[value="paint"]');
+  paint.disabled = tintOnly;
+  paint.textContent = tintOnly ? "Paint (this model only tints)" : "Paint (B&W pages, line art)";
+  if (tintOnly && el.mode.value === "paint") el.mode.value = "auto";
 }
 
 async function loadLimits() {
