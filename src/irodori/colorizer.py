@@ -373,9 +373,10 @@ class Colorizer:
         check_choices(mode, tone, background)
         unused = "".join(f"; the {what} choice is for paint only" for what, asked in
                          (("tone", tone != "flat"), ("background", background != "auto")) if asked)
-        chroma = chroma_sample(lightness)
+        lab = lab_sample(lightness)  # sampled once: the chroma here, the hue of one kept
+        chroma = lab_chroma(lab)
         if self.keep_colour and is_coloured(chroma, share=KEEP_SHARE):
-            hue = one_hue(lightness)
+            hue = one_hue(lab)
             if hue is not None:  # helper 61: sepia prints were kept, with no word of why
                 log.warning("%skept as it is (--keep-colour), but its colour is one hue (%.0f degrees): if it is a "
                             "sepia or toned black-and-white print, colour it without --keep-colour", input_prefix(),
@@ -663,9 +664,7 @@ class Colorizer:
         l_seen = (l_in[0, 0, :h, :w] + 1.0) * 50.0
         level = plain_frame_level(l_seen, box, sides) if (top, bottom, left, right) == (0, h, 0, w) else None
         if level is not None:  # a print's white border or a black lid stays grey (helper 61: stained)
-            plain = np.ones((h, w), bool)  # with what is written on it
-            plain[box[0]:box[1], box[2]:box[3]] = False
-            ab[:, plain] = 0.0
+            ab[:, outside_box((h, w), box)] = 0.0  # with what is written on it
             log.debug("%sa plain frame on %d sides stays grey", input_prefix(), sides)
         return ab, l_seen
 
@@ -940,7 +939,7 @@ def frame_box(l: np.ndarray) -> tuple[tuple[int, int, int, int], int]:
 
 
 FRAME_MARKED = 0.85  # _frame_depth: a row this much at the frame's level is frame, marks on it (writing) or not
-FRAME_PAPER_L = 90.0  # paper_or_lid_frame: a frame at least this light is a print's border or album paper
+FRAME_PAPER_L = 90.0  # plain_frame_level: a frame at least this light is a print's border or album paper
 
 
 def plain_frame_level(l: np.ndarray, box: tuple[int, int, int, int], sides: int) -> float | None:
@@ -953,10 +952,15 @@ def plain_frame_level(l: np.ndarray, box: tuple[int, int, int, int], sides: int)
     h, w = l.shape
     if sides < FRAMED_SIDES or (bottom - top) * (right - left) > FRAMED_AREA * h * w:
         return None
-    outside = np.ones((h, w), bool)
-    outside[top:bottom, left:right] = False
-    level = float(np.median(l[outside]))
+    level = float(np.median(l[outside_box((h, w), box)]))
     return level if level >= FRAME_PAPER_L or level < FRAME_DARK_L else None
+
+
+def outside_box(shape: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
+    """bool ``shape`` (h, w): True outside ``box`` (top, bottom, left, right), the frame around it."""
+    outside = np.ones(shape, bool)
+    outside[box[0]:box[1], box[2]:box[3]] = False
+    return outside
 
 
 def _frame_depth(l: np.ndarray, around: float | None = None) -> int:
@@ -1354,7 +1358,11 @@ def chroma_sample(lightness: Lightness, *, budget: int = 1 << 14) -> np.ndarray:
     divided by the paper's, von Kries): black ink on cream or yellowed paper is no colour image.
     (A painting's own light green or blue is kept: two low-chroma portraits turned grey when it
     was not.)"""
-    lab = lab_sample(lightness, budget=budget)
+    return lab_chroma(lab_sample(lightness, budget=budget))
+
+
+def lab_chroma(lab: np.ndarray) -> np.ndarray:
+    """CIE Lab (n, 3) -> CIE chroma (n,) float32."""
     return np.hypot(lab[:, 1], lab[:, 2]).astype(np.float32)
 
 
@@ -1377,13 +1385,12 @@ ONE_HUE_SHARE = 0.97  # one_hue: this share of the chroma within ONE_HUE_SPREAD 
 ONE_HUE_SPREAD = 30.0
 
 
-def one_hue(lightness: Lightness) -> float | None:
-    """The hue angle (degrees, CIE Lab) of a colour input whose colour is one hue, as a sepia,
-    selenium or cyanotype toned print's is (ONE_HUE_SHARE of its chroma, weighted, within
-    ONE_HUE_SPREAD of the mean hue), else None. Single-coloured art (a lemon, a teddy bear) is
-    one hue too: a hint, not a test that a print is toned."""
-    lab = lab_sample(lightness)
-    chroma = np.hypot(lab[:, 1], lab[:, 2])
+def one_hue(lab: np.ndarray) -> float | None:
+    """A colour input's :func:`lab_sample` (n, 3) -> the hue angle (degrees, CIE Lab) when its
+    colour is one hue, as a sepia, selenium or cyanotype toned print's is (ONE_HUE_SHARE of its
+    chroma, weighted, within ONE_HUE_SPREAD of the mean hue), else None. Single-coloured art (a
+    lemon, a teddy bear) is one hue too: a hint, not a test that a print is toned."""
+    chroma = lab_chroma(lab)
     coloured = chroma > 4.0
     if not coloured.any():
         return None
