@@ -9,7 +9,7 @@ const el = {
   file: $("file"), model: $("model"), modelInfo: $("model-info"), limits: $("limits"),
   color: $("color"), hints: $("hints"), clearHints: $("clear-hints"),
   colorize: $("colorize"), download: $("download"), status: $("status"), notice: $("notice"), meta: $("meta"),
-  stage: $("stage"), original: $("original"), result: $("result"), divider: $("divider"),
+  scroller: $("scroller"), stage: $("stage"), original: $("original"), result: $("result"), divider: $("divider"),
   markers: $("markers"), compareRow: $("compare-row"), compare: $("compare"),
 };
 
@@ -202,7 +202,7 @@ function fitSmall() {
   const scale = width && height ? Math.floor(MIN_SHOWN / Math.max(width, height)) : 1;
   el.stage.classList.toggle("pixelated", scale > 1);
   el.original.style.width = scale > 1 ? `${width * scale}px` : "";
-  document.getElementById("scroller").classList.toggle("strip", height > 2 * width);  // a webtoon: scrolled
+  el.scroller.classList.toggle("strip", height > 2 * width);  // a webtoon: scrolled
 }
 
 function clearResult() {
