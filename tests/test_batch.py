@@ -291,6 +291,31 @@ def test_outputs_say_they_are_srgb(fmt):
             assert "srgb" in ImageCms.getProfileDescription(profile).lower()
 
 
+@pytest.mark.parametrize("fmt", ["png", "jpg", "webp"])
+def test_outputs_name_irodori_as_their_maker_and_a_walk_does_not_colour_them_again(fmt, tiny_onnx, tmp_path, caplog):
+    from irodori import __version__
+    from irodori.cli import main
+    from irodori.imageio import made_by_irodori
+
+    with Image.open(io.BytesIO(encode(Image.new("RGB", (8, 8), (200, 30, 40)), fmt))) as out:
+        assert made_by_irodori(out)
+        said = out.info.get("Software") or out.info.get("comment", b"").decode() or out.getexif()[0x0131]
+        assert said == f"irodori {__version__}"
+    assert not made_by_irodori(Image.new("RGB", (8, 8)))
+    pages = tmp_path / "pages"
+    (pages / "coloured").mkdir(parents=True)
+    Image.new("L", (40, 40), 200).save(pages / "p1.png")
+    assert main(["colorize", str(pages / "p1.png"), "-o", str(pages / "coloured"), "--format", fmt,
+                 "--model", str(tiny_onnx), "-q"]) == 0
+    caplog.clear()
+    assert main(["colorize", str(pages), "-r", "-o", str(tmp_path / "again"), "--model", str(tiny_onnx), "-q"]) == 0
+    assert sorted(p.name for p in (tmp_path / "again").rglob("*.png")) == ["p1.png"]  # not coloured/p1 again
+    assert f"1 image not coloured again: irodori's own output ({pages / 'coloured' / f'p1.{fmt}'})" in caplog.text
+    named = pages / "coloured" / f"p1.{fmt}"  # named directly: coloured, whatever made it
+    assert main(["colorize", str(named), "-o", str(tmp_path / "direct"), "--model", str(tiny_onnx), "-q"]) == 0
+    assert (tmp_path / "direct" / "p1.png").is_file()
+
+
 def test_png_compression_levels_change_size_and_time_not_pixels():
     rng = np.random.default_rng(0)
     img = Image.fromarray(np.repeat((rng.random((64, 64, 3)) * 8).astype(np.uint8) * 30, 4, axis=1))

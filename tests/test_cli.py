@@ -544,6 +544,29 @@ def test_train_skips_unusable_images_and_will_not_mix_two_runs(colour_folder, tm
     assert "already holds a run" in capsys.readouterr().err and (run / "latest").read_text().strip() == "step-0000002"
 
 
+def test_train_leaves_out_the_validation_folder_inside_it_and_irodoris_own_outputs(colour_folder, tmp_path, caplog,
+                                                                                     capsys):
+    import shutil
+
+    from irodori.imageio import encode
+
+    pages = tmp_path / "pages"
+    shutil.copytree(colour_folder, pages / "train")
+    (pages / "held").mkdir()
+    for name in ("img0.png", "img1.png"):
+        shutil.move(pages / "train" / name, pages / "held" / name)
+    (pages / "coloured").mkdir()
+    (pages / "coloured" / "x.png").write_bytes(encode(Image.open(pages / "held" / "img0.png"), "png"))
+    run = tmp_path / "run"
+    assert main(["train", str(pages), "--val", str(pages / "held"), "--preset", "tiny", "--out", str(run),
+                 "--steps=1", "-q"]) == 0
+    assert f"the validation folder {pages / 'held'} is inside {pages}: its images are not trained on" in caplog.text
+    assert f"1 training image left out ({pages / 'coloured' / 'x.png'}): irodori's own output" in caplog.text
+    assert "4 training images" in caplog.text  # train/'s 4, not held/'s 2 nor the output
+    assert main(["train", str(pages / "held" / "img0.png"), "--preset", "tiny", "--out", str(tmp_path / "r2")]) == 2
+    assert "img0.png is a file, not a folder: give the folder of images that holds it" in capsys.readouterr().err
+
+
 def test_training_on_grey_images_alone_is_refused_there_being_no_colour_to_learn(tmp_path, capsys):
     folder = tmp_path / "grey"
     folder.mkdir()

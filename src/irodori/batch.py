@@ -31,8 +31,8 @@ from .cbz import (ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .registry import ModelError
 from .imageio import (DEFAULT_MAX_PIXELS, DEFAULT_PNG_COMPRESSION, IMAGE_EXTENSIONS, MAX_OUTPUT_SIDE, ImageReadError,
-                      OutputSizeError, check_output_size, encode, input_named, is_junk, output_state, quiet,
-                      remove_stale_temporaries, write_atomic)
+                      OutputSizeError, check_output_size, encode, input_named, is_junk, made_by_irodori, output_state,
+                      quiet, remove_stale_temporaries, write_atomic)
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +91,41 @@ def collect_inputs(inputs: list[str], *, recursive: bool,
             matched, problem = _globbed(arg, recursive=recursive, exclude=exclude)
         else:
             problem = "no such file or folder"
+        if not path.is_file():
+            matched = _not_ours(matched, arg)
         found.extend(matched)
         if problem:
             problems.append(Failure(arg, problem))
     return found, problems
+
+
+def _not_ours(matched: list[tuple[Path, Path]], arg: str) -> list[tuple[Path, Path]]:
+    """A walk's or glob's images without irodori's own outputs (their header's Software tag,
+    :func:`irodori.imageio.made_by_irodori`), with a warning naming them: `colorize . -r` after
+    an earlier run into ./coloured/ coloured its outputs again (helper 61). A file named
+    directly is coloured whatever made it."""
+    kept, ours = [], []
+    for source, below in matched:
+        if source.suffix.lower() in IMAGE_EXTENSIONS and _made_by_irodori(source):
+            ours.append(source)
+        else:
+            kept.append((source, below))
+    if ours:
+        shown = ", ".join(map(str, ours[:3])) + (f" and {len(ours) - 3} more" if len(ours) > 3 else "")
+        log.warning("%s: %d image%s not coloured again: irodori's own output%s (%s); name %s directly to colour %s",
+                    arg, len(ours), "" if len(ours) == 1 else "s", "" if len(ours) == 1 else "s", shown,
+                    "it" if len(ours) == 1 else "one", "it")
+    return kept
+
+
+def _made_by_irodori(path: Path) -> bool:
+    """Whether the image file at ``path`` says irodori made it; False when its header is unreadable
+    (reading it fails later, with the reason)."""
+    try:
+        with Image.open(path) as img:
+            return made_by_irodori(img)
+    except (OSError, ValueError, SyntaxError):
+        return False
 
 
 def _walk(folder: Path, *, recursive: bool, exclude: Path | None) -> tuple[list[tuple[Path, Path]], str | None]:

@@ -581,7 +581,8 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         return EXIT_USAGE
     missing = [] if args.dry_run else [d for d in (*cfg.data.train_dirs, *cfg.data.pair_dirs) if not Path(d).is_dir()]
     folders = [*cfg.data.train_dirs, *cfg.data.val_dirs, *cfg.data.pair_dirs]
-    problem = (f"image folder not found: {missing[0]}" if missing
+    problem = ((f"{missing[0]} is a file, not a folder: give the folder of images that holds it"
+                if Path(missing[0]).exists() else f"image folder not found: {missing[0]}") if missing
                else f"--out {cfg.out_dir} is a file, not a folder" if Path(cfg.out_dir).is_file()
                else out_inside_images(Path(cfg.out_dir), folders))
     if problem:  # said before the init model loads, a usage error as colorize's (helpers 58 and 60)

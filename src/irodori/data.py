@@ -26,7 +26,7 @@ from torch.utils.data import Dataset, Sampler
 from .color import holds_no_colour, normalize_ab, normalize_l, rgb_to_lab
 from .config import DataConfig
 from .color import gray8_to_l
-from .imageio import IMAGE_EXTENSIONS, is_junk, load_rgb
+from .imageio import IMAGE_EXTENSIONS, is_junk, load_rgb, made_by_irodori
 from .printing import TRAIN_TONE_LENGTH, bw_page, manga_effect, paint_ink  # noqa: F401  (irodori.data's, as before)
 
 log = logging.getLogger(__name__)
@@ -34,16 +34,23 @@ log = logging.getLogger(__name__)
 MIN_SIDE = 8  # the smallest random crop
 
 
-def list_images(dirs: list[str] | list[Path]) -> list[Path]:
-    """Every image file under the given folders (recursive), sorted for reproducibility."""
+def list_images(dirs: list[str] | list[Path], *, leave_out: list[str] | list[Path] = ()) -> list[Path]:
+    """Every image file under the given folders (recursive: a series' chapter folders), sorted
+    for reproducibility, without those under a ``leave_out`` folder (the validation folder kept
+    inside the training folder: its images are held out, not trained on). FileNotFoundError for
+    a folder that is not there, or a file given as one."""
     files: list[Path] = []
+    skipped = [Path(d).resolve() for d in leave_out]
     for d in dirs:
         root = Path(d)
         if not root.is_dir():
-            raise FileNotFoundError(f"image folder not found: {d}")
+            raise FileNotFoundError(f"image folder not found: {d}" if not root.exists()
+                                    else f"{d} is a file, not a folder of images")
+        inner = [s for s in skipped if root.resolve() in s.parents]
         files.extend(
             p for p in root.rglob("*")
             if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not is_junk(p.relative_to(root))
+            and not any(s in p.resolve().parents for s in inner)
         )
     return sorted(set(files))
 
@@ -116,12 +123,14 @@ def usable_pairs(pairs: dict[Path, Path]) -> tuple[dict[Path, Path], list[str]]:
 GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # Pillow modes without colour
 
 
-def usable_images(files: list[Path], grey: list[Path] | None = None) -> tuple[list[Path], list[str]]:
+def usable_images(files: list[Path], grey: list[Path] | None = None,
+                  ours: list[Path] | None = None) -> tuple[list[Path], list[str]]:
     """-> (the files whose header Pillow reads and whose shorter side is at least MIN_SIDE px,
     "path (why)" for the others). Headers only, and a JPEG's or PNG's last bytes (one cut short
     is decoded, and skipped when it fails): a few thousand files take about a second. Kept
     files whose header says they hold no colour (a grey or 1-bit mode) are also appended to
-    ``grey``, when given: they teach no colour."""
+    ``grey``, when given: they teach no colour. Irodori's own outputs
+    (:func:`irodori.imageio.made_by_irodori`) are left out and appended to ``ours``, when given."""
     kept: list[Path] = []
     problems: list[str] = []
     for path in files:
@@ -131,6 +140,9 @@ def usable_images(files: list[Path], grey: list[Path] | None = None) -> tuple[li
         try:
             with Image.open(path) as img:
                 size, mode = img.size, img.mode
+                if ours is not None and made_by_irodori(img):
+                    ours.append(path)
+                    continue
                 if not _ends_whole(path, img.format):
                     img.load()  # the end marker is missing: decode it to tell a cut file from trailing bytes
         except (OSError, ValueError, SyntaxError) as exc:

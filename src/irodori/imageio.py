@@ -1017,6 +1017,29 @@ def check_encoding(fmt: str, quality: int, compression: int | None) -> None:
 
 
 HINTS_TEXT = "irodori:hints"  # a PNG output's text: the user's hints, JSON [[x, y, "#rrggbb"], ...] (irodori.reference)
+SOFTWARE = "irodori"  # an output's maker: PNG's "Software" text, JPEG's comment, WebP's EXIF Software (0x0131)
+EXIF_SOFTWARE = 0x0131
+
+
+def _software() -> str:
+    from . import __version__
+
+    return f"{SOFTWARE} {__version__}"
+
+
+def made_by_irodori(img: Image.Image) -> bool:
+    """Whether an opened image (header read, pixels not needed) is an output of irodori's: its
+    PNG "Software" text, JPEG comment or EXIF Software tag names irodori (:func:`encode` writes them). Training
+    leaves such images out: a model that learns its own colours learns its own mistakes."""
+    software = img.info.get("Software", img.info.get("comment"))
+    if isinstance(software, bytes):  # a JPEG's comment
+        software = software.decode("latin-1")
+    if not isinstance(software, str):
+        try:
+            software = img.getexif().get(EXIF_SOFTWARE)
+        except Exception:  # noqa: BLE001  (a damaged EXIF block: not ours)
+            return False
+    return isinstance(software, str) and software.split(" ", 1)[0] == SOFTWARE
 
 
 def encode(img: Image.Image, fmt: str, *, quality: int = 95, compression: int | None = None) -> bytes:
@@ -1029,7 +1052,10 @@ def encode(img: Image.Image, fmt: str, *, quality: int = 95, compression: int | 
     PNG pHYs, JPEG JFIF, WebP EXIF. A PNG also keeps the hints the image was coloured with
     (``img.info[HINTS_TEXT]``, JSON, set by :meth:`Colorizer.colorize`) as a text of that name,
     so that the output given back as a reference gives the hints' colours alone
-    (:func:`irodori.reference.hint_areas`). Nothing else of the input's metadata is written.
+    (:func:`irodori.reference.hint_areas`), and every output names its maker (PNG's "Software"
+    text, JPEG's comment, WebP's EXIF Software tag: "irodori 0.6.0"), so that training can leave
+    irodori's outputs out (:func:`made_by_irodori`). Nothing else of the input's metadata is
+    written.
     Raises ValueError for an unknown format, a size the format cannot hold, or a bad quality or
     level (:func:`check_encoding`)."""
     check_encoding(fmt, quality, compression)
@@ -1047,16 +1073,21 @@ def encode(img: Image.Image, fmt: str, *, quality: int = 95, compression: int | 
     if fmt == "png":
         srgb = PngImagePlugin.PngInfo()
         srgb.add(b"sRGB", b"\x00")  # rendering intent: perceptual
+        srgb.add_text("Software", _software())
         if isinstance(img.info.get(HINTS_TEXT), str):
             srgb.add_text(HINTS_TEXT, img.info[HINTS_TEXT])
         options: dict = {"compress_level": level, "pnginfo": srgb, "icc_profile": None}  # not img.info's
     else:
         options = {"quality": quality, "icc_profile": _srgb_icc()}
-    if dpi is not None and fmt == "webp":  # WebP has no resolution field of its own
+    if fmt == "jpg":  # a comment, not EXIF: an EXIF block without a resolution reads as 72 dpi
+        options["comment"] = _software()
+    elif fmt == "webp":
         exif = Image.Exif()
-        exif[0x011A], exif[0x011B], exif[0x0128] = dpi[0], dpi[1], 2  # X/YResolution, inches
+        exif[EXIF_SOFTWARE] = _software()
+        if dpi is not None:  # WebP has no resolution field of its own
+            exif[0x011A], exif[0x011B], exif[0x0128] = dpi[0], dpi[1], 2  # X/YResolution, inches
         options["exif"] = exif.tobytes()
-    elif dpi is not None and (fmt == "png" or max(dpi) < 65_536):  # JFIF's density is 16-bit
+    if dpi is not None and fmt != "webp" and (fmt == "png" or max(dpi) < 65_536):  # JFIF's density is 16-bit
         options["dpi"] = dpi
     buf = io.BytesIO()
     img.save(buf, format=FORMATS[fmt], **options)

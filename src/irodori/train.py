@@ -223,18 +223,23 @@ def _usable(files: list[Path], what: str, is_main: bool, *, refuse_grey: bool = 
     ``refuse_grey``: TrainingError when every one was looked at and none holds colour (a run on
     them learns nothing, and its minutes are lost: a helper's run on a folder of B&W scans)."""
     grey: list[Path] = []
-    kept, problems = usable_images(files, grey)
+    ours: list[Path] = []
+    kept, problems = usable_images(files, grey, ours)
     if not is_main:
         return kept
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         log.warning("%d %s images skipped: %s", len(problems), what, shown)
+    if ours:
+        log.warning("%s left out (%s): irodori's own output%s (%s tag); a model that learns its own colours learns "
+                    "its mistakes", _counted(ours, what), _named(ours), "" if len(ours) == 1 else "s",
+                    "its Software" if len(ours) == 1 else "their Software")
     grey_set = set(grey)
     pale, looked = colourless([p for p in kept if p not in grey_set])
     looked += len(grey)
     grey += pale
     if grey:
-        shown = ", ".join(str(p) for p in grey[:5]) + (f" and {len(grey) - 5} more" if len(grey) > 5 else "")
+        shown = _named(grey)
         sampled = "" if looked == len(kept) else f" looked at (of {len(kept)})"
         validation = what == "validation"
         if len(grey) == looked:
@@ -250,6 +255,16 @@ def _usable(files: list[Path], what: str, is_main: bool, *, refuse_grey: bool = 
                         "the validation loss scores them against a grey truth" if validation else
                         "they teach no colour")
     return kept
+
+
+def _named(files: list[Path], most: int = 5) -> str:
+    """The first ``most`` of ``files``, and how many more."""
+    return ", ".join(map(str, files[:most])) + (f" and {len(files) - most} more" if len(files) > most else "")
+
+
+def _counted(files: list[Path], what: str) -> str:
+    """ "1 training image" / "3 training images"."""
+    return f"{len(files)} {what} image{'' if len(files) == 1 else 's'}"
 
 
 def _pairs(dirs: list[str], is_main: bool) -> dict[Path, Path]:
@@ -273,6 +288,28 @@ def _pairs(dirs: list[str], is_main: bool) -> dict[Path, Path]:
     return pairs
 
 
+def _say_nested(train_dirs: list[str], val_dirs: list[str], pair_dirs: list[str]) -> None:
+    """Say which folders one walk leaves out because they were given for another use: a
+    validation or paired folder inside a training folder is not trained on as colour images, a
+    training folder inside a validation folder is not validated on (a helper's --val inside the
+    training folder was trained on without a word). A validation folder that is a training
+    folder is warned of: its loss scores images the run learns."""
+    def inside(inner: str, outer: str) -> bool:
+        return Path(outer).resolve() in Path(inner).resolve().parents
+
+    for outer, inner, role, use in ((train_dirs, val_dirs, "validation", "trained on"),
+                                    (train_dirs, pair_dirs, "paired", "trained on as colour images"),
+                                    (val_dirs, train_dirs, "training", "validated on")):
+        for o in outer:
+            for i in inner:
+                if inside(i, o):
+                    log.info("the %s folder %s is inside %s: its images are not %s", role, i, o, use)
+    same = [v for v in val_dirs for t in train_dirs if Path(v).resolve() == Path(t).resolve()]
+    if same:
+        log.warning("the validation folder %s is a training folder: the validation loss scores images the run "
+                    "learns; hold some images out in a folder of their own", same[0])
+
+
 # Fewer training images than this draw a warning: a run learns them by heart.
 FEW_IMAGES = 5
 
@@ -285,8 +322,12 @@ def _datasets(cfg: TrainConfig, *, dry_run: bool, is_main: bool) -> tuple[Any, A
     if dry_run:
         return (SyntheticDataset(cfg.data, seed=cfg.seed, hint_channels=hc),
                 SyntheticDataset(cfg.data, seed=cfg.seed + 1, n=16, hint_channels=hc), "synthetic")
-    files = (_usable(list_images(cfg.data.train_dirs), "training", is_main, refuse_grey=not cfg.data.pair_dirs)
-             if cfg.data.train_dirs else [])
+    train_dirs, val_dirs = cfg.data.train_dirs, cfg.data.val_dirs
+    held_out = [*val_dirs, *cfg.data.pair_dirs]  # folders given for another use, inside a training folder
+    if is_main:
+        _say_nested(train_dirs, val_dirs, cfg.data.pair_dirs)
+    files = (_usable(list_images(train_dirs, leave_out=held_out), "training", is_main,
+                     refuse_grey=not cfg.data.pair_dirs) if train_dirs else [])
     pairs = _pairs(cfg.data.pair_dirs, is_main)
     files = sorted(set(files) | set(_usable(list(pairs), "paired", is_main)))
     if not files:
@@ -297,7 +338,8 @@ def _datasets(cfg: TrainConfig, *, dry_run: bool, is_main: bool) -> tuple[Any, A
     if is_main and cfg.data.cache_mb:
         log.info("data cache: each image decoded once and kept reduced to a short side of %d px, up to %d MiB "
                  "per data process (data.cache_mb=0 turns it off)", cache_short_side(cfg.data), cfg.data.cache_mb)
-    val_files = _usable(list_images(cfg.data.val_dirs), "validation", is_main) if cfg.data.val_dirs else []
+    val_files = (_usable(list_images(val_dirs, leave_out=[*train_dirs, *cfg.data.pair_dirs]), "validation", is_main)
+                 if val_dirs else [])
     if cfg.data.val_dirs and not val_files:
         raise TrainingError(f"no usable images found in the validation folders {cfg.data.val_dirs}")
     val_set = ColorImageDataset(val_files, cfg.data, seed=cfg.seed + 1, hint_channels=hc) if val_files else None
@@ -618,9 +660,10 @@ class _Loop:
         if self.proc.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             if warmup_steps_for(cfg) < cfg.optim.warmup_steps:
-                log.warning("optim.warmup_steps=%d is more than half of this %d-step run: warming up over %d steps "
+                warm = warmup_steps_for(cfg)
+                log.warning("optim.warmup_steps=%d is more than half of this %d-step run: warming up over %d step%s "
                             "instead, so the run reaches its learning rate", cfg.optim.warmup_steps, cfg.steps,
-                            warmup_steps_for(cfg))
+                            warm, "" if warm == 1 else "s")
             self.csv_log = CsvLog(self.run_dir / "log.csv")
             self.elapsed_before = self.csv_log.elapsed_at(start_step)
             if val_set is not None and cfg.val_every:
