@@ -51,6 +51,9 @@ def test_cli_export_reports_the_error(tiny_run, tmp_path, capsys):
     capsys.readouterr()
     assert main(["export", str(tmp_path), "-o", str(tmp_path / "x.onnx")]) == 1
     assert "not a checkpoint" in capsys.readouterr().err
+    assert main(["export", str(tiny_run), "-o", str(tmp_path / "out.txt")]) == 2  # helper 63: it was written
+    assert "an exported model is an ONNX file; name it out.onnx" in capsys.readouterr().err
+    assert not (tmp_path / "out.txt").exists()
 
 
 @pytest.fixture(scope="module")

@@ -254,6 +254,9 @@ def test_evaluate_writes_strict_json_and_one_sheet_per_image_even_when_stems_rep
     assert math.isnan(result["prediction"]["fd"])  # one image: FD undefined
     strict = json.loads(result_json(result), parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
     assert strict["prediction"]["fd"] is None and strict["images"] == 1
+    result = evaluate_folder(str(tiny_onnx), folder, fd=True, progress=False)
+    assert math.isfinite(result["prediction"]["fd"])  # two images: FD given, and said to be mostly their number
+    assert any(n.startswith("FD on 2 images: its feature covariance has rank 1") for n in result["notes"])
     result = evaluate_folder(str(tiny_onnx), folder, sheets=tmp_path / "sheets", fd=False, progress=False)
     result["per_image"][1]["psnr_gray"] = math.inf  # an exact match (a painted line art equal to its truth)
     assert json.loads(result_json(result))["per_image"][1]["psnr_gray"] is None

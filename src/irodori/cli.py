@@ -529,7 +529,7 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
     from .config import ConfigError, config_to_dict, load_config, merge_dicts, parse_overrides
     from .checkpoint import read_meta
     from .registry import ModelNotFoundError
-    from .train import TrainingError, TrainingInterrupted, out_inside_images, train
+    from .train import TrainingError, TrainingInterrupted, TrainingUsageError, out_inside_images, train
 
     extra: dict = {}
     if args.dirs:
@@ -596,8 +596,8 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
     except TrainingInterrupted as exc:
         print(_interrupted_line(exc, cfg.out_dir), file=sys.stderr)
         return exc.status
-    except ModelNotFoundError as exc:  # --init names no model: the command line's fault, as in colorize
-        print(f"irodori train: {exc}", file=sys.stderr)
+    except (ModelNotFoundError, TrainingUsageError) as exc:  # --init names no model, --out holds a run...: the
+        print(f"irodori train: {exc}", file=sys.stderr)       # command line's fault, as in colorize
         return EXIT_USAGE
     except (TrainingError, FileNotFoundError, ValueError) as exc:
         print(f"irodori train: {exc}", file=sys.stderr)
@@ -645,8 +645,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from .checkpoint import CheckpointError
 
-    problem = _unwritable(args.output) or (f"{args.output} exists; --overwrite to replace it"
-                                           if Path(args.output).exists() and not args.overwrite else None)
+    suffix = Path(args.output).suffix
+    problem = ((f"-o {args.output}: an exported model is an ONNX file; name it {Path(args.output).stem}.onnx"
+                if suffix.lower() != ".onnx" and not Path(args.output).is_dir() else None)
+               or _unwritable(args.output) or (f"{args.output} exists; --overwrite to replace it"
+                                               if Path(args.output).exists() and not args.overwrite else None))
     if problem:
         print(f"irodori export: {problem}", file=sys.stderr)
         return EXIT_USAGE

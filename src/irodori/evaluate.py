@@ -160,6 +160,9 @@ def _evaluation_files(folder: Path, *, limit: int | None, mode: str) -> list[tup
     return files
 
 
+FD_FEW = 50  # FD on fewer images than this is said to be mostly the sample's size
+
+
 def _fd_extractor(fd: bool | None, count: int, notes: list[str]) -> Any:
     """The FD feature extractor ``fd`` asks for (None: when installed), or None; what was not
     computed, and why, is added to ``notes``. FeaturesUnavailable when ``fd`` insists and the
@@ -355,6 +358,9 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
                      "then painted; the baseline is that printed page")
     if not rows:
         raise ValueError(f"no image in {folder} could be evaluated: " + "; ".join(skipped))
+    if extractor is not None and 2 <= len(rows) < FD_FEW:
+        notes.append(f"FD on {len(rows)} images: its feature covariance has rank {len(rows) - 1} of 1280, so the "
+                     "figure is mostly the sample's size; compare it only with runs on the same images (docs/FD.md).")
     cf_truth = _mean([r["cf_truth"] for r in rows])
     summary = _summaries(rows, cf_truth, notes)
     result = {
@@ -483,7 +489,7 @@ def format_table(result: dict) -> str:
     references = result.get("references") or []
     after = f" after {_count(len(references), 'reference')} ({', '.join(references)})" if references else ""
     lines = [
-        f"model `{result['model']}` ({result.get('mode', 'tint')}){after} on {result['images']} images of "
+        f"model `{result['model']}` ({result.get('mode', 'tint')}){after} on {_count(result['images'], 'image')} of "
         f"`{result['folder']}` (network side {result['max_side']})",
         "",
         "| | PSNR (dB) | SSIM | CF | CF / truth | ΔCF | FD |",

@@ -19,6 +19,7 @@ import contextlib
 import copy
 import csv
 import hashlib
+import io
 import logging
 import math
 import os
@@ -61,6 +62,12 @@ log = logging.getLogger(__name__)
 
 class TrainingError(RuntimeError):
     """Training cannot go on (diverged, bad data); the message says what to do."""
+
+
+class TrainingUsageError(TrainingError):
+    """What the command line asks cannot be done (a run folder already used, a step already
+    passed, settings a checkpoint cannot resume with): ``irodori train`` exits 2, as for its
+    other usage errors, before any step."""
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -141,8 +148,8 @@ def resolve_device(name: str, local_rank: int) -> torch.device:
 
 def _sample_sheet(batch: dict[str, torch.Tensor], ab_pred: torch.Tensor, path: Path, max_rows: int = 8, *,
                   l_paint: torch.Tensor | None = None) -> None:
-    """Rows of (input | ground truth | prediction), written to PNG; a paint model's prediction is
-    its composite min(l_paint, l_ink) with the predicted chroma."""
+    """Rows of (input | ground truth | prediction) under a strip naming the columns, written to
+    PNG; a paint model's prediction is its composite min(l_paint, l_ink) with the predicted chroma."""
     rows = []
     n = min(max_rows, ab_pred.shape[0])
     for i in range(n):
@@ -159,7 +166,23 @@ def _sample_sheet(batch: dict[str, torch.Tensor], ab_pred: torch.Tensor, path: P
             ab_hat = np.dstack([a, b])
         pred = rgb_to_uint8(lab_to_rgb(np.dstack([l_out, ab_hat])))
         rows.append(np.hstack([grey, truth, pred]))
-    write_atomic(path, encode(Image.fromarray(np.vstack(rows)), "png"))
+    labels = ("input", "truth", "painted" if l_paint is not None else "predicted")
+    sheet = np.vstack([_column_labels(labels, rows[0].shape[1] // 3), *rows])
+    write_atomic(path, encode(Image.fromarray(sheet), "png"))
+
+
+def _column_labels(labels: Sequence[str], width: int) -> np.ndarray:
+    """A white strip (14, len(labels) * width, 3) uint8 with each label over its column (Pillow's
+    default font, cut to fit: :func:`irodori.evaluate.fit_label`)."""
+    from PIL import ImageDraw
+
+    from .evaluate import fit_label
+
+    strip = Image.new("RGB", (width * len(labels), 14), "white")
+    draw = ImageDraw.Draw(strip)
+    for i, label in enumerate(labels):
+        draw.text((i * width + 2, 1), fit_label(draw, label, width - 4), fill=(0, 0, 0))
+    return np.asarray(strip)
 
 
 class WallClock:
@@ -207,6 +230,24 @@ class CsvLog:
             return max((float(r["elapsed_s"]) for r in rows if int(r["step"]) <= step), default=0.0)
         except (OSError, ValueError):
             return 0.0
+
+    def cut_after(self, step: int) -> None:
+        """Drop the rows of steps after ``step``: a run resumed from an older checkpoint trains
+        those steps again, and their old rows would stand beside the new ones, out of order
+        (helper 63). The rows dropped are said in the log."""
+        try:
+            with self.path.open(newline="") as f:
+                rows = list(csv.reader(f))
+        except OSError:
+            return
+        header, body = rows[:1], rows[1:]
+        kept = [r for r in body if not (r and r[0].isdigit() and int(r[0]) > step)]
+        if len(kept) < len(body):
+            log.info("log.csv: %d row%s after step %d dropped (the steps trained again from it)",
+                     len(body) - len(kept), "" if len(body) - len(kept) == 1 else "s", step)
+            buf = io.StringIO()
+            csv.writer(buf).writerows(header + kept)
+            write_atomic(self.path, buf.getvalue().encode())
 
     def write(self, **row: float) -> None:
         with self.path.open("a", newline="") as f:
@@ -379,11 +420,12 @@ def _generator(cfg: TrainConfig, *, init: str | Path | None, resume: str | Path 
                                 "for it (finetune, manga, paint or default)") from None
         if is_main:
             log.info("initialised from %s (step %s)", init_path, init_meta.get("step"))
-            if model.config.paint and (cfg.data.paint_prob == 0 or cfg.loss.paint_l1 == 0):
-                log.warning("%s paints, but this run does not train its paint head (data.paint_prob=%g, "
-                            "loss.paint_l1=%g): it keeps the lightness it gives paper and tone as it is. To train "
-                            "it too: --model.paint=true --data.paint_prob=0.8 --loss.paint_l1=2 (docs/FINETUNE.md)",
-                            init_path, cfg.data.paint_prob, cfg.loss.paint_l1)
+            if (model.config.paint and (cfg.data.paint_prob == 0 or cfg.loss.paint_l1 == 0)
+                    and cfg.data.manga_prob != 0):  # pages seen grey (FINETUNE.md's choice for grey pages: cli says so)
+                log.warning(
+                    "%s paints, but this run does not train its paint head (data.paint_prob=%g, loss.paint_l1=%g): "
+                    "it keeps the lightness it gives paper and tone as it is. To train it too: --data.paint_prob=0.8 "
+                    "--loss.paint_l1=2 (docs/FINETUNE.md)", init_path, cfg.data.paint_prob, cfg.loss.paint_l1)
     else:
         model = Generator(cfg.model)
         # A resumed run's weights come from its checkpoint: no ImageNet weights (nor their package) needed.
@@ -511,14 +553,14 @@ def _check_out_dir(run_dir: Path, *, resume: str | Path | None, init: str | Path
     file or inside a folder of training images (``image_dirs``: its sample sheets would be read as
     training images by the next run, helper 58), or a new run written over one already there."""
     if resume is not None and init is not None:
-        raise TrainingError("give resume (continue a run) or init (start a new run from weights), not both")
+        raise TrainingUsageError("give resume (continue a run) or init (start a new run from weights), not both")
     if run_dir.exists() and not run_dir.is_dir():
-        raise TrainingError(f"--out {run_dir} is a file, not a folder")
+        raise TrainingUsageError(f"--out {run_dir} is a file, not a folder")
     problem = out_inside_images(run_dir, image_dirs)
     if problem:
-        raise TrainingError(problem)
+        raise TrainingUsageError(problem)
     if resume is None and not dry_run and (run_dir / "latest").is_file():
-        raise TrainingError(f"{run_dir} already holds a run (latest: {(run_dir / 'latest').read_text().strip()}); "
+        raise TrainingUsageError(f"{run_dir} already holds a run (latest: {(run_dir / 'latest').read_text().strip()}); "
                             f"continue it with --resume {run_dir}, or choose another --out")
 
 
@@ -530,7 +572,7 @@ class _Nets:
         model = model.to(device)
         if cfg.encoder_bn == "frozen":
             if cfg.model.encoder == "unet":
-                raise TrainingError("encoder_bn=frozen needs an EfficientNet-Lite encoder that starts trained "
+                raise TrainingUsageError("encoder_bn=frozen needs an EfficientNet-Lite encoder that starts trained "
                                     "(model.encoder efficientnet-lite0 or -lite1, or --init such a model); this one is unet")
             frozen = freeze_batch_norm(model.encoder)
             if is_main:
@@ -553,7 +595,7 @@ class _Nets:
         for wanted, file, switch in ((self.ema, "ema.safetensors", "ema_decay"),
                                      (self.disc, "discriminator.safetensors", "loss.gan")):
             if wanted is not None and not (ckpt / file).is_file():
-                raise TrainingError(f"{ckpt} was trained without {switch}; it cannot resume with it on. "
+                raise TrainingUsageError(f"{ckpt} was trained without {switch}; it cannot resume with it on. "
                                     f"Start a new run from it with --init {ckpt}")
         load_module(self.model, ckpt / "model.safetensors", device=device)
         if self.ema is not None:
@@ -562,7 +604,7 @@ class _Nets:
             load_module(self.disc, ckpt / "discriminator.safetensors", device=device)
         start_step = load_train_state(ckpt, self.optimizer, optimizer_d=self.optimizer_d)
         if start_step >= cfg.steps:
-            raise TrainingError(f"{ckpt} is at step {start_step} of this run's {cfg.steps}: nothing to train; "
+            raise TrainingUsageError(f"{ckpt} is at step {start_step} of this run's {cfg.steps}: nothing to train; "
                                 f"give --steps with more than {start_step} to train it longer")
         if is_main:
             log.info("resumed from %s at step %d", ckpt, start_step)
@@ -665,6 +707,7 @@ class _Loop:
                             "instead, so the run reaches its learning rate", cfg.optim.warmup_steps, cfg.steps,
                             warm, "" if warm == 1 else "s")
             self.csv_log = CsvLog(self.run_dir / "log.csv")
+            self.csv_log.cut_after(start_step)
             self.elapsed_before = self.csv_log.elapsed_at(start_step)
             if val_set is not None and cfg.val_every:
                 self.val_batches = _val_batches(val_set, cfg)
@@ -787,7 +830,7 @@ def train(
     if resume is not None and proc.is_main:
         _warn_if_data_changed(resolve_checkpoint(resume), manifest_sha)
     if stop_at_step is not None and stop_at_step <= start_step:
-        raise TrainingError(f"--stop-at-step {stop_at_step} is not after step {start_step}, where the run is: "
+        raise TrainingUsageError(f"--stop-at-step {stop_at_step} is not after step {start_step}, where the run is: "
                             "nothing to train")
     loop = _Loop(cfg, proc, nets, train_set, run_dir=run_dir, manifest_sha=manifest_sha)
     loader = _loader(train_set, cfg, proc, start_step)
