@@ -13,7 +13,8 @@ What it does, with the user-facing commands (printed as they run):
    when that set holds the source, else its images of the split rendered as manga pages the same
    way (``--look grey``: their grey L instead);
 3. `irodori evaluate MODEL` on it (before), `irodori train <folder> --init MODEL --preset P
-   --steps N`, `irodori export` of the result, `irodori evaluate <exported .onnx>` (after);
+   --steps N`, `irodori export` of the result, `irodori evaluate <exported .onnx>` (after); with
+   ``--int8`` also `irodori export --int8` (calibrated on the training folder) and its score;
 4. with --write, the table and the commands go between the FINETUNE markers of that Markdown file
    (FINETUNE-BLOCK with --block BLOCK), the figures into docs/finetune-eval[-BLOCK].json, and a
    sheet (input | truth | before | after) into docs/images/finetune-sheet[-BLOCK].jpg.
@@ -115,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", default=None, help="Markdown file with the FINETUNE markers")
     parser.add_argument("--reuse", action="store_true", help="score the run already in the work folder (same "
                         "--tag, trained by an earlier call: e.g. chosen on val, now scored on test)")
+    parser.add_argument("--int8", action="store_true", help="also export the run as int8 (`irodori export --int8`, "
+                        "calibrated on the training folder) and score it")
     parser.add_argument("--block", default="", help="write between FINETUNE-BLOCK markers, into "
                         "docs/finetune-eval-BLOCK.json and docs/images/finetune-sheet-BLOCK.jpg")
     args = parser.parse_args(argv)
@@ -153,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
         run(irodori + ["export", rel(run_dir), "-o", rel(onnx), "--name", f"{args.model}-{name}", "--overwrite"])
     run(irodori + ["evaluate", rel(onnx), rel(eval_dir), "--json", rel(after_json), "-q"])
     before, after = json.loads(before_json.read_text()), json.loads(after_json.read_text())
+    int8 = None
+    if args.int8:
+        onnx8, int8_json = onnx.with_name(f"{onnx.stem}-int8.onnx"), work / f"{name}-after-int8.json"
+        export8 = ["export", rel(run_dir), "-o", rel(onnx8), "--int8", "--calibrate", rel(train_dir)]
+        run(irodori + export8 + ["--overwrite"])
+        run(irodori + ["evaluate", rel(onnx8), rel(eval_dir), "--json", rel(int8_json), "-q"])
+        int8 = json.loads(int8_json.read_text())
     gains = [a["psnr"] - b["psnr"] for b, a in zip(before["per_image"], after["per_image"])]  # same sorted pairs
 
     def line(label: str, side: dict) -> str:
@@ -167,11 +177,13 @@ def main(argv: list[str] | None = None) -> int:
         "| | PSNR (dB) | SSIM | CF / truth | ΔCF | FD |", "|---|---:|---:|---:|---:|---:|",
         line(f"`{args.model}` as shipped", before["prediction"]),
         line(f"`{args.model}` fine-tuned", after["prediction"]),
+        *([line(f"`{args.model}` fine-tuned, int8", int8["prediction"])] if int8 else []),
         line("grayscale baseline", before["grayscale"]), "",
         f"PSNR rose on {sum(g > 0 for g in gains)} of the {n_eval} images.", "",
         "The commands it ran, and how the result is then used:", "", "```",
         shlex.join(["irodori"] + train_args),
         shlex.join(["irodori", "export", rel(run_dir), "-o", rel(onnx)]),
+        *([shlex.join(["irodori"] + export8)] if int8 else []),
         shlex.join(["irodori", "colorize", "my-pages/", "-o", "coloured/", "--model", rel(onnx)]),
         shlex.join(["irodori", "serve", "--model", rel(run_dir)]),
         "```"])
@@ -185,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                   "train_images": n_train, "eval_images": n_eval,
                   "train_wall_s": round(wall, 1), "images_improved": sum(g > 0 for g in gains),
                   "before": {k: v for k, v in before.items() if k != "per_image"},
-                  "after": {k: v for k, v in after.items() if k != "per_image"}, "psnr_gain_per_image": gains}
+                  "after": {k: v for k, v in after.items() if k != "per_image"}, "psnr_gain_per_image": gains,
+                  **({"after_int8": {k: v for k, v in int8.items() if k != "per_image"}} if int8 else {})}
         (REPO / "docs" / f"finetune-eval{suffix}.json").write_text(json.dumps(record, indent=2) + "\n")
         pair_sheet([args.model, str(onnx)], eval_dir, names, REPO / "docs" / "images" / f"finetune-sheet{suffix}.jpg")
     return 0

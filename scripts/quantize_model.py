@@ -22,7 +22,6 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from docsplice import splice
 from irodori.colorizer import load_colorizer
 from irodori.evaluate import evaluate_folder
 from irodori.imageio import lightness_of, open_image
+from irodori.quantize import quantize
 from irodori.registry import get, models_dir, sha256_file, shipped_onnx_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,92 +60,6 @@ def model_bytes(path: Path) -> int:
     graph = onnx.load(str(path), load_external_data=False).graph
     files = {entry.value for t in graph.initializer for entry in t.external_data if entry.key == "location"}
     return path.stat().st_size + sum((path.parent / f).stat().st_size for f in files)
-
-
-def quantize(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]]) -> None:
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.feeds = iter(calibration)
-
-        def get_next(self):
-            return next(self.feeds, None)
-
-    import onnx
-
-    with tempfile.TemporaryDirectory() as tmp:
-        # The optional temperature input is made a constant for the quantiser (which would treat
-        # it as a weight), then exposed again after the quantised softmax input: expose_temperature.
-        fixed, prepared = Path(tmp) / "fixed.onnx", Path(tmp) / "prepared.onnx"
-        model = onnx.load(str(src))
-        inputs = [i for i in model.graph.input if i.name != "temperature"]
-        del model.graph.input[:]
-        model.graph.input.extend(inputs)
-        onnx.save(model, str(fixed))
-        quant_pre_process(str(fixed), str(prepared), skip_symbolic_shape=True)
-        # reduce_range: 7-bit weights. x86 CPUs without VNNI (AVX2, AVX-512 before VNNI) sum pairs of
-        # uint8 x int8 products in 16 bits (vpmaddubsw), which 8-bit weights overflow: there the
-        # colours went grey. 255 * 63 * 2 fits; every CPU then computes what a VNNI CPU does.
-        quantize_static(str(prepared), str(dst), Reader(), quant_format=QuantFormat.QDQ,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-                        reduce_range=True)
-    # Keep the irodori metadata (name, size multiple, max side) of the float model.
-    float_model, int8_model = onnx.load(str(src)), expose_temperature(onnx.load(str(dst)))
-    del int8_model.metadata_props[:]
-    for prop in float_model.metadata_props:
-        entry = int8_model.metadata_props.add()
-        entry.key, entry.value = prop.key, prop.value + ("-int8" if prop.key == "irodori.name" else "")
-    onnx.save(int8_model, str(dst))
-
-
-def expose_temperature(model):
-    """An int8 classification model whose annealed mean divides the logits by a constant T0 ->
-    the same model with the optional scalar input ``temperature`` (default T0; metadata
-    ``irodori.temperature``), applied after the quantised softmax input as a factor T0 / T, so
-    its range (calibrated at T0) never clips and the output at T0 is the same to the bit. A
-    model without that softmax (regression head) is returned unchanged."""
-    import onnx
-    from onnx import helper, numpy_helper
-
-    graph = model.graph
-    producer = {out: node for node in graph.node for out in node.output}
-    constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    softmax = next((n for n in graph.node if n.op_type == "Softmax"), None)
-    div, name = None, softmax.input[0] if softmax is not None else None
-    for _ in range(3):  # Softmax <- DequantizeLinear <- QuantizeLinear <- Div(logits, T0)
-        node = producer.get(name)
-        if node is None or node.op_type == "Div":
-            div = node
-            break
-        name = node.input[0]
-    if div is None or div.input[1] not in constants or "temperature" in {i.name for i in graph.input}:
-        return model
-    t0 = float(constants[div.input[1]].reshape(()))
-    if "temperature" in constants:  # the float model's own input, kept as a constant: renamed
-        for init in graph.initializer:
-            if init.name == "temperature":
-                init.name = "temperature_calibrated"
-        for node in graph.node:
-            node.input[:] = ["temperature_calibrated" if i == "temperature" else i for i in node.input]
-    graph.initializer.extend([numpy_helper.from_array(np.array(t0, np.float32), "temperature"),
-                              numpy_helper.from_array(np.array(t0, np.float32), "temperature_default")])
-    graph.input.append(helper.make_tensor_value_info("temperature", onnx.TensorProto.FLOAT, []))
-    ratio, scaled = "temperature_ratio", softmax.input[0] + "_at_temperature"
-    index = list(graph.node).index(softmax)
-    graph.node.insert(index, helper.make_node("Mul", [softmax.input[0], ratio], [scaled], name="temperature_scale"))
-    graph.node.insert(index, helper.make_node("Div", ["temperature_default", "temperature"], [ratio],
-                                              name="temperature_ratio"))
-    softmax.input[0] = scaled
-    entry = model.metadata_props.add()
-    entry.key, entry.value = "irodori.temperature", str(t0)
-    return model
 
 
 def network_ms(path: Path, height: int, width: int, *, threads: int, runs: int = 30) -> float:

@@ -3,7 +3,7 @@
 `scripts/quantize_model.py` calibrates on the tint evaluation sets of `make corpus-full`; the
 paint model sees black-and-white pages, so its copy is calibrated on 32 inputs of the paint
 validation sets (`data/eval-paint-val`: 20 pages, 8 OpenMoji line art, 4 cartoons; `make
-corpus-art`) with the same quantiser (`quantize_model.quantize`: static QDQ, per-channel int8
+corpus-art`) with the same quantiser (`irodori.quantize.quantize`: static QDQ, per-channel int8
 weights, uint8 activations, the temperature input exposed again). Writes
 src/irodori/models/<manga onnx stem>-int8.onnx and its sha256 into irodori/registry.py, and prints
 the network's median latency for both at a page's network size. Compare their colours with
@@ -17,8 +17,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from quantize_model import network_inputs, network_ms, quantize, record_sha256
+from quantize_model import network_inputs, network_ms, record_sha256
 
+from irodori.quantize import quantize
 from irodori.registry import models_dir, sha256_file, shipped_onnx_path
 
 REPO = Path(__file__).resolve().parents[1]

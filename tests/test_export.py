@@ -144,3 +144,26 @@ def test_a_shipped_export_reads_its_weights_from_the_checkpoint_file(classificat
     shutil.copy(graph, moved)
     with pytest.raises(ModelError, match=r"elsewhere.*reads its weights from .*m-v1/model.safetensors.*missing"):
         OnnxBackend(moved / graph.name)
+
+
+def test_export_int8_writes_a_quantised_model_the_colorizer_uses(tiny_run, colour_folder, tmp_path, capsys):
+    import onnx
+
+    out = tmp_path / "m-int8.onnx"
+    assert main(["export", str(tiny_run), "-o", str(out), "--int8", "--calibrate", str(colour_folder)]) == 0
+    said = capsys.readouterr().out
+    assert f"wrote {out}: int8" in said and "calibrated on 6 images" in said
+    graph = onnx.load(str(out)).graph
+    assert any(node.op_type == "QuantizeLinear" for node in graph.node)  # quantised, not the float graph renamed
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert meta["irodori.name"].endswith("-int8")
+    from irodori.colorizer import load_colorizer
+
+    page = np.asarray(load_colorizer(out, threads=1).colorize(colour_folder / "img0.png"))
+    assert page.shape == (64, 96, 3)
+    # the run was trained on synthetic images: no folder to calibrate on but --calibrate's
+    assert main(["export", str(tiny_run), "-o", str(tmp_path / "x.onnx"), "--int8"]) == 2
+    assert "give --calibrate DIR" in capsys.readouterr().err
+    assert main(["export", str(tiny_run), "-o", str(tmp_path / "x.onnx"), "--calibrate", str(colour_folder)]) == 2
+    assert "--calibrate is for --int8" in capsys.readouterr().err
+    assert not (tmp_path / "x.onnx").exists()

@@ -255,6 +255,11 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None, help="model name stored in the ONNX metadata")
     p.add_argument("--max-side", type=_positive_int, default=512, help="default inference size stored in the metadata")
     p.add_argument("--overwrite", action="store_true", help="replace an output file that exists (default: refuse)")
+    p.add_argument("--int8", action="store_true",
+                   help="write an int8 copy (2.6-5.4x faster on CPUs, as the shipped -int8 models), calibrated on "
+                   "32 images of --calibrate, or of the run's validation folder, else its training folders")
+    p.add_argument("--calibrate", metavar="DIR", default=None,
+                   help="with --int8: a folder of colour images like those the model will colour")
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -653,13 +658,51 @@ def cmd_export(args: argparse.Namespace) -> int:
     if problem:
         print(f"irodori export: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    if args.calibrate is not None and not args.int8:
+        print("irodori export: --calibrate is for --int8", file=sys.stderr)
+        return EXIT_USAGE
     try:
+        if args.int8:
+            return _export_int8(args)
         report = export_onnx(args.checkpoint, args.output, name=args.name, max_side=args.max_side)
     except (ExportError, CheckpointError, OSError) as exc:
         print(f"irodori export: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(f"wrote {args.output}: onnx.checker ok; max |onnxruntime - torch| = {report['max_abs_err']:.2e} "
           f"at {report['check_size'][0]}x{report['check_size'][1]}")
+    return EXIT_OK
+
+
+def _export_int8(args: argparse.Namespace) -> int:
+    """export --int8: the calibration images (--calibrate, else the run's validation folder, else
+    its training folders), then :func:`irodori.quantize.export_int8`."""
+    from .checkpoint import read_meta, resolve_checkpoint
+    from .data import list_images, usable_images
+    from .quantize import export_int8
+
+    if args.calibrate is not None:
+        folders, whence = [args.calibrate], "--calibrate"
+    else:
+        data = read_meta(resolve_checkpoint(args.checkpoint)).get("config", {}).get("data", {})
+        folders = [d for d in data.get("val_dirs") or data.get("train_dirs") or [] if Path(d).is_dir()]
+        whence = "the run's " + ("validation" if data.get("val_dirs") else "training") + " folder"
+        if not folders:
+            recorded = ", ".join(data.get("train_dirs") or []) or "none recorded"
+            print(f"irodori export: the run's image folders are not here ({recorded}); give --calibrate DIR, a "
+                  "folder of images like those you will colour", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        images = usable_images(list_images(folders), None, [])[0]  # readable, and not irodori's outputs
+    except FileNotFoundError as exc:
+        print(f"irodori export: --calibrate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not images:
+        print(f"irodori export: no images in {', '.join(folders)} ({whence}) to calibrate on", file=sys.stderr)
+        return EXIT_USAGE
+    report = export_int8(args.checkpoint, args.output, images, name=args.name, max_side=args.max_side)
+    print(f"wrote {args.output}: int8, {report['bytes'] / 1e6:.1f} MB, calibrated on {report['calibration_images']} "
+          f"images of {', '.join(folders)} ({whence}{'; printed as B&W pages: a paint model' if report['paints'] else ''}"
+          f"); mean |int8 - float32| of ab {report['int8_ab_err']:.3f}")
     return EXIT_OK
 
 
