@@ -161,7 +161,8 @@ def export_int8(checkpoint: str | Path, output: str | Path, images: list[Path], 
     output = Path(output)
     with tempfile.TemporaryDirectory(dir=output.parent) as tmp:
         float_path, int8_path = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
-        report = export_onnx(checkpoint, float_path, name=name, max_side=max_side)
+        stem = output.stem[: -len("-int8")] if output.stem.endswith("-int8") else output.stem
+        report = export_onnx(checkpoint, float_path, name=name or stem, max_side=max_side)  # quantize adds -int8
         quiet = ort.SessionOptions()
         quiet.log_severity_level = 3  # not the float graph's "temperature appears in graph inputs" notice
         session = ort.InferenceSession(str(float_path), quiet, providers=["CPUExecutionProvider"])
