@@ -99,6 +99,9 @@ def test_what_the_command_line_would_warn_about_reaches_the_client(client):
     hinted = _post(client, buf.getvalue(), mode="tint", hints=json.dumps([{"x": 5, "y": 5, "color": "#ff0000"}]))
     said = json.loads(hinted.headers["x-irodori-warnings"])
     assert any("on white paper" in w and "mode paint colours paper" in w and "--mode" not in w for w in said)
+    unused = _post(client, buf.getvalue(), mode="tint", tone="keep", background="paper")  # taken without a word
+    assert ("tone keep and background paper: paint mode's settings, unused: mode tint keeps each image's "
+            "lightness and paints nothing") in json.loads(unused.headers["x-irodori-warnings"])
 
 
 def test_round_trip_keeps_size_and_lightness_and_adds_colour(client):
@@ -290,6 +293,9 @@ def test_models_health_and_openapi(client):
     assert client.head("/api/health").status_code == 200  # an uptime checker's HEAD was a 405 (helper 62)
     schema = client.get("/openapi.json").json()
     assert "/api/colorize" in schema["paths"] and "/api/models" in schema["paths"]
+    # the answers' shapes are typed (helper 62: "array of objects" and "object", nothing more)
+    typed = {name: set(schema["components"]["schemas"][name]["properties"]) for name in ("ModelInfo", "Health")}
+    assert typed["ModelInfo"] == set(models[0]) and typed["Health"] == set(client.get("/api/health").json())
 
 
 def test_no_docs_page_that_loads_from_a_cdn(client):

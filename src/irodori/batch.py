@@ -29,6 +29,7 @@ from PIL import Image
 from .cbz import (ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages, did_you_mean,
                   hinted_pages_fault, is_archive, page_names, uncoloured_pages, unread_archive)
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
+from .paint import unused_paint_settings
 from .registry import ModelError
 from .imageio import (DEFAULT_MAX_PIXELS, DEFAULT_PNG_COMPRESSION, IMAGE_EXTENSIONS, MAX_OUTPUT_SIDE, ImageReadError,
                       OutputSizeError, check_output_size, encode, input_named, is_junk, made_by_irodori, output_state,
@@ -741,20 +742,16 @@ def _settle_encoding(args: argparse.Namespace) -> None:
 
 
 def _warn_paint_settings(args: argparse.Namespace, colorizer: Any = None) -> None:
-    """Warn once of paint settings (--tone, --background) given with --mode tint, or for a model
-    that cannot paint (``colorizer``'s, once loaded), which never paint: a helper's
-    ``--background gutters --mode tint`` was taken without a word, and so was ``--model general``'s."""
-    given = [f"--{name} {getattr(args, name)}" for name, default in (("tone", "flat"), ("background", "auto"))
-             if getattr(args, name, default) != default]
-    if not given:
-        return
-    plural = "" if len(given) == 1 else "s"
-    if colorizer is None and args.mode == "tint":
-        log.warning("%s: paint mode's setting%s, unused: --mode tint keeps each image's lightness and paints "
-                    "nothing", " and ".join(given), plural)
-    elif colorizer is not None and args.mode != "tint" and colorizer.paint_backend is None:
-        log.warning("%s: paint mode's setting%s, unused: %s cannot paint (it keeps each image's lightness); "
-                    "the manga model paints", " and ".join(given), plural, colorizer.backend.name)
+    """Warn once of paint settings (--tone, --background) given with --mode tint (before the model
+    loads), or for a model that cannot paint (``colorizer``'s, once loaded), which never paint:
+    :func:`irodori.paint.unused_paint_settings`."""
+    if colorizer is not None and args.mode == "tint":
+        return  # said before the model loaded
+    message = unused_paint_settings(getattr(args, "tone", None), getattr(args, "background", None), args.mode,
+                                    paints=None if colorizer is None else colorizer.paint_backend is not None,
+                                    model=colorizer.backend.name if colorizer is not None else "")
+    if message:
+        log.warning("%s", message)
 
 
 def split_existing(jobs: list[Job], *, overwrite: bool) -> tuple[list[Job], list[Job], list[str]]:

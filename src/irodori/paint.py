@@ -43,6 +43,25 @@ if TYPE_CHECKING:
 MODES = ("tint", "paint")
 TONES = ("flat", "keep")
 BACKGROUNDS = ("paint", "paper", "gutters")
+
+
+def unused_paint_settings(tone: str | None, background: str | None, mode: str | None, *,
+                          paints: bool | None = None, model: str = "") -> str | None:
+    """Paint mode's settings that will not be used -> a warning, in the command line's words
+    (the server rewords its flags), or None: a ``tone`` other than flat or a ``background`` other
+    than auto (None: not given) with ``mode`` tint, or for a ``model`` that cannot paint
+    (``paints`` False; None: not known yet). A helper's ``--background gutters --mode tint`` was
+    taken without a word, and so was the same in the API (helper 62)."""
+    given = [f"--{name} {value}" for name, value, default in (("tone", tone, "flat"), ("background", background, "auto"))
+             if value not in (None, default)]
+    if not given:
+        return None
+    settings = f"{' and '.join(given)}: paint mode's setting{'' if len(given) == 1 else 's'}, unused"
+    if mode == "tint":
+        return f"{settings}: --mode tint keeps each image's lightness and paints nothing"
+    if paints is False:
+        return f"{settings}: {model} cannot paint (it keeps each image's lightness); the manga model paints"
+    return None
 PAPER_PERCENTILE = 97.0  # the paper's lightness: the 97th percentile of the page's L
 # Directions of the line openings (dy, dx): a stroke is kept if it is long in one of them.
 _DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1))

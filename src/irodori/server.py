@@ -54,12 +54,13 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
+from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from Python 3.12
 
 from . import __version__
 from .colorizer import TEMPERATURE_RANGE, Colorizer, load_colorizer
 from .hints import MAX_HINTS, Hint, HintError, parse_hints
 from .imageio import ImageReadError, encode, input_named, input_prefix, quiet, scoped
-from .paint import BACKGROUNDS, MODES, TONES
+from .paint import BACKGROUNDS, MODES, TONES, unused_paint_settings
 from .reference import MAX_REFERENCES, Reference, ReferenceImageError, load_matcher
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, MODELS, ModelError
 
@@ -373,6 +374,33 @@ def model_extras(colorizer: Colorizer, job: Job) -> dict[str, Any]:
     return {"temperature": job.temperature}
 
 
+# ---- the answers' shapes, for the OpenAPI schema (helper 62: they were untyped objects) ---------
+class ModelInfo(TypedDict):
+    """One model of GET /api/models."""
+
+    name: str  # what the form's model field takes
+    description: str
+    default: bool  # the one used when the form names none
+    loaded: bool  # in memory already (the others load on first use)
+    paints: bool | None  # it can paint (mode paint); null: a model given by path, not loaded yet
+
+
+class Health(TypedDict):
+    """GET /api/health: liveness, the limits, and the work in hand."""
+
+    status: str  # "ok"
+    version: str
+    models: list[str]
+    busy: int  # images being coloured or waiting
+    max_upload_bytes: int
+    max_body_bytes: int
+    max_pixels: int
+    max_references: int
+    max_concurrent: int
+    queue: int
+    upload_timeout_s: float
+
+
 # ---- warnings said to the client: what the CLI prints, the page shows ---------------------------
 MAX_WARNINGS = 5  # per answer, each cut to WARNING_CHARS
 WARNING_CHARS = 300
@@ -452,6 +480,10 @@ def colour_job(colorizer: Colorizer, job: Job, data: bytes, uploads: list[tuple[
         extra["reference"] = references
     try:
         with input_named(f"upload {(job.image.filename or 'image')[:100]!r}"), client_warnings() as warnings:
+            unused = unused_paint_settings(job.tone, job.background, job.mode,
+                                           paints=colorizer.paint_backend is not None, model=f"model {job.model!r}")
+            if unused:
+                log.warning("%s", unused)  # the client's copy reworded: "tone keep", not "--tone keep"
             out = colorizer.colorize(data, hints=job.hints, mode=job.mode, tone=job.tone, background=job.background,
                                      **extra)
     except HintError as exc:
@@ -876,7 +908,7 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
             "Cache-Control": "no-store"})
 
     @app.get("/api/models")
-    async def list_models() -> list[dict[str, Any]]:
+    async def list_models() -> list[ModelInfo]:
         """The models this server offers; ``default`` marks the one used when none is named,
         ``loaded`` those already in memory (the others load on first use), ``paints`` whether it
         can paint (mode paint; null: a model given by path, not loaded yet)."""
@@ -884,7 +916,7 @@ def create_app(*, models: list[str] | None = None, max_upload_bytes: int = DEFAU
                  "loaded": pool.is_loaded(name), "paints": pool.paints(name)} for name in pool.names()]
 
     @app.api_route("/api/health", methods=["GET", "HEAD"])  # HEAD: uptime checkers ask so (helper 62)
-    async def health() -> dict[str, Any]:
+    async def health() -> Health:
         """Liveness, the limits, and how many images are being coloured or waiting."""
         return {"status": "ok", "version": __version__, "models": pool.names(), "busy": gate.admitted,
                 "max_upload_bytes": max_upload_bytes, "max_body_bytes": body_limit(max_upload_bytes),
