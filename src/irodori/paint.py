@@ -52,8 +52,8 @@ def unused_paint_settings(tone: str | None, background: str | None, mode: str | 
     than auto (None: not given) with ``mode`` tint, or for a ``model`` that cannot paint
     (``paints`` False; None: not known yet). A helper's ``--background gutters --mode tint`` was
     taken without a word, and so was the same in the API (helper 62)."""
-    given = [f"--{name} {value}" for name, value, default in (("tone", tone, "flat"), ("background", background, "auto"))
-             if value not in (None, default)]
+    given = [f"--{name} {value}" for name, value, default in
+             (("tone", tone, "flat"), ("background", background, "auto")) if value not in (None, default)]
     if not given:
         return None
     settings = f"{' and '.join(given)}: paint mode's setting{'' if len(given) == 1 else 's'}, unused"

@@ -560,8 +560,9 @@ def _check_out_dir(run_dir: Path, *, resume: str | Path | None, init: str | Path
     if problem:
         raise TrainingUsageError(problem)
     if resume is None and not dry_run and (run_dir / "latest").is_file():
-        raise TrainingUsageError(f"{run_dir} already holds a run (latest: {(run_dir / 'latest').read_text().strip()}); "
-                            f"continue it with --resume {run_dir}, or choose another --out")
+        latest = (run_dir / "latest").read_text().strip()
+        raise TrainingUsageError(f"{run_dir} already holds a run (latest: {latest}); continue it with --resume "
+                                 f"{run_dir}, or choose another --out")
 
 
 class _Nets:
@@ -573,7 +574,8 @@ class _Nets:
         if cfg.encoder_bn == "frozen":
             if cfg.model.encoder == "unet":
                 raise TrainingUsageError("encoder_bn=frozen needs an EfficientNet-Lite encoder that starts trained "
-                                    "(model.encoder efficientnet-lite0 or -lite1, or --init such a model); this one is unet")
+                                         "(model.encoder efficientnet-lite0 or -lite1, or --init such a model); "
+                                         "this one is unet")
             frozen = freeze_batch_norm(model.encoder)
             if is_main:
                 log.info("encoder batch norms frozen (%d, running statistics folded into their convolutions)", frozen)
@@ -596,7 +598,7 @@ class _Nets:
                                      (self.disc, "discriminator.safetensors", "loss.gan")):
             if wanted is not None and not (ckpt / file).is_file():
                 raise TrainingUsageError(f"{ckpt} was trained without {switch}; it cannot resume with it on. "
-                                    f"Start a new run from it with --init {ckpt}")
+                                         f"Start a new run from it with --init {ckpt}")
         load_module(self.model, ckpt / "model.safetensors", device=device)
         if self.ema is not None:
             load_module(self.ema, ckpt / "ema.safetensors", device=device)
@@ -605,7 +607,7 @@ class _Nets:
         start_step = load_train_state(ckpt, self.optimizer, optimizer_d=self.optimizer_d)
         if start_step >= cfg.steps:
             raise TrainingUsageError(f"{ckpt} is at step {start_step} of this run's {cfg.steps}: nothing to train; "
-                                f"give --steps with more than {start_step} to train it longer")
+                                     f"give --steps with more than {start_step} to train it longer")
         if is_main:
             log.info("resumed from %s at step %d", ckpt, start_step)
             _warn_if_branching(ckpt, start_step)
@@ -831,7 +833,7 @@ def train(
         _warn_if_data_changed(resolve_checkpoint(resume), manifest_sha)
     if stop_at_step is not None and stop_at_step <= start_step:
         raise TrainingUsageError(f"--stop-at-step {stop_at_step} is not after step {start_step}, where the run is: "
-                            "nothing to train")
+                                 "nothing to train")
     loop = _Loop(cfg, proc, nets, train_set, run_dir=run_dir, manifest_sha=manifest_sha)
     loader = _loader(train_set, cfg, proc, start_step)
     end_step = cfg.steps if stop_at_step is None else min(cfg.steps, stop_at_step)
