@@ -27,7 +27,7 @@ def _page(h, w, seed=0):
     return Image.fromarray(img, "L")
 
 
-@pytest.mark.parametrize("h,w", [(1, 1), (7, 300), (333, 17), (130, 97), (64, 64)])
+@pytest.mark.parametrize("h,w", [(1, 1), (2, 1), (1, 3), (3, 3), (7, 300), (333, 17), (130, 97), (64, 64)])
 def test_output_keeps_size_and_the_inputs_lightness(colorizer, h, w):
     page = _page(h, w)
     out = colorizer.colorize(page)
@@ -35,6 +35,16 @@ def test_output_keeps_size_and_the_inputs_lightness(colorizer, h, w):
     l_in, _ = split_lightness(page)
     l_out = rgb_to_l(np.asarray(out))
     assert np.abs(l_out - l_in).max() < 0.6  # 8-bit rounding only
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("level", [0, 40, 255])
+def test_a_page_of_one_level_is_coloured_without_a_warning(colorizer, level):
+    """A page all of one level is all frame to the frame search, which left no rows between its
+    frames and warned numpy's "Mean of empty slice" to the user."""
+    page = Image.fromarray(np.full((8, 8), level, np.uint8), "L")
+    l_out = rgb_to_l(np.asarray(colorizer.colorize(page)))
+    assert np.abs(l_out - split_lightness(page)[0]).max() < 0.6
 
 
 def test_network_never_squashes_the_aspect_ratio(colorizer):

@@ -293,6 +293,7 @@ def test_models_health_and_openapi(client):
     assert client.head("/api/health").status_code == 200  # an uptime checker's HEAD was a 405 (helper 62)
     schema = client.get("/openapi.json").json()
     assert "/api/colorize" in schema["paths"] and "/api/models" in schema["paths"]
+    assert set(schema["paths"]["/api/health"]) == {"get"}  # HEAD kept out: one operation id, no FastAPI warning
     # the answers' shapes are typed (helper 62: "array of objects" and "object", nothing more)
     typed = {name: set(schema["components"]["schemas"][name]["properties"]) for name in ("ModelInfo", "Health")}
     assert typed["ModelInfo"] == set(models[0]) and typed["Health"] == set(client.get("/api/health").json())

@@ -966,8 +966,10 @@ def outside_box(shape: tuple[int, int], box: tuple[int, int, int, int]) -> np.nd
 def _frame_depth(l: np.ndarray, around: float | None = None) -> int:
     """How many of the first rows of L (h, w) are a frame (:func:`picture_in_frame`); none when
     their level is within 2 FRAME_STD of ``around``, the frame around them on this side."""
+    if l.size == 0:
+        return 0  # rows left empty by the frames taken off (a tiny image): nothing to measure, nothing to warn
     most = int(l.shape[0] * (FRAME_MOST_DARK if float(l[0].mean()) < FRAME_DARK_L else FRAME_MOST))
-    if around is not None and abs(float(l[0].mean()) - around) <= 2 * FRAME_STD:
+    if most == 0 or around is not None and abs(float(l[0].mean()) - around) <= 2 * FRAME_STD:
         return 0
     head = l[:most]
     framed = (head.std(axis=1) < FRAME_STD) & (np.abs(head.mean(axis=1) - l[0].mean()) < FRAME_STD)
