@@ -431,6 +431,12 @@ def test_the_background_choice_paints_line_arts_sheet_or_keeps_it_white(tmp_path
         page.select_option("#background", "paint")
         _wait_for_new_result(page, first_src)
         painted = _shown_pixels(page)
+        sync_api.expect(page.locator("#background")).to_be_enabled()  # a paint model: paint's settings offered
+        page.select_option("#mode", "tint")  # ... greyed while it tints, and offered again after
+        sync_api.expect(page.locator("#background")).to_be_disabled()
+        sync_api.expect(page.locator("#tone")).to_be_disabled()
+        page.select_option("#mode", "paint")
+        sync_api.expect(page.locator("#tone")).to_be_enabled()
     assert (white[:8, :8] == 255).all() and not (painted[:8, :8] == 255).all()
 
 
@@ -536,10 +542,13 @@ def test_quick_changes_and_a_busy_server_end_in_a_result_not_an_error(tmp_path):
         _wait_for_new_result(page, None)
 
         src, before = page.get_attribute("#result", "src"), slow.calls
-        for value in ["paper", "gutters", "paint", "auto", "paper", "gutters"]:  # a user trying each
-            page.select_option("#background", value)
+        # this model only tints: paint's settings are greyed and not sent (they were, and warned of)
+        sync_api.expect(page.locator("#background")).to_be_disabled()
+        sync_api.expect(page.locator("#tone")).to_be_disabled()
+        for value in ["tint", "auto", "tint", "auto", "tint", "auto"]:  # a user trying each
+            page.select_option("#mode", value)
             time.sleep(0.1)
-        _wait_for_new_result(page, src, warned=True)  # this tint-only model: "background gutters ... unused"
+        _wait_for_new_result(page, src)  # no warning: nothing unused was sent
         assert slow.calls - before <= 3, slow.calls - before  # the first, the last, perhaps one between
 
         src = page.get_attribute("#result", "src")
@@ -553,7 +562,7 @@ def test_quick_changes_and_a_busy_server_end_in_a_result_not_an_error(tmp_path):
         for sock, _ in uploads:
             assert _read_response(sock)[0] == 200
             sock.close()
-        _wait_for_new_result(page, src, warned=True)
+        _wait_for_new_result(page, src)
         assert statuses == [503, 200]
 
 

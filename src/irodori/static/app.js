@@ -110,6 +110,17 @@ function showModelInfo() {
   paint.disabled = tintOnly;
   paint.textContent = tintOnly ? "Paint (this model only tints)" : "Paint (B&W pages, line art)";
   if (tintOnly && el.mode.value === "paint") el.mode.value = "auto";
+  showPaintSettings();
+}
+
+// Screentone and Background are paint mode's: with Tint, or a model that only tints, they are
+// greyed and not sent (they were taken and only warned of as unused: helper 62).
+function showPaintSettings() {
+  const unused = el.model.selectedOptions[0]?.dataset.paints === "false" || el.mode.value === "tint";
+  for (const select of [el.tone, el.background]) {
+    select.disabled = unused;
+    select.title = unused ? "paint mode's setting: unused while images are tinted" : "";
+  }
 }
 
 async function loadLimits() {
@@ -485,8 +496,8 @@ function colourForm(file, references) {
   if (el.model.value) form.append("model", el.model.value);
   if (state.temperature !== null) form.append("temperature", String(state.temperature));
   form.append("mode", el.mode.value);
-  form.append("tone", el.tone.value);
-  form.append("background", el.background.value);
+  if (!el.tone.disabled) form.append("tone", el.tone.value);
+  if (!el.background.disabled) form.append("background", el.background.value);
   for (const ref of references) form.append("reference", ref.file, ref.file.name || "reference.png");
   return form;
 }
@@ -637,7 +648,10 @@ el.model.addEventListener("change", () => {
   showModelInfo();
   colorize();
 });
-el.mode.addEventListener("change", () => colorize());
+el.mode.addEventListener("change", () => {
+  showPaintSettings();
+  colorize();
+});
 el.tone.addEventListener("change", () => colorize());
 el.background.addEventListener("change", () => colorize());
 
