@@ -15,6 +15,7 @@ from irodori.cli import main
 from irodori.color import rgb_to_lab
 from irodori.colorizer import load_colorizer
 from irodori.hints import Hint
+from irodori.imageio import Lightness
 from irodori.reference import (
     BACKDROP,
     MAX_REFERENCES,
@@ -399,10 +400,16 @@ def test_a_hinted_output_given_back_as_a_reference_gives_its_hints_colours_alone
     edge = x - next(d for d in range(1, 60) if truth[y, x - d].max() < 60)  # the shape's outline, left of the hint
     (beside, _), = hint_areas(rgb, [Hint(edge, y, red)])  # a hint on its line starts beside it (helper 60)
     assert beside[y, x] and abs(int(beside.sum()) - int(area.sum())) < 0.1 * area.sum()
-    mine, colours = own_cells([(area, colour)], (16, 20))
+    mine, colours, spots = own_cells([(area, colour)], (16, 20))
     assert 0 < mine.sum() < 16 * 20 and np.allclose(colours[mine], colour)
-    assert np.array_equal(own_cells([(area, colour)], (16, 20), mirror=True)[0].reshape(16, 20),
-                          mine.reshape(16, 20)[:, ::-1])
+    h, w = area.shape  # each own cell's spot lies in the area; the other cells' in their middle
+    for cell in np.nonzero(mine)[0]:
+        row, col = divmod(int(cell), 20)
+        assert area[int((row + spots[cell, 0]) * h / 16), int((col + spots[cell, 1]) * w / 20)]
+    assert np.all(spots[~mine] == 0.5)
+    mirrored, _, mirrored_spots = own_cells([(area, colour)], (16, 20), mirror=True)
+    assert np.array_equal(mirrored.reshape(16, 20), mine.reshape(16, 20)[:, ::-1])
+    np.testing.assert_allclose(mirrored_spots.reshape(16, 20, 2)[:, ::-1, 1], 1.0 - spots.reshape(16, 20, 2)[..., 1])
     stripped = tmp_path / "plain.png"
     saved.save(stripped)  # the same pixels, no hints kept
     lab_red = rgb_to_lab(np.array([[red]], np.uint8))[0, 0]
@@ -415,6 +422,62 @@ def test_a_hinted_output_given_back_as_a_reference_gives_its_hints_colours_alone
         red_share.append(float((np.linalg.norm(ab - lab_red[1:], axis=1) <= 15).mean()) if found else None)
     assert red_share[0] is not None and red_share[0] > 0.9  # its hints: the hinted shape's red
     assert red_share[1] is not None and red_share[1] < 0.5  # without the kept hints: every colour of it
+
+
+def _line_page(seed: int = 3, size: tuple[int, int] = (960, 768)) -> Image.Image:
+    """A black-and-white page: outlined shapes with strokes inside on white paper, and a small
+    circle (30 px, smaller than a reference cell of 48 px on this page) at (715, 635)."""
+    rng = np.random.default_rng(seed)
+    img = Image.new("L", size, 255)
+    draw = ImageDraw.Draw(img)
+    for i in range(6):
+        x, y = int(rng.integers(30, size[0] - 270)), int(rng.integers(30, size[1] - 270))
+        r = int(rng.integers(90, 135))
+        (draw.ellipse if i % 2 else draw.rectangle)((x, y, x + 2 * r, y + 2 * r), outline=0, width=6)
+        for k in range(3):
+            draw.line((x + 24, y + 36 + 42 * k, x + 2 * r - 24, y + 24 + 42 * k), fill=0, width=5)
+    draw.ellipse((700, 620, 730, 650), outline=0, width=3)
+    return img
+
+
+def test_a_hint_in_a_shape_smaller_than_a_cell_passes_on_into_that_shape(tmp_path):
+    """Helper 65: page 1 coloured with hints on a character's hair, top and skirt passed none of
+    them on, even to the same page: no cell of the reference was 30 % covered by so small a shape.
+    The cell holding most of it now counts; its hint is carried into the shape (not to the cell's
+    middle, another shape), in the shape's own colour, and filled as the user's hints are, so the
+    paper around it stays as it was (a skirt's green carried as a reference's guess flooded the
+    panel's paper)."""
+    from irodori.hints import CarriedHint
+    from irodori.imageio import encode
+    from irodori.reference import hint_areas, hints_of_output
+
+    colorizer = load_colorizer("manga-int8", mode="paint", threads=1)
+    page = _line_page()
+    hinted = colorizer.colorize(page, hints=[(715, 635, "#d02020")])
+    (tmp_path / "p1.png").write_bytes(encode(hinted, "png"))
+    saved = Image.open(tmp_path / "p1.png")
+    (area, colour), = hint_areas(np.asarray(saved.convert("RGB")), hints_of_output(saved))
+    assert area[635, 715] and area.sum() < 0.3 * 48 * 48  # the circle's inside, under a third of a cell
+    matcher = colorizer.matcher
+    lightness = Lightness.from_l(rgb_to_lab(np.asarray(page.convert("RGB")))[..., 0].astype(np.float32))
+    found = matcher.hints(lightness, [matcher.analyse(tmp_path / "p1.png")], paint=True)
+    carried = [hint for hint in found if isinstance(hint, CarriedHint)]
+    assert len(carried) == 1 and area[carried[0].y, carried[0].x]  # in the circle, wherever its cell's middle is
+    out = rgb_to_lab(np.asarray(colorizer.with_references([tmp_path / "p1.png"]).colorize(page)))
+    plain = rgb_to_lab(np.asarray(colorizer.colorize(page)))
+    inside = (slice(628, 643), slice(708, 723))
+    assert plain[inside][..., 1].mean() < 10.0 and out[inside][..., 1].mean() > 40.0  # red, as on page 1
+    paper = np.ones(page.size[::-1], bool)
+    paper[560:700, 640:790] = False
+    assert np.abs(out[paper] - plain[paper]).mean() < 1.0  # the rest as without the reference
+    # The same art 23 px right and 17 down, half a cell: the page's cells lie elsewhere on it, and
+    # the hint is still put in the circle (its ink around it matched), not a cell's share beside it
+    moved = Image.new("L", page.size, 255)
+    moved.paste(page.crop((0, 0, page.width - 23, page.height - 17)), (23, 17))
+    lightness = Lightness.from_l(rgb_to_lab(np.asarray(moved.convert("RGB")))[..., 0].astype(np.float32))
+    found = matcher.hints(lightness, [matcher.analyse(tmp_path / "p1.png")], paint=True)
+    carried = [hint for hint in found if isinstance(hint, CarriedHint)]
+    assert carried and all(np.hypot(hint.x - 738, hint.y - 652) < 12 for hint in carried)
 
 
 def test_colour_one_then_the_rest_never_writes_over_the_reference_page(tmp_path, capsys, caplog):

@@ -38,8 +38,8 @@ from PIL import Image
 
 from .balloons import Balloons
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_l, rgb_to_lab
-from .hints import (HINT_CHANNELS_WITH_L, MAX_HINTS, Hint, HintError, apply_palette, check_inside, hint_map,
-                    in_own_regions, parse_hints, parse_palette, propagate_hints, propagation_grid)
+from .hints import (HINT_CHANNELS_WITH_L, MAX_HINTS, CarriedHint, Hint, HintError, apply_palette, check_inside,
+                    hint_map, in_own_regions, parse_hints, parse_palette, propagate_hints, propagation_grid)
 from .imageio import (DEFAULT_MAX_PIXELS, HINTS_TEXT, ImageSource, Lightness, input_name, input_named, input_prefix,
                       lightness_of, open_image, page_scale, page_side, print_resolution, to_srgb, within_pages)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, NO_MARK_PAPER_L, PAPER_PERCENTILE, SHAPE_CELLS, TONES,
@@ -621,6 +621,9 @@ class Colorizer:
         hints = own = parse_hints(hints)
         if references:
             hints = self.reference_hints(lightness, list(references), own, paint=False)
+            found = hints[:len(hints) - len(own)]  # the user's hints of a reference page are spread as the user's
+            own = [hint for hint in found if isinstance(hint, CarriedHint)] + own
+            hints = [hint for hint in found if not isinstance(hint, CarriedHint)] + own
         ab, l_small = self.network_ab(lightness, hints, temperature=temperature)
         spread = float(l_small.std())
         if spread < FLAT_L_STD:  # found by a helper: a blank grey scan came back orange
@@ -702,6 +705,9 @@ class Colorizer:
         on_sheet = blank.pixels(lightness) if blank is not None else None
         share = coverage(on_sheet, self.network_size(*lightness.shape)) if on_sheet is not None else None
         found = self.paint_reference_hints(lightness, list(references), own, on_sheet, share) if references else []
+        # The user's hints of a reference page, carried to their shapes here, are spread as the user's own are
+        own = own + [hint for hint in found if isinstance(hint, CarriedHint)]
+        found = [hint for hint in found if not isinstance(hint, CarriedHint)]
         lab, l_small = self.paint_network(lightness, found + own, propagate=propagate, temperature=temperature,
                                           line_art=line_art)
         # Line art's lines are its only walls: read at their darkest per cell, so that a line

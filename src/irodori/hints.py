@@ -102,6 +102,16 @@ class Hint:
         return cls(int(x), int(y), parse_color(color))
 
 
+@dataclass(frozen=True)
+class CarriedHint(Hint):
+    """A user's hint carried over from a reference page (irodori's output coloured with it,
+    :func:`irodori.reference.own_cells`) to where this page matches it, placed inside the
+    matched shape: spread as the user's own hints are (filling its shape within the ink's walls),
+    not as a reference's guess, which spreads without walls (helper 65: a skirt's green carried
+    so flooded the panel's white paper)."""
+
+
+
 def _shown(value: Any) -> str:
     """A malformed hint's part as its sender wrote it: JSON where it is JSON (a web client's
     {"x": 1} and true, not Python's {'x': 1} and True: helper 62), else Python's repr."""

@@ -54,7 +54,7 @@ from PIL import Image
 
 from .cbz import is_archive
 from .color import l_to_gray, lab_to_rgb, rgb_to_lab, rgb_to_uint8
-from .hints import Hint, HintError, gaussian_smooth, parse_hints
+from .hints import CarriedHint, Hint, HintError, gaussian_smooth, parse_hints
 from .imageio import (DEFAULT_MAX_PIXELS, HINTS_TEXT, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness,
                       input_prefix, is_junk, is_strip, open_image, page_scale, page_side, rgb_over, scoped, to_srgb,
                       within_pages)
@@ -121,10 +121,17 @@ BACKDROP, PLAIN_BACKDROP = 1, 2  # Reference.where[:, 3]: a coloured backdrop, a
 # it whose ab, averaged around each, lies within OWN_HINT_AB of the output's at the hint (hint_areas); the
 # rest is the network's guess.
 OWN_HINT_AB, OWN_HINT_BOX = 12.0, 2  # (the ab averaged over 5 x 5 pixels)
+OWN_HINT_DIMMED = 0.5  # ... at the area's chroma, if at least this share of the hint's (_shows)
 OWN_HINT_INK = 25.0  # ... from a hint's pixel, unless it is darker than this (ink: it shows no colour) ...
 OWN_HINT_REACH = 8  # ... or does not show the hint's chroma: then from the nearest that does, this close
 OWN_HINT_WALL = 20.0  # ... and not across pixels this much darker than it (L averaged as ab): the lines around
-OWN_HINT_SHARE = 0.3  # ... and a reference cell is the user's where a hint's area covers this share of it
+OWN_HINT_SHARE = 0.3  # ... and a reference cell is the user's where a hint's area covers this share of it,
+OWN_HINT_LEAST = 0.05  # ... or holds the most of that area, at least this share of the cell (a small shape)
+SPOT_SAMPLES = 16  # lightness_patch: samples across a cell's side, of L around a hint's area's spot
+SPOT_AGREE = 0.6  # a carried hint goes where the page's patch correlates this well with its area's (place_spot) ...
+SPOT_FLAT = 2.0  # ... (a patch whose L varies less than this is a flat fill: it stays where it is) ...
+SPOT_SCALES = (0.7, 0.85, 1.0, 1.2, 1.4)  # ... read over a cell's extent times these (the art's size against the reference's)
+SPOT_SEARCH = 0.75  # ... looked for this many cells around where its match puts it
 PAINT_MIN_L = 40.0  # a painted hint is at least this light: a flat over paper, never a black wash
 DARK_SHARE = 0.25  # a cell's colour is the mean of its pixels above this lightness quantile (ink excluded)
 
@@ -168,7 +175,11 @@ class Reference:
     float32: each cell's mean L in either view; ``mix`` (n,) float32: how mixed each cell's
     colour is (:func:`cell_lab`; None for a Reference made without it: then no cell is mixed);
     ``guessed`` (n,) bool: for irodori's own output coloured with hints, the cells outside its
-    hints' areas (:func:`own_cells`): matched, but never a hint (None: every cell counts).
+    hints' areas (:func:`own_cells`): matched, but never a hint (None: every cell counts);
+    ``spots`` (n, 2) float32: where in each cell (row and column, as shares of the cell's height
+    and width, in [0, 1]) its hint goes, the middle for most cells, for a cell of a hint's area a
+    pixel well inside that area (None: the middle of every cell); ``spot_ink`` (n, S, S) float32:
+    for a cell of a hint's area, the L around its spot (:func:`spot_patches`; 0 for the others).
     """
 
     name: str
@@ -180,6 +191,8 @@ class Reference:
     ink_tones: np.ndarray
     mix: np.ndarray | None = None
     guessed: np.ndarray | None = None
+    spots: np.ndarray | None = None
+    spot_ink: np.ndarray | None = None
 
     @property
     def cells(self) -> int:
@@ -189,11 +202,18 @@ class Reference:
 @dataclass(frozen=True)
 class Guide:
     """The colour the references suggest for each page cell: ``lab`` (gh, gw, 3) float32 CIE
-    Lab, ``confidence`` (gh, gw) float32 in [0, 1]; the page is ``shape`` (H, W) pixels."""
+    Lab, ``confidence`` (gh, gw) float32 in [0, 1]; the page is ``shape`` (H, W) pixels;
+    ``spot`` (gh, gw, 2) float32: where in each cell its hint goes (the matched reference cell's
+    :attr:`Reference.spots`; None: the middle); ``user`` (gh, gw) bool: the cells matched to a
+    hint's area of a reference that is irodori's output coloured with hints (None: none is), and
+    ``spot_ink`` (gh, gw, S, S) float32 the L around that area's spot there."""
 
     lab: np.ndarray
     confidence: np.ndarray
     shape: tuple[int, int]
+    spot: np.ndarray | None = None
+    user: np.ndarray | None = None
+    spot_ink: np.ndarray | None = None
 
     @property
     def coverage(self) -> float:
@@ -349,10 +369,11 @@ def cell_lab(rgb: np.ndarray, grid: tuple[int, int]) -> tuple[np.ndarray, np.nda
 
 def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int], references: Sequence[Reference], *,
           ink: bool = False, detail: np.ndarray | None = None, mix_limit: float | None = None,
-          guesses: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+          guesses: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Page descriptors (n, C) and mean lightness (n,) of the cells of a ``grid`` -> (guide Lab
-    (n, 3), confidence (n,), both float32, and the index of the reference each cell's best match
-    is in (n,)); ``ink``: the references' ink-view descriptors.
+    (n, 3), confidence (n,), both float32, the index of the reference each cell's best match
+    is in (n,), and that match, an index into the references' cells taken together (n,));
+    ``ink``: the references' ink-view descriptors.
 
     Similarity is the cosine of descriptors less TONE_WEIGHT per 100 L of difference in the
     cells' mean lightness (features of flat areas hardly tell white from black); the guide is
@@ -401,8 +422,11 @@ def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int], refere
     if not guesses and any(r.guessed is not None for r in references):  # last: the match stands, its colour not
         guessed = np.concatenate([np.zeros(r.cells, bool) if r.guessed is None else r.guessed for r in references])
         confidence[guessed[best]] = 0.0
+        user = np.concatenate([np.zeros(r.cells, bool) if r.guessed is None else ~r.guessed for r in references])
+        mine = user[best]  # a hint's area: its own colour, not blended with the runners-up (a pale red for a red)
+        guide[mine] = labs[best[mine]]
     owner = np.repeat(np.arange(len(references)), [r.cells for r in references])
-    return guide.astype(np.float32), confidence.astype(np.float32), owner[best]
+    return guide.astype(np.float32), confidence.astype(np.float32), owner[best], best
 
 
 def lone_flat_matches(confidence: np.ndarray, detail: np.ndarray, guide: np.ndarray, grid: tuple[int, int]
@@ -613,9 +637,10 @@ def hint_areas(rgb: np.ndarray, hints: Sequence[Hint]) -> list[tuple[np.ndarray,
     (:func:`_hint_seed`), whose chroma, averaged over OWN_HINT_BOX pixels around each (a fill is
     crossed by lines and the texture of its shading), lies within OWN_HINT_AB of the seed's, and
     whose lightness, so averaged, is not a line's (more than OWN_HINT_WALL under the seed's). A
-    hint the output does not show has none: no seed, or an area whose mean chroma is farther than
-    OWN_HINT_AB from the hint's (helper 59's page 1: a yellow hint on pale hair came out beige
-    and joined the beige wash around it; a red hint tinted onto light paper is a pale red)."""
+    hint the output does not show has none: no seed, or an area whose mean colour (of its pixels
+    that are not ink) does not show the hint's (:func:`_shows`; helper 59's page 1: a yellow hint
+    on pale hair came out beige and joined the beige wash around it; a red hint tinted onto light
+    paper is a pale red)."""
     if not hints:
         return []
     lab = rgb_to_lab(rgb).astype(np.float32)
@@ -632,20 +657,37 @@ def hint_areas(rgb: np.ndarray, hints: Sequence[Hint]) -> list[tuple[np.ndarray,
         close &= l_smooth >= l_smooth[y, x] - OWN_HINT_WALL
         labels, _ = components(close)
         area = labels == labels[y, x]
-        colour = lab[area].mean(axis=0)
-        if np.hypot(*(colour[1:] - target[1:])) <= OWN_HINT_AB:  # else the output does not show the hint
+        fill = area & (lab[..., 0] >= OWN_HINT_INK)
+        colour = lab[fill if fill.any() else area].mean(axis=0)
+        if _shows(colour[1:], target[1:]):  # else the output does not show the hint (its ink left out)
             areas.append((area, colour))
     return areas
+
+
+def _shows(ab: np.ndarray, hint_ab: np.ndarray) -> np.ndarray:
+    """Whether colours' ab (..., 2) show a hint's (2,): within OWN_HINT_AB of the hint's ab at each
+    colour's chroma, down to OWN_HINT_DIMMED of the hint's -> bool (...). Ink over a colour takes
+    chroma with its lightness: a red hint on dark dotted hair showed at 85 % of its chroma, 12.5
+    from it, and was taken for not shown (helper 65)."""
+    chroma = float(np.hypot(*hint_ab))
+    scale = np.clip(np.hypot(ab[..., 0], ab[..., 1]) / chroma, OWN_HINT_DIMMED, 1.0) if chroma > 0 else 1.0
+    return np.hypot(*np.moveaxis(ab - np.multiply.outer(scale, hint_ab), -1, 0)) <= OWN_HINT_AB
+
 
 
 def _hint_seed(l: np.ndarray, a: np.ndarray, b: np.ndarray, hint: Hint, target: np.ndarray) -> tuple[int, int] | None:
     """Where a hint's area starts: the hint's pixel, or, where that is ink or beside a line (its
     averaged chroma not the hint's), the nearest pixel within OWN_HINT_REACH that shows the hint's
-    chroma and is not ink (helper 60: a hint a few pixels from a coat's edge passed nothing on)."""
+    chroma and is not ink (helper 60: a hint a few pixels from a coat's edge passed nothing on);
+    where none shows it in full, the nearest that shows it dimmed (:func:`_shows`: a hinted
+    screentone or dark dotted hair, every pixel's average taking in the dots: helper 65)."""
     h, w = l.shape
     y0, y1 = max(0, hint.y - OWN_HINT_REACH), min(h, hint.y + OWN_HINT_REACH + 1)
     x0, x1 = max(0, hint.x - OWN_HINT_REACH), min(w, hint.x + OWN_HINT_REACH + 1)
-    shows = (np.hypot(a[y0:y1, x0:x1] - target[1], b[y0:y1, x0:x1] - target[2]) <= OWN_HINT_AB)
+    ab = np.stack([a[y0:y1, x0:x1], b[y0:y1, x0:x1]], axis=-1)
+    shows = np.hypot(*np.moveaxis(ab - target[1:], -1, 0)) <= OWN_HINT_AB
+    if not (shows & (l[y0:y1, x0:x1] >= OWN_HINT_INK)).any():
+        shows = _shows(ab, target[1:])
     shows &= l[y0:y1, x0:x1] >= OWN_HINT_INK
     if not shows.any():
         return None
@@ -655,23 +697,129 @@ def _hint_seed(l: np.ndarray, a: np.ndarray, b: np.ndarray, hint: Hint, target: 
 
 
 def own_cells(areas: list[tuple[np.ndarray, np.ndarray]], grid: tuple[int, int], *, mirror: bool = False
-              ) -> tuple[np.ndarray, np.ndarray]:
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`hint_areas` on a reference's cell ``grid`` (seen mirrored if ``mirror``) -> (own (n,)
-    bool: the cells at least OWN_HINT_SHARE covered by a hint's area, their colour (n, 3) CIE Lab:
-    that area's, the user's word, not the cell's mean, which blends the fill with its lines and
-    what is around it). The other cells of an output coloured with hints are the network's
+    bool: the cells at least OWN_HINT_SHARE covered by a hint's area, and for each area the cell
+    that holds most of it, if at least OWN_HINT_LEAST; their colour (n, 3) CIE Lab: that area's,
+    the user's word, not the cell's mean, which blends the fill with its lines and what is around
+    it; their spots (n, 2): where in the cell a hint of it goes, :func:`_area_spot`, the middle
+    for the other cells). The other cells of an output coloured with hints are the network's
     guesses: matched, never a hint (helper 59: in "colour one, then the rest" page 1's guessed
     beige backgrounds were poured onto the white backgrounds of the chapter's other pages,
-    16.90 -> 16.08 dB; taking every cell of a hint's colour, a yellow sky went with a hair's hint)."""
+    16.90 -> 16.08 dB; taking every cell of a hint's colour, a yellow sky went with a hair's hint).
+    A shape smaller than a cell (a character's hair on a page, a cell 46 px across) covered no
+    cell enough and passed nothing on, even to the same page (helper 65)."""
     gh, gw = grid
     own, colour = np.zeros((gh, gw), bool), np.zeros((gh, gw, 3), np.float32)
+    spots = np.full((gh, gw, 2), 0.5, np.float32)
     for area, target in areas:
         share = np.asarray(Image.fromarray(area.astype(np.float32), "F").resize((gw, gh), Image.BOX))
-        share = share[:, ::-1] if mirror else share
         mine = share >= OWN_HINT_SHARE
+        most = np.unravel_index(int(np.argmax(share)), share.shape)
+        mine[most] |= share[most] >= OWN_HINT_LEAST
+        for y, x in zip(*np.nonzero(mine)):
+            spots[y, x] = _area_spot(area, (y, x), grid)
         own |= mine
         colour[mine] = target
-    return own.reshape(-1), colour.reshape(-1, 3)
+    if mirror:
+        own, colour, spots = own[:, ::-1], colour[:, ::-1], spots[:, ::-1] * [1.0, -1.0] + [0.0, 1.0]
+    return own.reshape(-1), colour.reshape(-1, 3), np.ascontiguousarray(spots, dtype=np.float32).reshape(-1, 2)
+
+
+def spot_patches(l: np.ndarray, mine: np.ndarray, spots: np.ndarray, grid: tuple[int, int], *,
+                 mirror: bool = False) -> np.ndarray:
+    """A reference's L (H, W), its cells of hints' areas ``mine`` (n,) on ``grid`` (seen mirrored
+    if ``mirror``) and their ``spots`` (n, 2) -> the :func:`lightness_patch` around each spot
+    (n, S, S) float32 (S = SPOT_SAMPLES), as the view sees it (mirrored too); 0 for the others."""
+    gh, gw = grid
+    h, w = l.shape
+    blurred = box_mean(l, _patch_blur((h / gh, w / gw))).astype(np.float32)
+    out = np.zeros((gh * gw, SPOT_SAMPLES, SPOT_SAMPLES), np.float32)
+    for cell in np.nonzero(mine)[0]:
+        row, col = divmod(int(cell), gw)
+        fx = (col + spots[cell, 1]) / gw
+        patch = lightness_patch(blurred, (row + spots[cell, 0]) * h / gh, (1.0 - fx if mirror else fx) * w,
+                                (h / gh, w / gw))
+        out[cell] = patch[:, ::-1] if mirror else patch
+    return out
+
+
+def _patch_blur(cell: tuple[float, float]) -> int:
+    """The box radius L is averaged over before :func:`lightness_patch` samples it: about half a
+    sample's spacing, so that screentone dots read as their grey, as a painted page's flat colour."""
+    return max(1, round(min(cell) / (2 * SPOT_SAMPLES)))
+
+
+def lightness_patch(l: np.ndarray, y: float, x: float, cell: tuple[float, float], *, top: int = 0,
+                    left: int = 0) -> np.ndarray:
+    """L (R, W) (its first pixel at (top, left) of the image) sampled at S x S points
+    (S = SPOT_SAMPLES) spread over one ``cell`` (height, width, in pixels) centred on (y, x):
+    (S, S) float32, paper (100) outside the image. Sampled in cells, it reads the same art at
+    any scale."""
+    steps = (np.arange(SPOT_SAMPLES) + 0.5) / SPOT_SAMPLES - 0.5
+    ys = np.floor(y + steps * cell[0]).astype(int)[:, None] - top
+    xs = np.floor(x + steps * cell[1]).astype(int)[None, :] - left
+    inside = (ys >= 0) & (ys < l.shape[0]) & (xs >= 0) & (xs < l.shape[1])
+    values = l[np.clip(ys, 0, l.shape[0] - 1), np.clip(xs, 0, l.shape[1] - 1)]
+    return np.where(inside, values, 100.0).astype(np.float32)
+
+
+def place_spot(lightness: Lightness, y: float, x: float, cell: tuple[float, float], patch: np.ndarray
+               ) -> tuple[int, int] | None:
+    """Where, within SPOT_SEARCH of a ``cell`` (height, width in page pixels) of (y, x), the
+    page's lightness around a point agrees best with ``patch`` (:func:`lightness_patch` of a
+    hint's area on its reference, an output coloured with it), read over a cell's extent times
+    each of SPOT_SCALES (the art's size on the page against the reference's): (y, x) in page
+    pixels, or None where none correlates by SPOT_AGREE (normalised cross-correlation, as
+    template matching scores it: the output's paint and the page's paper differ by a level and a
+    scale; L is read blurred, so that dots are their grey, as tone painted flat). A patch
+    without detail (a flat fill across a whole cell) keeps (y, x). A match is a cell's, placed
+    by where the area lies in the reference's cell; the page's cells lie elsewhere on its art, up
+    to a cell off (helper 65's page 2: the hair's hints fell on the face and filled the panel's
+    paper orange)."""
+    height, width = lightness.shape
+    if patch.std() < SPOT_FLAT:
+        return min(height - 1, max(0, int(y))), min(width - 1, max(0, int(x)))
+    reach = (SPOT_SEARCH + max(SPOT_SCALES) / 2) * cell[0], (SPOT_SEARCH + max(SPOT_SCALES) / 2) * cell[1]
+    y0, y1 = max(0, int(y - reach[0]) - 1), min(height, int(y + reach[0]) + 2)
+    x0, x1 = max(0, int(x - reach[1]) - 1), min(width, int(x + reach[1]) + 2)
+    window = box_mean(lightness.rows(y0, y1)[:, x0:x1], _patch_blur(cell)).astype(np.float32)
+    window = np.pad(window, 1, constant_values=100.0)  # paper around: samples outside read it
+    offsets = np.arange(-SPOT_SEARCH * SPOT_SAMPLES, SPOT_SEARCH * SPOT_SAMPLES + 1) / SPOT_SAMPLES  # (K,) cells
+    samples = (np.arange(SPOT_SAMPLES) + 0.5) / SPOT_SAMPLES - 0.5  # (S,) cells
+    want = ((patch - patch.mean()) / patch.std()).astype(np.float32)
+    best, where = -1.0, None
+    for scale in SPOT_SCALES:
+        ys = np.floor(y + np.add.outer(offsets, samples * scale) * cell[0]).astype(int) - y0 + 1  # (K, S)
+        xs = np.floor(x + np.add.outer(offsets, samples * scale) * cell[1]).astype(int) - x0 + 1
+        ys, xs = np.clip(ys, 0, window.shape[0] - 1), np.clip(xs, 0, window.shape[1] - 1)
+        seen = window[ys[:, None, :, None], xs[None, :, None, :]]  # (K, K, S, S)
+        seen = seen - seen.mean(axis=(2, 3), keepdims=True)
+        score = (seen * want).mean(axis=(2, 3)) / np.maximum(seen.std(axis=(2, 3)), 1e-3)  # (K, K)
+        score -= 1e-6 * np.hypot(*np.meshgrid(offsets, offsets, indexing="ij"))  # ties: the nearest
+        k = np.unravel_index(int(np.argmax(score)), score.shape)
+        if score[k] > best:
+            best, where = float(score[k]), (y + offsets[k[0]] * cell[0], x + offsets[k[1]] * cell[1], scale)
+    log.debug("a hint's area carried near (%d, %d): best correlation %.2f at (%d, %d), scale %.2f", x, y, best,
+              where[1], where[0], where[2])
+    if best < SPOT_AGREE:
+        return None
+    return min(height - 1, max(0, int(where[0]))), min(width - 1, max(0, int(where[1])))
+
+
+def _area_spot(area: np.ndarray, cell: tuple[int, int], grid: tuple[int, int]) -> tuple[float, float]:
+    """Where in ``cell`` (row, column) of ``grid`` a hint of ``area`` (H, W) bool goes, as shares
+    of the cell's height and width: the pixel of the area in the cell with most of the area
+    around it (OWN_HINT_BOX), the nearest the cell's middle of those; a hint there fills the
+    area's shape, where the cell's middle may be another shape (the face beside the hair)."""
+    h, w = area.shape
+    y0, y1 = cell[0] * h // grid[0], max(cell[0] * h // grid[0] + 1, (cell[0] + 1) * h // grid[0])
+    x0, x1 = cell[1] * w // grid[1], max(cell[1] * w // grid[1] + 1, (cell[1] + 1) * w // grid[1])
+    inside = box_mean(area[y0:y1, x0:x1], OWN_HINT_BOX) * area[y0:y1, x0:x1]
+    yy, xx = np.indices(inside.shape)
+    centre = np.hypot(yy + 0.5 - (y1 - y0) / 2, xx + 0.5 - (x1 - x0) / 2)
+    y, x = np.unravel_index(int(np.argmax(inside - 1e-6 * centre)), inside.shape)
+    return (y + 0.5) / (y1 - y0), (x + 0.5) / (x1 - x0)
 
 
 def hints_of_output(img: Image.Image) -> list[Hint]:
@@ -686,13 +834,19 @@ def hints_of_output(img: Image.Image) -> list[Hint]:
         return []
 
 
-def spread_cells(confidence: np.ndarray, *, limit: int = MAX_REFERENCE_HINTS,
-                 floor: float = MIN_CONFIDENCE) -> list[tuple[int, int]]:
+def spread_cells(confidence: np.ndarray, *, limit: int = MAX_REFERENCE_HINTS, floor: float = MIN_CONFIDENCE,
+                 keep: np.ndarray | None = None) -> list[tuple[int, int]]:
     """confidence (gh, gw) -> up to ``limit`` cells (row, col) spread over the page: the grid is
     cut into about ``limit`` square blocks, each gives its most confident cell, and cells below
-    ``floor`` give none; the most confident come first."""
+    ``floor`` give none; the most confident come first. ``keep`` (gh, gw) bool: cells taken
+    first, each of them that is confident enough (matches of the user's hint areas: a few cells,
+    and two of one block are two shapes, the hair and the top beneath it: helper 65)."""
     gh, gw = confidence.shape
     side = max(1, int(np.ceil(np.sqrt(gh * gw / max(1, limit)))))
+    kept = [] if keep is None else [(-float(confidence[y, x]), int(y), int(x))
+                                   for y, x in zip(*np.nonzero(keep & (confidence >= floor)))]
+    if kept:
+        confidence = np.where(keep, 0.0, confidence)
     cells: list[tuple[float, int, int]] = []
     for y0 in range(0, gh, side):
         for x0 in range(0, gw, side):
@@ -700,7 +854,7 @@ def spread_cells(confidence: np.ndarray, *, limit: int = MAX_REFERENCE_HINTS,
             y, x = np.unravel_index(int(np.argmax(block)), block.shape)
             if block[y, x] >= floor:
                 cells.append((-float(block[y, x]), y0 + int(y), x0 + int(x)))
-    cells.sort()
+    cells = sorted(kept) + sorted(cells)
     return [(y, x) for _, y, x in cells[:limit]]
 
 
@@ -743,7 +897,8 @@ class ReferenceMatcher:
         when it cannot be read, or is too large, too small or grey (:func:`reference_image`)."""
         rgb, own = reference_image(source, name=name, max_pixels=max_pixels)  # an array too: the same checks
         areas = hint_areas(rgb, own)  # irodori's output coloured with hints: their areas alone are the user's
-        feats, labs, where, tones, inks, ink_tones, mixes, guessed = [], [], [], [], [], [], [], []
+        feats, labs, where, tones, inks, ink_tones, mixes, guessed, spots, spot_inks = ([] for _ in range(10))
+        l_full = rgb_to_lab(rgb)[..., 0] if own else None
         for scale in REFERENCE_SCALES:
             size = feature_size(*rgb.shape[:2], side=max(32, int(FEATURE_SIDE * scale)))
             grid = (size[0] // CELL, size[1] // CELL)
@@ -753,11 +908,15 @@ class ReferenceMatcher:
                 l_in = l_small[:, ::-1] if mirror else l_small
                 l_in = np.ascontiguousarray(l_in, dtype=np.float32)
                 cells = lab.reshape(*grid, 3)[:, ::-1].reshape(-1, 3) if mirror else lab
+                mix = mix_cells.reshape(grid)[:, ::-1].reshape(-1) if mirror else mix_cells
                 if own:
-                    mine, colour = own_cells(areas, grid, mirror=mirror)
+                    mine, colour, spot = own_cells(areas, grid, mirror=mirror)
                     cells = np.where(mine[:, None], colour, cells)
+                    mix = np.where(mine, 0.0, mix)  # a hint's area has its one colour, whatever else is in the cell
                     guessed.append(~mine)
-                mixes.append(mix_cells.reshape(grid)[:, ::-1].reshape(-1) if mirror else mix_cells)
+                    spots.append(spot)
+                    spot_inks.append(spot_patches(l_full, mine, spot, grid, mirror=mirror))
+                mixes.append(mix)
                 backdrop = background_cells(cells.reshape(*grid, 3)).reshape(-1)
                 rows, cols = np.indices(grid).reshape(2, -1)
                 inked = ink_view(l_in)
@@ -771,7 +930,8 @@ class ReferenceMatcher:
         return Reference(name, np.concatenate(feats), np.concatenate(inks), np.concatenate(labs),
                          np.concatenate(where).astype(np.int32), np.concatenate(tones).astype(np.float32),
                          np.concatenate(ink_tones).astype(np.float32), np.concatenate(mixes).astype(np.float32),
-                         np.concatenate(guessed) if own else None)
+                         np.concatenate(guessed) if own else None, np.concatenate(spots) if own else None,
+                         np.concatenate(spot_inks) if own else None)
 
     def guide(self, lightness: Lightness, references: Sequence[Reference], *, ink: bool = False,
               sheet: np.ndarray | None = None) -> Guide:
@@ -788,38 +948,44 @@ class ReferenceMatcher:
         l_small = lightness.reduced(*size)
         grid = (size[0] // CELL, size[1] // CELL)
         if not ink:
-            lab, confidence, _ = match(self.features(l_small)[0], cell_means(l_small), grid, references,
+            lab, confidence, _, best = match(self.features(l_small)[0], cell_means(l_small), grid, references,
                                        detail=cell_detail(l_small))
-            return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape)
+            return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape,
+                         *matched_spots(references, best, grid))
         inked = ink_view(l_small)
         l_grey = gaussian_smooth(l_small, RELATED_BLUR) if RELATED_BLUR > 0 else l_small
         grey_features, ink_features = self.features(l_grey, inked)
-        _, grey_confidence, source = match(grey_features, cell_means(l_grey), grid, references, guesses=True)
+        _, grey_confidence, source, _ = match(grey_features, cell_means(l_grey), grid, references, guesses=True)
         shares = related_shares((grey_confidence >= MIN_CONFIDENCE).reshape(grid), source.reshape(grid),
                                 len(references))
         related = [r for r, share in zip(references, shares) if share >= MIN_RELATED]
         log.debug("references: %d of %d related to the page", len(related), len(references))
         if not related:
             return Guide(np.zeros((*grid, 3), np.float32), np.zeros(grid, np.float32), lightness.shape)
-        lab, confidence, owner = match(ink_features, cell_means(inked), grid, related, ink=True,
+        lab, confidence, owner, best = match(ink_features, cell_means(inked), grid, related, ink=True,
                                        detail=cell_detail(inked), mix_limit=MAX_CELL_MIX if sheet is not None else None)
+        spot, user, spot_ink = matched_spots(related, best, grid)
         if sheet is not None:
             on_sheet = np.asarray(Image.fromarray(sheet.astype(np.float32), "F").resize(grid[::-1], Image.BOX)) > 0.5
             weak = shares[shares >= MIN_RELATED] < MIN_RELATED_SHEET
-            dark = lab[:, 0] < SHEET_HINT_L  # paper takes a paper-light colour, never a dark wash
+            dark = lab[:, 0] < SHEET_HINT_L  # paper takes a paper-light colour, never a dark wash ...
+            if user is not None:  # ... but a hint's area is placed on its shape, not on the cell's paper
+                dark &= ~user.reshape(-1)
             confidence[on_sheet.reshape(-1) & (weak[owner] | dark)] = 0.0
-        return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape)
+        return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape, spot, user, spot_ink)
 
     def hints(self, lightness: Lightness, references: Sequence[Reference], *, paint: bool,
               limit: int | None = None, sheet: np.ndarray | None = None) -> list[Hint]:
         """Colour hints from the references' confident matches, in input pixels. Tint: the hint
         has the page's lightness at that cell (only its chroma counts); paint: the reference's.
+        A match of a hint's area of a reference coloured with hints is placed where that area
+        is in its cell (:attr:`Reference.spots`).
         At most MAX_REFERENCE_HINTS, and at most ``limit``. ``sheet``: see :meth:`guide`."""
         limit = MAX_REFERENCE_HINTS if limit is None else min(limit, MAX_REFERENCE_HINTS)
         if not references or limit <= 0:
             return []
         guide = self.guide(lightness, references, ink=paint, sheet=sheet)
-        cells = spread_cells(guide.confidence, limit=limit)
+        cells = spread_cells(guide.confidence, limit=limit, keep=guide.user)
         counted = _FOUND.get()
         if counted is not None:
             counted.append(len(cells))
@@ -840,8 +1006,35 @@ class ReferenceMatcher:
             page_l = lightness.reduced(gh, gw)
             lab[:, 0] = [page_l[y, x] for y, x in cells]
         rgb = rgb_to_uint8(lab_to_rgb(lab[None])[0])
-        return [Hint(min(width - 1, int((x + 0.5) * width / gw)), min(height - 1, int((y + 0.5) * height / gh)),
-                     tuple(int(c) for c in colour)) for (y, x), colour in zip(cells, rgb)]
+        spot = np.full((gh, gw, 2), 0.5, np.float32) if guide.spot is None else guide.spot
+        found = []
+        for (y, x), colour in zip(cells, rgb):
+            rgb_hint = tuple(int(c) for c in colour)
+            if guide.user is None or not guide.user[y, x]:
+                found.append(Hint(min(width - 1, int((x + spot[y, x, 1]) * width / gw)),
+                                  min(height - 1, int((y + spot[y, x, 0]) * height / gh)), rgb_hint))
+                continue
+            placed = place_spot(lightness, (y + spot[y, x, 0]) * height / gh, (x + spot[y, x, 1]) * width / gw,
+                                (height / gh, width / gw), guide.spot_ink[y, x])
+            if placed is not None:  # else no point near matches the area's ink: not given
+                found.append(CarriedHint(placed[1], placed[0], rgb_hint))
+        return found
+
+
+def matched_spots(references: Sequence[Reference], best: np.ndarray, grid: tuple[int, int]
+                  ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """Each page cell's match (``best``, (n,) indices into the references' cells taken together)
+    -> (its :attr:`Reference.spots` (gh, gw, 2) float32, whether it is a cell of a hint's area
+    (gh, gw) bool, its :attr:`Reference.spot_ink` (gh, gw, S, S) float32), all None when no reference
+    is irodori's output coloured with hints."""
+    if all(r.spots is None for r in references):
+        return None, None, None
+    spots = np.concatenate([np.full((r.cells, 2), 0.5, np.float32) if r.spots is None else r.spots
+                            for r in references])
+    user = np.concatenate([np.zeros(r.cells, bool) if r.guessed is None else ~r.guessed for r in references])
+    ink = np.concatenate([np.zeros((r.cells, SPOT_SAMPLES, SPOT_SAMPLES), np.float32) if r.spot_ink is None
+                          else r.spot_ink for r in references])
+    return spots[best].reshape(*grid, 2), user[best].reshape(grid), ink[best].reshape(*grid, SPOT_SAMPLES, SPOT_SAMPLES)
 
 
 def related_shares(matched: np.ndarray, source: np.ndarray, count: int) -> np.ndarray:
