@@ -6,6 +6,7 @@ import logging
 import stat
 import struct
 import tracemalloc
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -74,6 +75,24 @@ def test_an_archive_with_pages_copied_uncoloured_is_made_again_on_a_rerun(tiny_o
         assert not any(i.comment for i in result.infolist())
     assert main(args) == 0
     assert "0 coloured, 1 skipped" in capsys.readouterr().err
+
+
+def test_a_folder_walk_passes_over_an_archive_irodori_wrote(tiny_onnx, chapter, tmp_path, capsys, caplog):
+    """Helper 65: `colorize out_cbz/ -o again/` coloured the pages of irodori's own .cbz again
+    (loose output images were already passed over). Its first coloured page says irodori made it."""
+    from irodori.cbz import written_by_irodori
+
+    out = tmp_path / "out"
+    assert main(["colorize", str(chapter), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 1  # (a bad page)
+    assert written_by_irodori(out / "ch01.cbz") and not written_by_irodori(chapter)
+    assert not written_by_irodori(tmp_path / "missing.cbz")
+    shutil.copy(chapter, out / "theirs.cbz")  # a chapter of the user's beside it is coloured
+    with caplog.at_level("WARNING", logger="irodori.batch"):
+        assert main(["colorize", str(out), "-o", str(tmp_path / "again"), "--model", str(tiny_onnx), "-q"]) == 1
+    assert f"1 file not coloured again: irodori's own output ({out / 'ch01.cbz'})" in caplog.text
+    assert sorted(p.name for p in (tmp_path / "again").iterdir()) == ["theirs.cbz"]
+    named = ["colorize", str(out / "ch01.cbz"), "-o", str(tmp_path / "direct"), "--model", str(tiny_onnx), "-q"]
+    assert main(named) in (0, 1) and (tmp_path / "direct" / "ch01.cbz").is_file()  # named: coloured
 
 
 def test_every_page_is_coloured_in_order_and_the_rest_is_kept(tiny_onnx, chapter, tmp_path, capsys):

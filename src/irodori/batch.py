@@ -27,7 +27,7 @@ from typing import Any, Callable
 from PIL import Image
 
 from .cbz import (ARCHIVE_EXTENSIONS, PAGE_EXTENSIONS, colorize_cbz, count_pages, did_you_mean,
-                  hinted_pages_fault, is_archive, page_names, uncoloured_pages, unread_archive)
+                  hinted_pages_fault, is_archive, page_names, uncoloured_pages, unread_archive, written_by_irodori)
 from .hints import Hint, HintError, load_hints_file, parse_hints, parse_palette
 from .paint import unused_paint_settings
 from .registry import ModelError
@@ -101,20 +101,24 @@ def collect_inputs(inputs: list[str], *, recursive: bool,
 
 
 def _not_ours(matched: list[tuple[Path, Path]], arg: str) -> list[tuple[Path, Path]]:
-    """A walk's or glob's images without irodori's own outputs (their header's Software tag,
-    :func:`irodori.imageio.made_by_irodori`), with a warning naming them: `colorize . -r` after
-    an earlier run into ./coloured/ coloured its outputs again (helper 61). A file named
-    directly is coloured whatever made it."""
+    """A walk's or glob's images and archives without irodori's own outputs (their header's
+    Software tag, :func:`irodori.imageio.made_by_irodori`; an archive's first coloured page's,
+    :func:`irodori.cbz.written_by_irodori`), with a warning naming them: `colorize . -r` after an
+    earlier run into ./coloured/ coloured its outputs again (helper 61), and its .cbz too (helper
+    65). A file named directly is coloured whatever made it."""
     kept, ours = [], []
     for source, below in matched:
-        if source.suffix.lower() in IMAGE_EXTENSIONS and _made_by_irodori(source):
+        suffix = source.suffix.lower()
+        if (suffix in IMAGE_EXTENSIONS and _made_by_irodori(source)) or (is_archive(source)
+                                                                         and written_by_irodori(source)):
             ours.append(source)
         else:
             kept.append((source, below))
     if ours:
         shown = ", ".join(map(str, ours[:3])) + (f" and {len(ours) - 3} more" if len(ours) > 3 else "")
-        log.warning("%s: %d image%s not coloured again: irodori's own output%s (%s); name %s directly to colour %s",
-                    arg, len(ours), "" if len(ours) == 1 else "s", "" if len(ours) == 1 else "s", shown,
+        kind = "image" if all(not is_archive(path) for path in ours) else "file"
+        log.warning("%s: %d %s%s not coloured again: irodori's own output%s (%s); name %s directly to colour %s",
+                    arg, len(ours), kind, "" if len(ours) == 1 else "s", "" if len(ours) == 1 else "s", shown,
                     "it" if len(ours) == 1 else "one", "it")
     return kept
 

@@ -29,7 +29,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from .hints import Hint, HintError
-from .imageio import IMAGE_EXTENSIONS, ImageReadError, atomic_file, check_encoding, encode, input_named, is_junk
+from .imageio import (IMAGE_EXTENSIONS, ImageReadError, atomic_file, check_encoding, encode, input_named, is_junk,
+                      made_by_irodori)
 from .registry import ModelError
 
 ARCHIVE_EXTENSIONS = (".cbz", ".zip")
@@ -60,6 +61,28 @@ def uncoloured_pages(path: Path) -> int:
             return sum(info.comment.endswith(UNCOLOURED_MARK) for info in archive.infolist())
     except (OSError, zipfile.BadZipFile):
         return 0
+
+
+OURS_PAGES = 3  # written_by_irodori reads the headers of at most this many of an archive's first pages
+
+
+def written_by_irodori(path: Path) -> bool:
+    """Whether the archive at ``path`` is one irodori coloured: the first of its first OURS_PAGES
+    pages that was coloured (not copied uncoloured) says irodori made it in its header
+    (:func:`irodori.imageio.made_by_irodori`); False for an archive it cannot read (colouring it
+    says why). A folder walk recoloured a chapter's .cbz written by an earlier run (helper 65)."""
+    from PIL import Image
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in [info for info in archive.infolist() if _is_page(info)][:OURS_PAGES]:
+                if info.comment.endswith(UNCOLOURED_MARK):
+                    continue
+                with archive.open(info) as fp, Image.open(fp) as img:
+                    return made_by_irodori(img)
+    except (OSError, ValueError, SyntaxError, zipfile.BadZipFile, RuntimeError, NotImplementedError):
+        return False  # (RuntimeError: encrypted; NotImplementedError: a compression zipfile lacks)
+    return False
 
 
 def unread_archive(path: Path) -> str | None:
