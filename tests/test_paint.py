@@ -391,6 +391,26 @@ def test_a_hint_on_white_paper_fills_its_region_with_its_colour(painter):
     assert np.linalg.norm(outside.mean(0) - lab_red) > 30.0
 
 
+def test_a_hint_on_a_panels_paper_fills_all_of_it_around_its_figure(painter):
+    """Helper 65: one hint on a panel's paper filled only its side: the figure and a balloon
+    nearly touching the frame cut the paper on the grid the hints spread on, and a seam ran
+    through the blank paper between a saturated half and a pale one. A paint bucket fills the
+    panel's paper (through a gap of 8 px here), not the figure's inside, nor the next panel."""
+    h, w = 1000, 1000
+    page = np.full((h, w), 255, np.uint8)
+    for x0, x1 in ((20, 480), (500, 980)):  # two panels
+        page[20:24, x0:x1] = page[976:980, x0:x1] = page[20:980, x0:x0 + 4] = page[20:980, x1 - 4:x1] = 0
+    page[24:968, 250:253] = 0  # a figure's outline, 8 px short of the panel's bottom ...
+    page[300:500, 200:360] = 0
+    page[304:496, 204:356] = 255  # ... with a box of its own paper inside
+    hinted = rgb_to_lab(np.asarray(painter.colorize(page, mode="paint", hints=[(100, 700, "#d02020")])))
+    red = rgb_to_lab(np.array([[[208, 32, 32]]], np.uint8))[0, 0]
+    for x in (60, 400):  # both sides of the figure, the far one too
+        assert np.linalg.norm(hinted[100:140, x:x + 40].reshape(-1, 3).mean(0) - red) < 8.0, x
+    assert hinted[350:450, 220:330, 1].mean() < 20.0  # the box inside the figure: its own paper
+    assert hinted[100:900, 600:900, 1].mean() < 20.0  # the next panel
+
+
 def test_a_hint_on_a_large_page_stays_on_its_side_of_a_thin_line(painter):
     # 960 px wide: the network (and the hints' grid) see it 7x smaller, where a 2 px line is a
     # faint grey; the hints' walls read the ink itself, so the line still bounds the fill.

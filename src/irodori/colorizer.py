@@ -42,8 +42,8 @@ from .hints import (HINT_CHANNELS_WITH_L, MAX_HINTS, CarriedHint, Hint, HintErro
                     hint_map, in_own_regions, parse_hints, parse_palette, propagate_hints, propagation_grid)
 from .imageio import (DEFAULT_MAX_PIXELS, HINTS_TEXT, ImageSource, Lightness, input_name, input_named, input_prefix,
                       lightness_of, open_image, page_scale, page_side, print_resolution, to_srgb, within_pages)
-from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, NO_MARK_PAPER_L, PAPER_PERCENTILE, SHAPE_CELLS, TONES,
-                    BlankSheet, Contract, PageStats, Screentone, ShapeFill, SheetFill, choose_background, choose_mode,
+from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, NO_MARK_PAPER_L, PAPER_FILL_L, PAPER_PERCENTILE,
+                    SHAPE_CELLS, TONES, BlankSheet, Contract, PageStats, Screentone, ShapeFill, SheetFill, choose_background, choose_mode,
                     composite, flats_to_lines, gutters, one_colour, page_stats, strip_gaps, tone_length)
 from .reference import (SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, counting_hints,
                         load_matcher, reference_sources)
@@ -1456,13 +1456,18 @@ def shape_fills(hints: list[Hint], lightness: Lightness, contract: Contract, net
     reach = int(np.ceil(SHAPE_CELLS * max(height / grid[0], width / grid[1])))
     ink = InkRows(lightness, contract)
     shapes, rest = [], []
+    layer = None  # the whole page's ink layer, read once, for hints on its blank paper
     for hint in hints:
         y0, x0 = max(0, hint.y - reach), max(0, hint.x - reach)
         y1, x1 = min(height, hint.y + reach + 1), min(width, hint.x + reach + 1)
         window = ink.rows(y0, y1)[:, x0:x1]
         lab = rgb_to_lab(np.array([[hint.rgb]], dtype=np.uint8))[0, 0]
-        shape = ShapeFill.find(window, hint.y, hint.x, y0=y0, x0=x0, lab=(float(lab[0]), float(lab[1]), float(lab[2])),
+        lab = (float(lab[0]), float(lab[1]), float(lab[2]))
+        shape = ShapeFill.find(window, hint.y, hint.x, y0=y0, x0=x0, lab=lab,
                                edges=(y0 == 0, y1 == height, x0 == 0, x1 == width))
+        if shape is None and window[hint.y - y0, hint.x - x0] >= PAPER_FILL_L:
+            layer = ink.rows(0, height) if layer is None else layer  # on blank paper: perhaps a panel's
+            shape = ShapeFill.paper(layer, hint.y, hint.x, lab=lab)
         (shapes if shape is not None else rest).append(shape if shape is not None else hint)
     return shapes, rest
 

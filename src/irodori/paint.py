@@ -702,6 +702,8 @@ class SheetFill:
 
 
 SHAPE_CELLS = 3  # a closed shape within this many cells of the hints' grid, every way, is filled pixel by pixel
+PAPER_FILL_L = 90.0  # levelled L of the ink layer: a hint's 5 x 5 pixels this light are on blank paper, ...
+PAPER_FILL_MOST = 0.5  # ... and its closed paper (inside a panel's frame), at most this share of the page, is filled
 SHAPE_OPEN_L = 50.0  # levelled L of the ink layer: lighter is inside a shape (paper, flattened tone)
 SHAPE_CLOSE = 2  # px each line grows by while a small shape is found: gaps up to twice this are closed
 
@@ -741,6 +743,35 @@ class ShapeFill:
         if any(touch and not edge for touch, edge in zip(sides, edges)) or all(edges):
             return None
         return cls(y0, x0, grow(shape, SHAPE_CLOSE) & open_ if closed is not open_ else shape, lab)
+
+    @classmethod
+    def paper(cls, layer: np.ndarray, y: int, x: int, *, lab: tuple[float, float, float]) -> "ShapeFill | None":
+        """layer (H, W) float32: a page's whole levelled ink layer, a hint at (y, x) -> the fill of
+        the blank paper it is on (PAPER_FILL_L and lighter, gaps in its outline up to 2
+        SHAPE_CLOSE px closed, as :meth:`find` closes them; from the nearest such paper within 2
+        SHAPE_CLOSE px, for a click beside a line), or None: the hint is not on blank
+        paper, or the paper is not closed (it reaches the page's edge) or is more than
+        PAPER_FILL_MOST of the page. A panel's paper is one region however its figures and
+        balloons cut it on the grid the hints spread on, where a hint on one side left the other
+        pale, with a seam through the blank paper between (helper 65)."""
+        from .balloons import components
+
+        if layer[y, x] < PAPER_FILL_L:
+            return None
+        open_ = layer >= PAPER_FILL_L
+        closed = open_ & ~grow(~open_, SHAPE_CLOSE)
+        near = closed[max(0, y - 2 * SHAPE_CLOSE):y + 2 * SHAPE_CLOSE + 1, max(0, x - 2 * SHAPE_CLOSE):x + 2 * SHAPE_CLOSE + 1]
+        if not near.any():  # a click beside a line: the paper nearest it, on its side
+            return None
+        ys, xs = np.nonzero(near)
+        nearest = int(np.argmin((ys - min(y, 2 * SHAPE_CLOSE)) ** 2 + (xs - min(x, 2 * SHAPE_CLOSE)) ** 2))
+        labels, _ = components(closed)
+        shape = labels == labels[ys[nearest] + max(0, y - 2 * SHAPE_CLOSE), xs[nearest] + max(0, x - 2 * SHAPE_CLOSE)]
+        if shape[0].any() or shape[-1].any() or shape[:, 0].any() or shape[:, -1].any():
+            return None
+        if shape.mean() > PAPER_FILL_MOST:
+            return None
+        return cls(0, 0, grow(shape, SHAPE_CLOSE) & open_, lab)
 
     def planes(self, y0: int, y1: int, l_paint: np.ndarray, a: np.ndarray, b: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
