@@ -13,7 +13,7 @@ from irodori.color import rgb_to_lab
 from irodori.imageio import Lightness
 from irodori.paint import (BlankSheet, Contract, PageStats, Screentone, background_mask, box_mean, box_sum,
                            choose_background, choose_mode, composite, flatten_tone, flats_to_lines, grow, gutters,
-                           ink_layer, lattice_regularity, line_radius, page_stats, thin_ink)
+                           ink_layer, lattice_regularity, page_stats)
 
 
 def _l(rgb: np.ndarray) -> np.ndarray:
@@ -159,57 +159,6 @@ def test_composite_keeps_ink_exactly_and_never_darkens_it():
     l_out, a_out, _ = composite(l_paint, a, a, l_ink)
     np.testing.assert_allclose(l_out, [[60.0, 15.0, 10.0]])
     assert a_out[0, 0] == 40.0 and a_out[0, 1] == pytest.approx(10.0)  # ink loses its chroma in proportion
-
-
-def test_thin_ink_multiplies_light_lines_and_leaves_wide_areas_and_hatching_alone():
-    """A light grey line is a Multiply layer over the paint (the paper under it is the grey
-    closing); a wide grey area, even at its edges, and dense hatching, whose darkness the paint
-    already holds, are not."""
-    rows = np.full((60, 120), 100.0, np.float32)
-    rows[10:12, 5:60] = 70.0  # a light grey line, 2 px
-    rows[30:50, 5:40] = 60.0  # a wide grey area
-    rows[20:60, 70:120:3] = 40.0  # hatching: a 1 px line every 3 px
-    assert line_radius(7) == 2 and line_radius(2) == 1
-    thin = thin_ink(rows, line_radius(7))
-    assert thin.shape == rows.shape and thin.dtype == np.float32
-    assert thin[10:12, 15:50] == pytest.approx(0.7, abs=0.01)  # the line: its share of the paper
-    assert (thin[:8] == 1.0).all() and (thin[30:50, 5:40] == 1.0).all()  # paper; the wide area, edges too
-    assert thin[30:50, 80:110].min() > 0.99  # the hatching's middle
-    l_paint, a = np.full((1, 3), 75.0, np.float32), np.full((1, 3), 30.0, np.float32)
-    l_ink = np.array([[70.0, 100.0, 20.0]], np.float32)  # the light line, paper, a dark line
-    l_min, _, _ = composite(l_paint, a, a, l_ink)
-    l_out, a_out, _ = composite(l_paint, a, a, l_ink, thin=np.array([[0.7, 1.0, 0.2]], np.float32))
-    np.testing.assert_allclose(l_min, [[70.0, 75.0, 20.0]])  # a darken composite: the line all but gone
-    np.testing.assert_allclose(l_out, [[52.5, 75.0, 15.0]])  # multiplied: it shows as on a Multiply layer
-    assert a_out[0, 0] == pytest.approx(30.0 * 52.5 / 75.0)  # and takes the colour's chroma in proportion
-
-
-def test_the_thin_ink_layer_is_read_band_by_band_as_the_whole_page_gives_it():
-    page = np.tile(bw_page_image(), (3, 2))  # 360 x 320: screentone, boxes, lines
-    page[::37, :] = 170  # light grey lines across band edges
-    lightness = Lightness(page, "gray8")
-    for tone in ("flat", "keep"):
-        contract = Contract("paint", paper_l=100.0, length=7, tone=tone)
-        whole_ink, whole_thin = contract.ink_and_lines(lightness, 0, page.shape[0])
-        assert whole_thin.min() < 0.8  # the light lines are there
-        for y0, y1 in ((0, 5), (5, 37), (37, 38), (200, 360)):
-            ink, thin = contract.ink_and_lines(lightness, y0, y1)
-            assert np.array_equal(ink, whole_ink[y0:y1]) and np.array_equal(ink, contract.ink(lightness, y0, y1))
-            assert np.array_equal(thin, whole_thin[y0:y1]), (tone, y0, y1)
-
-
-def test_a_light_grey_outline_stays_seen_over_paint_as_light(painter):
-    """Helper 52's ducks, drawn in light grey lines: a darken composite lost them in paint as light."""
-    page = np.full((120, 160), 255, np.uint8)
-    page[4:116, 4:6] = page[4:116, 154:156] = page[4:6, 4:156] = page[114:116, 4:156] = 0  # a panel's frame
-    yy, xx = np.mgrid[0:120, 0:160]
-    ring = np.abs(np.hypot(yy - 60, xx - 80) - 35) < 1.0  # a light grey circle, 2 px
-    page[ring] = 180
-    out = _l(painter.colorize(page, mode="paint", hints=[(80, 60, "#e8c860")]))  # a light yellow inside: L 82
-    inside = np.hypot(yy - 60, xx - 80) < 30
-    l_ring = _l(np.repeat(page[..., None], 3, 2))[ring].mean()
-    assert out[inside].mean() == pytest.approx(82.0, abs=3.0) and l_ring == pytest.approx(73.0, abs=1.0)
-    assert out[ring].mean() < l_ring - 10.0  # multiplied, not min(82, 73): the line stays seen
 
 
 def test_the_pages_own_black_keeps_no_chroma():

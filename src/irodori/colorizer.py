@@ -866,11 +866,11 @@ class Colorizer:
             up = [np.asarray(c.resize((width, y1 - y0), resample, box=box)) for c in channels]
             if not painting:
                 return y0, Image.fromarray(lab_to_srgb8(lightness.rows(y0, y1), up[0], up[1]), "RGB")
-            l_ink, thin = contract.ink_and_lines(lightness, y0, y1)
+            l_ink = contract.ink(lightness, y0, y1)
             l_paint, a, b = np.clip(up[2], 0.0, 100.0), up[0], up[1]
             for fill in ([sheet] if sheet is not None else []) + list(shapes):
                 l_paint, a, b = fill.planes(y0, y1, l_paint, a, b)
-            l_out, a, b = composite(l_paint, a, b, l_ink, black_l=contract.black_l, thin=thin)
+            l_out, a, b = composite(l_paint, a, b, l_ink, black_l=contract.black_l)
             return y0, Image.fromarray(lab_to_srgb8(l_out, a, b), "RGB")
 
         out = Image.new("RGB", (width, height))

@@ -6,15 +6,12 @@ tint it. A colourist instead lays the line art over colour flats and shading on 
 layer. Paint mode does the same with a paint model's predicted lightness ``l_paint`` (flats and
 shading, from :mod:`irodori.model`) and chroma:
 
-    L_out = min(l_paint x thin, L_ink)        ab_out = ab * L_out / l_paint
+    L_out = min(l_paint, L_ink)        ab_out = ab * L_out / l_paint
 
 ``L_ink`` is the input's own lightness at full resolution, levelled so that its paper is white
-(L 100). Where the page is paper, the colour shows; where it is ink, the ink is kept as dark
-and as sharp as printed and loses its chroma in proportion. Mostly a darken composite (the
-network's ``l_paint`` already holds the grey of tone and hatching, which a plain multiply would
-darken twice); ``thin`` (:func:`thin_ink`) multiplies the paint by the darkness of lone thin
-lines against the paper under them, as a Multiply layer does, so a light grey line stays seen
-over paint as light as it. With ``tone="keep"`` the screentone
+(L 100). Where the page is paper, the colour shows; where it is ink, the ink is kept exactly as
+dark and as sharp as printed (a darken composite: unlike a plain multiply it never makes a line
+darker than it was) and loses its chroma in proportion. With ``tone="keep"`` the screentone
 dots are part of the ink layer and stay as a printed texture over the colour; with
 ``tone="flat"`` (the default, as a colour edition looks) :func:`flatten_tone` removes dots from
 the ink layer first, so toned regions take the network's smooth colour (its ``l_paint`` has
@@ -295,66 +292,14 @@ def ink_layer(l_rows: np.ndarray, *, paper_l: float, tone: str, length: int,
     return levelled.astype(np.float32)
 
 
-THIN_INK_DARKER = 0.9  # a pixel under this share of the paper's L around it is thin ink (a line, a dot)
-THIN_INK_REACH = 6  # line radii: the neighbourhood whose share of thin ink tells a lone line from hatching
-THIN_INK_SPARSE = 0.15  # ... multiplied over the paint in full where at most this share of it is thin ink,
-THIN_INK_DENSE = 0.3  # ... and not at all where this share or more (hatching, dots), in between in proportion
-
-
-def line_radius(length: int) -> int:
-    """The widest thin line, in input pixels, that :func:`thin_ink` multiplies (a line up to
-    2 radius + 1 wide): a third of the tone length ``length``, 2 px on a 1200 px page."""
-    return max(1, length // 3)
-
-
-def _window_extreme(values: np.ndarray, radius: int, axis: int, op: np.ufunc) -> np.ndarray:
-    """``op`` (np.maximum or np.minimum) of ``values`` (R, W) over windows of 2 radius + 1 along
-    ``axis``, clipped at the ends: shifted copies folded in place, no padding."""
-    out = values.copy()
-    near = [slice(None), slice(None)]
-    far = [slice(None), slice(None)]
-    for k in range(1, radius + 1):
-        near[axis], far[axis] = slice(k, None), slice(None, -k)
-        op(out[tuple(near)], values[tuple(far)], out=out[tuple(near)])
-        op(out[tuple(far)], values[tuple(near)], out=out[tuple(far)])
-    return out
-
-
-def thin_ink(l_ink: np.ndarray, radius: int) -> np.ndarray:
-    """The Multiply layer of thin ink: l_ink (R, W) float32 levelled L in [0, 100] -> (R, W)
-    float32 in [0, 1], each pixel's L over the L of the paper or tone it lies on where it is a
-    line or dot at most 2 ``radius`` + 1 wide in a sparse neighbourhood, 1 elsewhere.
-
-    The paper under the ink is the grey closing of the layer (a maximum then a minimum filter
-    over (2 radius + 1)^2: thin dark marks are filled with the level around them, wide regions
-    keep their edges; Soille, *Morphological Image Analysis*, 2003, ch. 4). :func:`composite`
-    multiplies the paint by it, as a colourist's Multiply layer does, so a light grey outline
-    darkens the colour under it by its own share instead of vanishing in a paint as light as it
-    (helper 52's ducks drawn in light dotted lines). Where more than THIN_INK_DENSITY of the
-    neighbourhood (4 ``radius`` around) is thin ink, hatching or dots whose darkness the
-    network's lightness already holds, the factor fades to 1 (multiplying all of it took the
-    val pages from 16.10 to 15.39 dB; fading it, 16.09)."""
-    levels = np.round(np.clip(l_ink, 0.0, 100.0) * 2.55).astype(np.uint8)
-    under = levels
-    for op in (np.maximum, np.minimum):
-        under = _window_extreme(_window_extreme(under, radius, 0, op), radius, 1, op)
-    ratio = np.ones(l_ink.shape, np.float32)
-    thin = under > levels
-    ratio[thin] = np.minimum(l_ink[thin] * 2.55 / under[thin], 1.0)
-    share = box_mean(ratio < THIN_INK_DARKER, THIN_INK_REACH * radius)
-    sparse = np.clip((THIN_INK_DENSE - share) / (THIN_INK_DENSE - THIN_INK_SPARSE), 0.0, 1.0)
-    return (1.0 - sparse * (1.0 - ratio)).astype(np.float32)
-
-
-def composite(l_paint: np.ndarray, a: np.ndarray, b: np.ndarray, l_ink: np.ndarray, *, black_l: float = 0.0,
-              thin: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def composite(l_paint: np.ndarray, a: np.ndarray, b: np.ndarray, l_ink: np.ndarray, *, black_l: float = 0.0
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Colour under ink: (l_paint, a, b) the predicted colour page and l_ink the ink layer, all
-    (R, W) float32 Lab -> (L, a, b) of the output: L = min(l_paint x thin, l_ink) (ink never
-    lighter than printed; ``thin``, :func:`thin_ink`'s Multiply layer of thin lines, None: 1),
-    chroma scaled by (L - black_l) / (l_paint - black_l), clipped to [0, 1]: ink is black, not
-    dark colour, and the page's own black (``black_l``, the levelled L of its solid ink: a grey
-    ink on a yellowed scan is L 15) has no chroma left."""
-    l_out = np.minimum(l_paint if thin is None else l_paint * thin, l_ink)
+    (R, W) float32 Lab -> (L, a, b) of the output: L = min(l_paint, l_ink) (ink never lighter or
+    darker than printed), chroma scaled by (L - black_l) / (l_paint - black_l), clipped to [0, 1]:
+    ink is black, not dark colour, and the page's own black (``black_l``, the levelled L of its
+    solid ink: a grey ink on a yellowed scan is L 15) has no chroma left."""
+    l_out = np.minimum(l_paint, l_ink)
     scale = np.clip((l_out - black_l) / np.maximum(l_paint - black_l, 1e-3), 0.0, 1.0)
     return l_out, a * scale, b * scale
 
@@ -1046,22 +991,8 @@ class Contract:
         dots are flattened only in the screen's cells and outside the balloons). The tone filter
         reads 3 x the tone length of rows above and below (its openings and its density window),
         so a page read band by band gets the layer it would get whole."""
-        layer, top = self._ink(lightness, y0, y1, tone or self.tone, 0)
-        return layer[y0 - top:y1 - top]
-
-    def ink_and_lines(self, lightness: "Lightness", y0: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows y0:y1 of ``lightness`` -> (the ink layer, as :meth:`ink`; its thin lines'
-        Multiply layer, :func:`thin_ink`), both (y1 - y0, W) float32, read with the rows of
-        context each needs, so that a page read band by band gets what it would get whole."""
-        radius = line_radius(self.length)
-        layer, top = self._ink(lightness, y0, y1, self.tone, (2 + THIN_INK_REACH) * radius)  # closing, share
-        rows = slice(y0 - top, y1 - top)
-        return layer[rows], thin_ink(layer, radius)[rows]
-
-    def _ink(self, lightness: "Lightness", y0: int, y1: int, tone: str, context: int) -> tuple[np.ndarray, int]:
-        """The ink layer of rows y0:y1 with at least ``context`` rows around them where the page
-        has them, and the first row it starts at."""
-        halo = max(context, 3 * self.length if tone == "flat" else 0)
+        tone = tone or self.tone
+        halo = 3 * self.length if tone == "flat" else 0
         height, width = lightness.shape
         top, bottom = max(0, y0 - halo), min(height, y1 + halo)
         screen = None
@@ -1072,10 +1003,9 @@ class Contract:
                 screen = outside if screen is None else screen & outside
         layer = ink_layer(lightness.rows(top, bottom), paper_l=self.paper_l, tone=tone, length=self.length,
                           screen=screen)
-        return layer, top
+        return layer[y0 - top:y1 - top]
 
 
 __all__ = ["BACKGROUNDS", "MODES", "TONES", "BlankSheet", "Contract", "PageStats", "Screentone", "SheetFill", "background_mask",
            "choose_background", "choose_mode", "composite", "flatten_tone", "flats_to_lines", "grow", "gutters",
-           "ink_layer", "lattice_regularity", "line_radius", "one_colour", "page_stats", "paper_level", "thin_ink",
-           "tone_length"]
+           "ink_layer", "lattice_regularity", "one_colour", "page_stats", "paper_level", "tone_length"]
