@@ -43,8 +43,9 @@ from .hints import (HINT_CHANNELS_WITH_L, MAX_HINTS, CarriedHint, Hint, HintErro
 from .imageio import (DEFAULT_MAX_PIXELS, HINTS_TEXT, ImageSource, Lightness, input_name, input_named, input_prefix,
                       lightness_of, open_image, page_scale, page_side, print_resolution, to_srgb, within_pages)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, NO_MARK_PAPER_L, PAPER_FILL_L, PAPER_PERCENTILE,
-                    SHAPE_CELLS, TONES, BlankSheet, Contract, PageStats, Screentone, ShapeFill, SheetFill, choose_background, choose_mode,
-                    composite, flats_to_lines, gutters, one_colour, page_stats, strip_gaps, tone_length)
+                    SHAPE_CELLS, TONES, BlankSheet, Contract, PageStats, Screentone, ShapeFill, SheetFill,
+                    choose_background, choose_mode, composite, flats_to_lines, gutters, one_colour, page_stats,
+                    strip_gaps, tone_length)
 from .reference import (SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, counting_hints,
                         load_matcher, reference_sources)
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError

@@ -705,13 +705,14 @@ class ShapeFill:
             return None
         open_ = layer >= PAPER_FILL_L
         closed = open_ & ~grow(~open_, SHAPE_CLOSE)
-        near = closed[max(0, y - 2 * SHAPE_CLOSE):y + 2 * SHAPE_CLOSE + 1, max(0, x - 2 * SHAPE_CLOSE):x + 2 * SHAPE_CLOSE + 1]
-        if not near.any():  # a click beside a line: the paper nearest it, on its side
+        reach = 2 * SHAPE_CLOSE  # a click beside a line: the paper nearest it, on its side
+        top, left = max(0, y - reach), max(0, x - reach)
+        ys, xs = np.nonzero(closed[top:y + reach + 1, left:x + reach + 1])
+        if ys.size == 0:
             return None
-        ys, xs = np.nonzero(near)
-        nearest = int(np.argmin((ys - min(y, 2 * SHAPE_CLOSE)) ** 2 + (xs - min(x, 2 * SHAPE_CLOSE)) ** 2))
+        nearest = int(np.argmin((ys + top - y) ** 2 + (xs + left - x) ** 2))
         labels, _ = components(closed)
-        shape = labels == labels[ys[nearest] + max(0, y - 2 * SHAPE_CLOSE), xs[nearest] + max(0, x - 2 * SHAPE_CLOSE)]
+        shape = labels == labels[ys[nearest] + top, xs[nearest] + left]
         if shape[0].any() or shape[-1].any() or shape[:, 0].any() or shape[:, -1].any():
             return None
         if shape.mean() > PAPER_FILL_MOST:

@@ -130,7 +130,7 @@ OWN_HINT_LEAST = 0.05  # ... or holds the most of that area, at least this share
 SPOT_SAMPLES = 16  # lightness_patch: samples across a cell's side, of L around a hint's area's spot
 SPOT_AGREE = 0.6  # a carried hint goes where the page's patch correlates this well with its area's (place_spot) ...
 SPOT_FLAT = 2.0  # ... (a patch whose L varies less than this is a flat fill: it stays where it is) ...
-SPOT_SCALES = (0.7, 0.85, 1.0, 1.2, 1.4)  # ... read over a cell's extent times these (the art's size against the reference's)
+SPOT_SCALES = (0.7, 0.85, 1.0, 1.2, 1.4)  # ... read over a cell's extent times these (the art's size differs)
 SPOT_SEARCH = 0.75  # ... looked for this many cells around where its match puts it
 PAINT_MIN_L = 40.0  # a painted hint is at least this light: a flat over paper, never a black wash
 DARK_SHARE = 0.25  # a cell's colour is the mean of its pixels above this lightness quantile (ink excluded)
@@ -178,7 +178,7 @@ class Reference:
     hints' areas (:func:`own_cells`): matched, but never a hint (None: every cell counts);
     ``spots`` (n, 2) float32: where in each cell (row and column, as shares of the cell's height
     and width, in [0, 1]) its hint goes, the middle for most cells, for a cell of a hint's area a
-    pixel well inside that area (None: the middle of every cell); ``spot_ink`` (n, S, S) float32:
+    pixel well inside that area (None: the middle of every cell); ``spot_patch`` (n, S, S) float32:
     for a cell of a hint's area, the L around its spot (:func:`spot_patches`; 0 for the others).
     """
 
@@ -192,7 +192,7 @@ class Reference:
     mix: np.ndarray | None = None
     guessed: np.ndarray | None = None
     spots: np.ndarray | None = None
-    spot_ink: np.ndarray | None = None
+    spot_patch: np.ndarray | None = None
 
     @property
     def cells(self) -> int:
@@ -206,14 +206,14 @@ class Guide:
     ``spot`` (gh, gw, 2) float32: where in each cell its hint goes (the matched reference cell's
     :attr:`Reference.spots`; None: the middle); ``user`` (gh, gw) bool: the cells matched to a
     hint's area of a reference that is irodori's output coloured with hints (None: none is), and
-    ``spot_ink`` (gh, gw, S, S) float32 the L around that area's spot there."""
+    ``spot_patch`` (gh, gw, S, S) float32 the L around that area's spot there."""
 
     lab: np.ndarray
     confidence: np.ndarray
     shape: tuple[int, int]
     spot: np.ndarray | None = None
     user: np.ndarray | None = None
-    spot_ink: np.ndarray | None = None
+    spot_patch: np.ndarray | None = None
 
     @property
     def coverage(self) -> float:
@@ -674,7 +674,6 @@ def _shows(ab: np.ndarray, hint_ab: np.ndarray) -> np.ndarray:
     return np.hypot(*np.moveaxis(ab - np.multiply.outer(scale, hint_ab), -1, 0)) <= OWN_HINT_AB
 
 
-
 def _hint_seed(l: np.ndarray, a: np.ndarray, b: np.ndarray, hint: Hint, target: np.ndarray) -> tuple[int, int] | None:
     """Where a hint's area starts: the hint's pixel, or, where that is ink or beside a line (its
     averaged chroma not the hint's), the nearest pixel within OWN_HINT_REACH that shows the hint's
@@ -897,7 +896,7 @@ class ReferenceMatcher:
         when it cannot be read, or is too large, too small or grey (:func:`reference_image`)."""
         rgb, own = reference_image(source, name=name, max_pixels=max_pixels)  # an array too: the same checks
         areas = hint_areas(rgb, own)  # irodori's output coloured with hints: their areas alone are the user's
-        feats, labs, where, tones, inks, ink_tones, mixes, guessed, spots, spot_inks = ([] for _ in range(10))
+        feats, labs, where, tones, inks, ink_tones, mixes, guessed, spots, patches = ([] for _ in range(10))
         l_full = rgb_to_lab(rgb)[..., 0] if own else None
         for scale in REFERENCE_SCALES:
             size = feature_size(*rgb.shape[:2], side=max(32, int(FEATURE_SIDE * scale)))
@@ -915,7 +914,7 @@ class ReferenceMatcher:
                     mix = np.where(mine, 0.0, mix)  # a hint's area has its one colour, whatever else is in the cell
                     guessed.append(~mine)
                     spots.append(spot)
-                    spot_inks.append(spot_patches(l_full, mine, spot, grid, mirror=mirror))
+                    patches.append(spot_patches(l_full, mine, spot, grid, mirror=mirror))
                 mixes.append(mix)
                 backdrop = background_cells(cells.reshape(*grid, 3)).reshape(-1)
                 rows, cols = np.indices(grid).reshape(2, -1)
@@ -931,7 +930,7 @@ class ReferenceMatcher:
                          np.concatenate(where).astype(np.int32), np.concatenate(tones).astype(np.float32),
                          np.concatenate(ink_tones).astype(np.float32), np.concatenate(mixes).astype(np.float32),
                          np.concatenate(guessed) if own else None, np.concatenate(spots) if own else None,
-                         np.concatenate(spot_inks) if own else None)
+                         np.concatenate(patches) if own else None)
 
     def guide(self, lightness: Lightness, references: Sequence[Reference], *, ink: bool = False,
               sheet: np.ndarray | None = None) -> Guide:
@@ -949,7 +948,7 @@ class ReferenceMatcher:
         grid = (size[0] // CELL, size[1] // CELL)
         if not ink:
             lab, confidence, _, best = match(self.features(l_small)[0], cell_means(l_small), grid, references,
-                                       detail=cell_detail(l_small))
+                                             detail=cell_detail(l_small))
             return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape,
                          *matched_spots(references, best, grid))
         inked = ink_view(l_small)
@@ -963,8 +962,9 @@ class ReferenceMatcher:
         if not related:
             return Guide(np.zeros((*grid, 3), np.float32), np.zeros(grid, np.float32), lightness.shape)
         lab, confidence, owner, best = match(ink_features, cell_means(inked), grid, related, ink=True,
-                                       detail=cell_detail(inked), mix_limit=MAX_CELL_MIX if sheet is not None else None)
-        spot, user, spot_ink = matched_spots(related, best, grid)
+                                             detail=cell_detail(inked),
+                                             mix_limit=MAX_CELL_MIX if sheet is not None else None)
+        spot, user, spot_patch = matched_spots(related, best, grid)
         if sheet is not None:
             on_sheet = np.asarray(Image.fromarray(sheet.astype(np.float32), "F").resize(grid[::-1], Image.BOX)) > 0.5
             weak = shares[shares >= MIN_RELATED] < MIN_RELATED_SHEET
@@ -972,7 +972,7 @@ class ReferenceMatcher:
             if user is not None:  # ... but a hint's area is placed on its shape, not on the cell's paper
                 dark &= ~user.reshape(-1)
             confidence[on_sheet.reshape(-1) & (weak[owner] | dark)] = 0.0
-        return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape, spot, user, spot_ink)
+        return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape, spot, user, spot_patch)
 
     def hints(self, lightness: Lightness, references: Sequence[Reference], *, paint: bool,
               limit: int | None = None, sheet: np.ndarray | None = None) -> list[Hint]:
@@ -1015,8 +1015,8 @@ class ReferenceMatcher:
                                   min(height - 1, int((y + spot[y, x, 0]) * height / gh)), rgb_hint))
                 continue
             placed = place_spot(lightness, (y + spot[y, x, 0]) * height / gh, (x + spot[y, x, 1]) * width / gw,
-                                (height / gh, width / gw), guide.spot_ink[y, x])
-            if placed is not None:  # else no point near matches the area's ink: not given
+                                (height / gh, width / gw), guide.spot_patch[y, x])
+            if placed is not None:  # else no point near looks like the area's surroundings: not given
                 found.append(CarriedHint(placed[1], placed[0], rgb_hint))
         return found
 
@@ -1025,16 +1025,17 @@ def matched_spots(references: Sequence[Reference], best: np.ndarray, grid: tuple
                   ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """Each page cell's match (``best``, (n,) indices into the references' cells taken together)
     -> (its :attr:`Reference.spots` (gh, gw, 2) float32, whether it is a cell of a hint's area
-    (gh, gw) bool, its :attr:`Reference.spot_ink` (gh, gw, S, S) float32), all None when no reference
-    is irodori's output coloured with hints."""
+    (gh, gw) bool, its :attr:`Reference.spot_patch` (gh, gw, S, S) float32), all None when no
+    reference is irodori's output coloured with hints."""
     if all(r.spots is None for r in references):
         return None, None, None
     spots = np.concatenate([np.full((r.cells, 2), 0.5, np.float32) if r.spots is None else r.spots
                             for r in references])
     user = np.concatenate([np.zeros(r.cells, bool) if r.guessed is None else ~r.guessed for r in references])
-    ink = np.concatenate([np.zeros((r.cells, SPOT_SAMPLES, SPOT_SAMPLES), np.float32) if r.spot_ink is None
-                          else r.spot_ink for r in references])
-    return spots[best].reshape(*grid, 2), user[best].reshape(grid), ink[best].reshape(*grid, SPOT_SAMPLES, SPOT_SAMPLES)
+    patch = np.concatenate([np.zeros((r.cells, SPOT_SAMPLES, SPOT_SAMPLES), np.float32) if r.spot_patch is None
+                            else r.spot_patch for r in references])
+    return (spots[best].reshape(*grid, 2), user[best].reshape(grid),
+            patch[best].reshape(*grid, SPOT_SAMPLES, SPOT_SAMPLES))
 
 
 def related_shares(matched: np.ndarray, source: np.ndarray, count: int) -> np.ndarray:
