@@ -488,6 +488,23 @@ def test_a_temperature_outside_the_range_or_for_a_model_without_one_is_refused(c
     assert not (tmp_path / "out" / "p.png").exists()
 
 
+def test_a_hint_on_a_faded_print_spreads_as_far_as_on_the_print_itself():
+    """Helper 66: one red hint on a faded print's jacket reddened its flag, face and sky; the
+    same hint on the print itself kept to the jacket. The hints spread over the levels the
+    network sees (restored), whose edges are as strong as the print's, not over the faded ones."""
+    from irodori.color import rgb_to_lab
+    from irodori.colorizer import load_colorizer
+
+    colorizer = load_colorizer("general-int8", threads=1)
+    grey = np.asarray(Image.open(EXAMPLES / "photo_hills.png").convert("L"), dtype=np.float32)
+    spread = []
+    for page in (grey.astype(np.uint8), (50 + grey * 0.45).astype(np.uint8)):  # the print; faded, L 25-75
+        plain = rgb_to_lab(np.asarray(colorizer.colorize(page)))
+        hinted = rgb_to_lab(np.asarray(colorizer.colorize(page, hints=[(40, 20, "#d02020")])))
+        spread.append(float((hinted[..., 1] - plain[..., 1] > 15).mean()))
+    assert spread[0] > 0.01 and spread[1] < spread[0] * 1.5 + 0.02, spread
+
+
 def test_a_faded_print_is_read_at_restored_levels_and_keeps_its_colours():
     """A faded print (blacks lifted, whites dulled) came out one cold blue: the network takes low
     contrast for haze and sky. It now sees the print's levels stretched, and keeps its lightness."""

@@ -644,10 +644,13 @@ class Colorizer:
 
     def network_ab(self, lightness: Lightness, hints: list[Hint], *,
                    temperature: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The network alone: parsed hints -> (ab_small (2, h, w) in Lab units, the L (h, w) it saw)."""
+        """The network alone: parsed hints -> (ab_small (2, h, w) in Lab units, the L (h, w) it saw:
+        a faded print's with its levels restored, which the hints spread over too; over the faded
+        levels, whose edges are half as strong, one hint on a jacket coloured the flag, the face
+        and the sky: helper 66)."""
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints)
         box, sides = frame_box((l_in[0, 0, :h, :w] + 1.0) * 50.0)
-        l_net = restore_faded_levels(l_in, (h, w), box=box)
+        l_net = l_restored = restore_faded_levels(l_in, (h, w), box=box)
         top, bottom, left, right = 0, h, 0, w  # the network sees all of it ...
         if l_net is not l_in:  # ... but a faded print on a scanner's lid alone, the frame staying grey
             # a frame on one side is a sky's first band, one under a tenth of the image a panel's
@@ -665,12 +668,12 @@ class Colorizer:
         check_network_output(ab_net, (1, 2, *l_net.shape[2:]), model=getattr(self.backend, "path", self.name))
         ab = np.zeros((2, h, w), np.float32)
         ab[:, top:bottom, left:right] = denormalize_ab(ab_net[0, :, :bottom - top, :right - left])
-        l_seen = (l_in[0, 0, :h, :w] + 1.0) * 50.0
-        level = plain_frame_level(l_seen, box, sides) if (top, bottom, left, right) == (0, h, 0, w) else None
+        l_read = (l_in[0, 0, :h, :w] + 1.0) * 50.0
+        level = plain_frame_level(l_read, box, sides) if (top, bottom, left, right) == (0, h, 0, w) else None
         if level is not None:  # a print's white border or a black lid stays grey (helper 61: stained)
             ab[:, outside_box((h, w), box)] = 0.0  # with what is written on it
             log.debug("%sa plain frame on %d sides stays grey", input_prefix(), sides)
-        return ab, l_seen
+        return ab, (l_restored[0, 0, :h, :w] + 1.0) * 50.0
 
     def size_padded(self, l_net: np.ndarray, hint_in: np.ndarray, box: tuple[int, int, int, int]
                     ) -> tuple[np.ndarray, np.ndarray]:
