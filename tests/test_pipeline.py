@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from irodori.color import rgb_to_l
 from irodori.colorizer import Colorizer, Hint, load_colorizer
@@ -584,10 +584,7 @@ def test_a_prints_white_border_stays_grey_written_on_or_not():
     for k in range(12):  # strokes of a hand along the bottom border, a third of its width
         x = 30 + 22 * k
         draw.line((x, h + 50, x + 9, h + 70), fill=30, width=3)
-    captioned = Image.fromarray(border.copy())  # a typed caption across the border (helper 66: a third
-    ImageDraw.Draw(captioned).text((30, h + 40), "Hong Kong, summer 1962 - Aunt May", fill=40,  # of its rows ink)
-                                   font=ImageFont.load_default(size=24))
-    for page in (border, np.asarray(written), np.asarray(captioned)):
+    for page in (border, np.asarray(written)):
         lab = rgb_to_lab(np.asarray(colorizer.colorize(page)))
         paper = page > 240
         paper[24 - 8:24 + h + 8, 24 - 8:24 + w + 8] = False  # the print's colour blurs into it a few pixels

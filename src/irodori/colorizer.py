@@ -948,7 +948,7 @@ def frame_box(l: np.ndarray) -> tuple[tuple[int, int, int, int], int]:
                                            for line, level in zip(lines, levels))
 
 
-FRAME_MARKED = 0.6  # _frame_depth: a row this much at the frame's level is frame, marks on it (writing) or not
+FRAME_MARKED = 0.85  # _frame_depth: a row this much at the frame's level is frame, marks on it (writing) or not
 FRAME_PAPER_L = 90.0  # plain_frame_level: a frame at least this light is a print's border or album paper
 
 
