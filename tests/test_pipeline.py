@@ -594,6 +594,21 @@ def test_a_prints_white_border_stays_grey_written_on_or_not():
         assert np.hypot(land[..., 1], land[..., 2]).mean() > 5  # the print itself is coloured
 
 
+def test_a_print_in_a_white_border_on_a_black_lid_keeps_its_own_colours():
+    """Helper 66: a print that is not faded, in its white border on a scanner's black lid, came
+    out with orange and blue blotches that moved with the lid's width; alone it was plain. The
+    network now sees such a print alone, as it sees a faded one."""
+    from irodori.color import rgb_to_lab
+
+    colorizer = load_colorizer("general-int8", threads=1)
+    grey = np.asarray(Image.open(EXAMPLES / "photo_hills.png").convert("L"))
+    alone = rgb_to_lab(np.asarray(colorizer.colorize(grey)))
+    for lid in (40, 90):
+        scan = np.pad(np.pad(grey, 16, constant_values=245), lid, constant_values=6)
+        inside = rgb_to_lab(np.asarray(colorizer.colorize(scan)))[lid + 16:-lid - 16, lid + 16:-lid - 16]
+        assert np.abs(inside[..., 1:] - alone[..., 1:]).mean() < 3.0, lid
+
+
 def test_one_opened_image_coloured_from_two_threads_stays_intact(colorizer):
     """Pillow's lazy decoding is not thread-safe: two threads colouring one Image.open() image
     garbled it, and every later colouring of it came out mostly black, with no error."""

@@ -649,11 +649,15 @@ class Colorizer:
         levels, whose edges are half as strong, one hint on a jacket coloured the flag, the face
         and the sky: helper 66)."""
         l_in, hint_in, (h, w) = self.network_inputs(lightness, hints=hints)
-        box, sides = frame_box((l_in[0, 0, :h, :w] + 1.0) * 50.0)
+        l_read = (l_in[0, 0, :h, :w] + 1.0) * 50.0
+        box, sides = frame_box(l_read)
         l_net = l_restored = restore_faded_levels(l_in, (h, w), box=box)
+        level = plain_frame_level(l_read, box, sides)
         top, bottom, left, right = 0, h, 0, w  # the network sees all of it ...
-        if l_net is not l_in:  # ... but a faded print on a scanner's lid alone, the frame staying grey
-            # a frame on one side is a sky's first band, one under a tenth of the image a panel's
+        if l_net is not l_in or level is not None:  # ... but a faded print, or one in a white border or on a
+            # black lid, alone, the frame staying grey (helper 66: a print in a white border on a black lid came
+            # out with orange and blue blotches, blue as the print alone now; val tint sets within 0.04 dB).
+            # A frame on one side is a sky's first band, one under a tenth of the image a panel's
             # margin; art on a plain ground is not cut (its ground may have a colour: cut to the
             # figure, val characters-tint lost 0.12 dB with a reference)
             if sides >= FRAMED_SIDES and (box[1] - box[0]) * (box[3] - box[2]) <= FRAMED_AREA * h * w:
@@ -668,8 +672,6 @@ class Colorizer:
         check_network_output(ab_net, (1, 2, *l_net.shape[2:]), model=getattr(self.backend, "path", self.name))
         ab = np.zeros((2, h, w), np.float32)
         ab[:, top:bottom, left:right] = denormalize_ab(ab_net[0, :, :bottom - top, :right - left])
-        l_read = (l_in[0, 0, :h, :w] + 1.0) * 50.0
-        level = plain_frame_level(l_read, box, sides) if (top, bottom, left, right) == (0, h, 0, w) else None
         if level is not None:  # a print's white border or a black lid stays grey (helper 61: stained)
             ab[:, outside_box((h, w), box)] = 0.0  # with what is written on it
             log.debug("%sa plain frame on %d sides stays grey", input_prefix(), sides)
