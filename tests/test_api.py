@@ -161,6 +161,14 @@ def test_keep_colour_keeps_a_sepia_print_but_says_its_colour_is_one_hue(caplog):
         assert "one hue" not in caplog.text  # colours of every hue: kept without a word
         assert keeper.colorize(sepia).info["irodori.mode"] == "kept"
     assert "its colour is one hue" in caplog.text and "colour it without --keep-colour" in caplog.text
+    caplog.clear()
+    from irodori.color import lab_to_rgb, rgb_to_uint8
+
+    chroma = 10 + 40 * rng.random(grey.shape)  # one warm hue whose chroma varies at each lightness: a
+    warm = np.stack([20 + grey * 70, chroma * np.cos(np.radians(50)), chroma * np.sin(np.radians(50))], -1)
+    with caplog.at_level("WARNING", logger="irodori.colorizer"):  # photo of a red cup, not a toned print
+        assert keeper.colorize(rgb_to_uint8(lab_to_rgb(warm))).info["irodori.mode"] == "kept"
+    assert "one hue" not in caplog.text  # (helper 66: real colour photos were said to be perhaps sepia)
     faint = (grey[..., None] * 230 + np.array([[[-10, 2, 14]]]) * (grey[..., None] > 0.5)).clip(0, 255)
     with caplog.at_level("WARNING", logger="irodori.colorizer"):  # a faded colour snapshot (helper 61)
         assert keeper.colorize(faint.astype(np.uint8)).info["irodori.mode"] == "tint"

@@ -1397,13 +1397,18 @@ def lab_sample(lightness: Lightness, *, budget: int = 1 << 14) -> np.ndarray:
 
 ONE_HUE_SHARE = 0.97  # one_hue: this share of the chroma within ONE_HUE_SPREAD degrees of its mean hue
 ONE_HUE_SPREAD = 30.0
+TONED_SPREAD = 3.0  # ... and its colour at one lightness varying less than this (colour_given_lightness)
 
 
 def one_hue(lab: np.ndarray) -> float | None:
     """A colour input's :func:`lab_sample` (n, 3) -> the hue angle (degrees, CIE Lab) when its
     colour is one hue, as a sepia, selenium or cyanotype toned print's is (ONE_HUE_SHARE of its
-    chroma, weighted, within ONE_HUE_SPREAD of the mean hue), else None. Single-coloured art (a
-    lemon, a teddy bear) is one hue too: a hint, not a test that a print is toned."""
+    chroma, weighted, within ONE_HUE_SPREAD of the mean hue), and set by its lightness, as a
+    toner's is (:func:`colour_given_lightness` under TONED_SPREAD), else None. Single-coloured
+    art (a lemon, a teddy bear) is one hue too: a hint, not a test that a print is toned. Real
+    colour photographs of one warm hue (a red cup of coffee, a tabby cat) passed the hue test
+    alone and were said to be perhaps sepia prints (helper 66): their colour at one lightness
+    varies 9-11 Lab units, a toned print's under 1."""
     chroma = lab_chroma(lab)
     coloured = chroma > 4.0
     if not coloured.any():
@@ -1412,7 +1417,24 @@ def one_hue(lab: np.ndarray) -> float | None:
     mean = np.arctan2((weight * np.sin(hue)).sum(), (weight * np.cos(hue)).sum())
     apart = np.abs(np.angle(np.exp(1j * (hue - mean))))
     share = float(weight[apart < np.radians(ONE_HUE_SPREAD)].sum() / weight.sum())
-    return float(np.degrees(mean)) % 360 if share >= ONE_HUE_SHARE else None
+    if share < ONE_HUE_SHARE or colour_given_lightness(lab) >= TONED_SPREAD:
+        return None
+    return float(np.degrees(mean)) % 360
+
+
+def colour_given_lightness(lab: np.ndarray) -> float:
+    """CIE Lab (n, 3) -> how much the colour varies among pixels of one lightness: the standard
+    deviation of a and b (their hypotenuse) within each 10-L band of at least 20 pixels, averaged
+    by the bands' sizes; 0 when no band has that many. A toner colours by the silver's density,
+    so a toned print's colour follows its lightness (under 1 on prints toned by hand-made curves)."""
+    bands = np.clip((lab[:, 0] // 10).astype(int), 0, 9)
+    spreads, sizes = [], []
+    for band in range(10):
+        inside = bands == band
+        if inside.sum() >= 20:
+            spreads.append(float(np.hypot(lab[inside, 1].std(), lab[inside, 2].std())))
+            sizes.append(int(inside.sum()))
+    return float(np.average(spreads, weights=sizes)) if spreads else 0.0
 
 
 # An image whose L at the network's size varies less than this (standard deviation) has nothing
