@@ -224,3 +224,14 @@ def test_a_max_side_far_beyond_the_models_own_is_warned_of(caplog):
         irodori.load_colorizer("general-int8", max_side=4096, threads=1)
     assert "max_side 4096: the network sees images at up to 4096 px a side, where general-int8's own is 512" \
         in caplog.text
+
+
+def test_the_one_call_api_takes_its_threads_and_keeps_its_models():
+    """Helper 66: irodori.colorize() could not be limited to a core on a shared machine."""
+    from irodori import colorizer as module
+
+    out = irodori.colorize(EXAMPLE, threads=1)
+    kept = module._DEFAULTS[1]
+    assert kept.workers == 1 and kept.backend.session.get_session_options().intra_op_num_threads == 1
+    assert np.array_equal(np.asarray(irodori.colorize(EXAMPLE, threads=1)), np.asarray(out))
+    assert module._DEFAULTS[1] is kept  # loaded once, reused

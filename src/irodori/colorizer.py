@@ -1293,20 +1293,22 @@ def load_colorizer(model: str | Path | None = AUTO_MODEL, *, mode: str = "auto",
     return colorizer
 
 
-_DEFAULT: Colorizer | None = None
+_DEFAULTS: dict[int | None, Colorizer] = {}  # colorize's default colorizers, by their threads
 
 
 def colorize(image: ImageSource, *, hints: Iterable[Any] | None = None,
              palette: str | Iterable[Any] | None = None, temperature: float | None = None,
              mode: str | None = None, tone: str | None = None, background: str | None = None,
-             reference: Iterable[Any] | None = None) -> Image.Image:
+             reference: Iterable[Any] | None = None, threads: int | None = None) -> Image.Image:
     """Colour one image with the default models (tint and paint, chosen per image), loaded on
-    first use and kept (the keywords: see :meth:`Colorizer.colorize`)."""
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = load_colorizer()
-    return _DEFAULT.colorize(image, hints=hints, palette=palette, temperature=temperature, mode=mode, tone=tone,
-                             background=background, reference=reference)
+    first use and kept (the keywords: see :meth:`Colorizer.colorize`). ``threads``: the cores
+    they run on (None: every core, as :func:`load_colorizer`); each value loads them once (a
+    helper on a shared machine could not limit it)."""
+    colorizer = _DEFAULTS.get(threads)
+    if colorizer is None:
+        colorizer = _DEFAULTS[threads] = load_colorizer(threads=threads)
+    return colorizer.colorize(image, hints=hints, palette=palette, temperature=temperature, mode=mode, tone=tone,
+                              background=background, reference=reference)
 
 
 __all__ = ["Colorizer", "Hint", "HintError", "OnnxBackend", "TorchBackend", "colorize", "load_colorizer"]
