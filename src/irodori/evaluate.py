@@ -19,7 +19,8 @@ prediction and for the baseline. FD needs the eval extra and at least two images
 With ``hints=N`` each image is also coloured with N hints revealed from its ground truth
 (:func:`irodori.hints.sample_hints`, seeded by the image's name, so the same hints every run):
 the measure of how well a model follows a user's hints. ``sheets`` writes one side-by-side
-sheet per image: grey input | ground truth | prediction (| prediction with hints, hints marked).
+sheet per image: the input's lightness (tint; paint: the B&W input) | ground truth | prediction
+(| prediction with hints, hints marked).
 """
 
 from __future__ import annotations
@@ -338,7 +339,8 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
                 for side, vec in zip(("pred", "gray", "truth"), extractor.features([pred, gray, truth])):
                     features[side].append(vec)  # (1280,) only: the images themselves are not kept
             if sheet_dir is not None:
-                labels = ["B&W input" if mode == "paint" else "grey input", "truth", colorizer.name,
+                # tint: what it is coloured from, the input's lightness (a sepia scan's too: helper 66)
+                labels = ["B&W input" if mode == "paint" else "input's lightness", "truth", colorizer.name,
                           f"{colorizer.name}, {hints} hints"][:len(panels)]
                 write_sheet(panels, sheet_dir / sheet_names[name], labels=labels,
                             height=sheet_height or panels[0].shape[0])
