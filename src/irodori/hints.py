@@ -111,7 +111,6 @@ class CarriedHint(Hint):
     so flooded the panel's white paper)."""
 
 
-
 def _shown(value: Any) -> str:
     """A malformed hint's part as its sender wrote it: JSON where it is JSON (a web client's
     {"x": 1} and true, not Python's {'x': 1} and True: helper 62), else Python's repr."""

@@ -647,7 +647,7 @@ class SheetFill:
 
 
 SHAPE_CELLS = 3  # a closed shape within this many cells of the hints' grid, every way, is filled pixel by pixel
-PAPER_FILL_L = 90.0  # levelled L of the ink layer: a hint's 5 x 5 pixels this light are on blank paper, ...
+PAPER_FILL_L = 90.0  # levelled L of the ink layer: a hint on a pixel this light is on blank paper, ...
 PAPER_FILL_MOST = 0.5  # ... and its closed paper (inside a panel's frame), at most this share of the page, is filled
 SHAPE_OPEN_L = 50.0  # levelled L of the ink layer: lighter is inside a shape (paper, flattened tone)
 SHAPE_CLOSE = 2  # px each line grows by while a small shape is found: gaps up to twice this are closed
