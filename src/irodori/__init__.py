@@ -48,7 +48,8 @@ def load_colorizer(model: str = "auto", **kwargs: Any) -> "Colorizer":
 
 
 def colorize(image: Any, **kwargs: Any) -> Any:
-    """Colour one image with the default model (loaded on first call, then reused)."""
+    """Colour one image with the default models (loaded on first call, then reused; ``threads``:
+    their cores). Keywords: see :func:`irodori.colorizer.colorize`."""
     from .colorizer import colorize as _colorize
 
     return _colorize(image, **kwargs)
