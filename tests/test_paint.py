@@ -360,6 +360,29 @@ def test_a_hint_on_a_panels_paper_fills_all_of_it_around_its_figure(painter):
     assert hinted[100:900, 600:900, 1].mean() < 20.0  # the next panel
 
 
+def test_hints_of_two_colours_on_one_paper_or_one_on_screentone_fill_no_panel(painter, caplog):
+    """Helper 67: of a red and a blue hint on one panel's paper, the blue filled all of it without
+    a word; a hint on a duck's dotted body, with no outline around it, filled the whole panel flat
+    (the paper was read without the dots)."""
+    h, w = 600, 1000
+    page = np.full((h, w), 255, np.uint8)
+    for x0, x1 in ((20, 580), (600, 980)):  # two panels
+        page[20:24, x0:x1] = page[576:580, x0:x1] = page[20:580, x0:x0 + 4] = page[20:580, x1 - 4:x1] = 0
+    yy, xx = np.mgrid[0:h, 0:w]
+    dots = ((yy % 4) < 2) & ((xx % 4) < 2) & (np.hypot(yy - 300, xx - 300) < 120)  # a dotted disc, no outline
+    page[dots] = 0
+    with caplog.at_level("WARNING", logger="irodori.colorizer"):
+        two = rgb_to_lab(np.asarray(painter.colorize(page, mode="paint", tone="keep",
+                                                     hints=[(60, 60, "#d02020"), (540, 540, "#2040d0")])))
+    assert "hints of several colours on one panel's paper, at (60,60), (540,540)" in caplog.text
+    assert two[40:80, 40:80, 1].mean() > two[520:560, 520:560, 1].mean() + 20  # red stays red, blue blue
+    dotted = np.nonzero(dots)
+    on_dot = int(dotted[1][len(dotted[1]) // 2]), int(dotted[0][len(dotted[0]) // 2])
+    toned = rgb_to_lab(np.asarray(painter.colorize(page, mode="paint", hints=[(*on_dot, "#d02020")])))  # tone flat
+    plain = rgb_to_lab(np.asarray(painter.colorize(page, mode="paint")))
+    assert np.abs(toned[40:80, 40:80] - plain[40:80, 40:80]).mean() < 5.0  # the panel's far paper untouched
+
+
 def test_a_hint_on_a_large_page_stays_on_its_side_of_a_thin_line(painter):
     # 960 px wide: the network (and the hints' grid) see it 7x smaller, where a 2 px line is a
     # faint grey; the hints' walls read the ink itself, so the line still bounds the fill.

@@ -395,19 +395,22 @@ def test_a_hinted_output_given_back_as_a_reference_gives_its_hints_colours_alone
     assert json.loads(saved.info[HINTS_TEXT]) == [[x, y, "#dc1e1e"]]
     assert HINTS_TEXT not in Image.open(tmp_path / "p1.jpg").info  # (JPEG keeps none: all its cells count)
     rgb = np.asarray(saved.convert("RGB"))
-    (area, colour), = hint_areas(rgb, [Hint(x, y, red)])
+    (area, colour, seed), = hint_areas(rgb, [Hint(x, y, red)])
     assert area[y, x] and 0.005 < area.mean() < 0.2 and not area[0, 0]  # the hinted shape, not the page
     edge = x - next(d for d in range(1, 60) if truth[y, x - d].max() < 60)  # the shape's outline, left of the hint
-    (beside, _), = hint_areas(rgb, [Hint(edge, y, red)])  # a hint on its line starts beside it (helper 60)
+    (beside, _, _), = hint_areas(rgb, [Hint(edge, y, red)])  # a hint on its line starts beside it (helper 60)
     assert beside[y, x] and abs(int(beside.sum()) - int(area.sum())) < 0.1 * area.sum()
-    mine, colours, spots = own_cells([(area, colour)], (16, 20))
+    mine, colours, spots = own_cells([(area, colour, seed)], (16, 20))
     assert 0 < mine.sum() < 16 * 20 and np.allclose(colours[mine], colour)
     h, w = area.shape  # each own cell's spot lies in the area; the other cells' in their middle
     for cell in np.nonzero(mine)[0]:
         row, col = divmod(int(cell), 20)
         assert area[int((row + spots[cell, 0]) * h / 16), int((col + spots[cell, 1]) * w / 20)]
     assert np.all(spots[~mine] == 0.5)
-    mirrored, _, mirrored_spots = own_cells([(area, colour)], (16, 20), mirror=True)
+    cell = seed[0] * 16 // h * 20 + seed[1] * 20 // w  # the clicked cell is the area's, its spot the click
+    assert seed == (y, x) and mine[cell]
+    assert abs((cell // 20 + spots[cell, 0]) * h / 16 - y) <= 1 and abs((cell % 20 + spots[cell, 1]) * w / 20 - x) <= 1
+    mirrored, _, mirrored_spots = own_cells([(area, colour, seed)], (16, 20), mirror=True)
     assert np.array_equal(mirrored.reshape(16, 20), mine.reshape(16, 20)[:, ::-1])
     np.testing.assert_allclose(mirrored_spots.reshape(16, 20, 2)[:, ::-1, 1], 1.0 - spots.reshape(16, 20, 2)[..., 1])
     stripped = tmp_path / "plain.png"
@@ -456,7 +459,7 @@ def test_a_hint_in_a_shape_smaller_than_a_cell_passes_on_into_that_shape(tmp_pat
     hinted = colorizer.colorize(page, hints=[(715, 635, "#d02020")])
     (tmp_path / "p1.png").write_bytes(encode(hinted, "png"))
     saved = Image.open(tmp_path / "p1.png")
-    (area, colour), = hint_areas(np.asarray(saved.convert("RGB")), hints_of_output(saved))
+    (area, colour, _), = hint_areas(np.asarray(saved.convert("RGB")), hints_of_output(saved))
     assert area[635, 715] and area.sum() < 0.3 * 48 * 48  # the circle's inside, under a third of a cell
     matcher = colorizer.matcher
     lightness = Lightness.from_l(rgb_to_lab(np.asarray(page.convert("RGB")))[..., 0].astype(np.float32))

@@ -43,9 +43,9 @@ from .hints import (HINT_CHANNELS_WITH_L, MAX_HINTS, CarriedHint, Hint, HintErro
 from .imageio import (DEFAULT_MAX_PIXELS, HINTS_TEXT, ImageSource, Lightness, input_name, input_named, input_prefix,
                       lightness_of, open_image, page_scale, page_side, print_resolution, to_srgb, within_pages)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, NO_MARK_PAPER_L, PAPER_FILL_L, PAPER_PERCENTILE,
-                    SHAPE_CELLS, TONES, BlankSheet, Contract, PageStats, Screentone, ShapeFill, SheetFill,
-                    choose_background, choose_mode, composite, flats_to_lines, gutters, one_colour, page_stats,
-                    strip_gaps, tone_length)
+                    SHAPE_CELLS, SHAPE_CLOSE, TONES, BlankSheet, Contract, PageStats, Screentone, ShapeFill, SheetFill,
+                    choose_background, choose_mode, composite, flats_to_lines, gutters, levelled_l, one_colour,
+                    page_stats, strip_gaps, tone_length)
 from .reference import (SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, counting_hints,
                         load_matcher, reference_sources)
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
@@ -1485,8 +1485,8 @@ def shape_fills(hints: list[Hint], lightness: Lightness, contract: Contract, net
     grid = propagation_grid(network, len(hints))
     reach = int(np.ceil(SHAPE_CELLS * max(height / grid[0], width / grid[1])))
     ink = InkRows(lightness, contract)
-    shapes, rest = [], []
-    layer = None  # the whole page's ink layer, read once, for hints on its blank paper
+    shapes, rest, papers = [], [], []
+    layer = None  # the whole page's levelled L, read once, for hints on its blank paper
     for hint in hints:
         y0, x0 = max(0, hint.y - reach), max(0, hint.x - reach)
         y1, x1 = min(height, hint.y + reach + 1), min(width, hint.x + reach + 1)
@@ -1495,11 +1495,36 @@ def shape_fills(hints: list[Hint], lightness: Lightness, contract: Contract, net
         lab = (float(lab[0]), float(lab[1]), float(lab[2]))
         shape = ShapeFill.find(window, hint.y, hint.x, y0=y0, x0=x0, lab=lab,
                                edges=(y0 == 0, y1 == height, x0 == 0, x1 == width))
-        if shape is None and window[hint.y - y0, hint.x - x0] >= PAPER_FILL_L:
-            layer = ink.rows(0, height) if layer is None else layer  # on blank paper: perhaps a panel's
-            shape = ShapeFill.paper(layer, hint.y, hint.x, lab=lab)
+        if shape is None and window[hint.y - y0, hint.x - x0] >= PAPER_FILL_L:  # on paper: perhaps a panel's
+            layer = levelled_l(lightness.rows(0, height), contract.paper_l) if layer is None else layer
+            paper = ShapeFill.paper(layer, hint.y, hint.x, lab=lab, close=max(SHAPE_CLOSE, contract.length // 2))
+            if paper is not None:
+                papers.append((hint, paper))
+                continue
         (shapes if shape is not None else rest).append(shape if shape is not None else hint)
-    return shapes, rest
+    filled, spread = one_fill_per_paper(papers)
+    return shapes + filled, rest + spread
+
+
+def one_fill_per_paper(papers: list[tuple[Hint, ShapeFill]]) -> tuple[list[ShapeFill], list[Hint]]:
+    """Hints with their fills of a panel's paper (:meth:`ShapeFill.paper`) -> (the fills, one per
+    paper; the hints that fill none). Hints of one colour (within SHEET_FILL_DE) on one paper
+    give one fill; hints of several colours on one paper fill nothing, are spread as others are,
+    and are warned of (helper 67: of a red and a blue hint on one panel's paper, the blue filled
+    it all without a word), as on the gutters and in balloons."""
+    filled, spread = [], []
+    for i, (hint, paper) in enumerate(papers):
+        same = [j for j, (_, other) in enumerate(papers) if (other.mask & paper.mask).any()]
+        colours = np.array([papers[j][1].lab for j in same])
+        if not one_colour(colours):
+            spread.append(hint)
+            if i == min(same):
+                where = ", ".join(f"({papers[j][0].x},{papers[j][0].y})" for j in same)
+                log.warning("%shints of several colours on one panel's paper, at %s: not filled flat; their colours "
+                            "spread from each", input_prefix(), where)
+        elif i == min(same):
+            filled.append(paper)
+    return filled, spread
 
 
 def warn_hints_that_colour_nothing(hints: list[Hint], lightness: Lightness, contract: Contract, name: str) -> None:

@@ -690,11 +690,13 @@ class ShapeFill:
         return cls(y0, x0, grow(shape, SHAPE_CLOSE) & open_ if closed is not open_ else shape, lab)
 
     @classmethod
-    def paper(cls, layer: np.ndarray, y: int, x: int, *, lab: tuple[float, float, float]) -> "ShapeFill | None":
-        """layer (H, W) float32: a page's whole levelled ink layer, a hint at (y, x) -> the fill of
-        the blank paper it is on (PAPER_FILL_L and lighter, gaps in its outline up to 2
-        SHAPE_CLOSE px closed, as :meth:`find` closes them; from the nearest such paper within 2
-        SHAPE_CLOSE px, for a click beside a line), or None: the hint is not on blank
+    def paper(cls, layer: np.ndarray, y: int, x: int, *, lab: tuple[float, float, float],
+              close: int = SHAPE_CLOSE) -> "ShapeFill | None":
+        """layer (H, W) float32: a page's whole levelled L (its screentone kept: helper 67's hint on
+        a duck's dotted body, read on the ink layer without its dots, filled the whole panel flat),
+        a hint at (y, x) -> the fill of the blank paper it is on (PAPER_FILL_L and lighter, gaps
+        in its outline and between dots up to 2 ``close`` px closed; from the nearest such paper
+        within 2 ``close`` px, for a click beside a line), or None: the hint is not on blank
         paper, or the paper is not closed (it reaches the page's edge) or is more than
         PAPER_FILL_MOST of the page. A panel's paper is one region however its figures and
         balloons cut it on the grid the hints spread on, where a hint on one side left the other
@@ -704,8 +706,8 @@ class ShapeFill:
         if layer[y, x] < PAPER_FILL_L:
             return None
         open_ = layer >= PAPER_FILL_L
-        closed = open_ & ~grow(~open_, SHAPE_CLOSE)
-        reach = 2 * SHAPE_CLOSE  # a click beside a line: the paper nearest it, on its side
+        closed = open_ & ~grow(~open_, close)
+        reach = 2 * close  # a click beside a line: the paper nearest it, on its side
         top, left = max(0, y - reach), max(0, x - reach)
         ys, xs = np.nonzero(closed[top:y + reach + 1, left:x + reach + 1])
         if ys.size == 0:
@@ -717,7 +719,7 @@ class ShapeFill:
             return None
         if shape.mean() > PAPER_FILL_MOST:
             return None
-        return cls(0, 0, grow(shape, SHAPE_CLOSE) & open_, lab)
+        return cls(0, 0, grow(shape, close) & open_, lab)
 
     def planes(self, y0: int, y1: int, l_paint: np.ndarray, a: np.ndarray, b: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

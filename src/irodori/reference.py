@@ -125,11 +125,12 @@ OWN_HINT_DIMMED = 0.5  # ... at the area's chroma, if at least this share of the
 OWN_HINT_INK = 25.0  # ... from a hint's pixel, unless it is darker than this (ink: it shows no colour) ...
 OWN_HINT_REACH = 8  # ... or does not show the hint's chroma: then from the nearest that does, this close
 OWN_HINT_WALL = 20.0  # ... and not across pixels this much darker than it (L averaged as ab): the lines around
-OWN_HINT_SHARE = 0.3  # ... and a reference cell is the user's where a hint's area covers this share of it,
-OWN_HINT_LEAST = 0.05  # ... or holds the most of that area, at least this share of the cell (a small shape)
+OWN_HINT_SHARE = 0.3  # ... and a reference cell is the user's where it was clicked, or where a hint's area
+# covers this share of it more than CARRIED_APART cells from there (own_cells)
 SPOT_SAMPLES = 16  # lightness_patch: samples across a cell's side, of L around a hint's area's spot
-SPOT_AGREE = 0.6  # a carried hint goes where the page's patch correlates this well with its area's (place_spot) ...
-SPOT_FLAT = 2.0  # ... (a patch whose L varies less than this is a flat fill: it stays where it is) ...
+SPOT_AGREE = 0.65  # a carried hint goes where the page's patch correlates this well with its area's (place_spot) ...
+SPOT_FLAT = 2.0  # ... (a patch whose L varies less than this is a flat fill: a reference's hint, not carried) ...
+CARRIED_APART = 3  # ... and one of a colour within this many cells: one hint a shape (_carried_near)
 SPOT_SCALES = (0.7, 0.85, 1.0, 1.2, 1.4)  # ... read over a cell's extent times these (the art's size differs)
 SPOT_SEARCH = 0.75  # ... looked for this many cells around where its match puts it
 PAINT_MIN_L = 40.0  # a painted hint is at least this light: a flat over paper, never a black wash
@@ -630,9 +631,10 @@ def background_cells(lab: np.ndarray) -> np.ndarray:
     return np.where(np.linalg.norm(lab - centre, axis=-1) <= BACKGROUND_DE, kind, 0).astype(np.int8)
 
 
-def hint_areas(rgb: np.ndarray, hints: Sequence[Hint]) -> list[tuple[np.ndarray, np.ndarray]]:
+def hint_areas(rgb: np.ndarray, hints: Sequence[Hint]) -> list[tuple[np.ndarray, np.ndarray, tuple[int, int]]]:
     """An irodori output (H, W, 3) sRGB uint8 coloured with ``hints`` (in its pixels) -> for each
-    hint that shows, (its area (H, W) bool, the area's mean colour (3,) CIE Lab): the pixels joined
+    hint that shows, (its area (H, W) bool, the area's mean colour (3,) CIE Lab, the pixel (y, x)
+    it grew from, the hint's or the nearest that shows it): the pixels joined
     (4-connected) to the hint's pixel, or to the nearest that shows the hint's chroma
     (:func:`_hint_seed`), whose chroma, averaged over OWN_HINT_BOX pixels around each (a fill is
     crossed by lines and the texture of its shading), lies within OWN_HINT_AB of the seed's, and
@@ -660,7 +662,7 @@ def hint_areas(rgb: np.ndarray, hints: Sequence[Hint]) -> list[tuple[np.ndarray,
         fill = area & (lab[..., 0] >= OWN_HINT_INK)
         colour = lab[fill if fill.any() else area].mean(axis=0)
         if _shows(colour[1:], target[1:]):  # else the output does not show the hint (its ink left out)
-            areas.append((area, colour))
+            areas.append((area, colour, (y, x)))
     return areas
 
 
@@ -695,14 +697,17 @@ def _hint_seed(l: np.ndarray, a: np.ndarray, b: np.ndarray, hint: Hint, target: 
     return int(ys[nearest] + y0), int(xs[nearest] + x0)
 
 
-def own_cells(areas: list[tuple[np.ndarray, np.ndarray]], grid: tuple[int, int], *, mirror: bool = False
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def own_cells(areas: list[tuple[np.ndarray, np.ndarray, tuple[int, int]]], grid: tuple[int, int], *,
+              mirror: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`hint_areas` on a reference's cell ``grid`` (seen mirrored if ``mirror``) -> (own (n,)
-    bool: the cells at least OWN_HINT_SHARE covered by a hint's area, and for each area the cell
-    that holds most of it, if at least OWN_HINT_LEAST; their colour (n, 3) CIE Lab: that area's,
-    the user's word, not the cell's mean, which blends the fill with its lines and what is around
-    it; their spots (n, 2): where in the cell a hint of it goes, :func:`_area_spot`, the middle
-    for the other cells). The other cells of an output coloured with hints are the network's
+    bool: for each area the cell of the pixel it grew from (where the user clicked), and those
+    at least OWN_HINT_SHARE covered by it more than CARRIED_APART cells away (a long coat's far
+    end); their colour (n, 3) CIE Lab: that area's, the user's word, not the cell's mean, which
+    blends the fill with its lines and what is around it; their spots (n, 2): where in the cell
+    a hint of it goes, the clicked pixel in its cell, else :func:`_area_spot`; the middle for the
+    other cells). An area often holds more than the clicked shape (the hint's colour spread on
+    page 1 from the hair over the face): a hint in each cell of it gave the face the hair's colour
+    on the next page (helper 67). The other cells of an output coloured with hints are the network's
     guesses: matched, never a hint (helper 59: in "colour one, then the rest" page 1's guessed
     beige backgrounds were poured onto the white backgrounds of the chapter's other pages,
     16.90 -> 16.08 dB; taking every cell of a hint's colour, a yellow sky went with a hair's hint).
@@ -711,13 +716,17 @@ def own_cells(areas: list[tuple[np.ndarray, np.ndarray]], grid: tuple[int, int],
     gh, gw = grid
     own, colour = np.zeros((gh, gw), bool), np.zeros((gh, gw, 3), np.float32)
     spots = np.full((gh, gw, 2), 0.5, np.float32)
-    for area, target in areas:
+    h, w = areas[0][0].shape if areas else (1, 1)
+    for area, target, (sy, sx) in areas:
         share = np.asarray(Image.fromarray(area.astype(np.float32), "F").resize((gw, gh), Image.BOX))
-        mine = share >= OWN_HINT_SHARE
-        most = np.unravel_index(int(np.argmax(share)), share.shape)
-        mine[most] |= share[most] >= OWN_HINT_LEAST
+        seed = min(gh - 1, sy * gh // h), min(gw - 1, sx * gw // w)
+        rows, cols = np.indices((gh, gw))
+        far = (np.abs(rows - seed[0]) > CARRIED_APART) | (np.abs(cols - seed[1]) > CARRIED_APART)
+        mine = (share >= OWN_HINT_SHARE) & far
         for y, x in zip(*np.nonzero(mine)):
             spots[y, x] = _area_spot(area, (y, x), grid)
+        mine[seed] = True
+        spots[seed] = ((sy + 0.5) * gh / h - seed[0], (sx + 0.5) * gw / w - seed[1])
         own |= mine
         colour[mine] = target
     if mirror:
@@ -732,7 +741,7 @@ def spot_patches(l: np.ndarray, mine: np.ndarray, spots: np.ndarray, grid: tuple
     (n, S, S) float32 (S = SPOT_SAMPLES), as the view sees it (mirrored too); 0 for the others."""
     gh, gw = grid
     h, w = l.shape
-    blurred = box_mean(l, _patch_blur((h / gh, w / gw))).astype(np.float32)
+    blurred = box_mean(line_darkness(l, (h / gh, w / gw)), _patch_blur((h / gh, w / gw))).astype(np.float32)
     out = np.zeros((gh * gw, SPOT_SAMPLES, SPOT_SAMPLES), np.float32)
     for cell in np.nonzero(mine)[0]:
         row, col = divmod(int(cell), gw)
@@ -740,6 +749,33 @@ def spot_patches(l: np.ndarray, mine: np.ndarray, spots: np.ndarray, grid: tuple
         patch = lightness_patch(blurred, (row + spots[cell, 0]) * h / gh, (1.0 - fx if mirror else fx) * w,
                                 (h / gh, w / gw))
         out[cell] = patch[:, ::-1] if mirror else patch
+    return out
+
+
+def line_darkness(l: np.ndarray, cell: tuple[float, float]) -> np.ndarray:
+    """L (H, W) -> float32 (H, W): how much darker each pixel is than the closing of L around it
+    (a maximum then a minimum filter over a window of about a sixteenth of a ``cell``, at least
+    5 px: the black top-hat of mathematical morphology, Soille 2003, ch. 4). Ink lines and dots
+    stand out at their darkness; flat areas are 0 whatever their L, so that an output's paint and
+    a B&W page's paper read alike (matched on L, a hinted red circle correlated 0.70 with itself
+    on the page it was painted from)."""
+    radius = max(2, round(min(cell) / 16))
+    closed = l.astype(np.float32)
+    for op in (np.maximum, np.minimum):
+        for axis in (0, 1):
+            closed = _window_extreme(closed, radius, axis, op)
+    return closed - l.astype(np.float32)
+
+
+def _window_extreme(values: np.ndarray, radius: int, axis: int, op: np.ufunc) -> np.ndarray:
+    """``op`` (np.maximum or np.minimum) of ``values`` (R, W) over windows of 2 radius + 1 along
+    ``axis``, clipped at the ends: shifted copies folded in place."""
+    out = values.copy()
+    near, far = [slice(None), slice(None)], [slice(None), slice(None)]
+    for k in range(1, radius + 1):
+        near[axis], far[axis] = slice(k, None), slice(None, -k)
+        op(out[tuple(near)], values[tuple(far)], out=out[tuple(near)])
+        op(out[tuple(far)], values[tuple(near)], out=out[tuple(far)])
     return out
 
 
@@ -753,14 +789,14 @@ def lightness_patch(l: np.ndarray, y: float, x: float, cell: tuple[float, float]
                     left: int = 0) -> np.ndarray:
     """L (R, W) (its first pixel at (top, left) of the image) sampled at S x S points
     (S = SPOT_SAMPLES) spread over one ``cell`` (height, width, in pixels) centred on (y, x):
-    (S, S) float32, paper (100) outside the image. Sampled in cells, it reads the same art at
+    (S, S) float32, 0 (no ink) outside the image. Sampled in cells, it reads the same art at
     any scale."""
     steps = (np.arange(SPOT_SAMPLES) + 0.5) / SPOT_SAMPLES - 0.5
     ys = np.floor(y + steps * cell[0]).astype(int)[:, None] - top
     xs = np.floor(x + steps * cell[1]).astype(int)[None, :] - left
     inside = (ys >= 0) & (ys < l.shape[0]) & (xs >= 0) & (xs < l.shape[1])
     values = l[np.clip(ys, 0, l.shape[0] - 1), np.clip(xs, 0, l.shape[1] - 1)]
-    return np.where(inside, values, 100.0).astype(np.float32)
+    return np.where(inside, values, 0.0).astype(np.float32)
 
 
 def place_spot(lightness: Lightness, y: float, x: float, cell: tuple[float, float], patch: np.ndarray
@@ -771,19 +807,16 @@ def place_spot(lightness: Lightness, y: float, x: float, cell: tuple[float, floa
     each of SPOT_SCALES (the art's size on the page against the reference's): (y, x) in page
     pixels, or None where none correlates by SPOT_AGREE (normalised cross-correlation, as
     template matching scores it: the output's paint and the page's paper differ by a level and a
-    scale; L is read blurred, so that dots are their grey, as tone painted flat). A patch
-    without detail (a flat fill across a whole cell) keeps (y, x). A match is a cell's, placed
+    scale; L is read blurred, so that dots are their grey, as tone painted flat). A match is a cell's, placed
     by where the area lies in the reference's cell; the page's cells lie elsewhere on its art, up
     to a cell off (helper 65's page 2: the hair's hints fell on the face and filled the panel's
     paper orange)."""
     height, width = lightness.shape
-    if patch.std() < SPOT_FLAT:
-        return min(height - 1, max(0, int(y))), min(width - 1, max(0, int(x)))
     reach = (SPOT_SEARCH + max(SPOT_SCALES) / 2) * cell[0], (SPOT_SEARCH + max(SPOT_SCALES) / 2) * cell[1]
     y0, y1 = max(0, int(y - reach[0]) - 1), min(height, int(y + reach[0]) + 2)
     x0, x1 = max(0, int(x - reach[1]) - 1), min(width, int(x + reach[1]) + 2)
-    window = box_mean(lightness.rows(y0, y1)[:, x0:x1], _patch_blur(cell)).astype(np.float32)
-    window = np.pad(window, 1, constant_values=100.0)  # paper around: samples outside read it
+    window = box_mean(line_darkness(lightness.rows(y0, y1)[:, x0:x1], cell), _patch_blur(cell)).astype(np.float32)
+    window = np.pad(window, 1, constant_values=0.0)  # blank paper around: samples outside read it
     offsets = np.arange(-SPOT_SEARCH * SPOT_SAMPLES, SPOT_SEARCH * SPOT_SAMPLES + 1) / SPOT_SAMPLES  # (K,) cells
     samples = (np.arange(SPOT_SAMPLES) + 0.5) / SPOT_SAMPLES - 0.5  # (S,) cells
     want = ((patch - patch.mean()) / patch.std()).astype(np.float32)
@@ -1010,15 +1043,27 @@ class ReferenceMatcher:
         found = []
         for (y, x), colour in zip(cells, rgb):
             rgb_hint = tuple(int(c) for c in colour)
+            at = (y + spot[y, x, 0]) * height / gh, (x + spot[y, x, 1]) * width / gw
             if guide.user is None or not guide.user[y, x]:
-                found.append(Hint(min(width - 1, int((x + spot[y, x, 1]) * width / gw)),
-                                  min(height - 1, int((y + spot[y, x, 0]) * height / gh)), rgb_hint))
+                found.append(Hint(min(width - 1, int(at[1])), min(height - 1, int(at[0])), rgb_hint))
                 continue
-            placed = place_spot(lightness, (y + spot[y, x, 0]) * height / gh, (x + spot[y, x, 1]) * width / gw,
-                                (height / gh, width / gw), guide.spot_patch[y, x])
-            if placed is not None:  # else no point near looks like the area's surroundings: not given
-                found.append(CarriedHint(placed[1], placed[0], rgb_hint))
-        return found
+            if guide.spot_patch[y, x].std() < SPOT_FLAT:  # a hint's area flat across the cell (paper, a sky),
+                continue  # matched as any flat area is: placed nowhere in particular (helper 67: a panel's paper
+                # hint, carried, filled another panel's paper)
+            placed = place_spot(lightness, *at, (height / gh, width / gw), guide.spot_patch[y, x])
+            if placed is not None and not _carried_near(found, placed, rgb_hint, (height / gh, width / gw)):
+                found.append(CarriedHint(placed[1], placed[0], rgb_hint))  # (else: no point near looks like
+        return found  # the area's surroundings, or one of its colour is there already)
+
+
+def _carried_near(found: list[Hint], at: tuple[int, int], rgb: tuple[int, int, int],
+                  cell: tuple[float, float]) -> bool:
+    """Whether a carried hint of colour ``rgb`` lies within CARRIED_APART cells of ``at`` (y, x):
+    one hint per shape, as the user gave page 1 (several of one area's cells each gave one, and
+    together they reached over the hair's outline into the face: helper 67)."""
+    return any(isinstance(hint, CarriedHint) and hint.rgb == rgb
+               and abs(hint.y - at[0]) <= CARRIED_APART * cell[0] and abs(hint.x - at[1]) <= CARRIED_APART * cell[1]
+               for hint in found)
 
 
 def matched_spots(references: Sequence[Reference], best: np.ndarray, grid: tuple[int, int]
