@@ -127,7 +127,7 @@ OWN_HINT_REACH = 8  # ... or does not show the hint's chroma: then from the near
 OWN_HINT_WALL = 20.0  # ... and not across pixels this much darker than it (L averaged as ab): the lines around
 OWN_HINT_SHARE = 0.3  # ... and a reference cell is the user's where it was clicked, or where a hint's area
 # covers this share of it more than CARRIED_APART cells from there (own_cells)
-SPOT_SAMPLES = 16  # lightness_patch: samples across a cell's side, of L around a hint's area's spot
+SPOT_SAMPLES = 16  # cell_patch: samples across a cell's side, of line darkness around a hint's area's spot
 SPOT_AGREE = 0.65  # a carried hint goes where the page's patch correlates this well with its area's (place_spot) ...
 SPOT_FLAT = 2.0  # ... (a patch whose L varies less than this is a flat fill: a reference's hint, not carried) ...
 CARRIED_APART = 3  # ... and one of a colour within this many cells: one hint a shape (_carried_near)
@@ -737,8 +737,9 @@ def own_cells(areas: list[tuple[np.ndarray, np.ndarray, tuple[int, int]]], grid:
 def spot_patches(l: np.ndarray, mine: np.ndarray, spots: np.ndarray, grid: tuple[int, int], *,
                  mirror: bool = False) -> np.ndarray:
     """A reference's L (H, W), its cells of hints' areas ``mine`` (n,) on ``grid`` (seen mirrored
-    if ``mirror``) and their ``spots`` (n, 2) -> the :func:`lightness_patch` around each spot
-    (n, S, S) float32 (S = SPOT_SAMPLES), as the view sees it (mirrored too); 0 for the others."""
+    if ``mirror``) and their ``spots`` (n, 2) -> the :func:`cell_patch` of its line darkness around
+    each spot (n, S, S) float32 (S = SPOT_SAMPLES), as the view sees it (mirrored too); 0 for the
+    others."""
     gh, gw = grid
     h, w = l.shape
     blurred = box_mean(line_darkness(l, (h / gh, w / gw)), _patch_blur((h / gh, w / gw))).astype(np.float32)
@@ -746,7 +747,7 @@ def spot_patches(l: np.ndarray, mine: np.ndarray, spots: np.ndarray, grid: tuple
     for cell in np.nonzero(mine)[0]:
         row, col = divmod(int(cell), gw)
         fx = (col + spots[cell, 1]) / gw
-        patch = lightness_patch(blurred, (row + spots[cell, 0]) * h / gh, (1.0 - fx if mirror else fx) * w,
+        patch = cell_patch(blurred, (row + spots[cell, 0]) * h / gh, (1.0 - fx if mirror else fx) * w,
                                 (h / gh, w / gw))
         out[cell] = patch[:, ::-1] if mirror else patch
     return out
@@ -780,17 +781,17 @@ def _window_extreme(values: np.ndarray, radius: int, axis: int, op: np.ufunc) ->
 
 
 def _patch_blur(cell: tuple[float, float]) -> int:
-    """The box radius L is averaged over before :func:`lightness_patch` samples it: about half a
-    sample's spacing, so that screentone dots read as their grey, as a painted page's flat colour."""
+    """The box radius line darkness is averaged over before :func:`cell_patch` samples it: about
+    half a sample's spacing, so that a line between samples is still read."""
     return max(1, round(min(cell) / (2 * SPOT_SAMPLES)))
 
 
-def lightness_patch(l: np.ndarray, y: float, x: float, cell: tuple[float, float], *, top: int = 0,
+def cell_patch(l: np.ndarray, y: float, x: float, cell: tuple[float, float], *, top: int = 0,
                     left: int = 0) -> np.ndarray:
-    """L (R, W) (its first pixel at (top, left) of the image) sampled at S x S points
-    (S = SPOT_SAMPLES) spread over one ``cell`` (height, width, in pixels) centred on (y, x):
-    (S, S) float32, 0 (no ink) outside the image. Sampled in cells, it reads the same art at
-    any scale."""
+    """Values (R, W) of an image (its :func:`line_darkness`, blurred; the first row and column at
+    (top, left) of the image) sampled at S x S points (S = SPOT_SAMPLES) spread over one ``cell``
+    (height, width, in pixels) centred on (y, x): (S, S) float32, 0 (no ink) outside the image.
+    Sampled in cells, it reads the same art at any scale."""
     steps = (np.arange(SPOT_SAMPLES) + 0.5) / SPOT_SAMPLES - 0.5
     ys = np.floor(y + steps * cell[0]).astype(int)[:, None] - top
     xs = np.floor(x + steps * cell[1]).astype(int)[None, :] - left
@@ -802,15 +803,14 @@ def lightness_patch(l: np.ndarray, y: float, x: float, cell: tuple[float, float]
 def place_spot(lightness: Lightness, y: float, x: float, cell: tuple[float, float], patch: np.ndarray
                ) -> tuple[int, int] | None:
     """Where, within SPOT_SEARCH of a ``cell`` (height, width in page pixels) of (y, x), the
-    page's lightness around a point agrees best with ``patch`` (:func:`lightness_patch` of a
-    hint's area on its reference, an output coloured with it), read over a cell's extent times
-    each of SPOT_SCALES (the art's size on the page against the reference's): (y, x) in page
-    pixels, or None where none correlates by SPOT_AGREE (normalised cross-correlation, as
-    template matching scores it: the output's paint and the page's paper differ by a level and a
-    scale; L is read blurred, so that dots are their grey, as tone painted flat). A match is a cell's, placed
-    by where the area lies in the reference's cell; the page's cells lie elsewhere on its art, up
-    to a cell off (helper 65's page 2: the hair's hints fell on the face and filled the panel's
-    paper orange)."""
+    page's line darkness (:func:`line_darkness`, blurred) around a point agrees best with
+    ``patch`` (:func:`spot_patches`: the same of a hint's area on its reference, an output
+    coloured with it), read over a cell's extent times each of SPOT_SCALES (the art's size on
+    the page against the reference's): (y, x) in page pixels, or None where none correlates by
+    SPOT_AGREE (normalised cross-correlation, as template matching scores it). A match is a
+    cell's, placed by where the area lies in the reference's cell; the page's cells lie
+    elsewhere on its art, up to a cell off (helper 65's page 2: the hair's hints fell on the face
+    and filled the panel's paper orange)."""
     height, width = lightness.shape
     reach = (SPOT_SEARCH + max(SPOT_SCALES) / 2) * cell[0], (SPOT_SEARCH + max(SPOT_SCALES) / 2) * cell[1]
     y0, y1 = max(0, int(y - reach[0]) - 1), min(height, int(y + reach[0]) + 2)
