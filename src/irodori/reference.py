@@ -1019,17 +1019,23 @@ class ReferenceMatcher:
             return []
         guide = self.guide(lightness, references, ink=paint, sheet=sheet)
         cells = spread_cells(guide.confidence, limit=limit, keep=guide.user)
+        found = self._cell_hints(lightness, guide, cells, paint=paint) if cells else []
         counted = _FOUND.get()
         if counted is not None:
-            counted.append(len(cells))
-        if cells:  # said per page at the default level: whether the references took part is the user's question
+            counted.append(len(found))
+        if found:  # said per page at the default level: whether the references took part is the user's question
             share = 100 * guide.coverage  # (a hint from under 0.5 % of the page said "0 %": helper 60)
             log.info("%sreferences: %s of the page matched, %d hints", input_prefix(),
-                     f"{share:.0f}%" if share >= 0.5 else "under 1%", len(cells))
+                     f"{share:.0f}%" if share >= 0.5 else "under 1%", len(found))
         else:
             log.info("%sreferences: nothing on the page matched them; coloured as without them", input_prefix())
-        if not cells:
-            return []
+        return found
+
+    @staticmethod
+    def _cell_hints(lightness: Lightness, guide: Guide, cells: list[tuple[int, int]], *, paint: bool) -> list[Hint]:
+        """The hints of the spread ``cells`` (row, col) of a page's :class:`Guide`, in input
+        pixels: a reference's at its spot in the cell, a hint's area carried to its shape
+        (:func:`place_spot`; not carried from a flat area, nor twice near one place)."""
         height, width = lightness.shape
         gh, gw = guide.confidence.shape
         lab = np.array([guide.lab[y, x] for y, x in cells], dtype=np.float64)
