@@ -129,7 +129,7 @@ OWN_HINT_SHARE = 0.3  # ... and a reference cell is the user's where it was clic
 # covers this share of it more than CARRIED_APART cells from there (own_cells)
 SPOT_SAMPLES = 16  # cell_patch: samples across a cell's side, of line darkness around a hint's area's spot
 SPOT_AGREE = 0.65  # a carried hint goes where the page's patch correlates this well with its area's (place_spot) ...
-SPOT_FLAT = 2.0  # ... (a patch whose L varies less than this is a flat fill: a reference's hint, not carried) ...
+SPOT_FLAT = 2.0  # ... (a patch varying less than this is a flat fill, paper or sky: not carried) ...
 CARRIED_APART = 3  # ... and one of a colour within this many cells: one hint a shape (_carried_near)
 SPOT_SCALES = (0.7, 0.85, 1.0, 1.2, 1.4)  # ... read over a cell's extent times these (the art's size differs)
 SPOT_SEARCH = 0.75  # ... looked for this many cells around where its match puts it
@@ -180,7 +180,8 @@ class Reference:
     ``spots`` (n, 2) float32: where in each cell (row and column, as shares of the cell's height
     and width, in [0, 1]) its hint goes, the middle for most cells, for a cell of a hint's area a
     pixel well inside that area (None: the middle of every cell); ``spot_patch`` (n, S, S) float32:
-    for a cell of a hint's area, the L around its spot (:func:`spot_patches`; 0 for the others).
+    for a cell of a hint's area, the line darkness around its spot (:func:`spot_patches`; 0 for
+    the others).
     """
 
     name: str
@@ -199,6 +200,11 @@ class Reference:
     def cells(self) -> int:
         return int(self.features.shape[0])
 
+    @property
+    def hinted(self) -> np.ndarray:
+        """(n,) bool: the cells of its hints' areas (not :attr:`guessed`); none without hints."""
+        return np.zeros(self.cells, bool) if self.guessed is None else ~self.guessed
+
 
 @dataclass(frozen=True)
 class Guide:
@@ -207,7 +213,7 @@ class Guide:
     ``spot`` (gh, gw, 2) float32: where in each cell its hint goes (the matched reference cell's
     :attr:`Reference.spots`; None: the middle); ``user`` (gh, gw) bool: the cells matched to a
     hint's area of a reference that is irodori's output coloured with hints (None: none is), and
-    ``spot_patch`` (gh, gw, S, S) float32 the L around that area's spot there."""
+    ``spot_patch`` (gh, gw, S, S) float32 the line darkness around that area's spot there."""
 
     lab: np.ndarray
     confidence: np.ndarray
@@ -423,8 +429,8 @@ def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int], refere
     if not guesses and any(r.guessed is not None for r in references):  # last: the match stands, its colour not
         guessed = np.concatenate([np.zeros(r.cells, bool) if r.guessed is None else r.guessed for r in references])
         confidence[guessed[best]] = 0.0
-        user = np.concatenate([np.zeros(r.cells, bool) if r.guessed is None else ~r.guessed for r in references])
-        mine = user[best]  # a hint's area: its own colour, not blended with the runners-up (a pale red for a red)
+        mine = np.concatenate([r.hinted for r in references])[best]  # a hint's area: its own colour, not
+        # blended with the runners-up (a pale red for a red)
         guide[mine] = labs[best[mine]]
     owner = np.repeat(np.arange(len(references)), [r.cells for r in references])
     return guide.astype(np.float32), confidence.astype(np.float32), owner[best], best
@@ -717,10 +723,10 @@ def own_cells(areas: list[tuple[np.ndarray, np.ndarray, tuple[int, int]]], grid:
     own, colour = np.zeros((gh, gw), bool), np.zeros((gh, gw, 3), np.float32)
     spots = np.full((gh, gw, 2), 0.5, np.float32)
     h, w = areas[0][0].shape if areas else (1, 1)
+    rows, cols = np.indices((gh, gw))
     for area, target, (sy, sx) in areas:
         share = np.asarray(Image.fromarray(area.astype(np.float32), "F").resize((gw, gh), Image.BOX))
         seed = min(gh - 1, sy * gh // h), min(gw - 1, sx * gw // w)
-        rows, cols = np.indices((gh, gw))
         far = (np.abs(rows - seed[0]) > CARRIED_APART) | (np.abs(cols - seed[1]) > CARRIED_APART)
         mine = (share >= OWN_HINT_SHARE) & far
         for y, x in zip(*np.nonzero(mine)):
@@ -734,23 +740,28 @@ def own_cells(areas: list[tuple[np.ndarray, np.ndarray, tuple[int, int]]], grid:
     return own.reshape(-1), colour.reshape(-1, 3), np.ascontiguousarray(spots, dtype=np.float32).reshape(-1, 2)
 
 
-def spot_patches(l: np.ndarray, mine: np.ndarray, spots: np.ndarray, grid: tuple[int, int], *,
+def spot_patches(darkness: np.ndarray, mine: np.ndarray, spots: np.ndarray, grid: tuple[int, int], *,
                  mirror: bool = False) -> np.ndarray:
-    """A reference's L (H, W), its cells of hints' areas ``mine`` (n,) on ``grid`` (seen mirrored
-    if ``mirror``) and their ``spots`` (n, 2) -> the :func:`cell_patch` of its line darkness around
-    each spot (n, S, S) float32 (S = SPOT_SAMPLES), as the view sees it (mirrored too); 0 for the
-    others."""
+    """A reference's :func:`blurred_darkness` (H, W) for ``grid``, its cells of hints' areas
+    ``mine`` (n,) on that grid (seen mirrored if ``mirror``) and their ``spots`` (n, 2) -> the
+    :func:`cell_patch` around each spot (n, S, S) float32 (S = SPOT_SAMPLES), as the view sees
+    it (mirrored too); 0 for the others."""
     gh, gw = grid
-    h, w = l.shape
-    blurred = box_mean(line_darkness(l, (h / gh, w / gw)), _patch_blur((h / gh, w / gw))).astype(np.float32)
+    h, w = darkness.shape
     out = np.zeros((gh * gw, SPOT_SAMPLES, SPOT_SAMPLES), np.float32)
     for cell in np.nonzero(mine)[0]:
         row, col = divmod(int(cell), gw)
         fx = (col + spots[cell, 1]) / gw
-        patch = cell_patch(blurred, (row + spots[cell, 0]) * h / gh, (1.0 - fx if mirror else fx) * w,
-                                (h / gh, w / gw))
+        patch = cell_patch(darkness, (row + spots[cell, 0]) * h / gh, (1.0 - fx if mirror else fx) * w,
+                           (h / gh, w / gw))
         out[cell] = patch[:, ::-1] if mirror else patch
     return out
+
+
+def blurred_darkness(l: np.ndarray, cell: tuple[float, float]) -> np.ndarray:
+    """L (H, W) -> its :func:`line_darkness` averaged over :func:`_patch_blur` px around each
+    pixel, float32 (H, W): what :func:`cell_patch` samples, for cells of ``cell`` (height, width) px."""
+    return box_mean(line_darkness(l, cell), _patch_blur(cell)).astype(np.float32)
 
 
 def line_darkness(l: np.ndarray, cell: tuple[float, float]) -> np.ndarray:
@@ -787,7 +798,7 @@ def _patch_blur(cell: tuple[float, float]) -> int:
 
 
 def cell_patch(l: np.ndarray, y: float, x: float, cell: tuple[float, float], *, top: int = 0,
-                    left: int = 0) -> np.ndarray:
+               left: int = 0) -> np.ndarray:
     """Values (R, W) of an image (its :func:`line_darkness`, blurred; the first row and column at
     (top, left) of the image) sampled at S x S points (S = SPOT_SAMPLES) spread over one ``cell``
     (height, width, in pixels) centred on (y, x): (S, S) float32, 0 (no ink) outside the image.
@@ -815,8 +826,8 @@ def place_spot(lightness: Lightness, y: float, x: float, cell: tuple[float, floa
     reach = (SPOT_SEARCH + max(SPOT_SCALES) / 2) * cell[0], (SPOT_SEARCH + max(SPOT_SCALES) / 2) * cell[1]
     y0, y1 = max(0, int(y - reach[0]) - 1), min(height, int(y + reach[0]) + 2)
     x0, x1 = max(0, int(x - reach[1]) - 1), min(width, int(x + reach[1]) + 2)
-    window = box_mean(line_darkness(lightness.rows(y0, y1)[:, x0:x1], cell), _patch_blur(cell)).astype(np.float32)
-    window = np.pad(window, 1, constant_values=0.0)  # blank paper around: samples outside read it
+    # blank paper around the window: samples outside the page read it
+    window = np.pad(blurred_darkness(lightness.rows(y0, y1)[:, x0:x1], cell), 1, constant_values=0.0)
     offsets = np.arange(-SPOT_SEARCH * SPOT_SAMPLES, SPOT_SEARCH * SPOT_SAMPLES + 1) / SPOT_SAMPLES  # (K,) cells
     samples = (np.arange(SPOT_SAMPLES) + 0.5) / SPOT_SAMPLES - 0.5  # (S,) cells
     want = ((patch - patch.mean()) / patch.std()).astype(np.float32)
@@ -935,6 +946,7 @@ class ReferenceMatcher:
             size = feature_size(*rgb.shape[:2], side=max(32, int(FEATURE_SIDE * scale)))
             grid = (size[0] // CELL, size[1] // CELL)
             lab, mix_cells = cell_lab(rgb, grid)
+            darkness = blurred_darkness(l_full, (rgb.shape[0] / grid[0], rgb.shape[1] / grid[1])) if own else None
             l_small = rgb_to_lab(np.asarray(Image.fromarray(rgb).resize(size[::-1], Image.BOX)))[..., 0]
             for mirror in (False, True):
                 l_in = l_small[:, ::-1] if mirror else l_small
@@ -947,7 +959,7 @@ class ReferenceMatcher:
                     mix = np.where(mine, 0.0, mix)  # a hint's area has its one colour, whatever else is in the cell
                     guessed.append(~mine)
                     spots.append(spot)
-                    patches.append(spot_patches(l_full, mine, spot, grid, mirror=mirror))
+                    patches.append(spot_patches(darkness, mine, spot, grid, mirror=mirror))
                 mixes.append(mix)
                 backdrop = background_cells(cells.reshape(*grid, 3)).reshape(-1)
                 rows, cols = np.indices(grid).reshape(2, -1)
@@ -1082,7 +1094,7 @@ def matched_spots(references: Sequence[Reference], best: np.ndarray, grid: tuple
         return None, None, None
     spots = np.concatenate([np.full((r.cells, 2), 0.5, np.float32) if r.spots is None else r.spots
                             for r in references])
-    user = np.concatenate([np.zeros(r.cells, bool) if r.guessed is None else ~r.guessed for r in references])
+    user = np.concatenate([r.hinted for r in references])
     patch = np.concatenate([np.zeros((r.cells, SPOT_SAMPLES, SPOT_SAMPLES), np.float32) if r.spot_patch is None
                             else r.spot_patch for r in references])
     return (spots[best].reshape(*grid, 2), user[best].reshape(grid),
