@@ -45,7 +45,7 @@ from .imageio import (DEFAULT_MAX_PIXELS, HINTS_TEXT, ImageSource, Lightness, in
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, NO_MARK_PAPER_L, PAPER_FILL_L, PAPER_PERCENTILE,
                     SHAPE_CELLS, SHAPE_CLOSE, TONES, BlankSheet, Contract, PageStats, Screentone, ShapeFill, SheetFill,
                     choose_background, choose_mode, composite, flats_to_lines, gutters, levelled_l, one_colour,
-                    page_stats, strip_gaps, tone_length)
+                    page_stats, paper_regions, strip_gaps, tone_length)
 from .reference import (SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, counting_hints,
                         load_matcher, reference_sources)
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
@@ -1486,7 +1486,8 @@ def shape_fills(hints: list[Hint], lightness: Lightness, contract: Contract, net
     reach = int(np.ceil(SHAPE_CELLS * max(height / grid[0], width / grid[1])))
     ink = InkRows(lightness, contract)
     shapes, rest, papers = [], [], []
-    layer = None  # the whole page's levelled L, read once, for hints on its blank paper
+    close = max(SHAPE_CLOSE, contract.length // 2)  # dots as far apart as a tone's strokes are short
+    regions = None  # the page's blank paper and its areas, read once, for hints on it
     for hint in hints:
         y0, x0 = max(0, hint.y - reach), max(0, hint.x - reach)
         y1, x1 = min(height, hint.y + reach + 1), min(width, hint.x + reach + 1)
@@ -1496,8 +1497,9 @@ def shape_fills(hints: list[Hint], lightness: Lightness, contract: Contract, net
         shape = ShapeFill.find(window, hint.y, hint.x, y0=y0, x0=x0, lab=lab,
                                edges=(y0 == 0, y1 == height, x0 == 0, x1 == width))
         if shape is None and window[hint.y - y0, hint.x - x0] >= PAPER_FILL_L:  # on paper: perhaps a panel's
-            layer = levelled_l(lightness.rows(0, height), contract.paper_l) if layer is None else layer
-            paper = ShapeFill.paper(layer, hint.y, hint.x, lab=lab, close=max(SHAPE_CLOSE, contract.length // 2))
+            if regions is None:
+                regions = paper_regions(levelled_l(lightness.rows(0, height), contract.paper_l), close)
+            paper = ShapeFill.paper(regions, hint.y, hint.x, lab=lab, close=close)
             if paper is not None:
                 papers.append((hint, paper))
                 continue

@@ -653,6 +653,18 @@ SHAPE_OPEN_L = 50.0  # levelled L of the ink layer: lighter is inside a shape (p
 SHAPE_CLOSE = 2  # px each line grows by while a small shape is found: gaps up to twice this are closed
 
 
+def paper_regions(layer: np.ndarray, close: int = SHAPE_CLOSE) -> tuple[np.ndarray, np.ndarray]:
+    """layer (H, W) float32: a page's whole levelled L (its screentone kept: helper 67's hint on
+    a duck's dotted body, read on the ink layer without its dots, filled the whole panel flat) ->
+    (its blank paper, PAPER_FILL_L and lighter, (H, W) bool; the connected areas of that paper
+    with gaps in its outlines and between dots up to 2 ``close`` px closed, labels (H, W) int64,
+    0 off them): read once a page, for every hint on its paper (:meth:`ShapeFill.paper`)."""
+    from .balloons import components
+
+    open_ = layer >= PAPER_FILL_L
+    return open_, components(open_ & ~grow(~open_, close))[0]
+
+
 @dataclass(frozen=True)
 class ShapeFill:
     """A hint in a closed shape too small for the grid the hints spread on (an eye, a button: a
@@ -690,30 +702,24 @@ class ShapeFill:
         return cls(y0, x0, grow(shape, SHAPE_CLOSE) & open_ if closed is not open_ else shape, lab)
 
     @classmethod
-    def paper(cls, layer: np.ndarray, y: int, x: int, *, lab: tuple[float, float, float],
+    def paper(cls, regions: tuple[np.ndarray, np.ndarray], y: int, x: int, *, lab: tuple[float, float, float],
               close: int = SHAPE_CLOSE) -> "ShapeFill | None":
-        """layer (H, W) float32: a page's whole levelled L (its screentone kept: helper 67's hint on
-        a duck's dotted body, read on the ink layer without its dots, filled the whole panel flat),
-        a hint at (y, x) -> the fill of the blank paper it is on (PAPER_FILL_L and lighter, gaps
-        in its outline and between dots up to 2 ``close`` px closed; from the nearest such paper
-        within 2 ``close`` px, for a click beside a line), or None: the hint is not on blank
-        paper, or the paper is not closed (it reaches the page's edge) or is more than
-        PAPER_FILL_MOST of the page. A panel's paper is one region however its figures and
-        balloons cut it on the grid the hints spread on, where a hint on one side left the other
-        pale, with a seam through the blank paper between (helper 65)."""
-        from .balloons import components
-
-        if layer[y, x] < PAPER_FILL_L:
+        """A page's :func:`paper_regions` (read with ``close``), a hint at (y, x) -> the fill of the
+        blank paper it is on (from the nearest such paper within 2 ``close`` px, for a click beside
+        a line), or None: the hint is not on blank paper, or the paper is not closed (it reaches
+        the page's edge) or is more than PAPER_FILL_MOST of the page. A panel's paper is one
+        region however its figures and balloons cut it on the grid the hints spread on, where a
+        hint on one side left the other pale, with a seam through the blank paper between (helper
+        65)."""
+        open_, labels = regions
+        if not open_[y, x]:
             return None
-        open_ = layer >= PAPER_FILL_L
-        closed = open_ & ~grow(~open_, close)
         reach = 2 * close  # a click beside a line: the paper nearest it, on its side
         top, left = max(0, y - reach), max(0, x - reach)
-        ys, xs = np.nonzero(closed[top:y + reach + 1, left:x + reach + 1])
+        ys, xs = np.nonzero(labels[top:y + reach + 1, left:x + reach + 1])
         if ys.size == 0:
             return None
         nearest = int(np.argmin((ys + top - y) ** 2 + (xs + left - x) ** 2))
-        labels, _ = components(closed)
         shape = labels == labels[ys[nearest] + top, xs[nearest] + left]
         if shape[0].any() or shape[-1].any() or shape[:, 0].any() or shape[:, -1].any():
             return None
@@ -1011,4 +1017,5 @@ class Contract:
 
 __all__ = ["BACKGROUNDS", "MODES", "TONES", "BlankSheet", "Contract", "PageStats", "Screentone", "SheetFill", "background_mask",
            "choose_background", "choose_mode", "composite", "flatten_tone", "flats_to_lines", "grow", "gutters",
-           "ink_layer", "lattice_regularity", "one_colour", "page_stats", "paper_level", "tone_length"]
+           "ink_layer", "lattice_regularity", "one_colour", "page_stats", "paper_level", "paper_regions",
+           "tone_length"]
