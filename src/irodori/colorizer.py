@@ -622,9 +622,8 @@ class Colorizer:
         hints = own = parse_hints(hints)
         if references:
             hints = self.reference_hints(lightness, list(references), own, paint=False)
-            found = hints[:len(hints) - len(own)]  # the user's hints of a reference page are spread as the user's
-            own = [hint for hint in found if isinstance(hint, CarriedHint)] + own
-            hints = [hint for hint in found if not isinstance(hint, CarriedHint)] + own
+            found, own = carried_as_own(hints[:len(hints) - len(own)], own)
+            hints = found + own
         ab, l_small = self.network_ab(lightness, hints, temperature=temperature)
         spread = float(l_small.std())
         if spread < FLAT_L_STD:  # found by a helper: a blank grey scan came back orange
@@ -711,9 +710,7 @@ class Colorizer:
         on_sheet = blank.pixels(lightness) if blank is not None else None
         share = coverage(on_sheet, self.network_size(*lightness.shape)) if on_sheet is not None else None
         found = self.paint_reference_hints(lightness, list(references), own, on_sheet, share) if references else []
-        # The user's hints of a reference page, carried to their shapes here, are spread as the user's own are
-        own = own + [hint for hint in found if isinstance(hint, CarriedHint)]
-        found = [hint for hint in found if not isinstance(hint, CarriedHint)]
+        found, own = carried_as_own(found, own)
         lab, l_small = self.paint_network(lightness, found + own, propagate=propagate, temperature=temperature,
                                           line_art=line_art)
         # Line art's lines are its only walls: read at their darkest per cell, so that a line
@@ -1470,6 +1467,15 @@ def over_white(lightness: Lightness, alpha: np.ndarray) -> Lightness:
         a = a[..., None]
     mixed = pixels.astype(np.float32) * a + white * (1.0 - a)
     return Lightness(np.round(mixed).astype(pixels.dtype) if pixels.dtype != np.float32 else mixed, kind)
+
+
+def carried_as_own(found: list[Hint], own: list[Hint]) -> tuple[list[Hint], list[Hint]]:
+    """A page's reference hints ``found`` and the user's ``own`` -> (the reference's, the user's
+    with the hints carried from a reference page's own hints after them): a hint the user gave
+    page 1, carried to its shape here (:class:`irodori.hints.CarriedHint`), is spread as the
+    user's are, filling its shape within the ink's walls, not as a reference's guess."""
+    carried = [hint for hint in found if isinstance(hint, CarriedHint)]
+    return [hint for hint in found if not isinstance(hint, CarriedHint)], own + carried
 
 
 def shape_fills(hints: list[Hint], lightness: Lightness, contract: Contract, network: tuple[int, int]
