@@ -3,10 +3,10 @@
 import gc
 import io
 import logging
+import shutil
 import stat
 import struct
 import tracemalloc
-import shutil
 import zipfile
 from pathlib import Path
 
