@@ -36,6 +36,7 @@ from typing import Any, Iterable, Protocol, Sequence
 import numpy as np
 from PIL import Image
 
+from .align import AlignedColour
 from .balloons import Balloons
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_l, rgb_to_lab
 from .hints import (HINT_CHANNELS_WITH_L, MAX_HINTS, CarriedHint, Hint, HintError, apply_palette, check_inside,
@@ -562,16 +563,19 @@ class Colorizer:
         return other
 
     def reference_hints(self, lightness: Lightness, references: list[Reference], hints: list[Hint], *,
-                        paint: bool, sheet: np.ndarray | None = None) -> list[Hint]:
-        """The user's hints with the references' hints added before them (reference hints within a
+                        paint: bool, sheet: np.ndarray | None = None) -> tuple[list[Hint], AlignedColour | None]:
+        """(The user's hints with the references' hints added before them (reference hints within a
         48th of the page of one of the user's are dropped here, and those in the shape it fills
-        when the hints are spread: :func:`irodori.hints.in_own_regions`), at most MAX_HINTS.
+        when the hints are spread: :func:`irodori.hints.in_own_regions`), at most MAX_HINTS; the
+        colour copied where the page is a reference's very drawing, at the network's size, or None:
+        :meth:`irodori.reference.ReferenceMatcher.read_page`).
         ``sheet``, line art's blank sheet (:meth:`blank_sheet`): only references closely related to
         the page colour it (:meth:`irodori.reference.ReferenceMatcher.guide`)."""
-        found = self.matcher.hints(lightness, references, paint=paint, limit=MAX_HINTS - len(hints), sheet=sheet)
+        found, copied = self.matcher.read_page(lightness, references, paint=paint, limit=MAX_HINTS - len(hints),
+                                               sheet=sheet, size=self.network_size(*lightness.shape))
         near = page_side(*lightness.shape) / 48
         kept = [r for r in found if all(abs(r.x - u.x) > near or abs(r.y - u.y) > near for u in hints)]
-        return kept + hints
+        return kept + hints, copied
 
     def colorize_lightness(self, l_full: np.ndarray, *, hints: Iterable[Any] | None = None) -> np.ndarray:
         """l_full (H, W) float32 CIE L in [0, 100] -> sRGB uint8 (H, W, 3) with that L."""
@@ -620,8 +624,9 @@ class Colorizer:
         if not isinstance(lightness, Lightness):
             lightness = Lightness.from_l(lightness)
         hints = own = parse_hints(hints)
+        copied = None
         if references:
-            hints = self.reference_hints(lightness, list(references), own, paint=False)
+            hints, copied = self.reference_hints(lightness, list(references), own, paint=False)
             found, own = carried_as_own(hints[:len(hints) - len(own)], own)
             hints = found + own
         ab, l_small = self.network_ab(lightness, hints, temperature=temperature)
@@ -631,15 +636,26 @@ class Colorizer:
                         input_prefix(), spread, ", but for its hints" if hints else "")
             ab = np.zeros_like(ab)
         if hints and propagate:
-            if own and len(hints) > len(own):  # the user's hint wins in its whole shape, not only beside it
-                found = hints[:len(hints) - len(own)]
-                grid = propagation_grid(l_small.shape, len(hints), own=len(own))
-                taken = in_own_regions(reduced(l_small, grid), lightness.shape, own, found)
-                hints = [hint for hint, inside in zip(found, taken) if not inside] + own
-            colours, filling = hint_fill(hints, len(own), line_art=False)
-            ab = propagate_hints(ab, l_small, hints, lightness.shape, fill=colours, filling=filling,
-                                 own=len(own))
+            ab = self.spread_hints(ab, l_small, lightness, hints, len(own))
+        if copied is not None:  # where the page is a reference's very drawing: its chroma, copied after
+            ab = copied.over(ab)  # the references' hints, whose corrections are meant for the network's colour
+            if own and propagate:  # and the user's hints still win in their shapes
+                ab = self.spread_hints(ab, l_small, lightness, own, len(own))
         return ab
+
+    @staticmethod
+    def spread_hints(ab: np.ndarray, l_small: np.ndarray, lightness: Lightness, hints: list[Hint], own: int
+                     ) -> np.ndarray:
+        """ab (2, h, w) with ``hints`` spread over similar lightness (the last ``own`` the user's,
+        each filling its shape; the references' before them correct the colour under them,
+        except in the user's shapes: :func:`irodori.hints.in_own_regions`)."""
+        if own and len(hints) > own:  # the user's hint wins in its whole shape, not only beside it
+            found, mine = hints[:len(hints) - own], hints[len(hints) - own:]
+            grid = propagation_grid(l_small.shape, len(hints), own=own)
+            taken = in_own_regions(reduced(l_small, grid), lightness.shape, mine, found)
+            hints = [hint for hint, inside in zip(found, taken) if not inside] + mine
+        colours, filling = hint_fill(hints, own, line_art=False)
+        return propagate_hints(ab, l_small, hints, lightness.shape, fill=colours, filling=filling, own=own)
 
     def network_ab(self, lightness: Lightness, hints: list[Hint], *,
                    temperature: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -709,7 +725,8 @@ class Colorizer:
         blank = self.blank_sheet(lightness, contract) if contract is not None else None
         on_sheet = blank.pixels(lightness) if blank is not None else None
         share = coverage(on_sheet, self.network_size(*lightness.shape)) if on_sheet is not None else None
-        found = self.paint_reference_hints(lightness, list(references), own, on_sheet, share) if references else []
+        found, copied = (self.paint_reference_hints(lightness, list(references), own, on_sheet, share)
+                         if references else ([], None))
         found, own = carried_as_own(found, own)
         lab, l_small = self.paint_network(lightness, found + own, propagate=propagate, temperature=temperature,
                                           line_art=line_art)
@@ -726,19 +743,25 @@ class Colorizer:
         if (found or own) and propagate:
             lab = self.spread_paint_hints(lab, l_small, lightness, contract, found, own, on_sheet=on_sheet,
                                           line_art=line_art, darkest=darkest)
+        if copied is not None:  # where the page is a reference's very drawing: its flats (as predict_ab)
+            lab = copied.over(lab)
+            if own and propagate:
+                lab = self.spread_paint_hints(lab, l_small, lightness, contract, [], own, on_sheet=on_sheet,
+                                              line_art=line_art, darkest=darkest)
         return lab, fill
 
     def paint_reference_hints(self, lightness: Lightness, references: list[Reference], own: list[Hint],
-                              on_sheet: np.ndarray | None, share: np.ndarray | None) -> list[Hint]:
+                              on_sheet: np.ndarray | None, share: np.ndarray | None
+                              ) -> tuple[list[Hint], AlignedColour | None]:
         """The references' hints for a page to paint (:meth:`reference_hints`, matched in the ink
         view); on line art's blank sheet (``on_sheet`` (H, W) bool, ``share`` its coverage of the
-        network's grid) only paper-light ones (L >= SHEET_HINT_L)."""
-        hints = self.reference_hints(lightness, references, own, paint=True, sheet=share)
+        network's grid) only paper-light ones (L >= SHEET_HINT_L); and the colour they copy."""
+        hints, copied = self.reference_hints(lightness, references, own, paint=True, sheet=share)
         found = hints[:len(hints) - len(own)]
         if on_sheet is not None and found:  # a reference gives the blank sheet paper-light colours only
             light = rgb_to_l(np.array([hint.rgb for hint in found], dtype=np.uint8).reshape(-1, 3))
             found = [hint for hint, l in zip(found, light) if l >= SHEET_HINT_L or not on_sheet[hint.y, hint.x]]
-        return found
+        return found, copied
 
     def paint_network(self, lightness: Lightness, hints: list[Hint], *, propagate: bool,
                       temperature: float | None, line_art: bool = False) -> tuple[np.ndarray, np.ndarray]:

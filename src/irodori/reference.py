@@ -58,6 +58,8 @@ from .hints import CarriedHint, Hint, HintError, gaussian_smooth, parse_hints
 from .imageio import (DEFAULT_MAX_PIXELS, HINTS_TEXT, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness,
                       input_prefix, is_junk, is_strip, open_image, page_scale, page_side, rgb_over, scoped, to_srgb,
                       within_pages)
+from .align import (ALIGN_MIN_CELLS, FLATS_SIDE, AlignedColour, Drawing, aligned_colour, fit_alignments,
+                    reference_flats)
 from .balloons import components
 from .paint import box_mean, grow
 from .registry import ModelError, models_dir, verify
@@ -112,6 +114,9 @@ BLANK_COMPANY = 2  # a blank page cell (detail below SEED_DETAIL) takes a colour
 # reference's yellow glow); 0: no such check
 NEIGHBOURS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
 WINDOW = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+ALIGN = True  # where a page is a reference's very drawing, its colours copied (irodori.align) ...
+ALIGN_HINTS = True  # ... its matches still giving hints, whose corrections spread beyond the copy ...
+ALIGN_PAINT = False  # ... on a page to paint too (off: a B&W page's panel frames aligned with another page's)
 MAX_REFERENCE_HINTS = 160  # per page (the pipeline takes at most hints.MAX_HINTS in all)
 MIN_REFERENCE_CHROMA = 5.0  # a reference whose most colourful spot (64x64 view) is greyer than this is refused
 BACKGROUND_DE = 8.0  # CIE76 distance to the border colour within which a reference cell is backdrop
@@ -181,7 +186,9 @@ class Reference:
     and width, in [0, 1]) its hint goes, the middle for most cells, for a cell of a hint's area a
     pixel well inside that area (None: the middle of every cell); ``spot_patch`` (n, S, S) float32:
     for a cell of a hint's area, the line darkness around its spot (:func:`spot_patches`; 0 for
-    the others).
+    the others); ``views`` ((gh, gw, mirrored) per view, in the order of ``where``'s first column)
+    and ``drawing``, what :mod:`irodori.align` copies where a page is this very drawing
+    (:class:`irodori.align.Drawing`; None: nothing is copied, as from irodori's own output).
     """
 
     name: str
@@ -195,6 +202,8 @@ class Reference:
     guessed: np.ndarray | None = None
     spots: np.ndarray | None = None
     spot_patch: np.ndarray | None = None
+    views: tuple[tuple[int, int, bool], ...] = ()
+    drawing: Drawing | None = None
 
     @property
     def cells(self) -> int:
@@ -212,8 +221,11 @@ class Guide:
     Lab, ``confidence`` (gh, gw) float32 in [0, 1]; the page is ``shape`` (H, W) pixels;
     ``spot`` (gh, gw, 2) float32: where in each cell its hint goes (the matched reference cell's
     :attr:`Reference.spots`; None: the middle); ``user`` (gh, gw) bool: the cells matched to a
-    hint's area of a reference that is irodori's output coloured with hints (None: none is), and
-    ``spot_patch`` (gh, gw, S, S) float32 the line darkness around that area's spot there."""
+    hint's area of a reference that is irodori's output coloured with hints (None: none is),
+    ``spot_patch`` (gh, gw, S, S) float32 the line darkness around that area's spot there;
+    ``best`` (gh, gw) int each cell's best match, an index into the cells of ``sources`` (the
+    references matched) taken together; ``copied`` the colour copied where the page is a
+    reference's very drawing (:class:`irodori.align.AlignedColour`, or None)."""
 
     lab: np.ndarray
     confidence: np.ndarray
@@ -221,6 +233,9 @@ class Guide:
     spot: np.ndarray | None = None
     user: np.ndarray | None = None
     spot_patch: np.ndarray | None = None
+    best: np.ndarray | None = None
+    sources: tuple[Reference, ...] = ()
+    copied: AlignedColour | None = None
 
     @property
     def coverage(self) -> float:
@@ -758,6 +773,19 @@ def spot_patches(darkness: np.ndarray, mine: np.ndarray, spots: np.ndarray, grid
     return out
 
 
+def colour_drawing(rgb: np.ndarray) -> Drawing:
+    """A reference's sRGB (H, W, 3) uint8 -> its :class:`irodori.align.Drawing`, at most
+    FLATS_SIDE a side: its flats (:func:`irodori.align.reference_flats`), L and line darkness."""
+    height, width = rgb.shape[:2]
+    scale = min(1.0, FLATS_SIDE / max(height, width))
+    size = max(1, round(width * scale)), max(1, round(height * scale))
+    small = rgb if scale == 1.0 else np.asarray(Image.fromarray(rgb).resize(size, Image.BOX))
+    lab = rgb_to_lab(small).astype(np.float32)
+    cell = CELL * max(small.shape[:2]) / FEATURE_SIDE
+    darkness = line_darkness(lab[..., 0], (cell, cell))
+    return Drawing(reference_flats(lab, darkness), np.ascontiguousarray(lab[..., 0]), darkness)
+
+
 def blurred_darkness(l: np.ndarray, cell: tuple[float, float]) -> np.ndarray:
     """L (H, W) -> its :func:`line_darkness` averaged over :func:`_patch_blur` px around each
     pixel, float32 (H, W): what :func:`cell_patch` samples, for cells of ``cell`` (height, width) px."""
@@ -940,7 +968,7 @@ class ReferenceMatcher:
         when it cannot be read, or is too large, too small or grey (:func:`reference_image`)."""
         rgb, own = reference_image(source, name=name, max_pixels=max_pixels)  # an array too: the same checks
         areas = hint_areas(rgb, own)  # irodori's output coloured with hints: their areas alone are the user's
-        feats, labs, where, tones, inks, ink_tones, mixes, guessed, spots, patches = ([] for _ in range(10))
+        feats, labs, where, tones, inks, ink_tones, mixes, guessed, spots, patches, views = ([] for _ in range(11))
         l_full = rgb_to_lab(rgb)[..., 0] if own else None
         for scale in REFERENCE_SCALES:
             size = feature_size(*rgb.shape[:2], side=max(32, int(FEATURE_SIDE * scale)))
@@ -971,14 +999,16 @@ class ReferenceMatcher:
                 ink_tones.append(cell_means(inked))
                 labs.append(cells)
                 where.append(np.stack([np.full_like(rows, len(where)), rows, cols, backdrop], axis=1))
+                views.append((grid[0], grid[1], mirror))
+        drawing = None if own else colour_drawing(rgb)  # irodori's own output: its hints alone
         return Reference(name, np.concatenate(feats), np.concatenate(inks), np.concatenate(labs),
                          np.concatenate(where).astype(np.int32), np.concatenate(tones).astype(np.float32),
                          np.concatenate(ink_tones).astype(np.float32), np.concatenate(mixes).astype(np.float32),
                          np.concatenate(guessed) if own else None, np.concatenate(spots) if own else None,
-                         np.concatenate(patches) if own else None)
+                         np.concatenate(patches) if own else None, tuple(views), drawing)
 
     def guide(self, lightness: Lightness, references: Sequence[Reference], *, ink: bool = False,
-              sheet: np.ndarray | None = None) -> Guide:
+              sheet: np.ndarray | None = None, size: tuple[int, int] | None = None) -> Guide:
         """The references' colour for each cell of the page (its lightness), with confidence.
 
         ``ink`` (a page to be painted): matched in the ink view (:func:`ink_view`), which finds
@@ -987,37 +1017,45 @@ class ReferenceMatcher:
         at least MIN_RELATED of the page, take part (measured on the val sets: an unrelated
         reference lost up to 2 dB in the ink view alone, none with this check). ``sheet`` (h, w)
         in [0, 1], line art's blank sheet at any size: only references related on at least
-        MIN_RELATED_SHEET of the page colour it."""
-        size = feature_size(*lightness.shape)
-        l_small = lightness.reduced(*size)
-        grid = (size[0] // CELL, size[1] // CELL)
+        MIN_RELATED_SHEET of the page colour it. With the network's ``size`` (h, w), :attr:`Guide.copied` is the colour copied
+        where the page is a reference's very drawing (:meth:`aligned`; of a page to paint only
+        with ALIGN_PAINT, off: a B&W page's panel frames aligned with another page's)."""
+        feature = feature_size(*lightness.shape)
+        l_small = lightness.reduced(*feature)
+        grid = (feature[0] // CELL, feature[1] // CELL)
+        aligning = size is not None and ALIGN
         if not ink:
             lab, confidence, _, best = match(self.features(l_small)[0], cell_means(l_small), grid, references,
                                              detail=cell_detail(l_small))
+            copied = self.aligned(lightness, best, confidence, references, grid, size, paint=False) if aligning else None
             return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape,
-                         *matched_spots(references, best, grid))
+                         *matched_spots(references, best, grid), best.reshape(grid), tuple(references), copied)
         inked = ink_view(l_small)
         l_grey = gaussian_smooth(l_small, RELATED_BLUR) if RELATED_BLUR > 0 else l_small
         grey_features, ink_features = self.features(l_grey, inked)
         _, grey_confidence, source, _ = match(grey_features, cell_means(l_grey), grid, references, guesses=True)
         shares = related_shares((grey_confidence >= MIN_CONFIDENCE).reshape(grid), source.reshape(grid),
                                 len(references))
-        related = [r for r, share in zip(references, shares) if share >= MIN_RELATED]
-        log.debug("references: %d of %d related to the page", len(related), len(references))
-        if not related:
+        related = [share >= MIN_RELATED for share in shares]
+        log.debug("references: %d of %d related to the page", sum(related), len(references))
+        if not any(related):
             return Guide(np.zeros((*grid, 3), np.float32), np.zeros(grid, np.float32), lightness.shape)
-        lab, confidence, owner, best = match(ink_features, cell_means(inked), grid, related, ink=True,
+        kept = [r for r, yes in zip(references, related) if yes]
+        lab, confidence, owner, best = match(ink_features, cell_means(inked), grid, kept, ink=True,
                                              detail=cell_detail(inked),
                                              mix_limit=MAX_CELL_MIX if sheet is not None else None)
-        spot, user, spot_patch = matched_spots(related, best, grid)
+        copied = (self.aligned(lightness, best, confidence, kept, grid, size, paint=True)
+                  if aligning and ALIGN_PAINT else None)
+        spot, user, spot_patch = matched_spots(kept, best, grid)
         if sheet is not None:
             on_sheet = np.asarray(Image.fromarray(sheet.astype(np.float32), "F").resize(grid[::-1], Image.BOX)) > 0.5
-            weak = shares[shares >= MIN_RELATED] < MIN_RELATED_SHEET
+            weak = np.array([share < MIN_RELATED_SHEET for share, yes in zip(shares, related) if yes])
             dark = lab[:, 0] < SHEET_HINT_L  # paper takes a paper-light colour, never a dark wash ...
             if user is not None:  # ... but a hint's area is placed on its shape, not on the cell's paper
                 dark &= ~user.reshape(-1)
             confidence[on_sheet.reshape(-1) & (weak[owner] | dark)] = 0.0
-        return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape, spot, user, spot_patch)
+        return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape, spot, user, spot_patch,
+                     best.reshape(grid), tuple(kept), copied)
 
     def hints(self, lightness: Lightness, references: Sequence[Reference], *, paint: bool,
               limit: int | None = None, sheet: np.ndarray | None = None) -> list[Hint]:
@@ -1026,11 +1064,29 @@ class ReferenceMatcher:
         A match of a hint's area of a reference coloured with hints is placed where that area
         is in its cell (:attr:`Reference.spots`).
         At most MAX_REFERENCE_HINTS, and at most ``limit``. ``sheet``: see :meth:`guide`."""
+        return self.read_page(lightness, references, paint=paint, limit=limit, sheet=sheet)[0]
+
+    def read_page(self, lightness: Lightness, references: Sequence[Reference], *, paint: bool,
+                  limit: int | None = None, sheet: np.ndarray | None = None, size: tuple[int, int] | None = None
+                  ) -> tuple[list[Hint], AlignedColour | None]:
+        """(:meth:`hints`, and with the network's ``size`` (h, w), the colour to copy where the page
+        is a reference's very drawing (:meth:`aligned`; None where it is nowhere)). The cells
+        copied so give no hint."""
         limit = MAX_REFERENCE_HINTS if limit is None else min(limit, MAX_REFERENCE_HINTS)
-        if not references or limit <= 0:
-            return []
-        guide = self.guide(lightness, references, ink=paint, sheet=sheet)
-        cells = spread_cells(guide.confidence, limit=limit, keep=guide.user)
+        if not references:
+            return [], None
+        guide = self.guide(lightness, references, ink=paint, sheet=sheet, size=size)
+        copied = guide.copied
+        confidence = guide.confidence
+        if copied is not None and not ALIGN_HINTS:
+            gh, gw = confidence.shape
+            covered = np.asarray(Image.fromarray(copied.weight, "F").resize((gw, gh), Image.BOX)) > 0.5
+            confidence = np.where(covered, 0.0, confidence)
+        if copied is not None:
+            log.info("%sreferences: the same drawing as %s on %.0f%% of the page, its colours copied",
+                     input_prefix(), ", ".join(sorted({guide.sources[a.source].name for a in copied.regions})),
+                     100 * float(copied.weight.mean()))
+        cells = spread_cells(confidence, limit=limit, keep=guide.user) if limit > 0 else []
         found = self._cell_hints(lightness, guide, cells, paint=paint) if cells else []
         counted = _FOUND.get()
         if counted is not None:
@@ -1039,9 +1095,53 @@ class ReferenceMatcher:
             share = 100 * guide.coverage  # (a hint from under 0.5 % of the page said "0 %": helper 60)
             log.info("%sreferences: %s of the page matched, %d hints", input_prefix(),
                      f"{share:.0f}%" if share >= 0.5 else "under 1%", len(found))
-        else:
+        elif copied is None:
             log.info("%sreferences: nothing on the page matched them; coloured as without them", input_prefix())
-        return found
+        return found, copied
+
+    @staticmethod
+    def aligned(lightness: Lightness, best: np.ndarray, confidence: np.ndarray, sources: Sequence[Reference],
+                grid: tuple[int, int], size: tuple[int, int], *, paint: bool) -> AlignedColour | None:
+        """Where the page is a reference's very drawing at another place, size or mirror: its
+        confident matches (``best`` (n,), indices into the cells of ``sources`` taken together,
+        and their ``confidence`` (n,), on the page's ``grid``) fitted by similarity transforms
+        (:func:`irodori.align.fit_alignments`) and the reference's flats copied there at the
+        network's ``size`` (h, w) (:func:`irodori.align.aligned_colour`); None where no
+        transform holds."""
+        if all(r.drawing is None for r in sources):
+            return None
+        gh, gw = grid
+        h, w = size
+        sure = np.nonzero(confidence.reshape(-1) >= MIN_CONFIDENCE)[0]
+        starts = np.cumsum([0] + [r.cells for r in sources])
+        owner = np.searchsorted(starts, best.reshape(-1)[sure], side="right") - 1
+        local = best.reshape(-1)[sure] - starts[owner]
+        usable = np.array([sources[o].drawing is not None for o in owner], bool)
+        sure, owner, local = sure[usable], owner[usable], local[usable]
+        if len(sure) < ALIGN_MIN_CELLS:
+            return None
+        ref, mirrored = np.zeros((len(sure), 2)), np.zeros(len(sure), bool)
+        for k, (o, i) in enumerate(zip(owner, local)):
+            r = sources[o]
+            view, row, col = r.where[i, :3]
+            vgh, vgw, mirror = r.views[view]
+            fh, fw = r.drawing.l.shape
+            x = (col + 0.5) / vgw
+            ref[k] = (row + 0.5) / vgh * fh, (1.0 - x if mirror else x) * fw
+            mirrored[k] = mirror
+        page = np.stack([(sure // gw + 0.5) * h / gh, (sure % gw + 0.5) * w / gw], axis=1)
+        fits = fit_alignments(page, ref, mirrored, owner, h / gh)
+        if not fits:
+            return None
+        masks = []
+        for _, inliers in fits:
+            mask = np.zeros(gh * gw, bool)
+            mask[sure[inliers]] = True
+            masks.append(mask.reshape(gh, gw))
+        cell = CELL * max(h, w) / FEATURE_SIDE
+        page_l = lightness.reduced(h, w)
+        return aligned_colour(page_l, line_darkness(page_l, (cell, cell)), [(a, m) for (a, _), m in zip(fits, masks)],
+                              [r.drawing for r in sources], (gh, gw), paint=paint)
 
     @staticmethod
     def _cell_hints(lightness: Lightness, guide: Guide, cells: list[tuple[int, int]], *, paint: bool) -> list[Hint]:

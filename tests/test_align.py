@@ -1,0 +1,148 @@
+"""Where a page is a reference's very drawing, its colours are copied, aligned (irodori.align)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from irodori import load_colorizer
+from irodori import reference as reference_module
+from irodori.align import ALIGN_MIN_CELLS, fit_alignments
+from irodori.color import rgb_to_lab
+from irodori.imageio import Lightness
+from irodori.reference import ReferenceMatcher
+
+from test_reference import _grey, _psnr, cartoon
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def _panels(art: np.ndarray, *, mirror_second: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """A page of two panels cut from ``art`` (H, W, 3), each zoomed 1.25x, the second mirrored,
+    in 2-px black frames on white -> (the page, sRGB uint8; which pixels are inside a panel)."""
+    h, w = art.shape[:2]
+    page = np.full((h, w, 3), 255, np.uint8)
+    inside = np.zeros((h, w), bool)
+    for (x0, x1), (cx, cy) in (((6, w // 2 - 4), (10, 30)), ((w // 2 + 4, w - 6), (w // 2 - 40, 20))):
+        ph, pw = h - 12, x1 - x0
+        crop = Image.fromarray(art).crop((cx, cy, cx + round(pw / 1.25), cy + round(ph / 1.25)))
+        if mirror_second and x0 > 6:
+            crop = crop.transpose(Image.FLIP_LEFT_RIGHT)
+        page[6:6 + ph, x0:x1] = np.asarray(crop.resize((pw, ph), Image.LANCZOS))
+        inside[8:4 + ph, x0 + 2:x1 - 2] = True
+        draw = ImageDraw.Draw(Image.fromarray(page))
+        page[6:8, x0:x1] = page[4 + ph:6 + ph, x0:x1] = 0
+        page[6:6 + ph, x0:x0 + 2] = page[6:6 + ph, x1 - 2:x1] = 0
+        del draw
+    return page, inside
+
+
+def _chroma_error(out: np.ndarray, truth: np.ndarray, where: np.ndarray) -> float:
+    a, b = rgb_to_lab(out), rgb_to_lab(truth)
+    return float(np.median(np.hypot(a[..., 1] - b[..., 1], a[..., 2] - b[..., 2])[where]))
+
+
+@pytest.fixture(scope="module")
+def tinter():
+    return load_colorizer("general-int8", mode="tint", threads=1)
+
+
+# -- the fit -------------------------------------------------------------------------------------
+def test_each_panels_transform_is_found_among_chance_matches():
+    rng = np.random.default_rng(0)
+    ref_a = rng.uniform(0, 200, (30, 2))
+    page_a = 1.5 * ref_a + (10.0, 20.0) + rng.normal(0, 2, (30, 2))
+    ref_b = rng.uniform(0, 200, (20, 2))
+    page_b = 0.8 * ref_b * (1.0, -1.0) + (200.0, 300.0) + rng.normal(0, 2, (20, 2))  # mirrored
+    ref_c, page_c = rng.uniform(0, 200, (15, 2)), rng.uniform(0, 400, (15, 2))  # chance matches
+    page = np.concatenate([page_a, page_b, page_c])
+    ref = np.concatenate([ref_a, ref_b, ref_c])
+    mirror = np.r_[np.zeros(30, bool), np.ones(20, bool), rng.random(15) < 0.5]
+    fits = fit_alignments(page, ref, mirror, np.zeros(65, int), cell=16.0)
+    assert len(fits) == 2
+    (first, inliers_a), (second, inliers_b) = fits
+    assert first.mirror == 1 and first.scale == pytest.approx(1.5, abs=0.03)
+    assert (first.ty, first.tx) == pytest.approx((10.0, 20.0), abs=3.0)
+    assert second.mirror == -1 and second.scale == pytest.approx(0.8, abs=0.03)
+    assert inliers_a[:30].all() and inliers_b[30:50].all()
+    assert inliers_a[50:].sum() + inliers_b[50:].sum() <= 2  # chance matches do not join them
+
+
+def test_too_few_agreeing_matches_give_no_transform():
+    rng = np.random.default_rng(1)
+    n = ALIGN_MIN_CELLS - 1
+    ref = rng.uniform(0, 200, (n, 2))
+    page = np.concatenate([2.0 * ref + 5.0, rng.uniform(0, 400, (40, 2))])
+    ref = np.concatenate([ref, rng.uniform(0, 200, (40, 2))])
+    assert fit_alignments(page, ref, np.zeros(len(page), bool), np.zeros(len(page), int), cell=16.0) == []
+
+
+# -- the pipeline --------------------------------------------------------------------------------
+def test_panels_cut_from_a_reference_take_its_colours(tinter, monkeypatch):
+    """Two panels of one cartoon (zoomed, one mirrored), grey: with the cartoon as the reference
+    each panel's colour is the cartoon's own there, closer than its hints alone give it."""
+    art = cartoon(1, size=(480, 384))
+    truth, inside = _panels(art)
+    grey = _grey(truth)
+    matcher = ReferenceMatcher(threads=1)
+    ref = matcher.analyse(art)
+    size = tinter.network_size(*grey.shape)
+    _, copied = matcher.read_page(Lightness.from_l(rgb_to_lab(truth)[..., 0].astype(np.float32)), [ref],
+                                  paint=False, size=size)
+    assert copied is not None and {r.mirror for r in copied.regions} == {1, -1}  # both panels, one mirrored
+    assert all(r.scale == pytest.approx(1.25, abs=0.08) for r in copied.regions)
+    with_copy = np.asarray(tinter.colorize(grey, reference=[ref]))
+    monkeypatch.setattr(reference_module, "ALIGN", False)
+    hints_alone = np.asarray(tinter.colorize(grey, reference=[ref]))
+    assert _chroma_error(with_copy, truth, inside) < 4.0
+    assert _psnr(with_copy, truth) > _psnr(hints_alone, truth) + 1.0
+    # the lightness is the page's own: a tinted page's copy is chroma alone
+    np.testing.assert_allclose(rgb_to_lab(with_copy)[..., 0], rgb_to_lab(np.stack([grey] * 3, -1))[..., 0], atol=1.0)
+
+
+def _blotches(seed: int = 0) -> np.ndarray:
+    """A colour picture of soft blotches, nothing drawn: (288, 384, 3) uint8."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (9, 12, 3), dtype=np.uint8)
+    return np.asarray(Image.fromarray(small).resize((384, 288), Image.BICUBIC))
+
+
+@pytest.mark.parametrize("other", ["golden", "blotches"])
+def test_another_picture_gives_no_transform(tinter, other):
+    page, _ = _panels(cartoon(1, size=(480, 384)))
+    matcher = ReferenceMatcher(threads=1)
+    lightness = Lightness.from_l(rgb_to_lab(page)[..., 0].astype(np.float32))
+    if other == "golden":  # a coloured photograph
+        with Image.open(DATA / "golden_general.png") as img:
+            picture = np.asarray(img.convert("RGB"))
+    else:
+        picture = _blotches()
+    reference = matcher.analyse(picture)
+    _, copied = matcher.read_page(lightness, [reference], paint=False, size=tinter.network_size(*page.shape[:2]))
+    assert copied is None
+
+
+def test_a_users_hint_wins_over_the_copied_colour(tinter):
+    art = cartoon(1, size=(480, 384))
+    truth, inside = _panels(art)
+    grey = _grey(truth)
+    lab = rgb_to_lab(truth)
+    # a hint in the middle of the largest coloured shape inside the first panel
+    coloured = inside & (np.hypot(lab[..., 1], lab[..., 2]) > 30) & (np.arange(truth.shape[1]) < truth.shape[1] // 2)
+    ys, xs = np.nonzero(coloured)
+    y, x = int(np.median(ys)), int(np.median(xs))
+    y, x = ys[np.argmin(np.hypot(ys - y, xs - x))], xs[np.argmin(np.hypot(ys - y, xs - x))]
+    hint_ab = np.array([-lab[y, x, 1], -lab[y, x, 2]])  # the opposite hue
+    hinted = np.asarray(tinter.colorize(grey, reference=[art], hints=[(int(x), int(y), _hex(lab[y, x, 0], hint_ab))]))
+    out = rgb_to_lab(hinted)[y - 2:y + 3, x - 2:x + 3, 1:].reshape(-1, 2).mean(0)
+    assert np.dot(out, hint_ab) > 0  # the hint's hue, not the reference's
+
+
+def _hex(l: float, ab: np.ndarray) -> str:
+    from irodori.color import lab_to_rgb, rgb_to_uint8
+
+    rgb = rgb_to_uint8(lab_to_rgb(np.array([[[l, ab[0], ab[1]]]], dtype=np.float64)))[0, 0]
+    return "#%02x%02x%02x" % tuple(int(c) for c in rgb)
