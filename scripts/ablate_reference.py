@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import irodori.align as A  # noqa: E402
 import irodori.colorizer as C  # noqa: E402
 import irodori.hints as H  # noqa: E402
 import irodori.reference as R  # noqa: E402
@@ -68,6 +69,16 @@ VARIANTS = {
                                  "not over its grey alone", {"colorizer.REFERENCE_WALLS": True}),
     "related blur 2": ("paint: the page's grey view blurred (Gaussian sigma 2 px of the 384-px view) for the "
                        "relatedness test, its screentone read as grey", {"RELATED_BLUR": 2.0}),
+    "no copy of the same drawing": ("where a page is a reference's very drawing, its colours not copied (irodori.align): "
+                                    "its matches give hints alone", {"ALIGN": False}),
+    "copy for tinted pages only": ("a page to paint takes no copy of the same drawing, only hints",
+                                   {"ALIGN_PAINT": False}),
+    "copy not refined": ("the same drawing's transform as fitted to the cells' centres, not refined by "
+                         "correlation", {"align.REFINE_SHIFT": 0}),
+    "copy without detail check": ("paint: a transform need not explain the page's detail around its matches",
+                                  {"align.ALIGN_DETAIL": 0.0}),
+    "copy without hints": ("where the same drawing is copied, its matches give no hints",
+                           {"ALIGN_HINTS": False}),
     "no hint groups": ("each reference hint spread with its own distance map (before grouping hints that ask "
                        "corrections within 4 Lab units)", {"hints.GROUP_TOLERANCE": 0.0}),
 }
@@ -75,9 +86,9 @@ VARIANTS = {
 
 @contextmanager
 def variant(changes: dict):
-    """Set the constants (``hints.NAME``, ``colorizer.NAME``: a constant of irodori.hints or
-    irodori.colorizer; and, for "_paint_view": "grey", match painted pages in the grey view)."""
-    owners = {"hints.": H, "colorizer.": C}
+    """Set the constants (``hints.NAME``, ``colorizer.NAME``, ``align.NAME``: a constant of
+    irodori.hints, irodori.colorizer or irodori.align; and, for "_paint_view": "grey", match painted pages in the grey view)."""
+    owners = {"hints.": H, "colorizer.": C, "align.": A}
     modules = {k: next(((m, k[len(p):]) for p, m in owners.items() if k.startswith(p)), (R, k))
                for k in changes if not k.startswith("_")}
     saved = {k: getattr(*modules[k]) for k in modules}
@@ -87,7 +98,8 @@ def variant(changes: dict):
             if key in modules:
                 setattr(*modules[key], value)
         if changes.get("_paint_view") == "grey":
-            R.ReferenceMatcher.guide = lambda self, lightness, refs, ink=False, sheet=None: guide(self, lightness, refs)
+            R.ReferenceMatcher.guide = (lambda self, lightness, refs, ink=False, sheet=None, size=None:
+                                        guide(self, lightness, refs, size=size))
         yield
     finally:
         for key, value in saved.items():

@@ -121,8 +121,10 @@ def test_another_picture_gives_no_transform(tinter, other):
     else:
         picture = _blotches()
     reference = matcher.analyse(picture)
-    _, copied = matcher.read_page(lightness, [reference], paint=False, size=tinter.network_size(*page.shape[:2]))
-    assert copied is None
+    for paint in (False, True):  # (painted: a panel page's frames and paper aligned with this one's, and
+        # its paper took the photograph's colours, until a transform had to explain the page's detail)
+        _, copied = matcher.read_page(lightness, [reference], paint=paint, size=tinter.network_size(*page.shape[:2]))
+        assert copied is None
 
 
 def test_a_users_hint_wins_over_the_copied_colour(tinter):
@@ -146,3 +148,18 @@ def _hex(l: float, ab: np.ndarray) -> str:
 
     rgb = rgb_to_uint8(lab_to_rgb(np.array([[[l, ab[0], ab[1]]]], dtype=np.float64)))[0, 0]
     return "#%02x%02x%02x" % tuple(int(c) for c in rgb)
+
+
+def test_a_print_of_the_panels_is_painted_in_the_references_colours():
+    """Paint: the grey print of the two panels, painted with the cartoon as the reference, takes
+    its colours (closer to them than painted without), and its darkest ink stays ink."""
+    art = cartoon(1, size=(480, 384))
+    truth, inside = _panels(art)
+    grey = _grey(truth)
+    painter = load_colorizer("auto", mode="paint", threads=1)
+    with_ref = np.asarray(painter.colorize(grey, reference=[art]))
+    without = np.asarray(painter.colorize(grey))
+    assert _psnr(with_ref, truth) > _psnr(without, truth) + 2.0
+    assert _chroma_error(with_ref, truth, inside) < _chroma_error(without, truth, inside) - 5.0
+    inked = grey < 40
+    assert rgb_to_lab(with_ref)[..., 0][inked].max() < 45

@@ -10,9 +10,8 @@ is kept only where the page's line darkness and the aligned reference's correlat
 where the reference's does). There the reference's colours are copied, pixel for pixel at the
 network's size, in place of the network's: chroma for a page that is tinted, lightness and
 chroma (its flats: its own thin lines taken out) for a page that is painted, whose ink then
-goes over them as everywhere. Elsewhere nothing changes; a reference that only resembles the
-page (another pose, another series) gives no transform and only the hints of
-:mod:`irodori.reference`.
+goes over them as everywhere. Elsewhere nothing changes; a reference that only resembles the page (another pose, another
+series) gives no transform and only the hints of :mod:`irodori.reference`.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ ALIGN_TOLERANCE = 1.0  # ... each landing within this many page cells of where i
 ALIGN_TRIALS = 256  # RANSAC: pairs of matches tried per reference and mirror
 ALIGN_MODELS = 4  # transforms a page (panels of one picture), the largest first
 ALIGN_SCALE = (0.125, 16.0)  # page pixels per reference pixel a transform may have
-ALIGN_AGREE = 0.5  # the page's line darkness and the aligned reference's correlate at least this much
+ALIGN_AGREE = 0.5  # the page's line darkness and the aligned reference's (paint: L) correlate this much
 ALIGN_L = 12.0  # tint: the page and the aligned reference differ by less than this in L (a quarter cell's mean) ...
 ALIGN_PAINT_L = 25.0  # ... paint: a B&W print's (its screentone averaged) and a colour page's
 ALIGN_DARK = 8.0  # ... and in line darkness
@@ -41,10 +40,14 @@ WALL_DARK = 20.0  # ... this much darker than around it ...
 WALL_SLACK = 2  # ... with no line of the aligned reference's within this many pixels
 UNLIKE_STD = 8.0  # ... nor where the page's detail is not the reference's (unlike) ...
 UNLIKE_NCC = 0.2
+ALIGN_DETAIL = 0.25  # paint: a transform's matched cells are at least this share detail of the page's it explains
 ALIGN_SEEDS = 3  # ... in a part of it that holds at least this many inlier cells
 ALIGN_MARGIN = 6  # ... within this many cells of the box around its inlier cells
-REFINE_SCALE = 0.1  # refine: scales searched within this share of the fitted one ...
-REFINE_SHIFT = 8  # ... and shifts within this many pixels (0: not refined)
+REFINE_LEVELS = (4, 2)  # refine: Gauss-Newton on the page reduced this many times in turn (() : not refined) ...
+REFINE_STEPS = (4, 2)  # ... at most this many steps at each, fewer once one moves less than REFINE_DONE px ...
+REFINE_DONE = 0.1
+REFINE_SCALE = 0.15  # ... and kept if it moves the scale by at most this share ...
+REFINE_SHIFT = 12  # ... and its region's middle by at most this many pixels
 ALIGN_FEATHER = 1.5  # the copied colour's edge blended over this many pixels (Gaussian sigma)
 FLATS_SIDE = 512  # a reference's colours are kept at most this many pixels a side
 FLAT_LINE = 12.0  # a reference pixel this much darker than the closing around it is a line: no flat colour
@@ -54,9 +57,9 @@ FLAT_LINE = 12.0  # a reference pixel this much darker than the closing around i
 class Alignment:
     """One region of the page that is a reference's drawing: page pixel (y, x) at the network's
     size = ``scale`` * (ref_y, ``mirror`` * ref_x) + (``ty``, ``tx``), reference pixels those of
-    its :attr:`irodori.reference.Reference.flats`; ``source`` indexes the references matched,
-    ``inliers`` how many matches agreed, ``agreement`` the line darknesses' correlation over
-    the region."""
+    its :class:`Drawing`; ``source`` indexes the references matched, ``inliers`` how many
+    matches agreed, ``agreement`` how well page and aligned reference correlate over the region
+    (:func:`aligned_colour`)."""
 
     source: int
     scale: float
@@ -177,45 +180,93 @@ def _ransac(p: np.ndarray, q: np.ndarray, m: int, tolerance: float, rng: np.rand
 
 
 def refine(alignment: Alignment, page: np.ndarray, plane: np.ndarray, mask: np.ndarray) -> Alignment:
-    """An alignment fitted to cell centres (a cell is about 16 px of a 384-px view: its scale
-    is a few per cent off across a panel) -> the one near it under which the reference's
-    ``plane`` (H, W) best correlates with the ``page`` (h, w) over ``mask`` (h, w) bool: scales
-    within REFINE_SCALE about the mask's middle and shifts within REFINE_SHIFT px, searched at
-    half size, then by single pixels and a fifth of the step in scale at full size."""
-    if mask.sum() < 64:
-        return alignment
-    best = alignment
-    for half, scales, reach in ((True, np.linspace(1 - REFINE_SCALE, 1 + REFINE_SCALE, 9), REFINE_SHIFT // 2),
-                                (False, 1 + np.array([-1.0, 0.0, 1.0]) * REFINE_SCALE / 20, 1)):
-        step = 2 if half else 1
-        target = page[::step, ::step]
-        where = mask[::step, ::step]
+    """An alignment fitted to cell centres (a cell is about 16 px of a 384-px view: a panel's
+    scale came out 1.14 or 1.31 where it was 1.25) -> the one under which the reference's
+    ``plane`` (H, W) best matches the ``page`` (h, w) over ``mask`` (h, w) bool, up to a gain
+    and an offset of lightness: Gauss-Newton steps on the scale and shift (Lucas and Kanade
+    1981; the forward-additive form of Baker and Matthews 2004), on the page reduced
+    REFINE_LEVELS times in turn, the reference reduced alike. Unchanged where it moves by more
+    than REFINE_SCALE of its scale or REFINE_SHIFT pixels, or finds too little to work on."""
+    current = alignment
+    for k, steps in zip(REFINE_LEVELS, REFINE_STEPS):
+        small = reduced_plane(page, k)
+        where = reduced_plane(mask.astype(np.float32), k) > 0.5
+        if where.sum() < 32:
+            continue
+        f = max(1, int(k / current.scale))  # the reference reduced to about the page's scale: no aliasing
+        ref = reduced_plane(plane, f)
+        step = _at(current, k, f)
         ys, xs = np.nonzero(where)
-        cy, cx = ys.mean() * step, xs.mean() * step
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        patch, inside = target[y0:y1, x0:x1], where[y0:y1, x0:x1]
-        centre = best
-        scores = []
-        for f in scales:
-            candidate = _scaled(centre, f, cy, cx)
-            warped = np.pad(warp(plane, candidate, page.shape)[::step, ::step], reach, mode="edge")
-            for dy in range(-reach, reach + 1):
-                for dx in range(-reach, reach + 1):
-                    moved = warped[reach + y0 - dy:reach + y1 - dy, reach + x0 - dx:reach + x1 - dx]
-                    scores.append((agreement(patch, moved, inside), f, dy * step, dx * step))
-        score, f, dy, dx = max(scores)
-        candidate = _scaled(centre, f, cy, cx)
-        best = Alignment(candidate.source, candidate.scale, candidate.mirror, candidate.ty + dy, candidate.tx + dx,
-                         candidate.inliers)
-    return best
+        target, inside = small[y0:y1, x0:x1], where[y0:y1, x0:x1]
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64) + 0.5
+        for _ in range(steps):
+            step, moved = _gauss_newton(step, ref, target, inside, yy, xx, (y0, x0))
+            if moved < REFINE_DONE:
+                break
+        current = _at(step, 1.0 / k, 1.0 / f)
+    ys, xs = np.nonzero(mask)
+    if not len(ys):
+        return alignment
+    cy, cx = ys.mean() + 0.5, xs.mean() + 0.5  # where the region's middle goes, refined
+    ry, rx = (cy - alignment.ty) / alignment.scale, alignment.mirror * (cx - alignment.tx) / alignment.scale
+    moved = np.hypot(current.scale * ry + current.ty - cy, current.scale * current.mirror * rx + current.tx - cx)
+    if abs(current.scale / alignment.scale - 1.0) > REFINE_SCALE or moved > REFINE_SHIFT:
+        return alignment
+    return current
 
 
-def _scaled(alignment: Alignment, factor: float, cy: float, cx: float) -> Alignment:
-    """The alignment with its scale times ``factor`` about page pixel (cy, cx), which stays put."""
-    s = alignment.scale * factor
-    ty = cy - factor * (cy - alignment.ty)
-    tx = cx - factor * (cx - alignment.tx)
-    return Alignment(alignment.source, s, alignment.mirror, ty, tx, alignment.inliers)
+def _gauss_newton(a: Alignment, ref: np.ndarray, target: np.ndarray, inside: np.ndarray, yy: np.ndarray,
+                  xx: np.ndarray, origin: tuple[int, int]) -> tuple[Alignment, float]:
+    """One step of :func:`refine`: (the alignment moved, how far in pixels)."""
+    warped = warp(ref, a, target.shape, origin)
+    gy, gx = np.gradient(warped)
+    ry, rx = (yy - a.ty) / a.scale, a.mirror * (xx - a.tx) / a.scale  # where each pixel falls in the reference
+    sel = inside & (ry > 1) & (ry < ref.shape[0] - 1) & (rx > 1) & (rx < ref.shape[1] - 1)
+    if sel.sum() < 16:
+        return a, 0.0
+    i, p = warped[sel].astype(np.float64), target[sel].astype(np.float64)
+    ic, pc = i - i.mean(), p - p.mean()
+    gain = float((ic * pc).sum() / max((ic * ic).sum(), 1e-9))  # p ~ gain i + offset, least squares
+    if gain <= 0:
+        return a, 0.0
+    residual = gain * ic - pc
+    dy, dx = gy[sel], gx[sel]
+    jacobian = gain * np.stack([-(dy * (yy[sel] - a.ty) + dx * (xx[sel] - a.tx)) / a.scale, -dy, -dx], 1)
+    jacobian -= jacobian.mean(axis=0)  # the offset refitted with the move
+    normal = jacobian.T @ jacobian
+    if np.linalg.cond(normal) > 1e12:
+        return a, 0.0
+    ds, dty, dtx = np.linalg.solve(normal, -jacobian.T @ residual)
+    moved = float(max(abs(dty), abs(dtx), abs(ds) * max(target.shape)))
+    return Alignment(a.source, a.scale + ds, a.mirror, a.ty + dty, a.tx + dtx, a.inliers), moved
+
+
+def _at(a: Alignment, k: float, f: float) -> Alignment:
+    """The alignment for the page reduced ``k`` times and the reference reduced ``f`` times."""
+    return Alignment(a.source, a.scale * f / k, a.mirror, a.ty / k, a.tx / k, a.inliers, a.agreement)
+
+
+_REDUCED: dict = {}  # (id of a plane, k) -> (the plane, its reduction): the same reference and page are
+# reduced alike for every region of a page and every page of a batch (the plane is kept, so its id is its own)
+_REDUCED_MOST = 32
+
+
+def reduced_plane(plane: np.ndarray, k: float) -> np.ndarray:
+    """(H, W) float -> its means over k x k blocks (float32; the last partial blocks dropped)."""
+    k = int(k)
+    if k <= 1:
+        return plane if plane.dtype == np.float32 else plane.astype(np.float32)
+    key = (id(plane), k)
+    hit = _REDUCED.get(key)
+    if hit is not None and hit[0] is plane:
+        return hit[1]
+    h, w = plane.shape[0] // k, plane.shape[1] // k
+    out = plane[:h * k, :w * k].reshape(h, k, w, k).mean(axis=(1, 3), dtype=np.float32)
+    if len(_REDUCED) >= _REDUCED_MOST:
+        _REDUCED.pop(next(iter(_REDUCED)))
+    _REDUCED[key] = (plane, out)
+    return out
 
 
 def region_cells(inliers: np.ndarray, margin: int) -> np.ndarray:
@@ -226,11 +277,13 @@ def region_cells(inliers: np.ndarray, margin: int) -> np.ndarray:
     return out
 
 
-def warp(plane: np.ndarray, alignment: Alignment, size: tuple[int, int]) -> np.ndarray:
-    """A reference plane (H, W) float -> (h, w) float32 at the page's network size, by the
-    alignment (bilinear; 0 outside the reference)."""
+def warp(plane: np.ndarray, alignment: Alignment, size: tuple[int, int], origin: tuple[int, int] = (0, 0)
+         ) -> np.ndarray:
+    """A reference plane (H, W) float -> (h, w) float32 of the page from pixel ``origin`` (y, x)
+    on, by the alignment (bilinear; 0 outside the reference)."""
     s, m = alignment.scale, alignment.mirror
-    data = (m / s, 0.0, -m * alignment.tx / s, 0.0, 1.0 / s, -alignment.ty / s)
+    y0, x0 = origin
+    data = (m / s, 0.0, m * (x0 - alignment.tx) / s, 0.0, 1.0 / s, (y0 - alignment.ty) / s)
     img = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32), "F")
     return np.asarray(img.transform(size[::-1], Image.AFFINE, data, resample=Image.BILINEAR), dtype=np.float32)
 
@@ -263,52 +316,43 @@ def aligned_colour(page_l: np.ndarray, page_darkness: np.ndarray, fits: Sequence
     inlier cells ((gh, gw) bool each) and every reference's :class:`Drawing` -> the colour to
     copy where the page is a reference's drawing, or None where it is nowhere.
 
-    A transform holds where the page and the aligned reference look alike around each pixel
-    (averaged over a quarter of a cell): their lightness within ALIGN_L and their line darkness
-    within ALIGN_DARK (a page to paint: their lightness within ALIGN_PAINT_L, its screentone
-    averaged into the grey it prints; its dots are no lines of the colour page's); its
-    region is what of that is joined to its inlier cells, inside the reference and near the
-    inliers, and it is kept when the darknesses correlate at least ALIGN_AGREE there
-    (:func:`agreement`). Where two regions overlap, the one with more inlier cells near wins."""
-    h, w = page_darkness.shape
+    Each transform is refined (:func:`refine`). It holds where the page and the aligned
+    reference look alike around each pixel (averaged over a quarter of a cell): their lightness
+    within ALIGN_L and their line darkness within ALIGN_DARK (a page to paint: their lightness
+    within ALIGN_PAINT_L, its screentone averaged into the grey it prints; its dots are no
+    lines of the colour page's), not across a line of the page's the reference lacks (a
+    panel's frame), nor where the page's detail is not the reference's (:func:`unlike`); its
+    region is what of that is joined to its inlier cells, inside the reference and within
+    ALIGN_MARGIN cells of them. It is kept when page and reference correlate at least
+    ALIGN_AGREE there (:func:`agreement`: line darkness; a page to paint: lightness) and, on a
+    page to paint, when ALIGN_DETAIL of the pixels around its matches are detail it explains.
+    Where two regions overlap, the one with more inlier cells near wins."""
+    h, w = page_l.shape
     gh, gw = grid
-    radius = max(1, round(min(h / gh, w / gw) / 4))
-    page_view = box_mean(page_l, radius)
-    page_lines = strokes(page_darkness.astype(np.float32), WALL_LENGTH) > WALL_DARK
-    page_soft = box_mean(page_darkness, 1)
+    page = _PageViews(page_l, page_darkness, max(1, round(min(h / gh, w / gw) / 4)),
+                      max(1, round(min(h / gh, w / gw) / 2)))
     lab = np.zeros((3, h, w), np.float32)
     weight = np.zeros((h, w), np.float32)
     support = np.zeros((h, w), np.float32)
     kept = []
     for alignment, inliers in fits:
         drawing = drawings[alignment.source]
-        if REFINE_SHIFT:
-            seen = _cells_to_pixels(grow(inliers, 1), (h, w)) & (warp(np.ones(drawing.l.shape, np.float32),
-                                                                      alignment, (h, w)) > 0.99)
-            alignment = refine(alignment, box_mean(page_l, 1), box_mean(drawing.l, 1), seen)
-        inside = warp(np.ones(drawing.l.shape, np.float32), alignment, (h, w)) > 0.99
-        ref_view = box_mean(warp(drawing.l, alignment, (h, w)), radius)
-        ref_dark = warp(drawing.darkness, alignment, (h, w))
-        alike = np.abs(page_view - ref_view) < (ALIGN_PAINT_L if paint else ALIGN_L)
-        if not paint:  # a print's screentone is no line of the colour page's
-            alike &= box_mean(np.abs(page_darkness - ref_dark), radius) < ALIGN_DARK
-        walls = grow(page_lines & ~grow(ref_dark > WALL_DARK, WALL_SLACK), WALL_SLACK + 1)  # a page's line where
-        alike &= inside & ~walls  # the reference has none (a panel's frame) is a wall, a crossing's gap closed
-        alike &= ~unlike(page_view, ref_view, round(min(h / gh, w / gw) / 2))
-        near = _cells_to_pixels(region_cells(inliers, ALIGN_MARGIN), (h, w)) & alike
-        where = _joined(near, inliers, (h, w))
-        where = ~grow(~grow(where, radius), radius) & inside  # closed: a line a pixel off is no hole
-        score = (agreement(page_view, ref_view, where) if paint
-                 else agreement(page_soft, box_mean(ref_dark, 1), where))
-        if score < ALIGN_AGREE:
+        if REFINE_LEVELS:
+            alignment = refine(alignment, page_l, drawing.l, _cells_to_pixels(grow(inliers, 1), (h, w)))
+        box = _cells_to_pixels(region_cells(inliers, ALIGN_MARGIN), (h, w)) & covered(alignment, drawing.l.shape,
+                                                                                        (h, w))
+        if not box.any():
             continue
+        crop = _bounds(box)
+        found = page.region(alignment, drawing, inliers, box, crop, grid, paint=paint)
+        if found is None:
+            continue
+        where, score = found
         density = np.asarray(Image.fromarray(box_mean(inliers, 2).astype(np.float32), "F").resize(
-            (w, h), Image.BILINEAR)) + 1e-3
-        take = where & (density > support)
-        support[take] = density[take]
-        for c in range(3):
-            lab[c][take] = warp(drawing.flats[..., c], alignment, (h, w))[take]
-        weight[take] = 1.0
+            (w, h), Image.BILINEAR))[crop] + 1e-3
+        take = where & (density > support[crop])
+        support[crop][take] = density[take]
+        _copy(lab, weight, take, crop, drawing.flats, alignment, range(3) if paint else range(1, 3))
         kept.append(Alignment(alignment.source, alignment.scale, alignment.mirror, alignment.ty, alignment.tx,
                               alignment.inliers, score))
     if not kept:
@@ -317,29 +361,104 @@ def aligned_colour(page_l: np.ndarray, page_darkness: np.ndarray, fits: Sequence
     return AlignedColour(lab, weight.astype(np.float32), tuple(kept))
 
 
-def unlike(a: np.ndarray, b: np.ndarray, radius: int) -> np.ndarray:
+class _PageViews:
+    """What :func:`aligned_colour` reads of the page, once for all its transforms: L averaged
+    over ``radius`` px, its strokes (:func:`irodori.paint.strokes`: lines, not screentone dots),
+    its line darkness a little blurred, and its local statistics over ``detail`` px (:func:`unlike`)."""
+
+    def __init__(self, l: np.ndarray, darkness: np.ndarray, radius: int, detail: int) -> None:
+        self.darkness, self.radius, self.detail = darkness, radius, detail
+        self.view = box_mean(l, radius)
+        self.lines = strokes(darkness.astype(np.float32), WALL_LENGTH) > WALL_DARK
+        self.soft = box_mean(darkness, 1)
+        self.mean = box_mean(self.view, detail)
+        self.var = np.maximum(box_mean(self.view * self.view, detail) - self.mean * self.mean, 0.0)
+
+    def region(self, a: Alignment, drawing: Drawing, inliers: np.ndarray, box: np.ndarray,
+               crop: tuple[slice, slice], grid: tuple[int, int], *, paint: bool
+               ) -> tuple[np.ndarray, float] | None:
+        """The transform's region within ``crop`` of the page (bool, the crop's shape) and how
+        well page and reference correlate there, or None where it does not hold."""
+        h, w = self.view.shape
+        origin, size = (crop[0].start, crop[1].start), (crop[0].stop - crop[0].start, crop[1].stop - crop[1].start)
+        view, radius = self.view[crop], self.radius
+        ref_view = box_mean(warp(drawing.l, a, size, origin), radius)
+        ref_dark = warp(drawing.darkness, a, size, origin)
+        alike = np.abs(view - ref_view) < (ALIGN_PAINT_L if paint else ALIGN_L)
+        if not paint:  # a print's screentone is no line of the colour page's
+            alike &= box_mean(np.abs(self.darkness[crop] - ref_dark), radius) < ALIGN_DARK
+        alike &= ~grow(self.lines[crop] & ~grow(ref_dark > WALL_DARK, WALL_SLACK), WALL_SLACK + 1)  # a page's line
+        # where the reference has none (a panel's frame) is a wall, a crossing's gap closed
+        differ, detailed = unlike(view, ref_view, self.detail, (self.mean[crop], self.var[crop]))
+        inside = box[crop]
+        seen = _cells_to_pixels(grow(inliers, 1), (h, w))[crop] & inside
+        if paint and (detailed & ~differ)[seen].sum() < ALIGN_DETAIL * seen.sum():  # a print's frames and paper
+            return None  # align with any other page's: the transform must explain the page's detail near its matches
+        gh, gw = grid
+        where = _joined(inside & alike & ~differ, inliers, (h, w), origin)
+        where = ~grow(~grow(where, radius), radius) & inside  # closed: a line a pixel off is no hole
+        score = (agreement(view, ref_view, where) if paint
+                 else agreement(self.soft[crop], box_mean(ref_dark, 1), where))
+        return (where, score) if score >= ALIGN_AGREE else None
+
+
+def _bounds(mask: np.ndarray) -> tuple[slice, slice]:
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    return slice(int(ys[0]), int(ys[-1]) + 1), slice(int(xs[0]), int(xs[-1]) + 1)
+
+
+def covered(a: Alignment, ref_shape: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """(h, w) bool: the page's pixels whose middles the alignment puts inside the reference (of
+    ``ref_shape``), a pixel from its edge."""
+    ry = (np.arange(size[0]) + 0.5 - a.ty) / a.scale
+    rx = a.mirror * (np.arange(size[1]) + 0.5 - a.tx) / a.scale
+    return ((ry >= 0.5) & (ry <= ref_shape[0] - 0.5))[:, None] & ((rx >= 0.5) & (rx <= ref_shape[1] - 0.5))[None]
+
+
+def _copy(lab: np.ndarray, weight: np.ndarray, take: np.ndarray, crop: tuple[slice, slice], flats: np.ndarray,
+          a: Alignment, channels: range) -> None:
+    """The reference's ``flats`` (H, W, 3), aligned, into ``lab`` (3, h, w) where ``take`` (the
+    shape of ``crop``) is true (those ``channels`` of it: a tinted page's copy is chroma alone),
+    ``weight`` set to 1 there."""
+    size = take.shape
+    for c in channels:
+        lab[c][crop][take] = warp(flats[..., c], a, size, (crop[0].start, crop[1].start))[take]
+    weight[crop][take] = 1.0
+
+
+def unlike(a: np.ndarray, b: np.ndarray, radius: int, a_stats: tuple[np.ndarray, np.ndarray] | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
     """(h, w) bool: where the page's detail ``a`` (h, w) is not the aligned reference's ``b``
     around each pixel (windows of 2 radius + 1): the page varies (L's standard deviation at
     least UNLIKE_STD) and the reference hardly does (under half that) or their correlation is
     under UNLIKE_NCC. Where only the reference varies, nothing is said: a print loses its light
-    colours' detail to white paper."""
-    ma, mb = box_mean(a, radius), box_mean(b, radius)
-    va = np.maximum(box_mean(a * a, radius) - ma * ma, 0.0)
+    colours' detail to white paper. Also (h, w) bool: where the page varies. ``a_stats``: a's
+    window means and variances, if known."""
+    ma, va = a_stats if a_stats is not None else (box_mean(a, radius), None)
+    if va is None:
+        va = np.maximum(box_mean(a * a, radius) - ma * ma, 0.0)
+    mb = box_mean(b, radius)
     vb = np.maximum(box_mean(b * b, radius) - mb * mb, 0.0)
     cov = box_mean(a * b, radius) - ma * mb
     ncc = cov / np.sqrt(np.maximum(va * vb, 1e-6))
-    return (va >= UNLIKE_STD ** 2) & ((vb < (UNLIKE_STD / 2) ** 2) | (ncc < UNLIKE_NCC))
+    detailed = va >= UNLIKE_STD ** 2
+    return detailed & ((vb < (UNLIKE_STD / 2) ** 2) | (ncc < UNLIKE_NCC)), detailed
 
 
 def _cells_to_pixels(cells: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(cells.astype(np.uint8) * 255).resize(size[::-1], Image.NEAREST)) > 0
 
 
-def _joined(mask: np.ndarray, inliers: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The parts of ``mask`` (h, w) bool joined to an inlier cell's middle."""
+def _joined(mask: np.ndarray, inliers: np.ndarray, size: tuple[int, int], origin: tuple[int, int] = (0, 0)
+            ) -> np.ndarray:
+    """The parts of ``mask`` (a part of a page of ``size`` (h, w) from pixel ``origin`` on) bool
+    joined to an inlier cell's middle, in at least ALIGN_SEEDS of them."""
     labels, _ = components(mask)
     gh, gw = inliers.shape
     ys, xs = np.nonzero(inliers)
-    seeds = labels[((ys + 0.5) * size[0] / gh).astype(int), ((xs + 0.5) * size[1] / gw).astype(int)]
+    ys = ((ys + 0.5) * size[0] / gh).astype(int) - origin[0]
+    xs = ((xs + 0.5) * size[1] / gw).astype(int) - origin[1]
+    ok = (ys >= 0) & (ys < mask.shape[0]) & (xs >= 0) & (xs < mask.shape[1])
+    seeds = labels[ys[ok], xs[ok]]
     ids, counts = np.unique(seeds[seeds > 0], return_counts=True)
-    return np.isin(labels, ids[counts >= min(ALIGN_SEEDS, len(ys))])
+    return np.isin(labels, ids[counts >= min(ALIGN_SEEDS, len(seeds))])

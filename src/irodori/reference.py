@@ -116,7 +116,7 @@ NEIGHBOURS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or d
 WINDOW = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
 ALIGN = True  # where a page is a reference's very drawing, its colours copied (irodori.align) ...
 ALIGN_HINTS = True  # ... its matches still giving hints, whose corrections spread beyond the copy ...
-ALIGN_PAINT = False  # ... on a page to paint too (off: a B&W page's panel frames aligned with another page's)
+ALIGN_PAINT = True  # ... on a page to paint too
 MAX_REFERENCE_HINTS = 160  # per page (the pipeline takes at most hints.MAX_HINTS in all)
 MIN_REFERENCE_CHROMA = 5.0  # a reference whose most colourful spot (64x64 view) is greyer than this is refused
 BACKGROUND_DE = 8.0  # CIE76 distance to the border colour within which a reference cell is backdrop
@@ -1018,8 +1018,7 @@ class ReferenceMatcher:
         reference lost up to 2 dB in the ink view alone, none with this check). ``sheet`` (h, w)
         in [0, 1], line art's blank sheet at any size: only references related on at least
         MIN_RELATED_SHEET of the page colour it. With the network's ``size`` (h, w), :attr:`Guide.copied` is the colour copied
-        where the page is a reference's very drawing (:meth:`aligned`; of a page to paint only
-        with ALIGN_PAINT, off: a B&W page's panel frames aligned with another page's)."""
+        where the page is a reference's very drawing (:meth:`aligned`)."""
         feature = feature_size(*lightness.shape)
         l_small = lightness.reduced(*feature)
         grid = (feature[0] // CELL, feature[1] // CELL)
@@ -1138,8 +1137,8 @@ class ReferenceMatcher:
             mask = np.zeros(gh * gw, bool)
             mask[sure[inliers]] = True
             masks.append(mask.reshape(gh, gw))
-        cell = CELL * max(h, w) / FEATURE_SIDE
         page_l = lightness.reduced(h, w)
+        cell = CELL * max(h, w) / FEATURE_SIDE
         return aligned_colour(page_l, line_darkness(page_l, (cell, cell)), [(a, m) for (a, _), m in zip(fits, masks)],
                               [r.drawing for r in sources], (gh, gw), paint=paint)
 
