@@ -48,6 +48,7 @@ REFINE_STEPS = (4, 2)  # ... at most this many steps at each, fewer once one mov
 REFINE_DONE = 0.1
 REFINE_SCALE = 0.15  # ... and kept if it moves the scale by at most this share ...
 REFINE_SHIFT = 12  # ... and its region's middle by at most this many pixels
+ALIGN_COVERED = 0.9  # a transform whose box is this much copied already (by a larger one) is passed over
 ALIGN_FEATHER = 1.5  # the copied colour's edge blended over this many pixels (Gaussian sigma)
 FLATS_SIDE = 512  # a reference's colours are kept at most this many pixels a side
 FLAT_LINE = 12.0  # a reference pixel this much darker than the closing around it is a line: no flat colour
@@ -337,10 +338,12 @@ def aligned_colour(page_l: np.ndarray, page_darkness: np.ndarray, fits: Sequence
     kept = []
     for alignment, inliers in fits:
         drawing = drawings[alignment.source]
+        cells = _cells_to_pixels(region_cells(inliers, ALIGN_MARGIN), (h, w))
+        if (weight[cells] > 0).mean() > ALIGN_COVERED:  # another reference's copy of the same drawing has it (the
+            continue  # bench's four references, the page itself mirrored and cut, gave two transforms)
         if REFINE_LEVELS:
             alignment = refine(alignment, page_l, drawing.l, _cells_to_pixels(grow(inliers, 1), (h, w)))
-        box = _cells_to_pixels(region_cells(inliers, ALIGN_MARGIN), (h, w)) & covered(alignment, drawing.l.shape,
-                                                                                        (h, w))
+        box = cells & covered(alignment, drawing.l.shape, (h, w))
         if not box.any():
             continue
         crop = _bounds(box)
