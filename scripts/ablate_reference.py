@@ -73,8 +73,8 @@ VARIANTS = {
                                     "its matches give hints alone", {"ALIGN": False}),
     "copy for tinted pages only": ("a page to paint takes no copy of the same drawing, only hints",
                                    {"ALIGN_PAINT": False}),
-    "copy not refined": ("the same drawing's transform as fitted to the cells' centres, not refined by "
-                         "correlation", {"align.REFINE_SHIFT": 0}),
+    "copy not refined": ("the same drawing's transform as fitted to the cells' centres, not refined "
+                         "(Gauss-Newton on the lightness)", {"align.REFINE_SHIFT": 0}),
     "copy without detail check": ("paint: a transform need not explain the page's detail around its matches",
                                   {"align.ALIGN_DETAIL": 0.0}),
     "copy without hints": ("where the same drawing is copied, its matches give no hints",
