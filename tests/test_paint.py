@@ -871,7 +871,7 @@ def test_a_references_dark_colour_never_reaches_line_arts_blank_sheet(painter, m
     assert contract.background == "paper"
     for colour, painted in (((78, 101, 60), False), ((200, 230, 250), True)):  # L 40, L 90
         monkeypatch.setattr(type(painter), "reference_hints",
-                            lambda self, lt, refs, hints, colour=colour, **kw: [Hint(10, 10, colour)] + hints)
+                            lambda self, lt, refs, hints, colour=colour, **kw: ([Hint(10, 10, colour)] + hints, None))
         _, sheet = painter.predict_paint(lightness, references=["a reference"], contract=contract)
         assert (sheet is None or sheet.painted) == painted
 
