@@ -93,14 +93,14 @@ def reference_flats(lab: np.ndarray, darkness: np.ndarray) -> np.ndarray:
     float32: each line pixel (darker than its closing by FLAT_LINE or more) takes the mean colour
     of the pixels around it that are not line (normalised convolution, Knutsson and Westin 1993),
     so that a copy placed a pixel off does not draw the reference's lines beside the page's."""
-    keep = (darkness < FLAT_LINE).astype(np.float32)
+    keep = darkness < FLAT_LINE
     out = lab.astype(np.float32).copy()
-    missing = keep < 1
-    for sigma in (2.0, 6.0):
+    missing = ~keep
+    for radius in (3, 9):  # box windows (a line is a few pixels wide; a thick one takes the larger)
         if not missing.any():
             break
-        weight = gaussian_smooth(keep, sigma)
-        filled = [gaussian_smooth(lab[..., c] * keep, sigma) / np.maximum(weight, 1e-6) for c in range(3)]
+        weight = box_mean(keep, radius)
+        filled = [box_mean(np.where(keep, lab[..., c], 0.0), radius) / np.maximum(weight, 1e-6) for c in range(3)]
         found = missing & (weight > 0.05)
         for c in range(3):
             out[..., c][found] = filled[c][found]
