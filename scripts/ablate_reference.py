@@ -69,8 +69,8 @@ VARIANTS = {
                                  "not over its grey alone", {"colorizer.REFERENCE_WALLS": True}),
     "related blur 2": ("paint: the page's grey view blurred (Gaussian sigma 2 px of the 384-px view) for the "
                        "relatedness test, its screentone read as grey", {"RELATED_BLUR": 2.0}),
-    "no copy of the same drawing": ("where a page is a reference's very drawing, its colours not copied (irodori.align): "
-                                    "its matches give hints alone", {"ALIGN": False}),
+    "no copy of the same drawing": ("where a page is a reference's very drawing, its colours not copied "
+                                    "(irodori.align): its matches give hints alone", {"ALIGN": False}),
     "copy for tinted pages only": ("a page to paint takes no copy of the same drawing, only hints",
                                    {"ALIGN_PAINT": False}),
     "copy not refined": ("the same drawing's transform as fitted to the cells' centres, not refined "
@@ -87,7 +87,8 @@ VARIANTS = {
 @contextmanager
 def variant(changes: dict):
     """Set the constants (``hints.NAME``, ``colorizer.NAME``, ``align.NAME``: a constant of
-    irodori.hints, irodori.colorizer or irodori.align; and, for "_paint_view": "grey", match painted pages in the grey view)."""
+    irodori.hints, irodori.colorizer or irodori.align; and, for "_paint_view": "grey", match
+    painted pages in the grey view)."""
     owners = {"hints.": H, "colorizer.": C, "align.": A}
     modules = {k: next(((m, k[len(p):]) for p, m in owners.items() if k.startswith(p)), (R, k))
                for k in changes if not k.startswith("_")}

@@ -6,12 +6,13 @@ matches of :func:`irodori.reference.match` agree on one similarity transform per
 page: a scale, a shift and perhaps a mirror. Such a transform is found by RANSAC (Fischler and
 Bolles 1981: two matches propose a scale and a shift, the others vote) and fitted by least
 squares on the matches that agree with it; up to ALIGN_MODELS of them a page, one per panel. It
-is kept only where the page's line darkness and the aligned reference's correlate (ink lies
-where the reference's does). There the reference's colours are copied, pixel for pixel at the
-network's size, in place of the network's: chroma for a page that is tinted, lightness and
-chroma (its flats: its own thin lines taken out) for a page that is painted, whose ink then
-goes over them as everywhere. Elsewhere nothing changes; a reference that only resembles the page (another pose, another
-series) gives no transform and only the hints of :mod:`irodori.reference`.
+is refined to the pixel (Gauss-Newton on the lightness: Lucas and Kanade 1981) and kept only
+where page and aligned reference look alike and correlate (ink lies where the reference's
+does). There the reference's colours are copied, pixel for pixel at the network's size, in
+place of the network's: chroma for a page that is tinted, lightness and chroma (its flats: its
+own thin lines taken out) for a page that is painted, whose ink then goes over them as
+everywhere. Elsewhere nothing changes; a reference that only resembles the page (another pose,
+another series) gives no transform and only the hints of :mod:`irodori.reference`.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def fit_alignments(page: np.ndarray, ref: np.ndarray, mirror: np.ndarray, source
     """Matched points -> the similarity transforms they agree on, each with its inliers (n,) bool.
 
     ``page`` (n, 2) page pixels (y, x) of confident cells' centres at the network's size, ``ref``
-    (n, 2) their matches in reference pixels (:attr:`Reference.flats`), unmirrored, ``mirror`` (n,)
+    (n, 2) their matches in reference pixels (those of its :class:`Drawing`), unmirrored, ``mirror`` (n,)
     whether the match was in a mirrored view, ``source`` (n,) int which reference; ``cell`` a page
     cell's side in pixels. Matches of one reference and one mirror are fitted together: RANSAC
     (ALIGN_TRIALS pairs, a fixed ``seed``), then least squares on the inliers (within
@@ -195,7 +196,7 @@ def refine(alignment: Alignment, page: np.ndarray, plane: np.ndarray, mask: np.n
         if where.sum() < 32:
             continue
         f = max(1, int(k / current.scale))  # the reference reduced to about the page's scale: no aliasing
-        ref = reduced_plane(plane, f)
+        ref = reduced_plane(plane, f, keep=True)
         step = _at(current, k, f)
         ys, xs = np.nonzero(where)
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
@@ -248,25 +249,25 @@ def _at(a: Alignment, k: float, f: float) -> Alignment:
     return Alignment(a.source, a.scale * f / k, a.mirror, a.ty / k, a.tx / k, a.inliers, a.agreement)
 
 
-_REDUCED: dict = {}  # (id of a plane, k) -> (the plane, its reduction): the same reference and page are
-# reduced alike for every region of a page and every page of a batch (the plane is kept, so its id is its own)
-_REDUCED_MOST = 32
+_REDUCED: dict = {}  # (id of a reference's plane, k) -> (the plane, its reduction), for every page of a batch
+_REDUCED_MOST = 32  # (the plane is kept with it, so that its id stays its own)
 
 
-def reduced_plane(plane: np.ndarray, k: float) -> np.ndarray:
-    """(H, W) float -> its means over k x k blocks (float32; the last partial blocks dropped)."""
+def reduced_plane(plane: np.ndarray, k: float, *, keep: bool = False) -> np.ndarray:
+    """(H, W) float -> its means over k x k blocks (float32; the last partial blocks dropped);
+    ``keep``: remembered for the next call with the same plane (a reference's, page after page)."""
     k = int(k)
     if k <= 1:
         return plane if plane.dtype == np.float32 else plane.astype(np.float32)
-    key = (id(plane), k)
-    hit = _REDUCED.get(key)
+    hit = _REDUCED.get((id(plane), k)) if keep else None
     if hit is not None and hit[0] is plane:
         return hit[1]
     h, w = plane.shape[0] // k, plane.shape[1] // k
     out = plane[:h * k, :w * k].reshape(h, k, w, k).mean(axis=(1, 3), dtype=np.float32)
-    if len(_REDUCED) >= _REDUCED_MOST:
-        _REDUCED.pop(next(iter(_REDUCED)))
-    _REDUCED[key] = (plane, out)
+    if keep:
+        if len(_REDUCED) >= _REDUCED_MOST:
+            _REDUCED.pop(next(iter(_REDUCED)), None)
+        _REDUCED[(id(plane), k)] = (plane, out)
     return out
 
 

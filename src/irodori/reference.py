@@ -1017,8 +1017,9 @@ class ReferenceMatcher:
         at least MIN_RELATED of the page, take part (measured on the val sets: an unrelated
         reference lost up to 2 dB in the ink view alone, none with this check). ``sheet`` (h, w)
         in [0, 1], line art's blank sheet at any size: only references related on at least
-        MIN_RELATED_SHEET of the page colour it. With the network's ``size`` (h, w), :attr:`Guide.copied` is the colour copied
-        where the page is a reference's very drawing (:meth:`aligned`)."""
+        MIN_RELATED_SHEET of the page colour it. With the network's ``size`` (h, w),
+        :attr:`Guide.copied` is the colour copied where the page is a reference's very drawing
+        (:meth:`aligned`)."""
         feature = feature_size(*lightness.shape)
         l_small = lightness.reduced(*feature)
         grid = (feature[0] // CELL, feature[1] // CELL)
@@ -1026,7 +1027,8 @@ class ReferenceMatcher:
         if not ink:
             lab, confidence, _, best = match(self.features(l_small)[0], cell_means(l_small), grid, references,
                                              detail=cell_detail(l_small))
-            copied = self.aligned(lightness, best, confidence, references, grid, size, paint=False) if aligning else None
+            copied = (self.aligned(lightness, best, confidence, references, grid, size, paint=False)
+                      if aligning else None)
             return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape,
                          *matched_spots(references, best, grid), best.reshape(grid), tuple(references), copied)
         inked = ink_view(l_small)
