@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +83,7 @@ def test_too_few_agreeing_matches_give_no_transform():
 
 
 # -- the pipeline --------------------------------------------------------------------------------
-def test_panels_cut_from_a_reference_take_its_colours(tinter, monkeypatch):
+def test_panels_cut_from_a_reference_take_its_colours(tinter, monkeypatch, caplog):
     """Two panels of one cartoon (zoomed, one mirrored), grey: with the cartoon as the reference
     each panel's colour is the cartoon's own there, closer than its hints alone give it."""
     art = cartoon(1, size=(480, 384))
@@ -94,7 +96,9 @@ def test_panels_cut_from_a_reference_take_its_colours(tinter, monkeypatch):
                                   paint=False, size=size)
     assert copied is not None and {r.mirror for r in copied.regions} == {1, -1}  # both panels, one mirrored
     assert all(r.scale == pytest.approx(1.25, abs=0.08) for r in copied.regions)
-    with_copy = np.asarray(tinter.colorize(grey, reference=[ref]))
+    with caplog.at_level(logging.INFO, logger="irodori.reference"):
+        with_copy = np.asarray(tinter.colorize(grey, reference=[art]))
+    assert re.search(r"the same drawing as reference 1 on \d+% of the page, its colours copied", caplog.text)
     monkeypatch.setattr(reference_module, "ALIGN", False)
     hints_alone = np.asarray(tinter.colorize(grey, reference=[ref]))
     assert _chroma_error(with_copy, truth, inside) < 4.0

@@ -1084,8 +1084,9 @@ class ReferenceMatcher:
             covered = np.asarray(Image.fromarray(copied.weight, "F").resize((gw, gh), Image.BOX)) > 0.5
             confidence = np.where(covered, 0.0, confidence)
         if copied is not None:
+            names = sorted({guide.sources[a.source].name for a in copied.regions})  # a path, or a place in a list
             log.info("%sreferences: the same drawing as %s on %.0f%% of the page, its colours copied",
-                     input_prefix(), ", ".join(sorted({guide.sources[a.source].name for a in copied.regions})),
+                     input_prefix(), ", ".join(f"reference {n}" if n.isdigit() else n for n in names),
                      100 * float(copied.weight.mean()))
         cells = spread_cells(confidence, limit=limit, keep=guide.user) if limit > 0 else []
         found = self._cell_hints(lightness, guide, cells, paint=paint) if cells else []
