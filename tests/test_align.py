@@ -167,3 +167,25 @@ def test_a_print_of_the_panels_is_painted_in_the_references_colours():
     assert _chroma_error(with_ref, truth, inside) < _chroma_error(without, truth, inside) - 5.0
     inked = grey < 40
     assert rgb_to_lab(with_ref)[..., 0][inked].max() < 45
+
+
+def test_a_users_hint_on_a_painted_copy_looks_as_without_the_reference():
+    """Helper 68: on a page painted after its own drawing, a blue hint spread again over the copy
+    took the reference's shading too (navy blocks down to L 12). Its shape now looks as it does
+    without the reference."""
+    art = cartoon(1, size=(480, 384))
+    truth, inside = _panels(art)
+    grey = _grey(truth)
+    lab = rgb_to_lab(truth)
+    shape = inside & (np.hypot(lab[..., 1], lab[..., 2]) > 30)
+    ys, xs = np.nonzero(shape)
+    k = int(np.argmin(np.hypot(ys - np.median(ys), xs - np.median(xs))))
+    y, x = int(ys[k]), int(xs[k])
+    painter = load_colorizer("auto", mode="paint", threads=1)
+    hints = [(x, y, "#2040ff")]
+    alone = rgb_to_lab(np.asarray(painter.colorize(grey, hints=hints)))
+    after = rgb_to_lab(np.asarray(painter.colorize(grey, hints=hints, reference=[art])))
+    near = np.zeros_like(shape)
+    near[max(0, y - 6):y + 7, max(0, x - 6):x + 7] = True
+    near &= shape
+    assert np.abs(after[near] - alone[near]).max(axis=-1).mean() < 3.0

@@ -50,6 +50,7 @@ REFINE_DONE = 0.1
 REFINE_SCALE = 0.15  # ... and kept if it moves the scale by at most this share ...
 REFINE_SHIFT = 12  # ... and its region's middle by at most this many pixels
 ALIGN_COVERED = 0.9  # a transform whose box is this much copied already (by a larger one) is passed over
+OWN_SHOWN = 10.0  # AlignedColour.beside: where the user's hints moved the colour this much, theirs stays
 ALIGN_FEATHER = 1.5  # the copied colour's edge blended over this many pixels (Gaussian sigma)
 FLATS_SIDE = 512  # a reference's colours are kept at most this many pixels a side
 FLAT_LINE = 12.0  # a reference pixel this much darker than the closing around it is a line: no flat colour
@@ -80,6 +81,18 @@ class AlignedColour:
     lab: np.ndarray
     weight: np.ndarray
     regions: tuple[Alignment, ...]
+
+    def beside(self, spread: np.ndarray, without: np.ndarray | None) -> np.ndarray:
+        """The copy over ``spread`` (2 or 3, h, w: the colour with every hint spread), except where
+        the user's hints changed it: where ``without`` (the same with the references' hints alone;
+        None: the user gave none) differs from it, by OWN_SHOWN units of Lab or more at full
+        strength, the user's colour stays. (Spread again over the copy, a hint on a page to paint
+        took the reference's shading too: the tiger's stripes came out as navy blocks.)"""
+        copied = self.over(spread)
+        if without is None:
+            return copied
+        own = np.clip(np.abs(spread - without).max(axis=0) / OWN_SHOWN, 0.0, 1.0)
+        return (copied * (1.0 - own) + spread * own).astype(np.float32)
 
     def over(self, planes: np.ndarray) -> np.ndarray:
         """``planes`` (2, h, w) ab or (3, h, w) Lab at the network's size -> the same with the

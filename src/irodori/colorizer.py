@@ -635,12 +635,15 @@ class Colorizer:
             log.warning("%sno detail to colour (a blank or uniform image, L varying by %.1f): left grey%s",
                         input_prefix(), spread, ", but for its hints" if hints else "")
             ab = np.zeros_like(ab)
+        net = ab
         if hints and propagate:
             ab = self.spread_hints(ab, l_small, lightness, hints, len(own))
-        if copied is not None:  # where the page is a reference's very drawing: its chroma, copied after
-            ab = copied.over(ab)  # the references' hints, whose corrections are meant for the network's colour
-            if own and propagate:  # and the user's hints still win in their shapes
-                ab = self.spread_hints(ab, l_small, lightness, own, len(own))
+        if copied is not None:  # where the page is a reference's very drawing: its chroma, copied after the
+            # references' hints (their corrections are meant for the network's colour), not where the user's won
+            found, without = hints[:len(hints) - len(own)], None
+            if own and propagate:
+                without = self.spread_hints(net, l_small, lightness, found, 0) if found else net
+            ab = copied.beside(ab, without)
         return ab
 
     @staticmethod
@@ -740,14 +743,16 @@ class Colorizer:
             fill, own, found = sheet_hints(blank, on_sheet, own, found, line_art=line_art)
             if fill is None or fill.painted:
                 lab = on_paper_sheet(lab, share)  # white, for the hints there to paint it
+        net = lab
         if (found or own) and propagate:
             lab = self.spread_paint_hints(lab, l_small, lightness, contract, found, own, on_sheet=on_sheet,
                                           line_art=line_art, darkest=darkest)
         if copied is not None:  # where the page is a reference's very drawing: its flats (as predict_ab)
-            lab = copied.over(lab)
+            without = None
             if own and propagate:
-                lab = self.spread_paint_hints(lab, l_small, lightness, contract, [], own, on_sheet=on_sheet,
-                                              line_art=line_art, darkest=darkest)
+                without = (self.spread_paint_hints(net, l_small, lightness, contract, found, [], on_sheet=on_sheet,
+                                                   line_art=line_art, darkest=darkest) if found else net)
+            lab = copied.beside(lab, without)
         return lab, fill
 
     def paint_reference_hints(self, lightness: Lightness, references: list[Reference], own: list[Hint],
