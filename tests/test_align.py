@@ -189,3 +189,21 @@ def test_a_users_hint_on_a_painted_copy_looks_as_without_the_reference():
     near[max(0, y - 6):y + 7, max(0, x - 6):x + 7] = True
     near &= shape
     assert np.abs(after[near] - alone[near]).max(axis=-1).mean() < 3.0
+
+
+def test_a_luma_grey_copy_of_saturated_colours_is_copied(tinter):
+    """Helper 68: a grey copy made by Pillow's "L" (luma) puts a saturated red 15 under its CIE L,
+    past the 12 the regions allowed, and a red hair and a lime skirt were copied on under half
+    their pixels. The allowance grows with the reference's chroma."""
+    art = cartoon(1, size=(480, 384)).copy()
+    for hue, vivid in (((40, 160, 60), (30, 210, 30)), ((220, 40, 40), (235, 20, 20))):
+        art[(art == hue).all(axis=-1)] = vivid  # luma greys 17.5 and 14.5 under their CIE L
+    page = np.asarray(Image.fromarray(art).convert("L"))  # luma, not CIE L
+    lightness = Lightness.from_l(rgb_to_lab(np.stack([page] * 3, -1))[..., 0].astype(np.float32))
+    matcher = ReferenceMatcher(threads=1)
+    size = tinter.network_size(*page.shape)
+    _, copied = matcher.read_page(lightness, [matcher.analyse(art)], paint=False, size=size)
+    assert copied is not None
+    lab = rgb_to_lab(np.asarray(Image.fromarray(art).resize(size[::-1], Image.BOX)))
+    vivid = np.hypot(lab[..., 1], lab[..., 2]) > 70  # the red and green shapes
+    assert vivid.sum() > 1000 and copied.weight[vivid].mean() > 0.8

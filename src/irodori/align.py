@@ -34,6 +34,7 @@ ALIGN_MODELS = 4  # transforms a page (panels of one picture), the largest first
 ALIGN_SCALE = (0.125, 16.0)  # page pixels per reference pixel a transform may have
 ALIGN_AGREE = 0.5  # the page's line darkness and the aligned reference's (paint: L) correlate this much
 ALIGN_L = 12.0  # tint: the page and the aligned reference differ by less than this in L (a quarter cell's mean) ...
+ALIGN_L_CHROMA = 0.25  # ... and this share of the reference's chroma more ...
 ALIGN_PAINT_L = 25.0  # ... paint: a B&W print's (its screentone averaged) and a colour page's
 ALIGN_DARK = 8.0  # ... and in line darkness
 WALL_LENGTH = 7  # ... and not across a page's stroke (a dark feature this long: no screentone dot) ...
@@ -401,8 +402,12 @@ class _PageViews:
         view, radius = self.view[crop], self.radius
         ref_view = box_mean(warp(drawing.l, a, size, origin), radius)
         ref_dark = warp(drawing.darkness, a, size, origin)
-        alike = np.abs(view - ref_view) < (ALIGN_PAINT_L if paint else ALIGN_L)
-        if not paint:  # a print's screentone is no line of the colour page's
+        if paint:
+            alike = np.abs(view - ref_view) < ALIGN_PAINT_L
+        else:  # a grey copy's lightness depends on how it was made, most where the colour is strongest (a
+            # luma grey, Pillow's "L", put a red hair 15 under its CIE L: helper 68's hair was not copied)
+            chroma = warp(np.hypot(drawing.flats[..., 1], drawing.flats[..., 2]), a, size, origin)
+            alike = np.abs(view - ref_view) < ALIGN_L + ALIGN_L_CHROMA * chroma
             alike &= box_mean(np.abs(self.darkness[crop] - ref_dark), radius) < ALIGN_DARK
         alike &= ~grow(self.lines[crop] & ~grow(ref_dark > WALL_DARK, WALL_SLACK), WALL_SLACK + 1)  # a page's line
         # where the reference has none (a panel's frame) is a wall, a crossing's gap closed
