@@ -1072,7 +1072,8 @@ class ReferenceMatcher:
                   ) -> tuple[list[Hint], AlignedColour | None]:
         """(:meth:`hints`, and with the network's ``size`` (h, w), the colour to copy where the page
         is a reference's very drawing (:meth:`aligned`; None where it is nowhere)). The cells
-        copied so give no hint."""
+        copied give hints too (their corrections carry the colour past the copy), unless
+        ALIGN_HINTS is off."""
         limit = MAX_REFERENCE_HINTS if limit is None else min(limit, MAX_REFERENCE_HINTS)
         if not references:
             return [], None
