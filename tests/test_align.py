@@ -97,7 +97,9 @@ def test_panels_cut_from_a_reference_take_its_colours(tinter, monkeypatch, caplo
     assert copied is not None and {r.mirror for r in copied.regions} == {1, -1}  # both panels, one mirrored
     assert all(r.scale == pytest.approx(1.25, abs=0.08) for r in copied.regions)
     with caplog.at_level(logging.INFO, logger="irodori.reference"):
-        with_copy = np.asarray(tinter.colorize(grey, reference=[art]))
+        out = tinter.colorize(grey, reference=[art])
+        with_copy = np.asarray(out)
+    assert 0.2 < out.info["irodori.reference_copied"] < 1.0
     assert re.search(r"the same drawing as reference 1 on \d+% of the page, its colours copied", caplog.text)
     monkeypatch.setattr(reference_module, "ALIGN", False)
     hints_alone = np.asarray(tinter.colorize(grey, reference=[ref]))

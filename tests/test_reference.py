@@ -91,6 +91,7 @@ def test_an_unrelated_reference_changes_little(colorizer, tmp_path):
     without = np.asarray(colorizer.colorize(page))
     unmatched = colorizer.colorize(page, reference=[photo])
     assert unmatched.info["irodori.reference_hints"] == 0  # said to the caller: nothing matched
+    assert unmatched.info["irodori.reference_copied"] == 0.0
     with_ref = np.asarray(unmatched)
     assert _psnr(with_ref, without) > 35.0
     # the user's own hints fill their regions as they do without a reference (found by a helper:

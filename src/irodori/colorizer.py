@@ -285,8 +285,9 @@ class Colorizer:
     when the input had alpha. A colour input is re-coloured from its lightness (its own colours
     are discarded). Its ``info["dpi"]`` is the input's print resolution when the input declares
     one, ``info["irodori.mode"]`` the contract it was coloured under, and, when references were
-    given, ``info["irodori.reference_hints"]`` how many hints they gave (0: nothing on the image
-    matched them, and it is coloured as without them).
+    given, ``info["irodori.reference_hints"]`` how many hints they gave and
+    ``info["irodori.reference_copied"]`` the share of the image (0..1) copied from one whose very
+    drawing it is (both 0: nothing on the image matched them, and it is coloured as without them).
 
     Two contracts (:class:`irodori.paint.Contract`, chosen once per image by
     :meth:`contract_for`): **tint** keeps the input's CIE L exactly (photos, grey art); **paint**
@@ -478,7 +479,8 @@ class Colorizer:
             out = self._colour(image, hints=hints, palette=palette, temperature=temperature, mode=mode, tone=tone,
                                background=background, references=references)
         if references:
-            out.info["irodori.reference_hints"] = sum(found)
+            out.info["irodori.reference_hints"] = sum(n for n, _ in found)
+            out.info["irodori.reference_copied"] = max((share for _, share in found), default=0.0)
         return out
 
     def _colour(self, image: ImageSource, *, hints: list[Hint], palette: str | Iterable[Any] | None,

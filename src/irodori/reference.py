@@ -142,12 +142,14 @@ PAINT_MIN_L = 40.0  # a painted hint is at least this light: a flat over paper, 
 DARK_SHARE = 0.25  # a cell's colour is the mean of its pixels above this lightness quantile (ink excluded)
 
 
-_FOUND: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("irodori_reference_hints", default=None)
+_FOUND: contextvars.ContextVar[list[tuple[int, float]] | None] = contextvars.ContextVar("irodori_reference_hints",
+                                                                                       default=None)
 
 
-def counting_hints() -> contextlib.AbstractContextManager[list[int]]:
-    """Within the block, in this thread, :meth:`ReferenceMatcher.hints` appends how many hints it
-    gave each page to the list yielded (a page's answer says whether its references matched)."""
+def counting_hints() -> contextlib.AbstractContextManager[list[tuple[int, float]]]:
+    """Within the block, in this thread, :meth:`ReferenceMatcher.read_page` appends (how many hints
+    it gave, the share of the page it copied) for each page to the list yielded (a page's answer
+    says whether its references matched)."""
     return scoped(_FOUND, [])
 
 
@@ -1093,7 +1095,7 @@ class ReferenceMatcher:
         found = self._cell_hints(lightness, guide, cells, paint=paint) if cells else []
         counted = _FOUND.get()
         if counted is not None:
-            counted.append(len(found))
+            counted.append((len(found), float(copied.weight.mean()) if copied is not None else 0.0))
         if found:  # said per page at the default level: whether the references took part is the user's question
             share = 100 * guide.coverage  # (a hint from under 0.5 % of the page said "0 %": helper 60)
             log.info("%sreferences: %s of the page matched, %d hints", input_prefix(),

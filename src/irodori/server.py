@@ -498,7 +498,8 @@ def colour_job(colorizer: Colorizer, job: Job, data: bytes, uploads: list[tuple[
         message = str(exc).replace("--model ", "model=").replace("--temperature", "the temperature field")
         raise ApiError(400, message) from None
     elapsed_ms = (time.perf_counter() - start) * 1000.0
-    if references and not out.info.get("irodori.reference_hints") and len(warnings) < MAX_WARNINGS:
+    if (references and not out.info.get("irodori.reference_hints") and not out.info.get("irodori.reference_copied")
+            and len(warnings) < MAX_WARNINGS):
         warnings.append(("the reference matches nothing" if len(references) == 1 else
                          "none of the references matches anything") + " on this image: it is coloured as without "
                         "references")
