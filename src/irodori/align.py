@@ -17,6 +17,7 @@ another series) gives no transform and only the hints of :mod:`irodori.reference
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -325,6 +326,11 @@ class Drawing:
     l: np.ndarray
     darkness: np.ndarray
 
+    @functools.cached_property
+    def chroma(self) -> np.ndarray:
+        """(H, W) float32: the flats' chroma (CIE C*ab), computed once."""
+        return np.hypot(self.flats[..., 1], self.flats[..., 2]).astype(np.float32)
+
 
 def aligned_colour(page_l: np.ndarray, page_darkness: np.ndarray, fits: Sequence[tuple[Alignment, np.ndarray]],
                    drawings: Sequence[Drawing | None], grid: tuple[int, int], *, paint: bool) -> AlignedColour | None:
@@ -406,7 +412,7 @@ class _PageViews:
             alike = np.abs(view - ref_view) < ALIGN_PAINT_L
         else:  # a grey copy's lightness depends on how it was made, most where the colour is strongest (a
             # luma grey, Pillow's "L", put a red hair 15 under its CIE L: helper 68's hair was not copied)
-            chroma = warp(np.hypot(drawing.flats[..., 1], drawing.flats[..., 2]), a, size, origin)
+            chroma = warp(drawing.chroma, a, size, origin)
             alike = np.abs(view - ref_view) < ALIGN_L + ALIGN_L_CHROMA * chroma
             alike &= box_mean(np.abs(self.darkness[crop] - ref_dark), radius) < ALIGN_DARK
         alike &= ~grow(self.lines[crop] & ~grow(ref_dark > WALL_DARK, WALL_SLACK), WALL_SLACK + 1)  # a page's line
