@@ -196,10 +196,10 @@ def _ransac(p: np.ndarray, q: np.ndarray, m: int, tolerance: float, rng: np.rand
     return s, float(t[0]), float(t[1]), inside
 
 
-def refine(alignment: Alignment, page: np.ndarray, plane: np.ndarray, mask: np.ndarray) -> Alignment:
+def refine(alignment: Alignment, page: np.ndarray, drawing: Drawing, mask: np.ndarray) -> Alignment:
     """An alignment fitted to cell centres (a cell is about 16 px of a 384-px view: a panel's
     scale came out 1.14 or 1.31 where it was 1.25) -> the one under which the reference's
-    ``plane`` (H, W) best matches the ``page`` (h, w) over ``mask`` (h, w) bool, up to a gain
+    lightness (its ``drawing``'s) best matches the ``page`` (h, w) over ``mask`` (h, w) bool, up to a gain
     and an offset of lightness: Gauss-Newton steps on the scale and shift (Lucas and Kanade
     1981; the forward-additive form of Baker and Matthews 2004), on the page reduced
     REFINE_LEVELS times in turn, the reference reduced alike. Unchanged where it moves by more
@@ -211,7 +211,7 @@ def refine(alignment: Alignment, page: np.ndarray, plane: np.ndarray, mask: np.n
         if where.sum() < 32:
             continue
         f = max(1, int(k / current.scale))  # the reference reduced to about the page's scale: no aliasing
-        ref = reduced_plane(plane, f, keep=True)
+        ref = drawing.l_reduced(f)
         step = _at(current, k, f)
         ys, xs = np.nonzero(where)
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
@@ -264,26 +264,13 @@ def _at(a: Alignment, k: float, f: float) -> Alignment:
     return Alignment(a.source, a.scale * f / k, a.mirror, a.ty / k, a.tx / k, a.inliers, a.agreement)
 
 
-_REDUCED: dict = {}  # (id of a reference's plane, k) -> (the plane, its reduction), for every page of a batch
-_REDUCED_MOST = 32  # (the plane is kept with it, so that its id stays its own)
-
-
-def reduced_plane(plane: np.ndarray, k: float, *, keep: bool = False) -> np.ndarray:
-    """(H, W) float -> its means over k x k blocks (float32; the last partial blocks dropped);
-    ``keep``: remembered for the next call with the same plane (a reference's, page after page)."""
+def reduced_plane(plane: np.ndarray, k: float) -> np.ndarray:
+    """(H, W) float -> its means over k x k blocks (float32; the last partial blocks dropped)."""
     k = int(k)
     if k <= 1:
         return plane if plane.dtype == np.float32 else plane.astype(np.float32)
-    hit = _REDUCED.get((id(plane), k)) if keep else None
-    if hit is not None and hit[0] is plane:
-        return hit[1]
     h, w = plane.shape[0] // k, plane.shape[1] // k
-    out = plane[:h * k, :w * k].reshape(h, k, w, k).mean(axis=(1, 3), dtype=np.float32)
-    if keep:
-        if len(_REDUCED) >= _REDUCED_MOST:
-            _REDUCED.pop(next(iter(_REDUCED)), None)
-        _REDUCED[(id(plane), k)] = (plane, out)
-    return out
+    return plane[:h * k, :w * k].reshape(h, k, w, k).mean(axis=(1, 3), dtype=np.float32)
 
 
 def region_cells(inliers: np.ndarray, margin: int) -> np.ndarray:
@@ -331,6 +318,14 @@ class Drawing:
         """(H, W) float32: the flats' chroma (CIE C*ab), computed once."""
         return np.hypot(self.flats[..., 1], self.flats[..., 2]).astype(np.float32)
 
+    def l_reduced(self, f: int) -> np.ndarray:
+        """Its L reduced ``f`` times (:func:`reduced_plane`), computed once per factor: the
+        refinement reads it for every region of every page of a batch."""
+        cache = self.__dict__.setdefault("_l_reduced", {})  # (as cached_property keeps chroma)
+        if f not in cache:
+            cache[f] = reduced_plane(self.l, f)
+        return cache[f]
+
 
 def aligned_colour(page_l: np.ndarray, page_darkness: np.ndarray, fits: Sequence[tuple[Alignment, np.ndarray]],
                    drawings: Sequence[Drawing | None], grid: tuple[int, int], *, paint: bool) -> AlignedColour | None:
@@ -362,13 +357,14 @@ def aligned_colour(page_l: np.ndarray, page_darkness: np.ndarray, fits: Sequence
         cells = _cells_to_pixels(region_cells(inliers, ALIGN_MARGIN), (h, w))
         if (weight[cells] > 0).mean() > ALIGN_COVERED:  # another reference's copy of the same drawing has it (the
             continue  # bench's four references, the page itself mirrored and cut, gave two transforms)
+        near = _cells_to_pixels(grow(inliers, 1), (h, w))  # the pixels of its matches' cells and their neighbours
         if REFINE_LEVELS:
-            alignment = refine(alignment, page_l, drawing.l, _cells_to_pixels(grow(inliers, 1), (h, w)))
+            alignment = refine(alignment, page_l, drawing, near)
         box = cells & covered(alignment, drawing.l.shape, (h, w))
         if not box.any():
             continue
         crop = _bounds(box)
-        found = page.region(alignment, drawing, inliers, box, crop, grid, paint=paint)
+        found = page.region(alignment, drawing, inliers, box, near, crop, paint=paint)
         if found is None:
             continue
         where, score = found
@@ -398,11 +394,11 @@ class _PageViews:
         self.mean = box_mean(self.view, detail)
         self.var = np.maximum(box_mean(self.view * self.view, detail) - self.mean * self.mean, 0.0)
 
-    def region(self, a: Alignment, drawing: Drawing, inliers: np.ndarray, box: np.ndarray,
-               crop: tuple[slice, slice], grid: tuple[int, int], *, paint: bool
-               ) -> tuple[np.ndarray, float] | None:
+    def region(self, a: Alignment, drawing: Drawing, inliers: np.ndarray, box: np.ndarray, near: np.ndarray,
+               crop: tuple[slice, slice], *, paint: bool) -> tuple[np.ndarray, float] | None:
         """The transform's region within ``crop`` of the page (bool, the crop's shape) and how
-        well page and reference correlate there, or None where it does not hold."""
+        well page and reference correlate there, or None where it does not hold; ``near`` (h, w)
+        bool: the pixels of its inlier cells and their neighbours."""
         h, w = self.view.shape
         origin, size = (crop[0].start, crop[1].start), (crop[0].stop - crop[0].start, crop[1].stop - crop[1].start)
         view, radius = self.view[crop], self.radius
@@ -419,10 +415,9 @@ class _PageViews:
         # where the reference has none (a panel's frame) is a wall, a crossing's gap closed
         differ, detailed = unlike(view, ref_view, self.detail, (self.mean[crop], self.var[crop]))
         inside = box[crop]
-        seen = _cells_to_pixels(grow(inliers, 1), (h, w))[crop] & inside
+        seen = near[crop] & inside
         if paint and (detailed & ~differ)[seen].sum() < ALIGN_DETAIL * seen.sum():  # a print's frames and paper
             return None  # align with any other page's: the transform must explain the page's detail near its matches
-        gh, gw = grid
         where = _joined(inside & alike & ~differ, inliers, (h, w), origin)
         where = ~grow(~grow(where, radius), radius) & inside  # closed: a line a pixel off is no hole
         score = (agreement(view, ref_view, where) if paint
@@ -462,9 +457,11 @@ def unlike(a: np.ndarray, b: np.ndarray, radius: int, a_stats: tuple[np.ndarray,
     under UNLIKE_NCC. Where only the reference varies, nothing is said: a print loses its light
     colours' detail to white paper. Also (h, w) bool: where the page varies. ``a_stats``: a's
     window means and variances, if known."""
-    ma, va = a_stats if a_stats is not None else (box_mean(a, radius), None)
-    if va is None:
+    if a_stats is None:
+        ma = box_mean(a, radius)
         va = np.maximum(box_mean(a * a, radius) - ma * ma, 0.0)
+    else:
+        ma, va = a_stats
     mb = box_mean(b, radius)
     vb = np.maximum(box_mean(b * b, radius) - mb * mb, 0.0)
     cov = box_mean(a * b, radius) - ma * mb
