@@ -209,3 +209,41 @@ def test_a_luma_grey_copy_of_saturated_colours_is_copied(tinter):
     lab = rgb_to_lab(np.asarray(Image.fromarray(art).resize(size[::-1], Image.BOX)))
     vivid = np.hypot(lab[..., 1], lab[..., 2]) > 70  # the red and green shapes
     assert vivid.sum() > 1000 and copied.weight[vivid].mean() > 0.8
+
+
+def test_a_reference_too_weakly_matched_for_hints_still_gives_its_copy(monkeypatch):
+    """A screentone print matched its own colour page on 3-16 confident cells of 480 (val
+    panels-paint), under the share that lets a reference give hints, and nothing was copied. The
+    fit now reads each reference's best match of every cell of detail: with no reference allowed
+    to give hints at all, the print of the panels is still found to be the cartoon's drawing."""
+    from irodori.printing import bw_page
+
+    art = cartoon(1, size=(480, 384))
+    truth, _ = _panels(art)
+    printed = bw_page(rgb_to_lab(truth)[..., 0].astype(np.float32), np.random.default_rng(0))
+    lightness = Lightness.from_l(printed.astype(np.float32))
+    monkeypatch.setattr(reference_module, "MIN_RELATED", 1.01)  # no reference gives hints
+    matcher = ReferenceMatcher(threads=1)
+    size = load_colorizer("auto", mode="paint", threads=1).network_size(*printed.shape)
+    hints, copied = matcher.read_page(lightness, [matcher.analyse(art)], paint=True, size=size)
+    assert hints == []
+    assert copied is not None and copied.weight.mean() > 0.3
+    monkeypatch.setattr(reference_module, "ALIGN_RAW", False)  # the confident matches alone: none here
+    assert matcher.read_page(lightness, [matcher.analyse(art)], paint=True, size=size)[1] is None
+
+
+def test_a_prints_screentone_is_no_wall_but_its_frame_is():
+    """The copy stops at a line of the page's that the reference lacks (a panel's frame). A print's
+    dots in rows, at the network's size, read as such lines too and walled in 40 % of a panel; on
+    a page to paint, lines are found in its line darkness averaged and must be thin."""
+    from irodori.align import _PageViews
+
+    darkness = np.zeros((96, 96), np.float32)
+    darkness[20:76, 20:76] = 0.0
+    darkness[20:76:3, 20:76] = darkness[20:76, 20:76:3] = 80.0  # a dark tone: a mesh of dots in rows
+    darkness[:, 4:6] = 100.0  # a frame, 2 px wide
+    l = 100.0 - darkness
+    for printed, mesh_walled in ((True, False), (False, True)):
+        lines = _PageViews(l, darkness, 4, 8, printed=printed).lines
+        assert lines[40:60, 4:6].all()  # the frame is a wall
+        assert (lines[30:66, 30:66].mean() > 0.2) == mesh_walled

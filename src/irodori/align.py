@@ -40,7 +40,9 @@ ALIGN_PAINT_L = 25.0  # ... paint: a B&W print's (its screentone averaged) and a
 ALIGN_DARK = 8.0  # ... and in line darkness
 WALL_LENGTH = 7  # ... and not across a page's stroke (a dark feature this long: no screentone dot) ...
 WALL_DARK = 20.0  # ... this much darker than around it ...
-WALL_SLACK = 2  # ... with no line of the aligned reference's within this many pixels
+WALL_SLACK = 2  # ... with no line of the aligned reference's within this many pixels ...
+WALL_BLUR = 2  # ... found on the page's line darkness averaged over (2 r + 1)^2 pixels (a print's dots fade into ...
+WALL_AREA = (4, 0.6)  # ... a tone, no line), and thin: under this share of a (2 r + 1)^2 window dark (a dark tone)
 UNLIKE_STD = 8.0  # ... nor where the page's detail is not the reference's (unlike) ...
 UNLIKE_NCC = 0.2
 ALIGN_DETAIL = 0.15  # paint: a transform's matched cells are at least this share detail of the page's it explains
@@ -347,7 +349,7 @@ def aligned_colour(page_l: np.ndarray, page_darkness: np.ndarray, fits: Sequence
     h, w = page_l.shape
     gh, gw = grid
     page = _PageViews(page_l, page_darkness, max(1, round(min(h / gh, w / gw) / 4)),
-                      max(1, round(min(h / gh, w / gw) / 2)))
+                      max(1, round(min(h / gh, w / gw) / 2)), printed=paint)
     lab = np.zeros((3, h, w), np.float32)
     weight = np.zeros((h, w), np.float32)
     support = np.zeros((h, w), np.float32)
@@ -386,10 +388,14 @@ class _PageViews:
     over ``radius`` px, its strokes (:func:`irodori.paint.strokes`: lines, not screentone dots),
     its line darkness a little blurred, and its local statistics over ``detail`` px (:func:`unlike`)."""
 
-    def __init__(self, l: np.ndarray, darkness: np.ndarray, radius: int, detail: int) -> None:
+    def __init__(self, l: np.ndarray, darkness: np.ndarray, radius: int, detail: int, *, printed: bool) -> None:
         self.darkness, self.radius, self.detail = darkness, radius, detail
         self.view = box_mean(l, radius)
-        self.lines = strokes(darkness.astype(np.float32), WALL_LENGTH) > WALL_DARK
+        blur = WALL_BLUR if printed else 0
+        walls = box_mean(darkness, blur).astype(np.float32) if blur else darkness.astype(np.float32)
+        self.lines = strokes(walls, WALL_LENGTH) > WALL_DARK  # (a print's screentone, its dots in rows, walled
+        if WALL_AREA and printed:  # in 40 % of an elephant's panel: val panels-paint)
+            self.lines &= box_mean(walls > WALL_DARK, WALL_AREA[0]) < WALL_AREA[1]
         self.soft = box_mean(darkness, 1)
         self.mean = box_mean(self.view, detail)
         self.var = np.maximum(box_mean(self.view * self.view, detail) - self.mean * self.mean, 0.0)

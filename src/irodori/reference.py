@@ -116,7 +116,9 @@ NEIGHBOURS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or d
 WINDOW = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
 ALIGN = True  # where a page is a reference's very drawing, its colours copied (irodori.align) ...
 ALIGN_HINTS = True  # ... its matches still giving hints, whose corrections spread beyond the copy ...
-ALIGN_PAINT = True  # ... on a page to paint too
+ALIGN_PAINT = True  # ... on a page to paint too ...
+ALIGN_RAW = True  # ... fitted to each reference's best match of every cell of detail too, not only to the confident
+# matches: a screentone print matched its own colour page with confidence on 3-16 cells of 480 (val panels-paint)
 MAX_REFERENCE_HINTS = 160  # per page (the pipeline takes at most hints.MAX_HINTS in all)
 MIN_REFERENCE_CHROMA = 5.0  # a reference whose most colourful spot (64x64 view) is greyer than this is refused
 BACKGROUND_DE = 8.0  # CIE76 distance to the border colour within which a reference cell is backdrop
@@ -451,6 +453,37 @@ def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int], refere
         guide[mine] = labs[best[mine]]
     owner = np.repeat(np.arange(len(references)), [r.cells for r in references])
     return guide.astype(np.float32), confidence.astype(np.float32), owner[best], best
+
+
+def aligned_candidates(page: np.ndarray, detail: np.ndarray, sure: tuple[np.ndarray, np.ndarray] | None,
+                       references: Sequence[Reference], *, ink: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The matches a page's alignment with its references is fitted to (:meth:`ReferenceMatcher.aligned`):
+    ``sure`` (each cell's best match (n,), an index into the cells of ``references`` taken
+    together, and its confidence (n,)) where at least MIN_CONFIDENCE, and with ALIGN_RAW, for
+    every cell of ``detail`` (n,) at least SEED_DETAIL, each reference's own most similar cell to
+    it by the page's descriptors ``page`` (n, C) (the ink view's with ``ink``), confident or not:
+    RANSAC needs only some of them right, and those of a reference that is not the page's
+    drawing agree on no transform (val panels-paint: the matching reference's best fit 10-74
+    inliers, an unrelated one's at most 10) -> (page cells (k,), matches (k,)), each pair once."""
+    cells, matches = [], []
+    if sure is not None:
+        best, confidence = (np.asarray(a).reshape(-1) for a in sure)
+        picked = np.nonzero(confidence >= MIN_CONFIDENCE)[0]
+        cells.append(picked)
+        matches.append(best[picked])
+    if ALIGN_RAW:
+        detailed = np.nonzero(detail.reshape(-1) >= SEED_DETAIL)[0]
+        start = 0
+        for r in references:
+            if r.drawing is not None and len(detailed):
+                sim = page[detailed] @ (r.ink_features if ink else r.features).T
+                cells.append(detailed)
+                matches.append(start + np.argmax(sim, axis=1))
+            start += r.cells
+    if not cells:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    pairs = np.unique(np.stack([np.concatenate(cells), np.concatenate(matches)], axis=1).astype(np.int64), axis=0)
+    return pairs[:, 0], pairs[:, 1]
 
 
 def lone_flat_matches(confidence: np.ndarray, detail: np.ndarray, guide: np.ndarray, grid: tuple[int, int]
@@ -1027,10 +1060,10 @@ class ReferenceMatcher:
         grid = (feature[0] // CELL, feature[1] // CELL)
         aligning = size is not None and ALIGN
         if not ink:
-            lab, confidence, _, best = match(self.features(l_small)[0], cell_means(l_small), grid, references,
-                                             detail=cell_detail(l_small))
-            copied = (self.aligned(lightness, best, confidence, references, grid, size, paint=False)
-                      if aligning else None)
+            features, detail = self.features(l_small)[0], cell_detail(l_small)
+            lab, confidence, _, best = match(features, cell_means(l_small), grid, references, detail=detail)
+            copied = (self.aligned(lightness, aligned_candidates(features, detail, (best, confidence), references),
+                                   references, grid, size, paint=False) if aligning else None)
             return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape,
                          *matched_spots(references, best, grid), best.reshape(grid), tuple(references), copied)
         inked = ink_view(l_small)
@@ -1041,14 +1074,22 @@ class ReferenceMatcher:
                                 len(references))
         related = [share >= MIN_RELATED for share in shares]
         log.debug("references: %d of %d related to the page", sum(related), len(references))
-        if not any(related):
-            return Guide(np.zeros((*grid, 3), np.float32), np.zeros(grid, np.float32), lightness.shape)
+        aligning = aligning and ALIGN_PAINT
+        ink_detail = cell_detail(inked)
+        if not any(related):  # none gives hints; one may still be the page's very drawing
+            copied = (self.aligned(lightness, aligned_candidates(ink_features, ink_detail, None, references,
+                                                                 ink=True), references, grid, size, paint=True)
+                      if aligning else None)
+            return Guide(np.zeros((*grid, 3), np.float32), np.zeros(grid, np.float32), lightness.shape,
+                         copied=copied)
         kept = [r for r, yes in zip(references, related) if yes]
         lab, confidence, owner, best = match(ink_features, cell_means(inked), grid, kept, ink=True,
-                                             detail=cell_detail(inked),
-                                             mix_limit=MAX_CELL_MIX if sheet is not None else None)
-        copied = (self.aligned(lightness, best, confidence, kept, grid, size, paint=True)
-                  if aligning and ALIGN_PAINT else None)
+                                             detail=ink_detail, mix_limit=MAX_CELL_MIX if sheet is not None else None)
+        if aligning:  # the confident matches' indices, into the cells of every reference taken together
+            starts = np.cumsum([0] + [r.cells for r in references])
+            kept_at = np.concatenate([starts[i] + np.arange(r.cells) for i, r in enumerate(references) if related[i]])
+            candidates = aligned_candidates(ink_features, ink_detail, (kept_at[best], confidence), references, ink=True)
+        copied = self.aligned(lightness, candidates, references, grid, size, paint=True) if aligning else None
         spot, user, spot_patch = matched_spots(kept, best, grid)
         if sheet is not None:
             on_sheet = np.asarray(Image.fromarray(sheet.astype(np.float32), "F").resize(grid[::-1], Image.BOX)) > 0.5
@@ -1087,7 +1128,7 @@ class ReferenceMatcher:
             covered = np.asarray(Image.fromarray(copied.weight, "F").resize((gw, gh), Image.BOX)) > 0.5
             confidence = np.where(covered, 0.0, confidence)
         if copied is not None:
-            names = sorted({guide.sources[a.source].name for a in copied.regions})  # a path, or a place in a list
+            names = sorted({references[a.source].name for a in copied.regions})  # a path, or a place in a list
             log.info("%sreferences: the same drawing as %s on %.0f%% of the page, its colours copied",
                      input_prefix(), ", ".join(f"reference {n}" if n.isdigit() else n for n in names),
                      100 * float(copied.weight.mean()))
@@ -1105,22 +1146,22 @@ class ReferenceMatcher:
         return found, copied
 
     @staticmethod
-    def aligned(lightness: Lightness, best: np.ndarray, confidence: np.ndarray, sources: Sequence[Reference],
+    def aligned(lightness: Lightness, candidates: tuple[np.ndarray, np.ndarray], sources: Sequence[Reference],
                 grid: tuple[int, int], size: tuple[int, int], *, paint: bool) -> AlignedColour | None:
         """Where the page is a reference's very drawing at another place, size or mirror: its
-        confident matches (``best`` (n,), indices into the cells of ``sources`` taken together,
-        and their ``confidence`` (n,), on the page's ``grid``) fitted by similarity transforms
-        (:func:`irodori.align.fit_alignments`) and the reference's flats copied there at the
-        network's ``size`` (h, w) (:func:`irodori.align.aligned_colour`); None where no
+        ``candidates`` (:func:`aligned_candidates`: page cells (k,) of its ``grid`` and their
+        matches (k,), indices into the cells of ``sources`` taken together) fitted by similarity
+        transforms (:func:`irodori.align.fit_alignments`) and the reference's flats copied there
+        at the network's ``size`` (h, w) (:func:`irodori.align.aligned_colour`); None where no
         transform holds."""
         if all(r.drawing is None for r in sources):
             return None
         gh, gw = grid
         h, w = size
-        sure = np.nonzero(confidence.reshape(-1) >= MIN_CONFIDENCE)[0]
+        sure, matched = candidates
         starts = np.cumsum([0] + [r.cells for r in sources])
-        owner = np.searchsorted(starts, best.reshape(-1)[sure], side="right") - 1
-        local = best.reshape(-1)[sure] - starts[owner]
+        owner = np.searchsorted(starts, matched, side="right") - 1
+        local = matched - starts[owner]
         usable = np.array([sources[o].drawing is not None for o in owner], bool)
         sure, owner, local = sure[usable], owner[usable], local[usable]
         if len(sure) < ALIGN_MIN_CELLS:
