@@ -980,3 +980,19 @@ def test_the_gaps_between_a_webtoon_strips_panels_stay_paper(painter, caplog):
     tall[:] = False
     tall[:5] = tall[85:] = True  # blank rows at the strip's ends: no gaps between panels (a banner's sky)
     assert strip_gaps(tall) is None
+
+
+def test_stroke_mask_is_the_strokes_of_a_threshold():
+    """Threshold decomposition: the binary line openings of ``dark > t`` are ``strokes(dark) > t``,
+    at every length, direction and edge (random maps, lengths odd and even)."""
+    from irodori.paint import stroke_mask, strokes
+
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        h, w = (int(v) for v in rng.integers(4, 60, 2))
+        dark = np.where(rng.random((h, w)) < 0.6, rng.random((h, w)) * 100, 0).astype(np.float32)
+        for length in (3, 7, 8, 21):
+            assert np.array_equal(stroke_mask(dark > 20, length), strokes(dark, length) > 20)
+    line = np.zeros((20, 30), bool)
+    line[5, 3:13] = True  # a line of 10 px: a stroke at length 10, none at 11
+    assert stroke_mask(line, 10)[5, 3:13].all() and not stroke_mask(line, 11).any()

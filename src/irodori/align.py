@@ -26,7 +26,7 @@ from PIL import Image
 
 from .balloons import components
 from .hints import gaussian_smooth
-from .paint import box_mean, grow, strokes
+from .paint import box_mean, grow, stroke_mask
 
 ALIGN_MIN_CELLS = 10  # a transform needs this many confident matches that agree with it ...
 ALIGN_TOLERANCE = 1.0  # ... each landing within this many page cells of where it puts them
@@ -385,7 +385,7 @@ def aligned_colour(page_l: np.ndarray, page_darkness: np.ndarray, fits: Sequence
 
 class _PageViews:
     """What :func:`aligned_colour` reads of the page, once for all its transforms: L averaged
-    over ``radius`` px, its strokes (:func:`irodori.paint.strokes`: lines, not screentone dots),
+    over ``radius`` px, its strokes (:func:`irodori.paint.stroke_mask`: lines, not screentone dots),
     its line darkness a little blurred, and its local statistics over ``detail`` px (:func:`unlike`)."""
 
     def __init__(self, l: np.ndarray, darkness: np.ndarray, radius: int, detail: int, *, printed: bool) -> None:
@@ -393,7 +393,7 @@ class _PageViews:
         self.view = box_mean(l, radius)
         blur = WALL_BLUR if printed else 0
         walls = box_mean(darkness, blur).astype(np.float32) if blur else darkness.astype(np.float32)
-        self.lines = strokes(walls, WALL_LENGTH) > WALL_DARK  # (a print's screentone, its dots in rows, walled
+        self.lines = stroke_mask(walls > WALL_DARK, WALL_LENGTH)  # (a print's screentone, its dots in rows, walled
         if WALL_AREA and printed:  # in 40 % of an elephant's panel: val panels-paint)
             self.lines &= box_mean(walls > WALL_DARK, WALL_AREA[0]) < WALL_AREA[1]
         self.soft = box_mean(darkness, 1)

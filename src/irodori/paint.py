@@ -141,6 +141,45 @@ def strokes(dark: np.ndarray, length: int) -> np.ndarray:
     return out
 
 
+def stroke_mask(mask: np.ndarray, length: int) -> np.ndarray:
+    """``mask`` (H, W) bool -> what of it lies on a line segment of ``length`` px (0 and 90
+    degrees; ``length`` / sqrt 2 at 45 and 135) that it holds whole: the union over directions
+    of binary openings, each erosion and dilation by a segment found in log2(length) steps
+    (van Herk 1992, Gil and Werman 1993, for one direction). By threshold decomposition,
+    ``stroke_mask(dark > t, n)`` is ``strokes(dark, n) > t`` at any length, without its
+    ``length`` passes a direction."""
+    m = length
+    pad = np.pad(mask.astype(bool), m)  # (a shift's lost edge then lies in the margin)
+    out = np.zeros_like(pad)
+    for dy, dx in _DIRECTIONS:
+        n = length if dy == 0 or dx == 0 else max(3, round(length / np.sqrt(2)))
+        o = -(n // 2)  # the segment runs from o to o + n - 1 steps of (dy, dx)
+        eroded = _shifted(_segment_fold(pad, n, dy, dx, np.logical_and), o * dy, o * dx)
+        out |= _shifted(_segment_fold(eroded, n, -dy, -dx, np.logical_or), -o * dy, -o * dx)
+    return out[m:-m, m:-m]
+
+
+def _segment_fold(mask: np.ndarray, n: int, dy: int, dx: int, op: np.ufunc) -> np.ndarray:
+    """``op`` of mask[p], mask[p + d], ... mask[p + (n - 1) d] for every pixel p (False past the
+    edges), in doubling steps."""
+    out, span = mask.copy(), 1
+    while span < n:
+        step = min(span, n - span)
+        out = op(out, _shifted(out, step * dy, step * dx))
+        span += step
+    return out
+
+
+def _shifted(mask: np.ndarray, sy: int, sx: int) -> np.ndarray:
+    """out[y, x] = mask[y + sy, x + sx], False outside."""
+    h, w = mask.shape
+    out = np.zeros_like(mask)
+    if abs(sy) < h and abs(sx) < w:
+        out[max(0, -sy):h - max(0, sy), max(0, -sx):w - max(0, sx)] = \
+            mask[max(0, sy):h - max(0, -sy), max(0, sx):w - max(0, -sx)]
+    return out
+
+
 def flatten_tone(dark: np.ndarray, length: int, screen: np.ndarray | None = None) -> np.ndarray:
     """Remove screentone dots from an ink layer, keeping lines, lettering and solid blacks.
 
