@@ -130,36 +130,50 @@ def fit_alignments(page: np.ndarray, ref: np.ndarray, mirror: np.ndarray, source
                    seed: int = 0) -> list[tuple[Alignment, np.ndarray]]:
     """Matched points -> the similarity transforms they agree on, each with its inliers (n,) bool.
 
-    ``page`` (n, 2) page pixels (y, x) of confident cells' centres at the network's size, ``ref``
-    (n, 2) their matches in reference pixels (those of its :class:`Drawing`), unmirrored, ``mirror`` (n,)
-    whether the match was in a mirrored view, ``source`` (n,) int which reference; ``cell`` a page
-    cell's side in pixels. Matches of one reference and one mirror are fitted together: RANSAC
-    (ALIGN_TRIALS pairs, a fixed ``seed``), then least squares on the inliers (within
-    ALIGN_TOLERANCE cells), repeated on what is left until no transform has ALIGN_MIN_CELLS."""
-    rng = np.random.default_rng(seed)
+    ``page`` (n, 2) page pixels (y, x) of matched cells' centres at the network's size, ``ref``
+    (n, 2) their matches in reference pixels (those of its :class:`Drawing`), unmirrored,
+    ``mirror`` (n,) whether the match was in a mirrored view, ``source`` (n,) int which
+    reference; ``cell`` a page cell's side in pixels. Matches of one reference and one mirror
+    are fitted together: RANSAC (ALIGN_TRIALS pairs, seeded by ``seed``, the reference and the
+    mirror), then least squares on the inliers (within ALIGN_TOLERANCE cells); the best of all
+    is kept and its group fitted again on what is left, until no transform has ALIGN_MIN_CELLS."""
     left = np.ones(len(page), bool)
     found: list[tuple[Alignment, np.ndarray]] = []
     tolerance = ALIGN_TOLERANCE * cell
+    fitted: dict[tuple[int, bool], tuple[Alignment, np.ndarray] | None] = {}  # a group's fit, until it loses inliers
     while len(found) < ALIGN_MODELS:
         best: tuple[Alignment, np.ndarray] | None = None
         for src in np.unique(source[left]):
             for flip in (False, True):
-                group = np.nonzero(left & (source == src) & (mirror == flip))[0]
-                if len(group) < ALIGN_MIN_CELLS:
-                    continue
-                model = _ransac(page[group], ref[group], -1 if flip else 1, tolerance, rng)
-                if model is None:
-                    continue
-                scale, ty, tx, inside = model
-                inliers = np.zeros(len(page), bool)
-                inliers[group[inside]] = True
-                if best is None or inside.sum() > best[0].inliers:
-                    best = (Alignment(int(src), scale, -1 if flip else 1, ty, tx, int(inside.sum())), inliers)
+                key = (int(src), flip)
+                if key not in fitted:
+                    fitted[key] = _group_fit(page, ref, left & (source == src) & (mirror == flip), key, tolerance,
+                                             np.random.default_rng([seed, *key]))
+                fit = fitted[key]
+                if fit is not None and (best is None or fit[0].inliers > best[0].inliers):
+                    best = fit
         if best is None:
             break
         found.append(best)
         left &= ~best[1]
+        del fitted[(best[0].source, best[0].mirror < 0)]  # its group is fitted again on what is left
     return found
+
+
+def _group_fit(page: np.ndarray, ref: np.ndarray, members: np.ndarray, key: tuple[int, bool], tolerance: float,
+               rng: np.random.Generator) -> tuple[Alignment, np.ndarray] | None:
+    """The transform of one reference and mirror's matches (``members`` (n,) bool), with its
+    inliers (n,) bool, or None (:func:`_ransac`)."""
+    group = np.nonzero(members)[0]
+    if len(group) < ALIGN_MIN_CELLS:
+        return None
+    model = _ransac(page[group], ref[group], -1 if key[1] else 1, tolerance, rng)
+    if model is None:
+        return None
+    scale, ty, tx, inside = model
+    inliers = np.zeros(len(page), bool)
+    inliers[group[inside]] = True
+    return Alignment(key[0], scale, -1 if key[1] else 1, ty, tx, int(inside.sum())), inliers
 
 
 def _ransac(p: np.ndarray, q: np.ndarray, m: int, tolerance: float, rng: np.random.Generator

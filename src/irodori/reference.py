@@ -1167,14 +1167,14 @@ class ReferenceMatcher:
         if len(sure) < ALIGN_MIN_CELLS:
             return None
         ref, mirrored = np.zeros((len(sure), 2)), np.zeros(len(sure), bool)
-        for k, (o, i) in enumerate(zip(owner, local)):
-            r = sources[o]
-            view, row, col = r.where[i, :3]
-            vgh, vgw, mirror = r.views[view]
+        for o in np.unique(owner):  # each match's middle in its reference's drawing, unmirrored
+            r, mine = sources[o], owner == o
+            view, row, col = r.where[local[mine], :3].T
+            views = np.array(r.views, dtype=np.float64)[view]  # (k, 3): the view's grid height, width, mirror
             fh, fw = r.drawing.l.shape
-            x = (col + 0.5) / vgw
-            ref[k] = (row + 0.5) / vgh * fh, (1.0 - x if mirror else x) * fw
-            mirrored[k] = mirror
+            x = (col + 0.5) / views[:, 1]
+            mirrored[mine] = views[:, 2] > 0
+            ref[mine] = np.stack([(row + 0.5) / views[:, 0] * fh, np.where(mirrored[mine], 1.0 - x, x) * fw], axis=1)
         page = np.stack([(sure // gw + 0.5) * h / gh, (sure % gw + 0.5) * w / gw], axis=1)
         fits = fit_alignments(page, ref, mirrored, owner, h / gh)
         if not fits:
