@@ -135,13 +135,15 @@ def bench_references(colorizer, path: str, count: int) -> list:
 def in_process_child(path: str, fmt: str, runs: int, threads: int, *, model: str = DEFAULT_MODEL,
                      mode: str = "tint", references: int = 0) -> dict:
     """Run in a fresh process (see --child): time the stages, report the process's peak RSS.
-    ``references``: colour every run after that many references, analysed once beforehand."""
+    ``references``: colour every run after that many references, analysed once beforehand, and
+    in turns with each the same page without them (``paired_added``: the median of the with /
+    without ratios of end-to-end time, less 1; steadier than two rows from two processes, as
+    this machine's speed drifts by 10-30 % between runs)."""
     from irodori.colorizer import load_colorizer
-    from irodori.imageio import encode, open_image, write_atomic
 
     out = Path(tempfile.mkdtemp()) / f"out.{fmt}"
     t0 = time.perf_counter()
-    colorizer = load_colorizer(model, threads=threads, mode=mode)
+    plain = colorizer = load_colorizer(model, threads=threads, mode=mode)
     load_ms = 1000 * (time.perf_counter() - t0)
     analyse_ms = 0.0
     if references:
@@ -150,28 +152,39 @@ def in_process_child(path: str, fmt: str, runs: int, threads: int, *, model: str
         colorizer = colorizer.with_references(refs)
         analyse_ms = 1000 * (time.perf_counter() - t0)
     t0 = time.perf_counter()
-    write_atomic(out, encode(colorizer.colorize(path), fmt))
+    _timed_page(colorizer, path, fmt, out)
     first_ms = 1000 * (time.perf_counter() - t0)
     stages: dict[str, list[float]] = {"decode": [], "colour": [], "encode+write": []}
+    ratios = []
     for _ in range(runs):
-        t0 = time.perf_counter()
-        img = open_image(path)
-        t1 = time.perf_counter()
-        coloured = colorizer.colorize(img)
-        t2 = time.perf_counter()
-        write_atomic(out, encode(coloured, fmt))
-        t3 = time.perf_counter()
-        del img, coloured
-        for key, seconds in zip(stages, (t1 - t0, t2 - t1, t3 - t2)):
-            stages[key].append(1000 * seconds)
+        without = sum(_timed_page(plain, path, fmt, out)) if references else None
+        for key, ms in zip(stages, _timed_page(colorizer, path, fmt, out)):
+            stages[key].append(ms)
+        if without is not None:
+            ratios.append(sum(stages[key][-1] for key in stages) / without)
     totals = [sum(v) for v in zip(*stages.values())]
     shutil.rmtree(out.parent)
     return {
         "load_ms": load_ms, "first_ms": first_ms, "analyse_ms": analyse_ms,
         **{f"{k}_ms": statistics.median(v) for k, v in stages.items()},
         "total_ms": statistics.median(totals),
+        **({"paired_added": statistics.median(ratios) - 1.0} if ratios else {}),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+def _timed_page(colorizer, path: str, fmt: str, out: Path) -> tuple[float, float, float]:
+    """Decode, colour, encode and write one page: the three stages' ms."""
+    from irodori.imageio import encode, open_image, write_atomic
+
+    t0 = time.perf_counter()
+    img = open_image(path)
+    t1 = time.perf_counter()
+    coloured = colorizer.colorize(img)
+    t2 = time.perf_counter()
+    write_atomic(out, encode(coloured, fmt))
+    t3 = time.perf_counter()
+    return 1000 * (t1 - t0), 1000 * (t2 - t1), 1000 * (t3 - t2)
 
 
 def in_process(path: Path, fmt: str, *, runs: int, threads: int, model: str = DEFAULT_MODEL,
@@ -397,7 +410,7 @@ def paint_rows(work: Path, threads: int) -> list[dict]:
 
 def report_paint(rows: list[dict]) -> list[str]:
     lines = ["| 780x1200 page | decode | colouring | encode + write | end to end | I/O floor | end to end / floor "
-             "| references: once per run / added per page |",
+             "| references: once per run / added per page (against the row above; in turns, one process) |",
              "|---|---:|---:|---:|---:|---:|---:|---|"]
     plain: dict[str, float] = {}
     for r in rows:
@@ -406,6 +419,8 @@ def report_paint(rows: list[dict]) -> list[str]:
         refs = "—"
         if "references" in r["label"]:
             refs = f"{r['analyse_ms']:.0f} ms / +{100 * (r['total_ms'] / plain[base] - 1):.0f} %"
+            if "paired_added" in r:
+                refs += f"; +{100 * r['paired_added']:.0f} %"
         else:
             plain[base] = r["total_ms"]
         lines.append(f"| {r['label']} | {r['decode_ms']:.0f} ms | {r['colour_ms']:.0f} ms | {r['encode+write_ms']:.0f} ms | "
