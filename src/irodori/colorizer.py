@@ -695,7 +695,7 @@ class Colorizer:
         if level is not None:  # a print's white border or a black lid stays grey (helper 61: stained)
             ab[:, outside_box((h, w), box)] = 0.0  # with what is written on it
             log.debug("%sa plain frame on %d sides stays grey", input_prefix(), sides)
-        return ab, (l_restored[0, 0, :h, :w] + 1.0) * 50.0
+        return ab, l_read if l_restored is l_in else (l_restored[0, 0, :h, :w] + 1.0) * 50.0
 
     def size_padded(self, l_net: np.ndarray, hint_in: np.ndarray, box: tuple[int, int, int, int]
                     ) -> tuple[np.ndarray, np.ndarray]:
