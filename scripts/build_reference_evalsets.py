@@ -28,6 +28,7 @@ images at most 512 px on the long side. Needs a corpus with the art sources (dat
 photo sources (data/corpus-photos) and cairosvg::
 
     python scripts/build_reference_evalsets.py --split val    # data/eval-reference-val (tune here)
+    python scripts/build_reference_evalsets.py --split train --kinds characters  # faults to look into
     python scripts/build_reference_evalsets.py                # data/eval-reference (report here)
 """
 from __future__ import annotations
@@ -367,7 +368,8 @@ def build(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--split", choices=("test", "val"), default="test")
+    ap.add_argument("--split", choices=("test", "val", "train"), default="test",
+                    help="train: training images, a development set to look into faults on (never reported)")
     ap.add_argument("--out", type=Path, default=None, help="default: data/eval-reference (test), data/eval-reference-val")
     ap.add_argument("--art", type=Path, default=Path("data/corpus-art"), help="corpus with the art sources")
     ap.add_argument("--photos", type=Path, default=Path("data/corpus-photos"), help="corpus with the photo sources")
@@ -379,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(args.kinds.split(",")) - set(KINDS)
     if unknown:
         ap.error(f"--kinds: unknown {', '.join(sorted(unknown))} (known: {', '.join(KINDS)})")
-    args.out = args.out or Path({"test": "data/eval-reference", "val": "data/eval-reference-val"}[args.split])
+    args.out = args.out or Path({"test": "data/eval-reference", "val": "data/eval-reference-val",
+                                 "train": "data/eval-reference-train"}[args.split])
     args.out.mkdir(parents=True, exist_ok=True)
     print(json.dumps(build(args)))
     return 0
