@@ -46,6 +46,7 @@ WALL_AREA = (4, 0.6)  # ... a tone, no line), and thin: under this share of a (2
 UNLIKE_STD = 8.0  # ... nor where the page's detail is not the reference's (unlike) ...
 UNLIKE_NCC = 0.2
 ALIGN_DETAIL = 0.15  # paint: a transform's matched cells are at least this share detail of the page's it explains
+ALIGN_REACH = 12  # tint: the region then grown this many pixels through pixels alike one by one, to the walls
 ALIGN_SEEDS = 3  # ... in a part of it that holds at least this many inlier cells
 ALIGN_MARGIN = 6  # ... within this many cells of the box around its inlier cells
 REFINE_LEVELS = (4, 2)  # refine: Gauss-Newton on the page reduced this many times in turn (() : not refined) ...
@@ -403,7 +404,7 @@ class _PageViews:
     its line darkness a little blurred, and its local statistics over ``detail`` px (:func:`unlike`)."""
 
     def __init__(self, l: np.ndarray, darkness: np.ndarray, radius: int, detail: int, *, printed: bool) -> None:
-        self.darkness, self.radius, self.detail = darkness, radius, detail
+        self.l, self.darkness, self.radius, self.detail = l, darkness, radius, detail
         self.view = box_mean(l, radius)
         blur = WALL_BLUR if printed else 0
         walls = box_mean(darkness, blur).astype(np.float32) if blur else darkness.astype(np.float32)
@@ -431,8 +432,8 @@ class _PageViews:
             chroma = warp(drawing.chroma, a, size, origin)
             alike = np.abs(view - ref_view) < ALIGN_L + ALIGN_L_CHROMA * chroma
             alike &= box_mean(np.abs(self.darkness[crop] - ref_dark), radius) < ALIGN_DARK
-        alike &= ~grow(self.lines[crop] & ~grow(ref_dark > WALL_DARK, WALL_SLACK), WALL_SLACK + 1)  # a page's line
-        # where the reference has none (a panel's frame) is a wall, a crossing's gap closed
+        wall = grow(self.lines[crop] & ~grow(ref_dark > WALL_DARK, WALL_SLACK), WALL_SLACK + 1)  # a page's line
+        alike &= ~wall  # where the reference has none (a panel's frame) is a wall, a crossing's gap closed
         differ, detailed = unlike(view, ref_view, self.detail, (self.mean[crop], self.var[crop]))
         inside = box[crop]
         seen = near[crop] & inside
@@ -440,6 +441,12 @@ class _PageViews:
             return None  # align with any other page's: the transform must explain the page's detail near its matches
         where = _joined(inside & alike & ~differ, inliers, (h, w), origin)
         where = ~grow(~grow(where, radius), radius) & inside  # closed: a line a pixel off is no hole
+        if not paint and ALIGN_REACH:  # up to the walls: the windows above see a frame beside its panel's edge
+            # (a tinted panel's copy stopped 8-12 px short of its frame, the network's colour between: helper 69)
+            same = inside & ~wall & (np.abs(self.l[crop] - warp(drawing.l, a, size, origin))
+                                     < ALIGN_L + ALIGN_L_CHROMA * chroma)
+            for _ in range(ALIGN_REACH):
+                where = where | (grow(where, 1) & same)
         score = (agreement(view, ref_view, where) if paint
                  else agreement(self.soft[crop], box_mean(ref_dark, 1), where))
         return (where, score) if score >= ALIGN_AGREE else None
