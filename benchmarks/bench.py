@@ -121,11 +121,18 @@ def whole_process(path: Path, fmt: str, out: Path, *, runs: int, extra: tuple[st
     return 1000 * statistics.median(times), max(peaks)
 
 
-def bench_references(colorizer, path: str, count: int) -> list:
-    """``count`` colour references for the page at ``path``: the page coloured by the colorizer,
-    mirrored, and its top and bottom halves (the same art, another layout), up to 4."""
+def bench_references(colorizer, path: str, count: int, *, kind: str = "same") -> list:
+    """``count`` colour references for the page at ``path``, up to 4. ``same``: the page coloured
+    by the colorizer, mirrored, and its top and bottom halves (the same art, another layout:
+    its colours are copied, aligned, the most work a reference gives); ``other``: the other
+    example images coloured (a tiger, a city, hills) and the tiger mirrored (a reference of
+    other art: hints where cells match, no copy)."""
     from PIL import ImageOps
 
+    if kind == "other":
+        others = [colorizer.colorize(REPO / "examples" / name)
+                  for name in ("cartoon_tiger.png", "photo_city.png", "photo_hills.png")]
+        return [*others, ImageOps.mirror(others[0])][:count]
     page = colorizer.colorize(path)
     half = page.height // 2
     return [page, ImageOps.mirror(page), page.crop((0, 0, page.width, half)),
@@ -133,7 +140,7 @@ def bench_references(colorizer, path: str, count: int) -> list:
 
 
 def in_process_child(path: str, fmt: str, runs: int, threads: int, *, model: str = DEFAULT_MODEL,
-                     mode: str = "tint", references: int = 0) -> dict:
+                     mode: str = "tint", references: int = 0, reference_kind: str = "same") -> dict:
     """Run in a fresh process (see --child): time the stages, report the process's peak RSS.
     ``references``: colour every run after that many references, analysed once beforehand, and
     in turns with each the same page without them (``paired_added``: the median of the with /
@@ -147,7 +154,7 @@ def in_process_child(path: str, fmt: str, runs: int, threads: int, *, model: str
     load_ms = 1000 * (time.perf_counter() - t0)
     analyse_ms = 0.0
     if references:
-        refs = bench_references(colorizer, path, references)
+        refs = bench_references(colorizer, path, references, kind=reference_kind)
         t0 = time.perf_counter()
         colorizer = colorizer.with_references(refs)
         analyse_ms = 1000 * (time.perf_counter() - t0)
@@ -188,10 +195,10 @@ def _timed_page(colorizer, path: str, fmt: str, out: Path) -> tuple[float, float
 
 
 def in_process(path: Path, fmt: str, *, runs: int, threads: int, model: str = DEFAULT_MODEL,
-               mode: str = "tint", references: int = 0) -> dict:
+               mode: str = "tint", references: int = 0, reference_kind: str = "same") -> dict:
     cmd = [sys.executable, __file__, "--child", str(path), "--child-format", fmt, "--child-runs", str(runs),
            "--threads", str(threads), "--child-model", model, "--child-mode", mode,
-           "--child-references", str(references)]
+           "--child-references", str(references), "--child-reference-kind", reference_kind]
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 
 
@@ -395,22 +402,24 @@ def report_training(training: dict) -> list[str]:
 def paint_rows(work: Path, threads: int) -> list[dict]:
     """The example page at 780x1200 as a B&W page: tinted by the default model and painted by
     the paint model, each in a fresh process, against the I/O floor; and each again after 4
-    colour references (docs/REFERENCE.md), analysed once before the timed runs."""
+    colour references (docs/REFERENCE.md), analysed once before the timed runs: of its own
+    drawing (copied) and of other art (:func:`bench_references`)."""
     from irodori.registry import DEFAULT_PAINT_MODEL
 
     path, fmt = make_inputs(work)["page 780x1200"]
     rows = []
     for label, model, mode in (("tint", DEFAULT_MODEL, "tint"), ("paint", DEFAULT_PAINT_MODEL, "paint")):
-        for refs in (0, 4):
+        for refs, kind in ((0, "same"), (4, "same"), (4, "other")):
             name = f"{label} ({model})" + (f", {refs} references" if refs else "")
+            name += {"same": " of its drawing", "other": " of other art"}[kind] if refs else ""
             rows.append({"label": name, **in_process(path, fmt, runs=10, threads=threads, model=model, mode=mode,
-                                                      references=refs)})
+                                                      references=refs, reference_kind=kind)})
     return rows
 
 
 def report_paint(rows: list[dict]) -> list[str]:
     lines = ["| 780x1200 page | decode | colouring | encode + write | end to end | I/O floor | end to end / floor "
-             "| references: once per run / added per page (against the row above; in turns, one process) |",
+             "| references: once per run / added per page (against the row without; in turns, one process) |",
              "|---|---:|---:|---:|---:|---:|---:|---|"]
     plain: dict[str, float] = {}
     for r in rows:
@@ -592,11 +601,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child-model", default=DEFAULT_MODEL, help=argparse.SUPPRESS)
     parser.add_argument("--child-mode", default="tint", help=argparse.SUPPRESS)
     parser.add_argument("--child-references", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--child-reference-kind", choices=("same", "other"), default="same", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(in_process_child(args.child, args.child_format, args.child_runs, args.threads,
                                           model=args.child_model, mode=args.child_mode,
-                                          references=args.child_references)))
+                                          references=args.child_references,
+                                          reference_kind=args.child_reference_kind)))
         return 0
 
     if args.only == "paint":
