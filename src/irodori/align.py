@@ -28,7 +28,7 @@ from .balloons import components
 from .hints import gaussian_smooth
 from .paint import box_mean, grow, stroke_mask
 
-ALIGN_MIN_CELLS = 10  # a transform needs this many confident matches that agree with it ...
+ALIGN_MIN_CELLS = 10  # a transform needs this many matches that agree with it (reference.aligned_candidates) ...
 ALIGN_TOLERANCE = 1.0  # ... each landing within this many page cells of where it puts them
 ALIGN_TRIALS = 256  # RANSAC: pairs of matches tried per reference and mirror
 ALIGN_MODELS = 4  # transforms a page (panels of one picture), the largest first
@@ -46,9 +46,9 @@ WALL_AREA = (4, 0.6)  # ... a tone, no line), and thin: under this share of a (2
 UNLIKE_STD = 8.0  # ... nor where the page's detail is not the reference's (unlike) ...
 UNLIKE_NCC = 0.2
 ALIGN_DETAIL = 0.15  # paint: a transform's matched cells are at least this share detail of the page's it explains
-ALIGN_REACH = 12  # tint: the region then grown this many pixels through pixels alike one by one, to the walls
 ALIGN_SEEDS = 3  # ... in a part of it that holds at least this many inlier cells
 ALIGN_MARGIN = 6  # ... within this many cells of the box around its inlier cells
+ALIGN_REACH = 12  # tint: the region then grown this many pixels through pixels alike one by one, to the walls
 REFINE_LEVELS = (4, 2)  # refine: Gauss-Newton on the page reduced this many times in turn (() : not refined) ...
 REFINE_STEPS = (4, 2)  # ... at most this many steps at each, fewer once one moves less than REFINE_DONE px ...
 REFINE_DONE = 0.1
@@ -65,7 +65,7 @@ FLAT_LINE = 12.0  # a reference pixel this much darker than the closing around i
 class Alignment:
     """One region of the page that is a reference's drawing: page pixel (y, x) at the network's
     size = ``scale`` * (ref_y, ``mirror`` * ref_x) + (``ty``, ``tx``), reference pixels those of
-    its :class:`Drawing`; ``source`` indexes the references matched, ``inliers`` how many
+    its :class:`Drawing`; ``source`` indexes the page's references as given, ``inliers`` how many
     matches agreed, ``agreement`` how well page and aligned reference correlate over the region
     (:func:`aligned_colour`)."""
 

@@ -1050,7 +1050,8 @@ class ReferenceMatcher:
         more of a B&W page in a coloured reference, but also finds white paper in any bright
         area of an unrelated picture; so only references that also match in the grey view, on
         at least MIN_RELATED of the page, take part (measured on the val sets: an unrelated
-        reference lost up to 2 dB in the ink view alone, none with this check). ``sheet`` (h, w)
+        reference lost up to 2 dB in the ink view alone, none with this check; the copy of the
+        same drawing is looked for in every reference, related or not). ``sheet`` (h, w)
         in [0, 1], line art's blank sheet at any size: only references related on at least
         MIN_RELATED_SHEET of the page colour it. With the network's ``size`` (h, w),
         :attr:`Guide.copied` is the colour copied where the page is a reference's very drawing
