@@ -613,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only == "paint":
         with tempfile.TemporaryDirectory(prefix="irodori-bench-") as tmp:
             rows = paint_rows(Path(tmp), args.threads)
-        print(f"Measured {dt.date.today().isoformat()} on {cpu_name()} by `python benchmarks/bench.py --only paint`.")
+        print(f"Measured {dt.date.today().isoformat()} on {cpu_name()} by `python benchmarks/bench.py --only paint`.\n")
         print("\n".join(report_paint(rows)))
         return 0
     if args.only == "training":
