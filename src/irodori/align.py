@@ -48,7 +48,8 @@ UNLIKE_NCC = 0.2
 ALIGN_DETAIL = 0.15  # paint: a transform's matched cells are at least this share detail of the page's it explains
 ALIGN_SEEDS = 3  # ... in a part of it that holds at least this many inlier cells
 ALIGN_MARGIN = 6  # ... within this many cells of the box around its inlier cells
-ALIGN_REACH = 12  # tint: the region then grown this many pixels through pixels alike one by one, to the walls
+ALIGN_REACH = 12  # tint: the region then grown this many pixels through pixels alike one by one, to the walls ...
+REACH_WALL = 1  # ... its lines grown this many pixels (a crossing's gap closed: the copy stopped 3-4 px short at 3)
 REFINE_LEVELS = (4, 2)  # refine: Gauss-Newton on the page reduced this many times in turn (() : not refined) ...
 REFINE_STEPS = (4, 2)  # ... at most this many steps at each, fewer once one moves less than REFINE_DONE px ...
 REFINE_DONE = 0.1
@@ -432,8 +433,9 @@ class _PageViews:
             chroma = warp(drawing.chroma, a, size, origin)
             alike = np.abs(view - ref_view) < ALIGN_L + ALIGN_L_CHROMA * chroma
             alike &= box_mean(np.abs(self.darkness[crop] - ref_dark), radius) < ALIGN_DARK
-        wall = grow(self.lines[crop] & ~grow(ref_dark > WALL_DARK, WALL_SLACK), WALL_SLACK + 1)  # a page's line
-        alike &= ~wall  # where the reference has none (a panel's frame) is a wall, a crossing's gap closed
+        line = self.lines[crop] & ~grow(ref_dark > WALL_DARK, WALL_SLACK)  # a page's line where the reference
+        wall = grow(line, WALL_SLACK + 1)  # has none (a panel's frame) is a wall, a crossing's gap closed
+        alike &= ~wall
         differ, detailed = unlike(view, ref_view, self.detail, (self.mean[crop], self.var[crop]))
         inside = box[crop]
         seen = near[crop] & inside
@@ -443,7 +445,7 @@ class _PageViews:
         where = ~grow(~grow(where, radius), radius) & inside  # closed: a line a pixel off is no hole
         if not paint and ALIGN_REACH:  # up to the walls: the windows above see a frame beside its panel's edge
             # (a tinted panel's copy stopped 8-12 px short of its frame, the network's colour between: helper 69)
-            same = inside & ~wall & (np.abs(self.l[crop] - warp(drawing.l, a, size, origin))
+            same = inside & ~grow(line, REACH_WALL) & (np.abs(self.l[crop] - warp(drawing.l, a, size, origin))
                                      < ALIGN_L + ALIGN_L_CHROMA * chroma)
             for _ in range(ALIGN_REACH):
                 where = where | (grow(where, 1) & same)
