@@ -445,8 +445,8 @@ class _PageViews:
         where = ~grow(~grow(where, radius), radius) & inside  # closed: a line a pixel off is no hole
         if not paint and ALIGN_REACH:  # up to the walls: the windows above see a frame beside its panel's edge
             # (a tinted panel's copy stopped 8-12 px short of its frame, the network's colour between: helper 69)
-            same = inside & ~grow(line, REACH_WALL) & (np.abs(self.l[crop] - warp(drawing.l, a, size, origin))
-                                     < ALIGN_L + ALIGN_L_CHROMA * chroma)
+            alike_here = np.abs(self.l[crop] - warp(drawing.l, a, size, origin)) < ALIGN_L + ALIGN_L_CHROMA * chroma
+            same = inside & ~grow(line, REACH_WALL) & alike_here
             for _ in range(ALIGN_REACH):
                 where = where | (grow(where, 1) & same)
         score = (agreement(view, ref_view, where) if paint
