@@ -408,10 +408,10 @@ class _PageViews:
         self.l, self.darkness, self.radius, self.detail = l, darkness, radius, detail
         self.view = box_mean(l, radius)
         blur = WALL_BLUR if printed else 0
-        walls = box_mean(darkness, blur).astype(np.float32) if blur else darkness.astype(np.float32)
-        self.lines = stroke_mask(walls > WALL_DARK, WALL_LENGTH)  # (a print's screentone, its dots in rows, walled
-        if WALL_AREA and printed:  # in 40 % of an elephant's panel: val panels-paint)
-            self.lines &= box_mean(walls > WALL_DARK, WALL_AREA[0]) < WALL_AREA[1]
+        dark = (box_mean(darkness, blur) if blur else darkness) > WALL_DARK
+        self.lines = stroke_mask(dark, WALL_LENGTH)  # (a print's screentone, its dots in rows, walled in 40 %
+        if WALL_AREA and printed:  # of an elephant's panel: val panels-paint)
+            self.lines &= box_mean(dark, WALL_AREA[0]) < WALL_AREA[1]
         self.soft = box_mean(darkness, 1)
         self.mean = box_mean(self.view, detail)
         self.var = np.maximum(box_mean(self.view * self.view, detail) - self.mean * self.mean, 0.0)
@@ -424,7 +424,8 @@ class _PageViews:
         h, w = self.view.shape
         origin, size = (crop[0].start, crop[1].start), (crop[0].stop - crop[0].start, crop[1].stop - crop[1].start)
         view, radius = self.view[crop], self.radius
-        ref_view = box_mean(warp(drawing.l, a, size, origin), radius)
+        ref_l = warp(drawing.l, a, size, origin)
+        ref_view = box_mean(ref_l, radius)
         ref_dark = warp(drawing.darkness, a, size, origin)
         if paint:
             alike = np.abs(view - ref_view) < ALIGN_PAINT_L
@@ -445,7 +446,7 @@ class _PageViews:
         where = ~grow(~grow(where, radius), radius) & inside  # closed: a line a pixel off is no hole
         if not paint and ALIGN_REACH:  # up to the walls: the windows above see a frame beside its panel's edge
             # (a tinted panel's copy stopped 8-12 px short of its frame, the network's colour between: helper 69)
-            alike_here = np.abs(self.l[crop] - warp(drawing.l, a, size, origin)) < ALIGN_L + ALIGN_L_CHROMA * chroma
+            alike_here = np.abs(self.l[crop] - ref_l) < ALIGN_L + ALIGN_L_CHROMA * chroma
             same = inside & ~grow(line, REACH_WALL) & alike_here
             for _ in range(ALIGN_REACH):
                 where = where | (grow(where, 1) & same)

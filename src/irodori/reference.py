@@ -1075,22 +1075,21 @@ class ReferenceMatcher:
                                 len(references))
         related = [share >= MIN_RELATED for share in shares]
         log.debug("references: %d of %d related to the page", sum(related), len(references))
-        aligning = aligning and ALIGN_PAINT
         ink_detail = cell_detail(inked)
-        if not any(related):  # none gives hints; one may still be the page's very drawing
-            copied = (self.aligned(lightness, aligned_candidates(ink_features, ink_detail, None, references,
-                                                                 ink=True), references, grid, size, paint=True)
-                      if aligning else None)
-            return Guide(np.zeros((*grid, 3), np.float32), np.zeros(grid, np.float32), lightness.shape,
-                         copied=copied)
         kept = [r for r, yes in zip(references, related) if yes]
-        lab, confidence, owner, best = match(ink_features, cell_means(inked), grid, kept, ink=True,
-                                             detail=ink_detail, mix_limit=MAX_CELL_MIX if sheet is not None else None)
-        if aligning:  # the confident matches' indices, into the cells of every reference taken together
+        sure = None  # the related references' confident matches, if any, indexed into every reference's cells
+        if kept:
+            lab, confidence, owner, best = match(ink_features, cell_means(inked), grid, kept, ink=True,
+                                                 detail=ink_detail,
+                                                 mix_limit=MAX_CELL_MIX if sheet is not None else None)
             starts = np.cumsum([0] + [r.cells for r in references])
             kept_at = np.concatenate([starts[i] + np.arange(r.cells) for i, r in enumerate(references) if related[i]])
-            candidates = aligned_candidates(ink_features, ink_detail, (kept_at[best], confidence), references, ink=True)
-        copied = self.aligned(lightness, candidates, references, grid, size, paint=True) if aligning else None
+            sure = (kept_at[best], confidence)
+        copied = (self.aligned(lightness, aligned_candidates(ink_features, ink_detail, sure, references, ink=True),
+                               references, grid, size, paint=True) if aligning and ALIGN_PAINT else None)
+        if not kept:  # none gives hints; one may still be the page's very drawing
+            return Guide(np.zeros((*grid, 3), np.float32), np.zeros(grid, np.float32), lightness.shape,
+                         copied=copied)
         spot, user, spot_patch = matched_spots(kept, best, grid)
         if sheet is not None:
             on_sheet = np.asarray(Image.fromarray(sheet.astype(np.float32), "F").resize(grid[::-1], Image.BOX)) > 0.5
