@@ -93,8 +93,9 @@ def test_panels_cut_from_a_reference_take_its_colours(tinter, monkeypatch, caplo
     matcher = ReferenceMatcher(threads=1)
     ref = matcher.analyse(art)
     size = tinter.network_size(*grey.shape)
-    _, copied = matcher.read_page(Lightness.from_l(rgb_to_lab(truth)[..., 0].astype(np.float32)), [ref],
-                                  paint=False, size=size)
+    _, pending = matcher.read_page(Lightness.from_l(rgb_to_lab(truth)[..., 0].astype(np.float32)), [ref],
+                                   paint=False, size=size)
+    copied = pending.result()
     assert copied is not None and {r.mirror for r in copied.regions} == {1, -1}  # both panels, one mirrored
     assert all(r.scale == pytest.approx(1.25, abs=0.08) for r in copied.regions)
     with caplog.at_level(logging.INFO, logger="irodori.reference"):
@@ -108,6 +109,34 @@ def test_panels_cut_from_a_reference_take_its_colours(tinter, monkeypatch, caplo
     assert _psnr(with_copy, truth) > _psnr(hints_alone, truth) + 1.0
     # the lightness is the page's own: a tinted page's copy is chroma alone
     np.testing.assert_allclose(rgb_to_lab(with_copy)[..., 0], rgb_to_lab(np.stack([grey] * 3, -1))[..., 0], atol=1.0)
+
+
+def test_the_copy_is_found_beside_the_network_and_its_errors_reach_the_caller(tinter, monkeypatch):
+    """The copy needs nothing of the network, so it is found in a thread of its own while the
+    network runs (reference.PendingCopy); what it copies is the same, and an error in finding it
+    is raised by colorize, in the caller's thread, not lost with the thread."""
+    import threading
+
+    art = cartoon(1, size=(480, 384))
+    grey = _grey(_panels(art)[0])
+    found_in = []
+    aligned = reference_module.ReferenceMatcher.aligned
+
+    def watched(*args, **kwargs):
+        found_in.append(threading.current_thread())
+        return aligned(*args, **kwargs)
+
+    monkeypatch.setattr(reference_module.ReferenceMatcher, "aligned", staticmethod(watched))
+    out = tinter.colorize(grey, reference=[art])
+    assert found_in and found_in[0] is not threading.current_thread()
+    assert out.info["irodori.reference_copied"] > 0.2
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the copy failed")
+
+    monkeypatch.setattr(reference_module.ReferenceMatcher, "aligned", staticmethod(broken))
+    with pytest.raises(RuntimeError, match="the copy failed"):
+        tinter.colorize(grey, reference=[art])
 
 
 def _blotches(seed: int = 0) -> np.ndarray:
@@ -131,7 +160,7 @@ def test_another_picture_gives_no_transform(tinter, other):
     for paint in (False, True):  # (painted: a panel page's frames and paper aligned with this one's, and
         # its paper took the photograph's colours, until a transform had to explain the page's detail)
         _, copied = matcher.read_page(lightness, [reference], paint=paint, size=tinter.network_size(*page.shape[:2]))
-        assert copied is None
+        assert copied.result() is None
 
 
 def test_a_users_hint_wins_over_the_copied_colour(tinter):
@@ -205,7 +234,7 @@ def test_a_luma_grey_copy_of_saturated_colours_is_copied(tinter):
     lightness = Lightness.from_l(rgb_to_lab(np.stack([page] * 3, -1))[..., 0].astype(np.float32))
     matcher = ReferenceMatcher(threads=1)
     size = tinter.network_size(*page.shape)
-    _, copied = matcher.read_page(lightness, [matcher.analyse(art)], paint=False, size=size)
+    copied = matcher.read_page(lightness, [matcher.analyse(art)], paint=False, size=size)[1].result()
     assert copied is not None
     lab = rgb_to_lab(np.asarray(Image.fromarray(art).resize(size[::-1], Image.BOX)))
     vivid = np.hypot(lab[..., 1], lab[..., 2]) > 70  # the red and green shapes
@@ -226,11 +255,12 @@ def test_a_reference_too_weakly_matched_for_hints_still_gives_its_copy(monkeypat
     monkeypatch.setattr(reference_module, "MIN_RELATED", 1.01)  # no reference gives hints
     matcher = ReferenceMatcher(threads=1)
     size = load_colorizer("auto", mode="paint", threads=1).network_size(*printed.shape)
-    hints, copied = matcher.read_page(lightness, [matcher.analyse(art)], paint=True, size=size)
+    hints, pending = matcher.read_page(lightness, [matcher.analyse(art)], paint=True, size=size)
+    copied = pending.result()
     assert hints == []
     assert copied is not None and copied.weight.mean() > 0.3
     monkeypatch.setattr(reference_module, "ALIGN_RAW", False)  # the confident matches alone: none here
-    assert matcher.read_page(lightness, [matcher.analyse(art)], paint=True, size=size)[1] is None
+    assert matcher.read_page(lightness, [matcher.analyse(art)], paint=True, size=size)[1].result() is None
 
 
 def test_a_prints_screentone_is_no_wall_but_its_frame_is():
@@ -266,7 +296,7 @@ def test_a_tinted_panels_copy_reaches_its_frame(tinter, monkeypatch):
     from irodori import align
 
     def reached() -> float:
-        _, copied = matcher.read_page(lightness, [ref], paint=False, size=size)
+        copied = matcher.read_page(lightness, [ref], paint=False, size=size)[1].result()
         return float((copied.weight[band] > 0.5).mean())
 
     now = reached()

@@ -36,7 +36,6 @@ from typing import Any, Iterable, Protocol, Sequence
 import numpy as np
 from PIL import Image
 
-from .align import AlignedColour
 from .balloons import Balloons
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_l, rgb_to_lab
 from .hints import (HINT_CHANNELS_WITH_L, MAX_HINTS, CarriedHint, Hint, HintError, apply_palette, check_inside,
@@ -47,7 +46,7 @@ from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, NO_MARK_PAPER_L, PAP
                     SHAPE_CELLS, SHAPE_CLOSE, TONES, BlankSheet, Contract, PageStats, Screentone, ShapeFill, SheetFill,
                     choose_background, choose_mode, composite, flats_to_lines, gutters, levelled_l, one_colour,
                     page_stats, paper_regions, strip_gaps, tone_length)
-from .reference import (SHEET_HINT_L, Reference, ReferenceMatcher, analyse_references, counting_hints,
+from .reference import (SHEET_HINT_L, PendingCopy, Reference, ReferenceMatcher, analyse_references, counting_hints,
                         load_matcher, reference_sources)
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
 
@@ -565,11 +564,12 @@ class Colorizer:
         return other
 
     def reference_hints(self, lightness: Lightness, references: list[Reference], hints: list[Hint], *,
-                        paint: bool, sheet: np.ndarray | None = None) -> tuple[list[Hint], AlignedColour | None]:
+                        paint: bool, sheet: np.ndarray | None = None) -> tuple[list[Hint], PendingCopy]:
         """(The user's hints with the references' hints added before them (reference hints within a
         48th of the page of one of the user's are dropped here, and those in the shape it fills
         when the hints are spread: :func:`irodori.hints.in_own_regions`), at most MAX_HINTS; the
-        colour copied where the page is a reference's very drawing, at the network's size, or None:
+        colour copied where the page is a reference's very drawing, at the network's size, or None,
+        found beside the network (:class:`irodori.reference.PendingCopy`):
         :meth:`irodori.reference.ReferenceMatcher.read_page`).
         ``sheet``, line art's blank sheet (:meth:`blank_sheet`): only references closely related to
         the page colour it (:meth:`irodori.reference.ReferenceMatcher.guide`)."""
@@ -626,7 +626,7 @@ class Colorizer:
         if not isinstance(lightness, Lightness):
             lightness = Lightness.from_l(lightness)
         hints = own = parse_hints(hints)
-        copied = None
+        copied = PendingCopy()
         if references:
             hints, copied = self.reference_hints(lightness, list(references), own, paint=False)
             found, own = carried_as_own(hints[:len(hints) - len(own)], own)
@@ -640,6 +640,7 @@ class Colorizer:
         net = ab
         if hints and propagate:
             ab = self.spread_hints(ab, l_small, lightness, hints, len(own))
+        copied = copied.result()  # (found beside the network: PendingCopy)
         if copied is not None:  # where the page is a reference's very drawing: its chroma, copied after the
             # references' hints (their corrections are meant for the network's colour), not where the user's won
             found, without = hints[:len(hints) - len(own)], None
@@ -731,7 +732,7 @@ class Colorizer:
         on_sheet = blank.pixels(lightness) if blank is not None else None
         share = coverage(on_sheet, self.network_size(*lightness.shape)) if on_sheet is not None else None
         found, copied = (self.paint_reference_hints(lightness, list(references), own, on_sheet, share)
-                         if references else ([], None))
+                         if references else ([], PendingCopy()))
         found, own = carried_as_own(found, own)
         lab, l_small = self.paint_network(lightness, found + own, propagate=propagate, temperature=temperature,
                                           line_art=line_art)
@@ -749,6 +750,7 @@ class Colorizer:
         if (found or own) and propagate:
             lab = self.spread_paint_hints(lab, l_small, lightness, contract, found, own, on_sheet=on_sheet,
                                           line_art=line_art, darkest=darkest)
+        copied = copied.result()  # (found beside the network: PendingCopy)
         if copied is not None:  # where the page is a reference's very drawing: its flats (as predict_ab)
             without = None
             if own and propagate:
@@ -759,7 +761,7 @@ class Colorizer:
 
     def paint_reference_hints(self, lightness: Lightness, references: list[Reference], own: list[Hint],
                               on_sheet: np.ndarray | None, share: np.ndarray | None
-                              ) -> tuple[list[Hint], AlignedColour | None]:
+                              ) -> tuple[list[Hint], PendingCopy]:
         """The references' hints for a page to paint (:meth:`reference_hints`, matched in the ink
         view); on line art's blank sheet (``on_sheet`` (H, W) bool, ``share`` its coverage of the
         network's grid) only paper-light ones (L >= SHEET_HINT_L); and the colour they copy."""

@@ -44,7 +44,10 @@ import glob
 import json
 import logging
 import os
+import threading
+from concurrent.futures import Future
 from collections.abc import Iterable, Sequence
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,6 +158,54 @@ def counting_hints() -> contextlib.AbstractContextManager[list[tuple[int, float]
     return scoped(_FOUND, [])
 
 
+class PendingCopy:
+    """The colour copied where a page is a reference's very drawing (:meth:`ReferenceMatcher.aligned`),
+    found in a thread of its own while the caller runs the network and spreads the hints, which
+    need nothing of it: on 2 cores a 780x1200 page with 4 references of its drawing takes about
+    40 ms less (docs/REFERENCE.md, Speed). :meth:`result` waits for it."""
+
+    def __init__(self, find: Any = None, references: Sequence[Reference] = ()) -> None:
+        """``find``: a callable taking nothing -> AlignedColour or None, started at once in a
+        thread (None: nothing to copy); ``references``: those it reads, by name in the log."""
+        self._future: Future = Future()
+        self._references, self._said = tuple(references), False
+        self.hints = 0  # how many hints the references gave the page (:meth:`ReferenceMatcher.read_page`)
+        if find is None:
+            self._future.set_result(None)
+            return
+        context = contextvars.copy_context()  # (the page's name in any log line it writes)
+        threading.Thread(target=context.run, args=(self._run, find), name="irodori-copy", daemon=True).start()
+
+    def _run(self, find: Any) -> None:
+        try:
+            self._future.set_result(find())
+        except BaseException as error:  # raised again in the caller's thread, by result()
+            self._future.set_exception(error)
+
+    def done(self) -> bool:
+        """Whether the copy is found (:meth:`result` will not wait)."""
+        return self._future.done()
+
+    def result(self) -> AlignedColour | None:
+        """The copy, once found (an error in finding it is raised here); the first call says on
+        the log, in the caller's thread, what was copied, and counts its share of the page
+        (:func:`counting_hints`)."""
+        copied = self._future.result()
+        if not self._said:
+            self._said = True
+            counted = _FOUND.get()
+            if counted is not None:
+                counted.append((0, float(copied.weight.mean()) if copied is not None else 0.0))
+            if copied is not None:
+                names = sorted({self._references[a.source].name for a in copied.regions})  # a path, or a place
+                log.info("%sreferences: the same drawing as %s on %.0f%% of the page, its colours copied",
+                         input_prefix(), ", ".join(f"reference {n}" if n.isdigit() else n for n in names),
+                         100 * float(copied.weight.mean()))
+            elif self._references and not self.hints:
+                log.info("%sreferences: nothing on the page matched them; coloured as without them", input_prefix())
+        return copied
+
+
 class ReferenceImageError(ValueError):
     """A reference that cannot be used: missing, not an image, too large, too many, not colour.
     (Not ``ReferenceError``, which would hide Python's built-in exception of that name.)"""
@@ -229,7 +280,7 @@ class Guide:
     ``spot_patch`` (gh, gw, S, S) float32 the line darkness around that area's spot there;
     ``best`` (gh, gw) int each cell's best match, an index into the cells of ``sources`` (the
     references matched) taken together; ``copied`` the colour copied where the page is a
-    reference's very drawing (:class:`irodori.align.AlignedColour`, or None)."""
+    reference's very drawing (:class:`PendingCopy`: an :class:`irodori.align.AlignedColour`, or None)."""
 
     lab: np.ndarray
     confidence: np.ndarray
@@ -239,7 +290,7 @@ class Guide:
     spot_patch: np.ndarray | None = None
     best: np.ndarray | None = None
     sources: tuple[Reference, ...] = ()
-    copied: AlignedColour | None = None
+    copied: PendingCopy = dataclasses.field(default_factory=PendingCopy)
 
     @property
     def coverage(self) -> float:
@@ -1063,8 +1114,8 @@ class ReferenceMatcher:
         if not ink:
             features, detail = self.features(l_small)[0], cell_detail(l_small)
             lab, confidence, _, best = match(features, cell_means(l_small), grid, references, detail=detail)
-            copied = (self.aligned(lightness, aligned_candidates(features, detail, (best, confidence), references),
-                                   references, grid, size, paint=False) if aligning else None)
+            copied = self.copy_of(lightness, aligned_candidates(features, detail, (best, confidence), references),
+                                  references, grid, size, paint=False) if aligning else PendingCopy(None, references)
             return Guide(lab.reshape(*grid, 3), confidence.reshape(grid), lightness.shape,
                          *matched_spots(references, best, grid), best.reshape(grid), tuple(references), copied)
         inked = ink_view(l_small)
@@ -1085,8 +1136,9 @@ class ReferenceMatcher:
             starts = np.cumsum([0] + [r.cells for r in references])
             kept_at = np.concatenate([starts[i] + np.arange(r.cells) for i, r in enumerate(references) if related[i]])
             sure = (kept_at[best], confidence)
-        copied = (self.aligned(lightness, aligned_candidates(ink_features, ink_detail, sure, references, ink=True),
-                               references, grid, size, paint=True) if aligning and ALIGN_PAINT else None)
+        copied = (self.copy_of(lightness, aligned_candidates(ink_features, ink_detail, sure, references, ink=True),
+                               references, grid, size, paint=True) if aligning and ALIGN_PAINT
+                  else PendingCopy(None, references))
         if not kept:  # none gives hints; one may still be the page's very drawing
             return Guide(np.zeros((*grid, 3), np.float32), np.zeros(grid, np.float32), lightness.shape,
                          copied=copied)
@@ -1112,38 +1164,44 @@ class ReferenceMatcher:
 
     def read_page(self, lightness: Lightness, references: Sequence[Reference], *, paint: bool,
                   limit: int | None = None, sheet: np.ndarray | None = None, size: tuple[int, int] | None = None
-                  ) -> tuple[list[Hint], AlignedColour | None]:
+                  ) -> tuple[list[Hint], PendingCopy]:
         """(:meth:`hints`, and with the network's ``size`` (h, w), the colour to copy where the page
-        is a reference's very drawing (:meth:`aligned`; None where it is nowhere)). The cells
+        is a reference's very drawing (:meth:`aligned`, found in a thread of its own while the
+        caller goes on: :class:`PendingCopy`, whose ``result()`` is None where it is nowhere)). The cells
         copied give hints too (their corrections carry the colour past the copy), unless
         ALIGN_HINTS is off."""
         limit = MAX_REFERENCE_HINTS if limit is None else min(limit, MAX_REFERENCE_HINTS)
         if not references:
-            return [], None
+            return [], PendingCopy()
         guide = self.guide(lightness, references, ink=paint, sheet=sheet, size=size)
         copied = guide.copied
         confidence = guide.confidence
-        if copied is not None and not ALIGN_HINTS:
+        if not ALIGN_HINTS and copied.result() is not None:
             gh, gw = confidence.shape
-            covered = np.asarray(Image.fromarray(copied.weight, "F").resize((gw, gh), Image.BOX)) > 0.5
+            covered = np.asarray(Image.fromarray(copied.result().weight, "F").resize((gw, gh), Image.BOX)) > 0.5
             confidence = np.where(covered, 0.0, confidence)
-        if copied is not None:
-            names = sorted({references[a.source].name for a in copied.regions})  # a path, or a place in a list
-            log.info("%sreferences: the same drawing as %s on %.0f%% of the page, its colours copied",
-                     input_prefix(), ", ".join(f"reference {n}" if n.isdigit() else n for n in names),
-                     100 * float(copied.weight.mean()))
         cells = spread_cells(confidence, limit=limit, keep=guide.user) if limit > 0 else []
         found = self._cell_hints(lightness, guide, cells, paint=paint) if cells else []
+        copied.hints = len(found)
         counted = _FOUND.get()
         if counted is not None:
-            counted.append((len(found), float(copied.weight.mean()) if copied is not None else 0.0))
+            counted.append((len(found), 0.0))  # (the share copied: PendingCopy.result)
+        if copied.done():  # nothing to wait for: said now
+            copied.result()
         if found:  # said per page at the default level: whether the references took part is the user's question
             share = 100 * guide.coverage  # (a hint from under 0.5 % of the page said "0 %": helper 60)
             log.info("%sreferences: %s of the page matched, %d hints", input_prefix(),
                      f"{share:.0f}%" if share >= 0.5 else "under 1%", len(found))
-        elif copied is None:
-            log.info("%sreferences: nothing on the page matched them; coloured as without them", input_prefix())
         return found, copied
+
+    def copy_of(self, lightness: Lightness, candidates: tuple[np.ndarray, np.ndarray], sources: Sequence[Reference],
+                grid: tuple[int, int], size: tuple[int, int], *, paint: bool) -> PendingCopy:
+        """:meth:`aligned`, found in a thread of its own (:class:`PendingCopy`); none is started
+        where no reference has a drawing to copy (irodori's own output)."""
+        if all(r.drawing is None for r in sources):
+            return PendingCopy(None, sources)
+        return PendingCopy(functools.partial(self.aligned, lightness, candidates, sources, grid, size, paint=paint),
+                           sources)
 
     @staticmethod
     def aligned(lightness: Lightness, candidates: tuple[np.ndarray, np.ndarray], sources: Sequence[Reference],
