@@ -14,7 +14,7 @@ the corpus at all are split by name between val and test):
   characters (``asheviere`` / ``asheviere-mad``, ``malin_old`` / ``malin_young``), and Sylvie, the
   character sprites of Debian's ``renpy-thequestion`` (Expat; one outfit as the target, the other
   outfit with the same expression as the reference). The reference may come from any split:
-  nothing is trained on references.
+  nothing is trained on references (but a development set's, ``--split train``, from train only).
 - ``openmoji``: a held-out OpenMoji person emoji with another of its family (the same base emoji:
   person / man / woman doing the same thing, or facing the other way) as the reference; the
   package's own black line art is the paint input.
@@ -170,6 +170,13 @@ def unrelated_pool(art: Path, art_rows: list[dict], photos: Path, photo_rows: li
     return pool
 
 
+def references_of(rows: list[dict], split: str) -> list[dict]:
+    """The rows a target of ``split`` may take a reference from: val and test targets any split's
+    (nothing is trained on references); a development target (train) only train's, so that
+    nothing held out is looked at while tuning (until 2026-12-03 one took a test portrait)."""
+    return rows if split != "train" else [r for r in rows if r.get("split") == "train"]
+
+
 def unrelated_for(stem: str, series: str, pool: list[tuple[str, Path, str]]) -> tuple[np.ndarray, str]:
     """An image of another series than the target's, chosen by name -> (RGB, its source label)."""
     options = [p for p in pool if p[0] != series]
@@ -230,7 +237,7 @@ def wesnoth_characters(art: Path, rows: list[dict], split: str, pool) -> list[It
     items = []
     for key, members in sorted(groups.items()):
         for r in (m for m in members if m["split"] == split):
-            others = [m for m in members if m is not r]
+            others = [m for m in references_of(members, split) if m is not r]
             if not others:
                 continue
             stem = Path(r["path"]).stem
@@ -338,7 +345,8 @@ def write_set(dest: Path, items: list[Item], *, kind: str, mode: str) -> int:
 def build(args: argparse.Namespace) -> dict:
     """Every kind asked for -> its sets under args.out; the summary written to manifest.json."""
     art_rows, photo_rows = records(args.art), records(args.photos)
-    pool = unrelated_pool(args.art, art_rows, args.photos, photo_rows)
+    pool = unrelated_pool(args.art, references_of(art_rows, args.split), args.photos,
+                          references_of(photo_rows, args.split))
     kinds = set(args.kinds.split(","))
     items: dict[str, list[Item]] = {}
     if "panels" in kinds:

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from irodori import load_colorizer
 from irodori import reference as reference_module
-from irodori.align import ALIGN_MIN_CELLS, fit_alignments
+from irodori.align import ALIGN_MIN_CELLS, edge_agreement, fit_alignments, reduced_plane
 from irodori.paint import grow
 from irodori.color import rgb_to_lab
 from irodori.imageio import Lightness
@@ -81,6 +81,32 @@ def test_too_few_agreeing_matches_give_no_transform():
     page = np.concatenate([2.0 * ref + 5.0, rng.uniform(0, 400, (40, 2))])
     ref = np.concatenate([ref, rng.uniform(0, 200, (40, 2))])
     assert fit_alignments(page, ref, np.zeros(len(page), bool), np.zeros(len(page), int), cell=16.0) == []
+
+
+@pytest.mark.parametrize("shape", [(37, 23), (3, 40), (40, 1)])
+def test_a_reduced_plane_is_the_mean_of_each_whole_block(shape):
+    """Means over k x k blocks, the last partial ones dropped; a plane narrower than a block
+    reduces to nothing (Pillow's reduce, which does the work, refuses it)."""
+    plane = np.random.default_rng(0).uniform(0, 100, shape).astype(np.float32)
+    for k in (1, 2, 4):
+        h, w = shape[0] // k, shape[1] // k
+        want = plane[:h * k, :w * k].reshape(h, k, w, k).mean(axis=(1, 3))
+        got = reduced_plane(plane, k)
+        assert got.shape == (h, w) and got.dtype == np.float32
+        np.testing.assert_allclose(got, want, atol=1e-3)
+
+
+def test_edges_agree_where_a_drawing_is_itself_not_another_in_its_pose():
+    """The edge agreement of a painted copy: a drawing's edges coincide with its own (even
+    where its tones are printed darker), not with the same shapes moved by a few pixels."""
+    yy, xx = np.mgrid[0:96, 0:96]
+    drawing = np.where((yy - 48) ** 2 + (xx - 40) ** 2 < 600, 30.0, 90.0) + np.where(xx > 70, -20.0, 0.0)
+    where = np.ones_like(drawing, bool)
+    printed = 0.5 * drawing + 10.0  # another tone curve: the same edges
+    moved = np.roll(drawing, (6, 7), axis=(0, 1))  # a like pose: the same shapes, elsewhere
+    assert edge_agreement(printed, drawing, where) > 0.99
+    assert edge_agreement(moved, drawing, where) < 0.3
+    assert edge_agreement(np.full_like(drawing, 50.0), drawing, where) == 0.0
 
 
 # -- the pipeline --------------------------------------------------------------------------------
