@@ -146,13 +146,13 @@ def test_the_copy_is_found_beside_the_network_and_its_errors_reach_the_caller(ti
     art = cartoon(1, size=(480, 384))
     grey = _grey(_panels(art)[0])
     found_in = []
-    aligned = reference_module.ReferenceMatcher.aligned
+    copied_along = reference_module.ReferenceMatcher.copied_along
 
     def watched(*args, **kwargs):
         found_in.append(threading.current_thread())
-        return aligned(*args, **kwargs)
+        return copied_along(*args, **kwargs)
 
-    monkeypatch.setattr(reference_module.ReferenceMatcher, "aligned", staticmethod(watched))
+    monkeypatch.setattr(reference_module.ReferenceMatcher, "copied_along", staticmethod(watched))
     out = tinter.colorize(grey, reference=[art])
     assert found_in and found_in[0] is not threading.current_thread()
     assert out.info["irodori.reference_copied"] > 0.2
@@ -160,7 +160,7 @@ def test_the_copy_is_found_beside_the_network_and_its_errors_reach_the_caller(ti
     def broken(*args, **kwargs):
         raise RuntimeError("the copy failed")
 
-    monkeypatch.setattr(reference_module.ReferenceMatcher, "aligned", staticmethod(broken))
+    monkeypatch.setattr(reference_module.ReferenceMatcher, "copied_along", staticmethod(broken))
     with pytest.raises(RuntimeError, match="the copy failed"):
         tinter.colorize(grey, reference=[art])
 

@@ -61,7 +61,7 @@ from .hints import CarriedHint, Hint, HintError, gaussian_smooth, parse_hints
 from .imageio import (DEFAULT_MAX_PIXELS, HINTS_TEXT, IMAGE_EXTENSIONS, ImageReadError, ImageSource, Lightness,
                       input_prefix, is_junk, is_strip, open_image, page_scale, page_side, rgb_over, scoped, to_srgb,
                       within_pages)
-from .align import (ALIGN_MIN_CELLS, FLATS_SIDE, AlignedColour, Drawing, aligned_colour, fit_alignments,
+from .align import (ALIGN_MIN_CELLS, FLATS_SIDE, AlignedColour, Alignment, Drawing, aligned_colour, fit_alignments,
                     reference_flats)
 from .balloons import components
 from .paint import box_mean, grow
@@ -1196,12 +1196,13 @@ class ReferenceMatcher:
 
     def copy_of(self, lightness: Lightness, candidates: tuple[np.ndarray, np.ndarray], sources: Sequence[Reference],
                 grid: tuple[int, int], size: tuple[int, int], *, paint: bool) -> PendingCopy:
-        """:meth:`aligned`, found in a thread of its own (:class:`PendingCopy`); none is started
-        where no reference has a drawing to copy (irodori's own output)."""
-        if all(r.drawing is None for r in sources):
+        """:meth:`aligned`: its transforms fitted here (a few ms; none holds on most pages, whose
+        references are other art, and no thread is started for them), the colour copied along
+        them in a thread of its own (:class:`PendingCopy`)."""
+        fits = self.transforms(candidates, sources, grid, size)
+        if not fits:
             return PendingCopy(None, sources)
-        return PendingCopy(functools.partial(self.aligned, lightness, candidates, sources, grid, size, paint=paint),
-                           sources)
+        return PendingCopy(functools.partial(self.copied_along, lightness, fits, sources, size, paint=paint), sources)
 
     @staticmethod
     def aligned(lightness: Lightness, candidates: tuple[np.ndarray, np.ndarray], sources: Sequence[Reference],
@@ -1209,11 +1210,19 @@ class ReferenceMatcher:
         """Where the page is a reference's very drawing at another place, size or mirror: its
         ``candidates`` (:func:`aligned_candidates`: page cells (k,) of its ``grid`` and their
         matches (k,), indices into the cells of ``sources`` taken together) fitted by similarity
-        transforms (:func:`irodori.align.fit_alignments`) and the reference's flats copied there
-        at the network's ``size`` (h, w) (:func:`irodori.align.aligned_colour`); None where no
-        transform holds."""
+        transforms (:meth:`transforms`) and the reference's flats copied there at the network's
+        ``size`` (h, w) (:meth:`copied_along`); None where no transform holds."""
+        fits = ReferenceMatcher.transforms(candidates, sources, grid, size)
+        return ReferenceMatcher.copied_along(lightness, fits, sources, size, paint=paint) if fits else None
+
+    @staticmethod
+    def transforms(candidates: tuple[np.ndarray, np.ndarray], sources: Sequence[Reference], grid: tuple[int, int],
+                   size: tuple[int, int]) -> list[tuple[Alignment, np.ndarray]]:
+        """The similarity transforms :meth:`aligned` copies along (:func:`irodori.align.fit_alignments`,
+        in pixels of the network's ``size`` (h, w)), each with its inlier cells ((gh, gw) bool);
+        [] where none holds or no reference has a drawing (irodori's own output)."""
         if all(r.drawing is None for r in sources):
-            return None
+            return []
         gh, gw = grid
         h, w = size
         sure, matched = candidates
@@ -1223,7 +1232,7 @@ class ReferenceMatcher:
         usable = np.array([sources[o].drawing is not None for o in owner], bool)
         sure, owner, local = sure[usable], owner[usable], local[usable]
         if len(sure) < ALIGN_MIN_CELLS:
-            return None
+            return []
         ref, mirrored = np.zeros((len(sure), 2)), np.zeros(len(sure), bool)
         for o in np.unique(owner):  # each match's middle in its reference's drawing, unmirrored
             r, mine = sources[o], owner == o
@@ -1234,18 +1243,24 @@ class ReferenceMatcher:
             mirrored[mine] = views[:, 2] > 0
             ref[mine] = np.stack([(row + 0.5) / views[:, 0] * fh, np.where(mirrored[mine], 1.0 - x, x) * fw], axis=1)
         page = np.stack([(sure // gw + 0.5) * h / gh, (sure % gw + 0.5) * w / gw], axis=1)
-        fits = fit_alignments(page, ref, mirrored, owner, h / gh)
-        if not fits:
-            return None
-        masks = []
-        for _, inliers in fits:
+        fits = []
+        for alignment, inliers in fit_alignments(page, ref, mirrored, owner, h / gh):
             mask = np.zeros(gh * gw, bool)
             mask[sure[inliers]] = True
-            masks.append(mask.reshape(gh, gw))
+            fits.append((alignment, mask.reshape(gh, gw)))
+        return fits
+
+    @staticmethod
+    def copied_along(lightness: Lightness, fits: list[tuple[Alignment, np.ndarray]], sources: Sequence[Reference],
+                     size: tuple[int, int], *, paint: bool) -> AlignedColour | None:
+        """The references' colours copied along ``fits`` (:meth:`transforms`) where they hold, at
+        the network's ``size`` (h, w) (:func:`irodori.align.aligned_colour`); None where none does."""
+        h, w = size
         page_l = lightness.reduced(h, w)
         cell = CELL * max(h, w) / FEATURE_SIDE
-        return aligned_colour(page_l, line_darkness(page_l, (cell, cell)), [(a, m) for (a, _), m in zip(fits, masks)],
-                              [r.drawing for r in sources], (gh, gw), paint=paint)
+        grid = fits[0][1].shape
+        return aligned_colour(page_l, line_darkness(page_l, (cell, cell)), fits, [r.drawing for r in sources],
+                              grid, paint=paint)
 
     @staticmethod
     def _cell_hints(lightness: Lightness, guide: Guide, cells: list[tuple[int, int]], *, paint: bool) -> list[Hint]:
