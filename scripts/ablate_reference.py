@@ -77,6 +77,8 @@ VARIANTS = {
                          "(Gauss-Newton on the lightness)", {"align.REFINE_SHIFT": 0}),
     "copy without detail check": ("paint: a transform need not explain the page's detail around its matches",
                                   {"align.ALIGN_DETAIL": 0.0}),
+    "copy without edge check": ("paint: a copied region's edges need not be the reference's (gradients "
+                                "correlating 0.6: another drawing in a like pose passes)", {"align.ALIGN_EDGES": 0.0}),
     "copy without hints": ("where the same drawing is copied, its matches give no hints",
                            {"ALIGN_HINTS": False}),
     "no hint groups": ("each reference hint spread with its own distance map (before grouping hints that ask "
