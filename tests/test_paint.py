@@ -863,6 +863,7 @@ def test_a_references_dark_colour_never_reaches_line_arts_blank_sheet(painter, m
     """White paper matched a green chalkboard on a reference (a test emoji, 21.4 -> 4.1 dB): a
     reference's hint on the sheet darker than SHEET_HINT_L is dropped; a light one may colour it."""
     from irodori.hints import Hint
+    from irodori.reference import PendingCopy
 
     art = np.full((256, 256), 255, np.uint8)
     art[60:64, 40:216] = art[192:196, 40:216] = art[60:196, 40:44] = art[60:196, 212:216] = 0
@@ -871,7 +872,8 @@ def test_a_references_dark_colour_never_reaches_line_arts_blank_sheet(painter, m
     assert contract.background == "paper"
     for colour, painted in (((78, 101, 60), False), ((200, 230, 250), True)):  # L 40, L 90
         monkeypatch.setattr(type(painter), "reference_hints",
-                            lambda self, lt, refs, hints, colour=colour, **kw: ([Hint(10, 10, colour)] + hints, None))
+                            lambda self, lt, refs, hints, colour=colour, **kw: ([Hint(10, 10, colour)] + hints,
+                                                                                PendingCopy()))
         _, sheet = painter.predict_paint(lightness, references=["a reference"], contract=contract)
         assert (sheet is None or sheet.painted) == painted
 
