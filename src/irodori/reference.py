@@ -39,15 +39,15 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import functools
 import glob
 import json
 import logging
 import os
 import threading
-from concurrent.futures import Future
 from collections.abc import Iterable, Sequence
-import dataclasses
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,8 +161,8 @@ def counting_hints() -> contextlib.AbstractContextManager[list[tuple[int, float]
 class PendingCopy:
     """The colour copied where a page is a reference's very drawing (:meth:`ReferenceMatcher.aligned`),
     found in a thread of its own while the caller runs the network and spreads the hints, which
-    need nothing of it: on 2 cores a 780x1200 page with 4 references of its drawing takes about
-    40 ms less (docs/REFERENCE.md, Speed). :meth:`result` waits for it."""
+    need nothing of it: on 2 cores a painted 780x1200 page with 4 references of its drawing took
+    about 40 ms less, a tinted one little (docs/REFERENCE.md, Speed). :meth:`result` waits for it."""
 
     def __init__(self, find: Any = None, references: Sequence[Reference] = ()) -> None:
         """``find``: a callable taking nothing -> AlignedColour or None, started at once in a
