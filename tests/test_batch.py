@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from irodori.batch import Job, colorize_jobs, plan_jobs
+from irodori.batch import Job, colorize_jobs, failure_reason, plan_jobs
 from irodori.colorizer import load_colorizer
 from irodori import imageio
 from irodori.imageio import atomic_file, encode
@@ -390,3 +390,11 @@ def test_an_archive_keeps_its_name_with_its_suffix_in_lower_case(tmp_path):
                                 (tmp_path / "in" / "p1.PNG", Path("p1"))], tmp_path / "out", "png")
     assert not problems
     assert [job.output.name for job in jobs] == ["ch04 (v2).cbz", "p1.png"]
+
+
+def test_a_failure_is_named_even_when_its_error_says_nothing():
+    """A bare MemoryError (no message) was reported as "p01.png: MemoryError: " in a folder and
+    "p01.png: ; copied uncoloured" in an archive (helper 71): the error's type stands in."""
+    assert failure_reason(MemoryError()) == "MemoryError"
+    assert failure_reason(OSError("disk full")) == "OSError: disk full"
+    assert failure_reason(RuntimeError("a bug")) is None  # not about the file: raised, not swallowed

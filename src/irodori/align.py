@@ -45,7 +45,8 @@ WALL_BLUR = 2  # ... found on the page's line darkness averaged over (2 r + 1)^2
 WALL_AREA = (4, 0.6)  # ... a tone, no line), and thin: under this share of a (2 r + 1)^2 window dark (a dark tone)
 UNLIKE_STD = 8.0  # ... nor where the page's detail is not the reference's (unlike) ...
 UNLIKE_NCC = 0.2
-ALIGN_EDGES = 0.6  # paint: and the edges of the two, a quarter cell's mean, correlate this much (edge_agreement)
+ALIGN_EDGES = 0.6  # paint: and the edges of the two, a quarter cell's mean, correlate this much (edge_agreement),
+ALIGN_EDGES_TRUSTED = 80  # ... unless this many matches agree on its transform (a print's flat colours lose edges)
 ALIGN_DETAIL = 0.15  # paint: a transform's matched cells are at least this share detail of the page's it explains
 ALIGN_SEEDS = 3  # ... in a part of it that holds at least this many inlier cells
 ALIGN_MARGIN = 6  # ... within this many cells of the box around its inlier cells
@@ -470,7 +471,8 @@ class _PageViews:
                 where = where | (grow(where, 1) & same)
         score = (agreement(view, ref_view, where) if paint
                  else agreement(self.soft[crop], box_mean(ref_dark, 1), where))
-        if paint and ALIGN_EDGES and score >= ALIGN_AGREE and edge_agreement(view, ref_view, where) < ALIGN_EDGES:
+        if (paint and ALIGN_EDGES and score >= ALIGN_AGREE and inliers.sum() < ALIGN_EDGES_TRUSTED
+                and edge_agreement(view, ref_view, where) < ALIGN_EDGES):
             return None  # (asked of a tinted page too: val panels-tint -0.08 dB, the development set -0.15)
         return (where, score) if score >= ALIGN_AGREE else None
 

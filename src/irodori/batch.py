@@ -542,8 +542,8 @@ def failure_reason(exc: BaseException) -> str | None:
         return None
     if isinstance(exc, (ImageReadError, HintError, OutputSizeError)):
         return str(exc)
-    if isinstance(exc, (OSError, ValueError, MemoryError)):
-        return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, (OSError, ValueError, MemoryError)):  # (a bare MemoryError says nothing more)
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return None
 
 

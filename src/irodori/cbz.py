@@ -355,7 +355,7 @@ def colorize_cbz(colorizer, source: str | Path, output: str | Path, *, fmt: str,
                         _write(out, info, name, future.result(), coloured=True)
                     elif (isinstance(error, (ImageReadError, HintError, ValueError, OSError, MemoryError))
                           and not isinstance(error, ModelError)):  # a broken model stops the archive
-                        problems.append(f"{info.filename}: {error}; copied uncoloured")
+                        problems.append(f"{info.filename}: {error or type(error).__name__}; copied uncoloured")
                         _write(out, info, info.orig_filename, data, info.compress_type, uncoloured=True)
                     else:
                         raise error

@@ -170,6 +170,7 @@ class PendingCopy:
         self._future: Future = Future()
         self._references, self._said = tuple(references), False
         self.hints = 0  # how many hints the references gave the page (:meth:`ReferenceMatcher.read_page`)
+        self.threaded = find is not None
         if find is None:
             self._future.set_result(None)
             return
@@ -181,10 +182,6 @@ class PendingCopy:
             self._future.set_result(find())
         except BaseException as error:  # raised again in the caller's thread, by result()
             self._future.set_exception(error)
-
-    def done(self) -> bool:
-        """Whether the copy is found (:meth:`result` will not wait)."""
-        return self._future.done()
 
     def result(self) -> AlignedColour | None:
         """The copy, once found (an error in finding it is raised here); the first call says on
@@ -1125,7 +1122,7 @@ class ReferenceMatcher:
         shares = related_shares((grey_confidence >= MIN_CONFIDENCE).reshape(grid), source.reshape(grid),
                                 len(references))
         related = [share >= MIN_RELATED for share in shares]
-        log.debug("references: %d of %d related to the page", sum(related), len(references))
+        log.debug("%sreferences: %d of %d related to the page", input_prefix(), sum(related), len(references))
         ink_detail = cell_detail(inked)
         kept = [r for r, yes in zip(references, related) if yes]
         sure = None  # the related references' confident matches, if any, indexed into every reference's cells
@@ -1186,8 +1183,8 @@ class ReferenceMatcher:
         counted = _FOUND.get()
         if counted is not None:
             counted.append((len(found), 0.0))  # (the share copied: PendingCopy.result)
-        if copied.done():  # nothing to wait for: said now
-            copied.result()
+        if not copied.threaded:  # nothing to wait for: said now (a copy found in its thread is said
+            copied.result()  # when the caller takes it, after this page's hints, however fast it was)
         if found:  # said per page at the default level: whether the references took part is the user's question
             share = 100 * guide.coverage  # (a hint from under 0.5 % of the page said "0 %": helper 60)
             log.info("%sreferences: %s of the page matched, %d hints", input_prefix(),
