@@ -450,8 +450,8 @@ class _PageViews:
             alike = np.abs(view - ref_view) < ALIGN_PAINT_L
         else:  # a grey copy's lightness depends on how it was made, most where the colour is strongest (a
             # luma grey, Pillow's "L", put a red hair 15 under its CIE L: helper 68's hair was not copied)
-            chroma = warp(drawing.chroma, a, size, origin)
-            alike = np.abs(view - ref_view) < ALIGN_L + ALIGN_L_CHROMA * chroma
+            tolerance = ALIGN_L + ALIGN_L_CHROMA * warp(drawing.chroma, a, size, origin)
+            alike = np.abs(view - ref_view) < tolerance
             alike &= box_mean(np.abs(self.darkness[crop] - ref_dark), radius) < ALIGN_DARK
         line = self.lines[crop] & ~grow(ref_dark > WALL_DARK, WALL_SLACK)  # a page's line where the reference
         wall = grow(line, WALL_SLACK + 1)  # has none (a panel's frame) is a wall, a crossing's gap closed
@@ -465,8 +465,7 @@ class _PageViews:
         where = ~grow(~grow(where, radius), radius) & inside  # closed: a line a pixel off is no hole
         if not paint and ALIGN_REACH:  # up to the walls: the windows above see a frame beside its panel's edge
             # (a tinted panel's copy stopped 8-12 px short of its frame, the network's colour between: helper 69)
-            alike_here = np.abs(self.l[crop] - ref_l) < ALIGN_L + ALIGN_L_CHROMA * chroma
-            same = inside & ~grow(line, REACH_WALL) & alike_here
+            same = inside & ~grow(line, REACH_WALL) & (np.abs(self.l[crop] - ref_l) < tolerance)
             for _ in range(ALIGN_REACH):
                 where = where | (grow(where, 1) & same)
         score = (agreement(view, ref_view, where) if paint

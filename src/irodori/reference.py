@@ -190,14 +190,15 @@ class PendingCopy:
         copied = self._future.result()
         if not self._said:
             self._said = True
+            share = float(copied.weight.mean()) if copied is not None else 0.0
             counted = _FOUND.get()
             if counted is not None:
-                counted.append((0, float(copied.weight.mean()) if copied is not None else 0.0))
+                counted.append((0, share))
             if copied is not None:
                 names = sorted({self._references[a.source].name for a in copied.regions})  # a path, or a place
                 log.info("%sreferences: the same drawing as %s on %.0f%% of the page, its colours copied",
                          input_prefix(), ", ".join(f"reference {n}" if n.isdigit() else n for n in names),
-                         100 * float(copied.weight.mean()))
+                         100 * share)
             elif self._references and not self.hints:
                 log.info("%sreferences: nothing on the page matched them; coloured as without them", input_prefix())
         return copied
@@ -1130,8 +1131,7 @@ class ReferenceMatcher:
             lab, confidence, owner, best = match(ink_features, cell_means(inked), grid, kept, ink=True,
                                                  detail=ink_detail,
                                                  mix_limit=MAX_CELL_MIX if sheet is not None else None)
-            starts = np.cumsum([0] + [r.cells for r in references])
-            kept_at = np.concatenate([starts[i] + np.arange(r.cells) for i, r in enumerate(references) if related[i]])
+            kept_at = np.flatnonzero(np.repeat(related, [r.cells for r in references]))  # kept cells' indices
             sure = (kept_at[best], confidence)
         copied = (self.copy_of(lightness, aligned_candidates(ink_features, ink_detail, sure, references, ink=True),
                                references, grid, size, paint=True) if aligning and ALIGN_PAINT
@@ -1173,9 +1173,10 @@ class ReferenceMatcher:
         guide = self.guide(lightness, references, ink=paint, sheet=sheet, size=size)
         copied = guide.copied
         confidence = guide.confidence
-        if not ALIGN_HINTS and copied.result() is not None:
+        aligned = None if ALIGN_HINTS else copied.result()
+        if aligned is not None:
             gh, gw = confidence.shape
-            covered = np.asarray(Image.fromarray(copied.result().weight, "F").resize((gw, gh), Image.BOX)) > 0.5
+            covered = np.asarray(Image.fromarray(aligned.weight, "F").resize((gw, gh), Image.BOX)) > 0.5
             confidence = np.where(covered, 0.0, confidence)
         cells = spread_cells(confidence, limit=limit, keep=guide.user) if limit > 0 else []
         found = self._cell_hints(lightness, guide, cells, paint=paint) if cells else []
