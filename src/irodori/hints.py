@@ -303,7 +303,7 @@ def gaussian_smooth(image: np.ndarray, sigma: float) -> np.ndarray:
     for axis in (0, 1):
         padded = np.pad(out, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
         n = out.shape[axis]
-        out = sum(w * np.take(padded, np.arange(k, k + n), axis=axis) for k, w in enumerate(taps))
+        out = sum(w * padded[(slice(None),) * axis + (slice(k, k + n),)] for k, w in enumerate(taps))
     return out.astype(np.float32)
 
 
