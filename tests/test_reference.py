@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -594,6 +596,27 @@ def test_a_reference_on_white_paper_leaves_line_arts_sheet_paper_and_transparent
     with_ref = np.asarray(painter.colorize(line_layer, reference=[reference]))
     clear = alone[..., 3] == 0
     assert clear.mean() > 0.5 and np.array_equal(with_ref[..., 3] == 0, clear)
+
+
+def test_what_line_arts_blank_sheet_keeps_paper_over_a_copy_is_said_and_not_counted(caplog):
+    """Helper 71: a print read as line art was "the same drawing ... on 98 % of the page, its
+    colours copied" (and ``reference_copied`` 0.98) where its blank sheet, kept paper, left 4 %
+    coloured. The log now says what the sheet keeps paper, and the share counts only what shows."""
+    truth = cartoon(6).copy()
+    truth[(truth == (245, 240, 225)).all(axis=-1)] = (120, 170, 230)  # a sky-blue backdrop, around the shapes
+    lines = Image.fromarray(np.where(rgb_to_lab(truth)[..., 0] < 25, 0, 255).astype(np.uint8), "L")
+    painter = load_colorizer("auto", threads=1)
+    with caplog.at_level(logging.INFO, logger="irodori"):
+        kept = painter.colorize(lines, reference=[truth])  # line art: its sheet stays paper
+    said = [r.getMessage() for r in caplog.records if "the same drawing" in r.getMessage()]
+    whole = painter.colorize(lines, reference=[truth], background="paint").info["irodori.reference_copied"]
+    copied = float(re.search(r"on (\d+)% of the page", said[0]).group(1)) / 100
+    shown = kept.info["irodori.reference_copied"]
+    assert len(said) == 1 and "line art's blank sheet keeps" in said[0] and f"colour {100 * shown:.0f}%" in said[0]
+    assert 0.0 < shown < whole - 0.01 and abs(copied - whole) < 0.01  # the copy is the same; less of it shows
+    sheet = np.asarray(lines) == 255
+    sheet &= (rgb_to_lab(truth)[..., 2] < -20)  # the backdrop's paper around the shapes ...
+    assert (np.asarray(kept)[sheet] >= 250).all(axis=-1).mean() > 0.9  # ... stays white
 
 
 def test_only_a_closely_related_reference_colours_line_arts_blank_sheet(matcher, monkeypatch):

@@ -285,8 +285,10 @@ class Colorizer:
     are discarded). Its ``info["dpi"]`` is the input's print resolution when the input declares
     one, ``info["irodori.mode"]`` the contract it was coloured under, and, when references were
     given, ``info["irodori.reference_hints"]`` how many hints they gave and
-    ``info["irodori.reference_copied"]`` the share of the image (0..1) copied from one whose very
-    drawing it is (both 0: nothing on the image matched them, and it is coloured as without them).
+    ``info["irodori.reference_copied"]`` the share of the image (0..1) coloured by a copy of one
+    whose very drawing it is (not counting a blank sheet the output keeps paper over the copy:
+    line art's, a page's gutters; both 0: nothing on the image matched them, and it is coloured
+    as without them).
 
     Two contracts (:class:`irodori.paint.Contract`, chosen once per image by
     :meth:`contract_for`): **tint** keeps the input's CIE L exactly (photos, grey art); **paint**
@@ -750,7 +752,8 @@ class Colorizer:
         if (found or own) and propagate:
             lab = self.spread_paint_hints(lab, l_small, lightness, contract, found, own, on_sheet=on_sheet,
                                           line_art=line_art, darkest=darkest)
-        copied = copied.result()  # (found beside the network: PendingCopy)
+        paper = coverage(fill.paper(), lab.shape[1:]) if fill is not None else None  # (the merge keeps it white)
+        copied = copied.result(paper, "line art's blank sheet" if line_art else "the page's blank gutters and margins")
         if copied is not None:  # where the page is a reference's very drawing: its flats (as predict_ab)
             without = None
             if own and propagate:

@@ -183,22 +183,28 @@ class PendingCopy:
         except BaseException as error:  # raised again in the caller's thread, by result()
             self._future.set_exception(error)
 
-    def result(self) -> AlignedColour | None:
+    def result(self, paper: np.ndarray | None = None, sheet: str = "line art's blank sheet") -> AlignedColour | None:
         """The copy, once found (an error in finding it is raised here); the first call says on
-        the log, in the caller's thread, what was copied, and counts its share of the page
-        (:func:`counting_hints`)."""
+        the log, in the caller's thread, what was copied, and counts the share of the page it
+        colours (:func:`counting_hints`). ``paper`` (h, w) in [0, 1] at the network's size: how
+        much of each pixel the output keeps paper whatever was copied (the blank ``sheet``: line
+        art's, or a page's gutters and margins), which that share leaves out and the log names
+        (helper 71: "copied on 98 % of the page" of a print whose sheet kept 94 % of it white)."""
         copied = self._future.result()
         if not self._said:
             self._said = True
             share = float(copied.weight.mean()) if copied is not None else 0.0
+            shown = float((copied.weight * (1.0 - paper)).mean()) if copied is not None and paper is not None else share
             counted = _FOUND.get()
             if counted is not None:
-                counted.append((0, share))
+                counted.append((0, shown))
             if copied is not None:
                 names = sorted({self._references[a.source].name for a in copied.regions})  # a path, or a place
-                log.info("%sreferences: the same drawing as %s on %.0f%% of the page, its colours copied",
+                log.info("%sreferences: the same drawing as %s on %.0f%% of the page, its colours copied%s",
                          input_prefix(), ", ".join(f"reference {n}" if n.isdigit() else n for n in names),
-                         100 * share)
+                         100 * share, "" if shown >= share - 0.005 else
+                         f"; {sheet} keeps {100 * (share - shown):.0f}% of the page paper over them, so they "
+                         f"colour {100 * shown:.0f}% (background paint colours it too)")
             elif self._references and not self.hints:
                 log.info("%sreferences: nothing on the page matched them; coloured as without them", input_prefix())
         return copied
