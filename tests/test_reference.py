@@ -27,6 +27,7 @@ from irodori.reference import (
     ReferenceMatcher,
     analyse_references,
     background_cells,
+    best_matches,
     cell_lab,
     coherence,
     grow_matches,
@@ -647,6 +648,31 @@ def test_only_a_closely_related_reference_colours_line_arts_blank_sheet(matcher,
     half = free.confidence.shape[1] // 2
     assert free.confidence[:, :half].max() > 0.3 and strict.confidence[:, :half].max() == 0.0
     np.testing.assert_array_equal(strict.confidence[:, half + 1:], free.confidence[:, half + 1:])
+
+
+@pytest.mark.parametrize("counts", [None, [40, 40], [30, 90, 20], [5, 60]])
+def test_best_matches_are_ranked_within_the_reference_of_each_rows_best(counts):
+    """Each row's best columns, their similarities and its AMBIGUITY_RANK-th best, all taken
+    within the reference holding its best match (the first on a tie), as a sort of that
+    reference's columns gives them; a reference with fewer cells than the rank ranks them all."""
+    from irodori.reference import AMBIGUITY_RANK, TOP_K
+
+    rng = np.random.default_rng(3)
+    sim = rng.standard_normal((50, sum(counts) if counts else 70)).astype(np.float32)
+    sim[7, :] = 1.0  # every column equal: the first reference's first column
+    top, top_sim, ranked = best_matches(sim, counts)
+    starts = np.cumsum([0, *(counts or [sim.shape[1]])])
+    k = min(TOP_K, AMBIGUITY_RANK, *(counts or [sim.shape[1]]))
+    assert top.shape == top_sim.shape == (50, k) and ranked.shape == (50,)
+    for row in range(50):
+        owner = int(np.argmax([sim[row, a:b].max() for a, b in zip(starts[:-1], starts[1:])]))
+        block = sim[row, starts[owner]:starts[owner + 1]]
+        ordered = np.sort(block)[::-1]
+        assert starts[owner] <= top[row].min() and top[row].max() < starts[owner + 1]
+        np.testing.assert_array_equal(top_sim[row], ordered[:k])
+        np.testing.assert_array_equal(sim[row, top[row]], top_sim[row])
+        assert ranked[row] == ordered[min(AMBIGUITY_RANK, len(block)) - 1]
+    assert top[7].max() < starts[1]  # a tie between references: the first one
 
 
 def test_a_reference_is_related_to_a_webtoon_strip_by_its_best_matched_page():
