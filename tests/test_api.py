@@ -84,6 +84,9 @@ def test_a_reference_array_gets_the_checks_a_reference_file_gets(colorizer):
             colorizer.colorize(EXAMPLE, reference=[ref])
     rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=2)
     assert colorizer.colorize(EXAMPLE, reference=[rgba]).size == (720, 360)  # (H, W, 4) as a page takes it
+    rgba[..., 3] = 0  # its colours all hidden: said so, not "no colour" (helper 72)
+    with pytest.raises(ReferenceImageError, match="is wholly transparent: nothing of it shows"):
+        colorizer.colorize(EXAMPLE, reference=[rgba])
 
 
 def test_a_call_may_paint_with_a_colorizer_loaded_to_tint():

@@ -487,6 +487,22 @@ def test_a_hint_in_a_shape_smaller_than_a_cell_passes_on_into_that_shape(tmp_pat
     assert carried and all(np.hypot(hint.x - 738, hint.y - 652) < 12 for hint in carried)
 
 
+def test_a_reference_among_the_pages_is_not_coloured_as_one(tmp_path, capsys, caplog):
+    """Helper 72: ``irodori colorize vol/ -r -o out/ --reference vol/refs/`` coloured the cover in
+    vol/refs/ after itself, as a page; a reference of the run is now never one of its pages."""
+    vol = tmp_path / "vol"
+    (vol / "refs").mkdir(parents=True)
+    Image.fromarray(_grey(cartoon(10))).save(vol / "p1.png")
+    Image.fromarray(cartoon(10)).save(vol / "refs" / "cover.png")
+    out = tmp_path / "out"
+    with caplog.at_level("INFO", logger="irodori.batch"):
+        assert main(["colorize", str(vol), "-r", "-o", str(out), "--reference", str(vol / "refs"),
+                     "--model", "general-int8"]) == 0
+    assert (out / "p1.png").is_file() and not (out / "refs").exists()
+    assert "cover.png: a reference of this run; not coloured as a page" in caplog.text
+    assert "1 coloured, 1 skipped (a reference of this run, kept)" in capsys.readouterr().err
+
+
 def test_colour_one_then_the_rest_never_writes_over_the_reference_page(tmp_path, capsys, caplog):
     """The README's workflow: page 1 coloured with hints into out/, then the chapter into out/
     with out/p0.png as the reference. With --overwrite the hinted page was coloured again over
@@ -516,6 +532,10 @@ def test_colour_one_then_the_rest_never_writes_over_the_reference_page(tmp_path,
     # p1, made after the reference (the same run stopped and run again: helper 59), is not named
     assert "1 existing output kept as it was, made before the references were last changed" in caplog.text
     caplog.clear()
+    with caplog.at_level("WARNING", logger="irodori.batch"):  # a run refused for its reference says that alone
+        assert main(["colorize", str(chapter), "-o", str(out), "--reference", str(tmp_path / "missing.png"),
+                     "--model", "general-int8"]) == 2  # (it said first to redo p2 with --overwrite: helper 72)
+    assert "missing.png does not exist" in capsys.readouterr().err and "existing output" not in caplog.text
     with caplog.at_level("WARNING", logger="irodori.batch"):  # hints for the reference page itself: said, not lost
         assert main(["colorize", str(chapter / "p0.png"), "-o", str(out), "--reference", str(out / "p0.png"),
                      "--hint", "5,5,#ff0000", "--overwrite", "--model", "general-int8", "-q"]) == 0

@@ -870,11 +870,10 @@ def run_colorize(args: argparse.Namespace, interrupts: list[KeyboardInterrupt] |
     jobs, spared = spare_references(jobs, args.reference or [])
     todo, kept, blocked = split_existing(jobs, overwrite=args.overwrite)
     log.debug("%d inputs: %d to colour, %d skipped", len(jobs), len(todo), len(kept))
-    warn_unused_guidance(kept, references=args.reference, hints_file=args.hints)
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     with logging_redirect_tqdm():  # log lines printed above the progress bar, not through it
-        return _colorize_batch(args, todo, skipped=len(kept), spared=spared,
+        return _colorize_batch(args, todo, kept=kept, spared=spared,
                                failures=problems + clashes + blocked, threads=threads, interrupts=interrupts)
 
 
@@ -949,11 +948,12 @@ def _newest_mtime(sources: list[str]) -> float | None:
 
 
 def spare_references(jobs: list[Job], references: list[str]) -> tuple[list[Job], int]:
-    """-> (the jobs whose output is not one of the run's reference files, how many were). A
-    reference is an input of the run, never written over, whatever --overwrite says: in "colour
-    one, then the rest" it is page 1 coloured by hand with hints, and the batch that follows
-    would have coloured page 1 again without them (found by a helper). References that cannot be
-    listed are left for the colorizer to report."""
+    """-> (the jobs whose input and output are not one of the run's reference files, how many
+    were). A reference is an input of the run, never written over, whatever --overwrite says: in
+    "colour one, then the rest" it is page 1 coloured by hand with hints, and the batch that
+    follows would have coloured page 1 again without them (found by a helper); nor is it coloured
+    as a page when it lies among the pages (``vol/ -r --reference vol/refs/`` coloured the cover
+    after itself: helper 72). References that cannot be listed are left for the colorizer to report."""
     from .reference import ReferenceImageError, reference_files
 
     try:
@@ -962,7 +962,9 @@ def spare_references(jobs: list[Job], references: list[str]) -> tuple[list[Job],
         return jobs, 0
     kept = []
     for job in jobs:
-        if path_key(job.output) not in files:
+        if path_key(job.source) in files:
+            log.info("%s: a reference of this run; not coloured as a page", job.source)
+        elif path_key(job.output) not in files:
             kept.append(job)
         elif job.hints or job.page_hints:
             log.warning("%s: its output %s is a reference of this run and is kept as it is: its hints were not "
@@ -991,10 +993,11 @@ def _load(args: argparse.Namespace, threads: int):
         return None
 
 
-def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, spared: int, failures: list[str],
-                    threads: int, interrupts: list[KeyboardInterrupt] | None = None) -> int:
-    """Colour the planned jobs (``failures``: those found before any work) -> the exit status;
-    ``interrupts``: see :func:`run_colorize`."""
+def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, kept: list[Job], spared: int,
+                    failures: list[str], threads: int, interrupts: list[KeyboardInterrupt] | None = None) -> int:
+    """Colour the planned jobs (``kept``: those whose existing outputs stay; ``failures``: those
+    found before any work) -> the exit status; ``interrupts``: see :func:`run_colorize`."""
+    skipped = len(kept)
     images = [job for job in todo if not is_archive(job.source)]
     archives = [job for job in todo if is_archive(job.source)]
     units = len(images) + sum(count_pages(job.source) for job in archives)  # what the progress bar counts
@@ -1007,6 +1010,9 @@ def _colorize_batch(args: argparse.Namespace, todo: list[Job], *, skipped: int, 
     colorizer = _load(args, 1 if workers > 1 else threads)
     if colorizer is None:
         return 2
+    # said once the model and the references load: a run refused for a bad reference said first to
+    # redo the outputs made before the references changed, "--overwrite" (helper 72)
+    warn_unused_guidance(kept, references=args.reference, hints_file=args.hints)
     for message in failures:
         print(f"error: {message}", file=sys.stderr)
 

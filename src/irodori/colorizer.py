@@ -753,7 +753,8 @@ class Colorizer:
             lab = self.spread_paint_hints(lab, l_small, lightness, contract, found, own, on_sheet=on_sheet,
                                           line_art=line_art, darkest=darkest)
         paper = coverage(fill.paper(), lab.shape[1:]) if fill is not None else None  # (the merge keeps it white)
-        copied = copied.result(paper, "line art's blank sheet" if line_art else "the page's blank gutters and margins")
+        copied = copied.result(paper, "line art's blank sheet keeps" if line_art
+                               else "the page's blank gutters and margins keep")
         if copied is not None:  # where the page is a reference's very drawing: its flats (as predict_ab)
             without = None
             if own and propagate:

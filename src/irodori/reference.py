@@ -183,12 +183,13 @@ class PendingCopy:
         except BaseException as error:  # raised again in the caller's thread, by result()
             self._future.set_exception(error)
 
-    def result(self, paper: np.ndarray | None = None, sheet: str = "line art's blank sheet") -> AlignedColour | None:
+    def result(self, paper: np.ndarray | None = None, sheet: str = "line art's blank sheet keeps"
+               ) -> AlignedColour | None:
         """The copy, once found (an error in finding it is raised here); the first call says on
         the log, in the caller's thread, what was copied, and counts the share of the page it
         colours (:func:`counting_hints`). ``paper`` (h, w) in [0, 1] at the network's size: how
-        much of each pixel the output keeps paper whatever was copied (the blank ``sheet``: line
-        art's, or a page's gutters and margins), which that share leaves out and the log names
+        much of each pixel the output keeps paper whatever was copied (the blank ``sheet``, named
+        with its verb: line art's, or a page's gutters and margins), which that share leaves out and the log names
         (helper 71: "copied on 98 % of the page" of a print whose sheet kept 94 % of it white)."""
         copied = self._future.result()
         if not self._said:
@@ -203,7 +204,7 @@ class PendingCopy:
                 log.info("%sreferences: the same drawing as %s on %.0f%% of the page, its colours copied%s",
                          input_prefix(), ", ".join(f"reference {n}" if n.isdigit() else n for n in names),
                          100 * share, "" if shown >= share - 0.005 else
-                         f"; {sheet} keeps {100 * (share - shown):.0f}% of the page paper over them, so they "
+                         f"; {sheet} {100 * (share - shown):.0f}% of the page paper over them, so they "
                          f"colour {100 * shown:.0f}% (background paint colours it too)")
             elif self._references and not self.hints:
                 log.info("%sreferences: nothing on the page matched them; coloured as without them", input_prefix())
@@ -368,8 +369,10 @@ def _checked_rgb(img: Image.Image, name: str) -> np.ndarray:
                                   f"(at least {CELL * 2}x{CELL * 2})")
     small = np.asarray(Image.fromarray(rgb).resize((64, 64), Image.BOX))
     if np.hypot(*rgb_to_lab(small)[..., 1:].transpose(2, 0, 1)).max() < MIN_REFERENCE_CHROMA:
-        raise ReferenceImageError(f"reference {name} has no colour (a grey or black-and-white image): "
-                                  "a reference shows the colours to use")
+        clear = "A" in img.getbands() and not img.getchannel("A").getbbox()  # (helper 72: "no colour" for it)
+        raise ReferenceImageError(f"reference {name} " + (
+            "is wholly transparent: nothing of it shows (over white)" if clear
+            else "has no colour (a grey or black-and-white image)") + ": a reference shows the colours to use")
     return rgb
 
 
@@ -1193,8 +1196,8 @@ class ReferenceMatcher:
             copied.result()  # when the caller takes it, after this page's hints, however fast it was)
         if found:  # said per page at the default level: whether the references took part is the user's question
             share = 100 * guide.coverage  # (a hint from under 0.5 % of the page said "0 %": helper 60)
-            log.info("%sreferences: %s of the page matched, %d hints", input_prefix(),
-                     f"{share:.0f}%" if share >= 0.5 else "under 1%", len(found))
+            log.info("%sreferences: %s of the page matched, %d hint%s", input_prefix(),
+                     f"{share:.0f}%" if share >= 0.5 else "under 1%", len(found), "" if len(found) == 1 else "s")
         return found, copied
 
     def copy_of(self, lightness: Lightness, candidates: tuple[np.ndarray, np.ndarray], sources: Sequence[Reference],
