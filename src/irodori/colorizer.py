@@ -399,7 +399,7 @@ class Colorizer:
         stats = page_stats(rows, chroma=float(chroma.mean()) if chroma.size else 0.0)
         reason = "asked" if mode != "auto" else stats.describe()
         if mode == "paint":
-            warn_painting_asked(stats, small=min(height, width) < MIN_PAINT_SIDE)
+            warn_painting_asked(stats, size=(height, width))
         if mode == "auto":
             mode = choose_mode(stats)
             if mode == "paint" and min(height, width) < MIN_PAINT_SIDE:  # a thumbnail: its stats tell nothing
@@ -523,9 +523,8 @@ class Colorizer:
                 lab_small[1:] = apply_palette(lab_small[1:], palette_ab)
             out = self.merge_image(on_paper, lab_small[1:], l_paint=lab_small[0], contract=contract, sheet=sheet,
                                    shapes=shapes)
-            if transparent:
-                if contract.background == "paper":
-                    alpha = painted_alpha(alpha, sheet)
+            if transparent:  # whatever the background: painted whole, it kept the input's alpha and every
+                alpha = painted_alpha(alpha, sheet)  # colour stayed unseen (helper 73)
                 out = own_colour_where_transparent(out, lightness, alpha)
         else:
             ab_small = self.predict_ab(lightness, hints=hints, references=references, temperature=temperature)
@@ -1074,15 +1073,20 @@ FAR_SIDE = 2  # a max_side above this many times the model's own is warned of (C
 MIN_PAINT_SIDE = 48
 
 
-def warn_painting_asked(stats: PageStats, *, small: bool) -> None:
-    """--mode paint asked for an image that auto would tint: painted as asked, with a warning
-    saying what painting does to it (no paper: its lightest tone levelled to white; a
-    photograph's shading flattened under the paint)."""
-    if stats.paper_l < NO_MARK_PAPER_L:
+def warn_painting_asked(stats: PageStats, *, size: tuple[int, int]) -> None:
+    """--mode paint asked for an image (of ``size`` (height, width)) that auto would tint: painted
+    as asked, with a warning saying what painting does to it (no paper: its lightest tone
+    levelled to white; a photograph's shading flattened under the paint; a thumbnail, whose
+    statistics tell nothing, said to be one: helper 73 had no warning for it)."""
+    if min(size) < MIN_PAINT_SIDE:
+        log.warning("%spainted as asked, but the automatic choice tints an image under %d px a side (%dx%d): too "
+                    "small to tell ink on paper from a photograph; tinting (mode tint) keeps its lightness",
+                    input_prefix(), MIN_PAINT_SIDE, size[1], size[0])
+    elif stats.paper_l < NO_MARK_PAPER_L:
         log.warning("%spainted as asked, but it has no paper: its lightest tone (L %.0f) is taken as the paper and "
                     "levelled to white, and the rest lightened with it; tinting (mode tint) keeps its tones",
                     input_prefix(), stats.paper_l)
-    elif choose_mode(stats) == "tint" and not small:
+    elif choose_mode(stats) == "tint":
         log.warning("%spainted as asked, but it looks like what the automatic choice tints (%s): painting "
                     "replaces its shading with the paint's; tinting (mode tint) keeps it", input_prefix(),
                     stats.describe())
@@ -1207,11 +1211,11 @@ def poured_areas(blank: BlankSheet, on_sheet: np.ndarray, poured: list[Hint]
 
 
 def painted_alpha(alpha: np.ndarray, sheet: SheetFill | None) -> np.ndarray:
-    """The alpha (H, W) uint8 of transparent line art (a drawing program's line layer) once
-    painted with its sheet kept paper: the flats under the figure are opaque (with the input's
-    alpha the colour would not show), the blank sheet keeps the input's alpha, unless hints
-    painted it (then all of it is opaque). A page painted whole (background "paint") keeps its
-    alpha, as a tinted image does."""
+    """The alpha (H, W) uint8 of a transparent drawing (a drawing program's line layer) once
+    painted: the flats under the figure are opaque (with the input's alpha the colour would not
+    show), the blank sheet kept paper (line art's, or a page's gutters) keeps the input's alpha;
+    all of it is opaque where no sheet is kept (background "paint": with the input's alpha the
+    whole page's colour went unseen, helper 73) or hints painted it."""
     if sheet is None or sheet.whole:
         return np.full_like(alpha, 255)
     return np.where(sheet.paper(), alpha, np.uint8(255)).astype(np.uint8)
