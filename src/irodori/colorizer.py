@@ -523,8 +523,9 @@ class Colorizer:
                 lab_small[1:] = apply_palette(lab_small[1:], palette_ab)
             out = self.merge_image(on_paper, lab_small[1:], l_paint=lab_small[0], contract=contract, sheet=sheet,
                                    shapes=shapes)
-            if transparent:  # whatever the background: painted whole, it kept the input's alpha and every
-                alpha = painted_alpha(alpha, sheet)  # colour stayed unseen (helper 73)
+            if transparent:
+                if contract.background == "paper" or drawn_on_a_layer(alpha):
+                    alpha = painted_alpha(alpha, sheet)
                 out = own_colour_where_transparent(out, lightness, alpha)
         else:
             ab_small = self.predict_ab(lightness, hints=hints, references=references, temperature=temperature)
@@ -1210,12 +1211,23 @@ def poured_areas(blank: BlankSheet, on_sheet: np.ndarray, poured: list[Hint]
             for area, hints in groups]
 
 
+LAYER_CLEAR = 0.5  # drawn_on_a_layer: more than this share of an image wholly transparent
+
+
+def drawn_on_a_layer(alpha: np.ndarray) -> bool:
+    """Whether an image with ``alpha`` (H, W) uint8 is a drawing on a transparent layer (more
+    than LAYER_CLEAR of it wholly clear: a drawing program's line layer, its ink the alpha),
+    whose painted colour must be made opaque to be seen, under any background (helper 73: with
+    ``--background paint`` it kept the input's alpha and none of its colour showed); a page
+    with a few clear parts (a cut margin) keeps its alpha, as a tinted one does."""
+    return bool((alpha == 0).mean() > LAYER_CLEAR)
+
+
 def painted_alpha(alpha: np.ndarray, sheet: SheetFill | None) -> np.ndarray:
     """The alpha (H, W) uint8 of a transparent drawing (a drawing program's line layer) once
     painted: the flats under the figure are opaque (with the input's alpha the colour would not
     show), the blank sheet kept paper (line art's, or a page's gutters) keeps the input's alpha;
-    all of it is opaque where no sheet is kept (background "paint": with the input's alpha the
-    whole page's colour went unseen, helper 73) or hints painted it."""
+    all of it is opaque where no sheet is kept (background "paint") or hints painted it."""
     if sheet is None or sheet.whole:
         return np.full_like(alpha, 255)
     return np.where(sheet.paper(), alpha, np.uint8(255)).astype(np.uint8)
