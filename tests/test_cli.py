@@ -540,9 +540,9 @@ def test_train_skips_unusable_images_and_will_not_mix_two_runs(colour_folder, tm
     args = ["train", str(folder), "--val", str(folder), "--preset", "tiny", "--out", str(run), "--steps=2", "-q"]
     assert main(args) == 0
     assert "2 training images skipped" in caplog.text and "zero.png" in caplog.text and "1x500" in caplog.text
-    assert re.search(r"1 of the \d+ training images hold no colour \(\S*deep.png\): they teach no colour", caplog.text)
-    assert re.search(r"1 of the \d+ validation images hold no colour \(\S*deep.png\): the validation loss scores them "
-                     "against a grey truth", caplog.text)  # not "they teach no colour" (helper 48)
+    assert re.search(r"1 of the \d+ training images holds no colour \(\S*deep.png\): it teaches no colour", caplog.text)
+    assert re.search(r"1 of the \d+ validation images holds no colour \(\S*deep.png\): the validation loss scores it "
+                     "against a grey truth", caplog.text)  # not "it teaches no colour" (helper 48)
     assert main(args) == 2  # the same --out again, without --resume: a usage error, as export's existing file
     assert "already holds a run" in capsys.readouterr().err and (run / "latest").read_text().strip() == "step-0000002"
 

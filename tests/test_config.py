@@ -34,6 +34,7 @@ def test_overrides_are_typed():
     (["--step=10"], "did you mean 'steps'"),
     (["--optim.schedule=linear"], "optim.schedule"),
     (["--encoder_bn=fixed"], "encoder_bn must be"),
+    (["--threads=-1"], r"threads must be >= 0 \(0: torch's own choice\), not -1"),  # torch's traceback: helper 74
     (["--encoder_bn=frozen", "--model.encoder=efficientnet-lite0", "--model.channels=[8,8,8,8,8]",
       "--model.enc_blocks=[1,1,1,1,1]", "--model.dec_blocks=[1,1,1,1]", "--encoder_init=scratch"],
      "statistics it freezes must be learnt"),

@@ -254,6 +254,11 @@ def test_evaluate_writes_strict_json_and_one_sheet_per_image_even_when_stems_rep
     assert math.isnan(result["prediction"]["fd"])  # one image: FD undefined
     strict = json.loads(result_json(result), parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
     assert strict["prediction"]["fd"] is None and strict["images"] == 1
+    assert "FD undefined: it needs at least 2 images, and 1 image could be scored." in result["notes"]
+    (folder / "a.bmp").unlink()  # of two files, one scored (the grey one skipped): said too, not only for one file
+    assert "FD undefined: it needs at least 2 images, and 1 image could be scored." in evaluate_folder(
+        str(tiny_onnx), folder, fd=True, progress=False)["notes"]
+    Image.fromarray(rgb[::-1]).save(folder / "a.bmp")
     result = evaluate_folder(str(tiny_onnx), folder, fd=True, progress=False)
     assert math.isfinite(result["prediction"]["fd"])  # two images: FD given, and said to be mostly their number
     assert any(n.startswith("FD on 2 images: its feature covariance has rank 1") for n in result["notes"])

@@ -586,8 +586,13 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         return EXIT_USAGE
     missing = [] if args.dry_run else [d for d in (*cfg.data.train_dirs, *cfg.data.pair_dirs) if not Path(d).is_dir()]
     folders = [*cfg.data.train_dirs, *cfg.data.val_dirs, *cfg.data.pair_dirs]
+    resumed_relative = (bool(missing) and args.resume is not None and not args.dirs
+                        and not Path(missing[0]).is_absolute())
     problem = ((f"{missing[0]} is a file, not a folder: give the folder of images that holds it"
-                if Path(missing[0]).exists() else f"image folder not found: {missing[0]}") if missing
+                if Path(missing[0]).exists() else f"image folder not found: {missing[0]}" + (
+                    " (the run's folder as it was given, from the folder the run was started in: run from there, "
+                    "or give the folders again, irodori train FOLDER... --resume RUN)" if resumed_relative else ""))
+               if missing
                else f"--out {cfg.out_dir} is a file, not a folder" if Path(cfg.out_dir).is_file()
                else out_inside_images(Path(cfg.out_dir), folders))
     if problem:  # said before the init model loads, a usage error as colorize's (helpers 58 and 60)

@@ -167,6 +167,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 1")
         if self.val_every < 0:
             raise ConfigError("val_every must be >= 0")
+        if self.threads < 0:  # (torch raised its own RuntimeError, a traceback: helper 74)
+            raise ConfigError(f"threads must be >= 0 (0: torch's own choice), not {self.threads}")
         if not (self.checkpoint_every_s >= 0 and self.time_budget_s >= 0):
             raise ConfigError("checkpoint_every_s and time_budget_s must be >= 0 seconds (0 = off)")
         if (self.model.head == "classification") != (self.loss.classification > 0):

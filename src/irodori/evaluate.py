@@ -164,20 +164,17 @@ def _evaluation_files(folder: Path, *, limit: int | None, mode: str) -> list[tup
 FD_FEW = 50  # FD on fewer images than this is said to be mostly the sample's size
 
 
-def _fd_extractor(fd: bool | None, count: int, notes: list[str]) -> Any:
+def _fd_extractor(fd: bool | None, notes: list[str]) -> Any:
     """The FD feature extractor ``fd`` asks for (None: when installed), or None; what was not
-    computed, and why, is added to ``notes``. FeaturesUnavailable when ``fd`` insists and the
-    packages are missing."""
+    computed, and why, is added to ``notes`` (too few images scored: after scoring).
+    FeaturesUnavailable when ``fd`` insists and the packages are missing."""
     if fd is None:
         fd = features_available()
         if not fd:
             notes.append("FD not computed: the EfficientNet-Lite0 packages are not installed.")
     elif fd is False:
         notes.append("FD not computed (switched off).")
-    extractor = load_feature_extractor() if fd else None
-    if fd and count < 2:
-        notes.append("FD undefined: it needs at least 2 images.")
-    return extractor
+    return load_feature_extractor() if fd else None
 
 
 def _load_item(name: str, input_path: Path | None, truth_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -313,7 +310,7 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
     files = _evaluation_files(folder, limit=limit, mode=mode)
     wanted = len(files) if limit is None else min(limit, len(files))
     notes: list[str] = []
-    extractor = _fd_extractor(fd, wanted, notes)
+    extractor = _fd_extractor(fd, notes)
     features: dict[str, list[np.ndarray]] = {"pred": [], "gray": [], "truth": []}
     colorizer = model if isinstance(model, Colorizer) else load_colorizer(model, max_side=max_side)
     sheet_dir = Path(sheets) if sheets is not None else None
@@ -360,7 +357,9 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
                      "then painted; the baseline is that printed page")
     if not rows:
         raise ValueError(f"no image in {folder} could be evaluated: " + "; ".join(skipped))
-    if extractor is not None and 2 <= len(rows) < FD_FEW:
+    if extractor is not None and len(rows) < 2:  # (counted on what was scored: one of several files readable
+        notes.append(f"FD undefined: it needs at least 2 images, and {_count(len(rows), 'image')} could be scored.")
+    elif extractor is not None and len(rows) < FD_FEW:  # said nothing: helper 74)
         notes.append(f"FD on {len(rows)} images: its feature covariance has rank {len(rows) - 1} of 1280, so the "
                      "figure is mostly the sample's size; compare it only with runs on the same images (docs/FD.md).")
     cf_truth = _mean([r["cf_truth"] for r in rows])

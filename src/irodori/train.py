@@ -270,7 +270,7 @@ def _usable(files: list[Path], what: str, is_main: bool, *, refuse_grey: bool = 
         return kept
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-        log.warning("%d %s images skipped: %s", len(problems), what, shown)
+        log.warning("%s skipped: %s", _counted(problems, what), shown)
     if ours:
         log.warning("%s left out (%s): irodori's own output%s (%s tag); a model that learns its own colours learns "
                     "its mistakes", _counted(ours, what), _named(ours), "" if len(ours) == 1 else "s",
@@ -292,9 +292,11 @@ def _usable(files: list[Path], what: str, is_main: bool, *, refuse_grey: bool = 
                         "the validation loss scores against grey truths; give colour images" if validation else
                         "there is no colour to learn; train on colour images")
         else:
-            log.warning("%d of the %d %s images%s hold no colour (%s): %s", len(grey), looked, what, sampled, shown,
-                        "the validation loss scores them against a grey truth" if validation else
-                        "they teach no colour")
+            log.warning("%d of the %d %s images%s hold%s no colour (%s): %s", len(grey), looked, what, sampled,
+                        "s" if len(grey) == 1 else "", shown,
+                        ("the validation loss scores it against a grey truth" if len(grey) == 1 else
+                         "the validation loss scores them against a grey truth") if validation else
+                        "it teaches no colour" if len(grey) == 1 else "they teach no colour")
     return kept
 
 
@@ -321,11 +323,13 @@ def _pairs(dirs: list[str], is_main: bool) -> dict[Path, Path]:
         more = len(unmatched) + len(problems) - 3
         raise TrainingError(f"no usable pair in {', '.join(map(str, dirs))}: "
                             f"{shown or 'input/ and truth/ hold no images'}{f'; and {more} more' if more > 0 else ''}")
-    for what, items in (("paired files have no partner (input/NAME.* beside truth/NAME.*)", unmatched),
-                        ("pairs left out", problems)):
+    for what, items in ((("paired file has", "paired files have"), unmatched), (("pair left out", "pairs left out"),
+                                                                              problems)):
         if items and is_main:
             shown = "; ".join(items[:5]) + (f"; and {len(items) - 5} more" if len(items) > 5 else "")
-            log.warning("%d %s: %s", len(items), what, shown)
+            log.warning("%d %s%s: %s", len(items), what[len(items) != 1],
+                        " no partner (input/NAME.* beside truth/NAME.*)" if what[0].startswith("paired") else "",
+                        shown)
     return pairs
 
 
