@@ -433,6 +433,22 @@ def test_resume_alone_continues_the_run_in_its_own_folder(colour_folder, tmp_pat
     assert main(fine + ["--data.crop_size=96"]) == 0
 
 
+def test_a_runs_relative_folders_missing_on_resume_are_said_to_be_the_runs(colour_folder, tmp_path, capsys,
+                                                                           monkeypatch):
+    """Helper 74: a run started with ``irodori train train ...`` and resumed from another folder
+    said "image folder not found: train", as if the user had given it."""
+    import shutil
+
+    shutil.copytree(colour_folder, tmp_path / "start" / "pages")
+    monkeypatch.chdir(tmp_path / "start")
+    assert main(["train", "pages", "--preset", "tiny", "--out", "run", "--steps=1", "-q"]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--resume", "start/run", "--steps=2", "-q"]) == 2
+    assert ("image folder not found: pages (the run's folder as it was given, from the folder the run was started "
+            "in: run from there, or give the folders again") in capsys.readouterr().err
+    assert main(["train", "start/pages", "--resume", "start/run", "--steps=2", "-q"]) == 0  # given again: resumed
+
+
 def test_a_preset_given_with_resume_keeps_the_runs_architecture(colour_folder, tmp_path):
     """--resume RUN --preset P takes P's settings but the run's architecture (its weights fix
     it): the run was trained with other widths than the preset's, and resumes."""
