@@ -288,6 +288,21 @@ def painter(tiny_paint_onnx):
     return load_colorizer(tiny_paint_onnx, threads=2)
 
 
+def test_a_muted_colour_cover_is_not_counted_among_a_chapters_black_and_white_pages(painter):
+    """Helper 75: a chapter's colour cover of mean chroma 5.4 (under MAX_CHROMA, but 7 % of it
+    clearly coloured) was counted as a black-and-white image auto tinted, and the mixed-modes
+    warning advised --mode paint, which would paint over it."""
+    from irodori.colorizer import auto_mode_counts
+
+    cover = np.asarray(Image.fromarray(bw_page_image()).convert("RGB")).copy()
+    cover[10:40, 10:40] = (200, 40, 40)  # a red title on a grey cover: little colour, clearly colour
+    before = auto_mode_counts(painter)
+    painter.colorize(cover)
+    assert auto_mode_counts(painter) == before
+    painter.colorize(bw_page_image())  # a black-and-white page still counts
+    assert sum(auto_mode_counts(painter)) == sum(before) + 1
+
+
 def test_a_colour_input_says_its_colours_are_replaced(painter, caplog, tmp_path):
     rgb = np.zeros((60, 80, 3), np.uint8)
     rgb[..., 0], rgb[..., 1], rgb[..., 2] = 200, np.linspace(0, 255, 80)[None, :], 40  # a colour cover

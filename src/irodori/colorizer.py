@@ -410,7 +410,8 @@ class Colorizer:
                 mode, reason = "tint", f"one grey, too dark for paper (L {stats.paper_l:.0f})"
             elif mode == "paint" and self.paint_backend is None:
                 mode, reason = "tint", f"{reason}; looks like ink on paper, but {self.backend.name} cannot paint"
-            elif stats.chroma <= MAX_CHROMA:  # a colour cover among B&W pages is tinted, rightly
+            elif not is_coloured(chroma):  # a colour cover among B&W pages is tinted, rightly (uncounted by the
+                # test warn_if_coloured uses: a muted cover of mean chroma 5.4 was counted a B&W image, helper 75)
                 with self._tally:
                     self.auto_modes[mode] += 1
                     self.auto_names[mode].append(input_name() or "an image")
