@@ -323,13 +323,12 @@ def _pairs(dirs: list[str], is_main: bool) -> dict[Path, Path]:
         more = len(unmatched) + len(problems) - 3
         raise TrainingError(f"no usable pair in {', '.join(map(str, dirs))}: "
                             f"{shown or 'input/ and truth/ hold no images'}{f'; and {more} more' if more > 0 else ''}")
-    for what, items in ((("paired file has", "paired files have"), unmatched), (("pair left out", "pairs left out"),
-                                                                              problems)):
+    partner = " no partner (input/NAME.* beside truth/NAME.*)"
+    for items, one, many in ((unmatched, "paired file has" + partner, "paired files have" + partner),
+                             (problems, "pair left out", "pairs left out")):
         if items and is_main:
             shown = "; ".join(items[:5]) + (f"; and {len(items) - 5} more" if len(items) > 5 else "")
-            log.warning("%d %s%s: %s", len(items), what[len(items) != 1],
-                        " no partner (input/NAME.* beside truth/NAME.*)" if what[0].startswith("paired") else "",
-                        shown)
+            log.warning("%d %s: %s", len(items), one if len(items) == 1 else many, shown)
     return pairs
 
 
