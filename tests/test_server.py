@@ -170,7 +170,7 @@ def test_an_oversize_file_in_a_body_under_the_cap_is_refused_naming_the_limit(cl
     """The body has room for the image and MAX_REFERENCES references; each file alone is capped."""
     assert body_limit(2 * 2**20) >= 2 * 2**20 * (1 + MAX_REFERENCES)
     error = _json_error(_post(client, b"\x89PNG\r\n\x1a\n" + bytes(3 * 2**20)), 413)
-    assert "image is" in error and "2,097,152 bytes per file" in error
+    assert "image 'page.png' is" in error and "2,097,152 bytes per file" in error  # named, as a reference is
 
 
 def test_an_oversize_chunked_body_is_refused_while_it_streams(client):
@@ -223,6 +223,9 @@ def test_a_decompression_bombs_413_says_its_size_and_the_flag(client):
 
 def test_a_missing_image_field_is_a_400_json_error(client):
     assert _json_error(_post_raw(client, _multipart([("hints", None, b"[]")])), 400) == "missing form field 'image'"
+    # an empty text field is not given, where a file belongs too (helper 76: "image must be a file upload")
+    assert _json_error(_post_raw(client, _multipart([("image", None, b"")])), 400) == "missing form field 'image'"
+    assert _post_raw(client, _multipart([("image", "a.png", _png()), ("reference", None, b"")])).status_code == 200
     assert "multipart/form-data" in _json_error(client.post("/api/colorize", data={"hints": "[]"}), 400)
 
 

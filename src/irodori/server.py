@@ -155,12 +155,14 @@ async def read_upload(upload: UploadFile, *, what: str, max_bytes: int, max_pixe
     """An uploaded file -> its bytes, checked as every image is: at most ``max_bytes`` (413;
     the size is known before it is read), not empty (400), a PNG, JPEG, WebP, BMP, GIF or TIFF
     by its first bytes (415), at most ``max_pixels`` by its header (413)."""
+    named = f"image {shorten(upload.filename.strip())!r}" if what == "image" and (upload.filename or "").strip() \
+        else what  # the file named, as a reference is (helper 76: "image is ... bytes")
     if upload.size is not None and upload.size > max_bytes:
-        raise ApiError(413, f"{what} is {upload.size:,} bytes; this server's limit is {max_bytes:,} bytes "
+        raise ApiError(413, f"{named} is {upload.size:,} bytes; this server's limit is {max_bytes:,} bytes "
                             "per file (--max-upload-mb)")
     data = await upload.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ApiError(413, f"{what} is over this server's limit of {max_bytes:,} bytes per file (--max-upload-mb)")
+        raise ApiError(413, f"{named} is over this server's limit of {max_bytes:,} bytes per file (--max-upload-mb)")
     if not data:
         raise ApiError(400, "the uploaded file is empty" if what == "image" else f"{what} is an empty file")
     fmt = sniff_format(data)
@@ -314,6 +316,8 @@ def form_fields(form: FormData) -> dict[str, Any]:
     for name, value in form.multi_items():
         if name not in FORM_FIELDS:
             raise ApiError(400, f"unknown field {shorten(name, 40)!r}; the fields are {', '.join(FORM_FIELDS)}")
+        if value == "" and FORM_FIELDS[name]:  # an empty text field where a file belongs (curl -F reference=):
+            continue  # not given, as the docs say of any empty text field (it was "must be a file": helper 76)
         if isinstance(value, UploadFile) != FORM_FIELDS[name]:
             raise ApiError(400, f"{name} must be a file upload" if FORM_FIELDS[name]
                            else f"{name} must be a text field, not a file")
