@@ -373,6 +373,11 @@ def test_the_archives_comment_is_kept_and_an_empty_archive_is_named_so(tiny_onnx
     colorize_cbz(load_colorizer(tiny_onnx, threads=1), source, tmp_path / "o.cbz", fmt="png")
     with zipfile.ZipFile(tmp_path / "o.cbz") as result:
         assert result.comment == comment
+    from irodori.hints import Hint, HintError
+
+    with pytest.raises(HintError, match="^page_hints names c.cbz/002.png, which is no page image of c.cbz"):
+        colorize_cbz(load_colorizer(tiny_onnx, threads=1), source, tmp_path / "h.cbz", fmt="png",
+                     page_hints={"002.png": (Hint(1, 1, (255, 0, 0)),)})  # (a "hints file" to a Python caller)
     (tmp_path / "empty.cbz").write_bytes(b"")
     with pytest.raises(ImageReadError, match=r"an empty file \(0 bytes\)"):
         colorize_cbz(load_colorizer(tiny_onnx, threads=1), tmp_path / "empty.cbz", tmp_path / "e.cbz", fmt="png")

@@ -143,24 +143,26 @@ def page_names(source: Path) -> list[str] | None:
 
 
 def check_hinted_pages(source: Path, hinted: Iterable[str], pages: Iterable[str]) -> None:
-    """HintError for names a hints file gives pages of the archive ``source`` that are none of
-    its ``pages`` (:func:`hinted_pages_fault`'s message)."""
-    fault = hinted_pages_fault(source, hinted, pages)
+    """HintError for names ``page_hints`` gives pages of the archive ``source`` that are none of
+    its ``pages`` (:func:`hinted_pages_fault`'s message; the CLI has checked its hints file's
+    names before, so this speaks to a Python caller: helper 76 was told of a "hints file")."""
+    fault = hinted_pages_fault(source, hinted, pages, by="page_hints")
     if fault:
         raise HintError(fault)
 
 
-def hinted_pages_fault(source: Path, hinted: Iterable[str], pages: Iterable[str]) -> str | None:
-    """What is wrong with the names a hints file gives pages of the archive ``source``: those
-    that are none of its ``pages``, with the pages meant where a file name tells ("the hints file
-    names ch.cbz/009.png, which is no page image of ch.cbz; did you mean ..."); None when every
-    name is a page. Names are compared in Unicode's composed form (NFC)."""
+def hinted_pages_fault(source: Path, hinted: Iterable[str], pages: Iterable[str], *, by: str = "the hints file"
+                       ) -> str | None:
+    """What is wrong with the names a hints file (or what ``by`` names) gives pages of the archive
+    ``source``: those that are none of its ``pages``, with the pages meant where a file name tells
+    ("the hints file names ch.cbz/009.png, which is no page image of ch.cbz; did you mean ...");
+    None when every name is a page. Names are compared in Unicode's composed form (NFC)."""
     pages = sorted(set(map(_composed, pages)))
     strangers = sorted(set(map(_composed, hinted)) - set(pages))
     if not strangers:
         return None
     many = len(strangers) > 1
-    return (f"the hints file names {', '.join(f'{source.name}/{n}' for n in strangers)}, "
+    return (f"{by} names {', '.join(f'{source.name}/{n}' for n in strangers)}, "
             f"which {'are no page images' if many else 'is no page image'} of {source.name}"
             f"{did_you_mean(strangers, [(source.name, pages)], prefix=f'{source.name}/')}")
 
