@@ -672,6 +672,23 @@ def test_transparent_line_art_gets_opaque_flats_and_keeps_its_transparent_sheet(
     painted = np.asarray(painter.colorize(la, background="paint"))  # the sheet painted too: all of it shows
     assert (painted[..., 3] == 255).all()  # (it kept the input's alpha, and no colour showed: helper 73)
     assert np.hypot(*rgb_to_lab(painted[..., :3])[..., 1:].transpose(2, 0, 1))[r > 42].mean() > 3
+    gutters = np.asarray(painter.colorize(la, background="gutters"))  # a drawing has no gutters: its sheet
+    assert np.array_equal(gutters[..., 3], out[..., 3])  # stays clear (it came out opaque white: helper 77)
+
+
+def test_a_drawing_on_a_transparent_layer_tinted_is_seen_over_white(caplog):
+    """Helper 77: tinted, a line layer (black RGB under its clear pixels) was "no detail to colour
+    ... left grey"; the network sees it over white, as the choice of mode does, and the output
+    keeps the input's lightness and alpha."""
+    from irodori import load_colorizer
+
+    art = _line_art()
+    alpha = (255 - art).astype(np.uint8)
+    la = Image.merge("LA", (Image.fromarray(np.zeros_like(art)), Image.fromarray(alpha)))
+    with caplog.at_level("WARNING", logger="irodori.colorizer"):
+        out = np.asarray(load_colorizer("general-int8", threads=1).colorize(la, mode="tint"))
+    assert "no detail to colour" not in caplog.text
+    assert np.array_equal(out[..., 3], alpha) and (out[..., :3][alpha == 255] <= 1).all()  # black lines, kept
 
 
 def test_darkest_keeps_a_one_pixel_line_that_an_average_would_fade():

@@ -22,6 +22,7 @@ page lightness lies under the input's ink, kept exactly (irodori.paint).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import os
@@ -526,10 +527,11 @@ class Colorizer:
                                    shapes=shapes)
             if transparent:
                 if contract.background == "paper" or drawn_on_a_layer(alpha):
-                    alpha = painted_alpha(alpha, sheet)
+                    alpha = painted_alpha(alpha, self.layer_sheet(on_paper, contract, sheet))
                 out = own_colour_where_transparent(out, lightness, alpha)
-        else:
-            ab_small = self.predict_ab(lightness, hints=hints, references=references, temperature=temperature)
+        else:  # seen over white: a transparent layer's RGB under its clear pixels is no picture (black, often:
+            # tinted, a line layer was "no detail to colour": helper 77); the output keeps the input's L and alpha
+            ab_small = self.predict_ab(seen, hints=hints, references=references, temperature=temperature)
             if palette_ab is not None:
                 ab_small = apply_palette(ab_small, palette_ab)
             out = self.merge_image(lightness, ab_small)
@@ -831,6 +833,18 @@ class Colorizer:
         if line_art or own:  # the fills too run up to the lines (the distances grow, and the fill fades, beside them)
             lab = flats_to_lines(lab, darkest if line_art else l_small)
         return lab
+
+    def layer_sheet(self, lightness: Lightness, contract: Contract, sheet: SheetFill | None) -> SheetFill | None:
+        """What of a painted drawing on a transparent layer keeps the input's alpha (``sheet``, the
+        paint's own, for :func:`painted_alpha`): under background "gutters" (a page's, which a
+        drawing has none of), the layer's blank sheet around its figures, as line art's is, less
+        what the user's hints poured colour into (helper 77: the layer came out opaque white)."""
+        if contract.background != "gutters":
+            return sheet
+        blank = self.blank_sheet(lightness, dataclasses.replace(contract, background="paper", balloons=None))
+        if blank is None:
+            return sheet
+        return SheetFill(blank.pixels(lightness), sheet.fills if sheet is not None else ())
 
     def blank_sheet(self, lightness: Lightness, contract: Contract) -> BlankSheet | None:
         """The blank sheet that stays paper under ``contract``: around line art (background
