@@ -151,7 +151,7 @@ async function isSupportedImage(file) {
 // Why the server would refuse this file before it is sent (too large, not an image), or null.
 async function fileProblem(file) {
   if (state.maxUploadBytes && file.size > state.maxUploadBytes) {
-    return `That file is ${(file.size / 2 ** 20).toFixed(1)} MB; this server takes at most ` +
+    return `${file.name || "That file"} is ${(file.size / 2 ** 20).toFixed(1)} MB; this server takes at most ` +
            `${shortNumber(state.maxUploadBytes / 2 ** 20)} MB.`;
   }
   if (!(await isSupportedImage(file))) {
@@ -484,6 +484,19 @@ function renderMarkers() {
 el.clearHints.addEventListener("click", () => {
   state.hints = [];
   renderHints();
+  // the status still said "Hint placed at ... Press Colour to apply it", and the button, disabled
+  // now, dropped the keyboard's focus to the page (helper 77)
+  setStatus(state.file ? "Hints cleared: press Colour to colour without them." : "Hints cleared.");
+  el.color.focus();
+});
+
+// A control the keyboard reaches under the panel's dock (stuck to the window's bottom) is
+// scrolled into sight above it (helper 77: Mode, Screentone and Background had focus unseen).
+document.querySelector(".panel").addEventListener("focusin", (event) => {
+  const dock = document.querySelector(".dock");
+  if (!dock || dock.contains(event.target)) return;
+  const hidden = event.target.getBoundingClientRect().bottom - dock.getBoundingClientRect().top;
+  if (hidden > 0) window.scrollBy(0, hidden + 8);
 });
 
 // ---- colouring -----------------------------------------------------------------------------
