@@ -590,7 +590,8 @@ def test_a_refused_reference_is_dropped_and_the_notices_stay(tmp_path):
         sync_api.expect(thumbs.first.locator("img")).to_have_attribute("alt", "Reference 1: cover.png")
         sync_api.expect(page.locator("#meta")).to_contain_text("1 reference ·")
         notice = page.locator("#notice")
-        for words in ["copy.png is already a reference: not added again.", "Reference not added: notes.png is not",
+        for words in ["copy.png is already a reference, as cover.png: not added again.",
+                      "Reference not added: notes.png is not",
                       "Reference 'grey.png' has no colour", "It was taken off the references"]:
             sync_api.expect(notice).to_contain_text(words)
         sync_api.expect(page.locator("#status")).to_have_text("done")
@@ -751,3 +752,10 @@ def test_paint_is_offered_only_with_a_model_that_paints():
         page.select_option("#model", DEFAULT_MODEL)  # tints only
         sync_api.expect(paint).to_be_disabled()
         assert page.input_value("#mode") == "auto" and "only tints" in paint.inner_text()
+        sync_api.expect(page.locator("#notice")).to_contain_text("only tints: Mode is Automatic with it, Paint again")
+        page.select_option("#model", "manga-int8")  # Paint given back, as asked (helper 77: it stayed Automatic)
+        assert page.input_value("#mode") == "paint"
+        page.select_option("#model", DEFAULT_MODEL)
+        page.select_option("#mode", "tint")  # the user's own choice: kept
+        page.select_option("#model", "manga-int8")
+        assert page.input_value("#mode") == "tint"

@@ -26,6 +26,7 @@ el.referencesMax = $("references-max");
 el.clearReferences = $("clear-references");
 
 const state = {
+  paintAsked: false,   // Paint was chosen, then a model that only tints: Paint again with one that paints
   temperature: null,   // the annealed-mean T asked for (0.1 vivid .. 1 calm); null: the model's own
   file: null,          // the File shown and coloured
   pending: null,       // a new File being coloured; it replaces `file` only once it is
@@ -109,7 +110,15 @@ function showModelInfo() {
   const paint = el.mode.querySelector('option[value="paint"]');
   paint.disabled = tintOnly;
   paint.textContent = tintOnly ? "Paint (this model only tints)" : "Paint (B&W pages, line art)";
-  if (tintOnly && el.mode.value === "paint") el.mode.value = "auto";
+  if (tintOnly && el.mode.value === "paint") {  // said, and given back with a model that paints (helper 77:
+    el.mode.value = "auto";                     // Mode was Automatic from then on, unsaid)
+    state.paintAsked = true;
+    setNotice(`${option.textContent} only tints: Mode is Automatic with it, Paint again with a model that paints.`);
+  } else if (!tintOnly && state.paintAsked) {
+    el.mode.value = "paint";
+    state.paintAsked = false;
+    setNotice("");
+  }
   showPaintSettings();
 }
 
@@ -259,20 +268,22 @@ document.addEventListener("paste", (e) => {
 // Colour images of the same series, sent with the image as repeated `reference` fields; adding or
 // removing one colours the current image again.
 // Whether `file` has the same bytes as one of `refs` (the same page chosen twice, under any name).
+// The reference among ``refs`` that holds the same bytes as ``file``, or null.
 async function alreadyIn(file, refs) {
   const bytes = async (f) => new Uint8Array(await f.arrayBuffer());
   const mine = await bytes(file);
   for (const ref of refs.filter((r) => r.file.size === file.size)) {
     const theirs = await bytes(ref.file);
-    if (mine.every((byte, i) => byte === theirs[i])) return true;
+    if (mine.every((byte, i) => byte === theirs[i])) return ref;
   }
-  return false;
+  return null;
 }
 
 async function addReferences(files) {
   const added = [];
   const notes = [];
   let over = 0;
+  let same = null;
   for (const file of files) {
     if (state.references.length + added.length >= state.maxReferences) {
       over += 1;
@@ -281,8 +292,11 @@ async function addReferences(files) {
     const problem = await fileProblem(file);
     if (problem) {
       notes.push(`Reference not added: ${problem}`);
-    } else if (await alreadyIn(file, [...state.references, ...added])) {
-      notes.push(`${file.name || "That file"} is already a reference: not added again.`);
+    } else if ((same = await alreadyIn(file, [...state.references, ...added]))) {
+      const name = file.name || "That file";  // named as the one it copies too (helper 77)
+      notes.push(same.file.name && same.file.name !== file.name
+        ? `${name} is already a reference, as ${same.file.name}: not added again.`
+        : `${name} is already a reference: not added again.`);
     } else {
       added.push({ file, url: URL.createObjectURL(file) });
     }
@@ -662,6 +676,7 @@ el.model.addEventListener("change", () => {
   colorize();
 });
 el.mode.addEventListener("change", () => {
+  state.paintAsked = false;  // the user's own choice now
   showPaintSettings();
   colorize();
 });
