@@ -267,8 +267,8 @@ document.addEventListener("paste", (e) => {
 // ---- reference pages -------------------------------------------------------------------------
 // Colour images of the same series, sent with the image as repeated `reference` fields; adding or
 // removing one colours the current image again.
-// Whether `file` has the same bytes as one of `refs` (the same page chosen twice, under any name).
-// The reference among ``refs`` that holds the same bytes as ``file``, or null.
+// The reference among `refs` with the same bytes as `file` (the same page chosen twice, under any
+// name), or null.
 async function alreadyIn(file, refs) {
   const bytes = async (f) => new Uint8Array(await f.arrayBuffer());
   const mine = await bytes(file);
