@@ -159,7 +159,7 @@ def counting_hints() -> contextlib.AbstractContextManager[list[tuple[int, float]
 
 
 class PendingCopy:
-    """The colour copied where a page is a reference's very drawing (:meth:`ReferenceMatcher.aligned`),
+    """The colour copied where a page is a reference's very drawing (:meth:`ReferenceMatcher.copy_of`),
     found in a thread of its own while the caller runs the network and spreads the hints, which
     need nothing of it: on 2 cores a painted 780x1200 page with 4 references of its drawing took
     about 40 ms less, a tinted one little (docs/REFERENCE.md, Speed). :meth:`result` waits for it."""
@@ -515,7 +515,7 @@ def match(page: np.ndarray, page_tone: np.ndarray, grid: tuple[int, int], refere
 
 def aligned_candidates(page: np.ndarray, detail: np.ndarray, sure: tuple[np.ndarray, np.ndarray] | None,
                        references: Sequence[Reference], *, ink: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The matches a page's alignment with its references is fitted to (:meth:`ReferenceMatcher.aligned`):
+    """The matches a page's alignment with its references is fitted to (:meth:`ReferenceMatcher.copy_of`):
     ``sure`` (each cell's best match (n,), an index into the cells of ``references`` taken
     together, and its confidence (n,)) where at least MIN_CONFIDENCE, and with ALIGN_RAW, for
     every cell of ``detail`` (n,) at least SEED_DETAIL, each reference's own most similar cell to
@@ -1112,7 +1112,7 @@ class ReferenceMatcher:
         in [0, 1], line art's blank sheet at any size: only references related on at least
         MIN_RELATED_SHEET of the page colour it. With the network's ``size`` (h, w),
         :attr:`Guide.copied` is the colour copied where the page is a reference's very drawing
-        (:meth:`aligned`)."""
+        (:meth:`copy_of`)."""
         feature = feature_size(*lightness.shape)
         l_small = lightness.reduced(*feature)
         grid = (feature[0] // CELL, feature[1] // CELL)
@@ -1171,7 +1171,7 @@ class ReferenceMatcher:
                   limit: int | None = None, sheet: np.ndarray | None = None, size: tuple[int, int] | None = None
                   ) -> tuple[list[Hint], PendingCopy]:
         """(:meth:`hints`, and with the network's ``size`` (h, w), the colour to copy where the page
-        is a reference's very drawing (:meth:`aligned`, found in a thread of its own while the
+        is a reference's very drawing (:meth:`copy_of`, found in a thread of its own while the
         caller goes on: :class:`PendingCopy`, whose ``result()`` is None where it is nowhere)). The cells
         copied give hints too (their corrections carry the colour past the copy), unless
         ALIGN_HINTS is off."""
@@ -1202,29 +1202,22 @@ class ReferenceMatcher:
 
     def copy_of(self, lightness: Lightness, candidates: tuple[np.ndarray, np.ndarray], sources: Sequence[Reference],
                 grid: tuple[int, int], size: tuple[int, int], *, paint: bool) -> PendingCopy:
-        """:meth:`aligned`: its transforms fitted here (a few ms; none holds on most pages, whose
-        references are other art, and no thread is started for them), the colour copied along
-        them in a thread of its own (:class:`PendingCopy`)."""
+        """Where the page is a reference's very drawing at another place, size or mirror: its
+        ``candidates`` (:func:`aligned_candidates`: page cells (k,) of its ``grid`` and their
+        matches (k,), indices into the cells of ``sources`` taken together) fitted here by
+        similarity transforms (:meth:`transforms`; a few ms, and none holds on most pages, whose
+        references are other art: then no thread is started), and the reference's flats copied
+        along them at the network's ``size`` (h, w) (:meth:`copied_along`) in a thread of its own
+        (:class:`PendingCopy`, whose result is None where no transform holds)."""
         fits = self.transforms(candidates, sources, grid, size)
         if not fits:
             return PendingCopy(None, sources)
         return PendingCopy(functools.partial(self.copied_along, lightness, fits, sources, size, paint=paint), sources)
 
     @staticmethod
-    def aligned(lightness: Lightness, candidates: tuple[np.ndarray, np.ndarray], sources: Sequence[Reference],
-                grid: tuple[int, int], size: tuple[int, int], *, paint: bool) -> AlignedColour | None:
-        """Where the page is a reference's very drawing at another place, size or mirror: its
-        ``candidates`` (:func:`aligned_candidates`: page cells (k,) of its ``grid`` and their
-        matches (k,), indices into the cells of ``sources`` taken together) fitted by similarity
-        transforms (:meth:`transforms`) and the reference's flats copied there at the network's
-        ``size`` (h, w) (:meth:`copied_along`); None where no transform holds."""
-        fits = ReferenceMatcher.transforms(candidates, sources, grid, size)
-        return ReferenceMatcher.copied_along(lightness, fits, sources, size, paint=paint) if fits else None
-
-    @staticmethod
     def transforms(candidates: tuple[np.ndarray, np.ndarray], sources: Sequence[Reference], grid: tuple[int, int],
                    size: tuple[int, int]) -> list[tuple[Alignment, np.ndarray]]:
-        """The similarity transforms :meth:`aligned` copies along (:func:`irodori.align.fit_alignments`,
+        """The similarity transforms :meth:`copy_of` copies along (:func:`irodori.align.fit_alignments`,
         in pixels of the network's ``size`` (h, w)), each with its inlier cells ((gh, gw) bool);
         [] where none holds or no reference has a drawing (irodori's own output)."""
         if all(r.drawing is None for r in sources):
