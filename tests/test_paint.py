@@ -778,6 +778,26 @@ def test_choose_background_keeps_line_arts_sheet_and_paints_pages():
         Contract("paint", background="sky")
 
 
+def test_bold_line_art_with_solid_blacks_keeps_its_sheet():
+    """A figure drawn in 7-px strokes with black hair and a black skirt (about 20 % ink, no tone) is
+    line art: its sheet stays paper, found all round it (helper 75's drawing had 28 % ink and was
+    painted whole, its sheet washed in clouds of colour)."""
+    from PIL import ImageDraw
+    im = Image.new("L", (300, 350), 255)
+    d = ImageDraw.Draw(im)
+    d.ellipse((75, 30, 225, 180), outline=0, width=7)
+    d.chord((75, 30, 225, 180), 180, 360, fill=0)  # hair
+    d.polygon((100, 180, 200, 180, 235, 330, 65, 330), outline=0, width=7)
+    d.rectangle((100, 280, 200, 330), fill=0)  # skirt
+    l = _l(np.repeat(np.asarray(im)[..., None], 3, 2))
+    stats = page_stats(l)
+    assert 0.15 < stats.ink < 0.35 and stats.mid < 0.08
+    assert choose_background(stats) == "paper"
+    sheet = BlankSheet.find(Lightness.from_l(l).darkest(2), factor=2, paper_l=100.0)
+    assert sheet.cells[0].all() and sheet.cells[:, 0].all()  # the paper round the figure ...
+    assert not sheet.cells[60, 75] and not sheet.cells[120, 75]  # ... not inside its face or body
+
+
 def test_line_arts_sheet_stays_white_and_its_figure_takes_colour(painter, caplog):
     art = _line_art()
     r = np.hypot(*(np.mgrid[0:120, 0:160] - np.array([60, 80])[:, None, None]))
