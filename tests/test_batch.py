@@ -316,6 +316,32 @@ def test_outputs_name_irodori_as_their_maker_and_a_walk_does_not_colour_them_aga
     assert (tmp_path / "direct" / "p1.png").is_file()
 
 
+def _header_only_png(path: Path, width: int, height: int) -> None:
+    """A PNG that declares width x height grey pixels and holds none (a bomb's header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+
+
+def test_an_image_past_pillows_own_limit_in_a_folder_fails_alone(tiny_onnx, tmp_path, capsys):
+    """Pillow refuses to open an image of more than twice its MAX_IMAGE_PIXELS (about 179 MP) at
+    all; the walk's look at each file's header must not stop the batch there (helper 79)."""
+    from irodori.cli import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    _header_only_png(src / "big.png", 100_000, 100_000)
+    Image.new("L", (40, 30), 200).save(src / "page.png")
+    assert main(["colorize", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_onnx)]) == 1
+    assert (tmp_path / "out" / "page.png").is_file() and not (tmp_path / "out" / "big.png").exists()
+    err = capsys.readouterr().err
+    assert "big.png" in err and "pixels" in err and "Traceback" not in err
+
+
 def test_png_compression_levels_change_size_and_time_not_pixels():
     rng = np.random.default_rng(0)
     img = Image.fromarray(np.repeat((rng.random((64, 64, 3)) * 8).astype(np.uint8) * 30, 4, axis=1))

@@ -8,6 +8,7 @@ import stat
 import struct
 import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,12 @@ def test_a_folder_walk_passes_over_an_archive_irodori_wrote(tiny_onnx, chapter, 
     assert main(["colorize", str(chapter), "-o", str(out), "--model", str(tiny_onnx), "-q"]) == 1  # (a bad page)
     assert written_by_irodori(out / "ch01.cbz") and not written_by_irodori(chapter)
     assert not written_by_irodori(tmp_path / "missing.cbz")
+    huge = tmp_path / "huge.cbz"  # a first page past Pillow's own limit: not ours, and no traceback (helper 79)
+    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    with zipfile.ZipFile(huge, "w") as archive:
+        archive.writestr("001.png", b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr
+                         + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)))
+    assert not written_by_irodori(huge)
     shutil.copy(chapter, out / "theirs.cbz")  # a chapter of the user's beside it is coloured
     with caplog.at_level("WARNING", logger="irodori.batch"):
         assert main(["colorize", str(out), "-o", str(tmp_path / "again"), "--model", str(tiny_onnx), "-q"]) == 1

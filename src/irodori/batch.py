@@ -129,7 +129,7 @@ def _made_by_irodori(path: Path) -> bool:
     try:
         with Image.open(path) as img:
             return made_by_irodori(img)
-    except (OSError, ValueError, SyntaxError):
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):  # (a huge scan: helper 79)
         return False
 
 

@@ -80,8 +80,9 @@ def written_by_irodori(path: Path) -> bool:
                     continue
                 with archive.open(info) as fp, Image.open(fp) as img:
                     return made_by_irodori(img)
-    except (OSError, ValueError, SyntaxError, zipfile.BadZipFile, RuntimeError, NotImplementedError):
-        return False  # (RuntimeError: encrypted; NotImplementedError: a compression zipfile lacks)
+    except (OSError, ValueError, SyntaxError, zipfile.BadZipFile, RuntimeError, NotImplementedError,
+            Image.DecompressionBombError):  # (RuntimeError: encrypted; NotImplementedError: a compression
+        return False  # zipfile lacks; a bomb: a page too large, which colouring the archive says)
     return False
 
 
