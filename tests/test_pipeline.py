@@ -230,8 +230,9 @@ def test_not_a_number_pixels_are_a_clear_error(colorizer, tmp_path):
         colorizer.colorize(tmp_path / "nan.tif")
 
 
-def _gray_profile(gamma: float, name: str = "linear grey") -> bytes:
-    """A minimal ICC v2 monitor profile: greyscale with a pure gamma tone curve, D50 white."""
+def _gray_profile(gamma: float, name: str = "linear grey", *, rgb: bool = False) -> bytes:
+    """A minimal ICC v2 monitor profile: greyscale (or, ``rgb``, sRGB's primaries adapted to D50)
+    with a pure gamma tone curve, D50 white."""
     def s15(v):
         return struct.pack(">i", round(v * 65536))
 
@@ -241,7 +242,12 @@ def _gray_profile(gamma: float, name: str = "linear grey") -> bytes:
     text = name.encode("ascii") + b"\0"
     desc = b"desc" + b"\0" * 4 + struct.pack(">I", len(text)) + text + b"\0" * 8 + b"\0" * 3 + b"\0" * 67
     curve = b"curv" + b"\0" * 4 + struct.pack(">IH", 1, round(gamma * 256)) + b"\0\0"
-    tags = [(b"desc", desc), (b"wtpt", xyz(0.9642, 1.0, 0.8249)), (b"kTRC", curve)]
+    tags = [(b"desc", desc), (b"wtpt", xyz(0.9642, 1.0, 0.8249))]
+    if rgb:
+        tags += [(b"rXYZ", xyz(0.4361, 0.2225, 0.0139)), (b"gXYZ", xyz(0.3851, 0.7169, 0.0971)),
+                 (b"bXYZ", xyz(0.1431, 0.0606, 0.7141)), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]
+    else:
+        tags.append((b"kTRC", curve))
     offset = 128 + 4 + 12 * len(tags)
     table, data = struct.pack(">I", len(tags)), b""
     for sig, body in tags:
@@ -249,7 +255,8 @@ def _gray_profile(gamma: float, name: str = "linear grey") -> bytes:
         table += sig + struct.pack(">II", offset + len(data), len(body))
         data += body
     size = offset + len(data)
-    header = (struct.pack(">I", size) + b"\0" * 4 + struct.pack(">I", 0x02100000) + b"mntrGRAYXYZ "
+    header = (struct.pack(">I", size) + b"\0" * 4 + struct.pack(">I", 0x02100000) + b"mntr"
+              + (b"RGB " if rgb else b"GRAY") + b"XYZ "
               + b"\0" * 12 + b"acsp" + b"\0" * 24 + struct.pack(">I", 0) + s15(0.9642) + s15(1.0) + s15(0.8249)
               + b"\0" * 48)
     assert len(header) == 128, len(header)
@@ -272,6 +279,44 @@ def test_an_embedded_colour_profile_defines_the_lightness(colorizer, tmp_path, c
     l_junk, _ = split_lightness(Image.open(tmp_path / "junk.png"))
     np.testing.assert_array_equal(l_junk, l_tagged)
     assert "ignoring an unusable colour profile" in caplog.text
+
+
+@pytest.mark.parametrize("name", ["GIMP built-in Linear sRGB", "Linear Rec709 primaries"])
+def test_a_linear_profile_is_applied_whatever_its_name_says(colorizer, tmp_path, name):
+    """A profile is judged by what it does: linear-light profiles named after sRGB were skipped as
+    sRGB, and their pixels came out about 26 L too dark (helper 79)."""
+    from irodori.imageio import acts_as_srgb
+
+    for path, img, icc in ((tmp_path / "rgb.png", Image.new("RGB", (6, 4), (128,) * 3), _gray_profile(1.0, name, rgb=True)),
+                           (tmp_path / "g8.png", Image.new("L", (6, 4), 128), _gray_profile(1.0, name)),
+                           (tmp_path / "g16.png", Image.new("I;16", (6, 4), 128 * 257), _gray_profile(1.0, name))):
+        img.save(path, icc_profile=icc)
+        assert not acts_as_srgb(icc)
+        l_out, _ = split_lightness(Image.open(path))
+        assert np.abs(l_out - 76.1).max() < 0.7, (path.name, l_out.mean())
+    assert acts_as_srgb(_gray_profile(2.2, "Gray Gamma 2.2")) is False  # near sRGB's curve, but not it
+    from PIL import ImageCms
+    assert acts_as_srgb(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+
+
+def test_a_kept_colour_image_with_a_profile_keeps_its_alpha_and_a_palette_is_converted(tmp_path):
+    """--keep-colour on an RGBA image in another colour space: converted to sRGB, alpha kept (lcms's
+    RGB output dropped it, and the hidden pixels showed); a palette image with a profile was
+    "unusable" and kept unconverted (helper 79)."""
+    from irodori.colorizer import kept_as_it_is
+
+    icc = _gray_profile(1.0, "linear", rgb=True)
+    rgba = np.zeros((4, 6, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 128, 255
+    rgba[:, :3, 3] = 0
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png", icc_profile=icc)
+    out = kept_as_it_is(Image.open(tmp_path / "a.png"), None)
+    assert out.mode == "RGBA"
+    np.testing.assert_array_equal(np.asarray(out)[..., 3], rgba[..., 3])
+    assert abs(int(np.asarray(out)[0, 5, 0]) - 188) <= 2  # linear 0.5 is sRGB 188
+    Image.fromarray(rgba[..., :3], "RGB").convert("P", palette=Image.Palette.ADAPTIVE).save(tmp_path / "p.png", icc_profile=icc)
+    out = kept_as_it_is(Image.open(tmp_path / "p.png"), None)
+    assert out.mode == "RGB" and abs(int(np.asarray(out)[0, 5, 0]) - 188) <= 2
 
 
 def test_hints_outside_the_image_are_an_error(colorizer):

@@ -890,9 +890,9 @@ def _grey16_table(icc: bytes) -> tuple[np.ndarray | None, str | None]:
 
     ramp = Image.frombytes("I;16", (256, 256), np.arange(65536, dtype="<u2").tobytes())
     try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if "srgb" in ImageCms.getProfileDescription(profile).lower():
+        if acts_as_srgb(icc):
             return None, None
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         rgb8 = np.asarray(ImageCms.profileToProfile(ramp, profile, _srgb_profile(), outputMode="RGB"))
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
         return None, str(exc)
@@ -910,20 +910,59 @@ def _unstep(levels: np.ndarray) -> np.ndarray:
 
 
 def to_srgb(img: Image.Image) -> Image.Image:
-    """An L, RGB or CMYK image with an embedded colour profile -> its colours in sRGB (mode RGB),
-    so its lightness is what a colour-managed viewer shows (a scan tagged "Dot Gain 20%", an
-    Adobe RGB or Display P3 photo). sRGB-tagged images are returned as they are; a profile that
-    cannot be used is ignored with a warning (the pixels are then taken as sRGB)."""
+    """An 8-bit image (L, RGB, CMYK, their alpha kinds LA and RGBA, or a palette) with an embedded
+    colour profile -> its colours in sRGB (mode RGB, or RGBA keeping its alpha), so its lightness
+    is what a colour-managed viewer shows (a scan tagged "Dot Gain 20%", an Adobe RGB or Display P3
+    photo, a linear-light render). A profile that acts as sRGB (:func:`acts_as_srgb`) leaves the
+    image as it is; one that cannot be used is ignored with a warning (the pixels are then taken
+    as sRGB)."""
     from PIL import ImageCms
 
+    icc = img.info["icc_profile"]
     try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(img.info["icc_profile"]))
-        if "srgb" in ImageCms.getProfileDescription(profile).lower():
+        if acts_as_srgb(icc):
             return img
-        return ImageCms.profileToProfile(img, profile, _srgb_profile(), outputMode="RGB")
+        if img.mode in ("P", "PA"):  # a palette's colours are RGB (a transparent entry: alpha)
+            img = img.convert("RGBA" if img.mode == "PA" or "transparency" in img.info else "RGB")
+        alpha = img.getchannel("A") if img.mode in ("LA", "RGBA") else None  # lcms's RGB output drops it
+        if alpha is not None:
+            img = img.convert("L" if img.mode == "LA" else "RGB")
+        out = ImageCms.profileToProfile(img, ImageCms.ImageCmsProfile(io.BytesIO(icc)), _srgb_profile(),
+                                        outputMode="RGB")
+        if alpha is not None:
+            out.putalpha(alpha)
+        return out
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
         log.warning("%signoring an unusable colour profile (%s); the pixels are taken as sRGB", input_prefix(), exc)
         return img
+
+
+SRGB_LEVELS = 2  # acts_as_srgb: the most an 8-bit level may move (vendors' sRGB profiles differ by a level or so)
+
+
+@functools.lru_cache(maxsize=16)
+def acts_as_srgb(icc: bytes) -> bool:
+    """Whether the ICC profile ``icc`` maps 8-bit grey levels (a grey profile) or a 9 x 9 x 9
+    grid of RGB colours to sRGB within SRGB_LEVELS: then its pixels are sRGB already. Judged
+    by what the profile does, not by its name: "GIMP built-in Linear sRGB" and "sRGB-elle-V2-g10"
+    are linear-light profiles with sRGB's primaries, whose pixels read as sRGB came out about
+    26 L too dark (helper 79). Raises ImageCms.PyCMSError (or OSError) for a profile that cannot
+    be read; CMYK and other spaces are never sRGB."""
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    space = profile.profile.xcolor_space.strip()
+    if space == "GRAY":
+        want = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)
+        probe = Image.fromarray(want[..., 0], "L")
+    elif space == "RGB":
+        levels = np.linspace(0, 255, 9).round().astype(np.uint8)
+        want = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(1, -1, 3)
+        probe = Image.fromarray(want, "RGB")
+    else:
+        return False
+    got = np.asarray(ImageCms.profileToProfile(probe, profile, _srgb_profile(), outputMode="RGB"))
+    return int(np.abs(got.astype(np.int16) - want).max()) <= SRGB_LEVELS
 
 
 @functools.lru_cache(maxsize=1)
