@@ -362,6 +362,26 @@ def test_a_header_past_pillows_own_bomb_limit_names_our_limit():
             open_image(header_only(side, side), max_pixels=64_000_000)
 
 
+def test_a_png_with_large_metadata_is_read_and_a_text_bomb_is_bounded():
+    """A compressed XMP that inflates to 1.4 MB is metadata, not damage (Pillow refused a PNG past
+    1 MB of one chunk as corrupt: helper 79's inflated to 2.3 MB); one that inflates to 19 MB is
+    held to TEXT_CHUNK_BYTES, as Pillow bounds it (or refused)."""
+    from PIL import PngImagePlugin
+
+    from irodori.imageio import TEXT_CHUNK_BYTES
+
+    page = Image.new("L", (30, 20), 200)
+    for size in (40_000, TEXT_CHUNK_BYTES // 30):  # 35 characters each: 1.4 MB, 19 MB
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", "<x>" + "<rdf:li>xmp.did:%032x</rdf:li>" * size + "</x>", zip=True)
+        try:
+            img = open_image(_save(page, "PNG", pnginfo=info))
+        except ImageReadError:
+            assert size > 40_000
+            continue
+        assert img.size == (30, 20) and len(img.info.get("XML:com.adobe.xmp", "")) <= TEXT_CHUNK_BYTES
+
+
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
 def test_an_output_is_flushed_to_the_disk_before_it_takes_its_name(tmp_path):
     """Without an fsync, ext4 may commit the rename before the data: after a power cut the output

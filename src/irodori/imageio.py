@@ -36,6 +36,13 @@ log = logging.getLogger(__name__)
 _INPUT_NAME: contextvars.ContextVar[str] = contextvars.ContextVar("irodori_input_name", default="")
 T = TypeVar("T")
 
+# One PNG text, XMP or profile chunk may inflate to 16 MB (Pillow refuses the whole file past
+# 1 MB: a Photoshop XMP listing thousands of document ancestors inflated to 2.3 MB, and an
+# undamaged page was "corrupt", helper 79); a zip bomb in one is still refused, and all of a
+# file's text together still stops at Pillow's MAX_TEXT_MEMORY (64 MB). Set for the process.
+TEXT_CHUNK_BYTES = 16 << 20
+PngImagePlugin.MAX_TEXT_CHUNK = max(PngImagePlugin.MAX_TEXT_CHUNK, TEXT_CHUNK_BYTES)
+
 
 @contextlib.contextmanager
 def scoped(var: contextvars.ContextVar[T], value: T) -> Iterator[T]:
