@@ -561,6 +561,10 @@ def test_train_skips_unusable_images_and_will_not_mix_two_runs(colour_folder, tm
                      "against a grey truth", caplog.text)  # not "it teaches no colour" (helper 48)
     assert main(args) == 2  # the same --out again, without --resume: a usage error, as export's existing file
     assert "already holds a run" in capsys.readouterr().err and (run / "latest").read_text().strip() == "step-0000002"
+    dry = ["train", "--dry-run", "--preset", "tiny", "--steps=2", "-q", "--out"]
+    assert main([*dry, str(run)]) == 2  # a dry run replaced a real run's checkpoints (helper 78)
+    assert "already holds a run" in capsys.readouterr().err and (run / "latest").read_text().strip() == "step-0000002"
+    assert main([*dry, str(tmp_path / "dry")]) == 0 and main([*dry, str(tmp_path / "dry")]) == 0  # over a dry run's
 
 
 def test_train_leaves_out_the_validation_folder_inside_it_and_irodoris_own_outputs(colour_folder, tmp_path, caplog,

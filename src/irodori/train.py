@@ -20,6 +20,7 @@ import copy
 import csv
 import hashlib
 import io
+import json
 import logging
 import math
 import os
@@ -356,6 +357,7 @@ def _say_nested(train_dirs: list[str], val_dirs: list[str], pair_dirs: list[str]
 
 # Fewer training images than this draw a warning: a run learns them by heart.
 FEW_IMAGES = 5
+DRY_RUN_DATA = "synthetic"  # a dry run's checkpoints' data_manifest_sha256
 
 
 def _datasets(cfg: TrainConfig, *, dry_run: bool, is_main: bool) -> tuple[Any, Any, str]:
@@ -365,7 +367,7 @@ def _datasets(cfg: TrainConfig, *, dry_run: bool, is_main: bool) -> tuple[Any, A
     hc = cfg.model.hint_channels
     if dry_run:
         return (SyntheticDataset(cfg.data, seed=cfg.seed, hint_channels=hc),
-                SyntheticDataset(cfg.data, seed=cfg.seed + 1, n=16, hint_channels=hc), "synthetic")
+                SyntheticDataset(cfg.data, seed=cfg.seed + 1, n=16, hint_channels=hc), DRY_RUN_DATA)
     train_dirs, val_dirs = cfg.data.train_dirs, cfg.data.val_dirs
     held_out = [*val_dirs, *cfg.data.pair_dirs]  # folders given for another use, inside a training folder
     if is_main:
@@ -562,10 +564,22 @@ def _check_out_dir(run_dir: Path, *, resume: str | Path | None, init: str | Path
     problem = out_inside_images(run_dir, image_dirs)
     if problem:
         raise TrainingUsageError(problem)
-    if resume is None and not dry_run and (run_dir / "latest").is_file():
+    if resume is None and (run_dir / "latest").is_file() and not (dry_run and _holds_a_dry_run(run_dir)):
         latest = (run_dir / "latest").read_text().strip()
         raise TrainingUsageError(f"{run_dir} already holds a run (latest: {latest}); continue it with --resume "
                                  f"{run_dir}, or choose another --out")
+
+
+def _holds_a_dry_run(run_dir: Path) -> bool:
+    """Whether the run in ``run_dir`` is a dry run's (its latest checkpoint trained on synthetic
+    images), which another dry run may replace: a dry run into a real run had replaced its
+    checkpoints with the default network's and moved its ``latest`` (helper 78)."""
+    try:
+        latest = (run_dir / "latest").read_text().strip()
+        meta = json.loads((run_dir / latest / "checkpoint.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("data_manifest_sha256") == DRY_RUN_DATA
 
 
 class _Nets:
