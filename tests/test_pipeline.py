@@ -319,6 +319,21 @@ def test_a_kept_colour_image_with_a_profile_keeps_its_alpha_and_a_palette_is_con
     assert out.mode == "RGB" and abs(int(np.asarray(out)[0, 5, 0]) - 188) <= 2
 
 
+def test_a_hint_keeps_its_own_colour_under_a_palette(colorizer):
+    """README: "Hints keep their own colours, in the palette or not" (the palette was applied after
+    the hints were spread, and an orange hint under a blue palette came out blue: helper 78)."""
+    from irodori.color import rgb_to_lab
+
+    page = Image.new("L", (60, 40), 150)
+    hint = (30, 20, "#e07020")
+    for palette in ("#3060c0", "#3060c0,#e07020", None):
+        out = np.asarray(colorizer.colorize(page, hints=[hint], palette=palette).convert("RGB"))
+        a, b = rgb_to_lab(out[20, 30][None])[0, 1:]
+        assert a > 10 and b > 20, (palette, a, b)  # orange, not the palette's blue
+    far = np.asarray(colorizer.colorize(_page(40, 60), palette="#3060c0").convert("RGB"))
+    assert rgb_to_lab(far.reshape(-1, 3))[:, 2].max() < 5  # without hints: the palette's blue or grey only
+
+
 def test_hints_outside_the_image_are_an_error(colorizer):
     with pytest.raises(ValueError, match="outside"):
         colorizer.colorize(_page(20, 30), hints=[(30, 5, "#ff0000")])

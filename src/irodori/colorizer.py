@@ -40,7 +40,8 @@ from PIL import Image
 from .balloons import Balloons
 from .color import denormalize_ab, denormalize_l, lab_to_srgb8, normalize_l, rgb_to_l, rgb_to_lab
 from .hints import (HINT_CHANNELS_WITH_L, MAX_HINTS, CarriedHint, Hint, HintError, apply_palette, check_inside,
-                    hint_map, in_own_regions, parse_hints, parse_palette, propagate_hints, propagation_grid)
+                    hint_map, in_own_regions, palette_with_hints, parse_hints, parse_palette, propagate_hints,
+                    propagation_grid)
 from .imageio import (DEFAULT_MAX_PIXELS, HINTS_TEXT, ImageSource, Lightness, input_name, input_named, input_prefix,
                       lightness_of, open_image, page_scale, page_side, print_resolution, to_srgb, within_pages)
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, NO_MARK_PAPER_L, PAPER_FILL_L, PAPER_PERCENTILE,
@@ -490,6 +491,8 @@ class Colorizer:
                 temperature: float | None, mode: str | None, tone: str | None, background: str | None,
                 references: tuple[Reference, ...] | list[Reference]) -> Image.Image:
         palette_ab, given = parse_palette(palette), list(hints)  # (shape_fills takes some of the hints)
+        if palette_ab is not None:
+            palette_ab = palette_with_hints(palette_ab, given)
         img = open_image(image, max_pixels=self.max_pixels)
         log.debug("%s: input %dx%d, mode %s, %d hints", self.name, *img.size, img.mode, len(hints))
         lightness, alpha = lightness_of(img)

@@ -241,6 +241,16 @@ def parse_palette(value: str | Iterable[Any] | None) -> np.ndarray | None:
     return rgb_to_lab(rgb)[:, 1:].astype(np.float32)
 
 
+def palette_with_hints(palette_ab: np.ndarray, hints: Sequence[Hint]) -> np.ndarray:
+    """A palette's ab (k, 2) -> (k + n, 2) with the ab of the ``hints`` given by the user: a hint
+    keeps its own colour, in the palette or not (snapped after the spreading, an orange hint under
+    a blue palette came out blue: helper 78)."""
+    if not hints:
+        return palette_ab
+    own = rgb_to_lab(np.array([hint.rgb for hint in hints], dtype=np.uint8))[:, 1:].astype(np.float32)
+    return np.concatenate([palette_ab, own])
+
+
 def apply_palette(ab: np.ndarray, palette_ab: np.ndarray, *, softness: float = PALETTE_SOFTNESS) -> np.ndarray:
     """ab (2, h, w) -> ab (2, h, w) made of the palette's colours (and grey) only.
 
