@@ -712,7 +712,7 @@ def test_an_image_of_one_grey_too_dark_for_paper_is_left_as_it_is(caplog):
     from irodori.colorizer import load_colorizer
 
     colorizer = load_colorizer("auto", threads=1)
-    for value, painted in ((128, False), (180, False), (235, True)):
+    for value, painted in ((0, False), (40, False), (128, False), (180, False), (235, True)):
         grey = np.full((60, 80), value, np.uint8)
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="irodori.colorizer"):
@@ -723,3 +723,5 @@ def test_an_image_of_one_grey_too_dark_for_paper_is_left_as_it_is(caplog):
             assert rgb.min() >= 250
         else:
             assert np.abs(rgb - value).max() <= 1 and "left grey" in caplog.text
+    # not counted among a chapter's photographs (a black page was tinted for "no paper" and counted: helper 78)
+    assert colorizer.auto_modes["tint"] == 0 and colorizer.auto_modes["paint"] == 1

@@ -407,9 +407,11 @@ class Colorizer:
             if mode == "paint" and min(height, width) < MIN_PAINT_SIDE:  # a thumbnail: its stats tell nothing
                 mode, reason = "tint", f"under {MIN_PAINT_SIDE} px a side ({width}x{height}): too small to tell ink " \
                                        "on paper from a photograph; tinting keeps its lightness"
-            elif mode == "paint" and stats.paper_l < NO_MARK_PAPER_L and rows.size and float(rows.std()) < FLAT_L_STD:
-                # one grey too dark for paper: painted, it was levelled to white without a word (helper 54)
-                mode, reason = "tint", f"one grey, too dark for paper (L {stats.paper_l:.0f})"
+            elif (rows.size and float(rows.std()) < FLAT_L_STD and not is_coloured(chroma)
+                  and (mode == "tint" or stats.paper_l < NO_MARK_PAPER_L)):
+                # one grey too dark for paper: painted, it was levelled to white without a word (helper 54); a
+                # black one, tinted for having no paper, was counted among a chapter's photographs (helper 78)
+                mode, reason = "tint", f"one grey, too dark for paper (L {float(rows.mean()):.0f})"
             elif mode == "paint" and self.paint_backend is None:
                 mode, reason = "tint", f"{reason}; looks like ink on paper, but {self.backend.name} cannot paint"
             elif not is_coloured(chroma):  # a colour cover among B&W pages is tinted, rightly (uncounted by the
