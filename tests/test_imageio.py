@@ -362,6 +362,18 @@ def test_a_header_past_pillows_own_bomb_limit_names_our_limit():
             open_image(header_only(side, side), max_pixels=64_000_000)
 
 
+def test_an_apng_whose_default_image_is_no_frame_gives_its_first_frame(caplog):
+    """An APNG may carry a default image for viewers without APNG that is no frame of its
+    animation; it was coloured (a black placeholder) while the warning spoke of the frames (helper 79)."""
+    frame = Image.fromarray(np.tile(np.arange(0, 200, 2, dtype=np.uint8), (40, 1)), "L").convert("RGB")
+    data = _save(Image.new("RGB", (100, 40), 0), "PNG", save_all=True, append_images=[frame, frame],
+                 default_image=True)
+    with caplog.at_level("WARNING", logger="irodori.imageio"):
+        img = open_image(data)
+    np.testing.assert_array_equal(np.asarray(img.convert("RGB")), np.asarray(frame))
+    assert "only the first of its 2 frames is coloured" in caplog.text
+
+
 def test_a_png_with_large_metadata_is_read_and_a_text_bomb_is_bounded():
     """A compressed XMP that inflates to 1.4 MB is metadata, not damage (Pillow refused a PNG past
     1 MB of one chunk as corrupt: helper 79's inflated to 2.3 MB); one that inflates to 19 MB is

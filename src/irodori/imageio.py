@@ -234,7 +234,7 @@ def _open_image(source: ImageSource, max_pixels: int | None, name: str) -> Image
         img = _decode(fp, max_pixels, name)
         upright = _upright(img, name)
         _keep_declared_white(img, upright)
-        frames = getattr(img, "n_frames", 1)
+        frames = getattr(img, "n_frames", 1) - _hidden_default(img)
     if frames > 1:  # an animated GIF, a multi-page TIFF
         log.warning("%sonly the first of its %d frames is coloured", name, frames)
     return upright
@@ -320,6 +320,11 @@ def _open_path(path: str | Path) -> BinaryIO:
         raise ImageReadError(f"cannot open {path} ({exc.strerror or exc})") from None
 
 
+def _hidden_default(img: Image.Image) -> bool:
+    """Whether ``img`` is an APNG whose default image is not a frame of its animation."""
+    return img.format == "PNG" and bool(img.info.get("default_image")) and getattr(img, "n_frames", 1) > 1
+
+
 def _decode(fp: BinaryIO, max_pixels: int | None, name: str) -> Image.Image:
     """Open and decode; a JPEG missing only its end marker is decoded again (_complete_jpeg), and
     one whose EXIF stops Pillow from opening it at all is opened without it (_without_exif)."""
@@ -347,6 +352,8 @@ def _decode(fp: BinaryIO, max_pixels: int | None, name: str) -> Image.Image:
         if turn is not None:  # turned here, as _upright cannot see the EXIF any more
             return _with_dpi(img.transpose(turn), print_resolution(img), turn)
     _check_pixels(img.size, max_pixels)
+    if _hidden_default(img):  # an APNG whose default image is no frame of its animation (a placeholder for
+        img.seek(1)  # viewers without APNG): its animation's first frame is the picture (helper 79)
     try:
         _load_turned(img)
     except OSError:
