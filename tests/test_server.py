@@ -258,6 +258,8 @@ def test_unknown_repeated_and_misplaced_fields_and_bad_values_are_a_400_naming_t
 def test_empty_fields_count_as_not_given_as_browsers_send_them(client):
     parts = [("image", "a.png", _png()), ("model", None, b""), ("reference", "", b""), ("temperature", None, b"")]
     assert _post_raw(client, _multipart(parts)).status_code == 200
+    blanks = [("image", "a.png", _png()), ("mode", None, b" tint\n"), ("temperature", None, b" 0.5 ")]
+    assert _post_raw(client, _multipart(blanks)).status_code == 200  # blanks around text are ignored
 
 
 def test_an_incomplete_or_unreadable_multipart_body_says_so_in_one_line(client):

@@ -310,10 +310,11 @@ def _left_empty(upload: UploadFile) -> bool:
 def form_fields(form: FormData) -> dict[str, Any]:
     """A form -> {field: value}, ``reference`` a list of files; ApiError 400 naming a field this
     endpoint does not take, one given twice (only ``reference`` repeats), text where a file
-    belongs or a file where text does. An empty text field counts as not given, and so does a
-    file input left empty (as browsers send them)."""
+    belongs or a file where text does. Text is taken without its surrounding blanks; an empty
+    text field counts as not given, and so does a file input left empty (as browsers send them)."""
     fields: dict[str, Any] = {"reference": []}
     for name, value in form.multi_items():
+        value = value.strip() if isinstance(value, str) else value  # (" 0.5" was refused where " manga" was taken)
         if name not in FORM_FIELDS:
             raise ApiError(400, f"unknown field {shorten(name, 40)!r}; the fields are {', '.join(FORM_FIELDS)}")
         if value == "" and FORM_FIELDS[name]:  # an empty text field where a file belongs (curl -F reference=):
