@@ -331,7 +331,11 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         from .batch import Terminated, run_colorize
 
         with _raising_signals(Terminated) as received:
-            return run_colorize(args, received)
+            status = run_colorize(args, received)
+        interrupted = getattr(received[-1], "status", EXIT_INTERRUPTED) if received else status
+        if interrupted != status:  # its exception raised in a finaliser, which Python ignores (tqdm's __del__
+            raise received[-1]  # as the batch ended: exit 0 where 143 was promised, helper 78)
+        return status
     except (KeyboardInterrupt, ImportError) as exc:
         if not isinstance(exc, KeyboardInterrupt) and not received:
             raise  # a missing module, not an interrupted import
