@@ -47,7 +47,7 @@ from .imageio import (DEFAULT_MAX_PIXELS, HINTS_TEXT, ImageSource, Lightness, in
 from .paint import (BACKGROUNDS, LINE_L, MAX_CHROMA, MODES, NO_MARK_PAPER_L, PAPER_FILL_L, PAPER_PERCENTILE,
                     SHAPE_CELLS, SHAPE_CLOSE, TONES, BlankSheet, Contract, PageStats, Screentone, ShapeFill, SheetFill,
                     choose_background, choose_mode, composite, flats_to_lines, gutters, levelled_l, one_colour,
-                    page_stats, paper_regions, strip_gaps, tone_length)
+                    one_flat_per_shape, page_stats, paper_regions, strip_gaps, tone_length)
 from .reference import (SHEET_HINT_L, PendingCopy, Reference, ReferenceMatcher, analyse_references, counting_hints,
                         load_matcher, reference_sources)
 from .registry import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PAINT_MODEL, ModelError
@@ -750,6 +750,8 @@ class Colorizer:
         # thinner than a cell of the grid still bounds the flats and the hints (a page's
         # screentone, read so, would become walls too).
         darkest = lightness.darkest_at(lab.shape[1:]) if line_art else None
+        if line_art:
+            lab = one_flat_per_shape(lab, darkest)
         lab = flats_to_lines(lab, darkest if line_art else l_small)
         fill = None
         if blank is not None:

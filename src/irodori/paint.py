@@ -375,6 +375,47 @@ def flats_to_lines(lab: np.ndarray, l_small: np.ndarray, *, shadow: int = LINE_S
     return out.reshape(lab.shape)
 
 
+SHAPE_L = 50.0  # line art on the network's grid, at its darkest per cell: lighter is the inside of a shape
+SHAPE_MIN_PIXELS = 20  # grid pixels: a smaller shape (an eye, a gap between two lines) keeps the network's colour
+
+
+def one_flat_per_shape(lab: np.ndarray, darkest: np.ndarray, *, min_pixels: int = SHAPE_MIN_PIXELS) -> np.ndarray:
+    """lab (3, h, w) float32, the paint model's colour of line art on its grid, and darkest (h,
+    w) the drawing's CIE L at its darkest per grid cell -> lab with each closed shape one flat
+    colour: the median of its L, of its a and of its b, as a colourist lays flats.
+
+    A shape is 4-connected pixels lighter than SHAPE_L that do not reach the image's edge (the
+    sheet around the drawing does; it stays paper) and number at least ``min_pixels``. Line art
+    says nothing about shading, and the network's guesses inside a shape were blotches of two or
+    three colours. Chosen on val (OpenMoji line art, 84 images, ``manga-int8``, no hints): 19.14 →
+    19.86 dB, colourfulness 97 → 94 % of the truth's; the 6 cartoons, whose truths are shaded,
+    13.65 → 13.66 (the median of a and b alone: OpenMoji 19.43; the mean of L, a and b: 19.66
+    and 91 %; half-way to the median: 19.37)."""
+    from .balloons import components
+
+    labels, n = components(darkest > SHAPE_L)
+    if n == 0:
+        return lab
+    counts = np.bincount(labels.ravel(), minlength=n + 1)
+    kept = counts >= min_pixels
+    kept[0] = False
+    kept[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = False
+    ids = labels.ravel()
+    inside = kept[ids]
+    if not inside.any():
+        return lab
+    ids = ids[inside]
+    out = np.ascontiguousarray(lab, dtype=np.float32).reshape(3, -1).copy()
+    sizes = counts * kept
+    middle = np.minimum(np.cumsum(sizes) - sizes + sizes // 2, ids.size - 1)  # in the sort by shape, then value
+    shape_key = ids.astype(np.int64) << 22
+    for channel in out:  # one sort of (shape, value) packed in an int64 (3 times a lexsort's speed)
+        value_key = np.clip(np.rint((channel[inside] + 256.0) * 4096.0), 0, (1 << 22) - 1).astype(np.int64)
+        median = (np.sort(shape_key | value_key)[middle] & ((1 << 22) - 1)) / 4096.0 - 256.0
+        channel[inside] = median[ids]
+    return out.reshape(lab.shape)
+
+
 def _neighbours(pixels: np.ndarray, size: int, width: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Flat pixel indices -> their 4-neighbours as (indices, inside the image) pairs (a
     neighbour off the image is given as the pixel itself)."""
