@@ -206,7 +206,7 @@ def test_evaluate_folder_reports_every_metric_beside_the_baseline(tiny_onnx, col
     assert "grayscale baseline" in table and "hints from the truth" in table and FOOTNOTE in table
 
 
-def test_evaluate_folder_fd_switches(tiny_onnx, colour_folder):
+def test_evaluate_folder_fd_switches(tiny_onnx, colour_folder, monkeypatch):
     from irodori.evaluate import evaluate_folder, format_table
     from irodori.features import features_available
 
@@ -217,6 +217,14 @@ def test_evaluate_folder_fd_switches(tiny_onnx, colour_folder):
     one = evaluate_folder(str(tiny_onnx), colour_folder, limit=1, fd=True, progress=False)
     assert math.isnan(one["prediction"]["fd"]) and "at least 2 images" in " ".join(one["notes"])
     assert "| n/a |" in format_table(one)
+    from irodori.colorizer import load_colorizer
+    from irodori.features import FeatureExtractor
+
+    seen, real = [], FeatureExtractor._run  # `evaluate --threads 1` ran the FD network on every core (helper 80)
+    monkeypatch.setattr(FeatureExtractor, "_run", lambda self, images, head: seen.append(self.threads)
+                        or real(self, images, head))
+    evaluate_folder(load_colorizer(tiny_onnx, threads=1), colour_folder, limit=2, fd=True, progress=False)
+    assert seen and set(seen) == {1}
 
 
 def test_a_grey_file_among_the_truths_is_skipped_and_named(tiny_onnx, colour_folder):

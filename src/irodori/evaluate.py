@@ -164,8 +164,9 @@ def _evaluation_files(folder: Path, *, limit: int | None, mode: str) -> list[tup
 FD_FEW = 50  # FD on fewer images than this is said to be mostly the sample's size
 
 
-def _fd_extractor(fd: bool | None, notes: list[str]) -> Any:
-    """The FD feature extractor ``fd`` asks for (None: when installed), or None; what was not
+def _fd_extractor(fd: bool | None, notes: list[str], threads: int | None = None) -> Any:
+    """The FD feature extractor ``fd`` asks for (None: when installed), on ``threads`` torch
+    threads (the colorizer's: `evaluate --threads` reached only the colouring, helper 80), or None; what was not
     computed, and why, is added to ``notes`` (too few images scored: after scoring).
     FeaturesUnavailable when ``fd`` insists and the packages are missing."""
     if fd is None:
@@ -174,7 +175,7 @@ def _fd_extractor(fd: bool | None, notes: list[str]) -> Any:
             notes.append("FD not computed: the EfficientNet-Lite0 packages are not installed.")
     elif fd is False:
         notes.append("FD not computed (switched off).")
-    return load_feature_extractor() if fd else None
+    return load_feature_extractor(threads) if fd else None
 
 
 def _load_item(name: str, input_path: Path | None, truth_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -310,9 +311,9 @@ def evaluate_folder(model: "str | Colorizer", folder: str | Path, *, max_side: i
     files = _evaluation_files(folder, limit=limit, mode=mode)
     wanted = len(files) if limit is None else min(limit, len(files))
     notes: list[str] = []
-    extractor = _fd_extractor(fd, notes)
-    features: dict[str, list[np.ndarray]] = {"pred": [], "gray": [], "truth": []}
     colorizer = model if isinstance(model, Colorizer) else load_colorizer(model, max_side=max_side)
+    extractor = _fd_extractor(fd, notes, colorizer.workers)
+    features: dict[str, list[np.ndarray]] = {"pred": [], "gray": [], "truth": []}
     sheet_dir = Path(sheets) if sheets is not None else None
     if sheet_dir is not None:
         sheet_dir.mkdir(parents=True, exist_ok=True)

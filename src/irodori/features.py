@@ -145,7 +145,8 @@ class FeatureExtractor:
         return self._run(images, head=True)
 
 
-@functools.lru_cache(maxsize=1)
-def load_feature_extractor() -> FeatureExtractor:
-    """The shared extractor, loaded on first use (about a second) and kept."""
-    return FeatureExtractor()
+@functools.lru_cache(maxsize=2)
+def load_feature_extractor(threads: int | None = None) -> FeatureExtractor:
+    """The shared extractor on ``threads`` torch threads (None: torch's own), loaded on first
+    use (about a second) and kept."""
+    return FeatureExtractor(threads=threads)
