@@ -219,6 +219,9 @@ def test_a_decompression_bombs_413_says_its_size_and_the_flag(client):
     --max-pixels, which the 413 of an image just over the limit gives."""
     said = _json_error(_post(client, _png_header_only(100_000, 100_000)), 413)
     assert "10,000,000,000 pixels; this server's limit is " in said and said.endswith("(--max-pixels)")
+    over = _json_error(_post(client, _png_header_only(6000, 7000), name="big.png"), 413)  # named, as WEB.md says
+    assert over.startswith("image 'big.png' is 6000x7000 = 42,000,000 pixels")  # (helper 81)
+    assert _json_error(_post(client, _png_header_only(100_000, 100_000), name="b.png"), 413).startswith("image 'b.png'")
 
 
 def test_a_missing_image_field_is_a_400_json_error(client):
@@ -713,7 +716,8 @@ def test_a_temperature_asks_for_more_or_less_colour(client, tiny_onnx):
     assert calm < default < vivid
     assert chroma(_post(client, page, temperature="1e0")) == calm  # a number as JSON writes it (helper 62)
     assert chroma(_post(client, page, temperature="2E-1")) == vivid
-    for bad in ("5", "0", "nan", "inf", "warm", "0.5_0", "\u0660.\u0665", " 0.5"):  # "warm" was a 422; float() takes the rest
+    assert chroma(_post(client, page, temperature=" 0.2\n")) == vivid  # a text field's blanks are ignored
+    for bad in ("5", "0", "nan", "inf", "warm", "0.5_0", "\u0660.\u0665", "0. 5"):  # "warm" was a 422; float() takes the rest
         error = _json_error(_post(client, page, temperature=bad), 400)
         assert error == f"temperature must be a number from 0.1 to 1.0, not {bad!r}"
     mine = {"mine": load_colorizer(tiny_onnx, threads=1)}  # a regression head: no temperature input

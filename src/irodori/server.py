@@ -123,9 +123,12 @@ def body_limit(max_upload_bytes: int) -> int:
     return max_upload_bytes * (1 + MAX_REFERENCES) + FORM_FIELDS_BYTES
 
 
-def check_pixels(data: bytes, fmt: str, max_pixels: int, *, what: str = "image") -> tuple[int, int]:
+def check_pixels(data: bytes, fmt: str, max_pixels: int, *, what: str = "image", named: str | None = None
+                 ) -> tuple[int, int]:
     """Read only the header (decoding nothing) and refuse images over ``max_pixels`` -> (w, h);
-    ``what`` names the file in the messages ("image", "reference 'cover.png'")."""
+    ``what`` names the file in the messages ("image", "reference 'cover.png'"), ``named`` in
+    the limit's (the image by its file name too, "image 'page.png'": helper 81)."""
+    named = named or what
     try:
         with quiet(Image.DecompressionBombWarning):
             with Image.open(io.BytesIO(data), formats=[fmt]) as img:
@@ -133,13 +136,13 @@ def check_pixels(data: bytes, fmt: str, max_pixels: int, *, what: str = "image")
     except Image.DecompressionBombError as exc:  # Pillow's own guard, far over ours: its count, as ours says it
         found = re.search(r"size \((\d+) pixels\)", str(exc))
         count = f" {int(found.group(1)):,}" if found else " too many"
-        raise ApiError(413, f"{what} has{count} pixels; this server's limit is {max_pixels:,} pixels "
+        raise ApiError(413, f"{named} has{count} pixels; this server's limit is {max_pixels:,} pixels "
                             "(--max-pixels)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         prefix = "" if what == "image" else f"{what}: "
         raise ApiError(400, f"{prefix}corrupt or truncated {fmt} image") from None
     if width * height > max_pixels:
-        raise ApiError(413, f"{what} is {width}x{height} = {width * height:,} pixels; "
+        raise ApiError(413, f"{named} is {width}x{height} = {width * height:,} pixels; "
                             f"this server's limit is {max_pixels:,} pixels (--max-pixels)")
     return width, height
 
@@ -169,7 +172,7 @@ async def read_upload(upload: UploadFile, *, what: str, max_bytes: int, max_pixe
     if fmt is None:
         noun = "not a supported image" if what == "image" else f"{what} is not a supported image"
         raise ApiError(415, f"{noun}: send a PNG, JPEG, WebP, BMP, GIF or TIFF")
-    check_pixels(data, fmt, max_pixels, what=what)
+    check_pixels(data, fmt, max_pixels, what=what, named=named)
     return data
 
 
