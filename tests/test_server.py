@@ -596,6 +596,35 @@ def test_serve_offers_auto_whatever_models_it_is_given(capsys):
     assert "default: auto" in " ".join(capsys.readouterr().out.split())
 
 
+def test_a_closed_terminal_stops_the_server_as_sigterm_does(tiny_onnx):
+    """SIGHUP raised the CLI's exception inside the event loop: a traceback in the log, and every
+    request being coloured a plain-text 500 (helper 81). It now shuts the server down gracefully,
+    as uvicorn does on SIGTERM: "stopped", 129, no traceback."""
+    import signal
+
+    httpx = pytest.importorskip("httpx")
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "irodori", "serve", "--port", str(port), "--model",
+                               str(tiny_onnx), "--threads", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
+    try:
+        deadline, up = time.monotonic() + 60, False
+        while not up and server.poll() is None and time.monotonic() < deadline:
+            try:
+                up = httpx.get(f"http://127.0.0.1:{port}/api/health").status_code == 200
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert up
+        server.send_signal(signal.SIGHUP)
+        assert server.wait(15) == 129
+        err = server.stderr.read().decode()
+        assert err.rstrip().endswith("stopped") and "Traceback" not in err and "Shutting down" in err, err
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(15)
+
+
 # -- the models offered: every shipped one, and the user's own, each loaded on first use ---------
 def test_every_shipped_model_is_offered_and_each_loads_on_first_use():
     with TestClient(create_app(threads=1), base_url=LOCAL) as c:

@@ -985,6 +985,33 @@ def _model_problem(model: str) -> str | None:
             "`irodori models`), an .onnx file or a checkpoint directory")
 
 
+def _hanging_up_server() -> type:
+    """uvicorn's Server, which shuts down gracefully on SIGINT and SIGTERM, doing so on SIGHUP
+    (a closed terminal) too: the CLI's own handler raised in the event loop there, and every
+    request being coloured or queued got a plain-text 500 (helper 81). Then, as for the others,
+    the signal is raised again once the server has stopped (the CLI says "stopped", exits 129)."""
+    import signal
+
+    import uvicorn
+
+    class HangingUp(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():  # (raises the signals it caught on leaving, after ours is put back)
+                hup = getattr(signal, "SIGHUP", None)
+                if (hup is None or threading.current_thread() is not threading.main_thread()
+                        or signal.getsignal(hup) == signal.SIG_IGN):  # nohup: left alone
+                    yield
+                    return
+                before = signal.signal(hup, self.handle_exit)
+                try:
+                    yield
+                finally:
+                    signal.signal(hup, before)
+
+    return HangingUp
+
+
 def run_server(args: argparse.Namespace) -> int:
     """``irodori serve``: check the flags and models (exit 2), serve until Ctrl+C."""
     import uvicorn
@@ -1012,7 +1039,7 @@ def run_server(args: argparse.Namespace) -> int:
         return 1
     print(f"irodori: serving {', '.join(names)} (the first is the default; each loads on first use) "
           f"at http://{host}:{args.port}/  (Ctrl+C to stop)", flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="info"))
+    server = _hanging_up_server()(uvicorn.Config(app, host=args.host, port=args.port, log_level="info"))
     try:
         server.run(sockets=[listening])
     except SystemExit:  # uvicorn exits when it cannot start (it has logged why)
