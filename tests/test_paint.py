@@ -797,6 +797,11 @@ def test_line_arts_closed_shapes_each_take_one_flat_colour_their_median():
     np.testing.assert_array_equal(out[:, :5], lab[:, :5])  # the sheet, which reaches the edge
     np.testing.assert_array_equal(out[:, 11:13, 41:43], lab[:, 11:13, 41:43])  # the eye: 4 < SHAPE_MIN_PIXELS
     assert SHAPE_MIN_PIXELS > 4
+    gaps = darkest.copy()  # helper 82: a 2-px gap to the sheet, and one between the boxes, left them blotchy / one
+    gaps[5, 15:17] = gaps[20:22, 30] = 100.0
+    out = one_flat_per_shape(lab, gaps)
+    assert all(np.ptp(out[c][6:35, 6:30]) == 0.0 for c in range(3))
+    assert (out[:, 20, 20] != out[:, 20, 40]).all()  # each box its own flat
 
 
 def test_bold_line_art_with_solid_blacks_keeps_its_sheet():
