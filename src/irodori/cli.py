@@ -149,7 +149,7 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                    "reach from the image's edge without crossing a line), gutters keeps it white only where it "
                    "is a page's gutters and margins around panels, paint colours it too (speech balloons stay white "
                    "unless a hint is placed in one); auto (default): paper "
-                   "for line art (lines only: no solid blacks, no screentone), gutters for pages")
+                   "for line art (lines and some solid blacks, at most 35%% ink; no screentone), gutters for pages")
     p.add_argument("--keep-colour", action="store_true",
                    help="write inputs that are already in colour (a chapter's colour cover or insert) as they "
                    "are, instead of re-colouring them from their lightness")
@@ -173,7 +173,8 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                    help='hints from a JSON file: a list of {"x", "y", "color"} for every input, '
                    "or an object mapping image file names to such lists")
     p.add_argument("--palette", default=None, metavar="#RRGGBB,...",
-                   help="use only these colours (and grey) for the output's chroma")
+                   help="use only these colours (and grey) for the output's chroma; your hints' colours "
+                        "join them")
     # one or more values (extend): a shell-expanded glob (--reference refs/*.png) gives them all;
     # with "append" its second file became an input page, coloured and written (a helper's run)
     p.add_argument("--reference", action="extend", nargs="+", default=None, metavar="IMAGE|FOLDER|GLOB",
