@@ -440,7 +440,8 @@ class Colorizer:
             balloons = self.find_balloons(lightness, stats.paper_l, sheet_kind(background))
         return Contract(mode, tone, paper_l=stats.paper_l, length=length,
                         background="paint" if mode == "tint" else background, reason=reason, screen=screen,
-                        black_l=stats.black_l, balloons=balloons)
+                        black_l=stats.black_l, balloons=balloons,
+                        line_art=mode == "paint" and choose_background(stats) == "paper")
 
     def find_balloons(self, lightness: Lightness, paper_l: float, background: str) -> Balloons:
         """The page's speech balloons and white-on-black narration boxes
@@ -750,8 +751,8 @@ class Colorizer:
         # thinner than a cell of the grid still bounds the flats and the hints (a page's
         # screentone, read so, would become walls too).
         darkest = lightness.darkest_at(lab.shape[1:]) if line_art else None
-        if line_art:
-            lab = one_flat_per_shape(lab, darkest)
+        if line_art or (contract is not None and contract.line_art):  # (its sheet painted too, when asked:
+            lab = one_flat_per_shape(lab, lightness.darkest_at(lab.shape[1:]))  # helper 82)
         lab = flats_to_lines(lab, darkest if line_art else l_small)
         fill = None
         if blank is not None:

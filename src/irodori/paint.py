@@ -1085,7 +1085,9 @@ class Contract:
     chroma; ``balloons``: the page's speech balloons (:class:`irodori.balloons.Balloons`; None:
     not looked for), whose ink the tone filter leaves as printed and whose paper stays white
     (:meth:`irodori.Colorizer.blank_sheet`); ``keep``: the input is already in colour and the
-    colorizer keeps colour inputs (``keep_colour``): it is returned as it is, not coloured."""
+    colorizer keeps colour inputs (``keep_colour``): it is returned as it is, not coloured;
+    ``line_art``: the image is line art (:func:`choose_background` says "paper"), whatever
+    background was asked, so its closed shapes take flat colours (:func:`one_flat_per_shape`)."""
 
     mode: str
     tone: str = "flat"
@@ -1097,6 +1099,7 @@ class Contract:
     black_l: float = 0.0
     balloons: Balloons | None = field(default=None, compare=False, repr=False)
     keep: bool = False
+    line_art: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
