@@ -421,9 +421,10 @@ class Colorizer:
                     self.auto_names[mode].append(input_name() or "an image")
         if mode == "paint" and self.paint_backend is None:
             raise no_paint_model(self.backend.name)
+        line_art = mode == "paint" and choose_background(stats) == "paper"
         if mode == "paint" and background == "auto":
-            background = choose_background(stats)
-            reason = f"{reason}; line art: its sheet stays paper" if background == "paper" else reason
+            background = "paper" if line_art else "gutters"
+            reason = f"{reason}; line art: its sheet stays paper" if line_art else reason
         elif mode == "paint" and background in ("paper", "gutters"):
             reason = f"{reason}; {'its sheet stays' if background == 'paper' else 'its gutters stay'} paper (asked)"
         if mode == "tint":
@@ -440,8 +441,7 @@ class Colorizer:
             balloons = self.find_balloons(lightness, stats.paper_l, sheet_kind(background))
         return Contract(mode, tone, paper_l=stats.paper_l, length=length,
                         background="paint" if mode == "tint" else background, reason=reason, screen=screen,
-                        black_l=stats.black_l, balloons=balloons,
-                        line_art=mode == "paint" and choose_background(stats) == "paper")
+                        black_l=stats.black_l, balloons=balloons, line_art=line_art)
 
     def find_balloons(self, lightness: Lightness, paper_l: float, background: str) -> Balloons:
         """The page's speech balloons and white-on-black narration boxes
@@ -749,10 +749,13 @@ class Colorizer:
                                           line_art=line_art)
         # Line art's lines are its only walls: read at their darkest per cell, so that a line
         # thinner than a cell of the grid still bounds the flats and the hints (a page's
-        # screentone, read so, would become walls too).
-        darkest = lightness.darkest_at(lab.shape[1:]) if line_art else None
-        if line_art or (contract is not None and contract.line_art):  # (its sheet painted too, when asked:
-            lab = one_flat_per_shape(lab, lightness.darkest_at(lab.shape[1:]))  # helper 82)
+        # screentone, read so, would become walls too). Line art's shapes take one flat colour
+        # each, its sheet painted too or not (helper 82).
+        flat = line_art or (contract is not None and contract.line_art)
+        drawn = lightness.darkest_at(lab.shape[1:]) if flat else None
+        darkest = drawn if line_art else None
+        if flat:
+            lab = one_flat_per_shape(lab, drawn)
         lab = flats_to_lines(lab, darkest if line_art else l_small)
         fill = None
         if blank is not None:
